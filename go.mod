@@ -1,0 +1,3 @@
+module github.com/arborlabs/arbor
+
+go 1.26.8
