@@ -47,6 +47,9 @@ type Config struct {
 	QKNorm bool
 	// SlidingWindow is Mistral's attention window in tokens; 0 means full attention.
 	SlidingWindow int
+	// EOS are the token ids that end generation (generation_config.json's eos_token_id, or the
+	// GGUF vocabulary's eos and eot ids); empty when the files name none.
+	EOS []int32
 }
 
 // RopeScaling is the Llama 3 frequency scaling ("rope_type": "llama3"); other types are refused
@@ -167,6 +170,9 @@ type Model struct {
 	Tokenizer *tokenizer.Tokenizer
 	// Path is the file or directory it was loaded from ("" for the built-in demo).
 	Path string
+	// Vocab is the GGUF file's tokenizer metadata (nil for a Hugging Face directory, or a GGUF
+	// file without tokenizer.ggml.* keys). WriteGGUF takes it as it is.
+	Vocab *tokenizer.GGUFVocab
 	// release frees what backs the tensors (an mmap); nil when nothing needs freeing.
 	release func() error
 }
