@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// speed.mjs: prefill and decode speed of Arbor and llama.cpp on the same GGUF,
+// same thread count, same prompt ids, printed as a Markdown table.
+//
+// For each shape and dtype, `arbor model new` writes a random-weight GGUF; a
+// prompt of exactly --prompt-tokens ids (English prose, tokenized by `arbor
+// tokenize`, cut to length) is continued greedily for --gen-tokens tokens by
+// each engine, --runs times, alternating which engine goes first; the table
+// shows the medians and the ratio arbor/llama.cpp (above 1 means Arbor is faster).
+
+import fs from "node:fs";
+import path from "node:path";
+import {
+    arborGenerate, arborModelNew, arborTokenize, checkInstalled, cores, cpuModel, die, findArbor, fmt,
+    gitDescribe, humanBytes, llamacpp, log, median, nodeLlamaCppVersion, outDir, parseFlags, tokenizerFamily,
+    tokenizers
+} from "./lib.mjs";
+
+const usage = `usage: node bench/speed.mjs [--shapes qwen2.5-0.5b] [--dtypes f32,q8_0] [--threads N]
+                             [--prompt-tokens 128] [--gen-tokens 128] [--runs 1] [--arbor PATH]
+                             [--llama-exact] [--reuse] [--keep] [--json FILE]
+  --threads N     threads for both engines (default: the number of cores, here ${cores()})
+  --runs N        runs per engine; the table shows medians (default 1)
+  --llama-exact   run llama.cpp with an f32 KV cache and no flash attention instead of its defaults
+                  (f16 KV cache, flash attention auto)
+  --reuse         reuse bench/out/models/speed-<shape>-<dtype>.gguf if it exists (implies --keep)
+  --keep          keep the generated GGUF files
+  --json FILE     also write the raw per-run results as JSON
+`;
+
+const prose =
+    "The history of the printing press begins in the fifteenth century, when Johannes Gutenberg combined " +
+    "movable metal type, oil-based inks and a wooden press adapted from those used for wine and olive oil. " +
+    "Before his work, books in Europe were copied by hand or printed from carved wooden blocks, which made " +
+    "them rare and expensive. Within fifty years, presses operated in more than two hundred cities, and " +
+    "millions of volumes had been produced. The consequences reached far beyond the workshop: literacy " +
+    "spread, scholars could compare identical copies of a text, and ideas travelled faster than any " +
+    "authority could control them. Historians still argue about which of these effects mattered most, " +
+    "but few doubt that the press changed how knowledge was made, stored and shared. ";
+
+async function main() {
+    const o = parseFlags(process.argv.slice(2), {
+        "--shapes": "list", "--dtypes": "list", "--threads": "int", "--prompt-tokens": "int", "--gen-tokens": "int",
+        "--runs": "int", "--arbor": "string", "--llama-exact": "bool", "--reuse": "bool", "--keep": "bool",
+        "--json": "string"
+    }, usage);
+    checkInstalled();
+    const shapes = o.shapes ?? ["qwen2.5-0.5b"];
+    const dtypes = o.dtypes ?? ["f32", "q8_0"];
+    const threads = o.threads || cores();
+    const promptTokens = o.promptTokens || 128;
+    const genTokens = o.genTokens || 128;
+    const runs = o.runs || 1;
+    const keep = o.keep || o.reuse;
+    const llamaExtra = ["--ignore-eos", ...(o.llamaExact ? ["--exact"] : [])];
+    const timeoutMs = 60 * 60 * 1000;
+
+    const arbor = await findArbor(o.arbor);
+    const cpu = cpuModel();
+    log(`arbor: ${arbor}; llama.cpp via node-llama-cpp ${nodeLlamaCppVersion()}; ${threads} threads; ${cpu.name}`);
+
+    const rows = [];
+    const notes = [];
+    let failures = 0;
+    const promptCache = new Map();
+
+    for (const shape of shapes) {
+        const family = tokenizerFamily(shape);
+        for (const dtype of dtypes) {
+            const tag = `${shape} ${dtype}`;
+            const file = path.join(outDir, "models", `speed-${shape}-${dtype}.gguf`);
+            const row = { shape, dtype, llama: [], arbor: [] };
+            rows.push(row);
+            try {
+                if (o.reuse && fs.existsSync(file)) {
+                    log(`[${tag}] reusing ${path.relative(process.cwd(), file)}`);
+                } else {
+                    log(`[${tag}] arbor model new`);
+                    const made = await arborModelNew(arbor, { shape, dtype, tokenizer: tokenizers[family], out: file, seed: 1 });
+                    if (!made.ok) throw new Error(made.error);
+                }
+                row.bytes = fs.statSync(file).size;
+
+                let ids = promptCache.get(family);
+                if (!ids) {
+                    let text = prose;
+                    ids = await arborTokenize(arbor, file, text);
+                    while (ids.length < promptTokens) {
+                        text += prose;
+                        ids = await arborTokenize(arbor, file, text);
+                    }
+                    ids = ids.slice(0, promptTokens);
+                    promptCache.set(family, ids);
+                }
+
+                for (let r = 0; r < runs; r++) {
+                    const order = r % 2 === 0 ? ["llama", "arbor"] : ["arbor", "llama"];
+                    for (const eng of order) {
+                        log(`[${tag}] run ${r + 1}/${runs}: ${eng === "llama" ? "llama.cpp" : "arbor"}`);
+                        if (eng === "llama") {
+                            const ll = await llamacpp({ model: file, prompts: [ids], maxTokens: genTokens, threads, extra: llamaExtra, timeoutMs });
+                            if (!ll.ok) throw new Error(`llama.cpp failed on ${file}:\n${ll.error}`);
+                            row.llama.push(ll.results[0]);
+                        } else {
+                            const ar = await arborGenerate(arbor, { model: file, ids, maxTokens: genTokens, threads, timeoutMs });
+                            if (!ar.ok) throw new Error(ar.error);
+                            row.arbor.push(ar);
+                        }
+                    }
+                }
+                const short = row.arbor.filter((a) => a.ids.length !== genTokens).map((a) => a.ids.length);
+                if (short.length) notes.push(`${tag}: arbor generated ${short.join(", ")} tokens instead of ${genTokens} (stopped early?)`);
+                const wrongPrompt = row.arbor.filter((a) => a.prompt_tokens != null && a.prompt_tokens !== promptTokens);
+                if (wrongPrompt.length) notes.push(`${tag}: arbor reported ${wrongPrompt[0].prompt_tokens} prompt tokens, given ${promptTokens}`);
+            } catch (e) {
+                failures++;
+                row.error = String(e.message ?? e);
+                notes.push(`${tag}: ${row.error}`);
+            } finally {
+                if (!keep) fs.rmSync(file, { force: true });
+            }
+        }
+    }
+
+    const m = (xs, k) => median(xs.map((x) => x[k]));
+    const ratio = (a, b) => (a != null && b != null && b > 0 ? a / b : null);
+    const lines = [];
+    lines.push(`CPU: ${cpu.name}${cpu.simd.length ? ` (${cpu.simd.join(", ")})` : ""}, ${cores()} cores; ${threads} threads for both engines; ` +
+        `${promptTokens}-token prompt, ${genTokens} generated tokens, greedy; random weights; ` +
+        `${runs === 1 ? "one run" : `median of ${runs} runs`}; llama.cpp via node-llama-cpp ${nodeLlamaCppVersion()} ` +
+        `(${o.llamaExact ? "f32 KV cache, no flash attention" : "its defaults: f16 KV cache, flash attention auto"}); Arbor ${gitDescribe()}`);
+    lines.push("");
+    lines.push("| shape | dtype | file | prefill tok/s llama.cpp | prefill tok/s Arbor | prefill Arbor/llama.cpp | decode tok/s llama.cpp | decode tok/s Arbor | decode Arbor/llama.cpp |");
+    lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (const r of rows) {
+        if (r.error && !r.llama.length && !r.arbor.length) {
+            lines.push(`| ${r.shape} | ${r.dtype} | ${r.bytes ? humanBytes(r.bytes) : ""} | failed, see below | | | | | |`);
+            continue;
+        }
+        const lp = m(r.llama, "prefill_tokens_per_s");
+        const ap = m(r.arbor, "prefill_tokens_per_s");
+        const ld = m(r.llama, "decode_tokens_per_s");
+        const ad = m(r.arbor, "decode_tokens_per_s");
+        lines.push(`| ${r.shape} | ${r.dtype} | ${humanBytes(r.bytes)} | ${fmt(lp)} | ${fmt(ap)} | ${fmt(ratio(ap, lp), 2)} | ${fmt(ld)} | ${fmt(ad)} | ${fmt(ratio(ad, ld), 2)} |`);
+    }
+    lines.push("");
+    lines.push("Timings are noisy on a shared machine; rerun with --runs 3 or more for figures to publish.");
+    if (notes.length) {
+        lines.push("");
+        lines.push("Notes:");
+        for (const n of notes) lines.push(`- ${n.replace(/\n/g, "\n  ")}`);
+    }
+    process.stdout.write(lines.join("\n") + "\n");
+
+    if (o.json) {
+        const slim = (x) => { const { ids, text, ...rest } = x; return { ...rest, generated: ids?.length }; };
+        fs.writeFileSync(o.json, JSON.stringify({
+            cpu, threads, promptTokens, genTokens, runs,
+            rows: rows.map((r) => ({ ...r, llama: r.llama.map(slim), arbor: r.arbor.map(slim) }))
+        }, null, 1));
+    }
+    if (failures) process.exit(1);
+}
+
+main().catch((e) => die(e.stack ?? String(e), 1));
