@@ -23,6 +23,8 @@ const usage = `usage: node bench/speed.mjs [--shapes qwen2.5-0.5b] [--dtypes f32
   --runs N        runs per engine; the table shows medians (default 1)
   --llama-exact   run llama.cpp with an f32 KV cache and no flash attention instead of its defaults
                   (f16 KV cache, flash attention auto)
+  --llama-no-warmup skip llama.cpp's warm-up decode (by default one single-token decode runs before the
+                  timed prompt, paging the weights in; arbor generate does no warm-up)
   --reuse         reuse bench/out/models/speed-<shape>-<dtype>.gguf if it exists (implies --keep)
   --keep          keep the generated GGUF files
   --json FILE     also write the raw per-run results as JSON
@@ -41,7 +43,7 @@ const prose =
 async function main() {
     const o = parseFlags(process.argv.slice(2), {
         "--shapes": "list", "--dtypes": "list", "--threads": "int", "--prompt-tokens": "int", "--gen-tokens": "int",
-        "--runs": "int", "--arbor": "string", "--llama-exact": "bool", "--reuse": "bool", "--keep": "bool",
+        "--runs": "int", "--arbor": "string", "--llama-exact": "bool", "--llama-no-warmup": "bool", "--reuse": "bool", "--keep": "bool",
         "--json": "string"
     }, usage);
     checkInstalled();
@@ -52,7 +54,7 @@ async function main() {
     const genTokens = o.genTokens || 128;
     const runs = o.runs || 1;
     const keep = o.keep || o.reuse;
-    const llamaExtra = ["--ignore-eos", ...(o.llamaExact ? ["--exact"] : [])];
+    const llamaExtra = ["--ignore-eos", ...(o.llamaExact ? ["--exact"] : []), ...(o.llamaNoWarmup ? ["--no-warmup"] : [])];
     const timeoutMs = 60 * 60 * 1000;
 
     const arbor = await findArbor(o.arbor);
