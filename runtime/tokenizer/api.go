@@ -1,6 +1,18 @@
+// Package tokenizer turns text into token ids and back, exactly as the model's own Hugging Face
+// tokenizer (tokenizer.json) does, and converts tokenizers to and from GGUF metadata.
+//
+// The pipeline follows tokenizers' fast-tokenizer order: added tokens (special or not) are cut
+// out of the raw text first, every remaining section is normalized, pre-tokenized into pieces,
+// and each piece is run through the BPE model. Decoding maps ids to token strings and runs the
+// decoder chain. A Tokenizer is immutable after construction except for its internal cache and
+// is safe for concurrent use.
 package tokenizer
 
-import "errors"
+import (
+	"fmt"
+	"slices"
+	"sync"
+)
 
 // GGUFVocab is a tokenizer as GGUF stores it under the tokenizer.ggml.* keys (and
 // tokenizer.chat_template). The model package reads and writes GGUF; this package turns a
@@ -21,17 +33,187 @@ type GGUFVocab struct {
 	ChatTemplate string    // tokenizer.chat_template ("" when absent)
 }
 
-// Tokenizer is filled in by the tokenizer work (issue 2); this placeholder only fixes the API.
-type Tokenizer struct{}
+// GGUF token types (tokenizer.ggml.token_type), as llama.cpp defines them.
+const (
+	TokenTypeNormal      int32 = 1
+	TokenTypeUnknown     int32 = 2
+	TokenTypeControl     int32 = 3
+	TokenTypeUserDefined int32 = 4
+	TokenTypeUnused      int32 = 5
+	TokenTypeByte        int32 = 6
+)
 
-var errTODO = errors.New("tokenizer: not implemented yet")
+// addedToken is an entry of tokenizer.json's added_tokens: text that is matched literally in the
+// input before any normalization or pre-tokenization and always maps to its single id.
+type addedToken struct {
+	ID         int32
+	Content    string
+	Special    bool
+	LStrip     bool // swallow whitespace on the left of a match
+	RStrip     bool // swallow whitespace on the right of a match
+	SingleWord bool // match only when not inside a word
+	Normalized bool // match against normalized text rather than the raw input
+}
 
-// FromFile loads a tokenizer.json, and tokenizer_config.json from the same directory if present.
-func FromFile(tokenizerJSON string) (*Tokenizer, error) { return nil, errTODO }
+// Tokenizer encodes text to ids and decodes ids to text. Build one with FromFile, FromBytes or
+// FromGGUF.
+type Tokenizer struct {
+	vocab   []string         // id -> token string as the model stores it ("" in id gaps)
+	ids     map[string]int32 // token string -> id, model vocabulary and added tokens
+	added   []addedToken     // sorted by id
+	special map[int32]bool   // ids of added tokens marked special
 
-// FromBytes builds a tokenizer from the contents of tokenizer.json and tokenizer_config.json
-// (config may be nil).
-func FromBytes(tokenizerJSON, config []byte) (*Tokenizer, error) { return nil, errTODO }
+	rawAdded  *addedMatcher // added tokens with normalized=false, matched on the raw text
+	normAdded *addedMatcher // added tokens with normalized=true, matched after normalization
 
-// FromGGUF builds a tokenizer from GGUF metadata.
-func FromGGUF(v *GGUFVocab) (*Tokenizer, error) { return nil, errTODO }
+	normalizer normalizer   // nil: identity
+	pre        *prePipeline // never nil
+	model      *bpeModel
+	decoder    decoder // nil: tokens are concatenated
+
+	bos          int32
+	eos          []int32
+	pad, unk     int32
+	eot          int32
+	addBOS       bool
+	addEOS       bool
+	bosText      string
+	eosText      string
+	chatTemplate string
+
+	// How the tokenizer maps onto GGUF (see GGUF()).
+	ggufModel   string // "gpt2" or "llama"; "" when not expressible
+	ggufPre     string
+	addSpacePfx bool
+}
+
+// VocabSize is the highest token id plus one, added tokens included.
+func (t *Tokenizer) VocabSize() int { return len(t.vocab) }
+
+// Token returns the token string of id as the vocabulary stores it (byte-level or ▁ form),
+// or "" for an unknown id.
+func (t *Tokenizer) Token(id int32) string {
+	if id < 0 || int(id) >= len(t.vocab) {
+		return ""
+	}
+	return t.vocab[id]
+}
+
+// ID returns the id of a token string (vocabulary form).
+func (t *Tokenizer) ID(tok string) (int32, bool) {
+	id, ok := t.ids[tok]
+	return id, ok
+}
+
+// BOS is the beginning-of-sequence id, or -1 if the tokenizer has none.
+func (t *Tokenizer) BOS() int32 { return t.bos }
+
+// AddBOS reports whether a prompt should start with BOS.
+func (t *Tokenizer) AddBOS() bool { return t.addBOS && t.bos >= 0 }
+
+// EOS returns every id that ends generation, the configured eos_token first.
+func (t *Tokenizer) EOS() []int32 { return slices.Clone(t.eos) }
+
+// IsSpecial reports whether id is a special (control) token.
+func (t *Tokenizer) IsSpecial(id int32) bool { return t.special[id] }
+
+// ChatTemplate is the Jinja chat template from tokenizer_config.json ("" if none).
+func (t *Tokenizer) ChatTemplate() string { return t.chatTemplate }
+
+// BOSToken is the text of the BOS token ("" if none); chat templates reference it.
+func (t *Tokenizer) BOSToken() string { return t.bosText }
+
+// EOSToken is the text of the configured EOS token ("" if none).
+func (t *Tokenizer) EOSToken() string { return t.eosText }
+
+// PAD is the padding id, or -1.
+func (t *Tokenizer) PAD() int32 { return t.pad }
+
+// UNK is the unknown-token id, or -1.
+func (t *Tokenizer) UNK() int32 { return t.unk }
+
+// Encode returns the ids of text, as Hugging Face's tokenizer.encode(text,
+// add_special_tokens=False) does: added tokens written in the text become their ids, no BOS or
+// EOS is added. Invalid UTF-8 is first replaced by U+FFFD (Python strings cannot hold it).
+func (t *Tokenizer) Encode(text string) []int32 {
+	text = toValidUTF8(text)
+	out := make([]int32, 0, len(text)/3+4)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	t.rawAdded.split(text, func(seg string, id int32, first bool) {
+		if id >= 0 {
+			out = append(out, id)
+			return
+		}
+		if t.normalizer != nil {
+			seg = t.normalizer.normalize(seg)
+		}
+		if seg == "" {
+			return
+		}
+		t.normAdded.split(seg, func(seg string, id int32, _ bool) {
+			if id >= 0 {
+				out = append(out, id)
+				return
+			}
+			out = t.encodeSection(seg, first, out, sc)
+		})
+	})
+	return out
+}
+
+// encodeSection pre-tokenizes one stretch of normalized text and runs the model on each piece.
+func (t *Tokenizer) encodeSection(seg string, first bool, out []int32, sc *scratch) []int32 {
+	sc.pieces = t.pre.run(seg, first, sc.pieces[:0], &sc.pre)
+	for _, p := range sc.pieces {
+		out = t.model.encode(p, t.pre.byteLevel, out, &sc.bpe)
+	}
+	return out
+}
+
+// scratch holds per-call buffers, pooled so that Encode does not allocate them each time.
+type scratch struct {
+	pieces []string
+	pre    preScratch
+	bpe    bpeScratch
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+// Decode turns ids into text. Unknown ids are skipped; byte sequences that are not valid UTF-8
+// (a token sequence cut inside a character) come out as U+FFFD.
+func (t *Tokenizer) Decode(ids []int32) string {
+	return toValidUTF8(t.decodeRaw(ids))
+}
+
+// decodeRaw runs the decoder chain and returns the result before UTF-8 repair, so that the
+// streaming decoder can tell an incomplete character from a complete one.
+func (t *Tokenizer) decodeRaw(ids []int32) string {
+	toks := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if id < 0 || int(id) >= len(t.vocab) {
+			continue
+		}
+		toks = append(toks, t.vocab[id])
+	}
+	if t.decoder != nil {
+		toks = t.decoder.decode(toks)
+	}
+	if len(toks) == 1 {
+		return toks[0]
+	}
+	n := 0
+	for _, s := range toks {
+		n += len(s)
+	}
+	buf := make([]byte, 0, n)
+	for _, s := range toks {
+		buf = append(buf, s...)
+	}
+	return string(buf)
+}
+
+// String describes the tokenizer briefly (for logs).
+func (t *Tokenizer) String() string {
+	return fmt.Sprintf("tokenizer(vocab=%d, added=%d, gguf=%s/%s)", len(t.vocab), len(t.added), t.ggufModel, t.ggufPre)
+}
