@@ -274,13 +274,13 @@ func fromGGUF(v *GGUFVocab) (*Tokenizer, error) {
 
 	t.setVocab(vocab, added)
 	// Unused ids keep their placeholder text so that Token and GGUF round-trip them.
+	for len(t.vocab) < n {
+		t.vocab = append(t.vocab, "")
+	}
 	for id, tok := range v.Tokens {
 		if typeOf(id) == TokenTypeUnused {
 			t.vocab[id] = tok
 		}
-	}
-	for len(t.vocab) < n {
-		t.vocab = append(t.vocab, padToken(len(t.vocab)))
 	}
 	t.bos, t.pad, t.unk, t.eot = ids[0], ids[3], unk, ids[4]
 	if v.Model == "gpt2" {
