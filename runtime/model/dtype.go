@@ -93,7 +93,7 @@ func QuantizeQ8_0(dst []byte, src []float32) {
 		out := dst[b*Q8BlockBytes : (b+1)*Q8BlockBytes]
 		var amax float32
 		for _, v := range x {
-			if a := float32(math.Abs(float64(v))); a > amax {
+			if a := math.Float32frombits(math.Float32bits(v) &^ (1 << 31)); a > amax {
 				amax = a
 			}
 		}
@@ -103,8 +103,11 @@ func QuantizeQ8_0(dst []byte, src []float32) {
 			id = 1 / d
 		}
 		binary.LittleEndian.PutUint16(out, F32ToF16(d))
+		q := out[2 : 2+Q8Block]
 		for j, v := range x {
-			out[2+j] = byte(int8(math.Round(float64(v * id))))
+			// round half away from zero (C's roundf); in float64 the +-0.5 is exact
+			f := float64(v * id)
+			q[j] = byte(int8(int32(f + math.Copysign(0.5, f))))
 		}
 	}
 }
