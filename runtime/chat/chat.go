@@ -20,7 +20,19 @@
 //     absent from the message mapping when empty, so "is defined" tests behave
 //     as they do for a client that did not send them.
 //   - tools are mappings {type, function: {name, description, parameters}}
-//     with parameters decoded from the client's JSON, keeping its key order.
+//     with parameters decoded from the client's JSON, keeping its key order;
+//     with no tools, tools is None, as in HF.
+//
+// Known differences from Python's Jinja2 that remain (gonja limitations; the
+// Qwen3, Llama 3 and test templates do not run into them):
+//
+//   - gonja does not tell None from undefined: a None value is "not defined"
+//     and prints as "" rather than "None". Render omits absent optional keys
+//     instead of passing None, which keeps the usual "is defined and is not
+//     none" tests right.
+//   - s[i] on a string indexes bytes and rejects s[-len(s)]; slices (s[a:b],
+//     s[::-1]) and lists (pyList) index by element as Python does.
+//   - JSON integers beyond int64 become floats; dict(**kw) orders keys by name.
 package chat
 
 import (
@@ -137,10 +149,11 @@ func Compile(source string) (t *Template, err error) {
 	}()
 	cfg := config.New()
 	cfg.TrimBlocks = true
-	cfg.LeftStripBlocks = true
+	cfg.LeftStripBlocks = false // lstripBlocks below does it the Jinja way
+
 	cfg.KeepTrailingNewline = false
 	cfg.AutoEscape = false
-	tpl, err := exec.NewTemplate(rootName, cfg, &rootLoader{source: source}, environment)
+	tpl, err := exec.NewTemplate(rootName, cfg, &rootLoader{source: lstripBlocks(source)}, environment)
 	if err != nil {
 		return nil, fmt.Errorf("chat: compile template: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/nikolalohinski/gonja/v2/builtins"
 	"github.com/nikolalohinski/gonja/v2/builtins/methods"
 	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/nikolalohinski/gonja/v2/parser"
 )
 
 // environment is gonja's stock environment with what Hugging Face's
@@ -25,6 +26,8 @@ import (
 //     replace: Python semantics (see pystr.go).
 //   - dict methods items/keys/values/get: insertion order (gonja converts
 //     the mapping to a Go map first and sorts the keys).
+//   - filter format: Python's "%s" % args (gonja's uses Go's fmt verbs).
+//   - tag {% generation %}: HF's assistant-mask marker, rendered as its body.
 //   - dict(): keyword arguments in sorted key order (gonja's order is random;
 //     Python keeps call order, which gonja does not record).
 //
@@ -36,6 +39,7 @@ func newEnvironment() *exec.Environment {
 	filters := exec.NewFilterSet(map[string]exec.FilterFunction{}).Update(builtins.Filters)
 	mustDo(filters.Replace("tojson", filterToJSON))
 	mustDo(filters.Replace("trim", filterTrim))
+	mustDo(filters.Replace("format", filterFormat))
 
 	tests := exec.NewTestSet(map[string]exec.TestFunction{}).Update(builtins.Tests)
 	mustDo(tests.Replace("true", identityTest(true)))
@@ -44,11 +48,14 @@ func newEnvironment() *exec.Environment {
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("dict", dictFunction)
 
+	controls := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).Update(builtins.ControlStructures)
+	mustDo(controls.Register("generation", parseGeneration))
+
 	return &exec.Environment{
 		Context:           ctx,
 		Filters:           filters,
 		Tests:             tests,
-		ControlStructures: builtins.ControlStructures,
+		ControlStructures: controls,
 		Methods: exec.Methods{
 			Bool:  methods.All.Bool,
 			Int:   methods.All.Int,
@@ -222,6 +229,21 @@ func filterTrim(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.V
 		return exec.AsValue(err)
 	}
 	return exec.AsValue(pyStrip(in.String(), chars, true, true))
+}
+
+// filterFormat is Jinja's format filter: value % args.
+func filterFormat(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.Value {
+	if in.IsError() {
+		return in
+	}
+	if len(params.KwArgs) > 0 {
+		return exec.AsValue(errors.New("format: keyword arguments are not supported"))
+	}
+	out, err := pyPercentFormat(in.String(), params.Args)
+	if err != nil {
+		return exec.AsValue(err)
+	}
+	return exec.AsValue(out)
 }
 
 func identityTest(want bool) func(*exec.Context, *exec.Value, *exec.VarArgs) (bool, error) {

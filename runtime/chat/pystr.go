@@ -306,3 +306,91 @@ func affixMethod(suffix bool) strMethod {
 		return pyAffix(self, args, suffix)
 	}
 }
+
+// pyPercentFormat is Python's "fmt % args" for positional arguments, which is
+// Jinja's format filter. Conversions follow printf, as in Python, except that
+// %s and %r take any value (Python's str and repr) and %i and %u are %d.
+func pyPercentFormat(format string, args []*exec.Value) (string, error) {
+	var b strings.Builder
+	next := 0
+	for i := 0; i < len(format); i++ {
+		c := format[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		for j < len(format) && strings.IndexByte("#0- +", format[j]) >= 0 {
+			j++
+		}
+		for j < len(format) && (format[j] >= '0' && format[j] <= '9' || format[j] == '.') {
+			j++
+		}
+		if j >= len(format) {
+			return "", errors.New("format: incomplete format")
+		}
+		spec, verb := format[i+1:j], format[j]
+		i = j
+		if verb == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		if next >= len(args) {
+			return "", errors.New("format: not enough arguments for format string")
+		}
+		a := args[next]
+		next++
+		switch verb {
+		case 's':
+			fmt.Fprintf(&b, "%"+spec+"s", pyStr(a))
+		case 'r':
+			r := pyStr(a)
+			if a.IsString() {
+				r = "'" + strings.ReplaceAll(r, "'", `\'`) + "'"
+			}
+			fmt.Fprintf(&b, "%"+spec+"s", r)
+		case 'd', 'i', 'u':
+			if !a.IsNumber() {
+				return "", fmt.Errorf("format: %%%c requires a number, not %s", verb, a.String())
+			}
+			fmt.Fprintf(&b, "%"+spec+"d", a.Integer())
+		case 'x', 'X', 'o':
+			if !a.IsInteger() {
+				return "", fmt.Errorf("format: %%%c requires an integer, not %s", verb, a.String())
+			}
+			fmt.Fprintf(&b, "%"+spec+string(verb), a.Integer())
+		case 'f', 'F', 'e', 'E', 'g', 'G':
+			if !a.IsNumber() {
+				return "", fmt.Errorf("format: %%%c requires a number, not %s", verb, a.String())
+			}
+			if !strings.Contains(spec, ".") && verb != 'g' && verb != 'G' {
+				spec += ".6"
+			}
+			fmt.Fprintf(&b, "%"+spec+string(verb), a.Float())
+		case 'c':
+			switch {
+			case a.IsInteger():
+				b.WriteRune(rune(a.Integer()))
+			case a.IsString() && len([]rune(a.String())) == 1:
+				b.WriteString(a.String())
+			default:
+				return "", errors.New("format: %c requires an int or a single character")
+			}
+		default:
+			return "", fmt.Errorf("format: unsupported format character %q", verb)
+		}
+	}
+	if next < len(args) {
+		return "", errors.New("format: not all arguments converted during string formatting")
+	}
+	return b.String(), nil
+}
+
+// pyStr is Python's str() of a template value, as far as gonja can tell
+// None from a string.
+func pyStr(v *exec.Value) string {
+	if v.IsNil() {
+		return "None"
+	}
+	return v.String()
+}
