@@ -27,7 +27,7 @@ var ErrInvalidParams = errors.New("invalid sampling parameters")
 // RepetitionPenalty 0); start from DefaultParams.
 type Params struct {
 	Temperature float32 // [0, 2]; 0 is greedy
-	TopK        int     // >= 0; 0 is off
+	TopK        int     // >= 0; 0 is off. Keeps exactly k tokens, ties at the boundary to the lowest id
 	TopP        float32 // (0, 1]; 1 is off
 	MinP        float32 // [0, 1]; 0 is off
 	// RepetitionPenalty > 0; 1 is off. Logits of tokens seen in the context or generated are
