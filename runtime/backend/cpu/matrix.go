@@ -169,22 +169,65 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// q8Dot is the inner product of a q8_0 weight row and a quantized activation row.
+// q8Dot is the inner product of a q8_0 weight row and a quantized activation row. Blocks are
+// viewed as fixed-size arrays so the compiler drops the bounds checks of the inner loop.
 func q8Dot(row []byte, q []int8, d []float32) float32 {
 	var sum float32
-	for b := range d {
-		blk := row[b*model.Q8BlockBytes : (b+1)*model.Q8BlockBytes]
+	nb := len(d)
+	_ = row[nb*model.Q8BlockBytes-1]
+	_ = q[nb*model.Q8Block-1]
+	for b := 0; b < nb; b++ {
+		blk := row[b*model.Q8BlockBytes:]
 		wd := f16Table[uint16(blk[0])|uint16(blk[1])<<8]
-		ws := blk[2 : 2+model.Q8Block]
-		xs := q[b*model.Q8Block : (b+1)*model.Q8Block]
-		var s0, s1 int32
-		for i := 0; i < model.Q8Block; i += 2 {
-			s0 += int32(int8(ws[i])) * int32(xs[i])
-			s1 += int32(int8(ws[i+1])) * int32(xs[i+1])
+		ws := (*[model.Q8Block]int8)(unsafe.Pointer(&blk[2]))
+		xs := (*[model.Q8Block]int8)(unsafe.Pointer(&q[b*model.Q8Block]))
+		var s0, s1, s2, s3 int32
+		for i := 0; i < model.Q8Block; i += 4 {
+			s0 += int32(ws[i]) * int32(xs[i])
+			s1 += int32(ws[i+1]) * int32(xs[i+1])
+			s2 += int32(ws[i+2]) * int32(xs[i+2])
+			s3 += int32(ws[i+3]) * int32(xs[i+3])
 		}
-		sum += float32(s0+s1) * (wd * d[b])
+		sum += float32((s0+s1)+(s2+s3)) * (wd * d[b])
 	}
 	return sum
+}
+
+// dotF16 and dotBF16 are inner products with a half-precision weight row, converting as they
+// go (one pass over the row instead of dequantize-then-dot).
+func dotF16(w []uint16, x []float32) float32 {
+	n := len(w)
+	x = x[:n]
+	tab := (*[1 << 16]float32)(f16Table)
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s0 += tab[w[i]] * x[i]
+		s1 += tab[w[i+1]] * x[i+1]
+		s2 += tab[w[i+2]] * x[i+2]
+		s3 += tab[w[i+3]] * x[i+3]
+	}
+	for ; i < n; i++ {
+		s0 += tab[w[i]] * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func dotBF16(w []uint16, x []float32) float32 {
+	n := len(w)
+	x = x[:n]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= n; i += 4 {
+		s0 += math.Float32frombits(uint32(w[i])<<16) * x[i]
+		s1 += math.Float32frombits(uint32(w[i+1])<<16) * x[i+1]
+		s2 += math.Float32frombits(uint32(w[i+2])<<16) * x[i+2]
+		s3 += math.Float32frombits(uint32(w[i+3])<<16) * x[i+3]
+	}
+	for ; i < n; i++ {
+		s0 += math.Float32frombits(uint32(w[i])<<16) * x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // matmulTask computes out[t*outStride+r] (+)= W[r]·x[t] for rows r in the worker's range and
@@ -215,6 +258,15 @@ func (t *matmulTask) run(lo, hi, w int) {
 			for tok := 0; tok < t.n; tok++ {
 				v := q8Dot(row, t.q.q[tok*c:(tok+1)*c], t.q.d[tok*blocks:(tok+1)*blocks]) + b
 				t.store(tok, r, v)
+			}
+			continue
+		}
+		if t.n == 1 && (m.dtype == model.F16 || m.dtype == model.BF16) {
+			wr := m.u16[r*c : (r+1)*c]
+			if m.dtype == model.F16 {
+				t.store(0, r, dotF16(wr, t.x[:c])+b)
+			} else {
+				t.store(0, r, dotBF16(wr, t.x[:c])+b)
 			}
 			continue
 		}
