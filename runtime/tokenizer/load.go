@@ -139,16 +139,20 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 	if isNull(f.Model) {
 		return nil, errors.New("tokenizer.json has no model")
 	}
-	var mj bpeJSON
-	if err := json.Unmarshal(f.Model, &mj); err != nil {
+	var head struct {
+		Type   string          `json:"type"`
+		Merges json.RawMessage `json:"merges"`
+	}
+	if err := json.Unmarshal(f.Model, &head); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
 	}
 	// Old files omit the model type; a merges list means BPE.
-	if mj.Type == "" && mj.Merges != nil {
-		mj.Type = "BPE"
+	if head.Type != "BPE" && !(head.Type == "" && !isNull(head.Merges)) {
+		return nil, fmt.Errorf("unsupported model type %q (only BPE is implemented)", head.Type)
 	}
-	if mj.Type != "BPE" {
-		return nil, fmt.Errorf("unsupported model type %q (only BPE is implemented)", mj.Type)
+	var mj bpeJSON
+	if err := json.Unmarshal(f.Model, &mj); err != nil {
+		return nil, fmt.Errorf("model: %w", err)
 	}
 	if (mj.ContinuingSubwordPrefix != nil && *mj.ContinuingSubwordPrefix != "") ||
 		(mj.EndOfWordSuffix != nil && *mj.EndOfWordSuffix != "") {
@@ -164,6 +168,21 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 		if id < 0 {
 			return nil, fmt.Errorf("model: token %q has negative id %d", tok, id)
 		}
+	}
+
+	// Ids index dense tables; a corrupt file must not make us allocate gigabytes. Real
+	// vocabularies have few gaps, so allow generous slack but no more.
+	maxID := int32(0)
+	for _, id := range mj.Vocab {
+		maxID = max(maxID, id)
+	}
+	for _, a := range f.AddedTokens {
+		if a.ID != nil {
+			maxID = max(maxID, *a.ID)
+		}
+	}
+	if limit := 2*(len(mj.Vocab)+len(f.AddedTokens)) + 1<<16; int(maxID) >= limit {
+		return nil, fmt.Errorf("token id %d is implausibly large for %d tokens", maxID, len(mj.Vocab)+len(f.AddedTokens))
 	}
 
 	unk := int32(-1)
