@@ -62,7 +62,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	defer m.Close()
 	tok := m.Tokenizer
 
-	ids, err := promptTokens(tok, *prompt, *promptIDs, *useChat)
+	ids, err := promptTokens(tok, m.Config.VocabSize, *prompt, *promptIDs, *useChat)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 // promptTokens turns the prompt flags into token ids: ids as given, or the text encoded (with
 // BOS where the tokenizer adds one, as Hugging Face's encode does), or the text wrapped in the
 // chat template (whose text carries any BOS itself).
-func promptTokens(tok *tokenizer.Tokenizer, prompt, promptIDs string, useChat bool) ([]int32, error) {
+func promptTokens(tok *tokenizer.Tokenizer, vocab int, prompt, promptIDs string, useChat bool) ([]int32, error) {
 	if promptIDs != "" {
 		var ids []int32
 		if err := json.Unmarshal([]byte(promptIDs), &ids); err != nil {
@@ -132,8 +132,8 @@ func promptTokens(tok *tokenizer.Tokenizer, prompt, promptIDs string, useChat bo
 			return nil, errors.New("--prompt-ids: empty")
 		}
 		for _, id := range ids {
-			if id < 0 || int(id) >= tok.VocabSize() {
-				return nil, fmt.Errorf("--prompt-ids: token %d outside the vocabulary of %d", id, tok.VocabSize())
+			if id < 0 || int(id) >= vocab {
+				return nil, fmt.Errorf("--prompt-ids: token %d outside the vocabulary of %d", id, vocab)
 			}
 		}
 		return ids, nil
