@@ -475,20 +475,8 @@ func WriteGGUFFile(path string, kvs []GGUFKV, tensors []*Tensor) error {
 }
 
 func writeGGUF(path string, kvs []GGUFKV, tensors []ggufTensorOut) (err error) {
-	align := uint64(ggufDefaultAlignment)
-	seen := map[string]bool{}
-	for _, kv := range kvs {
-		if seen[kv.Key] {
-			return fmt.Errorf("write %s: metadata key %s twice", path, kv.Key)
-		}
-		seen[kv.Key] = true
-		if kv.Key == "general.alignment" {
-			a, ok := kv.Value.(uint32)
-			if !ok || a == 0 || a&(a-1) != 0 {
-				return fmt.Errorf("write %s: general.alignment %v must be a power of two uint32", path, kv.Value)
-			}
-			align = uint64(a)
-		}
+	if err := checkGGUFKVs(kvs); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -502,7 +490,57 @@ func writeGGUF(path string, kvs []GGUFKV, tensors []ggufTensorOut) (err error) {
 			os.Remove(path)
 		}
 	}()
-	cw := &countWriter{w: bufio.NewWriterSize(f, 1<<20)}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := encodeGGUF(bw, kvs, tensors); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// EncodeGGUF writes a GGUF v3 file to w, as WriteGGUFFile does.
+func EncodeGGUF(w io.Writer, kvs []GGUFKV, tensors []*Tensor) error {
+	outs := make([]ggufTensorOut, len(tensors))
+	for i, t := range tensors {
+		if err := t.Check(); err != nil {
+			return err
+		}
+		outs[i] = tensorOut(t, t.Name)
+	}
+	if err := checkGGUFKVs(kvs); err != nil {
+		return err
+	}
+	return encodeGGUF(w, kvs, outs)
+}
+
+// checkGGUFKVs refuses duplicate keys and a general.alignment that is not a power-of-two uint32.
+func checkGGUFKVs(kvs []GGUFKV) error {
+	seen := map[string]bool{}
+	for _, kv := range kvs {
+		if seen[kv.Key] {
+			return fmt.Errorf("metadata key %s twice", kv.Key)
+		}
+		seen[kv.Key] = true
+		if kv.Key == "general.alignment" {
+			a, ok := kv.Value.(uint32)
+			if !ok || a == 0 || a&(a-1) != 0 {
+				return fmt.Errorf("general.alignment %v must be a power of two uint32", kv.Value)
+			}
+		}
+	}
+	return nil
+}
+
+func encodeGGUF(w io.Writer, kvs []GGUFKV, tensors []ggufTensorOut) error {
+	align := uint64(ggufDefaultAlignment)
+	for _, kv := range kvs {
+		if kv.Key == "general.alignment" {
+			align = uint64(kv.Value.(uint32))
+		}
+	}
+	cw := &countWriter{w: w}
 	e := &ggufEncoder{w: cw}
 	e.raw([]byte(ggufMagic))
 	e.u32(3)
@@ -511,14 +549,14 @@ func writeGGUF(path string, kvs []GGUFKV, tensors []ggufTensorOut) (err error) {
 	for _, kv := range kvs {
 		e.str(kv.Key)
 		if err := e.value(kv.Value, true); err != nil {
-			return fmt.Errorf("write %s: metadata %s: %w", path, kv.Key, err)
+			return fmt.Errorf("metadata %s: %w", kv.Key, err)
 		}
 	}
 	var off uint64
 	names := map[string]bool{}
 	for _, t := range tensors {
 		if names[t.name] {
-			return fmt.Errorf("write %s: tensor %s twice", path, t.name)
+			return fmt.Errorf("tensor %s twice", t.name)
 		}
 		names[t.name] = true
 		e.str(t.name)
@@ -534,23 +572,17 @@ func writeGGUF(path string, kvs []GGUFKV, tensors []ggufTensorOut) (err error) {
 	for _, t := range tensors {
 		n0 := cw.n
 		if err := t.write(cw); err != nil {
-			return fmt.Errorf("write %s: tensor %s: %w", path, t.name, err)
+			return fmt.Errorf("tensor %s: %w", t.name, err)
 		}
 		if cw.n-n0 != int64(t.size) {
-			return fmt.Errorf("write %s: tensor %s: wrote %d bytes, want %d", path, t.name, cw.n-n0, t.size)
+			return fmt.Errorf("tensor %s: wrote %d bytes, want %d", t.name, cw.n-n0, t.size)
 		}
 		e.pad(align)
 	}
 	if e.err != nil {
-		return fmt.Errorf("write %s: %w", path, e.err)
+		return e.err
 	}
-	if cw.err != nil {
-		return fmt.Errorf("write %s: %w", path, cw.err)
-	}
-	if err := cw.w.(*bufio.Writer).Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return cw.err
 }
 
 type countWriter struct {

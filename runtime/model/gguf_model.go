@@ -44,6 +44,9 @@ func ModelFromGGUF(file string, f *GGUFFile) (*Model, error) {
 			}
 		}
 	}
+	if err := checkLayerCount(cfg, len(f.Tensors)); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	w := &Weights{}
 	permute := cfg.Arch == ArchLlama
 	for _, sl := range slots(cfg, w) {

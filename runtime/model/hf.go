@@ -208,6 +208,9 @@ func readHFConfig(dir string) (*Config, error) {
 
 // weightsFromSet picks cfg's tensors out of ts by their Hugging Face names, checking shapes.
 func weightsFromSet(cfg *Config, ts *TensorSet, where string) (*Weights, error) {
+	if err := checkLayerCount(cfg, len(ts.Tensors)); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
+	}
 	w := &Weights{}
 	for _, sl := range slots(cfg, w) {
 		t, ok := ts.Tensors[sl.hf]

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -211,49 +212,9 @@ func ReadSafetensorsDir(dir string) (*TensorSet, error) {
 // WriteSafetensors writes tensors (in the given order) to path, with __metadata__ {"format":
 // "pt"} plus metadata. The header is padded with spaces so that the data starts 8-aligned.
 func WriteSafetensors(path string, tensors []*Tensor, metadata map[string]string) (err error) {
-	meta := map[string]string{"format": "pt"}
-	for k, v := range metadata {
-		meta[k] = v
-	}
-	var hdr bytes.Buffer
-	hdr.WriteString(`{"__metadata__":`)
-	mb, err := json.Marshal(meta) // map keys come out sorted: deterministic
+	hdr, err := safetensorsHeader(tensors, metadata)
 	if err != nil {
-		return err
-	}
-	hdr.Write(mb)
-	var off int64
-	seen := map[string]bool{}
-	for _, t := range tensors {
-		if err := t.Check(); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if seen[t.Name] || t.Name == "__metadata__" {
-			return fmt.Errorf("write %s: duplicate tensor name %q", path, t.Name)
-		}
-		seen[t.Name] = true
-		dt, err := stDTypeName(t.DType)
-		if err != nil {
-			return fmt.Errorf("write %s: tensor %s: %w", path, t.Name, err)
-		}
-		shape := make([]int64, len(t.Shape))
-		for i, s := range t.Shape {
-			shape[i] = int64(s)
-		}
-		e, err := json.Marshal(stEntry{DType: dt, Shape: shape, DataOffsets: []int64{off, off + int64(len(t.Data))}})
-		if err != nil {
-			return err
-		}
-		nb, _ := json.Marshal(t.Name)
-		hdr.WriteByte(',')
-		hdr.Write(nb)
-		hdr.WriteByte(':')
-		hdr.Write(e)
-		off += int64(len(t.Data))
-	}
-	hdr.WriteByte('}')
-	for (8+hdr.Len())%8 != 0 {
-		hdr.WriteByte(' ')
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -268,17 +229,89 @@ func WriteSafetensors(path string, tensors []*Tensor, metadata map[string]string
 		}
 	}()
 	w := bufio.NewWriterSize(f, 1<<20)
-	var lenb [8]byte
-	binary.LittleEndian.PutUint64(lenb[:], uint64(hdr.Len()))
-	w.Write(lenb[:])
-	w.Write(hdr.Bytes())
-	for _, t := range tensors {
-		if _, err := w.Write(t.Data); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
+	if err := writeSafetensorsBody(w, hdr, tensors); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := w.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
+}
+
+// EncodeSafetensors writes a safetensors file to w, as WriteSafetensors does.
+func EncodeSafetensors(w io.Writer, tensors []*Tensor, metadata map[string]string) error {
+	hdr, err := safetensorsHeader(tensors, metadata)
+	if err != nil {
+		return err
+	}
+	return writeSafetensorsBody(w, hdr, tensors)
+}
+
+func writeSafetensorsBody(w io.Writer, hdr []byte, tensors []*Tensor) error {
+	var lenb [8]byte
+	binary.LittleEndian.PutUint64(lenb[:], uint64(len(hdr)))
+	if _, err := w.Write(lenb[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	for _, t := range tensors {
+		if _, err := w.Write(t.Data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// safetensorsHeader renders the JSON header, padded to make the data 8-aligned.
+func safetensorsHeader(tensors []*Tensor, metadata map[string]string) ([]byte, error) {
+	meta := map[string]string{"format": "pt"}
+	for k, v := range metadata {
+		meta[k] = v
+	}
+	var hdr bytes.Buffer
+	hdr.WriteString(`{"__metadata__":`)
+	mb, err := json.Marshal(meta) // map keys come out sorted: deterministic
+	if err != nil {
+		return nil, err
+	}
+	hdr.Write(mb)
+	var off int64
+	seen := map[string]bool{}
+	for _, t := range tensors {
+		if err := t.Check(); err != nil {
+			return nil, err
+		}
+		if seen[t.Name] || t.Name == "__metadata__" {
+			return nil, fmt.Errorf("duplicate tensor name %q", t.Name)
+		}
+		seen[t.Name] = true
+		dt, err := stDTypeName(t.DType)
+		if err != nil {
+			return nil, fmt.Errorf("tensor %s: %w", t.Name, err)
+		}
+		shape := make([]int64, len(t.Shape))
+		for i, s := range t.Shape {
+			shape[i] = int64(s)
+		}
+		e, err := json.Marshal(stEntry{DType: dt, Shape: shape, DataOffsets: []int64{off, off + int64(len(t.Data))}})
+		if err != nil {
+			return nil, err
+		}
+		nb, err := json.Marshal(t.Name)
+		if err != nil {
+			return nil, err
+		}
+		hdr.WriteByte(',')
+		hdr.Write(nb)
+		hdr.WriteByte(':')
+		hdr.Write(e)
+		off += int64(len(t.Data))
+	}
+	hdr.WriteByte('}')
+	for (8+hdr.Len())%8 != 0 {
+		hdr.WriteByte(' ')
+	}
+	return hdr.Bytes(), nil
 }

@@ -105,3 +105,15 @@ func (w *Weights) Check(cfg *Config) error {
 	}
 	return nil
 }
+
+// layerTensors is the least number of tensors a decoder block has.
+const layerTensors = 9
+
+// checkLayerCount refuses a layer count the file's tensors cannot cover, before anything is
+// allocated per layer (a corrupt count must not allocate billions of layers).
+func checkLayerCount(cfg *Config, tensors int) error {
+	if cfg.NumLayers > tensors/layerTensors {
+		return fmt.Errorf("the config has %d layers but the file holds only %d tensors", cfg.NumLayers, tensors)
+	}
+	return nil
+}
