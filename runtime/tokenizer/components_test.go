@@ -81,13 +81,13 @@ func TestAddedTokenFlags(t *testing.T) {
 		{"id":103,"content":"<x>>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}]`
 	tk := mustTiny(t, tinyJSON(t, "ab w<>xy", nil, "null", "null", "null", added))
 	for text, want := range map[string][]string{
-		"a  <x>b":   {"a", "<x>", "b"},           // lstrip eats the spaces before
-		"a<y>  b":   {"a", "<y>", "b"},           // rstrip eats the spaces after
-		"a w b":     {"a", " ", "w", " ", "b"},   // single word: matched
-		"awb":       {"a", "w", "b"},             // inside a word: plain characters
-		"<x>>":      {"<x>>"},                    // longest match wins
-		"<x><y><x>": {"<x>", "<y>", "<x>"},       // adjacent added tokens
-		"a <x":      {"a", " ", "<", "x"},        // incomplete: plain text
+		"a  <x>b":   {"a", "<x>", "b"},         // lstrip eats the spaces before
+		"a<y>  b":   {"a", "<y>", "b"},         // rstrip eats the spaces after
+		"a w b":     {"a", " ", "w", " ", "b"}, // single word: matched
+		"awb":       {"a", "w", "b"},           // inside a word: plain characters
+		"<x>>":      {"<x>>"},                  // longest match wins
+		"<x><y><x>": {"<x>", "<y>", "<x>"},     // adjacent added tokens
+		"a <x":      {"a", " ", "<", "x"},      // incomplete: plain text
 	} {
 		got := pieces(tk, text)
 		if !slices.Equal(got, want) {

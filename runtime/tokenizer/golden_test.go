@@ -111,3 +111,5 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+func tokenizerPath(t testing.TB, name string) string { return testmodels.TokenizerJSON(t, name) }
