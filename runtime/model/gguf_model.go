@@ -510,8 +510,8 @@ func vocabKVs(v *tokenizer.GGUFVocab, vocabSize int) ([]GGUFKV, error) {
 	if types != nil {
 		kvs = append(kvs, GGUFKV{"tokenizer.ggml.token_type", types})
 	}
-	if v.Merges != nil {
-		kvs = append(kvs, GGUFKV{"tokenizer.ggml.merges", v.Merges})
+	if v.Merges != nil || v.Model == "gpt2" { // llama.cpp wants the key for BPE, even empty
+		kvs = append(kvs, GGUFKV{"tokenizer.ggml.merges", append([]string{}, v.Merges...)})
 	}
 	for _, id := range []struct {
 		key string
