@@ -1,7 +1,6 @@
 package tokenizer
 
 import (
-	"container/heap"
 	"fmt"
 	"math"
 	"sync"
@@ -261,22 +260,50 @@ type mergeCand struct {
 	lid, rid    int32 // ids at push time, to detect stale candidates
 }
 
+// mergeHeap is a binary min-heap of merge candidates ordered by (rank, left position), written
+// out rather than through container/heap to avoid boxing every candidate in an interface.
 type mergeHeap []mergeCand
 
-func (h mergeHeap) Len() int { return len(h) }
-func (h mergeHeap) Less(i, j int) bool {
-	if h[i].rank != h[j].rank {
-		return h[i].rank < h[j].rank
-	}
-	return h[i].left < h[j].left
+func (c mergeCand) before(d mergeCand) bool {
+	return c.rank < d.rank || (c.rank == d.rank && c.left < d.left)
 }
-func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(mergeCand)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h *mergeHeap) push(c mergeCand) {
+	*h = append(*h, c)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a[i].before(a[p]) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *mergeHeap) pop() mergeCand {
+	a := *h
+	top := a[0]
+	n := len(a) - 1
+	a[0] = a[n]
+	a = a[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && a[r].before(a[l]) {
+			m = r
+		}
+		if !a[m].before(a[i]) {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
 
 // mergeHeap is the O(n log n) merge for long pieces (long words, whitespace runs, CJK runs).
@@ -293,14 +320,14 @@ func (m *bpeModel) mergeHeap(ids []int32, out []int32, sc *bpeScratch) []int32 {
 			return
 		}
 		if mg, ok := m.merges[pairKey(syms[l].id, syms[r].id)]; ok {
-			heap.Push(&h, mergeCand{rank: mg.rank, left: l, right: r, lid: syms[l].id, rid: syms[r].id})
+			h.push(mergeCand{rank: mg.rank, left: l, right: r, lid: syms[l].id, rid: syms[r].id})
 		}
 	}
 	for i := range syms {
 		push(int32(i))
 	}
-	for h.Len() > 0 {
-		c := heap.Pop(&h).(mergeCand)
+	for len(h) > 0 {
+		c := h.pop()
 		l, r := c.left, c.right
 		if syms[l].id != c.lid || syms[l].next != r || syms[r].id != c.rid {
 			continue // stale: one side has merged since

@@ -60,7 +60,7 @@ type tokenizerFile struct {
 	AddedTokens   []addedTokenJSON `json:"added_tokens"`
 	Normalizer    json.RawMessage  `json:"normalizer"`
 	PreTokenizer  json.RawMessage  `json:"pre_tokenizer"`
-	Model         json.RawMessage  `json:"model"`
+	Model         *bpeJSON         `json:"model"`
 	PostProcessor json.RawMessage  `json:"post_processor"`
 	Decoder       json.RawMessage  `json:"decoder"`
 }
@@ -77,8 +77,8 @@ type addedTokenJSON struct {
 
 type bpeJSON struct {
 	Type                    string            `json:"type"`
-	Vocab                   map[string]int32  `json:"vocab"`
-	Merges                  []json.RawMessage `json:"merges"`
+	Vocab                   json.RawMessage   `json:"vocab"`
+	Merges                  json.RawMessage   `json:"merges"`
 	UnkToken                *string           `json:"unk_token"`
 	FuseUnk                 bool              `json:"fuse_unk"`
 	ByteFallback            bool              `json:"byte_fallback"`
@@ -136,23 +136,19 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 			return nil, fmt.Errorf("parse tokenizer_config.json: %w", err)
 		}
 	}
-	if isNull(f.Model) {
+	// The model is decoded in the same pass as the file, its vocabulary and merges (nearly all
+	// of the bytes) once more each: a 10 MB tokenizer.json is read on every server start.
+	if f.Model == nil {
 		return nil, errors.New("tokenizer.json has no model")
 	}
-	var head struct {
-		Type   string          `json:"type"`
-		Merges json.RawMessage `json:"merges"`
-	}
-	if err := json.Unmarshal(f.Model, &head); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
-	}
+	mj := *f.Model
 	// Old files omit the model type; a merges list means BPE.
-	if head.Type != "BPE" && !(head.Type == "" && !isNull(head.Merges)) {
-		return nil, fmt.Errorf("unsupported model type %q (only BPE is implemented)", head.Type)
+	if mj.Type != "BPE" && !(mj.Type == "" && !isNull(mj.Merges)) {
+		return nil, fmt.Errorf("unsupported model type %q (only BPE is implemented)", mj.Type)
 	}
-	var mj bpeJSON
-	if err := json.Unmarshal(f.Model, &mj); err != nil {
-		return nil, fmt.Errorf("model: %w", err)
+	var vocab map[string]int32
+	if err := json.Unmarshal(mj.Vocab, &vocab); err != nil {
+		return nil, fmt.Errorf("model: vocab: %w", err)
 	}
 	if (mj.ContinuingSubwordPrefix != nil && *mj.ContinuingSubwordPrefix != "") ||
 		(mj.EndOfWordSuffix != nil && *mj.EndOfWordSuffix != "") {
@@ -161,10 +157,10 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 	if mj.Dropout != nil && *mj.Dropout > 0 {
 		return nil, errors.New("model: BPE dropout is not supported")
 	}
-	if len(mj.Vocab) == 0 {
+	if len(vocab) == 0 {
 		return nil, errors.New("model: empty vocabulary")
 	}
-	for tok, id := range mj.Vocab {
+	for tok, id := range vocab {
 		if id < 0 {
 			return nil, fmt.Errorf("model: token %q has negative id %d", tok, id)
 		}
@@ -173,7 +169,7 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 	// Ids index dense tables; a corrupt file must not make us allocate gigabytes. Real
 	// vocabularies have few gaps, so allow generous slack but no more.
 	maxID := int32(0)
-	for _, id := range mj.Vocab {
+	for _, id := range vocab {
 		maxID = max(maxID, id)
 	}
 	for _, a := range f.AddedTokens {
@@ -181,26 +177,26 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 			maxID = max(maxID, *a.ID)
 		}
 	}
-	if limit := 2*(len(mj.Vocab)+len(f.AddedTokens)) + 1<<16; int(maxID) >= limit {
-		return nil, fmt.Errorf("token id %d is implausibly large for %d tokens", maxID, len(mj.Vocab)+len(f.AddedTokens))
+	if limit := 2*(len(vocab)+len(f.AddedTokens)) + 1<<16; int(maxID) >= limit {
+		return nil, fmt.Errorf("token id %d is implausibly large for %d tokens", maxID, len(vocab)+len(f.AddedTokens))
 	}
 
 	unk := int32(-1)
 	if mj.UnkToken != nil && *mj.UnkToken != "" {
-		id, ok := mj.Vocab[*mj.UnkToken]
+		id, ok := vocab[*mj.UnkToken]
 		if !ok {
 			return nil, fmt.Errorf("model: unk_token %q not in vocabulary", *mj.UnkToken)
 		}
 		unk = id
 	}
-	m := newBPEModel(mj.Vocab, unk)
+	m := newBPEModel(vocab, unk)
 	m.fuseUnk, m.byteFallback, m.ignoreMerges = mj.FuseUnk, mj.ByteFallback, mj.IgnoreMerges
-	for i, raw := range mj.Merges {
-		a, b, err := parseMerge(raw)
-		if err != nil {
-			return nil, fmt.Errorf("model: merge %d: %w", i, err)
-		}
-		if err := m.addMerge(a, b, i); err != nil {
+	merges, err := parseMerges(mj.Merges)
+	if err != nil {
+		return nil, fmt.Errorf("model: %w", err)
+	}
+	for i, mg := range merges {
+		if err := m.addMerge(mg[0], mg[1], i); err != nil {
 			return nil, fmt.Errorf("model: merge %d: %w", i, err)
 		}
 	}
@@ -218,7 +214,6 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 	}
 
 	t := &Tokenizer{model: m}
-	var err error
 	if t.normalizer, err = parseNormalizer(f.Normalizer); err != nil {
 		return nil, err
 	}
@@ -228,7 +223,7 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 	if t.decoder, err = parseDecoder(f.Decoder); err != nil {
 		return nil, err
 	}
-	t.setVocab(mj.Vocab, added)
+	t.setVocab(vocab, added)
 
 	// Special tokens and generation settings.
 	t.bos, t.bosText = t.lookupName(cfg.BOSToken.s)
@@ -392,21 +387,37 @@ func parseIDList(raw json.RawMessage) ([]int32, error) {
 	return many, nil
 }
 
-// parseMerge reads a merge written as "a b" or as ["a", "b"].
-func parseMerge(raw json.RawMessage) (string, string, error) {
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
+// parseMerges reads the merges list, written as "a b" strings (older files, Llama 3) or as
+// ["a", "b"] pairs (tokenizers >= 0.20, Qwen3). Decoding the whole list in one go is much
+// faster than element by element.
+func parseMerges(raw json.RawMessage) ([][2]string, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	var pairs [][]string
+	if err := json.Unmarshal(raw, &pairs); err == nil {
+		out := make([][2]string, len(pairs))
+		for i, p := range pairs {
+			if len(p) != 2 {
+				return nil, fmt.Errorf("merge %d has %d parts, want 2", i, len(p))
+			}
+			out[i] = [2]string{p[0], p[1]}
+		}
+		return out, nil
+	}
+	var strs []string
+	if err := json.Unmarshal(raw, &strs); err != nil {
+		return nil, fmt.Errorf("merges: want a list of \"a b\" strings or of pairs: %w", err)
+	}
+	out := make([][2]string, len(strs))
+	for i, s := range strs {
 		a, b, ok := strings.Cut(s, " ")
 		if !ok {
-			return "", "", fmt.Errorf("merge %q is not two tokens separated by a space", s)
+			return nil, fmt.Errorf("merge %d %q is not two tokens separated by a space", i, s)
 		}
-		return a, b, nil
+		out[i] = [2]string{a, b}
 	}
-	var pair []string
-	if err := json.Unmarshal(raw, &pair); err != nil || len(pair) != 2 {
-		return "", "", fmt.Errorf("merge %s is neither \"a b\" nor a pair of strings", truncate(string(raw), 40))
-	}
-	return pair[0], pair[1], nil
+	return out, nil
 }
 
 func truncate(s string, n int) string {

@@ -83,7 +83,7 @@ func runOf(s string, i int, cls charClass) int {
 	return i
 }
 
-// contraction returns the end of 's, 't, 're, 've, 'm, 'll or 'd at s[i] (s[i] == '\''),
+// contraction returns the end of 's, 't, 're, 've, 'm, 'll or 'd at s[i] (s[i] == '\”),
 // or -1. foldCase accepts ASCII upper case too, as the (?i:...) group of Qwen2 and Llama 3
 // does in the reference tokenizers and llama.cpp.
 func contraction(s string, i int, foldCase bool) int {
