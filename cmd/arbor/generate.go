@@ -83,6 +83,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	defer be.Close()
 	eng := engine.New(be, tok, engine.Options{MaxContext: *ctxLen})
+	defer eng.Shutdown(context.Background())
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()

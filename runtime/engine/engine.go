@@ -1,14 +1,19 @@
 // Package engine turns requests into forward steps: it owns the sequences, their KV pages and
 // their samplers, and calls a backend one batch at a time.
 //
-// This first version runs one request at a time (prefill in chunks, then decode); the
-// continuous-batching scheduler of the server builds on the same sequence and step types.
+// Scheduling is continuous batching: one goroutine steps every running sequence together, each
+// step mixing single decode tokens with chunks of prompts still being prefilled (so that a long
+// prompt never stalls the streams already flowing). Requests wait in a bounded queue until the
+// KV pool has pages for them; when the pool runs dry mid-generation, the most recently admitted
+// sequence is preempted (its pages freed, its tokens recomputed later), as vLLM does.
 package engine
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/arborlabs/arbor/runtime/backend"
@@ -23,8 +28,16 @@ const (
 	FinishLength = "length" // max tokens or the context limit
 )
 
-// ErrContextLength is returned (wrapped) when a prompt does not fit the model's context.
-var ErrContextLength = errors.New("prompt longer than the context")
+var (
+	// ErrContextLength is returned (wrapped) when a prompt does not fit the model's context.
+	ErrContextLength = errors.New("prompt longer than the context")
+	// ErrQueueFull is returned by Submit when the waiting queue is at its limit.
+	ErrQueueFull = errors.New("request queue is full")
+	// ErrClosed is returned by Submit after Shutdown began.
+	ErrClosed = errors.New("engine is shutting down")
+	// ErrBadRequest is wrapped by Submit's validation errors (empty prompt, bad sampling).
+	ErrBadRequest = errors.New("bad request")
+)
 
 // Request is one generation.
 type Request struct {
@@ -35,13 +48,22 @@ type Request struct {
 	StopTokens []int32
 	// StopStrings end generation when they appear in the text, which then ends before them.
 	StopStrings []string
+	// Logprobs asks for the log-probability of each generated token, and TopLogprobs (0 to 20)
+	// for that many alternatives per position.
+	Logprobs    bool
+	TopLogprobs int
 }
 
 // Event is one step of output: a new token and the text it completes (possibly empty while a
-// UTF-8 character or a possible stop string is incomplete).
+// UTF-8 character or a possible stop string is incomplete). The last event of a stream has
+// Done set, with the finish reason and the usage; Token is -1 on events that carry text only.
 type Event struct {
-	Token int32
-	Text  string
+	Token       int32
+	Text        string
+	Logprob     float32
+	TopLogprobs []sample.TokenLogprob
+	Done        bool
+	Result      *Result // on the last event
 }
 
 // Result sums up a finished generation.
@@ -50,178 +72,575 @@ type Result struct {
 	Text               string  `json:"text"`
 	PromptTokens       int     `json:"prompt_tokens"`
 	CompletionTokens   int     `json:"completion_tokens"`
+	CachedTokens       int     `json:"cached_tokens"`
 	FinishReason       string  `json:"finish_reason"`
 	PrefillTokensPerS  float64 `json:"prefill_tokens_per_s"`
 	DecodeTokensPerS   float64 `json:"decode_tokens_per_s"`
 	PrefillSeconds     float64 `json:"prefill_seconds"`
 	DecodeSeconds      float64 `json:"decode_seconds"`
+	QueueSeconds       float64 `json:"queue_seconds"`
 	TimeToFirstTokenMS float64 `json:"time_to_first_token_ms"`
 	KVPagesPeak        int     `json:"kv_pages_peak"`
+	Preemptions        int     `json:"preemptions,omitempty"`
 }
 
 // Options tune the engine.
 type Options struct {
-	// MaxContext caps prompt + generated tokens (0: the model's max positions, bounded by
-	// the KV pool).
+	// MaxContext caps prompt + generated tokens of one sequence (0: the whole KV pool).
 	MaxContext int
-	// PrefillChunk is the most prompt tokens per forward step (0: 512).
-	PrefillChunk int
+	// StepTokens is the most tokens one forward step carries, decode tokens included (0: 512):
+	// the prefill chunk size when a prompt is alone.
+	StepTokens int
+	// MaxSeqs is the most sequences running at once (0: 64).
+	MaxSeqs int
+	// MaxQueue is the most requests waiting for admission (0: 256); beyond it Submit fails
+	// with ErrQueueFull.
+	MaxQueue int
 }
 
-// Engine runs requests on a backend.
+// Engine runs requests on a backend. Its methods are safe for concurrent use.
 type Engine struct {
-	be     backend.Backend
-	tok    *tokenizer.Tokenizer
-	pool   *kv.Pool
-	opt    Options
-	logits [][]float32
-	// Reused per step so that decoding allocates nothing per token.
-	pos   []int32
-	tok1  [1]int32
-	batch backend.Batch
+	be   backend.Backend
+	tok  *tokenizer.Tokenizer
+	pool *kv.Pool
+	opt  Options
+
+	mu       sync.Mutex
+	waiting  []*seqState
+	closing  bool
+	wake     chan struct{}
+	loopDone chan struct{}
+	stopLoop context.CancelFunc
+
+	// Scheduler goroutine only.
+	running []*seqState
+	logits  [][]float32
+	batch   backend.Batch
+	inBatch []*seqState
+	pos     []int32
+
+	stats counters
 }
 
-// New makes an engine over a backend whose KV memory the engine's page pool describes.
+type counters struct {
+	running, waiting            atomic.Int64
+	promptTokens, genTokens     atomic.Int64
+	prefixQueries, prefixHits   atomic.Int64
+	preemptions, steps, stepTok atomic.Int64
+}
+
+// Stats are the engine's figures for metrics.
+type Stats struct {
+	Running, Waiting         int
+	KVPagesInUse, KVPages    int
+	KVPagesPeak              int
+	PromptTokens, GenTokens  int64 // totals since start
+	PrefixQueries, PrefixHit int64 // tokens looked up in / found in the prefix cache
+	Preemptions              int64
+	Steps, StepTokens        int64
+}
+
+// New makes an engine over a backend whose KV memory the engine's page pool describes, and
+// starts its scheduler. Shutdown stops it.
 func New(be backend.Backend, tok *tokenizer.Tokenizer, opt Options) *Engine {
-	if opt.PrefillChunk <= 0 {
-		opt.PrefillChunk = 512
+	if opt.StepTokens <= 0 {
+		opt.StepTokens = 512
+	}
+	if opt.MaxSeqs <= 0 {
+		opt.MaxSeqs = 64
+	}
+	if opt.MaxQueue <= 0 {
+		opt.MaxQueue = 256
 	}
 	capacity := be.NumPages() * be.PageSize()
 	if opt.MaxContext <= 0 || opt.MaxContext > capacity {
 		opt.MaxContext = capacity
 	}
-	return &Engine{
-		be:     be,
-		tok:    tok,
-		pool:   kv.NewPool(be.NumPages(), be.PageSize()),
-		opt:    opt,
-		logits: [][]float32{make([]float32, be.VocabSize())},
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		be:       be,
+		tok:      tok,
+		pool:     kv.NewPool(be.NumPages(), be.PageSize()),
+		opt:      opt,
+		wake:     make(chan struct{}, 1),
+		loopDone: make(chan struct{}),
+		stopLoop: cancel,
 	}
+	go e.loop(ctx)
+	return e
 }
 
 // MaxContext is the most tokens (prompt and generated) one sequence may hold.
 func (e *Engine) MaxContext() int { return e.opt.MaxContext }
 
-// Generate runs one request to completion, calling emit for every generated token. A non-nil
-// error from emit, or ctx ending, stops generation early; the KV pages are freed either way.
-func (e *Engine) Generate(ctx context.Context, req Request, emit func(Event) error) (*Result, error) {
-	if len(req.Prompt) == 0 {
-		return nil, errors.New("empty prompt")
-	}
-	if len(req.Prompt) >= e.opt.MaxContext {
-		return nil, fmt.Errorf("%w: %d prompt tokens, the context holds %d", ErrContextLength, len(req.Prompt), e.opt.MaxContext)
-	}
-	if err := req.Sampling.Validate(); err != nil {
-		return nil, fmt.Errorf("sampling: %w", err)
-	}
-	maxNew := e.opt.MaxContext - len(req.Prompt)
-	if req.MaxTokens > 0 && req.MaxTokens < maxNew {
-		maxNew = req.MaxTokens
-	}
-	sampler := sample.New(req.Sampling)
-	stop := sample.NewStopChecker(req.StopTokens, req.StopStrings)
-	dec := e.tok.NewDecoder()
+// Tokenizer is the model's tokenizer.
+func (e *Engine) Tokenizer() *tokenizer.Tokenizer { return e.tok }
 
-	seq := e.pool.NewSequence()
-	defer seq.Free()
-	e.pool.ResetPeak()
-	res := &Result{PromptTokens: len(req.Prompt), FinishReason: FinishLength}
-
-	// Prefill in chunks so the step buffers stay bounded and a long prompt cannot starve
-	// (later) other sequences of steps.
-	start := time.Now()
-	logits := e.logits[0]
-	for done := 0; done < len(req.Prompt); {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		n := min(e.opt.PrefillChunk, len(req.Prompt)-done)
-		if err := e.step(seq, req.Prompt[done:done+n], done, done+n == len(req.Prompt)); err != nil {
-			return nil, err
-		}
-		done += n
+// Stats reads the current figures; it never waits on the scheduler.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		Running:       int(e.stats.running.Load()),
+		Waiting:       int(e.stats.waiting.Load()),
+		KVPagesInUse:  e.pool.InUse(),
+		KVPages:       e.pool.Capacity(),
+		KVPagesPeak:   e.pool.Peak(),
+		PromptTokens:  e.stats.promptTokens.Load(),
+		GenTokens:     e.stats.genTokens.Load(),
+		PrefixQueries: e.stats.prefixQueries.Load(),
+		PrefixHit:     e.stats.prefixHits.Load(),
+		Preemptions:   e.stats.preemptions.Load(),
+		Steps:         e.stats.steps.Load(),
+		StepTokens:    e.stats.stepTok.Load(),
 	}
-	prefill := time.Since(start)
-	res.PrefillSeconds = prefill.Seconds()
-	res.PrefillTokensPerS = float64(len(req.Prompt)) / prefill.Seconds()
-	res.TimeToFirstTokenMS = float64(prefill.Microseconds()) / 1000
-
-	sampler.Observe(req.Prompt...)
-	last := req.Prompt[len(req.Prompt)-1]
-	var text []byte
-	decodeStart := time.Now()
-	for i := 0; i < maxNew; i++ {
-		if i > 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			e.tok1[0] = last
-			if err := e.step(seq, e.tok1[:], seq.Len(), true); err != nil {
-				return nil, err
-			}
-		}
-		id := sampler.Sample(logits, nil)
-		if id < 0 {
-			return nil, errors.New("no token can be sampled: every logit is -Inf or NaN")
-		}
-		sampler.Accept(id)
-		last = id
-		res.IDs = append(res.IDs, id)
-		piece, stopped := stop.Push(id, dec.Next(id))
-		text = append(text, piece...)
-		if emit != nil {
-			if err := emit(Event{Token: id, Text: piece}); err != nil {
-				return nil, err
-			}
-		}
-		if stopped {
-			res.FinishReason = FinishStop
-			break
-		}
-	}
-	if res.FinishReason != FinishStop {
-		tail, _ := stop.Push(-1, dec.Flush())
-		tail += stop.Flush()
-		text = append(text, tail...)
-		if emit != nil && tail != "" {
-			if err := emit(Event{Token: -1, Text: tail}); err != nil {
-				return nil, err
-			}
-		}
-	}
-	decode := time.Since(decodeStart)
-	res.CompletionTokens = len(res.IDs)
-	res.Text = string(text)
-	res.DecodeSeconds = decode.Seconds()
-	// The first generated token comes from the prefill step; decode speed counts the rest.
-	if n := len(res.IDs) - 1; n > 0 && decode > 0 {
-		res.DecodeTokensPerS = float64(n) / decode.Seconds()
-	}
-	res.KVPagesPeak = e.pool.Peak()
-	return res, nil
 }
 
-// step appends tokens to seq's KV and runs one forward pass; with wantLogits the logits of
-// the last token land in e.logits[0].
-func (e *Engine) step(seq *kv.Sequence, tokens []int32, startPos int, wantLogits bool) error {
-	moves, err := seq.Append(len(tokens))
-	if err != nil {
-		return fmt.Errorf("kv: %w", err)
+// Validate checks a request against the engine's limits without queueing it.
+func (e *Engine) Validate(req *Request) error {
+	if len(req.Prompt) == 0 {
+		return fmt.Errorf("%w: empty prompt", ErrBadRequest)
 	}
-	if len(moves) > 0 { // copy-on-write of a shared last page
-		if err := e.be.CopySlots(moves); err != nil {
-			return fmt.Errorf("kv: %w", err)
+	vocab := e.be.VocabSize()
+	for _, id := range req.Prompt {
+		if id < 0 || int(id) >= vocab {
+			return fmt.Errorf("%w: prompt token %d outside the vocabulary of %d", ErrBadRequest, id, vocab)
 		}
 	}
-	e.pos = e.pos[:0]
-	for i := range tokens {
-		e.pos = append(e.pos, int32(startPos+i))
+	if len(req.Prompt) >= e.opt.MaxContext {
+		return fmt.Errorf("%w: %d prompt tokens, the context holds %d", ErrContextLength, len(req.Prompt), e.opt.MaxContext)
 	}
-	e.batch.Seqs = append(e.batch.Seqs[:0], backend.SeqInput{
-		Tokens: tokens, Positions: e.pos, Start: startPos, Pages: seq.Pages(), Logits: wantLogits,
-	})
+	if req.MaxTokens < 0 {
+		return fmt.Errorf("%w: max tokens %d is negative", ErrBadRequest, req.MaxTokens)
+	}
+	if req.TopLogprobs < 0 || req.TopLogprobs > 20 {
+		return fmt.Errorf("%w: top_logprobs %d outside [0, 20]", ErrBadRequest, req.TopLogprobs)
+	}
+	if err := req.Sampling.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	return nil
+}
+
+// Submit queues a request and returns its stream of events. The request is cancelled when ctx
+// ends (its pages are freed at the next step). Errors: ErrBadRequest, ErrContextLength,
+// ErrQueueFull, ErrClosed (all wrapped).
+func (e *Engine) Submit(ctx context.Context, req Request) (*Stream, error) {
+	if err := e.Validate(&req); err != nil {
+		return nil, err
+	}
+	s := newSeqState(ctx, e, req)
+	e.mu.Lock()
+	switch {
+	case e.closing:
+		e.mu.Unlock()
+		return nil, ErrClosed
+	case len(e.waiting) >= e.opt.MaxQueue:
+		e.mu.Unlock()
+		return nil, fmt.Errorf("%w (%d waiting)", ErrQueueFull, len(e.waiting))
+	}
+	e.waiting = append(e.waiting, s)
+	e.stats.waiting.Store(int64(len(e.waiting)))
+	e.mu.Unlock()
+	e.signal()
+	return s.stream, nil
+}
+
+// Generate runs one request to completion, calling emit (if not nil) for every event but the
+// last. A non-nil error from emit, or ctx ending, cancels the request.
+func (e *Engine) Generate(ctx context.Context, req Request, emit func(Event) error) (*Result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := e.Submit(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		ev, err := st.Recv(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if ev.Done {
+			if ev.Text != "" && emit != nil {
+				if err := emit(Event{Token: -1, Text: ev.Text}); err != nil {
+					return nil, err
+				}
+			}
+			return ev.Result, nil
+		}
+		if emit != nil {
+			if err := emit(ev); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// Shutdown stops admitting requests, lets the running and queued ones finish until ctx ends,
+// then cancels what is left and stops the scheduler.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closing = true
+	e.mu.Unlock()
+	e.signal()
+	idle := make(chan struct{})
+	go func() {
+		for {
+			st := e.Stats()
+			if st.Running == 0 && st.Waiting == 0 {
+				close(idle)
+				return
+			}
+			select {
+			case <-time.After(5 * time.Millisecond):
+			case <-e.loopDone:
+				close(idle)
+				return
+			}
+		}
+	}()
+	var err error
+	select {
+	case <-idle:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	e.stopLoop()
+	<-e.loopDone
+	return err
+}
+
+func (e *Engine) signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// loop is the scheduler: admit, step, emit, until stopped.
+func (e *Engine) loop(ctx context.Context) {
+	defer close(e.loopDone)
+	defer e.abortAll(ErrClosed)
+	for {
+		e.admit()
+		if len(e.running) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.wake:
+				continue
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err := e.stepOnce(); err != nil {
+			// A backend failure fails the sequences of that step, not the engine.
+			for _, s := range e.inBatch {
+				e.finish(s, "", err)
+			}
+		}
+		e.reap()
+	}
+}
+
+// abortAll ends every queued and running sequence with err.
+func (e *Engine) abortAll(err error) {
+	e.mu.Lock()
+	w := e.waiting
+	e.waiting = nil
+	e.stats.waiting.Store(0)
+	e.mu.Unlock()
+	for _, s := range w {
+		s.stream.fail(err)
+	}
+	for _, s := range e.running {
+		e.finish(s, "", err)
+	}
+	e.reap()
+}
+
+// admit moves waiting requests into the running set while there is room: a free sequence slot
+// and free pages for the prompt (plus one page of headroom per running sequence, so admitted
+// sequences can grow a little before anyone is preempted).
+func (e *Engine) admit() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ps := e.pool.PageSize()
+	for len(e.waiting) > 0 && len(e.running) < e.opt.MaxSeqs {
+		s := e.waiting[0]
+		if s.ctx.Err() != nil {
+			e.waiting = e.waiting[1:]
+			s.stream.fail(s.ctx.Err())
+			continue
+		}
+		need := (len(s.tokens)+1+ps-1)/ps + len(e.running)
+		if need > e.pool.NumFree() && len(e.running) > 0 {
+			break
+		}
+		e.waiting = e.waiting[1:]
+		s.admitted = time.Now()
+		if s.firstAdmit.IsZero() {
+			s.firstAdmit = s.admitted
+		}
+		if s.kv == nil {
+			s.kv = e.pool.NewSequence()
+		}
+		e.running = append(e.running, s)
+	}
+	e.stats.waiting.Store(int64(len(e.waiting)))
+	e.stats.running.Store(int64(len(e.running)))
+}
+
+// stepOnce builds one batch (decode tokens first, then prefill chunks within the step's token
+// budget), runs it, and samples for every sequence whose last token went through.
+func (e *Engine) stepOnce() error {
+	e.batch.Seqs = e.batch.Seqs[:0]
+	e.inBatch = e.inBatch[:0]
+	budget := e.opt.StepTokens
+	// Decoding sequences first: a stream in flight never waits behind a prompt.
+	for pass := 0; pass < 2; pass++ {
+		for _, s := range e.running {
+			if s.done || s.ctx.Err() != nil {
+				continue
+			}
+			pending := len(s.tokens) - s.kv.Len()
+			decoding := pending == 1
+			if (pass == 0) != decoding || pending <= 0 {
+				continue
+			}
+			n := pending
+			if !decoding {
+				if budget <= 0 {
+					continue
+				}
+				n = min(n, budget)
+			}
+			if !e.reserve(s, n) {
+				continue // s itself was preempted
+			}
+			budget -= n
+			e.addToBatch(s, n)
+		}
+	}
+	if len(e.inBatch) == 0 {
+		return nil
+	}
+	// Page tables and positions are filled in last: appending to a page table may move it, and
+	// preemption may have dropped sequences added earlier in this step. Positions are the slot
+	// indices (nothing renumbers them yet).
+	e.pos = e.pos[:0]
+	for i, s := range e.inBatch {
+		in := &e.batch.Seqs[i]
+		in.Pages = s.kv.Pages()
+		for j := range in.Tokens {
+			e.pos = append(e.pos, int32(in.Start+j))
+		}
+	}
+	off := 0
+	for i := range e.batch.Seqs {
+		k := len(e.batch.Seqs[i].Tokens)
+		e.batch.Seqs[i].Positions = e.pos[off : off+k]
+		off += k
+	}
+	for len(e.logits) < len(e.inBatch) {
+		e.logits = append(e.logits, make([]float32, e.be.VocabSize()))
+	}
+	start := time.Now()
 	if err := e.be.Forward(&e.batch, e.logits); err != nil {
 		return fmt.Errorf("forward: %w", err)
 	}
+	elapsed := time.Since(start)
+	e.stats.steps.Add(1)
+	e.stats.stepTok.Add(int64(e.batch.NumTokens()))
+	for i, s := range e.inBatch {
+		in := &e.batch.Seqs[i]
+		if s.prefilling() {
+			s.prefillTime += elapsed
+		} else {
+			s.decodeTime += elapsed
+		}
+		if in.Logits {
+			e.sampleNext(s, e.logits[i])
+		}
+	}
 	return nil
+}
+
+// reserve appends n slots to s's KV, preempting the most recently admitted other sequences
+// when the pool is dry. It reports false when s itself had to give way.
+func (e *Engine) reserve(s *seqState, n int) bool {
+	for {
+		moves, err := s.kv.Append(n)
+		if err == nil {
+			if len(moves) > 0 {
+				if err := e.be.CopySlots(moves); err != nil {
+					e.finish(s, "", fmt.Errorf("kv copy-on-write: %w", err))
+					return false
+				}
+			}
+			return true
+		}
+		if !errors.Is(err, kv.ErrOutOfPages) {
+			e.finish(s, "", fmt.Errorf("kv: %w", err))
+			return false
+		}
+		victim := e.victim(s)
+		if victim == nil {
+			// Nobody else to take pages from: s cannot grow, whatever we do.
+			e.finish(s, "", fmt.Errorf("kv: the pool of %d pages cannot hold this sequence: %w", e.pool.Capacity(), err))
+			return false
+		}
+		e.preempt(victim)
+		if victim == s {
+			return false
+		}
+	}
+}
+
+// victim is the sequence to preempt so that s can grow: the most recently admitted live one
+// (s itself when it is the newest), or nil when s is alone.
+func (e *Engine) victim(s *seqState) *seqState {
+	live := 0
+	var newest *seqState
+	for _, r := range e.running {
+		if !r.done {
+			live++
+			newest = r
+		}
+	}
+	if live <= 1 {
+		return nil
+	}
+	return newest
+}
+
+// preempt frees s's pages and puts it back at the head of the queue; when re-admitted it
+// recomputes its KV from its tokens (prompt and what it generated so far).
+func (e *Engine) preempt(s *seqState) {
+	s.kv.Free()
+	s.preemptions++
+	e.stats.preemptions.Add(1)
+	for i, r := range e.running {
+		if r == s {
+			e.running = append(e.running[:i], e.running[i+1:]...)
+			break
+		}
+	}
+	for i, r := range e.inBatch {
+		if r == s { // drop it from this step's batch
+			e.inBatch = append(e.inBatch[:i], e.inBatch[i+1:]...)
+			e.batch.Seqs = append(e.batch.Seqs[:i], e.batch.Seqs[i+1:]...)
+			break
+		}
+	}
+	e.mu.Lock()
+	e.waiting = append([]*seqState{s}, e.waiting...)
+	e.stats.waiting.Store(int64(len(e.waiting)))
+	e.mu.Unlock()
+	e.stats.running.Store(int64(len(e.running)))
+}
+
+func (e *Engine) addToBatch(s *seqState, n int) {
+	start := s.kv.Len() - n
+	e.batch.Seqs = append(e.batch.Seqs, backend.SeqInput{
+		Tokens: s.tokens[start : start+n],
+		Start:  start,
+		Logits: start+n == len(s.tokens),
+	})
+	e.inBatch = append(e.inBatch, s)
+}
+
+// sampleNext picks s's next token from its logits and emits it.
+func (e *Engine) sampleNext(s *seqState, logits []float32) {
+	if s.firstToken.IsZero() {
+		s.firstToken = time.Now()
+	}
+	id := s.sampler.Sample(logits, nil)
+	if id < 0 {
+		e.finish(s, "", errors.New("no token can be sampled: every logit is -Inf or NaN"))
+		return
+	}
+	s.sampler.Accept(id)
+	ev := Event{Token: id}
+	if s.req.Logprobs {
+		lp, top := s.sampler.Logprobs(logits, id, s.req.TopLogprobs, nil)
+		ev.Logprob, ev.TopLogprobs = lp, top
+	}
+	s.tokens = append(s.tokens, id)
+	s.generated++
+	e.stats.genTokens.Add(1)
+	piece, stopped := s.stop.Push(id, s.dec.Next(id))
+	s.text = append(s.text, piece...)
+	ev.Text = piece
+	s.stream.send(ev)
+	switch {
+	case stopped:
+		e.finish(s, FinishStop, nil)
+	case s.generated >= s.maxNew:
+		e.finish(s, FinishLength, nil)
+	}
+}
+
+// finish ends s: with err, its stream fails; otherwise the last event carries the result.
+func (e *Engine) finish(s *seqState, reason string, err error) {
+	if s.done {
+		return
+	}
+	s.done = true
+	if s.kv != nil {
+		e.fillTimings(s)
+		s.kv.Free()
+	}
+	if err != nil {
+		s.stream.fail(err)
+		return
+	}
+	tail := ""
+	if reason != FinishStop {
+		t, _ := s.stop.Push(-1, s.dec.Flush())
+		tail = t + s.stop.Flush()
+		s.text = append(s.text, tail...)
+	}
+	r := s.result
+	r.FinishReason = reason
+	r.Text = string(s.text)
+	r.IDs = s.tokens[len(s.req.Prompt):]
+	r.CompletionTokens = len(r.IDs)
+	s.stream.send(Event{Token: -1, Text: tail, Done: true, Result: r})
+}
+
+// fillTimings fills the figures of s's result.
+func (e *Engine) fillTimings(s *seqState) {
+	r := s.result
+	r.PromptTokens = len(s.req.Prompt)
+	r.QueueSeconds = s.admittedFirst().Sub(s.enqueued).Seconds()
+	r.PrefillSeconds = s.prefillTime.Seconds()
+	r.DecodeSeconds = s.decodeTime.Seconds()
+	if r.PrefillSeconds > 0 {
+		r.PrefillTokensPerS = float64(r.PromptTokens) / r.PrefillSeconds
+	}
+	// The first generated token comes from the prefill step; decode speed counts the rest.
+	if n := s.generated - 1; n > 0 && r.DecodeSeconds > 0 {
+		r.DecodeTokensPerS = float64(n) / r.DecodeSeconds
+	}
+	if !s.firstToken.IsZero() {
+		r.TimeToFirstTokenMS = float64(s.firstToken.Sub(s.enqueued).Microseconds()) / 1000
+	}
+	r.KVPagesPeak = e.pool.Peak()
+	r.Preemptions = s.preemptions
+}
+
+// reap drops finished and cancelled sequences from the running set.
+func (e *Engine) reap() {
+	kept := e.running[:0]
+	for _, s := range e.running {
+		if !s.done && s.ctx.Err() != nil {
+			e.finish(s, "", s.ctx.Err())
+		}
+		if !s.done {
+			kept = append(kept, s)
+		}
+	}
+	clear(e.running[len(kept):])
+	e.running = kept
+	e.stats.running.Store(int64(len(e.running)))
 }

@@ -3,8 +3,11 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
+	"slices"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/backend/cpu"
@@ -26,8 +29,12 @@ func newEngine(t *testing.T, ctxTokens int) (*Engine, *model.Model) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { be.Close() })
-	return New(be, m.Tokenizer, Options{PrefillChunk: 7}), m
+	e := New(be, m.Tokenizer, Options{StepTokens: 7})
+	t.Cleanup(func() {
+		e.Shutdown(context.Background())
+		be.Close()
+	})
+	return e, m
 }
 
 func greedy() sample.Params {
@@ -83,7 +90,7 @@ func TestChunkedPrefillMatchesOneShot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.opt.PrefillChunk = 1024
+	e.opt.StepTokens = 1024
 	b, err := e.Generate(context.Background(), Request{Prompt: prompt, MaxTokens: 6, Sampling: greedy()}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +174,172 @@ func TestCancelFreesPages(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
-	if e.pool.InUse() != 0 {
-		t.Fatalf("%d pages still in use after cancel", e.pool.InUse())
+	// The scheduler frees a cancelled sequence's pages at its next step.
+	waitIdle(t, e)
+}
+
+// waitIdle waits until the engine holds no sequences and no pages.
+func waitIdle(t *testing.T, e *Engine) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := e.Stats()
+		if st.Running == 0 && st.Waiting == 0 && st.KVPagesInUse == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("engine not idle: %+v", st)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBatchedMatchesSequential runs several greedy requests at once, with prompts of different
+// lengths prefilled in small chunks among each other's decode steps, and checks that every one
+// generates exactly what it generates alone: batching must not change results.
+func TestBatchedMatchesSequential(t *testing.T) {
+	e, m := newEngine(t, 1024)
+	prompts := []string{
+		"Hello",
+		"The quick brown fox jumps over the lazy dog.",
+		"一二三四五六七八九十",
+		"func main() { fmt.Println(\"hi\") }",
+		"A longer prompt that needs several prefill chunks of seven tokens before it produces anything at all.",
+		"x",
+	}
+	want := make([][]int32, len(prompts))
+	for i, p := range prompts {
+		res, err := e.Generate(context.Background(), Request{Prompt: m.Tokenizer.Encode(p), MaxTokens: 10, Sampling: greedy()}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = res.IDs
+	}
+	got := runConcurrently(t, e, m, prompts, 10)
+	for i := range prompts {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("prompt %d: batched %v, alone %v", i, got[i], want[i])
+		}
+	}
+	if st := e.Stats(); st.Steps == 0 || st.StepTokens <= st.Steps {
+		t.Errorf("no step carried more than one token: %+v", st)
+	}
+	waitIdle(t, e)
+}
+
+func runConcurrently(t *testing.T, e *Engine, m *model.Model, prompts []string, maxTokens int) [][]int32 {
+	t.Helper()
+	got := make([][]int32, len(prompts))
+	errs := make([]error, len(prompts))
+	var wg sync.WaitGroup
+	for i, p := range prompts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := e.Generate(context.Background(), Request{Prompt: m.Tokenizer.Encode(p), MaxTokens: maxTokens, Sampling: greedy()}, nil)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			got[i] = res.IDs
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("prompt %d: %v", i, err)
+		}
+	}
+	return got
+}
+
+// TestPreemption gives the engine too few pages for its requests at once: the newest
+// sequences are preempted and recomputed later, and every result still equals the one it gets
+// alone.
+func TestPreemption(t *testing.T) {
+	m, err := loadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 8 pages of 4 slots; each request needs up to 4 pages (about 6 prompt + 8 new tokens).
+	be, err := cpu.New(m, cpu.Options{Threads: 2, NumPages: 8, PageSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	e := New(be, m.Tokenizer, Options{StepTokens: 64})
+	defer e.Shutdown(context.Background())
+	prompts := []string{"one two three four", "five six seven eight", "nine ten eleven twelve", "alpha beta gamma delta"}
+	want := make([][]int32, len(prompts))
+	for i, p := range prompts {
+		res, err := e.Generate(context.Background(), Request{Prompt: m.Tokenizer.Encode(p), MaxTokens: 8, Sampling: greedy()}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = res.IDs
+	}
+	got := runConcurrently(t, e, m, prompts, 8)
+	for i := range prompts {
+		if !slices.Equal(got[i], want[i]) {
+			t.Errorf("prompt %d: under pressure %v, alone %v", i, got[i], want[i])
+		}
+	}
+	if e.Stats().Preemptions == 0 {
+		t.Errorf("expected preemptions with 8 pages for 4 sequences of up to 4 pages: %+v", e.Stats())
+	}
+	waitIdle(t, e)
+}
+
+func TestQueueLimitAndShutdown(t *testing.T) {
+	m, err := loadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := cpu.New(m, cpu.Options{Threads: 1, NumPages: 64, PageSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	e := New(be, m.Tokenizer, Options{MaxSeqs: 1, MaxQueue: 2})
+	prompt := m.Tokenizer.Encode("Hello")
+	var streams []*Stream
+	full := 0
+	for i := 0; i < 8; i++ {
+		st, err := e.Submit(context.Background(), Request{Prompt: prompt, MaxTokens: 200, Sampling: greedy()})
+		switch {
+		case errors.Is(err, ErrQueueFull):
+			full++
+		case err != nil:
+			t.Fatal(err)
+		default:
+			streams = append(streams, st)
+		}
+	}
+	if full == 0 {
+		t.Fatalf("8 submissions with one running and a queue of 2: none refused")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("shutdown with long requests in flight: %v, want deadline exceeded", err)
+	}
+	if _, err := e.Submit(context.Background(), Request{Prompt: prompt, Sampling: greedy()}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("submit after shutdown: %v, want ErrClosed", err)
+	}
+	// Every accepted stream ends: with a result or with ErrClosed, never hanging.
+	for i, st := range streams {
+		for {
+			ev, err := st.Recv(context.Background())
+			if err != nil {
+				if !errors.Is(err, ErrClosed) && err != io.EOF {
+					t.Fatalf("stream %d: %v", i, err)
+				}
+				break
+			}
+			_ = ev
+		}
+	}
+	if st := e.Stats(); st.KVPagesInUse != 0 {
+		t.Fatalf("%d pages in use after shutdown", st.KVPagesInUse)
 	}
 }

@@ -1,0 +1,141 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/arborlabs/arbor/runtime/kv"
+	"github.com/arborlabs/arbor/runtime/sample"
+	"github.com/arborlabs/arbor/runtime/tokenizer"
+)
+
+// seqState is one request inside the engine. Everything but the stream belongs to the
+// scheduler goroutine.
+type seqState struct {
+	ctx    context.Context
+	req    Request
+	stream *Stream
+
+	kv      *kv.Sequence
+	tokens  []int32 // prompt, then generated tokens; KV holds tokens[:kv.Len()]
+	maxNew  int
+	sampler *sample.Sampler
+	stop    *sample.StopChecker
+	dec     *tokenizer.Decoder
+	text    []byte
+
+	generated   int
+	done        bool
+	preemptions int
+	result      *Result
+
+	enqueued, admitted, firstAdmit, firstToken time.Time
+	prefillTime, decodeTime                    time.Duration
+}
+
+func newSeqState(ctx context.Context, e *Engine, req Request) *seqState {
+	maxNew := e.opt.MaxContext - len(req.Prompt)
+	if req.MaxTokens > 0 && req.MaxTokens < maxNew {
+		maxNew = req.MaxTokens
+	}
+	s := &seqState{
+		ctx:      ctx,
+		req:      req,
+		stream:   newStream(),
+		tokens:   append(make([]int32, 0, len(req.Prompt)+min(maxNew, 4096)), req.Prompt...),
+		maxNew:   maxNew,
+		sampler:  sample.New(req.Sampling),
+		stop:     sample.NewStopChecker(req.StopTokens, req.StopStrings),
+		dec:      e.tok.NewDecoder(),
+		result:   &Result{},
+		enqueued: time.Now(),
+	}
+	s.sampler.Observe(req.Prompt...)
+	e.stats.promptTokens.Add(int64(len(req.Prompt)))
+	return s
+}
+
+// prefilling reports whether s has not produced its first token yet.
+func (s *seqState) prefilling() bool { return s.generated == 0 }
+
+func (s *seqState) admittedFirst() time.Time {
+	if s.firstAdmit.IsZero() {
+		return s.admitted
+	}
+	return s.firstAdmit
+}
+
+// Stream carries one request's events from the scheduler to its reader. The scheduler never
+// blocks on a slow reader: events queue up (a request's events are bounded by its max tokens).
+type Stream struct {
+	mu     sync.Mutex
+	queue  []Event
+	err    error // set when the request failed; Recv returns it after the queued events
+	closed bool  // no more events will come
+	ready  chan struct{}
+}
+
+func newStream() *Stream { return &Stream{ready: make(chan struct{}, 1)} }
+
+func (st *Stream) send(ev Event) {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return
+	}
+	st.queue = append(st.queue, ev)
+	if ev.Done {
+		st.closed = true
+	}
+	st.mu.Unlock()
+	st.notify()
+}
+
+func (st *Stream) fail(err error) {
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return
+	}
+	st.err = err
+	st.closed = true
+	st.mu.Unlock()
+	st.notify()
+}
+
+func (st *Stream) notify() {
+	select {
+	case st.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Recv returns the next event, waiting for it. After the last event (Done set) it returns
+// io.EOF; if the request failed, the error; if ctx ends first, ctx's error.
+func (st *Stream) Recv(ctx context.Context) (Event, error) {
+	for {
+		st.mu.Lock()
+		if len(st.queue) > 0 {
+			ev := st.queue[0]
+			st.queue[0] = Event{}
+			st.queue = st.queue[1:]
+			st.mu.Unlock()
+			return ev, nil
+		}
+		closed, err := st.closed, st.err
+		st.mu.Unlock()
+		if closed {
+			if err != nil {
+				return Event{}, err
+			}
+			return Event{}, io.EOF
+		}
+		select {
+		case <-st.ready:
+		case <-ctx.Done():
+			return Event{}, ctx.Err()
+		}
+	}
+}
