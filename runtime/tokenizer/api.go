@@ -6,6 +6,18 @@
 // and each piece is run through the BPE model. Decoding maps ids to token strings and runs the
 // decoder chain. A Tokenizer is immutable after construction except for its internal cache and
 // is safe for concurrent use.
+//
+// Deliberate differences from Hugging Face:
+//   - Decode never applies clean_up_tokenization_spaces (" ." -> "."): the streaming decoder
+//     must produce exactly the concatenation of its pieces, and generated text should be
+//     returned as the model wrote it.
+//   - Invalid UTF-8 given to Encode is replaced by U+FFFD first (Python strings cannot hold it).
+//     Invalid byte sequences produced by Decode become U+FFFD per maximal invalid subsequence,
+//     as Python's and JavaScript's UTF-8 decoders do.
+//   - The case-insensitive contraction group of the Qwen2 and Llama 3 regexes folds ASCII only
+//     (like transformers.js and llama.cpp); Oniguruma would also let "ſ" match "s".
+//   - A character with no token, no byte fallback and no unk token is dropped instead of
+//     failing the whole call.
 package tokenizer
 
 import (
@@ -151,12 +163,12 @@ func (t *Tokenizer) Encode(text string) []int32 {
 		if seg == "" {
 			return
 		}
-		t.normAdded.split(seg, func(seg string, id int32, _ bool) {
+		t.normAdded.split(seg, func(seg string, id int32, innerFirst bool) {
 			if id >= 0 {
 				out = append(out, id)
 				return
 			}
-			out = t.encodeSection(seg, first, out, sc)
+			out = t.encodeSection(seg, first && innerFirst, out, sc)
 		})
 	})
 	return out

@@ -3,8 +3,11 @@ package tokenizer
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -212,5 +215,70 @@ func TestConfig(t *testing.T) {
 	v, err := tk.GGUF()
 	if err == nil {
 		t.Errorf("character-level BPE without byte level or ▁ should not convert to GGUF, got %s", v.Model)
+	}
+}
+
+func TestNormalizedAddedToken(t *testing.T) {
+	added := `[{"id":50,"content":"HELLO","normalized":true,"special":false},
+		{"id":51,"content":"<S>","normalized":false,"special":true}]`
+	tk := mustTiny(t, tinyJSON(t, "helo<s>", nil, `{"type":"Lowercase"}`, "null", "null", added))
+	// A normalized added token matches the normalized text ("HeLLo" -> "hello" == lower("HELLO"));
+	// a non-normalized one only the raw text, so "<s>" stays plain characters.
+	if got := tk.Encode("hHeLLo<S><s>"); !slices.Equal(got[1:3], []int32{50, 51}) || len(got) != 6 {
+		t.Errorf("got %v (%q)", got, pieces(tk, "hHeLLo<S><s>"))
+	}
+}
+
+func TestFromFileGenerationConfig(t *testing.T) {
+	dir := t.TempDir()
+	data := tinyJSON(t, "ab", nil, "null", "null", "null",
+		`[{"id":10,"content":"<|im_end|>","special":true},{"id":11,"content":"<|x|>","special":true}]`)
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("tokenizer.json", string(data))
+	write("tokenizer_config.json", `{"eos_token":"<|im_end|>","chat_template":"{{ messages }}"}`)
+	write("generation_config.json", `{"eos_token_id":[10, 11]}`)
+	tk, err := FromFile(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tk.EOS(); !slices.Equal(got, []int32{10, 11}) {
+		t.Errorf("EOS() = %v, want [10 11]", got)
+	}
+	if tk.ChatTemplate() != "{{ messages }}" || tk.AddBOS() || tk.BOS() != -1 {
+		t.Errorf("template %q AddBOS %v BOS %d", tk.ChatTemplate(), tk.AddBOS(), tk.BOS())
+	}
+	write("generation_config.json", `{"eos_token_id":"x"}`)
+	if _, err := FromFile(filepath.Join(dir, "tokenizer.json")); err == nil || !strings.Contains(err.Error(), "generation_config") {
+		t.Errorf("bad generation_config: err = %v", err)
+	}
+	if _, err := FromFile(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+func TestConcurrentEncode(t *testing.T) {
+	tk := load(t, "qwen3")
+	golden := loadGolden(t, "qwen3")
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range golden {
+				e := golden[(i+g*37)%len(golden)]
+				if !slices.Equal(tk.Encode(e.Text), e.IDs) {
+					errs <- e.Text
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for s := range errs {
+		t.Errorf("concurrent encode differs on %q", truncate(s, 40))
 	}
 }
