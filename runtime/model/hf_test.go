@@ -192,6 +192,24 @@ func TestWriteHFErrors(t *testing.T) {
 	if err := WriteHF(t.TempDir(), cfg, w, nil); err == nil || !strings.Contains(err.Error(), "q8_0") {
 		t.Errorf("q8_0 weights: got %v", err)
 	}
+	// Converted to bf16, the same weights write and read back as their conversion.
+	wb, err := ConvertWeights(cfg, w, BF16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wb.Output != wb.TokenEmbed || wb.Layers[0].Q.DType != BF16 || wb.Layers[0].AttnNorm != w.Layers[0].AttnNorm {
+		t.Error("ConvertWeights: tie lost, matrix not converted, or an f32 norm copied")
+	}
+	dir := t.TempDir()
+	if err := WriteHF(dir, cfg, wb, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadWeights(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameWeights(t, cfg, &m.Weights, wb)
+	m.Close()
 	w, _ = NewRandom(cfg, BF16, 1)
 	if err := WriteHF(t.TempDir(), cfg, w, map[string][]byte{"config.json": nil}); err == nil {
 		t.Error("a tokenizer file named config.json: want an error")

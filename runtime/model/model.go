@@ -5,6 +5,14 @@
 // [out, in] row-major (PyTorch's nn.Linear), and Q/K rows are in the rotate-half (NeoX) RoPE
 // order. GGUF files of the llama architecture store Q and K permuted for interleaved RoPE; the
 // GGUF reader undoes that permutation and the writer applies it, so backends see one layout.
+//
+// Files: Load (tokenizer included) and LoadWeights (without) open a Hugging Face directory
+// (config.json, generation_config.json, model.safetensors or a sharded index) or a .gguf file,
+// mmapped; WriteHF and WriteGGUF write them. Lower down: ReadSafetensors/ReadSafetensorsDir,
+// ParseSafetensors, WriteSafetensors/EncodeSafetensors; ReadGGUF/ParseGGUF, ModelFromGGUF,
+// WriteGGUFFile/EncodeGGUF; ParseHFConfig, MarshalHFConfig. Shape and NewRandom make models of
+// real shapes with deterministic random weights. Every offset and size read from a file is
+// bounds-checked: a bad file gives an error naming the file and the tensor or key.
 package model
 
 import (

@@ -156,6 +156,6 @@ func fillRandom(buf []float32, in randInit, src *rand.PCG) {
 	for i := range buf {
 		u := src.Uint64()
 		s := u&0xffff + u>>16&0xffff + u>>32&0xffff + u>>48
-		buf[i] = (float32(s) - mean) * scale
+		buf[i] = (float32(int32(s)) - mean) * scale // s < 2^18
 	}
 }

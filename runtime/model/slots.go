@@ -117,3 +117,30 @@ func checkLayerCount(cfg *Config, tensors int) error {
 	}
 	return nil
 }
+
+// ConvertWeights returns w with every matrix re-encoded as d and every 1-D tensor as F32 (the
+// layout WriteGGUF writes; with d = F16 or BF16, what WriteHF can write from q8_0 weights).
+// Tensors already in the right dtype are shared, not copied; a tied output stays tied.
+func ConvertWeights(cfg *Config, w *Weights, d DType) (*Weights, error) {
+	if err := w.Check(cfg); err != nil {
+		return nil, err
+	}
+	out := &Weights{}
+	src, dst := slots(cfg, w), slots(cfg, out)
+	for i := range src {
+		t := *src[i].dst
+		want := d
+		if len(t.Shape) == 1 {
+			want = F32
+		}
+		c, err := t.Convert(want)
+		if err != nil {
+			return nil, err
+		}
+		*dst[i].dst = c
+	}
+	if cfg.TieEmbeddings {
+		out.Output = out.TokenEmbed
+	}
+	return out, nil
+}
