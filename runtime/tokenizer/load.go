@@ -234,6 +234,8 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 	if t.unk < 0 {
 		t.unk, _ = t.lookupName(cfg.UnkToken.s)
 	}
+	// The post_processor matters only for this: Encode never adds special tokens itself, the
+	// caller asks AddBOS() and prepends BOS.
 	switch {
 	case cfg.AddBOSToken != nil:
 		t.addBOS = *cfg.AddBOSToken
