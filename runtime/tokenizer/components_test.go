@@ -282,3 +282,17 @@ func TestConcurrentEncode(t *testing.T) {
 		t.Errorf("concurrent encode differs on %q", truncate(s, 40))
 	}
 }
+
+func TestMetaspaceSplit(t *testing.T) {
+	pre := `{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true}`
+	merges := []string{"▁ a", "▁ b", "▁ c"}
+	tk := mustTiny(t, tinyJSON(t, "▁abc", merges, "null", pre, "null", ""))
+	if got, want := pieces(tk, "a b  c"), []string{"▁a", "▁b", "▁", "▁c"}; !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	pre = `{"type":"Metaspace","replacement":"▁","prepend_scheme":"never","split":true}`
+	tk = mustTiny(t, tinyJSON(t, "▁abc", merges, "null", pre, "null", ""))
+	if got, want := pieces(tk, "a b"), []string{"a", "▁b"}; !slices.Equal(got, want) {
+		t.Errorf("never: got %q, want %q", got, want)
+	}
+}

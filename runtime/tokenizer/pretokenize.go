@@ -289,24 +289,24 @@ func (st *metaspaceStep) apply(in []string, first bool, out []string, _ *preScra
 			}
 			continue
 		}
-		// Split before every replacement character, keeping it with the word that follows.
-		start := 0
-		for j := len(st.replacement); j <= len(s); j++ {
-			if j == len(s) || strings.HasPrefix(s[j:], st.replacement) {
-				if j > start {
-					out = append(out, s[start:j])
-				}
-				start = j
-				if j < len(s) {
-					j += len(st.replacement) - 1
-				}
+		// Split before every replacement character but a leading one, keeping it with the word
+		// that follows (tokenizers' MergedWithNext). A match cannot start inside a character,
+		// so searching from the second byte is safe.
+		for rest := s; rest != ""; {
+			k := strings.Index(rest[1:], st.replacement)
+			if k < 0 {
+				out = append(out, rest)
+				break
 			}
+			out = append(out, rest[:k+1])
+			rest = rest[k+1:]
 		}
 	}
 	return out
 }
 
-// digitsStep splits digits from the rest (tokenizers' Digits).
+// digitsStep splits ASCII digits from the rest (tokenizers' Digits, which tests
+// is_ascii_digit).
 type digitsStep struct{ individual bool }
 
 func (st *digitsStep) apply(in []string, _ bool, out []string, _ *preScratch) []string {
@@ -314,7 +314,7 @@ func (st *digitsStep) apply(in []string, _ bool, out []string, _ *preScratch) []
 		start := 0
 		prevDigit := false
 		for i, r := range s {
-			d := unicode.IsDigit(r)
+			d := r >= '0' && r <= '9'
 			if i > start && (d != prevDigit || (d && st.individual)) {
 				out = append(out, s[start:i])
 				start = i
