@@ -49,7 +49,7 @@ func TestAgainstLlamaCpp(t *testing.T) {
 	}
 	prompt := []int{1, 100, 7, 200, 42, 5, 9, 255, 17, 33, 71, 150}
 	for _, name := range []string{"tiny", "tiny-llama", "tiny-qwen2"} {
-		for _, d := range []DType{F32, Q8_0} {
+		for _, d := range []DType{F32, F16, BF16, Q8_0} {
 			cfg := tinyConfig(t, name)
 			w, err := NewRandom(cfg, d, 21)
 			if err != nil {
@@ -93,8 +93,9 @@ func TestAgainstLlamaCpp(t *testing.T) {
 				order[i] = i
 			}
 			sort.Slice(order, func(a, b int) bool { return logits[order[a]] > logits[order[b]] })
-			// f32 weights: llama.cpp computes in f32; q8_0: it also quantizes activations to 8 bits.
-			tol := map[DType]float64{F32: 2e-3, Q8_0: 0.15}[d]
+			// f32 weights: llama.cpp computes in f32; with f16/bf16 weights it rounds activations
+			// to the same type for the products, and with q8_0 to 8 bits.
+			tol := map[DType]float64{F32: 2e-3, F16: 0.02, BF16: 0.1, Q8_0: 0.15}[d]
 			if len(res.Top) == 0 || res.Top[0].ID != order[0] {
 				t.Errorf("%s %v: llama.cpp's top token %v, the reference's %d (%v)", name, d, res.Top, order[0], logits[order[0]]-lse)
 				continue
