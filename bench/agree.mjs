@@ -104,7 +104,7 @@ async function main() {
                 }
 
                 log(`[${tag}] llama.cpp (${humanBytes(made.bytes)})`);
-                const ll = await llamacpp({ model: file, prompts: ids, maxTokens, threads, extra: llamaExtra, timeoutMs });
+                const ll = await llamacpp({ model: file, prompts: ids, maxTokens, threads, extra: [...llamaExtra, "--top-logits", "2"], timeoutMs });
                 for (const w of ll.warnings ?? []) llamaWarnings.set(w, [...(llamaWarnings.get(w) ?? []), tag]);
                 if (!ll.ok) {
                     engineFailures++;
@@ -127,7 +127,9 @@ async function main() {
                         continue;
                     }
                     const cmp = compare(ar.ids, lr.ids, lr.stopped === "eog");
-                    Object.assign(row, cmp, { arbor_ids: ar.ids, llama_ids: lr.ids });
+                    Object.assign(row, cmp, { arbor_ids: ar.ids, llama_ids: lr.ids, distinct: new Set(lr.ids).size });
+                    const t2 = lr.top_logits ?? [];
+                    if (t2.length >= 2) row.first_margin = t2[0].logprob - t2[1].logprob;
                     if (ar.prompt_tokens != null && ar.prompt_tokens !== ids[i].length)
                         row.note = `arbor saw ${ar.prompt_tokens} prompt tokens, given ${ids[i].length}`;
                     rows.push(row);
@@ -169,18 +171,18 @@ async function main() {
         `${o.llamaDefaults ? "f16 KV cache, flash attention auto" : "f32 KV cache, no flash attention"}), ` +
         `${maxTokens} new tokens, random weights (seed ${seed}), ${threads} threads, ${cpu.name}`);
     lines.push("");
-    lines.push("| shape | dtype | prompt | prompt tokens | identical before first divergence | result |");
-    lines.push("|---|---|---|---:|---:|---|");
+    lines.push("| shape | dtype | prompt | prompt tokens | identical before first divergence | distinct ids | first-token margin (nats) | result |");
+    lines.push("|---|---|---|---:|---:|---:|---:|---|");
     for (const r of rows) {
         if (r.identical === undefined) {
-            lines.push(`| ${r.shape} | ${r.dtype} | ${r.prompt} | | | ${r.result} |`);
+            lines.push(`| ${r.shape} | ${r.dtype} | ${r.prompt} | | | | | ${r.result} |`);
             continue;
         }
         let res = r.identical ? "identical" : "diverges";
         if (!r.identical && r.arbor_rank != null) res += ` (arbor's pick is llama.cpp's #${r.arbor_rank}, ${fmt(r.gap, 4)} nats below)`;
         else if (!r.identical && r.gap != null) res += ` (arbor's pick not in llama.cpp's top 20, over ${fmt(r.gap, 2)} nats below)`;
         if (r.note) res += `; ${r.note}`;
-        lines.push(`| ${r.shape} | ${r.dtype} | ${r.prompt} | ${r.prompt_tokens} | ${r.agree}/${r.total} | ${res} |`);
+        lines.push(`| ${r.shape} | ${r.dtype} | ${r.prompt} | ${r.prompt_tokens} | ${r.agree}/${r.total} | ${r.distinct} | ${fmt(r.first_margin, 3)} | ${res} |`);
     }
     lines.push("");
     if (details.length) {
