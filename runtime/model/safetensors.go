@@ -95,8 +95,17 @@ func ParseSafetensors(file string, data []byte) (map[string]*Tensor, map[string]
 	tensors := make(map[string]*Tensor, len(raw))
 	for name, msg := range raw {
 		if name == "__metadata__" {
-			if err := json.Unmarshal(msg, &meta); err != nil {
+			// The format says string to string; keep the strings of a looser map rather than
+			// refuse the weights over it.
+			var m map[string]any
+			if err := json.Unmarshal(msg, &m); err != nil {
 				return nil, nil, fmt.Errorf("%s: safetensors __metadata__: %w", file, err)
+			}
+			meta = map[string]string{}
+			for k, v := range m {
+				if s, ok := v.(string); ok {
+					meta[k] = s
+				}
 			}
 			continue
 		}

@@ -136,6 +136,11 @@ func TestSafetensorsBadFiles(t *testing.T) {
 	if _, _, err := ParseSafetensors("ok", good); err != nil {
 		t.Fatalf("the good file fails: %v", err)
 	}
+	// Metadata values that are not strings are dropped, not fatal.
+	_, meta, err := ParseSafetensors("ok", stFile(`{"__metadata__":{"format":"pt","n":5},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 8)))
+	if err != nil || len(meta) != 1 || meta["format"] != "pt" {
+		t.Errorf("loose metadata: %v %v", meta, err)
+	}
 	cases := []struct {
 		name, want string
 		data       []byte
@@ -144,6 +149,7 @@ func TestSafetensorsBadFiles(t *testing.T) {
 		{"header length past the end", "exceeds the file size", append(binary.LittleEndian.AppendUint64(nil, 1<<40), '{')},
 		{"not json", "not a JSON object", stFile(`GGUF....`, nil)},
 		{"bad json", "header", stFile(`{"w":`, nil)},
+		{"metadata not an object", "__metadata__", stFile(`{"__metadata__":[1]}`, nil)},
 		{"unsupported dtype", `tensor w has unsupported dtype "I64"`, stFile(`{"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}`, make([]byte, 8))},
 		{"out of bounds", "tensor w: data_offsets [0, 16] out of bounds", stFile(`{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, make([]byte, 8))},
 		{"negative offset", "out of bounds", stFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}`, make([]byte, 8))},
