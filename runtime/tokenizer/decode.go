@@ -24,7 +24,7 @@ func (d decoderSeq) decode(toks []string) []string {
 }
 
 // byteLevelDecoder maps byte-level characters back to bytes. A token with a character outside
-// the table (an added token such as "<think>" in a script the table lacks) is kept verbatim.
+// the table (an added token written in plain text, say with a CJK character) is kept verbatim.
 type byteLevelDecoder struct{}
 
 func (byteLevelDecoder) decode(toks []string) []string {
