@@ -309,3 +309,23 @@ export function gitDescribe() {
     const r = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: repoRoot, encoding: "utf8" });
     return r.status === 0 ? r.stdout.trim() : "unknown";
 }
+
+// Fraction (0..1) of all CPU time that was busy over the next `ms` milliseconds, from
+// /proc/stat. Called while this script runs nothing, it measures what other work is
+// using the machine. null where /proc/stat is unreadable.
+export async function cpuBusy(ms = 1000) {
+    const read = () => {
+        try {
+            const f = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+            const idle = f[3] + (f[4] || 0);
+            return { idle, total: f.reduce((a, b) => a + b, 0) };
+        } catch {
+            return null;
+        }
+    };
+    const a = read();
+    await new Promise((r) => setTimeout(r, ms));
+    const b = read();
+    if (!a || !b || b.total === a.total) return null;
+    return 1 - (b.idle - a.idle) / (b.total - a.total);
+}

@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-    arborGenerate, arborModelNew, arborTokenize, checkInstalled, cores, cpuModel, die, findArbor, fmt,
+    arborGenerate, arborModelNew, arborTokenize, checkInstalled, cores, cpuBusy, cpuModel, die, findArbor, fmt,
     gitDescribe, humanBytes, llamacpp, log, median, nodeLlamaCppVersion, outDir, parseFlags, tokenizerFamily,
     tokenizers
 } from "./lib.mjs";
@@ -71,7 +71,7 @@ async function main() {
         for (const dtype of dtypes) {
             const tag = `${shape} ${dtype}`;
             const file = path.join(outDir, "models", `speed-${shape}-${dtype}.gguf`);
-            const row = { shape, dtype, llama: [], arbor: [] };
+            const row = { shape, dtype, llama: [], arbor: [], busy: [] };
             rows.push(row);
             try {
                 if (o.reuse && fs.existsSync(file)) {
@@ -98,7 +98,10 @@ async function main() {
                 for (let r = 0; r < runs; r++) {
                     const order = r % 2 === 0 ? ["llama", "arbor"] : ["arbor", "llama"];
                     for (const eng of order) {
-                        log(`[${tag}] run ${r + 1}/${runs}: ${eng === "llama" ? "llama.cpp" : "arbor"}`);
+                        const busy = await cpuBusy(1000);
+                        row.busy.push(busy);
+                        log(`[${tag}] run ${r + 1}/${runs}: ${eng === "llama" ? "llama.cpp" : "arbor"}` +
+                            (busy != null ? ` (other work was using ${Math.round(busy * 100)}% of the CPUs just before)` : ""));
                         if (eng === "llama") {
                             const ll = await llamacpp({ model: file, prompts: [ids], maxTokens: genTokens, threads, extra: llamaExtra, timeoutMs });
                             if (!ll.ok) throw new Error(`llama.cpp failed on ${file}:\n${ll.error}`);
@@ -146,7 +149,13 @@ async function main() {
         lines.push(`| ${r.shape} | ${r.dtype} | ${humanBytes(r.bytes)} | ${fmt(lp)} | ${fmt(ap)} | ${fmt(ratio(ap, lp), 2)} | ${fmt(ld)} | ${fmt(ad)} | ${fmt(ratio(ad, ld), 2)} |`);
     }
     lines.push("");
-    lines.push("Timings are noisy on a shared machine; rerun with --runs 3 or more for figures to publish.");
+    const busiest = Math.max(0, ...rows.flatMap((r) => r.busy).filter((b) => b != null));
+    lines.push(`Timings are noisy on a shared machine; rerun with --runs 3 or more for figures to publish. ` +
+        `Other work used up to ${Math.round(busiest * 100)}% of the CPUs just before a run.`);
+    if (busiest > 0.1)
+        lines.push(`WARNING: the machine was busy. llama.cpp's thread pool spin-waits between steps, so when its ` +
+            `threads share cores with other work its speed can collapse (10x has been seen here at 2 threads on ` +
+            `2 busy cores); these figures are not fit to publish.`);
     if (notes.length) {
         lines.push("");
         lines.push("Notes:");
