@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 
 	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/chat"
@@ -102,7 +103,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 		Prompt:     ids,
 		MaxTokens:  *maxTokens,
 		Sampling:   params,
-		StopTokens: tok.EOS(),
+		StopTokens: stopTokens(m),
 	}, emit)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
@@ -164,4 +165,16 @@ func promptTokens(tok *tokenizer.Tokenizer, vocab int, prompt, promptIDs string,
 		ids = append([]int32{tok.BOS()}, ids...)
 	}
 	return ids, nil
+}
+
+// stopTokens are the ids that end a generation: the tokenizer's end-of-turn tokens and the
+// model's generation_config eos ids.
+func stopTokens(m *model.Model) []int32 {
+	ids := m.Tokenizer.EOS()
+	for _, id := range m.Config.EOS {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }

@@ -98,6 +98,8 @@ func cmdModelNew(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("model new: tokenizer: %w", err)
 	}
 	cfg.VocabSize = max(cfg.VocabSize, tok.VocabSize())
+	// generation_config.json's eos_token_id: every id that ends a turn for this tokenizer.
+	cfg.EOS = tok.EOS()
 
 	start := time.Now()
 	w, err := model.NewRandom(&cfg, dtype, *seed)
