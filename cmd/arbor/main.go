@@ -14,6 +14,7 @@ const usage = `arbor: a long-context reasoning runtime
 
 Usage:
   arbor generate [--model PATH] (--prompt TEXT | --prompt-ids JSON) [flags]   generate text
+  arbor serve [--model PATH] [--addr HOST:PORT] [--api-key KEY ...] [flags]      serve the OpenAI-compatible API
   arbor tokenize [--model PATH | --tokenizer FILE]                           token ids of stdin
   arbor model new --shape NAME --dtype TYPE --out PATH [--tokenizer FILE]    write a random-weight model
   arbor model shapes                                                         list the shapes
@@ -41,8 +42,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "generate":
 		return cmdGenerate(args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(args[1:], stderr)
 	case "tokenize":
 		return cmdTokenize(args[1:], stdin, stdout, stderr)
+	case "bench":
+		return cmdBench(args[1:], stdout, stderr)
 	case "model":
 		if len(args) < 2 {
 			return errors.New("model: want a subcommand: new, shapes")

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/arborlabs/arbor/runtime/backend/cpu"
+	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/server"
+)
+
+// stringList is a repeatable string flag (--api-key A --api-key B).
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
+func cmdServe(args []string, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, args, stderr, nil)
+}
+
+// serve runs the server until ctx ends (a signal), then shuts down gracefully. onListen, if not
+// nil, is told the address once the listener is up (tests listen on port 0).
+func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(addr string)) error {
+	fs := newFlags("serve", stderr)
+	modelPath := fs.String("model", "", "model: a Hugging Face directory or a .gguf file (default: the built-in demo model)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
+	var keys stringList
+	fs.Var(&keys, "api-key", "accept this API key (Authorization: Bearer KEY); repeatable; also $ARBOR_API_KEY. None: no auth")
+	servedName := fs.String("served-model-name", "", "the model id clients send and /v1/models lists (default: the model's file or directory name, or arbor-demo)")
+	maxQueue := fs.Int("max-queue", 256, "requests waiting for admission at most; beyond, 429 with Retry-After")
+	maxSeqs := fs.Int("max-seqs", 64, "sequences running in one batch at most")
+	ctxLen := fs.Int("ctx", 4096, "the most tokens (prompt and generated) one sequence may hold")
+	kvPages := fs.Int("kv-pages", 0, "KV cache pages of 16 tokens shared by all sequences (0: room for 4 full contexts)")
+	threads := fs.Int("threads", 0, "worker threads (0: all cores)")
+	stepTokens := fs.Int("step-tokens", 512, "tokens in one forward step at most (the prefill chunk size)")
+	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "request bodies larger than this many bytes get 413")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
+	chatTemplate := fs.String("chat-template", "", "a Jinja chat template file to use instead of the model's own")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if k := os.Getenv("ARBOR_API_KEY"); k != "" {
+		keys = append(keys, k)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("serve: --log-level: %w", err)
+	}
+	if *ctxLen < 2 || *maxQueue < 1 || *maxSeqs < 1 || *kvPages < 0 || *stepTokens < 1 || *maxBody < 1 {
+		return errors.New("serve: --ctx, --max-queue, --max-seqs, --step-tokens and --max-body must be positive, --kv-pages not negative")
+	}
+	var template string
+	if *chatTemplate != "" {
+		b, err := os.ReadFile(*chatTemplate)
+		if err != nil {
+			return fmt.Errorf("serve: --chat-template: %w", err)
+		}
+		template = string(b)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	// Listen before loading: the port answers at once (/health 503 until the model is ready), so
+	// orchestrators see a live process and wait for readiness instead of restarting it.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: listen: %w", err)
+	}
+	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log})
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "auth", len(keys) > 0)
+	if onListen != nil {
+		onListen(ln.Addr().String())
+	}
+
+	type loaded struct {
+		eng     *engine.Engine
+		cleanup func()
+		err     error
+	}
+	loadDone := make(chan loaded, 1)
+	go func() {
+		eng, cleanup, err := loadEngine(log, srv, *modelPath, *servedName, template, *threads, *ctxLen, *kvPages, *maxSeqs, *maxQueue, *stepTokens)
+		loadDone <- loaded{eng, cleanup, err}
+	}()
+	var ld loaded
+	select {
+	case ld = <-loadDone:
+		if ld.err != nil {
+			_ = hs.Close()
+			return ld.err
+		}
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+		log.Info("signal received while loading: exiting")
+		_ = hs.Close()
+		if ld = <-loadDone; ld.cleanup != nil {
+			ld.cleanup()
+		}
+		return nil
+	}
+	defer ld.cleanup()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: refuse new work (503), let what runs finish within the timeout (then
+	// cancel it), and close the listener once every handler has written its last byte.
+	log.Info("shutting down", "timeout", shutdownTimeout.String(), "running", ld.eng.Stats().Running, "waiting", ld.eng.Stats().Waiting)
+	dctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	defer cancel()
+	if err := srv.Drain(dctx); err != nil {
+		log.Warn("requests cancelled at the shutdown timeout", "err", err)
+	}
+	hctx, hcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer hcancel()
+	if err := hs.Shutdown(hctx); err != nil {
+		log.Warn("closing connections", "err", err)
+		_ = hs.Close()
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// loadEngine loads the model, starts its engine and hands it to the server. cleanup frees the
+// engine, the backend and the model.
+func loadEngine(log *slog.Logger, srv *server.Server, path, name, template string, threads, ctxLen, kvPages, maxSeqs, maxQueue, stepTokens int) (*engine.Engine, func(), error) {
+	start := time.Now()
+	demoModel := path == ""
+	if demoModel {
+		log.Warn("no --model given: serving the built-in demo model (tiny shape, random weights, Qwen3 tokenizer); its text is noise")
+	}
+	m, err := loadModel(path, io.Discard)
+	if err != nil {
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
+	const pageSize = 16
+	if kvPages == 0 {
+		kvPages = 4 * ((ctxLen + pageSize - 1) / pageSize)
+	}
+	be, err := cpu.New(m, cpu.Options{Threads: threads, PageSize: pageSize, NumPages: kvPages})
+	if err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("serve: backend: %w", err)
+	}
+	eng := engine.New(be, m.Tokenizer, engine.Options{MaxContext: ctxLen, StepTokens: stepTokens, MaxSeqs: maxSeqs, MaxQueue: maxQueue})
+	cleanup := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = eng.Shutdown(sctx) // already drained: returns at once
+		_ = be.Close()
+		m.Close()
+	}
+	if name == "" {
+		name = "arbor-demo"
+		if !demoModel {
+			name = strings.TrimSuffix(filepath.Base(filepath.Clean(path)), ".gguf")
+		}
+	}
+	if err := srv.Ready(eng, server.Model{Name: name, Path: path, Demo: demoModel, ChatTemplate: template}); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	log.Info("model loaded", "model", name, "path", path, "demo", demoModel, "seconds", time.Since(start).Seconds(),
+		"context", eng.MaxContext(), "kv_pages", kvPages, "max_seqs", maxSeqs, "max_queue", maxQueue)
+	return eng, cleanup, nil
+}
+

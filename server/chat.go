@@ -1,0 +1,408 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/engine"
+)
+
+// chatPrompt renders the conversation with the model's template and encodes it. prime is text
+// the server appends to force a tool call (tool_choice "required" or a named function): the
+// model continues from it, and the output parser is fed it first. thinkingOpen reports a
+// prompt that leaves a <think> block open, so the output starts inside the reasoning.
+func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thinkingOpen bool, err error) {
+	if st.tmpl == nil {
+		return nil, "", false, badRequest("messages", "the model %q has no chat template; use /v1/completions with a prompt in its format", st.model.Name)
+	}
+	in := chat.Input{
+		Messages:            r.Messages,
+		AddGenerationPrompt: true,
+		BOSToken:            st.tok.BOSToken(),
+		EOSToken:            st.tok.EOSToken(),
+		EnableThinking:      r.EnableThinking,
+		Extra:               r.TemplateKwargs,
+	}
+	// With tool_choice "none" the model does not see the tools: what it cannot see it will not
+	// try to call, and its answer is never parsed for calls.
+	if r.ToolChoice.Mode != "none" {
+		in.Tools = r.Tools
+	}
+	text, err := st.tmpl.Render(in)
+	if err != nil {
+		var te *chat.TemplateError
+		if errors.As(err, &te) {
+			return nil, "", false, err
+		}
+		// The template works for ordinary conversations (it rendered at start-up checks and in
+		// tests), so a failure here comes from this request's content.
+		return nil, "", false, badRequest("messages", "the model's chat template could not render this conversation: %v", err)
+	}
+	if st.reasoning {
+		thinkingOpen = strings.LastIndex(text, thinkOpen) > strings.LastIndex(text, thinkClose)
+	}
+	if r.ToolChoice.Mode == "required" || r.ToolChoice.Mode == "function" {
+		if st.toolFormat == ToolFormatNone {
+			return nil, "", false, badRequest("tool_choice", "tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
+		}
+		prime = forcedCallPrefix(st.toolFormat, r.ToolChoice.Function)
+	}
+	return st.tok.Encode(text + prime), prime, thinkingOpen, nil
+}
+
+// forcedCallPrefix is the opening of a tool call in the model's format, written into the prompt
+// so that the model must continue with a call (and, for a named function, with its arguments).
+// Until grammar-constrained decoding lands, the arguments themselves are not constrained.
+func forcedCallPrefix(f ToolFormat, name string) string {
+	quoted, _ := json.Marshal(name)
+	switch f {
+	case ToolFormatHermes:
+		if name == "" {
+			return toolCallOpen + "\n{\"name\": \""
+		}
+		return toolCallOpen + "\n{\"name\": " + string(quoted) + ", \"arguments\": "
+	case ToolFormatLlama3:
+		if name == "" {
+			return "{\"name\": \""
+		}
+		return "{\"name\": " + string(quoted) + ", \"parameters\": "
+	}
+	return ""
+}
+
+// Wire types of chat responses.
+type (
+	chatResponse struct {
+		ID      string       `json:"id"`
+		Object  string       `json:"object"`
+		Created int64        `json:"created"`
+		Model   string       `json:"model"`
+		Choices []chatChoice `json:"choices"`
+		Usage   *usage       `json:"usage"`
+	}
+	chatChoice struct {
+		Index        int           `json:"index"`
+		Message      chatMessage   `json:"message"`
+		Logprobs     *chatLogprobs `json:"logprobs"`
+		FinishReason string        `json:"finish_reason"`
+	}
+	chatMessage struct {
+		Role             string         `json:"role"`
+		Content          *string        `json:"content"`
+		ReasoningContent *string        `json:"reasoning_content,omitempty"`
+		Reasoning        *string        `json:"reasoning,omitempty"`
+		ToolCalls        []respToolCall `json:"tool_calls,omitempty"`
+	}
+	respToolCall struct {
+		ID       string       `json:"id"`
+		Type     string       `json:"type"`
+		Function respFunction `json:"function"`
+	}
+	respFunction struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	}
+	chatLogprobs struct {
+		Content []chatLogprob `json:"content"`
+	}
+
+	chatChunk struct {
+		ID      string            `json:"id"`
+		Object  string            `json:"object"`
+		Created int64             `json:"created"`
+		Model   string            `json:"model"`
+		Choices []chatChunkChoice `json:"choices"`
+		Usage   *usage            `json:"usage,omitempty"`
+	}
+	chatChunkChoice struct {
+		Index        int           `json:"index"`
+		Delta        chunkDelta    `json:"delta"`
+		Logprobs     *chatLogprobs `json:"logprobs"`
+		FinishReason *string       `json:"finish_reason"`
+	}
+	chunkDelta struct {
+		Role             string          `json:"role,omitempty"`
+		Content          *string         `json:"content,omitempty"`
+		ReasoningContent *string         `json:"reasoning_content,omitempty"`
+		Reasoning        *string         `json:"reasoning,omitempty"`
+		ToolCalls        []chunkToolCall `json:"tool_calls,omitempty"`
+	}
+	chunkToolCall struct {
+		Index    int           `json:"index"`
+		ID       string        `json:"id,omitempty"`
+		Type     string        `json:"type,omitempty"`
+		Function chunkFunction `json:"function"`
+	}
+	chunkFunction struct {
+		Name      string `json:"name,omitempty"`
+		Arguments string `json:"arguments"`
+	}
+)
+
+// chatState follows one choice.
+type chatState struct {
+	parser    *outputParser
+	content   strings.Builder
+	reasoning strings.Builder
+	calls     []toolCall
+	logprobs  []chatLogprob
+	pending   []chatLogprob // streaming: logprobs not yet sent with a chunk
+	result    *engine.Result
+}
+
+func (cs *chatState) add(ds []delta) {
+	for _, d := range ds {
+		switch d.Kind {
+		case deltaContent:
+			cs.content.WriteString(d.Text)
+		case deltaReasoning:
+			cs.reasoning.WriteString(d.Text)
+		case deltaToolCall:
+			cs.calls = append(cs.calls, *d.Call)
+		}
+	}
+}
+
+func (cs *chatState) finishReason() string {
+	if cs.result == nil {
+		return ""
+	}
+	if len(cs.calls) > 0 && cs.result.FinishReason == engine.FinishStop {
+		return "tool_calls"
+	}
+	return cs.result.FinishReason
+}
+
+func (s *Server) chatCompletions(c echo.Context) error {
+	st, err := s.ready()
+	if err != nil {
+		return err
+	}
+	body, err := readBody(c.Request().Body)
+	if err != nil {
+		return err
+	}
+	req, ae := parseChat(body)
+	if ae != nil {
+		return ae
+	}
+	if err := st.checkModel(req.Model); err != nil {
+		return err
+	}
+	prompt, prime, thinkingOpen, err := st.chatPrompt(req)
+	if err != nil {
+		return err
+	}
+	c.Set(ctxKeyPrompt, len(prompt))
+	if err := checkContext(len(prompt), req.MaxTokens, st.gen.MaxContext()); err != nil {
+		return err
+	}
+	base := engine.Request{
+		Prompt:      prompt,
+		MaxTokens:   req.MaxTokens,
+		Sampling:    req.Sampling,
+		StopTokens:  st.tok.EOS(),
+		StopStrings: req.Stop,
+		Logprobs:    req.Logprobs,
+		TopLogprobs: req.TopLogprobs,
+	}
+	ctx := c.Request().Context()
+	r, err := s.submit(ctx, st, choiceRequests(base, req.N))
+	if err != nil {
+		return err
+	}
+	defer r.cancel()
+
+	format := st.toolFormat
+	if req.ToolChoice.Mode == "none" {
+		format = ToolFormatNone
+	}
+	states := make([]*chatState, req.N)
+	for i := range states {
+		p := newOutputParser(st.reasoning, format, req.ParallelCalls, thinkingOpen)
+		if prime != "" {
+			p.prime(prime)
+		}
+		states[i] = &chatState{parser: p}
+	}
+	id := "chatcmpl-" + c.Get(ctxKeyRequestID).(string)
+	created := time.Now().Unix()
+	if req.Stream {
+		return s.streamChat(c, st, req, r, states, id, created)
+	}
+
+	for left := req.N; left > 0; {
+		ce, err := r.next(ctx)
+		if err != nil {
+			s.metrics.success.WithLabelValues("abort").Inc()
+			return err
+		}
+		if ce.err != nil {
+			return fmt.Errorf("choice %d: %w", ce.choice, ce.err)
+		}
+		s.observeToken(r, ce)
+		cs := states[ce.choice]
+		if ce.ev.Token >= 0 && req.Logprobs {
+			cs.logprobs = append(cs.logprobs, st.chatLogprob(ce.ev))
+		}
+		cs.add(cs.parser.Push(ce.ev.Text))
+		if ce.ev.Done {
+			cs.add(cs.parser.Finish())
+			cs.result = ce.ev.Result
+			s.metrics.finished(cs.result, time.Since(r.start).Seconds())
+			left--
+		}
+	}
+	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: st.model.Name}
+	results := make([]*engine.Result, req.N)
+	for i, cs := range states {
+		results[i] = cs.result
+		msg := chatMessage{Role: "assistant"}
+		if text := cs.content.String(); text != "" || (len(cs.calls) == 0 && cs.reasoning.Len() == 0) {
+			msg.Content = &text
+		}
+		if cs.reasoning.Len() > 0 {
+			rc := cs.reasoning.String()
+			msg.ReasoningContent, msg.Reasoning = &rc, &rc
+		}
+		for _, call := range cs.calls {
+			msg.ToolCalls = append(msg.ToolCalls, respToolCall{ID: call.ID, Type: "function",
+				Function: respFunction{Name: call.Name, Arguments: call.Arguments}})
+		}
+		choice := chatChoice{Index: i, Message: msg, FinishReason: cs.finishReason()}
+		if req.Logprobs {
+			choice.Logprobs = &chatLogprobs{Content: nonNil(cs.logprobs)}
+		}
+		resp.Choices = append(resp.Choices, choice)
+	}
+	resp.Usage = usageOf(results, req.N)
+	s.logUsage(c, resp.Usage, resp.Choices[0].FinishReason)
+	return c.JSON(http.StatusOK, resp)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// logUsage hands the request log its token counts.
+func (s *Server) logUsage(c echo.Context, u *usage, finish string) {
+	c.Set(ctxKeyPrompt, u.PromptTokens)
+	c.Set(ctxKeyCompletion, u.CompletionTokens)
+	c.Set(ctxKeyFinish, finish)
+}
+
+func (s *Server) streamChat(c echo.Context, st *modelState, req *chatRequest, r *run, states []*chatState, id string, created int64) error {
+	ctx := c.Request().Context()
+	sse := newSSE(c)
+	chunk := func(choices ...chatChunkChoice) chatChunk {
+		return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: st.model.Name, Choices: choices}
+	}
+	// Each choice opens with the role, as OpenAI's streams do.
+	for i := range states {
+		empty := ""
+		if err := sse.send(chunk(chatChunkChoice{Index: i, Delta: chunkDelta{Role: "assistant", Content: &empty}})); err != nil {
+			return err
+		}
+	}
+	// emit sends one chunk per delta; logprobs of the tokens seen so far ride on the first.
+	emit := func(i int, ds []delta) error {
+		cs := states[i]
+		for _, d := range ds {
+			cc := chatChunkChoice{Index: i}
+			if len(cs.pending) > 0 {
+				cc.Logprobs = &chatLogprobs{Content: cs.pending}
+				cs.pending = nil
+			}
+			switch d.Kind {
+			case deltaContent:
+				t := d.Text
+				cc.Delta.Content = &t
+			case deltaReasoning:
+				t := d.Text
+				cc.Delta.ReasoningContent, cc.Delta.Reasoning = &t, &t
+			case deltaToolCall:
+				// The call's head (id, type, name) first, then its arguments: the shape every
+				// client accumulates, with arguments that are a whole, checked JSON object.
+				cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, ID: d.Call.ID, Type: "function",
+					Function: chunkFunction{Name: d.Call.Name}}}
+				if err := sse.send(chunk(cc)); err != nil {
+					return err
+				}
+				cc = chatChunkChoice{Index: i}
+				cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, Function: chunkFunction{Arguments: d.Call.Arguments}}}
+			}
+			if err := sse.send(chunk(cc)); err != nil {
+				return err
+			}
+		}
+		cs.add(ds)
+		return nil
+	}
+	for left := len(states); left > 0; {
+		ce, err := r.next(ctx)
+		if err != nil {
+			s.metrics.success.WithLabelValues("abort").Inc()
+			c.Set(ctxKeyError, err.Error())
+			return nil // the client is gone: nobody to tell
+		}
+		if ce.err != nil {
+			c.Set(ctxKeyError, ce.err.Error())
+			sse.fail(ce.err)
+			return nil
+		}
+		s.observeToken(r, ce)
+		cs := states[ce.choice]
+		if ce.ev.Token >= 0 && req.Logprobs {
+			lp := st.chatLogprob(ce.ev)
+			cs.logprobs = append(cs.logprobs, lp)
+			cs.pending = append(cs.pending, lp)
+		}
+		if err := emit(ce.choice, cs.parser.Push(ce.ev.Text)); err != nil {
+			return nil
+		}
+		if !ce.ev.Done {
+			continue
+		}
+		if err := emit(ce.choice, cs.parser.Finish()); err != nil {
+			return nil
+		}
+		cs.result = ce.ev.Result
+		s.metrics.finished(cs.result, time.Since(r.start).Seconds())
+		left--
+		reason := cs.finishReason()
+		cc := chatChunkChoice{Index: ce.choice, FinishReason: &reason}
+		if len(cs.pending) > 0 {
+			cc.Logprobs = &chatLogprobs{Content: cs.pending}
+			cs.pending = nil
+		}
+		if err := sse.send(chunk(cc)); err != nil {
+			return nil
+		}
+	}
+	results := make([]*engine.Result, len(states))
+	for i, cs := range states {
+		results[i] = cs.result
+	}
+	u := usageOf(results, len(states))
+	s.logUsage(c, u, states[0].finishReason())
+	if req.IncludeUsage {
+		final := chunk()
+		final.Choices = []chatChunkChoice{}
+		final.Usage = u
+		if err := sse.send(final); err != nil {
+			return nil
+		}
+	}
+	_ = sse.done()
+	return nil
+}

@@ -1,0 +1,85 @@
+package server
+
+import (
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/arborlabs/arbor/runtime/engine"
+)
+
+// Metric names follow vLLM's, under an "arbor:" prefix, so that dashboards built for vLLM work
+// with a renamed prefix. Counters carry the "_total" suffix that vLLM's Python client appends on
+// exposition (vllm:prompt_tokens_total, vllm:prefix_cache_queries_total, ...). kv_cache_usage_perc
+// is a fraction in [0, 1], as vLLM's is despite its name.
+//
+// Gauges and token counters read engine.Stats at scrape time, so they are always current and
+// cost nothing per token; the histograms are observed by the handlers as requests progress.
+type metrics struct {
+	reg      *prometheus.Registry
+	success  *prometheus.CounterVec
+	ttft     prometheus.Histogram
+	itl      prometheus.Histogram
+	e2e      prometheus.Histogram
+	queue    prometheus.Histogram
+	handlerF echo.HandlerFunc
+}
+
+const ns = "arbor:"
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	stats := func() engine.Stats {
+		if st := s.state.Load(); st != nil {
+			return st.gen.Stats()
+		}
+		return engine.Stats{}
+	}
+	gauge := func(name, help string, f func(engine.Stats) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + name, Help: help}, func() float64 { return f(stats()) })
+	}
+	counter := func(name, help string, f func(engine.Stats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: ns + name, Help: help}, func() float64 { return f(stats()) })
+	}
+	hist := func(name, help string, buckets []float64) prometheus.Histogram {
+		return prometheus.NewHistogram(prometheus.HistogramOpts{Name: ns + name, Help: help, Buckets: buckets})
+	}
+	latency := []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80}
+	long := []float64{0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920}
+	m.success = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "request_success_total",
+		Help: "Finished requests (choices), by finish reason."}, []string{"finished_reason"})
+	m.ttft = hist("time_to_first_token_seconds", "Time from arrival to the first generated token.", latency)
+	m.itl = hist("inter_token_latency_seconds", "Time between two tokens of one stream, as the server receives them.", latency)
+	m.e2e = hist("e2e_request_latency_seconds", "Time from arrival to the last token.", long)
+	m.queue = hist("request_queue_time_seconds", "Time spent waiting for admission.", long)
+	m.reg.MustRegister(
+		gauge("num_requests_running", "Sequences in the running batch.", func(s engine.Stats) float64 { return float64(s.Running) }),
+		gauge("num_requests_waiting", "Requests waiting for admission.", func(s engine.Stats) float64 { return float64(s.Waiting) }),
+		gauge("kv_cache_usage_perc", "Fraction of KV pages in use (0 to 1).", func(s engine.Stats) float64 {
+			if s.KVPages == 0 {
+				return 0
+			}
+			return float64(s.KVPagesInUse) / float64(s.KVPages)
+		}),
+		counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.", func(s engine.Stats) float64 { return float64(s.PrefixQueries) }),
+		counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.", func(s engine.Stats) float64 { return float64(s.PrefixHit) }),
+		counter("prompt_tokens_total", "Prompt tokens submitted.", func(s engine.Stats) float64 { return float64(s.PromptTokens) }),
+		counter("generation_tokens_total", "Tokens generated.", func(s engine.Stats) float64 { return float64(s.GenTokens) }),
+		m.success, m.ttft, m.itl, m.e2e, m.queue,
+	)
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	m.handlerF = echo.WrapHandler(h)
+	return m
+}
+
+func (m *metrics) handler(c echo.Context) error { return m.handlerF(c) }
+
+// finished records one finished choice.
+func (m *metrics) finished(r *engine.Result, e2eSeconds float64) {
+	m.success.WithLabelValues(r.FinishReason).Inc()
+	if r.TimeToFirstTokenMS > 0 {
+		m.ttft.Observe(r.TimeToFirstTokenMS / 1000)
+	}
+	m.queue.Observe(r.QueueSeconds)
+	m.e2e.Observe(e2eSeconds)
+}

@@ -1,0 +1,637 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/sample"
+)
+
+// Requests are decoded in two passes: first into a map of raw field values (so that malformed
+// JSON and a body that is not an object get their own message), then field by field into typed
+// values. Decoding a field on its own is what lets every type error name its field exactly
+// ("'temperature' must be a number, got a string"), which a single json.Unmarshal into a struct
+// cannot do for union-typed fields such as stop, prompt or tool_choice. Unknown fields are
+// ignored, as OpenAI does; a field sent as null counts as absent, as OpenAI's SDKs expect.
+type fields map[string]json.RawMessage
+
+// maxN bounds n (choices per prompt) and the number of prompts of one completions request:
+// each is a sequence in the engine, and one request must not take the whole batch.
+const maxN = 16
+
+func parseBody(body []byte) (fields, *APIError) {
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return nil, badRequest("", "the request body is empty; want a JSON object")
+	}
+	if body[0] != '{' {
+		if !json.Valid(body) {
+			return nil, badRequest("", "the request body is not valid JSON")
+		}
+		return nil, badRequest("", "the request body must be a JSON object, got %s", jsonKind(body))
+	}
+	var f fields
+	if err := json.Unmarshal(body, &f); err != nil {
+		return nil, badRequest("", "the request body is not valid JSON: %s", jsonErrorText(err))
+	}
+	return f, nil
+}
+
+// jsonErrorText describes a syntax error with its offset, which helps people writing curl
+// commands by hand.
+func jsonErrorText(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	}
+	return err.Error()
+}
+
+// jsonKind names the JSON type of a raw value, for error messages.
+func jsonKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	}
+	return "a number (" + string(raw) + ")"
+}
+
+// present reports whether name was sent with a value other than null.
+func (f fields) present(name string) bool {
+	raw, ok := f[name]
+	return ok && !bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
+// get decodes field name into dst when present; want describes the expected type for the error.
+func get[T any](f fields, name string, dst *T, want string) *APIError {
+	if !f.present(name) {
+		return nil
+	}
+	return decodeAs(f[name], name, dst, want)
+}
+
+func decodeAs[T any](raw json.RawMessage, name string, dst *T, want string) *APIError {
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return badRequest(name, "'%s' must be %s, got %s", name, want, jsonKind(raw))
+	}
+	return nil
+}
+
+// getFloat decodes a number field as float32, rejecting values float32 cannot hold.
+func getFloat(f fields, name string, dst *float32) *APIError {
+	var v float64
+	if !f.present(name) {
+		return nil
+	}
+	if err := get(f, name, &v, "a number"); err != nil {
+		return err
+	}
+	if math.Abs(v) > math.MaxFloat32 {
+		return badRequest(name, "'%s' is out of range: %v", name, v)
+	}
+	*dst = float32(v)
+	return nil
+}
+
+// stringOrList decodes a field that may be a string or an array of strings (stop).
+func stringOrList(f fields, name string) ([]string, *APIError) {
+	if !f.present(name) {
+		return nil, nil
+	}
+	raw := bytes.TrimSpace(f[name])
+	var one string
+	if raw[0] == '"' {
+		if err := decodeAs(raw, name, &one, "a string or an array of strings"); err != nil {
+			return nil, err
+		}
+		return []string{one}, nil
+	}
+	var list []string
+	if err := decodeAs(raw, name, &list, "a string or an array of strings"); err != nil {
+		return nil, err
+	}
+	return list, nil
+}
+
+// common holds the fields chat and completions requests share.
+type common struct {
+	Model        string
+	MaxTokens    int // 0: up to the context limit
+	Sampling     sample.Params
+	Stop         []string
+	N            int
+	Stream       bool
+	IncludeUsage bool
+	User         string
+}
+
+func parseCommon(f fields) (common, *APIError) {
+	c := common{Sampling: sample.DefaultParams(), N: 1}
+	var errs []*APIError
+	add := func(e *APIError) {
+		if e != nil {
+			errs = append(errs, e)
+		}
+	}
+	add(get(f, "model", &c.Model, "a string"))
+	add(get(f, "user", &c.User, "a string"))
+	add(get(f, "stream", &c.Stream, "a boolean"))
+	if f.present("stream_options") {
+		var so struct {
+			IncludeUsage *bool `json:"include_usage"`
+		}
+		add(get(f, "stream_options", &so, "an object {\"include_usage\": boolean}"))
+		if so.IncludeUsage != nil {
+			c.IncludeUsage = *so.IncludeUsage
+		}
+	}
+	// max_completion_tokens is OpenAI's current name; max_tokens the deprecated one. When both
+	// come, the current one wins.
+	for _, name := range []string{"max_tokens", "max_completion_tokens"} {
+		if !f.present(name) {
+			continue
+		}
+		var v int
+		if e := get(f, name, &v, "an integer"); e != nil {
+			add(e)
+			continue
+		}
+		if v < 1 {
+			add(badRequest(name, "'%s' must be at least 1, got %d", name, v))
+			continue
+		}
+		c.MaxTokens = v
+	}
+	add(getFloat(f, "temperature", &c.Sampling.Temperature))
+	add(getFloat(f, "top_p", &c.Sampling.TopP))
+	add(getFloat(f, "min_p", &c.Sampling.MinP))
+	add(getFloat(f, "presence_penalty", &c.Sampling.PresencePenalty))
+	add(getFloat(f, "frequency_penalty", &c.Sampling.FrequencyPenalty))
+	add(getFloat(f, "repetition_penalty", &c.Sampling.RepetitionPenalty))
+	if f.present("top_k") {
+		var k int
+		add(get(f, "top_k", &k, "an integer"))
+		if k == -1 { // vLLM's spelling of "off"
+			k = 0
+		}
+		c.Sampling.TopK = k
+	}
+	if f.present("seed") {
+		var seed int64
+		if e := get(f, "seed", &seed, "an integer"); e != nil {
+			add(e)
+		} else {
+			u := uint64(seed)
+			c.Sampling.Seed = &u
+		}
+	}
+	if f.present("n") {
+		add(get(f, "n", &c.N, "an integer"))
+		if c.N < 1 || c.N > maxN {
+			add(badRequest("n", "'n' must be between 1 and %d, got %d", maxN, c.N))
+		}
+	}
+	stop, e := stringOrList(f, "stop")
+	add(e)
+	for _, s := range stop {
+		if s != "" {
+			c.Stop = append(c.Stop, s)
+		}
+	}
+	if len(errs) > 0 {
+		return c, errs[0]
+	}
+	if err := c.Sampling.Validate(); err != nil {
+		return c, &APIError{Status: 400, Type: typeInvalidRequest, Param: strptr(paramOf(err.Error())), Message: err.Error()}
+	}
+	if f.present("stream_options") && !c.Stream {
+		return c, badRequest("stream_options", "'stream_options' is only allowed with \"stream\": true")
+	}
+	return c, nil
+}
+
+// paramOf finds the sampling field a validation message is about (the sampler names them the
+// way the API does), so the error's param points at it.
+func paramOf(msg string) string {
+	for _, p := range []string{"temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty"} {
+		if strings.Contains(msg, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// chatRequest is a parsed POST /v1/chat/completions body.
+type chatRequest struct {
+	common
+	Messages        []chat.Message
+	Logprobs        bool
+	TopLogprobs     int
+	Tools           []chat.Tool
+	ToolChoice      toolChoice
+	ParallelCalls   bool
+	EnableThinking  *bool
+	TemplateKwargs  map[string]any
+	ReasoningEffort string
+}
+
+// toolChoice is "none", "auto", "required", or a named function (Mode "function").
+type toolChoice struct {
+	Mode     string
+	Function string
+}
+
+var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true}
+
+func parseChat(body []byte) (*chatRequest, *APIError) {
+	f, ae := parseBody(body)
+	if ae != nil {
+		return nil, ae
+	}
+	cm, ae := parseCommon(f)
+	if ae != nil {
+		return nil, ae
+	}
+	r := &chatRequest{common: cm, ParallelCalls: true}
+	if !f.present("messages") {
+		return nil, badRequest("messages", "'messages' is required: a non-empty array of messages")
+	}
+	var raws []json.RawMessage
+	if ae := get(f, "messages", &raws, "an array of messages"); ae != nil {
+		return nil, ae
+	}
+	if len(raws) == 0 {
+		return nil, badRequest("messages", "'messages' must not be empty")
+	}
+	for i, raw := range raws {
+		m, ae := parseMessage(raw, i)
+		if ae != nil {
+			return nil, ae
+		}
+		r.Messages = append(r.Messages, m)
+	}
+	if ae := get(f, "logprobs", &r.Logprobs, "a boolean"); ae != nil {
+		return nil, ae
+	}
+	if f.present("top_logprobs") {
+		if ae := get(f, "top_logprobs", &r.TopLogprobs, "an integer"); ae != nil {
+			return nil, ae
+		}
+		if r.TopLogprobs < 0 || r.TopLogprobs > 20 {
+			return nil, badRequest("top_logprobs", "'top_logprobs' must be between 0 and 20, got %d", r.TopLogprobs)
+		}
+		if r.TopLogprobs > 0 && !r.Logprobs {
+			return nil, badRequest("top_logprobs", "'top_logprobs' needs \"logprobs\": true")
+		}
+	}
+	if ae := parseTools(f, r); ae != nil {
+		return nil, ae
+	}
+	if f.present("response_format") {
+		var rf struct {
+			Type string `json:"type"`
+		}
+		if ae := get(f, "response_format", &rf, "an object {\"type\": ...}"); ae != nil {
+			return nil, ae
+		}
+		switch rf.Type {
+		case "text":
+		case "json_object", "json_schema":
+			// Honouring it needs grammar-constrained decoding, which Arbor does not have yet;
+			// answering with unconstrained text would look like success and break the client.
+			return nil, badRequest("response_format", "'response_format' of type %q is not supported yet (needs constrained decoding); only \"text\" is", rf.Type)
+		default:
+			return nil, badRequest("response_format", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got %q", rf.Type)
+		}
+	}
+	if f.present("chat_template_kwargs") {
+		var kw map[string]json.RawMessage
+		if ae := get(f, "chat_template_kwargs", &kw, "an object"); ae != nil {
+			return nil, ae
+		}
+		r.TemplateKwargs = map[string]any{}
+		for k, raw := range kw {
+			if k == "enable_thinking" {
+				var b bool
+				if ae := decodeAs(raw, "chat_template_kwargs.enable_thinking", &b, "a boolean"); ae != nil {
+					return nil, ae
+				}
+				r.EnableThinking = &b
+				continue
+			}
+			if reservedTemplateVars[k] {
+				return nil, badRequest("chat_template_kwargs", "'chat_template_kwargs.%s' would override a variable the server sets", k)
+			}
+			var v any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, badRequest("chat_template_kwargs", "'chat_template_kwargs.%s': %v", k, err)
+			}
+			r.TemplateKwargs[k] = v
+		}
+	}
+	return r, nil
+}
+
+// reservedTemplateVars are the template variables the renderer sets itself.
+var reservedTemplateVars = map[string]bool{
+	"messages": true, "tools": true, "add_generation_prompt": true, "bos_token": true,
+	"eos_token": true, "raise_exception": true, "strftime_now": true,
+}
+
+// parseMessage checks one message's field types (so that a wrong one is named with its index)
+// before handing it to chat.Message's decoder.
+func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
+	at := fmt.Sprintf("messages[%d]", i)
+	var mf fields
+	if err := json.Unmarshal(raw, &mf); err != nil {
+		return chat.Message{}, badRequest(at, "'%s' must be an object, got %s", at, jsonKind(raw))
+	}
+	var role string
+	if !mf.present("role") {
+		return chat.Message{}, badRequest(at+".role", "'%s.role' is required", at)
+	}
+	if ae := get(mf, "role", &role, "a string"); ae != nil {
+		ae.Message = strings.Replace(ae.Message, "'role'", "'"+at+".role'", 1)
+		ae.Param = strptr(at + ".role")
+		return chat.Message{}, ae
+	}
+	if !roles[role] {
+		return chat.Message{}, badRequest(at+".role", "'%s.role' must be one of system, developer, user, assistant, tool; got %q", at, role)
+	}
+	for _, name := range []string{"name", "tool_call_id", "reasoning_content"} {
+		var s string
+		if ae := get(mf, name, &s, "a string"); ae != nil {
+			return chat.Message{}, badRequest(at+"."+name, "'%s.%s' must be a string, got %s", at, name, jsonKind(mf[name]))
+		}
+	}
+	if mf.present("content") {
+		c := bytes.TrimSpace(mf["content"])
+		switch c[0] {
+		case '"':
+		case '[':
+			var parts []struct {
+				Type string           `json:"type"`
+				Text *json.RawMessage `json:"text"`
+			}
+			if err := json.Unmarshal(c, &parts); err != nil {
+				return chat.Message{}, badRequest(at+".content", "'%s.content' must be a string or an array of {\"type\": \"text\", \"text\": string} parts", at)
+			}
+			for j, p := range parts {
+				if p.Type != "text" {
+					return chat.Message{}, badRequest(fmt.Sprintf("%s.content[%d].type", at, j), "'%s.content[%d]' has type %q; only text parts are supported", at, j, p.Type)
+				}
+				var s string
+				if p.Text == nil || json.Unmarshal(*p.Text, &s) != nil {
+					return chat.Message{}, badRequest(fmt.Sprintf("%s.content[%d].text", at, j), "'%s.content[%d].text' must be a string", at, j)
+				}
+			}
+		default:
+			return chat.Message{}, badRequest(at+".content", "'%s.content' must be a string, an array of text parts or null, got %s", at, jsonKind(c))
+		}
+	} else if role != "assistant" {
+		return chat.Message{}, badRequest(at+".content", "'%s.content' is required for a %s message", at, role)
+	}
+	if mf.present("tool_calls") {
+		var calls []struct {
+			ID       *string `json:"id"`
+			Type     *string `json:"type"`
+			Function struct {
+				Name      string  `json:"name"`
+				Arguments *string `json:"arguments"`
+			} `json:"function"`
+		}
+		if err := json.Unmarshal(mf["tool_calls"], &calls); err != nil {
+			return chat.Message{}, badRequest(at+".tool_calls", "'%s.tool_calls' must be an array of {\"id\", \"type\": \"function\", \"function\": {\"name\": string, \"arguments\": string}}: %v", at, err)
+		}
+	}
+	var m chat.Message
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return chat.Message{}, badRequest(at, "'%s': %v", at, err)
+	}
+	if m.Role == "developer" { // OpenAI's newer name for the system role; templates know "system"
+		m.Role = "system"
+	}
+	return m, nil
+}
+
+func parseTools(f fields, r *chatRequest) *APIError {
+	if f.present("tools") {
+		var raws []json.RawMessage
+		if ae := get(f, "tools", &raws, "an array of tools"); ae != nil {
+			return ae
+		}
+		for i, raw := range raws {
+			at := fmt.Sprintf("tools[%d]", i)
+			var t chat.Tool
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return badRequest(at, "'%s' must be {\"type\": \"function\", \"function\": {\"name\": string, \"description\": string, \"parameters\": object}}: %v", at, err)
+			}
+			if t.Type != "" && t.Type != "function" {
+				return badRequest(at+".type", "'%s.type' must be \"function\", got %q", at, t.Type)
+			}
+			t.Type = "function"
+			if t.Function.Name == "" {
+				return badRequest(at+".function.name", "'%s.function.name' is required", at)
+			}
+			if p := bytes.TrimSpace(t.Function.Parameters); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+				return badRequest(at+".function.parameters", "'%s.function.parameters' must be a JSON Schema object, got %s", at, jsonKind(p))
+			}
+			r.Tools = append(r.Tools, t)
+		}
+	}
+	r.ToolChoice = toolChoice{Mode: "auto"}
+	if len(r.Tools) == 0 {
+		r.ToolChoice.Mode = "none"
+	}
+	if f.present("tool_choice") {
+		raw := bytes.TrimSpace(f["tool_choice"])
+		if raw[0] == '"' {
+			var s string
+			_ = json.Unmarshal(raw, &s)
+			switch s {
+			case "none", "auto", "required":
+				r.ToolChoice = toolChoice{Mode: s}
+			default:
+				return badRequest("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}, got %q", s)
+			}
+		} else {
+			var named struct {
+				Type     string `json:"type"`
+				Function struct {
+					Name string `json:"name"`
+				} `json:"function"`
+			}
+			if ae := decodeAs(raw, "tool_choice", &named, "a string or {\"type\": \"function\", \"function\": {\"name\": string}}"); ae != nil {
+				return ae
+			}
+			if named.Type != "function" || named.Function.Name == "" {
+				return badRequest("tool_choice", "'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": string}}")
+			}
+			r.ToolChoice = toolChoice{Mode: "function", Function: named.Function.Name}
+		}
+		if r.ToolChoice.Mode != "none" && len(r.Tools) == 0 {
+			return badRequest("tool_choice", "'tool_choice' %q needs 'tools'", r.ToolChoice.Mode)
+		}
+		if r.ToolChoice.Mode == "function" {
+			found := false
+			for _, t := range r.Tools {
+				found = found || t.Function.Name == r.ToolChoice.Function
+			}
+			if !found {
+				return badRequest("tool_choice", "'tool_choice' names function %q, which is not in 'tools'", r.ToolChoice.Function)
+			}
+		}
+	}
+	if ae := get(f, "parallel_tool_calls", &r.ParallelCalls, "a boolean"); ae != nil {
+		return ae
+	}
+	return nil
+}
+
+// completionRequest is a parsed POST /v1/completions body.
+type completionRequest struct {
+	common
+	// Prompts are texts or token ids: exactly one of Text and IDs is set per prompt.
+	Prompts  []promptInput
+	Logprobs *int // completions' logprobs is the number of alternatives (0 to 5 in OpenAI; 20 here)
+}
+
+type promptInput struct {
+	Text string
+	IDs  []int32
+}
+
+func parseCompletion(body []byte) (*completionRequest, *APIError) {
+	f, ae := parseBody(body)
+	if ae != nil {
+		return nil, ae
+	}
+	cm, ae := parseCommon(f)
+	if ae != nil {
+		return nil, ae
+	}
+	r := &completionRequest{common: cm}
+	if !f.present("prompt") {
+		return nil, badRequest("prompt", "'prompt' is required: a string, an array of strings, an array of token ids or an array of arrays of token ids")
+	}
+	if r.Prompts, ae = parsePrompt(f["prompt"]); ae != nil {
+		return nil, ae
+	}
+	if len(r.Prompts)*r.N > maxN {
+		return nil, badRequest("prompt", "%d prompts times n=%d is more than %d choices in one request", len(r.Prompts), r.N, maxN)
+	}
+	if f.present("logprobs") {
+		var n int
+		if ae := get(f, "logprobs", &n, "an integer (the number of most likely alternatives, 0 to 20)"); ae != nil {
+			return nil, ae
+		}
+		if n < 0 || n > 20 {
+			return nil, badRequest("logprobs", "'logprobs' must be between 0 and 20, got %d", n)
+		}
+		r.Logprobs = &n
+	}
+	var echo bool
+	if ae := get(f, "echo", &echo, "a boolean"); ae != nil {
+		return nil, ae
+	}
+	if echo {
+		return nil, badRequest("echo", "'echo' is not supported yet")
+	}
+	if f.present("suffix") {
+		return nil, badRequest("suffix", "'suffix' (fill-in-the-middle) is not supported")
+	}
+	if f.present("best_of") {
+		var b int
+		if ae := get(f, "best_of", &b, "an integer"); ae != nil {
+			return nil, ae
+		}
+		if b != 1 && b != r.N {
+			return nil, badRequest("best_of", "'best_of' other than n is not supported")
+		}
+	}
+	return r, nil
+}
+
+const promptShapes = "a string, an array of strings, an array of token ids or an array of arrays of token ids"
+
+func parsePrompt(raw json.RawMessage) ([]promptInput, *APIError) {
+	raw = bytes.TrimSpace(raw)
+	switch raw[0] {
+	case '"':
+		var s string
+		if ae := decodeAs(raw, "prompt", &s, promptShapes); ae != nil {
+			return nil, ae
+		}
+		return []promptInput{{Text: s}}, nil
+	case '[':
+	default:
+		return nil, badRequest("prompt", "'prompt' must be %s, got %s", promptShapes, jsonKind(raw))
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, badRequest("prompt", "'prompt' must be %s", promptShapes)
+	}
+	if len(items) == 0 {
+		return nil, badRequest("prompt", "'prompt' must not be empty")
+	}
+	first := bytes.TrimSpace(items[0])
+	switch {
+	case first[0] == '"':
+		var ss []string
+		if err := json.Unmarshal(raw, &ss); err != nil {
+			return nil, badRequest("prompt", "'prompt' mixes types: an array of prompts must hold only strings")
+		}
+		out := make([]promptInput, len(ss))
+		for i, s := range ss {
+			out[i] = promptInput{Text: s}
+		}
+		return out, nil
+	case first[0] == '[':
+		var lists [][]int32
+		if err := json.Unmarshal(raw, &lists); err != nil {
+			return nil, badRequest("prompt", "'prompt' as an array of arrays must hold only token ids (integers)")
+		}
+		out := make([]promptInput, len(lists))
+		for i, ids := range lists {
+			if len(ids) == 0 {
+				return nil, badRequest("prompt", "'prompt[%d]' is empty", i)
+			}
+			out[i] = promptInput{IDs: ids}
+		}
+		return out, nil
+	default:
+		var ids []int32
+		if err := json.Unmarshal(raw, &ids); err != nil {
+			return nil, badRequest("prompt", "'prompt' as an array must hold only strings, only token ids, or only arrays of token ids")
+		}
+		return []promptInput{{IDs: ids}}, nil
+	}
+}
+
+// readBody reads a request body, turning an oversized one into a 413 (the reader is an
+// http.MaxBytesReader set up by the body-limit middleware).
+func readBody(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	return b, nil
+}

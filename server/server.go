@@ -1,0 +1,350 @@
+// Package server is Arbor's OpenAI-compatible HTTP API: chat completions and completions
+// (streamed as server-sent events or not), models, health and Prometheus metrics, with API-key
+// auth, request limits and OpenAI's error shape. It is a translation layer: requests become
+// engine.Requests, engine events become OpenAI JSON.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/runtime/tokenizer"
+)
+
+// Generator is what the server needs from the engine; *engine.Engine implements it. Tests put a
+// scripted generator behind it to drive the HTTP layer with output the random demo model never
+// writes (tool calls, reasoning).
+type Generator interface {
+	// Submit queues a request; its errors wrap engine.ErrBadRequest, ErrContextLength,
+	// ErrQueueFull or ErrClosed. Cancelling ctx aborts the request and frees its KV pages.
+	Submit(ctx context.Context, req engine.Request) (*engine.Stream, error)
+	Stats() engine.Stats
+	MaxContext() int
+	Tokenizer() *tokenizer.Tokenizer
+	// Shutdown stops admitting, lets running requests finish until ctx ends, then cancels them.
+	Shutdown(ctx context.Context) error
+}
+
+var _ Generator = (*engine.Engine)(nil)
+
+// Model describes the served model.
+type Model struct {
+	// Name is the id clients send as "model" and /v1/models lists.
+	Name string
+	// Path is where it was loaded from ("" for the demo).
+	Path string
+	// Demo marks the built-in demo model (random weights): /v1/models says so.
+	Demo bool
+	// ChatTemplate overrides the tokenizer's chat template when not empty.
+	ChatTemplate string
+	// Created is reported in /v1/models (zero: the time Ready was called).
+	Created time.Time
+}
+
+// Options configure a Server.
+type Options struct {
+	// APIKeys, when not empty, are the keys accepted in "Authorization: Bearer KEY".
+	APIKeys []string
+	// MaxBodyBytes bounds request bodies (0: 8 MiB); larger ones get 413.
+	MaxBodyBytes int64
+	// Logger receives one line per request (nil: slog.Default()).
+	Logger *slog.Logger
+}
+
+// DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 8 << 20
+
+// Server is the HTTP API. It answers at once: /health says 503 until Ready is called, so that a
+// load balancer can wait for the model while the process is already up.
+type Server struct {
+	echo     *echo.Echo
+	opt      Options
+	log      *slog.Logger
+	keys     [][sha256.Size]byte
+	state    atomic.Pointer[modelState]
+	draining atomic.Bool
+	metrics  *metrics
+}
+
+// modelState is everything that exists once the model is loaded.
+type modelState struct {
+	gen        Generator
+	tok        *tokenizer.Tokenizer
+	model      Model
+	tmpl       *chat.Template // nil: the model has no chat template
+	toolFormat ToolFormat
+	reasoning  bool
+	created    int64
+	tokCache   sync.Map // int32 -> tokenInfo, the text and bytes of tokens for logprobs
+}
+
+// New makes a server; call Ready when the model is loaded.
+func New(opt Options) *Server {
+	if opt.MaxBodyBytes <= 0 {
+		opt.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	s := &Server{opt: opt, log: opt.Logger}
+	for _, k := range opt.APIKeys {
+		if k != "" {
+			s.keys = append(s.keys, sha256.Sum256([]byte(k)))
+		}
+	}
+	s.metrics = newMetrics(s)
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.httpErrorHandler
+	e.Use(s.requestLog, s.recoverPanic, s.admission, s.auth, s.limitBody)
+	e.GET("/health", s.health)
+	e.GET("/metrics", s.metrics.handler)
+	e.GET("/v1/models", s.models)
+	e.POST("/v1/chat/completions", s.chatCompletions)
+	e.POST("/v1/completions", s.completions)
+	s.echo = e
+	return s
+}
+
+// Handler is the server's http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Ready attaches the loaded model; from now on requests are served and /health answers 200.
+func (s *Server) Ready(gen Generator, m Model) error {
+	tok := gen.Tokenizer()
+	st := &modelState{gen: gen, tok: tok, model: m, created: m.Created.Unix()}
+	if m.Created.IsZero() {
+		st.created = time.Now().Unix()
+	}
+	src := m.ChatTemplate
+	if src == "" {
+		src = tok.ChatTemplate()
+	}
+	if src != "" {
+		t, err := chat.Compile(src)
+		if err != nil {
+			return fmt.Errorf("server: chat template of %s: %w", m.Name, err)
+		}
+		st.tmpl = t
+		st.toolFormat = DetectToolFormat(src)
+		st.reasoning = DetectReasoning(src)
+	}
+	s.state.Store(st)
+	s.log.Info("model ready", "model", m.Name, "demo", m.Demo, "context", gen.MaxContext(),
+		"chat_template", st.tmpl != nil, "tool_format", st.toolFormat.String(), "reasoning", st.reasoning)
+	return nil
+}
+
+// Drain stops admitting requests (new ones get 503 and /health turns 503), then lets the
+// running ones finish until ctx ends and cancels the rest (their streams end with an error).
+// Call it before shutting the HTTP server down, which then waits for the handlers to return.
+func (s *Server) Drain(ctx context.Context) error {
+	s.draining.Store(true)
+	st := s.state.Load()
+	if st == nil {
+		return nil
+	}
+	if err := st.gen.Shutdown(ctx); err != nil {
+		return fmt.Errorf("server: drain: %w", err)
+	}
+	return nil
+}
+
+// ready returns the model state, or the 503 to answer while loading or draining.
+func (s *Server) ready() (*modelState, error) {
+	if s.draining.Load() {
+		return nil, unavailable("the server is shutting down")
+	}
+	st := s.state.Load()
+	if st == nil {
+		return nil, unavailable("the model is still loading; retry shortly")
+	}
+	return st, nil
+}
+
+func (s *Server) health(c echo.Context) error {
+	if _, err := s.ready(); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) models(c echo.Context) error {
+	st, err := s.ready()
+	if err != nil {
+		return err
+	}
+	type modelCard struct {
+		ID          string `json:"id"`
+		Object      string `json:"object"`
+		Created     int64  `json:"created"`
+		OwnedBy     string `json:"owned_by"`
+		MaxModelLen int    `json:"max_model_len"`
+		Root        string `json:"root,omitempty"`
+		Demo        bool   `json:"demo,omitempty"`
+		Description string `json:"description,omitempty"`
+	}
+	card := modelCard{ID: st.model.Name, Object: "model", Created: st.created, OwnedBy: "arbor",
+		MaxModelLen: st.gen.MaxContext(), Root: st.model.Path}
+	if st.model.Demo {
+		card.Demo = true
+		card.Description = "Arbor's built-in demo model: a tiny shape with random weights and the Qwen3 tokenizer. Its output is noise; serve a real model with --model."
+	}
+	return c.JSON(http.StatusOK, map[string]any{"object": "list", "data": []modelCard{card}})
+}
+
+// checkModel accepts the served name exactly, or an absent model field.
+func (st *modelState) checkModel(name string) error {
+	if name == "" || name == st.model.Name {
+		return nil
+	}
+	return &APIError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: strptr("model"),
+		Code: strptr("model_not_found"), Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
+}
+
+// Context keys for what the request log reports.
+const (
+	ctxKeyRequestID  = "arbor.request_id"
+	ctxKeyPrompt     = "arbor.prompt_tokens"
+	ctxKeyCompletion = "arbor.completion_tokens"
+	ctxKeyFinish     = "arbor.finish_reason"
+	ctxKeyError      = "arbor.error"
+)
+
+// requestLog gives each request an id and writes one structured line when it ends. Probes of
+// /health and /metrics are logged at debug level: they come every few seconds and would bury
+// the lines people read.
+func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if id == "" || len(id) > 128 || strings.ContainsFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
+			id = newRequestID()
+		}
+		c.Set(ctxKeyRequestID, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		if err := next(c); err != nil {
+			c.Error(err)
+		}
+		req, res := c.Request(), c.Response()
+		attrs := []any{
+			"method", req.Method, "path", req.URL.Path, "status", res.Status,
+			"latency_ms", float64(time.Since(start).Microseconds()) / 1000, "request_id", id,
+		}
+		if v, ok := c.Get(ctxKeyPrompt).(int); ok {
+			attrs = append(attrs, "prompt_tokens", v)
+		}
+		if v, ok := c.Get(ctxKeyCompletion).(int); ok {
+			attrs = append(attrs, "completion_tokens", v)
+		}
+		if v, ok := c.Get(ctxKeyFinish).(string); ok {
+			attrs = append(attrs, "finish_reason", v)
+		}
+		if v, ok := c.Get(ctxKeyError).(string); ok {
+			attrs = append(attrs, "error", v)
+		}
+		level := slog.LevelInfo
+		switch {
+		case res.Status >= 500:
+			level = slog.LevelError
+		case req.URL.Path == "/health" || req.URL.Path == "/metrics":
+			level = slog.LevelDebug
+		}
+		s.log.Log(req.Context(), level, "request", attrs...)
+		return nil
+	}
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// recoverPanic turns a panic in a handler into a 500 in the error shape, with the stack in the
+// log, so that a bug costs one request and not the process.
+func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r) // the http server's own way to abort a response
+				}
+				s.log.Error("panic in handler", "panic", fmt.Sprint(r), "path", c.Request().URL.Path,
+					"request_id", c.Get(ctxKeyRequestID), "stack", string(debug.Stack()))
+				err = &APIError{Status: http.StatusInternalServerError, Type: typeServer,
+					Message: "internal server error (request id " + fmt.Sprint(c.Get(ctxKeyRequestID)) + ")"}
+			}
+		}()
+		return next(c)
+	}
+}
+
+// open reports whether a path needs no API key and stays answered while draining.
+func open(path string) bool { return path == "/health" || path == "/metrics" }
+
+// admission answers 503 to API requests while the server drains.
+func (s *Server) admission(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if s.draining.Load() && !open(c.Request().URL.Path) {
+			return unavailable("the server is shutting down")
+		}
+		return next(c)
+	}
+}
+
+// auth checks "Authorization: Bearer KEY" when keys are configured. Keys are compared as
+// SHA-256 digests in constant time, so neither a key's bytes nor its length leak through timing.
+func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if len(s.keys) == 0 || open(c.Request().URL.Path) {
+			return next(c)
+		}
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		scheme, key, ok := strings.Cut(h, " ")
+		if ok && strings.EqualFold(scheme, "Bearer") {
+			sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
+			match := 0
+			for _, k := range s.keys {
+				match |= subtle.ConstantTimeCompare(sum[:], k[:])
+			}
+			if match == 1 {
+				return next(c)
+			}
+		}
+		msg := "missing API key: send \"Authorization: Bearer YOUR_KEY\""
+		if h != "" {
+			msg = "invalid API key"
+		}
+		return &APIError{Status: http.StatusUnauthorized, Type: typeAuthentication, Code: strptr("invalid_api_key"), Message: msg}
+	}
+}
+
+// limitBody refuses bodies over the limit: at once when Content-Length says so, otherwise when
+// reading passes it (http.MaxBytesReader; the handlers map its error to 413).
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		if req.ContentLength > s.opt.MaxBodyBytes {
+			return &APIError{Status: http.StatusRequestEntityTooLarge, Type: typeInvalidRequest,
+				Message: fmt.Sprintf("request body of %d bytes is larger than the limit of %d bytes", req.ContentLength, s.opt.MaxBodyBytes)}
+		}
+		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.opt.MaxBodyBytes)
+		return next(c)
+	}
+}
