@@ -125,7 +125,7 @@ func New(m *model.Model, opt Options) (*Backend, error) {
 	b.scratch = make([][]float32, opt.Threads)
 	b.attnScratch = make([][]float32, opt.Threads)
 	for i := range b.scratch {
-		b.scratch[i] = make([]float32, maxCols)
+		b.scratch[i] = make([]float32, 3*maxCols)
 		// A sequence can attend to at most every slot of the pool.
 		b.attnScratch[i] = make([]float32, b.numPages*b.pageSize)
 	}

@@ -18,8 +18,18 @@ var f16Table = func() []float32 {
 
 func bf16ToFloat(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
-// dot is the float32 inner product, unrolled so that the four partial sums pipeline.
+// dot is the float32 inner product of a and b[:len(a)].
 func dot(a, b []float32) float32 {
+	n := len(a)
+	b = b[:n]
+	if hasAVX2 && n > 0 {
+		return dotF32AVX2(&a[0], &b[0], n)
+	}
+	return dotGeneric(a, b)
+}
+
+// dotGeneric is the portable dot, unrolled so that the four partial sums pipeline.
+func dotGeneric(a, b []float32) float32 {
 	n := len(a)
 	b = b[:n]
 	var s0, s1, s2, s3 float32
@@ -36,23 +46,47 @@ func dot(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// dot4 computes the inner products of one weight row with four activation rows at once, so
-// that each weight element is loaded once for four tokens (prefill).
-func dot4(w, x0, x1, x2, x3 []float32) (r0, r1, r2, r3 float32) {
-	n := len(w)
-	x0, x1, x2, x3 = x0[:n], x1[:n], x2[:n], x3[:n]
-	for i := 0; i < n; i++ {
-		v := w[i]
-		r0 += v * x0[i]
-		r1 += v * x1[i]
-		r2 += v * x2[i]
-		r3 += v * x3[i]
+// gemm3x4 computes the twelve inner products of three weight rows (w[r*ldw:], length n) with
+// four activation rows (x[t*ldx:], length n) into out[r*4+t]: the register block of the
+// float matrix product, where each weight element loaded serves four tokens.
+func gemm3x4(w []float32, ldw int, x []float32, ldx int, n int, out *[12]float32) {
+	_ = w[2*ldw+n-1]
+	_ = x[3*ldx+n-1]
+	n8 := 0
+	if hasAVX2 {
+		n8 = n &^ 7
+		if n8 > 0 {
+			gemm3x4F32AVX2(&w[0], ldw, &x[0], ldx, n8, &out[0])
+		} else {
+			*out = [12]float32{}
+		}
+	} else {
+		*out = [12]float32{}
 	}
-	return
+	for r := 0; r < 3; r++ {
+		wr := w[r*ldw : r*ldw+n]
+		for t := 0; t < 4; t++ {
+			xt := x[t*ldx : t*ldx+n]
+			s := out[r*4+t]
+			for i := n8; i < n; i++ {
+				s += wr[i] * xt[i]
+			}
+			out[r*4+t] = s
+		}
+	}
 }
 
 // axpy: y += a*x.
 func axpy(a float32, x, y []float32) {
+	y = y[:len(x)]
+	if hasAVX2 && len(x) > 0 {
+		axpyAVX2(a, &x[0], &y[0], len(x))
+		return
+	}
+	axpyGeneric(a, x, y)
+}
+
+func axpyGeneric(a float32, x, y []float32) {
 	y = y[:len(x)]
 	for i, v := range x {
 		y[i] += a * v

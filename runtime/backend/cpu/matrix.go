@@ -102,15 +102,9 @@ func (m *matrix) rowF32(r int, dst []float32) {
 	case model.F32:
 		copy(dst, m.f32[r*c:(r+1)*c])
 	case model.F16:
-		src := m.u16[r*c : (r+1)*c]
-		for i, h := range src {
-			dst[i] = f16Table[h]
-		}
+		cvtF16(dst[:c], m.u16[r*c:(r+1)*c])
 	case model.BF16:
-		src := m.u16[r*c : (r+1)*c]
-		for i, h := range src {
-			dst[i] = bf16ToFloat(h)
-		}
+		cvtBF16(dst[:c], m.u16[r*c:(r+1)*c])
 	case model.Q8_0:
 		row := m.q8[r*m.rowBytes : (r+1)*m.rowBytes]
 		for b := 0; b < c/model.Q8Block; b++ {
@@ -123,9 +117,11 @@ func (m *matrix) rowF32(r int, dst []float32) {
 	}
 }
 
-// q8Acts are activations quantized to q8_0 the way ggml does before a q8_0 matrix product:
-// per block of 32, d = max|x|/127 rounded to f16, q = round(x/d). Matching ggml here keeps
-// Arbor's q8_0 results close to llama.cpp's, and integer dot products are the fast path.
+// q8Acts are activations quantized to q8_0 the way ggml's x86 build does before a q8_0 matrix
+// product (quantize_row_q8_0's AVX/AVX2 path, which every x86 CPU variant that
+// node-llama-cpp ships selects): per block of 32, d = max|x|/127 stored as f16, and
+// q = x*(127/max|x|) rounded to nearest, ties to even. Matching it keeps Arbor's q8_0 logits
+// and greedy choices the same as llama.cpp's, and integer dot products are the fast path.
 type q8Acts struct {
 	q []int8
 	d []float32
@@ -138,29 +134,25 @@ func (a *q8Acts) quantize(x []float32, n, cols int) {
 	for t := 0; t < n; t++ {
 		xs := x[t*cols : (t+1)*cols]
 		for b := 0; b < blocks; b++ {
-			blk := xs[b*model.Q8Block : (b+1)*model.Q8Block]
+			blk := (*[model.Q8Block]float32)(xs[b*model.Q8Block:])
 			var amax float32
 			for _, v := range blk {
-				if v < 0 {
-					v = -v
-				}
-				if v > amax {
-					amax = v
-				}
+				amax = max(amax, abs32(v))
 			}
-			d := amax / 127
 			var id float32
-			if d != 0 {
-				id = 1 / d
+			if amax != 0 {
+				id = 127 / amax
 			}
-			a.d[t*blocks+b] = f16Table[model.F32ToF16(d)]
-			q := a.q[t*cols+b*model.Q8Block:]
+			a.d[t*blocks+b] = f16Table[model.F32ToF16(amax/127)]
+			q := (*[model.Q8Block]int8)(a.q[t*cols+b*model.Q8Block:])
 			for i, v := range blk {
-				q[i] = int8(math.Round(float64(v * id)))
+				q[i] = int8(math.RoundToEven(float64(v * id)))
 			}
 		}
 	}
 }
+
+func abs32(v float32) float32 { return math.Float32frombits(math.Float32bits(v) &^ (1 << 31)) }
 
 func grow[T any](s []T, n int) []T {
 	if cap(s) < n {
@@ -169,9 +161,21 @@ func grow[T any](s []T, n int) []T {
 	return s[:n]
 }
 
-// q8Dot is the inner product of a q8_0 weight row and a quantized activation row. Blocks are
-// viewed as fixed-size arrays so the compiler drops the bounds checks of the inner loop.
+// q8Dot is the inner product of a q8_0 weight row and a quantized activation row (its quants q
+// and its per-block scales d).
 func q8Dot(row []byte, q []int8, d []float32) float32 {
+	nb := len(d)
+	_ = row[nb*model.Q8BlockBytes-1]
+	_ = q[nb*model.Q8Block-1]
+	if hasAVX2 && nb > 0 {
+		return dotQ8AVX2(&row[0], &q[0], &d[0], nb)
+	}
+	return q8DotGeneric(row, q, d)
+}
+
+// q8DotGeneric is the portable q8Dot. Blocks are viewed as fixed-size arrays so the compiler
+// drops the bounds checks of the inner loop.
+func q8DotGeneric(row []byte, q []int8, d []float32) float32 {
 	var sum float32
 	nb := len(d)
 	_ = row[nb*model.Q8BlockBytes-1]
@@ -193,9 +197,33 @@ func q8Dot(row []byte, q []int8, d []float32) float32 {
 	return sum
 }
 
+// q8Dot4 is q8Dot of one weight row with four activation rows: q[t*qs:] and d[t*ds:] for
+// token t, nb blocks each. The weight row is read once for all four.
+func q8Dot4(row []byte, q []int8, qs int, d []float32, ds int, nb int, out *[4]float32) {
+	_ = row[nb*model.Q8BlockBytes-1]
+	_ = q[3*qs+nb*model.Q8Block-1]
+	_ = d[3*ds+nb-1]
+	if hasAVX2 && nb > 0 {
+		dotQ8x4AVX2(&row[0], &q[0], &d[0], nb, qs, ds*4, &out[0])
+		return
+	}
+	for t := 0; t < 4; t++ {
+		out[t] = q8DotGeneric(row, q[t*qs:t*qs+nb*model.Q8Block], d[t*ds:t*ds+nb])
+	}
+}
+
 // dotF16 and dotBF16 are inner products with a half-precision weight row, converting as they
 // go (one pass over the row instead of dequantize-then-dot).
 func dotF16(w []uint16, x []float32) float32 {
+	n := len(w)
+	x = x[:n]
+	if hasAVX2 && n > 0 {
+		return dotF16AVX2(&w[0], &x[0], n)
+	}
+	return dotF16Generic(w, x)
+}
+
+func dotF16Generic(w []uint16, x []float32) float32 {
 	n := len(w)
 	x = x[:n]
 	tab := (*[1 << 16]float32)(f16Table)
@@ -216,6 +244,15 @@ func dotF16(w []uint16, x []float32) float32 {
 func dotBF16(w []uint16, x []float32) float32 {
 	n := len(w)
 	x = x[:n]
+	if hasAVX2 && n > 0 {
+		return dotBF16AVX2(&w[0], &x[0], n)
+	}
+	return dotBF16Generic(w, x)
+}
+
+func dotBF16Generic(w []uint16, x []float32) float32 {
+	n := len(w)
+	x = x[:n]
 	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= n; i += 4 {
@@ -230,8 +267,36 @@ func dotBF16(w []uint16, x []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// cvtF16 and cvtBF16 widen a half-precision row to float32.
+func cvtF16(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	if hasAVX2 && len(src) > 0 {
+		cvtF16AVX2(&dst[0], &src[0], len(src))
+		return
+	}
+	for i, h := range src {
+		dst[i] = f16Table[h]
+	}
+}
+
+func cvtBF16(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	if hasAVX2 && len(src) > 0 {
+		cvtBF16AVX2(&dst[0], &src[0], len(src))
+		return
+	}
+	for i, h := range src {
+		dst[i] = bf16ToFloat(h)
+	}
+}
+
 // matmulTask computes out[t*outStride+r] (+)= W[r]·x[t] for rows r in the worker's range and
-// all n tokens. Parallel over rows: each worker streams its slice of the weight once per step.
+// all n tokens. Parallel over rows: each worker streams its slice of the weight.
+//
+// With several tokens (prefill, or many sequences decoding together) the tokens are taken in
+// tiles small enough to stay in the core's L2 cache, and within a tile a register block of
+// weight rows meets four tokens at a time, so that each weight element loaded from memory
+// serves every token of the tile: the product becomes bound by arithmetic, not by memory.
 type matmulTask struct {
 	m         *matrix
 	x         []float32 // n rows of m.cols
@@ -241,52 +306,146 @@ type matmulTask struct {
 	outStride int
 	accum     bool        // add into out instead of overwriting (residual connections)
 	bias      []float32   // optional, added to every output row
-	scratch   [][]float32 // per worker: one dequantized weight row
+	scratch   [][]float32 // per worker: room for three float32 weight rows
+}
+
+// l2Tile is the activation bytes a token tile may take: half of a 512 KiB L2, leaving room for
+// the weight rows in flight and the outputs.
+const l2Tile = 256 << 10
+
+// tokenTile returns how many tokens of rowBytes each go in one tile: a multiple of 4, at least 4.
+func tokenTile(rowBytes int) int {
+	tt := l2Tile / max(rowBytes, 1)
+	return max(tt&^3, 4)
 }
 
 func (t *matmulTask) run(lo, hi, w int) {
+	switch {
+	case t.m.dtype == model.Q8_0:
+		t.runQ8(lo, hi)
+	case t.n == 1:
+		t.runVec(lo, hi)
+	default:
+		t.runTiled(lo, hi, w)
+	}
+}
+
+func (t *matmulTask) bias1(r int) float32 {
+	if t.bias != nil {
+		return t.bias[r]
+	}
+	return 0
+}
+
+// runVec is the one-token product (decode): one pass over the rows, converting as it reads.
+func (t *matmulTask) runVec(lo, hi int) {
 	m := t.m
 	c := m.cols
+	x := t.x[:c]
 	for r := lo; r < hi; r++ {
-		var b float32
-		if t.bias != nil {
-			b = t.bias[r]
+		var v float32
+		switch m.dtype {
+		case model.F32:
+			v = dot(m.f32[r*c:(r+1)*c], x)
+		case model.F16:
+			v = dotF16(m.u16[r*c:(r+1)*c], x)
+		case model.BF16:
+			v = dotBF16(m.u16[r*c:(r+1)*c], x)
 		}
-		if m.dtype == model.Q8_0 {
+		t.store(0, r, v+t.bias1(r))
+	}
+}
+
+// runQ8 is the q8_0 product over already quantized activations.
+func (t *matmulTask) runQ8(lo, hi int) {
+	m := t.m
+	c := m.cols
+	nb := c / model.Q8Block
+	qa := t.q
+	if t.n == 1 {
+		for r := lo; r < hi; r++ {
+			t.store(0, r, q8Dot(m.q8[r*m.rowBytes:(r+1)*m.rowBytes], qa.q[:c], qa.d[:nb])+t.bias1(r))
+		}
+		return
+	}
+	tile := tokenTile(c)
+	var o4 [4]float32
+	for t0 := 0; t0 < t.n; t0 += tile {
+		t1 := min(t0+tile, t.n)
+		for r := lo; r < hi; r++ {
 			row := m.q8[r*m.rowBytes : (r+1)*m.rowBytes]
-			blocks := c / model.Q8Block
-			for tok := 0; tok < t.n; tok++ {
-				v := q8Dot(row, t.q.q[tok*c:(tok+1)*c], t.q.d[tok*blocks:(tok+1)*blocks]) + b
-				t.store(tok, r, v)
+			b := t.bias1(r)
+			tok := t0
+			for ; tok+4 <= t1; tok += 4 {
+				q8Dot4(row, qa.q[tok*c:], c, qa.d[tok*nb:], nb, nb, &o4)
+				t.store(tok, r, o4[0]+b)
+				t.store(tok+1, r, o4[1]+b)
+				t.store(tok+2, r, o4[2]+b)
+				t.store(tok+3, r, o4[3]+b)
 			}
-			continue
+			for ; tok < t1; tok++ {
+				t.store(tok, r, q8Dot(row, qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])+b)
+			}
 		}
-		if t.n == 1 && (m.dtype == model.F16 || m.dtype == model.BF16) {
-			wr := m.u16[r*c : (r+1)*c]
-			if m.dtype == model.F16 {
-				t.store(0, r, dotF16(wr, t.x[:c])+b)
+	}
+}
+
+// rows3 returns rows r..r+2 of m as float32 with their stride: in place for f32, converted
+// into the worker's scratch otherwise.
+func (t *matmulTask) rows3(r, w int) ([]float32, int) {
+	m := t.m
+	c := m.cols
+	if m.dtype == model.F32 {
+		return m.f32[r*c : (r+3)*c], c
+	}
+	s := t.scratch[w][:3*c]
+	for i := 0; i < 3; i++ {
+		m.rowF32(r+i, s[i*c:(i+1)*c])
+	}
+	return s, c
+}
+
+// runTiled is the float product for several tokens: token tiles in L2, three rows by four
+// tokens per register block.
+func (t *matmulTask) runTiled(lo, hi, w int) {
+	m := t.m
+	c := m.cols
+	tile := tokenTile(c * 4)
+	var o [12]float32
+	for t0 := 0; t0 < t.n; t0 += tile {
+		t1 := min(t0+tile, t.n)
+		r := lo
+		for ; r+3 <= hi; r += 3 {
+			wr, ld := t.rows3(r, w)
+			b0, b1, b2 := t.bias1(r), t.bias1(r+1), t.bias1(r+2)
+			tok := t0
+			for ; tok+4 <= t1; tok += 4 {
+				gemm3x4(wr, ld, t.x[tok*c:], c, c, &o)
+				for j := 0; j < 4; j++ {
+					t.store(tok+j, r, o[j]+b0)
+					t.store(tok+j, r+1, o[4+j]+b1)
+					t.store(tok+j, r+2, o[8+j]+b2)
+				}
+			}
+			for ; tok < t1; tok++ {
+				xt := t.x[tok*c : (tok+1)*c]
+				t.store(tok, r, dot(wr[:c], xt)+b0)
+				t.store(tok, r+1, dot(wr[ld:ld+c], xt)+b1)
+				t.store(tok, r+2, dot(wr[2*ld:2*ld+c], xt)+b2)
+			}
+		}
+		for ; r < hi; r++ {
+			var wr []float32
+			if m.dtype == model.F32 {
+				wr = m.f32[r*c : (r+1)*c]
 			} else {
-				t.store(0, r, dotBF16(wr, t.x[:c])+b)
+				wr = t.scratch[w][:c]
+				m.rowF32(r, wr)
 			}
-			continue
-		}
-		var wr []float32
-		if m.dtype == model.F32 {
-			wr = m.f32[r*c : (r+1)*c]
-		} else {
-			wr = t.scratch[w][:c]
-			m.rowF32(r, wr)
-		}
-		tok := 0
-		for ; tok+4 <= t.n; tok += 4 {
-			r0, r1, r2, r3 := dot4(wr, t.x[tok*c:], t.x[(tok+1)*c:], t.x[(tok+2)*c:], t.x[(tok+3)*c:])
-			t.store(tok, r, r0+b)
-			t.store(tok+1, r, r1+b)
-			t.store(tok+2, r, r2+b)
-			t.store(tok+3, r, r3+b)
-		}
-		for ; tok < t.n; tok++ {
-			t.store(tok, r, dot(wr, t.x[tok*c:(tok+1)*c])+b)
+			b := t.bias1(r)
+			for tok := t0; tok < t1; tok++ {
+				t.store(tok, r, dot(wr, t.x[tok*c:(tok+1)*c])+b)
+			}
 		}
 	}
 }

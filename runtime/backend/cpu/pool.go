@@ -1,7 +1,10 @@
 package cpu
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // task is a unit of parallel work: Run(lo, hi, w) handles items [lo, hi) on worker w (w indexes
@@ -11,37 +14,94 @@ type task interface {
 	run(lo, hi, w int)
 }
 
-type job struct {
-	t      task
-	lo, hi int
-	w      int
-}
-
 // pool is a fixed set of worker goroutines, one per thread; the calling goroutine is worker 0
 // and does a share of the work itself, so a pool of one runs everything inline.
+//
+// A decode step dispatches about seven products per layer (170 for a 24-layer model) plus
+// attention, each only tens to hundreds of microseconds long, so waking a parked goroutine
+// for each (a futex round trip, several microseconds, more on a busy machine) would cost a
+// visible share of the step. Workers therefore spin on a generation counter for a short while
+// after each job and only park when no new job came: during a forward pass they stay awake,
+// between steps they sleep.
 type pool struct {
-	n    int
-	jobs []chan job
-	wg   sync.WaitGroup
-	stop sync.Once
+	n      int
+	gen    atomic.Uint64 // bumped once per dispatch, after t and bounds are set
+	undone atomic.Int32  // workers (other than the caller) still running the current job
+	t      task
+	bounds [65]int // worker w runs [bounds[w], bounds[w+1])
+
+	mu       sync.Mutex
+	wake     *sync.Cond
+	sleepers atomic.Int32 // workers parked (or about to park) on wake
+	closed   atomic.Bool
 }
 
+// spinFor is how long an idle worker polls for the next job before parking. It spans the gaps
+// between the products of one forward pass (norms, RoPE, quantization: microseconds) but not
+// the time between steps.
+const spinFor = 200 * time.Microsecond
+
 func newPool(n int) *pool {
-	if n < 1 {
-		n = 1
-	}
-	p := &pool{n: n, jobs: make([]chan job, n)}
+	n = min(max(n, 1), 64)
+	p := &pool{n: n}
+	p.wake = sync.NewCond(&p.mu)
 	for w := 1; w < n; w++ {
-		ch := make(chan job, 1)
-		p.jobs[w] = ch
-		go func() {
-			for j := range ch {
-				j.t.run(j.lo, j.hi, j.w)
-				p.wg.Done()
-			}
-		}()
+		go p.worker(w)
 	}
 	return p
+}
+
+func (p *pool) worker(w int) {
+	seen := uint64(0)
+	for {
+		g := p.await(seen)
+		if g == seen {
+			return // closed
+		}
+		seen = g
+		if lo, hi := p.bounds[w], p.bounds[w+1]; lo < hi {
+			p.t.run(lo, hi, w)
+		}
+		p.undone.Add(-1)
+	}
+}
+
+// await returns the generation after seen, spinning first and then parking; it returns seen
+// when the pool is closed.
+func (p *pool) await(seen uint64) uint64 {
+	var deadline time.Time
+	for i := 0; ; i++ {
+		if g := p.gen.Load(); g != seen {
+			return g
+		}
+		if p.closed.Load() {
+			return seen
+		}
+		if i&255 != 255 {
+			continue
+		}
+		// Every few hundred polls: check the clock, and let other goroutines run.
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(spinFor)
+		} else if now.After(deadline) {
+			break
+		}
+		runtime.Gosched()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.sleepers.Add(1)
+	defer p.sleepers.Add(-1)
+	for {
+		if g := p.gen.Load(); g != seen {
+			return g
+		}
+		if p.closed.Load() {
+			return seen
+		}
+		p.wake.Wait()
+	}
 }
 
 // parallel splits [0, total) into one contiguous range per worker, rounded to multiples of
@@ -50,51 +110,49 @@ func (p *pool) parallel(t task, total, grain int) {
 	if total <= 0 {
 		return
 	}
-	if grain < 1 {
-		grain = 1
-	}
+	grain = max(grain, 1)
 	units := (total + grain - 1) / grain
-	n := p.n
-	if units < n {
-		n = units
-	}
+	n := min(p.n, units)
 	if n <= 1 {
 		t.run(0, total, 0)
 		return
 	}
-	per := units / n
-	extra := units % n
+	per, extra := units/n, units%n
 	lo := 0
-	bounds := [64]int{}
-	for w := 0; w < n && w < len(bounds)-1; w++ {
-		u := per
-		if w < extra {
-			u++
+	for w := 0; w < p.n; w++ {
+		p.bounds[w] = min(lo, total)
+		if w < n {
+			u := per
+			if w < extra {
+				u++
+			}
+			lo += u * grain
 		}
-		bounds[w] = lo
-		lo += u * grain
 	}
-	bounds[n] = total
-	p.wg.Add(n - 1)
-	for w := 1; w < n; w++ {
-		hi := bounds[w+1]
-		if hi > total {
-			hi = total
+	p.bounds[p.n] = total
+	p.t = t
+	p.undone.Store(int32(p.n - 1))
+	// The atomic add publishes t, bounds and undone to workers that observe the new generation.
+	p.gen.Add(1)
+	if p.sleepers.Load() > 0 {
+		p.mu.Lock()
+		p.wake.Broadcast()
+		p.mu.Unlock()
+	}
+	t.run(p.bounds[0], p.bounds[1], 0)
+	for i := 0; p.undone.Load() != 0; i++ {
+		if i&255 == 255 {
+			runtime.Gosched()
 		}
-		p.jobs[w] <- job{t: t, lo: bounds[w], hi: hi, w: w}
 	}
-	hi0 := bounds[1]
-	if hi0 > total {
-		hi0 = total
-	}
-	t.run(0, hi0, 0)
-	p.wg.Wait()
+	p.t = nil
 }
 
 func (p *pool) close() {
-	p.stop.Do(func() {
-		for w := 1; w < p.n; w++ {
-			close(p.jobs[w])
-		}
-	})
+	if p.closed.Swap(true) {
+		return
+	}
+	p.mu.Lock()
+	p.wake.Broadcast()
+	p.mu.Unlock()
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/arborlabs/arbor/runtime/backend"
+	"github.com/arborlabs/arbor/runtime/backend/cpu"
+	"github.com/arborlabs/arbor/runtime/kv"
+	"github.com/arborlabs/arbor/runtime/model"
+)
+
+// benchResult is the JSON line arbor bench ends with.
+type benchResult struct {
+	Model                string  `json:"model"`
+	Arch                 string  `json:"arch"`
+	DType                string  `json:"dtype"`
+	Params               int64   `json:"params"`
+	Layers               int     `json:"layers"`
+	Hidden               int     `json:"hidden"`
+	Threads              int     `json:"threads"`
+	Batch                int     `json:"batch"`
+	PromptTokens         int     `json:"prompt_tokens"`
+	NewTokens            int     `json:"new_tokens"`
+	PrefillSeconds       float64 `json:"prefill_s"`
+	DecodeSeconds        float64 `json:"decode_s"`
+	PrefillTokensPerS    float64 `json:"prefill_tokens_per_s"`
+	DecodeTokensPerS     float64 `json:"decode_tokens_per_s"`
+	DecodeStepsPerS      float64 `json:"decode_steps_per_s"`
+	WeightBytesPerToken  int64   `json:"weight_bytes_per_token"`
+	BandwidthGBPerS      float64 `json:"bandwidth_gb_per_s"`
+	DecodeBandwidthShare float64 `json:"decode_bandwidth_share"`
+	DecodeBoundTokensPS  float64 `json:"decode_bound_tokens_per_s"`
+}
+
+// cmdBench times prefill and decode straight through the backend (no tokenizer, sampler or
+// engine): a prompt of made-up ids per sequence, one Forward per sequence for prefill, then
+// steps that decode every sequence together, each taking its greedy next token.
+func cmdBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	modelPath := fs.String("model", "", "the model file (.gguf or a Hugging Face directory)")
+	promptTokens := fs.Int("prompt-tokens", 128, "prompt length of each sequence")
+	newTokens := fs.Int("new-tokens", 128, "tokens to decode per sequence")
+	batch := fs.Int("batch", 1, "sequences decoding together")
+	threads := fs.Int("threads", 0, "worker threads (0: all cores)")
+	bwMB := fs.Int("bandwidth-mb", 1024, "buffer size for the memory bandwidth measurement, MiB (0: skip)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelPath == "" {
+		return errors.New("bench: --model is required")
+	}
+	if *promptTokens < 1 || *newTokens < 1 || *batch < 1 {
+		return errors.New("bench: --prompt-tokens, --new-tokens and --batch must be at least 1")
+	}
+	if *threads <= 0 {
+		*threads = runtime.NumCPU()
+	}
+	m, err := model.LoadWeights(*modelPath)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	cfg := m.Config
+
+	const pageSize = 16
+	perSeq := *promptTokens + *newTokens + 1
+	pagesPerSeq := (perSeq + pageSize - 1) / pageSize
+	numPages := pagesPerSeq**batch + pagesPerSeq
+	be, err := cpu.New(m, cpu.Options{Threads: *threads, PageSize: pageSize, NumPages: numPages})
+	if err != nil {
+		return err
+	}
+	defer be.Close()
+	pool := kv.NewPool(numPages, pageSize)
+
+	res := benchResult{
+		Model: *modelPath, Arch: cfg.Arch, Params: int64(numParams(&m.Weights)),
+		Layers: cfg.NumLayers, Hidden: cfg.HiddenSize, Threads: *threads, Batch: *batch,
+		PromptTokens: *promptTokens, NewTokens: *newTokens,
+		WeightBytesPerToken: be.WeightBytesPerToken(),
+	}
+	if len(m.Weights.Layers) > 0 && m.Weights.Layers[0].Q != nil {
+		res.DType = m.Weights.Layers[0].Q.DType.String()
+	}
+	fmt.Fprintf(stderr, "bench: %s (%s, %s, %d layers, %.0fM parameters), %d threads, batch %d\n",
+		*modelPath, cfg.Arch, res.DType, cfg.NumLayers, float64(res.Params)/1e6, *threads, *batch)
+	if *bwMB > 0 {
+		fmt.Fprintf(stderr, "bench: measuring memory read bandwidth over %d MiB...\n", *bwMB)
+		bw := cpu.MeasureReadBandwidth(*bwMB<<20, *threads)
+		res.BandwidthGBPerS = bw / 1e9
+		res.DecodeBoundTokensPS = bw / float64(res.WeightBytesPerToken)
+		fmt.Fprintf(stderr, "bench: %.1f GB/s; %.1f MB of weights per decode step: at most %.1f steps/s\n",
+			res.BandwidthGBPerS, float64(res.WeightBytesPerToken)/1e6, res.DecodeBoundTokensPS)
+	}
+
+	V := cfg.VocabSize
+	logits := make([][]float32, *batch)
+	for i := range logits {
+		logits[i] = make([]float32, V)
+	}
+	forward := func(b *backend.Batch) error {
+		return be.Forward(b, logits)
+	}
+	appendSlots := func(s *kv.Sequence, n int) error {
+		moves, err := s.Append(n)
+		if err != nil {
+			return err
+		}
+		if len(moves) > 0 {
+			return be.CopySlots(moves)
+		}
+		return nil
+	}
+
+	// Warm-up: one token through every weight (pages the file in), on a throwaway sequence.
+	fmt.Fprintln(stderr, "bench: warm-up...")
+	warm := pool.NewSequence()
+	if err := appendSlots(warm, 1); err != nil {
+		return err
+	}
+	if err := forward(&backend.Batch{Seqs: []backend.SeqInput{{Tokens: []int32{1}, Positions: []int32{0}, Pages: warm.Pages(), Logits: true}}}); err != nil {
+		return err
+	}
+	warm.Free()
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	// Prefill: each sequence's prompt in one Forward.
+	seqs := make([]*kv.Sequence, *batch)
+	next := make([]int32, *batch)
+	start := time.Now()
+	for i := range seqs {
+		seqs[i] = pool.NewSequence()
+		ids := make([]int32, *promptTokens)
+		pos := make([]int32, *promptTokens)
+		for j := range ids {
+			ids[j] = int32((1000 + 7919*i + j) % V)
+			pos[j] = int32(j)
+		}
+		if err := appendSlots(seqs[i], len(ids)); err != nil {
+			return err
+		}
+		in := backend.SeqInput{Tokens: ids, Positions: pos, Pages: seqs[i].Pages(), Logits: true}
+		// Logits land in row 0 for this one-sequence batch; keep each sequence's next token.
+		if err := forward(&backend.Batch{Seqs: []backend.SeqInput{in}}); err != nil {
+			return err
+		}
+		next[i] = argmax(logits[0])
+	}
+	res.PrefillSeconds = time.Since(start).Seconds()
+	res.PrefillTokensPerS = float64(*batch**promptTokens) / res.PrefillSeconds
+	fmt.Fprintf(stderr, "bench: prefill %d x %d tokens in %.2fs: %.1f tokens/s\n", *batch, *promptTokens, res.PrefillSeconds, res.PrefillTokensPerS)
+
+	// Decode: all sequences one token per step.
+	b := &backend.Batch{Seqs: make([]backend.SeqInput, *batch)}
+	tok := make([]int32, *batch)
+	posv := make([]int32, *batch)
+	start = time.Now()
+	report := start
+	for step := 0; step < *newTokens; step++ {
+		for i, s := range seqs {
+			at := s.Len()
+			if err := appendSlots(s, 1); err != nil {
+				return err
+			}
+			tok[i], posv[i] = next[i], int32(at)
+			b.Seqs[i] = backend.SeqInput{Tokens: tok[i : i+1], Positions: posv[i : i+1], Start: at, Pages: s.Pages(), Logits: true}
+		}
+		if err := forward(b); err != nil {
+			return err
+		}
+		for i := range seqs {
+			next[i] = argmax(logits[i])
+		}
+		if now := time.Now(); now.Sub(report) > 5*time.Second {
+			report = now
+			fmt.Fprintf(stderr, "bench: decode step %d/%d, %.1f tokens/s so far\n", step+1, *newTokens, float64((step+1)**batch)/now.Sub(start).Seconds())
+		}
+	}
+	res.DecodeSeconds = time.Since(start).Seconds()
+	res.DecodeStepsPerS = float64(*newTokens) / res.DecodeSeconds
+	res.DecodeTokensPerS = res.DecodeStepsPerS * float64(*batch)
+	if res.BandwidthGBPerS > 0 {
+		res.DecodeBandwidthShare = float64(res.WeightBytesPerToken) * res.DecodeStepsPerS / (res.BandwidthGBPerS * 1e9)
+	}
+	fmt.Fprintf(stderr, "bench: decode %d x %d tokens in %.2fs: %.1f tokens/s (%.0f%% of the memory bandwidth)\n",
+		*batch, *newTokens, res.DecodeSeconds, res.DecodeTokensPerS, 100*res.DecodeBandwidthShare)
+	line, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, string(line))
+	return err
+}
+
+func argmax(v []float32) int32 {
+	best := 0
+	for i, x := range v {
+		if x > v[best] {
+			best = i
+		}
+	}
+	return int32(best)
+}

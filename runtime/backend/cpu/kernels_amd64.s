@@ -1,0 +1,546 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AVX2 + FMA + F16C kernels. Every function ends with VZEROUPPER so that SSE code in the
+// runtime pays no transition penalty. Accumulators are kept in several registers so that the
+// FMA latency (4-5 cycles) does not serialise the loop.
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv() (eax, edx uint32)
+TEXT ·xgetbv(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET
+
+// hsum8 reduces the 8 lanes of Y0 into the low lane of X0 (clobbers X1).
+#define HSUM_Y0 \
+	VEXTRACTF128 $1, Y0, X1 \
+	VADDPS       X1, X0, X0 \
+	VMOVHLPS     X0, X0, X1 \
+	VADDPS       X1, X0, X0 \
+	VPSHUFD      $1, X0, X1 \
+	VADDSS       X1, X0, X0
+
+// func dotF32AVX2(a, b *float32, n int) float32
+TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
+	MOVQ   a+0(FP), SI
+	MOVQ   b+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+f32loop32:
+	CMPQ        CX, $32
+	JLT         f32loop8
+	VMOVUPS     (SI), Y4
+	VMOVUPS     32(SI), Y5
+	VMOVUPS     64(SI), Y6
+	VMOVUPS     96(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $128, SI
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	JMP         f32loop32
+
+f32loop8:
+	CMPQ        CX, $8
+	JLT         f32reduce
+	VMOVUPS     (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         f32loop8
+
+f32reduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	HSUM_Y0
+
+f32tail:
+	TESTQ       CX, CX
+	JEQ         f32done
+	VMOVSS      (SI), X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         f32tail
+
+f32done:
+	VMOVSS     X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotF16AVX2(w *uint16, x *float32, n int) float32
+TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+f16loop32:
+	CMPQ        CX, $32
+	JLT         f16loop8
+	VCVTPH2PS   (SI), Y4
+	VCVTPH2PS   16(SI), Y5
+	VCVTPH2PS   32(SI), Y6
+	VCVTPH2PS   48(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $64, SI
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	JMP         f16loop32
+
+f16loop8:
+	CMPQ        CX, $8
+	JLT         f16reduce
+	VCVTPH2PS   (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ        $16, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         f16loop8
+
+f16reduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	HSUM_Y0
+
+f16tail:
+	TESTQ       CX, CX
+	JEQ         f16done
+	MOVWLZX     (SI), AX
+	VMOVD       AX, X1
+	VCVTPH2PS   X1, X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ        $2, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         f16tail
+
+f16done:
+	VMOVSS     X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func dotBF16AVX2(w *uint16, x *float32, n int) float32
+TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ   w+0(FP), SI
+	MOVQ   x+8(FP), DI
+	MOVQ   n+16(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+bf16loop32:
+	CMPQ        CX, $32
+	JLT         bf16loop8
+	VPMOVZXWD   (SI), Y4
+	VPMOVZXWD   16(SI), Y5
+	VPMOVZXWD   32(SI), Y6
+	VPMOVZXWD   48(SI), Y7
+	VPSLLD      $16, Y4, Y4
+	VPSLLD      $16, Y5, Y5
+	VPSLLD      $16, Y6, Y6
+	VPSLLD      $16, Y7, Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ        $64, SI
+	ADDQ        $128, DI
+	SUBQ        $32, CX
+	JMP         bf16loop32
+
+bf16loop8:
+	CMPQ        CX, $8
+	JLT         bf16reduce
+	VPMOVZXWD   (SI), Y4
+	VPSLLD      $16, Y4, Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ        $16, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         bf16loop8
+
+bf16reduce:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	HSUM_Y0
+
+bf16tail:
+	TESTQ       CX, CX
+	JEQ         bf16done
+	MOVWLZX     (SI), AX
+	SHLL        $16, AX
+	VMOVD       AX, X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ        $2, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         bf16tail
+
+bf16done:
+	VMOVSS     X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// Q8 block math, the way ggml does it on AVX2: VPMADDUBSW multiplies unsigned by signed bytes,
+// so the weight's sign is moved onto the activation (VPSIGNB) and the weight made non-negative
+// (VPABSB). |w| <= 128 and |x| <= 127, so each int16 pair sum stays below 32767 and never
+// saturates. VPMADDWD by ones widens the pairs to eight int32 lanes, which are converted to
+// float and multiplied-accumulated by the block's scale (weight d times activation d).
+
+// func dotQ8AVX2(w *byte, xq *int8, xd *float32, nb int) float32
+TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
+	MOVQ         w+0(FP), SI
+	MOVQ         xq+8(FP), DI
+	MOVQ         xd+16(FP), DX
+	MOVQ         nb+24(FP), CX
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+
+q8loop2:
+	CMPQ         CX, $2
+	JLT          q8loop1
+	// block 0
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X2
+	VCVTPH2PS    X2, X2
+	VMULSS       (DX), X2, X2
+	VBROADCASTSS X2, Y2
+	VMOVDQU      2(SI), Y3
+	VMOVDQU      (DI), Y4
+	VPSIGNB      Y3, Y4, Y4
+	VPABSB       Y3, Y3
+	VPMADDUBSW   Y4, Y3, Y3
+	VPMADDWD     Y13, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y2, Y3, Y0
+	// block 1
+	MOVWLZX      34(SI), AX
+	VMOVD        AX, X5
+	VCVTPH2PS    X5, X5
+	VMULSS       4(DX), X5, X5
+	VBROADCASTSS X5, Y5
+	VMOVDQU      36(SI), Y6
+	VMOVDQU      32(DI), Y7
+	VPSIGNB      Y6, Y7, Y7
+	VPABSB       Y6, Y6
+	VPMADDUBSW   Y7, Y6, Y6
+	VPMADDWD     Y13, Y6, Y6
+	VCVTDQ2PS    Y6, Y6
+	VFMADD231PS  Y5, Y6, Y1
+	ADDQ         $68, SI
+	ADDQ         $64, DI
+	ADDQ         $8, DX
+	SUBQ         $2, CX
+	JMP          q8loop2
+
+q8loop1:
+	TESTQ        CX, CX
+	JEQ          q8done
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X2
+	VCVTPH2PS    X2, X2
+	VMULSS       (DX), X2, X2
+	VBROADCASTSS X2, Y2
+	VMOVDQU      2(SI), Y3
+	VMOVDQU      (DI), Y4
+	VPSIGNB      Y3, Y4, Y4
+	VPABSB       Y3, Y3
+	VPMADDUBSW   Y4, Y3, Y3
+	VPMADDWD     Y13, Y3, Y3
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y2, Y3, Y0
+
+q8done:
+	VADDPS     Y1, Y0, Y0
+	HSUM_Y0
+	VMOVSS     X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// One token of the 1-row x 4-token q8 kernel: activation bytes at XQ, activation scale at XD,
+// weight sign in Y6, |weight| in Y7, weight scale (broadcast) in Y5, accumulator ACC.
+#define Q8TOK(XQ, XD, ACC) \
+	VMOVDQU      XQ, Y8 \
+	VPSIGNB      Y6, Y8, Y8 \
+	VPMADDUBSW   Y8, Y7, Y8 \
+	VPMADDWD     Y13, Y8, Y8 \
+	VCVTDQ2PS    Y8, Y8 \
+	VBROADCASTSS XD, Y9 \
+	VMULPS       Y5, Y9, Y9 \
+	VFMADD231PS  Y9, Y8, ACC
+
+// func dotQ8x4AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+//
+// Inner products of one q8_0 weight row with four quantized activation rows (prefill): each
+// weight block is loaded, split into sign and magnitude, and converted scale once for all four.
+// Token t's quants start at xq+t*qstride bytes and its scales at xd+t*dstride bytes; out gets
+// the four sums.
+TEXT ·dotQ8x4AVX2(SB), NOSPLIT, $0-56
+	MOVQ         w+0(FP), SI
+	MOVQ         xq+8(FP), DI
+	MOVQ         xd+16(FP), DX
+	MOVQ         nb+24(FP), CX
+	MOVQ         qstride+32(FP), R8
+	MOVQ         dstride+40(FP), R9
+	LEAQ         (R8)(R8*2), R10
+	LEAQ         (R9)(R9*2), R11
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+
+q8x4loop:
+	TESTQ        CX, CX
+	JEQ          q8x4done
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X5
+	VCVTPH2PS    X5, X5
+	VBROADCASTSS X5, Y5
+	VMOVDQU      2(SI), Y6
+	VPABSB       Y6, Y7
+	Q8TOK((DI), (DX), Y0)
+	Q8TOK((DI)(R8*1), (DX)(R9*1), Y1)
+	Q8TOK((DI)(R8*2), (DX)(R9*2), Y2)
+	Q8TOK((DI)(R10*1), (DX)(R11*1), Y3)
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JMP          q8x4loop
+
+q8x4done:
+	// Reduce the four accumulators to [sum0 sum1 sum2 sum3] with two rounds of pairwise adds.
+	MOVQ         out+48(FP), DI
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (DI)
+	VZEROUPPER
+	RET
+
+// func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
+//
+// The 3-row x 4-token register block of a float32 matrix product in dot form: rows at
+// w+r*ldw, tokens at x+t*ldx (strides in floats), n a multiple of 8. The three weight vectors
+// stay in registers and each activation vector is an FMA memory operand, so the twelve
+// accumulators (Y0..Y11) fit in the sixteen registers with the weights (Y12..Y14). out gets
+// twelve sums, row-major: out[r*4+t].
+TEXT ·gemm3x4F32AVX2(SB), NOSPLIT, $0-48
+	MOVQ   w+0(FP), SI
+	MOVQ   ldw+8(FP), R8
+	MOVQ   x+16(FP), DI
+	MOVQ   ldx+24(FP), R9
+	MOVQ   n+32(FP), CX
+	SHLQ   $2, R8
+	SHLQ   $2, R9
+	LEAQ   (R9)(R9*2), R10
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+g34loop:
+	CMPQ        CX, $8
+	JLT         g34done
+	VMOVUPS     (SI), Y12
+	VMOVUPS     (SI)(R8*1), Y13
+	VMOVUPS     (SI)(R8*2), Y14
+	VFMADD231PS (DI), Y12, Y0
+	VFMADD231PS (DI), Y13, Y4
+	VFMADD231PS (DI), Y14, Y8
+	VFMADD231PS (DI)(R9*1), Y12, Y1
+	VFMADD231PS (DI)(R9*1), Y13, Y5
+	VFMADD231PS (DI)(R9*1), Y14, Y9
+	VFMADD231PS (DI)(R9*2), Y12, Y2
+	VFMADD231PS (DI)(R9*2), Y13, Y6
+	VFMADD231PS (DI)(R9*2), Y14, Y10
+	VFMADD231PS (DI)(R10*1), Y12, Y3
+	VFMADD231PS (DI)(R10*1), Y13, Y7
+	VFMADD231PS (DI)(R10*1), Y14, Y11
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         g34loop
+
+g34done:
+	MOVQ         out+40(FP), DI
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (DI)
+	VHADDPS      Y5, Y4, Y4
+	VHADDPS      Y7, Y6, Y6
+	VHADDPS      Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS       X5, X4, X4
+	VMOVUPS      X4, 16(DI)
+	VHADDPS      Y9, Y8, Y8
+	VHADDPS      Y11, Y10, Y10
+	VHADDPS      Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS       X9, X8, X8
+	VMOVUPS      X8, 32(DI)
+	VZEROUPPER
+	RET
+
+// func cvtF16AVX2(dst *float32, src *uint16, n int)
+TEXT ·cvtF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+cf16loop8:
+	CMPQ      CX, $8
+	JLT       cf16tail
+	VCVTPH2PS (SI), Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       cf16loop8
+
+cf16tail:
+	TESTQ     CX, CX
+	JEQ       cf16done
+	MOVWLZX   (SI), AX
+	VMOVD     AX, X0
+	VCVTPH2PS X0, X0
+	VMOVSS    X0, (DI)
+	ADDQ      $2, SI
+	ADDQ      $4, DI
+	DECQ      CX
+	JMP       cf16tail
+
+cf16done:
+	VZEROUPPER
+	RET
+
+// func cvtBF16AVX2(dst *float32, src *uint16, n int)
+TEXT ·cvtBF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+cbf16loop8:
+	CMPQ      CX, $8
+	JLT       cbf16tail
+	VPMOVZXWD (SI), Y0
+	VPSLLD    $16, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       cbf16loop8
+
+cbf16tail:
+	TESTQ   CX, CX
+	JEQ     cbf16done
+	MOVWLZX (SI), AX
+	SHLL    $16, AX
+	MOVL    AX, (DI)
+	ADDQ    $2, SI
+	ADDQ    $4, DI
+	DECQ    CX
+	JMP     cbf16tail
+
+cbf16done:
+	VZEROUPPER
+	RET
+
+// func axpyAVX2(a float32, x, y *float32, n int)
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
+	VBROADCASTSS a+0(FP), Y0
+	MOVQ         x+8(FP), SI
+	MOVQ         y+16(FP), DI
+	MOVQ         n+24(FP), CX
+
+axloop16:
+	CMPQ        CX, $16
+	JLT         axloop8
+	VMOVUPS     (DI), Y1
+	VMOVUPS     32(DI), Y2
+	VFMADD231PS (SI), Y0, Y1
+	VFMADD231PS 32(SI), Y0, Y2
+	VMOVUPS     Y1, (DI)
+	VMOVUPS     Y2, 32(DI)
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         axloop16
+
+axloop8:
+	CMPQ        CX, $8
+	JLT         axtail
+	VMOVUPS     (DI), Y1
+	VFMADD231PS (SI), Y0, Y1
+	VMOVUPS     Y1, (DI)
+	ADDQ        $32, SI
+	ADDQ        $32, DI
+	SUBQ        $8, CX
+	JMP         axloop8
+
+axtail:
+	TESTQ       CX, CX
+	JEQ         axdone
+	VMOVSS      (DI), X1
+	VFMADD231SS (SI), X0, X1
+	VMOVSS      X1, (DI)
+	ADDQ        $4, SI
+	ADDQ        $4, DI
+	DECQ        CX
+	JMP         axtail
+
+axdone:
+	VZEROUPPER
+	RET

@@ -1,0 +1,329 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/arborlabs/arbor/runtime/model"
+)
+
+// The fast kernels (AVX2 assembly where the CPU has it) against the plain Go ones, on lengths
+// that exercise every unrolled loop and tail. Sums are compared with a bound relative to the
+// sum of |terms|, since the two add in different orders (and the assembly fuses multiply-adds).
+
+var testLengths = []int{1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40, 63, 64, 65, 100, 896, 901}
+
+func randVec(r *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = float32(r.NormFloat64())
+	}
+	return v
+}
+
+func absDot(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += math.Abs(float64(a[i]) * float64(b[i]))
+	}
+	return s
+}
+
+func exactDot(a, b []float32) float64 {
+	var s float64
+	for i := range a {
+		s += float64(a[i]) * float64(b[i])
+	}
+	return s
+}
+
+func checkClose(t *testing.T, what string, got float32, want, scale float64) {
+	t.Helper()
+	if d := math.Abs(float64(got) - want); d > 1e-5*scale+1e-6 || math.IsNaN(d) {
+		t.Errorf("%s: got %v, want %v (|diff| %.3g, scale %.3g)", what, got, want, d, scale)
+	}
+}
+
+// needFast skips a test of fast-versus-plain agreement where there is no fast path (the test
+// would compare the plain kernel with itself).
+func needFast(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2/FMA/F16C here (or built with purego): only the portable kernels exist")
+	}
+}
+
+// portable runs f with the assembly kernels switched off.
+func portable(f func()) {
+	saved := hasAVX2
+	hasAVX2 = false
+	defer func() { hasAVX2 = saved }()
+	f()
+}
+
+func TestDotKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 1))
+	for _, n := range testLengths {
+		a, b := randVec(r, n), randVec(r, n)
+		// Offset views, so that unaligned loads are covered.
+		a1, b1 := randVec(r, n+1)[1:], randVec(r, n+3)[3:]
+		copy(a1, a)
+		copy(b1, b)
+		want, scale := exactDot(a, b), absDot(a, b)
+		checkClose(t, fmt.Sprintf("dot n=%d", n), dot(a1, b1), want, scale)
+		checkClose(t, fmt.Sprintf("dotGeneric n=%d", n), dotGeneric(a, b), want, scale)
+
+		h := make([]uint16, n)
+		bf := make([]uint16, n)
+		wf := make([]float32, n)
+		wb := make([]float32, n)
+		for i, v := range a {
+			h[i] = model.F32ToF16(v)
+			wf[i] = model.F16ToF32(h[i])
+			bf[i] = uint16(math.Float32bits(v) >> 16)
+			wb[i] = math.Float32frombits(uint32(bf[i]) << 16)
+		}
+		checkClose(t, fmt.Sprintf("dotF16 n=%d", n), dotF16(h, b), exactDot(wf, b), absDot(wf, b))
+		checkClose(t, fmt.Sprintf("dotF16Generic n=%d", n), dotF16Generic(h, b), exactDot(wf, b), absDot(wf, b))
+		checkClose(t, fmt.Sprintf("dotBF16 n=%d", n), dotBF16(bf, b), exactDot(wb, b), absDot(wb, b))
+		checkClose(t, fmt.Sprintf("dotBF16Generic n=%d", n), dotBF16Generic(bf, b), exactDot(wb, b), absDot(wb, b))
+
+		// Conversions are exact.
+		got := make([]float32, n+1)
+		cvtF16(got[:n], h)
+		for i := range wf {
+			if got[i] != wf[i] {
+				t.Fatalf("cvtF16 n=%d [%d]: %v, want %v", n, i, got[i], wf[i])
+			}
+		}
+		cvtBF16(got[:n], bf)
+		for i := range wb {
+			if got[i] != wb[i] {
+				t.Fatalf("cvtBF16 n=%d [%d]: %v, want %v", n, i, got[i], wb[i])
+			}
+		}
+		if got[n] != 0 {
+			t.Fatalf("conversion of %d values wrote past the end", n)
+		}
+
+		// axpy: y += a*x, and nothing beyond len(x).
+		y := randVec(r, n+1)
+		y2 := append([]float32(nil), y...)
+		axpy(0.75, a, y[:n])
+		axpyGeneric(0.75, a, y2[:n])
+		for i := range y {
+			if d := math.Abs(float64(y[i] - y2[i])); d > 1e-6*(1+math.Abs(float64(y2[i]))) {
+				t.Fatalf("axpy n=%d [%d]: %v, want %v", n, i, y[i], y2[i])
+			}
+		}
+	}
+}
+
+func TestF16ConversionSpecials(t *testing.T) {
+	// Every f16 bit pattern: the hardware conversion must equal the table (subnormals, ±Inf,
+	// NaN payloads included).
+	src := make([]uint16, 1<<16)
+	for i := range src {
+		src[i] = uint16(i)
+	}
+	got := make([]float32, len(src))
+	cvtF16(got, src)
+	for i, v := range got {
+		w := f16Table[i]
+		if math.Float32bits(v) != math.Float32bits(w) && !(math.IsNaN(float64(v)) && math.IsNaN(float64(w))) {
+			t.Fatalf("f16 %#04x: %v (%#08x), table says %v (%#08x)", i, v, math.Float32bits(v), w, math.Float32bits(w))
+		}
+	}
+}
+
+// randQ8Row makes nb random q8_0 blocks the way a quantized weight row looks.
+func randQ8Row(r *rand.Rand, nb int) []byte {
+	row := make([]byte, nb*model.Q8BlockBytes)
+	for b := 0; b < nb; b++ {
+		blk := row[b*model.Q8BlockBytes:]
+		d := model.F32ToF16(float32(r.Float64()*0.02 + 1e-4))
+		blk[0], blk[1] = byte(d), byte(d>>8)
+		for i := 0; i < model.Q8Block; i++ {
+			blk[2+i] = byte(int8(r.IntN(255) - 127))
+		}
+	}
+	// Extreme values: -128 in a weight (possible in a foreign file) and ±127 activations must
+	// not saturate the 16-bit pair sums.
+	if nb > 0 {
+		for i := 0; i < model.Q8Block; i++ {
+			row[2+i] = 0x80
+		}
+	}
+	return row
+}
+
+func q8Exact(row []byte, q []int8, d []float32) (sum, scale float64) {
+	for b := range d {
+		blk := row[b*model.Q8BlockBytes:]
+		wd := float64(f16Table[uint16(blk[0])|uint16(blk[1])<<8]) * float64(d[b])
+		var s, sa int64
+		for i := 0; i < model.Q8Block; i++ {
+			p := int64(int8(blk[2+i])) * int64(q[b*model.Q8Block+i])
+			s += p
+			if p < 0 {
+				p = -p
+			}
+			sa += p
+		}
+		sum += float64(s) * wd
+		scale += float64(sa) * math.Abs(wd)
+	}
+	return
+}
+
+func TestQ8Kernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	for _, nb := range []int{1, 2, 3, 4, 5, 28, 29, 152} {
+		c := nb * model.Q8Block
+		row := randQ8Row(r, nb)
+		x := randVec(r, 4*c)
+		x[0], x[1] = 1e3, -1e3 // a ±127 pair in the first block
+		var qa q8Acts
+		qa.quantize(x, 4, c)
+		for tok := 0; tok < 4; tok++ {
+			q, d := qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb]
+			want, scale := q8Exact(row, q, d)
+			checkClose(t, fmt.Sprintf("q8Dot nb=%d tok=%d", nb, tok), q8Dot(row, q, d), want, scale)
+			checkClose(t, fmt.Sprintf("q8DotGeneric nb=%d tok=%d", nb, tok), q8DotGeneric(row, q, d), want, scale)
+		}
+		var o4 [4]float32
+		q8Dot4(row, qa.q, c, qa.d, nb, nb, &o4)
+		for tok := 0; tok < 4; tok++ {
+			want, scale := q8Exact(row, qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])
+			checkClose(t, fmt.Sprintf("q8Dot4 nb=%d tok=%d", nb, tok), o4[tok], want, scale)
+		}
+	}
+}
+
+// TestQuantizeLikeGGML pins the activation quantization to ggml's x86 one: scale 127/max|x|,
+// ties rounded to even, d = max/127 as f16.
+func TestQuantizeLikeGGML(t *testing.T) {
+	x := make([]float32, 32)
+	x[0] = 127 // max 127: the multiplier is exactly 1
+	x[1], x[2], x[3], x[4] = 2.5, 3.5, -2.5, -0.5
+	x[5], x[6] = 1.4999999, -126.5
+	var qa q8Acts
+	qa.quantize(x, 1, 32)
+	want := map[int]int8{0: 127, 1: 2, 2: 4, 3: -2, 4: 0, 5: 1, 6: -126}
+	for i, w := range want {
+		if qa.q[i] != w {
+			t.Errorf("x=%v: q=%d, want %d", x[i], qa.q[i], w)
+		}
+	}
+	if qa.d[0] != 1 {
+		t.Errorf("d=%v, want 1", qa.d[0])
+	}
+	// An all-zero block quantizes to zeros with d=0 (no division by zero).
+	qa.quantize(make([]float32, 32), 1, 32)
+	if qa.d[0] != 0 || qa.q[5] != 0 {
+		t.Errorf("zero block: d=%v q=%v", qa.d[0], qa.q[:4])
+	}
+}
+
+func TestGemm3x4(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, n := range testLengths {
+		ldw, ldx := n+5, n+3
+		w := randVec(r, 3*ldw)
+		x := randVec(r, 4*ldx)
+		var got, plain [12]float32
+		gemm3x4(w, ldw, x, ldx, n, &got)
+		portable(func() { gemm3x4(w, ldw, x, ldx, n, &plain) })
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 4; j++ {
+				wr, xt := w[i*ldw:i*ldw+n], x[j*ldx:j*ldx+n]
+				want, scale := exactDot(wr, xt), absDot(wr, xt)
+				checkClose(t, fmt.Sprintf("gemm3x4 n=%d [%d,%d]", n, i, j), got[i*4+j], want, scale)
+				checkClose(t, fmt.Sprintf("gemm3x4 portable n=%d [%d,%d]", n, i, j), plain[i*4+j], want, scale)
+			}
+		}
+	}
+}
+
+// TestMatmulTaskPaths runs every path of matmulTask (one token, token tiles with 3x4 blocks
+// and their row and token remainders, bias, accumulation) with the fast kernels and with the
+// portable ones, against float64 sums over the dequantized weights.
+func TestMatmulTaskPaths(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, dt := range testDTypes {
+		// 8192 columns make the token tiles small (8 tokens of f32, 32 of int8), so 37 tokens
+		// cross tile boundaries; 64 columns keep one tile.
+		for _, sz := range [][2]int{{7, 64}, {5, 8192}} {
+			rows, cols := sz[0], sz[1]
+			m := benchMatrixT(t, dt, rows, cols, r)
+			wf := make([]float32, rows*cols)
+			for i := 0; i < rows; i++ {
+				m.rowF32(i, wf[i*cols:(i+1)*cols])
+			}
+			bias := randVec(r, rows)
+			for _, n := range []int{1, 2, 3, 4, 5, 9, 37} {
+				x := randVec(r, n*cols)
+				var qa q8Acts
+				qa.quantize(x, n, cols)
+				xq := x
+				if dt == model.Q8_0 {
+					// Compare against the quantized activations: the quantization is the
+					// same on both paths and pinned by its own test.
+					xq = make([]float32, n*cols)
+					for i := range xq {
+						xq[i] = float32(qa.q[i]) * qa.d[i/model.Q8Block]
+					}
+				}
+				for _, fast := range []bool{true, false} {
+					for _, accum := range []bool{false, true} {
+						out := randVec(r, n*rows)
+						orig := append([]float32(nil), out...)
+						task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, accum: accum, bias: bias,
+							scratch: [][]float32{make([]float32, 3*cols)}}
+						run := func() { task.run(0, rows, 0) }
+						if fast {
+							run()
+						} else {
+							portable(run)
+						}
+						for tok := 0; tok < n; tok++ {
+							for i := 0; i < rows; i++ {
+								wr, xt := wf[i*cols:(i+1)*cols], xq[tok*cols:(tok+1)*cols]
+								want := exactDot(wr, xt) + float64(bias[i])
+								if accum {
+									want += float64(orig[tok*rows+i])
+								}
+								checkClose(t, fmt.Sprintf("%s %dx%d n=%d fast=%v accum=%v [%d,%d]", dt, rows, cols, n, fast, accum, tok, i),
+									out[tok*rows+i], want, absDot(wr, xt)+math.Abs(want))
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestForwardPortable checks the whole forward pass with the assembly switched off, so that the
+// portable build (other architectures, -tags purego) stays correct on machines that have AVX2.
+func TestForwardPortable(t *testing.T) {
+	needFast(t)
+	portable(func() { TestForwardMatchesReference(t) })
+}
+
+func benchMatrixT(t testing.TB, dt model.DType, rows, cols int, r *rand.Rand) *matrix {
+	v := randVec(r, rows*cols)
+	tt, err := model.NewTensor("w", model.F32, []int{rows, cols}, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tt, err = tt.Convert(dt); err != nil {
+		t.Fatal(err)
+	}
+	m, err := newMatrix(tt, rows, cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

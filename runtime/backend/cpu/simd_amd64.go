@@ -1,0 +1,64 @@
+//go:build amd64 && !purego
+
+package cpu
+
+// The AVX2 kernels in kernels_amd64.s. Pointers and lengths instead of slices: the Go
+// wrappers in kernels.go check the lengths once, and the assembly trusts them.
+
+//go:noescape
+func dotF32AVX2(a, b *float32, n int) float32
+
+//go:noescape
+func dotF16AVX2(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func dotBF16AVX2(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func dotQ8AVX2(w *byte, xq *int8, xd *float32, nb int) float32
+
+//go:noescape
+func dotQ8x4AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+
+//go:noescape
+func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
+
+//go:noescape
+func cvtF16AVX2(dst *float32, src *uint16, n int)
+
+//go:noescape
+func cvtBF16AVX2(dst *float32, src *uint16, n int)
+
+//go:noescape
+func axpyAVX2(a float32, x, y *float32, n int)
+
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+
+func xgetbv() (eax, edx uint32)
+
+// hasAVX2 says the kernels above can run: AVX2, FMA and F16C in the CPU, and the OS saving the
+// YMM registers (XCR0 bits 1 and 2). Read once at start-up; tests may turn it off to run the
+// portable kernels.
+var hasAVX2 = detectAVX2()
+
+func detectAVX2() bool {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const (
+		fma     = 1 << 12
+		osxsave = 1 << 27
+		avx     = 1 << 28
+		f16c    = 1 << 29
+	)
+	if ecx1&(fma|osxsave|avx|f16c) != fma|osxsave|avx|f16c {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&6 != 6 {
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0 // AVX2
+}

@@ -1,0 +1,24 @@
+//go:build !amd64 || purego
+
+package cpu
+
+// Without the amd64 assembly every kernel takes its portable Go path; these stubs are never
+// called (hasAVX2 is false) and exist so that the dispatching code compiles everywhere.
+
+var hasAVX2 = false
+
+func dotF32AVX2(a, b *float32, n int) float32          { panic("unreachable") }
+func dotF16AVX2(w *uint16, x *float32, n int) float32  { panic("unreachable") }
+func dotBF16AVX2(w *uint16, x *float32, n int) float32 { panic("unreachable") }
+func dotQ8AVX2(w *byte, xq *int8, xd *float32, nb int) float32 {
+	panic("unreachable")
+}
+func dotQ8x4AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32) {
+	panic("unreachable")
+}
+func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32) {
+	panic("unreachable")
+}
+func cvtF16AVX2(dst *float32, src *uint16, n int)  { panic("unreachable") }
+func cvtBF16AVX2(dst *float32, src *uint16, n int) { panic("unreachable") }
+func axpyAVX2(a float32, x, y *float32, n int)     { panic("unreachable") }
