@@ -3,6 +3,7 @@ package kv
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -10,21 +11,55 @@ import (
 )
 
 // world is the test model: a fake page memory that the returned Moves are applied to, and for
-// every live sequence the token ids it must read back, in order.
+// every live sequence the values it must read back, in order.
+//
+// A slot holds a fake KV value that, like real KV, depends on the whole context: writing token t
+// after a slot holding v stores kvStep(v, t). A sequence that only ever appended thus holds
+// scratchKV(its tokens), while one whose middle Remove cut out holds values computed over the old
+// context; so a page shared through the prefix cache can be checked against what a forward pass
+// over its prefix would produce.
 type world struct {
 	t     *testing.T
 	pool  *Pool
-	mem   [][]int // [page][slot] token id
+	mem   [][]uint64 // [page][slot] KV value
 	seqs  []*Sequence
-	want  [][]int
-	next  int // next token id
-	moved int // slots copied by the last operation
+	want  [][]uint64 // per sequence, the KV values it reads back
+	toks  [][]int32  // per sequence, its tokens (what page hashes are computed over)
+	clean []int      // per sequence, how many leading tokens have KV equal to scratchKV(toks)
+	// script is, per sequence, the tokens it appends (a prompt from a shared set, so that
+	// prefixes repeat across sequences); past its end, or when nil, fresh token ids.
+	script [][]int32
+	next   int32 // next fresh token id
+	moved  int   // slots copied by the last operation
+	// pageKV holds, for each hash ever committed, the KV values of its page (from scratchKV of
+	// the tokens the hash was computed over): what a cached page must hold.
+	pageKV map[uint64][]uint64
+}
+
+const kvSeed = 0x5eed
+
+func kvStep(prev uint64, tok int32) uint64 {
+	x := prev*0x9e3779b97f4a7c15 + uint64(uint32(tok)) + 1
+	x ^= x >> 31
+	x *= 0xbf58476d1ce4e5b9
+	return x ^ x>>29
+}
+
+// scratchKV is the KV a forward pass over toks from position 0 produces.
+func scratchKV(toks []int32) []uint64 {
+	out := make([]uint64, len(toks))
+	prev := uint64(kvSeed)
+	for i, t := range toks {
+		prev = kvStep(prev, t)
+		out[i] = prev
+	}
+	return out
 }
 
 func newWorld(t *testing.T, pages, pageSize int) *world {
-	w := &world{t: t, pool: NewPool(pages, pageSize), mem: make([][]int, pages)}
+	w := &world{t: t, pool: NewPool(pages, pageSize), mem: make([][]uint64, pages), next: 1 << 20, pageKV: map[uint64][]uint64{}}
 	for i := range w.mem {
-		w.mem[i] = make([]int, w.pool.PageSize())
+		w.mem[i] = make([]uint64, w.pool.PageSize())
 	}
 	return w
 }
@@ -46,6 +81,9 @@ func (w *world) apply(seq *Sequence, moves []Move) {
 		if w.pool.Ref(m.DstPage) != 1 || !slices.Contains(seq.Pages(), m.DstPage) {
 			w.t.Fatalf("move %d %+v writes page %d (ref %d) not held by its sequence alone", i, m, m.DstPage, w.pool.Ref(m.DstPage))
 		}
+		if w.isHashed(m.DstPage) {
+			w.t.Fatalf("move %d %+v writes page %d, which is still in the prefix cache", i, m, m.DstPage)
+		}
 		for k := 0; k < m.N; k++ {
 			if written[[2]int{int(m.SrcPage), m.SrcOff + k}] {
 				w.t.Fatalf("move %d %+v reads a slot an earlier move wrote", i, m)
@@ -63,7 +101,14 @@ func (w *world) apply(seq *Sequence, moves []Move) {
 	}
 }
 
-// write stores fresh token ids in the slots just appended, as the forward pass would.
+func (w *world) isHashed(page int32) bool {
+	w.pool.mu.Lock()
+	defer w.pool.mu.Unlock()
+	return w.pool.hashed[page]
+}
+
+// write fills the slots just appended with their tokens' KV, as the forward pass would: each
+// from the KV actually in the previous slot and the next token of the sequence's script.
 func (w *world) write(i, from int) {
 	s := w.seqs[i]
 	for k := from; k < s.Len(); k++ {
@@ -71,16 +116,108 @@ func (w *world) write(i, from int) {
 		if r := w.pool.Ref(page); r != 1 {
 			w.t.Fatalf("seq %d writes token %d into page %d with ref %d", i, k, page, r)
 		}
-		w.mem[page][off] = w.next
-		w.want[i] = append(w.want[i], w.next)
-		w.next++
+		if w.isHashed(page) {
+			w.t.Fatalf("seq %d writes token %d into page %d, which is still in the prefix cache", i, k, page)
+		}
+		tok := w.next
+		if k < len(w.script[i]) {
+			tok = w.script[i][k]
+		} else {
+			w.next++
+		}
+		prev := uint64(kvSeed)
+		if k > 0 {
+			pp, po := s.Slot(k - 1)
+			prev = w.mem[pp][po]
+		}
+		w.mem[page][off] = kvStep(prev, tok)
+		w.want[i] = append(w.want[i], w.mem[page][off])
+		w.toks[i] = append(w.toks[i], tok)
 	}
 }
 
-func (w *world) add() int {
-	w.seqs = append(w.seqs, w.pool.NewSequence())
+func (w *world) add() int { return w.addSeq(w.pool.NewSequence(), nil) }
+
+func (w *world) addSeq(s *Sequence, script []int32) int {
+	w.seqs = append(w.seqs, s)
 	w.want = append(w.want, nil)
+	w.toks = append(w.toks, nil)
+	w.clean = append(w.clean, math.MaxInt)
+	w.script = append(w.script, script)
 	return len(w.seqs) - 1
+}
+
+// fork adds a fork of sequence i.
+func (w *world) fork(i int) int {
+	c := w.addSeq(w.seqs[i].Fork(), w.script[i])
+	w.want[c] = slices.Clone(w.want[i])
+	w.toks[c] = slices.Clone(w.toks[i])
+	w.clean[c] = w.clean[i]
+	return c
+}
+
+func (w *world) drop(i int) {
+	w.seqs = slices.Delete(w.seqs, i, i+1)
+	w.want = slices.Delete(w.want, i, i+1)
+	w.toks = slices.Delete(w.toks, i, i+1)
+	w.clean = slices.Delete(w.clean, i, i+1)
+	w.script = slices.Delete(w.script, i, i+1)
+}
+
+// commit publishes sequence i's pages under hashes, which must be PageHashes of tokens that
+// extend w.toks[i], and checks that every page that may be published was.
+func (w *world) commit(i int, tokens []int32, hashes []uint64) {
+	w.t.Helper()
+	P := w.pool.PageSize()
+	kvs := scratchKV(tokens)
+	for k, h := range hashes {
+		w.pageKV[h] = kvs[k*P : (k+1)*P]
+	}
+	s := w.seqs[i]
+	s.CommitPrefix(hashes)
+	n := min(len(hashes), s.Len()/P, w.clean[i]/P)
+	p := w.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, h := range hashes[:n] {
+		// Either this page is now cached under h, or another page already was (then this one
+		// stays unhashed). A page hashed under another hash would mean two different prefixes.
+		id := s.Pages()[k]
+		other, ok := p.cache[h]
+		switch {
+		case p.hashed[id] && p.hash[id] != h:
+			w.t.Fatalf("seq %d page %d (id %d): cached as %x, committed as %x", i, k, id, p.hash[id], h)
+		case !ok || !p.hashed[id] && other == id:
+			w.t.Fatalf("seq %d page %d (id %d): commit of a clean full page left %x uncached (pruned %v at %d, clean %d, len %d)", i, k, id, h, s.pruned, s.prunedAt, w.clean[i], s.n)
+		}
+	}
+}
+
+// attach starts empty sequence i with the cached part of prompt[:limit] and checks the result.
+func (w *world) attach(i int, prompt []int32, limit int) int {
+	w.t.Helper()
+	P := w.pool.PageSize()
+	s := w.seqs[i]
+	hashes := PageHashes(prompt[:limit], P)
+	before := w.snapshot()
+	got := s.AttachPrefix(hashes)
+	if got%P != 0 || got > len(hashes)*P || got != s.Len() {
+		w.t.Fatalf("attach of %d hashes: %d tokens, Len %d", len(hashes), got, s.Len())
+	}
+	if got == 0 && w.snapshot() != before {
+		w.t.Fatal("attach that found nothing changed state")
+	}
+	w.pool.mu.Lock()
+	if k := got / P; k < len(hashes) {
+		if _, ok := w.pool.cache[hashes[k]]; ok {
+			w.t.Fatalf("attach stopped at page %d, which is cached", k)
+		}
+	}
+	w.pool.mu.Unlock()
+	w.script[i] = prompt
+	w.toks[i] = slices.Clone(prompt[:got])
+	w.want[i] = scratchKV(w.toks[i])
+	return got
 }
 
 // snapshot captures everything an operation that fails must leave unchanged.
@@ -88,9 +225,9 @@ func (w *world) snapshot() string {
 	p := w.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := fmt.Sprint(p.ref, p.next, p.prev, p.numFree.Load(), p.peak.Load())
+	out := fmt.Sprint(p.ref, p.next, p.prev, p.numFree.Load(), p.peak.Load(), p.hash, p.hashed, len(p.cache), p.numCached.Load())
 	for _, s := range w.seqs {
-		out += fmt.Sprint(s.pages, s.n)
+		out += fmt.Sprint(s.pages, s.n, s.pruned, s.prunedAt)
 	}
 	return out
 }
@@ -149,6 +286,29 @@ func (w *world) check() {
 	if int64(free) != p.numFree.Load() {
 		w.t.Fatalf("free list holds %d pages, NumFree %d", free, p.numFree.Load())
 	}
+	// The prefix cache: hashed pages and map entries correspond one to one, and every cached
+	// page, held or free, holds exactly the KV that a forward pass over its prefix computes.
+	cached := 0
+	for id := range p.capacity {
+		if !p.hashed[id] {
+			continue
+		}
+		cached++
+		h := p.hash[id]
+		if p.cache[h] != int32(id) {
+			w.t.Fatalf("page %d hashed %x, but the cache maps it to page %d", id, h, p.cache[h])
+		}
+		kvs, ok := w.pageKV[h]
+		if !ok {
+			w.t.Fatalf("page %d cached under %x, which was never committed", id, h)
+		}
+		if !slices.Equal(w.mem[id], kvs) {
+			w.t.Fatalf("cached page %d holds %v, its prefix needs %v", id, w.mem[id], kvs)
+		}
+	}
+	if cached != len(p.cache) || int64(cached) != p.numCached.Load() {
+		w.t.Fatalf("%d hashed pages, %d cache entries, CachedPages %d", cached, len(p.cache), p.numCached.Load())
+	}
 	if inUse := int64(p.capacity - free); p.peak.Load() < inUse {
 		w.t.Fatalf("peak %d below in-use %d", p.peak.Load(), inUse)
 	}
@@ -165,27 +325,52 @@ func TestRandomOperations(t *testing.T) {
 		{8, 4, 2000}, // tight: exercises ErrOutOfPages often
 	} {
 		t.Run(fmt.Sprintf("pages%d_size%d", tc.pages, tc.pageSize), func(t *testing.T) {
+			var sum prefixStats
 			for seed := uint64(1); seed <= 3; seed++ {
-				runRandom(t, tc.pages, tc.pageSize, tc.steps, seed)
+				st := runRandom(t, tc.pages, tc.pageSize, tc.steps, seed)
+				sum.attached += st.attached
+				sum.revived += st.revived
+				sum.evicted += st.evicted
+				sum.forked += st.forked
+			}
+			t.Logf("%+v", sum)
+			if sum.attached == 0 || sum.revived == 0 || sum.evicted == 0 {
+				t.Fatalf("prefix cache paths went untested: %+v", sum)
 			}
 		})
 	}
 }
 
-func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) {
+// prefixStats counts how often the random test exercised the prefix cache's paths.
+type prefixStats struct{ attached, revived, evicted, forked int }
+
+func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) (stats prefixStats) {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	w := newWorld(t, pages, pageSize)
 	P := pageSize
+	// Prompts sharing prefixes of various lengths, over a small vocabulary so that tokens repeat
+	// within and across them (fresh token ids start at 1<<20).
+	base := make([]int32, 6*P+3)
+	for k := range base {
+		base[k] = int32(rng.IntN(5))
+	}
+	prompts := [][]int32{base, slices.Clone(base[:4*P+1]), slices.Clone(base), slices.Clone(base[:2*P+2])}
+	prompts[2][P+rng.IntN(P)]++ // differs from base from page 1 on
+	prompts[3] = append(prompts[3], 7, 7, 7)
 	var outOfPages int
 	for step := 0; step < steps; step++ {
-		if len(w.seqs) == 0 || rng.IntN(12) == 0 {
+		if len(w.seqs) == 0 || rng.IntN(12) == 0 && len(w.seqs) < 10 {
 			w.add()
+			if rng.IntN(2) == 0 {
+				w.script[len(w.seqs)-1] = prompts[rng.IntN(len(prompts))]
+			}
 		}
 		i := rng.IntN(len(w.seqs))
 		s := w.seqs[i]
 		before := w.snapshot()
 		var err error
-		switch op := rng.IntN(10); {
+		cachedFree := w.cachedFree()
+		switch op := rng.IntN(13); {
 		case op < 4: // Append
 			n := 1 + rng.IntN(2*P+2)
 			if rng.IntN(3) == 0 {
@@ -199,10 +384,9 @@ func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) {
 				w.write(i, from)
 			}
 		case op < 5: // Fork
-			if len(w.seqs) < 8 {
-				c := s.Fork()
-				w.seqs = append(w.seqs, c)
-				w.want = append(w.want, slices.Clone(w.want[i]))
+			if len(w.seqs) < 10 {
+				w.fork(i)
+				stats.forked++
 			}
 		case op < 8: // Remove
 			if s.Len() == 0 {
@@ -230,6 +414,19 @@ func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) {
 			if err == nil {
 				w.apply(s, moves)
 				w.want[i] = slices.Delete(w.want[i], b, e)
+				w.toks[i] = slices.Delete(w.toks[i], b, e)
+				if e < L && b < e {
+					w.clean[i] = min(w.clean[i], b)
+					// The caller re-applies RoPE to every shifted key: all pages from b's on
+					// that the sequence holds alone are written, so none may stay cached.
+					for _, id := range s.Pages()[b/P:] {
+						if w.pool.Ref(id) == 1 && w.isHashed(id) {
+							t.Fatalf("remove [%d,%d) of %d left page %d, which it shifts, in the prefix cache", b, e, L, id)
+						}
+					}
+				} else if e == L && b < e && b <= w.clean[i] {
+					w.clean[i] = math.MaxInt // a truncation
+				}
 				bound := L - e
 				if shared {
 					bound += b % P
@@ -245,13 +442,65 @@ func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) {
 			n := rng.IntN(s.Len() + 1)
 			if err = s.Truncate(n); err == nil {
 				w.want[i] = w.want[i][:n]
+				w.toks[i] = w.toks[i][:n]
+				if n <= w.clean[i] {
+					w.clean[i] = math.MaxInt
+				}
 			}
-		default: // Free, and drop the sequence
+		case op < 10: // Free, and drop the sequence
 			s.Free()
-			w.want[i] = nil
+			w.want[i], w.toks[i], w.clean[i] = nil, nil, math.MaxInt
 			if rng.IntN(2) == 0 {
-				w.seqs = slices.Delete(w.seqs, i, i+1)
-				w.want = slices.Delete(w.want, i, i+1)
+				w.drop(i)
+			}
+		case op < 11: // AttachPrefix, on a new sequence (or, at times, on a live one: a no-op)
+			if s.Len() > 0 && rng.IntN(4) == 0 {
+				if s.AttachPrefix(PageHashes(w.toks[i], P)) != 0 || w.snapshot() != before {
+					t.Fatalf("step %d: attach on a sequence of %d tokens did something", step, s.Len())
+				}
+				break
+			}
+			if len(w.seqs) >= 10 { // make room: one request finishes, another arrives
+				s.Free()
+				w.drop(i)
+				w.check()
+				before = w.snapshot()
+			}
+			// Like the engine: attach the cached part of the prompt but never the whole of it
+			// (the last token must be computed for its logits), compute the rest, commit.
+			prompt := prompts[rng.IntN(len(prompts))]
+			j := w.add()
+			s = w.seqs[j]
+			revived := w.cachedFree()
+			got := w.attach(j, prompt, len(prompt)-1-rng.IntN(3))
+			stats.attached += got
+			for _, id := range s.Pages() {
+				if slices.Contains(revived, id) {
+					stats.revived++
+				}
+			}
+			w.check()
+			before = w.snapshot()
+			var moves []Move
+			if moves, err = s.Append(len(prompt) - got); err == nil {
+				w.apply(s, moves)
+				w.write(j, got)
+				w.commit(j, w.toks[j], PageHashes(w.toks[j], P))
+			}
+		default: // CommitPrefix, at times with hashes past the sequence's end or fewer
+			tokens := w.toks[i]
+			if rng.IntN(4) == 0 {
+				tokens = append(slices.Clone(tokens), prompts[0][:2*P]...)
+			}
+			hashes := PageHashes(tokens, P)
+			if rng.IntN(4) == 0 {
+				hashes = hashes[:rng.IntN(len(hashes)+1)]
+			}
+			w.commit(i, tokens, hashes)
+		}
+		for _, id := range cachedFree {
+			if w.pool.Ref(int32(id)) > 0 && !w.isHashed(id) {
+				stats.evicted++
 			}
 		}
 		if err != nil {
@@ -268,7 +517,7 @@ func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) {
 	for _, s := range w.seqs {
 		s.Free()
 	}
-	w.want = make([][]int, len(w.seqs))
+	w.want = make([][]uint64, len(w.seqs))
 	w.check()
 	if w.pool.NumFree() != w.pool.Capacity() || w.pool.InUse() != 0 {
 		t.Fatalf("after freeing all: %d free of %d, %d in use", w.pool.NumFree(), w.pool.Capacity(), w.pool.InUse())
@@ -276,6 +525,21 @@ func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) {
 	if pages <= 8 && outOfPages == 0 {
 		t.Fatalf("a pool of %d pages never ran out: the failure path went untested", pages)
 	}
+	return stats
+}
+
+// cachedFree lists the pages in the free list that hold a cached prefix.
+func (w *world) cachedFree() []int32 {
+	p := w.pool
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var ids []int32
+	for id := range int32(p.capacity) {
+		if p.hashed[id] && p.ref[id] == 0 {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // TestRemoveCost pins the copies Remove does for each shape of range, on unshared sequences.
@@ -335,9 +599,7 @@ func TestForkCopyOnWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.write(a, 0)
-	b := len(w.seqs)
-	w.seqs = append(w.seqs, w.seqs[a].Fork())
-	w.want = append(w.want, slices.Clone(w.want[a]))
+	b := w.fork(a)
 	if w.pool.InUse() != 2 {
 		t.Fatalf("fork allocated: %d pages in use", w.pool.InUse())
 	}
@@ -367,9 +629,7 @@ func TestForkCopyOnWrite(t *testing.T) {
 		t.Fatal("the full first page should still be shared")
 	}
 	// Page-aligned appends onto a shared full page need no copy.
-	c := len(w.seqs)
-	w.seqs = append(w.seqs, w.seqs[a].Fork())
-	w.want = append(w.want, slices.Clone(w.want[a]))
+	c := w.fork(a)
 	moves, err = w.seqs[c].Append(3)
 	if err != nil || moves != nil {
 		t.Fatalf("append after a full shared page: %v %v", moves, err)

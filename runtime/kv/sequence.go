@@ -30,11 +30,19 @@ type Sequence struct {
 	pool  *Pool
 	pages []int32
 	n     int
-	// ownLast records that the last page is known to be held by this sequence alone, so that
-	// Append within it needs neither the lock nor a ref-count check. Only Fork can share a page
-	// this sequence holds alone, so the flag is cleared there (and, conservatively, whenever the
-	// last page changes to one not just allocated).
+	// ownLast records that the last page is known to be held by this sequence alone and to have
+	// no prefix hash, so that Append within it needs neither the lock nor a ref-count check. Only
+	// Fork, and AttachPrefix in another sequence after CommitPrefix here, can share a page this
+	// sequence holds alone, so the flag is cleared by Fork and by CommitPrefix of the last page
+	// (and, conservatively, by Remove, by a Truncate that releases pages, and whenever the last
+	// page changes to one not just allocated).
 	ownLast bool
+	// pruned records that Remove has cut tokens out of the middle of the sequence: the KV of the
+	// tokens from prunedAt on was computed over a context that is no longer the sequence's token
+	// prefix (and their keys may have been re-rotated), so it differs from what a forward pass
+	// over the sequence's tokens would give. CommitPrefix must never publish those pages.
+	pruned   bool
+	prunedAt int
 }
 
 // Len is the number of tokens (slots reserved).
@@ -88,6 +96,13 @@ func (s *Sequence) Append(n int) ([]Move, error) {
 		return nil, p.outOfPages(fmt.Sprintf("kv: append %d tokens to a sequence of %d", n, s.n), need)
 	}
 	var moves []Move
+	if off != 0 && !cow {
+		// We hold the partial last page alone and are about to write it. It still carries its
+		// hash when it was committed full and then truncated into: the hash no longer
+		// describes what it will hold. (The lock-free path above never meets a hashed page:
+		// CommitPrefix of the last page clears ownLast.)
+		p.unhashLocked(s.pages[len(s.pages)-1])
+	}
 	if cow {
 		last := len(s.pages) - 1
 		old, fresh := s.pages[last], p.allocLocked()
@@ -114,20 +129,29 @@ func (s *Sequence) Fork() *Sequence {
 		p.retainLocked(id)
 	}
 	s.ownLast = false
-	return &Sequence{pool: p, pages: append([]int32(nil), s.pages...), n: s.n}
+	return &Sequence{pool: p, pages: append([]int32(nil), s.pages...), n: s.n, pruned: s.pruned, prunedAt: s.prunedAt}
 }
 
-// Free releases all pages; the sequence is left empty and may be reused.
+// Free releases all pages; the sequence is left empty and may be reused. Cached pages stay
+// cached in the free list.
 func (s *Sequence) Free() {
 	p := s.pool
 	p.mu.Lock()
-	for _, id := range s.pages {
-		p.releaseLocked(id)
-	}
+	p.releaseTailLocked(s.pages)
 	p.mu.Unlock()
 	s.pages = s.pages[:0]
 	s.n = 0
 	s.ownLast = false
+	s.pruned, s.prunedAt = false, 0
+}
+
+// releaseTailLocked releases pages back to front. A prefix chain is only of use from its start
+// (AttachPrefix stops at the first missing page), so the free list, which evicts in release
+// order, must lose a chain's later pages before its earlier ones.
+func (p *Pool) releaseTailLocked(pages []int32) {
+	for i := len(pages) - 1; i >= 0; i-- {
+		p.releaseLocked(pages[i])
+	}
 }
 
 // Truncate keeps the first n tokens and releases the pages past them. It never copies: a shared
@@ -143,16 +167,37 @@ func (s *Sequence) Truncate(n int) error {
 func (s *Sequence) truncate(n int) {
 	p := s.pool
 	keep := p.pagesFor(n)
+	// A cut inside a cached page leaves its hash: the slots past n are not written until Append
+	// reserves them again, and Append drops the hash then (or copies the page if it is shared).
+	// Until then the page still holds exactly what its hash describes.
 	if keep < len(s.pages) {
 		p.mu.Lock()
-		for _, id := range s.pages[keep:] {
-			p.releaseLocked(id)
-		}
+		p.releaseTailLocked(s.pages[keep:])
 		p.mu.Unlock()
 		s.pages = s.pages[:keep]
 		s.ownLast = false
 	}
+	if s.pruned && n <= s.prunedAt {
+		// Everything left predates the pruning, and what is appended next is computed over it.
+		s.pruned = false
+	}
 	s.n = n
+}
+
+// prunedLocked is the bookkeeping after Remove cut [begin, end) with end < Len: the KV from begin
+// on no longer matches the sequence's tokens (see pruned), and every page from begin's on that
+// this sequence holds alone is written, by the moves or by the caller re-applying RoPE to the
+// shifted keys, so it loses its hash. Shared pages are not written and keep theirs.
+func (s *Sequence) prunedLocked(begin int) {
+	p := s.pool
+	for _, id := range s.pages[begin/p.pageSize:] {
+		if p.ref[id] == 1 {
+			p.unhashLocked(id)
+		}
+	}
+	if !s.pruned || begin < s.prunedAt {
+		s.pruned, s.prunedAt = true, begin
+	}
 }
 
 // Remove deletes the tokens [begin, end) from the sequence (pruning a finished subtask). Tokens
@@ -174,6 +219,12 @@ func (s *Sequence) truncate(n int) {
 // its place and receives copies of the tokens it needs, adding at most begin%P copies to the
 // figures above. Only then can Remove run out of pages; it returns an error wrapping
 // ErrOutOfPages and changes nothing.
+//
+// Prefix cache: unless the range is a suffix, the KV after begin no longer is what a forward pass
+// over the remaining tokens would compute, so CommitPrefix ignores the pages from begin's on (until
+// a Truncate or Free cuts them off), and those pages that this sequence holds alone lose their
+// hashes since they are about to be written. Pages already released keep theirs: their contents
+// are untouched.
 func (s *Sequence) Remove(begin, end int) ([]Move, error) {
 	if begin < 0 || begin > end || end > s.n {
 		return nil, fmt.Errorf("kv: remove [%d, %d) from a sequence of %d tokens", begin, end, s.n)
@@ -206,6 +257,7 @@ func (s *Sequence) removeWholePages(begin, end int) ([]Move, error) {
 		s.pages = append(s.pages[:bp], s.pages[ep:]...)
 		s.n -= end - begin
 		s.ownLast = false
+		s.prunedLocked(begin)
 		return nil, nil
 	}
 
@@ -253,6 +305,7 @@ func (s *Sequence) removeWholePages(begin, end int) ([]Move, error) {
 	}
 	s.n -= end - begin
 	s.ownLast = false
+	s.prunedLocked(begin)
 	return moves, nil
 }
 
@@ -323,5 +376,6 @@ func (s *Sequence) removeShifting(begin, end int) ([]Move, error) {
 	s.pages = append(s.pages[:bp], dst...)
 	s.n = newLen
 	s.ownLast = false
+	s.prunedLocked(begin)
 	return moves, nil
 }
