@@ -96,6 +96,8 @@ type Options struct {
 	// MaxQueue is the most requests waiting for admission (0: 256); beyond it Submit fails
 	// with ErrQueueFull.
 	MaxQueue int
+	// NoPrefixCache turns off sharing the KV pages of a common prompt prefix between requests.
+	NoPrefixCache bool
 }
 
 // Engine runs requests on a backend. Its methods are safe for concurrent use.
@@ -378,11 +380,23 @@ func (e *Engine) admit() {
 		}
 		e.waiting = e.waiting[1:]
 		s.admitted = time.Now()
-		if s.firstAdmit.IsZero() {
+		first := s.firstAdmit.IsZero()
+		if first {
 			s.firstAdmit = s.admitted
 		}
 		if s.kv == nil {
 			s.kv = e.pool.NewSequence()
+		}
+		if !e.opt.NoPrefixCache {
+			// Share the KV of every full page of the prefix that an earlier request computed.
+			// The last token is never attached: its logits must be computed.
+			query := len(s.tokens) - 1
+			hit := s.kv.AttachPrefix(kv.PageHashes(s.tokens[:query], ps))
+			if first {
+				e.stats.prefixQueries.Add(int64(query))
+				e.stats.prefixHits.Add(int64(hit))
+				s.result.CachedTokens = hit
+			}
 		}
 		e.running = append(e.running, s)
 	}
@@ -449,6 +463,14 @@ func (e *Engine) stepOnce() error {
 		return fmt.Errorf("forward: %w", err)
 	}
 	elapsed := time.Since(start)
+	if !e.opt.NoPrefixCache {
+		// The step wrote these pages' KV: full ones may now be shared by later requests.
+		ps := e.pool.PageSize()
+		for _, s := range e.inBatch {
+			s.hashes = kv.AppendPageHashes(s.hashes, s.tokens[:s.kv.Len()], ps)
+			s.kv.CommitPrefix(s.hashes)
+		}
+	}
 	e.stats.steps.Add(1)
 	e.stats.stepTok.Add(int64(e.batch.NumTokens()))
 	for i, s := range e.inBatch {
@@ -517,6 +539,7 @@ func (e *Engine) victim(s *seqState) *seqState {
 // recomputes its KV from its tokens (prompt and what it generated so far).
 func (e *Engine) preempt(s *seqState) {
 	s.kv.Free()
+	s.hashes = s.hashes[:0]
 	s.preemptions++
 	e.stats.preemptions.Add(1)
 	for i, r := range e.running {

@@ -343,3 +343,39 @@ func TestQueueLimitAndShutdown(t *testing.T) {
 		t.Fatalf("%d pages in use after shutdown", st.KVPagesInUse)
 	}
 }
+
+// TestPrefixCache: a second request sharing a long prefix with the first reuses its full KV
+// pages (counted in CachedTokens and the stats) and generates exactly what it generates with
+// the cache off.
+func TestPrefixCache(t *testing.T) {
+	e, m := newEngine(t, 1024)
+	shared := strings.Repeat("A long shared system prompt about the rules of the game. ", 6)
+	first := m.Tokenizer.Encode(shared + "First question?")
+	second := m.Tokenizer.Encode(shared + "Second, different question?")
+	if _, err := e.Generate(context.Background(), Request{Prompt: first, MaxTokens: 4, Sampling: greedy()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	cached, err := e.Generate(context.Background(), Request{Prompt: second, MaxTokens: 8, Sampling: greedy()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	common := 0
+	for common < len(first) && first[common] == second[common] {
+		common++
+	}
+	if want := common / 16 * 16; cached.CachedTokens != want || want == 0 {
+		t.Fatalf("cached %d tokens, want the %d of the full pages in the %d-token common prefix", cached.CachedTokens, want, common)
+	}
+	if st := e.Stats(); st.PrefixHit != int64(cached.CachedTokens) || st.PrefixQueries < int64(len(first)+len(second)-2) {
+		t.Fatalf("stats %+v after a hit of %d", st, cached.CachedTokens)
+	}
+	e.opt.NoPrefixCache = true
+	plain, err := e.Generate(context.Background(), Request{Prompt: second, MaxTokens: 8, Sampling: greedy()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.CachedTokens != 0 || !slices.Equal(plain.IDs, cached.IDs) {
+		t.Fatalf("without the cache %v (cached %d), with it %v", plain.IDs, plain.CachedTokens, cached.IDs)
+	}
+	waitIdle(t, e)
+}
