@@ -19,7 +19,7 @@ type seqState struct {
 	stream *Stream
 
 	kv      *kv.Sequence
-	tokens  []int32 // prompt, then generated tokens; KV holds tokens[:kv.Len()]
+	tokens  []int32  // prompt, then generated tokens; KV holds tokens[:kv.Len()]
 	hashes  []uint64 // chained hashes of the full pages of tokens whose KV is written
 	maxNew  int
 	sampler *sample.Sampler
