@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"sync/atomic"
 
 	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/kv"
@@ -63,8 +64,10 @@ type Backend struct {
 	qaN, qaCols   int
 	scratch       [][]float32 // per worker: a dequantized weight row
 	attnScratch   [][]float32 // per worker: attention scores
-	mm            matmulTask
+	mm            multiMatmul
 	attn          attnTask
+	dyn           dynTask
+	swiglu        swigluTask
 	batch         *backend.Batch
 }
 
@@ -127,7 +130,7 @@ func New(m *model.Model, opt Options) (*Backend, error) {
 	for i := range b.scratch {
 		b.scratch[i] = make([]float32, 3*maxCols)
 		// A sequence can attend to at most every slot of the pool.
-		b.attnScratch[i] = make([]float32, b.numPages*b.pageSize)
+		b.attnScratch[i] = make([]float32, cfg.NumHeads/cfg.NumKVHeads*b.numPages*b.pageSize)
 	}
 	return b, nil
 }
@@ -315,9 +318,10 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 			rmsNorm(b.xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.attnNorm, cfg.RMSNormEps)
 		}
 		b.qaSrc = nil
-		b.matmul(l.q, b.xn, T, b.q, b.qDim, false, l.qBias)
-		b.matmul(l.k, b.xn, T, b.k, b.kvDim, false, l.kBias)
-		b.matmul(l.v, b.xn, T, b.v, b.kvDim, false, l.vBias)
+		b.setMatmul(0, l.q, b.xn, T, b.q, b.qDim, false, l.qBias)
+		b.setMatmul(1, l.k, b.xn, T, b.k, b.kvDim, false, l.kBias)
+		b.setMatmul(2, l.v, b.xn, T, b.v, b.kvDim, false, l.vBias)
+		b.runMatmuls(3)
 		b.positionQK(l, T)
 		b.storeKV(l, T)
 		b.attend(l, T)
@@ -327,13 +331,12 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 			rmsNorm(b.xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.ffnNorm, cfg.RMSNormEps)
 		}
 		b.qaSrc = nil
-		b.matmul(l.gate, b.xn, T, b.gateBuf, cfg.FFNSize, false, nil)
-		b.matmul(l.up, b.xn, T, b.upBf, cfg.FFNSize, false, nil)
+		b.setMatmul(0, l.gate, b.xn, T, b.gateBuf, cfg.FFNSize, false, nil)
+		b.setMatmul(1, l.up, b.xn, T, b.upBf, cfg.FFNSize, false, nil)
+		b.runMatmuls(2)
 		g := b.gateBuf[:T*cfg.FFNSize]
-		u := b.upBf[:T*cfg.FFNSize]
-		for i, gv := range g {
-			g[i] = silu(gv) * u[i]
-		}
+		b.swiglu = swigluTask{g: g, u: b.upBf[:T*cfg.FFNSize]}
+		b.pool.parallel(&b.swiglu, len(g), 256)
 		b.qaSrc = nil
 		b.matmul(l.down, g, T, b.x, h, true, nil)
 	}
@@ -376,16 +379,53 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 // activations are quantized first, once per input: q/k/v and gate/up read the same input and
 // share one quantization.
 func (b *Backend) matmul(m *matrix, x []float32, n int, out []float32, stride int, accum bool, bias []float32) {
+	b.setMatmul(0, m, x, n, out, stride, accum, bias)
+	b.runMatmuls(1)
+}
+
+// setMatmul prepares product i of a group that runMatmuls dispatches together: products that
+// read the same input (q, k and v; gate and up) go out as one parallel job over all their
+// rows, one pool dispatch instead of three, and the small k and v products do not each pay
+// for waking the workers.
+func (b *Backend) setMatmul(i int, m *matrix, x []float32, n int, out []float32, stride int, accum bool, bias []float32) {
 	if m.dtype == model.Q8_0 && (b.qaSrc != &x[0] || b.qaN != n || b.qaCols != m.cols) {
 		b.qa.quantize(x, n, m.cols)
 		b.qaSrc, b.qaN, b.qaCols = &x[0], n, m.cols
 	}
-	b.mm = matmulTask{m: m, x: x, q: &b.qa, n: n, out: out, outStride: stride, accum: accum, bias: bias, scratch: b.scratch}
+	b.mm.parts[i] = matmulTask{m: m, x: x, q: &b.qa, n: n, out: out, outStride: stride, accum: accum, bias: bias, scratch: b.scratch}
+}
+
+func (b *Backend) runMatmuls(np int) {
+	mm := &b.mm
+	mm.np = np
+	rows := 0
+	for i := 0; i < np; i++ {
+		mm.start[i] = rows
+		rows += mm.parts[i].m.rows
+	}
+	mm.start[np] = rows
 	grain := 1
-	if m.rows >= 64 {
+	if rows >= 64 {
 		grain = 16
 	}
-	b.pool.parallel(&b.mm, m.rows, grain)
+	b.pool.parallel(mm, rows, grain)
+}
+
+// multiMatmul is up to three products run as one job: items are the rows of all of them, in
+// order.
+type multiMatmul struct {
+	parts [3]matmulTask
+	start [4]int
+	np    int
+}
+
+func (mm *multiMatmul) run(lo, hi, w int) {
+	for i := 0; i < mm.np; i++ {
+		a, z := max(lo, mm.start[i]), min(hi, mm.start[i+1])
+		if a < z {
+			mm.parts[i].run(a-mm.start[i], z-mm.start[i], w)
+		}
+	}
 }
 
 // positionQK applies the per-head Q/K norms (Qwen3) and RoPE to the step's queries and keys.
@@ -429,11 +469,17 @@ func (b *Backend) slotOffset(pages []int32, slot int) int {
 
 func (b *Backend) attend(l *layer, T int) {
 	b.attn = attnTask{b: b, l: l}
-	b.pool.parallel(&b.attn, T*b.cfg.NumHeads, 1)
+	items := T * b.cfg.NumKVHeads
+	// Causal attention costs more for later tokens: deal items out dynamically, the most
+	// expensive first, instead of in two fixed halves that would leave one worker idle.
+	b.dyn.reset(&b.attn, items, 1, true)
+	b.pool.parallel(&b.dyn, b.pool.n, 1)
 }
 
-// attnTask computes attention for (token, head) items: causal over the token's own sequence,
-// reading keys and values through its page table.
+// attnTask computes attention for (token, KV head) items: causal over the token's own
+// sequence, reading keys and values through its page table. The query heads that share a KV
+// head (grouped-query attention) are done together, so each key and value row is read once
+// for all of them while it is in L1.
 type attnTask struct {
 	b *Backend
 	l *layer
@@ -443,32 +489,100 @@ func (a *attnTask) run(lo, hi, w int) {
 	b := a.b
 	cfg := &b.cfg
 	hd := cfg.HeadDim
-	group := cfg.NumHeads / cfg.NumKVHeads
+	kvh := cfg.NumKVHeads
+	group := cfg.NumHeads / kvh
+	ps := b.pageSize
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for it := lo; it < hi; it++ {
-		t := it / cfg.NumHeads
-		hh := it % cfg.NumHeads
-		kvh := hh / group
+		t := it / kvh
+		g := it % kvh
 		s := &b.batch.Seqs[b.tokSeq[t]]
 		slot := int(b.tokSlot[t])
 		first := 0
 		if cfg.SlidingWindow > 0 && slot-cfg.SlidingWindow+1 > 0 {
 			first = slot - cfg.SlidingWindow + 1
 		}
-		n := slot + 1 - first
-		scores := b.attnScratch[w][:n]
-		q := b.q[t*b.qDim+hh*hd : t*b.qDim+(hh+1)*hd]
-		for j := 0; j < n; j++ {
-			off := b.slotOffset(s.Pages, first+j) + kvh*hd
-			scores[j] = dot(q, a.l.kCache[off:off+hd]) * scale
+		end := slot + 1
+		n := end - first
+		// scores[h*n+j]: query head h of the group against slot first+j.
+		scores := b.attnScratch[w][:group*n]
+		qs := b.q[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
+		for j0 := first; j0 < end; {
+			// The run of slots [j0, j0+cnt) that lies in one page.
+			off := j0 % ps
+			cnt := min(ps-off, end-j0)
+			base := (int(s.Pages[j0/ps])*ps+off)*b.kvDim + g*hd
+			for jj := 0; jj < cnt; jj++ {
+				krow := a.l.kCache[base+jj*b.kvDim : base+jj*b.kvDim+hd]
+				col := j0 - first + jj
+				for h := 0; h < group; h++ {
+					scores[h*n+col] = dot(krow, qs[h*hd:(h+1)*hd]) * scale
+				}
+			}
+			j0 += cnt
 		}
-		softmaxInPlace(scores)
-		out := b.attnOut[t*b.qDim+hh*hd : t*b.qDim+(hh+1)*hd]
+		for h := 0; h < group; h++ {
+			softmaxInPlace(scores[h*n : (h+1)*n])
+		}
+		out := b.attnOut[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
 		clear(out)
-		for j := 0; j < n; j++ {
-			off := b.slotOffset(s.Pages, first+j) + kvh*hd
-			axpy(scores[j], a.l.vCache[off:off+hd], out)
+		for j0 := first; j0 < end; {
+			off := j0 % ps
+			cnt := min(ps-off, end-j0)
+			base := (int(s.Pages[j0/ps])*ps+off)*b.kvDim + g*hd
+			for jj := 0; jj < cnt; jj++ {
+				vrow := a.l.vCache[base+jj*b.kvDim : base+jj*b.kvDim+hd]
+				col := j0 - first + jj
+				for h := 0; h < group; h++ {
+					axpy(scores[h*n+col], vrow, out[h*hd:(h+1)*hd])
+				}
+			}
+			j0 += cnt
 		}
+	}
+}
+
+// dynTask runs an inner task's items in chunks that workers claim one at a time, for work
+// whose cost per item varies (causal attention). Dispatch it with pool.parallel(d, pool.n, 1):
+// each worker gets one unit and keeps claiming chunks until none are left.
+type dynTask struct {
+	inner    task
+	total    int
+	chunk    int
+	backward bool // claim the last items first (the costly ones for causal attention)
+	next     atomic.Int64
+}
+
+func (d *dynTask) reset(inner task, total, chunk int, backward bool) {
+	d.inner, d.total, d.chunk, d.backward = inner, total, max(chunk, 1), backward
+	d.next.Store(0)
+}
+
+func (d *dynTask) run(_, _, w int) {
+	for {
+		c := int(d.next.Add(1) - 1)
+		lo := c * d.chunk
+		if lo >= d.total {
+			return
+		}
+		hi := min(lo+d.chunk, d.total)
+		if d.backward {
+			lo, hi = d.total-hi, d.total-lo
+		}
+		d.inner.run(lo, hi, w)
+	}
+}
+
+// swigluTask computes gate[i] = silu(gate[i]) * up[i] over a range of elements.
+type swigluTask struct {
+	g, u []float32
+}
+
+func (s *swigluTask) run(lo, hi, _ int) {
+	g := s.g[lo:hi]
+	u := s.u[lo:hi]
+	for i, gv := range g {
+		g[i] = silu(gv) * u[i]
 	}
 }
 

@@ -220,7 +220,22 @@ bf16done:
 // saturates. VPMADDWD by ones widens the pairs to eight int32 lanes, which are converted to
 // float and multiplied-accumulated by the block's scale (weight d times activation d).
 
+// Q8BLK computes the eight int32 partial sums of one q8 block: R = madd(|w|, x*sign(w)), with
+// the weight quants at WQ(SI) and the activation quants at XQ(DI); T is a temporary.
+#define Q8BLK(WQ, XQ, R, T) \
+	VMOVDQU    XQ(DI), R \
+	VPSIGNB    WQ(SI), R, R \
+	VPABSB     WQ(SI), T \
+	VPMADDUBSW R, T, R \
+	VPMADDWD   Y13, R, R
+
 // func dotQ8AVX2(w *byte, xq *int8, xd *float32, nb int) float32
+//
+// Eight blocks per iteration: their int32 partial sums are reduced to one vector of eight
+// block sums (VPHADDD tree), whose lanes are converted and multiplied by the eight blocks'
+// scales at once (the weight scales gathered with VPINSRW and converted by one VCVTPH2PS).
+// That is one convert and one FMA per eight blocks instead of a scalar f16 conversion,
+// broadcast, convert and FMA per block.
 TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
 	MOVQ         w+0(FP), SI
 	MOVQ         xq+8(FP), DI
@@ -232,42 +247,49 @@ TEXT ·dotQ8AVX2(SB), NOSPLIT, $0-36
 	VMOVD        AX, X13
 	VPBROADCASTD X13, Y13
 
-q8loop2:
-	CMPQ         CX, $2
-	JLT          q8loop1
-	// block 0
-	MOVWLZX      (SI), AX
-	VMOVD        AX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       (DX), X2, X2
-	VBROADCASTSS X2, Y2
-	VMOVDQU      2(SI), Y3
-	VMOVDQU      (DI), Y4
-	VPSIGNB      Y3, Y4, Y4
-	VPABSB       Y3, Y3
-	VPMADDUBSW   Y4, Y3, Y3
-	VPMADDWD     Y13, Y3, Y3
-	VCVTDQ2PS    Y3, Y3
-	VFMADD231PS  Y2, Y3, Y0
-	// block 1
-	MOVWLZX      34(SI), AX
-	VMOVD        AX, X5
-	VCVTPH2PS    X5, X5
-	VMULSS       4(DX), X5, X5
-	VBROADCASTSS X5, Y5
-	VMOVDQU      36(SI), Y6
-	VMOVDQU      32(DI), Y7
-	VPSIGNB      Y6, Y7, Y7
-	VPABSB       Y6, Y6
-	VPMADDUBSW   Y7, Y6, Y6
-	VPMADDWD     Y13, Y6, Y6
-	VCVTDQ2PS    Y6, Y6
-	VFMADD231PS  Y5, Y6, Y1
-	ADDQ         $68, SI
-	ADDQ         $64, DI
-	ADDQ         $8, DX
-	SUBQ         $2, CX
-	JMP          q8loop2
+q8loop8:
+	CMPQ        CX, $8
+	JLT         q8loop1
+	PREFETCHT0  512(SI)
+	PREFETCHT0  576(SI)
+	PREFETCHT0  640(SI)
+	PREFETCHT0  704(SI)
+	PREFETCHT0  768(SI)
+	VPINSRW     $0, (SI), X14, X14
+	VPINSRW     $1, 34(SI), X14, X14
+	VPINSRW     $2, 68(SI), X14, X14
+	VPINSRW     $3, 102(SI), X14, X14
+	VPINSRW     $4, 136(SI), X14, X14
+	VPINSRW     $5, 170(SI), X14, X14
+	VPINSRW     $6, 204(SI), X14, X14
+	VPINSRW     $7, 238(SI), X14, X14
+	Q8BLK(2, 0, Y2, Y6)
+	Q8BLK(36, 32, Y3, Y6)
+	VPHADDD     Y3, Y2, Y2
+	Q8BLK(70, 64, Y3, Y6)
+	Q8BLK(104, 96, Y4, Y6)
+	VPHADDD     Y4, Y3, Y3
+	VPHADDD     Y3, Y2, Y2
+	Q8BLK(138, 128, Y3, Y6)
+	Q8BLK(172, 160, Y4, Y6)
+	VPHADDD     Y4, Y3, Y3
+	Q8BLK(206, 192, Y4, Y6)
+	Q8BLK(240, 224, Y5, Y6)
+	VPHADDD     Y5, Y4, Y4
+	VPHADDD     Y4, Y3, Y3
+	// Y2 = [blocks 0-3, low halves | blocks 0-3, high halves], Y3 the same for blocks 4-7.
+	VPERM2I128  $0x20, Y3, Y2, Y4
+	VPERM2I128  $0x31, Y3, Y2, Y5
+	VPADDD      Y5, Y4, Y4
+	VCVTDQ2PS   Y4, Y4
+	VCVTPH2PS   X14, Y14
+	VMULPS      (DX), Y14, Y14
+	VFMADD231PS Y14, Y4, Y0
+	ADDQ        $272, SI
+	ADDQ        $256, DI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         q8loop8
 
 q8loop1:
 	TESTQ        CX, CX
@@ -277,14 +299,14 @@ q8loop1:
 	VCVTPH2PS    X2, X2
 	VMULSS       (DX), X2, X2
 	VBROADCASTSS X2, Y2
-	VMOVDQU      2(SI), Y3
-	VMOVDQU      (DI), Y4
-	VPSIGNB      Y3, Y4, Y4
-	VPABSB       Y3, Y3
-	VPMADDUBSW   Y4, Y3, Y3
-	VPMADDWD     Y13, Y3, Y3
+	Q8BLK(2, 0, Y3, Y6)
 	VCVTDQ2PS    Y3, Y3
-	VFMADD231PS  Y2, Y3, Y0
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JMP          q8loop1
 
 q8done:
 	VADDPS     Y1, Y0, Y0
@@ -293,6 +315,82 @@ q8done:
 	VZEROUPPER
 	RET
 
+// func dotQ8AVX2b(w *byte, xq *int8, xd *float32, nb int) float32
+TEXT ·dotQ8AVX2b(SB), NOSPLIT, $0-36
+	MOVQ         w+0(FP), SI
+	MOVQ         xq+8(FP), DI
+	MOVQ         xd+16(FP), DX
+	MOVQ         nb+24(FP), CX
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+
+q8bloop8:
+	CMPQ        CX, $8
+	JLT         q8bloop1
+	VPINSRW     $0, (SI), X14, X14
+	VPINSRW     $1, 34(SI), X14, X14
+	VPINSRW     $2, 68(SI), X14, X14
+	VPINSRW     $3, 102(SI), X14, X14
+	VPINSRW     $4, 136(SI), X14, X14
+	VPINSRW     $5, 170(SI), X14, X14
+	VPINSRW     $6, 204(SI), X14, X14
+	VPINSRW     $7, 238(SI), X14, X14
+	Q8BLK(2, 0, Y2, Y6)
+	Q8BLK(36, 32, Y3, Y6)
+	VPHADDD     Y3, Y2, Y2
+	Q8BLK(70, 64, Y3, Y6)
+	Q8BLK(104, 96, Y4, Y6)
+	VPHADDD     Y4, Y3, Y3
+	VPHADDD     Y3, Y2, Y2
+	Q8BLK(138, 128, Y3, Y6)
+	Q8BLK(172, 160, Y4, Y6)
+	VPHADDD     Y4, Y3, Y3
+	Q8BLK(206, 192, Y4, Y6)
+	Q8BLK(240, 224, Y5, Y6)
+	VPHADDD     Y5, Y4, Y4
+	VPHADDD     Y4, Y3, Y3
+	// Y2 = [blocks 0-3, low halves | blocks 0-3, high halves], Y3 the same for blocks 4-7.
+	VPERM2I128  $0x20, Y3, Y2, Y4
+	VPERM2I128  $0x31, Y3, Y2, Y5
+	VPADDD      Y5, Y4, Y4
+	VCVTDQ2PS   Y4, Y4
+	VCVTPH2PS   X14, Y14
+	VMULPS      (DX), Y14, Y14
+	VFMADD231PS Y14, Y4, Y0
+	ADDQ        $272, SI
+	ADDQ        $256, DI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         q8bloop8
+
+q8bloop1:
+	TESTQ        CX, CX
+	JEQ          q8bdone
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X2
+	VCVTPH2PS    X2, X2
+	VMULSS       (DX), X2, X2
+	VBROADCASTSS X2, Y2
+	Q8BLK(2, 0, Y3, Y6)
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y2, Y3, Y1
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JMP          q8bloop1
+
+q8bdone:
+	VADDPS     Y1, Y0, Y0
+	HSUM_Y0
+	VMOVSS     X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// func dotQ8AVX2b(w *byte, xq *int8, xd *float32, nb int) float32
 // One token of the 1-row x 4-token q8 kernel: activation bytes at XQ, activation scale at XD,
 // weight sign in Y6, |weight| in Y7, weight scale (broadcast) in Y5, accumulator ACC.
 #define Q8TOK(XQ, XD, ACC) \

@@ -8,7 +8,7 @@ import (
 )
 
 // benchMatrix builds a rows x cols matrix of the given type with random values.
-func benchMatrix(b *testing.B, dt model.DType, rows, cols int) *matrix {
+func benchMatrix(b testing.TB, dt model.DType, rows, cols int) *matrix {
 	r := rand.New(rand.NewPCG(1, 1))
 	v := make([]float32, rows*cols)
 	for i := range v {

@@ -62,3 +62,6 @@ func detectAVX2() bool {
 	_, ebx7, _, _ := cpuid(7, 0)
 	return ebx7&(1<<5) != 0 // AVX2
 }
+
+//go:noescape
+func dotQ8AVX2b(w *byte, xq *int8, xd *float32, nb int) float32
