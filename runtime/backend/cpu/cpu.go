@@ -512,17 +512,15 @@ func (a *attnTask) run(lo, hi, w int) {
 			off := j0 % ps
 			cnt := min(ps-off, end-j0)
 			base := (int(s.Pages[j0/ps])*ps+off)*b.kvDim + g*hd
-			for jj := 0; jj < cnt; jj++ {
-				krow := a.l.kCache[base+jj*b.kvDim : base+jj*b.kvDim+hd]
-				col := j0 - first + jj
-				for h := 0; h < group; h++ {
-					scores[h*n+col] = dot(krow, qs[h*hd:(h+1)*hd]) * scale
-				}
-			}
+			scoreRows(qs, hd, group, a.l.kCache[base:], b.kvDim, cnt, scores[j0-first:], n)
 			j0 += cnt
 		}
 		for h := 0; h < group; h++ {
-			softmaxInPlace(scores[h*n : (h+1)*n])
+			sh := scores[h*n : (h+1)*n]
+			for j := range sh {
+				sh[j] *= scale
+			}
+			softmaxInPlace(sh)
 		}
 		out := b.attnOut[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
 		clear(out)
@@ -530,12 +528,8 @@ func (a *attnTask) run(lo, hi, w int) {
 			off := j0 % ps
 			cnt := min(ps-off, end-j0)
 			base := (int(s.Pages[j0/ps])*ps+off)*b.kvDim + g*hd
-			for jj := 0; jj < cnt; jj++ {
-				vrow := a.l.vCache[base+jj*b.kvDim : base+jj*b.kvDim+hd]
-				col := j0 - first + jj
-				for h := 0; h < group; h++ {
-					axpy(scores[h*n+col], vrow, out[h*hd:(h+1)*hd])
-				}
+			for h := 0; h < group; h++ {
+				pvRows(scores[h*n+j0-first:h*n+j0-first+cnt], a.l.vCache[base:], b.kvDim, out[h*hd:(h+1)*hd])
 			}
 			j0 += cnt
 		}
@@ -579,11 +573,7 @@ type swigluTask struct {
 }
 
 func (s *swigluTask) run(lo, hi, _ int) {
-	g := s.g[lo:hi]
-	u := s.u[lo:hi]
-	for i, gv := range g {
-		g[i] = silu(gv) * u[i]
-	}
+	swiglu(s.g[lo:hi], s.u[lo:hi])
 }
 
 var _ backend.Backend = (*Backend)(nil)

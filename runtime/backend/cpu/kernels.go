@@ -134,13 +134,85 @@ func softmaxInPlace(s []float32) {
 		}
 	}
 	var sum float32
-	for i, v := range s {
-		e := float32(math.Exp(float64(v - m)))
+	i := 0
+	if hasAVX2 {
+		if i = len(s) &^ 7; i > 0 {
+			sum = expSubAVX2(&s[0], i, m)
+		}
+	}
+	for ; i < len(s); i++ {
+		e := float32(math.Exp(float64(s[i] - m)))
 		s[i] = e
 		sum += e
 	}
 	inv := 1 / sum
 	for i := range s {
 		s[i] *= inv
+	}
+}
+
+// swiglu sets g[i] = silu(g[i]) * u[i].
+func swiglu(g, u []float32) {
+	u = u[:len(g)]
+	i := 0
+	if hasAVX2 {
+		if i = len(g) &^ 7; i > 0 {
+			swigluAVX2(&g[0], &u[0], i)
+		}
+	}
+	for ; i < len(g); i++ {
+		g[i] = silu(g[i]) * u[i]
+	}
+}
+
+// pvRows adds sum_j p[j] * v[j*vstride : j*vstride+len(out)] into out, for j < len(p): one
+// head's attention output over a run of value rows.
+func pvRows(p []float32, v []float32, vstride int, out []float32) {
+	n := len(p)
+	if n == 0 {
+		return
+	}
+	d := len(out)
+	_ = v[(n-1)*vstride+d-1]
+	c := 0
+	if hasAVX2 {
+		for ; c+32 <= d; c += 32 {
+			pvRowsAVX2(&p[0], &v[c], vstride, n, &out[c])
+		}
+	}
+	if c < d {
+		for j, pj := range p {
+			axpy(pj, v[j*vstride+c:j*vstride+d], out[c:d])
+		}
+	}
+}
+
+// scoreRows sets s[h*sstride+j] = q_h · k_j for heads h < nh (q_h = q[h*hd:], length hd)
+// and rows j < nk (k_j = k[j*kstride:]): attention scores of a group of query heads against a
+// run of key rows, in 3-row by 4-head register blocks. Where the counts are not multiples of
+// the block, the last block overlaps the one before it (recomputing some scores, which is
+// harmless) rather than falling back to single dot products.
+func scoreRows(q []float32, hd, nh int, k []float32, kstride, nk int, s []float32, sstride int) {
+	if !hasAVX2 || nh < 4 || nk < 3 {
+		for j := 0; j < nk; j++ {
+			kr := k[j*kstride : j*kstride+hd]
+			for h := 0; h < nh; h++ {
+				s[h*sstride+j] = dot(kr, q[h*hd:(h+1)*hd])
+			}
+		}
+		return
+	}
+	var o [12]float32
+	for j := 0; j < nk; j += 3 {
+		j = min(j, nk-3)
+		for h := 0; h < nh; h += 4 {
+			h = min(h, nh-4)
+			gemm3x4(k[j*kstride:], kstride, q[h*hd:], hd, hd, &o)
+			for r := 0; r < 3; r++ {
+				for c := 0; c < 4; c++ {
+					s[(h+c)*sstride+j+r] = o[r*4+c]
+				}
+			}
+		}
 	}
 }

@@ -315,82 +315,6 @@ q8done:
 	VZEROUPPER
 	RET
 
-// func dotQ8AVX2b(w *byte, xq *int8, xd *float32, nb int) float32
-TEXT ·dotQ8AVX2b(SB), NOSPLIT, $0-36
-	MOVQ         w+0(FP), SI
-	MOVQ         xq+8(FP), DI
-	MOVQ         xd+16(FP), DX
-	MOVQ         nb+24(FP), CX
-	VXORPS       Y0, Y0, Y0
-	VXORPS       Y1, Y1, Y1
-	MOVL         $0x00010001, AX
-	VMOVD        AX, X13
-	VPBROADCASTD X13, Y13
-
-q8bloop8:
-	CMPQ        CX, $8
-	JLT         q8bloop1
-	VPINSRW     $0, (SI), X14, X14
-	VPINSRW     $1, 34(SI), X14, X14
-	VPINSRW     $2, 68(SI), X14, X14
-	VPINSRW     $3, 102(SI), X14, X14
-	VPINSRW     $4, 136(SI), X14, X14
-	VPINSRW     $5, 170(SI), X14, X14
-	VPINSRW     $6, 204(SI), X14, X14
-	VPINSRW     $7, 238(SI), X14, X14
-	Q8BLK(2, 0, Y2, Y6)
-	Q8BLK(36, 32, Y3, Y6)
-	VPHADDD     Y3, Y2, Y2
-	Q8BLK(70, 64, Y3, Y6)
-	Q8BLK(104, 96, Y4, Y6)
-	VPHADDD     Y4, Y3, Y3
-	VPHADDD     Y3, Y2, Y2
-	Q8BLK(138, 128, Y3, Y6)
-	Q8BLK(172, 160, Y4, Y6)
-	VPHADDD     Y4, Y3, Y3
-	Q8BLK(206, 192, Y4, Y6)
-	Q8BLK(240, 224, Y5, Y6)
-	VPHADDD     Y5, Y4, Y4
-	VPHADDD     Y4, Y3, Y3
-	// Y2 = [blocks 0-3, low halves | blocks 0-3, high halves], Y3 the same for blocks 4-7.
-	VPERM2I128  $0x20, Y3, Y2, Y4
-	VPERM2I128  $0x31, Y3, Y2, Y5
-	VPADDD      Y5, Y4, Y4
-	VCVTDQ2PS   Y4, Y4
-	VCVTPH2PS   X14, Y14
-	VMULPS      (DX), Y14, Y14
-	VFMADD231PS Y14, Y4, Y0
-	ADDQ        $272, SI
-	ADDQ        $256, DI
-	ADDQ        $32, DX
-	SUBQ        $8, CX
-	JMP         q8bloop8
-
-q8bloop1:
-	TESTQ        CX, CX
-	JEQ          q8bdone
-	MOVWLZX      (SI), AX
-	VMOVD        AX, X2
-	VCVTPH2PS    X2, X2
-	VMULSS       (DX), X2, X2
-	VBROADCASTSS X2, Y2
-	Q8BLK(2, 0, Y3, Y6)
-	VCVTDQ2PS    Y3, Y3
-	VFMADD231PS  Y2, Y3, Y1
-	ADDQ         $34, SI
-	ADDQ         $32, DI
-	ADDQ         $4, DX
-	DECQ         CX
-	JMP          q8bloop1
-
-q8bdone:
-	VADDPS     Y1, Y0, Y0
-	HSUM_Y0
-	VMOVSS     X0, ret+32(FP)
-	VZEROUPPER
-	RET
-
-// func dotQ8AVX2b(w *byte, xq *int8, xd *float32, nb int) float32
 // One token of the 1-row x 4-token q8 kernel: activation bytes at XQ, activation scale at XD,
 // weight sign in Y6, |weight| in Y7, weight scale (broadcast) in Y5, accumulator ACC.
 #define Q8TOK(XQ, XD, ACC) \
@@ -640,5 +564,175 @@ axtail:
 	JMP         axtail
 
 axdone:
+	VZEROUPPER
+	RET
+
+// exp over eight floats at once: e^x = 2^n * e^r with n = round(x*log2(e)) and
+// r = x - n*ln(2) (ln 2 split in two parts so r stays exact), e^r from its degree-6 Taylor
+// polynomial (|r| <= ln(2)/2: relative error about 1e-7), and 2^n added to the exponent
+// bits. x is clamped to [-87, 88] so that 2^n stays a normal float.
+DATA expc<>+0(SB)/4, $0x3fb8aa3b  // log2(e)
+DATA expc<>+4(SB)/4, $0x3f318000  // ln(2), high part
+DATA expc<>+8(SB)/4, $0xb95e8083  // ln(2), low part
+DATA expc<>+12(SB)/4, $0x3ab60b61 // 1/720
+DATA expc<>+16(SB)/4, $0x3c088889 // 1/120
+DATA expc<>+20(SB)/4, $0x3d2aaaab // 1/24
+DATA expc<>+24(SB)/4, $0x3e2aaaab // 1/6
+DATA expc<>+28(SB)/4, $0x3f000000 // 1/2
+DATA expc<>+32(SB)/4, $0x42b00000 // 88
+DATA expc<>+36(SB)/4, $0xc2ae0000 // -87
+DATA expc<>+40(SB)/4, $0x3f800000 // 1
+DATA expc<>+44(SB)/4, $0x80000000 // sign bit
+GLOBL expc<>(SB), RODATA|NOPTR, $48
+
+#define EXP_CONSTS \
+	VBROADCASTSS expc<>+0(SB), Y4 \
+	VBROADCASTSS expc<>+4(SB), Y5 \
+	VBROADCASTSS expc<>+8(SB), Y6 \
+	VBROADCASTSS expc<>+12(SB), Y7 \
+	VBROADCASTSS expc<>+16(SB), Y8 \
+	VBROADCASTSS expc<>+20(SB), Y9 \
+	VBROADCASTSS expc<>+24(SB), Y10 \
+	VBROADCASTSS expc<>+28(SB), Y11 \
+	VBROADCASTSS expc<>+32(SB), Y12 \
+	VBROADCASTSS expc<>+36(SB), Y13 \
+	VBROADCASTSS expc<>+40(SB), Y14
+
+// Y0 = exp(Y0), using Y1 and Y2, with the constants of EXP_CONSTS in Y4..Y14.
+#define EXP_Y0 \
+	VMAXPS       Y13, Y0, Y0 \
+	VMINPS       Y12, Y0, Y0 \
+	VMULPS       Y4, Y0, Y1 \
+	VROUNDPS     $0, Y1, Y1 \
+	VFNMADD231PS Y5, Y1, Y0 \
+	VFNMADD231PS Y6, Y1, Y0 \
+	VMOVAPS      Y7, Y2 \
+	VFMADD213PS  Y8, Y0, Y2 \
+	VFMADD213PS  Y9, Y0, Y2 \
+	VFMADD213PS  Y10, Y0, Y2 \
+	VFMADD213PS  Y11, Y0, Y2 \
+	VFMADD213PS  Y14, Y0, Y2 \
+	VFMADD213PS  Y14, Y0, Y2 \
+	VCVTPS2DQ    Y1, Y1 \
+	VPSLLD       $23, Y1, Y1 \
+	VPADDD       Y2, Y1, Y0
+
+// func expSubAVX2(s *float32, n int, m float32) float32
+//
+// s[i] = exp(s[i]-m) for i < n (a multiple of 8); returns their sum (softmax).
+TEXT ·expSubAVX2(SB), NOSPLIT, $0-28
+	MOVQ         s+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Y15
+	EXP_CONSTS
+	VXORPS       Y3, Y3, Y3
+
+esloop:
+	CMPQ    CX, $8
+	JLT     esdone
+	VMOVUPS (DI), Y0
+	VSUBPS  Y15, Y0, Y0
+	EXP_Y0
+	VMOVUPS Y0, (DI)
+	VADDPS  Y0, Y3, Y3
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     esloop
+
+esdone:
+	VMOVAPS Y3, Y0
+	HSUM_Y0
+	VMOVSS     X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// func swigluAVX2(gate, up *float32, n int)
+//
+// g[i] = g[i] / (1 + exp(-g[i])) * u[i] for i < n (a multiple of 8): SiLU of the gate times
+// the up projection.
+TEXT ·swigluAVX2(SB), NOSPLIT, $0-24
+	MOVQ         gate+0(FP), DI
+	MOVQ         up+8(FP), SI
+	MOVQ         n+16(FP), CX
+	EXP_CONSTS
+	VBROADCASTSS expc<>+44(SB), Y15
+
+swloop:
+	CMPQ    CX, $8
+	JLT     swdone
+	VMOVUPS (DI), Y3
+	VXORPS  Y15, Y3, Y0
+	EXP_Y0
+	VADDPS  Y14, Y0, Y0
+	VMULPS  (SI), Y3, Y3
+	VDIVPS  Y0, Y3, Y3
+	VMOVUPS Y3, (DI)
+	ADDQ    $32, DI
+	ADDQ    $32, SI
+	SUBQ    $8, CX
+	JMP     swloop
+
+swdone:
+	VZEROUPPER
+	RET
+
+// func pvRowsAVX2(p *float32, v *float32, vstride int, n int, out *float32)
+//
+// out[0:32] += sum over j < n of p[j] * v[j*vstride : j*vstride+32] (vstride in floats): one
+// 32-wide slice of one head's attention output over a run of value rows, kept in registers
+// for the whole run. Even and odd rows go to separate accumulators so that consecutive FMAs
+// do not wait on each other.
+TEXT ·pvRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ    p+0(FP), SI
+	MOVQ    v+8(FP), DI
+	MOVQ    vstride+16(FP), R8
+	MOVQ    n+24(FP), CX
+	MOVQ    out+32(FP), DX
+	SHLQ    $2, R8
+	VMOVUPS (DX), Y0
+	VMOVUPS 32(DX), Y1
+	VMOVUPS 64(DX), Y2
+	VMOVUPS 96(DX), Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+
+pvloop2:
+	CMPQ         CX, $2
+	JLT          pvloop1
+	VBROADCASTSS (SI), Y8
+	VBROADCASTSS 4(SI), Y9
+	VFMADD231PS  (DI), Y8, Y0
+	VFMADD231PS  32(DI), Y8, Y1
+	VFMADD231PS  64(DI), Y8, Y2
+	VFMADD231PS  96(DI), Y8, Y3
+	VFMADD231PS  (DI)(R8*1), Y9, Y4
+	VFMADD231PS  32(DI)(R8*1), Y9, Y5
+	VFMADD231PS  64(DI)(R8*1), Y9, Y6
+	VFMADD231PS  96(DI)(R8*1), Y9, Y7
+	ADDQ         $8, SI
+	LEAQ         (DI)(R8*2), DI
+	SUBQ         $2, CX
+	JMP          pvloop2
+
+pvloop1:
+	TESTQ        CX, CX
+	JEQ          pvdone
+	VBROADCASTSS (SI), Y8
+	VFMADD231PS  (DI), Y8, Y0
+	VFMADD231PS  32(DI), Y8, Y1
+	VFMADD231PS  64(DI), Y8, Y2
+	VFMADD231PS  96(DI), Y8, Y3
+
+pvdone:
+	VADDPS     Y4, Y0, Y0
+	VADDPS     Y5, Y1, Y1
+	VADDPS     Y6, Y2, Y2
+	VADDPS     Y7, Y3, Y3
+	VMOVUPS    Y0, (DX)
+	VMOVUPS    Y1, 32(DX)
+	VMOVUPS    Y2, 64(DX)
+	VMOVUPS    Y3, 96(DX)
 	VZEROUPPER
 	RET

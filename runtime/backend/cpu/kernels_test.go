@@ -327,3 +327,93 @@ func benchMatrixT(t testing.TB, dt model.DType, rows, cols int, r *rand.Rand) *m
 	}
 	return m
 }
+
+// TestExpKernels checks the vector exp inside softmax and SwiGLU against float64 math over
+// the range they see, including large magnitudes where it must saturate cleanly.
+func TestExpKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	for _, n := range testLengths {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(r.NormFloat64() * 20)
+		}
+		if n > 3 {
+			s[1], s[2] = -1e4, 1e4 // far below the max: probability 0
+		}
+		orig := append([]float32(nil), s...)
+		softmaxInPlace(s)
+		m := math.Inf(-1)
+		for _, v := range orig {
+			m = math.Max(m, float64(v))
+		}
+		var sum float64
+		for _, v := range orig {
+			sum += math.Exp(float64(v) - m)
+		}
+		for i, v := range orig {
+			want := math.Exp(float64(v)-m) / sum
+			if d := math.Abs(float64(s[i]) - want); d > 2e-6*want+1e-30 || math.IsNaN(float64(s[i])) {
+				t.Fatalf("softmax n=%d [%d] of %v: %v, want %v", n, i, v, s[i], want)
+			}
+		}
+
+		g := make([]float32, n)
+		u := make([]float32, n)
+		for i := range g {
+			g[i] = float32(r.NormFloat64() * 8)
+			u[i] = float32(r.NormFloat64())
+		}
+		if n > 3 {
+			g[0], g[1] = 200, -200
+		}
+		g0 := append([]float32(nil), g...)
+		swiglu(g, u)
+		for i, gv := range g0 {
+			x := float64(gv)
+			want := x / (1 + math.Exp(-x)) * float64(u[i])
+			if d := math.Abs(float64(g[i]) - want); d > 1e-6*math.Abs(want)+1e-30 || math.IsNaN(float64(g[i])) {
+				t.Fatalf("swiglu n=%d [%d] g=%v u=%v: %v, want %v", n, i, gv, u[i], g[i], want)
+			}
+		}
+	}
+}
+
+// TestAttentionKernels checks scoreRows (3x4 blocks with overlapping edges) and pvRows against
+// plain sums, for group and run sizes around the block sizes and head sizes with and without
+// a 32-wide tail.
+func TestAttentionKernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, hd := range []int{16, 40, 64, 128} {
+		for _, nh := range []int{1, 2, 4, 5, 7, 8} {
+			for _, nk := range []int{1, 2, 3, 4, 5, 7, 16} {
+				kstride := hd*3 + 8
+				q := randVec(r, nh*hd)
+				k := randVec(r, (nk-1)*kstride+hd)
+				sstride := nk + 2
+				s := make([]float32, nh*sstride)
+				scoreRows(q, hd, nh, k, kstride, nk, s, sstride)
+				for h := 0; h < nh; h++ {
+					for j := 0; j < nk; j++ {
+						qh, kj := q[h*hd:(h+1)*hd], k[j*kstride:j*kstride+hd]
+						checkClose(t, fmt.Sprintf("scoreRows hd=%d nh=%d nk=%d [%d,%d]", hd, nh, nk, h, j), s[h*sstride+j], exactDot(qh, kj), absDot(qh, kj))
+					}
+				}
+				p := randVec(r, nk)
+				out := randVec(r, hd)
+				want := make([]float64, hd)
+				for d := range want {
+					want[d] = float64(out[d])
+					for j := 0; j < nk; j++ {
+						want[d] += float64(p[j]) * float64(k[j*kstride+d])
+					}
+				}
+				pvRows(p, k, kstride, out)
+				for d := range want {
+					if diff := math.Abs(float64(out[d]) - want[d]); diff > 1e-5*(1+math.Abs(want[d])) {
+						t.Fatalf("pvRows hd=%d nk=%d [%d]: %v, want %v", hd, nk, d, out[d], want[d])
+					}
+				}
+			}
+		}
+	}
+}

@@ -64,4 +64,10 @@ func detectAVX2() bool {
 }
 
 //go:noescape
-func dotQ8AVX2b(w *byte, xq *int8, xd *float32, nb int) float32
+func expSubAVX2(s *float32, n int, m float32) float32
+
+//go:noescape
+func swigluAVX2(gate, up *float32, n int)
+
+//go:noescape
+func pvRowsAVX2(p *float32, v *float32, vstride int, n int, out *float32)

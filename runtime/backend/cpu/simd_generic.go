@@ -22,3 +22,8 @@ func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float3
 func cvtF16AVX2(dst *float32, src *uint16, n int)  { panic("unreachable") }
 func cvtBF16AVX2(dst *float32, src *uint16, n int) { panic("unreachable") }
 func axpyAVX2(a float32, x, y *float32, n int)     { panic("unreachable") }
+
+func expSubAVX2(s *float32, n int, m float32) float32 { panic("unreachable") }
+func swigluAVX2(gate, up *float32, n int)             { panic("unreachable") }
+
+func pvRowsAVX2(p *float32, v *float32, vstride int, n int, out *float32) { panic("unreachable") }
