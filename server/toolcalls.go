@@ -314,7 +314,7 @@ func (p *outputParser) pushHermes(text string, final bool) {
 			}
 			return
 		case tsInCall:
-			i := strings.Index(p.tbuf, toolCallClose)
+			i := closeOutsideString(p.tbuf)
 			if i < 0 && !final {
 				return
 			}
@@ -340,6 +340,26 @@ func (p *outputParser) pushHermes(text string, final bool) {
 			}
 		}
 	}
+}
+
+// closeOutsideString finds </tool_call> outside JSON strings (arguments may well contain the
+// tag's text, e.g. a call that writes markup), or -1.
+func closeOutsideString(s string) int {
+	inString, escaped := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case c == '"':
+			inString = !inString
+		case !inString && c == '<' && strings.HasPrefix(s[i:], toolCallClose):
+			return i
+		}
+	}
+	return -1
 }
 
 func (p *outputParser) pushLlama3(text string, final bool) {

@@ -184,4 +184,3 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template strin
 		"context", eng.MaxContext(), "kv_pages", kvPages, "max_seqs", maxSeqs, "max_queue", maxQueue)
 	return eng, cleanup, nil
 }
-
