@@ -29,6 +29,9 @@ import (
 // test gets its own backend (KV memory) and engine over the shared, read-only weights.
 var demoModel = sync.OnceValues(demo.Load)
 
+// demoTokenizer is the demo's (Qwen3's) tokenizer, built once (about a second).
+var demoTokenizer = sync.OnceValues(demo.Tokenizer)
+
 func loadDemo(t *testing.T) *model.Model {
 	t.Helper()
 	m, err := demoModel()
@@ -203,7 +206,7 @@ type scripted struct {
 
 func newScripted(t *testing.T, pieces ...string) *scripted {
 	t.Helper()
-	tok, err := demo.Tokenizer()
+	tok, err := demoTokenizer()
 	if err != nil {
 		t.Fatal(err)
 	}
