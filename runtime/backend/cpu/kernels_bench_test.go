@@ -1,9 +1,12 @@
 package cpu
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
+	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/model"
 )
 
@@ -159,3 +162,72 @@ func BenchmarkMemRead(b *testing.B) {
 	}
 	_ = s
 }
+
+// attnBench builds just enough of a backend for attnTask: the qwen2.5-0.5b attention shape
+// (14 query heads, 2 KV heads of 64), one sequence of ctx tokens on scattered pages of 16,
+// random keys, values and queries, and the last n tokens as the step's queries.
+func attnBench(b *testing.B, ctx, n int) (*Backend, *layer) {
+	cfg, err := model.Shape("qwen2.5-0.5b")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const ps = 16
+	pages := (ctx + ps - 1) / ps
+	be := &Backend{cfg: cfg, pageSize: ps, numPages: 2 * pages, kvDim: cfg.NumKVHeads * cfg.HeadDim, qDim: cfg.NumHeads * cfg.HeadDim}
+	be.pool = newPool(1)
+	r := rand.New(rand.NewPCG(7, 7))
+	l := &layer{kCache: randVec(r, be.numPages*ps*be.kvDim), vCache: randVec(r, be.numPages*ps*be.kvDim)}
+	table := make([]int32, pages)
+	for i := range table {
+		table[i] = int32(2*i + 1) // every other page: not contiguous
+	}
+	be.batch = &backend.Batch{Seqs: []backend.SeqInput{{Pages: table}}}
+	be.q = randVec(r, n*be.qDim)
+	be.attnOut = make([]float32, n*be.qDim)
+	be.tokSeq = make([]int32, n)
+	be.tokSlot = make([]int32, n)
+	for t := range n {
+		be.tokSlot[t] = int32(ctx - n + t)
+	}
+	be.attnScratch = [][]float32{make([]float32, cfg.NumHeads/cfg.NumKVHeads*be.numPages*ps)}
+	return be, l
+}
+
+// BenchmarkAttention is one layer's attention over a paged KV cache on one thread: a decode
+// step (one query token) at 512 and 4096 tokens of context, and a 64-token prefill chunk at
+// the end of 512.
+func BenchmarkAttention(b *testing.B) {
+	for _, c := range []struct{ ctx, n int }{{512, 1}, {4096, 1}, {512, 64}} {
+		b.Run(fmt.Sprintf("ctx=%d/tokens=%d", c.ctx, c.n), func(b *testing.B) {
+			be, l := attnBench(b, c.ctx, c.n)
+			defer be.pool.close()
+			task := &attnTask{b: be, l: l}
+			items := c.n * be.cfg.NumKVHeads
+			// Bytes of K and V the step reads (each token attends to its own prefix).
+			var kv int64
+			for t := 0; t < c.n; t++ {
+				kv += int64(c.ctx-c.n+t+1) * int64(2*be.kvDim*4)
+			}
+			b.SetBytes(kv)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				task.run(0, items, 0)
+			}
+		})
+	}
+}
+
+// BenchmarkPoolDispatch is the cost of one parallel dispatch of an empty task over all cores:
+// the overhead each matrix product of a decode step pays.
+func BenchmarkPoolDispatch(b *testing.B) {
+	p := newPool(runtime.NumCPU())
+	defer p.close()
+	var t nopTask
+	for i := 0; i < b.N; i++ {
+		p.parallel(&t, 1024, 16)
+	}
+}
+
+type nopTask struct{}
+
+func (nopTask) run(lo, hi, w int) {}
