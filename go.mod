@@ -18,6 +18,7 @@ require (
 require (
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/nikolalohinski/gonja/v2 v2.9.1
+	github.com/openai/openai-go v1.12.0
 	github.com/prometheus/client_golang v1.25.0
 )
 
@@ -28,7 +29,6 @@ require (
 	github.com/mattn/go-colorable v0.1.15 // indirect
 	github.com/mattn/go-isatty v0.0.22 // indirect
 	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
-	github.com/openai/openai-go v1.12.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect

@@ -260,10 +260,12 @@ func (s *Server) requestLog(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		level := slog.LevelInfo
 		switch {
-		case res.Status >= 500:
+		case res.Status == http.StatusInternalServerError:
 			level = slog.LevelError
-		case req.URL.Path == "/health" || req.URL.Path == "/metrics":
+		case open(req.URL.Path):
 			level = slog.LevelDebug
+		case res.Status >= 500: // 503 while loading or draining: expected, not a fault
+			level = slog.LevelWarn
 		}
 		s.log.Log(req.Context(), level, "request", attrs...)
 		return nil

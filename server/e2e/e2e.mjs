@@ -1,0 +1,140 @@
+// End-to-end check of an Arbor server with the official `openai` npm package. It starts
+// nothing: point ARBOR_URL at a running `arbor serve` (run.sh does that with the demo model).
+// It exits non-zero on the first failure.
+//
+//   ARBOR_URL=http://127.0.0.1:8080 [ARBOR_API_KEY=...] node e2e.mjs
+import OpenAI from "openai";
+import assert from "node:assert/strict";
+
+const base = process.env.ARBOR_URL;
+if (!base) {
+  console.error("e2e: set ARBOR_URL to the server's address, e.g. http://127.0.0.1:8080");
+  process.exit(2);
+}
+const client = new OpenAI({ baseURL: base.replace(/\/$/, "") + "/v1", apiKey: process.env.ARBOR_API_KEY || "none", maxRetries: 0 });
+
+let passed = 0;
+let failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name}`);
+  } catch (err) {
+    failed++;
+    console.log(`FAIL ${name}: ${err?.stack || err}`);
+  }
+}
+
+const models = await client.models.list();
+const model = models.data[0]?.id;
+const messages = [
+  { role: "system", content: "You are terse." },
+  { role: "user", content: "Say hello." },
+];
+
+await check("models lists the served model", async () => {
+  assert.equal(models.data.length, 1);
+  assert.equal(typeof model, "string");
+});
+
+let greedy;
+await check("chat, not streamed", async () => {
+  greedy = await client.chat.completions.create({ model, messages, max_tokens: 10, temperature: 0 });
+  assert.match(greedy.id, /^chatcmpl-/);
+  assert.equal(greedy.object, "chat.completion");
+  const c = greedy.choices[0];
+  assert.equal(c.message.role, "assistant");
+  assert.ok(["stop", "length"].includes(c.finish_reason), c.finish_reason);
+  assert.equal(typeof c.message.content, "string");
+  const u = greedy.usage;
+  assert.ok(u.prompt_tokens > 0 && u.completion_tokens > 0 && u.completion_tokens <= 10);
+  assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens);
+});
+
+await check("chat, streamed, with usage in a last chunk", async () => {
+  const stream = await client.chat.completions.create({
+    model, messages, max_tokens: 10, temperature: 0, stream: true, stream_options: { include_usage: true },
+  });
+  let text = "";
+  let finish = null;
+  let last = null;
+  let first = true;
+  for await (const chunk of stream) {
+    if (first) {
+      assert.equal(chunk.choices[0].delta.role, "assistant");
+      first = false;
+    }
+    for (const c of chunk.choices) {
+      text += c.delta.content ?? "";
+      finish = c.finish_reason ?? finish;
+    }
+    last = chunk;
+  }
+  assert.deepEqual(last.choices, []);
+  // Same token counts (cached_tokens may differ: the second request hits the prefix cache).
+  for (const k of ["prompt_tokens", "completion_tokens", "total_tokens"]) assert.equal(last.usage[k], greedy.usage[k], k);
+  assert.equal(finish, greedy.choices[0].finish_reason);
+  assert.equal(text, greedy.choices[0].message.content); // greedy: the same text either way
+});
+
+await check("chat logprobs and top_logprobs", async () => {
+  const r = await client.chat.completions.create({ model, messages, max_tokens: 5, temperature: 0, logprobs: true, top_logprobs: 2 });
+  const lps = r.choices[0].logprobs.content;
+  assert.equal(lps.length, r.usage.completion_tokens);
+  for (const lp of lps) {
+    assert.equal(typeof lp.token, "string");
+    assert.ok(lp.logprob <= 0);
+    assert.ok(Array.isArray(lp.bytes));
+    assert.equal(lp.top_logprobs.length, 2);
+    assert.ok(lp.top_logprobs[0].logprob >= lp.top_logprobs[1].logprob);
+  }
+});
+
+await check("completions, streamed and not", async () => {
+  const r = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 8, temperature: 0, logprobs: 1 });
+  assert.equal(r.object, "text_completion");
+  const c = r.choices[0];
+  assert.equal(c.logprobs.tokens.length, r.usage.completion_tokens);
+  assert.equal(c.logprobs.text_offset[0], 0);
+  const stream = await client.completions.create({
+    model, prompt: "Once upon a time", max_tokens: 8, temperature: 0, stream: true, stream_options: { include_usage: true },
+  });
+  let text = "";
+  let usage = null;
+  for await (const chunk of stream) {
+    for (const ch of chunk.choices) text += ch.text;
+    if (chunk.usage) usage = chunk.usage;
+  }
+  assert.equal(text, c.text);
+  for (const k of ["prompt_tokens", "completion_tokens", "total_tokens"]) assert.equal(usage[k], r.usage[k], k);
+});
+
+await check("n=2 and seeds", async () => {
+  const req = { model, messages, max_tokens: 6, temperature: 1, seed: 7, n: 2 };
+  const a = await client.chat.completions.create(req);
+  const b = await client.chat.completions.create(req);
+  assert.equal(a.choices.length, 2);
+  assert.deepEqual(a.choices.map((c) => c.message.content), b.choices.map((c) => c.message.content));
+});
+
+await check("errors in OpenAI's shape", async () => {
+  await assert.rejects(client.chat.completions.create({ model: "no-such-model", messages }), (err) => {
+    assert.equal(err.status, 400);
+    assert.equal(err.param, "model");
+    return true;
+  });
+  await assert.rejects(client.chat.completions.create({ model, messages, temperature: 9 }), (err) => {
+    assert.equal(err.status, 400);
+    assert.equal(err.param, "temperature");
+    return true;
+  });
+  await assert.rejects(client.chat.completions.create({ model, messages, max_tokens: 1e9 }), (err) => {
+    assert.equal(err.status, 400);
+    assert.equal(err.code, "context_length_exceeded");
+    return true;
+  });
+});
+
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
