@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -69,7 +70,9 @@ func toAPIError(err error) *APIError {
 			Message: fmt.Sprintf("request body is larger than the limit of %d bytes", mbe.Limit)}
 	case errors.Is(err, engine.ErrContextLength):
 		return &APIError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: strptr("messages"),
-			Code: strptr("context_length_exceeded"), Message: err.Error()}
+			Code: strptr("context_length_exceeded"),
+			// The sentinel's own words only repeat what the detail says better.
+			Message: strings.Replace(err.Error(), engine.ErrContextLength.Error()+": ", "", 1)}
 	case errors.Is(err, engine.ErrQueueFull):
 		return &APIError{Status: http.StatusTooManyRequests, Type: typeRateLimit, Code: strptr("queue_full"),
 			Message: "the server is at capacity (" + err.Error() + "); retry later", RetryAfter: 1}

@@ -242,15 +242,14 @@ func paramOf(msg string) string {
 // chatRequest is a parsed POST /v1/chat/completions body.
 type chatRequest struct {
 	common
-	Messages        []chat.Message
-	Logprobs        bool
-	TopLogprobs     int
-	Tools           []chat.Tool
-	ToolChoice      toolChoice
-	ParallelCalls   bool
-	EnableThinking  *bool
-	TemplateKwargs  map[string]any
-	ReasoningEffort string
+	Messages       []chat.Message
+	Logprobs       bool
+	TopLogprobs    int
+	Tools          []chat.Tool
+	ToolChoice     toolChoice
+	ParallelCalls  bool
+	EnableThinking *bool
+	TemplateKwargs map[string]any
 }
 
 // toolChoice is "none", "auto", "required", or a named function (Mode "function").
