@@ -9,12 +9,15 @@ build:
 
 testdata:
 	npm ci --prefix testdata/tokenizers --no-audit --no-fund
+	npm ci --prefix server/e2e --no-audit --no-fund
 
 vet:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# The end-to-end check with the official openai npm client against `arbor serve`, then the Go tests.
 test: testdata vet
+	bash server/e2e/run.sh
 	ARBOR_REQUIRE_TESTDATA=1 $(GO) test -count=1 ./...
 
 # A short run of every fuzz target (each for FUZZTIME).
