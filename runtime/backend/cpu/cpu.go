@@ -62,7 +62,7 @@ type Backend struct {
 	qa            q8Acts
 	qaSrc         *float32 // the input qa was quantized from; reset whenever that input changes
 	qaN, qaCols   int
-	scratch       [][]float32 // per worker: a dequantized weight row
+	scratch       []*workerScratch
 	attnScratch   [][]float32 // per worker: attention scores
 	mm            multiMatmul
 	attn          attnTask
@@ -124,11 +124,9 @@ func New(m *model.Model, opt Options) (*Backend, error) {
 		}
 	}
 	b.pool = newPool(opt.Threads)
-	maxCols := max(h, b.qDim, cfg.FFNSize)
-	b.scratch = make([][]float32, opt.Threads)
+	b.scratch = newScratch(opt.Threads)
 	b.attnScratch = make([][]float32, opt.Threads)
-	for i := range b.scratch {
-		b.scratch[i] = make([]float32, 3*maxCols)
+	for i := range b.attnScratch {
 		// A sequence can attend to at most every slot of the pool.
 		b.attnScratch[i] = make([]float32, cfg.NumHeads/cfg.NumKVHeads*b.numPages*b.pageSize)
 	}

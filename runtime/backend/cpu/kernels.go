@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"math"
+	"unsafe"
 
 	"github.com/arborlabs/arbor/runtime/model"
 )
@@ -214,5 +215,27 @@ func scoreRows(q []float32, hd, nh int, k []float32, kstride, nk int, s []float3
 				}
 			}
 		}
+	}
+}
+
+// prefetch hints that b will be read soon. A tiled product works on short stretches of many
+// rows, too short for the hardware prefetchers to lock on, so it asks for the next rows
+// itself while it computes with the current ones.
+func prefetch(b []byte) {
+	if hasAVX2 && len(b) > 0 {
+		prefetchAVX2(&b[0], len(b))
+	}
+}
+
+// prefetchU16 and prefetchF32 are prefetch for weight rows of those types.
+func prefetchU16(s []uint16) {
+	if hasAVX2 && len(s) > 0 {
+		prefetchAVX2((*byte)(unsafe.Pointer(&s[0])), 2*len(s))
+	}
+}
+
+func prefetchF32(s []float32) {
+	if hasAVX2 && len(s) > 0 {
+		prefetchAVX2((*byte)(unsafe.Pointer(&s[0])), 4*len(s))
 	}
 }

@@ -736,3 +736,104 @@ pvdone:
 	VMOVUPS    Y3, 96(DX)
 	VZEROUPPER
 	RET
+
+DATA q8c<>+0(SB)/4, $0x7fffffff // |x| mask
+DATA q8c<>+4(SB)/4, $0x42fe0000 // 127
+DATA q8c<>+8(SB)/4, $0
+DATA q8c<>+12(SB)/4, $4
+DATA q8c<>+16(SB)/4, $1
+DATA q8c<>+20(SB)/4, $5
+DATA q8c<>+24(SB)/4, $2
+DATA q8c<>+28(SB)/4, $6
+DATA q8c<>+32(SB)/4, $3
+DATA q8c<>+36(SB)/4, $7
+GLOBL q8c<>(SB), RODATA|NOPTR, $40
+
+// func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int)
+//
+// ggml's x86 q8_0 activation quantization, nb blocks of 32: amax = max|x|, d = amax/127
+// rounded to f16 (stored widened back to float32), q = x*(127/amax) converted with the
+// default rounding (to nearest, ties to even), packed to bytes. An all-zero block gets d = 0
+// and zero quants.
+TEXT ·quantizeQ8AVX2(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         q+8(FP), DI
+	MOVQ         d+16(FP), DX
+	MOVQ         nb+24(FP), CX
+	VBROADCASTSS q8c<>+0(SB), Y15
+	VBROADCASTSS q8c<>+4(SB), X14
+	VMOVDQU      q8c<>+8(SB), Y13
+
+qzloop:
+	TESTQ        CX, CX
+	JEQ          qzdone
+	VMOVUPS      (SI), Y0
+	VMOVUPS      32(SI), Y1
+	VMOVUPS      64(SI), Y2
+	VMOVUPS      96(SI), Y3
+	VANDPS       Y15, Y0, Y4
+	VANDPS       Y15, Y1, Y5
+	VMAXPS       Y5, Y4, Y4
+	VANDPS       Y15, Y2, Y5
+	VMAXPS       Y5, Y4, Y4
+	VANDPS       Y15, Y3, Y5
+	VMAXPS       Y5, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VMAXPS       X5, X4, X4
+	VMOVHLPS     X4, X4, X5
+	VMAXPS       X5, X4, X4
+	VPSHUFD      $1, X4, X5
+	VMAXSS       X5, X4, X4
+	// d = f16(amax/127), widened back.
+	VDIVSS       X14, X4, X5
+	VCVTPS2PH    $0, X5, X5
+	VCVTPH2PS    X5, X5
+	VMOVSS       X5, (DX)
+	// id = 127/amax, or 0 when amax is 0.
+	VDIVSS       X4, X14, X6
+	VXORPS       X7, X7, X7
+	VCMPSS       $4, X7, X4, X7
+	VANDPS       X7, X6, X6
+	VBROADCASTSS X6, Y6
+	VMULPS       Y6, Y0, Y0
+	VMULPS       Y6, Y1, Y1
+	VMULPS       Y6, Y2, Y2
+	VMULPS       Y6, Y3, Y3
+	VCVTPS2DQ    Y0, Y0
+	VCVTPS2DQ    Y1, Y1
+	VCVTPS2DQ    Y2, Y2
+	VCVTPS2DQ    Y3, Y3
+	// Packing works within 128-bit lanes; VPERMD puts the four-byte groups back in order.
+	VPACKSSDW    Y1, Y0, Y0
+	VPACKSSDW    Y3, Y2, Y2
+	VPACKSSWB    Y2, Y0, Y0
+	VPERMD       Y0, Y13, Y0
+	VMOVDQU      Y0, (DI)
+	ADDQ         $128, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JMP          qzloop
+
+qzdone:
+	VZEROUPPER
+	RET
+
+// func prefetchAVX2(p *byte, n int)
+//
+// Asks for the n bytes at p to be brought into the cache (one PREFETCHT0 per 64-byte line),
+// so that the next weight rows of a tiled product arrive while the current ones are used.
+TEXT ·prefetchAVX2(SB), NOSPLIT, $0-16
+	MOVQ p+0(FP), SI
+	MOVQ n+8(FP), CX
+	ADDQ SI, CX
+
+pfloop:
+	CMPQ       SI, CX
+	JAE        pfdone
+	PREFETCHT0 (SI)
+	ADDQ       $64, SI
+	JMP        pfloop
+
+pfdone:
+	RET

@@ -45,7 +45,7 @@ func BenchmarkMatVec(b *testing.B) {
 			out := make([]float32, rows)
 			var qa q8Acts
 			qa.quantize(x, 1, cols)
-			task := &matmulTask{m: m, x: x, q: &qa, n: 1, out: out, outStride: rows, scratch: [][]float32{make([]float32, 3*cols)}}
+			task := &matmulTask{m: m, x: x, q: &qa, n: 1, out: out, outStride: rows, scratch: newScratch(1)}
 			b.SetBytes(int64(rows * dt.RowBytes(cols)))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -80,7 +80,7 @@ func BenchmarkMatVecDRAM(b *testing.B) {
 			out := make([]float32, rows)
 			var qa q8Acts
 			qa.quantize(x, 1, cols)
-			task := &matmulTask{x: x, q: &qa, n: 1, out: out, outStride: rows, scratch: [][]float32{make([]float32, 3*cols)}}
+			task := &matmulTask{x: x, q: &qa, n: 1, out: out, outStride: rows, scratch: newScratch(1)}
 			b.SetBytes(int64(per))
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -105,7 +105,7 @@ func BenchmarkMatMat(b *testing.B) {
 			out := make([]float32, n*rows)
 			var qa q8Acts
 			qa.quantize(x, n, cols)
-			task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, scratch: [][]float32{make([]float32, 3*cols)}}
+			task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, scratch: newScratch(1)}
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				task.run(0, rows, 0)

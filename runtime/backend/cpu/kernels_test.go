@@ -280,7 +280,7 @@ func TestMatmulTaskPaths(t *testing.T) {
 						out := randVec(r, n*rows)
 						orig := append([]float32(nil), out...)
 						task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, accum: accum, bias: bias,
-							scratch: [][]float32{make([]float32, 3*cols)}}
+							scratch: newScratch(1)}
 						run := func() { task.run(0, rows, 0) }
 						if fast {
 							run()
@@ -414,6 +414,43 @@ func TestAttentionKernels(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestQuantizeKernel: the assembly quantization must equal the portable one bit for bit
+// (same multiplier, same rounding, same f16 scale), on ordinary data, zero blocks, ties,
+// subnormal scales and huge values.
+func TestQuantizeKernel(t *testing.T) {
+	needFast(t)
+	r := rand.New(rand.NewPCG(8, 8))
+	const cols = 32 * 9
+	x := make([]float32, 3*cols)
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(9)-4)))
+	}
+	clear(x[32:64]) // a zero block
+	x[64] = 127     // multiplier exactly 1: the next values are ties
+	for i := 65; i < 96; i++ {
+		x[i] = float32(i-80) + 0.5
+	}
+	for i := 96; i < 128; i++ {
+		x[i] = float32(i-100) * 1e-9 // d underflows to an f16 subnormal
+	}
+	x[128], x[129] = 3e38, -3e38
+	var fast, plain q8Acts
+	fast.quantize(x, 3, cols)
+	plain.q = make([]int8, len(x))
+	plain.d = make([]float32, len(x)/32)
+	plain.quantizeGeneric(x, 3, cols)
+	for i := range plain.q {
+		if fast.q[i] != plain.q[i] {
+			t.Fatalf("q[%d] (x=%v, d=%v): %d, want %d", i, x[i], plain.d[i/32], fast.q[i], plain.q[i])
+		}
+	}
+	for i := range plain.d {
+		if math.Float32bits(fast.d[i]) != math.Float32bits(plain.d[i]) {
+			t.Fatalf("d[%d]: %v, want %v", i, fast.d[i], plain.d[i])
 		}
 	}
 }

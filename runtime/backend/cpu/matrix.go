@@ -131,6 +131,16 @@ func (a *q8Acts) quantize(x []float32, n, cols int) {
 	blocks := cols / model.Q8Block
 	a.q = grow(a.q, n*cols)
 	a.d = grow(a.d, n*blocks)
+	if hasAVX2 && n*blocks > 0 {
+		_ = x[n*cols-1]
+		quantizeQ8AVX2(&x[0], &a.q[0], &a.d[0], n*blocks)
+		return
+	}
+	a.quantizeGeneric(x, n, cols)
+}
+
+func (a *q8Acts) quantizeGeneric(x []float32, n, cols int) {
+	blocks := cols / model.Q8Block
 	for t := 0; t < n; t++ {
 		xs := x[t*cols : (t+1)*cols]
 		for b := 0; b < blocks; b++ {
@@ -306,23 +316,55 @@ type matmulTask struct {
 	outStride int
 	accum     bool        // add into out instead of overwriting (residual connections)
 	bias      []float32   // optional, added to every output row
-	scratch   [][]float32 // per worker: room for three float32 weight rows
+	scratch   []*workerScratch
 }
 
 // l2Tile is the activation bytes a token tile may take: half of a 512 KiB L2, leaving room for
 // the weight rows in flight and the outputs.
 const l2Tile = 256 << 10
 
+// kChunk is the longest stretch of a row (in elements) that one pass of the tiled products
+// covers: long rows (the down projection reads 4864 to 8192 columns) are cut into chunks so
+// that a tile of many tokens still fits the L2 cache, and the weights need not be streamed
+// from memory once per handful of tokens. Partial sums accumulate into the output.
+const (
+	kChunkFloat = 512  // 2 KiB per float32 row chunk: 128 tokens per tile
+	kChunkQ8    = 2048 // 64 q8 blocks, 2 KiB of activation quants per token: 128 tokens
+)
+
+// workerScratch is one worker's room for the tiled products: widened weight row chunks, and
+// the token tile's activations copied out contiguously. Rows of the activations lie a whole
+// row length apart, often a power of two of bytes (8192 floats for a 1B model's FFN), and a
+// tile of them read in place would fall into a few cache sets and evict itself; packed, with
+// a stride padded off the power of two, the tile uses the whole L2. Buffers grow on first use
+// and are kept.
+type workerScratch struct {
+	w []float32
+	x []float32
+	q []int8
+}
+
+func newScratch(workers int) []*workerScratch {
+	s := make([]*workerScratch, workers)
+	for i := range s {
+		s[i] = &workerScratch{}
+	}
+	return s
+}
+
+// packPad is added to a packed row's stride: 64 bytes, one cache line.
+const packPad = 64
+
 // tokenTile returns how many tokens of rowBytes each go in one tile: a multiple of 4, at least 4.
 func tokenTile(rowBytes int) int {
 	tt := l2Tile / max(rowBytes, 1)
-	return max(tt&^3, 4)
+	return min(max(tt&^3, 4), 256)
 }
 
 func (t *matmulTask) run(lo, hi, w int) {
 	switch {
 	case t.m.dtype == model.Q8_0:
-		t.runQ8(lo, hi)
+		t.runQ8(lo, hi, w)
 	case t.n == 1:
 		t.runVec(lo, hi)
 	default:
@@ -335,6 +377,16 @@ func (t *matmulTask) bias1(r int) float32 {
 		return t.bias[r]
 	}
 	return 0
+}
+
+// put stores a partial sum for (tok, r): the first chunk of a row stores it as a product does
+// (with the bias, overwriting or accumulating), later chunks add to it.
+func (t *matmulTask) put(first bool, tok, r int, v float32) {
+	if first {
+		t.store(tok, r, v+t.bias1(r))
+	} else {
+		t.out[tok*t.outStride+r] += v
+	}
 }
 
 // runVec is the one-token product (decode): one pass over the rows, converting as it reads.
@@ -356,8 +408,16 @@ func (t *matmulTask) runVec(lo, hi int) {
 	}
 }
 
-// runQ8 is the q8_0 product over already quantized activations.
-func (t *matmulTask) runQ8(lo, hi int) {
+// rowBlock is how many weight rows a tiled product takes at once: their chunks (48 x 2 KiB)
+// stay in L2 while every four-token block of the tile passes over them, so the outputs of
+// one token are written in runs of consecutive rows rather than one float per token-row
+// (which, with a power-of-two row count, puts a tile's output lines into a few cache sets).
+const rowBlock = 48
+
+// runQ8 is the q8_0 product over already quantized activations: one row at a time for one
+// token, else token tiles by column chunks by row blocks, each weight row chunk meeting four
+// tokens per kernel call.
+func (t *matmulTask) runQ8(lo, hi, w int) {
 	m := t.m
 	c := m.cols
 	nb := c / model.Q8Block
@@ -368,83 +428,141 @@ func (t *matmulTask) runQ8(lo, hi int) {
 		}
 		return
 	}
-	tile := tokenTile(c)
+	cb := min(nb, kChunkQ8/model.Q8Block) // blocks per chunk
+	tile := tokenTile(cb * model.Q8Block)
 	var o4 [4]float32
+	ws := t.scratch[w]
 	for t0 := 0; t0 < t.n; t0 += tile {
 		t1 := min(t0+tile, t.n)
-		for r := lo; r < hi; r++ {
-			row := m.q8[r*m.rowBytes : (r+1)*m.rowBytes]
-			b := t.bias1(r)
-			tok := t0
-			for ; tok+4 <= t1; tok += 4 {
-				q8Dot4(row, qa.q[tok*c:], c, qa.d[tok*nb:], nb, nb, &o4)
-				t.store(tok, r, o4[0]+b)
-				t.store(tok+1, r, o4[1]+b)
-				t.store(tok+2, r, o4[2]+b)
-				t.store(tok+3, r, o4[3]+b)
+		for b0 := 0; b0 < nb; b0 += cb {
+			b1 := min(b0+cb, nb)
+			k := b1 - b0
+			first := b0 == 0
+			// Pack the tile's quants for this chunk: token j at qp[j*ld:].
+			ld := k*model.Q8Block + packPad
+			ws.q = grow(ws.q, (t1-t0)*ld)
+			qp := ws.q
+			for tok := t0; tok < t1; tok++ {
+				copy(qp[(tok-t0)*ld:(tok-t0)*ld+k*model.Q8Block], qa.q[tok*c+b0*model.Q8Block:tok*c+b1*model.Q8Block])
 			}
-			for ; tok < t1; tok++ {
-				t.store(tok, r, q8Dot(row, qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])+b)
+			for rb := lo; rb < hi; rb += rowBlock {
+				re := min(rb+rowBlock, hi)
+				tok := t0
+				for ; tok+4 <= t1; tok += 4 {
+					for r := rb; r < re; r++ {
+						off := r*m.rowBytes + b0*model.Q8BlockBytes
+						row := m.q8[off : off+k*model.Q8BlockBytes]
+						if tok == t0 && r+rowBlock < hi {
+							// First pass over this block: fetch the next block's chunks.
+							noff := off + rowBlock*m.rowBytes
+							prefetch(m.q8[noff : noff+k*model.Q8BlockBytes])
+						}
+						q8Dot4(row, qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, &o4)
+						t.put(first, tok, r, o4[0])
+						t.put(first, tok+1, r, o4[1])
+						t.put(first, tok+2, r, o4[2])
+						t.put(first, tok+3, r, o4[3])
+					}
+				}
+				for ; tok < t1; tok++ {
+					q := qp[(tok-t0)*ld : (tok-t0)*ld+k*model.Q8Block]
+					for r := rb; r < re; r++ {
+						off := r*m.rowBytes + b0*model.Q8BlockBytes
+						t.put(first, tok, r, q8Dot(m.q8[off:off+k*model.Q8BlockBytes], q, qa.d[tok*nb+b0:tok*nb+b1]))
+					}
+				}
 			}
 		}
 	}
 }
 
-// rows3 returns rows r..r+2 of m as float32 with their stride: in place for f32, converted
-// into the worker's scratch otherwise.
-func (t *matmulTask) rows3(r, w int) ([]float32, int) {
+// rowsF32 returns columns [k0, k1) of rows r..r+nr-1 as float32 with their stride: in place
+// for f32, converted into the worker's scratch otherwise.
+func (t *matmulTask) rowsF32(r, nr, k0, k1, w int) ([]float32, int) {
 	m := t.m
 	c := m.cols
 	if m.dtype == model.F32 {
-		return m.f32[r*c : (r+3)*c], c
+		return m.f32[r*c+k0 : (r+nr-1)*c+k1], c
 	}
-	s := t.scratch[w][:3*c]
-	for i := 0; i < 3; i++ {
-		m.rowF32(r+i, s[i*c:(i+1)*c])
+	k := k1 - k0
+	ws := t.scratch[w]
+	ws.w = grow(ws.w, nr*k)
+	s := ws.w
+	for i := 0; i < nr; i++ {
+		src := m.u16[(r+i)*c+k0 : (r+i)*c+k1]
+		if m.dtype == model.F16 {
+			cvtF16(s[i*k:(i+1)*k], src)
+		} else {
+			cvtBF16(s[i*k:(i+1)*k], src)
+		}
 	}
-	return s, c
+	return s, k
 }
 
-// runTiled is the float product for several tokens: token tiles in L2, three rows by four
-// tokens per register block.
+// prefetchRows prefetches columns [k0, k1) of rows [r0, r1).
+func (t *matmulTask) prefetchRows(r0, r1, k0, k1 int) {
+	m := t.m
+	c := m.cols
+	for r := r0; r < r1; r++ {
+		if m.dtype == model.F32 {
+			prefetchF32(m.f32[r*c+k0 : r*c+k1])
+		} else {
+			prefetchU16(m.u16[r*c+k0 : r*c+k1])
+		}
+	}
+}
+
+// runTiled is the float product for several tokens: token tiles in L2 by column chunks by row
+// blocks, three rows by four tokens per register block. Half-precision rows are widened once
+// per chunk and tile, then serve every token of the tile.
 func (t *matmulTask) runTiled(lo, hi, w int) {
 	m := t.m
 	c := m.cols
-	tile := tokenTile(c * 4)
+	kc := min(c, kChunkFloat)
+	tile := tokenTile(kc * 4)
 	var o [12]float32
+	ws := t.scratch[w]
 	for t0 := 0; t0 < t.n; t0 += tile {
 		t1 := min(t0+tile, t.n)
-		r := lo
-		for ; r+3 <= hi; r += 3 {
-			wr, ld := t.rows3(r, w)
-			b0, b1, b2 := t.bias1(r), t.bias1(r+1), t.bias1(r+2)
-			tok := t0
-			for ; tok+4 <= t1; tok += 4 {
-				gemm3x4(wr, ld, t.x[tok*c:], c, c, &o)
-				for j := 0; j < 4; j++ {
-					t.store(tok+j, r, o[j]+b0)
-					t.store(tok+j, r+1, o[4+j]+b1)
-					t.store(tok+j, r+2, o[8+j]+b2)
-				}
-			}
-			for ; tok < t1; tok++ {
-				xt := t.x[tok*c : (tok+1)*c]
-				t.store(tok, r, dot(wr[:c], xt)+b0)
-				t.store(tok, r+1, dot(wr[ld:ld+c], xt)+b1)
-				t.store(tok, r+2, dot(wr[2*ld:2*ld+c], xt)+b2)
-			}
-		}
-		for ; r < hi; r++ {
-			var wr []float32
-			if m.dtype == model.F32 {
-				wr = m.f32[r*c : (r+1)*c]
-			} else {
-				wr = t.scratch[w][:c]
-				m.rowF32(r, wr)
-			}
-			b := t.bias1(r)
+		for k0 := 0; k0 < c; k0 += kc {
+			k1 := min(k0+kc, c)
+			k := k1 - k0
+			first := k0 == 0
+			// Pack the tile's activations for this chunk: token j at xp[j*ld:].
+			ld := k + packPad/4
+			ws.x = grow(ws.x, (t1-t0)*ld)
+			xp := ws.x
 			for tok := t0; tok < t1; tok++ {
-				t.store(tok, r, dot(wr, t.x[tok*c:(tok+1)*c])+b)
+				copy(xp[(tok-t0)*ld:(tok-t0)*ld+k], t.x[tok*c+k0:tok*c+k1])
+			}
+			for rb := lo; rb < hi; rb += rowBlock {
+				re := min(rb+rowBlock, hi)
+				wr, wld := t.rowsF32(rb, re-rb, k0, k1, w)
+				t.prefetchRows(re, min(re+rowBlock, hi), k0, k1)
+				n3 := (re - rb) / 3 * 3
+				tok := t0
+				for ; tok+4 <= t1; tok += 4 {
+					xt := xp[(tok-t0)*ld:]
+					for i := 0; i < n3; i += 3 {
+						gemm3x4(wr[i*wld:], wld, xt, ld, k, &o)
+						for j := 0; j < 4; j++ {
+							t.put(first, tok+j, rb+i, o[j])
+							t.put(first, tok+j, rb+i+1, o[4+j])
+							t.put(first, tok+j, rb+i+2, o[8+j])
+						}
+					}
+				}
+				// Token and row remainders: single dot products.
+				for tt := t0; tt < t1; tt++ {
+					xt := xp[(tt-t0)*ld : (tt-t0)*ld+k]
+					i0 := n3
+					if tt >= tok {
+						i0 = 0
+					}
+					for i := i0; i < re-rb; i++ {
+						t.put(first, tt, rb+i, dot(wr[i*wld:i*wld+k], xt))
+					}
+				}
 			}
 		}
 	}

@@ -71,3 +71,9 @@ func swigluAVX2(gate, up *float32, n int)
 
 //go:noescape
 func pvRowsAVX2(p *float32, v *float32, vstride int, n int, out *float32)
+
+//go:noescape
+func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int)
+
+//go:noescape
+func prefetchAVX2(p *byte, n int)

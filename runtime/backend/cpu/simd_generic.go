@@ -27,3 +27,7 @@ func expSubAVX2(s *float32, n int, m float32) float32 { panic("unreachable") }
 func swigluAVX2(gate, up *float32, n int)             { panic("unreachable") }
 
 func pvRowsAVX2(p *float32, v *float32, vstride int, n int, out *float32) { panic("unreachable") }
+
+func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int) { panic("unreachable") }
+
+func prefetchAVX2(p *byte, n int) { panic("unreachable") }
