@@ -402,12 +402,23 @@ func (b *Backend) runMatmuls(np int) {
 		rows += mm.parts[i].m.rows
 	}
 	mm.start[np] = rows
-	grain := 1
-	if rows >= 64 {
-		grain = 16
+	if mm.parts[0].n <= dynTokens {
+		// Decode: rows dealt out in small chunks as workers ask for them, so that a worker
+		// slowed down (another process on its core, a page fault) does not leave the other
+		// spinning at the end of a fixed half.
+		b.dyn.reset(mm, rows, dynRows, false)
+		b.pool.parallel(&b.dyn, b.pool.n, 1)
+		return
 	}
-	b.pool.parallel(mm, rows, grain)
+	// Prefill: fixed contiguous ranges, so each worker packs each activation tile once.
+	b.pool.parallel(mm, rows, 16)
 }
+
+// dynTokens is the most tokens a product takes with dynamically claimed row chunks of dynRows.
+const (
+	dynTokens = 16
+	dynRows   = 32
+)
 
 // multiMatmul is up to three products run as one job: items are the rows of all of them, in
 // order.

@@ -327,13 +327,30 @@ q8done:
 	VMULPS       Y5, Y9, Y9 \
 	VFMADD231PS  Y9, Y8, ACC
 
+// One token of one block in the eight-block groups: the combined scale (weight d times
+// activation d) was computed for the whole group and is broadcast from the stack at SC.
+#define Q8TOKS(XQ, SC, ACC) \
+	VMOVDQU      XQ, Y8 \
+	VPSIGNB      Y6, Y8, Y8 \
+	VPMADDUBSW   Y8, Y7, Y8 \
+	VPMADDWD     Y13, Y8, Y8 \
+	VCVTDQ2PS    Y8, Y8 \
+	VBROADCASTSS SC, Y9 \
+	VFMADD231PS  Y9, Y8, ACC
+
 // func dotQ8x4AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
 //
-// Inner products of one q8_0 weight row with four quantized activation rows (prefill): each
-// weight block is loaded, split into sign and magnitude, and converted scale once for all four.
-// Token t's quants start at xq+t*qstride bytes and its scales at xd+t*dstride bytes; out gets
-// the four sums.
-TEXT ·dotQ8x4AVX2(SB), NOSPLIT, $0-56
+// Inner products of one q8_0 weight row with four quantized activation rows (prefill, and
+// batches of sequences decoding together): each weight block is loaded and split into sign
+// and magnitude once for all four. Token t's quants start at xq+t*qstride bytes and its scales
+// at xd+t*dstride bytes; out gets the four sums.
+//
+// Blocks go in groups of eight: the group's eight weight scales are gathered and converted
+// with one VCVTPH2PS, multiplied by each token's eight activation scales with one VMULPS, and
+// parked on the stack, from where each block's FMA broadcasts its scale with a plain load.
+// That takes the scale conversion and multiplication off the vector ALUs, which the integer
+// multiplies already keep busy. Leftover blocks (nb mod 8) take the one-block path.
+TEXT ·dotQ8x4AVX2(SB), NOSPLIT, $128-56
 	MOVQ         w+0(FP), SI
 	MOVQ         xq+8(FP), DI
 	MOVQ         xd+16(FP), DX
@@ -349,6 +366,80 @@ TEXT ·dotQ8x4AVX2(SB), NOSPLIT, $0-56
 	MOVL         $0x00010001, AX
 	VMOVD        AX, X13
 	VPBROADCASTD X13, Y13
+
+q8x4group:
+	CMPQ        CX, $8
+	JLT         q8x4loop
+	VPINSRW     $0, 0(SI), X14, X14
+	VPINSRW     $1, 34(SI), X14, X14
+	VPINSRW     $2, 68(SI), X14, X14
+	VPINSRW     $3, 102(SI), X14, X14
+	VPINSRW     $4, 136(SI), X14, X14
+	VPINSRW     $5, 170(SI), X14, X14
+	VPINSRW     $6, 204(SI), X14, X14
+	VPINSRW     $7, 238(SI), X14, X14
+	VCVTPH2PS   X14, Y14
+	VMULPS      (DX), Y14, Y10
+	VMOVUPS     Y10, 0(SP)
+	VMULPS      (DX)(R9*1), Y14, Y10
+	VMOVUPS     Y10, 32(SP)
+	VMULPS      (DX)(R9*2), Y14, Y10
+	VMOVUPS     Y10, 64(SP)
+	VMULPS      (DX)(R11*1), Y14, Y10
+	VMOVUPS     Y10, 96(SP)
+	VMOVDQU     2(SI), Y6
+	VPABSB      Y6, Y7
+	Q8TOKS(0(DI), 0(SP), Y0)
+	Q8TOKS(0(DI)(R8*1), 32(SP), Y1)
+	Q8TOKS(0(DI)(R8*2), 64(SP), Y2)
+	Q8TOKS(0(DI)(R10*1), 96(SP), Y3)
+	VMOVDQU     36(SI), Y6
+	VPABSB      Y6, Y7
+	Q8TOKS(32(DI), 4(SP), Y0)
+	Q8TOKS(32(DI)(R8*1), 36(SP), Y1)
+	Q8TOKS(32(DI)(R8*2), 68(SP), Y2)
+	Q8TOKS(32(DI)(R10*1), 100(SP), Y3)
+	VMOVDQU     70(SI), Y6
+	VPABSB      Y6, Y7
+	Q8TOKS(64(DI), 8(SP), Y0)
+	Q8TOKS(64(DI)(R8*1), 40(SP), Y1)
+	Q8TOKS(64(DI)(R8*2), 72(SP), Y2)
+	Q8TOKS(64(DI)(R10*1), 104(SP), Y3)
+	VMOVDQU     104(SI), Y6
+	VPABSB      Y6, Y7
+	Q8TOKS(96(DI), 12(SP), Y0)
+	Q8TOKS(96(DI)(R8*1), 44(SP), Y1)
+	Q8TOKS(96(DI)(R8*2), 76(SP), Y2)
+	Q8TOKS(96(DI)(R10*1), 108(SP), Y3)
+	VMOVDQU     138(SI), Y6
+	VPABSB      Y6, Y7
+	Q8TOKS(128(DI), 16(SP), Y0)
+	Q8TOKS(128(DI)(R8*1), 48(SP), Y1)
+	Q8TOKS(128(DI)(R8*2), 80(SP), Y2)
+	Q8TOKS(128(DI)(R10*1), 112(SP), Y3)
+	VMOVDQU     172(SI), Y6
+	VPABSB      Y6, Y7
+	Q8TOKS(160(DI), 20(SP), Y0)
+	Q8TOKS(160(DI)(R8*1), 52(SP), Y1)
+	Q8TOKS(160(DI)(R8*2), 84(SP), Y2)
+	Q8TOKS(160(DI)(R10*1), 116(SP), Y3)
+	VMOVDQU     206(SI), Y6
+	VPABSB      Y6, Y7
+	Q8TOKS(192(DI), 24(SP), Y0)
+	Q8TOKS(192(DI)(R8*1), 56(SP), Y1)
+	Q8TOKS(192(DI)(R8*2), 88(SP), Y2)
+	Q8TOKS(192(DI)(R10*1), 120(SP), Y3)
+	VMOVDQU     240(SI), Y6
+	VPABSB      Y6, Y7
+	Q8TOKS(224(DI), 28(SP), Y0)
+	Q8TOKS(224(DI)(R8*1), 60(SP), Y1)
+	Q8TOKS(224(DI)(R8*2), 92(SP), Y2)
+	Q8TOKS(224(DI)(R10*1), 124(SP), Y3)
+	ADDQ        $272, SI
+	ADDQ        $256, DI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         q8x4group
 
 q8x4loop:
 	TESTQ        CX, CX

@@ -314,8 +314,8 @@ type matmulTask struct {
 	n         int
 	out       []float32
 	outStride int
-	accum     bool        // add into out instead of overwriting (residual connections)
-	bias      []float32   // optional, added to every output row
+	accum     bool      // add into out instead of overwriting (residual connections)
+	bias      []float32 // optional, added to every output row
 	scratch   []*workerScratch
 }
 
@@ -452,8 +452,9 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 					for r := rb; r < re; r++ {
 						off := r*m.rowBytes + b0*model.Q8BlockBytes
 						row := m.q8[off : off+k*model.Q8BlockBytes]
-						if tok == t0 && r+rowBlock < hi {
-							// First pass over this block: fetch the next block's chunks.
+						if tok == t0 && cb < nb && r+rowBlock < hi {
+							// First pass over this block: fetch the next block's chunks (with
+							// whole rows the hardware prefetcher sees one long stream).
 							noff := off + rowBlock*m.rowBytes
 							prefetch(m.q8[noff : noff+k*model.Q8BlockBytes])
 						}
@@ -538,7 +539,9 @@ func (t *matmulTask) runTiled(lo, hi, w int) {
 			for rb := lo; rb < hi; rb += rowBlock {
 				re := min(rb+rowBlock, hi)
 				wr, wld := t.rowsF32(rb, re-rb, k0, k1, w)
-				t.prefetchRows(re, min(re+rowBlock, hi), k0, k1)
+				if kc < c {
+					t.prefetchRows(re, min(re+rowBlock, hi), k0, k1)
+				}
 				n3 := (re - rb) / 3 * 3
 				tok := t0
 				for ; tok+4 <= t1; tok += 4 {
