@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestStreamChatMeasuresAStream(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		f := w.(http.Flusher)
+		send := func(s string) { fmt.Fprintf(w, "data: %s\n\n", s); f.Flush() }
+		send(`{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}`)
+		for _, tok := range []string{"a", "", "b", "c"} {
+			time.Sleep(2 * time.Millisecond)
+			send(fmt.Sprintf(`{"choices":[{"index":0,"delta":{"content":%q}}]}`, tok))
+		}
+		send(`{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}`)
+		send(`{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":0}}}`)
+		fmt.Fprint(w, ": a comment\n\n")
+		send("[DONE]")
+	}))
+	defer srv.Close()
+	r := streamChat(context.Background(), srv.Client(), srv.URL, chatRequest{Model: "m"}, 0)
+	if r.outcome != outcomeOK {
+		t.Fatalf("outcome %v: %s", r.outcome, r.err)
+	}
+	if r.chunks != 3 || len(r.itls) != 2 || r.ttft <= 0 || r.e2e < r.ttft {
+		t.Errorf("chunks %d, itls %v, ttft %v, e2e %v", r.chunks, r.itls, r.ttft, r.e2e)
+	}
+	if r.finish != "length" || r.promptTokens != 7 || r.completionTokens != 4 || r.cachedTokens != 0 {
+		t.Errorf("finish %q, usage %d/%d, cached %d", r.finish, r.promptTokens, r.completionTokens, r.cachedTokens)
+	}
+}
+
+func TestStreamChatClassifies(t *testing.T) {
+	cases := []struct {
+		name    string
+		handler http.HandlerFunc
+		want    outcome
+		errHas  string
+	}{
+		{"429 with Retry-After", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, outcomeRejected, ""},
+		{"429 without Retry-After", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusTooManyRequests)
+		}, outcomeError, "Retry-After"},
+		{"500", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "boom", http.StatusInternalServerError)
+		}, outcomeError, "HTTP 500"},
+		{"error event", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: {\"error\":{\"message\":\"oops\",\"type\":\"server_error\"}}\n\n")
+		}, outcomeError, "oops"},
+		{"no [DONE]", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\n")
+		}, outcomeError, "[DONE]"},
+		{"no usage", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n")
+		}, outcomeError, "usage"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			r := streamChat(context.Background(), srv.Client(), srv.URL, chatRequest{}, 0)
+			if r.outcome != tc.want || !strings.Contains(r.err, tc.errHas) {
+				t.Errorf("outcome %v (%q), want %v containing %q", r.outcome, r.err, tc.want, tc.errHas)
+			}
+		})
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	m := parseMetrics(`# HELP arbor:num_requests_running Sequences.
+# TYPE arbor:num_requests_running gauge
+arbor:num_requests_running 3
+arbor:kv_cache_usage_perc 0.25
+arbor:request_success_total{finished_reason="length stop"} 12
+go_goroutines 17 1712345678
+`)
+	if m["arbor:num_requests_running"] != 3 || m["arbor:kv_cache_usage_perc"] != 0.25 || m["go_goroutines"] != 17 ||
+		m[`arbor:request_success_total{finished_reason="length stop"}`] != 12 {
+		t.Errorf("parsed %v", m)
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	if p := pct(ds, 50); p != 50*time.Millisecond {
+		t.Errorf("p50 %v", p)
+	}
+	if p := pct(ds, 99); p != 99*time.Millisecond {
+		t.Errorf("p99 %v", p)
+	}
+	if p := pct(nil, 50); p != -1 {
+		t.Errorf("empty p50 %v", p)
+	}
+	if m := median([]float64{3, 1, 10, 2}); m != 2.5 {
+		t.Errorf("median %v", m)
+	}
+}
+
+func TestPrefixTextDiffersFromTheStart(t *testing.T) {
+	a, b := prefixText(1, 50), prefixText(2, 50)
+	if a == b || a[:24] == b[:24] || len(strings.Fields(a)) < 50 {
+		t.Errorf("%q\n%q", a, b)
+	}
+}
