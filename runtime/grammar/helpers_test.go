@@ -1,0 +1,167 @@
+package grammar
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/arborlabs/arbor/internal/testmodels"
+	"github.com/arborlabs/arbor/runtime/tokenizer"
+)
+
+var qwenVocab struct {
+	once sync.Once
+	v    *Vocab
+	tok  *tokenizer.Tokenizer
+	err  error
+}
+
+// testVocab is the Qwen3 tokenizer's vocabulary, built once per test binary.
+func testVocab(t testing.TB) (*Vocab, *tokenizer.Tokenizer) {
+	t.Helper()
+	path := testmodels.TokenizerJSON(t, "qwen3")
+	qwenVocab.once.Do(func() {
+		tok, err := tokenizer.FromFile(path)
+		if err != nil {
+			qwenVocab.err = err
+			return
+		}
+		tb := make([][]byte, tok.VocabSize())
+		for i := range tb {
+			tb[i] = tok.TokenBytes(int32(i))
+		}
+		qwenVocab.v, qwenVocab.tok = NewVocab(tb, tok.EOS()), tok
+	})
+	if qwenVocab.err != nil {
+		t.Fatal(qwenVocab.err)
+	}
+	return qwenVocab.v, qwenVocab.tok
+}
+
+// suite reads testdata/schemas.json: name -> schema, in file order.
+func suite(t testing.TB) ([]string, map[string]json.RawMessage) {
+	t.Helper()
+	data, err := os.ReadFile("testdata/schemas.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var names []string
+	_, _ = dec.Token()
+	for dec.More() {
+		k, _ := dec.Token()
+		names = append(names, k.(string))
+		var skip json.RawMessage
+		_ = dec.Decode(&skip)
+	}
+	return names, m
+}
+
+// validator compiles a schema with santhosh-tekuri/jsonschema (formats asserted).
+func validator(t testing.TB, schema []byte) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("mem://schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("mem://schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// validate checks that out is one JSON document valid against s.
+func validate(s *jsonschema.Schema, out []byte) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
+	if err != nil {
+		return err
+	}
+	return s.Validate(inst)
+}
+
+// walk drives a matcher with random choices among the allowed tokens (half the time preferring
+// tokens that close something, so that walks end) for at most maxSteps tokens. It returns the
+// bytes generated and whether the value completed.
+func walk(t testing.TB, g *Grammar, v *Vocab, rng *rand.Rand, maxSteps int) ([]byte, bool) {
+	t.Helper()
+	m := g.NewMatcher(v)
+	mask := make([]uint64, v.MaskWords())
+	var out []byte
+	var cands, closers []int32
+	for step := 0; step < maxSteps; step++ {
+		if m.Complete() {
+			return out, true
+		}
+		m.FillMask(mask)
+		cands, closers = cands[:0], closers[:0]
+		for w, word := range mask {
+			for word != 0 {
+				bit := word & -word
+				id := int32(w*64 + bitIndex(bit))
+				word ^= bit
+				cands = append(cands, id)
+				b := v.Bytes(id)
+				if v.isEOS[id] || bytes.ContainsAny(b, `"]}`) || (len(b) == 1 && b[0] >= '0' && b[0] <= '9') {
+					closers = append(closers, id)
+				}
+			}
+		}
+		if len(cands) == 0 {
+			t.Fatalf("dead end after %q: no token allowed", out)
+		}
+		pick := cands
+		if len(closers) > 0 && rng.IntN(2) == 0 {
+			pick = closers
+		}
+		id := pick[rng.IntN(len(pick))]
+		if !m.Allowed(id) {
+			t.Fatalf("after %q: token %d (%q) in the mask but not Allowed", out, id, v.Bytes(id))
+		}
+		// A token outside the mask must not be Allowed.
+		other := int32(rng.IntN(v.Size()))
+		if mask[other/64]&(1<<(uint(other)%64)) == 0 && m.Allowed(other) {
+			t.Fatalf("after %q: token %d (%q) Allowed but not in the mask", out, other, v.Bytes(other))
+		}
+		if err := m.Accept(id); err != nil {
+			t.Fatalf("after %q: Accept(%d %q): %v", out, id, v.Bytes(id), err)
+		}
+		if v.isEOS[id] {
+			return out, true
+		}
+		out = append(out, v.Bytes(id)...)
+	}
+	return out, m.Complete()
+}
+
+func bitIndex(bit uint64) int {
+	n := 0
+	for bit > 1 {
+		bit >>= 1
+		n++
+	}
+	return n
+}
+
+func short(b []byte) string {
+	s := string(b)
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return strings.ToValidUTF8(s, "?")
+}
