@@ -130,7 +130,7 @@ async function main() {
     const m = (xs, k) => median(xs.map((x) => x[k]));
     const ratio = (a, b) => (a != null && b != null && b > 0 ? a / b : null);
     const lines = [];
-    lines.push(`CPU: ${cpu.name}${cpu.simd.length ? ` (${cpu.simd.join(", ")})` : ""}, ${cores()} cores; ${threads} threads for both engines; ` +
+    lines.push(`CPU: ${cpu.name}${cpu.simd.length ? ` (${cpu.simd.join(", ")})` : ""}, ${cores()} cores; ${threads} thread${threads === 1 ? "" : "s"} for both engines; ` +
         `${promptTokens}-token prompt, ${genTokens} generated tokens, greedy; random weights; ` +
         `${runs === 1 ? "one run" : `median of ${runs} runs`}; llama.cpp via node-llama-cpp ${nodeLlamaCppVersion()} ` +
         `(${o.llamaExact ? "f32 KV cache, no flash attention" : "its defaults: f16 KV cache, flash attention auto"}); Arbor ${gitDescribe()}`);
