@@ -28,6 +28,9 @@ type node struct {
 	call  int32 // rule start to enter (-1: none); the rule returns to ret
 	ret   int32
 	final bool // the end of a rule: pop the stack (or accept at the bottom)
+	// strLoop: inside a free string, where every plain-text token leaves the state as it is
+	// (the node loops on any character and leaves on '"').
+	strLoop bool
 }
 
 // Grammar is a compiled automaton; it is immutable and safe for concurrent use, apart from its
@@ -196,6 +199,7 @@ func (b *builder) freeString(from int32, minLen, maxLen int) int32 {
 		}
 		if maxLen < 0 && i >= minLen {
 			b.jsonChar(cur, cur, true)
+			b.nodes[cur].strLoop = true
 			break
 		}
 		next := b.newNode()

@@ -281,26 +281,36 @@ func (m *Matcher) FillMask(mask []uint64) {
 }
 
 // walk visits the token trie in preorder with the automaton, skipping every subtree whose
-// prefix the grammar rejects.
+// prefix the grammar rejects. In a free string, plain-text tokens are all allowed at once and
+// only the others are walked.
 func (m *Matcher) walk(mask []uint64) {
-	v := m.v
+	t := &m.v.all
+	for _, c := range m.cur {
+		if c.node != acceptNode && m.g.nodes[c.node].strLoop {
+			for i, w := range m.v.plainMask {
+				mask[i] |= w
+			}
+			t = &m.v.rest
+			break
+		}
+	}
 	m.levels[0] = m.cur
-	n := len(v.tByte)
+	n := len(t.tByte)
 	for i := 0; i < n; {
-		d := int(v.tDepth[i])
+		d := int(t.tDepth[i])
 		var next []config
-		next, m.seen = m.g.step(m.levels[d][:0], m.seen, m.levels[d-1], v.tByte[i])
+		next, m.seen = m.g.step(m.levels[d][:0], m.seen, m.levels[d-1], t.tByte[i])
 		m.levels[d] = next
 		if len(next) == 0 {
-			i = int(v.tNext[i])
+			i = int(t.tNext[i])
 			continue
 		}
-		for k := v.tIDLo[i]; k < v.tIDHi[i]; k++ {
-			id := v.ids[k]
+		for k := t.tIDLo[i]; k < t.tIDHi[i]; k++ {
+			id := t.ids[k]
 			mask[id/64] |= 1 << (uint(id) % 64)
 		}
 		if len(next) == 1 && next[0].node == acceptNode {
-			i = int(v.tNext[i])
+			i = int(t.tNext[i])
 			continue
 		}
 		i++
