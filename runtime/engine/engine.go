@@ -12,11 +12,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/arborlabs/arbor/runtime/backend"
+	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/sample"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
@@ -52,6 +54,9 @@ type Request struct {
 	// for that many alternatives per position.
 	Logprobs    bool
 	TopLogprobs int
+	// Grammar constrains the output (nil: free text). Tokens it rejects are masked out before
+	// sampling; when its value is complete the generation ends with FinishStop.
+	Grammar *grammar.Grammar
 }
 
 // Event is one step of output: a new token and the text it completes (possibly empty while a
@@ -122,6 +127,9 @@ type Engine struct {
 	pos     []int32
 
 	stats counters
+
+	vocabOnce sync.Once
+	vocab     *grammar.Vocab
 }
 
 type counters struct {
@@ -572,15 +580,57 @@ func (e *Engine) addToBatch(s *seqState, n int) {
 	e.inBatch = append(e.inBatch, s)
 }
 
+// GrammarVocab is the vocabulary the engine's grammars run over: each token's bytes (ids past
+// the tokenizer's vocabulary have none) and the tokenizer's EOS ids. Built on first use.
+func (e *Engine) GrammarVocab() *grammar.Vocab {
+	e.vocabOnce.Do(func() {
+		tb := make([][]byte, e.be.VocabSize())
+		for i := range tb {
+			tb[i] = e.tok.TokenBytes(int32(i))
+		}
+		e.vocab = grammar.NewVocab(tb, e.tok.EOS())
+	})
+	return e.vocab
+}
+
+// maskLogits sets the logits of the tokens whose mask bit is clear to -Inf.
+func maskLogits(logits []float32, mask []uint64) {
+	ninf := float32(math.Inf(-1))
+	for w, word := range mask {
+		if word == ^uint64(0) {
+			continue
+		}
+		base := w * 64
+		end := min(base+64, len(logits))
+		for i := base; i < end; i++ {
+			if word&(1<<uint(i-base)) == 0 {
+				logits[i] = ninf
+			}
+		}
+	}
+}
+
 // sampleNext picks s's next token from its logits and emits it.
 func (e *Engine) sampleNext(s *seqState, logits []float32) {
 	if s.firstToken.IsZero() {
 		s.firstToken = time.Now()
 	}
 	id := s.sampler.Sample(logits, nil)
+	if s.matcher != nil && (id < 0 || !s.matcher.Allowed(id)) {
+		// The grammar rejects the draw: mask and draw again (Pick, as the penalties are in).
+		s.matcher.FillMask(s.mask)
+		maskLogits(logits, s.mask)
+		id = s.sampler.Pick(logits)
+	}
 	if id < 0 {
 		e.finish(s, "", errors.New("no token can be sampled: every logit is -Inf or NaN"))
 		return
+	}
+	if s.matcher != nil {
+		if err := s.matcher.Accept(id); err != nil {
+			e.finish(s, "", fmt.Errorf("grammar: %w", err))
+			return
+		}
 	}
 	s.sampler.Accept(id)
 	ev := Event{Token: id}
@@ -597,6 +647,10 @@ func (e *Engine) sampleNext(s *seqState, logits []float32) {
 	s.stream.send(ev)
 	switch {
 	case stopped:
+		e.finish(s, FinishStop, nil)
+	case s.matcher != nil && s.matcher.Complete():
+		// The value is whole: EOS is all the grammar allows, so stop without sampling it.
+		s.grammarDone = true
 		e.finish(s, FinishStop, nil)
 	case s.generated >= s.maxNew:
 		e.finish(s, FinishLength, nil)
@@ -618,7 +672,7 @@ func (e *Engine) finish(s *seqState, reason string, err error) {
 		return
 	}
 	tail := ""
-	if reason != FinishStop {
+	if reason != FinishStop || s.grammarDone {
 		t, _ := s.stop.Push(-1, s.dec.Flush())
 		tail = t + s.stop.Flush()
 		s.text = append(s.text, tail...)

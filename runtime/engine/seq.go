@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/sample"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
@@ -26,6 +27,10 @@ type seqState struct {
 	stop    *sample.StopChecker
 	dec     *tokenizer.Decoder
 	text    []byte
+	matcher *grammar.Matcher // nil: no grammar
+	mask    []uint64         // the matcher's token mask, allocated once
+
+	grammarDone bool // finished because the grammar's value is complete
 
 	generated   int
 	done        bool
@@ -52,6 +57,11 @@ func newSeqState(ctx context.Context, e *Engine, req Request) *seqState {
 		dec:      e.tok.NewDecoder(),
 		result:   &Result{},
 		enqueued: time.Now(),
+	}
+	if req.Grammar != nil {
+		v := e.GrammarVocab()
+		s.matcher = req.Grammar.NewMatcher(v)
+		s.mask = make([]uint64, v.MaskWords())
 	}
 	s.sampler.Observe(req.Prompt...)
 	e.stats.promptTokens.Add(int64(len(req.Prompt)))
