@@ -472,6 +472,239 @@ q8x4done:
 	VZEROUPPER
 	RET
 
+// One token of one block for the 8-token kernel: like Q8TOKS with the weight sign in Y8 and
+// |weight| in Y9.
+#define Q8TOK8(XQ, SC, ACC) \
+	VMOVDQU      XQ, Y10 \
+	VPSIGNB      Y8, Y10, Y10 \
+	VPMADDUBSW   Y10, Y9, Y10 \
+	VPMADDWD     Y13, Y10, Y10 \
+	VCVTDQ2PS    Y10, Y10 \
+	VBROADCASTSS SC, Y11 \
+	VFMADD231PS  Y11, Y10, ACC
+
+// func dotQ8x8AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+//
+// dotQ8x4AVX2 for eight tokens: each weight block is loaded and split once for eight
+// activation rows, with eight accumulators (Y0..Y7). The eight-block groups park 8 tokens x
+// 8 blocks of combined scales on the stack; leftover blocks broadcast each token's scale and
+// multiply it by the weight's (Y14) one block at a time.
+TEXT ·dotQ8x8AVX2(SB), NOSPLIT, $256-56
+	MOVQ         w+0(FP), SI
+	MOVQ         xq+8(FP), DI
+	MOVQ         xd+16(FP), DX
+	MOVQ         nb+24(FP), CX
+	MOVQ         qstride+32(FP), R8
+	MOVQ         dstride+40(FP), R9
+	LEAQ         (R8)(R8*2), R10
+	LEAQ         (R8)(R8*4), R11
+	LEAQ         (R10)(R8*4), R12
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	MOVL         $0x00010001, AX
+	VMOVD        AX, X13
+	VPBROADCASTD X13, Y13
+
+q8x8group:
+	CMPQ        CX, $8
+	JLT         q8x8loop
+	VPINSRW     $0, 0(SI), X14, X14
+	VPINSRW     $1, 34(SI), X14, X14
+	VPINSRW     $2, 68(SI), X14, X14
+	VPINSRW     $3, 102(SI), X14, X14
+	VPINSRW     $4, 136(SI), X14, X14
+	VPINSRW     $5, 170(SI), X14, X14
+	VPINSRW     $6, 204(SI), X14, X14
+	VPINSRW     $7, 238(SI), X14, X14
+	VCVTPH2PS   X14, Y14
+	MOVQ        DX, BX
+	VMULPS      (BX), Y14, Y12
+	VMOVUPS     Y12, 0(SP)
+	ADDQ        R9, BX
+	VMULPS      (BX), Y14, Y12
+	VMOVUPS     Y12, 32(SP)
+	ADDQ        R9, BX
+	VMULPS      (BX), Y14, Y12
+	VMOVUPS     Y12, 64(SP)
+	ADDQ        R9, BX
+	VMULPS      (BX), Y14, Y12
+	VMOVUPS     Y12, 96(SP)
+	ADDQ        R9, BX
+	VMULPS      (BX), Y14, Y12
+	VMOVUPS     Y12, 128(SP)
+	ADDQ        R9, BX
+	VMULPS      (BX), Y14, Y12
+	VMOVUPS     Y12, 160(SP)
+	ADDQ        R9, BX
+	VMULPS      (BX), Y14, Y12
+	VMOVUPS     Y12, 192(SP)
+	ADDQ        R9, BX
+	VMULPS      (BX), Y14, Y12
+	VMOVUPS     Y12, 224(SP)
+	VMOVDQU     2(SI), Y8
+	VPABSB      Y8, Y9
+	Q8TOK8(0(DI), 0(SP), Y0)
+	Q8TOK8(0(DI)(R8*1), 32(SP), Y1)
+	Q8TOK8(0(DI)(R8*2), 64(SP), Y2)
+	Q8TOK8(0(DI)(R10*1), 96(SP), Y3)
+	Q8TOK8(0(DI)(R8*4), 128(SP), Y4)
+	Q8TOK8(0(DI)(R11*1), 160(SP), Y5)
+	Q8TOK8(0(DI)(R10*2), 192(SP), Y6)
+	Q8TOK8(0(DI)(R12*1), 224(SP), Y7)
+	VMOVDQU     36(SI), Y8
+	VPABSB      Y8, Y9
+	Q8TOK8(32(DI), 4(SP), Y0)
+	Q8TOK8(32(DI)(R8*1), 36(SP), Y1)
+	Q8TOK8(32(DI)(R8*2), 68(SP), Y2)
+	Q8TOK8(32(DI)(R10*1), 100(SP), Y3)
+	Q8TOK8(32(DI)(R8*4), 132(SP), Y4)
+	Q8TOK8(32(DI)(R11*1), 164(SP), Y5)
+	Q8TOK8(32(DI)(R10*2), 196(SP), Y6)
+	Q8TOK8(32(DI)(R12*1), 228(SP), Y7)
+	VMOVDQU     70(SI), Y8
+	VPABSB      Y8, Y9
+	Q8TOK8(64(DI), 8(SP), Y0)
+	Q8TOK8(64(DI)(R8*1), 40(SP), Y1)
+	Q8TOK8(64(DI)(R8*2), 72(SP), Y2)
+	Q8TOK8(64(DI)(R10*1), 104(SP), Y3)
+	Q8TOK8(64(DI)(R8*4), 136(SP), Y4)
+	Q8TOK8(64(DI)(R11*1), 168(SP), Y5)
+	Q8TOK8(64(DI)(R10*2), 200(SP), Y6)
+	Q8TOK8(64(DI)(R12*1), 232(SP), Y7)
+	VMOVDQU     104(SI), Y8
+	VPABSB      Y8, Y9
+	Q8TOK8(96(DI), 12(SP), Y0)
+	Q8TOK8(96(DI)(R8*1), 44(SP), Y1)
+	Q8TOK8(96(DI)(R8*2), 76(SP), Y2)
+	Q8TOK8(96(DI)(R10*1), 108(SP), Y3)
+	Q8TOK8(96(DI)(R8*4), 140(SP), Y4)
+	Q8TOK8(96(DI)(R11*1), 172(SP), Y5)
+	Q8TOK8(96(DI)(R10*2), 204(SP), Y6)
+	Q8TOK8(96(DI)(R12*1), 236(SP), Y7)
+	VMOVDQU     138(SI), Y8
+	VPABSB      Y8, Y9
+	Q8TOK8(128(DI), 16(SP), Y0)
+	Q8TOK8(128(DI)(R8*1), 48(SP), Y1)
+	Q8TOK8(128(DI)(R8*2), 80(SP), Y2)
+	Q8TOK8(128(DI)(R10*1), 112(SP), Y3)
+	Q8TOK8(128(DI)(R8*4), 144(SP), Y4)
+	Q8TOK8(128(DI)(R11*1), 176(SP), Y5)
+	Q8TOK8(128(DI)(R10*2), 208(SP), Y6)
+	Q8TOK8(128(DI)(R12*1), 240(SP), Y7)
+	VMOVDQU     172(SI), Y8
+	VPABSB      Y8, Y9
+	Q8TOK8(160(DI), 20(SP), Y0)
+	Q8TOK8(160(DI)(R8*1), 52(SP), Y1)
+	Q8TOK8(160(DI)(R8*2), 84(SP), Y2)
+	Q8TOK8(160(DI)(R10*1), 116(SP), Y3)
+	Q8TOK8(160(DI)(R8*4), 148(SP), Y4)
+	Q8TOK8(160(DI)(R11*1), 180(SP), Y5)
+	Q8TOK8(160(DI)(R10*2), 212(SP), Y6)
+	Q8TOK8(160(DI)(R12*1), 244(SP), Y7)
+	VMOVDQU     206(SI), Y8
+	VPABSB      Y8, Y9
+	Q8TOK8(192(DI), 24(SP), Y0)
+	Q8TOK8(192(DI)(R8*1), 56(SP), Y1)
+	Q8TOK8(192(DI)(R8*2), 88(SP), Y2)
+	Q8TOK8(192(DI)(R10*1), 120(SP), Y3)
+	Q8TOK8(192(DI)(R8*4), 152(SP), Y4)
+	Q8TOK8(192(DI)(R11*1), 184(SP), Y5)
+	Q8TOK8(192(DI)(R10*2), 216(SP), Y6)
+	Q8TOK8(192(DI)(R12*1), 248(SP), Y7)
+	VMOVDQU     240(SI), Y8
+	VPABSB      Y8, Y9
+	Q8TOK8(224(DI), 28(SP), Y0)
+	Q8TOK8(224(DI)(R8*1), 60(SP), Y1)
+	Q8TOK8(224(DI)(R8*2), 92(SP), Y2)
+	Q8TOK8(224(DI)(R10*1), 124(SP), Y3)
+	Q8TOK8(224(DI)(R8*4), 156(SP), Y4)
+	Q8TOK8(224(DI)(R11*1), 188(SP), Y5)
+	Q8TOK8(224(DI)(R10*2), 220(SP), Y6)
+	Q8TOK8(224(DI)(R12*1), 252(SP), Y7)
+	ADDQ        $272, SI
+	ADDQ        $256, DI
+	ADDQ        $32, DX
+	SUBQ        $8, CX
+	JMP         q8x8group
+
+q8x8loop:
+	TESTQ        CX, CX
+	JEQ          q8x8done
+	MOVWLZX      (SI), AX
+	VMOVD        AX, X14
+	VCVTPH2PS    X14, X14
+	VBROADCASTSS X14, Y14
+	VMOVDQU      2(SI), Y8
+	VPABSB       Y8, Y9
+	MOVQ         DX, BX
+	VBROADCASTSS (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VMOVSS       X12, 0(SP)
+	ADDQ         R9, BX
+	VBROADCASTSS (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VMOVSS       X12, 4(SP)
+	ADDQ         R9, BX
+	VBROADCASTSS (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VMOVSS       X12, 8(SP)
+	ADDQ         R9, BX
+	VBROADCASTSS (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VMOVSS       X12, 12(SP)
+	ADDQ         R9, BX
+	VBROADCASTSS (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VMOVSS       X12, 16(SP)
+	ADDQ         R9, BX
+	VBROADCASTSS (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VMOVSS       X12, 20(SP)
+	ADDQ         R9, BX
+	VBROADCASTSS (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VMOVSS       X12, 24(SP)
+	ADDQ         R9, BX
+	VBROADCASTSS (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VMOVSS       X12, 28(SP)
+	Q8TOK8((DI), 0(SP), Y0)
+	Q8TOK8((DI)(R8*1), 4(SP), Y1)
+	Q8TOK8((DI)(R8*2), 8(SP), Y2)
+	Q8TOK8((DI)(R10*1), 12(SP), Y3)
+	Q8TOK8((DI)(R8*4), 16(SP), Y4)
+	Q8TOK8((DI)(R11*1), 20(SP), Y5)
+	Q8TOK8((DI)(R10*2), 24(SP), Y6)
+	Q8TOK8((DI)(R12*1), 28(SP), Y7)
+	ADDQ         $34, SI
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JMP          q8x8loop
+
+q8x8done:
+	MOVQ         out+48(FP), DI
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMOVUPS      X0, (DI)
+	VHADDPS      Y5, Y4, Y4
+	VHADDPS      Y7, Y6, Y6
+	VHADDPS      Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS       X5, X4, X4
+	VMOVUPS      X4, 16(DI)
+	VZEROUPPER
+	RET
+
 // func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
 //
 // The 3-row x 4-token register block of a float32 matrix product in dot form: rows at

@@ -179,7 +179,7 @@ func q8Exact(row []byte, q []int8, d []float32) (sum, scale float64) {
 
 func TestQ8Kernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	for _, nb := range []int{1, 2, 3, 4, 5, 28, 29, 152} {
+	for _, nb := range []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 28, 29, 152} {
 		c := nb * model.Q8Block
 		row := randQ8Row(r, nb)
 		x := randVec(r, 4*c)
@@ -197,6 +197,15 @@ func TestQ8Kernels(t *testing.T) {
 		for tok := 0; tok < 4; tok++ {
 			want, scale := q8Exact(row, qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])
 			checkClose(t, fmt.Sprintf("q8Dot4 nb=%d tok=%d", nb, tok), o4[tok], want, scale)
+		}
+		x8 := randVec(r, 8*c)
+		var qa8 q8Acts
+		qa8.quantize(x8, 8, c)
+		var o8 [8]float32
+		q8Dot8(row, qa8.q, c, qa8.d, nb, nb, &o8)
+		for tok := 0; tok < 8; tok++ {
+			want, scale := q8Exact(row, qa8.q[tok*c:(tok+1)*c], qa8.d[tok*nb:(tok+1)*nb])
+			checkClose(t, fmt.Sprintf("q8Dot8 nb=%d tok=%d", nb, tok), o8[tok], want, scale)
 		}
 	}
 }

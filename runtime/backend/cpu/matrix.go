@@ -222,6 +222,20 @@ func q8Dot4(row []byte, q []int8, qs int, d []float32, ds int, nb int, out *[4]f
 	}
 }
 
+// q8Dot8 is q8Dot4 for eight activation rows.
+func q8Dot8(row []byte, q []int8, qs int, d []float32, ds int, nb int, out *[8]float32) {
+	_ = row[nb*model.Q8BlockBytes-1]
+	_ = q[7*qs+nb*model.Q8Block-1]
+	_ = d[7*ds+nb-1]
+	if hasAVX2 && nb > 0 {
+		dotQ8x8AVX2(&row[0], &q[0], &d[0], nb, qs, ds*4, &out[0])
+		return
+	}
+	for t := 0; t < 8; t++ {
+		out[t] = q8DotGeneric(row, q[t*qs:t*qs+nb*model.Q8Block], d[t*ds:t*ds+nb])
+	}
+}
+
 // dotF16 and dotBF16 are inner products with a half-precision weight row, converting as they
 // go (one pass over the row instead of dequantize-then-dot).
 func dotF16(w []uint16, x []float32) float32 {
@@ -431,6 +445,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 	cb := min(nb, kChunkQ8/model.Q8Block) // blocks per chunk
 	tile := tokenTile(cb * model.Q8Block)
 	var o4 [4]float32
+	var o8 [8]float32
 	ws := t.scratch[w]
 	for t0 := 0; t0 < t.n; t0 += tile {
 		t1 := min(t0+tile, t.n)
@@ -448,6 +463,20 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			for rb := lo; rb < hi; rb += rowBlock {
 				re := min(rb+rowBlock, hi)
 				tok := t0
+				for ; tok+8 <= t1; tok += 8 {
+					for r := rb; r < re; r++ {
+						off := r*m.rowBytes + b0*model.Q8BlockBytes
+						row := m.q8[off : off+k*model.Q8BlockBytes]
+						if tok == t0 && cb < nb && r+rowBlock < hi {
+							noff := off + rowBlock*m.rowBytes
+							prefetch(m.q8[noff : noff+k*model.Q8BlockBytes])
+						}
+						q8Dot8(row, qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, &o8)
+						for j, v := range o8 {
+							t.put(first, tok+j, r, v)
+						}
+					}
+				}
 				for ; tok+4 <= t1; tok += 4 {
 					for r := rb; r < re; r++ {
 						off := r*m.rowBytes + b0*model.Q8BlockBytes

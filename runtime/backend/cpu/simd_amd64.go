@@ -77,3 +77,6 @@ func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int)
 
 //go:noescape
 func prefetchAVX2(p *byte, n int)
+
+//go:noescape
+func dotQ8x8AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)

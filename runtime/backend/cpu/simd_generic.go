@@ -31,3 +31,7 @@ func pvRowsAVX2(p *float32, v *float32, vstride int, n int, out *float32) { pani
 func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int) { panic("unreachable") }
 
 func prefetchAVX2(p *byte, n int) { panic("unreachable") }
+
+func dotQ8x8AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32) {
+	panic("unreachable")
+}
