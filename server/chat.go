@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/runtime/grammar"
 )
 
 // chatPrompt renders the conversation with the model's template and encodes it. prime is text
@@ -53,13 +55,57 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 			return nil, "", false, badRequest("tool_choice", "tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
 		}
 		prime = forcedCallPrefix(st.toolFormat, r.ToolChoice.Function)
+		g, ae := toolCallGrammar(st.toolFormat, r)
+		if ae != nil {
+			return nil, "", false, ae
+		}
+		r.Grammar = g
 	}
 	return st.tok.Encode(text + prime), prime, thinkingOpen, nil
 }
 
+// toolCallGrammar constrains the rest of a forced call (after forcedCallPrefix): for "required"
+// the name, one of the tools', then that tool's arguments; for a named function its arguments;
+// then the call's closing, so that the output parser sees one whole, valid call.
+func toolCallGrammar(f ToolFormat, r *chatRequest) (*grammar.Grammar, *APIError) {
+	argsKey, closing := `", "arguments": `, "}\n"+toolCallClose
+	if f == ToolFormatLlama3 {
+		argsKey, closing = `", "parameters": `, "}"
+	}
+	var alts []grammar.Alternative
+	var key strings.Builder
+	for i, t := range r.Tools {
+		if r.ToolChoice.Mode == "function" && t.Function.Name != r.ToolChoice.Function {
+			continue
+		}
+		params := bytes.TrimSpace(t.Function.Parameters)
+		if len(params) == 0 || bytes.Equal(params, []byte("null")) {
+			params = nil
+		}
+		if params != nil {
+			// Check each tool's schema on its own, so that the error names the tool.
+			if _, err := compileSchema(params); err != nil {
+				return nil, schemaError(fmt.Sprintf("tools[%d].function.parameters", i), fmt.Sprintf("'tools[%d].function.parameters'", i), err)
+			}
+		}
+		a := grammar.Alternative{Schema: params, Suffix: closing}
+		if r.ToolChoice.Mode == "required" {
+			quoted, _ := json.Marshal(t.Function.Name)
+			a.Prefix = string(quoted[1:len(quoted)-1]) + argsKey
+		}
+		alts = append(alts, a)
+		fmt.Fprintf(&key, "%s\x00%s\x00%s\x00", a.Prefix, params, a.Suffix)
+	}
+	g, err := compileCached("t\x00"+key.String(), func() (*grammar.Grammar, error) { return grammar.CompileChoice(alts) })
+	if err != nil {
+		return nil, schemaError("tools", "'tools'", err)
+	}
+	return g, nil
+}
+
 // forcedCallPrefix is the opening of a tool call in the model's format, written into the prompt
 // so that the model must continue with a call (and, for a named function, with its arguments).
-// Until grammar-constrained decoding lands, the arguments themselves are not constrained.
+// The rest of the call is constrained by toolCallGrammar.
 func forcedCallPrefix(f ToolFormat, name string) string {
 	quoted, _ := json.Marshal(name)
 	switch f {
@@ -212,6 +258,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		StopStrings: req.Stop,
 		Logprobs:    req.Logprobs,
 		TopLogprobs: req.TopLogprobs,
+		Grammar:     req.Grammar,
 	}
 	ctx := c.Request().Context()
 	r, err := s.submit(ctx, st, choiceRequests(base, req.N))

@@ -8,8 +8,10 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/sample"
 )
 
@@ -250,6 +252,8 @@ type chatRequest struct {
 	ParallelCalls  bool
 	EnableThinking *bool
 	TemplateKwargs map[string]any
+	// Grammar constrains the answer (response_format json_object or json_schema); nil: free.
+	Grammar *grammar.Grammar
 }
 
 // toolChoice is "none", "auto", "required", or a named function (Mode "function").
@@ -305,21 +309,11 @@ func parseChat(body []byte) (*chatRequest, *APIError) {
 		return nil, ae
 	}
 	if f.present("response_format") {
-		var rf struct {
-			Type string `json:"type"`
-		}
-		if ae := get(f, "response_format", &rf, "an object {\"type\": ...}"); ae != nil {
+		g, ae := parseResponseFormat(f["response_format"])
+		if ae != nil {
 			return nil, ae
 		}
-		switch rf.Type {
-		case "text":
-		case "json_object", "json_schema":
-			// Honouring it needs grammar-constrained decoding, which Arbor does not have yet;
-			// answering with unconstrained text would look like success and break the client.
-			return nil, badRequest("response_format", "'response_format' of type %q is not supported yet (needs constrained decoding); only \"text\" is", rf.Type)
-		default:
-			return nil, badRequest("response_format", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got %q", rf.Type)
-		}
+		r.Grammar = g
 	}
 	if f.present("chat_template_kwargs") {
 		var kw map[string]json.RawMessage
@@ -633,4 +627,88 @@ func readBody(r io.Reader) ([]byte, error) {
 		return nil, fmt.Errorf("read request body: %w", err)
 	}
 	return b, nil
+}
+
+// parseResponseFormat turns response_format into a grammar: nil for "text", any JSON object for
+// "json_object", the schema's grammar for "json_schema". A schema keyword the grammar cannot
+// enforce is a 400 that names it.
+func parseResponseFormat(raw json.RawMessage) (*grammar.Grammar, *APIError) {
+	var rf struct {
+		Type       string `json:"type"`
+		JSONSchema *struct {
+			Name   string          `json:"name"`
+			Schema json.RawMessage `json:"schema"`
+			Strict *bool           `json:"strict"`
+		} `json:"json_schema"`
+	}
+	if err := json.Unmarshal(raw, &rf); err != nil {
+		return nil, badRequest("response_format", "'response_format' must be {\"type\": \"text\" | \"json_object\" | \"json_schema\", ...}: %v", err)
+	}
+	switch rf.Type {
+	case "text":
+		return nil, nil
+	case "json_object":
+		return jsonObjectGrammar(), nil
+	case "json_schema":
+		if rf.JSONSchema == nil {
+			return nil, badRequest("response_format", "'response_format.json_schema' is required for type \"json_schema\"")
+		}
+		if rf.JSONSchema.Name == "" {
+			return nil, badRequest("response_format", "'response_format.json_schema.name' is required")
+		}
+		schema := bytes.TrimSpace(rf.JSONSchema.Schema)
+		if len(schema) == 0 || bytes.Equal(schema, []byte("null")) {
+			return jsonObjectGrammar(), nil
+		}
+		g, err := compileSchema(schema)
+		if err != nil {
+			return nil, schemaError("response_format", "'response_format.json_schema.schema'", err)
+		}
+		return g, nil
+	}
+	return nil, badRequest("response_format", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got %q", rf.Type)
+}
+
+// schemaError is the 400 for a schema the grammar compiler refused.
+func schemaError(param, what string, err error) *APIError {
+	var ue *grammar.UnsupportedError
+	if errors.As(err, &ue) {
+		return badRequest(param, "%s uses a keyword Arbor cannot enforce: %v", what, ue)
+	}
+	return badRequest(param, "%s is not a usable JSON Schema: %v", what, err)
+}
+
+var jsonObjectGrammar = sync.OnceValue(grammar.JSONObject)
+
+// Compiled grammars are cached by schema text (clients send the same schema over and over),
+// which also keeps each grammar's mask cache warm across requests.
+var schemaCache = struct {
+	sync.Mutex
+	m map[string]*grammar.Grammar
+}{m: map[string]*grammar.Grammar{}}
+
+const schemaCacheSize = 64
+
+func compileSchema(schema []byte) (*grammar.Grammar, error) {
+	return compileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) { return grammar.CompileSchema(schema) })
+}
+
+func compileCached(key string, compile func() (*grammar.Grammar, error)) (*grammar.Grammar, error) {
+	schemaCache.Lock()
+	g := schemaCache.m[key]
+	schemaCache.Unlock()
+	if g != nil {
+		return g, nil
+	}
+	g, err := compile()
+	if err != nil {
+		return nil, err
+	}
+	schemaCache.Lock()
+	if len(schemaCache.m) >= schemaCacheSize {
+		clear(schemaCache.m)
+	}
+	schemaCache.m[key] = g
+	schemaCache.Unlock()
+	return g, nil
 }

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/openai/openai-go"
+	"github.com/openai/openai-go/shared"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// The demo model's random weights write noise; every response that parses and validates below
+// does so because of the grammar.
+
+// schemaSuite is the grammar package's suite of schemas, in file order.
+func schemaSuite(t *testing.T) ([]string, map[string]json.RawMessage) {
+	t.Helper()
+	data, err := os.ReadFile("../runtime/grammar/testdata/schemas.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	_, _ = dec.Token()
+	var names []string
+	for dec.More() {
+		k, _ := dec.Token()
+		names = append(names, k.(string))
+		var skip json.RawMessage
+		_ = dec.Decode(&skip)
+	}
+	return names, m
+}
+
+func compileValidator(t *testing.T, schema []byte) *jsonschema.Schema {
+	t.Helper()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("mem://s.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.Compile("mem://s.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func validateText(s *jsonschema.Schema, text string) error {
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(text)))
+	if err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	return s.Validate(inst)
+}
+
+func TestResponseFormatSchemaSuite(t *testing.T) {
+	eng := newDemoEngine(t, engineOpts{pages: 640, ctx: 512})
+	ts := startServer(t, eng, Model{Demo: true}, Options{})
+	cl := ts.client()
+	names, schemas := schemaSuite(t)
+	temps := []float64{0, 0.7, 1.5}
+	maxTokens := int64(120)
+	if testing.Short() {
+		temps, maxTokens = []float64{0.7}, 60
+	}
+	var mu sync.Mutex
+	counts := map[string]int{}
+	for _, temp := range temps {
+		var wg sync.WaitGroup
+		for i, name := range names {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				val := compileValidator(t, schemas[name])
+				res, err := cl.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+					Model:       "arbor-demo",
+					Messages:    userMsg("Answer in JSON."),
+					MaxTokens:   openai.Int(maxTokens),
+					Temperature: openai.Float(temp),
+					Seed:        openai.Int(int64(i)),
+					ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{
+						JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{Name: name, Schema: schemas[name], Strict: openai.Bool(true)}}},
+				})
+				if err != nil {
+					t.Errorf("%s T=%v: %v", name, temp, err)
+					return
+				}
+				ch := res.Choices[0]
+				mu.Lock()
+				counts[ch.FinishReason]++
+				mu.Unlock()
+				switch ch.FinishReason {
+				case "stop":
+					if err := validateText(val, ch.Message.Content); err != nil {
+						t.Errorf("%s T=%v: %q: %v", name, temp, ch.Message.Content, err)
+					}
+				case "length":
+					if res.Usage.CompletionTokens != maxTokens {
+						t.Errorf("%s T=%v: length after %d tokens", name, temp, res.Usage.CompletionTokens)
+					}
+				default:
+					t.Errorf("%s T=%v: finish_reason %q", name, temp, ch.FinishReason)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	t.Logf("%d schemas x %d temperatures: finish reasons %v", len(names), len(temps), counts)
+	if counts["stop"] < len(names)*len(temps)*3/4 {
+		t.Errorf("too few completed documents: %v", counts)
+	}
+}
+
+func TestResponseFormatJSONObjectAndStreaming(t *testing.T) {
+	eng := newDemoEngine(t, engineOpts{pages: 128, ctx: 512})
+	ts := startServer(t, eng, Model{Demo: true}, Options{})
+	cl := ts.client()
+	ctx := context.Background()
+	params := openai.ChatCompletionNewParams{
+		Model:          "arbor-demo",
+		Messages:       userMsg("JSON please."),
+		MaxTokens:      openai.Int(200),
+		Temperature:    openai.Float(0),
+		ResponseFormat: openai.ChatCompletionNewParamsResponseFormatUnion{OfJSONObject: &shared.ResponseFormatJSONObjectParam{}},
+	}
+	res, err := cl.Chat.Completions.New(ctx, params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := res.Choices[0]
+	var obj map[string]any
+	if ch.FinishReason == "stop" {
+		if err := json.Unmarshal([]byte(ch.Message.Content), &obj); err != nil {
+			t.Fatalf("%q: %v", ch.Message.Content, err)
+		}
+	} else if ch.FinishReason != "length" || len(ch.Message.Content) == 0 || ch.Message.Content[0] != '{' {
+		t.Fatalf("choice %+v", ch)
+	}
+	// The stream carries the same text.
+	stream := cl.Chat.Completions.NewStreaming(ctx, params)
+	acc := openai.ChatCompletionAccumulator{}
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := acc.Choices[0].Message.Content; got != ch.Message.Content {
+		t.Fatalf("streamed %q, whole %q", got, ch.Message.Content)
+	}
+}
+
+func TestToolChoiceArgumentsValidate(t *testing.T) {
+	eng := newDemoEngine(t, engineOpts{pages: 256, ctx: 512})
+	ts := startServer(t, eng, Model{Demo: true}, Options{})
+	cl := ts.client()
+	weather := json.RawMessage(`{"type":"object","properties":{"city":{"type":"string","maxLength":10},"days":{"type":"integer","minimum":1,"maximum":7},"unit":{"enum":["c","f"]}},"required":["city","days","unit"],"additionalProperties":false}`)
+	clock := json.RawMessage(`{"type":"object","properties":{"tz":{"type":"string","pattern":"^[A-Z][a-z]{1,8}/[A-Z][a-z]{1,8}$"}},"required":["tz"],"additionalProperties":false}`)
+	var wp, cp map[string]any
+	_ = json.Unmarshal(weather, &wp)
+	_ = json.Unmarshal(clock, &cp)
+	tools := []openai.ChatCompletionToolParam{
+		{Function: shared.FunctionDefinitionParam{Name: "get_weather", Parameters: wp}},
+		{Function: shared.FunctionDefinitionParam{Name: "get_time", Parameters: cp}},
+	}
+	vals := map[string]*jsonschema.Schema{"get_weather": compileValidator(t, weather), "get_time": compileValidator(t, clock)}
+	choices := []openai.ChatCompletionToolChoiceOptionUnionParam{
+		{OfAuto: openai.String("required")},
+		{OfChatCompletionNamedToolChoice: &openai.ChatCompletionNamedToolChoiceParam{Function: openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "get_time"}}},
+	}
+	validated := 0
+	for ci, choice := range choices {
+		for _, temp := range []float64{0, 0.7, 1.5} {
+			for seed := range int64(3) {
+				res, err := cl.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
+					Model: "arbor-demo", Messages: userMsg("Weather in Paris?"), Tools: tools, ToolChoice: choice,
+					MaxTokens: openai.Int(100), Temperature: openai.Float(temp), Seed: openai.Int(seed),
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ch := res.Choices[0]
+				if ch.FinishReason == "length" {
+					continue
+				}
+				if ch.FinishReason != "tool_calls" || len(ch.Message.ToolCalls) != 1 {
+					t.Fatalf("choice %d T=%v: %+v", ci, temp, ch)
+				}
+				call := ch.Message.ToolCalls[0].Function
+				if ci == 1 && call.Name != "get_time" {
+					t.Fatalf("named get_time, called %q", call.Name)
+				}
+				val := vals[call.Name]
+				if val == nil {
+					t.Fatalf("called unknown %q", call.Name)
+				}
+				if err := validateText(val, call.Arguments); err != nil {
+					t.Fatalf("choice %d T=%v: %s(%s): %v", ci, temp, call.Name, call.Arguments, err)
+				}
+				validated++
+			}
+		}
+	}
+	t.Logf("%d of 18 forced calls completed, all valid", validated)
+	if validated < 9 {
+		t.Errorf("only %d of 18 forced calls completed within max_tokens", validated)
+	}
+}
