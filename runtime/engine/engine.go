@@ -593,8 +593,8 @@ func (e *Engine) GrammarVocab() *grammar.Vocab {
 	return e.vocab
 }
 
-// maskLogits sets the logits of the tokens whose mask bit is clear to -Inf.
-func maskLogits(logits []float32, mask []uint64) {
+// MaskLogits sets the logits of the tokens whose mask bit is clear to -Inf.
+func MaskLogits(logits []float32, mask []uint64) {
 	ninf := float32(math.Inf(-1))
 	for w, word := range mask {
 		if word == ^uint64(0) {
@@ -619,7 +619,7 @@ func (e *Engine) sampleNext(s *seqState, logits []float32) {
 	if s.matcher != nil && (id < 0 || !s.matcher.Allowed(id)) {
 		// The grammar rejects the draw: mask and draw again (Pick, as the penalties are in).
 		s.matcher.FillMask(s.mask)
-		maskLogits(logits, s.mask)
+		MaskLogits(logits, s.mask)
 		id = s.sampler.Pick(logits)
 	}
 	if id < 0 {
