@@ -136,5 +136,42 @@ await check("errors in OpenAI's shape", async () => {
   });
 });
 
+await check("response_format json_schema: the answer validates", async () => {
+  // The demo model writes noise; the grammar makes it a valid document.
+  const schema = {
+    type: "object",
+    properties: {
+      name: { type: "string", maxLength: 8 },
+      age: { type: "integer", minimum: 0, maximum: 120 },
+      tags: { type: "array", items: { enum: ["a", "b", "c"] }, minItems: 1, maxItems: 3 },
+      email: { type: ["string", "null"], maxLength: 10 },
+    },
+    required: ["name", "age", "tags", "email"],
+    additionalProperties: false,
+  };
+  for (const temperature of [0, 0.7, 1.5]) {
+    const r = await client.chat.completions.create({
+      model, messages, max_tokens: 80, temperature, seed: 1,
+      response_format: { type: "json_schema", json_schema: { name: "person", schema, strict: true } },
+    });
+    const c = r.choices[0];
+    if (c.finish_reason === "length") continue;
+    assert.equal(c.finish_reason, "stop");
+    const v = JSON.parse(c.message.content);
+    assert.deepEqual(Object.keys(v), ["name", "age", "tags", "email"]);
+    assert.ok(typeof v.name === "string" && [...v.name].length <= 8, c.message.content);
+    assert.ok(Number.isInteger(v.age) && v.age >= 0 && v.age <= 120, c.message.content);
+    assert.ok(v.tags.length >= 1 && v.tags.length <= 3 && v.tags.every((t) => ["a", "b", "c"].includes(t)), c.message.content);
+    assert.ok(v.email === null || (typeof v.email === "string" && [...v.email].length <= 10), c.message.content);
+  }
+  await assert.rejects(
+    client.chat.completions.create({
+      model, messages, max_tokens: 5,
+      response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "integer", multipleOf: 3 } } },
+    }),
+    (err) => err.status === 400 && err.param === "response_format" && /multipleOf/.test(err.message),
+  );
+});
+
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
