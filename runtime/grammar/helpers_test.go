@@ -3,6 +3,7 @@ package grammar
 import (
 	"bytes"
 	"encoding/json"
+	"math/bits"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -113,11 +114,10 @@ func walk(t testing.TB, g *Grammar, v *Vocab, rng *rand.Rand, maxSteps int) ([]b
 		for w, word := range mask {
 			for word != 0 {
 				bit := word & -word
-				id := int32(w*64 + bitIndex(bit))
+				id := int32(w*64 + bits.TrailingZeros64(bit))
 				word ^= bit
 				cands = append(cands, id)
-				b := v.Bytes(id)
-				if v.isEOS[id] || bytes.ContainsAny(b, `"]}`) || (len(b) == 1 && b[0] >= '0' && b[0] <= '9') {
+				if closerTokens(v)[id] {
 					closers = append(closers, id)
 				}
 			}
@@ -149,13 +149,21 @@ func walk(t testing.TB, g *Grammar, v *Vocab, rng *rand.Rand, maxSteps int) ([]b
 	return out, m.Complete()
 }
 
-func bitIndex(bit uint64) int {
-	n := 0
-	for bit > 1 {
-		bit >>= 1
-		n++
+var closerCache sync.Map // *Vocab -> []bool
+
+// closerTokens marks the tokens a walk prefers half the time: EOS, tokens that close a string,
+// array or object, and single digits (numbers end sooner).
+func closerTokens(v *Vocab) []bool {
+	if c, ok := closerCache.Load(v); ok {
+		return c.([]bool)
 	}
-	return n
+	c := make([]bool, v.Size())
+	for id := range c {
+		b := v.Bytes(int32(id))
+		c[id] = v.isEOS[id] || bytes.ContainsAny(b, `"]}`) || (len(b) == 1 && b[0] >= '0' && b[0] <= '9')
+	}
+	closerCache.Store(v, c)
+	return c
 }
 
 func short(b []byte) string {
