@@ -133,6 +133,7 @@ async function main() {
                     if (ar.prompt_tokens != null && ar.prompt_tokens !== ids[i].length)
                         row.note = `arbor saw ${ar.prompt_tokens} prompt tokens, given ${ids[i].length}`;
                     rows.push(row);
+                    log(`[${tag}] ${prompts[i].name}: ${cmp.agree}/${cmp.total} ${cmp.identical ? "identical" : "DIVERGES"}`);
                     if (!cmp.identical) divergences.push({ row, i });
                 }
 
