@@ -60,3 +60,8 @@ func BenchmarkNewVocab(b *testing.B) {
 	}
 	b.ReportMetric(float64(v.TrieNodes()), "trie-nodes")
 }
+
+func BenchmarkMaskBoundedString(b *testing.B) {
+	benchMask(b, []byte(`{"type":"object","properties":{"s":{"type":"string","maxLength":100}},"required":["s"]}`), `{"s":"hello wor`)
+}
+func BenchmarkMaskFreeValueStart(b *testing.B) { benchMask(b, nil, `{"a":[1,`) }

@@ -220,31 +220,42 @@ func TestChoice(t *testing.T) {
 // The mask agrees with Allowed on every token, at several states.
 func TestMaskMatchesAllowed(t *testing.T) {
 	v, _ := testVocab(t)
-	g, err := CompileSchema([]byte(`{"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},"a":{"type":"array","items":{"type":"integer"}}},"required":["s","n","a"]}`))
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		schema   string
+		prefixes []string
+	}{
+		{`{"type":"object","properties":{"s":{"type":"string"},"n":{"type":"number"},"a":{"type":"array","items":{"type":"integer"}}},"required":["s","n","a"]}`,
+			[]string{``, `{"s":"ab`, `{"s":"x","n":-1`, `{"s":"x","n":2.5,"a":[1,`}},
+		{`{"type":"object","properties":{"s":{"type":"string","minLength":2,"maxLength":6},"t":{"anyOf":[{"type":"string","maxLength":3},{"type":"string","pattern":"^[a-z]+$"}]}},"required":["s","t"]}`,
+			[]string{`{"s":"`, `{"s":"abc`, `{"s":"abcdef`, `{"s":"é`, `{"s":"ab","t":"x`}},
 	}
 	mask := make([]uint64, v.MaskWords())
-	for _, prefix := range []string{``, `{"s":"ab`, `{"s":"x","n":-1`, `{"s":"x","n":2.5,"a":[1,`} {
-		m := g.NewMatcher(v)
-		if err := m.AcceptBytes([]byte(prefix)); err != nil {
+	for _, c := range cases {
+		g, err := CompileSchema([]byte(c.schema))
+		if err != nil {
 			t.Fatal(err)
 		}
-		m.FillMask(mask)
-		n := 0
-		for id := 0; id < v.Size(); id++ {
-			in := mask[id/64]&(1<<(uint(id)%64)) != 0
-			if in != m.Allowed(int32(id)) {
-				t.Fatalf("%q: token %d %q: mask %v, Allowed %v", prefix, id, v.Bytes(int32(id)), in, !in)
+		for _, prefix := range c.prefixes {
+			m := g.NewMatcher(v)
+			if err := m.AcceptBytes([]byte(prefix)); err != nil {
+				t.Fatal(err)
 			}
-			if in {
-				n++
+			m.FillMask(mask)
+			n := 0
+			for id := 0; id < v.Size(); id++ {
+				in := mask[id/64]&(1<<(uint(id)%64)) != 0
+				if in != m.Allowed(int32(id)) {
+					t.Fatalf("%q: token %d %q: mask %v, Allowed %v", prefix, id, v.Bytes(int32(id)), in, !in)
+				}
+				if in {
+					n++
+				}
 			}
+			if n == 0 {
+				t.Fatalf("%q: empty mask", prefix)
+			}
+			t.Logf("%-28q %6d tokens allowed", prefix, n)
 		}
-		if n == 0 {
-			t.Fatalf("%q: empty mask", prefix)
-		}
-		t.Logf("%-28q %6d tokens allowed", prefix, n)
 	}
 }
 

@@ -31,6 +31,9 @@ type node struct {
 	// strLoop: inside a free string, where every plain-text token leaves the state as it is
 	// (the node loops on any character and leaves on '"').
 	strLoop bool
+	// strLeft > 0: a position of a bounded string with room for strLeft more characters, where
+	// every plain-text token of at most strLeft characters is allowed.
+	strLeft int32
 }
 
 // Grammar is a compiled automaton; it is immutable and safe for concurrent use, apart from its
@@ -204,6 +207,9 @@ func (b *builder) freeString(from int32, minLen, maxLen int) int32 {
 		}
 		next := b.newNode()
 		b.jsonChar(cur, next, true)
+		if maxLen >= 0 {
+			b.nodes[cur].strLeft = int32(maxLen - i)
+		}
 		cur = next
 	}
 	return end

@@ -297,6 +297,14 @@ func (m *Matcher) walk(mask []uint64) {
 			break
 		}
 	}
+	if len(m.cur) == 1 && m.cur[0].node != acceptNode && t == &m.v.all {
+		if left := int(m.g.nodes[m.cur[0].node].strLeft); left > 0 && m.v.maxPlainRunes > 0 {
+			for i, w := range m.v.plainUpTo[min(left, m.v.maxPlainRunes)-1] {
+				mask[i] |= w
+			}
+			t = &m.v.rest
+		}
+	}
 	m.levels[0] = m.cur
 	n := len(t.tByte)
 	for i := 0; i < n; {

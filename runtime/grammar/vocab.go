@@ -19,6 +19,9 @@ type Vocab struct {
 	// tokens need a walk (rest).
 	plainMask []uint64
 	rest      trie
+	// plainUpTo[k-1]: the plain tokens of at most k characters (k up to maxPlainRunes).
+	plainUpTo     [][]uint64
+	maxPlainRunes int
 	maxLen    int
 }
 
@@ -57,6 +60,26 @@ func NewVocab(tokenBytes [][]byte, eos []int32) *Vocab {
 		} else {
 			rest = append(rest, int32(id))
 		}
+	}
+	byRunes := map[int][]int32{}
+	for id, b := range tokenBytes {
+		if len(b) > 0 && !v.isEOS[id] && plainText(b) {
+			n := utf8.RuneCount(b)
+			byRunes[n] = append(byRunes[n], int32(id))
+			v.maxPlainRunes = max(v.maxPlainRunes, n)
+		}
+	}
+	words := v.MaskWords()
+	flat := make([]uint64, words*v.maxPlainRunes)
+	for k := 1; k <= v.maxPlainRunes; k++ {
+		m := flat[(k-1)*words : k*words]
+		if k > 1 {
+			copy(m, v.plainUpTo[k-2])
+		}
+		for _, id := range byRunes[k] {
+			m[id/64] |= 1 << (uint(id) % 64)
+		}
+		v.plainUpTo = append(v.plainUpTo, m)
 	}
 	v.all.build(ids, tokenBytes)
 	v.rest.build(rest, tokenBytes)
