@@ -22,7 +22,7 @@ type Vocab struct {
 	// plainUpTo[k-1]: the plain tokens of at most k characters (k up to maxPlainRunes).
 	plainUpTo     [][]uint64
 	maxPlainRunes int
-	maxLen    int
+	maxLen        int
 }
 
 // trie is a token trie in preorder: node i consumes byte[i] at depth[i] (1 = a token's first
