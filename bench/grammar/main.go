@@ -142,6 +142,8 @@ func run(tokens, rounds int, temp float32, threads int) error {
 		logits[i] = float32(i%97) / 10
 	}
 	work := make([]float32, len(logits))
+	var pids []int32
+	var pvals []float32
 	for _, ids := range outputs {
 		fresh, err := grammar.CompileSchema([]byte(schema))
 		if err != nil {
@@ -159,7 +161,7 @@ func run(tokens, rounds int, temp float32, threads int) error {
 			mt.FillMask(mask)
 			maskCost += time.Since(t)
 			engine.MaskLogits(work, mask)
-			_ = smp.Pick(work)
+			_, pids, pvals = engine.PickMasked(smp, work, mask, pids, pvals)
 			cost += time.Since(t)
 			n++
 			if err := mt.Accept(id); err != nil {

@@ -19,16 +19,18 @@ type seqState struct {
 	req    Request
 	stream *Stream
 
-	kv      *kv.Sequence
-	tokens  []int32  // prompt, then generated tokens; KV holds tokens[:kv.Len()]
-	hashes  []uint64 // chained hashes of the full pages of tokens whose KV is written
-	maxNew  int
-	sampler *sample.Sampler
-	stop    *sample.StopChecker
-	dec     *tokenizer.Decoder
-	text    []byte
-	matcher *grammar.Matcher // nil: no grammar
-	mask    []uint64         // the matcher's token mask, allocated once
+	kv       *kv.Sequence
+	tokens   []int32  // prompt, then generated tokens; KV holds tokens[:kv.Len()]
+	hashes   []uint64 // chained hashes of the full pages of tokens whose KV is written
+	maxNew   int
+	sampler  *sample.Sampler
+	stop     *sample.StopChecker
+	dec      *tokenizer.Decoder
+	text     []byte
+	matcher  *grammar.Matcher // nil: no grammar
+	mask     []uint64         // the matcher's token mask, allocated once
+	pickIDs  []int32          // scratch of PickMasked
+	pickVals []float32
 
 	grammarDone bool // finished because the grammar's value is complete
 
