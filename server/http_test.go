@@ -300,6 +300,7 @@ func TestMetrics(t *testing.T) {
 		"arbor:generation_tokens_total", "arbor:request_success_total{finished_reason=",
 		"arbor:time_to_first_token_seconds_bucket", "arbor:inter_token_latency_seconds_bucket",
 		"arbor:e2e_request_latency_seconds_bucket", "arbor:request_queue_time_seconds_bucket",
+		"arbor:num_preemptions_total", "arbor:kv_cache_cached_pages", "go_goroutines", "process_open_fds",
 	} {
 		if !strings.Contains(text, name) {
 			t.Errorf("/metrics lacks %s", name)

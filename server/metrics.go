@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/arborlabs/arbor/runtime/engine"
@@ -65,6 +66,12 @@ func newMetrics(s *Server) *metrics {
 		counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.", func(s engine.Stats) float64 { return float64(s.PrefixHit) }),
 		counter("prompt_tokens_total", "Prompt tokens submitted.", func(s engine.Stats) float64 { return float64(s.PromptTokens) }),
 		counter("generation_tokens_total", "Tokens generated.", func(s engine.Stats) float64 { return float64(s.GenTokens) }),
+		counter("num_preemptions_total", "Sequences preempted (pages freed, recomputed later) because the KV pool ran dry.", func(s engine.Stats) float64 { return float64(s.Preemptions) }),
+		gauge("kv_cache_cached_pages", "KV pages kept for the prefix cache (in use or free).", func(s engine.Stats) float64 { return float64(s.KVPagesCached) }),
+		// The runtime's own figures (go_goroutines, memory, GC) and the process's (open fds,
+		// RSS), so a leak after load shows on the same endpoint.
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.success, m.ttft, m.itl, m.e2e, m.queue,
 	)
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,6 +126,7 @@ type Engine struct {
 	logits  [][]float32
 	batch   backend.Batch
 	inBatch []*seqState
+	picks   []pick
 	pos     []int32
 
 	stats counters
@@ -145,6 +147,7 @@ type Stats struct {
 	Running, Waiting         int
 	KVPagesInUse, KVPages    int
 	KVPagesPeak              int
+	KVPagesCached            int   // pages holding a cached prefix, in use or free
 	PromptTokens, GenTokens  int64 // totals since start
 	PrefixQueries, PrefixHit int64 // tokens looked up in / found in the prefix cache
 	Preemptions              int64
@@ -195,6 +198,7 @@ func (e *Engine) Stats() Stats {
 		KVPagesInUse:  e.pool.InUse(),
 		KVPages:       e.pool.Capacity(),
 		KVPagesPeak:   e.pool.Peak(),
+		KVPagesCached: e.pool.CachedPages(),
 		PromptTokens:  e.stats.promptTokens.Load(),
 		GenTokens:     e.stats.genTokens.Load(),
 		PrefixQueries: e.stats.prefixQueries.Load(),
@@ -482,18 +486,61 @@ func (e *Engine) stepOnce() error {
 	}
 	e.stats.steps.Add(1)
 	e.stats.stepTok.Add(int64(e.batch.NumTokens()))
+	e.picks = e.picks[:0]
 	for i, s := range e.inBatch {
-		in := &e.batch.Seqs[i]
 		if s.prefilling() {
 			s.prefillTime += elapsed
 		} else {
 			s.decodeTime += elapsed
 		}
-		if in.Logits {
-			e.sampleNext(s, e.logits[i])
+		if e.batch.Seqs[i].Logits {
+			e.picks = append(e.picks, pick{s: s, logits: e.logits[i]})
 		}
 	}
+	e.pickAll()
+	for i := range e.picks {
+		e.commit(&e.picks[i])
+	}
 	return nil
+}
+
+// pick is one sequence's draw in a step: picked in parallel, committed in order.
+type pick struct {
+	s      *seqState
+	logits []float32
+	id     int32
+	ev     Event
+	err    error
+}
+
+// pickAll draws every sequence's next token. Sampling a 150k vocabulary at a temperature costs
+// about as much as a small model's forward step, so with several sequences the draws run on
+// all cores; each sequence's sampler and matcher are its own, and grammars' mask caches lock.
+func (e *Engine) pickAll() {
+	n := len(e.picks)
+	workers := min(n, runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for i := range e.picks {
+			e.pickOne(&e.picks[i])
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(workers - 1)
+	work := func() {
+		for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+			e.pickOne(&e.picks[i])
+		}
+	}
+	for w := 1; w < workers; w++ {
+		go func() {
+			defer wg.Done()
+			work()
+		}()
+	}
+	work()
+	wg.Wait()
 }
 
 // reserve appends n slots to s's KV, preempting the most recently admitted other sequences
@@ -641,8 +688,10 @@ func PickMasked(sampler *sample.Sampler, logits []float32, mask []uint64, ids []
 	return ids[k], ids, vals
 }
 
-// sampleNext picks s's next token from its logits and emits it.
-func (e *Engine) sampleNext(s *seqState, logits []float32) {
+// pickOne draws p.s's next token from its logits (grammar-masked where one applies) and
+// prepares its event. It touches only p.s's own state, so picks run in parallel.
+func (e *Engine) pickOne(p *pick) {
+	s, logits := p.s, p.logits
 	if s.firstToken.IsZero() {
 		s.firstToken = time.Now()
 	}
@@ -654,20 +703,30 @@ func (e *Engine) sampleNext(s *seqState, logits []float32) {
 		id, s.pickIDs, s.pickVals = PickMasked(s.sampler, logits, s.mask, s.pickIDs, s.pickVals)
 	}
 	if id < 0 {
-		e.finish(s, "", errors.New("no token can be sampled: every logit is -Inf or NaN"))
+		p.err = errors.New("no token can be sampled: every logit is -Inf or NaN")
 		return
 	}
 	if s.matcher != nil {
 		if err := s.matcher.Accept(id); err != nil {
-			e.finish(s, "", fmt.Errorf("grammar: %w", err))
+			p.err = fmt.Errorf("grammar: %w", err)
 			return
 		}
 	}
 	s.sampler.Accept(id)
-	ev := Event{Token: id}
+	p.id = id
+	p.ev = Event{Token: id}
 	if s.req.Logprobs {
-		lp, top := s.sampler.Logprobs(logits, id, s.req.TopLogprobs, nil)
-		ev.Logprob, ev.TopLogprobs = lp, top
+		p.ev.Logprob, p.ev.TopLogprobs = s.sampler.Logprobs(logits, id, s.req.TopLogprobs, nil)
+	}
+}
+
+// commit appends a picked token to its sequence, emits it, and finishes the sequence when a
+// stop condition holds. Commits run on the scheduler goroutine, in batch order.
+func (e *Engine) commit(p *pick) {
+	s, id, ev := p.s, p.id, p.ev
+	if p.err != nil {
+		e.finish(s, "", p.err)
+		return
 	}
 	s.tokens = append(s.tokens, id)
 	s.generated++
