@@ -548,7 +548,10 @@ func (t *matmulTask) prefetchRows(r0, r1, k0, k1 int) {
 func (t *matmulTask) runTiled(lo, hi, w int) {
 	m := t.m
 	c := m.cols
-	kc := min(c, kChunkFloat)
+	kc := c
+	if c > 2*kChunkFloat {
+		kc = kChunkFloat
+	}
 	tile := tokenTile(kc * 4)
 	var o [12]float32
 	ws := t.scratch[w]
