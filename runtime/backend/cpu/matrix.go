@@ -548,6 +548,8 @@ func (t *matmulTask) prefetchRows(r0, r1, k0, k1 int) {
 func (t *matmulTask) runTiled(lo, hi, w int) {
 	m := t.m
 	c := m.cols
+	// Rows up to 2*kChunkFloat columns fit a tile of 64 or more tokens whole; splitting them
+	// would only add a second pass over the outputs.
 	kc := c
 	if c > 2*kChunkFloat {
 		kc = kChunkFloat
