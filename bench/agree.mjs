@@ -24,10 +24,10 @@ const usage = `usage: node bench/agree.mjs [--full] [--shapes a,b] [--dtypes a,b
                              [--seed 1] [--arbor PATH] [--llama-defaults] [--keep] [--strict] [--json FILE]
   default shapes: tiny-llama,tiny-qwen2,tiny        dtypes: f32,q8_0
   --full          also qwen2.5-0.5b,qwen3-0.6b,llama-3.2-1b, and dtypes f16,bf16
-  --arbor PATH    use this arbor binary (also $ARBOR); by default ./cmd/arbor is built into bench/out/arbor
+  --arbor PATH    use this arbor binary (also $ARBOR); by default ./cmd/arbor is built into bench/out/arbor-<pid>
   --llama-defaults run llama.cpp with its own defaults (f16 KV cache, flash attention auto) instead of
                   f32 KV cache and no flash attention
-  --keep          keep the generated GGUF files (bench/out/models/agree-*.gguf)
+  --keep          keep the generated GGUF files (bench/out/models/agree-<shape>-<dtype>-<pid>.gguf)
   --json FILE     also write every result as JSON
 `;
 
@@ -86,7 +86,8 @@ async function main() {
         const family = tokenizerFamily(shape);
         for (const dtype of dtypes) {
             const tag = `${shape} ${dtype}`;
-            const file = path.join(outDir, "models", `agree-${shape}-${dtype}.gguf`);
+            // The process id keeps concurrent runs in one checkout off each other's files.
+            const file = path.join(outDir, "models", `agree-${shape}-${dtype}-${process.pid}.gguf`);
             log(`[${tag}] arbor model new`);
             const made = await arborModelNew(arbor, { shape, dtype, tokenizer: tokenizers[family], out: file, seed });
             if (!made.ok) {

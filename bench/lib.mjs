@@ -164,13 +164,15 @@ export function firstLines(text, n = 6) {
 }
 
 // Find the Arbor CLI: --arbor PATH, else $ARBOR, else build ./cmd/arbor from
-// this checkout into bench/out/arbor. Checks that the three subcommands the
+// this checkout into bench/out/arbor-<pid> (removed at exit). Checks that the three subcommands the
 // scripts use exist; exits 3 if not.
 export async function findArbor(explicit) {
     let bin = explicit || process.env.ARBOR || "";
     if (!bin) {
         fs.mkdirSync(outDir, { recursive: true });
-        bin = path.join(outDir, "arbor");
+        // A private binary: another run in this checkout may rebuild its own meanwhile.
+        bin = path.join(outDir, `arbor-${process.pid}`);
+        process.on("exit", () => fs.rmSync(bin, { force: true }));
         log(`building the Arbor CLI: go build -o ${path.relative(repoRoot, bin)} ./cmd/arbor`);
         let r;
         try {
@@ -236,7 +238,7 @@ export async function arborGenerate(bin, { model, ids, maxTokens, threads, timeo
     ];
     const r = await run(bin, args, { timeoutMs });
     if (r.code !== 0)
-        return { ok: false, error: `arbor generate exited ${r.code}${r.timedOut ? " (timed out)" : ""}: ${firstLines(r.stderr || r.stdout, 8)}` };
+        return { ok: false, error: `arbor generate exited ${r.code}${r.signal ? ` (killed by ${r.signal})` : ""}${r.timedOut ? " (timed out)" : ""}: ${firstLines(r.stderr || r.stdout, 8)}` };
     const j = lastJson(r.stdout);
     if (!j || !Array.isArray(j.ids)) return { ok: false, error: `arbor generate printed no JSON with ids: ${firstLines(r.stdout, 3)}` };
     return { ok: true, ...j, wall_ms: r.ms };
@@ -264,7 +266,7 @@ export async function llamacpp({ model, prompts, maxTokens, threads, extra = [],
         const errLines = r.stderr.split("\n").filter((l) => /error|fail|llama\.cpp (warn|error)|exception/i.test(l));
         return {
             ok: false,
-            error: `llama.cpp (bench/llamacpp.mjs) exited ${r.code}${r.timedOut ? " (timed out)" : ""}:\n${(errLines.length ? errLines : r.stderr.split("\n")).slice(-12).join("\n")}`,
+            error: `llama.cpp (bench/llamacpp.mjs) exited ${r.code}${r.signal ? ` (killed by ${r.signal}${r.signal === "SIGKILL" ? ": out of memory?" : ""})` : ""}${r.timedOut ? " (timed out)" : ""}:\n${(errLines.length ? errLines : r.stderr.split("\n")).slice(-12).join("\n")}`,
             warnings
         };
     }

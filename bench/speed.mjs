@@ -70,7 +70,9 @@ async function main() {
         const family = tokenizerFamily(shape);
         for (const dtype of dtypes) {
             const tag = `${shape} ${dtype}`;
-            const file = path.join(outDir, "models", `speed-${shape}-${dtype}.gguf`);
+            // Reusable files have a fixed name; fresh ones carry the process id so that
+            // concurrent runs in one checkout cannot overwrite a file another one has mapped.
+            const file = path.join(outDir, "models", o.reuse ? `speed-${shape}-${dtype}.gguf` : `speed-${shape}-${dtype}-${process.pid}.gguf`);
             const row = { shape, dtype, llama: [], arbor: [], busy: [] };
             rows.push(row);
             try {
