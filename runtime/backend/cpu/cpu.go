@@ -403,10 +403,13 @@ func (b *Backend) runMatmuls(np int) {
 	}
 	mm.start[np] = rows
 	if mm.parts[0].n <= dynTokens {
-		// Decode: rows dealt out in small chunks as workers ask for them, so that a worker
-		// slowed down (another process on its core, a page fault) does not leave the other
-		// spinning at the end of a fixed half.
-		b.dyn.reset(mm, rows, dynRows, false)
+		// Decode: rows dealt out in chunks as workers ask for them, so that a worker slowed
+		// down (another process on its core, a page fault) does not leave the other spinning
+		// at the end of a fixed half. About four chunks per worker: enough to even out, and
+		// each chunk long enough (hundreds of rows) for the hardware prefetcher to stream it;
+		// chunks of 32 rows measured 10% slower on a quiet machine.
+		chunk := max(dynRows, (rows/(4*b.pool.n)+15)&^15)
+		b.dyn.reset(mm, rows, chunk, false)
 		b.pool.parallel(&b.dyn, b.pool.n, 1)
 		return
 	}
@@ -414,7 +417,8 @@ func (b *Backend) runMatmuls(np int) {
 	b.pool.parallel(mm, rows, 16)
 }
 
-// dynTokens is the most tokens a product takes with dynamically claimed row chunks of dynRows.
+// dynTokens is the most tokens a product takes with dynamically claimed row chunks (of at
+// least dynRows rows).
 const (
 	dynTokens = 16
 	dynRows   = 32
