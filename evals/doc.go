@@ -1,0 +1,4 @@
+// Package evals will hold the eval harness for reasoning benchmarks (datasets, graders, runner,
+// reports) against any OpenAI-compatible endpoint. Nothing is implemented yet; see
+// shared/design/architecture.md for its place in the map.
+package evals
