@@ -474,10 +474,16 @@ func WriteGGUFFile(path string, kvs []GGUFKV, tensors []*Tensor) error {
 	return writeGGUF(path, kvs, outs)
 }
 
-func writeGGUF(path string, kvs []GGUFKV, tensors []ggufTensorOut) (err error) {
+func writeGGUF(path string, kvs []GGUFKV, tensors []ggufTensorOut) error {
 	if err := checkGGUFKVs(kvs); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	return writeFile(path, func(w io.Writer) error { return encodeGGUF(w, kvs, tensors) })
+}
+
+// writeFile creates path and fills it through a buffered writer; on any error the partial file
+// is removed, so a failed write never leaves a file that looks like a model.
+func writeFile(path string, fill func(io.Writer) error) (err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -491,7 +497,7 @@ func writeGGUF(path string, kvs []GGUFKV, tensors []ggufTensorOut) (err error) {
 		}
 	}()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := encodeGGUF(bw, kvs, tensors); err != nil {
+	if err := fill(bw); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := bw.Flush(); err != nil {

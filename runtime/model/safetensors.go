@@ -1,7 +1,6 @@
 package model
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -220,31 +219,12 @@ func ReadSafetensorsDir(dir string) (*TensorSet, error) {
 
 // WriteSafetensors writes tensors (in the given order) to path, with __metadata__ {"format":
 // "pt"} plus metadata. The header is padded with spaces so that the data starts 8-aligned.
-func WriteSafetensors(path string, tensors []*Tensor, metadata map[string]string) (err error) {
+func WriteSafetensors(path string, tensors []*Tensor, metadata map[string]string) error {
 	hdr, err := safetensorsHeader(tensors, metadata)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if cerr := f.Close(); err == nil && cerr != nil {
-			err = cerr
-		}
-		if err != nil {
-			os.Remove(path)
-		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	if err := writeSafetensorsBody(w, hdr, tensors); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := w.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeFile(path, func(w io.Writer) error { return writeSafetensorsBody(w, hdr, tensors) })
 }
 
 // EncodeSafetensors writes a safetensors file to w, as WriteSafetensors does.
