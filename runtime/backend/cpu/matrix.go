@@ -106,14 +106,7 @@ func (m *matrix) rowF32(r int, dst []float32) {
 	case model.BF16:
 		cvtBF16(dst[:c], m.u16[r*c:(r+1)*c])
 	case model.Q8_0:
-		row := m.q8[r*m.rowBytes : (r+1)*m.rowBytes]
-		for b := 0; b < c/model.Q8Block; b++ {
-			blk := row[b*model.Q8BlockBytes:]
-			d := f16Table[binary.LittleEndian.Uint16(blk)]
-			for i := 0; i < model.Q8Block; i++ {
-				dst[b*model.Q8Block+i] = d * float32(int8(blk[2+i]))
-			}
-		}
+		model.DequantizeQ8_0(dst[:c], m.q8[r*m.rowBytes:(r+1)*m.rowBytes])
 	}
 }
 
