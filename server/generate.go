@@ -130,7 +130,7 @@ func (st *modelState) tokenInfo(id int32) tokenInfo {
 	text := st.tok.Decode([]int32{id})
 	raw := []byte(text)
 	if strings.ContainsRune(text, utf8.RuneError) {
-		if b, ok := rawTokenBytes(st.tok.Token(id)); ok && !utf8.Valid(b) {
+		if b := st.tok.TokenBytes(id); b != nil && !utf8.Valid(b) {
 			raw = b
 			var sb strings.Builder
 			sb.WriteString("bytes:")
@@ -147,42 +147,6 @@ func (st *modelState) tokenInfo(id int32) tokenInfo {
 	st.tokCache.Store(id, ti)
 	return ti
 }
-
-// rawTokenBytes recovers a vocabulary entry's bytes: byte-level BPE entries (GPT-2's byte to
-// character map, used by Qwen and Llama 3) and SentencePiece byte-fallback entries ("<0xE4>").
-func rawTokenBytes(piece string) ([]byte, bool) {
-	if len(piece) == 6 && strings.HasPrefix(piece, "<0x") && piece[5] == '>' {
-		var b byte
-		if _, err := fmt.Sscanf(piece[3:5], "%02X", &b); err == nil {
-			return []byte{b}, true
-		}
-	}
-	out := make([]byte, 0, len(piece))
-	for _, r := range piece {
-		b, ok := byteLevelDecode[r]
-		if !ok {
-			return nil, false
-		}
-		out = append(out, b)
-	}
-	return out, true
-}
-
-// byteLevelDecode inverts GPT-2's byte-to-character map: printable Latin-1 bytes stand for
-// themselves, the other bytes map to U+0100 onwards in order.
-var byteLevelDecode = func() map[rune]byte {
-	m := make(map[rune]byte, 256)
-	next := rune(256)
-	for b := 0; b < 256; b++ {
-		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
-			m[rune(b)] = byte(b)
-		} else {
-			m[next] = byte(b)
-			next++
-		}
-	}
-	return m
-}()
 
 // topLogprobs converts the engine's alternatives.
 func (st *modelState) topList(top []sample.TokenLogprob) []chatTopLogprob {
