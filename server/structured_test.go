@@ -1,76 +1,26 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"os"
 	"sync"
 	"testing"
 
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/shared"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/arborlabs/arbor/internal/schematest"
 )
 
 // The demo model's random weights write noise; every response that parses and validates below
 // does so because of the grammar.
 
-// schemaSuite is the grammar package's suite of schemas, in file order.
-func schemaSuite(t *testing.T) ([]string, map[string]json.RawMessage) {
-	t.Helper()
-	data, err := os.ReadFile("../runtime/grammar/testdata/schemas.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	_, _ = dec.Token()
-	var names []string
-	for dec.More() {
-		k, _ := dec.Token()
-		names = append(names, k.(string))
-		var skip json.RawMessage
-		_ = dec.Decode(&skip)
-	}
-	return names, m
-}
-
-func compileValidator(t *testing.T, schema []byte) *jsonschema.Schema {
-	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("mem://s.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("mem://s.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func validateText(s *jsonschema.Schema, text string) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader([]byte(text)))
-	if err != nil {
-		return fmt.Errorf("not JSON: %w", err)
-	}
-	return s.Validate(inst)
-}
-
 func TestResponseFormatSchemaSuite(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{pages: 640, ctx: 512})
 	ts := startServer(t, eng, Model{Demo: true}, Options{})
 	cl := ts.client()
-	names, schemas := schemaSuite(t)
+	names, schemas := schematest.Suite(t)
 	temps := []float64{0, 0.7, 1.5}
 	maxTokens := int64(120)
 	if testing.Short() {
@@ -84,7 +34,7 @@ func TestResponseFormatSchemaSuite(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				val := compileValidator(t, schemas[name])
+				val := schematest.Validator(t, schemas[name])
 				res, err := cl.Chat.Completions.New(context.Background(), openai.ChatCompletionNewParams{
 					Model:       "arbor-demo",
 					Messages:    userMsg("Answer in JSON."),
@@ -104,7 +54,7 @@ func TestResponseFormatSchemaSuite(t *testing.T) {
 				mu.Unlock()
 				switch ch.FinishReason {
 				case "stop":
-					if err := validateText(val, ch.Message.Content); err != nil {
+					if err := schematest.Validate(val, []byte(ch.Message.Content)); err != nil {
 						t.Errorf("%s T=%v: %q: %v", name, temp, ch.Message.Content, err)
 					}
 				case "length":
@@ -176,7 +126,7 @@ func TestToolChoiceArgumentsValidate(t *testing.T) {
 		{Function: shared.FunctionDefinitionParam{Name: "get_weather", Parameters: wp}},
 		{Function: shared.FunctionDefinitionParam{Name: "get_time", Parameters: cp}},
 	}
-	vals := map[string]*jsonschema.Schema{"get_weather": compileValidator(t, weather), "get_time": compileValidator(t, clock)}
+	vals := map[string]*jsonschema.Schema{"get_weather": schematest.Validator(t, weather), "get_time": schematest.Validator(t, clock)}
 	choices := []openai.ChatCompletionToolChoiceOptionUnionParam{
 		{OfAuto: openai.String("required")},
 		{OfChatCompletionNamedToolChoice: &openai.ChatCompletionNamedToolChoiceParam{Function: openai.ChatCompletionNamedToolChoiceFunctionParam{Name: "get_time"}}},
@@ -207,7 +157,7 @@ func TestToolChoiceArgumentsValidate(t *testing.T) {
 				if val == nil {
 					t.Fatalf("called unknown %q", call.Name)
 				}
-				if err := validateText(val, call.Arguments); err != nil {
+				if err := schematest.Validate(val, []byte(call.Arguments)); err != nil {
 					t.Fatalf("choice %d T=%v: %s(%s): %v", ci, temp, call.Name, call.Arguments, err)
 				}
 				validated++

@@ -3,6 +3,8 @@ package grammar
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/arborlabs/arbor/internal/schematest"
 )
 
 // FuzzAcceptBytes feeds arbitrary bytes to matchers of several schemas: nothing panics, a
@@ -58,7 +60,7 @@ func FuzzAcceptBytes(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatalf("accepted and complete, but not JSON: %q", data)
 		}
-		if err := validate(validator(t, c.raw), data); err != nil {
+		if err := schematest.Validate(schematest.Validator(t, c.raw), data); err != nil {
 			t.Fatalf("%s: %q does not validate: %v", c.raw, data, err)
 		}
 	})

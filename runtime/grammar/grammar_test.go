@@ -7,13 +7,15 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"testing"
+
+	"github.com/arborlabs/arbor/internal/schematest"
 )
 
 // Every schema of the suite: random walks over the Qwen3 vocabulary end in documents that parse
 // and validate.
 func TestRandomWalksValidate(t *testing.T) {
 	v, _ := testVocab(t)
-	names, schemas := suite(t)
+	names, schemas := schematest.Suite(t)
 	if len(names) < 30 {
 		t.Fatalf("the suite has %d schemas, want at least 30", len(names))
 	}
@@ -27,7 +29,7 @@ func TestRandomWalksValidate(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			val := validator(t, schemas[name])
+			val := schematest.Validator(t, schemas[name])
 			rng := rand.New(rand.NewPCG(uint64(i), 7))
 			done := 0
 			for w := 0; w < walks; w++ {
@@ -39,7 +41,7 @@ func TestRandomWalksValidate(t *testing.T) {
 				if !json.Valid(out) {
 					t.Fatalf("walk %d: not JSON: %s", w, short(out))
 				}
-				if err := validate(val, out); err != nil {
+				if err := schematest.Validate(val, out); err != nil {
 					t.Fatalf("walk %d: %s does not validate: %v", w, short(out), err)
 				}
 			}

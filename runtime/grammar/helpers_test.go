@@ -2,15 +2,11 @@ package grammar
 
 import (
 	"bytes"
-	"encoding/json"
 	"math/bits"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/arborlabs/arbor/internal/testmodels"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
@@ -43,57 +39,6 @@ func testVocab(t testing.TB) (*Vocab, *tokenizer.Tokenizer) {
 		t.Fatal(qwenVocab.err)
 	}
 	return qwenVocab.v, qwenVocab.tok
-}
-
-// suite reads testdata/schemas.json: name -> schema, in file order.
-func suite(t testing.TB) ([]string, map[string]json.RawMessage) {
-	t.Helper()
-	data, err := os.ReadFile("testdata/schemas.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	var names []string
-	_, _ = dec.Token()
-	for dec.More() {
-		k, _ := dec.Token()
-		names = append(names, k.(string))
-		var skip json.RawMessage
-		_ = dec.Decode(&skip)
-	}
-	return names, m
-}
-
-// validator compiles a schema with santhosh-tekuri/jsonschema (formats asserted).
-func validator(t testing.TB, schema []byte) *jsonschema.Schema {
-	t.Helper()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	if err := c.AddResource("mem://schema.json", doc); err != nil {
-		t.Fatal(err)
-	}
-	s, err := c.Compile("mem://schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// validate checks that out is one JSON document valid against s.
-func validate(s *jsonschema.Schema, out []byte) error {
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(out))
-	if err != nil {
-		return err
-	}
-	return s.Validate(inst)
 }
 
 // walk drives a matcher with random choices among the allowed tokens (half the time preferring
