@@ -59,6 +59,11 @@ type Request struct {
 	// Grammar constrains the output (nil: free text). Tokens it rejects are masked out before
 	// sampling; when its value is complete the generation ends with FinishStop.
 	Grammar *grammar.Grammar
+	// Hook, when set, sees every output token and may run calls inside the decode (forced
+	// tokens) and drop spans from the KV cache; PositionPolicy says how positions follow a
+	// dropped span.
+	Hook           Hook
+	PositionPolicy PositionPolicy
 }
 
 // Event is one step of output: a new token and the text it completes (possibly empty while a
@@ -89,6 +94,13 @@ type Result struct {
 	TimeToFirstTokenMS float64 `json:"time_to_first_token_ms"`
 	KVPagesPeak        int     `json:"kv_pages_peak"`
 	Preemptions        int     `json:"preemptions,omitempty"`
+	// KVPeakTokens is the most tokens this sequence held in the KV cache at once (prompt
+	// included); PrunedTokens the tokens its hook dropped; ForcedTokens the output tokens
+	// its hook's calls inserted (counted in CompletionTokens too); Calls those calls.
+	KVPeakTokens int `json:"kv_peak_tokens"`
+	PrunedTokens int `json:"pruned_tokens,omitempty"`
+	ForcedTokens int `json:"forced_tokens,omitempty"`
+	Calls        int `json:"calls,omitempty"`
 }
 
 // Options tune the engine.
