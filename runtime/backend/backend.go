@@ -65,3 +65,13 @@ type Backend interface {
 // ErrBadBatch is returned (wrapped) for a batch that does not fit the backend: page tables too
 // short, pages out of range, token ids outside the vocabulary.
 var ErrBadBatch = errors.New("bad batch")
+
+// KeyShifter is implemented by backends that can re-rotate cached keys in place. Pruning a
+// span from the middle of a sequence moves the keys after it down by the span's length; a
+// RoPE rotation by -length then makes them exactly the keys of their new positions (rotations
+// compose), which costs a pass over those keys instead of a forward pass over their tokens.
+type KeyShifter interface {
+	// ShiftKeys rotates the keys of slots [begin, end) of the sequence whose page table is
+	// pages by delta positions, in every layer.
+	ShiftKeys(pages []int32, begin, end, delta int) error
+}

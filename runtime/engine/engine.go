@@ -143,6 +143,9 @@ type Engine struct {
 
 	stats counters
 
+	callMu   sync.Mutex
+	callDone []callResult // finished hook calls, for the scheduler to pick up
+
 	vocabOnce sync.Once
 	vocab     *grammar.Vocab
 }
@@ -152,6 +155,7 @@ type counters struct {
 	promptTokens, genTokens     atomic.Int64
 	prefixQueries, prefixHits   atomic.Int64
 	preemptions, steps, stepTok atomic.Int64
+	calls, forced, pruned       atomic.Int64
 }
 
 // Stats are the engine's figures for metrics.
@@ -164,6 +168,8 @@ type Stats struct {
 	PrefixQueries, PrefixHit int64 // tokens looked up in / found in the prefix cache
 	Preemptions              int64
 	Steps, StepTokens        int64
+	// Hooks' work: calls run inside the decode, tokens they forced, tokens dropped from KV.
+	Calls, ForcedTokens, PrunedTokens int64
 }
 
 // New makes an engine over a backend whose KV memory the engine's page pool describes, and
@@ -218,6 +224,9 @@ func (e *Engine) Stats() Stats {
 		Preemptions:   e.stats.preemptions.Load(),
 		Steps:         e.stats.steps.Load(),
 		StepTokens:    e.stats.stepTok.Load(),
+		Calls:         e.stats.calls.Load(),
+		ForcedTokens:  e.stats.forced.Load(),
+		PrunedTokens:  e.stats.pruned.Load(),
 	}
 }
 
@@ -347,25 +356,32 @@ func (e *Engine) loop(ctx context.Context) {
 	defer close(e.loopDone)
 	defer e.abortAll(ErrClosed)
 	for {
+		e.deliverCalls()
 		e.admit()
-		if len(e.running) == 0 {
+		if ctx.Err() != nil {
+			return
+		}
+		ran := false
+		if len(e.running) > 0 {
+			var err error
+			ran, err = e.stepOnce()
+			if err != nil {
+				// A backend failure fails the sequences of that step, not the engine.
+				for _, s := range e.inBatch {
+					e.finish(s, "", err)
+				}
+			}
+			e.reap()
+		}
+		if !ran {
+			// Nothing to step (no sequences, or all paused on calls): sleep until a request,
+			// a call's result or a cancellation arrives.
 			select {
 			case <-ctx.Done():
 				return
 			case <-e.wake:
-				continue
 			}
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err := e.stepOnce(); err != nil {
-			// A backend failure fails the sequences of that step, not the engine.
-			for _, s := range e.inBatch {
-				e.finish(s, "", err)
-			}
-		}
-		e.reap()
 	}
 }
 
@@ -399,7 +415,7 @@ func (e *Engine) admit() {
 			s.stream.fail(s.ctx.Err())
 			continue
 		}
-		need := (len(s.tokens)+1+ps-1)/ps + len(e.running)
+		need := (len(s.live)+1+ps-1)/ps + len(e.running)
 		if need > e.pool.NumFree() && len(e.running) > 0 {
 			break
 		}
@@ -412,11 +428,12 @@ func (e *Engine) admit() {
 		if s.kv == nil {
 			s.kv = e.pool.NewSequence()
 		}
-		if !e.opt.NoPrefixCache {
+		if !e.opt.NoPrefixCache && len(s.dropped) == 0 {
 			// Share the KV of every full page of the prefix that an earlier request computed.
-			// The last token is never attached: its logits must be computed.
-			query := len(s.tokens) - 1
-			hit := s.kv.AttachPrefix(kv.PageHashes(s.tokens[:query], ps))
+			// The last token is never attached: its logits must be computed. (A sequence that
+			// dropped spans recomputes all: its positions are not those of a plain prefix.)
+			query := len(s.live) - 1
+			hit := s.kv.AttachPrefix(kv.PageHashes(s.live[:query], ps))
 			if first {
 				e.stats.prefixQueries.Add(int64(query))
 				e.stats.prefixHits.Add(int64(hit))
@@ -431,17 +448,17 @@ func (e *Engine) admit() {
 
 // stepOnce builds one batch (decode tokens first, then prefill chunks within the step's token
 // budget), runs it, and samples for every sequence whose last token went through.
-func (e *Engine) stepOnce() error {
+func (e *Engine) stepOnce() (bool, error) {
 	e.batch.Seqs = e.batch.Seqs[:0]
 	e.inBatch = e.inBatch[:0]
 	budget := e.opt.StepTokens
 	// Decoding sequences first: a stream in flight never waits behind a prompt.
 	for pass := 0; pass < 2; pass++ {
 		for _, s := range e.running {
-			if s.done || s.ctx.Err() != nil {
+			if s.done || s.calling || s.ctx.Err() != nil {
 				continue
 			}
-			pending := len(s.tokens) - s.kv.Len()
+			pending := len(s.live) - s.kv.Len()
 			decoding := pending == 1
 			if (pass == 0) != decoding || pending <= 0 {
 				continue
@@ -461,18 +478,16 @@ func (e *Engine) stepOnce() error {
 		}
 	}
 	if len(e.inBatch) == 0 {
-		return nil
+		return false, nil
 	}
 	// Page tables and positions are filled in last: appending to a page table may move it, and
-	// preemption may have dropped sequences added earlier in this step. Positions are the slot
-	// indices (nothing renumbers them yet).
+	// preemption may have dropped sequences added earlier in this step.
 	e.pos = e.pos[:0]
 	for i, s := range e.inBatch {
 		in := &e.batch.Seqs[i]
 		in.Pages = s.kv.Pages()
-		for j := range in.Tokens {
-			e.pos = append(e.pos, int32(in.Start+j))
-		}
+		e.pos = append(e.pos, s.pos[in.Start:in.Start+len(in.Tokens)]...)
+		s.kvPeak = max(s.kvPeak, s.kv.Len())
 	}
 	off := 0
 	for i := range e.batch.Seqs {
@@ -485,14 +500,17 @@ func (e *Engine) stepOnce() error {
 	}
 	start := time.Now()
 	if err := e.be.Forward(&e.batch, e.logits); err != nil {
-		return fmt.Errorf("forward: %w", err)
+		return true, fmt.Errorf("forward: %w", err)
 	}
 	elapsed := time.Since(start)
 	if !e.opt.NoPrefixCache {
 		// The step wrote these pages' KV: full ones may now be shared by later requests.
 		ps := e.pool.PageSize()
 		for _, s := range e.inBatch {
-			s.hashes = kv.AppendPageHashes(s.hashes, s.tokens[:s.kv.Len()], ps)
+			if len(s.dropped) > 0 {
+				continue // positions past a dropped span are not a plain prefix's
+			}
+			s.hashes = kv.AppendPageHashes(s.hashes, s.live[:s.kv.Len()], ps)
 			s.kv.CommitPrefix(s.hashes)
 		}
 	}
@@ -513,7 +531,7 @@ func (e *Engine) stepOnce() error {
 	for i := range e.picks {
 		e.commit(&e.picks[i])
 	}
-	return nil
+	return true, nil
 }
 
 // pick is one sequence's draw in a step: picked in parallel, committed in order.
@@ -633,9 +651,9 @@ func (e *Engine) preempt(s *seqState) {
 func (e *Engine) addToBatch(s *seqState, n int) {
 	start := s.kv.Len() - n
 	e.batch.Seqs = append(e.batch.Seqs, backend.SeqInput{
-		Tokens: s.tokens[start : start+n],
+		Tokens: s.live[start : start+n],
 		Start:  start,
-		Logits: start+n == len(s.tokens),
+		Logits: start+n == len(s.live),
 	})
 	e.inBatch = append(e.inBatch, s)
 }
@@ -740,13 +758,35 @@ func (e *Engine) commit(p *pick) {
 		e.finish(s, "", p.err)
 		return
 	}
+	if call := e.appendToken(s, id, ev); call != nil && !s.done {
+		e.startCall(s, call)
+	}
+}
+
+// appendToken adds an output token (sampled, or forced by a call) to s, emits it, tells the
+// hook and carries out what it asks, and finishes s when a stop condition holds. It returns
+// the hook's call, if any, for the caller to start.
+func (e *Engine) appendToken(s *seqState, id int32, ev Event) func(context.Context) ([]int32, error) {
 	s.tokens = append(s.tokens, id)
+	s.live = append(s.live, id)
+	s.pos = append(s.pos, s.pos[len(s.pos)-1]+1)
 	s.generated++
 	e.stats.genTokens.Add(1)
 	piece, stopped := s.stop.Push(id, s.dec.Next(id))
 	s.text = append(s.text, piece...)
 	ev.Text = piece
 	s.stream.send(ev)
+	var call func(context.Context) ([]int32, error)
+	if s.req.Hook != nil {
+		d := s.req.Hook.Appended(s.generated-1, id)
+		if len(d.Drop) > 0 {
+			if err := e.drop(s, d.Drop); err != nil {
+				e.finish(s, "", err)
+				return nil
+			}
+		}
+		call = d.Call
+	}
 	switch {
 	case stopped:
 		e.finish(s, FinishStop, nil)
@@ -754,9 +794,10 @@ func (e *Engine) commit(p *pick) {
 		// The value is whole: EOS is all the grammar allows, so stop without sampling it.
 		s.grammarDone = true
 		e.finish(s, FinishStop, nil)
-	case s.generated >= s.maxNew:
+	case s.generated >= s.maxNew, len(s.live) >= e.opt.MaxContext:
 		e.finish(s, FinishLength, nil)
 	}
+	return call
 }
 
 // finish ends s: with err, its stream fails; otherwise the last event carries the result.
@@ -806,6 +847,10 @@ func (e *Engine) fillTimings(s *seqState) {
 	}
 	r.KVPagesPeak = e.pool.Peak()
 	r.Preemptions = s.preemptions
+	r.KVPeakTokens = s.kvPeak
+	r.PrunedTokens = s.pruned
+	r.ForcedTokens = s.forced
+	r.Calls = s.calls
 }
 
 // reap drops finished and cancelled sequences from the running set.

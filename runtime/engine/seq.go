@@ -19,20 +19,28 @@ type seqState struct {
 	req    Request
 	stream *Stream
 
-	kv       *kv.Sequence
-	tokens   []int32  // prompt, then generated tokens; KV holds tokens[:kv.Len()]
-	hashes   []uint64 // chained hashes of the full pages of tokens whose KV is written
-	maxNew   int
-	sampler  *sample.Sampler
-	stop     *sample.StopChecker
-	dec      *tokenizer.Decoder
-	text     []byte
-	matcher  *grammar.Matcher // nil: no grammar
-	mask     []uint64         // the matcher's token mask, allocated once
-	pickIDs  []int32          // scratch of PickMasked
-	pickVals []float32
+	kv     *kv.Sequence
+	tokens []int32 // prompt, then output tokens (sampled or forced): the whole text
+	// live are the tokens the KV cache holds or will hold, in order: tokens less the spans the
+	// hook dropped; the KV holds live[:kv.Len()], and live[kv.Len():] wait for a forward pass.
+	// pos are their RoPE positions (contiguous, unless the Gap policy left holes).
+	live, pos []int32
+	dropped   []Span   // token ranges (indices into tokens) gone from live, sorted and disjoint
+	hashes    []uint64 // chained hashes of the full pages of live whose KV is written
+	maxNew    int
+	sampler   *sample.Sampler
+	stop      *sample.StopChecker
+	dec       *tokenizer.Decoder
+	text      []byte
+	matcher   *grammar.Matcher // nil: no grammar
+	mask      []uint64         // the matcher's token mask, allocated once
+	pickIDs   []int32          // scratch of PickMasked
+	pickVals  []float32
 
 	grammarDone bool // finished because the grammar's value is complete
+	calling     bool // paused while a hook's call runs
+
+	calls, forced, pruned, kvPeak int
 
 	generated   int
 	done        bool
@@ -53,12 +61,17 @@ func newSeqState(ctx context.Context, e *Engine, req Request) *seqState {
 		req:      req,
 		stream:   newStream(),
 		tokens:   append(make([]int32, 0, len(req.Prompt)+min(maxNew, 4096)), req.Prompt...),
+		live:     append(make([]int32, 0, len(req.Prompt)+min(maxNew, 4096)), req.Prompt...),
+		pos:      make([]int32, len(req.Prompt), len(req.Prompt)+min(maxNew, 4096)),
 		maxNew:   maxNew,
 		sampler:  sample.New(req.Sampling),
 		stop:     sample.NewStopChecker(req.StopTokens, req.StopStrings),
 		dec:      e.tok.NewDecoder(),
 		result:   &Result{},
 		enqueued: time.Now(),
+	}
+	for i := range s.pos {
+		s.pos[i] = int32(i)
 	}
 	if req.Grammar != nil {
 		v := e.GrammarVocab()

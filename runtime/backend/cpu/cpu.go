@@ -226,6 +226,41 @@ func (b *Backend) CopySlots(moves []kv.Move) error {
 	return nil
 }
 
+// ShiftKeys implements backend.KeyShifter: after a pruned span, the keys that moved down by
+// its length are rotated by delta positions, so that they are the keys of their new positions.
+// Keys are cached after RoPE (and after Qwen3's per-head norm, which a rotation leaves alone),
+// and the rotation by p+delta equals the rotation by p followed by the one by delta.
+func (b *Backend) ShiftKeys(pages []int32, begin, end, delta int) error {
+	if begin < 0 || begin > end || (end+b.pageSize-1)/b.pageSize > len(pages) {
+		return fmt.Errorf("%w: shift keys of slots [%d,%d) with a page table of %d pages", backend.ErrBadBatch, begin, end, len(pages))
+	}
+	for _, p := range pages[begin/b.pageSize : (end+b.pageSize-1)/b.pageSize] {
+		if p < 0 || int(p) >= b.numPages {
+			return fmt.Errorf("%w: shift keys: page %d outside %d pages", backend.ErrBadBatch, p, b.numPages)
+		}
+	}
+	if begin == end || delta == 0 {
+		return nil
+	}
+	hd := b.cfg.HeadDim
+	half := hd / 2
+	cs, sn := make([]float32, half), make([]float32, half)
+	for j := range half {
+		s, c := math.Sincos(float64(delta) * b.invFreq[j])
+		cs[j], sn[j] = float32(c), float32(s)
+	}
+	for li := range b.layers {
+		k := b.layers[li].kCache
+		for slot := begin; slot < end; slot++ {
+			off := b.slotOffset(pages, slot)
+			for h := 0; h < b.cfg.NumKVHeads; h++ {
+				ropeNeox(k[off+h*hd:off+(h+1)*hd], cs, sn)
+			}
+		}
+	}
+	return nil
+}
+
 func (b *Backend) checkSlots(page, off, n int) error {
 	if page < 0 || page >= b.numPages || off < 0 || n < 0 || off+n > b.pageSize {
 		return fmt.Errorf("%w: page %d slots [%d,%d) outside %d pages of %d", backend.ErrBadBatch, page, off, off+n, b.numPages, b.pageSize)

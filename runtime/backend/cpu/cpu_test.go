@@ -324,3 +324,56 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestShiftKeys: RoPE depends on relative positions only, so a sequence run at positions
+// p+d has the same hidden states as at p, and its cached keys are those at p rotated by d.
+// ShiftKeys on the first must give the second's keys, in every layer (values untouched).
+func TestShiftKeys(t *testing.T) {
+	for _, shape := range []string{"tiny", "tiny-llama"} {
+		m := testModel(t, shape, model.F32)
+		opt := Options{Threads: 2, NumPages: 4, PageSize: 8}
+		a, err := New(m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := New(m, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens := randomTokens(rand.New(rand.NewPCG(1, 2)), 19, m.Config.VocabSize)
+		pages := []int32{2, 0, 3}
+		const d = -37
+		logits := [][]float32{make([]float32, m.Config.VocabSize)}
+		for _, run := range []struct {
+			be    *Backend
+			start int
+		}{{a, 100}, {b, 100 + d}} {
+			in := backend.SeqInput{Tokens: tokens, Positions: seqPositions(run.start, len(tokens)), Pages: pages}
+			if err := run.be.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, logits); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := a.ShiftKeys(pages, 3, len(tokens), d); err != nil {
+			t.Fatal(err)
+		}
+		for li := range a.layers {
+			for slot := range tokens {
+				off := a.slotOffset(pages, slot)
+				for i := 0; i < a.kvDim; i++ {
+					ka, kb := a.layers[li].kCache[off+i], b.layers[li].kCache[off+i]
+					if slot >= 3 && math.Abs(float64(ka-kb)) > 1e-4*(1+math.Abs(float64(kb))) {
+						t.Fatalf("%s layer %d slot %d: shifted key %v, key computed at the new position %v", shape, li, slot, ka, kb)
+					}
+					if slot < 3 && ka == kb {
+						t.Fatalf("%s layer %d slot %d: a key outside the range was rotated", shape, li, slot)
+					}
+				}
+			}
+		}
+		if err := a.ShiftKeys(pages, 0, 25, 1); err == nil {
+			t.Fatal("a range past the page table was accepted")
+		}
+		a.Close()
+		b.Close()
+	}
+}
