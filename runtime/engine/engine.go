@@ -725,8 +725,19 @@ func (e *Engine) pickOne(p *pick) {
 	if s.firstToken.IsZero() {
 		s.firstToken = time.Now()
 	}
-	id := s.sampler.Sample(logits, nil)
-	if s.matcher != nil && (id < 0 || !s.matcher.Allowed(id)) {
+	chosen := false
+	var id int32
+	if ch, ok := s.req.Hook.(Chooser); ok {
+		id, chosen = ch.Choose(s.generated)
+		if chosen && (id < 0 || int(id) >= len(logits)) {
+			p.err = fmt.Errorf("hook chose token %d, outside the vocabulary of %d", id, len(logits))
+			return
+		}
+	}
+	if !chosen {
+		id = s.sampler.Sample(logits, nil)
+	}
+	if s.matcher != nil && !chosen && (id < 0 || !s.matcher.Allowed(id)) {
 		// The grammar rejects the draw: mask and draw again (Pick, as the penalties are in).
 		s.matcher.FillMask(s.mask)
 		MaskLogits(logits, s.mask)

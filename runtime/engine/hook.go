@@ -12,6 +12,15 @@ type Hook interface {
 	Appended(i int, id int32) Directive
 }
 
+// Chooser is implemented by hooks that pick output tokens themselves instead of the sampler:
+// a benchmark replaying a recorded output through real forward passes (the model's logits are
+// computed and ignored). Choose is asked before each draw with the index the token will have
+// among the output tokens; ok false lets the sampler draw. A chosen token still passes the
+// grammar. Choose may run on any goroutine, but never concurrently for one request.
+type Chooser interface {
+	Choose(i int) (id int32, ok bool)
+}
+
 // Span is a range [Begin, End) of output token indices.
 type Span struct{ Begin, End int }
 

@@ -358,3 +358,27 @@ func checkGreedy(t *testing.T, logits []float32, ev Event) {
 		t.Fatalf("logprob %.5f, the forward pass done by hand gives %.5f", ev.Logprob, -math.Log(lse))
 	}
 }
+
+// replay is a Chooser that replays a script and tells the hook test what it saw.
+type replay struct{ script []int32 }
+
+func (r *replay) Appended(int, int32) Directive { return Directive{} }
+func (r *replay) Choose(i int) (int32, bool) {
+	if i < len(r.script) {
+		return r.script[i], true
+	}
+	return 0, false
+}
+
+func TestChooserReplaysScript(t *testing.T) {
+	e, m := newEngine(t, 256)
+	script := m.Tokenizer.Encode(" a recorded answer, replayed")
+	_, res := events(t, e, Request{Prompt: m.Tokenizer.Encode("Say something."), MaxTokens: len(script) + 3, Sampling: greedy(), Hook: &replay{script}})
+	if !slices.Equal(res.IDs[:len(script)], script) || len(res.IDs) != len(script)+3 {
+		t.Fatalf("output %v does not start with the script %v, then 3 sampled tokens", res.IDs, script)
+	}
+	_, err := e.Generate(context.Background(), Request{Prompt: m.Tokenizer.Encode("Hi"), MaxTokens: 3, Sampling: greedy(), Hook: &replay{[]int32{1 << 30}}}, nil)
+	if err == nil {
+		t.Fatal("a chosen token outside the vocabulary was accepted")
+	}
+}
