@@ -14,6 +14,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
+	"github.com/arborlabs/arbor/tree"
 )
 
 // chatPrompt renders the conversation with the model's template and encodes it. prime is text
@@ -242,12 +243,20 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err := st.checkModel(req.Model); err != nil {
 		return err
 	}
+	ts, err := s.treeFor(req)
+	if err != nil {
+		return err
+	}
 	prompt, prime, thinkingOpen, err := st.chatPrompt(req)
 	if err != nil {
 		return err
 	}
 	c.Set(ctxKeyPrompt, len(prompt))
-	if err := checkContext(len(prompt), req.MaxTokens, st.gen.MaxContext()); err != nil {
+	maxTokens := req.MaxTokens
+	if ts != nil {
+		maxTokens = 0 // pruning lets a tree's output outgrow the context; only the prompt must fit
+	}
+	if err := checkContext(len(prompt), maxTokens, st.gen.MaxContext()); err != nil {
 		return err
 	}
 	base := engine.Request{
@@ -261,19 +270,39 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		Grammar:     req.Grammar,
 	}
 	ctx := c.Request().Context()
-	r, err := s.submit(ctx, st, choiceRequests(base, req.N))
+	reqs := choiceRequests(base, req.N)
+	format, reasoning := st.toolFormat, st.reasoning
+	if req.ToolChoice.Mode == "none" {
+		format = ToolFormatNone
+	}
+	if ts != nil {
+		// The JSON tree is the whole answer: nothing in it is a template-format call or a
+		// <think> block.
+		format, reasoning, thinkingOpen = ToolFormatNone, false, false
+		runs := make([]*tree.Run, len(reqs))
+		for i := range reqs {
+			runs[i] = ts.hook(st, s.metrics)
+			reqs[i].Hook, reqs[i].PositionPolicy = runs[i], ts.policy
+		}
+		// The grammar keeps the output a valid tree whatever happens; a tracker that lost its
+		// way only stops calling tools and pruning, which the log should show.
+		defer func() {
+			for i, run := range runs {
+				if err := run.Err(); err != nil {
+					s.log.Warn("task tree: tracking stopped", "choice", i, "err", err)
+				}
+			}
+		}()
+	}
+	r, err := s.submit(ctx, st, reqs)
 	if err != nil {
 		return err
 	}
 	defer r.cancel()
 
-	format := st.toolFormat
-	if req.ToolChoice.Mode == "none" {
-		format = ToolFormatNone
-	}
 	states := make([]*chatState, req.N)
 	for i := range states {
-		p := newOutputParser(st.reasoning, format, req.ParallelCalls, thinkingOpen)
+		p := newOutputParser(reasoning, format, req.ParallelCalls, thinkingOpen)
 		if prime != "" {
 			p.prime(prime)
 		}
@@ -282,7 +311,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	id := "chatcmpl-" + c.Get(ctxKeyRequestID).(string)
 	created := time.Now().Unix()
 	if req.Stream {
-		return s.streamChat(c, st, req, r, states, id, created)
+		return s.streamChat(c, st, req, r, states, id, created, ts != nil)
 	}
 
 	for left := req.N; left > 0; {
@@ -330,6 +359,9 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		resp.Choices = append(resp.Choices, choice)
 	}
 	resp.Usage = usageOf(results, req.N)
+	if ts != nil {
+		resp.Usage.addTree(results)
+	}
 	s.logUsage(c, resp.Usage, resp.Choices[0].FinishReason)
 	return c.JSON(http.StatusOK, resp)
 }
@@ -348,7 +380,7 @@ func (s *Server) logUsage(c echo.Context, u *usage, finish string) {
 	c.Set(ctxKeyFinish, finish)
 }
 
-func (s *Server) streamChat(c echo.Context, st *modelState, req *chatRequest, r *run, states []*chatState, id string, created int64) error {
+func (s *Server) streamChat(c echo.Context, st *modelState, req *chatRequest, r *run, states []*chatState, id string, created int64, isTree bool) error {
 	ctx := c.Request().Context()
 	sse := newSSE(c)
 	chunk := func(choices ...chatChunkChoice) chatChunk {
@@ -441,6 +473,9 @@ func (s *Server) streamChat(c echo.Context, st *modelState, req *chatRequest, r 
 		results[i] = cs.result
 	}
 	u := usageOf(results, len(states))
+	if isTree {
+		u.addTree(results)
+	}
 	s.logUsage(c, u, states[0].finishReason())
 	if req.IncludeUsage {
 		final := chunk()

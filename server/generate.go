@@ -183,6 +183,25 @@ type usage struct {
 	CompletionTokens    int            `json:"completion_tokens"`
 	TotalTokens         int            `json:"total_tokens"`
 	PromptTokensDetails *promptDetails `json:"prompt_tokens_details,omitempty"`
+	// Task-tree requests only: the most tokens one choice held in the KV cache at once
+	// (prompt included), the tokens pruned from it, and the tool calls run inside the decode.
+	KVPeakTokens *int `json:"kv_peak_tokens,omitempty"`
+	PrunedTokens *int `json:"pruned_tokens,omitempty"`
+	ToolCalls    *int `json:"tool_calls,omitempty"`
+}
+
+// addTree adds the task-tree figures: the KV peak is the largest of the choices', the others
+// are sums.
+func (u *usage) addTree(results []*engine.Result) {
+	var peak, pruned, calls int
+	for _, r := range results {
+		if r != nil {
+			peak = max(peak, r.KVPeakTokens)
+			pruned += r.PrunedTokens
+			calls += r.Calls
+		}
+	}
+	u.KVPeakTokens, u.PrunedTokens, u.ToolCalls = &peak, &pruned, &calls
 }
 
 type promptDetails struct {

@@ -17,13 +17,17 @@ import (
 // Gauges and token counters read engine.Stats at scrape time, so they are always current and
 // cost nothing per token; the histograms are observed by the handlers as requests progress.
 type metrics struct {
-	reg      *prometheus.Registry
-	success  *prometheus.CounterVec
-	ttft     prometheus.Histogram
-	itl      prometheus.Histogram
-	e2e      prometheus.Histogram
-	queue    prometheus.Histogram
-	handlerF echo.HandlerFunc
+	reg     *prometheus.Registry
+	success *prometheus.CounterVec
+	ttft    prometheus.Histogram
+	itl     prometheus.Histogram
+	e2e     prometheus.Histogram
+	queue   prometheus.Histogram
+	// Task trees: tool calls run inside the decode, by outcome (ok, error, cached), and their
+	// durations.
+	toolCalls   *prometheus.CounterVec
+	toolSeconds prometheus.Histogram
+	handlerF    echo.HandlerFunc
 }
 
 const ns = "arbor:"
@@ -53,6 +57,9 @@ func newMetrics(s *Server) *metrics {
 	m.itl = hist("inter_token_latency_seconds", "Time between two tokens of one stream, as the server receives them.", latency)
 	m.e2e = hist("e2e_request_latency_seconds", "Time from arrival to the last token.", long)
 	m.queue = hist("request_queue_time_seconds", "Time spent waiting for admission.", long)
+	m.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "tool_calls_total",
+		Help: "Tool calls run inside the decode (task trees), by outcome: ok, error or cached."}, []string{"outcome"})
+	m.toolSeconds = hist("tool_call_seconds", "Time a tool call took, from parameters complete to result.", latency)
 	m.reg.MustRegister(
 		gauge("num_requests_running", "Sequences in the running batch.", func(s engine.Stats) float64 { return float64(s.Running) }),
 		gauge("num_requests_waiting", "Requests waiting for admission.", func(s engine.Stats) float64 { return float64(s.Waiting) }),
@@ -67,12 +74,14 @@ func newMetrics(s *Server) *metrics {
 		counter("prompt_tokens_total", "Prompt tokens submitted.", func(s engine.Stats) float64 { return float64(s.PromptTokens) }),
 		counter("generation_tokens_total", "Tokens generated.", func(s engine.Stats) float64 { return float64(s.GenTokens) }),
 		counter("num_preemptions_total", "Sequences preempted (pages freed, recomputed later) because the KV pool ran dry.", func(s engine.Stats) float64 { return float64(s.Preemptions) }),
+		counter("kv_pruned_tokens_total", "Tokens dropped from the KV cache by task-tree pruning.", func(s engine.Stats) float64 { return float64(s.PrunedTokens) }),
+		counter("forced_tokens_total", "Output tokens written by the runtime (tool results), not sampled.", func(s engine.Stats) float64 { return float64(s.ForcedTokens) }),
 		gauge("kv_cache_cached_pages", "KV pages kept for the prefix cache (in use or free).", func(s engine.Stats) float64 { return float64(s.KVPagesCached) }),
 		// The runtime's own figures (go_goroutines, memory, GC) and the process's (open fds,
 		// RSS), so a leak after load shows on the same endpoint.
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.success, m.ttft, m.itl, m.e2e, m.queue,
+		m.success, m.ttft, m.itl, m.e2e, m.queue, m.toolCalls, m.toolSeconds,
 	)
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	m.handlerF = echo.WrapHandler(h)

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/sample"
 )
@@ -254,7 +255,85 @@ type chatRequest struct {
 	TemplateKwargs map[string]any
 	// Grammar constrains the answer (response_format json_object or json_schema); nil: free.
 	Grammar *grammar.Grammar
+	// ToolSpecs are the tools entries as sent (TIMRUN's flat form or OpenAI's nested one, with
+	// url, method and timeout where given), for tree mode; ResponseFormat the raw field.
+	ToolSpecs      []json.RawMessage
+	ResponseFormat json.RawMessage
+	// Reasoning is the reasoning_format field; nil when absent.
+	Reasoning *reasoningFormat
 }
+
+// reasoningFormat is the reasoning_format request field: {"type": "tree", ...} turns task-tree
+// decoding on (every member but type optional); "text" (or llama.cpp's string values "none",
+// "auto", "deepseek") leaves it off, even under arbor serve --tree.
+type reasoningFormat struct {
+	Tree     bool
+	MaxDepth int // 0: the default (3)
+	Buffer   *int
+	Policy   engine.PositionPolicy
+	Schema   json.RawMessage
+}
+
+func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		_ = json.Unmarshal(raw, &s)
+		switch s {
+		case "tree":
+			return &reasoningFormat{Tree: true}, nil
+		case "text", "none", "auto", "deepseek", "deepseek-legacy":
+			return &reasoningFormat{}, nil
+		}
+		return nil, badRequest("reasoning_format", "'reasoning_format' must be \"tree\", \"text\" or {\"type\": \"tree\", ...}, got %q", s)
+	}
+	var rf struct {
+		Type     string          `json:"type"`
+		MaxDepth *int            `json:"max_depth"`
+		Buffer   *int            `json:"pruning_buffer"`
+		Policy   *string         `json:"position_policy"`
+		Schema   json.RawMessage `json:"schema"`
+	}
+	if ae := decodeAs(raw, "reasoning_format", &rf, `{"type": "tree", "max_depth": int, "pruning_buffer": int, "position_policy": "reencode" | "shift" | "gap", "schema": object}`); ae != nil {
+		return nil, ae
+	}
+	out := &reasoningFormat{}
+	switch rf.Type {
+	case "tree":
+		out.Tree = true
+	case "text", "none":
+		return out, nil
+	default:
+		return nil, badRequest("reasoning_format.type", "'reasoning_format.type' must be \"tree\" or \"text\", got %q", rf.Type)
+	}
+	if rf.MaxDepth != nil {
+		if *rf.MaxDepth < 1 || *rf.MaxDepth > maxTreeDepth {
+			return nil, badRequest("reasoning_format.max_depth", "'reasoning_format.max_depth' must be between 1 and %d, got %d", maxTreeDepth, *rf.MaxDepth)
+		}
+		out.MaxDepth = *rf.MaxDepth
+	}
+	if rf.Buffer != nil && *rf.Buffer < 0 {
+		return nil, badRequest("reasoning_format.pruning_buffer", "'reasoning_format.pruning_buffer' must be 0 or more, got %d", *rf.Buffer)
+	}
+	out.Buffer = rf.Buffer
+	if rf.Policy != nil {
+		p, ok := engine.ParsePositionPolicy(*rf.Policy)
+		if !ok {
+			return nil, badRequest("reasoning_format.position_policy", "'reasoning_format.position_policy' must be \"reencode\", \"shift\" or \"gap\", got %q", *rf.Policy)
+		}
+		out.Policy = p
+	}
+	if sc := bytes.TrimSpace(rf.Schema); len(sc) > 0 && !bytes.Equal(sc, []byte("null")) {
+		if sc[0] != '{' {
+			return nil, badRequest("reasoning_format.schema", "'reasoning_format.schema' must be a JSON Schema object, got %s", jsonKind(sc))
+		}
+		out.Schema = sc
+	}
+	return out, nil
+}
+
+// maxTreeDepth bounds max_depth: the schema is unrolled once per level.
+const maxTreeDepth = 8
 
 // toolChoice is "none", "auto", "required", or a named function (Mode "function").
 type toolChoice struct {
@@ -314,6 +393,14 @@ func parseChat(body []byte) (*chatRequest, *APIError) {
 			return nil, ae
 		}
 		r.Grammar = g
+		r.ResponseFormat = f["response_format"]
+	}
+	if f.present("reasoning_format") {
+		rf, ae := parseReasoningFormat(f["reasoning_format"])
+		if ae != nil {
+			return nil, ae
+		}
+		r.Reasoning = rf
 	}
 	if f.present("chat_template_kwargs") {
 		var kw map[string]json.RawMessage
@@ -437,6 +524,14 @@ func parseTools(f fields, r *chatRequest) *APIError {
 			if err := json.Unmarshal(raw, &t); err != nil {
 				return badRequest(at, "'%s' must be {\"type\": \"function\", \"function\": {\"name\": string, \"description\": string, \"parameters\": object}}: %v", at, err)
 			}
+			if t.Function.Name == "" {
+				// TIMRUN's flat form: {"type": "function", "name": ..., "parameters": ..., "url": ...}.
+				var flat chat.FunctionDef
+				if json.Unmarshal(raw, &flat) == nil && flat.Name != "" {
+					t.Function = flat
+				}
+			}
+			r.ToolSpecs = append(r.ToolSpecs, raw)
 			if t.Type != "" && t.Type != "function" {
 				return badRequest(at+".type", "'%s.type' must be \"function\", got %q", at, t.Type)
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	"github.com/arborlabs/arbor/tools"
 )
 
 // Generator is what the server needs from the engine; *engine.Engine implements it. Tests put a
@@ -64,6 +65,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// Logger receives one line per request (nil: slog.Default()).
 	Logger *slog.Logger
+	// Tree configures task-tree decoding: its default, tool hosts, the operator's tools.
+	Tree TreeOptions
 }
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -79,6 +82,10 @@ type Server struct {
 	state    atomic.Pointer[modelState]
 	draining atomic.Bool
 	metrics  *metrics
+
+	opToolsOnce sync.Once
+	opTools     *tools.Set
+	opToolsErr  error
 }
 
 // modelState is everything that exists once the model is loaded.

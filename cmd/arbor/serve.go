@@ -18,6 +18,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/server"
+	"github.com/arborlabs/arbor/tools"
 )
 
 // stringList is a repeatable string flag (--api-key A --api-key B).
@@ -51,6 +52,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
 	chatTemplate := fs.String("chat-template", "", "a Jinja chat template file to use instead of the model's own")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM models); a request may still ask for reasoning_format \"text\"")
+	var toolHosts stringList
+	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may reach; repeatable. None: such tools are refused")
+	toolsConfig := fs.String("tools-config", "", "a JSON file of the operator's tools: HTTP tools and MCP servers (see the README)")
+	toolCache := fs.Int("tool-cache", 1024, "tool results kept across requests, keyed by tool and arguments (0: per request only)")
+	toolCacheTTL := fs.Duration("tool-cache-ttl", 10*time.Minute, "how long a cached tool result stays valid")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -73,6 +80,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		template = string(b)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	treeOpt, closeTools, err := treeOptions(ctx, *treeDefault, toolHosts, *toolsConfig, *toolCache, *toolCacheTTL)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer closeTools()
+	log.Info("task trees", "default", *treeDefault, "tools", len(treeOpt.Tools), "allowed_hosts", []string(toolHosts))
 
 	// Listen before loading: the port answers at once (/health 503 until the model is ready), so
 	// orchestrators see a live process and wait for readiness instead of restarting it.
@@ -80,7 +93,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
-	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log})
+	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -183,4 +196,33 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template strin
 	log.Info("model loaded", "model", name, "path", path, "demo", demoModel, "seconds", time.Since(start).Seconds(),
 		"context", eng.MaxContext(), "kv_pages", kvPages, "max_seqs", maxSeqs, "max_queue", maxQueue)
 	return eng, cleanup, nil
+}
+
+// treeOptions gathers the operator's tools (the built-in calculator, and the HTTP tools and
+// MCP servers of a config file) and the task-tree settings. The returned function closes
+// the MCP sessions.
+func treeOptions(ctx context.Context, def bool, hosts []string, configPath string, cacheSize int, ttl time.Duration) (server.TreeOptions, func(), error) {
+	opt := server.TreeOptions{Default: def, AllowHosts: hosts, Tools: []tools.Tool{tools.Calculator()}}
+	closeAll := func() {}
+	if configPath != "" {
+		cfg, err := tools.LoadConfig(configPath)
+		if err != nil {
+			return opt, closeAll, fmt.Errorf("--tools-config: %w", err)
+		}
+		ts, err := cfg.Tools(ctx)
+		if err != nil {
+			_ = cfg.Close()
+			return opt, closeAll, fmt.Errorf("--tools-config: %w", err)
+		}
+		closeAll = func() { _ = cfg.Close() }
+		opt.Tools = append(opt.Tools, ts...)
+	}
+	if _, err := tools.NewSet(opt.Tools...); err != nil {
+		closeAll()
+		return opt, func() {}, fmt.Errorf("tools: %w (the built-in calculator is always there)", err)
+	}
+	if cacheSize > 0 {
+		opt.Cache = tools.NewCache(cacheSize, ttl)
+	}
+	return opt, closeAll, nil
 }

@@ -1,0 +1,56 @@
+package tree
+
+// Span is a range [Begin, End) of the output, in whatever unit its user counts (bytes for the
+// tracker's events, tokens for the engine).
+type Span struct{ Begin, End int }
+
+// Len is the span's length.
+func (s Span) Len() int { return s.End - s.Begin }
+
+// contains reports whether o lies within s.
+func (s Span) contains(o Span) bool { return s.Begin <= o.Begin && o.End <= s.End }
+
+// Pruner is TIMRUN's pruning policy: the insides of closed subtask lists go on a stack, and
+// when the stack holds more than buffer lists the oldest leave it, to be dropped from the KV
+// cache. Eviction is FIFO and final.
+//
+// Lists nest: a parent's list closes after its children's, and its inside contains them. The
+// pushed parent subsumes those children (they leave the stack without being dropped on their
+// own, since dropping the parent drops them too), so a nest of lists takes one place in the
+// buffer, as the paper's stack of completed lists does once the parent completes.
+type Pruner struct {
+	buffer int
+	stack  []Span // oldest first
+}
+
+// NewPruner makes a pruner that keeps up to buffer closed lists (negative counts as 0: every
+// list is dropped as soon as it closes).
+func NewPruner(buffer int) *Pruner {
+	return &Pruner{buffer: max(buffer, 0)}
+}
+
+// Push records a closed list's inside and returns the spans to drop now, oldest first. An empty
+// span is not pushed: it holds nothing to drop and must not push a real list out.
+func (p *Pruner) Push(s Span) []Span {
+	if s.Len() <= 0 {
+		return nil
+	}
+	kept := p.stack[:0]
+	for _, e := range p.stack {
+		if !s.contains(e) {
+			kept = append(kept, e)
+		}
+	}
+	clear(p.stack[len(kept):])
+	p.stack = append(kept, s)
+	n := len(p.stack) - p.buffer
+	if n <= 0 {
+		return nil
+	}
+	drop := append([]Span(nil), p.stack[:n]...)
+	p.stack = append(p.stack[:0], p.stack[n:]...)
+	return drop
+}
+
+// Held is the lists on the stack, oldest first (kept in the KV cache for now).
+func (p *Pruner) Held() []Span { return append([]Span(nil), p.stack...) }
