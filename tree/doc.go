@@ -40,8 +40,9 @@
 // earlier task's finished subtask list. When a list closes, its inside is pushed on a stack;
 // while the stack holds more than the buffer (0, 1 and 2 are TIMRUN's settings; 0 drops every
 // list as it closes), the oldest list is popped and dropped. A parent's list closes after its
-// children's and contains them, so pushing it removes them from the stack (they go when it
-// goes). Empty lists are not pushed. The parent task's thought, tooluse and conclusion
+// children's and contains them; each takes its own place on the stack, so a child popped while
+// its parent is held drops its own inside only, and the parent, popped later, drops the rest.
+// Empty lists are not pushed. The parent task's thought, tooluse and conclusion
 // always stay.
 //
 // In tokens, a list's inside is the output tokens lying entirely between its brackets: a

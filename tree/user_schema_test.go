@@ -64,10 +64,10 @@ func TestUserSchema(t *testing.T) {
 		if s.ToolCalls != 8 || s.Tasks != 8 || s.ListsClosed != 4 {
 			t.Errorf("buffer %d: stats %+v, want 8 calls, 8 tasks, 4 lists", buffer, s)
 		}
-		// Lists close: read 1's, search 1's (subsuming it), read 2's, search 2's (subsuming
-		// it). Buffer 0 drops all four; 1 drops search 1's list when read 2's closes; 2 keeps
-		// both searches' lists.
-		wantLists := map[int]int{0: 4, 1: 1, 2: 0}[buffer]
+		// Lists close: read 1's, search 1's (holding it), read 2's, search 2's. Buffer 0
+		// drops all four as they close; 1 drops each when the next closes (3); 2 drops the
+		// first two when the last two close.
+		wantLists := map[int]int{0: 4, 1: 3, 2: 2}[buffer]
 		if s.ListsPruned != wantLists || len(d.drops) != wantLists {
 			t.Errorf("buffer %d: %d lists pruned (%d drops), want %d", buffer, s.ListsPruned, len(d.drops), wantLists)
 		}

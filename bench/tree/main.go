@@ -260,6 +260,61 @@ func (b *bench) agentLoop(sc script) (time.Duration, int64, error) {
 	return time.Since(start), after.StepTokens - before.StepTokens, nil
 }
 
+// dryPeak replays a tree through the tree runtime alone (no model): the tokens the KV cache
+// would hold at most, as a share of all tokens written, for a pruning buffer. The engine's own
+// figure (the table's KV peak column) is measured on real runs; this one is the same rule
+// over more buffers and tree sizes, at no cost.
+func (b *bench) dryPeak(sc script, buffer int) (float64, int, error) {
+	run := tree.NewRun(tree.RunOptions{Buffer: buffer, TokenBytes: b.tok.TokenBytes, Encode: b.tok.Encode, Tools: lookup(sc.results)})
+	live, written, peak := len(b.prompt), len(b.prompt), len(b.prompt)
+	var pending []int32
+	for _, id := range b.sampled(sc) {
+		pending = append(pending[:0], id)
+		for len(pending) > 0 {
+			id := pending[0]
+			pending = pending[1:]
+			d := run.Appended(written-len(b.prompt), id)
+			written++
+			live++
+			peak = max(peak, live)
+			if d.Call != nil {
+				forced, err := d.Call(context.Background())
+				if err != nil {
+					return 0, 0, err
+				}
+				pending = append(pending, forced...)
+			}
+		}
+		live = written - run.Stats().PrunedTokens
+	}
+	if err := run.Err(); err != nil {
+		return 0, 0, err
+	}
+	return float64(peak) / float64(written), written, nil
+}
+
+// peakTable prints the dry-run KV peak share for buffers 0 to 3 and a few tree sizes.
+func (b *bench) peakTable(fanout []int) error {
+	shapes := [][]int{fanout, {3, 2, 5}, {6, 3, 3}, {4, 4, 4}}
+	fmt.Printf("\nKV peak / tokens written, tree runtime alone (no model):\n%-10s %6s %8s %8s %8s %8s %8s\n", "fan-out", "calls", "tokens", "buf 0", "buf 1", "buf 2", "buf 3")
+	for _, f := range shapes {
+		sc := synthTree(f, -1)
+		fmt.Printf("%-10s %6d", strings.Trim(strings.ReplaceAll(fmt.Sprint(f), " ", ","), "[]"), len(sc.pieces)-1)
+		for buf := 0; buf <= 3; buf++ {
+			share, written, err := b.dryPeak(sc, buf)
+			if err != nil {
+				return fmt.Errorf("dry run %v: %w", f, err)
+			}
+			if buf == 0 {
+				fmt.Printf(" %8d", written)
+			}
+			fmt.Printf(" %8.3f", share)
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
 // chooseOnly replays tokens without any tree logic (the client-side loop's server).
 type chooseOnly struct{ toks []int32 }
 
@@ -350,6 +405,9 @@ func run(shape, dtype string, threads int, fanoutS, batchesS, policiesS string, 
 	fmt.Printf("model %s %s (random weights), %d threads; tree: fan-out %v, %d tool calls, %d tokens (%d sampled); pruning buffer %d\n",
 		shape, dtype, threads, fanout, len(sc.pieces)-1, treeTokens, len(b.sampled(sc)), buffer)
 
+	if err := b.peakTable(fanout); err != nil {
+		return err
+	}
 	if !skipTable {
 		fmt.Printf("\n%-6s %-9s %10s %10s %9s %11s %9s\n", "trees", "policy", "tok/s", "no-prune", "speedup", "KV peak", "pruned")
 		for _, n := range batches {
