@@ -7,7 +7,6 @@ type Span struct{ Begin, End int }
 // Len is the span's length.
 func (s Span) Len() int { return s.End - s.Begin }
 
-
 // Pruner is TIMRUN's pruning policy: the insides of closed subtask lists go on a stack, and
 // when the stack holds more than buffer lists the oldest leave it, to be dropped from the KV
 // cache. Eviction is FIFO and final.
