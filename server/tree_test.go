@@ -275,3 +275,25 @@ func TestTreeBadRequests(t *testing.T) {
 		t.Fatalf("a refused request reached the tool %d times", len(tool.calls))
 	}
 }
+
+// TestTreeFromResponseFormat: a response_format whose schema is the TIM response turns tree
+// mode on (TIMRUN clients send the schema that way too): its tools run inside the decode.
+func TestTreeFromResponseFormat(t *testing.T) {
+	tool := newToolServer(t)
+	srv := treeServer(t, TreeOptions{AllowHosts: []string{tool.host()}})
+	body := `{"model":"arbor-demo","temperature":0,"max_tokens":3000,
+		"messages":[{"role":"user","content":"Look the keys up."}],
+		"tools":[{"type":"function","function":{"name":"lookup","parameters":` + lookupParams + `},"url":"` + tool.URL + `","method":"GET"}],
+		"response_format":{"type":"json_schema","json_schema":{"name":"tim","schema":` + forcedTreeSchema() + `}}}`
+	status, _, resp := srv.post(t, "/v1/chat/completions", body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, resp)
+	}
+	content, u := treeUsage(t, resp)
+	if !json.Valid([]byte(content)) || u["tool_calls"] != float64(14) {
+		t.Fatalf("usage %v, content %s", u, content)
+	}
+	if len(tool.calls) == 0 {
+		t.Fatal("the GET tool was never reached")
+	}
+}

@@ -646,6 +646,9 @@ func (e *Engine) preempt(s *seqState) {
 	e.stats.waiting.Store(int64(len(e.waiting)))
 	e.mu.Unlock()
 	e.stats.running.Store(int64(len(e.running)))
+	// A step that preempted all it had built runs nothing; the loop then sleeps until woken,
+	// and s must be re-admitted without waiting for an unrelated event.
+	e.signal()
 }
 
 func (e *Engine) addToBatch(s *seqState, n int) {
