@@ -244,6 +244,22 @@ export async function arborGenerate(bin, { model, ids, maxTokens, threads, timeo
     return { ok: true, ...j, wall_ms: r.ms };
 }
 
+// `arbor bench` on a model: backend figures (prefill, decode with batch sequences, the weight
+// bytes read per token and, unless bandwidthMB is 0, the measured memory bandwidth and the
+// share of it decode uses). Returns {ok, ...the JSON object, error}.
+export async function arborBench(bin, { model, promptTokens, newTokens, batch, threads, bandwidthMB = 1024, timeoutMs }) {
+    const args = [
+        "bench", "--model", model, "--prompt-tokens", String(promptTokens), "--new-tokens", String(newTokens),
+        "--batch", String(batch), "--threads", String(threads), "--bandwidth-mb", String(bandwidthMB)
+    ];
+    const r = await run(bin, args, { timeoutMs });
+    if (r.code !== 0)
+        return { ok: false, error: `arbor bench exited ${r.code}${r.signal ? ` (killed by ${r.signal})` : ""}${r.timedOut ? " (timed out)" : ""}: ${firstLines(r.stderr || r.stdout, 8)}` };
+    const j = lastJson(r.stdout);
+    if (!j || typeof j.decode_tokens_per_s !== "number") return { ok: false, error: `arbor bench printed no JSON figures: ${firstLines(r.stdout, 3)}` };
+    return { ok: true, ...j };
+}
+
 // llama.cpp through bench/llamacpp.mjs; prompts is an array of id arrays.
 // Returns {ok, results: [...], error, stderr}.
 export async function llamacpp({ model, prompts, maxTokens, threads, extra = [], timeoutMs }) {

@@ -11,14 +11,14 @@
 import fs from "node:fs";
 import path from "node:path";
 import {
-    arborGenerate, arborModelNew, arborTokenize, checkInstalled, cores, cpuBusy, cpuModel, die, findArbor, fmt,
+    arborBench, arborGenerate, arborModelNew, arborTokenize, checkInstalled, cores, cpuBusy, cpuModel, die, findArbor, fmt,
     gitDescribe, humanBytes, llamacpp, log, median, nodeLlamaCppVersion, outDir, parseFlags, tokenizerFamily,
     tokenizers
 } from "./lib.mjs";
 
 const usage = `usage: node bench/speed.mjs [--shapes qwen2.5-0.5b] [--dtypes f32,q8_0] [--threads N]
                              [--prompt-tokens 128] [--gen-tokens 128] [--runs 1] [--arbor PATH]
-                             [--llama-exact] [--reuse] [--keep] [--json FILE]
+                             [--llama-exact] [--reuse] [--keep] [--json FILE] [--batch 8]
   --threads N     threads for both engines (default: the number of cores, here ${cores()})
   --runs N        runs per engine; the table shows medians (default 1)
   --llama-exact   run llama.cpp with an f32 KV cache and no flash attention instead of its defaults
@@ -28,6 +28,10 @@ const usage = `usage: node bench/speed.mjs [--shapes qwen2.5-0.5b] [--dtypes f32
   --reuse         reuse bench/out/models/speed-<shape>-<dtype>.gguf if it exists (implies --keep)
   --keep          keep the generated GGUF files
   --json FILE     also write the raw per-run results as JSON
+  --batch N       also run \`arbor bench\` with 1 and N sequences decoding together on each file, and
+                  print the second table: the N-sequence decode throughput over one sequence's, and
+                  the share of the measured memory bandwidth each engine's decode uses (default 8;
+                  0 skips it)
 `;
 
 const prose =
@@ -44,7 +48,7 @@ async function main() {
     const o = parseFlags(process.argv.slice(2), {
         "--shapes": "list", "--dtypes": "list", "--threads": "int", "--prompt-tokens": "int", "--gen-tokens": "int",
         "--runs": "int", "--arbor": "string", "--llama-exact": "bool", "--llama-no-warmup": "bool", "--reuse": "bool", "--keep": "bool",
-        "--json": "string"
+        "--json": "string", "--batch": "int"
     }, usage);
     checkInstalled();
     const shapes = o.shapes ?? ["qwen2.5-0.5b"];
@@ -54,6 +58,7 @@ async function main() {
     const genTokens = o.genTokens || 128;
     const runs = o.runs || 1;
     const keep = o.keep || o.reuse;
+    const batch = o.batch ?? 8;
     const llamaExtra = ["--ignore-eos", ...(o.llamaExact ? ["--exact"] : []), ...(o.llamaNoWarmup ? ["--no-warmup"] : [])];
     const timeoutMs = 60 * 60 * 1000;
 
@@ -115,6 +120,16 @@ async function main() {
                         }
                     }
                 }
+                if (batch > 0) {
+                    // Backend figures straight from arbor bench: one sequence (with the bandwidth
+                    // measurement) and batch sequences decoding together, same prompt length.
+                    for (const n of [1, batch]) {
+                        log(`[${tag}] arbor bench --batch ${n}`);
+                        const b = await arborBench(arbor, { model: file, promptTokens, newTokens: genTokens, batch: n, threads, bandwidthMB: n === 1 ? 1024 : 0, timeoutMs });
+                        if (!b.ok) throw new Error(b.error);
+                        if (n === 1) row.bench1 = b; else row.benchN = b;
+                    }
+                }
                 const short = row.arbor.filter((a) => a.ids.length !== genTokens).map((a) => a.ids.length);
                 if (short.length) notes.push(`${tag}: arbor generated ${short.join(", ")} tokens instead of ${genTokens} (stopped early?)`);
                 const wrongPrompt = row.arbor.filter((a) => a.prompt_tokens != null && a.prompt_tokens !== promptTokens);
@@ -149,6 +164,26 @@ async function main() {
         const ld = m(r.llama, "decode_tokens_per_s");
         const ad = m(r.arbor, "decode_tokens_per_s");
         lines.push(`| ${r.shape} | ${r.dtype} | ${humanBytes(r.bytes)} | ${fmt(lp)} | ${fmt(ap)} | ${fmt(ratio(ap, lp), 2)} | ${fmt(ld)} | ${fmt(ad)} | ${fmt(ratio(ad, ld), 2)} |`);
+    }
+    if (batch > 0) {
+        // The physical limit of decode is the bandwidth over the weight bytes read per token;
+        // the share says how close each engine's one-sequence decode comes to it.
+        lines.push("");
+        lines.push(`| shape | dtype | weight bytes/token | bandwidth GB/s | decode bound tok/s | llama.cpp share | Arbor share | Arbor 1 seq tok/s | Arbor ${batch} seqs tok/s | ${batch} seqs / 1 |`);
+        lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (const r of rows) {
+            const b1 = r.bench1, bn = r.benchN;
+            if (!b1 || !bn) continue;
+            const bound = b1.bandwidth_gb_per_s > 0 ? b1.bandwidth_gb_per_s * 1e9 / b1.weight_bytes_per_token : null;
+            const ld = m(r.llama, "decode_tokens_per_s");
+            const ad = m(r.arbor, "decode_tokens_per_s");
+            lines.push(`| ${r.shape} | ${r.dtype} | ${humanBytes(b1.weight_bytes_per_token)} | ${fmt(b1.bandwidth_gb_per_s, 1)} | ${fmt(bound)} | ` +
+                `${fmt(ratio(ld, bound), 2)} | ${fmt(ratio(ad, bound), 2)} | ${fmt(b1.decode_tokens_per_s)} | ${fmt(bn.decode_tokens_per_s)} | ${fmt(ratio(bn.decode_tokens_per_s, b1.decode_tokens_per_s), 2)} |`);
+        }
+        lines.push("");
+        lines.push(`Shares: each engine's decode tok/s (first table) x weight bytes read per token / the read bandwidth ` +
+            `\`arbor bench\` measured (both threads streaming a 1 GiB buffer). The last three columns are \`arbor bench\`'s own ` +
+            `backend figures (no tokenizer or sampler), ${batch} sequences of a ${promptTokens}-token prompt decoding ${genTokens} tokens together.`);
     }
     lines.push("");
     const busiest = Math.max(0, ...rows.flatMap((r) => r.busy).filter((b) => b != null));
