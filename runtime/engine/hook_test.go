@@ -382,3 +382,24 @@ func TestChooserReplaysScript(t *testing.T) {
 		t.Fatal("a chosen token outside the vocabulary was accepted")
 	}
 }
+
+// TestPruningOutgrowsTheContext: with a hook dropping old output, a generation runs past the
+// context's length (max tokens counts output, the context bounds what the cache holds).
+func TestPruningOutgrowsTheContext(t *testing.T) {
+	e, m := newEngine(t, 256) // a context of 256 tokens
+	hook := hookFunc(func(i int, id int32) Directive {
+		if i > 0 && i%50 == 0 {
+			return Directive{Drop: []Span{{i - 50, i - 10}}} // keep the last 10
+		}
+		return Directive{}
+	})
+	for _, p := range []PositionPolicy{Reencode, Shift, Gap} {
+		_, res := events(t, e, Request{Prompt: m.Tokenizer.Encode("Tell a long story."), MaxTokens: 400, Sampling: greedy(), Hook: hook, PositionPolicy: p})
+		if res.CompletionTokens != 400 || res.FinishReason != FinishLength {
+			t.Fatalf("%s: %d tokens, finish %q; want 400, length", p, res.CompletionTokens, res.FinishReason)
+		}
+		if res.KVPeakTokens >= 256 || res.PrunedTokens != 7*40 {
+			t.Fatalf("%s: KV peak %d, pruned %d; want under 256, %d", p, res.KVPeakTokens, res.PrunedTokens, 7*40)
+		}
+	}
+}

@@ -53,7 +53,9 @@ type seqState struct {
 
 func newSeqState(ctx context.Context, e *Engine, req Request) *seqState {
 	maxNew := e.opt.MaxContext - len(req.Prompt)
-	if req.MaxTokens > 0 && req.MaxTokens < maxNew {
+	// A hook that drops spans lets the output outgrow the context: then max tokens may go past
+	// it, and what must fit is the tokens held (appendToken checks that).
+	if req.MaxTokens > 0 && (req.MaxTokens < maxNew || req.Hook != nil) {
 		maxNew = req.MaxTokens
 	}
 	s := &seqState{
