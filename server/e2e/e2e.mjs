@@ -136,6 +136,54 @@ await check("errors in OpenAI's shape", async () => {
   });
 });
 
+await check("task tree: a tool call inside the decode, extra fields through the client", async () => {
+  // reasoning_format is Arbor's (and TIMRUN's) field; the client sends it through unchanged. The
+  // schema forces one task that calls the server's built-in calculator.
+  const str = { type: "string", maxLength: 10 };
+  const schema = {
+    type: "object",
+    properties: {
+      reasoning: {
+        type: "array", minItems: 1, maxItems: 1,
+        items: {
+          type: "object",
+          properties: {
+            thought: str,
+            tooluse: {
+              type: "object",
+              properties: {
+                tool_name: { const: "calculator" },
+                parameters: { type: "object", properties: { expression: str }, required: ["expression"], additionalProperties: false },
+                tool_result: {},
+              },
+              required: ["tool_name", "parameters", "tool_result"], additionalProperties: false,
+            },
+            conclusion: str,
+          },
+          required: ["thought", "tooluse", "conclusion"], additionalProperties: false,
+        },
+      },
+      answer: str,
+    },
+    required: ["reasoning", "answer"], additionalProperties: false,
+  };
+  const r = await client.chat.completions.create({
+    model, messages, max_tokens: 400, temperature: 0,
+    reasoning_format: { type: "tree", pruning_buffer: 0, schema },
+  });
+  const c = r.choices[0];
+  assert.equal(c.finish_reason, "stop", c.message.content);
+  const tree = JSON.parse(c.message.content);
+  const use = tree.reasoning[0].tooluse;
+  assert.equal(use.tool_name, "calculator");
+  // The model writes noise, so the calculator usually answers with an error object: either
+  // way it is the runtime's JSON, not the model's.
+  assert.ok(use.tool_result && typeof use.tool_result === "object", c.message.content);
+  assert.ok("result" in use.tool_result || "error" in use.tool_result, c.message.content);
+  assert.equal(r.usage.tool_calls, 1);
+  assert.ok(r.usage.kv_peak_tokens > 0 && r.usage.kv_peak_tokens <= r.usage.total_tokens, JSON.stringify(r.usage));
+});
+
 await check("response_format json_schema: the answer validates", async () => {
   // The demo model writes noise; the grammar makes it a valid document.
   const schema = {
