@@ -42,7 +42,7 @@ func main() {
 	batches := flag.String("trees", "1,8", "numbers of trees decoding together")
 	policies := flag.String("policies", "reencode,shift,gap", "position policies to measure")
 	buffer := flag.Int("buffer", 2, "pruning buffer")
-	loop := flag.String("loop-calls", "1,5,10,20,30", "tool-call counts for the agent-loop comparison (empty: skip it)")
+	loop := flag.String("loop-calls", "1,5,10,20,30", "tool-call counts for the agent-loop comparison, each a tree of fan-out 1,1,calls (empty: skip it)")
 	skipTable := flag.Bool("skip-table", false, "skip the pruning table")
 	flag.Parse()
 	if err := run(*shape, *dtype, *threads, *fanout, *batches, *policies, *buffer, *loop, *skipTable); err != nil {
@@ -433,7 +433,8 @@ func run(shape, dtype string, threads int, fanoutS, batchesS, policiesS string, 
 	if len(loopCalls) > 0 {
 		fmt.Printf("\n%-6s %12s %12s %9s %14s %14s\n", "calls", "in-decode s", "agent-loop s", "ratio", "in-decode tok", "agent-loop tok")
 		for _, k := range loopCalls {
-			sub := synthTree(fanout, k)
+			// A tree that grows with its calls: one task, one subtask, k leaves with a call each.
+			sub := synthTree([]int{1, 1, max(k, 1)}, k)
 			o, err := b.decodeTrees(sub, 1, false, engine.Reencode)
 			if err != nil {
 				return fmt.Errorf("%d calls, in-decode: %w", k, err)
