@@ -1,0 +1,364 @@
+package xla
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/backends"
+	_ "github.com/gomlx/gomlx/backends/simplego" // registers the pure-Go "go" backend
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/arborlabs/arbor/runtime/backend"
+	"github.com/arborlabs/arbor/runtime/model"
+)
+
+// DefaultBackend is the gomlx backend configuration used when Options.Backend is empty: gomlx's
+// pure-Go backend, which needs no PJRT plugin, running one op at a time. Its default mode runs
+// independent ops concurrently, and in gomlx v0.26.0 that mode has a data race (the race
+// detector reports it in simplego's executeNode, on the per-node use counts); ops_sequential
+// avoids it and keeps the parallelism inside each op (the matrix products).
+const DefaultBackend = "go:ops_sequential"
+
+// Options configure New.
+type Options struct {
+	// Backend is a gomlx backend configuration ("<name>[:<config>]", as backends.NewWithConfig
+	// takes it); "" means DefaultBackend. Only backends this binary registers can be named:
+	// this package registers "go" alone.
+	Backend string
+}
+
+// Model holds a model's weights on a gomlx device and runs dense forward passes over them.
+// It is not safe for concurrent use.
+type Model struct {
+	cfg     model.Config
+	backend backends.Backend
+	// weights are the device tensors in the order the graph takes them, after the three
+	// per-step inputs (tokens, cos, sin).
+	weights []*tensors.Tensor
+	embed   int // index in weights of the token embedding
+	outNorm int
+	output  int // == embed when tied
+	layers  []layerIdx
+	invFreq []float64
+	exec    *graph.Exec
+	args    []any // scratch: the inputs of one graph.Exec call
+}
+
+// layerIdx are one decoder block's weight indices in Model.weights; -1 where the architecture
+// has no such tensor.
+type layerIdx struct {
+	attnNorm, q, k, v, o    int
+	qBias, kBias, vBias     int
+	qNorm, kNorm            int
+	ffnNorm, gate, up, down int
+}
+
+// New validates m's config, dequantizes its weights to f32 and uploads them once to the gomlx
+// backend that opt names. The model's own tensors are not kept: m may be closed afterwards.
+func New(m *model.Model, opt Options) (*Model, error) {
+	cfg := m.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("xla backend: %w", err)
+	}
+	w := &m.Weights
+	if len(w.Layers) != cfg.NumLayers {
+		return nil, fmt.Errorf("xla backend: %d layers of weights, config says %d", len(w.Layers), cfg.NumLayers)
+	}
+	conf := opt.Backend
+	if conf == "" {
+		conf = DefaultBackend
+	}
+	var be backends.Backend
+	err := catch(func() (err error) {
+		be, err = backends.NewWithConfig(conf)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("xla backend: opening gomlx backend %q: %w", conf, err)
+	}
+	x := &Model{cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq()}
+	if err := catch(func() error { return x.upload(w) }); err != nil {
+		x.Close()
+		return nil, fmt.Errorf("xla backend: %w", err)
+	}
+	x.exec, err = graph.NewExecAny(be, x.forwardGraph)
+	if err != nil {
+		x.Close()
+		return nil, fmt.Errorf("xla backend: building executor: %w", err)
+	}
+	// One compiled graph per sequence length until bucketing exists; do not refuse lengths.
+	x.exec.SetMaxCache(-1)
+	x.exec.WithName("arbor-dense-forward")
+	return x, nil
+}
+
+// upload dequantizes and transfers every weight, recording its index.
+func (x *Model) upload(w *model.Weights) error {
+	cfg := &x.cfg
+	h, hd := cfg.HiddenSize, cfg.HeadDim
+	qDim, kvDim := cfg.NumHeads*hd, cfg.NumKVHeads*hd
+	add := func(t *model.Tensor, what string, dims ...int) (int, error) {
+		if t == nil {
+			return -1, fmt.Errorf("%s: missing", what)
+		}
+		if err := t.Check(); err != nil {
+			return -1, fmt.Errorf("%s: %w", what, err)
+		}
+		want := 1
+		for _, d := range dims {
+			want *= d
+		}
+		if t.NumElements() != want {
+			return -1, fmt.Errorf("%s: tensor %s has shape %v, want %v", what, t.Name, t.Shape, dims)
+		}
+		dev := tensors.FromFlatDataAndDimensions(t.Float32s(), dims...)
+		if err := dev.MaterializeOnDevice(x.backend, false, 0); err != nil {
+			dev.FinalizeAll()
+			return -1, fmt.Errorf("%s: uploading %s: %w", what, t.Name, err)
+		}
+		dev.FinalizeLocal() // the host copy is no longer needed
+		x.weights = append(x.weights, dev)
+		return len(x.weights) - 1, nil
+	}
+	opt := func(t *model.Tensor, what string, want bool, dims ...int) (int, error) {
+		if !want {
+			return -1, nil
+		}
+		return add(t, what, dims...)
+	}
+	var err error
+	if x.embed, err = add(w.TokenEmbed, "token embedding", cfg.VocabSize, h); err != nil {
+		return err
+	}
+	if x.outNorm, err = add(w.OutputNorm, "output norm", h); err != nil {
+		return err
+	}
+	x.output = x.embed
+	if w.Output != nil && w.Output != w.TokenEmbed {
+		if x.output, err = add(w.Output, "output", cfg.VocabSize, h); err != nil {
+			return err
+		}
+	}
+	x.layers = make([]layerIdx, cfg.NumLayers)
+	for i := range w.Layers {
+		lw, li := &w.Layers[i], &x.layers[i]
+		specs := []struct {
+			dst  *int
+			t    *model.Tensor
+			what string
+			want bool
+			dims []int
+		}{
+			{&li.attnNorm, lw.AttnNorm, "attn norm", true, []int{h}},
+			{&li.q, lw.Q, "q", true, []int{qDim, h}},
+			{&li.k, lw.K, "k", true, []int{kvDim, h}},
+			{&li.v, lw.V, "v", true, []int{kvDim, h}},
+			{&li.o, lw.O, "o", true, []int{h, qDim}},
+			{&li.qBias, lw.QBias, "q bias", cfg.AttnBias, []int{qDim}},
+			{&li.kBias, lw.KBias, "k bias", cfg.AttnBias, []int{kvDim}},
+			{&li.vBias, lw.VBias, "v bias", cfg.AttnBias, []int{kvDim}},
+			{&li.qNorm, lw.QNorm, "q norm", cfg.QKNorm, []int{hd}},
+			{&li.kNorm, lw.KNorm, "k norm", cfg.QKNorm, []int{hd}},
+			{&li.ffnNorm, lw.FFNNorm, "ffn norm", true, []int{h}},
+			{&li.gate, lw.Gate, "gate", true, []int{cfg.FFNSize, h}},
+			{&li.up, lw.Up, "up", true, []int{cfg.FFNSize, h}},
+			{&li.down, lw.Down, "down", true, []int{h, cfg.FFNSize}},
+		}
+		for _, s := range specs {
+			if *s.dst, err = opt(s.t, s.what, s.want, s.dims...); err != nil {
+				return fmt.Errorf("layer %d: %w", i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// catch runs fn, turning a panic into an error: gomlx reports some failures (an unknown
+// backend, a tensor bound to another backend) by panicking.
+func catch(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e
+			} else {
+				err = fmt.Errorf("%v", r)
+			}
+		}
+	}()
+	return fn()
+}
+
+// VocabSize is the width of a logits row.
+func (x *Model) VocabSize() int { return x.cfg.VocabSize }
+
+// LastLogits runs a dense causal forward pass over one whole sequence (tokens at the given
+// RoPE positions, attending to each other only) and returns the logits of its last token.
+// No keys or values are kept between calls; only the compiled graph (one per length) is.
+func (x *Model) LastLogits(tokens, positions []int32) ([]float32, error) {
+	if x.exec == nil {
+		return nil, fmt.Errorf("xla backend: LastLogits on a closed model")
+	}
+	T := len(tokens)
+	if T == 0 {
+		return nil, fmt.Errorf("xla backend: empty sequence: %w", backend.ErrBadBatch)
+	}
+	if len(positions) != T {
+		return nil, fmt.Errorf("xla backend: %d tokens but %d positions: %w", T, len(positions), backend.ErrBadBatch)
+	}
+	for i, id := range tokens {
+		if id < 0 || int(id) >= x.cfg.VocabSize {
+			return nil, fmt.Errorf("xla backend: token %d is id %d, outside vocabulary of %d: %w", i, id, x.cfg.VocabSize, backend.ErrBadBatch)
+		}
+	}
+	// RoPE angles in float64 on the host, as the cpu backend computes them.
+	half := x.cfg.HeadDim / 2
+	cos := make([]float32, T*half)
+	sin := make([]float32, T*half)
+	for t, p := range positions {
+		for j := 0; j < half; j++ {
+			s, c := math.Sincos(float64(p) * x.invFreq[j])
+			cos[t*half+j], sin[t*half+j] = float32(c), float32(s)
+		}
+	}
+	ids := make([]int32, T)
+	copy(ids, tokens)
+	x.args = append(x.args[:0],
+		tensors.FromFlatDataAndDimensions(ids, T, 1),
+		tensors.FromFlatDataAndDimensions(cos, T, half),
+		tensors.FromFlatDataAndDimensions(sin, T, half))
+	for _, w := range x.weights {
+		x.args = append(x.args, w)
+	}
+	outs, err := x.exec.Exec(x.args...)
+	for _, a := range x.args[:3] {
+		a.(*tensors.Tensor).FinalizeAll()
+	}
+	clear(x.args)
+	if err != nil {
+		return nil, fmt.Errorf("xla backend: forward of %d tokens: %w", T, err)
+	}
+	defer func() {
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+	}()
+	if len(outs) != 1 {
+		return nil, fmt.Errorf("xla backend: forward returned %d outputs, want 1", len(outs))
+	}
+	logits, err := tensors.CopyFlatData[float32](outs[0])
+	if err != nil {
+		return nil, fmt.Errorf("xla backend: reading logits: %w", err)
+	}
+	if len(logits) != x.cfg.VocabSize {
+		return nil, fmt.Errorf("xla backend: forward returned %d logits, want %d", len(logits), x.cfg.VocabSize)
+	}
+	return logits, nil
+}
+
+// Close frees the device weights, the compiled graphs and the gomlx backend.
+func (x *Model) Close() error {
+	if x.exec != nil {
+		x.exec.Finalize()
+		x.exec = nil
+	}
+	for _, w := range x.weights {
+		w.FinalizeAll()
+	}
+	x.weights = nil
+	if x.backend != nil {
+		x.backend.Finalize()
+		x.backend = nil
+	}
+	return nil
+}
+
+// forwardGraph builds the forward pass. inputs are tokens [T,1] int32, cos and sin [T, head_dim/2]
+// f32, then x.weights in order. It returns the last token's logits, [vocab].
+func (x *Model) forwardGraph(inputs []*graph.Node) *graph.Node {
+	cfg := &x.cfg
+	tokens, cos, sin := inputs[0], inputs[1], inputs[2]
+	w := inputs[3:]
+	T := tokens.Shape().Dimensions[0]
+	g := tokens.Graph()
+	h, hd := cfg.HiddenSize, cfg.HeadDim
+	nh, nkv := cfg.NumHeads, cfg.NumKVHeads
+	group := nh / nkv
+	half := hd / 2
+	eps := float64(cfg.RMSNormEps)
+
+	// [T, 1, half]: broadcast over heads.
+	cos = graph.Reshape(cos, T, 1, half)
+	sin = graph.Reshape(sin, T, 1, half)
+	rope := func(v *graph.Node) *graph.Node { // v: [T, heads, hd], rotate-half layout
+		lo := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, half))
+		hi := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(half, hd))
+		return graph.Concatenate([]*graph.Node{
+			graph.Sub(graph.Mul(lo, cos), graph.Mul(hi, sin)),
+			graph.Add(graph.Mul(lo, sin), graph.Mul(hi, cos)),
+		}, -1)
+	}
+	linear := func(in, weight *graph.Node) *graph.Node { // in [T, i], weight [o, i] -> [T, o]
+		return graph.Einsum("ti,oi->to", in, weight)
+	}
+
+	// Causal mask over slot indices (the sequence starts at slot 0), with Mistral's window.
+	mshape := shapes.Make(dtypes.Int32, T, T)
+	qi, kj := graph.Iota(g, mshape, 0), graph.Iota(g, mshape, 1)
+	mask := graph.LessOrEqual(kj, qi)
+	if cfg.SlidingWindow > 0 {
+		mask = graph.And(mask, graph.GreaterThan(kj, graph.Sub(qi, graph.Scalar(g, dtypes.Int32, cfg.SlidingWindow))))
+	}
+	mask = graph.BroadcastToDims(graph.Reshape(mask, 1, 1, T, T), nkv, group, T, T)
+	scale := graph.Scalar(g, dtypes.Float32, 1/math.Sqrt(float64(hd)))
+
+	act := graph.Reshape(graph.Gather(w[x.embed], tokens), T, h)
+	for i := range x.layers {
+		l := &x.layers[i]
+		xn := rmsNorm(act, w[l.attnNorm], eps)
+		q, k, v := linear(xn, w[l.q]), linear(xn, w[l.k]), linear(xn, w[l.v])
+		if l.qBias >= 0 {
+			q, k, v = graph.Add(q, lastAxis(w[l.qBias], 2)), graph.Add(k, lastAxis(w[l.kBias], 2)), graph.Add(v, lastAxis(w[l.vBias], 2))
+		}
+		q = graph.Reshape(q, T, nh, hd)
+		k = graph.Reshape(k, T, nkv, hd)
+		v = graph.Reshape(v, T, nkv, hd)
+		if l.qNorm >= 0 {
+			q = rmsNorm(q, w[l.qNorm], eps)
+			k = rmsNorm(k, w[l.kNorm], eps)
+		}
+		q, k = rope(q), rope(k)
+		// Grouped-query attention: query head kv*group+j uses KV head kv.
+		q = graph.Reshape(q, T, nkv, group, hd)
+		scores := graph.Mul(graph.Einsum("tkgd,skd->kgts", q, k), scale) // [nkv, group, T(query), T(key)]
+		p := graph.MaskedSoftmax(scores, mask, -1)
+		att := graph.Einsum("kgts,skd->tkgd", p, v) // [T, nkv, group, hd]
+		act = graph.Add(act, linear(graph.Reshape(att, T, nh*hd), w[l.o]))
+
+		xn = rmsNorm(act, w[l.ffnNorm], eps)
+		gate, up := linear(xn, w[l.gate]), linear(xn, w[l.up])
+		act = graph.Add(act, linear(graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up), w[l.down]))
+	}
+	last := graph.Slice(act, graph.AxisElem(T-1), graph.AxisRange()) // [1, h]
+	last = rmsNorm(last, w[x.outNorm], eps)
+	return graph.Reshape(linear(last, w[x.output]), cfg.VocabSize)
+}
+
+// rmsNorm normalizes v over its last axis and scales it by weight (shaped as that axis).
+func rmsNorm(v, weight *graph.Node, eps float64) *graph.Node {
+	ms := graph.ReduceAndKeep(graph.Square(v), graph.ReduceMean, -1)
+	return graph.Mul(graph.Mul(v, graph.Rsqrt(graph.Add(ms, graph.Scalar(v.Graph(), dtypes.Float32, eps)))), lastAxis(weight, v.Rank()))
+}
+
+// lastAxis reshapes a vector to rank dimensions, all 1 but the last, so that it broadcasts
+// along the last axis of a rank-dimensional operand (gomlx broadcasts only equal ranks).
+func lastAxis(vec *graph.Node, rank int) *graph.Node {
+	dims := make([]int, rank)
+	for i := range dims {
+		dims[i] = 1
+	}
+	dims[rank-1] = vec.Shape().Size()
+	return graph.Reshape(vec, dims...)
+}
