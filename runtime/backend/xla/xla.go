@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/arborlabs/arbor/runtime/backend"
+	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/model"
 )
 
@@ -28,6 +29,10 @@ type Options struct {
 	// takes it); "" means DefaultBackend. Only backends this binary registers can be named:
 	// this package registers "go" alone.
 	Backend string
+	// NumPages and PageSize size the KV cache: NumPages*PageSize token slots per layer, as
+	// in the cpu backend. Zero means kv.DefaultPageSize slots a page and 4096 slots in all.
+	NumPages int
+	PageSize int
 }
 
 // Model holds a model's weights on a gomlx device and runs dense forward passes over them.
@@ -45,6 +50,12 @@ type Model struct {
 	invFreq []float64
 	exec    *graph.Exec
 	args    []any // scratch: the inputs of one graph.Exec call
+
+	// The paged KV cache, on the host: per layer, numPages*pageSize rows of kvHeads*headDim
+	// floats (keys after RoPE), as in the cpu backend. See doc.go.
+	numPages, pageSize int
+	kCache, vCache     [][]float32
+	pagedExec          *graph.Exec // Forward's graph, one compilation per bucketed shape
 }
 
 // layerIdx are one decoder block's weight indices in Model.weights; -1 where the architecture
@@ -79,7 +90,20 @@ func New(m *model.Model, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("xla backend: opening gomlx backend %q: %w", conf, err)
 	}
-	x := &Model{cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq()}
+	if opt.PageSize <= 0 {
+		opt.PageSize = kv.DefaultPageSize
+	}
+	if opt.NumPages <= 0 {
+		opt.NumPages = (4096 + opt.PageSize - 1) / opt.PageSize
+	}
+	x := &Model{cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(), numPages: opt.NumPages, pageSize: opt.PageSize}
+	slots := opt.NumPages * opt.PageSize * cfg.NumKVHeads * cfg.HeadDim
+	x.kCache = make([][]float32, cfg.NumLayers)
+	x.vCache = make([][]float32, cfg.NumLayers)
+	for l := range x.kCache {
+		x.kCache[l] = make([]float32, slots)
+		x.vCache[l] = make([]float32, slots)
+	}
 	if err := catch(func() error { return x.upload(w) }); err != nil {
 		x.Close()
 		return nil, fmt.Errorf("xla backend: %w", err)
@@ -92,6 +116,15 @@ func New(m *model.Model, opt Options) (*Model, error) {
 	// One compiled graph per sequence length until bucketing exists; do not refuse lengths.
 	x.exec.SetMaxCache(-1)
 	x.exec.WithName("arbor-dense-forward")
+	x.pagedExec, err = graph.NewExecAny(be, x.pagedGraph)
+	if err != nil {
+		x.Close()
+		return nil, fmt.Errorf("xla backend: building paged executor: %w", err)
+	}
+	// Lengths are bucketed to powers of two (see Forward), so the compilations are bounded
+	// by the log2 of the token, context and logits-row counts; do not refuse any.
+	x.pagedExec.SetMaxCache(-1)
+	x.pagedExec.WithName("arbor-paged-forward")
 	return x, nil
 }
 
@@ -258,12 +291,17 @@ func (x *Model) LastLogits(tokens, positions []int32) ([]float32, error) {
 	return logits, nil
 }
 
-// Close frees the device weights, the compiled graphs and the gomlx backend.
+// Close frees the device weights, the KV cache, the compiled graphs and the gomlx backend.
 func (x *Model) Close() error {
 	if x.exec != nil {
 		x.exec.Finalize()
 		x.exec = nil
 	}
+	if x.pagedExec != nil {
+		x.pagedExec.Finalize()
+		x.pagedExec = nil
+	}
+	x.kCache, x.vCache = nil, nil
 	for _, w := range x.weights {
 		w.FinalizeAll()
 	}
