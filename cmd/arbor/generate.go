@@ -11,7 +11,6 @@ import (
 	"os/signal"
 	"slices"
 
-	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/model"
@@ -45,6 +44,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	topK := fs.Int("top-k", 0, "keep the K most likely tokens (0: off)")
 	seed := fs.Int64("seed", -1, "random seed for a reproducible run (-1: random)")
 	threads := fs.Int("threads", 0, "worker threads (0: all cores)")
+	backendKind := fs.String("backend", "cpu", backendHelp)
 	ctxLen := fs.Int("ctx", 4096, "the most tokens (prompt and generated) the KV cache holds")
 	asJSON := fs.Bool("json", false, "print one JSON object (ids, text, speeds) instead of streaming text")
 	if err := parseFlags(fs, args); err != nil {
@@ -78,9 +78,9 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 
 	pageSize := 16
-	be, err := cpu.New(m, cpu.Options{Threads: *threads, PageSize: pageSize, NumPages: (*ctxLen + pageSize - 1) / pageSize})
+	be, err := newBackend(*backendKind, m, *threads, pageSize, (*ctxLen+pageSize-1)/pageSize)
 	if err != nil {
-		return err
+		return fmt.Errorf("generate: %w", err)
 	}
 	defer be.Close()
 	eng := engine.New(be, tok, engine.Options{MaxContext: *ctxLen})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -93,6 +94,29 @@ func TestDemoModelSaysSo(t *testing.T) {
 	}
 }
 
+// TestBackendsAgree: the xla backend (gomlx graphs, here on gomlx's pure-Go engine) gives the
+// cpu backend's greedy ids on the demo model (issue 7's first check).
+func TestBackendsAgree(t *testing.T) {
+	var ids [2][]int32
+	for i, be := range []string{"cpu", "xla"} {
+		stdout, _, err := arbor(t, "", "generate", "--backend", be, "--prompt", "Once upon a time", "--max-tokens", "16", "--temperature", "0", "--json")
+		if err != nil {
+			t.Fatalf("--backend %s: %v", be, err)
+		}
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
+		var res struct {
+			IDs []int32 `json:"ids"`
+		}
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || len(res.IDs) != 16 {
+			t.Fatalf("--backend %s: %v: %q", be, err, stdout)
+		}
+		ids[i] = res.IDs
+	}
+	if !slices.Equal(ids[0], ids[1]) {
+		t.Fatalf("greedy ids differ: cpu %v, xla %v", ids[0], ids[1])
+	}
+}
+
 func TestChatPrompt(t *testing.T) {
 	stdout, stderr, err := arbor(t, "", "generate", "--chat", "--prompt", "Hi", "--temperature", "0", "--max-tokens", "2", "--json")
 	if err != nil {
@@ -138,6 +162,7 @@ func TestBadInvocations(t *testing.T) {
 		{"model", "new", "--shape", "tiny", "--dtype", "q4", "--out", "x.gguf"},
 		{"model", "new", "--shape", "tiny", "--dtype", "q8_0", "--out", "dir"},
 		{"tokenize", "--model", "a", "--tokenizer", "b"},
+		{"generate", "--prompt", "a", "--backend", "tpu"},
 	}
 	for _, args := range cases {
 		if _, _, err := arbor(t, "", args...); err == nil {

@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/server"
 	"github.com/arborlabs/arbor/tools"
@@ -47,6 +46,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	ctxLen := fs.Int("ctx", 4096, "the most tokens (prompt and generated) one sequence may hold")
 	kvPages := fs.Int("kv-pages", 0, "KV cache pages of 16 tokens shared by all sequences (0: room for 4 full contexts)")
 	threads := fs.Int("threads", 0, "worker threads (0: all cores)")
+	backendKind := fs.String("backend", "cpu", backendHelp)
 	stepTokens := fs.Int("step-tokens", 512, "tokens in one forward step at most (the prefill chunk size)")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "request bodies larger than this many bytes get 413")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
@@ -109,7 +109,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	loadDone := make(chan loaded, 1)
 	go func() {
-		eng, cleanup, err := loadEngine(log, srv, *modelPath, *servedName, template, *threads, *ctxLen, *kvPages, *maxSeqs, *maxQueue, *stepTokens)
+		eng, cleanup, err := loadEngine(log, srv, *modelPath, *servedName, template, *backendKind, *threads, *ctxLen, *kvPages, *maxSeqs, *maxQueue, *stepTokens)
 		loadDone <- loaded{eng, cleanup, err}
 	}()
 	var ld loaded
@@ -156,7 +156,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 
 // loadEngine loads the model, starts its engine and hands it to the server. cleanup frees the
 // engine, the backend and the model.
-func loadEngine(log *slog.Logger, srv *server.Server, path, name, template string, threads, ctxLen, kvPages, maxSeqs, maxQueue, stepTokens int) (*engine.Engine, func(), error) {
+func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, backendKind string, threads, ctxLen, kvPages, maxSeqs, maxQueue, stepTokens int) (*engine.Engine, func(), error) {
 	start := time.Now()
 	demoModel := path == ""
 	if demoModel {
@@ -170,7 +170,7 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template strin
 	if kvPages == 0 {
 		kvPages = 4 * ((ctxLen + pageSize - 1) / pageSize)
 	}
-	be, err := cpu.New(m, cpu.Options{Threads: threads, PageSize: pageSize, NumPages: kvPages})
+	be, err := newBackend(backendKind, m, threads, pageSize, kvPages)
 	if err != nil {
 		m.Close()
 		return nil, nil, fmt.Errorf("serve: backend: %w", err)
