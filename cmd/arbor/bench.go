@@ -19,6 +19,7 @@ import (
 // benchResult is the JSON line arbor bench ends with.
 type benchResult struct {
 	Model                string  `json:"model"`
+	Backend              string  `json:"backend"`
 	Arch                 string  `json:"arch"`
 	DType                string  `json:"dtype"`
 	Params               int64   `json:"params"`
@@ -37,6 +38,9 @@ type benchResult struct {
 	BandwidthGBPerS      float64 `json:"bandwidth_gb_per_s"`
 	DecodeBandwidthShare float64 `json:"decode_bandwidth_share"`
 	DecodeBoundTokensPS  float64 `json:"decode_bound_tokens_per_s"`
+	// Compilations is the number of graphs the backend compiled during the whole run
+	// (warm-up included), for backends that compile (xla); absent otherwise.
+	Compilations *int `json:"compilations,omitempty"`
 }
 
 // cmdBench times prefill and decode straight through the backend (no tokenizer, sampler or
@@ -49,6 +53,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	newTokens := fs.Int("new-tokens", 128, "tokens to decode per sequence")
 	batch := fs.Int("batch", 1, "sequences decoding together")
 	threads := fs.Int("threads", 0, "worker threads (0: all cores)")
+	backendKind := fs.String("backend", "cpu", backendHelp)
 	bwMB := fs.Int("bandwidth-mb", 1024, "buffer size for the memory bandwidth measurement, MiB (0: skip)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
 	if err := parseFlags(fs, args); err != nil {
@@ -74,7 +79,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	perSeq := *promptTokens + *newTokens + 1
 	pagesPerSeq := (perSeq + pageSize - 1) / pageSize
 	numPages := pagesPerSeq**batch + pagesPerSeq
-	be, err := cpu.New(m, cpu.Options{Threads: *threads, PageSize: pageSize, NumPages: numPages})
+	be, err := newBackend(*backendKind, m, *threads, pageSize, numPages)
 	if err != nil {
 		return err
 	}
@@ -82,17 +87,24 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	pool := kv.NewPool(numPages, pageSize)
 
 	res := benchResult{
-		Model: *modelPath, Arch: cfg.Arch, Params: int64(numParams(&m.Weights)),
+		Model: *modelPath, Backend: *backendKind, Arch: cfg.Arch, Params: int64(numParams(&m.Weights)),
 		Layers: cfg.NumLayers, Hidden: cfg.HiddenSize, Threads: *threads, Batch: *batch,
 		PromptTokens: *promptTokens, NewTokens: *newTokens,
-		WeightBytesPerToken: be.WeightBytesPerToken(),
+	}
+	if res.Backend == "" {
+		res.Backend = "cpu"
+	}
+	// The weight traffic (and so the bandwidth bound) is the cpu backend's figure; other
+	// backends do not report it, and bench then skips the bandwidth measurement.
+	if wb, ok := be.(interface{ WeightBytesPerToken() int64 }); ok {
+		res.WeightBytesPerToken = wb.WeightBytesPerToken()
 	}
 	if len(m.Weights.Layers) > 0 && m.Weights.Layers[0].Q != nil {
 		res.DType = m.Weights.Layers[0].Q.DType.String()
 	}
 	fmt.Fprintf(stderr, "bench: %s (%s, %s, %d layers, %.0fM parameters), %d threads, batch %d\n",
 		*modelPath, cfg.Arch, res.DType, cfg.NumLayers, float64(res.Params)/1e6, *threads, *batch)
-	if *bwMB > 0 {
+	if *bwMB > 0 && res.WeightBytesPerToken > 0 {
 		fmt.Fprintf(stderr, "bench: measuring memory read bandwidth over %d MiB...\n", *bwMB)
 		bw := cpu.MeasureReadBandwidth(*bwMB<<20, *threads)
 		res.BandwidthGBPerS = bw / 1e9
@@ -203,6 +215,11 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "bench: decode %d x %d tokens in %.2fs: %.1f tokens/s (%.0f%% of the memory bandwidth)\n",
 		*batch, *newTokens, res.DecodeSeconds, res.DecodeTokensPerS, 100*res.DecodeBandwidthShare)
+	if c, ok := be.(interface{ Compilations() int }); ok {
+		n := c.Compilations()
+		res.Compilations = &n
+		fmt.Fprintf(stderr, "bench: %d graph compilations\n", n)
+	}
 	line, err := json.Marshal(res)
 	if err != nil {
 		return err

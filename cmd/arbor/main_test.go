@@ -170,3 +170,37 @@ func TestBadInvocations(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchBackends runs bench on the tiny shape with each backend: both give positive rates,
+// and only the xla backend reports its graph compilations (warm-up (1,1,1), a 5-token prefill
+// (8,1,1), then decodes over 5..7 context rows (1,8,1): 3 graphs).
+func TestBenchBackends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path, "--seed", "3"); err != nil {
+		t.Fatalf("model new: %v\n%s", err, stderr)
+	}
+	for _, be := range []string{"cpu", "xla"} {
+		stdout, stderr, err := arbor(t, "", "bench", "--model", path, "--backend", be, "--prompt-tokens", "5", "--new-tokens", "3", "--bandwidth-mb", "0", "--threads", "2")
+		if err != nil {
+			t.Fatalf("bench --backend %s: %v\n%s", be, err, stderr)
+		}
+		var res struct {
+			Backend      string  `json:"backend"`
+			Prefill      float64 `json:"prefill_tokens_per_s"`
+			Decode       float64 `json:"decode_tokens_per_s"`
+			Compilations *int    `json:"compilations"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("bench --backend %s: %v in %q", be, err, stdout)
+		}
+		if res.Backend != be || res.Prefill <= 0 || res.Decode <= 0 {
+			t.Fatalf("bench --backend %s: %+v", be, res)
+		}
+		switch {
+		case be == "cpu" && res.Compilations != nil:
+			t.Fatalf("bench --backend cpu reports %d compilations", *res.Compilations)
+		case be == "xla" && (res.Compilations == nil || *res.Compilations != 3):
+			t.Fatalf("bench --backend xla: compilations %v, want 3", res.Compilations)
+		}
+	}
+}

@@ -51,6 +51,9 @@
 // logits rows are each padded up to a power of two (at least 1), so one graph is compiled per
 // bucketed triple, at most about log2 of each bound. Padded tokens are id 0 and attend only to
 // themselves; padded context rows are zero and masked out; padded logits rows are dropped.
+// Model.Compilations reports how many graphs both executors have compiled so far (each graph
+// function runs once per new input shape); TestCompilations pins the count for a prefill
+// followed by decode steps.
 // Masked scores get -1e30 added, which gives them exactly zero weight in float32 without any
 // NaN. The paged tests (paged_test.go) drive the cpu backend and this one with the same
 // batches and page tables — a 12-token prefill then 3 decode steps, a mixed batch of two

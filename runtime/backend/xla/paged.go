@@ -282,6 +282,7 @@ const pagedInputs = 5
 // for each layer its past keys and values [Pp, kvDim], then x.weights in order. It returns the
 // logits [Np, vocab] and, per layer, the new tokens' keys (after RoPE) and values [Tp, kvDim].
 func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
+	x.compilations++
 	cfg := &x.cfg
 	tokens, cos, sin, mask, logitIdx := inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]
 	L := len(x.layers)

@@ -211,3 +211,63 @@ func TestForwardBadBatch(t *testing.T) {
 		t.Error("CopySlots after Close succeeded")
 	}
 }
+
+// TestCompilations checks the compile counter against the power-of-two bucketing: a 5-token
+// prefill (T=5 -> 8, P=0 -> 1) then 12 decode steps whose contexts are 5..16 rows (P -> 8 for
+// 5..8, 16 for 9..16; T=1) compile 3 graphs; repeating the same kind of steps on a second
+// sequence compiles none, and LastLogits compiles one graph per distinct length.
+func TestCompilations(t *testing.T) {
+	m := testModel(t, "tiny", model.F32)
+	x, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 8, PageSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if got := x.Compilations(); got != 0 {
+		t.Fatalf("after New: %d compilations, want 0", got)
+	}
+	pool := kv.NewPool(x.NumPages(), x.PageSize())
+	out := [][]float32{make([]float32, x.VocabSize())}
+	run := func() {
+		s := pool.NewSequence()
+		defer s.Free()
+		ids := []int32{3, 1, 4, 1, 5}
+		pos := []int32{0, 1, 2, 3, 4}
+		if _, err := s.Append(len(ids)); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{{Tokens: ids, Positions: pos, Pages: s.Pages(), Logits: true}}}, out); err != nil {
+			t.Fatal(err)
+		}
+		for step := 0; step < 12; step++ {
+			at := s.Len()
+			if _, err := s.Append(1); err != nil {
+				t.Fatal(err)
+			}
+			in := backend.SeqInput{Tokens: []int32{int32(step + 7)}, Positions: []int32{int32(at)}, Start: at, Pages: s.Pages(), Logits: true}
+			if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run()
+	if got := x.Compilations(); got != 3 {
+		t.Fatalf("prefill of 5 + 12 decode steps: %d compilations, want 3 ((8,1,1), (1,8,1), (1,16,1))", got)
+	}
+	run()
+	if got := x.Compilations(); got != 3 {
+		t.Fatalf("the same steps again: %d compilations, want still 3", got)
+	}
+	for _, n := range []int{4, 6, 4} {
+		ids, pos := make([]int32, n), make([]int32, n)
+		for i := range ids {
+			ids[i], pos[i] = int32(i+1), int32(i)
+		}
+		if _, err := x.LastLogits(ids, pos); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := x.Compilations(); got != 5 {
+		t.Fatalf("after LastLogits of 4, 6 and 4 tokens: %d compilations, want 5", got)
+	}
+}

@@ -56,7 +56,16 @@ type Model struct {
 	numPages, pageSize int
 	kCache, vCache     [][]float32
 	pagedExec          *graph.Exec // Forward's graph, one compilation per bucketed shape
+
+	// compilations counts the graphs built and compiled so far by both executors: the
+	// graph functions run once per new input shape (a cache miss of graph.Exec).
+	compilations int
 }
+
+// Compilations returns how many graphs the model has compiled so far: one per distinct
+// (padded) input shape seen by Forward, plus one per distinct sequence length seen by
+// LastLogits. Compiled graphs are cached, so a repeated shape does not count again.
+func (x *Model) Compilations() int { return x.compilations }
 
 // layerIdx are one decoder block's weight indices in Model.weights; -1 where the architecture
 // has no such tensor.
@@ -316,6 +325,7 @@ func (x *Model) Close() error {
 // forwardGraph builds the forward pass. inputs are tokens [T,1] int32, cos and sin [T, head_dim/2]
 // f32, then x.weights in order. It returns the last token's logits, [vocab].
 func (x *Model) forwardGraph(inputs []*graph.Node) *graph.Node {
+	x.compilations++
 	cfg := &x.cfg
 	tokens, cos, sin := inputs[0], inputs[1], inputs[2]
 	w := inputs[3:]
