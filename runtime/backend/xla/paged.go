@@ -301,17 +301,6 @@ func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
 
 	cos = graph.Reshape(cos, T, 1, half)
 	sin = graph.Reshape(sin, T, 1, half)
-	rope := func(v *graph.Node) *graph.Node {
-		lo := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, half))
-		hi := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(half, hd))
-		return graph.Concatenate([]*graph.Node{
-			graph.Sub(graph.Mul(lo, cos), graph.Mul(hi, sin)),
-			graph.Add(graph.Mul(lo, sin), graph.Mul(hi, cos)),
-		}, -1)
-	}
-	linear := func(in, weight *graph.Node) *graph.Node {
-		return graph.Einsum("ti,oi->to", in, weight)
-	}
 	mask = graph.Reshape(mask, 1, 1, T, K)
 	scale := graph.Scalar(g, dtypes.Float32, 1/math.Sqrt(float64(hd)))
 
@@ -319,19 +308,7 @@ func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
 	act := graph.Reshape(graph.Gather(w[x.embed], tokens), T, h)
 	for i := range x.layers {
 		l := &x.layers[i]
-		xn := rmsNorm(act, w[l.attnNorm], eps)
-		q, k, v := linear(xn, w[l.q]), linear(xn, w[l.k]), linear(xn, w[l.v])
-		if l.qBias >= 0 {
-			q, k, v = graph.Add(q, lastAxis(w[l.qBias], 2)), graph.Add(k, lastAxis(w[l.kBias], 2)), graph.Add(v, lastAxis(w[l.vBias], 2))
-		}
-		q = graph.Reshape(q, T, nh, hd)
-		k = graph.Reshape(k, T, nkv, hd)
-		v = graph.Reshape(v, T, nkv, hd)
-		if l.qNorm >= 0 {
-			q = rmsNorm(q, w[l.qNorm], eps)
-			k = rmsNorm(k, w[l.kNorm], eps)
-		}
-		q, k = rope(q), rope(k)
+		q, k, v := x.attnInputs(act, w, l, cos, sin)
 		outs = append(outs, graph.Reshape(k, T, nkv*hd), graph.Reshape(v, T, nkv*hd))
 		keys := graph.Concatenate([]*graph.Node{graph.Reshape(past[2*i], Pp, nkv, hd), k}, 0)   // [K, nkv, hd]
 		vals := graph.Concatenate([]*graph.Node{graph.Reshape(past[2*i+1], Pp, nkv, hd), v}, 0) // [K, nkv, hd]
@@ -339,11 +316,7 @@ func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
 		scores := graph.Add(graph.Mul(graph.Einsum("tkgd,skd->kgts", q, keys), scale), mask) // [nkv, group, T, K]
 		pr := graph.Softmax(scores, -1)
 		att := graph.Einsum("kgts,skd->tkgd", pr, vals)
-		act = graph.Add(act, linear(graph.Reshape(att, T, nh*hd), w[l.o]))
-
-		xn = rmsNorm(act, w[l.ffnNorm], eps)
-		gate, up := linear(xn, w[l.gate]), linear(xn, w[l.up])
-		act = graph.Add(act, linear(graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up), w[l.down]))
+		act = x.layerOutput(act, att, w, l)
 	}
 	last := graph.Reshape(graph.Gather(act, logitIdx), Np, h)
 	last = rmsNorm(last, w[x.outNorm], eps)

@@ -340,17 +340,6 @@ func (x *Model) forwardGraph(inputs []*graph.Node) *graph.Node {
 	// [T, 1, half]: broadcast over heads.
 	cos = graph.Reshape(cos, T, 1, half)
 	sin = graph.Reshape(sin, T, 1, half)
-	rope := func(v *graph.Node) *graph.Node { // v: [T, heads, hd], rotate-half layout
-		lo := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, half))
-		hi := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(half, hd))
-		return graph.Concatenate([]*graph.Node{
-			graph.Sub(graph.Mul(lo, cos), graph.Mul(hi, sin)),
-			graph.Add(graph.Mul(lo, sin), graph.Mul(hi, cos)),
-		}, -1)
-	}
-	linear := func(in, weight *graph.Node) *graph.Node { // in [T, i], weight [o, i] -> [T, o]
-		return graph.Einsum("ti,oi->to", in, weight)
-	}
 
 	// Causal mask over slot indices (the sequence starts at slot 0), with Mistral's window.
 	mshape := shapes.Make(dtypes.Int32, T, T)
@@ -365,33 +354,63 @@ func (x *Model) forwardGraph(inputs []*graph.Node) *graph.Node {
 	act := graph.Reshape(graph.Gather(w[x.embed], tokens), T, h)
 	for i := range x.layers {
 		l := &x.layers[i]
-		xn := rmsNorm(act, w[l.attnNorm], eps)
-		q, k, v := linear(xn, w[l.q]), linear(xn, w[l.k]), linear(xn, w[l.v])
-		if l.qBias >= 0 {
-			q, k, v = graph.Add(q, lastAxis(w[l.qBias], 2)), graph.Add(k, lastAxis(w[l.kBias], 2)), graph.Add(v, lastAxis(w[l.vBias], 2))
-		}
-		q = graph.Reshape(q, T, nh, hd)
-		k = graph.Reshape(k, T, nkv, hd)
-		v = graph.Reshape(v, T, nkv, hd)
-		if l.qNorm >= 0 {
-			q = rmsNorm(q, w[l.qNorm], eps)
-			k = rmsNorm(k, w[l.kNorm], eps)
-		}
-		q, k = rope(q), rope(k)
+		q, k, v := x.attnInputs(act, w, l, cos, sin)
 		// Grouped-query attention: query head kv*group+j uses KV head kv.
 		q = graph.Reshape(q, T, nkv, group, hd)
 		scores := graph.Mul(graph.Einsum("tkgd,skd->kgts", q, k), scale) // [nkv, group, T(query), T(key)]
 		p := graph.MaskedSoftmax(scores, mask, -1)
 		att := graph.Einsum("kgts,skd->tkgd", p, v) // [T, nkv, group, hd]
-		act = graph.Add(act, linear(graph.Reshape(att, T, nh*hd), w[l.o]))
-
-		xn = rmsNorm(act, w[l.ffnNorm], eps)
-		gate, up := linear(xn, w[l.gate]), linear(xn, w[l.up])
-		act = graph.Add(act, linear(graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up), w[l.down]))
+		act = x.layerOutput(act, att, w, l)
 	}
 	last := graph.Slice(act, graph.AxisElem(T-1), graph.AxisRange()) // [1, h]
 	last = rmsNorm(last, w[x.outNorm], eps)
 	return graph.Reshape(linear(last, w[x.output]), cfg.VocabSize)
+}
+
+// linear is a projection: in [T, i] times weight [o, i] transposed, giving [T, o].
+func linear(in, weight *graph.Node) *graph.Node { return graph.Einsum("ti,oi->to", in, weight) }
+
+// rope rotates v [T, heads, head_dim] (rotate-half layout) by the angles whose cos and sin
+// are given as [T, 1, head_dim/2].
+func rope(v, cos, sin *graph.Node) *graph.Node {
+	hd := v.Shape().Dimensions[2]
+	lo := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, hd/2))
+	hi := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(hd/2, hd))
+	return graph.Concatenate([]*graph.Node{
+		graph.Sub(graph.Mul(lo, cos), graph.Mul(hi, sin)),
+		graph.Add(graph.Mul(lo, sin), graph.Mul(hi, cos)),
+	}, -1)
+}
+
+// attnInputs is a decoder block's start, shared by the dense and the paged graphs: the
+// attention norm, the Q/K/V projections (with Qwen2's biases), Qwen3's per-head Q/K norms and
+// RoPE. act is [T, hidden]; it returns q [T, heads, hd], k and v [T, kv heads, hd].
+func (x *Model) attnInputs(act *graph.Node, w []*graph.Node, l *layerIdx, cos, sin *graph.Node) (q, k, v *graph.Node) {
+	cfg := &x.cfg
+	T, hd, eps := act.Shape().Dimensions[0], cfg.HeadDim, float64(cfg.RMSNormEps)
+	xn := rmsNorm(act, w[l.attnNorm], eps)
+	q, k, v = linear(xn, w[l.q]), linear(xn, w[l.k]), linear(xn, w[l.v])
+	if l.qBias >= 0 {
+		q, k, v = graph.Add(q, lastAxis(w[l.qBias], 2)), graph.Add(k, lastAxis(w[l.kBias], 2)), graph.Add(v, lastAxis(w[l.vBias], 2))
+	}
+	q = graph.Reshape(q, T, cfg.NumHeads, hd)
+	k = graph.Reshape(k, T, cfg.NumKVHeads, hd)
+	v = graph.Reshape(v, T, cfg.NumKVHeads, hd)
+	if l.qNorm >= 0 {
+		q = rmsNorm(q, w[l.qNorm], eps)
+		k = rmsNorm(k, w[l.kNorm], eps)
+	}
+	return rope(q, cos, sin), rope(k, cos, sin), v
+}
+
+// layerOutput is a decoder block's end, shared by both graphs: the output projection of the
+// attention att [T, kv heads, group, hd] added to the residual act, then the SwiGLU MLP.
+func (x *Model) layerOutput(act, att *graph.Node, w []*graph.Node, l *layerIdx) *graph.Node {
+	T, eps := act.Shape().Dimensions[0], float64(x.cfg.RMSNormEps)
+	act = graph.Add(act, linear(graph.Reshape(att, T, x.cfg.NumHeads*x.cfg.HeadDim), w[l.o]))
+	xn := rmsNorm(act, w[l.ffnNorm], eps)
+	gate, up := linear(xn, w[l.gate]), linear(xn, w[l.up])
+	return graph.Add(act, linear(graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up), w[l.down]))
 }
 
 // rmsNorm normalizes v over its last axis and scales it by weight (shaped as that axis).
