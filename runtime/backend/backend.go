@@ -6,6 +6,7 @@ package backend
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/arborlabs/arbor/runtime/kv"
 )
@@ -42,6 +43,48 @@ func (b *Batch) NumTokens() int {
 		n += len(b.Seqs[i].Tokens)
 	}
 	return n
+}
+
+// Validate checks a batch against a backend's vocabulary and KV pool (numPages pages of
+// pageSize slots) and against logits, the rows Forward would fill: every sequence has tokens
+// in the vocabulary with as many positions, a non-negative start, a page table covering its
+// slots with pages in the pool, and a logits row of at least vocab entries where it asks for
+// one. Errors wrap ErrBadBatch and name the sequence.
+func (b *Batch) Validate(vocab, pageSize, numPages int, logits [][]float32) error {
+	if len(logits) < len(b.Seqs) {
+		return fmt.Errorf("%w: %d logits rows for %d sequences", ErrBadBatch, len(logits), len(b.Seqs))
+	}
+	for i := range b.Seqs {
+		s := &b.Seqs[i]
+		if len(s.Tokens) == 0 {
+			return fmt.Errorf("%w: sequence %d has no tokens", ErrBadBatch, i)
+		}
+		if len(s.Positions) != len(s.Tokens) {
+			return fmt.Errorf("%w: sequence %d: %d positions for %d tokens", ErrBadBatch, i, len(s.Positions), len(s.Tokens))
+		}
+		if s.Start < 0 {
+			return fmt.Errorf("%w: sequence %d: negative start", ErrBadBatch, i)
+		}
+		end := s.Start + len(s.Tokens)
+		need := (end + pageSize - 1) / pageSize
+		if len(s.Pages) < need {
+			return fmt.Errorf("%w: sequence %d: %d pages cannot hold %d slots", ErrBadBatch, i, len(s.Pages), end)
+		}
+		for _, p := range s.Pages[:need] {
+			if p < 0 || int(p) >= numPages {
+				return fmt.Errorf("%w: sequence %d: page %d outside the pool of %d", ErrBadBatch, i, p, numPages)
+			}
+		}
+		for _, t := range s.Tokens {
+			if t < 0 || int(t) >= vocab {
+				return fmt.Errorf("%w: sequence %d: token %d outside the vocabulary of %d", ErrBadBatch, i, t, vocab)
+			}
+		}
+		if s.Logits && len(logits[i]) < vocab {
+			return fmt.Errorf("%w: sequence %d: logits row of %d, want %d", ErrBadBatch, i, len(logits[i]), vocab)
+		}
+	}
+	return nil
 }
 
 // Backend runs forward passes. Implementations are not safe for concurrent Forward calls: the

@@ -269,39 +269,7 @@ func (b *Backend) checkSlots(page, off, n int) error {
 }
 
 func (b *Backend) validate(batch *backend.Batch, logits [][]float32) error {
-	if len(logits) < len(batch.Seqs) {
-		return fmt.Errorf("%w: %d logits rows for %d sequences", backend.ErrBadBatch, len(logits), len(batch.Seqs))
-	}
-	for i := range batch.Seqs {
-		s := &batch.Seqs[i]
-		if len(s.Tokens) == 0 {
-			return fmt.Errorf("%w: sequence %d has no tokens", backend.ErrBadBatch, i)
-		}
-		if len(s.Positions) != len(s.Tokens) {
-			return fmt.Errorf("%w: sequence %d: %d positions for %d tokens", backend.ErrBadBatch, i, len(s.Positions), len(s.Tokens))
-		}
-		if s.Start < 0 {
-			return fmt.Errorf("%w: sequence %d: negative start", backend.ErrBadBatch, i)
-		}
-		end := s.Start + len(s.Tokens)
-		if need := (end + b.pageSize - 1) / b.pageSize; len(s.Pages) < need {
-			return fmt.Errorf("%w: sequence %d: %d pages cannot hold %d slots", backend.ErrBadBatch, i, len(s.Pages), end)
-		}
-		for _, p := range s.Pages[:(end+b.pageSize-1)/b.pageSize] {
-			if p < 0 || int(p) >= b.numPages {
-				return fmt.Errorf("%w: sequence %d: page %d outside the pool of %d", backend.ErrBadBatch, i, p, b.numPages)
-			}
-		}
-		for _, t := range s.Tokens {
-			if t < 0 || int(t) >= b.cfg.VocabSize {
-				return fmt.Errorf("%w: sequence %d: token %d outside the vocabulary of %d", backend.ErrBadBatch, i, t, b.cfg.VocabSize)
-			}
-		}
-		if s.Logits && len(logits[i]) < b.cfg.VocabSize {
-			return fmt.Errorf("%w: sequence %d: logits row of %d, want %d", backend.ErrBadBatch, i, len(logits[i]), b.cfg.VocabSize)
-		}
-	}
-	return nil
+	return batch.Validate(b.cfg.VocabSize, b.pageSize, b.numPages, logits)
 }
 
 // Forward implements backend.Backend.

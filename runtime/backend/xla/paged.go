@@ -76,38 +76,19 @@ func (x *Model) CopySlots(moves []kv.Move) error {
 }
 
 func (x *Model) validate(b *backend.Batch, logits [][]float32) error {
+	// Stricter than the shared check: exactly one logits row per sequence, of exactly the
+	// vocabulary's width, and at least one sequence.
 	if len(logits) != len(b.Seqs) {
 		return fmt.Errorf("%w: %d logits rows for %d sequences", backend.ErrBadBatch, len(logits), len(b.Seqs))
 	}
 	if len(b.Seqs) == 0 {
 		return fmt.Errorf("%w: no sequences", backend.ErrBadBatch)
 	}
+	if err := b.Validate(x.cfg.VocabSize, x.pageSize, x.numPages, logits); err != nil {
+		return err
+	}
 	for i := range b.Seqs {
-		s := &b.Seqs[i]
-		if len(s.Tokens) == 0 {
-			return fmt.Errorf("%w: sequence %d has no tokens", backend.ErrBadBatch, i)
-		}
-		if len(s.Positions) != len(s.Tokens) {
-			return fmt.Errorf("%w: sequence %d: %d positions for %d tokens", backend.ErrBadBatch, i, len(s.Positions), len(s.Tokens))
-		}
-		if s.Start < 0 {
-			return fmt.Errorf("%w: sequence %d: negative start", backend.ErrBadBatch, i)
-		}
-		end := s.Start + len(s.Tokens)
-		if len(s.Pages)*x.pageSize < end {
-			return fmt.Errorf("%w: sequence %d: %d pages cannot hold %d slots", backend.ErrBadBatch, i, len(s.Pages), end)
-		}
-		for _, p := range s.Pages[:(end+x.pageSize-1)/x.pageSize] {
-			if p < 0 || int(p) >= x.numPages {
-				return fmt.Errorf("%w: sequence %d: page %d outside the pool of %d", backend.ErrBadBatch, i, p, x.numPages)
-			}
-		}
-		for _, id := range s.Tokens {
-			if id < 0 || int(id) >= x.cfg.VocabSize {
-				return fmt.Errorf("%w: sequence %d: token id %d outside vocabulary of %d", backend.ErrBadBatch, i, id, x.cfg.VocabSize)
-			}
-		}
-		if s.Logits && len(logits[i]) != x.cfg.VocabSize {
+		if b.Seqs[i].Logits && len(logits[i]) != x.cfg.VocabSize {
 			return fmt.Errorf("%w: sequence %d: logits row of %d, want %d", backend.ErrBadBatch, i, len(logits[i]), x.cfg.VocabSize)
 		}
 	}
