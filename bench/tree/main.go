@@ -74,6 +74,7 @@ const toolParams = `{"type":"object","properties":{"query":{"type":"string"}},"r
 // the results.
 type script struct {
 	pieces  []string          // model text; a tool result follows every piece but the last
+	forced  []string          // the text the runtime writes after pieces[i]: `,"tool_result":` and the result
 	results map[string]string // query -> the tool's result JSON
 }
 
@@ -96,6 +97,7 @@ func synthTree(fanout []int, maxCalls int) script {
 			sc.pieces = append(sc.pieces, b.String())
 			b.Reset()
 			sc.results[q] = fmt.Sprintf(`{"results":[{"title":"Item %s","snippet":"Item %s measures %d units, recorded in %d."}]}`, name, name, 100+7*calls, 1990+calls%30)
+			sc.forced = append(sc.forced, `,"tool_result":`+sc.results[q])
 			b.WriteString(`}`)
 		} else {
 			b.WriteString(`null`)
@@ -245,15 +247,8 @@ func (b *bench) agentLoop(sc script) (time.Duration, int64, error) {
 			return 0, 0, err
 		}
 		ctx = append(ctx, res.IDs...)
-		if i < len(sc.pieces)-1 {
-			var p struct {
-				Query string `json:"query"`
-			}
-			last := piece[strings.LastIndex(piece, `"parameters":`)+len(`"parameters":`):]
-			if err := json.Unmarshal([]byte(last), &p); err != nil {
-				return 0, 0, fmt.Errorf("piece %d: parameters: %w", i, err)
-			}
-			ctx = append(ctx, b.tok.Encode(`,"tool_result":`+sc.results[p.Query])...)
+		if i < len(sc.forced) {
+			ctx = append(ctx, b.tok.Encode(sc.forced[i])...)
 		}
 	}
 	after := b.eng.Stats()
@@ -373,12 +368,8 @@ func run(shape, dtype string, threads int, fanoutS, batchesS, policiesS string, 
 	var full strings.Builder
 	for i, p := range sc.pieces {
 		full.WriteString(p)
-		if i < len(sc.pieces)-1 {
-			var q struct {
-				Query string `json:"query"`
-			}
-			_ = json.Unmarshal([]byte(p[strings.LastIndex(p, `"parameters":`)+len(`"parameters":`):]), &q)
-			full.WriteString(`,"tool_result":` + sc.results[q.Query])
+		if i < len(sc.forced) {
+			full.WriteString(sc.forced[i])
 		}
 	}
 	treeTokens := len(tok.Encode(full.String()))
