@@ -111,7 +111,10 @@ func New(m *model.Model, opt Options) (*Backend, error) {
 	if out == nil {
 		out = w.TokenEmbed
 	}
-	if b.output, err = newMatrix(out, cfg.VocabSize, h); err != nil {
+	if out == w.TokenEmbed {
+		// Tied embeddings: one matrix (one reordered q8_0 copy) for both uses.
+		b.output = b.embed
+	} else if b.output, err = newMatrix(out, cfg.VocabSize, h); err != nil {
 		return nil, fmt.Errorf("cpu backend: output: %w", err)
 	}
 	if len(w.Layers) != cfg.NumLayers {

@@ -70,7 +70,11 @@ func BenchmarkMatVecDRAM(b *testing.B) {
 				c := *ms[0]
 				c.f32 = append([]float32(nil), c.f32...)
 				c.u16 = append([]uint16(nil), c.u16...)
-				c.q8 = append([]byte(nil), c.q8...)
+				if c.q8 != nil {
+					g := *c.q8
+					g.data = append([]byte(nil), g.data...)
+					c.q8 = &g
+				}
 				ms[i] = &c
 			}
 			x := make([]float32, cols)
@@ -115,22 +119,27 @@ func BenchmarkMatMat(b *testing.B) {
 	}
 }
 
-// BenchmarkQ8Dot is one q8_0 row (896 columns) against one quantized activation row, in L1.
-func BenchmarkQ8Dot(b *testing.B) {
-	const cols = 896
-	m := benchMatrix(b, model.Q8_0, 1, cols)
-	x := make([]float32, cols)
+// BenchmarkQ8Group is one q8_0 row group (8 rows x 896 columns) against 1, 4 and 8 quantized
+// activation rows, in L1: the integer kernels' arithmetic speed without memory in the way.
+func BenchmarkQ8Group(b *testing.B) {
+	const cols, nb = 896, 896 / model.Q8Block
+	m := benchMatrix(b, model.Q8_0, q8GroupRows, cols)
+	x := make([]float32, 8*cols)
 	for i := range x {
 		x[i] = float32(i%7) - 3
 	}
 	var qa q8Acts
-	qa.quantize(x, 1, cols)
-	b.SetBytes(int64(model.Q8_0.RowBytes(cols)))
-	var s float32
-	for i := 0; i < b.N; i++ {
-		s += q8Dot(m.q8, qa.q, qa.d)
+	qa.quantize(x, 8, cols)
+	var out [8 * q8GroupRows]float32
+	for _, T := range []int{1, 4, 8} {
+		b.Run(fmt.Sprintf("tokens=%d", T), func(b *testing.B) {
+			w, s := m.q8.quants(0, 0, nb), m.q8.scales(0, 0, nb)
+			for i := 0; i < b.N; i++ {
+				q8Group(w, s, qa.q, cols, qa.d, nb, nb, T, out[:])
+			}
+			b.ReportMetric(2*q8GroupRows*cols*float64(T)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
 	}
-	_ = s
 }
 
 // BenchmarkQuantize is the activation quantization of one FFN-sized row (4864 values).
@@ -231,3 +240,30 @@ func BenchmarkPoolDispatch(b *testing.B) {
 type nopTask struct{}
 
 func (nopTask) run(lo, hi, w int) {}
+
+// BenchmarkDecodeBatch is the FFN up projection at the qwen2.5-0.5b shape for n sequences
+// decoding together, on one thread, weights in cache: the GFLOP/s figure shows how far the
+// batched kernels turn one weight read into n tokens of arithmetic.
+func BenchmarkDecodeBatch(b *testing.B) {
+	for _, dt := range []model.DType{model.F32, model.BF16, model.Q8_0} {
+		for _, n := range []int{1, 4, 8, 16} {
+			b.Run(fmt.Sprintf("%s/n=%d", dt, n), func(b *testing.B) {
+				const rows, cols = 1024, 896
+				m := benchMatrix(b, dt, rows, cols)
+				x := make([]float32, n*cols)
+				for i := range x {
+					x[i] = float32(i%7) - 3
+				}
+				out := make([]float32, n*rows)
+				var qa q8Acts
+				qa.quantize(x, n, cols)
+				task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, scratch: newScratch(1)}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					task.run(0, rows, 0)
+				}
+				b.ReportMetric(2*rows*cols*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -177,35 +177,57 @@ func q8Exact(row []byte, q []int8, d []float32) (sum, scale float64) {
 	return
 }
 
+// TestQ8Kernels checks the row-group kernels (the AVX2 ones for 1, 4 and 8 tokens, and the
+// portable one for any count) against exact sums over the file's row layout, for row counts
+// that leave the last group partial and block counts around the unrolling.
 func TestQ8Kernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	for _, nb := range []int{1, 2, 3, 4, 5, 7, 8, 9, 16, 28, 29, 152} {
-		c := nb * model.Q8Block
-		row := randQ8Row(r, nb)
-		x := randVec(r, 4*c)
-		x[0], x[1] = 1e3, -1e3 // a ±127 pair in the first block
-		var qa q8Acts
-		qa.quantize(x, 4, c)
-		for tok := 0; tok < 4; tok++ {
-			q, d := qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb]
-			want, scale := q8Exact(row, q, d)
-			checkClose(t, fmt.Sprintf("q8Dot nb=%d tok=%d", nb, tok), q8Dot(row, q, d), want, scale)
-			checkClose(t, fmt.Sprintf("q8DotGeneric nb=%d tok=%d", nb, tok), q8DotGeneric(row, q, d), want, scale)
-		}
-		var o4 [4]float32
-		q8Dot4(row, qa.q, c, qa.d, nb, nb, &o4)
-		for tok := 0; tok < 4; tok++ {
-			want, scale := q8Exact(row, qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])
-			checkClose(t, fmt.Sprintf("q8Dot4 nb=%d tok=%d", nb, tok), o4[tok], want, scale)
-		}
-		x8 := randVec(r, 8*c)
-		var qa8 q8Acts
-		qa8.quantize(x8, 8, c)
-		var o8 [8]float32
-		q8Dot8(row, qa8.q, c, qa8.d, nb, nb, &o8)
-		for tok := 0; tok < 8; tok++ {
-			want, scale := q8Exact(row, qa8.q[tok*c:(tok+1)*c], qa8.d[tok*nb:(tok+1)*nb])
-			checkClose(t, fmt.Sprintf("q8Dot8 nb=%d tok=%d", nb, tok), o8[tok], want, scale)
+	for _, nb := range []int{1, 2, 3, 7, 8, 9, 28, 29, 152} {
+		for _, rows := range []int{8, 5, 19} {
+			c := nb * model.Q8Block
+			src := make([]byte, 0, rows*nb*model.Q8BlockBytes)
+			for i := 0; i < rows; i++ {
+				src = append(src, randQ8Row(r, nb)...)
+			}
+			qg := newQ8Groups(src, rows, c)
+			x := randVec(r, 8*c)
+			x[0], x[1] = 1e3, -1e3 // a ±127 pair in the first block
+			var qa q8Acts
+			qa.quantize(x, 8, c)
+			var out [8 * q8GroupRows]float32
+			for _, T := range []int{1, 2, 3, 4, 8} {
+				for g := 0; g < qg.groups; g++ {
+					w, sc := qg.quants(g, 0, nb), qg.scales(g, 0, nb)
+					kernels := map[string]func(){
+						"generic": func() { q8GroupGeneric(w, sc, qa.q, c, qa.d, nb, nb, T, out[:]) },
+					}
+					if T == 1 || T == 4 || T == 8 {
+						kernels["fast"] = func() { q8Group(w, sc, qa.q, c, qa.d, nb, nb, T, out[:]) }
+					}
+					for name, run := range kernels {
+						clear(out[:])
+						run()
+						for tok := 0; tok < T; tok++ {
+							for ri := 0; ri < q8GroupRows && g*q8GroupRows+ri < rows; ri++ {
+								row := g*q8GroupRows + ri
+								want, scale := q8Exact(src[row*nb*model.Q8BlockBytes:(row+1)*nb*model.Q8BlockBytes], qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])
+								checkClose(t, fmt.Sprintf("%s nb=%d rows=%d T=%d tok=%d row=%d", name, nb, rows, T, tok, row), out[tok*q8GroupRows+ri], want, scale)
+							}
+						}
+					}
+				}
+			}
+			// The reordering keeps every value: each row dequantizes as the file's row does.
+			got, want := make([]float32, c), make([]float32, c)
+			for row := 0; row < rows; row++ {
+				qg.rowF32(row, got)
+				model.DequantizeQ8_0(want, src[row*nb*model.Q8BlockBytes:(row+1)*nb*model.Q8BlockBytes])
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("rowF32 nb=%d rows=%d row %d col %d: %v, want %v", nb, rows, row, i, got[i], want[i])
+					}
+				}
+			}
 		}
 	}
 }
@@ -262,8 +284,9 @@ func TestMatmulTaskPaths(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	for _, dt := range testDTypes {
 		// 8192 columns make the token tiles small (8 tokens of f32, 32 of int8), so 37 tokens
-		// cross tile boundaries; 64 columns keep one tile.
-		for _, sz := range [][2]int{{7, 64}, {5, 8192}} {
+		// cross tile boundaries; 64 columns keep one tile. Row counts that are not multiples of
+		// eight leave q8_0's last row group partial.
+		for _, sz := range [][2]int{{7, 64}, {5, 8192}, {19, 96}} {
 			rows, cols := sz[0], sz[1]
 			m := benchMatrixT(t, dt, rows, cols, r)
 			wf := make([]float32, rows*cols)
@@ -290,7 +313,9 @@ func TestMatmulTaskPaths(t *testing.T) {
 						orig := append([]float32(nil), out...)
 						task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, accum: accum, bias: bias,
 							scratch: newScratch(1)}
-						run := func() { task.run(0, rows, 0) }
+						// Two workers' ranges, split inside a row group (as the pool's may be).
+						split := rows/2 + 1
+						run := func() { task.run(0, split, 0); task.run(split, rows, 0) }
 						if fast {
 							run()
 						} else {

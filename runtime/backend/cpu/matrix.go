@@ -9,15 +9,16 @@ import (
 	"github.com/arborlabs/arbor/runtime/model"
 )
 
-// matrix is a weight in its stored type, viewed without copying where the bytes allow it (the
-// model file is mmapped; a copy would double the memory of a 1B-parameter model).
+// matrix is a weight in its stored type. Float weights are viewed without copying where the
+// bytes allow it (the model file is mmapped; a copy would double the memory of a 1B-parameter
+// model). q8_0 weights are copied once, reordered into row groups for the integer kernels
+// (q8group.go); the file's pages are then left to the page cache to drop.
 type matrix struct {
 	rows, cols int
 	dtype      model.DType
 	f32        []float32
-	u16        []uint16 // f16 or bf16 bits
-	q8         []byte   // q8_0 blocks, row-major
-	rowBytes   int
+	u16        []uint16  // f16 or bf16 bits
+	q8         *q8Groups // q8_0, reordered into row groups at load
 }
 
 func newMatrix(t *model.Tensor, rows, cols int) (*matrix, error) {
@@ -41,8 +42,7 @@ func newMatrix(t *model.Tensor, rows, cols int) (*matrix, error) {
 	case model.F16, model.BF16:
 		m.u16 = bytesAsU16(t.Data)
 	case model.Q8_0:
-		m.q8 = t.Data
-		m.rowBytes = t.DType.RowBytes(cols)
+		m.q8 = newQ8Groups(t.Data, rows, cols)
 	default:
 		return nil, fmt.Errorf("tensor %s: unsupported dtype %s", t.Name, t.DType)
 	}
@@ -106,7 +106,7 @@ func (m *matrix) rowF32(r int, dst []float32) {
 	case model.BF16:
 		cvtBF16(dst[:c], m.u16[r*c:(r+1)*c])
 	case model.Q8_0:
-		model.DequantizeQ8_0(dst[:c], m.q8[r*m.rowBytes:(r+1)*m.rowBytes])
+		m.q8.rowF32(r, dst[:c])
 	}
 }
 
@@ -162,71 +162,6 @@ func grow[T any](s []T, n int) []T {
 		return make([]T, n)
 	}
 	return s[:n]
-}
-
-// q8Dot is the inner product of a q8_0 weight row and a quantized activation row (its quants q
-// and its per-block scales d).
-func q8Dot(row []byte, q []int8, d []float32) float32 {
-	nb := len(d)
-	_ = row[nb*model.Q8BlockBytes-1]
-	_ = q[nb*model.Q8Block-1]
-	if hasAVX2 && nb > 0 {
-		return dotQ8AVX2(&row[0], &q[0], &d[0], nb)
-	}
-	return q8DotGeneric(row, q, d)
-}
-
-// q8DotGeneric is the portable q8Dot. Blocks are viewed as fixed-size arrays so the compiler
-// drops the bounds checks of the inner loop.
-func q8DotGeneric(row []byte, q []int8, d []float32) float32 {
-	var sum float32
-	nb := len(d)
-	_ = row[nb*model.Q8BlockBytes-1]
-	_ = q[nb*model.Q8Block-1]
-	for b := 0; b < nb; b++ {
-		blk := row[b*model.Q8BlockBytes:]
-		wd := f16Table[uint16(blk[0])|uint16(blk[1])<<8]
-		ws := (*[model.Q8Block]int8)(unsafe.Pointer(&blk[2]))
-		xs := (*[model.Q8Block]int8)(unsafe.Pointer(&q[b*model.Q8Block]))
-		var s0, s1, s2, s3 int32
-		for i := 0; i < model.Q8Block; i += 4 {
-			s0 += int32(ws[i]) * int32(xs[i])
-			s1 += int32(ws[i+1]) * int32(xs[i+1])
-			s2 += int32(ws[i+2]) * int32(xs[i+2])
-			s3 += int32(ws[i+3]) * int32(xs[i+3])
-		}
-		sum += float32((s0+s1)+(s2+s3)) * (wd * d[b])
-	}
-	return sum
-}
-
-// q8Dot4 is q8Dot of one weight row with four activation rows: q[t*qs:] and d[t*ds:] for
-// token t, nb blocks each. The weight row is read once for all four.
-func q8Dot4(row []byte, q []int8, qs int, d []float32, ds int, nb int, out *[4]float32) {
-	_ = row[nb*model.Q8BlockBytes-1]
-	_ = q[3*qs+nb*model.Q8Block-1]
-	_ = d[3*ds+nb-1]
-	if hasAVX2 && nb > 0 {
-		dotQ8x4AVX2(&row[0], &q[0], &d[0], nb, qs, ds*4, &out[0])
-		return
-	}
-	for t := 0; t < 4; t++ {
-		out[t] = q8DotGeneric(row, q[t*qs:t*qs+nb*model.Q8Block], d[t*ds:t*ds+nb])
-	}
-}
-
-// q8Dot8 is q8Dot4 for eight activation rows.
-func q8Dot8(row []byte, q []int8, qs int, d []float32, ds int, nb int, out *[8]float32) {
-	_ = row[nb*model.Q8BlockBytes-1]
-	_ = q[7*qs+nb*model.Q8Block-1]
-	_ = d[7*ds+nb-1]
-	if hasAVX2 && nb > 0 {
-		dotQ8x8AVX2(&row[0], &q[0], &d[0], nb, qs, ds*4, &out[0])
-		return
-	}
-	for t := 0; t < 8; t++ {
-		out[t] = q8DotGeneric(row, q[t*qs:t*qs+nb*model.Q8Block], d[t*ds:t*ds+nb])
-	}
 }
 
 // dotF16 and dotBF16 are inner products with a half-precision weight row, converting as they
@@ -396,6 +331,30 @@ func (t *matmulTask) put(first bool, tok, r int, v float32) {
 	}
 }
 
+// putRun is put for consecutive rows r0, r0+1, ... of one token: the branches are taken once
+// per run instead of once per value.
+func (t *matmulTask) putRun(first bool, tok, r0 int, v []float32) {
+	out := t.out[tok*t.outStride+r0:][:len(v)]
+	switch {
+	case !first || (t.accum && t.bias == nil):
+		for i, x := range v {
+			out[i] += x
+		}
+	case t.bias == nil:
+		copy(out, v)
+	case t.accum:
+		b := t.bias[r0:][:len(v)]
+		for i, x := range v {
+			out[i] += x + b[i]
+		}
+	default:
+		b := t.bias[r0:][:len(v)]
+		for i, x := range v {
+			out[i] = x + b[i]
+		}
+	}
+}
+
 // runVec is the one-token product (decode): one pass over the rows, converting as it reads.
 func (t *matmulTask) runVec(lo, hi int) {
 	m := t.m
@@ -421,25 +380,31 @@ func (t *matmulTask) runVec(lo, hi int) {
 // (which, with a power-of-two row count, puts a tile's output lines into a few cache sets).
 const rowBlock = 48
 
-// runQ8 is the q8_0 product over already quantized activations: one row at a time for one
-// token, else token tiles by column chunks by row blocks, each weight row chunk meeting four
-// tokens per kernel call.
+// runQ8 is the q8_0 product over already quantized activations, by row groups of eight (see
+// q8group.go). One token: one pass over the groups. Several: token tiles by column chunks by
+// blocks of rows, each group chunk meeting eight (then four, then single) tokens per kernel
+// call while it is in L1. Groups that the range [lo, hi) cuts are computed whole and stored in
+// part; only the ends of a worker's range can be cut.
 func (t *matmulTask) runQ8(lo, hi, w int) {
 	m := t.m
+	qg := m.q8
 	c := m.cols
-	nb := c / model.Q8Block
+	nb := qg.nb
 	qa := t.q
+	g0, g1 := lo/q8GroupRows, (hi+q8GroupRows-1)/q8GroupRows
+	var o [8 * q8GroupRows]float32
 	if t.n == 1 {
-		for r := lo; r < hi; r++ {
-			t.store(0, r, q8Dot(m.q8[r*m.rowBytes:(r+1)*m.rowBytes], qa.q[:c], qa.d[:nb])+t.bias1(r))
+		for g := g0; g < g1; g++ {
+			q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q[:c], c, qa.d[:nb], nb, nb, 1, o[:])
+			r0, r1 := max(lo, g*q8GroupRows), min(hi, (g+1)*q8GroupRows)
+			t.putRun(true, 0, r0, o[r0-g*q8GroupRows:r1-g*q8GroupRows])
 		}
 		return
 	}
 	cb := min(nb, kChunkQ8/model.Q8Block) // blocks per chunk
 	tile := tokenTile(cb * model.Q8Block)
-	var o4 [4]float32
-	var o8 [8]float32
 	ws := t.scratch[w]
+	const groupBlock = rowBlock / q8GroupRows
 	for t0 := 0; t0 < t.n; t0 += tile {
 		t1 := min(t0+tile, t.n)
 		for b0 := 0; b0 < nb; b0 += cb {
@@ -453,46 +418,30 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			for tok := t0; tok < t1; tok++ {
 				copy(qp[(tok-t0)*ld:(tok-t0)*ld+k*model.Q8Block], qa.q[tok*c+b0*model.Q8Block:tok*c+b1*model.Q8Block])
 			}
-			for rb := lo; rb < hi; rb += rowBlock {
-				re := min(rb+rowBlock, hi)
-				tok := t0
-				for ; tok+8 <= t1; tok += 8 {
-					for r := rb; r < re; r++ {
-						off := r*m.rowBytes + b0*model.Q8BlockBytes
-						row := m.q8[off : off+k*model.Q8BlockBytes]
-						if tok == t0 && cb < nb && r+rowBlock < hi {
-							noff := off + rowBlock*m.rowBytes
-							prefetch(m.q8[noff : noff+k*model.Q8BlockBytes])
-						}
-						q8Dot8(row, qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, &o8)
-						for j, v := range o8 {
-							t.put(first, tok+j, r, v)
-						}
+			for gb := g0; gb < g1; gb += groupBlock {
+				ge := min(gb+groupBlock, g1)
+				if cb < nb && ge < g1 {
+					// The next block of groups' chunks, fetched while this one is worked on
+					// (whole rows are one long stream the hardware prefetcher follows).
+					for g := ge; g < min(ge+groupBlock, g1); g++ {
+						prefetch(qg.quants(g, b0, b1))
 					}
 				}
-				for ; tok+4 <= t1; tok += 4 {
-					for r := rb; r < re; r++ {
-						off := r*m.rowBytes + b0*model.Q8BlockBytes
-						row := m.q8[off : off+k*model.Q8BlockBytes]
-						if tok == t0 && cb < nb && r+rowBlock < hi {
-							// First pass over this block: fetch the next block's chunks (with
-							// whole rows the hardware prefetcher sees one long stream).
-							noff := off + rowBlock*m.rowBytes
-							prefetch(m.q8[noff : noff+k*model.Q8BlockBytes])
+				for tok := t0; tok < t1; {
+					T := 1
+					if t1-tok >= 8 {
+						T = 8
+					} else if t1-tok >= 4 {
+						T = 4
+					}
+					for g := gb; g < ge; g++ {
+						q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, T, o[:])
+						r0, r1 := max(lo, g*q8GroupRows), min(hi, (g+1)*q8GroupRows)
+						for j := 0; j < T; j++ {
+							t.putRun(first, tok+j, r0, o[j*q8GroupRows+r0-g*q8GroupRows:j*q8GroupRows+r1-g*q8GroupRows])
 						}
-						q8Dot4(row, qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, &o4)
-						t.put(first, tok, r, o4[0])
-						t.put(first, tok+1, r, o4[1])
-						t.put(first, tok+2, r, o4[2])
-						t.put(first, tok+3, r, o4[3])
 					}
-				}
-				for ; tok < t1; tok++ {
-					q := qp[(tok-t0)*ld : (tok-t0)*ld+k*model.Q8Block]
-					for r := rb; r < re; r++ {
-						off := r*m.rowBytes + b0*model.Q8BlockBytes
-						t.put(first, tok, r, q8Dot(m.q8[off:off+k*model.Q8BlockBytes], q, qa.d[tok*nb+b0:tok*nb+b1]))
-					}
+					tok += T
 				}
 			}
 		}

@@ -15,12 +15,6 @@ func dotF16AVX2(w *uint16, x *float32, n int) float32
 func dotBF16AVX2(w *uint16, x *float32, n int) float32
 
 //go:noescape
-func dotQ8AVX2(w *byte, xq *int8, xd *float32, nb int) float32
-
-//go:noescape
-func dotQ8x4AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
-
-//go:noescape
 func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
 
 //go:noescape
@@ -79,4 +73,10 @@ func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int)
 func prefetchAVX2(p *byte, n int)
 
 //go:noescape
-func dotQ8x8AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32)
+
+//go:noescape
+func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+
+//go:noescape
+func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)

@@ -10,12 +10,6 @@ var hasAVX2 = false
 func dotF32AVX2(a, b *float32, n int) float32          { panic("unreachable") }
 func dotF16AVX2(w *uint16, x *float32, n int) float32  { panic("unreachable") }
 func dotBF16AVX2(w *uint16, x *float32, n int) float32 { panic("unreachable") }
-func dotQ8AVX2(w *byte, xq *int8, xd *float32, nb int) float32 {
-	panic("unreachable")
-}
-func dotQ8x4AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32) {
-	panic("unreachable")
-}
 func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32) {
 	panic("unreachable")
 }
@@ -32,6 +26,12 @@ func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int) { panic("unreachabl
 
 func prefetchAVX2(p *byte, n int) { panic("unreachable") }
 
-func dotQ8x8AVX2(w *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32) {
+func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32) {
+	panic("unreachable")
+}
+func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32) {
+	panic("unreachable")
+}
+func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32) {
 	panic("unreachable")
 }

@@ -1,0 +1,374 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The q8_0 kernels over row groups (see q8group.go for the layout). A group block is eight
+// rows by 32 columns: eight f16 scales (one per row) and eight 32-byte quads, quad c holding
+// columns 4c..4c+3 of each row in turn, so that lane r of every 8-lane vector is row r. For a
+// token, quad c meets the token's four activation quants for those columns broadcast to every
+// lane: VPSIGNB moves the weight's sign onto them, VPMADDUBSW multiplies by |weight| and adds
+// pairs, VPMADDWD (by ones) adds the pairs again, and VPADDD sums the eight quads: the block's
+// exact integer dot product for eight rows, with no per-row scale broadcast or horizontal sum.
+// Then one conversion and one FMA per block scale it by weight scale x activation scale.
+//
+// Every block prefetches the quads 8 KiB ahead (see q8group_gen.py, which writes this file).
+//
+// Register use: Y8 quad, Y9 |quad|, Y10/Y11 scratch, Y12 the eight rows' scales, Y13 int16 ones.
+
+// Q8Q0 and Q8Q are one quad against one token: the first quad of a block sets the token's
+// integer sum, the others add to it.
+#define Q8Q0(X, ACC) \
+	VPBROADCASTD X, Y10 \
+	VPSIGNB      Y8, Y10, Y10 \
+	VPMADDUBSW   Y10, Y9, Y10 \
+	VPMADDWD     Y13, Y10, ACC
+
+#define Q8Q(X, ACC) \
+	VPBROADCASTD X, Y10 \
+	VPSIGNB      Y8, Y10, Y10 \
+	VPMADDUBSW   Y10, Y9, Y10 \
+	VPMADDWD     Y13, Y10, Y10 \
+	VPADDD       Y10, ACC, ACC
+
+// Q8QUAD loads quad c of the block and its absolute value.
+#define Q8QUAD(OFF) \
+	VMOVDQU OFF(SI), Y8 \
+	VPABSB  Y8, Y9
+
+// Q8SCALE is the block's scale for one token: the rows' scales (Y12) times the token's
+// activation scale at D, left in Y10.
+#define Q8SCALE(D) \
+	VBROADCASTSS D, Y10 \
+	VMULPS       Y12, Y10, Y10
+
+#define Q8ONES \
+	MOVL         $0x00010001, AX \
+	VMOVD        AX, X13 \
+	VPBROADCASTD X13, Y13
+
+
+// func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32)
+//
+// One token against one row group: w the group's quads from the first block, s its scales,
+// xq/xd the token's quants and scales, nb blocks; out gets the eight rows' sums.
+TEXT ·q8g1AVX2(SB), NOSPLIT, $0-48
+	MOVQ   w+0(FP), SI
+	MOVQ   s+8(FP), BX
+	MOVQ   xq+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	Q8ONES
+	VXORPS Y4, Y4, Y4
+
+q8g1block:
+	PREFETCHT0 8192(SI)
+	PREFETCHT0 8192+64(SI)
+	PREFETCHT0 8192+128(SI)
+	PREFETCHT0 8192+192(SI)
+	PREFETCHT0 256(BX)
+	VCVTPH2PS (BX), Y12
+	Q8QUAD(0)
+	Q8Q0(0(DI), Y0)
+	Q8QUAD(32)
+	Q8Q0(4(DI), Y1)
+	Q8QUAD(64)
+	Q8Q(8(DI), Y0)
+	Q8QUAD(96)
+	Q8Q(12(DI), Y1)
+	Q8QUAD(128)
+	Q8Q(16(DI), Y0)
+	Q8QUAD(160)
+	Q8Q(20(DI), Y1)
+	Q8QUAD(192)
+	Q8Q(24(DI), Y0)
+	Q8QUAD(224)
+	Q8Q(28(DI), Y1)
+	VPADDD      Y1, Y0, Y0
+	VCVTDQ2PS   Y0, Y0
+	Q8SCALE((DX))
+	VFMADD231PS Y10, Y0, Y4
+	ADDQ        $256, SI
+	ADDQ        $16, BX
+	ADDQ        $32, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNZ         q8g1block
+	MOVQ        out+40(FP), DI
+	VMOVUPS     Y4, (DI)
+	VZEROUPPER
+	RET
+
+
+// func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+//
+// Four tokens against one row group: token t's quants at xq+t*qstride, its scales at
+// xd+t*dstride (bytes). out[t*8+r] gets row r's sum for token t. Float sums in Y4..Y7.
+TEXT ·q8g4AVX2(SB), NOSPLIT, $0-64
+	MOVQ   w+0(FP), SI
+	MOVQ   s+8(FP), BX
+	MOVQ   xq+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	MOVQ   qstride+40(FP), R8
+	MOVQ   dstride+48(FP), R9
+	LEAQ   (R8)(R8*2), R10
+	Q8ONES
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+q8g4block:
+	PREFETCHT0 8192(SI)
+	PREFETCHT0 8192+64(SI)
+	PREFETCHT0 8192+128(SI)
+	PREFETCHT0 8192+192(SI)
+	VCVTPH2PS (BX), Y12
+	Q8QUAD(0)
+	Q8Q0(0(DI), Y0)
+	Q8Q0(0(DI)(R8*1), Y1)
+	Q8Q0(0(DI)(R8*2), Y2)
+	Q8Q0(0(DI)(R10*1), Y3)
+	Q8QUAD(32)
+	Q8Q(4(DI), Y0)
+	Q8Q(4(DI)(R8*1), Y1)
+	Q8Q(4(DI)(R8*2), Y2)
+	Q8Q(4(DI)(R10*1), Y3)
+	Q8QUAD(64)
+	Q8Q(8(DI), Y0)
+	Q8Q(8(DI)(R8*1), Y1)
+	Q8Q(8(DI)(R8*2), Y2)
+	Q8Q(8(DI)(R10*1), Y3)
+	Q8QUAD(96)
+	Q8Q(12(DI), Y0)
+	Q8Q(12(DI)(R8*1), Y1)
+	Q8Q(12(DI)(R8*2), Y2)
+	Q8Q(12(DI)(R10*1), Y3)
+	Q8QUAD(128)
+	Q8Q(16(DI), Y0)
+	Q8Q(16(DI)(R8*1), Y1)
+	Q8Q(16(DI)(R8*2), Y2)
+	Q8Q(16(DI)(R10*1), Y3)
+	Q8QUAD(160)
+	Q8Q(20(DI), Y0)
+	Q8Q(20(DI)(R8*1), Y1)
+	Q8Q(20(DI)(R8*2), Y2)
+	Q8Q(20(DI)(R10*1), Y3)
+	Q8QUAD(192)
+	Q8Q(24(DI), Y0)
+	Q8Q(24(DI)(R8*1), Y1)
+	Q8Q(24(DI)(R8*2), Y2)
+	Q8Q(24(DI)(R10*1), Y3)
+	Q8QUAD(224)
+	Q8Q(28(DI), Y0)
+	Q8Q(28(DI)(R8*1), Y1)
+	Q8Q(28(DI)(R8*2), Y2)
+	Q8Q(28(DI)(R10*1), Y3)
+	MOVQ        DX, AX
+	VCVTDQ2PS   Y0, Y0
+	Q8SCALE((AX))
+	VFMADD231PS Y10, Y0, Y4
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y1, Y1
+	Q8SCALE((AX))
+	VFMADD231PS Y10, Y1, Y5
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y2, Y2
+	Q8SCALE((AX))
+	VFMADD231PS Y10, Y2, Y6
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y3, Y3
+	Q8SCALE((AX))
+	VFMADD231PS Y10, Y3, Y7
+	ADDQ        $256, SI
+	ADDQ        $16, BX
+	ADDQ        $32, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNZ         q8g4block
+	MOVQ        out+56(FP), DI
+	VMOVUPS     Y4, (DI)
+	VMOVUPS     Y5, 32(DI)
+	VMOVUPS     Y6, 64(DI)
+	VMOVUPS     Y7, 96(DI)
+	VZEROUPPER
+	RET
+
+
+// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+//
+// q8g4AVX2 for eight tokens: the integer sums take Y0..Y7, so the float sums live in the
+// frame (one load and one store per token and block, against 32 integer steps).
+TEXT ·q8g8AVX2(SB), NOSPLIT, $256-64
+	MOVQ   w+0(FP), SI
+	MOVQ   s+8(FP), BX
+	MOVQ   xq+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	MOVQ   qstride+40(FP), R8
+	MOVQ   dstride+48(FP), R9
+	LEAQ   (R8)(R8*2), R10
+	LEAQ   (R8)(R8*4), R11
+	LEAQ   (R10)(R8*4), R12
+	Q8ONES
+	VXORPS Y0, Y0, Y0
+	VMOVUPS Y0, 0(SP)
+	VMOVUPS Y0, 32(SP)
+	VMOVUPS Y0, 64(SP)
+	VMOVUPS Y0, 96(SP)
+	VMOVUPS Y0, 128(SP)
+	VMOVUPS Y0, 160(SP)
+	VMOVUPS Y0, 192(SP)
+	VMOVUPS Y0, 224(SP)
+
+q8g8block:
+	PREFETCHT0 8192(SI)
+	PREFETCHT0 8192+64(SI)
+	PREFETCHT0 8192+128(SI)
+	PREFETCHT0 8192+192(SI)
+	VCVTPH2PS (BX), Y12
+	Q8QUAD(0)
+	Q8Q0(0(DI), Y0)
+	Q8Q0(0(DI)(R8*1), Y1)
+	Q8Q0(0(DI)(R8*2), Y2)
+	Q8Q0(0(DI)(R10*1), Y3)
+	Q8Q0(0(DI)(R8*4), Y4)
+	Q8Q0(0(DI)(R11*1), Y5)
+	Q8Q0(0(DI)(R10*2), Y6)
+	Q8Q0(0(DI)(R12*1), Y7)
+	Q8QUAD(32)
+	Q8Q(4(DI), Y0)
+	Q8Q(4(DI)(R8*1), Y1)
+	Q8Q(4(DI)(R8*2), Y2)
+	Q8Q(4(DI)(R10*1), Y3)
+	Q8Q(4(DI)(R8*4), Y4)
+	Q8Q(4(DI)(R11*1), Y5)
+	Q8Q(4(DI)(R10*2), Y6)
+	Q8Q(4(DI)(R12*1), Y7)
+	Q8QUAD(64)
+	Q8Q(8(DI), Y0)
+	Q8Q(8(DI)(R8*1), Y1)
+	Q8Q(8(DI)(R8*2), Y2)
+	Q8Q(8(DI)(R10*1), Y3)
+	Q8Q(8(DI)(R8*4), Y4)
+	Q8Q(8(DI)(R11*1), Y5)
+	Q8Q(8(DI)(R10*2), Y6)
+	Q8Q(8(DI)(R12*1), Y7)
+	Q8QUAD(96)
+	Q8Q(12(DI), Y0)
+	Q8Q(12(DI)(R8*1), Y1)
+	Q8Q(12(DI)(R8*2), Y2)
+	Q8Q(12(DI)(R10*1), Y3)
+	Q8Q(12(DI)(R8*4), Y4)
+	Q8Q(12(DI)(R11*1), Y5)
+	Q8Q(12(DI)(R10*2), Y6)
+	Q8Q(12(DI)(R12*1), Y7)
+	Q8QUAD(128)
+	Q8Q(16(DI), Y0)
+	Q8Q(16(DI)(R8*1), Y1)
+	Q8Q(16(DI)(R8*2), Y2)
+	Q8Q(16(DI)(R10*1), Y3)
+	Q8Q(16(DI)(R8*4), Y4)
+	Q8Q(16(DI)(R11*1), Y5)
+	Q8Q(16(DI)(R10*2), Y6)
+	Q8Q(16(DI)(R12*1), Y7)
+	Q8QUAD(160)
+	Q8Q(20(DI), Y0)
+	Q8Q(20(DI)(R8*1), Y1)
+	Q8Q(20(DI)(R8*2), Y2)
+	Q8Q(20(DI)(R10*1), Y3)
+	Q8Q(20(DI)(R8*4), Y4)
+	Q8Q(20(DI)(R11*1), Y5)
+	Q8Q(20(DI)(R10*2), Y6)
+	Q8Q(20(DI)(R12*1), Y7)
+	Q8QUAD(192)
+	Q8Q(24(DI), Y0)
+	Q8Q(24(DI)(R8*1), Y1)
+	Q8Q(24(DI)(R8*2), Y2)
+	Q8Q(24(DI)(R10*1), Y3)
+	Q8Q(24(DI)(R8*4), Y4)
+	Q8Q(24(DI)(R11*1), Y5)
+	Q8Q(24(DI)(R10*2), Y6)
+	Q8Q(24(DI)(R12*1), Y7)
+	Q8QUAD(224)
+	Q8Q(28(DI), Y0)
+	Q8Q(28(DI)(R8*1), Y1)
+	Q8Q(28(DI)(R8*2), Y2)
+	Q8Q(28(DI)(R10*1), Y3)
+	Q8Q(28(DI)(R8*4), Y4)
+	Q8Q(28(DI)(R11*1), Y5)
+	Q8Q(28(DI)(R10*2), Y6)
+	Q8Q(28(DI)(R12*1), Y7)
+	MOVQ        DX, AX
+	VCVTDQ2PS   Y0, Y0
+	Q8SCALE((AX))
+	VMOVUPS     0(SP), Y11
+	VFMADD231PS Y10, Y0, Y11
+	VMOVUPS     Y11, 0(SP)
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y1, Y1
+	Q8SCALE((AX))
+	VMOVUPS     32(SP), Y11
+	VFMADD231PS Y10, Y1, Y11
+	VMOVUPS     Y11, 32(SP)
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y2, Y2
+	Q8SCALE((AX))
+	VMOVUPS     64(SP), Y11
+	VFMADD231PS Y10, Y2, Y11
+	VMOVUPS     Y11, 64(SP)
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y3, Y3
+	Q8SCALE((AX))
+	VMOVUPS     96(SP), Y11
+	VFMADD231PS Y10, Y3, Y11
+	VMOVUPS     Y11, 96(SP)
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y4, Y4
+	Q8SCALE((AX))
+	VMOVUPS     128(SP), Y11
+	VFMADD231PS Y10, Y4, Y11
+	VMOVUPS     Y11, 128(SP)
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y5, Y5
+	Q8SCALE((AX))
+	VMOVUPS     160(SP), Y11
+	VFMADD231PS Y10, Y5, Y11
+	VMOVUPS     Y11, 160(SP)
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y6, Y6
+	Q8SCALE((AX))
+	VMOVUPS     192(SP), Y11
+	VFMADD231PS Y10, Y6, Y11
+	VMOVUPS     Y11, 192(SP)
+	ADDQ        R9, AX
+	VCVTDQ2PS   Y7, Y7
+	Q8SCALE((AX))
+	VMOVUPS     224(SP), Y11
+	VFMADD231PS Y10, Y7, Y11
+	VMOVUPS     Y11, 224(SP)
+	ADDQ        $256, SI
+	ADDQ        $16, BX
+	ADDQ        $32, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNZ         q8g8block
+	MOVQ        out+56(FP), DI
+	VMOVUPS 0(SP), Y0
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS 32(SP), Y0
+	VMOVUPS Y0, 32(DI)
+	VMOVUPS 64(SP), Y0
+	VMOVUPS Y0, 64(DI)
+	VMOVUPS 96(SP), Y0
+	VMOVUPS Y0, 96(DI)
+	VMOVUPS 128(SP), Y0
+	VMOVUPS Y0, 128(DI)
+	VMOVUPS 160(SP), Y0
+	VMOVUPS Y0, 160(DI)
+	VMOVUPS 192(SP), Y0
+	VMOVUPS Y0, 192(DI)
+	VMOVUPS 224(SP), Y0
+	VMOVUPS Y0, 224(DI)
+	VZEROUPPER
+	RET
