@@ -5,8 +5,10 @@
 // For each shape and dtype, `arbor model new` writes a random-weight GGUF; a
 // prompt of exactly --prompt-tokens ids (English prose, tokenized by `arbor
 // tokenize`, cut to length) is continued greedily for --gen-tokens tokens by
-// each engine, --runs times, alternating which engine goes first; the table
-// shows the medians and the ratio arbor/llama.cpp (above 1 means Arbor is faster).
+// each engine, --runs times, alternating which engine goes first; prefill is
+// timed on a separate, longer prompt (--prefill-tokens ids, one token generated);
+// the table shows the medians and the ratio arbor/llama.cpp (above 1 means Arbor
+// is faster).
 
 import fs from "node:fs";
 import path from "node:path";
@@ -17,8 +19,12 @@ import {
 } from "./lib.mjs";
 
 const usage = `usage: node bench/speed.mjs [--shapes qwen2.5-0.5b] [--dtypes f32,q8_0] [--threads N]
-                             [--prompt-tokens 128] [--gen-tokens 128] [--runs 1] [--arbor PATH]
-                             [--llama-exact] [--reuse] [--keep] [--json FILE] [--batch 8]
+                             [--prompt-tokens 128] [--gen-tokens 128] [--prefill-tokens 512] [--runs 1]
+                             [--arbor PATH] [--llama-exact] [--reuse] [--keep] [--json FILE] [--batch 8]
+                             [--batch-dtypes q8_0]
+  --prompt-tokens N, --gen-tokens N  the decode run: an N-token prompt continued for N tokens
+  --prefill-tokens N  the prefill run: an N-token prompt, one token generated (default 512; 0 takes
+                  the prefill figures from the decode run instead)
   --threads N     threads for both engines (default: the number of cores, here ${cores()})
   --runs N        runs per engine; the table shows medians (default 1)
   --llama-exact   run llama.cpp with an f32 KV cache and no flash attention instead of its defaults
@@ -32,6 +38,8 @@ const usage = `usage: node bench/speed.mjs [--shapes qwen2.5-0.5b] [--dtypes f32
                   print the second table: the N-sequence decode throughput over one sequence's, and
                   the share of the measured memory bandwidth each engine's decode uses (default 8;
                   0 skips it)
+  --batch-dtypes L  run the N-sequence figure only for these dtypes (default: all); the one-sequence
+                  bench and its bandwidth share still run for every file
 `;
 
 const prose =
@@ -48,7 +56,7 @@ async function main() {
     const o = parseFlags(process.argv.slice(2), {
         "--shapes": "list", "--dtypes": "list", "--threads": "int", "--prompt-tokens": "int", "--gen-tokens": "int",
         "--runs": "int", "--arbor": "string", "--llama-exact": "bool", "--llama-no-warmup": "bool", "--reuse": "bool", "--keep": "bool",
-        "--json": "string", "--batch": "int"
+        "--json": "string", "--batch": "int", "--prefill-tokens": "int", "--batch-dtypes": "list"
     }, usage);
     checkInstalled();
     const shapes = o.shapes ?? ["qwen2.5-0.5b"];
@@ -56,6 +64,8 @@ async function main() {
     const threads = o.threads || cores();
     const promptTokens = o.promptTokens || 128;
     const genTokens = o.genTokens || 128;
+    const prefillTokens = o.prefillTokens ?? 512;
+    const batchDtypes = o.batchDtypes ?? null;
     const runs = o.runs || 1;
     const keep = o.keep || o.reuse;
     const batch = o.batch ?? 8;
@@ -90,17 +100,18 @@ async function main() {
                 }
                 row.bytes = fs.statSync(file).size;
 
-                let ids = promptCache.get(family);
-                if (!ids) {
+                let long = promptCache.get(family);
+                if (!long) {
                     let text = prose;
-                    ids = await arborTokenize(arbor, file, text);
-                    while (ids.length < promptTokens) {
+                    long = await arborTokenize(arbor, file, text);
+                    while (long.length < Math.max(promptTokens, prefillTokens)) {
                         text += prose;
-                        ids = await arborTokenize(arbor, file, text);
+                        long = await arborTokenize(arbor, file, text);
                     }
-                    ids = ids.slice(0, promptTokens);
-                    promptCache.set(family, ids);
+                    promptCache.set(family, long);
                 }
+                const ids = long.slice(0, promptTokens);
+                const prefillIds = long.slice(0, prefillTokens);
 
                 for (let r = 0; r < runs; r++) {
                     const order = r % 2 === 0 ? ["llama", "arbor"] : ["arbor", "llama"];
@@ -109,21 +120,29 @@ async function main() {
                         row.busy.push(busy);
                         log(`[${tag}] run ${r + 1}/${runs}: ${eng === "llama" ? "llama.cpp" : "arbor"}` +
                             (busy != null ? ` (other work was using ${Math.round(busy * 100)}% of the CPUs just before)` : ""));
-                        if (eng === "llama") {
-                            const ll = await llamacpp({ model: file, prompts: [ids], maxTokens: genTokens, threads, extra: llamaExtra, timeoutMs });
-                            if (!ll.ok) throw new Error(`llama.cpp failed on ${file}:\n${ll.error}`);
-                            row.llama.push(ll.results[0]);
-                        } else {
-                            const ar = await arborGenerate(arbor, { model: file, ids, maxTokens: genTokens, threads, timeoutMs });
+                        const one = async (prompt, maxTokens) => {
+                            if (eng === "llama") {
+                                const ll = await llamacpp({ model: file, prompts: [prompt], maxTokens, threads, extra: llamaExtra, timeoutMs });
+                                if (!ll.ok) throw new Error(`llama.cpp failed on ${file}:\n${ll.error}`);
+                                return ll.results[0];
+                            }
+                            const ar = await arborGenerate(arbor, { model: file, ids: prompt, maxTokens, threads, timeoutMs });
                             if (!ar.ok) throw new Error(ar.error);
-                            row.arbor.push(ar);
+                            return ar;
+                        };
+                        const res = await one(ids, genTokens);
+                        if (prefillTokens > 0) {
+                            const pf = await one(prefillIds, 1);
+                            res.prefill_tokens_per_s = pf.prefill_tokens_per_s;
+                            res.prefill_prompt_tokens = prefillIds.length;
                         }
+                        (eng === "llama" ? row.llama : row.arbor).push(res);
                     }
                 }
                 if (batch > 0) {
                     // Backend figures straight from arbor bench: one sequence (with the bandwidth
                     // measurement) and batch sequences decoding together, same prompt length.
-                    for (const n of [1, batch]) {
+                    for (const n of batchDtypes && !batchDtypes.includes(dtype) ? [1] : [1, batch]) {
                         log(`[${tag}] arbor bench --batch ${n}`);
                         const b = await arborBench(arbor, { model: file, promptTokens, newTokens: genTokens, batch: n, threads, bandwidthMB: n === 1 ? 1024 : 0, timeoutMs });
                         if (!b.ok) throw new Error(b.error);
@@ -148,7 +167,8 @@ async function main() {
     const ratio = (a, b) => (a != null && b != null && b > 0 ? a / b : null);
     const lines = [];
     lines.push(`CPU: ${cpu.name}${cpu.simd.length ? ` (${cpu.simd.join(", ")})` : ""}, ${cores()} cores; ${threads} thread${threads === 1 ? "" : "s"} for both engines; ` +
-        `${promptTokens}-token prompt, ${genTokens} generated tokens, greedy; random weights; ` +
+        `decode: ${promptTokens}-token prompt, ${genTokens} generated tokens; ` +
+        `prefill: ${prefillTokens > 0 ? `${prefillTokens}-token prompt` : `the decode run's ${promptTokens}-token prompt`}; greedy; random weights; ` +
         `${runs === 1 ? "one run" : `median of ${runs} runs`}; llama.cpp via node-llama-cpp ${nodeLlamaCppVersion()} ` +
         `(${o.llamaExact ? "f32 KV cache, no flash attention" : "its defaults: f16 KV cache, flash attention auto"}); Arbor ${gitDescribe()}`);
     lines.push("");
@@ -173,12 +193,12 @@ async function main() {
         lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (const r of rows) {
             const b1 = r.bench1, bn = r.benchN;
-            if (!b1 || !bn) continue;
+            if (!b1) continue;
             const bound = b1.bandwidth_gb_per_s > 0 ? b1.bandwidth_gb_per_s * 1e9 / b1.weight_bytes_per_token : null;
             const ld = m(r.llama, "decode_tokens_per_s");
             const ad = m(r.arbor, "decode_tokens_per_s");
             lines.push(`| ${r.shape} | ${r.dtype} | ${humanBytes(b1.weight_bytes_per_token)} | ${fmt(b1.bandwidth_gb_per_s, 1)} | ${fmt(bound)} | ` +
-                `${fmt(ratio(ld, bound), 2)} | ${fmt(ratio(ad, bound), 2)} | ${fmt(b1.decode_tokens_per_s)} | ${fmt(bn.decode_tokens_per_s)} | ${fmt(ratio(bn.decode_tokens_per_s, b1.decode_tokens_per_s), 2)} |`);
+                `${fmt(ratio(ld, bound), 2)} | ${fmt(ratio(ad, bound), 2)} | ${fmt(b1.decode_tokens_per_s)} | ${bn ? fmt(bn.decode_tokens_per_s) : "not run"} | ${bn ? fmt(ratio(bn.decode_tokens_per_s, b1.decode_tokens_per_s), 2) : ""} |`);
         }
         lines.push("");
         lines.push(`Shares: each engine's decode tok/s (first table) x weight bytes read per token / the read bandwidth ` +
@@ -203,7 +223,7 @@ async function main() {
     if (o.json) {
         const slim = (x) => { const { ids, text, ...rest } = x; return { ...rest, generated: ids?.length }; };
         fs.writeFileSync(o.json, JSON.stringify({
-            cpu, threads, promptTokens, genTokens, runs,
+            cpu, threads, promptTokens, genTokens, prefillTokens, runs,
             rows: rows.map((r) => ({ ...r, llama: r.llama.map(slim), arbor: r.arbor.map(slim) }))
         }, null, 1));
     }
