@@ -7,14 +7,18 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
 	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/kv"
 )
 
-// Model implements backend.Backend with a paged KV cache.
-var _ backend.Backend = (*Model)(nil)
+// Model implements backend.Backend with a paged KV cache on the device, and re-rotates keys.
+var (
+	_ backend.Backend    = (*Model)(nil)
+	_ backend.KeyShifter = (*Model)(nil)
+)
 
 // maskedOut is the additive attention mask of a key a query may not see: large enough that
 // its softmax weight is exactly 0 in float32, finite so that no row can become NaN.
@@ -49,9 +53,12 @@ func (x *Model) checkSlots(page, off, n int) error {
 	return nil
 }
 
-// CopySlots implements backend.Backend: the moves are applied in order, in every layer's K and V.
+// CopySlots implements backend.Backend: the moves are applied in order, in every layer's K and
+// V. They are first composed on the host into one simultaneous copy (each destination slot and
+// the slot its value finally comes from; a move reads before it writes, as copy does), which
+// one graph then applies to the device cache: gather the sources, scatter to the destinations.
 func (x *Model) CopySlots(moves []kv.Move) error {
-	if x.kCache == nil {
+	if x.kv == nil {
 		return fmt.Errorf("xla backend: CopySlots on a closed model")
 	}
 	for _, mv := range moves {
@@ -62,15 +69,105 @@ func (x *Model) CopySlots(moves []kv.Move) error {
 			return fmt.Errorf("xla backend: copy slots: destination: %w", err)
 		}
 	}
-	d := x.kvDim()
+	from := map[int32]int32{} // destination row -> original source row
+	var dsts []int32
+	var buf []int32
 	for _, mv := range moves {
-		src := (int(mv.SrcPage)*x.pageSize + mv.SrcOff) * d
-		dst := (int(mv.DstPage)*x.pageSize + mv.DstOff) * d
-		n := mv.N * d
-		for l := range x.kCache {
-			copy(x.kCache[l][dst:dst+n], x.kCache[l][src:src+n])
-			copy(x.vCache[l][dst:dst+n], x.vCache[l][src:src+n])
+		src := int32(int(mv.SrcPage)*x.pageSize + mv.SrcOff)
+		dst := int32(int(mv.DstPage)*x.pageSize + mv.DstOff)
+		buf = buf[:0]
+		for j := int32(0); j < int32(mv.N); j++ {
+			f, ok := from[src+j]
+			if !ok {
+				f = src + j
+			}
+			buf = append(buf, f)
 		}
+		for j, f := range buf {
+			d := dst + int32(j)
+			if _, ok := from[d]; !ok {
+				dsts = append(dsts, d)
+			}
+			from[d] = f
+		}
+	}
+	var srcIdx, dstIdx []int32
+	for _, d := range dsts {
+		if from[d] != d {
+			srcIdx, dstIdx = append(srcIdx, from[d]), append(dstIdx, d)
+		}
+	}
+	if len(dstIdx) == 0 {
+		return nil
+	}
+	M := pow2(len(dstIdx))
+	for len(dstIdx) < M { // padding: the scratch row onto itself
+		srcIdx, dstIdx = append(srcIdx, x.scratchRow()), append(dstIdx, x.scratchRow())
+	}
+	in := []*tensors.Tensor{
+		tensors.FromFlatDataAndDimensions(srcIdx, M, 1),
+		tensors.FromFlatDataAndDimensions(dstIdx, M, 1),
+	}
+	key := fmt.Sprintf("copy/%d", M)
+	if err := x.runCacheGraph(key, "copy-slots", x.copyGraph, in, x.kv); err != nil {
+		return fmt.Errorf("xla backend: copy slots: %w", err)
+	}
+	return nil
+}
+
+// ShiftKeys implements backend.KeyShifter: the keys of slots [begin, end) of the sequence
+// whose page table is pages are rotated by delta positions in every layer, on the device
+// (gather the rows, rotate them as RoPE does, scatter them back). Rotations compose, so keys
+// moved down by n slots become exactly the keys of their new positions with delta = -n.
+func (x *Model) ShiftKeys(pages []int32, begin, end, delta int) error {
+	if x.kv == nil {
+		return fmt.Errorf("xla backend: ShiftKeys on a closed model")
+	}
+	if begin < 0 || begin > end || (end+x.pageSize-1)/x.pageSize > len(pages) {
+		return fmt.Errorf("xla backend: %w: shift keys of slots [%d,%d) with a page table of %d pages", backend.ErrBadBatch, begin, end, len(pages))
+	}
+	for _, p := range pages[begin/x.pageSize : (end+x.pageSize-1)/x.pageSize] {
+		if p < 0 || int(p) >= x.numPages {
+			return fmt.Errorf("xla backend: %w: shift keys: page %d outside %d pages", backend.ErrBadBatch, p, x.numPages)
+		}
+	}
+	if begin == end || delta == 0 {
+		return nil
+	}
+	n := end - begin
+	M := pow2(n)
+	half := x.cfg.HeadDim / 2
+	idx := make([]int32, M)
+	for i := range idx {
+		if i < n {
+			idx[i] = int32(x.physSlot(pages, begin+i))
+		} else {
+			idx[i] = x.scratchRow()
+		}
+	}
+	// Every row turns by the same angles; the host computes them in float64, as for RoPE.
+	cos, sin := make([]float32, M*half), make([]float32, M*half)
+	for j := 0; j < half; j++ {
+		s, c := math.Sincos(float64(delta) * x.invFreq[j])
+		for i := 0; i < M; i++ {
+			cos[i*half+j], sin[i*half+j] = float32(c), float32(s)
+		}
+	}
+	in := []*tensors.Tensor{
+		tensors.FromFlatDataAndDimensions(idx, M, 1),
+		tensors.FromFlatDataAndDimensions(cos, M, half),
+		tensors.FromFlatDataAndDimensions(sin, M, half),
+	}
+	// Only the keys turn: the graph takes and returns the L key tensors.
+	keys := make([]*tensors.Tensor, len(x.layers))
+	for l := range keys {
+		keys[l] = x.kv[2*l]
+	}
+	if err := x.runCacheGraph(fmt.Sprintf("shift/%d", M), "shift-keys", x.shiftGraph, in, keys); err != nil {
+		return fmt.Errorf("xla backend: shift keys: %w", err)
+	}
+	for l := range keys {
+		x.kv[2*l] = keys[l]
 	}
 	return nil
 }
@@ -95,22 +192,25 @@ func (x *Model) validate(b *backend.Batch, logits [][]float32) error {
 	return nil
 }
 
-// Forward implements backend.Backend. The batch's new tokens (T of them, all sequences
-// flattened) and the cached context rows of its sequences (P of them: slots [0, Start) of
-// each, gathered from the host KV cache through the page tables) are padded to powers of two
-// and run through one graph; an additive mask built here keeps every query to its own
-// sequence's slots, causally by slot and within Mistral's window. The graph returns the
-// requested logits rows and every layer's new K and V rows, which are then stored in the
-// host cache at the tokens' physical slots.
+// Forward implements backend.Backend. The new tokens of all sequences, the context rows they
+// attend to and the logits rows are each padded to a power of two and run through one graph
+// with the device KV cache: the graph gathers every sequence's context rows from the cache
+// through the physical slot indices the host computes from the page tables, attends under an
+// additive mask built here (each query sees its own sequence's slots, causally by slot and
+// within Mistral's window), scatters the new tokens' keys and values into their slots, and
+// returns the requested logits rows and the updated cache (donated, so a device that can
+// update it in place does).
 func (x *Model) Forward(b *backend.Batch, logits [][]float32) error {
-	if x.pagedExec == nil {
+	if x.kv == nil {
 		return fmt.Errorf("xla backend: Forward on a closed model")
+	}
+	if x.broken != nil {
+		return x.broken
 	}
 	if err := x.validate(b, logits); err != nil {
 		return fmt.Errorf("xla backend: %w", err)
 	}
 	cfg := &x.cfg
-	d := x.kvDim()
 	half := cfg.HeadDim / 2
 	T, P, nLogits := 0, 0, 0
 	for i := range b.Seqs {
@@ -122,6 +222,7 @@ func (x *Model) Forward(b *backend.Batch, logits [][]float32) error {
 	}
 	Tp, Pp, Np := pow2(T), pow2(P), pow2(nLogits)
 	K := Pp + Tp
+	scratch := x.scratchRow()
 
 	ids := make([]int32, Tp)
 	cos := make([]float32, Tp*half)
@@ -131,32 +232,29 @@ func (x *Model) Forward(b *backend.Batch, logits [][]float32) error {
 		mask[i] = maskedOut
 	}
 	logitIdx := make([]int32, Np)
+	pastIdx := make([]int32, Pp) // cache row of each context row; padding reads the scratch row
+	newIdx := make([]int32, Tp)  // cache row each new token writes; padding writes the scratch row
+	for i := range pastIdx {
+		pastIdx[i] = scratch
+	}
+	for i := range newIdx {
+		newIdx[i] = scratch
+	}
 	// Per new token and per past row: its sequence, its slot.
 	tokSeq, tokSlot := make([]int, T), make([]int, T)
-	tokPhys := make([]int, T)
 	pastSeq, pastSlot := make([]int, P), make([]int, P)
-	pastK := make([][]float32, len(x.layers))
-	pastV := make([][]float32, len(x.layers))
-	for l := range pastK {
-		pastK[l] = make([]float32, Pp*d)
-		pastV[l] = make([]float32, Pp*d)
-	}
 	t, p, n := 0, 0, 0
 	for i := range b.Seqs {
 		s := &b.Seqs[i]
 		for slot := 0; slot < s.Start; slot++ {
 			pastSeq[p], pastSlot[p] = i, slot
-			src := x.physSlot(s.Pages, slot) * d
-			for l := range pastK {
-				copy(pastK[l][p*d:(p+1)*d], x.kCache[l][src:src+d])
-				copy(pastV[l][p*d:(p+1)*d], x.vCache[l][src:src+d])
-			}
+			pastIdx[p] = int32(x.physSlot(s.Pages, slot))
 			p++
 		}
 		for j, id := range s.Tokens {
 			ids[t] = id
 			tokSeq[t], tokSlot[t] = i, s.Start+j
-			tokPhys[t] = x.physSlot(s.Pages, s.Start+j)
+			newIdx[t] = int32(x.physSlot(s.Pages, s.Start+j))
 			for k := 0; k < half; k++ {
 				sn, c := math.Sincos(float64(s.Positions[j]) * x.invFreq[k])
 				cos[t*half+k], sin[t*half+k] = float32(c), float32(sn)
@@ -189,29 +287,17 @@ func (x *Model) Forward(b *backend.Batch, logits [][]float32) error {
 		}
 	}
 
-	inputs := []*tensors.Tensor{
+	in := []*tensors.Tensor{
 		tensors.FromFlatDataAndDimensions(ids, Tp, 1),
 		tensors.FromFlatDataAndDimensions(cos, Tp, half),
 		tensors.FromFlatDataAndDimensions(sin, Tp, half),
 		tensors.FromFlatDataAndDimensions(mask, Tp, K),
 		tensors.FromFlatDataAndDimensions(logitIdx, Np, 1),
+		tensors.FromFlatDataAndDimensions(pastIdx, Pp, 1),
+		tensors.FromFlatDataAndDimensions(newIdx, Tp, 1),
 	}
-	for l := range pastK {
-		inputs = append(inputs,
-			tensors.FromFlatDataAndDimensions(pastK[l], Pp, d),
-			tensors.FromFlatDataAndDimensions(pastV[l], Pp, d))
-	}
-	args := make([]any, 0, len(inputs)+len(x.weights))
-	for _, in := range inputs {
-		args = append(args, in)
-	}
-	for _, w := range x.weights {
-		args = append(args, w)
-	}
-	outs, err := x.pagedExec.Exec(args...)
-	for _, in := range inputs {
-		in.FinalizeAll()
-	}
+	key := fmt.Sprintf("forward/%d/%d/%d", Tp, Pp, Np)
+	outs, err := x.runCache(key, "paged-forward", x.pagedGraph, in, x.kv, true)
 	if err != nil {
 		return fmt.Errorf("xla backend: forward of %d tokens (%d padded), %d context rows (%d padded): %w", T, Tp, P, Pp, err)
 	}
@@ -220,8 +306,8 @@ func (x *Model) Forward(b *backend.Batch, logits [][]float32) error {
 			o.FinalizeAll()
 		}
 	}()
-	if want := 1 + 2*len(x.layers); len(outs) != want {
-		return fmt.Errorf("xla backend: forward returned %d outputs, want %d", len(outs), want)
+	if len(outs) != 1 {
+		return fmt.Errorf("xla backend: forward returned %d outputs besides the cache, want 1", len(outs))
 	}
 	V := cfg.VocabSize
 	flat, err := tensors.CopyFlatData[float32](outs[0])
@@ -238,40 +324,28 @@ func (x *Model) Forward(b *backend.Batch, logits [][]float32) error {
 			n++
 		}
 	}
-	for l := range x.layers {
-		for c, cache := range [][]float32{x.kCache[l], x.vCache[l]} {
-			rows, err := tensors.CopyFlatData[float32](outs[1+2*l+c])
-			if err != nil {
-				return fmt.Errorf("xla backend: reading layer %d keys/values: %w", l, err)
-			}
-			if len(rows) != Tp*d {
-				return fmt.Errorf("xla backend: layer %d returned %d key/value floats, want %d", l, len(rows), Tp*d)
-			}
-			for t, phys := range tokPhys {
-				copy(cache[phys*d:(phys+1)*d], rows[t*d:(t+1)*d])
-			}
-		}
-	}
 	return nil
 }
 
-// pagedInputs is the number of per-step inputs of pagedGraph before the per-layer past K/V.
-const pagedInputs = 5
+// pagedInputs is the number of per-step inputs of pagedGraph before the KV cache.
+const pagedInputs = 7
 
 // pagedGraph builds the batched forward pass. inputs are tokens [Tp,1] int32, cos and sin
-// [Tp, head_dim/2], the additive mask [Tp, Pp+Tp], the logits row indices [Np,1] int32, then
-// for each layer its past keys and values [Pp, kvDim], then x.weights in order. It returns the
-// logits [Np, vocab] and, per layer, the new tokens' keys (after RoPE) and values [Tp, kvDim].
+// [Tp, head_dim/2], the additive mask [Tp, Pp+Tp], the logits row indices [Np,1] int32, the
+// cache rows of the context [Pp,1] and of the new tokens [Tp,1] (int32), then the cache (per
+// layer keys and values, [rows, kvDim]), then x.weights in order. It returns the logits
+// [Np, vocab], then the updated cache in the same order.
 func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
 	x.compilations++
 	cfg := &x.cfg
 	tokens, cos, sin, mask, logitIdx := inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]
+	pastIdx, newIdx := inputs[5], inputs[6]
 	L := len(x.layers)
-	past := inputs[pagedInputs : pagedInputs+2*L]
+	cache := inputs[pagedInputs : pagedInputs+2*L]
 	w := inputs[pagedInputs+2*L:]
 	T := tokens.Shape().Dimensions[0]
-	K := mask.Shape().Dimensions[1]
-	Pp := K - T
+	Pp := pastIdx.Shape().Dimensions[0]
+	K := Pp + T
 	Np := logitIdx.Shape().Dimensions[0]
 	g := tokens.Graph()
 	h, hd := cfg.HiddenSize, cfg.HeadDim
@@ -290,9 +364,14 @@ func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
 	for i := range x.layers {
 		l := &x.layers[i]
 		q, k, v := x.attnInputs(act, w, l, cos, sin)
-		outs = append(outs, graph.Reshape(k, T, nkv*hd), graph.Reshape(v, T, nkv*hd))
-		keys := graph.Concatenate([]*graph.Node{graph.Reshape(past[2*i], Pp, nkv, hd), k}, 0)   // [K, nkv, hd]
-		vals := graph.Concatenate([]*graph.Node{graph.Reshape(past[2*i+1], Pp, nkv, hd), v}, 0) // [K, nkv, hd]
+		kc, vc := cache[2*i], cache[2*i+1]
+		pastK := graph.Reshape(graph.Gather(kc, pastIdx), Pp, nkv, hd)
+		pastV := graph.Reshape(graph.Gather(vc, pastIdx), Pp, nkv, hd)
+		outs = append(outs,
+			graph.ScatterUpdate(kc, newIdx, graph.Reshape(k, T, nkv*hd), false, true),
+			graph.ScatterUpdate(vc, newIdx, graph.Reshape(v, T, nkv*hd), false, true))
+		keys := graph.Concatenate([]*graph.Node{pastK, k}, 0) // [K, nkv, hd]
+		vals := graph.Concatenate([]*graph.Node{pastV, v}, 0) // [K, nkv, hd]
 		q = graph.Reshape(q, T, nkv, group, hd)
 		scores := graph.Add(graph.Mul(graph.Einsum("tkgd,skd->kgts", q, keys), scale), mask) // [nkv, group, T, K]
 		pr := graph.Softmax(scores, -1)
@@ -303,4 +382,131 @@ func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
 	last = rmsNorm(last, w[x.outNorm], eps)
 	outs[0] = linear(last, w[x.output])
 	return outs
+}
+
+// copyGraph is CopySlots' graph: inputs the source and destination rows [M,1] int32, then the
+// cache; it returns the cache with every destination row set to its source row's old value.
+func (x *Model) copyGraph(inputs []*graph.Node) []*graph.Node {
+	x.compilations++
+	src, dst := inputs[0], inputs[1]
+	outs := make([]*graph.Node, 0, len(inputs)-2)
+	for _, c := range inputs[2:] {
+		outs = append(outs, graph.ScatterUpdate(c, dst, graph.Gather(c, src), false, true))
+	}
+	return outs
+}
+
+// shiftGraph is ShiftKeys' graph: inputs the rows [M,1] int32, cos and sin [M, head_dim/2],
+// then every layer's keys; it returns the keys with those rows rotated.
+func (x *Model) shiftGraph(inputs []*graph.Node) []*graph.Node {
+	x.compilations++
+	idx, cos, sin := inputs[0], inputs[1], inputs[2]
+	M := idx.Shape().Dimensions[0]
+	hd, nkv := x.cfg.HeadDim, x.cfg.NumKVHeads
+	cos = graph.Reshape(cos, M, 1, hd/2)
+	sin = graph.Reshape(sin, M, 1, hd/2)
+	outs := make([]*graph.Node, 0, len(inputs)-3)
+	for _, kc := range inputs[3:] {
+		rows := rope(graph.Reshape(graph.Gather(kc, idx), M, nkv, hd), cos, sin)
+		outs = append(outs, graph.ScatterUpdate(kc, idx, graph.Reshape(rows, M, nkv*hd), false, true))
+	}
+	return outs
+}
+
+// scratchRow is the cache row past the last slot: padded tokens write there and padded
+// context rows read from it, so that padding never touches a real slot. Every cache tensor
+// has numPages*pageSize+1 rows.
+func (x *Model) scratchRow() int32 { return int32(x.numPages * x.pageSize) }
+
+// newCache makes the zeroed device cache: per layer, keys then values.
+func (x *Model) newCache() {
+	rows, d := x.numPages*x.pageSize+1, x.kvDim()
+	x.kv = make([]*tensors.Tensor, 2*len(x.layers))
+	for i := range x.kv {
+		x.kv[i] = tensors.FromShape(shapes.Make(dtypes.Float32, rows, d))
+	}
+}
+
+// runCacheGraph runs the graph for key over the host inputs in, then the cache tensors
+// cache (replaced in the slice by the graph's updated ones); the graph returns only the
+// updated cache.
+func (x *Model) runCacheGraph(key, name string, build func([]*graph.Node) []*graph.Node, in, cache []*tensors.Tensor) error {
+	if x.broken != nil {
+		return x.broken
+	}
+	outs, err := x.runCache(key, name, build, in, cache, false)
+	for _, o := range outs {
+		o.FinalizeAll()
+	}
+	if err == nil && len(outs) != 0 {
+		err = fmt.Errorf("the %s graph returned %d outputs besides the cache, want none", name, len(outs))
+	}
+	return err
+}
+
+// runCache runs the graph for key with arguments: the host inputs in (finalized after), the
+// cache tensors (donated to the execution where gomlx allows it, and replaced in the slice by
+// the graph's last len(cache) outputs), then the weights if withWeights. It returns the
+// outputs before the cache. If the execution fails after the cache was donated, the cache is
+// lost and the model refuses further work (x.broken).
+func (x *Model) runCache(key, name string, build func([]*graph.Node) []*graph.Node, in, cache []*tensors.Tensor, withWeights bool) ([]*tensors.Tensor, error) {
+	defer func() {
+		for _, t := range in {
+			t.FinalizeAll()
+		}
+	}()
+	args := make([]any, 0, len(in)+len(cache)+len(x.weights))
+	for _, t := range in {
+		args = append(args, t)
+	}
+	donated := false
+	for _, t := range cache {
+		if t.IsShared() {
+			args = append(args, t)
+			continue
+		}
+		var a any
+		err := catch(func() (err error) {
+			a, err = graph.DonateTensorBuffer(t, x.backend, 0)
+			return err
+		})
+		if err != nil {
+			return nil, x.lose(fmt.Errorf("donating the KV cache: %w", err), donated)
+		}
+		donated = true
+		args = append(args, a)
+	}
+	if withWeights {
+		for _, w := range x.weights {
+			args = append(args, w)
+		}
+	}
+	var outs []*tensors.Tensor
+	err := catch(func() (err error) {
+		outs, err = x.graphs.exec(key, name, build, args...)
+		return err
+	})
+	if err == nil && len(outs) < len(cache) {
+		err = fmt.Errorf("the %s graph returned %d outputs, want at least %d", name, len(outs), len(cache))
+	}
+	if err != nil {
+		for _, o := range outs {
+			o.FinalizeAll()
+		}
+		return nil, x.lose(err, donated)
+	}
+	extra := len(outs) - len(cache)
+	for i := range cache {
+		cache[i].FinalizeAll()
+		cache[i] = outs[extra+i]
+	}
+	return outs[:extra], nil
+}
+
+// lose marks the model broken when a failed execution took the donated cache with it.
+func (x *Model) lose(err error, donated bool) error {
+	if donated {
+		x.broken = fmt.Errorf("xla backend: the KV cache was lost in a failed step (%v); load the model again", err)
+	}
+	return err
 }

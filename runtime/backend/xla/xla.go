@@ -33,29 +33,34 @@ type Options struct {
 	// in the cpu backend. Zero means kv.DefaultPageSize slots a page and 4096 slots in all.
 	NumPages int
 	PageSize int
+	// MaxGraphs bounds the compiled graphs kept for Forward, CopySlots and ShiftKeys (least
+	// recently used dropped first); zero means DefaultMaxGraphs.
+	MaxGraphs int
 }
 
-// Model holds a model's weights on a gomlx device and runs dense forward passes over them.
-// It is not safe for concurrent use.
+// Model holds a model's weights and its paged KV cache on a gomlx device and runs forward
+// passes over them. It is not safe for concurrent use.
 type Model struct {
 	cfg     model.Config
 	backend backends.Backend
-	// weights are the device tensors in the order the graph takes them, after the three
-	// per-step inputs (tokens, cos, sin).
+	// weights are the device tensors in the order the graphs take them, after each graph's
+	// per-step inputs (and, for Forward, the cache).
 	weights []*tensors.Tensor
 	embed   int // index in weights of the token embedding
 	outNorm int
 	output  int // == embed when tied
 	layers  []layerIdx
 	invFreq []float64
-	exec    *graph.Exec
-	args    []any // scratch: the inputs of one graph.Exec call
 
-	// The paged KV cache, on the host: per layer, numPages*pageSize rows of kvHeads*headDim
-	// floats (keys after RoPE), as in the cpu backend. See doc.go.
+	// The paged KV cache on the device: per layer, keys (after RoPE) then values, each
+	// [numPages*pageSize+1, kvHeads*headDim] (the last row is scratch for padding). See doc.go.
 	numPages, pageSize int
-	kCache, vCache     [][]float32
-	pagedExec          *graph.Exec // Forward's graph, one compilation per bucketed shape
+	kv                 []*tensors.Tensor
+	// graphs holds the compiled graphs (paged forward, copy, shift, and LastLogits' dense
+	// forward), least recently used out first.
+	graphs *graphCache
+	// broken is set when a failed execution lost the (donated) cache.
+	broken error
 
 	// compilations counts the graphs built and compiled so far by both executors: the
 	// graph functions run once per new input shape (a cache miss of graph.Exec).
@@ -106,34 +111,12 @@ func New(m *model.Model, opt Options) (*Model, error) {
 		opt.NumPages = (4096 + opt.PageSize - 1) / opt.PageSize
 	}
 	x := &Model{cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(), numPages: opt.NumPages, pageSize: opt.PageSize}
-	slots := opt.NumPages * opt.PageSize * cfg.NumKVHeads * cfg.HeadDim
-	x.kCache = make([][]float32, cfg.NumLayers)
-	x.vCache = make([][]float32, cfg.NumLayers)
-	for l := range x.kCache {
-		x.kCache[l] = make([]float32, slots)
-		x.vCache[l] = make([]float32, slots)
-	}
 	if err := catch(func() error { return x.upload(w) }); err != nil {
 		x.Close()
 		return nil, fmt.Errorf("xla backend: %w", err)
 	}
-	x.exec, err = graph.NewExecAny(be, x.forwardGraph)
-	if err != nil {
-		x.Close()
-		return nil, fmt.Errorf("xla backend: building executor: %w", err)
-	}
-	// One compiled graph per sequence length until bucketing exists; do not refuse lengths.
-	x.exec.SetMaxCache(-1)
-	x.exec.WithName("arbor-dense-forward")
-	x.pagedExec, err = graph.NewExecAny(be, x.pagedGraph)
-	if err != nil {
-		x.Close()
-		return nil, fmt.Errorf("xla backend: building paged executor: %w", err)
-	}
-	// Lengths are bucketed to powers of two (see Forward), so the compilations are bounded
-	// by the log2 of the token, context and logits-row counts; do not refuse any.
-	x.pagedExec.SetMaxCache(-1)
-	x.pagedExec.WithName("arbor-paged-forward")
+	x.newCache()
+	x.graphs = newGraphCache(be, opt.MaxGraphs)
 	return x, nil
 }
 
@@ -240,7 +223,7 @@ func (x *Model) VocabSize() int { return x.cfg.VocabSize }
 // RoPE positions, attending to each other only) and returns the logits of its last token.
 // No keys or values are kept between calls; only the compiled graph (one per length) is.
 func (x *Model) LastLogits(tokens, positions []int32) ([]float32, error) {
-	if x.exec == nil {
+	if x.graphs == nil {
 		return nil, fmt.Errorf("xla backend: LastLogits on a closed model")
 	}
 	T := len(tokens)
@@ -267,18 +250,12 @@ func (x *Model) LastLogits(tokens, positions []int32) ([]float32, error) {
 	}
 	ids := make([]int32, T)
 	copy(ids, tokens)
-	x.args = append(x.args[:0],
+	in := []*tensors.Tensor{
 		tensors.FromFlatDataAndDimensions(ids, T, 1),
 		tensors.FromFlatDataAndDimensions(cos, T, half),
-		tensors.FromFlatDataAndDimensions(sin, T, half))
-	for _, w := range x.weights {
-		x.args = append(x.args, w)
+		tensors.FromFlatDataAndDimensions(sin, T, half),
 	}
-	outs, err := x.exec.Exec(x.args...)
-	for _, a := range x.args[:3] {
-		a.(*tensors.Tensor).FinalizeAll()
-	}
-	clear(x.args)
+	outs, err := x.runCache(fmt.Sprintf("dense/%d", T), "dense-forward", x.forwardGraph, in, nil, true)
 	if err != nil {
 		return nil, fmt.Errorf("xla backend: forward of %d tokens: %w", T, err)
 	}
@@ -302,15 +279,14 @@ func (x *Model) LastLogits(tokens, positions []int32) ([]float32, error) {
 
 // Close frees the device weights, the KV cache, the compiled graphs and the gomlx backend.
 func (x *Model) Close() error {
-	if x.exec != nil {
-		x.exec.Finalize()
-		x.exec = nil
+	if x.graphs != nil {
+		x.graphs.close()
+		x.graphs = nil
 	}
-	if x.pagedExec != nil {
-		x.pagedExec.Finalize()
-		x.pagedExec = nil
+	for _, t := range x.kv {
+		t.FinalizeAll()
 	}
-	x.kCache, x.vCache = nil, nil
+	x.kv = nil
 	for _, w := range x.weights {
 		w.FinalizeAll()
 	}
@@ -322,9 +298,9 @@ func (x *Model) Close() error {
 	return nil
 }
 
-// forwardGraph builds the forward pass. inputs are tokens [T,1] int32, cos and sin [T, head_dim/2]
-// f32, then x.weights in order. It returns the last token's logits, [vocab].
-func (x *Model) forwardGraph(inputs []*graph.Node) *graph.Node {
+// forwardGraph builds the dense forward pass. inputs are tokens [T,1] int32, cos and sin
+// [T, head_dim/2] f32, then x.weights in order. It returns the last token's logits, [vocab].
+func (x *Model) forwardGraph(inputs []*graph.Node) []*graph.Node {
 	x.compilations++
 	cfg := &x.cfg
 	tokens, cos, sin := inputs[0], inputs[1], inputs[2]
@@ -364,7 +340,7 @@ func (x *Model) forwardGraph(inputs []*graph.Node) *graph.Node {
 	}
 	last := graph.Slice(act, graph.AxisElem(T-1), graph.AxisRange()) // [1, h]
 	last = rmsNorm(last, w[x.outNorm], eps)
-	return graph.Reshape(linear(last, w[x.output]), cfg.VocabSize)
+	return []*graph.Node{graph.Reshape(linear(last, w[x.output]), cfg.VocabSize)}
 }
 
 // linear is a projection: in [T, i] times weight [o, i] transposed, giving [T, o].

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/backend"
+	"github.com/arborlabs/arbor/runtime/backend/conformance"
 	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/model"
 )
@@ -20,27 +21,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// testModel builds a small random model of a named shape, with the vocabulary cut down.
-// "tiny-mistral" is tiny-llama as Mistral: no RoPE scaling, a 5-token attention window.
+// testModel is the conformance suite's random model of a shape (vocabulary cut to 384).
 func testModel(t testing.TB, shape string, dt model.DType) *model.Model {
 	t.Helper()
-	name := shape
-	if shape == "tiny-mistral" {
-		name = "tiny-llama"
-	}
-	cfg, err := model.Shape(name)
+	m, err := conformance.Model(shape, dt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if shape == "tiny-mistral" {
-		cfg.Arch, cfg.RopeScaling, cfg.SlidingWindow = model.ArchMistral, nil, 5
-	}
-	cfg.VocabSize = 384
-	w, err := model.NewRandom(&cfg, dt, 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &model.Model{Config: cfg, Weights: *w}
+	return m
 }
 
 // logitTolerance is the largest max-abs difference between the two backends' logits allowed,

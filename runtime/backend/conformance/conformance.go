@@ -1,0 +1,409 @@
+// Package conformance is the test suite every backend.Backend passes: the same logits as a
+// dense recomputation on the cpu backend, within a stated tolerance, for each architecture and
+// weight type, through prefill, decode and mixed batches, after pages are freed and reused in
+// another order, after spans are pruned from the middle of a sequence (CopySlots), and after
+// keys are re-rotated (ShiftKeys, for backends that implement backend.KeyShifter); and the
+// same refusals of malformed batches.
+//
+// Two references check every step. The cpu backend mirrors it with plain page tables (each
+// sequence in its own run of consecutive pages, spans removed by copying the slots after them
+// down one by one, keys shifted by its own ShiftKeys); and while a sequence has not been
+// pruned, a fresh cpu forward pass over its live tokens as one prefill from slot 0 (no cache
+// reuse, no moved pages) gives its logits too. Pruning keeps the keys and values that the
+// later tokens computed while the span was there, so a pruned sequence has only the mirror as
+// its reference. The suite thus tests the cpu backend's own paging as well as a new backend
+// against the cpu one: backends call Run from their tests with a constructor.
+package conformance
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/arborlabs/arbor/runtime/backend"
+	"github.com/arborlabs/arbor/runtime/backend/cpu"
+	"github.com/arborlabs/arbor/runtime/kv"
+	"github.com/arborlabs/arbor/runtime/model"
+)
+
+// Factory makes the backend under test for a model and a KV geometry.
+type Factory func(m *model.Model, numPages, pageSize int) (backend.Backend, error)
+
+// Options select what Run covers.
+type Options struct {
+	// Shapes are model.Shape names; "tiny-mistral" is tiny-llama as Mistral (no RoPE scaling,
+	// a 5-slot attention window). Default: tiny (Qwen3), tiny-llama, tiny-qwen2, tiny-mistral.
+	Shapes []string
+	// DTypes are the weight types. Default: f32, f16, bf16, q8_0.
+	DTypes []model.DType
+	// Tolerance is the largest max-abs logit difference allowed, relative to the reference's
+	// largest |logit|, for a weight type. Default: DefaultTolerance.
+	Tolerance func(model.DType) float64
+}
+
+// DefaultTolerance suits a backend that computes like the cpu backend: float32 arithmetic on
+// the same weights, the order of summation aside, and q8_0 activations quantized per block as
+// ggml does. A backend that multiplies dequantized q8_0 weights by float32 activations
+// differs by up to a few percent of the largest logit in q8_0 and must say so.
+func DefaultTolerance(dt model.DType) float64 { return 1e-4 }
+
+// Model builds the suite's random model of a shape and weight type (vocabulary cut to 384).
+func Model(shape string, dt model.DType) (*model.Model, error) {
+	name := shape
+	if shape == "tiny-mistral" {
+		name = "tiny-llama"
+	}
+	cfg, err := model.Shape(name)
+	if err != nil {
+		return nil, err
+	}
+	if shape == "tiny-mistral" {
+		cfg.Arch, cfg.RopeScaling, cfg.SlidingWindow = model.ArchMistral, nil, 5
+	}
+	cfg.VocabSize = 384
+	w, err := model.NewRandom(&cfg, dt, 7)
+	if err != nil {
+		return nil, err
+	}
+	return &model.Model{Config: cfg, Weights: *w}, nil
+}
+
+const (
+	numPages = 24
+	pageSize = 4
+	// refBlock is the pages of the mirror's run for one sequence; run 0 is the dense
+	// reference's.
+	refBlock  = 16
+	refBlocks = 8
+)
+
+// Run runs the suite on the backends newBackend makes.
+func Run(t *testing.T, newBackend Factory, opt Options) {
+	shapes := opt.Shapes
+	if len(shapes) == 0 {
+		shapes = []string{"tiny", "tiny-llama", "tiny-qwen2", "tiny-mistral"}
+	}
+	dtypes := opt.DTypes
+	if len(dtypes) == 0 {
+		dtypes = []model.DType{model.F32, model.F16, model.BF16, model.Q8_0}
+	}
+	tol := opt.Tolerance
+	if tol == nil {
+		tol = DefaultTolerance
+	}
+	for _, shape := range shapes {
+		for _, dt := range dtypes {
+			t.Run(fmt.Sprintf("%s/%s", shape, dt), func(t *testing.T) {
+				m, err := Model(shape, dt)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := newHarness(t, m, newBackend, tol(dt))
+				h.prefillThenDecode()
+				h.mixedBatch()
+				h.reusedPages()
+				h.pruned(false)
+				h.pruned(true)
+				h.badBatches()
+				t.Logf("largest relative logit difference %.3g (tolerance %.0e)", h.worst, h.tol)
+			})
+		}
+	}
+}
+
+// harness drives one backend under test and the cpu references for one model.
+type harness struct {
+	t      *testing.T
+	m      *model.Model
+	b      backend.Backend
+	ref    *cpu.Backend
+	pool   *kv.Pool // the backend under test's pages
+	blocks [refBlocks]bool
+	r      *rand.Rand
+	tol    float64
+	worst  float64
+}
+
+func newHarness(t *testing.T, m *model.Model, newBackend Factory, tol float64) *harness {
+	t.Helper()
+	b, err := newBackend(m, numPages, pageSize)
+	if err != nil {
+		t.Fatalf("new backend: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if b.PageSize() != pageSize || b.NumPages() != numPages || b.VocabSize() != m.Config.VocabSize {
+		t.Fatalf("geometry: %d pages of %d slots, vocabulary %d; want %d of %d, %d",
+			b.NumPages(), b.PageSize(), b.VocabSize(), numPages, pageSize, m.Config.VocabSize)
+	}
+	ref, err := cpu.New(m, cpu.Options{Threads: 2, NumPages: refBlock * refBlocks, PageSize: pageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ref.Close() })
+	h := &harness{t: t, m: m, b: b, ref: ref, pool: kv.NewPool(numPages, pageSize), r: rand.New(rand.NewPCG(1, 2)), tol: tol}
+	h.blocks[0] = true
+	return h
+}
+
+// live is what a sequence holds: its tokens and their RoPE positions, in slot order.
+type live struct {
+	tokens, positions []int32
+}
+
+func (l *live) add(tokens []int32, from int) {
+	for i, id := range tokens {
+		l.tokens = append(l.tokens, id)
+		l.positions = append(l.positions, int32(from+i))
+	}
+}
+
+// refPages is the mirror's page table for block blk: its pages in order.
+func refPages(blk int) []int32 {
+	pages := make([]int32, refBlock)
+	for i := range pages {
+		pages[i] = int32(blk*refBlock + i)
+	}
+	return pages
+}
+
+// dense is the cpu backend's last-token logits for l's tokens as one prefill from slot 0.
+func (h *harness) dense(l *live) []float32 {
+	h.t.Helper()
+	n := len(l.tokens)
+	pages := refPages(0)[:(n+pageSize-1)/pageSize]
+	out := [][]float32{make([]float32, h.m.Config.VocabSize)}
+	in := backend.SeqInput{Tokens: l.tokens, Positions: l.positions, Pages: pages, Logits: true}
+	if err := h.ref.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, out); err != nil {
+		h.t.Fatalf("reference forward: %v", err)
+	}
+	return out[0]
+}
+
+// step runs one batch on the backend under test and on the mirror (the same tokens at the
+// same slots of each sequence, through the mirror's page tables), and checks the logits of
+// every sequence that asks for them against the mirror's and, for sequences never pruned,
+// against a dense prefill of their live tokens (after this step).
+func (h *harness) step(what string, seqs []backend.SeqInput, qs []*seq) {
+	h.t.Helper()
+	V := h.m.Config.VocabSize
+	got, mirror := make([][]float32, len(seqs)), make([][]float32, len(seqs))
+	ref := make([]backend.SeqInput, len(seqs))
+	for i := range got {
+		got[i], mirror[i] = make([]float32, V), make([]float32, V)
+		ref[i] = seqs[i]
+		ref[i].Pages = refPages(qs[i].blk)
+	}
+	if err := h.b.Forward(&backend.Batch{Seqs: seqs}, got); err != nil {
+		h.t.Fatalf("%s: forward: %v", what, err)
+	}
+	if err := h.ref.Forward(&backend.Batch{Seqs: ref}, mirror); err != nil {
+		h.t.Fatalf("%s: mirror forward: %v", what, err)
+	}
+	for i, s := range seqs {
+		if !s.Logits {
+			continue
+		}
+		h.compare(fmt.Sprintf("%s: sequence %d against the mirror", what, i), got[i], mirror[i])
+		if !qs[i].pruned {
+			h.compare(fmt.Sprintf("%s: sequence %d against a dense prefill", what, i), got[i], h.dense(&qs[i].l))
+		}
+	}
+}
+
+func (h *harness) compare(what string, got, want []float32) {
+	h.t.Helper()
+	var maxDiff, maxRef float64
+	for j, w := range want {
+		d := math.Abs(float64(got[j]) - float64(w))
+		if math.IsNaN(d) {
+			d = math.Inf(1)
+		}
+		maxDiff = max(maxDiff, d)
+		maxRef = max(maxRef, math.Abs(float64(w)))
+	}
+	rel := maxDiff / max(maxRef, 1e-30)
+	h.worst = max(h.worst, rel)
+	if !(rel <= h.tol) {
+		h.t.Errorf("%s: largest logit difference %.3g, %.3g of the largest |logit| (tolerance %.0e)", what, maxDiff, rel, h.tol)
+	}
+}
+
+func (h *harness) tokens(n int) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(h.r.IntN(h.m.Config.VocabSize))
+	}
+	return out
+}
+
+func positions(from, n int) []int32 {
+	out := make([]int32, n)
+	for i := range out {
+		out[i] = int32(from + i)
+	}
+	return out
+}
+
+// seq is a kv.Sequence of the backend under test with its live tokens, and its run of pages
+// in the mirror.
+type seq struct {
+	s      *kv.Sequence
+	l      live
+	blk    int
+	pruned bool
+}
+
+func (h *harness) newSeq() *seq {
+	for blk, used := range h.blocks {
+		if !used {
+			h.blocks[blk] = true
+			return &seq{s: h.pool.NewSequence(), blk: blk}
+		}
+	}
+	h.t.Fatal("conformance: more live sequences than mirror blocks")
+	return nil
+}
+
+func (h *harness) free(q *seq) {
+	q.s.Free()
+	h.blocks[q.blk] = false
+}
+
+// append reserves slots for toks (at RoPE positions from on) and returns the batch entry.
+func (h *harness) append(q *seq, toks []int32, from int, logits bool) backend.SeqInput {
+	h.t.Helper()
+	start := q.s.Len()
+	moves, err := q.s.Append(len(toks))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.copySlots(moves)
+	q.l.add(toks, from)
+	return backend.SeqInput{Tokens: toks, Positions: positions(from, len(toks)), Start: start,
+		Pages: append([]int32(nil), q.s.Pages()...), Logits: logits}
+}
+
+func (h *harness) copySlots(moves []kv.Move) {
+	h.t.Helper()
+	if err := h.b.CopySlots(moves); err != nil {
+		h.t.Fatalf("copy slots: %v", err)
+	}
+}
+
+// prefillThenDecode: a 12-token prefill, then decode steps, on one sequence.
+func (h *harness) prefillThenDecode() {
+	q := h.newSeq()
+	defer h.free(q)
+	toks := h.tokens(16)
+	h.step("prefill", []backend.SeqInput{h.append(q, toks[:12], 0, true)}, []*seq{q})
+	for i := 12; i < 16; i++ {
+		h.step(fmt.Sprintf("decode %d", i), []backend.SeqInput{h.append(q, toks[i:i+1], i, true)}, []*seq{q})
+	}
+}
+
+// mixedBatch: two sequences whose pages interleave; one prefills in chunks while the other
+// decodes in the same batches.
+func (h *harness) mixedBatch() {
+	a, b := h.newSeq(), h.newSeq()
+	defer h.free(a)
+	defer h.free(b)
+	ta, tb := h.tokens(17), h.tokens(9)
+	h.step("both prefill", []backend.SeqInput{h.append(a, ta[:7], 0, false), h.append(b, tb[:6], 0, true)}, []*seq{a, b})
+	h.step("chunk + decode", []backend.SeqInput{h.append(a, ta[7:15], 7, true), h.append(b, tb[6:7], 6, true)}, []*seq{a, b})
+	h.step("decode + decode", []backend.SeqInput{h.append(b, tb[7:8], 7, true), h.append(a, ta[15:16], 15, true)}, []*seq{b, a})
+}
+
+// reusedPages: a sequence's pages are freed while another goes on decoding, and a third takes
+// them over (stale keys and values in them) in another order.
+func (h *harness) reusedPages() {
+	a, b := h.newSeq(), h.newSeq()
+	defer h.free(b)
+	h.step("prefill a, b", []backend.SeqInput{h.append(a, h.tokens(10), 0, true), h.append(b, h.tokens(5), 0, true)}, []*seq{a, b})
+	h.free(a)
+	c := h.newSeq()
+	defer h.free(c)
+	h.step("prefill c on a's pages + decode b", []backend.SeqInput{h.append(c, h.tokens(9), 0, true), h.append(b, h.tokens(1), 5, true)}, []*seq{c, b})
+	for i := 0; i < 3; i++ {
+		h.step("decode c", []backend.SeqInput{h.append(c, h.tokens(1), 9+i, true)}, []*seq{c})
+	}
+}
+
+// pruned: spans leave the middle of a sequence (kv.Sequence.Remove's moves through CopySlots),
+// then it decodes on. Without shift the kept tokens keep their positions (a gap); with shift
+// the keys after the span are re-rotated by minus its length (backend.KeyShifter) and the
+// sequence is the same as if the span had never been there.
+func (h *harness) pruned(shift bool) {
+	ks, ok := h.b.(backend.KeyShifter)
+	if shift && !ok {
+		return
+	}
+	for _, rng := range [][2]int{{5, 11}, {4, 12}, {2, 3}, {13, 18}} {
+		begin, end := rng[0], rng[1]
+		q := h.newSeq()
+		toks := h.tokens(18)
+		h.step("prefill", []backend.SeqInput{h.append(q, toks, 0, false)}, []*seq{q})
+		moves, err := q.s.Remove(begin, end)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		h.copySlots(moves)
+		// The mirror: each slot after the span copied down, one at a time, in order.
+		rp := refPages(q.blk)
+		for i := end; i < len(toks); i++ {
+			src, dst := i, i-(end-begin)
+			mv := kv.Move{SrcPage: rp[src/pageSize], SrcOff: src % pageSize, DstPage: rp[dst/pageSize], DstOff: dst % pageSize, N: 1}
+			if err := h.ref.CopySlots([]kv.Move{mv}); err != nil {
+				h.t.Fatalf("mirror copy: %v", err)
+			}
+		}
+		q.pruned = true
+		q.l.tokens = append(q.l.tokens[:begin], q.l.tokens[end:]...)
+		q.l.positions = append(q.l.positions[:begin], q.l.positions[end:]...)
+		next := len(toks)
+		if shift {
+			if err := ks.ShiftKeys(q.s.Pages(), begin, q.s.Len(), begin-end); err != nil {
+				h.t.Fatalf("shift keys: %v", err)
+			}
+			if err := h.ref.ShiftKeys(rp, begin, q.s.Len(), begin-end); err != nil {
+				h.t.Fatalf("mirror shift keys: %v", err)
+			}
+			for i := begin; i < len(q.l.positions); i++ {
+				q.l.positions[i] -= int32(end - begin)
+			}
+			next -= end - begin
+		}
+		what := fmt.Sprintf("decode after removing [%d,%d), shift %v", begin, end, shift)
+		for step := 0; step < 2; step++ {
+			h.step(what, []backend.SeqInput{h.append(q, h.tokens(1), next, true)}, []*seq{q})
+			next++
+		}
+		h.free(q)
+	}
+}
+
+// badBatches: malformed input is refused with backend.ErrBadBatch.
+func (h *harness) badBatches() {
+	V := h.m.Config.VocabSize
+	row := [][]float32{make([]float32, V)}
+	for name, s := range map[string]backend.SeqInput{
+		"no tokens":    {Pages: []int32{0}},
+		"positions":    {Tokens: []int32{1, 2}, Positions: []int32{0}, Pages: []int32{0}},
+		"short pages":  {Tokens: []int32{1}, Positions: []int32{4}, Start: 4, Pages: []int32{0}},
+		"page range":   {Tokens: []int32{1}, Positions: []int32{0}, Pages: []int32{numPages}},
+		"out of vocab": {Tokens: []int32{int32(V)}, Positions: []int32{0}, Pages: []int32{0}},
+	} {
+		if err := h.b.Forward(&backend.Batch{Seqs: []backend.SeqInput{s}}, row); !errors.Is(err, backend.ErrBadBatch) {
+			h.t.Errorf("bad batch %q: got %v, want ErrBadBatch", name, err)
+		}
+	}
+	if err := h.b.CopySlots([]kv.Move{{SrcPage: 0, DstPage: numPages, N: 1}}); !errors.Is(err, backend.ErrBadBatch) {
+		h.t.Errorf("copy to page %d of %d: got %v, want ErrBadBatch", numPages, numPages, err)
+	}
+	if ks, ok := h.b.(backend.KeyShifter); ok {
+		if err := ks.ShiftKeys([]int32{numPages}, 0, 1, -1); !errors.Is(err, backend.ErrBadBatch) {
+			h.t.Errorf("shift keys on page %d of %d: got %v, want ErrBadBatch", numPages, numPages, err)
+		}
+	}
+}
