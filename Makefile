@@ -13,6 +13,7 @@ testdata:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags pjrt ./runtime/backend/xla/ ./cmd/arbor/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 # The end-to-end check with the official openai npm client against `arbor serve`, then the Go tests.

@@ -117,6 +117,22 @@ func TestBackendsAgree(t *testing.T) {
 	}
 }
 
+// TestXLAPluginMissing: naming a PJRT backend the binary cannot run fails with the settings
+// to look at, without trying to download anything.
+func TestXLAPluginMissing(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "xla:cuda")
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
+	_, _, err := arbor(t, "", "generate", "--backend", "xla", "--prompt", "Hi", "--max-tokens", "1")
+	if err == nil {
+		t.Fatal("generate --backend xla with GOMLX_BACKEND=xla:cuda and no plugin succeeded")
+	}
+	for _, want := range []string{"GOMLX_BACKEND=\"xla:cuda\"", "PJRT_PLUGIN_LIBRARY_PATH=", "never downloads"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not say %q: %v", want, err)
+		}
+	}
+}
+
 func TestChatPrompt(t *testing.T) {
 	stdout, stderr, err := arbor(t, "", "generate", "--chat", "--prompt", "Hi", "--temperature", "0", "--max-tokens", "2", "--json")
 	if err != nil {

@@ -3,6 +3,7 @@ package xla
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // registers the pure-Go "go" backend
@@ -22,6 +23,14 @@ import (
 // detector reports it in simplego's executeNode, on the per-node use counts); ops_sequential
 // avoids it and keeps the parallelism inside each op (the matrix products).
 const DefaultBackend = "go:ops_sequential"
+
+// Backends lists the gomlx backends this binary registers: "go" always, and "xla" (PJRT
+// plugins: CUDA, CPU) when built with -tags pjrt.
+func Backends() []string {
+	names := backends.List()
+	slices.Sort(names)
+	return names
+}
 
 // Options configure New.
 type Options struct {
