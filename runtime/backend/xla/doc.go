@@ -1,4 +1,4 @@
-// Package xla is the start of the accelerator backend of issue 7: the decoder forward pass as a
+// Package xla is the accelerator backend: the decoder forward pass as a
 // gomlx computation graph (github.com/gomlx/gomlx), which gomlx can compile for XLA/PJRT
 // devices or run with its pure-Go backend.
 //
@@ -22,60 +22,85 @@
 // gomlx never tries to download a PJRT plugin. Its logits agree with the cpu backend's to about
 // 1e-6 of the largest logit on the tiny test shapes (see xla_test.go).
 //
-// # Step 2: backend.Backend with a paged KV cache
+// # Step 2: backend.Backend with a paged KV cache on the device
 //
-// Model implements backend.Backend: Forward over a batch of sequences that mixes prefill
-// chunks and decode tokens, CopySlots, VocabSize, PageSize, NumPages and Close. Options.NumPages
-// and Options.PageSize size the cache as in the cpu backend (defaults: kv.DefaultPageSize
-// slots a page, 4096 slots). Semantics follow the cpu backend: each token's key (after RoPE
-// and Qwen3's k-norm) and value go to slot Start+i of its sequence, found through its page
-// table; every token attends to its own sequence's slots only, causally by slot index and
-// within Mistral's sliding window by slot index.
+// Model implements backend.Backend (Forward over a batch that mixes prefill chunks and decode
+// tokens, CopySlots, VocabSize, PageSize, NumPages, Close) and backend.KeyShifter (ShiftKeys).
+// Options.NumPages and Options.PageSize size the cache as in the cpu backend (defaults:
+// kv.DefaultPageSize slots a page, 4096 slots). Semantics follow the cpu backend: each token's
+// key (after RoPE and Qwen3's k-norm) and value go to slot Start+i of its sequence, found through
+// its page table; every token attends to its own sequence's slots only, causally by slot index
+// and within Mistral's sliding window by slot index.
 //
-// The KV cache lives on the HOST, not on the device: per layer, one []float32 for keys and
-// one for values, numPages*pageSize rows of kvHeads*headDim. For each Forward the host
-// gathers the context rows of every sequence (slots [0, Start), through its page table) into
-// per-layer [P, kvDim] inputs; the graph computes q/k/v of the T new tokens, attends over the
-// concatenation of the context rows and the new rows under an additive mask built on the
-// host (same sequence, causal by slot, window by slot), and returns the requested logits rows
-// plus every layer's new K and V rows, which the host then writes into the cache at the
-// tokens' physical slots. This was chosen for correctness first: it costs a host-to-device
-// copy of each sequence's whole context per step, and the attention scores of a batch are
-// computed against every sequence's rows before masking (quadratic in the batch's total
-// context). gomlx v0.26.0's pure-Go backend has ScatterSum (so graph.ScatterUpdate works) and
-// Gather, but not DynamicUpdateSlice; a device-resident cache (updated by ScatterUpdate,
-// read by Gather through the page tables, ideally with buffer donation so the cache is not
-// copied) is the next step.
+// The KV cache lives on the device: per layer, one tensor of keys and one of values, each
+// [numPages*pageSize+1, kvHeads*headDim] float32. The extra last row is scratch: padded tokens
+// write there and padded context rows read from it, so padding never touches a real slot. For
+// each Forward the host turns the page tables into row indices (the context rows of every
+// sequence, and the row each new token writes) and an additive mask (same sequence, causal by
+// slot, window by slot); the graph gathers the context rows from the cache (Gather), computes
+// q/k/v of the new tokens, attends over the context rows and the new rows, scatters the new keys
+// and values into their rows (ScatterUpdate), and returns the requested logits rows and the
+// updated cache. Only the indices, the mask, the ids and the RoPE angles cross to the device
+// per step. The cache tensors are donated to each execution (graph.DonateTensorBuffer), so a
+// PJRT device may update them in place instead of copying (a tensor that shares its memory with
+// the host, gomlx's IsShared, cannot be donated and is passed as it is). If an
+// execution fails after the cache was donated, the cache is gone: the Model then refuses all
+// further work with an error saying so.
+//
+// CopySlots composes the moves on the host (applied in order, each reading before it writes,
+// as copy does) into one simultaneous copy, which one graph applies to every layer: gather the
+// source rows, scatter them to the destinations. ShiftKeys gathers the keys of the slots,
+// rotates them by delta positions as RoPE does (angles computed on the host in float64) and
+// scatters them back, so the tree decoder's Shift position policy runs on this backend too.
+//
+// Writing rows into the cache is where the two kinds of gomlx backend differ, so it is chosen by
+// the backend's reported capabilities (Options.CacheUpdate, Model.CacheUpdate). With
+// DynamicUpdateSlice (XLA has it) each written row is one in-place update of the donated
+// buffer, touching only that row: UpdateSlices, the choice wherever the operation exists.
+// gomlx v0.26.0's pure-Go backend has no DynamicUpdateSlice (nor DynamicSlice), only Gather and
+// ScatterSum, from which gomlx builds ScatterUpdate; that passes over the whole cache tensor
+// (a mask of the written rows, a Where, a ScatterSum) but runs everywhere: UpdateScatter. The
+// conformance suite runs the scatter writes here; TestConformanceSlices runs it with slice
+// writes where GOMLX_BACKEND names a backend that has the operation, and skips (saying why)
+// on the pure-Go one.
 //
 // Shape bucketing: the number of new tokens T, the number of context rows P and the number of
 // logits rows are each padded up to a power of two (at least 1), so one graph is compiled per
-// bucketed triple, at most about log2 of each bound. Padded tokens are id 0 and attend only to
-// themselves; padded context rows are zero and masked out; padded logits rows are dropped.
-// Model.Compilations reports how many graphs both executors have compiled so far (each graph
-// function runs once per new input shape); TestCompilations pins the count for a prefill
-// followed by decode steps.
-// Masked scores get -1e30 added, which gives them exactly zero weight in float32 without any
-// NaN. The paged tests (paged_test.go) drive the cpu backend and this one with the same
-// batches and page tables — a 12-token prefill then 3 decode steps, a mixed batch of two
-// sequences with unordered, interleaved page tables (one prefilling a chunk while the other
-// decodes), and decodes after kv.Sequence.Remove moves applied with CopySlots — on tiny,
-// tiny-qwen2 and tiny-mistral; the logits agree to below 1e-6 relative (tolerance 1e-4).
+// bucketed triple; CopySlots and ShiftKeys pad their row counts likewise. The compiled graphs
+// (these, and LastLogits' dense ones, one per length) are kept in an LRU of
+// Options.MaxGraphs (default DefaultMaxGraphs, 48): gomlx's own per-Exec cache refuses a new
+// shape when full instead of evicting, so each shape gets an Exec of its own and the least
+// recently used one is finalized when the LRU is full. Model.Compilations counts the graphs
+// built. A 1,000-token greedy generation from a 4-token prompt compiles 10: the prefill
+// (T=4) and nine decode buckets (P = 4, 8, ..., 1024). Masked scores get -1e30 added, which
+// gives them exactly zero weight in float32 without any NaN.
+//
+// Tests: the backend conformance suite (runtime/backend/conformance) runs on this backend with
+// gomlx's pure-Go engine: logits against the cpu backend mirroring every step, and against a
+// dense prefill while a sequence is unpruned, for tiny (Qwen3), tiny-llama, tiny-qwen2 and
+// tiny-mistral in f32, f16, bf16 and q8_0, through prefill, decode, mixed batches, reused pages,
+// pruned spans with and without ShiftKeys; within 1e-6 of the largest logit (q8_0: 2e-2, since
+// the cpu backend quantizes activations to 8 bits as ggml does and this one does not).
 //
 // LastLogits (step 1's dense, cache-free pass over one whole sequence) is kept and still
 // tested; it shares the weights but not the KV cache.
 //
+// # GPUs
+//
+// The default build registers gomlx's pure-Go engine only ("go") and stays pure Go. Built with
+// -tags pjrt (cgo), the binary also registers gomlx's XLA backend, which loads a PJRT plugin at
+// run time: GOMLX_BACKEND=xla:cuda (plugin found through PJRT_PLUGIN_LIBRARY_PATH) or
+// xla:<path of the plugin .so>. Arbor turns gomlx's plugin auto-install off: the plugin is the
+// operator's to install (the README says where the CUDA one comes from).
+//
 // # What is not built yet
 //
-//   - The KV cache is on the host (above), not device tensors; every step re-uploads each
-//     sequence's context.
-//   - No backend.KeyShifter (ShiftKeys): cached keys cannot be re-rotated after pruning.
-//   - Attention is computed over the whole batch's rows and masked, not per sequence; no
-//     flash/paged attention kernel.
-//   - The executors' compilation caches are unbounded (SetMaxCache(-1)); bucketing bounds
-//     the number of shapes but nothing evicts old ones.
-//   - No XLA/PJRT backend is linked in (no cgo, no plugin), so nothing runs on a GPU yet; the
-//     package name anticipates that. Running on the "go" backend is a correctness reference,
-//     not a fast path.
-//   - No --backend flag or any wiring into the engine, server or commands.
+//   - Attention is computed over the whole batch's context rows and masked, not per sequence
+//     (quadratic in the batch's total context); no flash or paged attention kernel.
 //   - Weights are always f32 on the device; no bf16/f16 compute, no on-device dequantization.
+//   - Nothing has run on a GPU yet: no GPU was available while this was built, so the PJRT path
+//     is compiled and its errors tested, but its speed and its agreement on CUDA are unmeasured.
+//   - On gomlx's pure-Go engine this backend is a correctness reference, about 80x slower per
+//     token than the cpu backend on the demo model (its matrix products re-block the weights on
+//     every call).
 package xla

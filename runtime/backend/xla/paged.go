@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 
+	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -368,8 +369,8 @@ func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
 		pastK := graph.Reshape(graph.Gather(kc, pastIdx), Pp, nkv, hd)
 		pastV := graph.Reshape(graph.Gather(vc, pastIdx), Pp, nkv, hd)
 		outs = append(outs,
-			graph.ScatterUpdate(kc, newIdx, graph.Reshape(k, T, nkv*hd), false, true),
-			graph.ScatterUpdate(vc, newIdx, graph.Reshape(v, T, nkv*hd), false, true))
+			x.writeRows(kc, newIdx, graph.Reshape(k, T, nkv*hd)),
+			x.writeRows(vc, newIdx, graph.Reshape(v, T, nkv*hd)))
 		keys := graph.Concatenate([]*graph.Node{pastK, k}, 0) // [K, nkv, hd]
 		vals := graph.Concatenate([]*graph.Node{pastV, v}, 0) // [K, nkv, hd]
 		q = graph.Reshape(q, T, nkv, group, hd)
@@ -391,7 +392,7 @@ func (x *Model) copyGraph(inputs []*graph.Node) []*graph.Node {
 	src, dst := inputs[0], inputs[1]
 	outs := make([]*graph.Node, 0, len(inputs)-2)
 	for _, c := range inputs[2:] {
-		outs = append(outs, graph.ScatterUpdate(c, dst, graph.Gather(c, src), false, true))
+		outs = append(outs, x.writeRows(c, dst, graph.Gather(c, src)))
 	}
 	return outs
 }
@@ -408,10 +409,60 @@ func (x *Model) shiftGraph(inputs []*graph.Node) []*graph.Node {
 	outs := make([]*graph.Node, 0, len(inputs)-3)
 	for _, kc := range inputs[3:] {
 		rows := rope(graph.Reshape(graph.Gather(kc, idx), M, nkv, hd), cos, sin)
-		outs = append(outs, graph.ScatterUpdate(kc, idx, graph.Reshape(rows, M, nkv*hd), false, true))
+		outs = append(outs, x.writeRows(kc, idx, graph.Reshape(rows, M, nkv*hd)))
 	}
 	return outs
 }
+
+// Cache updates: how the graphs write rows into the cache tensors (Options.CacheUpdate).
+const (
+	// UpdateScatter writes with gomlx's ScatterUpdate, which every backend runs (gomlx builds
+	// it from Scatter, Where and ScatterSum) but which passes over the whole cache tensor.
+	UpdateScatter = "scatter"
+	// UpdateSlices writes each row with one DynamicUpdateSlice: only the rows written are
+	// touched, in place on a donated buffer. It needs a backend that has the operation (XLA
+	// does; gomlx v0.26.0's pure-Go backend does not).
+	UpdateSlices = "slices"
+)
+
+// chooseUpdate resolves Options.CacheUpdate against what the backend reports it can do.
+func chooseUpdate(want string, caps backends.Capabilities, name string) (string, error) {
+	hasDUS := caps.Operations[backends.OpTypeDynamicUpdateSlice]
+	switch want {
+	case "":
+		if hasDUS {
+			return UpdateSlices, nil
+		}
+		return UpdateScatter, nil
+	case UpdateScatter:
+		return want, nil
+	case UpdateSlices:
+		if !hasDUS {
+			return "", fmt.Errorf("cache update %q: the gomlx backend %q has no DynamicUpdateSlice", want, name)
+		}
+		return want, nil
+	}
+	return "", fmt.Errorf("cache update %q: want %q or %q (or empty: by the backend's capabilities)", want, UpdateScatter, UpdateSlices)
+}
+
+// writeRows returns cache [rows, d] with row idx[i] set to rows[i] for every i, rows read as
+// they are (all reads happen before the writes). A repeated index (only the scratch row is
+// ever repeated) keeps one of its values.
+func (x *Model) writeRows(cache, idx, rows *graph.Node) *graph.Node {
+	if x.update != UpdateSlices {
+		return graph.ScatterUpdate(cache, idx, rows, false, true)
+	}
+	zero := graph.Scalar(cache.Graph(), dtypes.Int32, 0)
+	for i := range idx.Shape().Dimensions[0] {
+		at := graph.Reshape(graph.Slice(idx, graph.AxisRange(i, i+1)))
+		cache = graph.DynamicUpdateSlice(cache, graph.Slice(rows, graph.AxisRange(i, i+1)), []*graph.Node{at, zero})
+	}
+	return cache
+}
+
+// CacheUpdate says how this model's graphs write into the KV cache: UpdateScatter or
+// UpdateSlices.
+func (x *Model) CacheUpdate() string { return x.update }
 
 // scratchRow is the cache row past the last slot: padded tokens write there and padded
 // context rows read from it, so that padding never touches a real slot. Every cache tensor

@@ -1,7 +1,10 @@
 package xla
 
 import (
+	"os"
 	"testing"
+
+	"github.com/gomlx/gomlx/backends"
 
 	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/backend/conformance"
@@ -150,4 +153,64 @@ func positions(from, n int) []int32 {
 		out[i] = int32(from + i)
 	}
 	return out
+}
+
+// TestCacheUpdateChoice: the cache-write formulation follows the backend's capabilities:
+// DynamicUpdateSlice where the backend has it, ScatterUpdate otherwise; asking for slices on a
+// backend without the operation is refused at New.
+func TestCacheUpdateChoice(t *testing.T) {
+	with := backends.Capabilities{Operations: map[backends.OpType]bool{backends.OpTypeDynamicUpdateSlice: true}}
+	without := backends.Capabilities{Operations: map[backends.OpType]bool{}}
+	for _, c := range []struct {
+		want string
+		caps backends.Capabilities
+		got  string
+		fail bool
+	}{
+		{"", with, UpdateSlices, false},
+		{"", without, UpdateScatter, false},
+		{UpdateScatter, with, UpdateScatter, false},
+		{UpdateSlices, with, UpdateSlices, false},
+		{UpdateSlices, without, "", true},
+		{"dus", with, "", true},
+	} {
+		got, err := chooseUpdate(c.want, c.caps, "test")
+		if got != c.got || (err != nil) != c.fail {
+			t.Errorf("chooseUpdate(%q): %q, %v; want %q, error %v", c.want, got, err, c.got, c.fail)
+		}
+	}
+	m := testModel(t, "tiny", model.F32)
+	x, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 4, PageSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := x.CacheUpdate(); got != UpdateScatter {
+		t.Errorf("pure-Go backend: cache update %q, want %q (it has no DynamicUpdateSlice)", got, UpdateScatter)
+	}
+	x.Close()
+	if _, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 4, PageSize: 4, CacheUpdate: UpdateSlices}); err == nil {
+		t.Error("New with cache update slices on the pure-Go backend succeeded")
+	}
+}
+
+// TestConformanceSlices runs the suite with DynamicUpdateSlice cache writes, on a backend that
+// has the operation: GOMLX_BACKEND names it (an XLA PJRT plugin, in a binary built with -tags
+// pjrt). gomlx's pure-Go backend has no DynamicUpdateSlice, so there the test is skipped.
+func TestConformanceSlices(t *testing.T) {
+	conf := os.Getenv("GOMLX_BACKEND")
+	if conf == "" {
+		conf = DefaultBackend
+	}
+	be, err := backends.NewWithConfig(conf)
+	if err != nil {
+		t.Skipf("gomlx backend %q: %v", conf, err)
+	}
+	ok := be.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice]
+	be.Finalize()
+	if !ok {
+		t.Skipf("gomlx backend %q has no DynamicUpdateSlice: set GOMLX_BACKEND to an XLA plugin (build with -tags pjrt) to run the slices cache update", conf)
+	}
+	conformance.Run(t, func(m *model.Model, numPages, pageSize int) (backend.Backend, error) {
+		return New(m, Options{Backend: conf, NumPages: numPages, PageSize: pageSize, CacheUpdate: UpdateSlices})
+	}, conformance.Options{Tolerance: logitTolerance})
 }

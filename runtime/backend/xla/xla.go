@@ -45,6 +45,10 @@ type Options struct {
 	// MaxGraphs bounds the compiled graphs kept for Forward, CopySlots and ShiftKeys (least
 	// recently used dropped first); zero means DefaultMaxGraphs.
 	MaxGraphs int
+	// CacheUpdate is how the graphs write rows into the KV cache: UpdateScatter,
+	// UpdateSlices, or "" to choose by the backend's capabilities (slices where it has
+	// DynamicUpdateSlice).
+	CacheUpdate string
 }
 
 // Model holds a model's weights and its paged KV cache on a gomlx device and runs forward
@@ -70,6 +74,8 @@ type Model struct {
 	graphs *graphCache
 	// broken is set when a failed execution lost the (donated) cache.
 	broken error
+	// update is how the graphs write into the cache (UpdateScatter or UpdateSlices).
+	update string
 
 	// compilations counts the graphs built and compiled so far by both executors: the
 	// graph functions run once per new input shape (a cache miss of graph.Exec).
@@ -119,7 +125,12 @@ func New(m *model.Model, opt Options) (*Model, error) {
 	if opt.NumPages <= 0 {
 		opt.NumPages = (4096 + opt.PageSize - 1) / opt.PageSize
 	}
-	x := &Model{cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(), numPages: opt.NumPages, pageSize: opt.PageSize}
+	update, err := chooseUpdate(opt.CacheUpdate, be.Capabilities(), conf)
+	if err != nil {
+		be.Finalize()
+		return nil, fmt.Errorf("xla backend: %w", err)
+	}
+	x := &Model{cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(), numPages: opt.NumPages, pageSize: opt.PageSize, update: update}
 	if err := catch(func() error { return x.upload(w) }); err != nil {
 		x.Close()
 		return nil, fmt.Errorf("xla backend: %w", err)
