@@ -1,7 +1,7 @@
 // Package conformance is the test suite every backend.Backend passes: the same logits as a
 // dense recomputation on the cpu backend, within a stated tolerance, for each architecture and
-// weight type, through prefill, decode and mixed batches, after pages are freed and reused in
-// another order, after spans are pruned from the middle of a sequence (CopySlots), and after
+// weight type, through prefill, chunked prefill, decode and mixed batches, over page tables out
+// of order, after pages are freed and reused in another order, after spans are pruned from the middle of a sequence (CopySlots), and after
 // keys are re-rotated (ShiftKeys, for backends that implement backend.KeyShifter); and the
 // same refusals of malformed batches.
 //
@@ -101,6 +101,7 @@ func Run(t *testing.T, newBackend Factory, opt Options) {
 					t.Fatal(err)
 				}
 				h := newHarness(t, m, newBackend, tol(dt))
+				h.unorderedPages()
 				h.prefillThenDecode()
 				h.mixedBatch()
 				h.reusedPages()
@@ -289,6 +290,25 @@ func (h *harness) copySlots(moves []kv.Move) {
 	h.t.Helper()
 	if err := h.b.CopySlots(moves); err != nil {
 		h.t.Fatalf("copy slots: %v", err)
+	}
+}
+
+// unorderedPages: a sequence whose page table is out of order and far from the pool's
+// allocation order (a table the test writes itself; it runs before the pool hands out pages).
+func (h *harness) unorderedPages() {
+	q := &seq{blk: 1}
+	h.blocks[1] = true
+	defer func() { h.blocks[1] = false }()
+	pages := []int32{13, 2, 9, 0, 21}
+	toks := h.tokens(19)
+	in := func(from, n int) backend.SeqInput {
+		q.l.add(toks[from:from+n], from)
+		return backend.SeqInput{Tokens: toks[from : from+n], Positions: positions(from, n), Start: from, Pages: pages, Logits: true}
+	}
+	h.step("prefill, unordered pages", []backend.SeqInput{in(0, 9)}, []*seq{q})
+	h.step("chunk, unordered pages", []backend.SeqInput{in(9, 6)}, []*seq{q})
+	for i := 15; i < 19; i++ {
+		h.step("decode, unordered pages", []backend.SeqInput{in(i, 1)}, []*seq{q})
 	}
 }
 
