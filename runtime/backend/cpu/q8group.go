@@ -3,6 +3,8 @@ package cpu
 //go:generate python3 q8group_gen.py
 
 import (
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/arborlabs/arbor/runtime/model"
@@ -51,26 +53,40 @@ func (q *q8Groups) scales(g, b0, b1 int) []byte {
 	return q.data[o+b0*q8GroupScale : o+b1*q8GroupScale]
 }
 
-// newQ8Groups reorders q8_0 rows (rows x cols, ggml's 34-byte blocks) into row groups.
+// newQ8Groups reorders q8_0 rows (rows x cols, ggml's 34-byte blocks) into row groups, the
+// groups shared out over the cores (a 1B model's 1.3 GB are reordered at load).
 func newQ8Groups(src []byte, rows, cols int) *q8Groups {
 	nb := cols / model.Q8Block
 	q := &q8Groups{nb: nb, groups: (rows + q8GroupRows - 1) / q8GroupRows}
 	q.stride = nb * (q8GroupQuant + q8GroupScale)
 	q.data = alignedBytes(q.groups*q.stride, 64)
 	rowBytes := nb * model.Q8BlockBytes
-	for r := 0; r < rows; r++ {
-		g, ri := r/q8GroupRows, r%q8GroupRows
-		row := src[r*rowBytes : (r+1)*rowBytes]
-		for b := 0; b < nb; b++ {
-			blk := row[b*model.Q8BlockBytes : (b+1)*model.Q8BlockBytes]
-			sc := q.scales(g, b, b+1)
-			sc[2*ri], sc[2*ri+1] = blk[0], blk[1]
-			qs := q.quants(g, b, b+1)
-			for c := 0; c < q8GroupRows; c++ {
-				copy(qs[c*q8QuadBytes+ri*4:c*q8QuadBytes+ri*4+4], blk[2+4*c:2+4*c+4])
+	fill := func(g0, g1 int) {
+		for r := g0 * q8GroupRows; r < min(g1*q8GroupRows, rows); r++ {
+			g, ri := r/q8GroupRows, r%q8GroupRows
+			row := src[r*rowBytes : (r+1)*rowBytes]
+			qs, sc := q.quants(g, 0, nb), q.scales(g, 0, nb)
+			for b := 0; b < nb; b++ {
+				blk := (*[model.Q8BlockBytes]byte)(row[b*model.Q8BlockBytes:])
+				sc[b*q8GroupScale+2*ri], sc[b*q8GroupScale+2*ri+1] = blk[0], blk[1]
+				dst := (*[q8GroupQuant]byte)(qs[b*q8GroupQuant:])
+				for c := 0; c < q8GroupRows; c++ {
+					copy(dst[c*q8QuadBytes+ri*4:c*q8QuadBytes+ri*4+4], blk[2+4*c:2+4*c+4])
+				}
 			}
 		}
 	}
+	workers := min(runtime.NumCPU(), max(1, q.groups/64))
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		g0, g1 := q.groups*w/workers, q.groups*(w+1)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fill(g0, g1)
+		}()
+	}
+	wg.Wait()
 	return q
 }
 
