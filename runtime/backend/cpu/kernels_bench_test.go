@@ -135,7 +135,7 @@ func BenchmarkQ8Group(b *testing.B) {
 		b.Run(fmt.Sprintf("tokens=%d", T), func(b *testing.B) {
 			w, s := m.q8.quants(0, 0, nb), m.q8.scales(0, 0, nb)
 			for i := 0; i < b.N; i++ {
-				q8Group(w, s, qa.q, cols, qa.d, nb, nb, T, out[:])
+				q8Group(w, s, qa.q, cols, qa.d, nb, nb, T, out[:], q8GroupRows, false)
 			}
 			b.ReportMetric(2*q8GroupRows*cols*float64(T)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

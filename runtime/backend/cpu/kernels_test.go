@@ -194,24 +194,40 @@ func TestQ8Kernels(t *testing.T) {
 			x[0], x[1] = 1e3, -1e3 // a ±127 pair in the first block
 			var qa q8Acts
 			qa.quantize(x, 8, c)
-			var out [8 * q8GroupRows]float32
+			// Outputs at a stride of 11 floats (as rows of a wider output), stored or added to
+			// what is there.
+			const os = 11
+			out := make([]float32, 8*os)
 			for _, T := range []int{1, 2, 3, 4, 8} {
 				for g := 0; g < qg.groups; g++ {
 					w, sc := qg.quants(g, 0, nb), qg.scales(g, 0, nb)
-					kernels := map[string]func(){
-						"generic": func() { q8GroupGeneric(w, sc, qa.q, c, qa.d, nb, nb, T, out[:]) },
-					}
-					if T == 1 || T == 4 || T == 8 {
-						kernels["fast"] = func() { q8Group(w, sc, qa.q, c, qa.d, nb, nb, T, out[:]) }
-					}
-					for name, run := range kernels {
-						clear(out[:])
-						run()
-						for tok := 0; tok < T; tok++ {
-							for ri := 0; ri < q8GroupRows && g*q8GroupRows+ri < rows; ri++ {
-								row := g*q8GroupRows + ri
-								want, scale := q8Exact(src[row*nb*model.Q8BlockBytes:(row+1)*nb*model.Q8BlockBytes], qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])
-								checkClose(t, fmt.Sprintf("%s nb=%d rows=%d T=%d tok=%d row=%d", name, nb, rows, T, tok, row), out[tok*q8GroupRows+ri], want, scale)
+					for _, add := range []bool{false, true} {
+						kernels := map[string]func(){
+							"generic": func() { q8GroupGeneric(w, sc, qa.q, c, qa.d, nb, nb, T, out, os, add) },
+						}
+						if T == 1 || T == 4 || T == 8 {
+							kernels["fast"] = func() { q8Group(w, sc, qa.q, c, qa.d, nb, nb, T, out, os, add) }
+						}
+						for name, run := range kernels {
+							for i := range out {
+								out[i] = float32(i%5) - 2
+							}
+							run()
+							for tok := 0; tok < T; tok++ {
+								for ri := 0; ri < q8GroupRows && g*q8GroupRows+ri < rows; ri++ {
+									row := g*q8GroupRows + ri
+									want, scale := q8Exact(src[row*nb*model.Q8BlockBytes:(row+1)*nb*model.Q8BlockBytes], qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])
+									if add {
+										want += float64((tok*os+ri)%5 - 2)
+									}
+									checkClose(t, fmt.Sprintf("%s nb=%d rows=%d T=%d add=%v tok=%d row=%d", name, nb, rows, T, add, tok, row), out[tok*os+ri], want, scale+2)
+								}
+								// The stride's gap is left alone.
+								for i := tok*os + q8GroupRows; i < (tok+1)*os; i++ {
+									if out[i] != float32(i%5)-2 {
+										t.Fatalf("%s T=%d add=%v: wrote out[%d] outside the group's rows", name, T, add, i)
+									}
+								}
 							}
 						}
 					}

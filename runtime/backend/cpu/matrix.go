@@ -331,6 +331,18 @@ func (t *matmulTask) put(first bool, tok, r int, v float32) {
 	}
 }
 
+// direct says whether the kernels may write group g's results straight into the output, and
+// where (dst, the offset of token 0's first row) and how (add: into what is there): when the
+// group's rows all exist and no bias is to be added to them on this pass. Callers check that
+// the group lies inside their row range.
+func (t *matmulTask) direct(first bool, g int) (dst int, add, ok bool) {
+	r0 := g * q8GroupRows
+	if r0+q8GroupRows > t.m.rows || (first && t.bias != nil) {
+		return 0, false, false
+	}
+	return r0, !first || t.accum, true
+}
+
 // putRun is put for consecutive rows r0, r0+1, ... of one token: the branches are taken once
 // per run instead of once per value.
 func (t *matmulTask) putRun(first bool, tok, r0 int, v []float32) {
@@ -395,8 +407,12 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 	var o [8 * q8GroupRows]float32
 	if t.n == 1 {
 		for g := g0; g < g1; g++ {
-			q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q[:c], c, qa.d[:nb], nb, nb, 1, o[:])
 			r0, r1 := max(lo, g*q8GroupRows), min(hi, (g+1)*q8GroupRows)
+			if dst, add, ok := t.direct(true, g); ok && r0 == g*q8GroupRows && r1 == r0+q8GroupRows {
+				q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q[:c], c, qa.d[:nb], nb, nb, 1, t.out[dst:], t.outStride, add)
+				continue
+			}
+			q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q[:c], c, qa.d[:nb], nb, nb, 1, o[:], q8GroupRows, false)
 			t.putRun(true, 0, r0, o[r0-g*q8GroupRows:r1-g*q8GroupRows])
 		}
 		return
@@ -435,7 +451,12 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 						T = 4
 					}
 					for g := gb; g < ge; g++ {
-						q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, T, o[:])
+						if dst, add, ok := t.direct(first, g); ok && g*q8GroupRows >= lo && (g+1)*q8GroupRows <= hi {
+							q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, T,
+								t.out[tok*t.outStride+dst:], t.outStride, add)
+							continue
+						}
+						q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, T, o[:], q8GroupRows, false)
 						r0, r1 := max(lo, g*q8GroupRows), min(hi, (g+1)*q8GroupRows)
 						for j := 0; j < T; j++ {
 							t.putRun(first, tok+j, r0, o[j*q8GroupRows+r0-g*q8GroupRows:j*q8GroupRows+r1-g*q8GroupRows])

@@ -118,32 +118,36 @@ func (q *q8Groups) rowF32(r int, dst []float32) {
 
 // q8Group computes one row group's products with T (1, 4 or 8) tokens over nb blocks: w and s
 // the group's quants and scales from the first block, token t's quants at q[t*qs:] and
-// scales at d[t*ds:]. out[t*8+r] gets row r's sum for token t.
-func q8Group(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out []float32) {
+// scales at d[t*ds:]. Row r's sum for token t goes to out[t*os+r], or is added to it with add.
+func q8Group(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out []float32, os int, add bool) {
 	_ = w[nb*q8GroupQuant-1]
 	_ = s[nb*q8GroupScale-1]
 	_ = q[(T-1)*qs+nb*model.Q8Block-1]
 	_ = d[(T-1)*ds+nb-1]
-	_ = out[T*q8GroupRows-1]
+	_ = out[(T-1)*os+q8GroupRows-1]
 	if hasAVX2 && nb > 0 {
+		a := 0
+		if add {
+			a = 1
+		}
 		switch T {
 		case 1:
-			q8g1AVX2(&w[0], &s[0], &q[0], &d[0], nb, &out[0])
+			q8g1AVX2(&w[0], &s[0], &q[0], &d[0], nb, &out[0], a)
 			return
 		case 4:
-			q8g4AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0])
+			q8g4AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a)
 			return
 		case 8:
-			q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0])
+			q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a)
 			return
 		}
 	}
-	q8GroupGeneric(w, s, q, qs, d, ds, nb, T, out)
+	q8GroupGeneric(w, s, q, qs, d, ds, nb, T, out, os, add)
 }
 
 // q8GroupGeneric is the portable q8Group, for any T: the same exact integer sum per block,
 // scaled by weight scale x activation scale and added up in float32 per row.
-func q8GroupGeneric(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out []float32) {
+func q8GroupGeneric(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out []float32, os int, add bool) {
 	for t := 0; t < T; t++ {
 		var acc [q8GroupRows]float32
 		xq := q[t*qs:]
@@ -162,6 +166,13 @@ func q8GroupGeneric(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T in
 				acc[r] += float32(sum) * (dw * dx)
 			}
 		}
-		copy(out[t*q8GroupRows:(t+1)*q8GroupRows], acc[:])
+		dst := out[t*os : t*os+q8GroupRows]
+		if add {
+			for r, v := range acc {
+				dst[r] += v
+			}
+		} else {
+			copy(dst, acc[:])
+		}
 	}
 }

@@ -47,11 +47,12 @@
 	VPBROADCASTD X13, Y13
 
 
-// func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32)
+// func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32, add int)
 //
 // One token against one row group: w the group's quads from the first block, s its scales,
-// xq/xd the token's quants and scales, nb blocks; out gets the eight rows' sums.
-TEXT ·q8g1AVX2(SB), NOSPLIT, $0-48
+// xq/xd the token's quants and scales, nb blocks; out gets the eight rows' sums (added to what
+// is there if add is not 0).
+TEXT ·q8g1AVX2(SB), NOSPLIT, $0-56
 	MOVQ   w+0(FP), SI
 	MOVQ   s+8(FP), BX
 	MOVQ   xq+16(FP), DI
@@ -94,16 +95,22 @@ q8g1block:
 	DECQ        CX
 	JNZ         q8g1block
 	MOVQ        out+40(FP), DI
+	CMPQ        add+48(FP), $0
+	JEQ         q8g1store
+	VADDPS      (DI), Y4, Y4
+
+q8g1store:
 	VMOVUPS     Y4, (DI)
 	VZEROUPPER
 	RET
 
 
-// func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+// func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
 //
 // Four tokens against one row group: token t's quants at xq+t*qstride, its scales at
-// xd+t*dstride (bytes). out[t*8+r] gets row r's sum for token t. Float sums in Y4..Y7.
-TEXT ·q8g4AVX2(SB), NOSPLIT, $0-64
+// xd+t*dstride (bytes). Token t's eight sums go to out+t*ostride (bytes), added to what is
+// there if add is not 0. Float sums in Y4..Y7.
+TEXT ·q8g4AVX2(SB), NOSPLIT, $0-80
 	MOVQ   w+0(FP), SI
 	MOVQ   s+8(FP), BX
 	MOVQ   xq+16(FP), DI
@@ -187,19 +194,29 @@ q8g4block:
 	DECQ        CX
 	JNZ         q8g4block
 	MOVQ        out+56(FP), DI
+	MOVQ        ostride+64(FP), R8
+	LEAQ        (R8)(R8*2), R10
+	CMPQ        add+72(FP), $0
+	JEQ         q8g4store
+	VADDPS      (DI), Y4, Y4
+	VADDPS      (DI)(R8*1), Y5, Y5
+	VADDPS      (DI)(R8*2), Y6, Y6
+	VADDPS      (DI)(R10*1), Y7, Y7
+
+q8g4store:
 	VMOVUPS     Y4, (DI)
-	VMOVUPS     Y5, 32(DI)
-	VMOVUPS     Y6, 64(DI)
-	VMOVUPS     Y7, 96(DI)
+	VMOVUPS     Y5, (DI)(R8*1)
+	VMOVUPS     Y6, (DI)(R8*2)
+	VMOVUPS     Y7, (DI)(R10*1)
 	VZEROUPPER
 	RET
 
 
-// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
 //
 // q8g4AVX2 for eight tokens: the integer sums take Y0..Y7, so the float sums live in the
 // frame (one load and one store per token and block, against 32 integer steps).
-TEXT ·q8g8AVX2(SB), NOSPLIT, $256-64
+TEXT ·q8g8AVX2(SB), NOSPLIT, $256-80
 	MOVQ   w+0(FP), SI
 	MOVQ   s+8(FP), BX
 	MOVQ   xq+16(FP), DI
@@ -354,21 +371,66 @@ q8g8block:
 	DECQ        CX
 	JNZ         q8g8block
 	MOVQ        out+56(FP), DI
+	MOVQ        ostride+64(FP), R8
+	CMPQ        add+72(FP), $0
+	JEQ         q8g8store
 	VMOVUPS 0(SP), Y0
-	VMOVUPS Y0, 0(DI)
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
 	VMOVUPS 32(SP), Y0
-	VMOVUPS Y0, 32(DI)
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
 	VMOVUPS 64(SP), Y0
-	VMOVUPS Y0, 64(DI)
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
 	VMOVUPS 96(SP), Y0
-	VMOVUPS Y0, 96(DI)
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
 	VMOVUPS 128(SP), Y0
-	VMOVUPS Y0, 128(DI)
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
 	VMOVUPS 160(SP), Y0
-	VMOVUPS Y0, 160(DI)
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
 	VMOVUPS 192(SP), Y0
-	VMOVUPS Y0, 192(DI)
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
 	VMOVUPS 224(SP), Y0
-	VMOVUPS Y0, 224(DI)
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	VZEROUPPER
+	RET
+
+q8g8store:
+	VMOVUPS 0(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 32(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 64(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 96(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 128(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 160(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 192(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 224(SP), Y0
+	VMOVUPS Y0, (DI)
 	VZEROUPPER
 	RET

@@ -64,11 +64,12 @@ w('''//go:build amd64 && !purego
 
 # ---- one token
 w('''
-// func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32)
+// func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32, add int)
 //
 // One token against one row group: w the group's quads from the first block, s its scales,
-// xq/xd the token's quants and scales, nb blocks; out gets the eight rows' sums.
-TEXT ·q8g1AVX2(SB), NOSPLIT, $0-48
+// xq/xd the token's quants and scales, nb blocks; out gets the eight rows' sums (added to what
+// is there if add is not 0).
+TEXT ·q8g1AVX2(SB), NOSPLIT, $0-56
 	MOVQ   w+0(FP), SI
 	MOVQ   s+8(FP), BX
 	MOVQ   xq+16(FP), DI
@@ -102,6 +103,11 @@ w('''	VPADDD      Y1, Y0, Y0
 	DECQ        CX
 	JNZ         q8g1block
 	MOVQ        out+40(FP), DI
+	CMPQ        add+48(FP), $0
+	JEQ         q8g1store
+	VADDPS      (DI), Y4, Y4
+
+q8g1store:
 	VMOVUPS     Y4, (DI)
 	VZEROUPPER
 	RET
@@ -109,11 +115,12 @@ w('''	VPADDD      Y1, Y0, Y0
 
 # ---- four tokens
 w('''
-// func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+// func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
 //
 // Four tokens against one row group: token t's quants at xq+t*qstride, its scales at
-// xd+t*dstride (bytes). out[t*8+r] gets row r's sum for token t. Float sums in Y4..Y7.
-TEXT ·q8g4AVX2(SB), NOSPLIT, $0-64
+// xd+t*dstride (bytes). Token t's eight sums go to out+t*ostride (bytes), added to what is
+// there if add is not 0. Float sums in Y4..Y7.
+TEXT ·q8g4AVX2(SB), NOSPLIT, $0-80
 	MOVQ   w+0(FP), SI
 	MOVQ   s+8(FP), BX
 	MOVQ   xq+16(FP), DI
@@ -153,21 +160,31 @@ w('''	ADDQ        $256, SI
 	DECQ        CX
 	JNZ         q8g4block
 	MOVQ        out+56(FP), DI
+	MOVQ        ostride+64(FP), R8
+	LEAQ        (R8)(R8*2), R10
+	CMPQ        add+72(FP), $0
+	JEQ         q8g4store
+	VADDPS      (DI), Y4, Y4
+	VADDPS      (DI)(R8*1), Y5, Y5
+	VADDPS      (DI)(R8*2), Y6, Y6
+	VADDPS      (DI)(R10*1), Y7, Y7
+
+q8g4store:
 	VMOVUPS     Y4, (DI)
-	VMOVUPS     Y5, 32(DI)
-	VMOVUPS     Y6, 64(DI)
-	VMOVUPS     Y7, 96(DI)
+	VMOVUPS     Y5, (DI)(R8*1)
+	VMOVUPS     Y6, (DI)(R8*2)
+	VMOVUPS     Y7, (DI)(R10*1)
 	VZEROUPPER
 	RET
 ''')
 
 # ---- eight tokens
 w('''
-// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32)
+// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
 //
 // q8g4AVX2 for eight tokens: the integer sums take Y0..Y7, so the float sums live in the
 // frame (one load and one store per token and block, against 32 integer steps).
-TEXT ·q8g8AVX2(SB), NOSPLIT, $256-64
+TEXT ·q8g8AVX2(SB), NOSPLIT, $256-80
 	MOVQ   w+0(FP), SI
 	MOVQ   s+8(FP), BX
 	MOVQ   xq+16(FP), DI
@@ -209,10 +226,22 @@ w('''	ADDQ        $256, SI
 	ADDQ        $4, DX
 	DECQ        CX
 	JNZ         q8g8block
-	MOVQ        out+56(FP), DI''')
+	MOVQ        out+56(FP), DI
+	MOVQ        ostride+64(FP), R8
+	CMPQ        add+72(FP), $0
+	JEQ         q8g8store''')
 for t in range(8):
     w(f"\tVMOVUPS {32*t}(SP), Y0")
-    w(f"\tVMOVUPS Y0, {32*t}(DI)")
+    w("\tVADDPS  (DI), Y0, Y0")
+    w("\tVMOVUPS Y0, (DI)")
+    if t < 7:
+        w("\tADDQ    R8, DI")
+w("\tVZEROUPPER\n\tRET\n\nq8g8store:")
+for t in range(8):
+    w(f"\tVMOVUPS {32*t}(SP), Y0")
+    w("\tVMOVUPS Y0, (DI)")
+    if t < 7:
+        w("\tADDQ    R8, DI")
 w('''	VZEROUPPER
 	RET''')
 open('q8group_amd64.s', 'w').write("\n".join(out) + "\n")

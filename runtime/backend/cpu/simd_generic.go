@@ -26,12 +26,12 @@ func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int) { panic("unreachabl
 
 func prefetchAVX2(p *byte, n int) { panic("unreachable") }
 
-func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32) {
+func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32, add int) {
 	panic("unreachable")
 }
-func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32) {
+func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int) {
 	panic("unreachable")
 }
-func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32) {
+func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int) {
 	panic("unreachable")
 }
