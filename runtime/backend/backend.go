@@ -118,3 +118,17 @@ type KeyShifter interface {
 	// pages by delta positions, in every layer.
 	ShiftKeys(pages []int32, begin, end, delta int) error
 }
+
+// CheckShift validates ShiftKeys' arguments for a cache of numPages pages of pageSize slots:
+// a well-formed range whose pages the table holds and the pool has. Errors wrap ErrBadBatch.
+func CheckShift(pages []int32, begin, end, pageSize, numPages int) error {
+	if begin < 0 || begin > end || (end+pageSize-1)/pageSize > len(pages) {
+		return fmt.Errorf("%w: shift keys of slots [%d,%d) with a page table of %d pages", ErrBadBatch, begin, end, len(pages))
+	}
+	for _, p := range pages[begin/pageSize : (end+pageSize-1)/pageSize] {
+		if p < 0 || int(p) >= numPages {
+			return fmt.Errorf("%w: shift keys: page %d outside %d pages", ErrBadBatch, p, numPages)
+		}
+	}
+	return nil
+}

@@ -234,13 +234,8 @@ func (b *Backend) CopySlots(moves []kv.Move) error {
 // Keys are cached after RoPE (and after Qwen3's per-head norm, which a rotation leaves alone),
 // and the rotation by p+delta equals the rotation by p followed by the one by delta.
 func (b *Backend) ShiftKeys(pages []int32, begin, end, delta int) error {
-	if begin < 0 || begin > end || (end+b.pageSize-1)/b.pageSize > len(pages) {
-		return fmt.Errorf("%w: shift keys of slots [%d,%d) with a page table of %d pages", backend.ErrBadBatch, begin, end, len(pages))
-	}
-	for _, p := range pages[begin/b.pageSize : (end+b.pageSize-1)/b.pageSize] {
-		if p < 0 || int(p) >= b.numPages {
-			return fmt.Errorf("%w: shift keys: page %d outside %d pages", backend.ErrBadBatch, p, b.numPages)
-		}
+	if err := backend.CheckShift(pages, begin, end, b.pageSize, b.numPages); err != nil {
+		return err
 	}
 	if begin == end || delta == 0 {
 		return nil

@@ -99,23 +99,7 @@ func BenchmarkMatVecDRAM(b *testing.B) {
 // projection) on one thread; the GFLOP/s figure is 2*rows*cols*tokens per second.
 func BenchmarkMatMat(b *testing.B) {
 	for _, dt := range []model.DType{model.F32, model.F16, model.BF16, model.Q8_0} {
-		b.Run(dt.String(), func(b *testing.B) {
-			const rows, cols, n = 4864, 896, 64
-			m := benchMatrix(b, dt, rows, cols)
-			x := make([]float32, n*cols)
-			for i := range x {
-				x[i] = float32(i%7) - 3
-			}
-			out := make([]float32, n*rows)
-			var qa q8Acts
-			qa.quantize(x, n, cols)
-			task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, scratch: newScratch(1)}
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				task.run(0, rows, 0)
-			}
-			b.ReportMetric(2*rows*cols*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		b.Run(dt.String(), func(b *testing.B) { benchProduct(b, dt, 4864, 896, 64) })
 	}
 }
 
@@ -247,23 +231,26 @@ func (nopTask) run(lo, hi, w int) {}
 func BenchmarkDecodeBatch(b *testing.B) {
 	for _, dt := range []model.DType{model.F32, model.BF16, model.Q8_0} {
 		for _, n := range []int{1, 4, 8, 16} {
-			b.Run(fmt.Sprintf("%s/n=%d", dt, n), func(b *testing.B) {
-				const rows, cols = 1024, 896
-				m := benchMatrix(b, dt, rows, cols)
-				x := make([]float32, n*cols)
-				for i := range x {
-					x[i] = float32(i%7) - 3
-				}
-				out := make([]float32, n*rows)
-				var qa q8Acts
-				qa.quantize(x, n, cols)
-				task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, scratch: newScratch(1)}
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					task.run(0, rows, 0)
-				}
-				b.ReportMetric(2*rows*cols*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+			b.Run(fmt.Sprintf("%s/n=%d", dt, n), func(b *testing.B) { benchProduct(b, dt, 1024, 896, n) })
 		}
 	}
+}
+
+// benchProduct times one thread's product of a rows x cols matrix of type dt with n tokens and
+// reports GFLOP/s (2*rows*cols*n per product).
+func benchProduct(b *testing.B, dt model.DType, rows, cols, n int) {
+	m := benchMatrix(b, dt, rows, cols)
+	x := make([]float32, n*cols)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	out := make([]float32, n*rows)
+	var qa q8Acts
+	qa.quantize(x, n, cols)
+	task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, scratch: newScratch(1)}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		task.run(0, rows, 0)
+	}
+	b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }

@@ -124,13 +124,8 @@ func (x *Model) ShiftKeys(pages []int32, begin, end, delta int) error {
 	if x.kv == nil {
 		return fmt.Errorf("xla backend: ShiftKeys on a closed model")
 	}
-	if begin < 0 || begin > end || (end+x.pageSize-1)/x.pageSize > len(pages) {
-		return fmt.Errorf("xla backend: %w: shift keys of slots [%d,%d) with a page table of %d pages", backend.ErrBadBatch, begin, end, len(pages))
-	}
-	for _, p := range pages[begin/x.pageSize : (end+x.pageSize-1)/x.pageSize] {
-		if p < 0 || int(p) >= x.numPages {
-			return fmt.Errorf("xla backend: %w: shift keys: page %d outside %d pages", backend.ErrBadBatch, p, x.numPages)
-		}
+	if err := backend.CheckShift(pages, begin, end, x.pageSize, x.numPages); err != nil {
+		return fmt.Errorf("xla backend: %w", err)
 	}
 	if begin == end || delta == 0 {
 		return nil
