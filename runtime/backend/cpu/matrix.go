@@ -437,8 +437,9 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			for gb := g0; gb < g1; gb += groupBlock {
 				ge := min(gb+groupBlock, g1)
 				if cb < nb && ge < g1 {
-					// The next block of groups' chunks, fetched while this one is worked on
-					// (whole rows are one long stream the hardware prefetcher follows).
+					// The next block of groups' chunks, fetched while this one is worked on:
+					// they lie a group's stride apart, not in the one stream that whole groups
+					// make and the hardware prefetcher follows.
 					for g := ge; g < min(ge+groupBlock, g1); g++ {
 						prefetch(qg.quants(g, b0, b1))
 					}

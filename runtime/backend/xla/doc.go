@@ -56,7 +56,9 @@
 // Writing rows into the cache is where the two kinds of gomlx backend differ, so it is chosen by
 // the backend's reported capabilities (Options.CacheUpdate, Model.CacheUpdate). With
 // DynamicUpdateSlice (XLA has it) each written row is one in-place update of the donated
-// buffer, touching only that row: UpdateSlices, the choice wherever the operation exists.
+// buffer, touching only that row: UpdateSlices, the choice wherever the operation exists (for
+// writes of up to 32 rows, decode steps and small moves; longer ones take the scatter, which is
+// one graph operation however many rows it writes).
 // gomlx v0.26.0's pure-Go backend has no DynamicUpdateSlice (nor DynamicSlice), only Gather and
 // ScatterSum, from which gomlx builds ScatterUpdate; that passes over the whole cache tensor
 // (a mask of the written rows, a Where, a ScatterSum) but runs everywhere: UpdateScatter. The

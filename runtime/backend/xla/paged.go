@@ -440,11 +440,16 @@ func chooseUpdate(want string, caps backends.Capabilities, name string) (string,
 	return "", fmt.Errorf("cache update %q: want %q or %q (or empty: by the backend's capabilities)", want, UpdateScatter, UpdateSlices)
 }
 
+// maxSliceRows is the most rows written with one DynamicUpdateSlice each: a graph holds one
+// operation per row and layer, so larger writes (long prefill chunks, big pruning moves) take
+// the scatter, which is one operation however many rows it writes.
+const maxSliceRows = 32
+
 // writeRows returns cache [rows, d] with row idx[i] set to rows[i] for every i, rows read as
 // they are (all reads happen before the writes). A repeated index (only the scratch row is
 // ever repeated) keeps one of its values.
 func (x *Model) writeRows(cache, idx, rows *graph.Node) *graph.Node {
-	if x.update != UpdateSlices {
+	if x.update != UpdateSlices || idx.Shape().Dimensions[0] > maxSliceRows {
 		return graph.ScatterUpdate(cache, idx, rows, false, true)
 	}
 	zero := graph.Scalar(cache.Graph(), dtypes.Int32, 0)
