@@ -256,19 +256,25 @@ type seq struct {
 	pruned bool
 }
 
-func (h *harness) newSeq() *seq {
+func (h *harness) newSeq() *seq { return &seq{s: h.pool.NewSequence(), blk: h.takeBlock()} }
+
+// takeBlock reserves a run of the mirror's pages for a sequence.
+func (h *harness) takeBlock() int {
 	for blk, used := range h.blocks {
 		if !used {
 			h.blocks[blk] = true
-			return &seq{s: h.pool.NewSequence(), blk: blk}
+			return blk
 		}
 	}
 	h.t.Fatal("conformance: more live sequences than mirror blocks")
-	return nil
+	return 0
 }
 
+// free releases a sequence's pages (if the pool gave them) and its mirror block.
 func (h *harness) free(q *seq) {
-	q.s.Free()
+	if q.s != nil {
+		q.s.Free()
+	}
 	h.blocks[q.blk] = false
 }
 
@@ -296,9 +302,8 @@ func (h *harness) copySlots(moves []kv.Move) {
 // unorderedPages: a sequence whose page table is out of order and far from the pool's
 // allocation order (a table the test writes itself; it runs before the pool hands out pages).
 func (h *harness) unorderedPages() {
-	q := &seq{blk: 1}
-	h.blocks[1] = true
-	defer func() { h.blocks[1] = false }()
+	q := &seq{blk: h.takeBlock()}
+	defer h.free(q)
 	pages := []int32{13, 2, 9, 0, 21}
 	toks := h.tokens(19)
 	in := func(from, n int) backend.SeqInput {
