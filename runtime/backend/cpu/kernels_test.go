@@ -233,6 +233,38 @@ func TestQ8Kernels(t *testing.T) {
 					}
 				}
 			}
+			// A run of whole groups for eight tokens in one call (AVX2, and portable).
+			if full := rows / q8GroupRows; full > 0 {
+				ros := full*q8GroupRows + 3
+				rout := make([]float32, 8*ros)
+				for _, fast := range []bool{true, false} {
+					for _, add := range []bool{false, true} {
+						for i := range rout {
+							rout[i] = float32(i%7) - 3
+						}
+						run := func() { q8Run8(qg, 0, full, 0, nb, qa.q, c, qa.d, nb, rout, ros, add) }
+						if fast {
+							run()
+						} else {
+							portable(run)
+						}
+						for tok := 0; tok < 8; tok++ {
+							for row := 0; row < full*q8GroupRows; row++ {
+								want, scale := q8Exact(src[row*nb*model.Q8BlockBytes:(row+1)*nb*model.Q8BlockBytes], qa.q[tok*c:(tok+1)*c], qa.d[tok*nb:(tok+1)*nb])
+								if add {
+									want += float64((tok*ros+row)%7 - 3)
+								}
+								checkClose(t, fmt.Sprintf("q8Run8 fast=%v nb=%d rows=%d add=%v tok=%d row=%d", fast, nb, rows, add, tok, row), rout[tok*ros+row], want, scale+3)
+							}
+							for i := tok*ros + full*q8GroupRows; i < (tok+1)*ros; i++ {
+								if rout[i] != float32(i%7)-3 {
+									t.Fatalf("q8Run8 fast=%v: wrote out[%d] past the run's rows", fast, i)
+								}
+							}
+						}
+					}
+				}
+			}
 			// The reordering keeps every value: each row dequantizes as the file's row does.
 			got, want := make([]float32, c), make([]float32, c)
 			for row := 0; row < rows; row++ {

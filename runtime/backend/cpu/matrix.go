@@ -451,22 +451,43 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 					} else if t1-tok >= 4 {
 						T = 4
 					}
-					for g := gb; g < ge; g++ {
-						if dst, add, ok := t.direct(first, g); ok && g*q8GroupRows >= lo && (g+1)*q8GroupRows <= hi {
-							q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, T,
-								t.out[tok*t.outStride+dst:], t.outStride, add)
-							continue
+					q, d := qp[(tok-t0)*ld:], qa.d[tok*nb+b0:]
+					g := gb
+					if T == 8 {
+						// The groups wholly inside the range (and the matrix) in one call.
+						ga, gz := max(gb, (lo+q8GroupRows-1)/q8GroupRows), min(ge, hi/q8GroupRows, m.rows/q8GroupRows)
+						if dst, add, ok := t.direct(first, ga); ok && ga < gz {
+							for ; g < ga; g++ {
+								t.group(g, b0, b1, first, tok, T, q, ld, d, nb, lo, hi, &o)
+							}
+							q8Run8(qg, ga, gz-ga, b0, b1, q, ld, d, nb, t.out[tok*t.outStride+dst:], t.outStride, add)
+							g = gz
 						}
-						q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), qp[(tok-t0)*ld:], ld, qa.d[tok*nb+b0:], nb, k, T, o[:], q8GroupRows, false)
-						r0, r1 := max(lo, g*q8GroupRows), min(hi, (g+1)*q8GroupRows)
-						for j := 0; j < T; j++ {
-							t.putRun(first, tok+j, r0, o[j*q8GroupRows+r0-g*q8GroupRows:j*q8GroupRows+r1-g*q8GroupRows])
-						}
+					}
+					for ; g < ge; g++ {
+						t.group(g, b0, b1, first, tok, T, q, ld, d, nb, lo, hi, &o)
 					}
 					tok += T
 				}
 			}
 		}
+	}
+}
+
+// group is one row group's product for T tokens (token j's quants at q[j*qs:], scales at
+// d[j*ds:]) over blocks [b0, b1): straight into the output when the group lies wholly inside
+// [lo, hi) and direct allows it, else through o and putRun for the rows inside the range.
+func (t *matmulTask) group(g, b0, b1 int, first bool, tok, T int, q []int8, qs int, d []float32, ds int, lo, hi int, o *[8 * q8GroupRows]float32) {
+	qg := t.m.q8
+	k := b1 - b0
+	if dst, add, ok := t.direct(first, g); ok && g*q8GroupRows >= lo && (g+1)*q8GroupRows <= hi {
+		q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), q, qs, d, ds, k, T, t.out[tok*t.outStride+dst:], t.outStride, add)
+		return
+	}
+	q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), q, qs, d, ds, k, T, o[:], q8GroupRows, false)
+	r0, r1 := max(lo, g*q8GroupRows), min(hi, (g+1)*q8GroupRows)
+	for j := 0; j < T; j++ {
+		t.putRun(first, tok+j, r0, o[j*q8GroupRows+r0-g*q8GroupRows:j*q8GroupRows+r1-g*q8GroupRows])
 	}
 }
 

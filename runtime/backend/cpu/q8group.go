@@ -139,11 +139,36 @@ func q8Group(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out 
 			q8g4AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a)
 			return
 		case 8:
-			q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a)
+			q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a, 1, 0)
 			return
 		}
 	}
 	q8GroupGeneric(w, s, q, qs, d, ds, nb, T, out, os, add)
+}
+
+// q8Run8 is q8Group for eight tokens over the ng consecutive groups g0, g0+1, ... of qg, blocks
+// [b0, b1): group g0+i's results go to out[t*os+8i+r]. One call for a run of groups spares the
+// per-group call and checks.
+func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int8, qs int, d []float32, ds int, out []float32, os int, add bool) {
+	nb := b1 - b0
+	last := g0 + ng - 1
+	w, s := qg.quants(g0, b0, b1), qg.scales(g0, b0, b1)
+	_ = qg.quants(last, b0, b1)
+	_ = qg.scales(last, b0, b1)
+	_ = q[7*qs+nb*model.Q8Block-1]
+	_ = d[7*ds+nb-1]
+	_ = out[7*os+ng*q8GroupRows-1]
+	if hasAVX2 && nb > 0 && ng > 0 {
+		a := 0
+		if add {
+			a = 1
+		}
+		q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a, ng, qg.stride)
+		return
+	}
+	for i := 0; i < ng; i++ {
+		q8GroupGeneric(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 8, out[i*q8GroupRows:], os, add)
+	}
 }
 
 // q8GroupGeneric is the portable q8Group, for any T: the same exact integer sum per block,

@@ -180,22 +180,35 @@ q8g4store:
 
 # ---- eight tokens
 w('''
-// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
+// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
-// q8g4AVX2 for eight tokens: the integer sums take Y0..Y7, so the float sums live in the
-// frame (one load and one store per token and block, against 32 integer steps).
-TEXT ·q8g8AVX2(SB), NOSPLIT, $256-80
-	MOVQ   w+0(FP), SI
-	MOVQ   s+8(FP), BX
+// q8g4AVX2 for eight tokens and ng consecutive row groups (gstride bytes apart in w and s; each
+// group's outputs 8 floats after the last's): one call for a run of groups. The integer sums
+// take Y0..Y7, so the float sums live in the frame (one load and one store per token and
+// block, against 32 integer steps). Frame: 0..255 the float sums, 256 the groups left, 264/272
+// the group's w and s, 280 its out.
+TEXT ·q8g8AVX2(SB), NOSPLIT, $288-96
+	MOVQ   ng+80(FP), AX
+	MOVQ   AX, 256(SP)
+	MOVQ   w+0(FP), AX
+	MOVQ   AX, 264(SP)
+	MOVQ   s+8(FP), AX
+	MOVQ   AX, 272(SP)
+	MOVQ   out+56(FP), AX
+	MOVQ   AX, 280(SP)
+	MOVQ   dstride+48(FP), R9
+	Q8ONES
+
+q8g8group:
+	MOVQ   264(SP), SI
+	MOVQ   272(SP), BX
 	MOVQ   xq+16(FP), DI
 	MOVQ   xd+24(FP), DX
 	MOVQ   nb+32(FP), CX
 	MOVQ   qstride+40(FP), R8
-	MOVQ   dstride+48(FP), R9
 	LEAQ   (R8)(R8*2), R10
 	LEAQ   (R8)(R8*4), R11
 	LEAQ   (R10)(R8*4), R12
-	Q8ONES
 	VXORPS Y0, Y0, Y0''')
 for t in range(8):
     w(f"\tVMOVUPS Y0, {32*t}(SP)")
@@ -226,7 +239,7 @@ w('''	ADDQ        $256, SI
 	ADDQ        $4, DX
 	DECQ        CX
 	JNZ         q8g8block
-	MOVQ        out+56(FP), DI
+	MOVQ        280(SP), DI
 	MOVQ        ostride+64(FP), R8
 	CMPQ        add+72(FP), $0
 	JEQ         q8g8store''')
@@ -236,12 +249,20 @@ for t in range(8):
     w("\tVMOVUPS Y0, (DI)")
     if t < 7:
         w("\tADDQ    R8, DI")
-w("\tVZEROUPPER\n\tRET\n\nq8g8store:")
+w("\tJMP     q8g8next\n\nq8g8store:")
 for t in range(8):
     w(f"\tVMOVUPS {32*t}(SP), Y0")
     w("\tVMOVUPS Y0, (DI)")
     if t < 7:
         w("\tADDQ    R8, DI")
-w('''	VZEROUPPER
+w('''
+q8g8next:
+	MOVQ        gstride+88(FP), AX
+	ADDQ        AX, 264(SP)
+	ADDQ        AX, 272(SP)
+	ADDQ        $32, 280(SP)
+	DECQ        256(SP)
+	JNZ         q8g8group
+	VZEROUPPER
 	RET''')
 open('q8group_amd64.s', 'w').write("\n".join(out) + "\n")
