@@ -333,11 +333,11 @@ func (t *matmulTask) put(first bool, tok, r int, v float32) {
 
 // direct says whether the kernels may write group g's results straight into the output, and
 // where (dst, the offset of token 0's first row) and how (add: into what is there): when the
-// group's rows all exist and no bias is to be added to them on this pass. Callers check that
-// the group lies inside their row range.
-func (t *matmulTask) direct(first bool, g int) (dst int, add, ok bool) {
+// group's rows all exist and lie inside the worker's range [lo, hi), and no bias is to be
+// added to them on this pass.
+func (t *matmulTask) direct(first bool, g, lo, hi int) (dst int, add, ok bool) {
 	r0 := g * q8GroupRows
-	if r0+q8GroupRows > t.m.rows || (first && t.bias != nil) {
+	if r0 < lo || r0+q8GroupRows > min(hi, t.m.rows) || (first && t.bias != nil) {
 		return 0, false, false
 	}
 	return r0, !first || t.accum, true
@@ -407,13 +407,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 	var o [8 * q8GroupRows]float32
 	if t.n == 1 {
 		for g := g0; g < g1; g++ {
-			r0, r1 := max(lo, g*q8GroupRows), min(hi, (g+1)*q8GroupRows)
-			if dst, add, ok := t.direct(true, g); ok && r0 == g*q8GroupRows && r1 == r0+q8GroupRows {
-				q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q[:c], c, qa.d[:nb], nb, nb, 1, t.out[dst:], t.outStride, add)
-				continue
-			}
-			q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q[:c], c, qa.d[:nb], nb, nb, 1, o[:], q8GroupRows, false)
-			t.putRun(true, 0, r0, o[r0-g*q8GroupRows:r1-g*q8GroupRows])
+			t.group(g, 0, nb, true, 0, 1, qa.q[:c], c, qa.d[:nb], nb, lo, hi, &o)
 		}
 		return
 	}
@@ -456,7 +450,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 					if T == 8 {
 						// The groups wholly inside the range (and the matrix) in one call.
 						ga, gz := max(gb, (lo+q8GroupRows-1)/q8GroupRows), min(ge, hi/q8GroupRows, m.rows/q8GroupRows)
-						if dst, add, ok := t.direct(first, ga); ok && ga < gz {
+						if dst, add, ok := t.direct(first, ga, lo, hi); ok && ga < gz {
 							for ; g < ga; g++ {
 								t.group(g, b0, b1, first, tok, T, q, ld, d, nb, lo, hi, &o)
 							}
@@ -475,12 +469,12 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 }
 
 // group is one row group's product for T tokens (token j's quants at q[j*qs:], scales at
-// d[j*ds:]) over blocks [b0, b1): straight into the output when the group lies wholly inside
-// [lo, hi) and direct allows it, else through o and putRun for the rows inside the range.
+// d[j*ds:]) over blocks [b0, b1): straight into the output where direct allows it, else
+// through o and putRun for the rows inside [lo, hi).
 func (t *matmulTask) group(g, b0, b1 int, first bool, tok, T int, q []int8, qs int, d []float32, ds int, lo, hi int, o *[8 * q8GroupRows]float32) {
 	qg := t.m.q8
 	k := b1 - b0
-	if dst, add, ok := t.direct(first, g); ok && g*q8GroupRows >= lo && (g+1)*q8GroupRows <= hi {
+	if dst, add, ok := t.direct(first, g, lo, hi); ok {
 		q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), q, qs, d, ds, k, T, t.out[tok*t.outStride+dst:], t.outStride, add)
 		return
 	}
