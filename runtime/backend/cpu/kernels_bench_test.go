@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/backend"
@@ -140,20 +141,43 @@ func BenchmarkQuantize(b *testing.B) {
 	}
 }
 
-// BenchmarkMemRead is the streaming read bandwidth of one core over 256 MiB, the ceiling for
-// BenchmarkMatVecDRAM.
+// BenchmarkMemRead is the read bandwidth over 256 MiB on every core, by access pattern: one
+// sequential stream per core (dot over its part), or 8 KiB rows read four at a time as
+// runVec reads them, with the four streams a quarter of the core's part apart ("far") or a
+// quarter of a block of 1024 rows (8 MiB) apart ("blocks", runVec's and MeasureReadBandwidth's
+// pattern). It is the ceiling for BenchmarkMatVecDRAM and the decode step.
 func BenchmarkMemRead(b *testing.B) {
-	buf := make([]float32, 64<<20)
+	const cols = 2048
+	threads := runtime.GOMAXPROCS(0)
+	per := (64 << 20) / threads / (4 * cols) * (4 * cols)
+	buf := make([]float32, per*threads)
 	for i := range buf {
 		buf[i] = 1
 	}
-	b.SetBytes(int64(len(buf) * 4))
-	b.ResetTimer()
-	var s float32
-	for i := 0; i < b.N; i++ {
-		s += dot(buf, buf)
+	x := make([]float32, cols)
+	for _, p := range []struct {
+		name string
+		read func(part []float32)
+	}{
+		{"stream", func(part []float32) { dot(part, part) }},
+		{"far", func(part []float32) { readRows(part, x, len(part)/cols/4) }},
+		{"blocks", func(part []float32) { readRows(part, x, vecStream) }},
+	} {
+		b.Run(p.name, func(b *testing.B) {
+			b.SetBytes(int64(len(buf) * 4))
+			for i := 0; i < b.N; i++ {
+				var wg sync.WaitGroup
+				for w := 0; w < threads; w++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						p.read(buf[w*per : (w+1)*per])
+					}()
+				}
+				wg.Wait()
+			}
+		})
 	}
-	_ = s
 }
 
 // attnBench builds just enough of a backend for attnTask: the qwen2.5-0.5b attention shape

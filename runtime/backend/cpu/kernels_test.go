@@ -120,6 +120,63 @@ func TestDotKernels(t *testing.T) {
 	}
 }
 
+// TestDot4Kernels checks the four-row kernels of the one-token product, fast and portable,
+// on every test length, with rows spaced apart as runVec spaces them, against exact sums.
+func TestDot4Kernels(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, n := range testLengths {
+		stride := n + 3 // a gap between rows that no kernel may read as a row's
+		w := randVec(r, 3*stride+n)
+		x := randVec(r, n+1)[1:] // an unaligned view
+		h := make([]uint16, len(w))
+		bf := make([]uint16, len(w))
+		wf := make([]float32, len(w))
+		wb := make([]float32, len(w))
+		for i, v := range w {
+			h[i] = model.F32ToF16(v)
+			wf[i] = model.F16ToF32(h[i])
+			bf[i] = uint16(math.Float32bits(v) >> 16)
+			wb[i] = math.Float32frombits(uint32(bf[i]) << 16)
+		}
+		check := func(kind string, got [4]float32, rows []float32) {
+			t.Helper()
+			for i := range got {
+				row := rows[i*stride : i*stride+n]
+				checkClose(t, fmt.Sprintf("%s n=%d row %d", kind, n, i), got[i], exactDot(row, x), absDot(row, x))
+			}
+		}
+		run := func(suffix string) {
+			var o [4]float32
+			dot4F32(w, stride, x, &o)
+			check("dot4F32"+suffix, o, w)
+			dot4F16(h, stride, x, &o)
+			check("dot4F16"+suffix, o, wf)
+			dot4BF16(bf, stride, x, &o)
+			check("dot4BF16"+suffix, o, wb)
+		}
+		run("")
+		portable(func() { run(" (portable)") })
+	}
+}
+
+// TestReadRows checks that the bandwidth measurement's read pattern takes every row once.
+func TestReadRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 5))
+	const cols = 24
+	x := randVec(r, cols)
+	for _, rows := range []int{1, 3, 4, 9, 17, 40} {
+		m := randVec(r, rows*cols)
+		var want, scale float64
+		for i := 0; i < rows; i++ {
+			want += exactDot(m[i*cols:(i+1)*cols], x)
+			scale += absDot(m[i*cols:(i+1)*cols], x)
+		}
+		for _, stream := range []int{1, 2, 256} {
+			checkClose(t, fmt.Sprintf("readRows rows=%d stream=%d", rows, stream), readRows(m, x, stream), want, scale)
+		}
+	}
+}
+
 func TestF16ConversionSpecials(t *testing.T) {
 	// Every f16 bit pattern: the hardware conversion must equal the table (subnormals, ±Inf,
 	// NaN payloads included).
@@ -329,12 +386,23 @@ func TestGemm3x4(t *testing.T) {
 // and their row and token remainders, bias, accumulation) with the fast kernels and with the
 // portable ones, against float64 sums over the dequantized weights.
 func TestMatmulTaskPaths(t *testing.T) {
+	saved := vecStream
+	defer func() { vecStream = saved }()
+	// The default streams, and streams of two rows: the one-token product's ranges then take
+	// several blocks of quarters.
+	for _, vecStream = range []int{saved, 2} {
+		testMatmulTaskPaths(t)
+	}
+}
+
+func testMatmulTaskPaths(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	for _, dt := range testDTypes {
 		// 8192 columns make the token tiles small (8 tokens of f32, 32 of int8), so 37 tokens
 		// cross tile boundaries; 64 columns keep one tile. Row counts that are not multiples of
-		// eight leave q8_0's last row group partial.
-		for _, sz := range [][2]int{{7, 64}, {5, 8192}, {19, 96}} {
+		// eight leave q8_0's last row group partial; 43 rows give the one-token product quarters
+		// of five rows and leftovers in both workers' ranges.
+		for _, sz := range [][2]int{{7, 64}, {5, 8192}, {19, 96}, {43, 64}} {
 			rows, cols := sz[0], sz[1]
 			m := benchMatrixT(t, dt, rows, cols, r)
 			wf := make([]float32, rows*cols)

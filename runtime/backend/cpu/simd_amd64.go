@@ -15,6 +15,15 @@ func dotF16AVX2(w *uint16, x *float32, n int) float32
 func dotBF16AVX2(w *uint16, x *float32, n int) float32
 
 //go:noescape
+func dot4F32AVX2(w *float32, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func dot4F16AVX2(w *uint16, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func dot4BF16AVX2(w *uint16, stride int, x *float32, n int, out *float32)
+
+//go:noescape
 func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
 
 //go:noescape

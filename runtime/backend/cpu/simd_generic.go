@@ -10,6 +10,15 @@ var hasAVX2 = false
 func dotF32AVX2(a, b *float32, n int) float32          { panic("unreachable") }
 func dotF16AVX2(w *uint16, x *float32, n int) float32  { panic("unreachable") }
 func dotBF16AVX2(w *uint16, x *float32, n int) float32 { panic("unreachable") }
+func dot4F32AVX2(w *float32, stride int, x *float32, n int, out *float32) {
+	panic("unreachable")
+}
+func dot4F16AVX2(w *uint16, stride int, x *float32, n int, out *float32) {
+	panic("unreachable")
+}
+func dot4BF16AVX2(w *uint16, stride int, x *float32, n int, out *float32) {
+	panic("unreachable")
+}
 func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32) {
 	panic("unreachable")
 }
