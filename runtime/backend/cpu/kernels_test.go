@@ -399,10 +399,11 @@ func testMatmulTaskPaths(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	for _, dt := range testDTypes {
 		// 8192 columns make the token tiles small (8 tokens of f32, 32 of int8), so 37 tokens
-		// cross tile boundaries; 64 columns keep one tile. Row counts that are not multiples of
-		// eight leave q8_0's last row group partial; 43 rows give the one-token product quarters
-		// of five rows and leftovers in both workers' ranges.
-		for _, sz := range [][2]int{{7, 64}, {5, 8192}, {19, 96}, {43, 64}} {
+		// cross tile boundaries, and cut float rows into chunks; 8256 cut q8_0 rows too (into
+		// 8192 and 64); 64 columns keep one tile. Row counts that are not multiples of eight
+		// leave q8_0's last row group partial; 43 rows give the one-token product quarters of
+		// five rows and leftovers in both workers' ranges.
+		for _, sz := range [][2]int{{7, 64}, {5, 8192}, {3, 8256}, {19, 96}, {43, 64}} {
 			rows, cols := sz[0], sz[1]
 			m := benchMatrixT(t, dt, rows, cols, r)
 			wf := make([]float32, rows*cols)
