@@ -240,7 +240,7 @@ func q8Exact(row []byte, q []int8, d []float32) (sum, scale float64) {
 func TestQ8Kernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
 	for _, nb := range []int{1, 2, 3, 7, 8, 9, 28, 29, 152} {
-		for _, rows := range []int{8, 5, 19} {
+		for _, rows := range []int{8, 5, 19, 77} {
 			c := nb * model.Q8Block
 			src := make([]byte, 0, rows*nb*model.Q8BlockBytes)
 			for i := 0; i < rows; i++ {
@@ -322,6 +322,49 @@ func TestQ8Kernels(t *testing.T) {
 					}
 				}
 			}
+			// One token over four runs of groups q apart, read side by side (AVX2, and
+			// portable): whole runs (ng = q) and runs with gaps between them (ng < q), which
+			// must be left alone, as must the floats past the last run.
+			if full := rows / q8GroupRows; full >= 4 {
+				for _, qn := range [][2]int{{full / 4, full / 4}, {full / 4, 1}} {
+					q, ng := qn[0], qn[1]
+					g0 := full - (3*q + ng)
+					rout := make([]float32, (3*q+ng)*q8GroupRows+3)
+					for _, fast := range []bool{true, false} {
+						for _, add := range []bool{false, true} {
+							for i := range rout {
+								rout[i] = float32(i%7) - 3
+							}
+							run := func() { q8Run1x4(qg, g0, q, ng, qa.q[:c], qa.d[:nb], rout, add) }
+							if fast {
+								run()
+							} else {
+								portable(run)
+							}
+							written := map[int]bool{}
+							for k := 0; k < 4; k++ {
+								for i := 0; i < ng; i++ {
+									for ri := 0; ri < q8GroupRows; ri++ {
+										row := (g0+k*q+i)*q8GroupRows + ri
+										at := row - g0*q8GroupRows
+										written[at] = true
+										want, scale := q8Exact(src[row*nb*model.Q8BlockBytes:(row+1)*nb*model.Q8BlockBytes], qa.q[:c], qa.d[:nb])
+										if add {
+											want += float64(at%7 - 3)
+										}
+										checkClose(t, fmt.Sprintf("q8Run1x4 fast=%v nb=%d q=%d ng=%d add=%v row=%d", fast, nb, q, ng, add, row), rout[at], want, scale+3)
+									}
+								}
+							}
+							for i := range rout {
+								if !written[i] && rout[i] != float32(i%7)-3 {
+									t.Fatalf("q8Run1x4 fast=%v q=%d ng=%d: wrote out[%d] outside the runs' groups", fast, q, ng, i)
+								}
+							}
+						}
+					}
+				}
+			}
 			// The reordering keeps every value: each row dequantizes as the file's row does.
 			got, want := make([]float32, c), make([]float32, c)
 			for row := 0; row < rows; row++ {
@@ -388,9 +431,9 @@ func TestGemm3x4(t *testing.T) {
 func TestMatmulTaskPaths(t *testing.T) {
 	saved := vecStream
 	defer func() { vecStream = saved }()
-	// The default streams, and streams of two rows: the one-token product's ranges then take
-	// several blocks of quarters.
-	for _, vecStream = range []int{saved, 2} {
+	// The default streams, and streams of eight rows (one q8_0 group): the one-token product's
+	// ranges then take several blocks of quarters.
+	for _, vecStream = range []int{saved, 8} {
 		testMatmulTaskPaths(t)
 	}
 }
@@ -402,8 +445,9 @@ func testMatmulTaskPaths(t *testing.T) {
 		// cross tile boundaries, and cut float rows into chunks; 8256 cut q8_0 rows too (into
 		// 8192 and 64); 64 columns keep one tile. Row counts that are not multiples of eight
 		// leave q8_0's last row group partial; 43 rows give the one-token product quarters of
-		// five rows and leftovers in both workers' ranges.
-		for _, sz := range [][2]int{{7, 64}, {5, 8192}, {3, 8256}, {19, 96}, {43, 64}} {
+		// five rows and leftovers in both workers' ranges, 150 rows blocks of whole q8_0
+		// groups read as four streams, and groups left over.
+		for _, sz := range [][2]int{{7, 64}, {5, 8192}, {3, 8256}, {19, 96}, {43, 64}, {150, 64}} {
 			rows, cols := sz[0], sz[1]
 			m := benchMatrixT(t, dt, rows, cols, r)
 			wf := make([]float32, rows*cols)

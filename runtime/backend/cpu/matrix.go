@@ -431,7 +431,7 @@ var vecStream = 256
 const rowBlock = 48
 
 // runQ8 is the q8_0 product over already quantized activations, by row groups of eight (see
-// q8group.go). One token: one pass over the groups. Several: token tiles by column chunks by
+// q8group.go). One token: one pass over the groups, four streams at a time. Several: token tiles by column chunks by
 // blocks of rows, each group chunk meeting eight (then four, then single) tokens per kernel
 // call while it is in L1. Groups that the range [lo, hi) cuts are computed whole and stored in
 // part; only the ends of a worker's range can be cut.
@@ -444,8 +444,33 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 	g0, g1 := lo/q8GroupRows, (hi+q8GroupRows-1)/q8GroupRows
 	var o [8 * q8GroupRows]float32
 	if t.n == 1 {
-		for g := g0; g < g1; g++ {
-			t.group(g, 0, nb, true, 0, 1, qa.q[:c], c, qa.d[:nb], nb, lo, hi, &o)
+		xq, xd := qa.q[:c], qa.d[:nb]
+		g := g0
+		// The groups wholly inside the range (and the matrix) go straight into the output in
+		// blocks of four runs read side by side, four memory streams as runVec reads float
+		// rows; the bias, if any, is added after. Cut groups, and the few left over, go one
+		// at a time.
+		ga, gz := min(g1, (lo+q8GroupRows-1)/q8GroupRows), min(g1, hi/q8GroupRows, m.rows/q8GroupRows)
+		if ga < gz && !(t.accum && t.bias != nil) {
+			for ; g < ga; g++ {
+				t.group(g, 0, nb, true, 0, 1, xq, c, xd, nb, lo, hi, &o)
+			}
+			for {
+				q := min((gz-g)/4, vecStream/q8GroupRows)
+				if q == 0 {
+					break
+				}
+				q8Run1x4(qg, g, q, q, xq, xd, t.out[g*q8GroupRows:], t.accum)
+				g += 4 * q
+			}
+			if t.bias != nil {
+				for r := ga * q8GroupRows; r < g*q8GroupRows; r++ {
+					t.out[r] += t.bias[r]
+				}
+			}
+		}
+		for ; g < g1; g++ {
+			t.group(g, 0, nb, true, 0, 1, xq, c, xd, nb, lo, hi, &o)
 		}
 		return
 	}

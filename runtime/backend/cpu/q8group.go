@@ -171,6 +171,32 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int8, qs int, d []float32, ds 
 	}
 }
 
+// q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
+// runs of groups q apart, read side by side as four memory streams. Group g's results go to
+// out[(g-g0)*8+r], or are added to them with add.
+func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int8, xd []float32, out []float32, add bool) {
+	nb := qg.nb
+	_ = qg.quants(g0+3*q+ng-1, 0, nb)
+	_ = xq[nb*model.Q8Block-1]
+	_ = xd[nb-1]
+	_ = out[(3*q+ng)*q8GroupRows-1]
+	if hasAVX2 && nb > 0 && ng > 0 && ng <= q {
+		w, s := qg.quants(g0, 0, nb), qg.scales(g0, 0, nb)
+		a := 0
+		if add {
+			a = 1
+		}
+		q8g1x4AVX2(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride)
+		return
+	}
+	for k := 0; k < 4; k++ {
+		for i := 0; i < ng; i++ {
+			g := g0 + k*q + i
+			q8GroupGeneric(qg.quants(g, 0, nb), qg.scales(g, 0, nb), xq, 0, xd, 0, nb, 1, out[(g-g0)*q8GroupRows:], 0, add)
+		}
+	}
+}
+
 // q8GroupGeneric is the portable q8Group, for any T: the same exact integer sum per block,
 // scaled by weight scale x activation scale and added up in float32 per row.
 func q8GroupGeneric(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out []float32, os int, add bool) {

@@ -11,7 +11,8 @@
 // exact integer dot product for eight rows, with no per-row scale broadcast or horizontal sum.
 // Then one conversion and one FMA per block scale it by weight scale x activation scale.
 //
-// Every block prefetches the quads 8 KiB ahead (see q8group_gen.py, which writes this file).
+// The one-stream kernels prefetch the quads 8 KiB ahead in every block; the four-stream one
+// leaves it to the hardware (see q8group_gen.py, which writes this file).
 //
 // Register use: Y8 quad, Y9 |quad|, Y10/Y11 scratch, Y12 the eight rows' scales, Y13 int16 ones.
 
@@ -101,6 +102,280 @@ q8g1block:
 
 q8g1store:
 	VMOVUPS     Y4, (DI)
+	VZEROUPPER
+	RET
+
+
+// func q8g1x4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// One token against four row groups at once, sstride bytes apart in w and s: four memory
+// streams in flight instead of one (see runQ8), and each activation broadcast serves four
+// groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
+// not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
+// sums in Y0..Y3, float sums in Y4..Y7, the token's quad broadcast in Y11, its scale in Y14.
+// Frame: 0 and 8 the run's w and s.
+TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
+	MOVQ   w+0(FP), AX
+	MOVQ   AX, 0(SP)
+	MOVQ   s+8(FP), AX
+	MOVQ   AX, 8(SP)
+	MOVQ   sstride+40(FP), R8
+	LEAQ   (R8)(R8*2), R9
+	MOVQ   out+48(FP), R10
+	MOVQ   ostride+56(FP), R11
+	LEAQ   (R11)(R11*2), R13
+	MOVQ   ng+72(FP), R12
+	Q8ONES
+
+q8x4run:
+	MOVQ   0(SP), SI
+	MOVQ   8(SP), BX
+	MOVQ   xq+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+q8x4block:
+	VPBROADCASTD 0(DI), Y11
+	VMOVDQU      0(SI), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y0
+	VMOVDQU      0(SI)(R8*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y1
+	VMOVDQU      0(SI)(R8*2), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y2
+	VMOVDQU      0(SI)(R9*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y3
+	VPBROADCASTD 4(DI), Y11
+	VMOVDQU      32(SI), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VMOVDQU      32(SI)(R8*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VMOVDQU      32(SI)(R8*2), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VMOVDQU      32(SI)(R9*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD 8(DI), Y11
+	VMOVDQU      64(SI), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VMOVDQU      64(SI)(R8*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VMOVDQU      64(SI)(R8*2), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VMOVDQU      64(SI)(R9*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD 12(DI), Y11
+	VMOVDQU      96(SI), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VMOVDQU      96(SI)(R8*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VMOVDQU      96(SI)(R8*2), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VMOVDQU      96(SI)(R9*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD 16(DI), Y11
+	VMOVDQU      128(SI), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VMOVDQU      128(SI)(R8*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VMOVDQU      128(SI)(R8*2), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VMOVDQU      128(SI)(R9*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD 20(DI), Y11
+	VMOVDQU      160(SI), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VMOVDQU      160(SI)(R8*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VMOVDQU      160(SI)(R8*2), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VMOVDQU      160(SI)(R9*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD 24(DI), Y11
+	VMOVDQU      192(SI), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VMOVDQU      192(SI)(R8*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VMOVDQU      192(SI)(R8*2), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VMOVDQU      192(SI)(R9*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VPBROADCASTD 28(DI), Y11
+	VMOVDQU      224(SI), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VMOVDQU      224(SI)(R8*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y1, Y1
+	VMOVDQU      224(SI)(R8*2), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y2, Y2
+	VMOVDQU      224(SI)(R9*1), Y8
+	VPABSB       Y8, Y9
+	VPSIGNB      Y8, Y11, Y10
+	VPMADDUBSW   Y10, Y9, Y10
+	VPMADDWD     Y13, Y10, Y10
+	VPADDD       Y10, Y3, Y3
+	VBROADCASTSS (DX), Y14
+	VCVTPH2PS    (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VCVTDQ2PS    Y0, Y0
+	VFMADD231PS  Y12, Y0, Y4
+	VCVTPH2PS    (BX)(R8*1), Y12
+	VMULPS       Y14, Y12, Y12
+	VCVTDQ2PS    Y1, Y1
+	VFMADD231PS  Y12, Y1, Y5
+	VCVTPH2PS    (BX)(R8*2), Y12
+	VMULPS       Y14, Y12, Y12
+	VCVTDQ2PS    Y2, Y2
+	VFMADD231PS  Y12, Y2, Y6
+	VCVTPH2PS    (BX)(R9*1), Y12
+	VMULPS       Y14, Y12, Y12
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y12, Y3, Y7
+	ADDQ         $256, SI
+	ADDQ         $16, BX
+	ADDQ         $32, DI
+	ADDQ         $4, DX
+	DECQ         CX
+	JNZ          q8x4block
+	CMPQ         add+64(FP), $0
+	JEQ          q8x4store
+	VADDPS       (R10), Y4, Y4
+	VADDPS       (R10)(R11*1), Y5, Y5
+	VADDPS       (R10)(R11*2), Y6, Y6
+	VADDPS       (R10)(R13*1), Y7, Y7
+
+q8x4store:
+	VMOVUPS      Y4, (R10)
+	VMOVUPS      Y5, (R10)(R11*1)
+	VMOVUPS      Y6, (R10)(R11*2)
+	VMOVUPS      Y7, (R10)(R13*1)
+	ADDQ         $32, R10
+	MOVQ         gstride+80(FP), AX
+	ADDQ         AX, 0(SP)
+	ADDQ         AX, 8(SP)
+	DECQ         R12
+	JNZ          q8x4run
 	VZEROUPPER
 	RET
 
