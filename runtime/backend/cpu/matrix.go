@@ -338,14 +338,30 @@ func (t *matmulTask) put(first bool, tok, r int, v float32) {
 
 // direct says whether the kernels may write group g's results straight into the output, and
 // where (dst, the offset of token 0's first row) and how (add: into what is there): when the
-// group's rows all exist and lie inside the worker's range [lo, hi), and no bias is to be
-// added to them on this pass.
+// group's rows all exist and lie inside the worker's range [lo, hi). On the first pass of a
+// product with a bias the caller then adds the bias (addBias); a bias on a product that
+// accumulates into its output goes through put instead, which adds it in put's order.
 func (t *matmulTask) direct(first bool, g, lo, hi int) (dst int, add, ok bool) {
 	r0 := g * q8GroupRows
-	if r0 < lo || r0+q8GroupRows > min(hi, t.m.rows) || (first && t.bias != nil) {
+	if r0 < lo || r0+q8GroupRows > min(hi, t.m.rows) || (first && t.bias != nil && t.accum) {
 		return 0, false, false
 	}
 	return r0, !first || t.accum, true
+}
+
+// addBias adds the bias to rows [r0, r1) of tokens [tok, tok+T) after a first pass written
+// straight into the output (direct). A no-op without a bias or on later passes.
+func (t *matmulTask) addBias(first bool, tok, T, r0, r1 int) {
+	if !first || t.bias == nil {
+		return
+	}
+	b := t.bias[r0:r1]
+	for j := tok; j < tok+T; j++ {
+		out := t.out[j*t.outStride+r0 : j*t.outStride+r1]
+		for i, v := range b {
+			out[i] += v
+		}
+	}
 }
 
 // putRun is put for consecutive rows r0, r0+1, ... of one token: the branches are taken once
@@ -451,7 +467,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 		// rows; the bias, if any, is added after. Cut groups, and the few left over, go one
 		// at a time.
 		ga, gz := min(g1, (lo+q8GroupRows-1)/q8GroupRows), min(g1, hi/q8GroupRows, m.rows/q8GroupRows)
-		if ga < gz && !(t.accum && t.bias != nil) {
+		if _, _, ok := t.direct(true, ga, lo, hi); ok && ga < gz {
 			for ; g < ga; g++ {
 				t.group(g, 0, nb, true, 0, 1, xq, c, xd, nb, lo, hi, &o)
 			}
@@ -463,11 +479,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 				q8Run1x4(qg, g, q, q, xq, xd, t.out[g*q8GroupRows:], t.accum)
 				g += 4 * q
 			}
-			if t.bias != nil {
-				for r := ga * q8GroupRows; r < g*q8GroupRows; r++ {
-					t.out[r] += t.bias[r]
-				}
-			}
+			t.addBias(true, 0, 1, ga*q8GroupRows, g*q8GroupRows)
 		}
 		for ; g < g1; g++ {
 			t.group(g, 0, nb, true, 0, 1, xq, c, xd, nb, lo, hi, &o)
@@ -518,6 +530,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 								t.group(g, b0, b1, first, tok, T, q, ld, d, nb, lo, hi, &o)
 							}
 							q8Run8(qg, ga, gz-ga, b0, b1, q, ld, d, nb, t.out[tok*t.outStride+dst:], t.outStride, add)
+							t.addBias(first, tok, T, dst, gz*q8GroupRows)
 							g = gz
 						}
 					}
@@ -539,6 +552,7 @@ func (t *matmulTask) group(g, b0, b1 int, first bool, tok, T int, q []int8, qs i
 	k := b1 - b0
 	if dst, add, ok := t.direct(first, g, lo, hi); ok {
 		q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), q, qs, d, ds, k, T, t.out[tok*t.outStride+dst:], t.outStride, add)
+		t.addBias(first, tok, T, dst, dst+q8GroupRows)
 		return
 	}
 	q8Group(qg.quants(g, b0, b1), qg.scales(g, b0, b1), q, qs, d, ds, k, T, o[:], q8GroupRows, false)
