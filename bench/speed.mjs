@@ -113,6 +113,9 @@ async function main() {
                 const ids = long.slice(0, promptTokens);
                 const prefillIds = long.slice(0, prefillTokens);
 
+                // Let the new model file's writeback and the tokenizer runs finish first (up to
+                // 20 s), so that the first run's busy sample measures other work, not ours.
+                for (let i = 0; i < 20 && ((await cpuBusy(1000)) ?? 0) > 0.05; i++);
                 for (let r = 0; r < runs; r++) {
                     const order = r % 2 === 0 ? ["llama", "arbor"] : ["arbor", "llama"];
                     for (const eng of order) {
@@ -202,7 +205,7 @@ async function main() {
         }
         lines.push("");
         lines.push(`Shares: each engine's decode tok/s (first table) x weight bytes read per token / the read bandwidth ` +
-            `\`arbor bench\` measured (both threads streaming a 1 GiB buffer). The last three columns are \`arbor bench\`'s own ` +
+            `\`arbor bench\` measured (both threads reading a 1 GiB buffer as Arbor's one-token product reads weights). The last three columns are \`arbor bench\`'s own ` +
             `backend figures (no tokenizer or sampler), ${batch} sequences of a ${promptTokens}-token prompt decoding ${genTokens} tokens together.`);
     }
     lines.push("");

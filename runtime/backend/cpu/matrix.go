@@ -403,7 +403,7 @@ func (t *matmulTask) runVec(lo, hi int) {
 		if q == 0 {
 			break
 		}
-		for ; r < lo+q; r++ {
+		for end := r + q; r < end; r++ {
 			w0, s := r*c, q*c
 			switch m.dtype {
 			case model.F32:
@@ -419,7 +419,6 @@ func (t *matmulTask) runVec(lo, hi int) {
 			}
 		}
 		r += 3 * q
-		lo = r
 	}
 	for ; r < hi; r++ {
 		var v float32
@@ -447,10 +446,10 @@ var vecStream = 256
 const rowBlock = 48
 
 // runQ8 is the q8_0 product over already quantized activations, by row groups of eight (see
-// q8group.go). One token: one pass over the groups, four streams at a time. Several: token tiles by column chunks by
-// blocks of rows, each group chunk meeting eight (then four, then single) tokens per kernel
-// call while it is in L1. Groups that the range [lo, hi) cuts are computed whole and stored in
-// part; only the ends of a worker's range can be cut.
+// q8group.go). One token: one pass over the groups, four streams at a time. Several: token
+// tiles by column chunks by blocks of rows, each group chunk meeting eight (then four, then
+// single) tokens per kernel call while it is in L1. Groups that the range [lo, hi) cuts are
+// computed whole and stored in part; only the ends of a worker's range can be cut.
 func (t *matmulTask) runQ8(lo, hi, w int) {
 	m := t.m
 	qg := m.q8
