@@ -52,61 +52,43 @@ func dotGeneric(a, b []float32) float32 {
 // kernel. The caller spaces the four rows far apart, so that they are four long sequential
 // streams: the hardware prefetchers keep more of memory's bandwidth busy with four streams
 // than with one (BenchmarkMemRead: a quarter more on this 2-core Zen 3; decode of f32 and
-// bf16 models a sixth to a quarter faster), and each activation load serves four rows. The
-// assembly takes the columns up to a multiple of 8; the few left, if any, are added here.
+// bf16 models a sixth to a quarter faster), and each activation load serves four rows. Each
+// row's sum is bit for bit what dot (dotF16, dotBF16) gives for it alone: the assembly adds
+// in the same order, and rows whose length is not a multiple of 8 (none in the models
+// served) go one at a time.
 func dot4F32(w []float32, stride int, x []float32, out *[4]float32) {
 	c := len(x)
 	w = w[:3*stride+c]
-	n8 := 0
-	if hasAVX2 {
-		if n8 = c &^ 7; n8 > 0 {
-			dot4F32AVX2(&w[0], 4*stride, &x[0], n8, &out[0])
-		}
+	if hasAVX2 && c > 0 && c%8 == 0 {
+		dot4F32AVX2(&w[0], 4*stride, &x[0], c, &out[0])
+		return
 	}
 	for i := range out {
-		v := dotGeneric(w[i*stride+n8:i*stride+c], x[n8:])
-		if n8 > 0 {
-			v += out[i]
-		}
-		out[i] = v
+		out[i] = dot(w[i*stride:i*stride+c], x)
 	}
 }
 
 func dot4F16(w []uint16, stride int, x []float32, out *[4]float32) {
-	dot4U16(w, stride, x, out, false)
+	c := len(x)
+	w = w[:3*stride+c]
+	if hasAVX2 && c > 0 && c%8 == 0 {
+		dot4F16AVX2(&w[0], 2*stride, &x[0], c, &out[0])
+		return
+	}
+	for i := range out {
+		out[i] = dotF16(w[i*stride:i*stride+c], x)
+	}
 }
 
 func dot4BF16(w []uint16, stride int, x []float32, out *[4]float32) {
-	dot4U16(w, stride, x, out, true)
-}
-
-// dot4U16 is dot4F32 for half-precision rows: bf16 if bf16, else f16. (A flag, not kernel
-// function values: those would make out escape, an allocation per product.)
-func dot4U16(w []uint16, stride int, x []float32, out *[4]float32, bf16 bool) {
 	c := len(x)
 	w = w[:3*stride+c]
-	n8 := 0
-	if hasAVX2 {
-		if n8 = c &^ 7; n8 > 0 {
-			if bf16 {
-				dot4BF16AVX2(&w[0], 2*stride, &x[0], n8, &out[0])
-			} else {
-				dot4F16AVX2(&w[0], 2*stride, &x[0], n8, &out[0])
-			}
-		}
+	if hasAVX2 && c > 0 && c%8 == 0 {
+		dot4BF16AVX2(&w[0], 2*stride, &x[0], c, &out[0])
+		return
 	}
 	for i := range out {
-		row := w[i*stride+n8 : i*stride+c]
-		var v float32
-		if bf16 {
-			v = dotBF16Generic(row, x[n8:])
-		} else {
-			v = dotF16Generic(row, x[n8:])
-		}
-		if n8 > 0 {
-			v += out[i]
-		}
-		out[i] = v
+		out[i] = dotBF16(w[i*stride:i*stride+c], x)
 	}
 }
 

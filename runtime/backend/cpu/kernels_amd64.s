@@ -25,14 +25,19 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	MOVL DX, edx+4(FP)
 	RET
 
-// hsum8 reduces the 8 lanes of Y0 into the low lane of X0 (clobbers X1).
+// HSUM_Y0 reduces the 8 lanes a of Y0 into the low lane of X0 as
+// ((a0+a1)+(a2+a3)) + ((a4+a5)+(a6+a7)), the order in which DOT4_SUM reduces each of its four
+// rows, so that one row's sum does not depend on which kernel computed it (clobbers X1).
 #define HSUM_Y0 \
+	VHADDPS      Y0, Y0, Y0 \
+	VHADDPS      Y0, Y0, Y0 \
 	VEXTRACTF128 $1, Y0, X1 \
-	VADDPS       X1, X0, X0 \
-	VMOVHLPS     X0, X0, X1 \
-	VADDPS       X1, X0, X0 \
-	VPSHUFD      $1, X0, X1 \
 	VADDSS       X1, X0, X0
+
+// The single-row dots keep two accumulators (columns 16i..16i+7 and 16i+8..16i+15), as the
+// four-row kernels below do for each row: a weight row's product is then bit for bit the same
+// whether the one-token product reads it in a block of four or alone, and whether a token goes
+// through the one-token product or is a prefill's remainder token (dot over a widened row).
 
 // func dotF32AVX2(a, b *float32, n int) float32
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
@@ -41,39 +46,30 @@ TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
 	MOVQ   n+16(FP), CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
 
-f32loop32:
-	CMPQ        CX, $32
+f32loop16:
+	CMPQ        CX, $16
 	JLT         f32loop8
-	VMOVUPS     (SI), Y4
+	VMOVUPS     0(SI), Y4
 	VMOVUPS     32(SI), Y5
-	VMOVUPS     64(SI), Y6
-	VMOVUPS     96(SI), Y7
 	VFMADD231PS (DI), Y4, Y0
 	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $128, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	JMP         f32loop32
+	ADDQ        $64, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         f32loop16
 
 f32loop8:
 	CMPQ        CX, $8
 	JLT         f32reduce
-	VMOVUPS     (SI), Y4
+	VMOVUPS     0(SI), Y4
 	VFMADD231PS (DI), Y4, Y0
 	ADDQ        $32, SI
 	ADDQ        $32, DI
 	SUBQ        $8, CX
-	JMP         f32loop8
 
 f32reduce:
 	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
 	HSUM_Y0
 
 f32tail:
@@ -98,39 +94,30 @@ TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
 	MOVQ   n+16(FP), CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
 
-f16loop32:
-	CMPQ        CX, $32
+f16loop16:
+	CMPQ        CX, $16
 	JLT         f16loop8
-	VCVTPH2PS   (SI), Y4
+	VCVTPH2PS   0(SI), Y4
 	VCVTPH2PS   16(SI), Y5
-	VCVTPH2PS   32(SI), Y6
-	VCVTPH2PS   48(SI), Y7
 	VFMADD231PS (DI), Y4, Y0
 	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $64, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	JMP         f16loop32
+	ADDQ        $32, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         f16loop16
 
 f16loop8:
 	CMPQ        CX, $8
 	JLT         f16reduce
-	VCVTPH2PS   (SI), Y4
+	VCVTPH2PS   0(SI), Y4
 	VFMADD231PS (DI), Y4, Y0
 	ADDQ        $16, SI
 	ADDQ        $32, DI
 	SUBQ        $8, CX
-	JMP         f16loop8
 
 f16reduce:
 	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
 	HSUM_Y0
 
 f16tail:
@@ -157,44 +144,33 @@ TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
 	MOVQ   n+16(FP), CX
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
 
-bf16loop32:
-	CMPQ        CX, $32
+bf16loop16:
+	CMPQ        CX, $16
 	JLT         bf16loop8
-	VPMOVZXWD   (SI), Y4
-	VPMOVZXWD   16(SI), Y5
-	VPMOVZXWD   32(SI), Y6
-	VPMOVZXWD   48(SI), Y7
+	VPMOVZXWD   0(SI), Y4
 	VPSLLD      $16, Y4, Y4
+	VPMOVZXWD   16(SI), Y5
 	VPSLLD      $16, Y5, Y5
-	VPSLLD      $16, Y6, Y6
-	VPSLLD      $16, Y7, Y7
 	VFMADD231PS (DI), Y4, Y0
 	VFMADD231PS 32(DI), Y5, Y1
-	VFMADD231PS 64(DI), Y6, Y2
-	VFMADD231PS 96(DI), Y7, Y3
-	ADDQ        $64, SI
-	ADDQ        $128, DI
-	SUBQ        $32, CX
-	JMP         bf16loop32
+	ADDQ        $32, SI
+	ADDQ        $64, DI
+	SUBQ        $16, CX
+	JMP         bf16loop16
 
 bf16loop8:
 	CMPQ        CX, $8
 	JLT         bf16reduce
-	VPMOVZXWD   (SI), Y4
+	VPMOVZXWD   0(SI), Y4
 	VPSLLD      $16, Y4, Y4
 	VFMADD231PS (DI), Y4, Y0
 	ADDQ        $16, SI
 	ADDQ        $32, DI
 	SUBQ        $8, CX
-	JMP         bf16loop8
 
 bf16reduce:
 	VADDPS Y1, Y0, Y0
-	VADDPS Y3, Y2, Y2
-	VADDPS Y2, Y0, Y0
 	HSUM_Y0
 
 bf16tail:

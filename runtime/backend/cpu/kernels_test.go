@@ -138,21 +138,26 @@ func TestDot4Kernels(t *testing.T) {
 			bf[i] = uint16(math.Float32bits(v) >> 16)
 			wb[i] = math.Float32frombits(uint32(bf[i]) << 16)
 		}
-		check := func(kind string, got [4]float32, rows []float32) {
+		// Each row's sum is close to the exact one and bit for bit the single-row kernel's (so
+		// that a product does not depend on how its rows were grouped).
+		check := func(kind string, got [4]float32, rows []float32, single func(i int) float32) {
 			t.Helper()
 			for i := range got {
 				row := rows[i*stride : i*stride+n]
 				checkClose(t, fmt.Sprintf("%s n=%d row %d", kind, n, i), got[i], exactDot(row, x), absDot(row, x))
+				if one := single(i); math.Float32bits(one) != math.Float32bits(got[i]) {
+					t.Errorf("%s n=%d row %d: %v, alone %v", kind, n, i, got[i], one)
+				}
 			}
 		}
 		run := func(suffix string) {
 			var o [4]float32
 			dot4F32(w, stride, x, &o)
-			check("dot4F32"+suffix, o, w)
+			check("dot4F32"+suffix, o, w, func(i int) float32 { return dot(w[i*stride:i*stride+n], x) })
 			dot4F16(h, stride, x, &o)
-			check("dot4F16"+suffix, o, wf)
+			check("dot4F16"+suffix, o, wf, func(i int) float32 { return dotF16(h[i*stride:i*stride+n], x) })
 			dot4BF16(bf, stride, x, &o)
-			check("dot4BF16"+suffix, o, wb)
+			check("dot4BF16"+suffix, o, wb, func(i int) float32 { return dotBF16(bf[i*stride:i*stride+n], x) })
 		}
 		run("")
 		portable(func() { run(" (portable)") })
