@@ -34,7 +34,8 @@ const usage = `usage: node bench/speed.mjs [--shapes qwen2.5-0.5b] [--dtypes f32
   --reuse         reuse bench/out/models/speed-<shape>-<dtype>.gguf if it exists (implies --keep)
   --keep          keep the generated GGUF files
   --json FILE     also write the raw per-run results as JSON
-  --batch N       also run \`arbor bench\` with 1 and N sequences decoding together on each file, and
+  --batch N       also run \`arbor bench\` with 1 and N sequences decoding together on each file (--runs
+                  times each, alternating; the table takes medians), and
                   print the second table: the N-sequence decode throughput over one sequence's, and
                   the share of the measured memory bandwidth each engine's decode uses (default 8;
                   0 skips it)
@@ -144,13 +145,24 @@ async function main() {
                 }
                 if (batch > 0) {
                     // Backend figures straight from arbor bench: one sequence (with the bandwidth
-                    // measurement) and batch sequences decoding together, same prompt length.
-                    for (const n of batchDtypes && !batchDtypes.includes(dtype) ? [1] : [1, batch]) {
-                        log(`[${tag}] arbor bench --batch ${n}`);
-                        const b = await arborBench(arbor, { model: file, promptTokens, newTokens: genTokens, batch: n, threads, bandwidthMB: n === 1 ? 1024 : 0, timeoutMs });
-                        if (!b.ok) throw new Error(b.error);
-                        if (n === 1) row.bench1 = b; else row.benchN = b;
+                    // measurement) and batch sequences decoding together, same prompt length,
+                    // --runs times in alternating order; the table takes the medians. (One
+                    // sequence is bound by memory and eight by arithmetic, so a single pair's
+                    // ratio moves with the machine's bandwidth of the moment.)
+                    const ns = batchDtypes && !batchDtypes.includes(dtype) ? [1] : [1, batch];
+                    const got = { 1: [], N: [] };
+                    for (let r = 0; r < runs; r++) {
+                        for (const n of r % 2 === 0 ? ns : [...ns].reverse()) {
+                            log(`[${tag}] arbor bench --batch ${n} (${r + 1}/${runs})`);
+                            const b = await arborBench(arbor, { model: file, promptTokens, newTokens: genTokens, batch: n, threads, bandwidthMB: n === 1 ? 1024 : 0, timeoutMs });
+                            if (!b.ok) throw new Error(b.error);
+                            got[n === 1 ? 1 : "N"].push(b);
+                        }
                     }
+                    const med = (bs) => bs.length ? { ...bs[0], decode_tokens_per_s: median(bs.map((b) => b.decode_tokens_per_s)),
+                        bandwidth_gb_per_s: median(bs.map((b) => b.bandwidth_gb_per_s)) } : undefined;
+                    row.bench1 = med(got[1]);
+                    row.benchN = med(got.N);
                 }
                 const short = row.arbor.filter((a) => a.ids.length !== genTokens).map((a) => a.ids.length);
                 if (short.length) notes.push(`${tag}: arbor generated ${short.join(", ")} tokens instead of ${genTokens} (stopped early?)`);
@@ -206,7 +218,8 @@ async function main() {
         lines.push("");
         lines.push(`Shares: each engine's decode tok/s (first table) x weight bytes read per token / the read bandwidth ` +
             `\`arbor bench\` measured (both threads reading a 1 GiB buffer as Arbor's one-token product reads weights). The last three columns are \`arbor bench\`'s own ` +
-            `backend figures (no tokenizer or sampler), ${batch} sequences of a ${promptTokens}-token prompt decoding ${genTokens} tokens together.`);
+            `backend figures (no tokenizer or sampler), ${batch} sequences of a ${promptTokens}-token prompt decoding ${genTokens} tokens together` +
+            `${runs === 1 ? "" : `; bandwidth and both decode figures are medians of ${runs} runs`}.`);
     }
     lines.push("");
     const busiest = Math.max(0, ...rows.flatMap((r) => r.busy).filter((b) => b != null));
