@@ -121,7 +121,8 @@ func TestDotKernels(t *testing.T) {
 }
 
 // TestDot4Kernels checks the four-row kernels of the one-token product, fast and portable,
-// on every test length, with rows spaced apart as runVec spaces them, against exact sums.
+// on every test length, with rows spaced apart as runVec spaces them, against exact sums and
+// bit for bit against the single-row kernels.
 func TestDot4Kernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	for _, n := range testLengths {
