@@ -38,16 +38,9 @@ func BenchmarkMatVec(b *testing.B) {
 	for _, dt := range []model.DType{model.F32, model.F16, model.BF16, model.Q8_0} {
 		b.Run(dt.String(), func(b *testing.B) {
 			const rows, cols = 4864, 896
-			m := benchMatrix(b, dt, rows, cols)
-			x := make([]float32, cols)
-			for i := range x {
-				x[i] = float32(i%7) - 3
-			}
-			out := make([]float32, rows)
-			var qa q8Acts
-			qa.quantize(x, 1, cols)
-			task := &matmulTask{m: m, x: x, q: &qa, n: 1, out: out, outStride: rows, scratch: newScratch(1)}
-			b.SetBytes(int64(rows * dt.RowBytes(cols)))
+			task := benchTask(rows, cols, 1)
+			task.m = benchMatrix(b, dt, rows, cols)
+			b.SetBytes(task.m.bytes())
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				task.run(0, rows, 0)
@@ -63,30 +56,9 @@ func BenchmarkMatVecDRAM(b *testing.B) {
 	for _, dt := range []model.DType{model.F32, model.F16, model.BF16, model.Q8_0} {
 		b.Run(dt.String(), func(b *testing.B) {
 			const rows, cols = 4864, 896
-			per := rows * dt.RowBytes(cols)
-			ms := make([]*matrix, max(2, (128<<20)/per))
-			ms[0] = benchMatrix(b, dt, rows, cols)
-			for i := 1; i < len(ms); i++ {
-				// Copies of the first: the values do not matter, only the distinct memory.
-				c := *ms[0]
-				c.f32 = append([]float32(nil), c.f32...)
-				c.u16 = append([]uint16(nil), c.u16...)
-				if c.q8 != nil {
-					g := *c.q8
-					g.data = append([]byte(nil), g.data...)
-					c.q8 = &g
-				}
-				ms[i] = &c
-			}
-			x := make([]float32, cols)
-			for i := range x {
-				x[i] = float32(i%7) - 3
-			}
-			out := make([]float32, rows)
-			var qa q8Acts
-			qa.quantize(x, 1, cols)
-			task := &matmulTask{x: x, q: &qa, n: 1, out: out, outStride: rows, scratch: newScratch(1)}
-			b.SetBytes(int64(per))
+			ms := dramCopies(benchMatrix(b, dt, rows, cols))
+			task := benchTask(rows, cols, 1)
+			b.SetBytes(ms[0].bytes())
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				task.m = ms[i%len(ms)]
@@ -104,35 +76,19 @@ func BenchmarkDecodeBatchDRAM(b *testing.B) {
 	threads := runtime.GOMAXPROCS(0)
 	for _, n := range []int{1, 8} {
 		b.Run(fmt.Sprintf("q8_0/n=%d", n), func(b *testing.B) {
-			m0 := benchMatrix(b, model.Q8_0, rows, cols)
-			ms := make([]*matrix, (128<<20)/len(m0.q8.data))
-			for i := range ms {
-				c := *m0
-				g := *c.q8
-				g.data = alignedBytes(len(g.data), 64)
-				copy(g.data, m0.q8.data)
-				c.q8 = &g
-				ms[i] = &c
-			}
-			x := make([]float32, n*cols)
-			for i := range x {
-				x[i] = float32(i%7) - 3
-			}
-			out := make([]float32, n*rows)
-			var qa q8Acts
-			qa.quantize(x, n, cols)
-			tasks := make([]matmulTask, threads)
+			ms := dramCopies(benchMatrix(b, model.Q8_0, rows, cols))
+			tasks := make([]*matmulTask, threads)
 			for w := range tasks {
-				tasks[w] = matmulTask{x: x, q: &qa, n: n, out: out, outStride: rows, scratch: newScratch(1)}
+				tasks[w] = benchTask(rows, cols, n)
 			}
+			b.SetBytes(ms[0].bytes())
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				var wg sync.WaitGroup
-				for w := range tasks {
+				for w, t := range tasks {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						t := &tasks[w]
 						t.m = ms[i%len(ms)]
 						t.run(rows*w/threads/q8GroupRows*q8GroupRows, rows*(w+1)/threads/q8GroupRows*q8GroupRows, 0)
 					}()
@@ -140,9 +96,41 @@ func BenchmarkDecodeBatchDRAM(b *testing.B) {
 				wg.Wait()
 			}
 			b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			b.SetBytes(int64(len(m0.q8.data)))
 		})
 	}
+}
+
+// dramCopies returns m and copies of it, enough (about 128 MiB in all) that products cycling
+// over them read their weights from memory, not from the last-level cache. The values do not
+// matter, only the distinct memory; q8_0 copies are aligned as the load-time groups are.
+func dramCopies(m *matrix) []*matrix {
+	ms := make([]*matrix, max(2, int((128<<20)/m.bytes())))
+	ms[0] = m
+	for i := 1; i < len(ms); i++ {
+		c := *m
+		c.f32 = append([]float32(nil), c.f32...)
+		c.u16 = append([]uint16(nil), c.u16...)
+		if c.q8 != nil {
+			g := *c.q8
+			g.data = alignedBytes(len(g.data), 64)
+			copy(g.data, m.q8.data)
+			c.q8 = &g
+		}
+		ms[i] = &c
+	}
+	return ms
+}
+
+// benchTask is a product of n tokens of fixed activations (quantized too, for q8_0) into an
+// output of its own, rows x cols; the caller sets the matrix.
+func benchTask(rows, cols, n int) *matmulTask {
+	x := make([]float32, n*cols)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	qa := &q8Acts{}
+	qa.quantize(x, n, cols)
+	return &matmulTask{x: x, q: qa, n: n, out: make([]float32, n*rows), outStride: rows, scratch: newScratch(1)}
 }
 
 // BenchmarkMatMat is a prefill-sized product (64 tokens through the qwen2.5-0.5b FFN up
@@ -158,12 +146,7 @@ func BenchmarkMatMat(b *testing.B) {
 func BenchmarkQ8Group(b *testing.B) {
 	const cols, nb = 896, 896 / model.Q8Block
 	m := benchMatrix(b, model.Q8_0, q8GroupRows, cols)
-	x := make([]float32, 8*cols)
-	for i := range x {
-		x[i] = float32(i%7) - 3
-	}
-	var qa q8Acts
-	qa.quantize(x, 8, cols)
+	qa := benchTask(q8GroupRows, cols, 8).q // eight tokens' quantized activations
 	var out [8 * q8GroupRows]float32
 	for _, T := range []int{1, 4, 8} {
 		b.Run(fmt.Sprintf("tokens=%d", T), func(b *testing.B) {
@@ -191,10 +174,10 @@ func BenchmarkQuantize(b *testing.B) {
 }
 
 // BenchmarkMemRead is the read bandwidth over 256 MiB on every core, by access pattern: one
-// sequential stream per core (dot over its part), or 8 KiB rows read four at a time as
-// runVec reads them, with the four streams a quarter of the core's part apart ("far") or a
-// quarter of a block of 1024 rows (8 MiB) apart ("blocks", runVec's and MeasureReadBandwidth's
-// pattern). It is the ceiling for BenchmarkMatVecDRAM and the decode step.
+// sequential stream per core (dot over its part), or the part read as 8 KiB rows by the
+// one-token product (runVec, as MeasureReadBandwidth reads), with its four streams a quarter
+// of a block of 1024 rows (8 MiB) apart ("blocks", the default) or a quarter of the core's
+// whole part apart ("far"). It is the ceiling for BenchmarkMatVecDRAM and the decode step.
 func BenchmarkMemRead(b *testing.B) {
 	const cols = 2048
 	threads := runtime.GOMAXPROCS(0)
@@ -203,27 +186,33 @@ func BenchmarkMemRead(b *testing.B) {
 	for i := range buf {
 		buf[i] = 1
 	}
-	x := make([]float32, cols)
+	tasks := readTasks(buf, make([]float32, cols), threads)
+	b.Run("stream", func(b *testing.B) {
+		b.SetBytes(int64(len(buf) * 4))
+		for i := 0; i < b.N; i++ {
+			var wg sync.WaitGroup
+			for w := 0; w < threads; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					part := buf[w*per : (w+1)*per]
+					dot(part, part)
+				}()
+			}
+			wg.Wait()
+		}
+	})
+	saved := vecStream
+	defer func() { vecStream = saved }()
 	for _, p := range []struct {
-		name string
-		read func(part []float32)
-	}{
-		{"stream", func(part []float32) { dot(part, part) }},
-		{"far", func(part []float32) { readRows(part, x, len(part)/cols/4) }},
-		{"blocks", func(part []float32) { readRows(part, x, vecStream) }},
-	} {
+		name   string
+		stream int
+	}{{"far", per / cols / 4}, {"blocks", saved}} {
 		b.Run(p.name, func(b *testing.B) {
+			vecStream = p.stream
 			b.SetBytes(int64(len(buf) * 4))
 			for i := 0; i < b.N; i++ {
-				var wg sync.WaitGroup
-				for w := 0; w < threads; w++ {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						p.read(buf[w*per : (w+1)*per])
-					}()
-				}
-				wg.Wait()
+				runReads(tasks)
 			}
 		})
 	}
@@ -312,15 +301,8 @@ func BenchmarkDecodeBatch(b *testing.B) {
 // benchProduct times one thread's product of a rows x cols matrix of type dt with n tokens and
 // reports GFLOP/s (2*rows*cols*n per product).
 func benchProduct(b *testing.B, dt model.DType, rows, cols, n int) {
-	m := benchMatrix(b, dt, rows, cols)
-	x := make([]float32, n*cols)
-	for i := range x {
-		x[i] = float32(i%7) - 3
-	}
-	out := make([]float32, n*rows)
-	var qa q8Acts
-	qa.quantize(x, n, cols)
-	task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, scratch: newScratch(1)}
+	task := benchTask(rows, cols, n)
+	task.m = benchMatrix(b, dt, rows, cols)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		task.run(0, rows, 0)

@@ -165,24 +165,6 @@ func TestDot4Kernels(t *testing.T) {
 	}
 }
 
-// TestReadRows checks that the bandwidth measurement's read pattern takes every row once.
-func TestReadRows(t *testing.T) {
-	r := rand.New(rand.NewPCG(5, 5))
-	const cols = 24
-	x := randVec(r, cols)
-	for _, rows := range []int{1, 3, 4, 9, 17, 40} {
-		m := randVec(r, rows*cols)
-		var want, scale float64
-		for i := 0; i < rows; i++ {
-			want += exactDot(m[i*cols:(i+1)*cols], x)
-			scale += absDot(m[i*cols:(i+1)*cols], x)
-		}
-		for _, stream := range []int{1, 2, 256} {
-			checkClose(t, fmt.Sprintf("readRows rows=%d stream=%d", rows, stream), readRows(m, x, stream), want, scale)
-		}
-	}
-}
-
 func TestF16ConversionSpecials(t *testing.T) {
 	// Every f16 bit pattern: the hardware conversion must equal the table (subnormals, ±Inf,
 	// NaN payloads included).

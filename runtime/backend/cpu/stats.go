@@ -3,6 +3,8 @@ package cpu
 import (
 	"sync"
 	"time"
+
+	"github.com/arborlabs/arbor/runtime/model"
 )
 
 // WeightBytesPerToken is the bytes of weights one decode step reads: every layer's matrices
@@ -24,10 +26,11 @@ func (m *matrix) bytes() int64 {
 }
 
 // MeasureReadBandwidth streams a buffer of size bytes (much larger than the caches) with
-// threads goroutines, each reading its own part the way the one-token product reads a weight
-// matrix (readRows), and returns the best of a few passes in bytes per second: the memory
-// read bandwidth that bounds a memory-bound decode step. One sequential stream per thread
-// would understate it by a tenth to a fifth here (BenchmarkMemRead).
+// threads goroutines, each running the one-token product (runVec) over its own part viewed as
+// a float32 matrix of 8 KiB rows, so that memory is read exactly as a decode step reads
+// weights, and returns the best of a few passes in bytes per second: the memory read bandwidth
+// that bounds a memory-bound decode step. One sequential stream per thread would understate it
+// by a tenth to a fifth here (BenchmarkMemRead).
 func MeasureReadBandwidth(size, threads int) float64 {
 	const cols = 2048 // rows of 8 KiB, as in a 1B model's matrices
 	threads = max(threads, 1)
@@ -39,49 +42,41 @@ func MeasureReadBandwidth(size, threads int) float64 {
 	for i := range buf {
 		buf[i] = 1 // touch every page, so the timed passes read memory, not the zero page
 	}
-	x := make([]float32, cols)
-	var sink [64]float32
+	tasks := readTasks(buf, make([]float32, cols), threads)
 	best := 0.0
 	for pass := 0; pass < 4; pass++ {
-		var wg sync.WaitGroup
 		start := time.Now()
-		for w := 0; w < threads; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				sink[w%64] += readRows(buf[w*per:(w+1)*per], x, vecStream)
-			}(w)
-		}
-		wg.Wait()
-		if bw := float64(per*threads*4) / time.Since(start).Seconds(); bw > best {
+		runReads(tasks)
+		if bw := float64(len(buf)*4) / time.Since(start).Seconds(); bw > best {
 			best = bw
 		}
 	}
 	return best
 }
 
-// readRows reads m as rows of len(x) in runVec's pattern: blocks of up to 4*stream rows, the
-// four quarters of each side by side; rows left over one at a time. It returns the sum of
-// the rows' products with x, so that the reads are not optimized away (and can be checked).
-func readRows(m, x []float32, stream int) float32 {
-	c := len(x)
-	rows := len(m) / c
-	var o [4]float32
-	var s float32
-	r := 0
-	for {
-		q := min((rows-r)/4, stream)
-		if q == 0 {
-			break
-		}
-		for end := r + q; r < end; r++ {
-			dot4F32(m[r*c:], q*c, x, &o)
-			s += (o[0] + o[1]) + (o[2] + o[3])
-		}
-		r += 3 * q
+// readTasks cuts buf into threads equal parts, each a float32 matrix of rows of len(x), and
+// returns a one-token product with x over each: running one reads its part as decode reads a
+// weight matrix.
+func readTasks(buf, x []float32, threads int) []*matmulTask {
+	cols := len(x)
+	rows := len(buf) / threads / cols
+	tasks := make([]*matmulTask, threads)
+	for w := range tasks {
+		m := &matrix{rows: rows, cols: cols, dtype: model.F32, f32: buf[w*rows*cols : (w+1)*rows*cols]}
+		tasks[w] = &matmulTask{m: m, x: x, n: 1, out: make([]float32, rows), outStride: rows}
 	}
-	for ; r < rows; r++ {
-		s += dot(m[r*c:(r+1)*c], x)
+	return tasks
+}
+
+// runReads runs the tasks' one-token products, each on its own goroutine, and waits for them.
+func runReads(tasks []*matmulTask) {
+	var wg sync.WaitGroup
+	for _, t := range tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t.runVec(0, t.m.rows)
+		}()
 	}
-	return s
+	wg.Wait()
 }
