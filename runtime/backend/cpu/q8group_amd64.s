@@ -352,12 +352,12 @@ q8x4block:
 	VMULPS       Y14, Y12, Y12
 	VCVTDQ2PS    Y3, Y3
 	VFMADD231PS  Y12, Y3, Y7
-	ADDQ         $256, SI
-	ADDQ         $16, BX
-	ADDQ         $32, DI
-	ADDQ         $4, DX
-	DECQ         CX
-	JNZ          q8x4block
+	ADDQ        $256, SI
+	ADDQ        $16, BX
+	ADDQ        $32, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNZ         q8x4block
 	CMPQ         add+64(FP), $0
 	JEQ          q8x4store
 	VADDPS       (R10), Y4, Y4

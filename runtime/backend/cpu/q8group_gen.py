@@ -13,6 +13,36 @@ def taddr(t, c):
 
 out = []
 w = out.append
+
+
+def next_block(label):
+    """The end of a block iteration: on to the next 32 columns (quads, scales, the token's
+    quants and scale), and round again while blocks are left."""
+    w(f"""\tADDQ        $256, SI
+\tADDQ        $16, BX
+\tADDQ        $32, DI
+\tADDQ        $4, DX
+\tDECQ        CX
+\tJNZ         {label}""")
+
+
+def int_block(label, T):
+    """The head of a block for T tokens (q8g4, q8g8): prefetch, the eight rows' scales into Y12,
+    then each quad against every token, token t's integer sum in Yt; AX left at the first
+    token's scale."""
+    w(f"""
+{label}:
+\tPREFETCHT0 {PFD}(SI)
+\tPREFETCHT0 {PFD}+64(SI)
+\tPREFETCHT0 {PFD}+128(SI)
+\tPREFETCHT0 {PFD}+192(SI)
+\tVCVTPH2PS (BX), Y12""")
+    for c in range(8):
+        w(f"\tQ8QUAD({32*c})")
+        m = "Q8Q0" if c == 0 else "Q8Q"
+        for t in range(T):
+            w(f"\t{m}({taddr(t, c)}, Y{t})")
+    w("\tMOVQ        DX, AX")
 w('''//go:build amd64 && !purego
 
 #include "textflag.h"
@@ -96,14 +126,9 @@ for c in range(8):
 w('''	VPADDD      Y1, Y0, Y0
 	VCVTDQ2PS   Y0, Y0
 	Q8SCALE((DX))
-	VFMADD231PS Y10, Y0, Y4
-	ADDQ        $256, SI
-	ADDQ        $16, BX
-	ADDQ        $32, DI
-	ADDQ        $4, DX
-	DECQ        CX
-	JNZ         q8g1block
-	MOVQ        out+40(FP), DI
+	VFMADD231PS Y10, Y0, Y4''')
+next_block("q8g1block")
+w('''	MOVQ        out+40(FP), DI
 	CMPQ        add+48(FP), $0
 	JEQ         q8g1store
 	VADDPS      (DI), Y4, Y4
@@ -177,13 +202,8 @@ for k in range(4):
     w("\tVMULPS       Y14, Y12, Y12")
     w(f"\tVCVTDQ2PS    Y{k}, Y{k}")
     w(f"\tVFMADD231PS  Y12, Y{k}, Y{4+k}")
-w('''	ADDQ         $256, SI
-	ADDQ         $16, BX
-	ADDQ         $32, DI
-	ADDQ         $4, DX
-	DECQ         CX
-	JNZ          q8x4block
-	CMPQ         add+64(FP), $0
+next_block("q8x4block")
+w('''	CMPQ         add+64(FP), $0
 	JEQ          q8x4store
 	VADDPS       (R10), Y4, Y4
 	VADDPS       (R10)(R11*1), Y5, Y5
@@ -225,33 +245,16 @@ TEXT ·q8g4AVX2(SB), NOSPLIT, $0-80
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-
-q8g4block:
-	PREFETCHT0 PFD(SI)
-	PREFETCHT0 PFD+64(SI)
-	PREFETCHT0 PFD+128(SI)
-	PREFETCHT0 PFD+192(SI)
-	VCVTPH2PS (BX), Y12'''.replace("PFD", str(PFD)))
-for c in range(8):
-    w(f"\tQ8QUAD({32*c})")
-    m = "Q8Q0" if c == 0 else "Q8Q"
-    for t in range(4):
-        w(f"\t{m}({taddr(t, c)}, Y{t})")
-w('''	MOVQ        DX, AX''')
+	VXORPS Y7, Y7, Y7''')
+int_block("q8g4block", 4)
 for t in range(4):
     w(f"\tVCVTDQ2PS   Y{t}, Y{t}")
     w(f"\tQ8SCALE((AX))")
     w(f"\tVFMADD231PS Y10, Y{t}, Y{4+t}")
     if t < 3:
         w("\tADDQ        R9, AX")
-w('''	ADDQ        $256, SI
-	ADDQ        $16, BX
-	ADDQ        $32, DI
-	ADDQ        $4, DX
-	DECQ        CX
-	JNZ         q8g4block
-	MOVQ        out+56(FP), DI
+next_block("q8g4block")
+w('''	MOVQ        out+56(FP), DI
 	MOVQ        ostride+64(FP), R8
 	LEAQ        (R8)(R8*2), R10
 	CMPQ        add+72(FP), $0
@@ -304,19 +307,7 @@ q8g8group:
 	VXORPS Y0, Y0, Y0''')
 for t in range(8):
     w(f"\tVMOVUPS Y0, {32*t}(SP)")
-w('''
-q8g8block:
-	PREFETCHT0 PFD(SI)
-	PREFETCHT0 PFD+64(SI)
-	PREFETCHT0 PFD+128(SI)
-	PREFETCHT0 PFD+192(SI)
-	VCVTPH2PS (BX), Y12'''.replace("PFD", str(PFD)))
-for c in range(8):
-    w(f"\tQ8QUAD({32*c})")
-    m = "Q8Q0" if c == 0 else "Q8Q"
-    for t in range(8):
-        w(f"\t{m}({taddr(t, c)}, Y{t})")
-w('''	MOVQ        DX, AX''')
+int_block("q8g8block", 8)
 for t in range(8):
     w(f"\tVCVTDQ2PS   Y{t}, Y{t}")
     w(f"\tQ8SCALE((AX))")
@@ -325,13 +316,8 @@ for t in range(8):
     w(f"\tVMOVUPS     Y11, {32*t}(SP)")
     if t < 7:
         w("\tADDQ        R9, AX")
-w('''	ADDQ        $256, SI
-	ADDQ        $16, BX
-	ADDQ        $32, DI
-	ADDQ        $4, DX
-	DECQ        CX
-	JNZ         q8g8block
-	MOVQ        280(SP), DI
+next_block("q8g8block")
+w('''	MOVQ        280(SP), DI
 	MOVQ        ostride+64(FP), R8
 	CMPQ        add+72(FP), $0
 	JEQ         q8g8store''')
