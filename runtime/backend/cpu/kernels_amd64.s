@@ -704,6 +704,36 @@ pfdone:
 	VFMADD231PS Y10, X, A2 \
 	VFMADD231PS Y11, X, A3
 
+// DOT4_LOOP is the body of the four-row kernels once the arguments are in registers: STEP
+// (DOT4_F32, DOT4_F16 or DOT4_BF16) takes 8 columns of the four rows, which are W8 weight
+// bytes; 16 columns a round into two accumulators per row, then 8 if left, then the sums.
+#define DOT4_LOOP(STEP, W8, W16) \
+	DOT4_ZERO \
+loop16: \
+	CMPQ    CX, $16 \
+	JLT     loop8 \
+	VMOVUPS (DI), Y8 \
+	VMOVUPS 32(DI), Y9 \
+	STEP(0, Y8, Y0, Y1, Y2, Y3) \
+	STEP(W8, Y9, Y4, Y5, Y6, Y7) \
+	ADDQ    $W16, SI \
+	ADDQ    $64, DI \
+	SUBQ    $16, CX \
+	JMP     loop16 \
+loop8: \
+	CMPQ    CX, $8 \
+	JLT     done \
+	VMOVUPS (DI), Y8 \
+	STEP(0, Y8, Y0, Y1, Y2, Y3) \
+done: \
+	VADDPS  Y4, Y0, Y0 \
+	VADDPS  Y5, Y1, Y1 \
+	VADDPS  Y6, Y2, Y2 \
+	VADDPS  Y7, Y3, Y3 \
+	DOT4_SUM \
+	VZEROUPPER \
+	RET
+
 // func dot4F32AVX2(w *float32, stride int, x *float32, n int, out *float32)
 TEXT ·dot4F32AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
@@ -712,34 +742,7 @@ TEXT ·dot4F32AVX2(SB), NOSPLIT, $0-40
 	MOVQ n+24(FP), CX
 	MOVQ out+32(FP), DX
 	LEAQ (R8)(R8*2), R9
-	DOT4_ZERO
-
-d4f32loop16:
-	CMPQ    CX, $16
-	JLT     d4f32loop8
-	VMOVUPS (DI), Y8
-	VMOVUPS 32(DI), Y9
-	DOT4_F32(0, Y8, Y0, Y1, Y2, Y3)
-	DOT4_F32(32, Y9, Y4, Y5, Y6, Y7)
-	ADDQ    $64, SI
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     d4f32loop16
-
-d4f32loop8:
-	CMPQ    CX, $8
-	JLT     d4f32done
-	VMOVUPS (DI), Y8
-	DOT4_F32(0, Y8, Y0, Y1, Y2, Y3)
-
-d4f32done:
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	DOT4_SUM
-	VZEROUPPER
-	RET
+	DOT4_LOOP(DOT4_F32, 32, 64)
 
 // func dot4F16AVX2(w *uint16, stride int, x *float32, n int, out *float32)
 TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
@@ -749,34 +752,7 @@ TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
 	MOVQ n+24(FP), CX
 	MOVQ out+32(FP), DX
 	LEAQ (R8)(R8*2), R9
-	DOT4_ZERO
-
-d4f16loop16:
-	CMPQ    CX, $16
-	JLT     d4f16loop8
-	VMOVUPS (DI), Y8
-	VMOVUPS 32(DI), Y9
-	DOT4_F16(0, Y8, Y0, Y1, Y2, Y3)
-	DOT4_F16(16, Y9, Y4, Y5, Y6, Y7)
-	ADDQ    $32, SI
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     d4f16loop16
-
-d4f16loop8:
-	CMPQ    CX, $8
-	JLT     d4f16done
-	VMOVUPS (DI), Y8
-	DOT4_F16(0, Y8, Y0, Y1, Y2, Y3)
-
-d4f16done:
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	DOT4_SUM
-	VZEROUPPER
-	RET
+	DOT4_LOOP(DOT4_F16, 16, 32)
 
 // func dot4BF16AVX2(w *uint16, stride int, x *float32, n int, out *float32)
 TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
@@ -786,31 +762,4 @@ TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
 	MOVQ n+24(FP), CX
 	MOVQ out+32(FP), DX
 	LEAQ (R8)(R8*2), R9
-	DOT4_ZERO
-
-d4bf16loop16:
-	CMPQ    CX, $16
-	JLT     d4bf16loop8
-	VMOVUPS (DI), Y8
-	VMOVUPS 32(DI), Y9
-	DOT4_BF16(0, Y8, Y0, Y1, Y2, Y3)
-	DOT4_BF16(16, Y9, Y4, Y5, Y6, Y7)
-	ADDQ    $32, SI
-	ADDQ    $64, DI
-	SUBQ    $16, CX
-	JMP     d4bf16loop16
-
-d4bf16loop8:
-	CMPQ    CX, $8
-	JLT     d4bf16done
-	VMOVUPS (DI), Y8
-	DOT4_BF16(0, Y8, Y0, Y1, Y2, Y3)
-
-d4bf16done:
-	VADDPS Y4, Y0, Y0
-	VADDPS Y5, Y1, Y1
-	VADDPS Y6, Y2, Y2
-	VADDPS Y7, Y3, Y3
-	DOT4_SUM
-	VZEROUPPER
-	RET
+	DOT4_LOOP(DOT4_BF16, 16, 32)
