@@ -64,6 +64,7 @@ type Backend struct {
 	qaN, qaCols   int
 	scratch       []*workerScratch
 	attnScratch   [][]float32 // per worker: attention scores
+	attnRows      [][]int32   // per worker: the cache offsets of an attention item's rows
 	mm            multiMatmul
 	attn          attnTask
 	dyn           dynTask
@@ -133,6 +134,10 @@ func New(m *model.Model, opt Options) (*Backend, error) {
 		// A sequence can attend to at most every slot of the pool.
 		b.attnScratch[i] = make([]float32, cfg.NumHeads/cfg.NumKVHeads*b.numPages*b.pageSize)
 	}
+	b.attnRows = make([][]int32, opt.Threads)
+	for i := range b.attnRows {
+		b.attnRows[i] = make([]int32, b.numPages*b.pageSize)
+	}
 	return b, nil
 }
 
@@ -183,6 +188,10 @@ func (b *Backend) loadLayer(i int, lw *model.LayerWeights) error {
 		}
 	}
 	slots := b.numPages * b.pageSize * b.kvDim
+	if slots > math.MaxInt32 {
+		// Attention addresses cache rows by int32 offset.
+		return fmt.Errorf("KV cache of %d pages x %d slots x %d floats exceeds 2^31 floats a layer; use fewer pages", b.numPages, b.pageSize, b.kvDim)
+	}
 	l.kCache = make([]float32, slots)
 	l.vCache = make([]float32, slots)
 	return nil
@@ -518,35 +527,20 @@ func (a *attnTask) run(lo, hi, w int) {
 		}
 		end := slot + 1
 		n := end - first
+		// rows[j]: where slot first+j's key (and value) for this KV head starts in the cache.
+		rows := b.attnRows[w][:n]
+		for j := range rows {
+			at := first + j
+			rows[j] = int32((int(s.Pages[at/ps])*ps+at%ps)*b.kvDim + g*hd)
+		}
 		// scores[h*n+j]: query head h of the group against slot first+j.
 		scores := b.attnScratch[w][:group*n]
 		qs := b.q[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
-		for j0 := first; j0 < end; {
-			// The run of slots [j0, j0+cnt) that lies in one page.
-			off := j0 % ps
-			cnt := min(ps-off, end-j0)
-			base := (int(s.Pages[j0/ps])*ps+off)*b.kvDim + g*hd
-			scoreRows(qs, hd, group, a.l.kCache[base:], b.kvDim, cnt, scores[j0-first:], n)
-			j0 += cnt
-		}
+		scoreRows(qs, hd, group, a.l.kCache, rows, scores, n, scale)
 		for h := 0; h < group; h++ {
-			sh := scores[h*n : (h+1)*n]
-			for j := range sh {
-				sh[j] *= scale
-			}
-			softmaxInPlace(sh)
+			softmaxInPlace(scores[h*n : (h+1)*n])
 		}
-		out := b.attnOut[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
-		clear(out)
-		for j0 := first; j0 < end; {
-			off := j0 % ps
-			cnt := min(ps-off, end-j0)
-			base := (int(s.Pages[j0/ps])*ps+off)*b.kvDim + g*hd
-			for h := 0; h < group; h++ {
-				pvRows(scores[h*n+j0-first:h*n+j0-first+cnt], a.l.vCache[base:], b.kvDim, out[h*hd:(h+1)*hd])
-			}
-			j0 += cnt
-		}
+		pvRows(scores, n, group, a.l.vCache, rows, hd, b.attnOut[t*b.qDim+g*group*hd:t*b.qDim+(g+1)*group*hd])
 	}
 }
 

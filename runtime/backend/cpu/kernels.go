@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"unsafe"
 
@@ -174,13 +175,19 @@ func softmaxInPlace(s []float32) {
 		return
 	}
 	m := s[0]
-	for _, v := range s[1:] {
+	i := 0
+	if hasAVX2 {
+		if i = len(s) &^ 7; i > 0 {
+			m = maxAVX2(&s[0], i)
+		}
+	}
+	for _, v := range s[i:] {
 		if v > m {
 			m = v
 		}
 	}
 	var sum float32
-	i := 0
+	i = 0
 	if hasAVX2 {
 		if i = len(s) &^ 7; i > 0 {
 			sum = expSubAVX2(&s[0], i, m)
@@ -192,7 +199,13 @@ func softmaxInPlace(s []float32) {
 		sum += e
 	}
 	inv := 1 / sum
-	for i := range s {
+	i = 0
+	if hasAVX2 {
+		if i = len(s) &^ 7; i > 0 {
+			scaleAVX2(&s[0], i, inv)
+		}
+	}
+	for ; i < len(s); i++ {
 		s[i] *= inv
 	}
 }
@@ -211,53 +224,94 @@ func swiglu(g, u []float32) {
 	}
 }
 
-// pvRows adds sum_j p[j] * v[j*vstride : j*vstride+len(out)] into out, for j < len(p): one
-// head's attention output over a run of value rows.
-func pvRows(p []float32, v []float32, vstride int, out []float32) {
-	n := len(p)
-	if n == 0 {
-		return
-	}
-	d := len(out)
-	_ = v[(n-1)*vstride+d-1]
-	c := 0
-	if hasAVX2 {
-		for ; c+32 <= d; c += 32 {
-			pvRowsAVX2(&p[0], &v[c], vstride, n, &out[c])
-		}
-	}
-	if c < d {
-		for j, pj := range p {
-			axpy(pj, v[j*vstride+c:j*vstride+d], out[c:d])
+// attnTile is how many key or value rows the attention kernels take at a time: every head
+// block passes over a tile while it is in L1 (64 to 128 KiB of rows at head size 64 to 128
+// read in 32-float slices) instead of over the whole context, which at long contexts came
+// from L3 once per head block.
+const attnTile = 96
+
+// checkRows panics unless every row offset in rows leaves hd floats inside a buffer of n: the
+// attention kernels read the rows through these offsets without further checks.
+func checkRows(rows []int32, hd, n int) {
+	for _, r := range rows {
+		if r < 0 || int(r)+hd > n {
+			panic(fmt.Sprintf("cpu: attention row offset %d (+%d) outside %d floats", r, hd, n))
 		}
 	}
 }
 
-// scoreRows sets s[h*sstride+j] = q_h · k_j for heads h < nh (q_h = q[h*hd:], length hd)
-// and rows j < nk (k_j = k[j*kstride:]): attention scores of a group of query heads against a
-// run of key rows, in 3-row by 4-head register blocks. Where the counts are not multiples of
-// the block, the last block overlaps the one before it (recomputing some scores, which is
-// harmless) rather than falling back to single dot products.
-func scoreRows(q []float32, hd, nh int, k []float32, kstride, nk int, s []float32, sstride int) {
-	if !hasAVX2 || nh < 4 || nk < 3 {
-		for j := 0; j < nk; j++ {
-			kr := k[j*kstride : j*kstride+hd]
-			for h := 0; h < nh; h++ {
-				s[h*sstride+j] = dot(kr, q[h*hd:(h+1)*hd])
+// scoreRows sets s[h*sstride+j] = scale * (q_h · k_j) for query heads h < nh (q_h =
+// q[h*hd:(h+1)*hd]) and key rows j < len(rows) (k_j = k[rows[j]:rows[j]+hd]): one grouped-query
+// attention item's scores over its whole context, the rows gathered from the KV pages by
+// offset so that the kernel runs across page boundaries. Heads go four at a time, the last
+// four overlapping the ones before (or repeating the last head where there are fewer than
+// four), which recomputes some scores but keeps every one in a full register block.
+func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, sstride int, scale float32) {
+	n := len(rows)
+	if n == 0 || nh == 0 {
+		return
+	}
+	_ = q[nh*hd-1]
+	_ = s[(nh-1)*sstride+n-1]
+	checkRows(rows, hd, len(k))
+	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			j0 = min(j0, j1-3) // a last tile of one or two keys takes the two before it again
+			for h := 0; h < nh; h += 4 {
+				h = min(h, max(nh-4, 0))
+				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				scores4AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
 		}
 		return
 	}
-	var o [12]float32
-	for j := 0; j < nk; j += 3 {
-		j = min(j, nk-3)
-		for h := 0; h < nh; h += 4 {
-			h = min(h, nh-4)
-			gemm3x4(k[j*kstride:], kstride, q[h*hd:], hd, hd, &o)
-			for r := 0; r < 3; r++ {
-				for c := 0; c < 4; c++ {
-					s[(h+c)*sstride+j+r] = o[r*4+c]
-				}
+	for j, r := range rows {
+		kr := k[r : int(r)+hd]
+		for h := 0; h < nh; h++ {
+			s[h*sstride+j] = dot(kr, q[h*hd:(h+1)*hd]) * scale
+		}
+	}
+}
+
+// pvRows sets out[h*hd:(h+1)*hd] = sum over j of p[h*pstride+j] * v_j for heads h < nh, with
+// v_j = v[rows[j]:rows[j]+hd]: one grouped-query attention item's outputs, its probabilities
+// against the value rows gathered by offset as in scoreRows. Heads go two at a time (an odd
+// one out twice), 32 columns of both in registers; the sum runs over the rows in order, tile
+// after tile.
+func pvRows(p []float32, pstride, nh int, v []float32, rows []int32, hd int, out []float32) {
+	n := len(rows)
+	if nh == 0 {
+		return
+	}
+	_ = out[nh*hd-1]
+	if n == 0 {
+		clear(out[:nh*hd])
+		return
+	}
+	_ = p[(nh-1)*pstride+n-1]
+	checkRows(rows, hd, len(v))
+	c := 0
+	if hasAVX2 && hd >= 32 {
+		c = hd &^ 31
+		for h := 0; h < nh; h++ {
+			clear(out[h*hd : h*hd+c])
+		}
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			for h := 0; h < nh; h += 2 {
+				h1 := min(h+1, nh-1) // an odd head out goes twice: pairs must not overlap, as they add
+				pv2AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
+			}
+		}
+	}
+	if c < hd {
+		for h := 0; h < nh; h++ {
+			o := out[h*hd+c : (h+1)*hd]
+			clear(o)
+			for j, r := range rows {
+				axpy(p[h*pstride+j], v[int(r)+c:int(r)+hd], o)
 			}
 		}
 	}

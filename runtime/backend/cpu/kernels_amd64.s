@@ -455,6 +455,48 @@ esdone:
 	VZEROUPPER
 	RET
 
+// func maxAVX2(s *float32, n int) float32
+//
+// The largest of s[0:n] (n a positive multiple of 8). NaNs after s[0] lose, as in
+// softmaxInPlace's loop: VMAXPS keeps its second source unless the first is greater.
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ         s+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS (DI), Y0
+
+mxloop:
+	VMOVUPS      (DI), Y1
+	VMAXPS       Y0, Y1, Y0
+	ADDQ         $32, DI
+	SUBQ         $8, CX
+	JNZ          mxloop
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS       X0, X1, X0
+	VPERMILPS    $0x4e, X0, X1
+	VMAXPS       X0, X1, X0
+	VPERMILPS    $0xb1, X0, X1
+	VMAXPS       X0, X1, X0
+	VMOVSS       X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func scaleAVX2(s *float32, n int, c float32)
+//
+// s[i] *= c for i < n (a positive multiple of 8).
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ         s+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS c+16(FP), Y1
+
+scloop:
+	VMULPS       (DI), Y1, Y0
+	VMOVUPS      Y0, (DI)
+	ADDQ         $32, DI
+	SUBQ         $8, CX
+	JNZ          scloop
+	VZEROUPPER
+	RET
+
 // func swigluAVX2(gate, up *float32, n int)
 //
 // g[i] = g[i] / (1 + exp(-g[i])) * u[i] for i < n (a multiple of 8): SiLU of the gate times
@@ -485,64 +527,177 @@ swdone:
 	VZEROUPPER
 	RET
 
-// func pvRowsAVX2(p *float32, v *float32, vstride int, n int, out *float32)
+// func scores4AVX2(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 //
-// out[0:32] += sum over j < n of p[j] * v[j*vstride : j*vstride+32] (vstride in floats): one
-// 32-wide slice of one head's attention output over a run of value rows, kept in registers
-// for the whole run. Even and odd rows go to separate accumulators so that consecutive FMAs
-// do not wait on each other.
-TEXT ·pvRowsAVX2(SB), NOSPLIT, $0-40
-	MOVQ    p+0(FP), SI
-	MOVQ    v+8(FP), DI
-	MOVQ    vstride+16(FP), R8
-	MOVQ    n+24(FP), CX
-	MOVQ    out+32(FP), DX
-	SHLQ    $2, R8
-	VMOVUPS (DX), Y0
-	VMOVUPS 32(DX), Y1
-	VMOVUPS 64(DX), Y2
-	VMOVUPS 96(DX), Y3
-	VXORPS  Y4, Y4, Y4
-	VXORPS  Y5, Y5, Y5
-	VXORPS  Y6, Y6, Y6
-	VXORPS  Y7, Y7, Y7
+// Attention scores of four query heads (q0..q3, hd floats each) against the n >= 3 key rows at
+// k+rows[j] (offsets in floats), in 3-key x 4-head register blocks: head t's scaled score for
+// key j goes to st[j]. The last block overlaps the one before it where n is not a multiple of
+// three (recomputing a score, harmlessly). The loop over keys is here rather than in Go: a
+// block is only 8 x 12 FMAs at hd 64, and a Go call per block cost as much as the block. The
+// sums are those of gemm3x4F32AVX2 (the same lanes, the same horizontal tree); hd a multiple
+// of 8. Registers: Y0..Y11 the sums (key r, head t in Y(4r+t)), Y12..Y14 the keys, X15 scale.
+TEXT ·scores4AVX2(SB), NOSPLIT, $0-100
+	MOVQ         q0+0(FP), SI
+	MOVQ         q1+8(FP), DI
+	MOVQ         q2+16(FP), R8
+	MOVQ         q3+24(FP), R9
+	MOVQ         k+32(FP), DX
+	MOVQ         rows+40(FP), BX
+	MOVQ         hd+56(FP), R13
+	SHLQ         $2, R13
+	VBROADCASTSS scale+96(FP), X15
+	XORQ         CX, CX
 
-pvloop2:
-	CMPQ         CX, $2
-	JLT          pvloop1
-	VBROADCASTSS (SI), Y8
-	VBROADCASTSS 4(SI), Y9
-	VFMADD231PS  (DI), Y8, Y0
-	VFMADD231PS  32(DI), Y8, Y1
-	VFMADD231PS  64(DI), Y8, Y2
-	VFMADD231PS  96(DI), Y8, Y3
-	VFMADD231PS  (DI)(R8*1), Y9, Y4
-	VFMADD231PS  32(DI)(R8*1), Y9, Y5
-	VFMADD231PS  64(DI)(R8*1), Y9, Y6
-	VFMADD231PS  96(DI)(R8*1), Y9, Y7
-	ADDQ         $8, SI
-	LEAQ         (DI)(R8*2), DI
-	SUBQ         $2, CX
-	JMP          pvloop2
+sc4block:
+	MOVQ         n+48(FP), AX
+	SUBQ         $3, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      (BX)(CX*4), R10
+	LEAQ         (DX)(R10*4), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*4), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*4), R12
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	VXORPS       Y8, Y8, Y8
+	VXORPS       Y9, Y9, Y9
+	VXORPS       Y10, Y10, Y10
+	VXORPS       Y11, Y11, Y11
+	XORQ         AX, AX
 
-pvloop1:
-	TESTQ        CX, CX
-	JEQ          pvdone
-	VBROADCASTSS (SI), Y8
-	VFMADD231PS  (DI), Y8, Y0
-	VFMADD231PS  32(DI), Y8, Y1
-	VFMADD231PS  64(DI), Y8, Y2
-	VFMADD231PS  96(DI), Y8, Y3
+sc4loop:
+	VMOVUPS      (R10)(AX*1), Y12
+	VMOVUPS      (R11)(AX*1), Y13
+	VMOVUPS      (R12)(AX*1), Y14
+	VFMADD231PS  (SI)(AX*1), Y12, Y0
+	VFMADD231PS  (SI)(AX*1), Y13, Y4
+	VFMADD231PS  (SI)(AX*1), Y14, Y8
+	VFMADD231PS  (DI)(AX*1), Y12, Y1
+	VFMADD231PS  (DI)(AX*1), Y13, Y5
+	VFMADD231PS  (DI)(AX*1), Y14, Y9
+	VFMADD231PS  (R8)(AX*1), Y12, Y2
+	VFMADD231PS  (R8)(AX*1), Y13, Y6
+	VFMADD231PS  (R8)(AX*1), Y14, Y10
+	VFMADD231PS  (R9)(AX*1), Y12, Y3
+	VFMADD231PS  (R9)(AX*1), Y13, Y7
+	VFMADD231PS  (R9)(AX*1), Y14, Y11
+	ADDQ         $32, AX
+	CMPQ         AX, R13
+	JLT          sc4loop
+	VHADDPS      Y1, Y0, Y0
+	VHADDPS      Y3, Y2, Y2
+	VHADDPS      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS       X1, X0, X0
+	VMULPS       X15, X0, X0
+	VHADDPS      Y5, Y4, Y4
+	VHADDPS      Y7, Y6, Y6
+	VHADDPS      Y6, Y4, Y4
+	VEXTRACTF128 $1, Y4, X5
+	VADDPS       X5, X4, X4
+	VMULPS       X15, X4, X4
+	VHADDPS      Y9, Y8, Y8
+	VHADDPS      Y11, Y10, Y10
+	VHADDPS      Y10, Y8, Y8
+	VEXTRACTF128 $1, Y8, X9
+	VADDPS       X9, X8, X8
+	VMULPS       X15, X8, X8
+	MOVQ         s0+64(FP), R10
+	LEAQ         (R10)(CX*4), R10
+	VMOVSS       X0, (R10)
+	VMOVSS       X4, 4(R10)
+	VMOVSS       X8, 8(R10)
+	MOVQ         s1+72(FP), R10
+	LEAQ         (R10)(CX*4), R10
+	VEXTRACTPS   $1, X0, (R10)
+	VEXTRACTPS   $1, X4, 4(R10)
+	VEXTRACTPS   $1, X8, 8(R10)
+	MOVQ         s2+80(FP), R10
+	LEAQ         (R10)(CX*4), R10
+	VEXTRACTPS   $2, X0, (R10)
+	VEXTRACTPS   $2, X4, 4(R10)
+	VEXTRACTPS   $2, X8, 8(R10)
+	MOVQ         s3+88(FP), R10
+	LEAQ         (R10)(CX*4), R10
+	VEXTRACTPS   $3, X0, (R10)
+	VEXTRACTPS   $3, X4, 4(R10)
+	VEXTRACTPS   $3, X8, 8(R10)
+	ADDQ         $3, CX
+	CMPQ         CX, n+48(FP)
+	JLT          sc4block
+	VZEROUPPER
+	RET
 
-pvdone:
-	VADDPS     Y4, Y0, Y0
-	VADDPS     Y5, Y1, Y1
-	VADDPS     Y6, Y2, Y2
-	VADDPS     Y7, Y3, Y3
-	VMOVUPS    Y0, (DX)
-	VMOVUPS    Y1, 32(DX)
-	VMOVUPS    Y2, 64(DX)
-	VMOVUPS    Y3, 96(DX)
+// func pv2AVX2(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32)
+//
+// Two heads' attention outputs over the n >= 1 value rows at v+rows[j] (offsets in floats):
+// ot[0:32*nc] += sum over j of pt[j] * row j, in nc 32-wide chunks, each chunk of both heads in
+// registers (Y0..Y3 head 0, Y4..Y7 head 1) for the whole loop over rows, so that a row's four
+// vectors are loaded once for two heads. The loop over rows is here rather than in Go, for
+// the reason given at scores4AVX2. Where both heads are the same (p0 == p1, o0 == o1) the
+// second store repeats the first.
+TEXT ·pv2AVX2(SB), NOSPLIT, $0-64
+	MOVQ         p0+0(FP), SI
+	MOVQ         p1+8(FP), DI
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R10
+	MOVQ         nc+40(FP), R11
+	MOVQ         o0+48(FP), R8
+	MOVQ         o1+56(FP), R9
+
+pv2chunk:
+	VMOVUPS      (R8), Y0
+	VMOVUPS      32(R8), Y1
+	VMOVUPS      64(R8), Y2
+	VMOVUPS      96(R8), Y3
+	VMOVUPS      (R9), Y4
+	VMOVUPS      32(R9), Y5
+	VMOVUPS      64(R9), Y6
+	VMOVUPS      96(R9), Y7
+	XORQ         CX, CX
+
+pv2row:
+	MOVLQSX      (BX)(CX*4), AX
+	LEAQ         (DX)(AX*4), AX
+	VBROADCASTSS (SI)(CX*4), Y8
+	VBROADCASTSS (DI)(CX*4), Y9
+	VMOVUPS      (AX), Y10
+	VMOVUPS      32(AX), Y11
+	VMOVUPS      64(AX), Y12
+	VMOVUPS      96(AX), Y13
+	VFMADD231PS  Y10, Y8, Y0
+	VFMADD231PS  Y11, Y8, Y1
+	VFMADD231PS  Y12, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y3
+	VFMADD231PS  Y10, Y9, Y4
+	VFMADD231PS  Y11, Y9, Y5
+	VFMADD231PS  Y12, Y9, Y6
+	VFMADD231PS  Y13, Y9, Y7
+	INCQ         CX
+	CMPQ         CX, R10
+	JLT          pv2row
+	VMOVUPS      Y0, (R8)
+	VMOVUPS      Y1, 32(R8)
+	VMOVUPS      Y2, 64(R8)
+	VMOVUPS      Y3, 96(R8)
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y5, 32(R9)
+	VMOVUPS      Y6, 64(R9)
+	VMOVUPS      Y7, 96(R9)
+	ADDQ         $128, DX
+	ADDQ         $128, R8
+	ADDQ         $128, R9
+	DECQ         R11
+	JNZ          pv2chunk
 	VZEROUPPER
 	RET
 

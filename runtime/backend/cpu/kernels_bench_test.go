@@ -245,6 +245,7 @@ func attnBench(b *testing.B, ctx, n int) (*Backend, *layer) {
 		be.tokSlot[t] = int32(ctx - n + t)
 	}
 	be.attnScratch = [][]float32{make([]float32, cfg.NumHeads/cfg.NumKVHeads*be.numPages*ps)}
+	be.attnRows = [][]int32{make([]int32, be.numPages*ps)}
 	return be, l
 }
 

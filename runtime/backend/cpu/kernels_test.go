@@ -522,6 +522,9 @@ func TestExpKernels(t *testing.T) {
 		}
 		if n > 3 {
 			s[1], s[2] = -1e4, 1e4 // far below the max: probability 0
+			if n%8 != 0 {
+				s[2], s[n-1] = s[n-1], s[2] // the max in the tail the vector max does not see
+			}
 		}
 		orig := append([]float32(nil), s...)
 		softmaxInPlace(s)
@@ -561,39 +564,77 @@ func TestExpKernels(t *testing.T) {
 	}
 }
 
-// TestAttentionKernels checks scoreRows (3x4 blocks with overlapping edges) and pvRows against
-// plain sums, for group and run sizes around the block sizes and head sizes with and without
-// a 32-wide tail.
+// TestAttentionKernels checks scoreRows and pvRows, fast and portable, against float64 sums:
+// head counts around the kernels' blocks (four heads for scores, two for outputs, with
+// overlapping or repeated heads), key counts around the three-key block, head sizes with and
+// without a 32-wide tail, rows gathered out of order from a larger cache. Slots between the
+// rows asked for and the output padding must be left alone.
 func TestAttentionKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
+	const scale = 0.125
 	for _, hd := range []int{16, 40, 64, 128} {
-		for _, nh := range []int{1, 2, 4, 5, 7, 8} {
-			for _, nk := range []int{1, 2, 3, 4, 5, 7, 16} {
+		for _, nh := range []int{1, 2, 3, 4, 5, 7, 8} {
+			for _, nk := range []int{1, 2, 3, 4, 5, 7, 16, 33} {
+				// The cache: 2*nk+1 rows of 3*hd+8 floats; the item's rows are every other one,
+				// in reverse order, at an offset inside the row.
 				kstride := hd*3 + 8
+				k := randVec(r, (2*nk+1)*kstride)
+				v := randVec(r, len(k))
+				rows := make([]int32, nk)
+				for j := range rows {
+					rows[j] = int32((2*(nk-1-j)+1)*kstride + 5)
+				}
 				q := randVec(r, nh*hd)
-				k := randVec(r, (nk-1)*kstride+hd)
 				sstride := nk + 2
-				s := make([]float32, nh*sstride)
-				scoreRows(q, hd, nh, k, kstride, nk, s, sstride)
-				for h := 0; h < nh; h++ {
-					for j := 0; j < nk; j++ {
-						qh, kj := q[h*hd:(h+1)*hd], k[j*kstride:j*kstride+hd]
-						checkClose(t, fmt.Sprintf("scoreRows hd=%d nh=%d nk=%d [%d,%d]", hd, nh, nk, h, j), s[h*sstride+j], exactDot(qh, kj), absDot(qh, kj))
+				p := randVec(r, nh*sstride)
+				for _, fast := range []bool{true, false} {
+					if fast && !hasAVX2 {
+						continue
 					}
-				}
-				p := randVec(r, nk)
-				out := randVec(r, hd)
-				want := make([]float64, hd)
-				for d := range want {
-					want[d] = float64(out[d])
-					for j := 0; j < nk; j++ {
-						want[d] += float64(p[j]) * float64(k[j*kstride+d])
+					s := make([]float32, nh*sstride)
+					out := make([]float32, nh*hd+3)
+					for i := range s {
+						s[i] = -7
 					}
-				}
-				pvRows(p, k, kstride, out)
-				for d := range want {
-					if diff := math.Abs(float64(out[d]) - want[d]); diff > 1e-5*(1+math.Abs(want[d])) {
-						t.Fatalf("pvRows hd=%d nk=%d [%d]: %v, want %v", hd, nk, d, out[d], want[d])
+					for i := range out {
+						out[i] = -7
+					}
+					run := func() {
+						scoreRows(q, hd, nh, k, rows, s, sstride, scale)
+						pvRows(p, sstride, nh, v, rows, hd, out[:nh*hd])
+					}
+					if fast {
+						run()
+					} else {
+						portable(run)
+					}
+					what := fmt.Sprintf("fast=%v hd=%d nh=%d nk=%d", fast, hd, nh, nk)
+					for h := 0; h < nh; h++ {
+						qh := q[h*hd : (h+1)*hd]
+						for j := 0; j < sstride; j++ {
+							if j >= nk {
+								if s[h*sstride+j] != -7 {
+									t.Fatalf("scoreRows %s: wrote s[%d] past head %d's scores", what, h*sstride+j, h)
+								}
+								continue
+							}
+							kj := k[rows[j] : int(rows[j])+hd]
+							checkClose(t, fmt.Sprintf("scoreRows %s [%d,%d]", what, h, j), s[h*sstride+j], scale*exactDot(qh, kj), scale*absDot(qh, kj))
+						}
+						for d := 0; d < hd; d++ {
+							var want, mag float64
+							for j := 0; j < nk; j++ {
+								x := float64(p[h*sstride+j]) * float64(v[int(rows[j])+d])
+								want += x
+								mag += math.Abs(x)
+							}
+							checkClose(t, fmt.Sprintf("pvRows %s [%d,%d]", what, h, d), out[h*hd+d], want, mag)
+						}
+					}
+					for i := nh * hd; i < len(out); i++ {
+						if out[i] != -7 {
+							t.Fatalf("pvRows %s: wrote out[%d] past the heads", what, i)
+						}
 					}
 				}
 			}

@@ -70,10 +70,19 @@ func detectAVX2() bool {
 func expSubAVX2(s *float32, n int, m float32) float32
 
 //go:noescape
+func maxAVX2(s *float32, n int) float32
+
+//go:noescape
+func scaleAVX2(s *float32, n int, c float32)
+
+//go:noescape
 func swigluAVX2(gate, up *float32, n int)
 
 //go:noescape
-func pvRowsAVX2(p *float32, v *float32, vstride int, n int, out *float32)
+func scores4AVX2(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
+func pv2AVX2(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32)
 
 //go:noescape
 func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int)
