@@ -419,6 +419,13 @@ func (b *Backend) runMatmuls(np int) {
 		// each chunk long enough (hundreds of rows) for the hardware prefetcher to stream it;
 		// chunks of 32 rows measured 10% slower on a quiet machine.
 		chunk := max(dynRows, (rows/(4*b.pool.n)+15)&^15)
+		if n := mm.parts[0].n; n > 1 {
+			// Several sequences make a product bound by arithmetic rather than by the memory
+			// stream, and a quarter of a large product is long: at eight tokens, one chunk of
+			// qwen2.5-0.5b's output projection (152K rows) takes about 2 ms, which the other
+			// worker could spend idle at the end. Chunks of at most dynWork multiply-adds.
+			chunk = min(chunk, max(dynRows, (dynWork/(mm.parts[0].m.cols*n)+15)&^15))
+		}
 		b.dyn.reset(mm, rows, chunk, false)
 		b.pool.parallel(&b.dyn, b.pool.n, 1)
 		return
@@ -432,6 +439,7 @@ func (b *Backend) runMatmuls(np int) {
 const (
 	dynTokens = 16
 	dynRows   = 32
+	dynWork   = 1 << 21 // about 30 us of eight-token q8_0 work on one core
 )
 
 // multiMatmul is up to three products run as one job: items are the rows of all of them, in

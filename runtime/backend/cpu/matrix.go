@@ -495,12 +495,19 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			b1 := min(b0+cb, nb)
 			k := b1 - b0
 			first := b0 == 0
-			// Pack the tile's quants for this chunk: token j at qp[j*ld:].
-			ld := k*model.Q8Block + packPad
-			ws.q = grow(ws.q, (t1-t0)*ld)
-			qp := ws.q
-			for tok := t0; tok < t1; tok++ {
-				copy(qp[(tok-t0)*ld:(tok-t0)*ld+k*model.Q8Block], qa.q[tok*c+b0*model.Q8Block:tok*c+b1*model.Q8Block])
+			// The tile's quants for this chunk, token j at qp[j*ld:]: read in place where the
+			// chunk is whole rows and those are not a multiple of 4 KiB apart, else packed with a
+			// cache line between rows (at multiples of 4 KiB every token's quants for a column
+			// would share one L1 set). Decode runs many chunks per product, and packing again for
+			// each cost 1% of an eight-sequence step.
+			qp, ld := qa.q[t0*c:], c
+			if k < nb || c%4096 == 0 {
+				ld = k*model.Q8Block + packPad
+				ws.q = grow(ws.q, (t1-t0)*ld)
+				qp = ws.q
+				for tok := t0; tok < t1; tok++ {
+					copy(qp[(tok-t0)*ld:(tok-t0)*ld+k*model.Q8Block], qa.q[tok*c+b0*model.Q8Block:tok*c+b1*model.Q8Block])
+				}
 			}
 			for gb := g0; gb < g1; gb += groupBlock {
 				ge := min(gb+groupBlock, g1)
