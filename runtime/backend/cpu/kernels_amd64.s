@@ -703,22 +703,14 @@ pv2row:
 
 DATA q8c<>+0(SB)/4, $0x7fffffff // |x| mask
 DATA q8c<>+4(SB)/4, $0x42fe0000 // 127
-DATA q8c<>+8(SB)/4, $0
-DATA q8c<>+12(SB)/4, $4
-DATA q8c<>+16(SB)/4, $1
-DATA q8c<>+20(SB)/4, $5
-DATA q8c<>+24(SB)/4, $2
-DATA q8c<>+28(SB)/4, $6
-DATA q8c<>+32(SB)/4, $3
-DATA q8c<>+36(SB)/4, $7
-GLOBL q8c<>(SB), RODATA|NOPTR, $40
+GLOBL q8c<>(SB), RODATA|NOPTR, $8
 
-// func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int)
+// func quantizeQ8AVX2(x *float32, q *int16, d *float32, nb int)
 //
 // ggml's x86 q8_0 activation quantization, nb blocks of 32: amax = max|x|, d = amax/127
 // rounded to f16 (stored widened back to float32), q = x*(127/amax) converted with the
-// default rounding (to nearest, ties to even), packed to bytes. An all-zero block gets d = 0
-// and zero quants.
+// default rounding (to nearest, ties to even), stored as int16 (values within +-127) for the
+// q8_0 kernels' VPMADDWD. An all-zero block gets d = 0 and zero quants.
 TEXT ·quantizeQ8AVX2(SB), NOSPLIT, $0-32
 	MOVQ         x+0(FP), SI
 	MOVQ         q+8(FP), DI
@@ -726,7 +718,6 @@ TEXT ·quantizeQ8AVX2(SB), NOSPLIT, $0-32
 	MOVQ         nb+24(FP), CX
 	VBROADCASTSS q8c<>+0(SB), Y15
 	VBROADCASTSS q8c<>+4(SB), X14
-	VMOVDQU      q8c<>+8(SB), Y13
 
 qzloop:
 	TESTQ        CX, CX
@@ -767,14 +758,15 @@ qzloop:
 	VCVTPS2DQ    Y1, Y1
 	VCVTPS2DQ    Y2, Y2
 	VCVTPS2DQ    Y3, Y3
-	// Packing works within 128-bit lanes; VPERMD puts the four-byte groups back in order.
+	// Packing works within 128-bit lanes; VPERMQ puts the groups of four back in order.
 	VPACKSSDW    Y1, Y0, Y0
 	VPACKSSDW    Y3, Y2, Y2
-	VPACKSSWB    Y2, Y0, Y0
-	VPERMD       Y0, Y13, Y0
+	VPERMQ       $0xd8, Y0, Y0
+	VPERMQ       $0xd8, Y2, Y2
 	VMOVDQU      Y0, (DI)
+	VMOVDQU      Y2, 32(DI)
 	ADDQ         $128, SI
-	ADDQ         $32, DI
+	ADDQ         $64, DI
 	ADDQ         $4, DX
 	DECQ         CX
 	JMP          qzloop

@@ -203,7 +203,7 @@ func randQ8Row(r *rand.Rand, nb int) []byte {
 	return row
 }
 
-func q8Exact(row []byte, q []int8, d []float32) (sum, scale float64) {
+func q8Exact(row []byte, q []int16, d []float32) (sum, scale float64) {
 	for b := range d {
 		blk := row[b*model.Q8BlockBytes:]
 		wd := float64(f16Table[uint16(blk[0])|uint16(blk[1])<<8]) * float64(d[b])
@@ -377,7 +377,7 @@ func TestQuantizeLikeGGML(t *testing.T) {
 	x[5], x[6] = 1.4999999, -126.5
 	var qa q8Acts
 	qa.quantize(x, 1, 32)
-	want := map[int]int8{0: 127, 1: 2, 2: 4, 3: -2, 4: 0, 5: 1, 6: -126}
+	want := map[int]int16{0: 127, 1: 2, 2: 4, 3: -2, 4: 0, 5: 1, 6: -126}
 	for i, w := range want {
 		if qa.q[i] != w {
 			t.Errorf("x=%v: q=%d, want %d", x[i], qa.q[i], w)
@@ -664,7 +664,7 @@ func TestQuantizeKernel(t *testing.T) {
 	x[128], x[129] = 3e38, -3e38
 	var fast, plain q8Acts
 	fast.quantize(x, 3, cols)
-	plain.q = make([]int8, len(x))
+	plain.q = make([]int16, len(x))
 	plain.d = make([]float32, len(x)/32)
 	plain.quantizeGeneric(x, 3, cols)
 	for i := range plain.q {

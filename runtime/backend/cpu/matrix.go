@@ -116,7 +116,7 @@ func (m *matrix) rowF32(r int, dst []float32) {
 // q = x*(127/max|x|) rounded to nearest, ties to even. Matching it keeps Arbor's q8_0 logits
 // and greedy choices the same as llama.cpp's, and integer dot products are the fast path.
 type q8Acts struct {
-	q []int8
+	q []int16 // the quants, widened for the kernels' VPMADDWD (see q8group.go)
 	d []float32
 }
 
@@ -147,9 +147,9 @@ func (a *q8Acts) quantizeGeneric(x []float32, n, cols int) {
 				id = 127 / amax
 			}
 			a.d[t*blocks+b] = f16Table[model.F32ToF16(amax/127)]
-			q := (*[model.Q8Block]int8)(a.q[t*cols+b*model.Q8Block:])
+			q := (*[model.Q8Block]int16)(a.q[t*cols+b*model.Q8Block:])
 			for i, v := range blk {
-				q[i] = int8(math.RoundToEven(float64(v * id)))
+				q[i] = int16(math.RoundToEven(float64(v * id)))
 			}
 		}
 	}
@@ -288,7 +288,7 @@ const (
 type workerScratch struct {
 	w []float32
 	x []float32
-	q []int8
+	q []int16
 }
 
 func newScratch(workers int) []*workerScratch {
@@ -486,7 +486,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 		return
 	}
 	cb := min(nb, kChunkQ8/model.Q8Block) // blocks per chunk
-	tile := tokenTile(cb * model.Q8Block)
+	tile := tokenTile(2 * cb * model.Q8Block) // int16 quants
 	ws := t.scratch[w]
 	const groupBlock = rowBlock / q8GroupRows
 	for t0 := 0; t0 < t.n; t0 += tile {
@@ -501,8 +501,8 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			// would share one L1 set). Decode runs many chunks per product, and packing again for
 			// each cost 1% of an eight-sequence step.
 			qp, ld := qa.q[t0*c:], c
-			if k < nb || c%4096 == 0 {
-				ld = k*model.Q8Block + packPad
+			if k < nb || 2*c%4096 == 0 {
+				ld = k*model.Q8Block + packPad/2
 				ws.q = grow(ws.q, (t1-t0)*ld)
 				qp = ws.q
 				for tok := t0; tok < t1; tok++ {
@@ -553,7 +553,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 // group is one row group's product for T tokens (token j's quants at q[j*qs:], scales at
 // d[j*ds:]) over blocks [b0, b1): straight into the output where direct allows it, else
 // through o and putRun for the rows inside [lo, hi).
-func (t *matmulTask) group(g, b0, b1 int, first bool, tok, T int, q []int8, qs int, d []float32, ds int, lo, hi int, o *[8 * q8GroupRows]float32) {
+func (t *matmulTask) group(g, b0, b1 int, first bool, tok, T int, q []int16, qs int, d []float32, ds int, lo, hi int, o *[8 * q8GroupRows]float32) {
 	qg := t.m.q8
 	k := b1 - b0
 	if dst, add, ok := t.direct(first, g, lo, hi); ok {

@@ -14,19 +14,24 @@ import (
 //
 // A group is eight consecutive rows (the last one padded with zero rows). For each 32-column
 // block b of the group there are 256 bytes of quants: eight quads of 32 bytes, quad c holding
-// columns 4c..4c+3 of row 0, then of row 1, ... row 7; and 16 bytes of scales, the eight rows'
+// columns 4c and 4c+1 of rows 0..7 (two bytes a row, row by row) in its first 16 bytes and
+// columns 4c+2 and 4c+3 the same way in its last 16; and 16 bytes of scales, the eight rows'
 // f16 block scales. A group's quants come first (block by block), then its scales, so that
 // every quad is a 32-byte aligned load and a range of blocks is one contiguous run of each.
 //
-// Why: with lanes standing for rows, a token's four activation quants for a quad are one
-// broadcast, the block's integer dot products for eight rows finish in the lanes of one
-// register with plain adds, and one scale vector (eight rows' scales times the token's)
-// serves the whole block. The per-row layout needed a broadcast scale, a conversion and an
-// FMA for every row, token and block, and a horizontal sum per row: eight tokens run 1.5 to
-// 1.9x faster this way (BenchmarkDecodeBatch/q8_0/n=8: 47 GFLOP/s before, 73 to 89 after,
-// the later figure with the kernels storing straight into the output), and one token still
-// streams the weights at the memory's pace. The bytes are the file's bytes, reordered: the products are exact
-// integer sums per block, scaled as llama.cpp scales them.
+// Why: with lanes standing for rows, a quad half widened to int16 holds each row's two
+// weights in one 32-bit lane, a token's two activation quants for them are one broadcast, and
+// VPMADDWD multiplies and adds the pair; the block's integer dot products for eight rows
+// finish in the lanes of one register with plain adds, and one scale vector (eight rows'
+// scales times the token's) serves the whole block. The per-row layout needed a broadcast
+// scale, a conversion and an FMA for every row, token and block, and a horizontal sum per
+// row: eight tokens run 1.5 to 1.9x faster this way (BenchmarkDecodeBatch/q8_0/n=8: 47
+// GFLOP/s before, 73 to 89 after), and one token still streams the weights at the memory's
+// pace. Pairs of columns rather than the four of ggml's int8 products (VPMADDUBSW): those need
+// the weight's sign moved onto the activation and a second multiply by ones per 32 products,
+// and eight tokens ran 6 to 7% slower with them (see q8group_gen.py). The bytes are the
+// file's bytes, reordered: the products are exact integer sums per block, scaled as llama.cpp
+// scales them.
 const (
 	q8GroupRows  = 8
 	q8QuadBytes  = 32
@@ -72,7 +77,9 @@ func newQ8Groups(src []byte, rows, cols int) *q8Groups {
 				sc[b*q8GroupScale+2*ri], sc[b*q8GroupScale+2*ri+1] = blk[0], blk[1]
 				dst := (*[q8GroupQuant]byte)(qs[b*q8GroupQuant:])
 				for c := 0; c < q8GroupRows; c++ {
-					copy(dst[c*q8QuadBytes+ri*4:c*q8QuadBytes+ri*4+4], blk[2+4*c:2+4*c+4])
+					for j := 0; j < 4; j++ {
+						dst[q8QuadAt(c, ri, j)] = blk[2+4*c+j]
+					}
 				}
 			}
 		}
@@ -89,6 +96,11 @@ func newQ8Groups(src []byte, rows, cols int) *q8Groups {
 	}
 	wg.Wait()
 	return q
+}
+
+// q8QuadAt is where column 4c+j (j < 4) of row r of a block sits among its 256 quant bytes.
+func q8QuadAt(c, r, j int) int {
+	return c*q8QuadBytes + j/2*16 + 2*r + j%2
 }
 
 // alignedBytes returns n zero bytes starting at a multiple of align.
@@ -111,7 +123,7 @@ func (q *q8Groups) rowF32(r int, dst []float32) {
 		out := dst[b*model.Q8Block : (b+1)*model.Q8Block]
 		for c := 0; c < q8GroupRows; c++ {
 			for j := 0; j < 4; j++ {
-				out[4*c+j] = float32(int8(qs[c*q8QuadBytes+ri*4+j])) * d
+				out[4*c+j] = float32(int8(qs[q8QuadAt(c, ri, j)])) * d
 			}
 		}
 	}
@@ -120,7 +132,7 @@ func (q *q8Groups) rowF32(r int, dst []float32) {
 // q8Group computes one row group's products with T (1, 4 or 8) tokens over nb blocks: w and s
 // the group's quants and scales from the first block, token t's quants at q[t*qs:] and
 // scales at d[t*ds:]. Row r's sum for token t goes to out[t*os+r], or is added to it with add.
-func q8Group(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out []float32, os int, add bool) {
+func q8Group(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out []float32, os int, add bool) {
 	_ = w[nb*q8GroupQuant-1]
 	_ = s[nb*q8GroupScale-1]
 	_ = q[(T-1)*qs+nb*model.Q8Block-1]
@@ -136,10 +148,10 @@ func q8Group(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out 
 			q8g1AVX2(&w[0], &s[0], &q[0], &d[0], nb, &out[0], a)
 			return
 		case 4:
-			q8g4AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a)
+			q8g4AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a)
 			return
 		case 8:
-			q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a, 1, 0)
+			q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, 1, 0)
 			return
 		}
 	}
@@ -149,7 +161,7 @@ func q8Group(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out 
 // q8Run8 is q8Group for eight tokens over the ng consecutive groups g0, g0+1, ... of qg, blocks
 // [b0, b1): group g0+i's results go to out[t*os+8i+r]. One call for a run of groups spares the
 // per-group call and checks.
-func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int8, qs int, d []float32, ds int, out []float32, os int, add bool) {
+func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds int, out []float32, os int, add bool) {
 	nb := b1 - b0
 	last := g0 + ng - 1
 	w, s := qg.quants(g0, b0, b1), qg.scales(g0, b0, b1)
@@ -163,7 +175,7 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int8, qs int, d []float32, ds 
 		if add {
 			a = 1
 		}
-		q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs, ds*4, &out[0], os*4, a, ng, qg.stride)
+		q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, ng, qg.stride)
 		return
 	}
 	for i := 0; i < ng; i++ {
@@ -174,7 +186,7 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int8, qs int, d []float32, ds 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
 // runs of groups q apart, read side by side as four memory streams. Group g's results go to
 // out[(g-g0)*8+r], or are added to them with add.
-func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int8, xd []float32, out []float32, add bool) {
+func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int16, xd []float32, out []float32, add bool) {
 	nb := qg.nb
 	_ = qg.quants(g0+3*q+ng-1, 0, nb)
 	_ = xq[nb*model.Q8Block-1]
@@ -199,20 +211,20 @@ func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int8, xd []float32, out []float3
 
 // q8GroupGeneric is the portable q8Group, for any T: the same exact integer sum per block,
 // scaled by weight scale x activation scale and added up in float32 per row.
-func q8GroupGeneric(w, s []byte, q []int8, qs int, d []float32, ds int, nb, T int, out []float32, os int, add bool) {
+func q8GroupGeneric(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out []float32, os int, add bool) {
 	for t := 0; t < T; t++ {
 		var acc [q8GroupRows]float32
 		xq := q[t*qs:]
 		for b := 0; b < nb; b++ {
 			qd := (*[q8GroupQuant]byte)(w[b*q8GroupQuant:])
-			x := (*[model.Q8Block]int8)(xq[b*model.Q8Block:])
+			x := (*[model.Q8Block]int16)(xq[b*model.Q8Block:])
 			dx := d[t*ds+b]
 			for r := 0; r < q8GroupRows; r++ {
 				var sum int32
 				for c := 0; c < q8GroupRows; c++ {
-					o := c*q8QuadBytes + r*4
-					sum += int32(int8(qd[o]))*int32(x[4*c]) + int32(int8(qd[o+1]))*int32(x[4*c+1]) +
-						int32(int8(qd[o+2]))*int32(x[4*c+2]) + int32(int8(qd[o+3]))*int32(x[4*c+3])
+					lo, hi := c*q8QuadBytes+2*r, c*q8QuadBytes+16+2*r
+					sum += int32(int8(qd[lo]))*int32(x[4*c]) + int32(int8(qd[lo+1]))*int32(x[4*c+1]) +
+						int32(int8(qd[hi]))*int32(x[4*c+2]) + int32(int8(qd[hi+1]))*int32(x[4*c+3])
 				}
 				dw := f16Table[uint16(s[b*q8GroupScale+2*r])|uint16(s[b*q8GroupScale+2*r+1])<<8]
 				acc[r] += float32(sum) * (dw * dx)

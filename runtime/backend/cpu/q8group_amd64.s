@@ -4,37 +4,43 @@
 
 // The q8_0 kernels over row groups (see q8group.go for the layout). A group block is eight
 // rows by 32 columns: eight f16 scales (one per row) and eight 32-byte quads, quad c holding
-// columns 4c..4c+3 of each row in turn, so that lane r of every 8-lane vector is row r. For a
-// token, quad c meets the token's four activation quants for those columns broadcast to every
-// lane: VPSIGNB moves the weight's sign onto them, VPMADDUBSW multiplies by |weight| and adds
-// pairs, VPMADDWD (by ones) adds the pairs again, and VPADDD sums the eight quads: the block's
-// exact integer dot product for eight rows, with no per-row scale broadcast or horizontal sum.
-// Then one conversion and one FMA per block scale it by weight scale x activation scale.
+// columns 4c and 4c+1 of rows 0..7 in its first 16 bytes and columns 4c+2 and 4c+3 in its
+// last 16, a row's two columns side by side. VPMOVSXBW widens each half to sixteen int16, so
+// that lane r of an 8-lane vector holds row r's two weights; VPMADDWD against the token's two
+// activation quants (int16, broadcast to every lane) multiplies and adds the pair, and VPADDD
+// sums the halves and quads: the block's exact integer dot product for eight rows, with no
+// per-row scale broadcast or horizontal sum. Then one conversion and one FMA per block scale
+// it by weight scale x activation scale. (The int8 products, VPSIGNB and VPMADDUBSW with a
+// VPMADDWD by ones, need one more vector operation per 32 products: 5 to 7% slower on Zen 3,
+// where the multiplies share two pipes with everything else.)
 //
 // The one-stream kernels prefetch the quads 8 KiB ahead in every block; the four-stream one
 // leaves it to the hardware (see q8group_gen.py, which writes this file).
 //
-// Register use: Y8 quad, Y9 |quad|, Y10/Y11 scratch, Y12 the eight rows' scales, Y13 int16 ones.
+// Register use: Y8/Y9 the quad's halves widened, Y10/Y11 scratch, Y12 the eight rows' scales.
 
-// Q8Q0 and Q8Q are one quad against one token: the first quad of a block sets the token's
-// integer sum, the others add to it.
-#define Q8Q0(X, ACC) \
-	VPBROADCASTD X, Y10 \
-	VPSIGNB      Y8, Y10, Y10 \
-	VPMADDUBSW   Y10, Y9, Y10 \
-	VPMADDWD     Y13, Y10, ACC
+// Q8Q0 and Q8Q are one quad (Y8, Y9) against one token, whose int16 quant pairs for the two
+// halves are at XL and XH: the first quad of a block sets the token's integer sum, the others
+// add to it.
+#define Q8Q0(XL, XH, ACC) \
+	VPBROADCASTD XL, Y10 \
+	VPMADDWD     Y8, Y10, ACC \
+	VPBROADCASTD XH, Y11 \
+	VPMADDWD     Y9, Y11, Y11 \
+	VPADDD       Y11, ACC, ACC
 
-#define Q8Q(X, ACC) \
-	VPBROADCASTD X, Y10 \
-	VPSIGNB      Y8, Y10, Y10 \
-	VPMADDUBSW   Y10, Y9, Y10 \
-	VPMADDWD     Y13, Y10, Y10 \
-	VPADDD       Y10, ACC, ACC
+#define Q8Q(XL, XH, ACC) \
+	VPBROADCASTD XL, Y10 \
+	VPMADDWD     Y8, Y10, Y10 \
+	VPADDD       Y10, ACC, ACC \
+	VPBROADCASTD XH, Y11 \
+	VPMADDWD     Y9, Y11, Y11 \
+	VPADDD       Y11, ACC, ACC
 
-// Q8QUAD loads quad c of the block and its absolute value.
+// Q8QUAD loads quad c of the block, its halves widened to int16.
 #define Q8QUAD(OFF) \
-	VMOVDQU OFF(SI), Y8 \
-	VPABSB  Y8, Y9
+	VPMOVSXBW OFF(SI), Y8 \
+	VPMOVSXBW OFF+16(SI), Y9
 
 // Q8SCALE is the block's scale for one token: the rows' scales (Y12) times the token's
 // activation scale at D, left in Y10.
@@ -42,13 +48,8 @@
 	VBROADCASTSS D, Y10 \
 	VMULPS       Y12, Y10, Y10
 
-#define Q8ONES \
-	MOVL         $0x00010001, AX \
-	VMOVD        AX, X13 \
-	VPBROADCASTD X13, Y13
 
-
-// func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32, add int)
+// func q8g1AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, out *float32, add int)
 //
 // One token against one row group: w the group's quads from the first block, s its scales,
 // xq/xd the token's quants and scales, nb blocks; out gets the eight rows' sums (added to what
@@ -59,7 +60,6 @@ TEXT ·q8g1AVX2(SB), NOSPLIT, $0-56
 	MOVQ   xq+16(FP), DI
 	MOVQ   xd+24(FP), DX
 	MOVQ   nb+32(FP), CX
-	Q8ONES
 	VXORPS Y4, Y4, Y4
 
 q8g1block:
@@ -70,28 +70,66 @@ q8g1block:
 	PREFETCHT0 256(BX)
 	VCVTPH2PS (BX), Y12
 	Q8QUAD(0)
-	Q8Q0(0(DI), Y0)
+	VPBROADCASTD 0(DI), Y10
+	VPMADDWD     Y8, Y10, Y0
+	VPBROADCASTD 4(DI), Y11
+	VPMADDWD     Y9, Y11, Y1
 	Q8QUAD(32)
-	Q8Q0(4(DI), Y1)
+	VPBROADCASTD 8(DI), Y10
+	VPMADDWD     Y8, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 12(DI), Y11
+	VPMADDWD     Y9, Y11, Y11
+	VPADDD       Y11, Y1, Y1
 	Q8QUAD(64)
-	Q8Q(8(DI), Y0)
+	VPBROADCASTD 16(DI), Y10
+	VPMADDWD     Y8, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 20(DI), Y11
+	VPMADDWD     Y9, Y11, Y11
+	VPADDD       Y11, Y1, Y1
 	Q8QUAD(96)
-	Q8Q(12(DI), Y1)
+	VPBROADCASTD 24(DI), Y10
+	VPMADDWD     Y8, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 28(DI), Y11
+	VPMADDWD     Y9, Y11, Y11
+	VPADDD       Y11, Y1, Y1
 	Q8QUAD(128)
-	Q8Q(16(DI), Y0)
+	VPBROADCASTD 32(DI), Y10
+	VPMADDWD     Y8, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 36(DI), Y11
+	VPMADDWD     Y9, Y11, Y11
+	VPADDD       Y11, Y1, Y1
 	Q8QUAD(160)
-	Q8Q(20(DI), Y1)
+	VPBROADCASTD 40(DI), Y10
+	VPMADDWD     Y8, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 44(DI), Y11
+	VPMADDWD     Y9, Y11, Y11
+	VPADDD       Y11, Y1, Y1
 	Q8QUAD(192)
-	Q8Q(24(DI), Y0)
+	VPBROADCASTD 48(DI), Y10
+	VPMADDWD     Y8, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 52(DI), Y11
+	VPMADDWD     Y9, Y11, Y11
+	VPADDD       Y11, Y1, Y1
 	Q8QUAD(224)
-	Q8Q(28(DI), Y1)
+	VPBROADCASTD 56(DI), Y10
+	VPMADDWD     Y8, Y10, Y10
+	VPADDD       Y10, Y0, Y0
+	VPBROADCASTD 60(DI), Y11
+	VPMADDWD     Y9, Y11, Y11
+	VPADDD       Y11, Y1, Y1
 	VPADDD      Y1, Y0, Y0
 	VCVTDQ2PS   Y0, Y0
 	Q8SCALE((DX))
 	VFMADD231PS Y10, Y0, Y4
 	ADDQ        $256, SI
 	ADDQ        $16, BX
-	ADDQ        $32, DI
+	ADDQ        $64, DI
 	ADDQ        $4, DX
 	DECQ        CX
 	JNZ         q8g1block
@@ -106,13 +144,14 @@ q8g1store:
 	RET
 
 
-// func q8g1x4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
+// func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
 // One token against four row groups at once, sstride bytes apart in w and s: four memory
 // streams in flight instead of one (see runQ8), and each activation broadcast serves four
 // groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
 // not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
-// sums in Y0..Y3, float sums in Y4..Y7, the token's quad broadcast in Y11, its scale in Y14.
+// sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
+// scale in Y14.
 // Frame: 0 and 8 the run's w and s.
 TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	MOVQ   w+0(FP), AX
@@ -125,7 +164,6 @@ TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	MOVQ   ostride+56(FP), R11
 	LEAQ   (R11)(R11*2), R13
 	MOVQ   ng+72(FP), R12
-	Q8ONES
 
 q8x4run:
 	MOVQ   0(SP), SI
@@ -139,202 +177,210 @@ q8x4run:
 	VXORPS Y7, Y7, Y7
 
 q8x4block:
-	VPBROADCASTD 0(DI), Y11
-	VMOVDQU      0(SI), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y0
-	VMOVDQU      0(SI)(R8*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y1
-	VMOVDQU      0(SI)(R8*2), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y2
-	VMOVDQU      0(SI)(R9*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y3
+	VPBROADCASTD 0(DI), Y10
 	VPBROADCASTD 4(DI), Y11
-	VMOVDQU      32(SI), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y0, Y0
-	VMOVDQU      32(SI)(R8*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y1, Y1
-	VMOVDQU      32(SI)(R8*2), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y2, Y2
-	VMOVDQU      32(SI)(R9*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y3, Y3
-	VPBROADCASTD 8(DI), Y11
-	VMOVDQU      64(SI), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y0, Y0
-	VMOVDQU      64(SI)(R8*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y1, Y1
-	VMOVDQU      64(SI)(R8*2), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y2, Y2
-	VMOVDQU      64(SI)(R9*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y3, Y3
+	VPMOVSXBW    0(SI), Y8
+	VPMADDWD     Y8, Y10, Y0
+	VPMOVSXBW    16(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    0(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y1
+	VPMOVSXBW    16(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    0(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y2
+	VPMOVSXBW    16(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    0(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y3
+	VPMOVSXBW    16(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 8(DI), Y10
 	VPBROADCASTD 12(DI), Y11
-	VMOVDQU      96(SI), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y0, Y0
-	VMOVDQU      96(SI)(R8*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y1, Y1
-	VMOVDQU      96(SI)(R8*2), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y2, Y2
-	VMOVDQU      96(SI)(R9*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y3, Y3
-	VPBROADCASTD 16(DI), Y11
-	VMOVDQU      128(SI), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y0, Y0
-	VMOVDQU      128(SI)(R8*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y1, Y1
-	VMOVDQU      128(SI)(R8*2), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y2, Y2
-	VMOVDQU      128(SI)(R9*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y3, Y3
+	VPMOVSXBW    32(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    48(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    32(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    48(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    32(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    48(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    32(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    48(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 16(DI), Y10
 	VPBROADCASTD 20(DI), Y11
-	VMOVDQU      160(SI), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y0, Y0
-	VMOVDQU      160(SI)(R8*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y1, Y1
-	VMOVDQU      160(SI)(R8*2), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y2, Y2
-	VMOVDQU      160(SI)(R9*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y3, Y3
-	VPBROADCASTD 24(DI), Y11
-	VMOVDQU      192(SI), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y0, Y0
-	VMOVDQU      192(SI)(R8*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y1, Y1
-	VMOVDQU      192(SI)(R8*2), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y2, Y2
-	VMOVDQU      192(SI)(R9*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y3, Y3
+	VPMOVSXBW    64(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    80(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    64(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    80(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    64(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    80(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    64(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    80(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 24(DI), Y10
 	VPBROADCASTD 28(DI), Y11
-	VMOVDQU      224(SI), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y0, Y0
-	VMOVDQU      224(SI)(R8*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y1, Y1
-	VMOVDQU      224(SI)(R8*2), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y2, Y2
-	VMOVDQU      224(SI)(R9*1), Y8
-	VPABSB       Y8, Y9
-	VPSIGNB      Y8, Y11, Y10
-	VPMADDUBSW   Y10, Y9, Y10
-	VPMADDWD     Y13, Y10, Y10
-	VPADDD       Y10, Y3, Y3
+	VPMOVSXBW    96(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    112(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    96(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    112(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    96(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    112(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    96(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    112(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 32(DI), Y10
+	VPBROADCASTD 36(DI), Y11
+	VPMOVSXBW    128(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    144(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    128(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    144(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    128(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    144(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    128(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    144(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 40(DI), Y10
+	VPBROADCASTD 44(DI), Y11
+	VPMOVSXBW    160(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    176(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    160(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    176(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    160(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    176(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    160(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    176(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 48(DI), Y10
+	VPBROADCASTD 52(DI), Y11
+	VPMOVSXBW    192(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    208(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    192(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    208(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    192(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    208(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    192(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    208(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 56(DI), Y10
+	VPBROADCASTD 60(DI), Y11
+	VPMOVSXBW    224(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    240(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    224(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    240(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    224(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    240(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    224(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    240(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
 	VBROADCASTSS (DX), Y14
 	VCVTPH2PS    (BX), Y12
 	VMULPS       Y14, Y12, Y12
@@ -354,7 +400,7 @@ q8x4block:
 	VFMADD231PS  Y12, Y3, Y7
 	ADDQ        $256, SI
 	ADDQ        $16, BX
-	ADDQ        $32, DI
+	ADDQ        $64, DI
 	ADDQ        $4, DX
 	DECQ        CX
 	JNZ         q8x4block
@@ -380,7 +426,7 @@ q8x4store:
 	RET
 
 
-// func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
+// func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
 //
 // Four tokens against one row group: token t's quants at xq+t*qstride, its scales at
 // xd+t*dstride (bytes). Token t's eight sums go to out+t*ostride (bytes), added to what is
@@ -394,7 +440,6 @@ TEXT ·q8g4AVX2(SB), NOSPLIT, $0-80
 	MOVQ   qstride+40(FP), R8
 	MOVQ   dstride+48(FP), R9
 	LEAQ   (R8)(R8*2), R10
-	Q8ONES
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
@@ -407,45 +452,45 @@ q8g4block:
 	PREFETCHT0 8192+192(SI)
 	VCVTPH2PS (BX), Y12
 	Q8QUAD(0)
-	Q8Q0(0(DI), Y0)
-	Q8Q0(0(DI)(R8*1), Y1)
-	Q8Q0(0(DI)(R8*2), Y2)
-	Q8Q0(0(DI)(R10*1), Y3)
+	Q8Q0(0(DI), 4(DI), Y0)
+	Q8Q0(0(DI)(R8*1), 4(DI)(R8*1), Y1)
+	Q8Q0(0(DI)(R8*2), 4(DI)(R8*2), Y2)
+	Q8Q0(0(DI)(R10*1), 4(DI)(R10*1), Y3)
 	Q8QUAD(32)
-	Q8Q(4(DI), Y0)
-	Q8Q(4(DI)(R8*1), Y1)
-	Q8Q(4(DI)(R8*2), Y2)
-	Q8Q(4(DI)(R10*1), Y3)
+	Q8Q(8(DI), 12(DI), Y0)
+	Q8Q(8(DI)(R8*1), 12(DI)(R8*1), Y1)
+	Q8Q(8(DI)(R8*2), 12(DI)(R8*2), Y2)
+	Q8Q(8(DI)(R10*1), 12(DI)(R10*1), Y3)
 	Q8QUAD(64)
-	Q8Q(8(DI), Y0)
-	Q8Q(8(DI)(R8*1), Y1)
-	Q8Q(8(DI)(R8*2), Y2)
-	Q8Q(8(DI)(R10*1), Y3)
+	Q8Q(16(DI), 20(DI), Y0)
+	Q8Q(16(DI)(R8*1), 20(DI)(R8*1), Y1)
+	Q8Q(16(DI)(R8*2), 20(DI)(R8*2), Y2)
+	Q8Q(16(DI)(R10*1), 20(DI)(R10*1), Y3)
 	Q8QUAD(96)
-	Q8Q(12(DI), Y0)
-	Q8Q(12(DI)(R8*1), Y1)
-	Q8Q(12(DI)(R8*2), Y2)
-	Q8Q(12(DI)(R10*1), Y3)
+	Q8Q(24(DI), 28(DI), Y0)
+	Q8Q(24(DI)(R8*1), 28(DI)(R8*1), Y1)
+	Q8Q(24(DI)(R8*2), 28(DI)(R8*2), Y2)
+	Q8Q(24(DI)(R10*1), 28(DI)(R10*1), Y3)
 	Q8QUAD(128)
-	Q8Q(16(DI), Y0)
-	Q8Q(16(DI)(R8*1), Y1)
-	Q8Q(16(DI)(R8*2), Y2)
-	Q8Q(16(DI)(R10*1), Y3)
+	Q8Q(32(DI), 36(DI), Y0)
+	Q8Q(32(DI)(R8*1), 36(DI)(R8*1), Y1)
+	Q8Q(32(DI)(R8*2), 36(DI)(R8*2), Y2)
+	Q8Q(32(DI)(R10*1), 36(DI)(R10*1), Y3)
 	Q8QUAD(160)
-	Q8Q(20(DI), Y0)
-	Q8Q(20(DI)(R8*1), Y1)
-	Q8Q(20(DI)(R8*2), Y2)
-	Q8Q(20(DI)(R10*1), Y3)
+	Q8Q(40(DI), 44(DI), Y0)
+	Q8Q(40(DI)(R8*1), 44(DI)(R8*1), Y1)
+	Q8Q(40(DI)(R8*2), 44(DI)(R8*2), Y2)
+	Q8Q(40(DI)(R10*1), 44(DI)(R10*1), Y3)
 	Q8QUAD(192)
-	Q8Q(24(DI), Y0)
-	Q8Q(24(DI)(R8*1), Y1)
-	Q8Q(24(DI)(R8*2), Y2)
-	Q8Q(24(DI)(R10*1), Y3)
+	Q8Q(48(DI), 52(DI), Y0)
+	Q8Q(48(DI)(R8*1), 52(DI)(R8*1), Y1)
+	Q8Q(48(DI)(R8*2), 52(DI)(R8*2), Y2)
+	Q8Q(48(DI)(R10*1), 52(DI)(R10*1), Y3)
 	Q8QUAD(224)
-	Q8Q(28(DI), Y0)
-	Q8Q(28(DI)(R8*1), Y1)
-	Q8Q(28(DI)(R8*2), Y2)
-	Q8Q(28(DI)(R10*1), Y3)
+	Q8Q(56(DI), 60(DI), Y0)
+	Q8Q(56(DI)(R8*1), 60(DI)(R8*1), Y1)
+	Q8Q(56(DI)(R8*2), 60(DI)(R8*2), Y2)
+	Q8Q(56(DI)(R10*1), 60(DI)(R10*1), Y3)
 	MOVQ        DX, AX
 	VCVTDQ2PS   Y0, Y0
 	Q8SCALE((AX))
@@ -464,7 +509,7 @@ q8g4block:
 	VFMADD231PS Y10, Y3, Y7
 	ADDQ        $256, SI
 	ADDQ        $16, BX
-	ADDQ        $32, DI
+	ADDQ        $64, DI
 	ADDQ        $4, DX
 	DECQ        CX
 	JNZ         q8g4block
@@ -487,7 +532,7 @@ q8g4store:
 	RET
 
 
-// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+// func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
 // q8g4AVX2 for eight tokens and ng consecutive row groups (gstride bytes apart in w and s; each
 // group's outputs 8 floats after the last's): one call for a run of groups. The integer sums
@@ -504,7 +549,6 @@ TEXT ·q8g8AVX2(SB), NOSPLIT, $288-96
 	MOVQ   out+56(FP), AX
 	MOVQ   AX, 280(SP)
 	MOVQ   dstride+48(FP), R9
-	Q8ONES
 
 q8g8group:
 	MOVQ   264(SP), SI
@@ -533,77 +577,77 @@ q8g8block:
 	PREFETCHT0 8192+192(SI)
 	VCVTPH2PS (BX), Y12
 	Q8QUAD(0)
-	Q8Q0(0(DI), Y0)
-	Q8Q0(0(DI)(R8*1), Y1)
-	Q8Q0(0(DI)(R8*2), Y2)
-	Q8Q0(0(DI)(R10*1), Y3)
-	Q8Q0(0(DI)(R8*4), Y4)
-	Q8Q0(0(DI)(R11*1), Y5)
-	Q8Q0(0(DI)(R10*2), Y6)
-	Q8Q0(0(DI)(R12*1), Y7)
+	Q8Q0(0(DI), 4(DI), Y0)
+	Q8Q0(0(DI)(R8*1), 4(DI)(R8*1), Y1)
+	Q8Q0(0(DI)(R8*2), 4(DI)(R8*2), Y2)
+	Q8Q0(0(DI)(R10*1), 4(DI)(R10*1), Y3)
+	Q8Q0(0(DI)(R8*4), 4(DI)(R8*4), Y4)
+	Q8Q0(0(DI)(R11*1), 4(DI)(R11*1), Y5)
+	Q8Q0(0(DI)(R10*2), 4(DI)(R10*2), Y6)
+	Q8Q0(0(DI)(R12*1), 4(DI)(R12*1), Y7)
 	Q8QUAD(32)
-	Q8Q(4(DI), Y0)
-	Q8Q(4(DI)(R8*1), Y1)
-	Q8Q(4(DI)(R8*2), Y2)
-	Q8Q(4(DI)(R10*1), Y3)
-	Q8Q(4(DI)(R8*4), Y4)
-	Q8Q(4(DI)(R11*1), Y5)
-	Q8Q(4(DI)(R10*2), Y6)
-	Q8Q(4(DI)(R12*1), Y7)
+	Q8Q(8(DI), 12(DI), Y0)
+	Q8Q(8(DI)(R8*1), 12(DI)(R8*1), Y1)
+	Q8Q(8(DI)(R8*2), 12(DI)(R8*2), Y2)
+	Q8Q(8(DI)(R10*1), 12(DI)(R10*1), Y3)
+	Q8Q(8(DI)(R8*4), 12(DI)(R8*4), Y4)
+	Q8Q(8(DI)(R11*1), 12(DI)(R11*1), Y5)
+	Q8Q(8(DI)(R10*2), 12(DI)(R10*2), Y6)
+	Q8Q(8(DI)(R12*1), 12(DI)(R12*1), Y7)
 	Q8QUAD(64)
-	Q8Q(8(DI), Y0)
-	Q8Q(8(DI)(R8*1), Y1)
-	Q8Q(8(DI)(R8*2), Y2)
-	Q8Q(8(DI)(R10*1), Y3)
-	Q8Q(8(DI)(R8*4), Y4)
-	Q8Q(8(DI)(R11*1), Y5)
-	Q8Q(8(DI)(R10*2), Y6)
-	Q8Q(8(DI)(R12*1), Y7)
+	Q8Q(16(DI), 20(DI), Y0)
+	Q8Q(16(DI)(R8*1), 20(DI)(R8*1), Y1)
+	Q8Q(16(DI)(R8*2), 20(DI)(R8*2), Y2)
+	Q8Q(16(DI)(R10*1), 20(DI)(R10*1), Y3)
+	Q8Q(16(DI)(R8*4), 20(DI)(R8*4), Y4)
+	Q8Q(16(DI)(R11*1), 20(DI)(R11*1), Y5)
+	Q8Q(16(DI)(R10*2), 20(DI)(R10*2), Y6)
+	Q8Q(16(DI)(R12*1), 20(DI)(R12*1), Y7)
 	Q8QUAD(96)
-	Q8Q(12(DI), Y0)
-	Q8Q(12(DI)(R8*1), Y1)
-	Q8Q(12(DI)(R8*2), Y2)
-	Q8Q(12(DI)(R10*1), Y3)
-	Q8Q(12(DI)(R8*4), Y4)
-	Q8Q(12(DI)(R11*1), Y5)
-	Q8Q(12(DI)(R10*2), Y6)
-	Q8Q(12(DI)(R12*1), Y7)
+	Q8Q(24(DI), 28(DI), Y0)
+	Q8Q(24(DI)(R8*1), 28(DI)(R8*1), Y1)
+	Q8Q(24(DI)(R8*2), 28(DI)(R8*2), Y2)
+	Q8Q(24(DI)(R10*1), 28(DI)(R10*1), Y3)
+	Q8Q(24(DI)(R8*4), 28(DI)(R8*4), Y4)
+	Q8Q(24(DI)(R11*1), 28(DI)(R11*1), Y5)
+	Q8Q(24(DI)(R10*2), 28(DI)(R10*2), Y6)
+	Q8Q(24(DI)(R12*1), 28(DI)(R12*1), Y7)
 	Q8QUAD(128)
-	Q8Q(16(DI), Y0)
-	Q8Q(16(DI)(R8*1), Y1)
-	Q8Q(16(DI)(R8*2), Y2)
-	Q8Q(16(DI)(R10*1), Y3)
-	Q8Q(16(DI)(R8*4), Y4)
-	Q8Q(16(DI)(R11*1), Y5)
-	Q8Q(16(DI)(R10*2), Y6)
-	Q8Q(16(DI)(R12*1), Y7)
+	Q8Q(32(DI), 36(DI), Y0)
+	Q8Q(32(DI)(R8*1), 36(DI)(R8*1), Y1)
+	Q8Q(32(DI)(R8*2), 36(DI)(R8*2), Y2)
+	Q8Q(32(DI)(R10*1), 36(DI)(R10*1), Y3)
+	Q8Q(32(DI)(R8*4), 36(DI)(R8*4), Y4)
+	Q8Q(32(DI)(R11*1), 36(DI)(R11*1), Y5)
+	Q8Q(32(DI)(R10*2), 36(DI)(R10*2), Y6)
+	Q8Q(32(DI)(R12*1), 36(DI)(R12*1), Y7)
 	Q8QUAD(160)
-	Q8Q(20(DI), Y0)
-	Q8Q(20(DI)(R8*1), Y1)
-	Q8Q(20(DI)(R8*2), Y2)
-	Q8Q(20(DI)(R10*1), Y3)
-	Q8Q(20(DI)(R8*4), Y4)
-	Q8Q(20(DI)(R11*1), Y5)
-	Q8Q(20(DI)(R10*2), Y6)
-	Q8Q(20(DI)(R12*1), Y7)
+	Q8Q(40(DI), 44(DI), Y0)
+	Q8Q(40(DI)(R8*1), 44(DI)(R8*1), Y1)
+	Q8Q(40(DI)(R8*2), 44(DI)(R8*2), Y2)
+	Q8Q(40(DI)(R10*1), 44(DI)(R10*1), Y3)
+	Q8Q(40(DI)(R8*4), 44(DI)(R8*4), Y4)
+	Q8Q(40(DI)(R11*1), 44(DI)(R11*1), Y5)
+	Q8Q(40(DI)(R10*2), 44(DI)(R10*2), Y6)
+	Q8Q(40(DI)(R12*1), 44(DI)(R12*1), Y7)
 	Q8QUAD(192)
-	Q8Q(24(DI), Y0)
-	Q8Q(24(DI)(R8*1), Y1)
-	Q8Q(24(DI)(R8*2), Y2)
-	Q8Q(24(DI)(R10*1), Y3)
-	Q8Q(24(DI)(R8*4), Y4)
-	Q8Q(24(DI)(R11*1), Y5)
-	Q8Q(24(DI)(R10*2), Y6)
-	Q8Q(24(DI)(R12*1), Y7)
+	Q8Q(48(DI), 52(DI), Y0)
+	Q8Q(48(DI)(R8*1), 52(DI)(R8*1), Y1)
+	Q8Q(48(DI)(R8*2), 52(DI)(R8*2), Y2)
+	Q8Q(48(DI)(R10*1), 52(DI)(R10*1), Y3)
+	Q8Q(48(DI)(R8*4), 52(DI)(R8*4), Y4)
+	Q8Q(48(DI)(R11*1), 52(DI)(R11*1), Y5)
+	Q8Q(48(DI)(R10*2), 52(DI)(R10*2), Y6)
+	Q8Q(48(DI)(R12*1), 52(DI)(R12*1), Y7)
 	Q8QUAD(224)
-	Q8Q(28(DI), Y0)
-	Q8Q(28(DI)(R8*1), Y1)
-	Q8Q(28(DI)(R8*2), Y2)
-	Q8Q(28(DI)(R10*1), Y3)
-	Q8Q(28(DI)(R8*4), Y4)
-	Q8Q(28(DI)(R11*1), Y5)
-	Q8Q(28(DI)(R10*2), Y6)
-	Q8Q(28(DI)(R12*1), Y7)
+	Q8Q(56(DI), 60(DI), Y0)
+	Q8Q(56(DI)(R8*1), 60(DI)(R8*1), Y1)
+	Q8Q(56(DI)(R8*2), 60(DI)(R8*2), Y2)
+	Q8Q(56(DI)(R10*1), 60(DI)(R10*1), Y3)
+	Q8Q(56(DI)(R8*4), 60(DI)(R8*4), Y4)
+	Q8Q(56(DI)(R11*1), 60(DI)(R11*1), Y5)
+	Q8Q(56(DI)(R10*2), 60(DI)(R10*2), Y6)
+	Q8Q(56(DI)(R12*1), 60(DI)(R12*1), Y7)
 	MOVQ        DX, AX
 	VCVTDQ2PS   Y0, Y0
 	Q8SCALE((AX))
@@ -654,7 +698,7 @@ q8g8block:
 	VMOVUPS     Y11, 224(SP)
 	ADDQ        $256, SI
 	ADDQ        $16, BX
-	ADDQ        $32, DI
+	ADDQ        $64, DI
 	ADDQ        $4, DX
 	DECQ        CX
 	JNZ         q8g8block

@@ -7,9 +7,10 @@ import os
 # 2-core EPYC (BenchmarkMatVecDRAM/q8_0: 512 B ahead 9.2 GB/s, 8 KiB 11.1 GB/s, none 8.8).
 PFD=int(os.environ.get('PFD','8192'))
 toks8 = ["0(DI)", "0(DI)(R8*1)", "0(DI)(R8*2)", "0(DI)(R10*1)", "0(DI)(R8*4)", "0(DI)(R11*1)", "0(DI)(R10*2)", "0(DI)(R12*1)"]
-def taddr(t, c):
+def taddr(t, c, h):
+    """Token t's int16 quants for half h (columns 4c+2h, 4c+2h+1) of quad c."""
     a = toks8[t]
-    return f"{4*c}" + a[1:]  # replace leading 0 with displacement
+    return f"{8*c+4*h}" + a[1:]  # replace leading 0 with displacement
 
 out = []
 w = out.append
@@ -20,7 +21,7 @@ def next_block(label):
     quants and scale), and round again while blocks are left."""
     w(f"""\tADDQ        $256, SI
 \tADDQ        $16, BX
-\tADDQ        $32, DI
+\tADDQ        $64, DI
 \tADDQ        $4, DX
 \tDECQ        CX
 \tJNZ         {label}""")
@@ -28,8 +29,8 @@ def next_block(label):
 
 def int_block(label, T):
     """The head of a block for T tokens (q8g4, q8g8): prefetch, the eight rows' scales into Y12,
-    then each quad against every token, token t's integer sum in Yt; AX left at the first
-    token's scale."""
+    then each quad (widened) against every token, token t's integer sum in Yt; AX left at the
+    first token's scale."""
     w(f"""
 {label}:
 \tPREFETCHT0 {PFD}(SI)
@@ -41,7 +42,7 @@ def int_block(label, T):
         w(f"\tQ8QUAD({32*c})")
         m = "Q8Q0" if c == 0 else "Q8Q"
         for t in range(T):
-            w(f"\t{m}({taddr(t, c)}, Y{t})")
+            w(f"\t{m}({taddr(t, c, 0)}, {taddr(t, c, 1)}, Y{t})")
     w("\tMOVQ        DX, AX")
 w('''//go:build amd64 && !purego
 
@@ -49,53 +50,54 @@ w('''//go:build amd64 && !purego
 
 // The q8_0 kernels over row groups (see q8group.go for the layout). A group block is eight
 // rows by 32 columns: eight f16 scales (one per row) and eight 32-byte quads, quad c holding
-// columns 4c..4c+3 of each row in turn, so that lane r of every 8-lane vector is row r. For a
-// token, quad c meets the token's four activation quants for those columns broadcast to every
-// lane: VPSIGNB moves the weight's sign onto them, VPMADDUBSW multiplies by |weight| and adds
-// pairs, VPMADDWD (by ones) adds the pairs again, and VPADDD sums the eight quads: the block's
-// exact integer dot product for eight rows, with no per-row scale broadcast or horizontal sum.
-// Then one conversion and one FMA per block scale it by weight scale x activation scale.
+// columns 4c and 4c+1 of rows 0..7 in its first 16 bytes and columns 4c+2 and 4c+3 in its
+// last 16, a row's two columns side by side. VPMOVSXBW widens each half to sixteen int16, so
+// that lane r of an 8-lane vector holds row r's two weights; VPMADDWD against the token's two
+// activation quants (int16, broadcast to every lane) multiplies and adds the pair, and VPADDD
+// sums the halves and quads: the block's exact integer dot product for eight rows, with no
+// per-row scale broadcast or horizontal sum. Then one conversion and one FMA per block scale
+// it by weight scale x activation scale. (The int8 products, VPSIGNB and VPMADDUBSW with a
+// VPMADDWD by ones, need one more vector operation per 32 products: 5 to 7% slower on Zen 3,
+// where the multiplies share two pipes with everything else.)
 //
 // The one-stream kernels prefetch the quads 8 KiB ahead in every block; the four-stream one
 // leaves it to the hardware (see q8group_gen.py, which writes this file).
 //
-// Register use: Y8 quad, Y9 |quad|, Y10/Y11 scratch, Y12 the eight rows' scales, Y13 int16 ones.
+// Register use: Y8/Y9 the quad's halves widened, Y10/Y11 scratch, Y12 the eight rows' scales.
 
-// Q8Q0 and Q8Q are one quad against one token: the first quad of a block sets the token's
-// integer sum, the others add to it.
-#define Q8Q0(X, ACC) \\
-	VPBROADCASTD X, Y10 \\
-	VPSIGNB      Y8, Y10, Y10 \\
-	VPMADDUBSW   Y10, Y9, Y10 \\
-	VPMADDWD     Y13, Y10, ACC
+// Q8Q0 and Q8Q are one quad (Y8, Y9) against one token, whose int16 quant pairs for the two
+// halves are at XL and XH: the first quad of a block sets the token's integer sum, the others
+// add to it.
+#define Q8Q0(XL, XH, ACC) \\
+	VPBROADCASTD XL, Y10 \\
+	VPMADDWD     Y8, Y10, ACC \\
+	VPBROADCASTD XH, Y11 \\
+	VPMADDWD     Y9, Y11, Y11 \\
+	VPADDD       Y11, ACC, ACC
 
-#define Q8Q(X, ACC) \\
-	VPBROADCASTD X, Y10 \\
-	VPSIGNB      Y8, Y10, Y10 \\
-	VPMADDUBSW   Y10, Y9, Y10 \\
-	VPMADDWD     Y13, Y10, Y10 \\
-	VPADDD       Y10, ACC, ACC
+#define Q8Q(XL, XH, ACC) \\
+	VPBROADCASTD XL, Y10 \\
+	VPMADDWD     Y8, Y10, Y10 \\
+	VPADDD       Y10, ACC, ACC \\
+	VPBROADCASTD XH, Y11 \\
+	VPMADDWD     Y9, Y11, Y11 \\
+	VPADDD       Y11, ACC, ACC
 
-// Q8QUAD loads quad c of the block and its absolute value.
+// Q8QUAD loads quad c of the block, its halves widened to int16.
 #define Q8QUAD(OFF) \\
-	VMOVDQU OFF(SI), Y8 \\
-	VPABSB  Y8, Y9
+	VPMOVSXBW OFF(SI), Y8 \\
+	VPMOVSXBW OFF+16(SI), Y9
 
 // Q8SCALE is the block's scale for one token: the rows' scales (Y12) times the token's
 // activation scale at D, left in Y10.
 #define Q8SCALE(D) \\
 	VBROADCASTSS D, Y10 \\
 	VMULPS       Y12, Y10, Y10
-
-#define Q8ONES \\
-	MOVL         $0x00010001, AX \\
-	VMOVD        AX, X13 \\
-	VPBROADCASTD X13, Y13
 ''')
 
 # ---- one token
 w('''
-// func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32, add int)
+// func q8g1AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, out *float32, add int)
 //
 // One token against one row group: w the group's quads from the first block, s its scales,
 // xq/xd the token's quants and scales, nb blocks; out gets the eight rows' sums (added to what
@@ -106,7 +108,6 @@ TEXT ·q8g1AVX2(SB), NOSPLIT, $0-56
 	MOVQ   xq+16(FP), DI
 	MOVQ   xd+24(FP), DX
 	MOVQ   nb+32(FP), CX
-	Q8ONES
 	VXORPS Y4, Y4, Y4
 
 q8g1block:
@@ -117,12 +118,15 @@ q8g1block:
 	PREFETCHT0 256(BX)
 	VCVTPH2PS (BX), Y12'''.replace("PFD", str(PFD)))
 for c in range(8):
+    # The halves in two sums (Y0, Y1), two dependency chains instead of one.
     w(f"\tQ8QUAD({32*c})")
-    acc = "Y0" if c % 2 == 0 else "Y1"
-    if c < 2:
-        w(f"\tQ8Q0({4*c}(DI), {acc})")
-    else:
-        w(f"\tQ8Q({4*c}(DI), {acc})")
+    for h in range(2):
+        w(f"\tVPBROADCASTD {8*c+4*h}(DI), Y1{h}")
+        if c == 0:
+            w(f"\tVPMADDWD     Y{8+h}, Y1{h}, Y{h}")
+        else:
+            w(f"\tVPMADDWD     Y{8+h}, Y1{h}, Y1{h}")
+            w(f"\tVPADDD       Y1{h}, Y{h}, Y{h}")
 w('''	VPADDD      Y1, Y0, Y0
 	VCVTDQ2PS   Y0, Y0
 	Q8SCALE((DX))
@@ -145,13 +149,14 @@ q8g1store:
 # one-stream kernels before it 24.8).
 PF4 = int(os.environ.get('PF4', '0'))
 w('''
-// func q8g1x4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
+// func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
 // One token against four row groups at once, sstride bytes apart in w and s: four memory
 // streams in flight instead of one (see runQ8), and each activation broadcast serves four
 // groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
 // not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
-// sums in Y0..Y3, float sums in Y4..Y7, the token's quad broadcast in Y11, its scale in Y14.
+// sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
+// scale in Y14.
 // Frame: 0 and 8 the run's w and s.
 TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	MOVQ   w+0(FP), AX
@@ -164,7 +169,6 @@ TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	MOVQ   ostride+56(FP), R11
 	LEAQ   (R11)(R11*2), R13
 	MOVQ   ng+72(FP), R12
-	Q8ONES
 
 q8x4run:
 	MOVQ   0(SP), SI
@@ -185,17 +189,16 @@ if PF4:
         for l in range(4):
             w(f"\tPREFETCHT0 {PF4+64*l}{streams[k]}")
 for c in range(8):
-    w(f"\tVPBROADCASTD {4*c}(DI), Y11")
+    w(f"\tVPBROADCASTD {8*c}(DI), Y10")
+    w(f"\tVPBROADCASTD {8*c+4}(DI), Y11")
     for k in range(4):
-        w(f"\tVMOVDQU      {32*c}{streams[k]}, Y8")
-        w("\tVPABSB       Y8, Y9")
-        w("\tVPSIGNB      Y8, Y11, Y10")
-        w("\tVPMADDUBSW   Y10, Y9, Y10")
-        if c == 0:
-            w(f"\tVPMADDWD     Y13, Y10, Y{k}")
-        else:
-            w("\tVPMADDWD     Y13, Y10, Y10")
-            w(f"\tVPADDD       Y10, Y{k}, Y{k}")
+        for h in range(2):
+            w(f"\tVPMOVSXBW    {32*c+16*h}{streams[k]}, Y{8+h}")
+            if c == 0 and h == 0:
+                w(f"\tVPMADDWD     Y8, Y10, Y{k}")
+            else:
+                w(f"\tVPMADDWD     Y{8+h}, Y1{h}, Y{8+h}")
+                w(f"\tVPADDD       Y{8+h}, Y{k}, Y{k}")
 w("\tVBROADCASTSS (DX), Y14")
 for k in range(4):
     w(f"\tVCVTPH2PS    {sstreams[k]}, Y12")
@@ -227,7 +230,7 @@ q8x4store:
 
 # ---- four tokens
 w('''
-// func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
+// func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
 //
 // Four tokens against one row group: token t's quants at xq+t*qstride, its scales at
 // xd+t*dstride (bytes). Token t's eight sums go to out+t*ostride (bytes), added to what is
@@ -241,7 +244,6 @@ TEXT ·q8g4AVX2(SB), NOSPLIT, $0-80
 	MOVQ   qstride+40(FP), R8
 	MOVQ   dstride+48(FP), R9
 	LEAQ   (R8)(R8*2), R10
-	Q8ONES
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
@@ -275,7 +277,7 @@ q8g4store:
 
 # ---- eight tokens
 w('''
-// func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+// func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
 // q8g4AVX2 for eight tokens and ng consecutive row groups (gstride bytes apart in w and s; each
 // group's outputs 8 floats after the last's): one call for a run of groups. The integer sums
@@ -292,7 +294,6 @@ TEXT ·q8g8AVX2(SB), NOSPLIT, $288-96
 	MOVQ   out+56(FP), AX
 	MOVQ   AX, 280(SP)
 	MOVQ   dstride+48(FP), R9
-	Q8ONES
 
 q8g8group:
 	MOVQ   264(SP), SI

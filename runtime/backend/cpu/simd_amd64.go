@@ -85,19 +85,19 @@ func scores4AVX2(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int
 func pv2AVX2(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32)
 
 //go:noescape
-func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int)
+func quantizeQ8AVX2(x *float32, q *int16, d *float32, nb int)
 
 //go:noescape
 func prefetchAVX2(p *byte, n int)
 
 //go:noescape
-func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32, add int)
+func q8g1AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, out *float32, add int)
 
 //go:noescape
-func q8g1x4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
+func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
 
 //go:noescape
-func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
+func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
 
 //go:noescape
-func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)

@@ -38,19 +38,19 @@ func pv2AVX2(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *fl
 	panic("unreachable")
 }
 
-func quantizeQ8AVX2(x *float32, q *int8, d *float32, nb int) { panic("unreachable") }
+func quantizeQ8AVX2(x *float32, q *int16, d *float32, nb int) { panic("unreachable") }
 
 func prefetchAVX2(p *byte, n int) { panic("unreachable") }
 
-func q8g1AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, out *float32, add int) {
+func q8g1AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, out *float32, add int) {
 	panic("unreachable")
 }
-func q8g1x4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int) {
+func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int) {
 	panic("unreachable")
 }
-func q8g4AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int) {
+func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int) {
 	panic("unreachable")
 }
-func q8g8AVX2(w *byte, s *byte, xq *int8, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
+func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
 	panic("unreachable")
 }
