@@ -485,7 +485,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 		}
 		return
 	}
-	cb := min(nb, kChunkQ8/model.Q8Block) // blocks per chunk
+	cb := min(nb, kChunkQ8/model.Q8Block)     // blocks per chunk
 	tile := tokenTile(2 * cb * model.Q8Block) // int16 quants
 	ws := t.scratch[w]
 	const groupBlock = rowBlock / q8GroupRows
