@@ -190,6 +190,30 @@ bf16done:
 	VZEROUPPER
 	RET
 
+// ZERO12 clears the twelve sums of a 3 x 4 register block (Y0..Y11).
+#define ZERO12 \
+	VXORPS Y0, Y0, Y0 \
+	VXORPS Y1, Y1, Y1 \
+	VXORPS Y2, Y2, Y2 \
+	VXORPS Y3, Y3, Y3 \
+	VXORPS Y4, Y4, Y4 \
+	VXORPS Y5, Y5, Y5 \
+	VXORPS Y6, Y6, Y6 \
+	VXORPS Y7, Y7, Y7 \
+	VXORPS Y8, Y8, Y8 \
+	VXORPS Y9, Y9, Y9 \
+	VXORPS Y10, Y10, Y10 \
+	VXORPS Y11, Y11, Y11
+
+// HADD4 sums each of four 8-lane vectors A, B, C, D horizontally into the four lanes of XA
+// (A's sum first); XB, the low half of B, is scratch.
+#define HADD4(A, B, C, D, XA, XB) \
+	VHADDPS      B, A, A \
+	VHADDPS      D, C, C \
+	VHADDPS      C, A, A \
+	VEXTRACTF128 $1, A, XB \
+	VADDPS       XB, XA, XA
+
 // func gemm3x4F32AVX2(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
 //
 // The 3-row x 4-token register block of a float32 matrix product in dot form: rows at
@@ -206,18 +230,7 @@ TEXT ·gemm3x4F32AVX2(SB), NOSPLIT, $0-48
 	SHLQ   $2, R8
 	SHLQ   $2, R9
 	LEAQ   (R9)(R9*2), R10
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-	VXORPS Y8, Y8, Y8
-	VXORPS Y9, Y9, Y9
-	VXORPS Y10, Y10, Y10
-	VXORPS Y11, Y11, Y11
+	ZERO12
 
 g34loop:
 	CMPQ        CX, $8
@@ -244,23 +257,11 @@ g34loop:
 
 g34done:
 	MOVQ         out+40(FP), DI
-	VHADDPS      Y1, Y0, Y0
-	VHADDPS      Y3, Y2, Y2
-	VHADDPS      Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
+	HADD4(Y0, Y1, Y2, Y3, X0, X1)
 	VMOVUPS      X0, (DI)
-	VHADDPS      Y5, Y4, Y4
-	VHADDPS      Y7, Y6, Y6
-	VHADDPS      Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPS       X5, X4, X4
+	HADD4(Y4, Y5, Y6, Y7, X4, X5)
 	VMOVUPS      X4, 16(DI)
-	VHADDPS      Y9, Y8, Y8
-	VHADDPS      Y11, Y10, Y10
-	VHADDPS      Y10, Y8, Y8
-	VEXTRACTF128 $1, Y8, X9
-	VADDPS       X9, X8, X8
+	HADD4(Y8, Y9, Y10, Y11, X8, X9)
 	VMOVUPS      X8, 32(DI)
 	VZEROUPPER
 	RET
@@ -559,18 +560,7 @@ sc4block:
 	LEAQ         (DX)(R11*4), R11
 	MOVLQSX      8(BX)(CX*4), R12
 	LEAQ         (DX)(R12*4), R12
-	VXORPS       Y0, Y0, Y0
-	VXORPS       Y1, Y1, Y1
-	VXORPS       Y2, Y2, Y2
-	VXORPS       Y3, Y3, Y3
-	VXORPS       Y4, Y4, Y4
-	VXORPS       Y5, Y5, Y5
-	VXORPS       Y6, Y6, Y6
-	VXORPS       Y7, Y7, Y7
-	VXORPS       Y8, Y8, Y8
-	VXORPS       Y9, Y9, Y9
-	VXORPS       Y10, Y10, Y10
-	VXORPS       Y11, Y11, Y11
+	ZERO12
 	XORQ         AX, AX
 
 sc4loop:
@@ -592,23 +582,11 @@ sc4loop:
 	ADDQ         $32, AX
 	CMPQ         AX, R13
 	JLT          sc4loop
-	VHADDPS      Y1, Y0, Y0
-	VHADDPS      Y3, Y2, Y2
-	VHADDPS      Y2, Y0, Y0
-	VEXTRACTF128 $1, Y0, X1
-	VADDPS       X1, X0, X0
+	HADD4(Y0, Y1, Y2, Y3, X0, X1)
 	VMULPS       X15, X0, X0
-	VHADDPS      Y5, Y4, Y4
-	VHADDPS      Y7, Y6, Y6
-	VHADDPS      Y6, Y4, Y4
-	VEXTRACTF128 $1, Y4, X5
-	VADDPS       X5, X4, X4
+	HADD4(Y4, Y5, Y6, Y7, X4, X5)
 	VMULPS       X15, X4, X4
-	VHADDPS      Y9, Y8, Y8
-	VHADDPS      Y11, Y10, Y10
-	VHADDPS      Y10, Y8, Y8
-	VEXTRACTF128 $1, Y8, X9
-	VADDPS       X9, X8, X8
+	HADD4(Y8, Y9, Y10, Y11, X8, X9)
 	VMULPS       X15, X8, X8
 	MOVQ         s0+64(FP), R10
 	LEAQ         (R10)(CX*4), R10
