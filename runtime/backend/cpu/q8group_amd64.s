@@ -539,8 +539,8 @@ q8g4store:
 // q8g4AVX2 for eight tokens and ng consecutive row groups (gstride bytes apart in w and s; each
 // group's outputs 8 floats after the last's): one call for a run of groups. The integer sums
 // take Y0..Y7, so the float sums live in the frame (one load and one store per token and
-// block, against 32 integer steps). Frame: 0..255 the float sums, 256 the groups left, 264/272
-// the group's w and s, 280 its out.
+// block, against its 16 VPMADDWD and 16 VPADDD). Frame: 0..255 the float sums, 256 the groups
+// left, 264/272 the group's w and s, 280 its out.
 TEXT ·q8g8AVX2(SB), NOSPLIT, $288-96
 	MOVQ   ng+80(FP), AX
 	MOVQ   AX, 256(SP)
