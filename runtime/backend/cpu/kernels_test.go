@@ -566,15 +566,16 @@ func TestExpKernels(t *testing.T) {
 
 // TestAttentionKernels checks scoreRows and pvRows, fast and portable, against float64 sums:
 // head counts around the kernels' blocks (four heads for scores, two for outputs, with
-// overlapping or repeated heads), key counts around the three-key block, head sizes with and
-// without a 32-wide tail, rows gathered out of order from a larger cache. Slots between the
-// rows asked for and the output padding must be left alone.
+// overlapping or repeated heads), key counts around the three-key block and the 96-row tile
+// (97 and 98 leave a last tile of one or two keys), head sizes with and without a 32-wide
+// tail, rows gathered out of order from a larger cache. Slots between the rows asked for and
+// the output padding must be left alone.
 func TestAttentionKernels(t *testing.T) {
 	r := rand.New(rand.NewPCG(6, 6))
 	const scale = 0.125
 	for _, hd := range []int{16, 40, 64, 128} {
 		for _, nh := range []int{1, 2, 3, 4, 5, 7, 8} {
-			for _, nk := range []int{1, 2, 3, 4, 5, 7, 16, 33} {
+			for _, nk := range []int{1, 2, 3, 4, 5, 7, 16, 33, 97, 98, 200} {
 				// The cache: 2*nk+1 rows of 3*hd+8 floats; the item's rows are every other one,
 				// in reverse order, at an offset inside the row.
 				kstride := hd*3 + 8
