@@ -518,18 +518,18 @@ q8g4block:
 	MOVQ        out+56(FP), DI
 	MOVQ        ostride+64(FP), R8
 	LEAQ        (R8)(R8*2), R10
-	CMPQ        add+72(FP), $0
-	JEQ         q8g4store
-	VADDPS      (DI), Y4, Y4
-	VADDPS      (DI)(R8*1), Y5, Y5
-	VADDPS      (DI)(R8*2), Y6, Y6
-	VADDPS      (DI)(R10*1), Y7, Y7
+	CMPQ         add+72(FP), $0
+	JEQ          q8g4store
+	VADDPS       (DI), Y4, Y4
+	VADDPS       (DI)(R8*1), Y5, Y5
+	VADDPS       (DI)(R8*2), Y6, Y6
+	VADDPS       (DI)(R10*1), Y7, Y7
 
 q8g4store:
-	VMOVUPS     Y4, (DI)
-	VMOVUPS     Y5, (DI)(R8*1)
-	VMOVUPS     Y6, (DI)(R8*2)
-	VMOVUPS     Y7, (DI)(R10*1)
+	VMOVUPS      Y4, (DI)
+	VMOVUPS      Y5, (DI)(R8*1)
+	VMOVUPS      Y6, (DI)(R8*2)
+	VMOVUPS      Y7, (DI)(R10*1)
 	VZEROUPPER
 	RET
 

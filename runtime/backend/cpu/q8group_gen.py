@@ -27,6 +27,17 @@ def next_block(label):
 \tJNZ         {label}""")
 
 
+def add_or_store4(add, label, dsts):
+    """The end of a four-output kernel: Y4..Y7 added to the floats at dsts when the add
+    argument (at add(FP)) is not 0, then stored there."""
+    w(f"\tCMPQ         {add}(FP), $0\n\tJEQ          {label}")
+    for k, d in enumerate(dsts):
+        w(f"\tVADDPS       {d}, Y{4+k}, Y{4+k}")
+    w(f"\n{label}:")
+    for k, d in enumerate(dsts):
+        w(f"\tVMOVUPS      Y{4+k}, {d}")
+
+
 def int_block(label, T):
     """The head of a block for T tokens (q8g4, q8g8): prefetch, the eight rows' scales into Y12,
     then each quad (widened) against every token, token t's integer sum in Yt; AX left at the
@@ -208,19 +219,8 @@ for k in range(4):
     w(f"\tVCVTDQ2PS    Y{k}, Y{k}")
     w(f"\tVFMADD231PS  Y12, Y{k}, Y{4+k}")
 next_block("q8x4block")
-w('''	CMPQ         add+64(FP), $0
-	JEQ          q8x4store
-	VADDPS       (R10), Y4, Y4
-	VADDPS       (R10)(R11*1), Y5, Y5
-	VADDPS       (R10)(R11*2), Y6, Y6
-	VADDPS       (R10)(R13*1), Y7, Y7
-
-q8x4store:
-	VMOVUPS      Y4, (R10)
-	VMOVUPS      Y5, (R10)(R11*1)
-	VMOVUPS      Y6, (R10)(R11*2)
-	VMOVUPS      Y7, (R10)(R13*1)
-	ADDQ         $32, R10
+add_or_store4("add+64", "q8x4store", ["(R10)", "(R10)(R11*1)", "(R10)(R11*2)", "(R10)(R13*1)"])
+w('''	ADDQ         $32, R10
 	MOVQ         gstride+80(FP), AX
 	ADDQ         AX, 0(SP)
 	ADDQ         AX, 8(SP)
@@ -260,20 +260,9 @@ for t in range(4):
 next_block("q8g4block")
 w('''	MOVQ        out+56(FP), DI
 	MOVQ        ostride+64(FP), R8
-	LEAQ        (R8)(R8*2), R10
-	CMPQ        add+72(FP), $0
-	JEQ         q8g4store
-	VADDPS      (DI), Y4, Y4
-	VADDPS      (DI)(R8*1), Y5, Y5
-	VADDPS      (DI)(R8*2), Y6, Y6
-	VADDPS      (DI)(R10*1), Y7, Y7
-
-q8g4store:
-	VMOVUPS     Y4, (DI)
-	VMOVUPS     Y5, (DI)(R8*1)
-	VMOVUPS     Y6, (DI)(R8*2)
-	VMOVUPS     Y7, (DI)(R10*1)
-	VZEROUPPER
+	LEAQ        (R8)(R8*2), R10''')
+add_or_store4("add+72", "q8g4store", ["(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R10*1)"])
+w('''	VZEROUPPER
 	RET
 ''')
 
