@@ -522,7 +522,6 @@ func (a *attnTask) run(lo, hi, w int) {
 	hd := cfg.HeadDim
 	kvh := cfg.NumKVHeads
 	group := cfg.NumHeads / kvh
-	ps := b.pageSize
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	for it := lo; it < hi; it++ {
 		t := it / kvh
@@ -538,8 +537,7 @@ func (a *attnTask) run(lo, hi, w int) {
 		// rows[j]: where slot first+j's key (and value) for this KV head starts in the cache.
 		rows := b.attnRows[w][:n]
 		for j := range rows {
-			at := first + j
-			rows[j] = int32((int(s.Pages[at/ps])*ps+at%ps)*b.kvDim + g*hd)
+			rows[j] = int32(b.slotOffset(s.Pages, first+j) + g*hd)
 		}
 		// scores[h*n+j]: query head h of the group against slot first+j.
 		scores := b.attnScratch[w][:group*n]
