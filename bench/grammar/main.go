@@ -127,7 +127,7 @@ func run(tokens, rounds int, temp float32, threads int) error {
 			fmt.Printf("round %d grammar=%-5v %3d steps, mean %6.2f ms, median %6.2f ms (finish %s)\n", r, withGrammar, len(steps), ms(mean(steps)), ms(median(steps)), reason)
 		}
 	}
-	hits, misses := g.CacheStats(vocab)
+	hits, misses := g.CacheStats()
 	fmt.Printf("masks: %d built by a trie walk, %d from the cache\n", misses, hits)
 	mf, mc := mean(free), mean(constrained)
 	fmt.Printf("decode step: free %.2f ms, with grammar %.2f ms (medians %.2f / %.2f)\n", ms(mf), ms(mc), ms(median(free)), ms(median(constrained)))
@@ -158,7 +158,9 @@ func run(tokens, rounds int, temp float32, threads int) error {
 			copy(work, logits)
 			t := time.Now()
 			_ = mt.Allowed(id)
-			mt.FillMask(mask)
+			if err := mt.FillMask(context.Background(), mask); err != nil {
+				return fmt.Errorf("replay: %w", err)
+			}
 			maskCost += time.Since(t)
 			engine.MaskLogits(work, mask)
 			_, pids, pvals = engine.PickMasked(smp, work, mask, pids, pvals)

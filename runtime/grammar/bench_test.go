@@ -1,6 +1,11 @@
 package grammar
 
-import "testing"
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+)
 
 // benchMask measures FillMask at the state after prefix, cold (cache cleared each time: the
 // trie walk) and warm (a cache hit).
@@ -20,14 +25,18 @@ func benchMask(b *testing.B, schema []byte, prefix string) {
 	mask := make([]uint64, v.MaskWords())
 	b.Run("walk", func(b *testing.B) {
 		for b.Loop() {
-			clear(m.cache.m)
-			m.FillMask(mask)
+			clearMaskCache()
+			if err := m.FillMask(context.Background(), mask); err != nil {
+				b.Fatal(err)
+			}
 		}
 		b.ReportMetric(float64(CountMask(mask)), "allowed")
 	})
 	b.Run("cached", func(b *testing.B) {
 		for b.Loop() {
-			m.FillMask(mask)
+			if err := m.FillMask(context.Background(), mask); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
@@ -65,3 +74,20 @@ func BenchmarkMaskBoundedString(b *testing.B) {
 	benchMask(b, []byte(`{"type":"object","properties":{"s":{"type":"string","maxLength":100}},"required":["s"]}`), `{"s":"hello wor`)
 }
 func BenchmarkMaskFreeValueStart(b *testing.B) { benchMask(b, nil, `{"a":[1,`) }
+
+func BenchmarkMaskAmbiguousPattern(b *testing.B) {
+	benchMask(b, []byte(`{"type":"string","pattern":"(.*.*.*){19}"}`), `"ab`)
+}
+
+func BenchmarkMaskHugeEnum(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"enum":[`)
+	for i := range 100000 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `"value-%06d"`, i)
+	}
+	sb.WriteString(`]}`)
+	benchMask(b, []byte(sb.String()), `"value-0`)
+}

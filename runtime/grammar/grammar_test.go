@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -242,7 +243,9 @@ func TestMaskMatchesAllowed(t *testing.T) {
 			if err := m.AcceptBytes([]byte(prefix)); err != nil {
 				t.Fatal(err)
 			}
-			m.FillMask(mask)
+			if err := m.FillMask(context.Background(), mask); err != nil {
+				t.Fatal(err)
+			}
 			n := 0
 			for id := 0; id < v.Size(); id++ {
 				in := mask[id/64]&(1<<(uint(id)%64)) != 0

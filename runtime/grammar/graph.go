@@ -9,11 +9,20 @@
 //
 // Output is canonical compact JSON: no whitespace anywhere, object members in schema order.
 // See CompileSchema for the keywords supported and what is enforced.
+//
+// Schemas come from clients, so what a grammar may cost is bounded before it is spent: the
+// automaton has at most MaxNodes nodes (building stops at the budget); patterns are
+// determinized within a state and work budget, and enums share a trie of their bytes, so both
+// stay one configuration however ambiguous or long; a schema that admits no finite value is
+// refused (ErrNoValue) and branches that cannot finish are pruned, so a mask is never empty
+// mid-value; one mask's computation is bounded by MaskWorkBudget and its context; computed
+// masks live in one process-wide cache of MaskCacheBytes.
 package grammar
 
 import (
 	"fmt"
-	"sync"
+	"slices"
+	"sync/atomic"
 )
 
 // edge consumes one byte in [lo, hi] and moves to node to.
@@ -34,6 +43,11 @@ type node struct {
 	// strLeft > 0: a position of a bounded string with room for strLeft more characters, where
 	// every plain-text token of at most strLeft characters is allowed.
 	strLeft int32
+	// tail: a call node whose return node leads, consuming nothing, only to the end of the
+	// calling rule. The call then needs no frame of its own (a tail call), which also keeps a
+	// rule that refers to itself before consuming anything ({"anyOf":[..., {"$ref":"#"}]}) from
+	// stacking frames without end.
+	tail bool
 }
 
 // Grammar is a compiled automaton; it is immutable and safe for concurrent use, apart from its
@@ -41,23 +55,35 @@ type node struct {
 type Grammar struct {
 	nodes []node
 	start int32
+	id    uint64 // names the grammar in the shared mask cache
 
-	mu     sync.Mutex
-	caches map[*Vocab]*maskCache
+	hits, misses atomic.Int64 // mask cache lookups, for benchmarks
 }
 
 // builder assembles the node graph.
 type builder struct {
 	nodes []node
+	// over is set once the automaton outgrows maxNodes: building stops at the next check, so a
+	// schema too large to compile costs at most the budget, never its own size.
+	over  bool
 	any   int32 // start of the free-JSON-value rule (-1 until needed)
 	anyOb int32 // start of the free-JSON-object rule
 	doc   *document
 	refs  map[string]int32 // ref pointer -> rule start, per document
+	// shared: rules of small subschemas by their canonical text, per document.
+	shared map[string]int32
 }
 
 func newBuilder() *builder { return &builder{any: -1, anyOb: -1} }
 
 func (b *builder) newNode() int32 {
+	if len(b.nodes) >= maxNodes {
+		// Past the budget every new node is the same scratch node: whatever is being built is
+		// thrown away at the next checkSize, and memory stays bounded meanwhile.
+		b.over = true
+		b.nodes[maxNodes-1] = node{call: -1, ret: -1}
+		return maxNodes - 1
+	}
 	b.nodes = append(b.nodes, node{call: -1, ret: -1})
 	return int32(len(b.nodes) - 1)
 }
@@ -107,19 +133,36 @@ func (b *builder) rule(body func(start int32) (int32, error)) (int32, error) {
 }
 
 func (b *builder) grammar(start int32) *Grammar {
-	if len(b.nodes) > maxNodes {
-		// Callers check this through checkSize; kept as a guard.
-		panic(fmt.Sprintf("grammar: %d nodes", len(b.nodes)))
-	}
-	return &Grammar{nodes: b.nodes, start: start}
+	return &Grammar{nodes: slices.Clip(b.nodes), start: start, id: grammarIDs.Add(1)}
 }
 
-// maxNodes bounds the automaton's size (a schema with huge bounds is refused, not built).
-const maxNodes = 4 << 20
+var grammarIDs atomic.Uint64
+
+// Nodes is the automaton's size, a measure of the memory the grammar holds.
+func (g *Grammar) Nodes() int { return len(g.nodes) }
+
+// MaxNodes bounds the automaton's size: a schema whose automaton would be larger is refused
+// (a 400 naming the limit), not built. A node with its edges takes 80 to 200 bytes, so one
+// compilation holds at most about 100 MB. The task-tree schema over a few tools needs a few
+// thousand nodes; an unbounded integer about 250.
+const MaxNodes = maxNodes
+
+const maxNodes = 1 << 19
+
+// SizeError is a schema whose automaton would pass MaxNodes.
+type SizeError struct {
+	Path string // JSON pointer of the subschema being compiled when the budget ran out
+}
+
+func (e *SizeError) Error() string {
+	return fmt.Sprintf("the schema's automaton passes the limit of %d nodes (while compiling %s): "+
+		"fewer properties, items, enum values or smaller bounds (maxLength, maxItems, pattern repetitions) would fit",
+		maxNodes, orRoot(e.Path))
+}
 
 func (b *builder) checkSize(path string) error {
-	if len(b.nodes) > maxNodes {
-		return &UnsupportedError{Keyword: "maxLength", Path: path, Reason: "the bounds of this schema make its automaton larger than the limit"}
+	if b.over {
+		return &SizeError{Path: path}
 	}
 	return nil
 }
@@ -204,6 +247,9 @@ func (b *builder) freeString(from int32, minLen, maxLen int) int32 {
 			b.jsonChar(cur, cur, true)
 			b.nodes[cur].strLoop = true
 			break
+		}
+		if b.over {
+			break // refused at the next checkSize; do not spend the rest of maxLength first
 		}
 		next := b.newNode()
 		b.jsonChar(cur, next, true)

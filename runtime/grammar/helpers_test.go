@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"bytes"
+	"context"
 	"math/bits"
 	"math/rand/v2"
 	"strings"
@@ -54,7 +55,9 @@ func walk(t testing.TB, g *Grammar, v *Vocab, rng *rand.Rand, maxSteps int) ([]b
 		if m.Complete() {
 			return out, true
 		}
-		m.FillMask(mask)
+		if err := m.FillMask(context.Background(), mask); err != nil {
+			t.Fatal(err)
+		}
 		cands, closers = cands[:0], closers[:0]
 		for w, word := range mask {
 			for word != 0 {

@@ -1,10 +1,10 @@
 package grammar
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/bits"
-	"sync"
 )
 
 // frame is one return address on a configuration's stack; frames are shared (persistent).
@@ -66,7 +66,11 @@ func (g *Grammar) closure(dst []config, seen []config, n int32, st *frame) ([]co
 			dst, seen = g.closure(dst, seen, st.ret, st.parent)
 		}
 	}
-	if nd.call >= 0 && (st == nil || st.depth < maxStack) {
+	switch {
+	case nd.call >= 0 && nd.tail:
+		// Nothing follows the call in this rule: the callee returns straight to our caller.
+		dst, seen = g.closure(dst, seen, nd.call, st)
+	case nd.call >= 0 && (st == nil || st.depth < maxStack):
 		dst, seen = g.closure(dst, seen, nd.call, g.push(st, nd.ret))
 	}
 	for _, e := range nd.eps {
@@ -138,9 +142,8 @@ func stateHash(s []config) uint64 {
 // Matcher follows one sequence through a grammar: which tokens may come next, and the state
 // after each. Not safe for concurrent use.
 type Matcher struct {
-	g     *Grammar
-	v     *Vocab
-	cache *maskCache
+	g *Grammar
+	v *Vocab
 
 	cur    []config
 	done   bool // EOS accepted after the value
@@ -152,7 +155,7 @@ type Matcher struct {
 
 // NewMatcher starts a matcher at the beginning of the grammar's output.
 func (g *Grammar) NewMatcher(v *Vocab) *Matcher {
-	m := &Matcher{g: g, v: v, cache: g.cacheFor(v), levels: make([][]config, v.maxLen+1)}
+	m := &Matcher{g: g, v: v, levels: make([][]config, v.maxLen+1)}
 	m.Reset()
 	return m
 }
@@ -258,21 +261,40 @@ func (m *Matcher) AcceptBytes(b []byte) error {
 	return nil
 }
 
+// ErrTooCostly is returned (wrapped) by FillMask when computing one mask takes more automaton
+// steps than MaskWorkBudget: a grammar whose states are that ambiguous would hold a core for
+// seconds per token.
+var ErrTooCostly = errors.New("grammar: the allowed tokens cost more work to compute than the budget")
+
+// MaskWorkBudget bounds the work of one mask: configurations advanced by one byte while the
+// token trie is walked (and compared to keep them unique). A mask of a deterministic state
+// over a 152k vocabulary takes well under a million; the budget is a fraction of a second of
+// one core.
+const MaskWorkBudget = 1 << 26
+
+// cancelCheckNodes is how many trie nodes a walk visits between looks at its context.
+const cancelCheckNodes = 4096
+
 // FillMask sets bit i of mask (len >= v.MaskWords()) for every token i allowed next, EOS
-// included once the value is complete, and clears the others.
-func (m *Matcher) FillMask(mask []uint64) {
+// included once the value is complete, and clears the others. It stops early with ctx's error
+// when ctx ends, or with ErrTooCostly past the work budget; the mask is then unusable.
+func (m *Matcher) FillMask(ctx context.Context, mask []uint64) error {
 	mask = mask[:m.v.MaskWords()]
 	if m.done {
 		clear(mask)
-		return
+		return nil
 	}
-	key := stateHash(m.cur)
-	if cached := m.cache.get(key); cached != nil {
+	key := maskKey{grammar: m.g.id, vocab: m.v, state: stateHash(m.cur)}
+	if cached := masks.get(key); cached != nil {
+		m.g.hits.Add(1)
 		copy(mask, cached)
-		return
+		return nil
 	}
+	m.g.misses.Add(1)
 	clear(mask)
-	m.walk(mask)
+	if err := m.walk(ctx, mask); err != nil {
+		return err
+	}
 	if m.CanEnd() {
 		for _, e := range m.v.eos {
 			if int(e) < m.v.size {
@@ -280,13 +302,14 @@ func (m *Matcher) FillMask(mask []uint64) {
 			}
 		}
 	}
-	m.cache.put(key, mask)
+	masks.put(key, mask)
+	return nil
 }
 
 // walk visits the token trie in preorder with the automaton, skipping every subtree whose
 // prefix the grammar rejects. In a free string, plain-text tokens are all allowed at once and
 // only the others are walked.
-func (m *Matcher) walk(mask []uint64) {
+func (m *Matcher) walk(ctx context.Context, mask []uint64) error {
 	t := &m.v.all
 	for _, c := range m.cur {
 		if c.node != acceptNode && m.g.nodes[c.node].strLoop {
@@ -307,11 +330,23 @@ func (m *Matcher) walk(mask []uint64) {
 	}
 	m.levels[0] = m.cur
 	n := len(t.tByte)
+	work, check := 0, cancelCheckNodes
 	for i := 0; i < n; {
 		d := int(t.tDepth[i])
+		if check--; check == 0 {
+			check = cancelCheckNodes
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
 		var next []config
-		next, m.seen = m.g.step(m.levels[d][:0], m.seen, m.levels[d-1], t.tByte[i])
+		src := m.levels[d-1]
+		next, m.seen = m.g.step(m.levels[d][:0], m.seen, src, t.tByte[i])
 		m.levels[d] = next
+		// A step costs its sources, and keeping its results unique costs their count squared.
+		if work += len(src) + len(next)*len(next)/2; work > MaskWorkBudget {
+			return fmt.Errorf("%w (%d automaton steps for one token mask)", ErrTooCostly, MaskWorkBudget)
+		}
 		if len(next) == 0 {
 			i = int(t.tNext[i])
 			continue
@@ -326,6 +361,7 @@ func (m *Matcher) walk(mask []uint64) {
 		}
 		i++
 	}
+	return nil
 }
 
 // CountMask is the number of bits set in a mask.
@@ -337,59 +373,5 @@ func CountMask(mask []uint64) int {
 	return n
 }
 
-// maskCache holds the masks of states already computed, per grammar and vocabulary. The key is
-// the state's hash (nodes and whole stacks), so a hit is exact up to 64-bit hash collisions.
-type maskCache struct {
-	mu      sync.Mutex
-	m       map[uint64][]uint64
-	limit   int
-	hits    int64
-	misses  int64
-	maskLen int
-}
-
-// maskCacheBytes bounds one cache's memory.
-const maskCacheBytes = 64 << 20
-
-func (g *Grammar) cacheFor(v *Vocab) *maskCache {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.caches == nil {
-		g.caches = map[*Vocab]*maskCache{}
-	}
-	c := g.caches[v]
-	if c == nil {
-		c = &maskCache{m: map[uint64][]uint64{}, limit: max(16, maskCacheBytes/(8*v.MaskWords()+64)), maskLen: v.MaskWords()}
-		g.caches[v] = c
-	}
-	return c
-}
-
-func (c *maskCache) get(k uint64) []uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	m := c.m[k]
-	if m != nil {
-		c.hits++
-	} else {
-		c.misses++
-	}
-	return m
-}
-
-func (c *maskCache) put(k uint64, mask []uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= c.limit {
-		clear(c.m)
-	}
-	c.m[k] = append([]uint64(nil), mask...)
-}
-
-// CacheStats reports the mask cache's hits and misses for a vocabulary (for benchmarks).
-func (g *Grammar) CacheStats(v *Vocab) (hits, misses int64) {
-	c := g.cacheFor(v)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.hits, c.misses
-}
+// CacheStats reports the grammar's mask cache hits and misses (for benchmarks).
+func (g *Grammar) CacheStats() (hits, misses int64) { return g.hits.Load(), g.misses.Load() }

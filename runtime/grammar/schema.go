@@ -63,10 +63,12 @@ func CompileChoice(alts []Alternative) (*Grammar, error) {
 		return nil, errors.New("grammar: no alternatives")
 	}
 	b := newBuilder()
+	roots := make([]int32, len(alts))
 	start, err := b.rule(func(start int32) (int32, error) {
 		end := b.newNode()
 		for i, a := range alts {
 			after := b.lit(start, a.Prefix)
+			roots[i] = after
 			var v int32
 			if a.Schema == nil {
 				v = b.call(after, b.anyObject())
@@ -77,6 +79,7 @@ func CompileChoice(alts []Alternative) (*Grammar, error) {
 				}
 				b.doc = &document{root: doc}
 				b.refs = map[string]int32{}
+				b.shared = map[string]int32{}
 				v, err = b.value(after, doc, "")
 				if err != nil {
 					return -1, err
@@ -90,6 +93,9 @@ func CompileChoice(alts []Alternative) (*Grammar, error) {
 		return nil, err
 	}
 	if err := b.checkSize(""); err != nil {
+		return nil, err
+	}
+	if err := b.finish(start, roots); err != nil {
 		return nil, err
 	}
 	return b.grammar(start), nil
@@ -331,8 +337,62 @@ func (b *builder) ref(from int32, r any, path string) (int32, error) {
 
 // subRule compiles a subschema as a rule (once per call site), for values repeated many times
 // (array items, map values): each repetition is then one call node, not a copy.
+// Identical small subschemas (a prefixItems list of 50,000 {"type":"integer"}) share one rule.
 func (b *builder) subRule(s any, path string) (int32, error) {
-	return b.rule(func(start int32) (int32, error) { return b.value(start, s, path) })
+	var buf bytes.Buffer
+	key := ""
+	if canonicalUpTo(&buf, s, maxSharedSchemaBytes) {
+		key = buf.String()
+		if r, ok := b.shared[key]; ok {
+			return r, nil
+		}
+	}
+	r, err := b.rule(func(start int32) (int32, error) { return b.value(start, s, path) })
+	if err == nil && key != "" {
+		b.shared[key] = r
+	}
+	return r, err
+}
+
+// maxSharedSchemaBytes bounds the subschemas subRule shares by their text: larger ones are
+// rare enough to build again, and their text would cost more to compare.
+const maxSharedSchemaBytes = 4096
+
+// canonicalUpTo writes v's canonical JSON into buf and reports whether it fits in limit bytes
+// (it stops early when it does not).
+func canonicalUpTo(buf *bytes.Buffer, v any, limit int) bool {
+	if buf.Len() > limit {
+		return false
+	}
+	switch v := v.(type) {
+	case []any:
+		buf.WriteByte('[')
+		for i, x := range v {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if !canonicalUpTo(buf, x, limit) {
+				return false
+			}
+		}
+		buf.WriteByte(']')
+	case *jobj:
+		buf.WriteByte('{')
+		for i, k := range v.keys {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeJSONString(buf, k)
+			buf.WriteByte(':')
+			if !canonicalUpTo(buf, v.m[k], limit) {
+				return false
+			}
+		}
+		buf.WriteByte('}')
+	default:
+		canonical(buf, v)
+	}
+	return buf.Len() <= limit
 }
 
 func (b *builder) union(from int32, list any, path, kw string) (int32, error) {
@@ -520,7 +580,12 @@ func (b *builder) enum(from int32, s *jobj, types map[string]bool, path string) 
 			}
 		}
 	}
-	end := b.newNode()
+	// The values share one trie of their bytes: whatever the enum's size, the automaton stays
+	// deterministic (one configuration), so a mask costs what one value's would.
+	root, end := b.newNode(), b.newNode()
+	b.eps(from, root)
+	child := map[uint64]int32{} // node<<8 | byte -> next node
+	ends := map[int32]bool{}
 	n := 0
 	var buf bytes.Buffer
 	for _, v := range vals {
@@ -529,8 +594,25 @@ func (b *builder) enum(from int32, s *jobj, types map[string]bool, path string) 
 		}
 		buf.Reset()
 		canonical(&buf, v)
-		b.eps(b.lit(from, buf.String()), end)
+		cur := root
+		for _, c := range buf.Bytes() {
+			k := uint64(cur)<<8 | uint64(c)
+			next, ok := child[k]
+			if !ok {
+				next = b.newNode()
+				b.edge(cur, c, c, next)
+				child[k] = next
+			}
+			cur = next
+		}
+		if !ends[cur] { // a value listed twice ends at the same node
+			ends[cur] = true
+			b.eps(cur, end)
+		}
 		n++
+		if err := b.checkSize(path); err != nil {
+			return -1, err
+		}
 	}
 	if n == 0 {
 		return -1, &UnsupportedError{Keyword: "enum", Path: path, Reason: "no value fits the schema"}
@@ -627,10 +709,7 @@ func (b *builder) stringValue(from int32, s *jobj, path string) (int32, error) {
 			return -1, &UnsupportedError{Keyword: kw, Path: path, Reason: err.Error()}
 		}
 		open := b.lit(from, `"`)
-		body := b.newNode()
-		b.eps(open, body)
-		after := b.regex(body, re)
-		return b.lit(after, `"`), nil
+		return b.regexDFA(open, re, kw, path)
 	}
 	return b.freeString(from, minL, maxL), nil
 }
