@@ -80,6 +80,10 @@ func toAPIError(err error) *APIError {
 		return unavailable("the server is shutting down")
 	case errors.Is(err, sample.ErrInvalidParams):
 		return &APIError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Message: err.Error()}
+	case errors.Is(err, engine.ErrGrammar):
+		// The request's own schema (response_format, a tool's parameters, the tree schema)
+		// failed it during decoding: too costly a mask, or no allowed token left.
+		return &APIError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Message: err.Error()}
 	case errors.Is(err, engine.ErrBadRequest):
 		return &APIError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Message: err.Error()}
 	case errors.As(err, &te):

@@ -776,13 +776,24 @@ func schemaError(param, what string, err error) *APIError {
 var jsonObjectGrammar = sync.OnceValue(grammar.JSONObject)
 
 // Compiled grammars are cached by schema text (clients send the same schema over and over),
-// which also keeps each grammar's mask cache warm across requests.
+// which also keeps each grammar's masks in the shared mask cache useful across requests. The
+// cache is bounded in entries and in automaton nodes (the memory a grammar holds), so that
+// large schemas cannot pile up in it.
 var schemaCache = struct {
 	sync.Mutex
-	m map[string]*grammar.Grammar
+	m     map[string]*grammar.Grammar
+	nodes int
 }{m: map[string]*grammar.Grammar{}}
 
-const schemaCacheSize = 64
+const (
+	schemaCacheSize  = 64
+	schemaCacheNodes = grammar.MaxNodes
+)
+
+// compileSlots bounds the compilations running at once: each may hold up to grammar.MaxNodes
+// nodes while it builds (about 100 MB), so a burst of large schemas waits here instead of
+// multiplying the server's memory.
+var compileSlots = make(chan struct{}, 2)
 
 func compileSchema(schema []byte) (*grammar.Grammar, error) {
 	return compileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) { return grammar.CompileSchema(schema) })
@@ -795,15 +806,24 @@ func compileCached(key string, compile func() (*grammar.Grammar, error)) (*gramm
 	if g != nil {
 		return g, nil
 	}
+	compileSlots <- struct{}{}
 	g, err := compile()
+	<-compileSlots
 	if err != nil {
 		return nil, err
 	}
 	schemaCache.Lock()
-	if len(schemaCache.m) >= schemaCacheSize {
-		clear(schemaCache.m)
+	defer schemaCache.Unlock()
+	if g.Nodes() > schemaCacheNodes/4 {
+		return g, nil // too large to keep: its requests hold it while they run
 	}
-	schemaCache.m[key] = g
-	schemaCache.Unlock()
+	if len(schemaCache.m) >= schemaCacheSize || schemaCache.nodes+g.Nodes() > schemaCacheNodes {
+		clear(schemaCache.m)
+		schemaCache.nodes = 0
+	}
+	if _, ok := schemaCache.m[key]; !ok {
+		schemaCache.m[key] = g
+		schemaCache.nodes += g.Nodes()
+	}
 	return g, nil
 }

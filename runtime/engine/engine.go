@@ -41,6 +41,10 @@ var (
 	ErrClosed = errors.New("engine is shutting down")
 	// ErrBadRequest is wrapped by Submit's validation errors (empty prompt, bad sampling).
 	ErrBadRequest = errors.New("bad request")
+	// ErrGrammar is wrapped by the errors of a request's grammar during decoding: a mask past
+	// its work budget (grammar.ErrTooCostly), or no allowed token left. The request's schema
+	// is at fault, not the server.
+	ErrGrammar = errors.New("grammar")
 )
 
 // Request is one generation.
@@ -140,6 +144,12 @@ type Engine struct {
 	inBatch []*seqState
 	picks   []pick
 	pos     []int32
+	// grammarPicks are this step's picks of sequences with a grammar, running on their own
+	// goroutines.
+	grammarPicks []*pick
+
+	pickMu   sync.Mutex
+	pickDone []*pick // grammar picks finished after their step stopped waiting
 
 	stats counters
 
@@ -156,6 +166,7 @@ type counters struct {
 	prefixQueries, prefixHits   atomic.Int64
 	preemptions, steps, stepTok atomic.Int64
 	calls, forced, pruned       atomic.Int64
+	latePicks                   atomic.Int64
 }
 
 // Stats are the engine's figures for metrics.
@@ -170,6 +181,9 @@ type Stats struct {
 	Steps, StepTokens        int64
 	// Hooks' work: calls run inside the decode, tokens they forced, tokens dropped from KV.
 	Calls, ForcedTokens, PrunedTokens int64
+	// GrammarLatePicks counts grammar picks that outlasted their step: their sequence paused
+	// while the others stepped on.
+	GrammarLatePicks int64
 }
 
 // New makes an engine over a backend whose KV memory the engine's page pool describes, and
@@ -227,6 +241,8 @@ func (e *Engine) Stats() Stats {
 		Calls:         e.stats.calls.Load(),
 		ForcedTokens:  e.stats.forced.Load(),
 		PrunedTokens:  e.stats.pruned.Load(),
+
+		GrammarLatePicks: e.stats.latePicks.Load(),
 	}
 }
 
@@ -356,6 +372,7 @@ func (e *Engine) loop(ctx context.Context) {
 	defer close(e.loopDone)
 	defer e.abortAll(ErrClosed)
 	for {
+		e.deliverPicks()
 		e.deliverCalls()
 		e.admit()
 		if ctx.Err() != nil {
@@ -455,7 +472,7 @@ func (e *Engine) stepOnce() (bool, error) {
 	// Decoding sequences first: a stream in flight never waits behind a prompt.
 	for pass := 0; pass < 2; pass++ {
 		for _, s := range e.running {
-			if s.done || s.calling || s.ctx.Err() != nil {
+			if s.done || s.calling || s.pickPending || s.ctx.Err() != nil {
 				continue
 			}
 			pending := len(s.live) - s.kv.Len()
@@ -517,17 +534,34 @@ func (e *Engine) stepOnce() (bool, error) {
 	e.stats.steps.Add(1)
 	e.stats.stepTok.Add(int64(e.batch.NumTokens()))
 	e.picks = e.picks[:0]
+	e.grammarPicks = e.grammarPicks[:0]
+	now := time.Now()
 	for i, s := range e.inBatch {
 		if s.prefilling() {
 			s.prefillTime += elapsed
 		} else {
 			s.decodeTime += elapsed
 		}
-		if e.batch.Seqs[i].Logits {
-			e.picks = append(e.picks, pick{s: s, logits: e.logits[i]})
+		if !e.batch.Seqs[i].Logits {
+			continue
 		}
+		if s.firstToken.IsZero() {
+			s.firstToken = now
+		}
+		if s.matcher == nil {
+			e.picks = append(e.picks, pick{s: s, logits: e.logits[i]})
+			continue
+		}
+		// A grammar's pick may outlast this step, so it draws from logits of its own: the
+		// sequence's buffer and the step's trade places.
+		if s.logits == nil {
+			s.logits = make([]float32, len(e.logits[i]))
+		}
+		s.logits, e.logits[i] = e.logits[i], s.logits
+		e.grammarPicks = append(e.grammarPicks, e.startGrammarPick(s))
 	}
 	e.pickAll()
+	e.awaitGrammarPicks(max(minGrammarWait, elapsed/2))
 	for i := range e.picks {
 		e.commit(&e.picks[i])
 	}
@@ -541,11 +575,19 @@ type pick struct {
 	id     int32
 	ev     Event
 	err    error
+	// A grammar pick's hand-over between its goroutine and the scheduler: state (pickWaited,
+	// pickInTime, pickLate) and done, closed when it finished in time.
+	state    atomic.Int32
+	done     chan struct{}
+	stopWake func() bool // a late pick's wake-up on its request's cancellation
 }
 
-// pickAll draws every sequence's next token. Sampling a 150k vocabulary at a temperature costs
-// about as much as a small model's forward step, so with several sequences the draws run on
-// all cores; each sequence's sampler and matcher are its own, and grammars' mask caches lock.
+// minGrammarWait is the least a step waits for grammar picks before it goes on without them.
+const minGrammarWait = time.Millisecond
+
+// pickAll draws the next token of every sequence without a grammar. Sampling a 150k
+// vocabulary at a temperature costs about as much as a small model's forward step, so with
+// several sequences the draws run on all cores; each sequence's sampler is its own.
 func (e *Engine) pickAll() {
 	n := len(e.picks)
 	workers := min(n, runtime.GOMAXPROCS(0))
@@ -571,6 +613,83 @@ func (e *Engine) pickAll() {
 	}
 	work()
 	wg.Wait()
+}
+
+// Grammar picks run off the scheduler: a mask the cache does not hold walks the vocabulary
+// through the grammar's automaton, which for an ambiguous grammar can take far longer than a
+// step. The step waits for them a little (half its forward time, so that the usual cheap
+// masks still land in the same step); a pick still running then pauses its sequence, as a
+// tool call does, and the other sequences step on without it. The finished pick is committed
+// at the start of a later step (deliverPicks).
+
+// Grammar pick states: the step is waiting for it, its goroutine finished it in time, or the
+// step gave up waiting and the goroutine hands it over through pickDone.
+const (
+	pickWaited int32 = iota
+	pickInTime
+	pickLate
+)
+
+// startGrammarPick starts s's draw on a goroutine of its own.
+func (e *Engine) startGrammarPick(s *seqState) *pick {
+	p := &pick{s: s, logits: s.logits, done: make(chan struct{})}
+	go func() {
+		e.pickOne(p)
+		if p.state.CompareAndSwap(pickWaited, pickInTime) {
+			close(p.done)
+			return
+		}
+		e.pickMu.Lock()
+		e.pickDone = append(e.pickDone, p)
+		e.pickMu.Unlock()
+		e.signal()
+	}()
+	return p
+}
+
+// awaitGrammarPicks waits up to wait for this step's grammar picks. Those done are committed
+// with the step's other picks; each of the others pauses its sequence until deliverPicks.
+func (e *Engine) awaitGrammarPicks(wait time.Duration) {
+	if len(e.grammarPicks) == 0 {
+		return
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	expired := false
+	for _, p := range e.grammarPicks {
+		if !expired {
+			select {
+			case <-p.done:
+			case <-timer.C:
+				expired = true
+			}
+		}
+		if p.state.CompareAndSwap(pickWaited, pickLate) {
+			p.s.pickPending = true
+			// The scheduler may sleep while the pick runs: a cancellation must wake it, so
+			// that the sequence's pages are freed at once.
+			p.stopWake = context.AfterFunc(p.s.ctx, e.signal)
+			e.stats.latePicks.Add(1)
+			continue
+		}
+		e.picks = append(e.picks, pick{s: p.s, logits: p.logits, id: p.id, ev: p.ev, err: p.err})
+	}
+}
+
+// deliverPicks commits the grammar picks that finished after their step stopped waiting.
+func (e *Engine) deliverPicks() {
+	e.pickMu.Lock()
+	done := e.pickDone
+	e.pickDone = nil
+	e.pickMu.Unlock()
+	for _, p := range done {
+		p.stopWake()
+		p.s.pickPending = false
+		if p.s.done {
+			continue
+		}
+		e.commit(p)
+	}
 }
 
 // reserve appends n slots to s's KV, preempting the most recently admitted other sequences
@@ -725,9 +844,6 @@ func PickMasked(sampler *sample.Sampler, logits []float32, mask []uint64, ids []
 // prepares its event. It touches only p.s's own state, so picks run in parallel.
 func (e *Engine) pickOne(p *pick) {
 	s, logits := p.s, p.logits
-	if s.firstToken.IsZero() {
-		s.firstToken = time.Now()
-	}
 	chosen := false
 	var id int32
 	if ch, ok := s.req.Hook.(Chooser); ok {
@@ -742,17 +858,23 @@ func (e *Engine) pickOne(p *pick) {
 	}
 	if s.matcher != nil && !chosen && (id < 0 || !s.matcher.Allowed(id)) {
 		// The grammar rejects the draw: mask and draw again (Pick, as the penalties are in).
-		s.matcher.FillMask(s.mask)
+		if err := s.matcher.FillMask(s.ctx, s.mask); err != nil {
+			p.err = fmt.Errorf("%w: %w", ErrGrammar, err)
+			return
+		}
 		MaskLogits(logits, s.mask)
 		id, s.pickIDs, s.pickVals = PickMasked(s.sampler, logits, s.mask, s.pickIDs, s.pickVals)
 	}
 	if id < 0 {
 		p.err = errors.New("no token can be sampled: every logit is -Inf or NaN")
+		if s.matcher != nil {
+			p.err = fmt.Errorf("%w: no token the grammar allows can be sampled (the output nests deeper than the grammar's stack?)", ErrGrammar)
+		}
 		return
 	}
 	if s.matcher != nil {
 		if err := s.matcher.Accept(id); err != nil {
-			p.err = fmt.Errorf("grammar: %w", err)
+			p.err = fmt.Errorf("%w: %w", ErrGrammar, err)
 			return
 		}
 	}

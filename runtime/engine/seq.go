@@ -39,6 +39,10 @@ type seqState struct {
 
 	grammarDone bool // finished because the grammar's value is complete
 	calling     bool // paused while a hook's call runs
+	// pickPending: paused while a grammar pick that outlasted its step runs; logits is the
+	// buffer such picks draw from (see stepOnce).
+	pickPending bool
+	logits      []float32
 
 	calls, forced, pruned, kvPeak int
 
