@@ -23,9 +23,10 @@ import (
 // When the two renders differ in length, the template did something with the text itself
 // (escaped it, removed it, tested for it) and its position in the output cannot be traced;
 // RenderPrompt then refuses with a *SpecialTextError rather than guess, since a wrong guess
-// could let a client's text act as markup. Special-token text that a template assembles out
-// of content that holds none (by changing case, say) is not detected; no common chat template
-// does that.
+// could let a client's text act as markup. The filler keeps the byte length, not the count of
+// characters, so a template that cuts content by characters may be refused for non-ASCII
+// special tokens. Special-token text that a template assembles out of content that holds none
+// (by changing case, say) is not detected; no common chat template does that.
 
 // Specials is the set of special-token texts a tokenizer reads as control tokens. Build it
 // once per tokenizer with NewSpecials; it is immutable and safe for concurrent use.
