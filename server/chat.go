@@ -14,6 +14,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
+	"github.com/arborlabs/arbor/runtime/tokenizer"
 	"github.com/arborlabs/arbor/tree"
 )
 
@@ -21,6 +22,8 @@ import (
 // the server appends to force a tool call (tool_choice "required" or a named function): the
 // model continues from it, and the output parser is fed it first. thinkingOpen reports a
 // prompt that leaves a <think> block open, so the output starts inside the reasoning.
+// Special tokens of the template's markup become control tokens; special-token text from the
+// request's messages and tools is encoded as plain text (unless SpecialTokensInContent).
 func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thinkingOpen bool, err error) {
 	if st.tmpl == nil {
 		return nil, "", false, badRequest("messages", "the model %q has no chat template; use /v1/completions with a prompt in its format", st.model.Name)
@@ -38,7 +41,7 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 	if r.ToolChoice.Mode != "none" {
 		in.Tools = r.Tools
 	}
-	text, err := st.tmpl.Render(in)
+	p, err := st.tmpl.RenderPrompt(in, st.specials)
 	if err != nil {
 		var te *chat.TemplateError
 		if errors.As(err, &te) {
@@ -48,6 +51,7 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 		// tests), so a failure here comes from this request's content.
 		return nil, "", false, badRequest("messages", "the model's chat template could not render this conversation: %v", err)
 	}
+	text := p.Text
 	if st.reasoning {
 		thinkingOpen = strings.LastIndex(text, thinkOpen) > strings.LastIndex(text, thinkClose)
 	}
@@ -62,7 +66,11 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 		}
 		r.Grammar = g
 	}
-	return st.tok.Encode(text + prime), prime, thinkingOpen, nil
+	asText := make([]tokenizer.Span, len(p.Data))
+	for i, s := range p.Data {
+		asText[i] = tokenizer.Span(s)
+	}
+	return st.tok.EncodeMixed(text+prime, asText), prime, thinkingOpen, nil
 }
 
 // toolCallGrammar constrains the rest of a forced call (after forcedCallPrefix): for "required"

@@ -67,6 +67,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Tree configures task-tree decoding: its default, tool hosts, the operator's tools.
 	Tree TreeOptions
+	// SpecialTokensInContent lets special-token text in chat messages (contents, tool calls and
+	// results, tool definitions) become control tokens, as the chat template's markup does. By
+	// default it is encoded as plain text, so that a client cannot write role markup into a
+	// message; completions prompts are parsed for special tokens either way.
+	SpecialTokensInContent bool
 }
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -94,6 +99,7 @@ type modelState struct {
 	tok        *tokenizer.Tokenizer
 	model      Model
 	tmpl       *chat.Template // nil: the model has no chat template
+	specials   *chat.Specials // special-token texts to read as plain text in chat contents (nil: none)
 	toolFormat ToolFormat
 	reasoning  bool
 	created    int64
@@ -148,6 +154,9 @@ func (s *Server) Ready(gen Generator, m Model) error {
 			return fmt.Errorf("server: chat template of %s: %w", m.Name, err)
 		}
 		st.tmpl = t
+		if !s.opt.SpecialTokensInContent {
+			st.specials = chat.NewSpecials(tok.SpecialTokens())
+		}
 		st.toolFormat = DetectToolFormat(src)
 		st.reasoning = DetectReasoning(src)
 	}

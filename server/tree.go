@@ -223,7 +223,7 @@ func (ts *treeSetup) hook(st *modelState, m *metrics) *tree.Run {
 	return tree.NewRun(tree.RunOptions{
 		Buffer:     ts.buffer,
 		TokenBytes: st.tok.TokenBytes,
-		Encode:     st.tok.Encode,
+		Encode:     st.tok.EncodeText, // tool results are data: special-token text in them is plain text
 		Tools:      toolCaller{set: ts.set, m: m},
 	})
 }

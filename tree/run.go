@@ -23,7 +23,7 @@ type RunOptions struct {
 	Buffer     int                       // pruning buffer: closed subtask lists kept in the KV cache
 	NoPrune    bool                      // track and call tools, but never drop (for comparisons)
 	TokenBytes func(id int32) []byte     // a token's bytes (required)
-	Encode     func(text string) []int32 // tokenizes forced text, without BOS (required)
+	Encode     func(text string) []int32 // tokenizes forced text as data (no control tokens), without BOS (required)
 	Tools      Caller                    // nil: every call gets an error object as its result
 }
 

@@ -52,6 +52,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
 	chatTemplate := fs.String("chat-template", "", "a Jinja chat template file to use instead of the model's own")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	specialsInContent := fs.Bool("special-tokens-in-content", false, "read special-token text in chat messages "+
+		"(<|im_end|> and the like) as control tokens, like the chat template's markup; by default it is plain text")
 	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM models); a request may still ask for reasoning_format \"text\"")
 	var toolHosts stringList
 	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may reach; repeatable. None: such tools are refused")
@@ -93,7 +95,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
-	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt})
+	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt,
+		SpecialTokensInContent: *specialsInContent})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

@@ -168,14 +168,20 @@ var reservedNames = map[string]bool{
 }
 
 // Render renders the template for one conversation.
-func (t *Template) Render(in Input) (out string, err error) {
-	messages, err := messagesValue(in.Messages)
+func (t *Template) Render(in Input) (string, error) {
+	return t.render(in, nil)
+}
+
+// render renders with every string that came from the caller's Input passed through rw
+// (nil: as given).
+func (t *Template) render(in Input, rw *rewriter) (out string, err error) {
+	messages, err := messagesValue(in.Messages, rw)
 	if err != nil {
 		return "", fmt.Errorf("chat: render: %w", err)
 	}
 	var tools any // HF passes tools=None when there are none
 	if len(in.Tools) > 0 {
-		if tools, err = toolsValue(in.Tools); err != nil {
+		if tools, err = toolsValue(in.Tools, rw); err != nil {
 			return "", fmt.Errorf("chat: render: %w", err)
 		}
 	}
@@ -216,7 +222,7 @@ func (t *Template) Render(in Input) (out string, err error) {
 		if reservedNames[k] {
 			return "", fmt.Errorf("chat: render: extra variable %q clashes with a variable the renderer sets", k)
 		}
-		tv, err := templateValue(v)
+		tv, err := templateValue(v, rw)
 		if err != nil {
 			return "", fmt.Errorf("chat: render: extra variable %q: %w", k, err)
 		}
@@ -239,9 +245,9 @@ func (t *Template) Render(in Input) (out string, err error) {
 }
 
 // text returns the message content as the string templates receive.
-func (m *Message) text() (string, error) {
+func (m *Message) text(rw *rewriter) (string, error) {
 	if len(m.Parts) == 0 {
-		return m.Content, nil
+		return rw.str(m.Content), nil
 	}
 	if m.Content != "" {
 		return "", fmt.Errorf("message has both Content and Parts")
@@ -251,47 +257,47 @@ func (m *Message) text() (string, error) {
 		if p.Type != "text" {
 			return "", fmt.Errorf("content part %d has type %q; only text parts can be rendered", i, p.Type)
 		}
-		texts = append(texts, p.Text)
+		texts = append(texts, rw.str(p.Text))
 	}
 	return strings.Join(texts, "\n"), nil
 }
 
 // messagesValue builds the list of message mappings the template iterates.
-func messagesValue(msgs []Message) (pyList, error) {
+func messagesValue(msgs []Message, rw *rewriter) (pyList, error) {
 	out := make(pyList, 0, len(msgs))
 	for i := range msgs {
 		m := &msgs[i]
-		content, err := m.text()
+		content, err := m.text(rw)
 		if err != nil {
 			return nil, fmt.Errorf("message %d: %w", i, err)
 		}
 		d := newDict()
-		d.set("role", m.Role)
+		d.set("role", rw.str(m.Role))
 		d.set("content", content)
 		if m.Name != "" {
-			d.set("name", m.Name)
+			d.set("name", rw.str(m.Name))
 		}
 		if len(m.ToolCalls) > 0 {
 			calls := make(pyList, 0, len(m.ToolCalls))
 			for _, tc := range m.ToolCalls {
 				c := newDict()
 				if tc.ID != "" {
-					c.set("id", tc.ID)
+					c.set("id", rw.str(tc.ID))
 				}
-				c.set("type", orDefault(tc.Type, "function"))
+				c.set("type", rw.str(orDefault(tc.Type, "function")))
 				f := newDict()
-				f.set("name", tc.Function.Name)
-				f.set("arguments", argumentsValue(tc.Function.Arguments))
+				f.set("name", rw.str(tc.Function.Name))
+				f.set("arguments", argumentsValue(tc.Function.Arguments, rw))
 				c.set("function", f.d)
 				calls = append(calls, c.d)
 			}
 			d.set("tool_calls", calls)
 		}
 		if m.ToolCallID != "" {
-			d.set("tool_call_id", m.ToolCallID)
+			d.set("tool_call_id", rw.str(m.ToolCallID))
 		}
 		if m.ReasoningContent != "" {
-			d.set("reasoning_content", m.ReasoningContent)
+			d.set("reasoning_content", rw.str(m.ReasoningContent))
 		}
 		out = append(out, d.d)
 	}
@@ -300,26 +306,26 @@ func messagesValue(msgs []Message) (pyList, error) {
 
 // argumentsValue turns tool call arguments into the mapping HF templates
 // expect; text that is not JSON is passed on unchanged.
-func argumentsValue(args string) any {
-	v, err := decodeJSON([]byte(args))
+func argumentsValue(args string, rw *rewriter) any {
+	v, err := decodeJSON([]byte(args), rw)
 	if err != nil {
-		return args
+		return rw.str(args)
 	}
 	return v
 }
 
-func toolsValue(tools []Tool) (pyList, error) {
+func toolsValue(tools []Tool, rw *rewriter) (pyList, error) {
 	out := make(pyList, 0, len(tools))
 	for i, t := range tools {
 		d := newDict()
-		d.set("type", orDefault(t.Type, "function"))
+		d.set("type", rw.str(orDefault(t.Type, "function")))
 		f := newDict()
-		f.set("name", t.Function.Name)
+		f.set("name", rw.str(t.Function.Name))
 		if t.Function.Description != "" {
-			f.set("description", t.Function.Description)
+			f.set("description", rw.str(t.Function.Description))
 		}
 		if len(bytes.TrimSpace(t.Function.Parameters)) > 0 {
-			p, err := decodeJSON(t.Function.Parameters)
+			p, err := decodeJSON(t.Function.Parameters, rw)
 			if err != nil {
 				return nil, fmt.Errorf("tool %d (%s) parameters: %w", i, t.Function.Name, err)
 			}

@@ -60,11 +60,11 @@ func (l pyList) GetItem(key any) (*exec.Value, bool) {
 // decodeJSON decodes JSON text the way Python's json.loads does: objects keep
 // their key order (as *exec.Dict), integers stay integers and numbers with a
 // fraction or exponent become floats. Integers beyond int64 become floats
-// (Python would keep them exact).
-func decodeJSON(b []byte) (any, error) {
+// (Python would keep them exact). Strings, keys included, pass through rw.
+func decodeJSON(b []byte, rw *rewriter) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
-	v, err := decodeJSONValue(dec)
+	v, err := decodeJSONValue(dec, rw)
 	if err != nil {
 		return nil, fmt.Errorf("decode JSON: %w", err)
 	}
@@ -74,7 +74,7 @@ func decodeJSON(b []byte) (any, error) {
 	return v, nil
 }
 
-func decodeJSONValue(dec *json.Decoder) (any, error) {
+func decodeJSONValue(dec *json.Decoder, rw *rewriter) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
@@ -93,11 +93,11 @@ func decodeJSONValue(dec *json.Decoder) (any, error) {
 				if !ok {
 					return nil, fmt.Errorf("object key %v is not a string", kt)
 				}
-				v, err := decodeJSONValue(dec)
+				v, err := decodeJSONValue(dec, rw)
 				if err != nil {
 					return nil, err
 				}
-				d.set(key, v)
+				d.set(rw.str(key), v)
 			}
 			if _, err := dec.Token(); err != nil { // '}'
 				return nil, err
@@ -106,7 +106,7 @@ func decodeJSONValue(dec *json.Decoder) (any, error) {
 		case '[':
 			list := pyList{}
 			for dec.More() {
-				v, err := decodeJSONValue(dec)
+				v, err := decodeJSONValue(dec, rw)
 				if err != nil {
 					return nil, err
 				}
@@ -120,7 +120,9 @@ func decodeJSONValue(dec *json.Decoder) (any, error) {
 		return nil, fmt.Errorf("unexpected delimiter %v", t)
 	case json.Number:
 		return jsonNumber(t), nil
-	default: // string, bool, nil
+	case string:
+		return rw.str(t), nil
+	default: // bool, nil
 		return t, nil
 	}
 }
@@ -136,11 +138,14 @@ func jsonNumber(n json.Number) any {
 	return f
 }
 
-// templateValue converts a caller-supplied Extra value for the template.
-func templateValue(v any) (any, error) {
+// templateValue converts a caller-supplied Extra value for the template, its strings (keys
+// included) passed through rw.
+func templateValue(v any, rw *rewriter) (any, error) {
 	switch x := v.(type) {
+	case string:
+		return rw.str(x), nil
 	case json.RawMessage:
-		return decodeJSON(x)
+		return decodeJSON(x, rw)
 	case json.Number:
 		return jsonNumber(x), nil
 	case map[string]any:
@@ -151,17 +156,17 @@ func templateValue(v any) (any, error) {
 		sort.Strings(keys)
 		d := newDict()
 		for _, k := range keys {
-			cv, err := templateValue(x[k])
+			cv, err := templateValue(x[k], rw)
 			if err != nil {
 				return nil, fmt.Errorf("key %q: %w", k, err)
 			}
-			d.set(k, cv)
+			d.set(rw.str(k), cv)
 		}
 		return d.d, nil
 	case []any:
 		out := make(pyList, len(x))
 		for i, e := range x {
-			cv, err := templateValue(e)
+			cv, err := templateValue(e, rw)
 			if err != nil {
 				return nil, fmt.Errorf("index %d: %w", i, err)
 			}

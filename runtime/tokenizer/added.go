@@ -65,12 +65,18 @@ func (m *addedMatcher) longest(text string, i int) (tok int32, end int) {
 }
 
 // split calls fn for each stretch of text in order: added tokens with their id, the text
-// between them with id -1 (never empty). first is true for the stretch that starts the text
-// (Metaspace's prepend_scheme "first" needs it). A nil matcher passes the text through.
-func (m *addedMatcher) split(text string, fn func(seg string, id int32, first bool)) {
+// between them with id -1 (never empty). start is the stretch's byte offset in text (the
+// stretch at 0 starts the text, which Metaspace's prepend_scheme "first" needs to know).
+//
+// asText, when not nil, is asked about each special token found at text[i:end]; when it says
+// yes the match is passed over and its text stays in the surrounding stretch, as tokenizers
+// does for special tokens under encode_special_tokens (split_special_tokens in transformers):
+// the search goes on after the match, so no other added token is matched inside it. A nil
+// matcher passes the text through.
+func (m *addedMatcher) split(text string, asText func(i, end int) bool, fn func(seg string, id int32, start int)) {
 	if m == nil {
 		if text != "" {
-			fn(text, -1, true)
+			fn(text, -1, 0)
 		}
 		return
 	}
@@ -86,6 +92,10 @@ func (m *addedMatcher) split(text string, fn func(seg string, id int32, first bo
 			continue
 		}
 		tk := &m.toks[ti]
+		if tk.Special && asText != nil && asText(i, end) {
+			i = end
+			continue
+		}
 		if tk.SingleWord && !m.singleWordOK(text, i, end) {
 			// tokenizers drops such a match and moves on one character.
 			i++
@@ -111,13 +121,13 @@ func (m *addedMatcher) split(text string, fn func(seg string, id int32, first bo
 			}
 		}
 		if mstart > start {
-			fn(text[start:mstart], -1, start == 0)
+			fn(text[start:mstart], -1, start)
 		}
-		fn(tk.Content, tk.ID, mstart == 0)
+		fn(tk.Content, tk.ID, mstart)
 		start, i = mend, mend
 	}
 	if start < len(text) {
-		fn(text[start:], -1, start == 0)
+		fn(text[start:], -1, start)
 	}
 }
 

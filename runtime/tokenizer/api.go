@@ -21,9 +21,12 @@
 package tokenizer
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // GGUFVocab is a tokenizer as GGUF stores it under the tokenizer.ggml.* keys (and
@@ -147,28 +150,115 @@ func (t *Tokenizer) UNK() int32 { return t.unk }
 // Encode returns the ids of text, as Hugging Face's tokenizer.encode(text,
 // add_special_tokens=False) does: added tokens written in the text become their ids, no BOS or
 // EOS is added. Invalid UTF-8 is first replaced by U+FFFD (Python strings cannot hold it).
+//
+// Encode is for text whose author may write control tokens: a raw completions prompt, a chat
+// template's markup. Text that is data (message contents, tool results) goes through
+// EncodeText or EncodeMixed, so that it cannot end a turn or open a new one.
 func (t *Tokenizer) Encode(text string) []int32 {
-	text = toValidUTF8(text)
+	return t.encode(toValidUTF8(text), nil)
+}
+
+// EncodeText returns the ids of text read as plain text, as Hugging Face's tokenizer.encode
+// does with split_special_tokens=True: the text of a special (control) token such as
+// "<|im_end|>" or "<|endoftext|>" is not matched and is encoded like any other characters.
+// Added tokens that are not special (Qwen3's "<think>" and "<tool_call>") are still matched,
+// as in Hugging Face. No BOS or EOS is added; invalid UTF-8 is replaced as in Encode.
+func (t *Tokenizer) EncodeText(text string) []int32 {
+	return t.encode(toValidUTF8(text), func(int, int) bool { return true })
+}
+
+// Span is the byte range [Start, End) of a text.
+type Span struct {
+	Start, End int
+}
+
+// EncodeMixed encodes text whose special-token text is control markup in some places and data
+// in others, such as a rendered chat prompt: a special token whose text overlaps one of the
+// spans in asText is encoded as plain text (as EncodeText does), every other one becomes its
+// id (as Encode does). The whole text is tokenized in one pass, so the ids are those Encode
+// would give if the data's special-token text were ordinary characters. asText must be
+// sorted by Start and its spans must not overlap.
+//
+// Special tokens matched after normalization (normalized: true in tokenizer.json, which chat
+// models do not use for their control tokens) cannot be placed in text exactly; they are read
+// as plain text wherever the stretch between raw-matched added tokens that holds them overlaps
+// a span.
+func (t *Tokenizer) EncodeMixed(text string, asText []Span) []int32 {
+	if len(asText) == 0 {
+		return t.Encode(text)
+	}
+	if !utf8.ValidString(text) {
+		text, asText = repairSpans(text, asText)
+	}
+	return t.encode(text, func(i, end int) bool {
+		// The first span that ends after i is the only one that can overlap [i, end).
+		k, _ := slices.BinarySearchFunc(asText, i, func(s Span, i int) int { return cmp.Compare(s.End, i+1) })
+		return k < len(asText) && asText[k].Start < end && asText[k].End > i
+	})
+}
+
+// repairSpans replaces invalid UTF-8 in text as toValidUTF8 does, piece by piece between the
+// spans' boundaries, and moves the spans onto the repaired text.
+func repairSpans(text string, spans []Span) (string, []Span) {
+	var b strings.Builder
+	b.Grow(len(text) + 8)
+	out := make([]Span, len(spans))
+	last := 0
+	cut := func(at int) int {
+		at = min(max(at, last), len(text))
+		b.WriteString(toValidUTF8(text[last:at]))
+		last = at
+		return b.Len()
+	}
+	for k, s := range spans {
+		out[k].Start = cut(s.Start)
+		out[k].End = cut(s.End)
+	}
+	cut(len(text))
+	return b.String(), out
+}
+
+// SpecialTokens returns the text of every added token marked special (the control tokens
+// that Encode parses and EncodeText does not), in id order.
+func (t *Tokenizer) SpecialTokens() []string {
+	var out []string
+	for _, a := range t.added {
+		if a.Special {
+			out = append(out, a.Content)
+		}
+	}
+	return out
+}
+
+// encode runs the pipeline on valid UTF-8. asText, when not nil, says which special tokens
+// found in the raw text, at text[i:end], are to be read as plain text; special tokens matched
+// after normalization are asked about with the bounds of the raw stretch that holds them.
+func (t *Tokenizer) encode(text string, asText func(i, end int) bool) []int32 {
 	out := make([]int32, 0, len(text)/3+4)
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	t.rawAdded.split(text, func(seg string, id int32, first bool) {
+	t.rawAdded.split(text, asText, func(seg string, id int32, start int) {
 		if id >= 0 {
 			out = append(out, id)
 			return
 		}
+		end := start + len(seg)
 		if t.normalizer != nil {
 			seg = t.normalizer.normalize(seg)
 		}
 		if seg == "" {
 			return
 		}
-		t.normAdded.split(seg, func(seg string, id int32, innerFirst bool) {
+		var normAsText func(int, int) bool
+		if asText != nil {
+			normAsText = func(int, int) bool { return asText(start, end) }
+		}
+		t.normAdded.split(seg, normAsText, func(seg string, id int32, innerStart int) {
 			if id >= 0 {
 				out = append(out, id)
 				return
 			}
-			out = t.encodeSection(seg, first && innerFirst, out, sc)
+			out = t.encodeSection(seg, start == 0 && innerStart == 0, out, sc)
 		})
 	})
 	return out
