@@ -75,6 +75,8 @@ func newMetrics(s *Server) *metrics {
 		counter("generation_tokens_total", "Tokens generated.", func(s engine.Stats) float64 { return float64(s.GenTokens) }),
 		counter("num_preemptions_total", "Sequences preempted (pages freed, recomputed later) because the KV pool ran dry.", func(s engine.Stats) float64 { return float64(s.Preemptions) }),
 		counter("kv_pruned_tokens_total", "Tokens dropped from the KV cache by task-tree pruning.", func(s engine.Stats) float64 { return float64(s.PrunedTokens) }),
+		counter("grammar_late_picks_total", "Grammar-constrained draws that outlasted their step (their sequence paused while the others stepped on).",
+			func(s engine.Stats) float64 { return float64(s.GrammarLatePicks) }),
 		counter("forced_tokens_total", "Output tokens written by the runtime (tool results), not sampled.", func(s engine.Stats) float64 { return float64(s.ForcedTokens) }),
 		gauge("kv_cache_cached_pages", "KV pages kept for the prefix cache (in use or free).", func(s engine.Stats) float64 { return float64(s.KVPagesCached) }),
 		// The runtime's own figures (go_goroutines, memory, GC) and the process's (open fds,
