@@ -28,6 +28,12 @@ type fields map[string]json.RawMessage
 // each is a sequence in the engine, and one request must not take the whole batch.
 const maxN = 16
 
+// maxStopStrings and maxStopBytes bound a request's stop strings (OpenAI allows 4).
+const (
+	maxStopStrings = 64
+	maxStopBytes   = 16 << 10
+)
+
 func parseBody(body []byte) (fields, *APIError) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
@@ -214,10 +220,17 @@ func parseCommon(f fields) (common, *APIError) {
 	}
 	stop, e := stringOrList(f, "stop")
 	add(e)
+	stopBytes := 0
 	for _, s := range stop {
 		if s != "" {
 			c.Stop = append(c.Stop, s)
+			stopBytes += len(s)
 		}
+	}
+	// Every generated token is checked against every stop string: bound what that may cost.
+	if len(c.Stop) > maxStopStrings || stopBytes > maxStopBytes {
+		add(badRequest("stop", "'stop' may hold at most %d strings of %d bytes in all, got %d strings of %d bytes",
+			maxStopStrings, maxStopBytes, len(c.Stop), stopBytes))
 	}
 	if len(errs) > 0 {
 		return c, errs[0]
