@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -804,9 +805,10 @@ const (
 )
 
 // compileSlots bounds the compilations running at once: each may hold up to grammar.MaxNodes
-// nodes while it builds (about 100 MB), so a burst of large schemas waits here instead of
-// multiplying the server's memory.
-var compileSlots = make(chan struct{}, 2)
+// nodes while it builds (about 100 MB) and takes a core while it does, so a burst of large
+// schemas waits here instead of multiplying the server's memory or starving the engine's
+// forward steps of cores. One per four cores, at least one and at most two.
+var compileSlots = make(chan struct{}, min(2, max(1, runtime.NumCPU()/4)))
 
 func compileSchema(schema []byte) (*grammar.Grammar, error) {
 	return compileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) { return grammar.CompileSchema(schema) })
