@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -117,5 +118,45 @@ func TestPrefixTextDiffersFromTheStart(t *testing.T) {
 	a, b := prefixText(1, 50), prefixText(2, 50)
 	if a == b || a[:24] == b[:24] || len(strings.Fields(a)) < 50 {
 		t.Errorf("%q\n%q", a, b)
+	}
+}
+
+func TestPostChat(t *testing.T) {
+	// The request body names the answer to give.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch string(body) {
+		case "ok":
+			fmt.Fprint(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"a\":1}"},"finish_reason":"stop"}],`+
+				`"usage":{"completion_tokens":5}}`)
+		case "400":
+			w.WriteHeader(http.StatusBadRequest)
+			fmt.Fprint(w, `{"error":{"message":"bad schema","type":"invalid_request_error"}}`)
+		case "429":
+			w.Header().Set("Retry-After", "2")
+			w.WriteHeader(http.StatusTooManyRequests)
+		case "no choice":
+			fmt.Fprint(w, `{"choices":[]}`)
+		}
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		body   string
+		status int
+		err    string
+		check  func(reply) bool
+	}{
+		{"ok", 200, "", func(r reply) bool { return r.finish == "stop" && r.content == `{"a":1}` && r.completionTokens == 5 }},
+		{"400", 400, "bad schema", nil},
+		{"429", 429, "", func(r reply) bool { return r.retryAfter }},
+		{"no choice", 200, "no choice", nil},
+	} {
+		r := postChat(context.Background(), srv.Client(), srv.URL, []byte(tc.body))
+		if r.status != tc.status || !strings.Contains(r.err, tc.err) || (tc.check != nil && !tc.check(r)) || r.dur <= 0 {
+			t.Errorf("%s: %+v", tc.body, r)
+		}
+	}
+	if r := postChat(context.Background(), srv.Client(), "http://127.0.0.1:1", nil); r.status != 0 || r.err == "" {
+		t.Errorf("no server: %+v", r)
 	}
 }
