@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,6 +121,85 @@ func TestPrefixTextDiffersFromTheStart(t *testing.T) {
 	a, b := prefixText(1, 50), prefixText(2, 50)
 	if a == b || a[:24] == b[:24] || len(strings.Fields(a)) < 50 {
 		t.Errorf("%q\n%q", a, b)
+	}
+}
+
+func durs(msList ...int) []time.Duration {
+	var ds []time.Duration
+	for _, m := range msList {
+		ds = append(ds, time.Duration(m)*time.Millisecond)
+	}
+	return ds
+}
+
+func TestJudgeAdversarial(t *testing.T) {
+	base := &levelStats{ttft: durs(10, 20, 30), itl: durs(5, 6, 8)}
+	cases := []struct {
+		name     string
+		loaded   *levelStats
+		ok       bool
+		ttft     float64
+		problems string
+	}{
+		{"within the limit", &levelStats{ttft: durs(15, 50, 60), itl: durs(5, 7, 16)}, true, 2, ""},
+		{"TTFT over", &levelStats{ttft: durs(10, 61), itl: durs(5)}, false, 61.0 / 30, "TTFT p99 2.03x"},
+		{"ITL over", &levelStats{ttft: durs(10), itl: durs(5, 100)}, false, 10.0 / 30, "ITL p99 12.50x"},
+		{"no samples", &levelStats{}, false, math.NaN(), "no TTFT samples"},
+		{"failed requests", &levelStats{ttft: durs(10), itl: durs(5), errors: 1}, false, 10.0 / 30, "plain requests failed"},
+	}
+	for _, tc := range cases {
+		v := judgeAdversarial(base, tc.loaded, 2)
+		got := strings.Join(v.problems, "; ")
+		if v.ok != tc.ok || !strings.Contains(got, tc.problems) || (tc.ok && got != "") {
+			t.Errorf("%s: ok %v, problems %q; want ok %v containing %q", tc.name, v.ok, got, tc.ok, tc.problems)
+		}
+		if math.IsNaN(tc.ttft) != math.IsNaN(v.ttftRatio) || (!math.IsNaN(tc.ttft) && math.Abs(v.ttftRatio-tc.ttft) > 1e-9) {
+			t.Errorf("%s: TTFT ratio %v, want %v", tc.name, v.ttftRatio, tc.ttft)
+		}
+	}
+	if v := judgeAdversarial(&levelStats{}, &levelStats{ttft: durs(1), itl: durs(1)}, 2); v.ok {
+		t.Error("a baseline without samples passed")
+	}
+}
+
+func TestEnumStringsAreDistinct(t *testing.T) {
+	s := enumStrings(30000)
+	seen := make(map[string]bool, len(s))
+	firsts := map[byte]bool{}
+	for _, x := range s {
+		if seen[x] {
+			t.Fatalf("%q twice", x)
+		}
+		seen[x] = true
+		firsts[x[0]] = true
+	}
+	if len(firsts) < 20 {
+		t.Errorf("only %d distinct first bytes: the strings are not varied", len(firsts))
+	}
+	if !slices.Equal(s[:50], enumStrings(30000)[:50]) {
+		t.Error("not deterministic")
+	}
+	var schema struct {
+		Enum []string `json:"enum"`
+	}
+	if err := json.Unmarshal(advSchema("enum", 1000), &schema); err != nil || len(schema.Enum) != 1000 {
+		t.Errorf("enum schema: %v, %d values", err, len(schema.Enum))
+	}
+	var body struct {
+		Seed           int `json:"seed"`
+		MaxTokens      int `json:"max_tokens"`
+		ResponseFormat struct {
+			Type       string `json:"type"`
+			JSONSchema struct {
+				Schema struct {
+					Pattern string `json:"pattern"`
+				} `json:"schema"`
+			} `json:"json_schema"`
+		} `json:"response_format"`
+	}
+	if err := json.Unmarshal(advBody("m", advSchema("pattern", 0), 32), &body); err != nil || body.Seed != 1 || body.MaxTokens != 32 ||
+		body.ResponseFormat.Type != "json_schema" || body.ResponseFormat.JSONSchema.Schema.Pattern != "(.*.*.*){19}" {
+		t.Errorf("pattern body: %v %+v", err, body)
 	}
 }
 
