@@ -7,14 +7,15 @@
 //	go run ./bench/load --clients 1,4 --duration 5s --skip-pressure
 //	go run ./bench/load --url http://127.0.0.1:8080   # an already running server (no pressure run)
 //
-// Another mode replaces those runs:
+// Two other modes replace those runs:
 //
 //	go run ./bench/load --adversarial   # plain latency with and without one costly grammar request
+//	go run ./bench/load --soak 10m      # mixed traffic, then the server must return to its state
 //
 // It prints Markdown tables on stdout, progress on stderr, and exits 1 when a check fails (an
 // error other than a 429 under pressure, a server that does not return to idle, a prefix-cache
-// ratio under --min-prefix-ratio, a plain p99 over --adversarial-max-ratio of its baseline), 2 on
-// bad flags or when it cannot run at all.
+// ratio under --min-prefix-ratio, a plain p99 over --adversarial-max-ratio of its baseline, a
+// 5xx or a leak in the soak), 2 on bad flags or when it cannot run at all.
 // See bench/load/README.md.
 package main
 
@@ -79,6 +80,16 @@ type config struct {
 	advRatio    float64       // the p99 ratio (loaded / baseline) above which the check fails
 	advTimeout  time.Duration // one adversarial request at most
 
+	soak         time.Duration // the soak instead of the default runs (0: no soak)
+	soakClients  int
+	soakWarmup   time.Duration
+	soakIdle     time.Duration
+	soakMix      []int // weights by soakKind
+	soakTokens   int   // max_tokens of the soak's requests
+	soakRSSRatio float64
+	soakGoSlack  int // goroutines allowed above the pre-soak count
+	soakOversize int // bytes of the oversize request body
+
 	keep bool
 }
 
@@ -133,6 +144,22 @@ func run() int {
 		"fail when a plain TTFT or ITL p99 with the adversary exceeds the baseline's by more than this factor")
 	flag.DurationVar(&cfg.advTimeout, "adversarial-timeout", 90*time.Second,
 		"give up on one adversarial request after this long")
+	flag.DurationVar(&cfg.soak, "soak", 0,
+		"run a soak of mixed traffic for this long instead of the default runs (e.g. 10m)")
+	flag.IntVar(&cfg.soakClients, "soak-clients", 8, "concurrent clients in the soak")
+	flag.DurationVar(&cfg.soakWarmup, "soak-warmup", time.Minute,
+		"mixed traffic before the soak, after which the baseline RSS, goroutines and KV pages are read")
+	flag.DurationVar(&cfg.soakIdle, "soak-idle", time.Minute,
+		"how long the server rests after the soak before the final reading")
+	soakMix := flag.String("soak-mix", defaultSoakMix, "weights of the soak's request kinds")
+	flag.IntVar(&cfg.soakTokens, "soak-max-tokens", 32,
+		"max_tokens of the soak's requests (tree requests get 5 times as many)")
+	flag.Float64Var(&cfg.soakRSSRatio, "soak-max-rss-ratio", 1.5,
+		"fail when the RSS after the soak and the rest exceeds the RSS after the warm-up by more than this factor")
+	flag.IntVar(&cfg.soakGoSlack, "soak-goroutine-slack", 2,
+		"goroutines the server may hold above its pre-soak count after the rest")
+	flag.IntVar(&cfg.soakOversize, "soak-oversize-bytes", 9<<20,
+		"size of the soak's oversize request body (over the server's --max-body, 8 MiB by default)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (model, binary, server logs)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -159,8 +186,15 @@ func run() int {
 		}
 		cfg.advKinds = append(cfg.advKinds, strings.TrimSpace(k))
 	}
+	mix, err := parseMix(*soakMix)
+	if err != nil {
+		logf("--soak-mix: %v", err)
+		return 2
+	}
+	cfg.soakMix = mix
 	if cfg.advClients < 1 || cfg.advDuration <= 0 || cfg.advTokens < 1 || cfg.advEnum < 1 || cfg.advRatio <= 0 ||
-		cfg.advTimeout <= 0 {
+		cfg.advTimeout <= 0 || cfg.soak < 0 || cfg.soakClients < 1 || cfg.soakWarmup < 0 || cfg.soakIdle < 0 ||
+		cfg.soakTokens < 1 || cfg.soakRSSRatio <= 0 || cfg.soakGoSlack < 0 || cfg.soakOversize < 1 {
 		logf("bad flag values (see -h)")
 		return 2
 	}
@@ -200,7 +234,7 @@ func (b *bench) failf(format string, args ...any) {
 
 func (b *bench) run(ctx context.Context) int {
 	cfg := &b.cfg
-	maxClients := max(slices.Max(cfg.clients), cfg.advClients+1)
+	maxClients := max(slices.Max(cfg.clients), cfg.advClients+1, cfg.soakClients)
 	b.hc = &http.Client{Transport: &http.Transport{
 		MaxIdleConns: 4 * (maxClients + cfg.pressureClients), MaxIdleConnsPerHost: 2 * (maxClients + cfg.pressureClients),
 		IdleConnTimeout: 30 * time.Second, DisableCompression: true,
@@ -228,7 +262,7 @@ func (b *bench) run(ctx context.Context) int {
 	b.printf("%s\n\n", b.describe())
 
 	var code int
-	if cfg.adversarial {
+	if cfg.adversarial || cfg.soak > 0 {
 		code = b.runModes(ctx)
 	} else {
 		code = b.runStandard(ctx)
@@ -310,8 +344,9 @@ func (b *bench) runStandard(ctx context.Context) int {
 	return 0
 }
 
-// runModes runs the modes asked for (the adversarial-grammar benchmark), each on a server of its
-// own. It returns 2 when it cannot run at all.
+// runModes runs the adversarial-grammar benchmark and the soak, those asked for, each on a
+// server of its own: the soak compares the server's memory with its own warm-up, which the
+// adversarial requests' grammars would have grown. It returns 2 when it cannot run at all.
 func (b *bench) runModes(ctx context.Context) int {
 	cfg := &b.cfg
 	type mode struct {
@@ -319,7 +354,7 @@ func (b *bench) runModes(ctx context.Context) int {
 		tag  string
 		body func(context.Context, *server)
 	}
-	for _, m := range []mode{{cfg.adversarial, "adversarial", b.adversarialRun}} {
+	for _, m := range []mode{{cfg.adversarial, "adversarial", b.adversarialRun}, {cfg.soak > 0, "soak", b.soakRun}} {
 		if !m.on || ctx.Err() != nil {
 			continue
 		}
@@ -367,8 +402,8 @@ func (b *bench) serverFor(ctx context.Context, tag string) (*server, error) {
 	return srv, nil
 }
 
-// smallSchemaFormat is the response_format of the warm-up's structured-output request: a small
-// object.
+// smallSchemaFormat is the response_format of the warm-up's and the soak's structured-output
+// requests: a small object.
 var smallSchemaFormat = json.RawMessage(`{"type":"json_schema","json_schema":{"name":"person","strict":true,"schema":` +
 	`{"type":"object","properties":{"name":{"type":"string","maxLength":16},` +
 	`"age":{"type":"integer","minimum":0,"maximum":150},` +
