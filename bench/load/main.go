@@ -89,6 +89,7 @@ type config struct {
 	soakRSSRatio float64
 	soakGoSlack  int // goroutines allowed above the pre-soak count
 	soakOversize int // bytes of the oversize request body
+	soakTrees    int // distinct tree schemas (0: a new one for every request)
 
 	keep bool
 }
@@ -158,6 +159,8 @@ func run() int {
 		"fail when the RSS after the soak and the rest exceeds the RSS after the warm-up by more than this factor")
 	flag.IntVar(&cfg.soakGoSlack, "soak-goroutine-slack", 2,
 		"goroutines the server may hold above its pre-soak count after the rest")
+	flag.IntVar(&cfg.soakTrees, "soak-tree-schemas", 16,
+		"distinct task-tree schemas, each forcing its own calculator expression (0: a new one for every tree request)")
 	flag.IntVar(&cfg.soakOversize, "soak-oversize-bytes", 9<<20,
 		"size of the soak's oversize request body (over the server's --max-body, 8 MiB by default)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (model, binary, server logs)")
@@ -194,7 +197,8 @@ func run() int {
 	cfg.soakMix = mix
 	if cfg.advClients < 1 || cfg.advDuration <= 0 || cfg.advTokens < 1 || cfg.advEnum < 1 || cfg.advRatio <= 0 ||
 		cfg.advTimeout <= 0 || cfg.soak < 0 || cfg.soakClients < 1 || cfg.soakWarmup < 0 || cfg.soakIdle < 0 ||
-		cfg.soakTokens < 1 || cfg.soakRSSRatio <= 0 || cfg.soakGoSlack < 0 || cfg.soakOversize < 1 {
+		cfg.soakTokens < 1 || cfg.soakRSSRatio <= 0 || cfg.soakGoSlack < 0 || cfg.soakOversize < 1 ||
+		cfg.soakTrees < 0 {
 		logf("bad flag values (see -h)")
 		return 2
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -371,5 +372,28 @@ func TestPostChat(t *testing.T) {
 	}
 	if r := postChat(context.Background(), srv.Client(), "http://127.0.0.1:1", nil); r.status != 0 || r.err == "" {
 		t.Errorf("no server: %+v", r)
+	}
+}
+
+func TestTreeOperands(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pairs := map[[2]int]bool{}
+	for i := 0; i < 2000; i++ {
+		x, y := treeOperands(16, rng)
+		pairs[[2]int{x, y}] = true
+	}
+	if len(pairs) != 16 {
+		t.Errorf("%d distinct pairs from 16 schemas", len(pairs))
+	}
+	pairs = map[[2]int]bool{}
+	for i := 0; i < 200; i++ {
+		x, y := treeOperands(0, rng)
+		if x < 2 || x > 999 || y < 2 || y > 999 {
+			t.Fatalf("operands %d, %d out of range", x, y)
+		}
+		pairs[[2]int{x, y}] = true
+	}
+	if len(pairs) < 190 {
+		t.Errorf("only %d distinct pairs of 200 random ones", len(pairs))
 	}
 }

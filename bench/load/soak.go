@@ -103,6 +103,18 @@ func treeFormat(expr string) json.RawMessage {
 	return json.RawMessage(`{"type":"tree","schema":` + schema + `}`)
 }
 
+// treeOperands are the numbers a tree request multiplies: with n > 0, one of n fixed pairs (n
+// schemas in all, which the server's grammar cache keeps once compiled, so that its heap
+// settles after the warm-up); with n == 0, a random pair, almost always a new schema (the cache
+// fills and turns over, and the tool cache mostly misses).
+func treeOperands(n int, rng *rand.Rand) (x, y int) {
+	if n == 0 {
+		return 2 + rng.IntN(998), 2 + rng.IntN(998)
+	}
+	j := rng.IntN(n)
+	return 101 + 7*j, 13 + j
+}
+
 // badInput is one request the server must refuse with a 4xx.
 type badInput struct {
 	name string
@@ -299,7 +311,7 @@ func (b *bench) soakRequest(ctx context.Context, srv *server, k soakKind, c, i i
 		}
 		return fromReply(k, post(req), true)
 	case soakTree:
-		x, y := 2+rng.IntN(998), 2+rng.IntN(998) // mostly new expressions: the tool cache misses and evicts
+		x, y := treeOperands(cfg.soakTrees, rng)
 		req.Messages = []chatMessage{{Role: "user", Content: fmt.Sprintf("What is %d times %d? Use the calculator.", x, y)}}
 		req.MaxTokens = 5 * cfg.soakTokens
 		req.ReasoningFormat = treeFormat(fmt.Sprintf("%d*%d", x, y))
@@ -501,9 +513,20 @@ func (b *bench) soakRun(ctx context.Context, srv *server) {
 	logf("soak: after the warm-up: RSS %s MiB, %g goroutines, KV use %g; %d clients for %s...",
 		mib(before.rss), before.goroutines, before.kvUsage, cfg.soakClients, cfg.soak)
 
+	toolCalls := func() map[string]float64 {
+		out := map[string]float64{}
+		if m, err := scrape(ctx, b.mc, srv.url); err == nil {
+			for _, o := range []string{"ok", "cached", "error"} {
+				out[o] = m[`arbor:tool_calls_total{outcome="`+o+`"}`]
+			}
+		}
+		return out
+	}
+	tools0 := toolCalls()
 	stopPeaks := b.watchPeaks(ctx, srv)
 	st := b.soakTraffic(ctx, srv, cfg.soak, 2, bads)
 	peaks := stopPeaks()
+	tools1 := toolCalls()
 	afterIdle, _, _ := strings.Cut(b.rest(ctx, srv), ";") // the verdict; the readings come below
 	after := b.sampleServer(ctx, srv)
 	logf("soak: done; RSS %s MiB, %g goroutines; resting %s...", mib(after.rss), after.goroutines, cfg.soakIdle)
@@ -516,8 +539,13 @@ func (b *bench) soakRun(ctx context.Context, srv *server) {
 	problems, notes := judgeSoak(before, final, soakLimits{rssRatio: cfg.soakRSSRatio, goSlack: cfg.soakGoSlack})
 
 	b.printf("### Soak\n\n")
-	b.printf("%d clients send a weighted mix of requests back to back (max_tokens %d, tree requests %d; temperature %g) ",
+	b.printf("%d clients send a weighted mix of requests back to back (max_tokens %d, tree requests %d; temperature %g; ",
 		cfg.soakClients, cfg.soakTokens, 5*cfg.soakTokens, cfg.temp)
+	if cfg.soakTrees > 0 {
+		b.printf("%d distinct tree schemas) ", cfg.soakTrees)
+	} else {
+		b.printf("a new tree schema for every tree request) ")
+	}
 	b.printf("for a warm-up of %s, then for %s; the server then rests %s. Latencies in ms.\n\n",
 		cfg.soakWarmup, cfg.soak, cfg.soakIdle)
 	b.printf("| kind | weight | requests | status codes | hung up | 429s | 5xx | other errors | ")
@@ -534,8 +562,10 @@ func (b *bench) soakRun(ctx context.Context, srv *server) {
 	}
 	sent, five, errs := st.totals()
 	b.printf("| all | | %d | %s | | | %d | %d | | |\n\n", sent, statusString(all), five, errs)
-	b.printf("%.1f requests/s over %s. Tree requests ran %d calculator calls in all (usage.tool_calls).",
+	b.printf("%.1f requests/s over %s. Tree requests ran %d calculator calls in all (usage.tool_calls; ",
 		float64(sent)/st.wall.Seconds(), st.wall.Round(time.Second), st.kinds[soakTree].toolCalls)
+	b.printf("by `arbor:tool_calls_total`: %g run, %g from the tool cache, %g failed).",
+		tools1["ok"]-tools0["ok"], tools1["cached"]-tools0["cached"], tools1["error"]-tools0["error"])
 	if warm != nil {
 		ws, wf, we := warm.totals()
 		b.printf(" Warm-up: %d requests, %d 5xx, %d other errors.", ws, wf, we)
