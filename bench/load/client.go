@@ -26,13 +26,18 @@ type streamOptions struct {
 
 // chatRequest is the subset of OpenAI's request body that the benchmark sends.
 type chatRequest struct {
-	Model         string        `json:"model"`
-	Messages      []chatMessage `json:"messages"`
-	MaxTokens     int           `json:"max_tokens"`
-	Temperature   float64       `json:"temperature"`
-	Seed          *int64        `json:"seed,omitempty"`
-	Stream        bool          `json:"stream"`
-	StreamOptions streamOptions `json:"stream_options"`
+	Model         string         `json:"model"`
+	Messages      []chatMessage  `json:"messages"`
+	MaxTokens     int            `json:"max_tokens"`
+	Temperature   float64        `json:"temperature"`
+	Seed          *int64         `json:"seed,omitempty"`
+	Stream        bool           `json:"stream"`
+	StreamOptions *streamOptions `json:"stream_options,omitempty"`
+
+	// Structured output and task trees (the soak): sent as given when set.
+	ResponseFormat  json.RawMessage `json:"response_format,omitempty"`
+	ReasoningFormat json.RawMessage `json:"reasoning_format,omitempty"`
+	Tools           json.RawMessage `json:"tools,omitempty"`
 }
 
 // chunk is the subset of a chat.completion.chunk (or an error event) that the benchmark reads.
@@ -51,6 +56,7 @@ type chunk struct {
 		PromptTokensDetails *struct {
 			CachedTokens int `json:"cached_tokens"`
 		} `json:"prompt_tokens_details"`
+		ToolCalls int `json:"tool_calls"` // task trees: tool calls run inside the decode
 	} `json:"usage"`
 	Error *struct {
 		Message string `json:"message"`
@@ -86,6 +92,7 @@ type result struct {
 	promptTokens     int    // from usage
 	completionTokens int    // from usage
 	cachedTokens     int    // usage.prompt_tokens_details.cached_tokens; -1 when absent
+	toolCalls        int    // usage.tool_calls (task trees)
 	hasUsage         bool
 }
 
@@ -94,7 +101,7 @@ type result struct {
 // It never returns an error: what went wrong is in the result.
 func streamChat(ctx context.Context, hc *http.Client, url string, req chatRequest, abandonAfter int) result {
 	req.Stream = true
-	req.StreamOptions.IncludeUsage = true
+	req.StreamOptions = &streamOptions{IncludeUsage: true}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return result{outcome: outcomeError, err: err.Error()}
@@ -182,7 +189,7 @@ func streamChat(ctx context.Context, hc *http.Client, url string, req chatReques
 		}
 		if u := c.Usage; u != nil {
 			res.hasUsage = true
-			res.promptTokens, res.completionTokens = u.PromptTokens, u.CompletionTokens
+			res.promptTokens, res.completionTokens, res.toolCalls = u.PromptTokens, u.CompletionTokens, u.ToolCalls
 			if u.PromptTokensDetails != nil {
 				res.cachedTokens = u.PromptTokensDetails.CachedTokens
 			}
@@ -217,6 +224,74 @@ func truncate(b []byte, n int) string {
 		return string(b[:n]) + "..."
 	}
 	return string(b)
+}
+
+// reply is what one non-streaming request got.
+type reply struct {
+	status     int           // HTTP status; 0 when no answer came (err says why)
+	err        string        // a transport error, or for a non-200 answer its error message
+	dur        time.Duration // from sending the request to the end of the answer
+	retryAfter bool          // a 429 carried a valid Retry-After header
+	// From a 200 chat completion:
+	finish           string
+	content          string
+	completionTokens int
+}
+
+// postChat sends body (JSON, or deliberately not) to /v1/chat/completions without streaming and
+// reads the whole answer. It never returns an error: what went wrong is in the reply.
+func postChat(ctx context.Context, hc *http.Client, url string, body []byte) reply {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v1/chat/completions", bytes.NewReader(body))
+	if err != nil {
+		return reply{err: err.Error()}
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	start := time.Now()
+	resp, err := hc.Do(hr)
+	if err != nil {
+		return reply{err: "request: " + err.Error(), dur: time.Since(start)}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	r := reply{status: resp.StatusCode, dur: time.Since(start)}
+	if err != nil {
+		r.err = "reading the answer: " + err.Error()
+		return r
+	}
+	if resp.StatusCode == http.StatusTooManyRequests {
+		s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+		r.retryAfter = err == nil && s >= 0
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e chunk
+		if json.Unmarshal(data, &e) == nil && e.Error != nil {
+			r.err = e.Error.Message
+		} else {
+			r.err = truncate(bytes.TrimSpace(data), 200)
+		}
+		return r
+	}
+	var c struct {
+		Choices []struct {
+			Message struct {
+				Content string `json:"content"`
+			} `json:"message"`
+			FinishReason string `json:"finish_reason"`
+		} `json:"choices"`
+		Usage struct {
+			CompletionTokens int `json:"completion_tokens"`
+		} `json:"usage"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		r.err = fmt.Sprintf("bad chat completion %q: %v", truncate(data, 200), err)
+		return r
+	}
+	if len(c.Choices) == 0 || c.Choices[0].FinishReason == "" {
+		r.err = fmt.Sprintf("no choice with a finish_reason in %q", truncate(data, 200))
+		return r
+	}
+	r.finish, r.content, r.completionTokens = c.Choices[0].FinishReason, c.Choices[0].Message.Content, c.Usage.CompletionTokens
+	return r
 }
 
 // getText fetches url and returns the body of a 200 answer.

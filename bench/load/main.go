@@ -7,15 +7,22 @@
 //	go run ./bench/load --clients 1,4 --duration 5s --skip-pressure
 //	go run ./bench/load --url http://127.0.0.1:8080   # an already running server (no pressure run)
 //
+// Two other modes replace those runs:
+//
+//	go run ./bench/load --adversarial   # plain latency with and without one costly grammar request
+//	go run ./bench/load --soak 10m      # mixed traffic, then the server must return to its state
+//
 // It prints Markdown tables on stdout, progress on stderr, and exits 1 when a check fails (an
 // error other than a 429 under pressure, a server that does not return to idle, a prefix-cache
-// ratio under --min-prefix-ratio), 2 on bad flags or when it cannot run at all.
+// ratio under --min-prefix-ratio, a plain p99 over --adversarial-max-ratio of its baseline, a
+// 5xx or a leak in the soak), 2 on bad flags or when it cannot run at all.
 // See bench/load/README.md.
 package main
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"math"
@@ -64,6 +71,26 @@ type config struct {
 	abandonEvery     int
 	idleTimeout      time.Duration
 
+	adversarial bool          // the adversarial-grammar benchmark instead of the default runs
+	advKinds    []string      // adversarial request shapes: pattern, enum
+	advClients  int           // plain clients
+	advDuration time.Duration // plain traffic per run
+	advTokens   int           // max_tokens of the plain and the adversarial requests
+	advEnum     int           // strings in the enum schema
+	advRatio    float64       // the p99 ratio (loaded / baseline) above which the check fails
+	advTimeout  time.Duration // one adversarial request at most
+
+	soak         time.Duration // the soak instead of the default runs (0: no soak)
+	soakClients  int
+	soakWarmup   time.Duration
+	soakIdle     time.Duration
+	soakMix      []int // weights by soakKind
+	soakTokens   int   // max_tokens of the soak's requests
+	soakRSSRatio float64
+	soakGoSlack  int // goroutines allowed above the pre-soak count
+	soakOversize int // bytes of the oversize request body
+	soakTrees    int // distinct tree schemas (0: a new one for every request)
+
 	keep bool
 }
 
@@ -104,6 +131,38 @@ func run() int {
 	flag.IntVar(&cfg.pressureKVPages, "pressure-kv-pages", 16, "the pressure server's --kv-pages (its --ctx is the same number of tokens, at most --ctx)")
 	flag.IntVar(&cfg.abandonEvery, "abandon-every", 4, "in the pressure run, every Nth request of a client hangs up after 3 deltas (0: never)")
 	flag.DurationVar(&cfg.idleTimeout, "idle-timeout", 15*time.Second, "how long the server may take to return to idle after a run")
+	flag.BoolVar(&cfg.adversarial, "adversarial", false,
+		"run the adversarial-grammar benchmark (plain latency with and without one costly grammar request) "+
+			"instead of the default runs")
+	advKinds := flag.String("adversarial-kinds", "pattern,enum",
+		"adversarial requests to run, comma-separated: pattern (a regex of nested stars), enum (a huge enum)")
+	flag.IntVar(&cfg.advClients, "adversarial-clients", 4, "plain streaming clients in each adversarial-grammar run")
+	flag.DurationVar(&cfg.advDuration, "adversarial-duration", 20*time.Second,
+		"how long each run's plain clients keep sending (a baseline and a loaded run per kind)")
+	flag.IntVar(&cfg.advTokens, "adversarial-max-tokens", 32, "max_tokens of the plain and the adversarial requests")
+	flag.IntVar(&cfg.advEnum, "adversarial-enum-size", 100000, "distinct strings in the enum schema")
+	flag.Float64Var(&cfg.advRatio, "adversarial-max-ratio", 2,
+		"fail when a plain TTFT or ITL p99 with the adversary exceeds the baseline's by more than this factor")
+	flag.DurationVar(&cfg.advTimeout, "adversarial-timeout", 90*time.Second,
+		"give up on one adversarial request after this long")
+	flag.DurationVar(&cfg.soak, "soak", 0,
+		"run a soak of mixed traffic for this long instead of the default runs (e.g. 10m)")
+	flag.IntVar(&cfg.soakClients, "soak-clients", 8, "concurrent clients in the soak")
+	flag.DurationVar(&cfg.soakWarmup, "soak-warmup", time.Minute,
+		"mixed traffic before the soak, after which the baseline RSS, goroutines and KV pages are read")
+	flag.DurationVar(&cfg.soakIdle, "soak-idle", time.Minute,
+		"how long the server rests after the soak before the final reading")
+	soakMix := flag.String("soak-mix", defaultSoakMix, "weights of the soak's request kinds")
+	flag.IntVar(&cfg.soakTokens, "soak-max-tokens", 32,
+		"max_tokens of the soak's requests (tree requests get 5 times as many)")
+	flag.Float64Var(&cfg.soakRSSRatio, "soak-max-rss-ratio", 1.5,
+		"fail when the RSS after the soak and the rest exceeds the RSS after the warm-up by more than this factor")
+	flag.IntVar(&cfg.soakGoSlack, "soak-goroutine-slack", 2,
+		"goroutines the server may hold above its pre-soak count after the rest")
+	flag.IntVar(&cfg.soakTrees, "soak-tree-schemas", 16,
+		"distinct task-tree schemas, each forcing its own calculator expression (0: a new one for every tree request)")
+	flag.IntVar(&cfg.soakOversize, "soak-oversize-bytes", 9<<20,
+		"size of the soak's oversize request body (over the server's --max-body, 8 MiB by default)")
 	flag.BoolVar(&cfg.keep, "keep", false, "keep the temporary directory (model, binary, server logs)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -120,6 +179,26 @@ func run() int {
 	}
 	if cfg.maxTokens < 1 || cfg.duration <= 0 || cfg.requests < 0 || cfg.prefixReps < 1 || cfg.prefixTokens < 32 ||
 		cfg.pressureClients < 1 || cfg.pressureQueue < 1 || cfg.pressureSeqs < 1 || cfg.pressureKVPages < 2 || cfg.abandonEvery < 0 {
+		logf("bad flag values (see -h)")
+		return 2
+	}
+	for _, k := range strings.Split(*advKinds, ",") {
+		if k = strings.TrimSpace(k); k != "pattern" && k != "enum" {
+			logf("--adversarial-kinds: %q is neither pattern nor enum", k)
+			return 2
+		}
+		cfg.advKinds = append(cfg.advKinds, strings.TrimSpace(k))
+	}
+	mix, err := parseMix(*soakMix)
+	if err != nil {
+		logf("--soak-mix: %v", err)
+		return 2
+	}
+	cfg.soakMix = mix
+	if cfg.advClients < 1 || cfg.advDuration <= 0 || cfg.advTokens < 1 || cfg.advEnum < 1 || cfg.advRatio <= 0 ||
+		cfg.advTimeout <= 0 || cfg.soak < 0 || cfg.soakClients < 1 || cfg.soakWarmup < 0 || cfg.soakIdle < 0 ||
+		cfg.soakTokens < 1 || cfg.soakRSSRatio <= 0 || cfg.soakGoSlack < 0 || cfg.soakOversize < 1 ||
+		cfg.soakTrees < 0 {
 		logf("bad flag values (see -h)")
 		return 2
 	}
@@ -159,7 +238,7 @@ func (b *bench) failf(format string, args ...any) {
 
 func (b *bench) run(ctx context.Context) int {
 	cfg := &b.cfg
-	maxClients := slices.Max(cfg.clients)
+	maxClients := max(slices.Max(cfg.clients), cfg.advClients+1, cfg.soakClients)
 	b.hc = &http.Client{Transport: &http.Transport{
 		MaxIdleConns: 4 * (maxClients + cfg.pressureClients), MaxIdleConnsPerHost: 2 * (maxClients + cfg.pressureClients),
 		IdleConnTimeout: 30 * time.Second, DisableCompression: true,
@@ -186,7 +265,36 @@ func (b *bench) run(ctx context.Context) int {
 	b.printf("## Arbor load benchmark\n\n")
 	b.printf("%s\n\n", b.describe())
 
+	var code int
+	if cfg.adversarial || cfg.soak > 0 {
+		code = b.runModes(ctx)
+	} else {
+		code = b.runStandard(ctx)
+	}
+	if code != 0 {
+		return code
+	}
+	if ctx.Err() != nil {
+		b.failf("interrupted")
+	}
+	b.printf("Total benchmark time: %s.\n", time.Since(started).Round(time.Second))
+	if len(b.fail) > 0 {
+		b.printf("\n**%d check(s) failed:**\n\n", len(b.fail))
+		for _, f := range b.fail {
+			b.printf("- %s\n", f)
+		}
+		return 1
+	}
+	b.printf("\nAll checks passed.\n")
+	return 0
+}
+
+// runStandard is the default benchmark: prefix caching, the streaming clients and pressure. It
+// returns 2 when it cannot run at all, 0 otherwise (failed checks are in b.fail).
+func (b *bench) runStandard(ctx context.Context) int {
+	cfg := &b.cfg
 	var srv *server
+	var err error
 	if cfg.url != "" {
 		srv = &server{url: cfg.url}
 		if srv.name, err = firstModel(ctx, b.mc, cfg.url); err != nil {
@@ -194,7 +302,8 @@ func (b *bench) run(ctx context.Context) int {
 			return 2
 		}
 	} else {
-		srv, err = startServer(ctx, b.mc, cfg.arbor, dir, "load", b.serverArgs(cfg.ctxLen, cfg.kvPages, maxClients, 256))
+		args := b.serverArgs(cfg.ctxLen, cfg.kvPages, slices.Max(cfg.clients), 256)
+		srv, err = startServer(ctx, b.mc, cfg.arbor, b.dir, "load", args)
 		if err != nil {
 			logf("%v", err)
 			return 2
@@ -236,19 +345,94 @@ func (b *bench) run(ctx context.Context) int {
 			b.pressureRun(ctx)
 		}
 	}
-	if ctx.Err() != nil {
-		b.failf("interrupted")
-	}
-	b.printf("Total benchmark time: %s.\n", time.Since(started).Round(time.Second))
-	if len(b.fail) > 0 {
-		b.printf("\n**%d check(s) failed:**\n\n", len(b.fail))
-		for _, f := range b.fail {
-			b.printf("- %s\n", f)
-		}
-		return 1
-	}
-	b.printf("\nAll checks passed.\n")
 	return 0
+}
+
+// runModes runs the adversarial-grammar benchmark and the soak, those asked for, each on a
+// server of its own: the soak compares the server's memory with its own warm-up, which the
+// adversarial requests' grammars would have grown. It returns 2 when it cannot run at all.
+func (b *bench) runModes(ctx context.Context) int {
+	cfg := &b.cfg
+	type mode struct {
+		on   bool
+		tag  string
+		body func(context.Context, *server)
+	}
+	for _, m := range []mode{{cfg.adversarial, "adversarial", b.adversarialRun}, {cfg.soak > 0, "soak", b.soakRun}} {
+		if !m.on || ctx.Err() != nil {
+			continue
+		}
+		srv, err := b.serverFor(ctx, m.tag)
+		if err != nil {
+			logf("%v", err)
+			return 2
+		}
+		if err := b.warmUp(ctx, srv); err != nil {
+			logf("%s: warm-up: %v", m.tag, err)
+			if err := srv.stop(); err != nil {
+				b.failf("%v", err)
+			}
+			return 2
+		}
+		m.body(ctx, srv)
+		if srv.cmd == nil {
+			continue
+		}
+		if err := srv.stop(); err != nil {
+			b.failf("%v", err)
+		}
+		if log, err := os.ReadFile(srv.log); err == nil && bytes.Contains(bytes.ToLower(log), []byte("panic")) {
+			b.failf("%s: the server log mentions a panic:\n%s", m.tag, tail(srv.log, 20))
+		}
+	}
+	return 0
+}
+
+// serverFor starts a server for a mode (or names the one given by --url) and reports it.
+func (b *bench) serverFor(ctx context.Context, tag string) (*server, error) {
+	cfg := &b.cfg
+	if cfg.url != "" {
+		name, err := firstModel(ctx, b.mc, cfg.url)
+		if err != nil {
+			return nil, err
+		}
+		return &server{url: cfg.url, name: name}, nil
+	}
+	srv, err := startServer(ctx, b.mc, cfg.arbor, b.dir, tag, b.serverArgs(cfg.ctxLen, cfg.kvPages, 64, 256))
+	if err != nil {
+		return nil, err
+	}
+	b.printf("Server for the %s run: `arbor %s`\n\n", tag, strings.Join(displayArgs(srv.args), " "))
+	return srv, nil
+}
+
+// smallSchemaFormat is the response_format of the warm-up's and the soak's structured-output
+// requests: a small object.
+var smallSchemaFormat = json.RawMessage(`{"type":"json_schema","json_schema":{"name":"person","strict":true,"schema":` +
+	`{"type":"object","properties":{"name":{"type":"string","maxLength":16},` +
+	`"age":{"type":"integer","minimum":0,"maximum":150},` +
+	`"tags":{"type":"array","items":{"enum":["red","green","blue"]},"maxItems":3}},` +
+	`"required":["name","age","tags"],"additionalProperties":false}}}`)
+
+// warmUp pages the weights in and pays the server's one-time costs before anything is
+// measured: two plain requests, and one with a small JSON schema (the first structured-output
+// request builds the grammar's view of the vocabulary).
+func (b *bench) warmUp(ctx context.Context, srv *server) error {
+	for i := 0; i < 2; i++ {
+		if r := streamChat(ctx, b.hc, srv.url, b.request(srv.name, -1, i), 0); r.outcome != outcomeOK {
+			return fmt.Errorf("plain request: %s", r.err)
+		}
+	}
+	req := b.request(srv.name, -1, 2)
+	req.ResponseFormat = smallSchemaFormat
+	body, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if r := postChat(ctx, b.hc, srv.url, body); r.status != 200 || r.err != "" {
+		return fmt.Errorf("structured-output request: HTTP %d: %s", r.status, r.err)
+	}
+	return nil
 }
 
 // prepare finds or builds arbor and makes the model.
@@ -327,6 +511,11 @@ func (b *bench) request(model string, c, i int) chatRequest {
 	}
 }
 
+// requests is b.request for model, as drive takes it.
+func (b *bench) requests(model string) func(c, i int) chatRequest {
+	return func(c, i int) chatRequest { return b.request(model, c, i) }
+}
+
 // levelStats aggregates one concurrency's requests.
 type levelStats struct {
 	clients                 int
@@ -383,9 +572,11 @@ func (s *levelStats) throughput() float64 {
 }
 
 // drive runs n clients, each sending requests back to back until the deadline (at least one
-// each) or the per-client limit. A 429 makes the client wait the Retry-After (at most 2 s)
-// before its next request. abandonEvery > 0 makes every such request hang up early.
-func (b *bench) drive(ctx context.Context, srv *server, n int, dur time.Duration, perClient, abandonEvery int) *levelStats {
+// each) or the per-client limit; req(c, i) is client c's request number i. A 429 makes the
+// client wait the Retry-After (at most 2 s) before its next request. abandonEvery > 0 makes
+// every such request hang up early.
+func (b *bench) drive(ctx context.Context, srv *server, n int, dur time.Duration, perClient, abandonEvery int,
+	req func(c, i int) chatRequest) *levelStats {
 	st := &levelStats{clients: n}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -409,7 +600,7 @@ func (b *bench) drive(ctx context.Context, srv *server, n int, dur time.Duration
 					abandon = 3
 				}
 				rctx, cancel := context.WithTimeout(ctx, b.cfg.timeout)
-				r := streamChat(rctx, b.hc, srv.url, b.request(srv.name, c, i), abandon)
+				r := streamChat(rctx, b.hc, srv.url, req(c, i), abandon)
 				cancel()
 				mu.Lock()
 				st.add(r)
@@ -447,7 +638,7 @@ func (b *bench) loadRun(ctx context.Context, srv *server) {
 			return
 		}
 		logf("%d client(s) for %s...", n, cfg.duration)
-		st := b.drive(ctx, srv, n, cfg.duration, cfg.requests, 0)
+		st := b.drive(ctx, srv, n, cfg.duration, cfg.requests, 0, b.requests(srv.name))
 		logf("  %d requests, %d errors, %d 429s, %.1f tokens/s over %s", st.ok, st.errors, st.rejected, st.throughput(), st.wall.Round(time.Millisecond))
 		for _, e := range st.firstErrors {
 			logf("  error: %s", e)
@@ -631,7 +822,7 @@ func (b *bench) pressureRun(ctx context.Context) {
 		}
 	}()
 	logf("pressure: %d clients for %s...", cfg.pressureClients, cfg.pressureDuration)
-	st := b.drive(ctx, srv, cfg.pressureClients, cfg.pressureDuration, 0, cfg.abandonEvery)
+	st := b.drive(ctx, srv, cfg.pressureClients, cfg.pressureDuration, 0, cfg.abandonEvery, b.requests(srv.name))
 	stopWatch()
 	<-watchDone
 	logf("  %d completed, %d abandoned, %d 429s, %d errors", st.ok, st.abandoned, st.rejected, st.errors)

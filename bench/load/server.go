@@ -179,9 +179,11 @@ func parseMetrics(body string) metricsSample {
 	return m
 }
 
-// procStats are a started server's open file descriptors and OS threads (Linux /proc).
+// procStats are a started server's open file descriptors, OS threads and resident memory
+// (Linux /proc; rss -1 when unknown).
 type procStats struct {
 	fds, threads int
+	rss          int64 // bytes
 }
 
 var errNoProc = errors.New("no /proc for this process")
@@ -194,11 +196,16 @@ func readProc(pid int) (procStats, error) {
 	if err != nil {
 		return procStats{}, errNoProc
 	}
-	st := procStats{fds: len(ents), threads: -1}
+	st := procStats{fds: len(ents), threads: -1, rss: -1}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(l, "Threads:"); ok {
 				st.threads, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+			if v, ok := strings.CutPrefix(l, "VmRSS:"); ok { // "   123456 kB"
+				if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err == nil {
+					st.rss = kb << 10
+				}
 			}
 		}
 	}
