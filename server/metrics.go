@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/runtime/grammar"
 )
 
 // Metric names follow vLLM's, under an "arbor:" prefix, so that dashboards built for vLLM work
@@ -79,6 +80,16 @@ func newMetrics(s *Server) *metrics {
 			func(s engine.Stats) float64 { return float64(s.GrammarLatePicks) }),
 		counter("forced_tokens_total", "Output tokens written by the runtime (tool results), not sampled.", func(s engine.Stats) float64 { return float64(s.ForcedTokens) }),
 		gauge("kv_cache_cached_pages", "KV pages kept for the prefix cache (in use or free).", func(s engine.Stats) float64 { return float64(s.KVPagesCached) }),
+		gauge("kv_cache_pages_in_use", "KV pages in use (of kv_cache_pages).", func(s engine.Stats) float64 { return float64(s.KVPagesInUse) }),
+		gauge("kv_cache_pages", "KV pages in the pool.", func(s engine.Stats) float64 { return float64(s.KVPages) }),
+		// The bounded caches a hostile client could try to grow, so that their size is seen
+		// apart from a leak.
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "grammar_mask_cache_bytes",
+			Help: "Memory of the process-wide cache of grammar token masks (bounded)."},
+			func() float64 { return float64(grammar.MaskCacheSize()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "grammar_schema_cache_nodes",
+			Help: "Automaton nodes of the compiled schemas kept for reuse (bounded)."},
+			func() float64 { return float64(schemaCacheNodesInUse()) }),
 		// The runtime's own figures (go_goroutines, memory, GC) and the process's (open fds,
 		// RSS), so a leak after load shows on the same endpoint.
 		collectors.NewGoCollector(),

@@ -810,6 +810,13 @@ const (
 // forward steps of cores. One per four cores, at least one and at most two.
 var compileSlots = make(chan struct{}, min(2, max(1, runtime.NumCPU()/4)))
 
+// schemaCacheNodesInUse is the schema cache's size in automaton nodes, for metrics.
+func schemaCacheNodesInUse() int {
+	schemaCache.Lock()
+	defer schemaCache.Unlock()
+	return schemaCache.nodes
+}
+
 func compileSchema(schema []byte) (*grammar.Grammar, error) {
 	return compileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) { return grammar.CompileSchema(schema) })
 }

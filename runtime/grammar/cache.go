@@ -25,6 +25,7 @@ type maskStore struct {
 	mu       sync.Mutex
 	cur, old map[maskKey][]uint64
 	curBytes int
+	oldBytes int
 	limit    int // bytes per generation
 }
 
@@ -44,6 +45,7 @@ func (c *maskStore) get(k maskKey) []uint64 {
 		return nil
 	}
 	delete(c.old, k)
+	c.oldBytes -= entrySize(m)
 	c.addLocked(k, m)
 	return m
 }
@@ -57,29 +59,31 @@ func (c *maskStore) put(k maskKey, mask []uint64) {
 	c.addLocked(k, append([]uint64(nil), mask...))
 }
 
+func entrySize(m []uint64) int { return 8*len(m) + maskEntryOverhead }
+
 func (c *maskStore) addLocked(k maskKey, m []uint64) {
-	size := 8*len(m) + maskEntryOverhead
+	size := entrySize(m)
 	if c.curBytes+size > c.limit && len(c.cur) > 0 {
-		c.old, c.cur, c.curBytes = c.cur, map[maskKey][]uint64{}, 0
+		c.old, c.oldBytes = c.cur, c.curBytes
+		c.cur, c.curBytes = map[maskKey][]uint64{}, 0
 	}
 	c.cur[k] = m
 	c.curBytes += size
 }
 
-// bytes is the cache's approximate memory (for tests).
+// MaskCacheSize is the mask cache's approximate memory in bytes (at most MaskCacheBytes).
+func MaskCacheSize() int { return masks.bytes() }
+
+// bytes is the cache's approximate memory.
 func (c *maskStore) bytes() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := c.curBytes
-	for _, m := range c.old {
-		n += 8*len(m) + maskEntryOverhead
-	}
-	return n
+	return c.curBytes + c.oldBytes
 }
 
 // clearMaskCache empties the cache (benchmarks measure cold masks with it).
 func clearMaskCache() {
 	masks.mu.Lock()
 	defer masks.mu.Unlock()
-	masks.cur, masks.old, masks.curBytes = map[maskKey][]uint64{}, nil, 0
+	masks.cur, masks.old, masks.curBytes, masks.oldBytes = map[maskKey][]uint64{}, nil, 0, 0
 }
