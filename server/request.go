@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
@@ -810,6 +811,10 @@ const (
 // forward steps of cores. One per four cores, at least one and at most two.
 var compileSlots = make(chan struct{}, min(2, max(1, runtime.NumCPU()/4)))
 
+// compileFreeTime is how long a compilation may run without pacing the next one; the schemas
+// clients usually send compile in well under a millisecond.
+const compileFreeTime = 20 * time.Millisecond
+
 // schemaCacheNodesInUse is the schema cache's size in automaton nodes, for metrics.
 func schemaCacheNodesInUse() int {
 	schemaCache.Lock()
@@ -829,8 +834,19 @@ func compileCached(key string, compile func() (*grammar.Grammar, error)) (*gramm
 		return g, nil
 	}
 	compileSlots <- struct{}{}
+	start := time.Now()
 	g, err := compile()
-	<-compileSlots
+	if d := time.Since(start); d > compileFreeTime {
+		// A large compilation keeps its slot for as long again after it ends (the request
+		// itself does not wait): back-to-back large schemas get at most half of a core, and
+		// the engine's forward steps keep the rest.
+		go func() {
+			time.Sleep(d)
+			<-compileSlots
+		}()
+	} else {
+		<-compileSlots
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -581,12 +582,10 @@ func (b *builder) enum(from int32, s *jobj, types map[string]bool, path string) 
 		}
 	}
 	// The values share one trie of their bytes: whatever the enum's size, the automaton stays
-	// deterministic (one configuration), so a mask costs what one value's would.
-	root, end := b.newNode(), b.newNode()
-	b.eps(from, root)
-	child := map[uint64]int32{} // node<<8 | byte -> next node
-	ends := map[int32]bool{}
-	n := 0
+	// deterministic (one configuration), so a mask costs what one value's would. The trie's
+	// size is counted from the sorted values before any node is built, so an enum too large
+	// for the budget is refused at the cost of sorting its text.
+	var texts []string
 	var buf bytes.Buffer
 	for _, v := range vals {
 		if !typeFits(v, types) {
@@ -594,30 +593,55 @@ func (b *builder) enum(from int32, s *jobj, types map[string]bool, path string) 
 		}
 		buf.Reset()
 		canonical(&buf, v)
-		cur := root
-		for _, c := range buf.Bytes() {
-			k := uint64(cur)<<8 | uint64(c)
-			next, ok := child[k]
-			if !ok {
-				next = b.newNode()
-				b.edge(cur, c, c, next)
-				child[k] = next
-			}
-			cur = next
-		}
-		if !ends[cur] { // a value listed twice ends at the same node
-			ends[cur] = true
-			b.eps(cur, end)
-		}
-		n++
-		if err := b.checkSize(path); err != nil {
-			return -1, err
-		}
+		texts = append(texts, buf.String())
 	}
-	if n == 0 {
+	if len(texts) == 0 {
 		return -1, &UnsupportedError{Keyword: "enum", Path: path, Reason: "no value fits the schema"}
 	}
+	slices.Sort(texts)
+	texts = slices.Compact(texts)
+	need := 0
+	for i, t := range texts {
+		need += len(t)
+		if i > 0 {
+			need -= commonPrefix(t, texts[i-1])
+		}
+	}
+	if len(b.nodes)+need+2 > maxNodes {
+		return -1, &SizeError{Path: path}
+	}
+	root, end := b.newNode(), b.newNode()
+	b.eps(from, root)
+	var trail []int32 // trail[d]: the node after the current value's first d+1 bytes
+	for i, t := range texts {
+		common := 0
+		if i > 0 {
+			common = commonPrefix(t, texts[i-1])
+		}
+		trail = trail[:common]
+		for d := common; d < len(t); d++ {
+			parent := root
+			if d > 0 {
+				parent = trail[d-1]
+			}
+			next := b.newNode()
+			b.edge(parent, t[d], t[d], next)
+			trail = append(trail, next)
+		}
+		b.eps(trail[len(t)-1], end)
+	}
 	return end, nil
+}
+
+// commonPrefix is the length of the longest common prefix of a and b.
+func commonPrefix(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return n
 }
 
 func typeFits(v any, types map[string]bool) bool {
