@@ -74,6 +74,9 @@ func jsonKind(raw json.RawMessage) string {
 	case 'n':
 		return "null"
 	}
+	if len(raw) > 24 { // a number's digits are worth quoting, a page of them is not
+		return "a number (" + string(raw[:20]) + "...)"
+	}
 	return "a number (" + string(raw) + ")"
 }
 
@@ -660,6 +663,11 @@ func parseCompletion(body []byte) (*completionRequest, *APIError) {
 
 const promptShapes = "a string, an array of strings, an array of token ids or an array of arrays of token ids"
 
+// parsePrompt reads the prompt field: one text, one list of token ids, or up to maxN of either
+// (an array of strings, an array of arrays of ids). Every element is checked here, so that a
+// null, a fraction or a negative number is a 400 that says where it is rather than a zero id.
+// Only the one flat id list may be long; it is decoded in one pass. The other arrays are read
+// element by element and refused past maxN elements, before the rest is decoded.
 func parsePrompt(raw json.RawMessage) ([]promptInput, *APIError) {
 	raw = bytes.TrimSpace(raw)
 	switch raw[0] {
@@ -673,45 +681,105 @@ func parsePrompt(raw json.RawMessage) ([]promptInput, *APIError) {
 	default:
 		return nil, badRequest("prompt", "'prompt' must be %s, got %s", promptShapes, jsonKind(raw))
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
+	first := bytes.TrimLeft(raw[1:], " \t\r\n")
+	switch {
+	case len(first) == 0 || first[0] == ']':
+		return nil, badRequest("prompt", "'prompt' must not be empty: want %s", promptShapes)
+	case first[0] == '-' || (first[0] >= '0' && first[0] <= '9'):
+		var ids []tokenID
+		if err := json.Unmarshal(raw, &ids); err != nil {
+			return nil, promptIDError("prompt", err)
+		}
+		return []promptInput{{IDs: tokenIDs(ids)}}, nil
+	case first[0] != '"' && first[0] != '[':
+		return nil, badRequest("prompt", "'prompt[0]' must be a string, a token id or an array of token ids, got %s", jsonKind(first))
+	}
+	wantText := first[0] == '"'
+	var out []promptInput
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // the opening bracket
 		return nil, badRequest("prompt", "'prompt' must be %s", promptShapes)
 	}
-	if len(items) == 0 {
-		return nil, badRequest("prompt", "'prompt' must not be empty")
-	}
-	first := bytes.TrimSpace(items[0])
-	switch {
-	case first[0] == '"':
-		var ss []string
-		if err := json.Unmarshal(raw, &ss); err != nil {
-			return nil, badRequest("prompt", "'prompt' mixes types: an array of prompts must hold only strings")
+	for i := 0; dec.More(); i++ {
+		at := fmt.Sprintf("prompt[%d]", i)
+		if i == maxN {
+			return nil, badRequest("prompt", "'prompt' holds more than %d prompts; a request makes at most %d choices (prompts times n)", maxN, maxN)
 		}
-		out := make([]promptInput, len(ss))
-		for i, s := range ss {
-			out[i] = promptInput{Text: s}
+		var el json.RawMessage
+		if err := dec.Decode(&el); err != nil {
+			return nil, badRequest("prompt", "'%s' is not valid JSON: %v", at, err)
 		}
-		return out, nil
-	case first[0] == '[':
-		var lists [][]int32
-		if err := json.Unmarshal(raw, &lists); err != nil {
-			return nil, badRequest("prompt", "'prompt' as an array of arrays must hold only token ids (integers)")
-		}
-		out := make([]promptInput, len(lists))
-		for i, ids := range lists {
-			if len(ids) == 0 {
-				return nil, badRequest("prompt", "'prompt[%d]' is empty", i)
+		el = bytes.TrimSpace(el)
+		switch {
+		case wantText && el[0] == '"':
+			var s string
+			if err := json.Unmarshal(el, &s); err != nil {
+				return nil, badRequest("prompt", "'%s' is not a valid JSON string", at)
 			}
-			out[i] = promptInput{IDs: ids}
+			out = append(out, promptInput{Text: s})
+		case !wantText && el[0] == '[':
+			var ids []tokenID
+			if err := json.Unmarshal(el, &ids); err != nil {
+				return nil, promptIDError(at, err)
+			}
+			if len(ids) == 0 {
+				return nil, badRequest("prompt", "'%s' is empty: a prompt needs at least one token id", at)
+			}
+			out = append(out, promptInput{IDs: tokenIDs(ids)})
+		case wantText:
+			return nil, badRequest("prompt", "'%s' is %s, but 'prompt[0]' is a string: an array of prompts must hold only strings", at, jsonKind(el))
+		default:
+			return nil, badRequest("prompt", "'%s' is %s, but 'prompt[0]' is an array of token ids: an array of prompts must hold only arrays of token ids", at, jsonKind(el))
 		}
-		return out, nil
-	default:
-		var ids []int32
-		if err := json.Unmarshal(raw, &ids); err != nil {
-			return nil, badRequest("prompt", "'prompt' as an array must hold only strings, only token ids, or only arrays of token ids")
-		}
-		return []promptInput{{IDs: ids}}, nil
 	}
+	return out, nil
+}
+
+// tokenID is one token id of a prompt as sent: an integer from 0 to MaxInt32. Decoding refuses
+// anything else (null, which encoding/json would leave as 0, fractions, exponents, strings),
+// with a promptIDErr that says what it got. Whether the id is in the vocabulary is the
+// handler's check: it needs the tokenizer.
+type tokenID int32
+
+// promptIDErr is the error of a tokenID that is not a token id.
+type promptIDErr struct{ got string }
+
+func (e *promptIDErr) Error() string { return "not a token id: " + e.got }
+
+func (t *tokenID) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || len(b) > 10 {
+		return &promptIDErr{got: jsonKind(b)}
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return &promptIDErr{got: jsonKind(b)}
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if v > math.MaxInt32 {
+		return &promptIDErr{got: jsonKind(b)}
+	}
+	*t = tokenID(v)
+	return nil
+}
+
+func tokenIDs(ids []tokenID) []int32 {
+	out := make([]int32, len(ids))
+	for i, id := range ids {
+		out[i] = int32(id)
+	}
+	return out
+}
+
+// promptIDError is the 400 for a list of token ids that did not decode; at names the list.
+func promptIDError(at string, err error) *APIError {
+	var pe *promptIDErr
+	if errors.As(err, &pe) {
+		return badRequest("prompt", "'%s' must hold only token ids (integers from 0 to %d), got %s", at, math.MaxInt32, pe.got)
+	}
+	return badRequest("prompt", "'%s' must hold only token ids (integers from 0 to %d)", at, math.MaxInt32)
 }
 
 // readBody reads a request body, turning an oversized one into a 413 (the reader is an

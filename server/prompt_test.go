@@ -1,0 +1,118 @@
+package server
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/arborlabs/arbor/internal/testmodels"
+	"github.com/arborlabs/arbor/runtime/tokenizer"
+)
+
+// TestCompletionsPromptShapes: every shape of prompt OpenAI does not take is a 400 naming
+// 'prompt' and saying what is wrong where, never a prompt of zeros; the shapes it takes reach
+// the engine as the ids they say.
+func TestCompletionsPromptShapes(t *testing.T) {
+	gen := newScripted(t, "ok")
+	ts := startServer(t, gen, Model{}, Options{})
+	bad := []struct {
+		name, prompt, msg string
+	}{
+		{"null in an id list", `[null]`, "'prompt[0]' must be a string, a token id or an array of token ids, got null"},
+		{"null after ids", `[1, null]`, "got null"},
+		{"null in a list of lists", `[[1, null]]`, "'prompt[0]' must hold only token ids"},
+		{"null list", `[[1], null]`, "'prompt[1]' is null"},
+		{"null text", `["a", null]`, "'prompt[1]' is null, but 'prompt[0]' is a string"},
+		{"empty array", `[]`, "must not be empty"},
+		{"empty array with spaces", `[ ]`, "must not be empty"},
+		{"empty id list", `[[]]`, "'prompt[0]' is empty"},
+		{"second id list empty", `[[1], []]`, "'prompt[1]' is empty"},
+		{"id then text", `[1, "a"]`, "got a string"},
+		{"text then id", `["a", 1]`, "must hold only strings"},
+		{"text then list", `["a", [1]]`, "must hold only strings"},
+		{"list then id", `[[1], 2]`, "must hold only arrays of token ids"},
+		{"list in an id list", `[1, [2]]`, "got an array"},
+		{"nested lists", `[[[1]]]`, "got an array"},
+		{"negative id", `[-1]`, "got a number (-1)"},
+		{"negative id in a list", `[[5, -3]]`, "'prompt[0]' must hold only token ids"},
+		{"fraction", `[1.5]`, "got a number (1.5)"},
+		{"integral float", `[1.0]`, "got a number (1.0)"},
+		{"exponent", `[1e3]`, "got a number (1e3)"},
+		{"beyond int32", `[2147483648]`, "got a number (2147483648)"},
+		{"long number", `[` + strings.Repeat("9", 400) + `]`, "got a number (99999999999999999999...)"},
+		{"out of the vocabulary", `[1, 999999999]`, "'prompt' holds token id 999999999, outside the vocabulary"},
+		{"out of the vocabulary, second prompt", `[[1], [2147483647]]`, "'prompt[1]' holds token id 2147483647"},
+		{"object", `{}`, "got an object"},
+		{"boolean", `true`, "got a boolean"},
+		{"number", `5`, "got a number (5)"},
+		{"object element", `[{}]`, "'prompt[0]' must be a string, a token id or an array of token ids, got an object"},
+		{"boolean element", `[true]`, "got a boolean"},
+		{"empty text without BOS", `""`, "'prompt' is empty"},
+		{"empty text in a list", `["a", ""]`, "'prompt[1]' is empty"},
+		{"too many prompts", `[` + strings.Repeat(`"a",`, 40) + `"a"]`, "more than 16 prompts"},
+		{"too many choices", `["a", "b", "c"], "n": 6`, "3 prompts times n=6"},
+	}
+	for _, c := range bad {
+		t.Run(c.name, func(t *testing.T) {
+			status, _, body := ts.post(t, "/v1/completions", `{"prompt": `+c.prompt+`}`)
+			if status != 400 {
+				t.Fatalf("status %d, want 400: %s", status, body)
+			}
+			e := apiErr(t, body)
+			if deref(e.Param) != "prompt" || !strings.Contains(e.Message, c.msg) {
+				t.Fatalf("param %q, message %q; want param prompt and %q", deref(e.Param), e.Message, c.msg)
+			}
+		})
+	}
+	if n := len(gen.requests()); n != 0 {
+		t.Fatalf("refused prompts reached the engine %d times", n)
+	}
+
+	tok := gen.tok
+	good := []struct {
+		prompt string
+		want   [][]int32
+	}{
+		{`"hello"`, [][]int32{tok.Encode("hello")}},
+		{`["a", " b"]`, [][]int32{tok.Encode("a"), tok.Encode(" b")}},
+		{`[1, 2, 0]`, [][]int32{{1, 2, 0}}},
+		{` [ 7 ] `, [][]int32{{7}}},
+		{`[[1, 2], [3]]`, [][]int32{{1, 2}, {3}}},
+		{`[" "]`, [][]int32{tok.Encode(" ")}},
+	}
+	for _, c := range good {
+		before := len(gen.requests())
+		status, _, body := ts.post(t, "/v1/completions", `{"prompt": `+c.prompt+`}`)
+		if status != 200 {
+			t.Fatalf("%s: status %d: %s", c.prompt, status, body)
+		}
+		reqs := gen.requests()[before:]
+		if len(reqs) != len(c.want) {
+			t.Fatalf("%s: %d engine requests, want %d", c.prompt, len(reqs), len(c.want))
+		}
+		for i, r := range reqs {
+			if !slices.Equal(r.Prompt, c.want[i]) {
+				t.Errorf("%s: prompt %d is %v, want %v", c.prompt, i, r.Prompt, c.want[i])
+			}
+		}
+	}
+}
+
+// TestCompletionsEmptyPromptWithBOS: with a tokenizer that adds BOS (Llama 3's), "" is the
+// prompt of BOS alone, as OpenAI takes "" for <|endoftext|>.
+func TestCompletionsEmptyPromptWithBOS(t *testing.T) {
+	tok, err := tokenizer.FromFile(testmodels.TokenizerJSON(t, "llama3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := newScripted(t, "ok")
+	gen.tok = tok
+	ts := startServer(t, gen, Model{}, Options{})
+	status, _, body := ts.post(t, "/v1/completions", `{"prompt": ""}`)
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	if reqs := gen.requests(); len(reqs) != 1 || !slices.Equal(reqs[0].Prompt, []int32{tok.BOS()}) {
+		t.Fatalf("engine requests %+v, want one prompt of BOS (%d)", reqs, tok.BOS())
+	}
+}
