@@ -116,3 +116,44 @@ func TestCompletionsEmptyPromptWithBOS(t *testing.T) {
 		t.Fatalf("engine requests %+v, want one prompt of BOS (%d)", reqs, tok.BOS())
 	}
 }
+
+// TestTreeSchemaMustBeTIM: a reasoning_format schema that is not a TIM response (the tracker
+// would follow nothing in it) is a 400 that says what a tree schema is; TIM schemas, written
+// out or behind a $ref, pass.
+func TestTreeSchemaMustBeTIM(t *testing.T) {
+	ts := startServer(t, newScripted(t, `{"reasoning":[],"answer":"x"}`), Model{}, Options{})
+	msg := `"messages":[{"role":"user","content":"Hi"}]`
+	for _, schema := range []string{
+		`{"type":"integer"}`,
+		`{}`,
+		`{"type":"object","properties":{"answer":{"type":"string"}}}`,
+		`{"type":"object","properties":{"reasoning":{"type":"array"}}}`,
+		`{"type":"array","properties":{"reasoning":{},"answer":{}}}`,
+		`{"$ref":"#/$defs/missing"}`,
+		`{"$ref":"#/$defs/R","$defs":{"R":{"type":"string"}}}`,
+		`{"type":"object","properties":{"Reasoning":{},"Answer":{}}}`,
+	} {
+		status, _, body := ts.post(t, "/v1/chat/completions", `{`+msg+`,"reasoning_format":{"type":"tree","schema":`+schema+`}}`)
+		if status != 400 {
+			t.Errorf("%s: status %d, want 400: %s", schema, status, body)
+			continue
+		}
+		e := apiErr(t, body)
+		if deref(e.Param) != "reasoning_format.schema" || !strings.Contains(e.Message, `include "reasoning"`) {
+			t.Errorf("%s: param %q, message %q", schema, deref(e.Param), e.Message)
+		}
+	}
+	for _, schema := range []string{
+		`{"type":"object","properties":{"reasoning":{"type":"array","items":{"type":"object"}},"answer":{"type":"string"}},"required":["reasoning","answer"]}`,
+		`{"$ref":"#/$defs/R","$defs":{"R":{"type":"object","properties":{"reasoning":{"type":"array"},"answer":{"type":"string"}}}}}`,
+	} {
+		status, _, body := ts.post(t, "/v1/chat/completions", `{`+msg+`,"reasoning_format":{"type":"tree","schema":`+schema+`}}`)
+		if status != 200 {
+			t.Errorf("%s: status %d, want 200: %s", schema, status, body)
+		}
+	}
+	// A text request with a schema is not a tree: its schema is not looked at.
+	if status, _, body := ts.post(t, "/v1/chat/completions", `{`+msg+`,"reasoning_format":{"type":"text","schema":{"type":"integer"}}}`); status != 200 {
+		t.Errorf("text with a schema: status %d: %s", status, body)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/sample"
+	"github.com/arborlabs/arbor/tree"
 )
 
 // Requests are decoded in two passes: first into a map of raw field values (so that malformed
@@ -329,6 +330,13 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 	if sc := bytes.TrimSpace(rf.Schema); len(sc) > 0 && !bytes.Equal(sc, []byte("null")) {
 		if sc[0] != '{' {
 			return nil, badRequest("reasoning_format.schema", "'reasoning_format.schema' must be a JSON Schema object, got %s", jsonKind(sc))
+		}
+		// The tracker follows the answer by the TIM field names; under any other schema it would
+		// lose its way at the first token, and no tool would run nor anything be pruned.
+		if !tree.IsTIM(sc) {
+			return nil, badRequest("reasoning_format.schema", "'reasoning_format.schema' is not a task-tree schema: "+
+				"it must be an object schema (or a local \"$ref\" to one) whose \"properties\" include \"reasoning\" "+
+				"(the list of tasks) and \"answer\"; leave it out for the TIM response schema over the request's tools")
 		}
 		out.Schema = sc
 	}
