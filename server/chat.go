@@ -62,6 +62,9 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 		}
 		r.Grammar = g
 	}
+	if err := st.checkPromptBound(text+prime, 0, r.contextMaxTokens()); err != nil {
+		return nil, "", false, err
+	}
 	return st.tok.Encode(text + prime), prime, thinkingOpen, nil
 }
 

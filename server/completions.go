@@ -94,6 +94,9 @@ func (s *Server) completions(c echo.Context) error {
 			if st.tok.AddBOS() {
 				bos = 1
 			}
+			if err := st.checkPromptBound(p.Text, bos, req.MaxTokens); err != nil {
+				return fmt.Errorf("prompt %d: %w", i, err)
+			}
 			// As Hugging Face's encode does: BOS where the tokenizer adds one. An empty text is
 			// then a prompt of BOS alone, as OpenAI takes "" for a prompt of <|endoftext|>; a
 			// tokenizer without BOS leaves nothing to continue from.

@@ -1,9 +1,11 @@
 package server
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arborlabs/arbor/internal/testmodels"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
@@ -114,6 +116,79 @@ func TestCompletionsEmptyPromptWithBOS(t *testing.T) {
 	}
 	if reqs := gen.requests(); len(reqs) != 1 || !slices.Equal(reqs[0].Prompt, []int32{tok.BOS()}) {
 		t.Fatalf("engine requests %+v, want one prompt of BOS (%d)", reqs, tok.BOS())
+	}
+}
+
+// TestPromptByteBound: a prompt whose bytes alone prove it cannot fit is refused before it is
+// tokenized, with the same context_length_exceeded error as the exact check; one just under
+// the bound is tokenized and served (or refused by the exact count). The demo's (Qwen3's)
+// longest token is 128 spaces, so 128·k spaces have at least k tokens, and exactly k.
+func TestPromptByteBound(t *testing.T) {
+	gen := newScripted(t, "ok")
+	gen.ctx = 64
+	ts := startServer(t, gen, Model{}, Options{})
+	spaces := func(tokens int) string { return strings.Repeat(" ", 128*tokens) }
+	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	chat := func(content, extra string) string {
+		return `{"messages": [{"role": "user", "content": ` + quote(content) + `}]` + extra + `}`
+	}
+	cases := []struct {
+		name, path, body string
+		status           int
+		msg              string // for a 400: the bound's "at least", or the exact count's words
+	}{
+		{"completions at the bound", "/v1/completions", `{"prompt": ` + quote(spaces(64)) + `}`, 400, "the prompt (8192 bytes) has at least 64"},
+		{"completions under the bound", "/v1/completions", `{"prompt": ` + quote(spaces(63)) + `}`, 200, ""},
+		{"completions bound with max_tokens", "/v1/completions", `{"prompt": ` + quote(spaces(55)) + `, "max_tokens": 10}`, 400,
+			"has at least 55 and max_tokens asks for 10 more (at most 9 fit)"},
+		{"completions second prompt at the bound", "/v1/completions", `{"prompt": ["hi", ` + quote(spaces(64)) + `]}`, 400, "at least 64"},
+		{"completions under the bound, over by count", "/v1/completions", `{"prompt": ` + quote(strings.Repeat("a", 1000)) + `}`, 400,
+			"and the prompt has 125"},
+		{"chat at the bound", "/v1/chat/completions", chat(spaces(64), ""), 400, "has at least"},
+		{"chat bound with max_tokens", "/v1/chat/completions", chat(spaces(40), `, "max_tokens": 30`), 400, "and max_tokens asks for 30 more"},
+		{"chat under the bound", "/v1/chat/completions", chat(spaces(40), ""), 200, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, _, body := ts.post(t, c.path, c.body)
+			if status != c.status {
+				t.Fatalf("status %d, want %d: %s", status, c.status, body)
+			}
+			if status == 200 {
+				return
+			}
+			e := apiErr(t, body)
+			if deref(e.Code) != "context_length_exceeded" || deref(e.Param) != "messages" || !strings.Contains(e.Message, c.msg) {
+				t.Fatalf("code %q, param %q, message %q; want context_length_exceeded, messages, %q", deref(e.Code), deref(e.Param), e.Message, c.msg)
+			}
+		})
+	}
+	// Under the bound the prompt is tokenized: 63 runs of 128 spaces are 63 tokens.
+	found := false
+	for _, r := range gen.requests() {
+		found = found || len(r.Prompt) == 63
+	}
+	if !found {
+		t.Error("the prompt under the bound did not reach the engine as 63 tokens")
+	}
+
+	// Megabytes: refused by the bound (its words), without the seconds tokenizing would take.
+	big := startServer(t, newScripted(t, "ok"), Model{}, Options{})
+	text := strings.Repeat("lorem ipsum ", 600_000) // 7.2 MB
+	for _, path := range []string{"/v1/completions", "/v1/chat/completions"} {
+		body := `{"prompt": ` + quote(text) + `}`
+		if path == "/v1/chat/completions" {
+			body = chat(text, "")
+		}
+		start := time.Now()
+		status, _, resp := big.post(t, path, body)
+		if status != 400 {
+			t.Fatalf("%s: 7 MB prompt: status %d: %.200s", path, status, resp)
+		}
+		if e := apiErr(t, resp); deref(e.Code) != "context_length_exceeded" || !strings.Contains(e.Message, "has at least 5625") {
+			t.Fatalf("%s: 7 MB prompt: %s", path, e.Message)
+		}
+		t.Logf("%s: a 7.2 MB prompt refused in %v", path, time.Since(start))
 	}
 }
 

@@ -265,6 +265,17 @@ type chatRequest struct {
 	ResponseFormat json.RawMessage
 	// Reasoning is the reasoning_format field; nil when absent.
 	Reasoning *reasoningFormat
+	// treeMode is set when the request runs as a task tree (treeFor).
+	treeMode bool
+}
+
+// contextMaxTokens is the answer's share of the context that the prompt must leave: max_tokens,
+// or nothing in tree mode, where pruning lets the answer outgrow the context.
+func (r *chatRequest) contextMaxTokens() int {
+	if r.treeMode {
+		return 0
+	}
+	return r.MaxTokens
 }
 
 // reasoningFormat is the reasoning_format request field: {"type": "tree", ...} turns task-tree
