@@ -179,6 +179,8 @@ func TestBadInvocations(t *testing.T) {
 		{"model", "new", "--shape", "tiny", "--dtype", "q8_0", "--out", "dir"},
 		{"tokenize", "--model", "a", "--tokenizer", "b"},
 		{"generate", "--prompt", "a", "--backend", "tpu"},
+		{"serve", "--allow-tool-host", "127.1"},
+		{"serve", "--allow-tool-host", "example.com:99999"},
 	}
 	for _, args := range cases {
 		if _, _, err := arbor(t, "", args...); err == nil {

@@ -204,6 +204,11 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 func treeOptions(ctx context.Context, def bool, hosts []string, configPath string, cacheSize int, ttl time.Duration) (server.TreeOptions, func(), error) {
 	opt := server.TreeOptions{Default: def, AllowHosts: hosts, Tools: []tools.Tool{tools.Calculator()}}
 	closeAll := func() {}
+	for _, h := range hosts {
+		if err := tools.CheckAllowHost(h); err != nil {
+			return opt, closeAll, fmt.Errorf("--allow-tool-host: %w", err)
+		}
+	}
 	if configPath != "" {
 		cfg, err := tools.LoadConfig(configPath)
 		if err != nil {
