@@ -67,6 +67,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Tree configures task-tree decoding: its default, tool hosts, the operator's tools.
 	Tree TreeOptions
+	// CORSOrigins are the origins whose browser pages may call the API ("*": any); none: no
+	// CORS headers. See cors.go; CheckCORSOrigin validates an entry.
+	CORSOrigins []string
 }
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -118,7 +121,7 @@ func New(opt Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpErrorHandler
-	e.Use(s.requestLog, s.recoverPanic, s.admission, s.auth, s.limitBody)
+	e.Use(s.requestLog, s.recoverPanic, s.cors, s.admission, s.auth, s.limitBody)
 	e.GET("/health", s.health)
 	e.GET("/metrics", s.metrics.handler)
 	e.GET("/v1/models", s.models)

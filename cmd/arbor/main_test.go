@@ -181,6 +181,8 @@ func TestBadInvocations(t *testing.T) {
 		{"generate", "--prompt", "a", "--backend", "tpu"},
 		{"serve", "--allow-tool-host", "127.1"},
 		{"serve", "--allow-tool-host", "example.com:99999"},
+		{"serve", "--cors-origin", "localhost:3000"},
+		{"serve", "--cors-origin", "http://example.com/app"},
 	}
 	for _, args := range cases {
 		if _, _, err := arbor(t, "", args...); err == nil {

@@ -55,6 +55,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM models); a request may still ask for reasoning_format \"text\"")
 	var toolHosts stringList
 	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may reach; repeatable. None: such tools are refused")
+	var corsOrigins stringList
+	fs.Var(&corsOrigins, "cors-origin", "let browser pages from this origin (scheme://host[:port], or * for any) call the API; repeatable. None: no CORS headers")
 	toolsConfig := fs.String("tools-config", "", "a JSON file of the operator's tools: HTTP tools and MCP servers (see the README)")
 	toolCache := fs.Int("tool-cache", 1024, "tool results kept across requests, keyed by tool and arguments (0: per request only)")
 	toolCacheTTL := fs.Duration("tool-cache-ttl", 10*time.Minute, "how long a cached tool result stays valid")
@@ -70,6 +72,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	if *ctxLen < 2 || *maxQueue < 1 || *maxSeqs < 1 || *kvPages < 0 || *stepTokens < 1 || *maxBody < 1 {
 		return errors.New("serve: --ctx, --max-queue, --max-seqs, --step-tokens and --max-body must be positive, --kv-pages not negative")
+	}
+	for _, o := range corsOrigins {
+		if err := server.CheckCORSOrigin(o); err != nil {
+			return fmt.Errorf("serve: --cors-origin: %w", err)
+		}
 	}
 	var template string
 	if *chatTemplate != "" {
@@ -93,7 +100,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
-	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt})
+	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt, CORSOrigins: corsOrigins})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
