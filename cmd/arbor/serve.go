@@ -55,6 +55,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM models); a request may still ask for reasoning_format \"text\"")
 	var toolHosts stringList
 	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may reach; repeatable. None: such tools are refused")
+	metricsKey := fs.String("metrics-key", "", "require this key (Authorization: Bearer KEY) for /metrics; also $ARBOR_METRICS_KEY. None: /metrics is open")
 	var corsOrigins stringList
 	fs.Var(&corsOrigins, "cors-origin", "let browser pages from this origin (scheme://host[:port], or * for any) call the API; repeatable. None: no CORS headers")
 	toolsConfig := fs.String("tools-config", "", "a JSON file of the operator's tools: HTTP tools and MCP servers (see the README)")
@@ -65,6 +66,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	if k := os.Getenv("ARBOR_API_KEY"); k != "" {
 		keys = append(keys, k)
+	}
+	if *metricsKey == "" {
+		*metricsKey = os.Getenv("ARBOR_METRICS_KEY")
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -100,7 +104,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
-	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt, CORSOrigins: corsOrigins})
+	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt, CORSOrigins: corsOrigins,
+		MetricsKey: *metricsKey})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
