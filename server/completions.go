@@ -105,7 +105,8 @@ func (s *Server) completions(c echo.Context) error {
 				ids = append([]int32{st.tok.BOS()}, ids...)
 			}
 			if len(ids) == 0 {
-				return badRequest("prompt", "'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs some text", at)
+				return badRequest("prompt", "'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs "+
+					"some text", at)
 			}
 		}
 		vocab := st.tok.VocabSize()

@@ -164,7 +164,8 @@ func parseAllowEntry(entry string) (allowEntry, error) {
 	}
 	h, _, ok := canonicalHost(host)
 	if !ok {
-		return allowEntry{}, fmt.Errorf("%q: %q is not a host name in ASCII or an IP address in its usual notation: %w", entry, host, errBadEntry)
+		return allowEntry{}, fmt.Errorf("%q: %q is not a host name in ASCII or an IP address in its usual notation: %w",
+			entry, host, errBadEntry)
 	}
 	e.host = h
 	return e, nil
