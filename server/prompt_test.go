@@ -232,3 +232,15 @@ func TestTreeSchemaMustBeTIM(t *testing.T) {
 		t.Errorf("text with a schema: status %d: %s", status, body)
 	}
 }
+
+// TestStopNull: a null in stop is a 400, as in prompt, not an empty stop string.
+func TestStopNull(t *testing.T) {
+	ts := startServer(t, newScripted(t, "ok"), Model{}, Options{})
+	status, _, body := ts.post(t, "/v1/chat/completions", `{`+hi+`, "stop": ["a", null]}`)
+	if status != 400 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	if e := apiErr(t, body); deref(e.Param) != "stop" || !strings.Contains(e.Message, "'stop[1]' must be a string, got null") {
+		t.Fatalf("%+v", e)
+	}
+}

@@ -131,11 +131,18 @@ func stringOrList(f fields, name string) ([]string, *APIError) {
 		}
 		return []string{one}, nil
 	}
-	var list []string
+	var list []*string // a null element is refused, not taken for ""
 	if err := decodeAs(raw, name, &list, "a string or an array of strings"); err != nil {
 		return nil, err
 	}
-	return list, nil
+	out := make([]string, len(list))
+	for i, p := range list {
+		if p == nil {
+			return nil, badRequest(name, "'%s[%d]' must be a string, got null", name, i)
+		}
+		out[i] = *p
+	}
+	return out, nil
 }
 
 // common holds the fields chat and completions requests share.
