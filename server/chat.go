@@ -66,6 +66,9 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 		}
 		r.Grammar = g
 	}
+	if err := st.checkPromptBound(text+prime, 0, r.contextMaxTokens()); err != nil {
+		return nil, "", false, err
+	}
 	asText := make([]tokenizer.Span, len(p.Data))
 	for i, s := range p.Data {
 		asText[i] = tokenizer.Span(s)

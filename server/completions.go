@@ -84,21 +84,35 @@ func (s *Server) completions(c echo.Context) error {
 	var reqs []engine.Request
 	promptTokens := 0
 	for i, p := range req.Prompts {
+		at := "prompt"
+		if len(req.Prompts) > 1 {
+			at = fmt.Sprintf("prompt[%d]", i)
+		}
 		ids := p.IDs
 		if ids == nil {
-			if p.Text == "" {
-				return badRequest("prompt", "'prompt' is empty")
-			}
-			// As Hugging Face's encode does: BOS where the tokenizer adds one.
-			ids = st.tok.Encode(p.Text)
+			bos := 0
 			if st.tok.AddBOS() {
+				bos = 1
+			}
+			if err := st.checkPromptBound(p.Text, bos, req.MaxTokens); err != nil {
+				return fmt.Errorf("prompt %d: %w", i, err)
+			}
+			// As Hugging Face's encode does: BOS where the tokenizer adds one. An empty text is
+			// then a prompt of BOS alone, as OpenAI takes "" for a prompt of <|endoftext|>; a
+			// tokenizer without BOS leaves nothing to continue from.
+			ids = st.tok.Encode(p.Text)
+			if bos == 1 {
 				ids = append([]int32{st.tok.BOS()}, ids...)
+			}
+			if len(ids) == 0 {
+				return badRequest("prompt", "'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs "+
+					"some text", at)
 			}
 		}
 		vocab := st.tok.VocabSize()
 		for _, id := range ids {
 			if id < 0 || (vocab > 0 && int(id) >= vocab) {
-				return badRequest("prompt", "'prompt' token id %d is outside the vocabulary of %d", id, vocab)
+				return badRequest("prompt", "'%s' holds token id %d, outside the vocabulary of %d", at, id, vocab)
 			}
 		}
 		if err := checkContext(len(ids), req.MaxTokens, st.gen.MaxContext()); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/sample"
+	"github.com/arborlabs/arbor/tree"
 )
 
 // Requests are decoded in two passes: first into a map of raw field values (so that malformed
@@ -82,6 +83,9 @@ func jsonKind(raw json.RawMessage) string {
 	case 'n':
 		return "null"
 	}
+	if len(raw) > 24 { // a number's digits are worth quoting, a page of them is not
+		return "a number (" + string(raw[:20]) + "...)"
+	}
 	return "a number (" + string(raw) + ")"
 }
 
@@ -135,11 +139,18 @@ func stringOrList(f fields, name string) ([]string, *APIError) {
 		}
 		return []string{one}, nil
 	}
-	var list []string
+	var list []*string // a null element is refused, not taken for ""
 	if err := decodeAs(raw, name, &list, "a string or an array of strings"); err != nil {
 		return nil, err
 	}
-	return list, nil
+	out := make([]string, len(list))
+	for i, p := range list {
+		if p == nil {
+			return nil, badRequest(name, "'%s[%d]' must be a string, got null", name, i)
+		}
+		out[i] = *p
+	}
+	return out, nil
 }
 
 // common holds the fields chat and completions requests share.
@@ -276,6 +287,17 @@ type chatRequest struct {
 	ResponseFormat json.RawMessage
 	// Reasoning is the reasoning_format field; nil when absent.
 	Reasoning *reasoningFormat
+	// treeMode is set when the request runs as a task tree (treeFor).
+	treeMode bool
+}
+
+// contextMaxTokens is the answer's share of the context that the prompt must leave: max_tokens,
+// or nothing in tree mode, where pruning lets the answer outgrow the context.
+func (r *chatRequest) contextMaxTokens() int {
+	if r.treeMode {
+		return 0
+	}
+	return r.MaxTokens
 }
 
 // reasoningFormat is the reasoning_format request field: {"type": "tree", ...} turns task-tree
@@ -341,6 +363,13 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 	if sc := bytes.TrimSpace(rf.Schema); len(sc) > 0 && !bytes.Equal(sc, []byte("null")) {
 		if sc[0] != '{' {
 			return nil, badRequest("reasoning_format.schema", "'reasoning_format.schema' must be a JSON Schema object, got %s", jsonKind(sc))
+		}
+		// The tracker follows the answer by the TIM field names; under any other schema it would
+		// lose its way at the first token, and no tool would run nor anything be pruned.
+		if !tree.IsTIM(sc) {
+			return nil, badRequest("reasoning_format.schema", "'reasoning_format.schema' is not a task-tree schema: "+
+				"it must be an object schema (or a local \"$ref\" to one) whose \"properties\" include \"reasoning\" "+
+				"(the list of tasks) and \"answer\"; leave it out for the TIM response schema over the request's tools")
 		}
 		out.Schema = sc
 	}
@@ -675,6 +704,11 @@ func parseCompletion(body []byte) (*completionRequest, *APIError) {
 
 const promptShapes = "a string, an array of strings, an array of token ids or an array of arrays of token ids"
 
+// parsePrompt reads the prompt field: one text, one list of token ids, or up to maxN of either
+// (an array of strings, an array of arrays of ids). Every element is checked here, so that a
+// null, a fraction or a negative number is a 400 that says where it is rather than a zero id.
+// Only the one flat id list may be long; it is decoded in one pass. The other arrays are read
+// element by element and refused past maxN elements, before the rest is decoded.
 func parsePrompt(raw json.RawMessage) ([]promptInput, *APIError) {
 	raw = bytes.TrimSpace(raw)
 	switch raw[0] {
@@ -688,45 +722,111 @@ func parsePrompt(raw json.RawMessage) ([]promptInput, *APIError) {
 	default:
 		return nil, badRequest("prompt", "'prompt' must be %s, got %s", promptShapes, jsonKind(raw))
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, badRequest("prompt", "'prompt' must be %s", promptShapes)
-	}
-	if len(items) == 0 {
-		return nil, badRequest("prompt", "'prompt' must not be empty")
-	}
-	first := bytes.TrimSpace(items[0])
+	first := bytes.TrimLeft(raw[1:], " \t\r\n")
 	switch {
-	case first[0] == '"':
-		var ss []string
-		if err := json.Unmarshal(raw, &ss); err != nil {
-			return nil, badRequest("prompt", "'prompt' mixes types: an array of prompts must hold only strings")
-		}
-		out := make([]promptInput, len(ss))
-		for i, s := range ss {
-			out[i] = promptInput{Text: s}
-		}
-		return out, nil
-	case first[0] == '[':
-		var lists [][]int32
-		if err := json.Unmarshal(raw, &lists); err != nil {
-			return nil, badRequest("prompt", "'prompt' as an array of arrays must hold only token ids (integers)")
-		}
-		out := make([]promptInput, len(lists))
-		for i, ids := range lists {
-			if len(ids) == 0 {
-				return nil, badRequest("prompt", "'prompt[%d]' is empty", i)
-			}
-			out[i] = promptInput{IDs: ids}
-		}
-		return out, nil
-	default:
-		var ids []int32
-		if err := json.Unmarshal(raw, &ids); err != nil {
-			return nil, badRequest("prompt", "'prompt' as an array must hold only strings, only token ids, or only arrays of token ids")
+	case len(first) == 0 || first[0] == ']':
+		return nil, badRequest("prompt", "'prompt' must not be empty: want %s", promptShapes)
+	case first[0] == '-' || (first[0] >= '0' && first[0] <= '9'):
+		ids, ae := parseIDs(raw, "prompt")
+		if ae != nil {
+			return nil, ae
 		}
 		return []promptInput{{IDs: ids}}, nil
+	case first[0] != '"' && first[0] != '[':
+		return nil, badRequest("prompt", "'prompt[0]' must be a string, a token id or an array of token ids, got %s",
+			jsonKind(first))
 	}
+	wantText := first[0] == '"'
+	var out []promptInput
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil { // the opening bracket
+		return nil, badRequest("prompt", "'prompt' must be %s", promptShapes)
+	}
+	for i := 0; dec.More(); i++ {
+		at := fmt.Sprintf("prompt[%d]", i)
+		if i == maxN {
+			return nil, badRequest("prompt", "'prompt' holds more than %d prompts; a request makes at most %d choices "+
+				"(prompts times n)", maxN, maxN)
+		}
+		var el json.RawMessage
+		if err := dec.Decode(&el); err != nil {
+			return nil, badRequest("prompt", "'%s' is not valid JSON: %v", at, err)
+		}
+		el = bytes.TrimSpace(el)
+		switch {
+		case wantText && el[0] == '"':
+			var s string
+			if err := json.Unmarshal(el, &s); err != nil {
+				return nil, badRequest("prompt", "'%s' is not a valid JSON string", at)
+			}
+			out = append(out, promptInput{Text: s})
+		case !wantText && el[0] == '[':
+			ids, ae := parseIDs(el, at)
+			if ae != nil {
+				return nil, ae
+			}
+			if len(ids) == 0 {
+				return nil, badRequest("prompt", "'%s' is empty: a prompt needs at least one token id", at)
+			}
+			out = append(out, promptInput{IDs: ids})
+		case wantText:
+			return nil, badRequest("prompt", "'%s' is %s, but 'prompt[0]' is a string: an array of prompts must hold "+
+				"only strings", at, jsonKind(el))
+		default:
+			return nil, badRequest("prompt", "'%s' is %s, but 'prompt[0]' is an array of token ids: an array of prompts "+
+				"must hold only arrays of token ids", at, jsonKind(el))
+		}
+	}
+	return out, nil
+}
+
+// parseIDs reads a JSON array that must hold only token ids: integers from 0 to MaxInt32.
+// encoding/json would take null for 0 and needs a reflective call per element; this reads a
+// list of a million ids in milliseconds. arr is valid JSON (the whole body was checked), so
+// cutting at commas splits it into its elements up to the first element that is not an
+// integer, whatever that one holds; its kind is what the error reports. at names the list.
+func parseIDs(arr []byte, at string) ([]int32, *APIError) {
+	inner := bytes.TrimSpace(arr)
+	inner = bytes.TrimSpace(inner[1 : len(inner)-1])
+	var ids []int32
+	for len(inner) > 0 {
+		el := inner
+		if i := bytes.IndexByte(inner, ','); i >= 0 {
+			el, inner = inner[:i], inner[i+1:]
+		} else {
+			inner = nil
+		}
+		el = bytes.TrimSpace(el)
+		id, ok := parseID(el)
+		if !ok {
+			return nil, badRequest("prompt", "'%s' must hold only token ids (integers from 0 to %d), got %s",
+				at, math.MaxInt32, jsonKind(el))
+		}
+		ids = append(ids, id)
+	}
+	if ids == nil {
+		ids = []int32{}
+	}
+	return ids, nil
+}
+
+// parseID reads a token id written as JSON: decimal digits, at most MaxInt32. Fractions,
+// exponents and signs are refused, as are leading zeros (which JSON does not allow).
+func parseID(b []byte) (int32, bool) {
+	if len(b) == 0 || len(b) > 10 || (len(b) > 1 && b[0] == '0') {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if v > math.MaxInt32 {
+		return 0, false
+	}
+	return int32(v), true
 }
 
 // readBody reads a request body, turning an oversized one into a 413 (the reader is an

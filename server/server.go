@@ -8,7 +8,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
@@ -72,6 +71,12 @@ type Options struct {
 	// default it is encoded as plain text, so that a client cannot write role markup into a
 	// message; completions prompts are parsed for special tokens either way.
 	SpecialTokensInContent bool
+	// MetricsKey, when set, is the key /metrics requires ("Authorization: Bearer KEY");
+	// empty: /metrics is open.
+	MetricsKey string
+	// CORSOrigins are the origins whose browser pages may call the API ("*": any); none: no
+	// CORS headers. See cors.go; CheckCORSOrigin validates an entry.
+	CORSOrigins []string
 }
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -124,9 +129,9 @@ func New(opt Options) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpErrorHandler
-	e.Use(s.requestLog, s.recoverPanic, s.admission, s.auth, s.limitBody)
+	e.Use(s.requestLog, s.recoverPanic, s.cors, s.admission, s.auth, s.limitBody)
 	e.GET("/health", s.health)
-	e.GET("/metrics", s.metrics.handler)
+	e.GET("/metrics", s.metrics.handler, s.metricsAuth)
 	e.GET("/v1/models", s.models)
 	e.POST("/v1/chat/completions", s.chatCompletions)
 	e.POST("/v1/completions", s.completions)
@@ -313,7 +318,8 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// open reports whether a path needs no API key and stays answered while draining.
+// open reports whether a path needs no API key and stays answered while draining (/metrics
+// may need the metrics key instead: metricsAuth).
 func open(path string) bool { return path == "/health" || path == "/metrics" }
 
 // admission answers 503 to API requests while the server drains.
@@ -326,24 +332,15 @@ func (s *Server) admission(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// auth checks "Authorization: Bearer KEY" when keys are configured. Keys are compared as
-// SHA-256 digests in constant time, so neither a key's bytes nor its length leak through timing.
+// auth checks "Authorization: Bearer KEY" when keys are configured (bearerMatch).
 func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if len(s.keys) == 0 || open(c.Request().URL.Path) {
 			return next(c)
 		}
 		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		scheme, key, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
-			sum := sha256.Sum256([]byte(strings.TrimSpace(key)))
-			match := 0
-			for _, k := range s.keys {
-				match |= subtle.ConstantTimeCompare(sum[:], k[:])
-			}
-			if match == 1 {
-				return next(c)
-			}
+		if bearerMatch(h, s.keys) {
+			return next(c)
 		}
 		msg := "missing API key: send \"Authorization: Bearer YOUR_KEY\""
 		if h != "" {

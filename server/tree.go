@@ -114,6 +114,7 @@ func (s *Server) treeFor(req *chatRequest) (*treeSetup, error) {
 	}
 	ts.grammar = g
 	req.Grammar = g
+	req.treeMode = true
 	// The tree is the whole answer: the model sees the tools (to know what it may call), but
 	// its output is never parsed for calls in the template's format, nor split off as
 	// <think> reasoning.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -136,8 +135,10 @@ func isNull(raw json.RawMessage) bool {
 // Policy limits the HTTP tools a chat request may declare.
 type Policy struct {
 	// AllowHosts lists the hosts request-declared tools may call: "host" (any port) or
-	// "host:port" (that port only; a URL without a port has its scheme's default), case-insensitive.
-	// "*.example.com" matches subdomains of example.com, "*" any host. Empty: nothing is allowed.
+	// "host:port" (that port only; a URL without a port has its scheme's default), compared in
+	// a canonical form (see host.go: case, a trailing dot, IP notations, port spellings).
+	// "*.example.com" matches subdomains of example.com, "*" any host. Empty: nothing is
+	// allowed; an entry CheckAllowHost refuses matches nothing.
 	AllowHosts []string
 	// MaxResponseBytes caps a response body (default DefaultMaxResponseBytes).
 	MaxResponseBytes int64
@@ -151,37 +152,27 @@ type Policy struct {
 // The check is on the name in the URL; it does not resolve it, so it does not stop a listed name
 // from resolving to an internal address. List only names you control.
 func (p *Policy) Allowed(u *url.URL) bool {
-	if u == nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+	if p == nil {
+		return u != nil && (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() != ""
+	}
+	host, port, isIP, ok := urlTarget(u)
+	if !ok {
 		return false
 	}
-	if p == nil {
-		return true
-	}
-	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
-	}
-	for _, entry := range p.AllowHosts {
-		entry = strings.ToLower(strings.TrimSpace(entry))
-		if entry == "*" {
-			return true
-		}
-		h, pt, err := net.SplitHostPort(entry)
-		if err != nil { // no port: "host", "[::1]" or a bare "::1"
-			h, pt = strings.Trim(entry, "[]"), ""
-		}
-		h = strings.TrimSuffix(h, ".")
-		if pt != "" && pt != port {
+	for _, raw := range p.AllowHosts {
+		e, err := parseAllowEntry(raw)
+		switch {
+		case err != nil:
 			continue
-		}
-		if suffix, ok := strings.CutPrefix(h, "*"); ok && strings.HasPrefix(suffix, ".") {
-			if strings.HasSuffix(host, suffix) && len(host) > len(suffix) {
+		case e.any:
+			return true
+		case e.port != "" && e.port != port:
+			continue
+		case e.wildcard:
+			if !isIP && strings.HasSuffix(host, "."+e.host) {
 				return true
 			}
-			continue
-		}
-		if h == host {
+		case e.host == host:
 			return true
 		}
 	}
@@ -213,6 +204,9 @@ func NewHTTP(spec HTTPSpec, p *Policy) (Tool, error) {
 	}
 	if !p.Allowed(u) {
 		return nil, fmt.Errorf("tool %q: %w: %s", spec.Name, ErrHostNotAllowed, u.Host)
+	}
+	if p != nil {
+		u.Host = canonicalURLHost(u) // dial what was compared ("127.0.0.1." as 127.0.0.1)
 	}
 	method := strings.ToUpper(strings.TrimSpace(spec.Method))
 	switch method {
@@ -250,6 +244,9 @@ func NewHTTP(spec HTTPSpec, p *Policy) (Tool, error) {
 		}
 		if !p.Allowed(req.URL) {
 			return fmt.Errorf("redirect to %s: %w", req.URL.Host, ErrHostNotAllowed)
+		}
+		if p != nil {
+			req.URL.Host = canonicalURLHost(req.URL)
 		}
 		return nil
 	}

@@ -179,6 +179,10 @@ func TestBadInvocations(t *testing.T) {
 		{"model", "new", "--shape", "tiny", "--dtype", "q8_0", "--out", "dir"},
 		{"tokenize", "--model", "a", "--tokenizer", "b"},
 		{"generate", "--prompt", "a", "--backend", "tpu"},
+		{"serve", "--allow-tool-host", "127.1"},
+		{"serve", "--allow-tool-host", "example.com:99999"},
+		{"serve", "--cors-origin", "localhost:3000"},
+		{"serve", "--cors-origin", "http://example.com/app"},
 	}
 	for _, args := range cases {
 		if _, _, err := arbor(t, "", args...); err == nil {

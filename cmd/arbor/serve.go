@@ -57,6 +57,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM models); a request may still ask for reasoning_format \"text\"")
 	var toolHosts stringList
 	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may reach; repeatable. None: such tools are refused")
+	metricsKey := fs.String("metrics-key", "", "require this key (Authorization: Bearer KEY) for /metrics; also $ARBOR_METRICS_KEY. None: /metrics is open")
+	var corsOrigins stringList
+	fs.Var(&corsOrigins, "cors-origin", "let browser pages from this origin (scheme://host[:port], or * for any) call the API; repeatable. None: no CORS headers")
 	toolsConfig := fs.String("tools-config", "", "a JSON file of the operator's tools: HTTP tools and MCP servers (see the README)")
 	toolCache := fs.Int("tool-cache", 1024, "tool results kept across requests, keyed by tool and arguments (0: per request only)")
 	toolCacheTTL := fs.Duration("tool-cache-ttl", 10*time.Minute, "how long a cached tool result stays valid")
@@ -66,12 +69,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	if k := os.Getenv("ARBOR_API_KEY"); k != "" {
 		keys = append(keys, k)
 	}
+	if *metricsKey == "" {
+		*metricsKey = os.Getenv("ARBOR_METRICS_KEY")
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("serve: --log-level: %w", err)
 	}
 	if *ctxLen < 2 || *maxQueue < 1 || *maxSeqs < 1 || *kvPages < 0 || *stepTokens < 1 || *maxBody < 1 {
 		return errors.New("serve: --ctx, --max-queue, --max-seqs, --step-tokens and --max-body must be positive, --kv-pages not negative")
+	}
+	for _, o := range corsOrigins {
+		if err := server.CheckCORSOrigin(o); err != nil {
+			return fmt.Errorf("serve: --cors-origin: %w", err)
+		}
 	}
 	var template string
 	if *chatTemplate != "" {
@@ -96,7 +107,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		return fmt.Errorf("serve: listen: %w", err)
 	}
 	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt,
-		SpecialTokensInContent: *specialsInContent})
+		SpecialTokensInContent: *specialsInContent, CORSOrigins: corsOrigins, MetricsKey: *metricsKey})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -207,6 +218,11 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 func treeOptions(ctx context.Context, def bool, hosts []string, configPath string, cacheSize int, ttl time.Duration) (server.TreeOptions, func(), error) {
 	opt := server.TreeOptions{Default: def, AllowHosts: hosts, Tools: []tools.Tool{tools.Calculator()}}
 	closeAll := func() {}
+	for _, h := range hosts {
+		if err := tools.CheckAllowHost(h); err != nil {
+			return opt, closeAll, fmt.Errorf("--allow-tool-host: %w", err)
+		}
+	}
 	if configPath != "" {
 		cfg, err := tools.LoadConfig(configPath)
 		if err != nil {

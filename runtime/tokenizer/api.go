@@ -100,6 +100,8 @@ type Tokenizer struct {
 	ggufModel   string // "gpt2" or "llama"; "" when not expressible
 	ggufPre     string
 	addSpacePfx bool
+
+	bound tokenBound // for MinTokens and MaxTokenBytes, computed once built
 }
 
 // VocabSize is the highest token id plus one, added tokens included.

@@ -292,6 +292,7 @@ func fromGGUF(v *GGUFVocab) (*Tokenizer, error) {
 	t.addBOS, t.addEOS = v.AddBOS, v.AddEOS
 	t.chatTemplate = v.ChatTemplate
 	t.setEOS(ids[1], nil)
+	t.bound = t.computeBound()
 	return t, nil
 }
 

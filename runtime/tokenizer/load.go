@@ -264,6 +264,7 @@ func fromBytes(data, config, gen []byte) (*Tokenizer, error) {
 	t.eot = t.findEOT()
 	t.setEOS(eos, genEOS)
 	t.detectGGUF(f.Normalizer, mj)
+	t.bound = t.computeBound()
 	return t, nil
 }
 
