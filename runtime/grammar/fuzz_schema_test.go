@@ -1,0 +1,263 @@
+package grammar
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math/bits"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/arborlabs/arbor/internal/schematest"
+)
+
+// maxFuzzSchemaBytes bounds the schemas FuzzCompileSchema tries: compiling is bounded by the
+// node budget anyway, and small inputs keep the fuzzer's executions fast.
+const maxFuzzSchemaBytes = 4096
+
+// fuzzWalkTokens bounds the random walk through each compiled grammar.
+const fuzzWalkTokens = 50
+
+// FuzzCompileSchema compiles arbitrary bytes as a schema. CompileSchema never panics and
+// returns a grammar or an error, never both or neither. For a grammar, with the Qwen3 vocabulary:
+// the start mask is not empty; a random walk of at most fuzzWalkTokens tokens (seeded from the
+// input) never meets an empty mask before the value can end, every token in a mask is Allowed
+// and accepted; and a walk that completes wrote JSON that an independent validator accepts
+// (when that validator can compile the schema at all). A mask refused as too costly ends the
+// walk: that is the budget doing its job.
+func FuzzCompileSchema(f *testing.F) {
+	v, _ := testVocab(f)
+	for _, s := range fuzzSchemaSeeds() {
+		f.Add([]byte(s))
+	}
+	names, suite := schematest.Suite(f)
+	for _, name := range names {
+		if s := suite[name]; len(s) <= maxFuzzSchemaBytes {
+			f.Add([]byte(s))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzSchemaBytes {
+			return
+		}
+		g, err := CompileSchema(data)
+		if (g == nil) == (err == nil) {
+			t.Fatalf("CompileSchema returned grammar %v and error %v", g != nil, err)
+		}
+		if err != nil {
+			return
+		}
+		h := fnv.New64a()
+		h.Write(data)
+		rng := rand.New(rand.NewPCG(h.Sum64(), uint64(len(data))))
+		out, done := fuzzWalk(t, g, v, rng, fuzzWalkTokens)
+		if !done {
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("schema %s: completed output is not JSON: %q", data, out)
+		}
+		val, ok := fuzzValidator(data)
+		if !ok {
+			return
+		}
+		if err := schematest.Validate(val, out); err != nil {
+			t.Fatalf("schema %s: output %s does not validate: %v", data, short(out), err)
+		}
+	})
+}
+
+// fuzzWalk is walk for arbitrary grammars: it stops (reporting an unfinished walk) when a mask
+// is refused as too costly instead of failing, and checks that the start mask and every later
+// one is not empty.
+func fuzzWalk(t *testing.T, g *Grammar, v *Vocab, rng *rand.Rand, maxSteps int) ([]byte, bool) {
+	t.Helper()
+	m := g.NewMatcher(v)
+	mask := make([]uint64, v.MaskWords())
+	var out []byte
+	var cands, closers []int32
+	for step := 0; step < maxSteps; step++ {
+		if m.Complete() {
+			return out, true
+		}
+		if err := m.FillMask(context.Background(), mask); err != nil {
+			if errors.Is(err, ErrTooCostly) {
+				return out, false
+			}
+			t.Fatalf("after %q: FillMask: %v", short(out), err)
+		}
+		cands, closers = cands[:0], closers[:0]
+		for w, word := range mask {
+			for word != 0 {
+				bit := word & -word
+				id := int32(w*64 + bits.TrailingZeros64(bit))
+				word ^= bit
+				cands = append(cands, id)
+				if closerTokens(v)[id] {
+					closers = append(closers, id)
+				}
+			}
+		}
+		if len(cands) == 0 {
+			t.Fatalf("empty mask after %q (%d tokens; CanEnd %v)", short(out), step, m.CanEnd())
+		}
+		pick := cands
+		if len(closers) > 0 && rng.IntN(2) == 0 {
+			pick = closers
+		}
+		id := pick[rng.IntN(len(pick))]
+		if !m.Allowed(id) {
+			t.Fatalf("after %q: token %d (%q) in the mask but not Allowed", short(out), id, v.Bytes(id))
+		}
+		if err := m.Accept(id); err != nil {
+			t.Fatalf("after %q: Accept(%d %q) of a masked token: %v", short(out), id, v.Bytes(id), err)
+		}
+		if v.isEOS[id] {
+			return out, true
+		}
+		out = append(out, v.Bytes(id)...)
+	}
+	return out, m.Complete()
+}
+
+// fuzzValidator compiles schema with the independent validator, as schematest.Validator does,
+// but reports failure instead of failing the test: many fuzzed schemas that the grammar takes
+// (or interprets leniently) are not schemas the validator can compile.
+func fuzzValidator(schema []byte) (s *jsonschema.Schema, ok bool) {
+	defer func() {
+		if recover() != nil {
+			s, ok = nil, false
+		}
+	}()
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
+	if err != nil {
+		return nil, false
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	if err := c.AddResource("mem://schema.json", doc); err != nil {
+		return nil, false
+	}
+	s, err = c.Compile("mem://schema.json")
+	return s, err == nil
+}
+
+// fuzzSchemaSeeds are the seed corpus: the adversarial schemas (unbounded recursion, mutual
+// references, ambiguous patterns, large enums and item lists) beside ordinary ones of every
+// supported keyword.
+func fuzzSchemaSeeds() []string {
+	seeds := []string{
+		// No finite value.
+		`{"$ref":"#"}`,
+		`{"anyOf":[{"$ref":"#"}]}`,
+		`{"allOf":[{"$ref":"#"}]}`,
+		`{"oneOf":[{"$ref":"#"}]}`,
+		`{"$ref":"#/$defs/a","$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}}}`,
+		`{"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]}`,
+		`{"type":"array","prefixItems":[{"$ref":"#"}],"minItems":1}`,
+		// Recursion that ends.
+		`{"anyOf":[{"type":"integer"},{"$ref":"#"}]}`,
+		`{"anyOf":[{"type":"boolean"},{"$ref":"#"}]}`,
+		`{"$ref":"#/$defs/a","$defs":{"a":{"anyOf":[{"$ref":"#/$defs/b"},{"type":"boolean"}]},` +
+			`"b":{"anyOf":[{"$ref":"#/$defs/a"},{"type":"null"}]}}}`,
+		`{"type":"object","properties":{"a":{"$ref":"#"},"b":{"$ref":"#/$defs/never"}},` +
+			`"additionalProperties":false,"$defs":{"never":{"$ref":"#/$defs/never"}}}`,
+		`{"type":"array","items":{"$ref":"#"}}`,
+		`{"$ref":"#/$defs/n","$defs":{"n":{"type":"object","properties":{"v":{"type":"boolean"},` +
+			`"k":{"type":"array","items":{"$ref":"#/$defs/n"},"maxItems":2}},"required":["v","k"],` +
+			`"additionalProperties":false}}}`,
+		`{"type":"object","additionalProperties":{"$ref":"#"}}`,
+		// Patterns, nested and ambiguous.
+		`{"type":"string","pattern":"(.*.*.*){19}"}`,
+		`{"type":"string","pattern":"(a|ab|abc)*(b|bc)*c?"}`,
+		`{"type":"string","pattern":"(\\d+\\.?\\d*)+"}`,
+		`{"type":"string","pattern":"^[a-z]+(-[a-z]+)*@x\\.com$"}`,
+		`{"type":"string","pattern":"((a|b){2,3}(c(d|e)*)?)+"}`,
+		`{"type":"string","pattern":"(((x?){3}){3}){3}y"}`,
+		`{"type":"string","pattern":"[^\"\\\\]{0,4}\\s\\S\\w\\W\\D"}`,
+		`{"type":"string","pattern":"\"q\"|\\\\"}`,
+		`{"type":"string","pattern":"(a{1000}){1000}"}`,
+		`{"type":"string","pattern":"é[α-ω]+😀?"}`,
+		// Formats.
+		`{"type":"string","format":"date"}`,
+		`{"type":"string","format":"time"}`,
+		`{"type":"string","format":"date-time"}`,
+		`{"type":"string","format":"uuid"}`,
+		`{"type":"string","format":"ipv4"}`,
+		`{"type":"string","format":"email"}`,
+		// Numbers with bounds.
+		`{"type":"integer","minimum":-5,"maximum":300}`,
+		`{"type":"integer","exclusiveMinimum":0,"exclusiveMaximum":1}`,
+		`{"type":"integer","minimum":999999999999990}`,
+		`{"type":"number","minimum":-273.15,"exclusiveMaximum":0}`,
+		`{"type":"number","minimum":1.5,"maximum":9.75}`,
+		`{"type":"number","exclusiveMinimum":0,"exclusiveMaximum":0.5}`,
+		`{"type":"number","minimum":1e300}`,
+		`{"type":["number","null"],"maximum":-0.5}`,
+		// Strings, arrays and objects.
+		`{"type":"string","minLength":2,"maxLength":5}`,
+		`{"type":"string","maxLength":1000000}`,
+		`{"type":"array","prefixItems":[{"type":"integer"},{"type":"string","maxLength":3},` +
+			`{"enum":[null,true]}],"items":false}`,
+		`{"type":"array","prefixItems":[{"type":"boolean"},{"const":"x"}],"items":{"type":"null"},"minItems":3}`,
+		`{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":4}`,
+		`{"type":"array","items":false,"minItems":1}`,
+		`{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"string"}},"required":["b","c"]}`,
+		`{"type":"object","properties":{"a":false,"b":{"type":"null"}},"additionalProperties":false}`,
+		`{"type":"object","additionalProperties":{"type":"integer","maximum":3}}`,
+		`{"properties":{"a\"/~b":{"const":1}},"required":["a\"/~b"]}`,
+		// Combinators and enums.
+		`{"oneOf":[{"type":"string"},{"type":"integer"}]}`,
+		`{"oneOf":[{"type":"integer"},{"type":"number"}]}`,
+		`{"anyOf":[{"type":"array","items":{"enum":[1,"two",null]}},` +
+			`{"type":"object","additionalProperties":{"type":"integer"}}]}`,
+		`{"allOf":[{"type":"string","maxLength":2}]}`,
+		`{"enum":[1,"one",null,true,2.5,{"a":[1]},[]]}`,
+		`{"type":"integer","enum":[1,1.5,"x",2]}`,
+		`{"const":{"kind":"fixed","n":[1,2]},"enum":[{"kind":"fixed","n":[1,2]}]}`,
+		`{"const":"a","enum":["b"]}`,
+		// Odd documents.
+		`true`, `false`, `{}`, `null`, `[]`, `1`, ``, `{`, `{"type":"strin"}`, `{"type":[]}`,
+		`{"type":"string"} {}`, `{"a":1,"a":2}`, `{"$ref":"#/$defs/missing"}`, `{"$ref":"http://x/y"}`,
+		`{"uniqueItems":false,"type":"array"}`, `{"description":"` + strings.Repeat("\\u00e9", 20) + `"}`,
+	}
+	// Large enums, within the size bound.
+	var sb strings.Builder
+	sb.WriteString(`{"enum":[`)
+	for i := range 300 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `"v%03d"`, i*7)
+	}
+	sb.WriteString(`]}`)
+	seeds = append(seeds, sb.String())
+	sb.Reset()
+	sb.WriteString(`{"type":["integer","string"],"enum":[`)
+	for i := range 400 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `%d`, i*i-5000)
+	}
+	sb.WriteString(`]}`)
+	seeds = append(seeds, sb.String())
+	// Many prefixItems, identical and distinct.
+	sb.Reset()
+	sb.WriteString(`{"type":"array","prefixItems":[`)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"type":"integer","minimum":%d}`, i%5)
+	}
+	sb.WriteString(`],"items":false}`)
+	seeds = append(seeds, sb.String())
+	return seeds
+}
