@@ -25,12 +25,13 @@ const maxFuzzSchemaBytes = 4096
 const fuzzWalkTokens = 50
 
 // FuzzCompileSchema compiles arbitrary bytes as a schema. CompileSchema never panics and
-// returns a grammar or an error, never both or neither. For a grammar, with the Qwen3 vocabulary:
-// the start mask is not empty; a random walk of at most fuzzWalkTokens tokens (seeded from the
-// input) never meets an empty mask before the value can end, every token in a mask is Allowed
-// and accepted; and a walk that completes wrote JSON that an independent validator accepts
-// (when that validator can compile the schema at all). A mask refused as too costly ends the
-// walk: that is the budget doing its job.
+// returns a grammar or an error, never both or neither. For a grammar, with the Qwen3
+// vocabulary, a random walk of at most fuzzWalkTokens tokens (seeded from the input) starts
+// with a non-empty mask and never meets an empty one (EOS is in it once the value can end);
+// every token in a mask is Allowed and accepted, and a token outside it is not Allowed; and a
+// walk that completes wrote JSON that an independent validator accepts (when that validator
+// can compile the schema at all). A mask refused as too costly ends the walk: that is the
+// budget doing its job.
 func FuzzCompileSchema(f *testing.F) {
 	v, _ := testVocab(f)
 	for _, s := range fuzzSchemaSeeds() {
@@ -114,6 +115,11 @@ func fuzzWalk(t *testing.T, g *Grammar, v *Vocab, rng *rand.Rand, maxSteps int) 
 		id := pick[rng.IntN(len(pick))]
 		if !m.Allowed(id) {
 			t.Fatalf("after %q: token %d (%q) in the mask but not Allowed", short(out), id, v.Bytes(id))
+		}
+		// A token outside the mask must not be Allowed either.
+		other := int32(rng.IntN(v.Size()))
+		if mask[other/64]&(1<<(uint(other)%64)) == 0 && m.Allowed(other) {
+			t.Fatalf("after %q: token %d (%q) Allowed but not in the mask", short(out), other, v.Bytes(other))
 		}
 		if err := m.Accept(id); err != nil {
 			t.Fatalf("after %q: Accept(%d %q) of a masked token: %v", short(out), id, v.Bytes(id), err)
