@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"math/bits"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -69,6 +70,9 @@ func FuzzCompileSchema(f *testing.F) {
 			return
 		}
 		if err := schematest.Validate(val, out); err != nil {
+			if why := knownMismatch(data); why != "" {
+				t.Skipf("known mismatch (TestSchemaOutputMismatches): %s", why)
+			}
 			t.Fatalf("schema %s: output %s does not validate: %v", data, short(out), err)
 		}
 	})
@@ -134,7 +138,8 @@ func fuzzWalk(t *testing.T, g *Grammar, v *Vocab, rng *rand.Rand, maxSteps int) 
 
 // fuzzValidator compiles schema with the independent validator, as schematest.Validator does,
 // but reports failure instead of failing the test: many fuzzed schemas that the grammar takes
-// (or interprets leniently) are not schemas the validator can compile.
+// (or interprets leniently) are not schemas the validator can compile. Its patterns go through
+// ecmaRegexp.
 func fuzzValidator(schema []byte) (s *jsonschema.Schema, ok bool) {
 	defer func() {
 		if recover() != nil {
@@ -147,11 +152,233 @@ func fuzzValidator(schema []byte) (s *jsonschema.Schema, ok bool) {
 	}
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
+	c.UseRegexpEngine(ecmaRegexp)
 	if err := c.AddResource("mem://schema.json", doc); err != nil {
 		return nil, false
 	}
 	s, err = c.Compile("mem://schema.json")
 	return s, err == nil
+}
+
+// ecmaRegexp compiles a pattern for the validator with Go's regexp, closer to ECMA-262 (the
+// dialect of JSON Schema, and the one the grammar implements) in what fuzzing meets: \s also
+// matches \v, and '[' inside a class is a literal, never the start of a POSIX class such as
+// [:alpha:].
+func ecmaRegexp(pattern string) (jsonschema.Regexp, error) {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(pattern); i++ {
+		c := pattern[i]
+		switch {
+		case c == '\\' && i+1 < len(pattern):
+			i++
+			switch n := pattern[i]; {
+			case n == 's' && inClass:
+				b.WriteString(`\s\v`)
+			case n == 's':
+				b.WriteString(`[\s\v]`)
+			case n == 'S' && !inClass:
+				b.WriteString(`[^\s\v]`)
+			default:
+				b.WriteByte('\\')
+				b.WriteByte(n)
+			}
+		case c == '[' && inClass:
+			b.WriteString(`\[`)
+		case c == '[':
+			inClass = true
+			b.WriteByte(c)
+			// A ']' first in the class (after an optional '^') is a literal in Go's syntax.
+			if i+1 < len(pattern) && pattern[i+1] == '^' {
+				b.WriteByte('^')
+				i++
+			}
+			if i+1 < len(pattern) && pattern[i+1] == ']' {
+				b.WriteByte(']')
+				i++
+			}
+		case c == ']' && inClass:
+			inClass = false
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return regexp.Compile(b.String())
+}
+
+// knownMismatch says why the grammar's output may fail to validate against schema for a known
+// reason (see TestSchemaOutputMismatches), or "" when the schema shows none of them. Fuzzing
+// then goes on past them to new ones.
+func knownMismatch(schema []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(schema))
+	dec.UseNumber()
+	var doc any
+	if dec.Decode(&doc) != nil {
+		return ""
+	}
+	why := ""
+	hasOneOf := false
+	var lits []string // enum and const values, numbers compared as numbers
+	var visit func(v any, root bool)
+	visit = func(v any, root bool) {
+		switch v := v.(type) {
+		case []any:
+			for _, x := range v {
+				visit(x, false)
+			}
+		case map[string]any:
+			if _, ok := v["$id"]; ok && !root {
+				why = "the grammar ignores $id, which changes where the $refs under it point"
+			}
+			if v["additionalProperties"] == false {
+				props, _ := v["properties"].(map[string]any)
+				req, _ := v["required"].([]any)
+				for _, r := range req {
+					if name, ok := r.(string); ok && props[name] == nil {
+						why = "a required property outside properties is generated despite additionalProperties false"
+					}
+				}
+			}
+			_, one := v["oneOf"]
+			hasOneOf = hasOneOf || one
+			if e, ok := v["enum"].([]any); ok {
+				for _, x := range e {
+					lits = append(lits, litKey(x))
+				}
+			}
+			if c, ok := v["const"]; ok {
+				lits = append(lits, litKey(c))
+			}
+			for _, x := range v {
+				visit(x, false)
+			}
+		}
+	}
+	visit(doc, true)
+	if hasOneOf {
+		seen := map[string]bool{}
+		for _, k := range lits {
+			if seen[k] {
+				why = "oneOf tells enum and const values apart by their text, not by JSON equality (1 and 1.0)"
+			}
+			seen[k] = true
+		}
+	}
+	return why
+}
+
+// litKey is a JSON value's text with numbers as float64 and object keys sorted (encoding/json
+// sorts map keys), so that values equal in JSON mostly have equal keys.
+func litKey(v any) string {
+	var norm func(v any) any
+	norm = func(v any) any {
+		switch v := v.(type) {
+		case json.Number:
+			if f, err := v.Float64(); err == nil {
+				return f
+			}
+		case []any:
+			out := make([]any, len(v))
+			for i, x := range v {
+				out[i] = norm(x)
+			}
+			return out
+		case map[string]any:
+			out := make(map[string]any, len(v))
+			for k, x := range v {
+				out[k] = norm(x)
+			}
+			return out
+		}
+		return v
+	}
+	b, _ := json.Marshal(norm(v))
+	return string(b)
+}
+
+// Known ways the grammar's output fails a schema, each checked by a skipped case until the
+// grammar handles it (removing the Skip checks a fix). With refuse set, the grammar must not
+// accept that output (ECMA-262 pattern semantics, which the validator used by the fuzz target
+// does not follow there); otherwise, random walks must produce only outputs that validate, or
+// the schema must be refused.
+func TestSchemaOutputMismatches(t *testing.T) {
+	v, _ := testVocab(t)
+	for _, c := range []struct {
+		name, schema, refuse, why string
+	}{
+		{
+			name:   "required outside properties",
+			schema: `{"properties":{"a":{"type":"integer"}},"required":["b"],"additionalProperties":false}`,
+			why:    "the grammar generates the required \"b\" with any value, which additionalProperties false forbids",
+		},
+		{
+			name:   "oneOf numbers",
+			schema: `{"oneOf":[{"enum":[1]},{"enum":[1.0]}]}`,
+			why:    "oneOf's disjointness check compares the values' text: 1 matches both branches",
+		},
+		{
+			name:   "oneOf objects",
+			schema: `{"oneOf":[{"enum":[{"a":1,"b":2}]},{"enum":[{"b":2,"a":1}]}]}`,
+			why:    "oneOf's disjointness check compares the values' text: key order makes equal objects differ",
+		},
+		{
+			name: "$id below the root",
+			schema: `{"$ref":"#/$defs/x","$defs":{"x":{"$id":"http://other/x","$ref":"#/$defs/y",` +
+				`"$defs":{"y":{"type":"string"}}},"y":{"type":"integer"}}}`,
+			why: "the grammar resolves #/$defs/y from the root; $id makes it x's own $defs (a string)",
+		},
+		{
+			name:   "dot and carriage return",
+			schema: `{"type":"string","pattern":"^.$"}`,
+			refuse: `"\r"`,
+			why:    "in ECMA-262 '.' matches no line terminator (\\n \\r U+2028 U+2029); the grammar only excludes \\n",
+		},
+		{
+			name:   "dot and line separator",
+			schema: `{"type":"string","pattern":"^.$"}`,
+			refuse: "\"\u2028\"",
+			why:    "in ECMA-262 '.' matches no line terminator (\\n \\r U+2028 U+2029); the grammar only excludes \\n",
+		},
+		{
+			name:   "non-space and no-break space",
+			schema: `{"type":"string","pattern":"^\\S$"}`,
+			refuse: "\"\u00a0\"",
+			why:    "ECMA-262 \\s includes Unicode spaces (U+00A0, U+3000, U+FEFF...); the grammar's \\S admits them",
+		},
+		{
+			name:   "empty class",
+			schema: `{"type":"string","pattern":"^[]a]$"}`,
+			refuse: `"]"`,
+			why:    "in ECMA-262 [] is an empty class (the pattern matches nothing); the grammar reads ']' as a literal",
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Skip(c.why)
+			g, err := CompileSchema([]byte(c.schema))
+			if err != nil {
+				return
+			}
+			if c.refuse != "" {
+				m := g.NewMatcher(v)
+				if err := m.AcceptBytes([]byte(c.refuse)); err == nil && m.CanEnd() {
+					t.Fatalf("%q accepted", c.refuse)
+				}
+				return
+			}
+			val := schematest.Validator(t, []byte(c.schema))
+			rng := rand.New(rand.NewPCG(1, 2))
+			for range 50 {
+				out, done := fuzzWalk(t, g, v, rng, 80)
+				if !done {
+					continue
+				}
+				if err := schematest.Validate(val, out); err != nil {
+					t.Fatalf("%s does not validate: %v", out, err)
+				}
+			}
+		})
+	}
 }
 
 // fuzzSchemaSeeds are the seed corpus: the adversarial schemas (unbounded recursion, mutual
@@ -190,6 +417,8 @@ func fuzzSchemaSeeds() []string {
 		`{"type":"string","pattern":"\"q\"|\\\\"}`,
 		`{"type":"string","pattern":"(a{1000}){1000}"}`,
 		`{"type":"string","pattern":"é[α-ω]+😀?"}`,
+		`{"type":"string","pattern":"^\\s\\S[\\s\\d]$"}`,
+		`{"type":"string","pattern":"[[:alpha:]]|[]x]"}`,
 		// Formats.
 		`{"type":"string","format":"date"}`,
 		`{"type":"string","format":"time"}`,
@@ -218,9 +447,14 @@ func fuzzSchemaSeeds() []string {
 		`{"type":"object","properties":{"a":false,"b":{"type":"null"}},"additionalProperties":false}`,
 		`{"type":"object","additionalProperties":{"type":"integer","maximum":3}}`,
 		`{"properties":{"a\"/~b":{"const":1}},"required":["a\"/~b"]}`,
+		`{"properties":{"a":{"type":"integer"}},"required":["b"],"additionalProperties":false}`,
+		`{"$defs":{"a b":{"type":"integer"},"a%20b":{"type":"string"}},"$ref":"#/$defs/a%20b"}`,
 		// Combinators and enums.
 		`{"oneOf":[{"type":"string"},{"type":"integer"}]}`,
 		`{"oneOf":[{"type":"integer"},{"type":"number"}]}`,
+		`{"oneOf":[{"enum":[1,"a"]},{"enum":[1.0,{"b":[]}]}]}`,
+		`{"oneOf":[{"type":"object","properties":{"k":{"const":"x"}},"required":["k"]},` +
+			`{"type":"object","properties":{"k":{"const":"y"}},"required":["k"]}]}`,
 		`{"anyOf":[{"type":"array","items":{"enum":[1,"two",null]}},` +
 			`{"type":"object","additionalProperties":{"type":"integer"}}]}`,
 		`{"allOf":[{"type":"string","maxLength":2}]}`,
