@@ -162,8 +162,8 @@ func fuzzValidator(schema []byte) (s *jsonschema.Schema, ok bool) {
 
 // ecmaRegexp compiles a pattern for the validator with Go's regexp, closer to ECMA-262 (the
 // dialect of JSON Schema, and the one the grammar implements) in what fuzzing meets: \s also
-// matches \v, and '[' inside a class is a literal, never the start of a POSIX class such as
-// [:alpha:].
+// matches \v, '[' inside a class is a literal, never the start of a POSIX class such as
+// [:alpha:], and repetition counts may have leading zeros.
 func ecmaRegexp(pattern string) (jsonschema.Regexp, error) {
 	var b strings.Builder
 	inClass := false
@@ -200,11 +200,28 @@ func ecmaRegexp(pattern string) (jsonschema.Regexp, error) {
 		case c == ']' && inClass:
 			inClass = false
 			b.WriteByte(c)
+		case c == '{' && !inClass:
+			if m := repeatCount.FindStringSubmatch(pattern[i:]); m != nil {
+				// Go reads a count with leading zeros ({00}) as literal text.
+				b.WriteString("{" + trimZeros(m[1]) + m[2] + trimZeros(m[3]) + "}")
+				i += len(m[0]) - 1
+				break
+			}
+			b.WriteByte(c)
 		default:
 			b.WriteByte(c)
 		}
 	}
 	return regexp.Compile(b.String())
+}
+
+var repeatCount = regexp.MustCompile(`^\{([0-9]+)(,?)([0-9]*)\}`)
+
+func trimZeros(n string) string {
+	if t := strings.TrimLeft(n, "0"); t != "" || n == "" {
+		return t
+	}
+	return "0"
 }
 
 // knownMismatch says why the grammar's output may fail to validate against schema for a known
@@ -419,6 +436,7 @@ func fuzzSchemaSeeds() []string {
 		`{"type":"string","pattern":"é[α-ω]+😀?"}`,
 		`{"type":"string","pattern":"^\\s\\S[\\s\\d]$"}`,
 		`{"type":"string","pattern":"[[:alpha:]]|[]x]"}`,
+		`{"pattern":"(){00}a{01,002}"}`,
 		// Formats.
 		`{"type":"string","format":"date"}`,
 		`{"type":"string","format":"time"}`,
