@@ -212,6 +212,8 @@ func fuzzResultSeeds() []string {
 		`"\ud83d"`,
 		`"\udc00\ud800x"`,
 		`"\u0000\u001f\b\f\n\r\t\"\\\/\u2028\u00e9"`,
+		// Decomposed characters: a base letter and a combining mark, after text and escapes.
+		"\"e\u0301 \\n e\u0301 \\u0008x\u0307\"",
 		`1e-3`,
 		`-0`,
 		`-0.0`,
