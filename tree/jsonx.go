@@ -7,7 +7,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
+
+// maxNesting bounds the depth of the documents reencode takes: a grammar's stack has room for
+// a few thousand levels in all, and no tool result or schema needs more than a few dozen.
+const maxNesting = 512
 
 // reencode writes one JSON document compactly, object members in document order (a map would
 // lose the order, and the grammar writes members in schema order). Each string value is passed
@@ -64,6 +70,9 @@ func reencode(data []byte, str func(buf *bytes.Buffer, key, s string), num func(
 			buf.WriteByte(byte(t))
 			switch t {
 			case '{', '[':
+				if len(stack) >= maxNesting {
+					return nil, fmt.Errorf("nested deeper than %d levels", maxNesting)
+				}
 				stack = append(stack, level{obj: t == '{'})
 			default:
 				stack = stack[:len(stack)-1]
@@ -89,14 +98,43 @@ func reencode(data []byte, str func(buf *bytes.Buffer, key, s string), num func(
 	return buf.Bytes(), nil
 }
 
-// writeString writes s as a JSON string the grammar accepts: UTF-8 as is, control characters,
-// '"' and '\' escaped, and no \u escapes of surrogates (encoding/json writes none: it writes
-// astral characters as UTF-8, and invalid UTF-8 as U+FFFD).
+// writeString writes s as a JSON string the grammar accepts: UTF-8 as is (invalid UTF-8 as
+// U+FFFD), '"' and '\\' escaped, control characters as \n \r \t \b \f or \u00XX, and no \u escapes of
+// surrogates. One more rule keeps the text the same after the tokenizer's Unicode
+// normalization: a combining mark right after an escape is escaped too (\u0301), since NFC
+// would compose it with the escape's last letter ("\n" and U+0301 would become "\ń", an escape
+// the grammar refuses); marks outside the Basic Multilingual Plane compose with no ASCII letter.
 func writeString(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)           // a string always encodes
-	buf.Truncate(buf.Len() - 1) // Encode's newline
+	buf.WriteByte('"')
+	escaped := false // the last character written was an escape sequence
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		was := escaped
+		escaped = true
+		switch {
+		case r == '"':
+			buf.WriteString(`\"`)
+		case r == '\\':
+			buf.WriteString(`\\`)
+		case r == '\n':
+			buf.WriteString(`\n`)
+		case r == '\r':
+			buf.WriteString(`\r`)
+		case r == '\t':
+			buf.WriteString(`\t`)
+		case r == '\b':
+			buf.WriteString(`\b`)
+		case r == '\f':
+			buf.WriteString(`\f`)
+		case r < 0x20, was && r <= 0xFFFF && unicode.Is(unicode.M, r):
+			fmt.Fprintf(buf, `\u%04x`, r)
+		default:
+			escaped = false
+			buf.WriteRune(r) // utf8.RuneError for invalid bytes: U+FFFD
+		}
+	}
+	buf.WriteByte('"')
 }
 
 // canonicalJSON rewrites a JSON document into the form the grammar lets through as forced

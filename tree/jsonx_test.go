@@ -36,6 +36,11 @@ func TestCanonicalJSON(t *testing.T) {
 		{`1e999999999999`, `"1e999999999999"`},
 		{`[[],{},[{}]]`, `[[],{},[{}]]`},
 		{`{"a":{"a":{"a":1}},"a":2}`, `{"a":{"a":{"a":1}},"a":2}`}, // duplicate keys kept, in order
+		// A combining mark after an escape is escaped too (NFC would merge it into the
+		// escape's letter); after plain text it stays as it is.
+		{`"\n\u0301\u030c x\u0301 \t"`, `"\n\u0301\u030c x` + "\u0301" + ` \t"`},
+		{`"\u0000\u0302"`, `"\u0000\u0302"`},
+		{`"\u2028"`, "\"\u2028\""},
 	}
 	for _, c := range cases {
 		got, err := canonicalJSON([]byte(c.in))
@@ -104,4 +109,15 @@ func FuzzCanonicalJSON(f *testing.F) {
 			t.Fatalf("canonicalJSON(%q) = %q: not accepted", data, out)
 		}
 	})
+}
+
+func TestCanonicalJSONNesting(t *testing.T) {
+	ok := strings.Repeat("[", maxNesting) + strings.Repeat("]", maxNesting)
+	if _, err := canonicalJSON([]byte(ok)); err != nil {
+		t.Fatalf("%d levels: %v", maxNesting, err)
+	}
+	deep := "[" + ok + "]"
+	if _, err := canonicalJSON([]byte(deep)); err == nil || !strings.Contains(err.Error(), "nested deeper") {
+		t.Fatalf("%d levels: %v", maxNesting+1, err)
+	}
 }
