@@ -33,7 +33,7 @@ func regexSize(r *re, limit int) int {
 			}
 		}
 		if r.set.nonASCII {
-			n += 8
+			n += 8 + 32*len(r.set.except) // each exception splits the code point ranges
 		}
 		return n + 4*len(r.set.runes)
 	case reSeq, reAlt:

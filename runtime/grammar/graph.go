@@ -71,7 +71,8 @@ type builder struct {
 	doc   *document
 	refs  map[string]int32 // ref pointer -> rule start, per document
 	// shared: rules of small subschemas by their canonical text, per document.
-	shared map[string]int32
+	shared  map[string]int32
+	hasRefs bool // the document holds a "$ref" somewhere
 }
 
 func newBuilder() *builder { return &builder{any: -1, anyOb: -1} }

@@ -2,6 +2,7 @@ package grammar
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -29,18 +30,22 @@ type re struct {
 	min, max int // reRepeat; max -1: unbounded
 }
 
-// charSet is a set of characters: ASCII by bitmap, non-ASCII either all or listed runes.
+// charSet is a set of characters: ASCII by bitmap, non-ASCII either all but the runes listed
+// in except, or just the listed runes.
 type charSet struct {
 	ascii    [2]uint64
-	nonASCII bool   // every non-ASCII code point
+	nonASCII bool   // every non-ASCII code point but except
 	runes    []rune // listed non-ASCII runes (when nonASCII is false)
+	except   []rune // non-ASCII runes left out (when nonASCII is true)
 }
 
 func (c *charSet) addRange(lo, hi rune) error {
 	for r := lo; r <= hi; r++ {
 		if r < 128 {
 			c.ascii[r/64] |= 1 << (r % 64)
-		} else if !c.nonASCII {
+		} else if c.nonASCII {
+			c.except = slices.DeleteFunc(c.except, func(x rune) bool { return x == r })
+		} else {
 			if hi-lo > 256 {
 				return fmt.Errorf("non-ASCII class ranges are not supported")
 			}
@@ -55,18 +60,30 @@ func (c *charSet) has(r byte) bool { return c.ascii[r/64]&(1<<(r%64)) != 0 }
 func (c *charSet) union(d *charSet) {
 	c.ascii[0] |= d.ascii[0]
 	c.ascii[1] |= d.ascii[1]
-	c.nonASCII = c.nonASCII || d.nonASCII
-	c.runes = append(c.runes, d.runes...)
+	switch {
+	case c.nonASCII && d.nonASCII:
+		c.except = slices.DeleteFunc(c.except, func(x rune) bool { return !slices.Contains(d.except, x) })
+	case c.nonASCII:
+		c.except = slices.DeleteFunc(c.except, func(x rune) bool { return slices.Contains(d.runes, x) })
+	case d.nonASCII:
+		c.nonASCII = true
+		c.except = slices.DeleteFunc(slices.Clone(d.except), func(x rune) bool { return slices.Contains(c.runes, x) })
+		c.runes = nil
+	default:
+		c.runes = append(c.runes, d.runes...)
+	}
 }
 
-func (c *charSet) negate() error {
-	if len(c.runes) > 0 {
-		return fmt.Errorf("negated classes may only list ASCII characters")
-	}
+// negate complements the set (within valid code points).
+func (c *charSet) negate() {
 	c.ascii[0], c.ascii[1] = ^c.ascii[0], ^c.ascii[1]
 	c.nonASCII = !c.nonASCII
-	return nil
+	c.runes, c.except = c.except, c.runes
 }
+
+// ecmaSpaces are the non-ASCII characters of ECMA-262's \s (WhiteSpace and LineTerminator).
+var ecmaSpaces = []rune{0x00A0, 0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006,
+	0x2007, 0x2008, 0x2009, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF}
 
 func classOf(letter byte) (*charSet, bool) {
 	c := &charSet{}
@@ -82,11 +99,12 @@ func classOf(letter byte) (*charSet, bool) {
 		for _, r := range " \t\n\r\f\v" {
 			_ = c.addRange(r, r)
 		}
+		c.runes = slices.Clone(ecmaSpaces)
 	default:
 		return nil, false
 	}
 	if letter >= 'A' && letter <= 'Z' {
-		_ = c.negate()
+		c.negate()
 	}
 	return c, true
 }
@@ -231,10 +249,12 @@ func (p *reParser) atom() (*re, error) {
 	case '[':
 		return p.class()
 	case '.':
+		// Any character but a line terminator (\n \r U+2028 U+2029), as in ECMA-262.
 		p.pos++
-		set := &charSet{}
+		set := &charSet{runes: []rune{0x2028, 0x2029}}
 		_ = set.addRange('\n', '\n')
-		_ = set.negate()
+		_ = set.addRange('\r', '\r')
+		set.negate()
 		return &re{kind: reChars, set: set}, nil
 	case '\\':
 		set, err := p.escape(false)
@@ -297,17 +317,20 @@ func (p *reParser) class() (*re, error) {
 		neg = true
 		p.pos++
 	}
-	first := true
+	if p.pos < len(p.s) && p.s[p.pos] == ']' {
+		// ECMA-262 reads [] as a class of nothing and [^] as any character, where other
+		// dialects read ']' as a member: refused rather than guessed.
+		return nil, fmt.Errorf(`empty classes [] and [^] are not supported (write \] for a literal ']')`)
+	}
 	for {
 		if p.pos >= len(p.s) {
 			return nil, fmt.Errorf("unclosed [")
 		}
 		c := p.s[p.pos]
-		if c == ']' && !first {
+		if c == ']' {
 			p.pos++
 			break
 		}
-		first = false
 		var lo rune
 		if c == '\\' {
 			s, err := p.escape(true)
@@ -352,9 +375,7 @@ func (p *reParser) class() (*re, error) {
 		}
 	}
 	if neg {
-		if err := set.negate(); err != nil {
-			return nil, err
-		}
+		set.negate()
 	}
 	return &re{kind: reChars, set: set}, nil
 }
@@ -449,11 +470,79 @@ func (b *builder) charSet(a, z int32, set *charSet) {
 		}
 	}
 	if set.nonASCII {
-		b.utf8Multi(a, z)
+		if len(set.except) == 0 {
+			b.utf8Multi(a, z)
+		} else {
+			// Every non-ASCII code point but the excepted ones (and the surrogates, which
+			// UTF-8 cannot hold), as runs of code points.
+			ex := slices.Clone(set.except)
+			slices.Sort(ex)
+			lo := rune(0x80)
+			for _, r := range append(ex, 0x110000) {
+				if r > lo {
+					b.runeRanges(a, z, lo, r-1)
+				}
+				lo = max(lo, r+1)
+			}
+		}
 	}
 	for _, r := range set.runes {
 		var buf [4]byte
 		n := utf8.EncodeRune(buf[:], r)
 		b.eps(b.lit(a, string(buf[:n])), z)
+	}
+}
+
+// runeRanges consumes one UTF-8 encoded code point in [lo, hi] (surrogates excepted) from a
+// to z: the range is split until each piece is a run of byte ranges, one per position.
+func (b *builder) runeRanges(a, z int32, lo, hi rune) {
+	if lo > hi {
+		return
+	}
+	if lo <= 0xDFFF && hi >= 0xD800 { // leave out the surrogates
+		b.runeRanges(a, z, lo, 0xD7FF)
+		b.runeRanges(a, z, 0xE000, hi)
+		return
+	}
+	for _, edge := range []rune{0x7F, 0x7FF, 0xFFFF} { // one encoded length per piece
+		if lo <= edge && hi > edge {
+			b.runeRanges(a, z, lo, edge)
+			b.runeRanges(a, z, edge+1, hi)
+			return
+		}
+	}
+	n := utf8.RuneLen(lo)
+	if n == 1 {
+		b.edge(a, byte(lo), byte(hi), z)
+		return
+	}
+	// Split where lo and hi differ above their last i continuation bytes, until those bytes
+	// span their whole range (0x80-0xBF) in every piece.
+	for i := 1; i < n; i++ {
+		m := rune(1)<<(6*i) - 1
+		if lo&^m != hi&^m {
+			if lo&m != 0 {
+				b.runeRanges(a, z, lo, lo|m)
+				b.runeRanges(a, z, (lo|m)+1, hi)
+				return
+			}
+			if hi&m != m {
+				b.runeRanges(a, z, lo, (hi&^m)-1)
+				b.runeRanges(a, z, hi&^m, hi)
+				return
+			}
+		}
+	}
+	var lb, hb [4]byte
+	utf8.EncodeRune(lb[:], lo)
+	utf8.EncodeRune(hb[:], hi)
+	cur := a
+	for k := 0; k < n; k++ {
+		next := z
+		if k < n-1 {
+			next = b.newNode()
+		}
+		b.edge(cur, lb[k], hb[k], next)
+		cur = next
 	}
 }

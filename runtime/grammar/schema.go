@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"math/big"
 	"slices"
 	"strings"
 )
@@ -79,6 +81,7 @@ func CompileChoice(alts []Alternative) (*Grammar, error) {
 					return -1, fmt.Errorf("schema %d is not valid JSON: %w", i, err)
 				}
 				b.doc = &document{root: doc}
+				b.hasRefs = hasKey(doc, "$ref")
 				b.refs = map[string]int32{}
 				b.shared = map[string]int32{}
 				v, err = b.value(after, doc, "")
@@ -100,6 +103,28 @@ func CompileChoice(alts []Alternative) (*Grammar, error) {
 		return nil, err
 	}
 	return b.grammar(start), nil
+}
+
+// hasKey reports whether an object anywhere in v has the key k.
+func hasKey(v any, k string) bool {
+	switch v := v.(type) {
+	case []any:
+		for _, x := range v {
+			if hasKey(x, k) {
+				return true
+			}
+		}
+	case *jobj:
+		if _, ok := v.m[k]; ok {
+			return true
+		}
+		for _, x := range v.m {
+			if hasKey(x, k) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // annotations are keywords that do not constrain values.
@@ -144,6 +169,10 @@ func orRoot(p string) string {
 }
 
 func (b *builder) object(from int32, s *jobj, path string) (int32, error) {
+	if _, ok := s.m["$id"]; ok && path != "" && b.hasRefs {
+		return -1, &UnsupportedError{Keyword: "$id", Path: path,
+			Reason: "an $id below the root changes where the $ref values under it point"}
+	}
 	var constraining []string
 	for _, k := range s.keys {
 		if annotations[k] {
@@ -508,17 +537,53 @@ func disjointValues(a, c []any) bool {
 	var buf bytes.Buffer
 	for _, v := range a {
 		buf.Reset()
-		canonical(&buf, v)
+		valueKey(&buf, v)
 		seen[buf.String()] = true
 	}
 	for _, v := range c {
 		buf.Reset()
-		canonical(&buf, v)
+		valueKey(&buf, v)
 		if seen[buf.String()] {
 			return false
 		}
 	}
 	return true
+}
+
+// valueKey writes a text that is the same for two values exactly when JSON Schema calls them
+// equal: numbers by value (1, 1.0 and 1e0 are one number), object members in any order.
+func valueKey(buf *bytes.Buffer, v any) {
+	switch v := v.(type) {
+	case json.Number:
+		if r, ok := new(big.Rat).SetString(string(v)); ok {
+			buf.WriteString(r.RatString())
+			return
+		}
+		buf.WriteString(string(v))
+	case []any:
+		buf.WriteByte('[')
+		for i, x := range v {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			valueKey(buf, x)
+		}
+		buf.WriteByte(']')
+	case *jobj:
+		keys := slices.Sorted(maps.Keys(v.m))
+		buf.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeJSONString(buf, k)
+			buf.WriteByte(':')
+			valueKey(buf, v.m[k])
+		}
+		buf.WriteByte('}')
+	default:
+		canonical(buf, v)
+	}
 }
 
 // objectsDistinct: x requires a property that y forbids or whose values y's schema for it
@@ -879,8 +944,12 @@ func (b *builder) objectValue(from int32, s *jobj, path string) (int32, error) {
 		}
 	}
 	for _, k := range extra {
+		if hasAP && ap == false {
+			return -1, fmt.Errorf("%s: property %q is required, but additionalProperties false forbids it: %w",
+				orRoot(path), k, ErrNoValue)
+		}
 		var sch any = true
-		if hasAP && ap != false && ap != true {
+		if hasAP && ap != true {
 			sch = ap
 		}
 		list = append(list, prop{k, sch, path + "/required"})
