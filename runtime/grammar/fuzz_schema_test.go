@@ -158,9 +158,10 @@ func fuzzValidator(schema []byte) (s *jsonschema.Schema, ok bool) {
 }
 
 // ecmaRegexp compiles a pattern for the validator with Go's regexp, closer to ECMA-262 (the
-// dialect of JSON Schema, and the one the grammar implements) in what fuzzing meets: \s also
-// matches \v, '[' inside a class is a literal, never the start of a POSIX class such as
-// [:alpha:], and repetition counts may have leading zeros.
+// dialect of JSON Schema, and the one the grammar implements) in what fuzzing meets: \s is
+// ECMA-262's whitespace and line terminators, '.' matches no line terminator, '[' inside a
+// class is a literal, never the start of a POSIX class such as [:alpha:], and repetition
+// counts may have leading zeros.
 func ecmaRegexp(pattern string) (jsonschema.Regexp, error) {
 	var b strings.Builder
 	inClass := false
@@ -171,15 +172,17 @@ func ecmaRegexp(pattern string) (jsonschema.Regexp, error) {
 			i++
 			switch n := pattern[i]; {
 			case n == 's' && inClass:
-				b.WriteString(`\s\v`)
+				b.WriteString(ecmaSpaceClass)
 			case n == 's':
-				b.WriteString(`[\s\v]`)
+				b.WriteString(`[` + ecmaSpaceClass + `]`)
 			case n == 'S' && !inClass:
-				b.WriteString(`[^\s\v]`)
+				b.WriteString(`[^` + ecmaSpaceClass + `]`)
 			default:
 				b.WriteByte('\\')
 				b.WriteByte(n)
 			}
+		case c == '.' && !inClass:
+			b.WriteString(`[^\n\r\x{2028}\x{2029}]`) // no line terminator
 		case c == '[' && inClass:
 			b.WriteString(`\[`)
 		case c == '[':
@@ -211,6 +214,9 @@ func ecmaRegexp(pattern string) (jsonschema.Regexp, error) {
 	}
 	return regexp.Compile(b.String())
 }
+
+// ecmaSpaceClass is ECMA-262's \s inside a Go class: WhiteSpace and LineTerminator.
+const ecmaSpaceClass = `\t\n\v\f\r \x{00A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}\x{FEFF}`
 
 var repeatCount = regexp.MustCompile(`^\{([0-9]+)(,?)([0-9]*)\}`)
 
