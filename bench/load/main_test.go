@@ -209,7 +209,7 @@ func TestParseMixAndPickKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []int{2, 0, 0, 0, 0, 3}; !slices.Equal(w, want) {
+	if want := []int{2, 0, 0, 0, 0, 3, 0}; !slices.Equal(w, want) {
 		t.Fatalf("weights %v, want %v", w, want)
 	}
 	// r in [0, 5): 0 and 1 plain, 2 to 4 bad; the zero weights take no share.
@@ -395,5 +395,29 @@ func TestTreeOperands(t *testing.T) {
 	}
 	if len(pairs) < 190 {
 		t.Errorf("only %d distinct pairs of 200 random ones", len(pairs))
+	}
+}
+
+func TestHostileInputs(t *testing.T) {
+	in := hostileInputs("m", 16)
+	if len(in) < 6 {
+		t.Fatalf("%d hostile inputs", len(in))
+	}
+	for _, h := range in {
+		var body struct {
+			Model    string            `json:"model"`
+			Messages []json.RawMessage `json:"messages"`
+		}
+		if err := json.Unmarshal(h.body, &body); err != nil || body.Model != "m" || len(body.Messages) != 1 {
+			t.Errorf("%s: not a chat request: %v", h.name, err)
+		}
+	}
+	for _, c := range []struct {
+		status int
+		fail   bool
+	}{{200, false}, {400, false}, {413, false}, {500, true}, {503, true}, {0, true}} {
+		if r := fromHostile("x", reply{status: c.status}); r.fail != c.fail {
+			t.Errorf("HTTP %d: fail %v, want %v", c.status, r.fail, c.fail)
+		}
 	}
 }
