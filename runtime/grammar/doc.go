@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"strconv"
 	"strings"
@@ -43,65 +42,6 @@ func (o *jobj) get(k string) (any, bool) {
 	return v, ok
 }
 
-// parseDoc decodes JSON into nil, bool, json.Number, string, []any and *jobj.
-func parseDoc(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := parseValue(dec)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("trailing data after the schema")
-	}
-	return v, nil
-}
-
-func parseValue(dec *json.Decoder) (any, error) {
-	t, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := t.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			o := &jobj{m: map[string]any{}}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k := kt.(string)
-				v, err := parseValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				if _, dup := o.m[k]; !dup {
-					o.keys = append(o.keys, k)
-				}
-				o.m[k] = v
-			}
-			_, err := dec.Token()
-			return o, err
-		case '[':
-			a := []any{}
-			for dec.More() {
-				v, err := parseValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				a = append(a, v)
-			}
-			_, err := dec.Token()
-			return a, err
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	default:
-		return t, nil
-	}
-}
-
 // canonical writes v as compact JSON, object keys in document order: the bytes the grammar
 // generates for an enum or const value.
 func canonical(buf *bytes.Buffer, v any) {
@@ -138,6 +78,16 @@ func canonical(buf *bytes.Buffer, v any) {
 }
 
 func writeJSONString(buf *bytes.Buffer, s string) {
+	plain := true // nothing to escape: printable ASCII but '"' and '\\'
+	for i := 0; i < len(s) && plain; i++ {
+		plain = s[i] >= 0x20 && s[i] < 0x7F && s[i] != '"' && s[i] != '\\'
+	}
+	if plain {
+		buf.WriteByte('"')
+		buf.WriteString(s)
+		buf.WriteByte('"')
+		return
+	}
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
