@@ -860,6 +860,9 @@ func (e *Engine) pickOne(p *pick) {
 		// The grammar rejects the draw: mask and draw again (Pick, as the penalties are in).
 		if err := s.matcher.FillMask(s.ctx, s.mask); err != nil {
 			p.err = fmt.Errorf("%w: %w", ErrGrammar, err)
+			if s.ctx.Err() != nil {
+				p.err = err // the client went away mid-mask: not the grammar's fault
+			}
 			return
 		}
 		MaskLogits(logits, s.mask)
@@ -868,7 +871,7 @@ func (e *Engine) pickOne(p *pick) {
 	if id < 0 {
 		p.err = errors.New("no token can be sampled: every logit is -Inf or NaN")
 		if s.matcher != nil {
-			p.err = fmt.Errorf("%w: no token the grammar allows can be sampled (the output nests deeper than the grammar's stack?)", ErrGrammar)
+			p.err = fmt.Errorf("%w: no token the grammar allows here has a finite logit", ErrGrammar)
 		}
 		return
 	}

@@ -161,7 +161,7 @@ func TestSizeLimits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("identical prefixItems: %v", err)
 	}
-	if len(g.nodes) > maxNodes {
+	if len(g.nodes) > MaxNodes {
 		t.Fatalf("%d nodes", len(g.nodes))
 	}
 	var before, after runtime.MemStats

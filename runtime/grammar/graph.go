@@ -50,8 +50,8 @@ type node struct {
 	tail bool
 }
 
-// Grammar is a compiled automaton; it is immutable and safe for concurrent use, apart from its
-// mask cache, which has its own lock. Make one Matcher per sequence.
+// Grammar is a compiled automaton; it is immutable and safe for concurrent use (its masks live
+// in the process-wide mask cache). Make one Matcher per sequence.
 type Grammar struct {
 	nodes []node
 	start int32
@@ -63,7 +63,7 @@ type Grammar struct {
 // builder assembles the node graph.
 type builder struct {
 	nodes []node
-	// over is set once the automaton outgrows maxNodes: building stops at the next check, so a
+	// over is set once the automaton outgrows MaxNodes: building stops at the next check, so a
 	// schema too large to compile costs at most the budget, never its own size.
 	over  bool
 	any   int32 // start of the free-JSON-value rule (-1 until needed)
@@ -78,12 +78,12 @@ type builder struct {
 func newBuilder() *builder { return &builder{any: -1, anyOb: -1} }
 
 func (b *builder) newNode() int32 {
-	if len(b.nodes) >= maxNodes {
+	if len(b.nodes) >= MaxNodes {
 		// Past the budget every new node is the same scratch node: whatever is being built is
 		// thrown away at the next checkSize, and memory stays bounded meanwhile.
 		b.over = true
-		b.nodes[maxNodes-1] = node{call: -1, ret: -1}
-		return maxNodes - 1
+		b.nodes[MaxNodes-1] = node{call: -1, ret: -1}
+		return MaxNodes - 1
 	}
 	b.nodes = append(b.nodes, node{call: -1, ret: -1})
 	return int32(len(b.nodes) - 1)
@@ -146,9 +146,7 @@ func (g *Grammar) Nodes() int { return len(g.nodes) }
 // (a 400 naming the limit), not built. A node with its edges takes 80 to 200 bytes, so one
 // compilation holds at most about 100 MB. The task-tree schema over a few tools needs a few
 // thousand nodes; an unbounded integer about 250.
-const MaxNodes = maxNodes
-
-const maxNodes = 1 << 19
+const MaxNodes = 1 << 19
 
 // SizeError is a schema whose automaton would pass MaxNodes.
 type SizeError struct {
@@ -156,9 +154,9 @@ type SizeError struct {
 }
 
 func (e *SizeError) Error() string {
-	return fmt.Sprintf("the schema's automaton passes the limit of %d nodes (while compiling %s): "+
-		"fewer properties, items, enum values or smaller bounds (maxLength, maxItems, pattern repetitions) would fit",
-		maxNodes, orRoot(e.Path))
+	return fmt.Sprintf("the schema's automaton passes the limit of %d nodes (while compiling %s): fewer "+
+		"properties, items, enum values or smaller bounds (maxLength, maxItems, pattern repetitions) would fit",
+		MaxNodes, orRoot(e.Path))
 }
 
 func (b *builder) checkSize(path string) error {

@@ -672,7 +672,7 @@ func (b *builder) enum(from int32, s *jobj, types map[string]bool, path string) 
 			need -= commonPrefix(t, texts[i-1])
 		}
 	}
-	if len(b.nodes)+need+2 > maxNodes {
+	if len(b.nodes)+need+2 > MaxNodes {
 		return -1, &SizeError{Path: path}
 	}
 	root, end := b.newNode(), b.newNode()
