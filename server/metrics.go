@@ -89,7 +89,7 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(grammar.MaskCacheSize()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "grammar_schema_cache_nodes",
 			Help: "Automaton nodes of the compiled schemas kept for reuse (bounded)."},
-			func() float64 { return float64(schemaCacheNodesInUse()) }),
+			func() float64 { return float64(grammarCacheNodesInUse()) }),
 		// The runtime's own figures (go_goroutines, memory, GC) and the process's (open fds,
 		// RSS), so a leak after load shows on the same endpoint.
 		collectors.NewGoCollector(),

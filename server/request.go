@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"runtime"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
@@ -889,79 +887,3 @@ func schemaError(param, what string, err error) *APIError {
 }
 
 var jsonObjectGrammar = sync.OnceValue(grammar.JSONObject)
-
-// Compiled grammars are cached by schema text (clients send the same schema over and over),
-// which also keeps each grammar's masks in the shared mask cache useful across requests. The
-// cache is bounded in entries and in automaton nodes (the memory a grammar holds), so that
-// large schemas cannot pile up in it.
-var schemaCache = struct {
-	sync.Mutex
-	m     map[string]*grammar.Grammar
-	nodes int
-}{m: map[string]*grammar.Grammar{}}
-
-const (
-	schemaCacheSize  = 64
-	schemaCacheNodes = grammar.MaxNodes
-)
-
-// compileSlots bounds the compilations running at once: each may hold up to grammar.MaxNodes
-// nodes while it builds (about 100 MB) and takes a core while it does, so a burst of large
-// schemas waits here instead of multiplying the server's memory or starving the engine's
-// forward steps of cores. One per four cores, at least one and at most two.
-var compileSlots = make(chan struct{}, min(2, max(1, runtime.NumCPU()/4)))
-
-// compileFreeTime is how long a compilation may run without pacing the next one; the schemas
-// clients usually send compile in well under a millisecond.
-const compileFreeTime = 20 * time.Millisecond
-
-// schemaCacheNodesInUse is the schema cache's size in automaton nodes, for metrics.
-func schemaCacheNodesInUse() int {
-	schemaCache.Lock()
-	defer schemaCache.Unlock()
-	return schemaCache.nodes
-}
-
-func compileSchema(schema []byte) (*grammar.Grammar, error) {
-	return compileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) { return grammar.CompileSchema(schema) })
-}
-
-func compileCached(key string, compile func() (*grammar.Grammar, error)) (*grammar.Grammar, error) {
-	schemaCache.Lock()
-	g := schemaCache.m[key]
-	schemaCache.Unlock()
-	if g != nil {
-		return g, nil
-	}
-	compileSlots <- struct{}{}
-	start := time.Now()
-	g, err := compile()
-	if d := time.Since(start); d > compileFreeTime {
-		// A large compilation keeps its slot for as long again after it ends (the request
-		// itself does not wait): back-to-back large schemas get at most half of a core, and
-		// the engine's forward steps keep the rest.
-		go func() {
-			time.Sleep(d)
-			<-compileSlots
-		}()
-	} else {
-		<-compileSlots
-	}
-	if err != nil {
-		return nil, err
-	}
-	schemaCache.Lock()
-	defer schemaCache.Unlock()
-	if g.Nodes() > schemaCacheNodes/4 {
-		return g, nil // too large to keep: its requests hold it while they run
-	}
-	if len(schemaCache.m) >= schemaCacheSize || schemaCache.nodes+g.Nodes() > schemaCacheNodes {
-		clear(schemaCache.m)
-		schemaCache.nodes = 0
-	}
-	if _, ok := schemaCache.m[key]; !ok {
-		schemaCache.m[key] = g
-		schemaCache.nodes += g.Nodes()
-	}
-	return g, nil
-}
