@@ -21,7 +21,10 @@ func TestGrammarCache(t *testing.T) {
 	if compiles != 1 {
 		t.Fatalf("a refused schema compiled %d times", compiles)
 	}
-	good := func() (*grammar.Grammar, error) { compiles++; return grammar.CompileSchema([]byte(`{"type":"integer"}`)) }
+	good := func() (*grammar.Grammar, error) {
+		compiles++
+		return grammar.CompileSchema([]byte(`{"type":"integer"}`))
+	}
 	g1, err1 := compileCached("test-good", good)
 	g2, err2 := compileCached("test-good", good)
 	if err1 != nil || err2 != nil || g1 != g2 || compiles != 2 {
