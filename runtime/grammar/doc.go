@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -44,14 +46,27 @@ func (o *jobj) get(k string) (any, bool) {
 
 // canonical writes v as compact JSON, object keys in document order: the bytes the grammar
 // generates for an enum or const value.
-func canonical(buf *bytes.Buffer, v any) {
+func canonical(buf *bytes.Buffer, v any) { writeValue(buf, v, false, -1) }
+
+// writeValue writes v as compact JSON. With equal, the text is the same for two values exactly
+// when JSON Schema calls them equal: numbers by value (1, 1.0 and 1e0 are one number), object
+// members sorted by key; without, it is canonical's. With a limit >= 0 it stops once buf holds
+// more than limit bytes and reports false.
+func writeValue(buf *bytes.Buffer, v any, equal bool, limit int) bool {
+	if limit >= 0 && buf.Len() > limit {
+		return false
+	}
 	switch v := v.(type) {
 	case nil:
 		buf.WriteString("null")
 	case bool:
 		buf.WriteString(strconv.FormatBool(v))
 	case json.Number:
-		buf.WriteString(string(v))
+		if equal {
+			buf.WriteString(numberKey(string(v)))
+		} else {
+			buf.WriteString(string(v))
+		}
 	case string:
 		writeJSONString(buf, v)
 	case []any:
@@ -60,21 +75,30 @@ func canonical(buf *bytes.Buffer, v any) {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			canonical(buf, x)
+			if !writeValue(buf, x, equal, limit) {
+				return false
+			}
 		}
 		buf.WriteByte(']')
 	case *jobj:
+		keys := v.keys
+		if equal {
+			keys = slices.Sorted(maps.Keys(v.m))
+		}
 		buf.WriteByte('{')
-		for i, k := range v.keys {
+		for i, k := range keys {
 			if i > 0 {
 				buf.WriteByte(',')
 			}
 			writeJSONString(buf, k)
 			buf.WriteByte(':')
-			canonical(buf, v.m[k])
+			if !writeValue(buf, v.m[k], equal, limit) {
+				return false
+			}
 		}
 		buf.WriteByte('}')
 	}
+	return limit < 0 || buf.Len() <= limit
 }
 
 func writeJSONString(buf *bytes.Buffer, s string) {
@@ -141,4 +165,34 @@ func (d *document) resolve(ref, path string) (any, error) {
 		}
 	}
 	return cur, nil
+}
+
+// numberKey is a JSON number literal in a form that is the same for equal numbers: sign, the
+// significant digits, and the exponent of their last one ("1.50", "15e-1" and "0.015e2" are
+// all "15e-1", zero is "0"). It works on the digits, not on their value, so an exponent of a
+// billion costs nothing; one too large for an int is left as written.
+func numberKey(lit string) string {
+	neg := strings.HasPrefix(lit, "-")
+	mant, expText, _ := strings.Cut(strings.ToLower(strings.TrimPrefix(lit, "-")), "e")
+	ip, fp, _ := strings.Cut(mant, ".")
+	digits := strings.TrimLeft(ip+fp, "0")
+	if digits == "" {
+		return "0"
+	}
+	exp := 0
+	if expText != "" {
+		e, err := strconv.Atoi(expText)
+		if err != nil {
+			return lit
+		}
+		exp = e
+	}
+	exp -= len(fp)
+	trimmed := strings.TrimRight(digits, "0")
+	exp += len(digits) - len(trimmed)
+	sign := ""
+	if neg {
+		sign = "-"
+	}
+	return sign + trimmed + "e" + strconv.Itoa(exp)
 }

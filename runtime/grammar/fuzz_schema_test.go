@@ -2,12 +2,9 @@ package grammar
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
-	"math/bits"
 	"math/rand/v2"
 	"regexp"
 	"strings"
@@ -58,7 +55,7 @@ func FuzzCompileSchema(f *testing.F) {
 		h := fnv.New64a()
 		h.Write(data)
 		rng := rand.New(rand.NewPCG(h.Sum64(), uint64(len(data))))
-		out, done := fuzzWalk(t, g, v, rng, fuzzWalkTokens)
+		out, done := walk(t, g, v, rng, fuzzWalkTokens)
 		if !done {
 			return
 		}
@@ -73,64 +70,6 @@ func FuzzCompileSchema(f *testing.F) {
 			t.Fatalf("schema %s: output %s does not validate: %v", data, short(out), err)
 		}
 	})
-}
-
-// fuzzWalk is walk for arbitrary grammars: it stops (reporting an unfinished walk) when a mask
-// is refused as too costly instead of failing, and checks that the start mask and every later
-// one is not empty.
-func fuzzWalk(t *testing.T, g *Grammar, v *Vocab, rng *rand.Rand, maxSteps int) ([]byte, bool) {
-	t.Helper()
-	m := g.NewMatcher(v)
-	mask := make([]uint64, v.MaskWords())
-	var out []byte
-	var cands, closers []int32
-	for step := 0; step < maxSteps; step++ {
-		if m.Complete() {
-			return out, true
-		}
-		if err := m.FillMask(context.Background(), mask); err != nil {
-			if errors.Is(err, ErrTooCostly) {
-				return out, false
-			}
-			t.Fatalf("after %q: FillMask: %v", short(out), err)
-		}
-		cands, closers = cands[:0], closers[:0]
-		for w, word := range mask {
-			for word != 0 {
-				bit := word & -word
-				id := int32(w*64 + bits.TrailingZeros64(bit))
-				word ^= bit
-				cands = append(cands, id)
-				if closerTokens(v)[id] {
-					closers = append(closers, id)
-				}
-			}
-		}
-		if len(cands) == 0 {
-			t.Fatalf("empty mask after %q (%d tokens; CanEnd %v)", short(out), step, m.CanEnd())
-		}
-		pick := cands
-		if len(closers) > 0 && rng.IntN(2) == 0 {
-			pick = closers
-		}
-		id := pick[rng.IntN(len(pick))]
-		if !m.Allowed(id) {
-			t.Fatalf("after %q: token %d (%q) in the mask but not Allowed", short(out), id, v.Bytes(id))
-		}
-		// A token outside the mask must not be Allowed either.
-		other := int32(rng.IntN(v.Size()))
-		if mask[other/64]&(1<<(uint(other)%64)) == 0 && m.Allowed(other) {
-			t.Fatalf("after %q: token %d (%q) Allowed but not in the mask", short(out), other, v.Bytes(other))
-		}
-		if err := m.Accept(id); err != nil {
-			t.Fatalf("after %q: Accept(%d %q) of a masked token: %v", short(out), id, v.Bytes(id), err)
-		}
-		if v.isEOS[id] {
-			return out, true
-		}
-		out = append(out, v.Bytes(id)...)
-	}
-	return out, m.Complete()
 }
 
 // fuzzValidator compiles schema with the independent validator, as schematest.Validator does,
@@ -298,7 +237,7 @@ func TestSchemaOutputMismatches(t *testing.T) {
 			val := schematest.Validator(t, []byte(c.schema))
 			rng := rand.New(rand.NewPCG(1, 2))
 			for range 50 {
-				out, done := fuzzWalk(t, g, v, rng, 80)
+				out, done := walk(t, g, v, rng, 80)
 				if !done {
 					continue
 				}

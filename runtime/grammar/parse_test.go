@@ -51,3 +51,24 @@ func TestParseDocDepth(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestNumberKey(t *testing.T) {
+	same := [][]string{
+		{"1", "1.0", "1e0", "10e-1", "0.1e1", "1.000E+0"},
+		{"-15e-1", "-1.5", "-0.015e2"},
+		{"0", "-0", "0.0", "0e999999999999999999999"},
+		{"1e1000000000", "10e999999999"},
+	}
+	for _, group := range same {
+		for _, lit := range group {
+			if numberKey(lit) != numberKey(group[0]) {
+				t.Errorf("%s: %s, want %s (as %s)", lit, numberKey(lit), numberKey(group[0]), group[0])
+			}
+		}
+	}
+	for _, pair := range [][2]string{{"1", "-1"}, {"1", "10"}, {"1.5", "15"}, {"0.1", "1"}} {
+		if numberKey(pair[0]) == numberKey(pair[1]) {
+			t.Errorf("%s and %s read as equal", pair[0], pair[1])
+		}
+	}
+}

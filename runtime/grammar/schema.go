@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"math"
-	"math/big"
 	"slices"
 	"strings"
 )
@@ -371,7 +369,7 @@ func (b *builder) ref(from int32, r any, path string) (int32, error) {
 func (b *builder) subRule(s any, path string) (int32, error) {
 	var buf bytes.Buffer
 	key := ""
-	if canonicalUpTo(&buf, s, maxSharedSchemaBytes) {
+	if writeValue(&buf, s, false, maxSharedSchemaBytes) {
 		key = buf.String()
 		if r, ok := b.shared[key]; ok {
 			return r, nil
@@ -387,43 +385,6 @@ func (b *builder) subRule(s any, path string) (int32, error) {
 // maxSharedSchemaBytes bounds the subschemas subRule shares by their text: larger ones are
 // rare enough to build again, and their text would cost more to compare.
 const maxSharedSchemaBytes = 4096
-
-// canonicalUpTo writes v's canonical JSON into buf and reports whether it fits in limit bytes
-// (it stops early when it does not).
-func canonicalUpTo(buf *bytes.Buffer, v any, limit int) bool {
-	if buf.Len() > limit {
-		return false
-	}
-	switch v := v.(type) {
-	case []any:
-		buf.WriteByte('[')
-		for i, x := range v {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			if !canonicalUpTo(buf, x, limit) {
-				return false
-			}
-		}
-		buf.WriteByte(']')
-	case *jobj:
-		buf.WriteByte('{')
-		for i, k := range v.keys {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			writeJSONString(buf, k)
-			buf.WriteByte(':')
-			if !canonicalUpTo(buf, v.m[k], limit) {
-				return false
-			}
-		}
-		buf.WriteByte('}')
-	default:
-		canonical(buf, v)
-	}
-	return buf.Len() <= limit
-}
 
 func (b *builder) union(from int32, list any, path, kw string) (int32, error) {
 	alts, ok := list.([]any)
@@ -537,53 +498,17 @@ func disjointValues(a, c []any) bool {
 	var buf bytes.Buffer
 	for _, v := range a {
 		buf.Reset()
-		valueKey(&buf, v)
+		writeValue(&buf, v, true, -1)
 		seen[buf.String()] = true
 	}
 	for _, v := range c {
 		buf.Reset()
-		valueKey(&buf, v)
+		writeValue(&buf, v, true, -1)
 		if seen[buf.String()] {
 			return false
 		}
 	}
 	return true
-}
-
-// valueKey writes a text that is the same for two values exactly when JSON Schema calls them
-// equal: numbers by value (1, 1.0 and 1e0 are one number), object members in any order.
-func valueKey(buf *bytes.Buffer, v any) {
-	switch v := v.(type) {
-	case json.Number:
-		if r, ok := new(big.Rat).SetString(string(v)); ok {
-			buf.WriteString(r.RatString())
-			return
-		}
-		buf.WriteString(string(v))
-	case []any:
-		buf.WriteByte('[')
-		for i, x := range v {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			valueKey(buf, x)
-		}
-		buf.WriteByte(']')
-	case *jobj:
-		keys := slices.Sorted(maps.Keys(v.m))
-		buf.WriteByte('{')
-		for i, k := range keys {
-			if i > 0 {
-				buf.WriteByte(',')
-			}
-			writeJSONString(buf, k)
-			buf.WriteByte(':')
-			valueKey(buf, v.m[k])
-		}
-		buf.WriteByte('}')
-	default:
-		canonical(buf, v)
-	}
 }
 
 // objectsDistinct: x requires a property that y forbids or whose values y's schema for it
