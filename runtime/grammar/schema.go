@@ -560,6 +560,11 @@ func (b *builder) enum(from int32, s *jobj, types map[string]bool, path string) 
 		}
 		return -1, &UnsupportedError{Keyword: k, Path: path, Reason: "only type may stand beside enum or const"}
 	}
+	if e, ok := s.m["enum"]; ok {
+		if _, isList := e.([]any); !isList {
+			return -1, fmt.Errorf("%s/enum must be an array, got %T", path, e)
+		}
+	}
 	vals := enumValues(s)
 	if c, ok := s.m["const"]; ok {
 		if e, ok := s.m["enum"]; ok {
