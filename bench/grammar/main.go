@@ -142,8 +142,7 @@ func run(tokens, rounds int, temp float32, threads int) error {
 		logits[i] = float32(i%97) / 10
 	}
 	work := make([]float32, len(logits))
-	var pids []int32
-	var pvals []float32
+	var scratch sample.MaskScratch
 	for _, ids := range outputs {
 		fresh, err := grammar.CompileSchema([]byte(schema))
 		if err != nil {
@@ -162,8 +161,8 @@ func run(tokens, rounds int, temp float32, threads int) error {
 				return fmt.Errorf("replay: %w", err)
 			}
 			maskCost += time.Since(t)
-			engine.MaskLogits(work, mask)
-			_, pids, pvals = engine.PickMasked(smp, work, mask, pids, pvals)
+			sample.MaskLogits(work, mask)
+			smp.PickMasked(work, mask, &scratch)
 			cost += time.Since(t)
 			n++
 			if err := mt.Accept(id); err != nil {

@@ -12,8 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -793,53 +791,6 @@ func (e *Engine) GrammarVocab() *grammar.Vocab {
 	return e.vocab
 }
 
-// MaskLogits sets the logits of the tokens whose mask bit is clear to -Inf.
-func MaskLogits(logits []float32, mask []uint64) {
-	ninf := float32(math.Inf(-1))
-	for w, word := range mask {
-		if word == ^uint64(0) {
-			continue
-		}
-		base := w * 64
-		end := min(base+64, len(logits))
-		for i := base; i < end; i++ {
-			if word&(1<<uint(i-base)) == 0 {
-				logits[i] = ninf
-			}
-		}
-	}
-}
-
-// PickMasked draws from logits already masked with mask, as sampler.Pick(logits) would: when
-// few tokens are allowed it draws from just those (gathered, in id order, into the scratch ids
-// and vals, which it returns for reuse), which is the same distribution at a fraction of the
-// cost of a pass over the whole vocabulary.
-func PickMasked(sampler *sample.Sampler, logits []float32, mask []uint64, ids []int32, vals []float32) (int32, []int32, []float32) {
-	n := 0
-	for _, w := range mask {
-		n += bits.OnesCount64(w)
-	}
-	if n*8 > len(logits) {
-		return sampler.Pick(logits), ids, vals
-	}
-	ids, vals = ids[:0], vals[:0]
-	for wi, w := range mask {
-		for w != 0 {
-			i := wi*64 + bits.TrailingZeros64(w)
-			w &= w - 1
-			if i < len(logits) {
-				ids = append(ids, int32(i))
-				vals = append(vals, logits[i])
-			}
-		}
-	}
-	k := sampler.Pick(vals)
-	if k < 0 {
-		return -1, ids, vals
-	}
-	return ids[k], ids, vals
-}
-
 // pickOne draws p.s's next token from its logits (grammar-masked where one applies) and
 // prepares its event. It touches only p.s's own state, so picks run in parallel.
 func (e *Engine) pickOne(p *pick) {
@@ -865,8 +816,8 @@ func (e *Engine) pickOne(p *pick) {
 			}
 			return
 		}
-		MaskLogits(logits, s.mask)
-		id, s.pickIDs, s.pickVals = PickMasked(s.sampler, logits, s.mask, s.pickIDs, s.pickVals)
+		sample.MaskLogits(logits, s.mask)
+		id = s.sampler.PickMasked(logits, s.mask, &s.maskScratch)
 	}
 	if id < 0 {
 		p.err = errors.New("no token can be sampled: every logit is -Inf or NaN")

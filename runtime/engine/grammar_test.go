@@ -54,33 +54,6 @@ func TestGrammarConstrainsOutput(t *testing.T) {
 	}
 }
 
-// PickMasked draws what Pick draws on the masked logits, at every temperature.
-func TestPickMaskedMatchesPick(t *testing.T) {
-	const V = 5000
-	logits := make([]float32, V)
-	for i := range logits {
-		logits[i] = float32((i*7919)%1000) / 100
-	}
-	mask := make([]uint64, (V+63)/64)
-	for i := 0; i < V; i += 37 {
-		mask[i/64] |= 1 << (uint(i) % 64)
-	}
-	MaskLogits(logits, mask)
-	for _, temp := range []float32{0, 0.7, 1.5} {
-		for seed := range uint64(20) {
-			p := sample.DefaultParams()
-			p.Temperature, p.TopP, p.TopK = temp, 0.9, 40
-			p.Seed = &seed
-			a, b := sample.New(p), sample.New(p)
-			want := a.Pick(logits)
-			got, _, _ := PickMasked(b, logits, mask, nil, nil)
-			if got != want {
-				t.Fatalf("T=%v seed %d: PickMasked %d, Pick %d", temp, seed, got, want)
-			}
-		}
-	}
-}
-
 // blockingChooser holds its sequence's pick until released: a stand-in for a grammar mask
 // that takes seconds. It then lets the sampler choose.
 type blockingChooser struct{ release chan struct{} }

@@ -24,18 +24,17 @@ type seqState struct {
 	// live are the tokens the KV cache holds or will hold, in order: tokens less the spans the
 	// hook dropped; the KV holds live[:kv.Len()], and live[kv.Len():] wait for a forward pass.
 	// pos are their RoPE positions (contiguous, unless the Gap policy left holes).
-	live, pos []int32
-	dropped   []Span   // token ranges (indices into tokens) gone from live, sorted and disjoint
-	hashes    []uint64 // chained hashes of the full pages of live whose KV is written
-	maxNew    int
-	sampler   *sample.Sampler
-	stop      *sample.StopChecker
-	dec       *tokenizer.Decoder
-	text      []byte
-	matcher   *grammar.Matcher // nil: no grammar
-	mask      []uint64         // the matcher's token mask, allocated once
-	pickIDs   []int32          // scratch of PickMasked
-	pickVals  []float32
+	live, pos   []int32
+	dropped     []Span   // token ranges (indices into tokens) gone from live, sorted and disjoint
+	hashes      []uint64 // chained hashes of the full pages of live whose KV is written
+	maxNew      int
+	sampler     *sample.Sampler
+	stop        *sample.StopChecker
+	dec         *tokenizer.Decoder
+	text        []byte
+	matcher     *grammar.Matcher // nil: no grammar
+	mask        []uint64         // the matcher's token mask, allocated once
+	maskScratch sample.MaskScratch
 
 	grammarDone bool // finished because the grammar's value is complete
 	calling     bool // paused while a hook's call runs

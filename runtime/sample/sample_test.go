@@ -730,3 +730,35 @@ func BenchmarkLogprobsTop20(b *testing.B) {
 		s.Logprobs(logits, 0, 20, dst)
 	}
 }
+
+// PickMasked draws what Pick draws on the masked logits, at every temperature.
+func TestPickMaskedMatchesPick(t *testing.T) {
+	const V = 5000
+	logits := make([]float32, V)
+	for i := range logits {
+		logits[i] = float32((i*7919)%1000) / 100
+	}
+	mask := make([]uint64, (V+63)/64)
+	for i := 0; i < V; i += 37 {
+		mask[i/64] |= 1 << (uint(i) % 64)
+	}
+	MaskLogits(logits, mask)
+	for i, l := range logits {
+		if allowed := mask[i/64]&(1<<(uint(i)%64)) != 0; allowed == math.IsInf(float64(l), -1) {
+			t.Fatalf("token %d: allowed %v, logit %v", i, allowed, l)
+		}
+	}
+	var sc MaskScratch
+	for _, temp := range []float32{0, 0.7, 1.5} {
+		for seed := range uint64(20) {
+			p := DefaultParams()
+			p.Temperature, p.TopP, p.TopK = temp, 0.9, 40
+			p.Seed = &seed
+			a, b := New(p), New(p)
+			want := a.Pick(logits)
+			if got := b.PickMasked(logits, mask, &sc); got != want {
+				t.Fatalf("T=%v seed %d: PickMasked %d, Pick %d", temp, seed, got, want)
+			}
+		}
+	}
+}
