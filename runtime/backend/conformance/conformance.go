@@ -418,6 +418,7 @@ func (h *harness) badBatches() {
 		"short pages":  {Tokens: []int32{1}, Positions: []int32{4}, Start: 4, Pages: []int32{0}},
 		"page range":   {Tokens: []int32{1}, Positions: []int32{0}, Pages: []int32{numPages}},
 		"out of vocab": {Tokens: []int32{int32(V)}, Positions: []int32{0}, Pages: []int32{0}},
+		"negative id":  {Tokens: []int32{-1}, Positions: []int32{0}, Pages: []int32{0}},
 	} {
 		if err := h.b.Forward(&backend.Batch{Seqs: []backend.SeqInput{s}}, row); !errors.Is(err, backend.ErrBadBatch) {
 			h.t.Errorf("bad batch %q: got %v, want ErrBadBatch", name, err)

@@ -48,7 +48,7 @@ func TestClosed(t *testing.T) {
 // TestCompilations checks the compile counter against the power-of-two bucketing: a 5-token
 // prefill (T=5 -> 8, P=0 -> 1) then 12 decode steps whose contexts are 5..16 rows (P -> 8 for
 // 5..8, 16 for 9..16; T=1) compile 3 graphs; repeating the same kind of steps on a second
-// sequence compiles none, and LastLogits compiles one graph per distinct length.
+// sequence compiles none; two copies of the same size compile one graph.
 func TestCompilations(t *testing.T) {
 	m := testModel(t, "tiny", model.F32)
 	x, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 8, PageSize: 4})
@@ -91,17 +91,13 @@ func TestCompilations(t *testing.T) {
 	if got := x.Compilations(); got != 3 {
 		t.Fatalf("the same steps again: %d compilations, want still 3", got)
 	}
-	for _, n := range []int{4, 6, 4} {
-		ids, pos := make([]int32, n), make([]int32, n)
-		for i := range ids {
-			ids[i], pos[i] = int32(i+1), int32(i)
-		}
-		if _, err := x.LastLogits(ids, pos); err != nil {
+	for range 2 {
+		if err := x.CopySlots([]kv.Move{{SrcPage: 0, DstPage: 1, DstOff: 1, N: 3}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := x.Compilations(); got != 5 {
-		t.Fatalf("after LastLogits of 4, 6 and 4 tokens: %d compilations, want 5", got)
+	if got := x.Compilations(); got != 4 {
+		t.Fatalf("after two copies of 3 slots: %d compilations, want 4", got)
 	}
 }
 
