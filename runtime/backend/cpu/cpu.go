@@ -189,7 +189,8 @@ func (b *Backend) loadLayer(i int, lw *model.LayerWeights) error {
 	slots := b.numPages * b.pageSize * b.kvDim
 	if slots > math.MaxInt32 {
 		// Attention addresses cache rows by int32 offset.
-		return fmt.Errorf("KV cache of %d pages x %d slots x %d floats exceeds 2^31 floats a layer; use fewer pages", b.numPages, b.pageSize, b.kvDim)
+		return fmt.Errorf("KV cache of %d pages x %d slots x %d floats exceeds 2^31 floats a layer; use fewer pages",
+			b.numPages, b.pageSize, b.kvDim)
 	}
 	l.kCache = make([]float32, slots)
 	l.vCache = make([]float32, slots)
@@ -269,7 +270,8 @@ func (b *Backend) ShiftKeys(pages []int32, begin, end, delta int) error {
 
 func (b *Backend) checkSlots(page, off, n int) error {
 	if page < 0 || page >= b.numPages || off < 0 || n < 0 || off+n > b.pageSize {
-		return fmt.Errorf("%w: page %d slots [%d,%d) outside %d pages of %d", backend.ErrBadBatch, page, off, off+n, b.numPages, b.pageSize)
+		return fmt.Errorf("%w: page %d slots [%d,%d) outside %d pages of %d",
+			backend.ErrBadBatch, page, off, off+n, b.numPages, b.pageSize)
 	}
 	return nil
 }
@@ -439,8 +441,8 @@ func (b *Backend) runMatmuls(np int) {
 		// Decode: rows dealt out in chunks as workers ask for them, so that a worker slowed
 		// down (another process on its core, a page fault) does not leave the other spinning
 		// at the end of a fixed half. About four chunks per worker: enough to even out, and
-		// each chunk long enough (hundreds of rows) for the hardware prefetcher to stream it;
-		// chunks of 32 rows measured 10% slower on a quiet machine.
+		// each chunk long enough (hundreds of rows) for the hardware prefetcher to stream it
+		// (chunks of 32 rows measured slower on a quiet machine).
 		chunk := max(dynRows, (rows/(4*b.pool.n)+15)&^15)
 		if n := mm.parts[0].n; n > 1 {
 			// Several sequences make a product bound by arithmetic rather than by the memory
