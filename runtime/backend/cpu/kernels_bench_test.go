@@ -228,7 +228,9 @@ func attnBench(b *testing.B, ctx, n int) (*Backend, *layer) {
 	}
 	const ps = 16
 	pages := (ctx + ps - 1) / ps
-	be := &Backend{cfg: cfg, pageSize: ps, numPages: 2 * pages, kvDim: cfg.NumKVHeads * cfg.HeadDim, qDim: cfg.NumHeads * cfg.HeadDim}
+	be := &Backend{
+		cfg: cfg, pageSize: ps, numPages: 2 * pages, kvDim: cfg.NumKVHeads * cfg.HeadDim, qDim: cfg.NumHeads * cfg.HeadDim,
+	}
 	be.pool = newPool(1)
 	r := rand.New(rand.NewPCG(7, 7))
 	l := &layer{kCache: randVec(r, be.numPages*ps*be.kvDim), vCache: randVec(r, be.numPages*ps*be.kvDim)}

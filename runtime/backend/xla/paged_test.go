@@ -69,7 +69,8 @@ func TestCompilations(t *testing.T) {
 		if _, err := s.Append(len(ids)); err != nil {
 			t.Fatal(err)
 		}
-		if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{{Tokens: ids, Positions: pos, Pages: s.Pages(), Logits: true}}}, out); err != nil {
+		in := backend.SeqInput{Tokens: ids, Positions: pos, Pages: s.Pages(), Logits: true}
+		if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, out); err != nil {
 			t.Fatal(err)
 		}
 		for step := 0; step < 12; step++ {
@@ -77,7 +78,9 @@ func TestCompilations(t *testing.T) {
 			if _, err := s.Append(1); err != nil {
 				t.Fatal(err)
 			}
-			in := backend.SeqInput{Tokens: []int32{int32(step + 7)}, Positions: []int32{int32(at)}, Start: at, Pages: s.Pages(), Logits: true}
+			in := backend.SeqInput{
+				Tokens: []int32{int32(step + 7)}, Positions: []int32{int32(at)}, Start: at, Pages: s.Pages(), Logits: true,
+			}
 			if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, out); err != nil {
 				t.Fatal(err)
 			}
@@ -184,7 +187,8 @@ func TestCacheUpdateChoice(t *testing.T) {
 		t.Errorf("pure-Go backend: cache update %q, want %q (it has no DynamicUpdateSlice)", got, UpdateScatter)
 	}
 	x.Close()
-	if _, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 4, PageSize: 4, CacheUpdate: UpdateSlices}); err == nil {
+	opt := Options{Backend: "go:ops_sequential", NumPages: 4, PageSize: 4, CacheUpdate: UpdateSlices}
+	if _, err := New(m, opt); err == nil {
 		t.Error("New with cache update slices on the pure-Go backend succeeded")
 	}
 }
@@ -204,7 +208,8 @@ func TestConformanceSlices(t *testing.T) {
 	ok := be.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice]
 	be.Finalize()
 	if !ok {
-		t.Skipf("gomlx backend %q has no DynamicUpdateSlice: set GOMLX_BACKEND to an XLA plugin (build with -tags pjrt) to run the slices cache update", conf)
+		t.Skipf("gomlx backend %q has no DynamicUpdateSlice: set GOMLX_BACKEND to an XLA plugin "+
+			"(build with -tags pjrt) to run the slices cache update", conf)
 	}
 	conformance.Run(t, func(m *model.Model, numPages, pageSize int) (backend.Backend, error) {
 		return New(m, Options{Backend: conf, NumPages: numPages, PageSize: pageSize, CacheUpdate: UpdateSlices})

@@ -126,7 +126,10 @@ func New(m *model.Model, opt Options) (*Model, error) {
 		be.Finalize()
 		return nil, fmt.Errorf("xla backend: %w", err)
 	}
-	x := &Model{cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(), numPages: opt.NumPages, pageSize: opt.PageSize, update: update}
+	x := &Model{
+		cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(),
+		numPages: opt.NumPages, pageSize: opt.PageSize, update: update,
+	}
 	if err := catch(func() error { return x.upload(w) }); err != nil {
 		x.Close()
 		return nil, fmt.Errorf("xla backend: %w", err)
@@ -272,14 +275,17 @@ func rope(v, cos, sin *graph.Node) *graph.Node {
 }
 
 // attnInputs is a decoder block's start: the attention norm, the Q/K/V projections (with
-// Qwen2's biases), Qwen3's per-head Q/K norms and RoPE. act is [T, hidden]; it returns q [T, heads, hd], k and v [T, kv heads, hd].
+// Qwen2's biases), Qwen3's per-head Q/K norms and RoPE. act is [T, hidden]; it returns
+// q [T, heads, hd], k and v [T, kv heads, hd].
 func (x *Model) attnInputs(act *graph.Node, w []*graph.Node, l *layerIdx, cos, sin *graph.Node) (q, k, v *graph.Node) {
 	cfg := &x.cfg
 	T, hd, eps := act.Shape().Dimensions[0], cfg.HeadDim, float64(cfg.RMSNormEps)
 	xn := rmsNorm(act, w[l.attnNorm], eps)
 	q, k, v = linear(xn, w[l.q]), linear(xn, w[l.k]), linear(xn, w[l.v])
 	if l.qBias >= 0 {
-		q, k, v = graph.Add(q, lastAxis(w[l.qBias], 2)), graph.Add(k, lastAxis(w[l.kBias], 2)), graph.Add(v, lastAxis(w[l.vBias], 2))
+		q = graph.Add(q, lastAxis(w[l.qBias], 2))
+		k = graph.Add(k, lastAxis(w[l.kBias], 2))
+		v = graph.Add(v, lastAxis(w[l.vBias], 2))
 	}
 	q = graph.Reshape(q, T, cfg.NumHeads, hd)
 	k = graph.Reshape(k, T, cfg.NumKVHeads, hd)
@@ -304,7 +310,8 @@ func (x *Model) layerOutput(act, att *graph.Node, w []*graph.Node, l *layerIdx) 
 // rmsNorm normalizes v over its last axis and scales it by weight (shaped as that axis).
 func rmsNorm(v, weight *graph.Node, eps float64) *graph.Node {
 	ms := graph.ReduceAndKeep(graph.Square(v), graph.ReduceMean, -1)
-	return graph.Mul(graph.Mul(v, graph.Rsqrt(graph.Add(ms, graph.Scalar(v.Graph(), dtypes.Float32, eps)))), lastAxis(weight, v.Rank()))
+	inv := graph.Rsqrt(graph.Add(ms, graph.Scalar(v.Graph(), dtypes.Float32, eps)))
+	return graph.Mul(graph.Mul(v, inv), lastAxis(weight, v.Rank()))
 }
 
 // lastAxis reshapes a vector to rank dimensions, all 1 but the last, so that it broadcasts
