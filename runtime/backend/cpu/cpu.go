@@ -61,6 +61,7 @@ type Backend struct {
 	lastRows    acts      // [S][hidden]: final normed hidden of tokens that want logits
 	lastIdx     []int     // batch sequence index of each lastRows row
 	logitsOut   []float32
+	qa          q8Shared // the quantized form of one of xn, attnOut, gate, lastRows
 	scratch     []*workerScratch
 	attnScratch [][]float32 // per worker: attention scores
 	attnRows    [][]int32   // per worker: the cache offsets of an attention item's rows
@@ -392,40 +393,52 @@ func (b *Backend) matmul(m *matrix, x *acts, n int, out []float32, stride int, a
 // rows, one pool dispatch instead of three, and the small k and v products do not each pay
 // for waking the workers.
 func (b *Backend) setMatmul(i int, m *matrix, x *acts, n int, out []float32, stride int, accum bool, bias []float32) {
+	var q *q8Acts
 	if m.dtype == model.Q8_0 {
-		x.quantize(n, m.cols)
+		q = x.quantized(&b.qa, n, m.cols)
 	}
 	b.mm.parts[i] = matmulTask{
-		m: m, x: x.f, q: &x.q, n: n, out: out, outStride: stride, accum: accum, bias: bias, scratch: b.scratch,
+		m: m, x: x.f, q: q, n: n, out: out, outStride: stride, accum: accum, bias: bias, scratch: b.scratch,
 	}
 }
 
-// acts is a matrix product's input: activations [n][cols] in float32 and, for q8_0 matrices,
-// their q8_0 quantization. Writes go through rows, which marks the quantization stale; the
-// first q8_0 product after a write quantizes again, and the products after it that read the
-// same values (q, k and v; gate and up) reuse that quantization. No caller has to remember to
-// invalidate it.
+// acts is a matrix product's input: activations [n][cols] in float32, whose q8_0 quantization
+// (for q8_0 matrices) it keeps track of. Writes go through rows, which marks the quantization
+// stale; the first q8_0 product after a write quantizes again, and the products after it that
+// read the same values (q, k and v; gate and up) reuse that quantization. No caller has to
+// remember to invalidate it.
+//
+// The quants live in one q8Shared for all the step's inputs, as only one input's products run
+// at a time: their memory is that of the largest input alone, and stays in cache from one
+// product to the next. The products of one runMatmuls group must therefore read the same acts.
 type acts struct {
 	f         []float32
-	q         q8Acts
-	qn, qCols int // the shape q holds; qn == 0: stale
+	qn, qCols int // the shape of this input's quantization, if the q8Shared still holds it; qn == 0: stale
 }
 
-// rows returns the first n rows of cols floats, grown if needed, for writing: q is stale from
-// now on. Values written through an earlier rows call's slice after a product read them would
-// not be seen by the quantization, so each write phase asks for the rows again.
+// q8Shared is the quantized form of one acts at a time.
+type q8Shared struct {
+	q8Acts
+	of *acts // whose values it holds; nil: none
+}
+
+// rows returns the first n rows of cols floats, grown if needed, for writing: the quantization
+// is stale from now on. Values written through an earlier rows call's slice after a product
+// read them would not be seen by the quantization, so each write phase asks for the rows again.
 func (a *acts) rows(n, cols int) []float32 {
 	a.f = grow(a.f, n*cols)
 	a.qn = 0
 	return a.f
 }
 
-// quantize brings q up to date for the first n rows of cols floats.
-func (a *acts) quantize(n, cols int) {
-	if a.qn != n || a.qCols != cols {
-		a.q.quantize(a.f, n, cols)
-		a.qn, a.qCols = n, cols
+// quantized returns the q8_0 form of the first n rows of cols floats, quantizing them into s
+// unless s holds them already.
+func (a *acts) quantized(s *q8Shared, n, cols int) *q8Acts {
+	if s.of != a || a.qn != n || a.qCols != cols {
+		s.quantize(a.f, n, cols)
+		s.of, a.qn, a.qCols = a, n, cols
 	}
+	return &s.q8Acts
 }
 
 func (b *Backend) runMatmuls(np int) {
