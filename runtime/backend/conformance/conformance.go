@@ -1,9 +1,9 @@
 // Package conformance is the test suite every backend.Backend passes: the same logits as a
 // dense recomputation on the cpu backend, within a stated tolerance, for each architecture and
 // weight type, through prefill, chunked prefill, decode and mixed batches, over page tables out
-// of order, after pages are freed and reused in another order, after spans are pruned from the middle of a sequence (CopySlots), and after
-// keys are re-rotated (ShiftKeys, for backends that implement backend.KeyShifter); and the
-// same refusals of malformed batches.
+// of order, after pages are freed and reused in another order, after spans are pruned from the
+// middle of a sequence (CopySlots), and after keys are re-rotated (ShiftKeys, for backends that
+// implement backend.KeyShifter); and the same refusals of malformed batches.
 //
 // Two references check every step. The cpu backend mirrors it with plain page tables (each
 // sequence in its own run of consecutive pages, spans removed by copying the slots after them
@@ -143,7 +143,9 @@ func newHarness(t *testing.T, m *model.Model, newBackend Factory, tol float64) *
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ref.Close() })
-	h := &harness{t: t, m: m, b: b, ref: ref, pool: kv.NewPool(numPages, pageSize), r: rand.New(rand.NewPCG(1, 2)), tol: tol}
+	h := &harness{
+		t: t, m: m, b: b, ref: ref, pool: kv.NewPool(numPages, pageSize), r: rand.New(rand.NewPCG(1, 2)), tol: tol,
+	}
 	h.blocks[0] = true
 	return h
 }
@@ -227,7 +229,8 @@ func (h *harness) compare(what string, got, want []float32) {
 	rel := maxDiff / max(maxRef, 1e-30)
 	h.worst = max(h.worst, rel)
 	if !(rel <= h.tol) {
-		h.t.Errorf("%s: largest logit difference %.3g, %.3g of the largest |logit| (tolerance %.0e)", what, maxDiff, rel, h.tol)
+		h.t.Errorf("%s: largest logit difference %.3g, %.3g of the largest |logit| (tolerance %.0e)",
+			what, maxDiff, rel, h.tol)
 	}
 }
 
@@ -308,7 +311,9 @@ func (h *harness) unorderedPages() {
 	toks := h.tokens(19)
 	in := func(from, n int) backend.SeqInput {
 		q.l.add(toks[from:from+n], from)
-		return backend.SeqInput{Tokens: toks[from : from+n], Positions: positions(from, n), Start: from, Pages: pages, Logits: true}
+		return backend.SeqInput{
+			Tokens: toks[from : from+n], Positions: positions(from, n), Start: from, Pages: pages, Logits: true,
+		}
 	}
 	h.step("prefill, unordered pages", []backend.SeqInput{in(0, 9)}, []*seq{q})
 	h.step("chunk, unordered pages", []backend.SeqInput{in(9, 6)}, []*seq{q})
@@ -336,8 +341,12 @@ func (h *harness) mixedBatch() {
 	defer h.free(b)
 	ta, tb := h.tokens(17), h.tokens(9)
 	h.step("both prefill", []backend.SeqInput{h.append(a, ta[:7], 0, false), h.append(b, tb[:6], 0, true)}, []*seq{a, b})
-	h.step("chunk + decode", []backend.SeqInput{h.append(a, ta[7:15], 7, true), h.append(b, tb[6:7], 6, true)}, []*seq{a, b})
-	h.step("decode + decode", []backend.SeqInput{h.append(b, tb[7:8], 7, true), h.append(a, ta[15:16], 15, true)}, []*seq{b, a})
+	h.step("chunk + decode", []backend.SeqInput{
+		h.append(a, ta[7:15], 7, true), h.append(b, tb[6:7], 6, true),
+	}, []*seq{a, b})
+	h.step("decode + decode", []backend.SeqInput{
+		h.append(b, tb[7:8], 7, true), h.append(a, ta[15:16], 15, true),
+	}, []*seq{b, a})
 }
 
 // reusedPages: a sequence's pages are freed while another goes on decoding, and a third takes
@@ -345,11 +354,15 @@ func (h *harness) mixedBatch() {
 func (h *harness) reusedPages() {
 	a, b := h.newSeq(), h.newSeq()
 	defer h.free(b)
-	h.step("prefill a, b", []backend.SeqInput{h.append(a, h.tokens(10), 0, true), h.append(b, h.tokens(5), 0, true)}, []*seq{a, b})
+	h.step("prefill a, b", []backend.SeqInput{
+		h.append(a, h.tokens(10), 0, true), h.append(b, h.tokens(5), 0, true),
+	}, []*seq{a, b})
 	h.free(a)
 	c := h.newSeq()
 	defer h.free(c)
-	h.step("prefill c on a's pages + decode b", []backend.SeqInput{h.append(c, h.tokens(9), 0, true), h.append(b, h.tokens(1), 5, true)}, []*seq{c, b})
+	h.step("prefill c on a's pages + decode b", []backend.SeqInput{
+		h.append(c, h.tokens(9), 0, true), h.append(b, h.tokens(1), 5, true),
+	}, []*seq{c, b})
 	for i := 0; i < 3; i++ {
 		h.step("decode c", []backend.SeqInput{h.append(c, h.tokens(1), 9+i, true)}, []*seq{c})
 	}
@@ -378,7 +391,9 @@ func (h *harness) pruned(shift bool) {
 		rp := refPages(q.blk)
 		for i := end; i < len(toks); i++ {
 			src, dst := i, i-(end-begin)
-			mv := kv.Move{SrcPage: rp[src/pageSize], SrcOff: src % pageSize, DstPage: rp[dst/pageSize], DstOff: dst % pageSize, N: 1}
+			mv := kv.Move{
+				SrcPage: rp[src/pageSize], SrcOff: src % pageSize, DstPage: rp[dst/pageSize], DstOff: dst % pageSize, N: 1,
+			}
 			if err := h.ref.CopySlots([]kv.Move{mv}); err != nil {
 				h.t.Fatalf("mirror copy: %v", err)
 			}
@@ -418,6 +433,7 @@ func (h *harness) badBatches() {
 		"short pages":  {Tokens: []int32{1}, Positions: []int32{4}, Start: 4, Pages: []int32{0}},
 		"page range":   {Tokens: []int32{1}, Positions: []int32{0}, Pages: []int32{numPages}},
 		"out of vocab": {Tokens: []int32{int32(V)}, Positions: []int32{0}, Pages: []int32{0}},
+		"negative id":  {Tokens: []int32{-1}, Positions: []int32{0}, Pages: []int32{0}},
 	} {
 		if err := h.b.Forward(&backend.Batch{Seqs: []backend.SeqInput{s}}, row); !errors.Is(err, backend.ErrBadBatch) {
 			h.t.Errorf("bad batch %q: got %v, want ErrBadBatch", name, err)

@@ -49,27 +49,27 @@ type Backend struct {
 	qDim     int
 
 	// Step buffers, grown to the largest batch and reused.
-	x, xn         []float32 // [T][hidden]
-	q, k, v       []float32 // [T][qDim], [T][kvDim], [T][kvDim]
-	attnOut       []float32 // [T][qDim]
-	gateBuf, upBf []float32 // [T][ffn]
-	cos, sin      []float32 // [T][headDim/2]
-	tokSeq        []int32   // sequence index of each token
-	tokSlot       []int32   // KV slot of each token within its sequence
-	lastRows      []float32 // [S][hidden]: final normed hidden of tokens that want logits
-	lastIdx       []int     // batch sequence index of each lastRows row
-	logitsOut     []float32
-	qa            q8Acts
-	qaSrc         *float32 // the input qa was quantized from; reset whenever that input changes
-	qaN, qaCols   int
-	scratch       []*workerScratch
-	attnScratch   [][]float32 // per worker: attention scores
-	attnRows      [][]int32   // per worker: the cache offsets of an attention item's rows
-	mm            multiMatmul
-	attn          attnTask
-	dyn           dynTask
-	swiglu        swigluTask
-	batch         *backend.Batch
+	x           []float32 // [T][hidden]: the residual stream
+	xn          acts      // [T][hidden]: x normed, the input of q/k/v and of gate/up
+	q, k, v     []float32 // [T][qDim], [T][kvDim], [T][kvDim]
+	attnOut     acts      // [T][qDim]
+	gate        acts      // [T][ffn]: the gate product, then silu(gate)*up
+	up          []float32 // [T][ffn]
+	cos, sin    []float32 // [T][headDim/2]
+	tokSeq      []int32   // sequence index of each token
+	tokSlot     []int32   // KV slot of each token within its sequence
+	lastRows    acts      // [S][hidden]: final normed hidden of tokens that want logits
+	lastIdx     []int     // batch sequence index of each lastRows row
+	logitsOut   []float32
+	qa          q8Shared // the quantized form of one of xn, attnOut, gate, lastRows
+	scratch     []*workerScratch
+	attnScratch [][]float32 // per worker: attention scores
+	attnRows    [][]int32   // per worker: the cache offsets of an attention item's rows
+	mm          multiMatmul
+	attn        attnTask
+	dyn         dynTask
+	swiglu      swigluTask
+	batch       *backend.Batch
 }
 
 // New builds a CPU backend over m's weights. The weights are used in place (not copied); m must
@@ -190,7 +190,8 @@ func (b *Backend) loadLayer(i int, lw *model.LayerWeights) error {
 	slots := b.numPages * b.pageSize * b.kvDim
 	if slots > math.MaxInt32 {
 		// Attention addresses cache rows by int32 offset.
-		return fmt.Errorf("KV cache of %d pages x %d slots x %d floats exceeds 2^31 floats a layer; use fewer pages", b.numPages, b.pageSize, b.kvDim)
+		return fmt.Errorf("KV cache of %d pages x %d slots x %d floats exceeds 2^31 floats a layer; use fewer pages",
+			b.numPages, b.pageSize, b.kvDim)
 	}
 	l.kCache = make([]float32, slots)
 	l.vCache = make([]float32, slots)
@@ -270,7 +271,8 @@ func (b *Backend) ShiftKeys(pages []int32, begin, end, delta int) error {
 
 func (b *Backend) checkSlots(page, off, n int) error {
 	if page < 0 || page >= b.numPages || off < 0 || n < 0 || off+n > b.pageSize {
-		return fmt.Errorf("%w: page %d slots [%d,%d) outside %d pages of %d", backend.ErrBadBatch, page, off, off+n, b.numPages, b.pageSize)
+		return fmt.Errorf("%w: page %d slots [%d,%d) outside %d pages of %d",
+			backend.ErrBadBatch, page, off, off+n, b.numPages, b.pageSize)
 	}
 	return nil
 }
@@ -289,13 +291,10 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 	h := cfg.HiddenSize
 	half := cfg.HeadDim / 2
 	b.x = grow(b.x, T*h)
-	b.xn = grow(b.xn, T*h)
 	b.q = grow(b.q, T*b.qDim)
 	b.k = grow(b.k, T*b.kvDim)
 	b.v = grow(b.v, T*b.kvDim)
-	b.attnOut = grow(b.attnOut, T*b.qDim)
-	b.gateBuf = grow(b.gateBuf, T*cfg.FFNSize)
-	b.upBf = grow(b.upBf, T*cfg.FFNSize)
+	b.up = grow(b.up, T*cfg.FFNSize)
 	b.cos = grow(b.cos, T*half)
 	b.sin = grow(b.sin, T*half)
 	b.tokSeq = grow(b.tokSeq, T)
@@ -322,31 +321,30 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 
 	for li := range b.layers {
 		l := &b.layers[li]
+		xn := b.xn.rows(T, h)
 		for t := 0; t < T; t++ {
-			rmsNorm(b.xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.attnNorm, cfg.RMSNormEps)
+			rmsNorm(xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.attnNorm, cfg.RMSNormEps)
 		}
-		b.qaSrc = nil
-		b.setMatmul(0, l.q, b.xn, T, b.q, b.qDim, false, l.qBias)
-		b.setMatmul(1, l.k, b.xn, T, b.k, b.kvDim, false, l.kBias)
-		b.setMatmul(2, l.v, b.xn, T, b.v, b.kvDim, false, l.vBias)
+		b.setMatmul(0, l.q, &b.xn, T, b.q, b.qDim, false, l.qBias)
+		b.setMatmul(1, l.k, &b.xn, T, b.k, b.kvDim, false, l.kBias)
+		b.setMatmul(2, l.v, &b.xn, T, b.v, b.kvDim, false, l.vBias)
 		b.runMatmuls(3)
 		b.positionQK(l, T)
 		b.storeKV(l, T)
 		b.attend(l, T)
-		b.matmul(l.o, b.attnOut, T, b.x, h, true, nil)
+		b.matmul(l.o, &b.attnOut, T, b.x, h, true, nil)
 
+		xn = b.xn.rows(T, h)
 		for t := 0; t < T; t++ {
-			rmsNorm(b.xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.ffnNorm, cfg.RMSNormEps)
+			rmsNorm(xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.ffnNorm, cfg.RMSNormEps)
 		}
-		b.qaSrc = nil
-		b.setMatmul(0, l.gate, b.xn, T, b.gateBuf, cfg.FFNSize, false, nil)
-		b.setMatmul(1, l.up, b.xn, T, b.upBf, cfg.FFNSize, false, nil)
+		b.setMatmul(0, l.gate, &b.xn, T, b.gate.rows(T, cfg.FFNSize), cfg.FFNSize, false, nil)
+		b.setMatmul(1, l.up, &b.xn, T, b.up, cfg.FFNSize, false, nil)
 		b.runMatmuls(2)
-		g := b.gateBuf[:T*cfg.FFNSize]
-		b.swiglu = swigluTask{g: g, u: b.upBf[:T*cfg.FFNSize]}
+		g := b.gate.rows(T, cfg.FFNSize)
+		b.swiglu = swigluTask{g: g, u: b.up[:T*cfg.FFNSize]}
 		b.pool.parallel(&b.swiglu, len(g), 256)
-		b.qaSrc = nil
-		b.matmul(l.down, g, T, b.x, h, true, nil)
+		b.matmul(l.down, &b.gate, T, b.x, h, true, nil)
 	}
 
 	// Logits only for the last token of the sequences that ask for them.
@@ -362,21 +360,20 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 	if S == 0 {
 		return nil
 	}
-	b.lastRows = grow(b.lastRows, S*h)
+	lastRows := b.lastRows.rows(S, h)
 	end := 0
 	r := 0
 	for si := range batch.Seqs {
 		end += len(batch.Seqs[si].Tokens)
 		if batch.Seqs[si].Logits {
 			last := end - 1
-			rmsNorm(b.lastRows[r*h:(r+1)*h], b.x[last*h:(last+1)*h], b.outNorm, cfg.RMSNormEps)
+			rmsNorm(lastRows[r*h:(r+1)*h], b.x[last*h:(last+1)*h], b.outNorm, cfg.RMSNormEps)
 			r++
 		}
 	}
 	V := cfg.VocabSize
 	b.logitsOut = grow(b.logitsOut, S*V)
-	b.qaSrc = nil
-	b.matmul(b.output, b.lastRows, S, b.logitsOut, V, false, nil)
+	b.matmul(b.output, &b.lastRows, S, b.logitsOut, V, false, nil)
 	for r, si := range b.lastIdx {
 		copy(logits[si][:V], b.logitsOut[r*V:(r+1)*V])
 	}
@@ -384,9 +381,9 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 }
 
 // matmul computes out = x·mᵀ (+ bias), or adds it into out with accum. For a q8_0 matrix the
-// activations are quantized first, once per input: q/k/v and gate/up read the same input and
-// share one quantization.
-func (b *Backend) matmul(m *matrix, x []float32, n int, out []float32, stride int, accum bool, bias []float32) {
+// activations are quantized first, once per write of x: q/k/v and gate/up read the same input
+// and share one quantization.
+func (b *Backend) matmul(m *matrix, x *acts, n int, out []float32, stride int, accum bool, bias []float32) {
 	b.setMatmul(0, m, x, n, out, stride, accum, bias)
 	b.runMatmuls(1)
 }
@@ -395,12 +392,53 @@ func (b *Backend) matmul(m *matrix, x []float32, n int, out []float32, stride in
 // read the same input (q, k and v; gate and up) go out as one parallel job over all their
 // rows, one pool dispatch instead of three, and the small k and v products do not each pay
 // for waking the workers.
-func (b *Backend) setMatmul(i int, m *matrix, x []float32, n int, out []float32, stride int, accum bool, bias []float32) {
-	if m.dtype == model.Q8_0 && (b.qaSrc != &x[0] || b.qaN != n || b.qaCols != m.cols) {
-		b.qa.quantize(x, n, m.cols)
-		b.qaSrc, b.qaN, b.qaCols = &x[0], n, m.cols
+func (b *Backend) setMatmul(i int, m *matrix, x *acts, n int, out []float32, stride int, accum bool, bias []float32) {
+	var q *q8Acts
+	if m.dtype == model.Q8_0 {
+		q = x.quantized(&b.qa, n, m.cols)
 	}
-	b.mm.parts[i] = matmulTask{m: m, x: x, q: &b.qa, n: n, out: out, outStride: stride, accum: accum, bias: bias, scratch: b.scratch}
+	b.mm.parts[i] = matmulTask{
+		m: m, x: x.f, q: q, n: n, out: out, outStride: stride, accum: accum, bias: bias, scratch: b.scratch,
+	}
+}
+
+// acts is a matrix product's input: activations [n][cols] in float32, whose q8_0 quantization
+// (for q8_0 matrices) it keeps track of. Writes go through rows, which marks the quantization
+// stale; the first q8_0 product after a write quantizes again, and the products after it that
+// read the same values (q, k and v; gate and up) reuse that quantization. No caller has to
+// remember to invalidate it.
+//
+// The quants live in one q8Shared for all the step's inputs, as only one input's products run
+// at a time: their memory is that of the largest input alone, and stays in cache from one
+// product to the next. The products of one runMatmuls group must therefore read the same acts.
+type acts struct {
+	f         []float32
+	qn, qCols int // the shape of this input's quantization, if the q8Shared still holds it; qn == 0: stale
+}
+
+// q8Shared is the quantized form of one acts at a time.
+type q8Shared struct {
+	q8Acts
+	of *acts // whose values it holds; nil: none
+}
+
+// rows returns the first n rows of cols floats, grown if needed, for writing: the quantization
+// is stale from now on. Values written through an earlier rows call's slice after a product
+// read them would not be seen by the quantization, so each write phase asks for the rows again.
+func (a *acts) rows(n, cols int) []float32 {
+	a.f = grow(a.f, n*cols)
+	a.qn = 0
+	return a.f
+}
+
+// quantized returns the q8_0 form of the first n rows of cols floats, quantizing them into s
+// unless s holds them already.
+func (a *acts) quantized(s *q8Shared, n, cols int) *q8Acts {
+	if s.of != a || a.qn != n || a.qCols != cols {
+		s.quantize(a.f, n, cols)
+		s.of, a.qn, a.qCols = a, n, cols
+	}
+	return &s.q8Acts
 }
 
 func (b *Backend) runMatmuls(np int) {
@@ -416,8 +454,8 @@ func (b *Backend) runMatmuls(np int) {
 		// Decode: rows dealt out in chunks as workers ask for them, so that a worker slowed
 		// down (another process on its core, a page fault) does not leave the other spinning
 		// at the end of a fixed half. About four chunks per worker: enough to even out, and
-		// each chunk long enough (hundreds of rows) for the hardware prefetcher to stream it;
-		// chunks of 32 rows measured 10% slower on a quiet machine.
+		// each chunk long enough (hundreds of rows) for the hardware prefetcher to stream it
+		// (chunks of 32 rows measured slower on a quiet machine).
 		chunk := max(dynRows, (rows/(4*b.pool.n)+15)&^15)
 		if n := mm.parts[0].n; n > 1 {
 			// Several sequences make a product bound by arithmetic rather than by the memory
@@ -499,7 +537,7 @@ func (b *Backend) slotOffset(pages []int32, slot int) int {
 }
 
 func (b *Backend) attend(l *layer, T int) {
-	b.attn = attnTask{b: b, l: l}
+	b.attn = attnTask{b: b, l: l, out: b.attnOut.rows(T, b.qDim)}
 	items := T * b.cfg.NumKVHeads
 	// Causal attention costs more for later tokens: deal items out dynamically, the most
 	// expensive first, instead of in two fixed halves that would leave one worker idle.
@@ -512,8 +550,9 @@ func (b *Backend) attend(l *layer, T int) {
 // head (grouped-query attention) are done together, so each key and value row is read once
 // for all of them while it is in L1.
 type attnTask struct {
-	b *Backend
-	l *layer
+	b   *Backend
+	l   *layer
+	out []float32 // [T][qDim]
 }
 
 func (a *attnTask) run(lo, hi, w int) {
@@ -546,7 +585,7 @@ func (a *attnTask) run(lo, hi, w int) {
 		for h := 0; h < group; h++ {
 			softmaxInPlace(scores[h*n : (h+1)*n])
 		}
-		pvRows(scores, n, group, a.l.vCache, rows, hd, b.attnOut[t*b.qDim+g*group*hd:t*b.qDim+(g+1)*group*hd])
+		pvRows(scores, n, group, a.l.vCache, rows, hd, a.out[t*b.qDim+g*group*hd:t*b.qDim+(g+1)*group*hd])
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/backend"
@@ -375,5 +376,41 @@ func TestShiftKeys(t *testing.T) {
 		}
 		a.Close()
 		b.Close()
+	}
+}
+
+// TestActsQuantization: an input's quantization follows its values: a write through rows
+// makes the next product quantize again, and inputs that take turns in the shared quants get
+// their own values back.
+func TestActsQuantization(t *testing.T) {
+	const n, cols = 2, 2 * model.Q8Block
+	var s q8Shared
+	var a, b acts
+	fill := func(x *acts, seed uint64) []float32 {
+		r := rand.New(rand.NewPCG(seed, 1))
+		f := x.rows(n, cols)
+		for i := range f {
+			f[i] = r.Float32()*2 - 1
+		}
+		return f
+	}
+	check := func(what string, x *acts, want []float32) {
+		t.Helper()
+		var ref q8Acts
+		ref.quantize(want, n, cols)
+		got := x.quantized(&s, n, cols)
+		if !slices.Equal(got.q[:n*cols], ref.q[:n*cols]) || !slices.Equal(got.d, ref.d) {
+			t.Errorf("%s: the quantization is not that of the input's current values", what)
+		}
+	}
+	fa := fill(&a, 1)
+	check("first use", &a, fa)
+	fa = fill(&a, 2)
+	check("after a write", &a, fa)
+	fb := fill(&b, 3)
+	check("another input", &b, fb)
+	check("the first input again", &a, fa)
+	if &s.q8Acts != a.quantized(&s, n, cols) || s.of != &a {
+		t.Error("the shared quants do not hold the input last quantized")
 	}
 }

@@ -52,8 +52,7 @@ func dotGeneric(a, b []float32) float32 {
 // at w[0], w[stride], w[2*stride] and w[3*stride] (each len(x) long): the one-token product's
 // kernel. The caller spaces the four rows far apart, so that they are four long sequential
 // streams: the hardware prefetchers keep more of memory's bandwidth busy with four streams
-// than with one (BenchmarkMemRead: a quarter more on this 2-core Zen 3; decode of f32 and
-// bf16 models a sixth to a quarter faster), and each activation load serves four rows. Each
+// than with one (BenchmarkMemRead shows it), and each activation load serves four rows. Each
 // row's sum is bit for bit what dot (dotF16, dotBF16) gives for it alone: the assembly adds
 // in the same order, and rows whose length is not a multiple of 8 (none in the models
 // served) go one at a time.
@@ -226,8 +225,8 @@ func swiglu(g, u []float32) {
 
 // attnTile is how many key or value rows the attention kernels take at a time: 96 rows of one
 // KV head are 24 KiB at head size 64 (48 KiB at 128), in L1 or L2 while every head block
-// passes over them. Passing over the whole context per head block read it from L3 each time
-// at long contexts (BenchmarkAttention/ctx=4096: 0.92 ms untiled, 0.53 ms in tiles).
+// passes over them. Passing over the whole context per head block would read it from L3 each
+// time at long contexts (BenchmarkAttention/ctx=4096 measures it).
 const attnTile = 96
 
 // checkRows panics unless every row offset in rows leaves hd floats inside a buffer of n: the

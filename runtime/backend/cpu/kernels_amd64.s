@@ -773,8 +773,8 @@ pfdone:
 	RET
 
 // Four weight rows against one activation vector (one-token products): the rows are read as
-// four streams at once, which keeps more of memory's bandwidth busy than one row after another
-// (a quarter more, measured, for 8 KiB rows), and each activation load serves four rows.
+// four streams at once, which keeps more of memory's bandwidth busy than one row after another,
+// and each activation load serves four rows.
 // Rows are stride bytes apart; n is a positive multiple of 8; out receives four sums.
 
 // DOT4_SUM adds the four row sums in Y0..Y3 across lanes and stores them to (DX).

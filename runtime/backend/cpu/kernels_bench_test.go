@@ -228,7 +228,9 @@ func attnBench(b *testing.B, ctx, n int) (*Backend, *layer) {
 	}
 	const ps = 16
 	pages := (ctx + ps - 1) / ps
-	be := &Backend{cfg: cfg, pageSize: ps, numPages: 2 * pages, kvDim: cfg.NumKVHeads * cfg.HeadDim, qDim: cfg.NumHeads * cfg.HeadDim}
+	be := &Backend{
+		cfg: cfg, pageSize: ps, numPages: 2 * pages, kvDim: cfg.NumKVHeads * cfg.HeadDim, qDim: cfg.NumHeads * cfg.HeadDim,
+	}
 	be.pool = newPool(1)
 	r := rand.New(rand.NewPCG(7, 7))
 	l := &layer{kCache: randVec(r, be.numPages*ps*be.kvDim), vCache: randVec(r, be.numPages*ps*be.kvDim)}
@@ -238,7 +240,7 @@ func attnBench(b *testing.B, ctx, n int) (*Backend, *layer) {
 	}
 	be.batch = &backend.Batch{Seqs: []backend.SeqInput{{Pages: table}}}
 	be.q = randVec(r, n*be.qDim)
-	be.attnOut = make([]float32, n*be.qDim)
+	be.attnOut.rows(n, be.qDim)
 	be.tokSeq = make([]int32, n)
 	be.tokSlot = make([]int32, n)
 	for t := range n {
@@ -257,7 +259,7 @@ func BenchmarkAttention(b *testing.B) {
 		b.Run(fmt.Sprintf("ctx=%d/tokens=%d", c.ctx, c.n), func(b *testing.B) {
 			be, l := attnBench(b, c.ctx, c.n)
 			defer be.pool.close()
-			task := &attnTask{b: be, l: l}
+			task := &attnTask{b: be, l: l, out: be.attnOut.f}
 			items := c.n * be.cfg.NumKVHeads
 			// Bytes of K and V the step reads (each token attends to its own prefix).
 			var kv int64

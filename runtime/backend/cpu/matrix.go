@@ -271,9 +271,8 @@ const l2Tile = 256 << 10
 // from memory once per handful of tokens. Partial sums accumulate into the output.
 //
 // q8_0 rows are cut only past 8192 columns: the groups' chunks then lie a group apart instead
-// of in one stream, which cost a quarter of the eight-token speed over weights in memory
-// (2048-column chunks: 119 GFLOP/s against 166 whole, 2048 x 8192, two threads) and gained
-// nothing for prefill tiles (128 and 512 tokens: within 3% either way).
+// of in one stream, which slows the eight-token products over weights in memory a good deal,
+// and cutting them shorter gains nothing for prefill tiles.
 const (
 	kChunkFloat = 512  // 2 KiB per float32 row chunk: 128 tokens per tile
 	kChunkQ8    = 8192 // 256 q8 blocks, 8 KiB of activation quants per token: 32 tokens
@@ -499,7 +498,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			// chunk is whole rows and those are not a multiple of 4 KiB apart, else packed with a
 			// cache line between rows (at multiples of 4 KiB every token's quants for a column
 			// would share one L1 set). Decode runs many chunks per product, and packing again for
-			// each cost 1% of an eight-sequence step.
+			// each is a measurable share of an eight-sequence step.
 			qp, ld := qa.q[t0*c:], c
 			if k < nb || 2*c%4096 == 0 {
 				ld = k*model.Q8Block + packPad/2
@@ -553,7 +552,8 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 // group is one row group's product for T tokens (token j's quants at q[j*qs:], scales at
 // d[j*ds:]) over blocks [b0, b1): straight into the output where direct allows it, else
 // through o and putRun for the rows inside [lo, hi).
-func (t *matmulTask) group(g, b0, b1 int, first bool, tok, T int, q []int16, qs int, d []float32, ds int, lo, hi int, o *[8 * q8GroupRows]float32) {
+func (t *matmulTask) group(g, b0, b1 int, first bool, tok, T int, q []int16, qs int, d []float32, ds int, lo, hi int,
+	o *[8 * q8GroupRows]float32) {
 	qg := t.m.q8
 	k := b1 - b0
 	if dst, add, ok := t.direct(first, g, lo, hi); ok {

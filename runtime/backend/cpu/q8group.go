@@ -25,12 +25,12 @@ import (
 // finish in the lanes of one register with plain adds, and one scale vector (eight rows'
 // scales times the token's) serves the whole block. The per-row layout needed a broadcast
 // scale, a conversion and an FMA for every row, token and block, and a horizontal sum per
-// row: eight tokens run 1.5 to 1.9x faster this way (BenchmarkDecodeBatch/q8_0/n=8: 47
-// GFLOP/s before, 73 to 89 after), and one token still streams the weights at the memory's
-// pace. Pairs of columns rather than the four of ggml's int8 products (VPSIGNB, VPMADDUBSW,
-// VPMADDWD by ones): as many vector operations per 32 products, but eight tokens ran 5 to 6%
-// slower with them (see q8group_gen.py). The bytes are the file's bytes, reordered: the
-// products are exact integer sums per block, scaled as llama.cpp scales them.
+// row: eight tokens run much faster this way (BenchmarkDecodeBatch/q8_0/n=8 measures it), and
+// one token still streams the weights at the memory's pace. Pairs of columns rather than the
+// four of ggml's int8 products (VPSIGNB, VPMADDUBSW, VPMADDWD by ones): as many vector
+// operations per 32 products, but eight tokens ran slower with them (see q8group_gen.py). The
+// bytes are the file's bytes, reordered: the products are exact integer sums per block, scaled
+// as llama.cpp scales them.
 const (
 	q8GroupRows  = 8
 	q8QuadBytes  = 32

@@ -12,9 +12,8 @@
 // per-row scale broadcast or horizontal sum. Then one conversion and one FMA per block scale
 // it by weight scale x activation scale. (ggml's int8 products, VPSIGNB and VPMADDUBSW then a
 // VPMADDWD by ones, take as many vector operations per 32 products, two of them multiplies,
-// but ran 5 to 6% slower for eight tokens on Zen 3: a quad against eight tokens took 11.4
-// cycles in a microbenchmark against 10.7 this way; likely because the sign step can take the
-// multiplies' two pipes and makes each token's chain longer.)
+// but a quad against eight tokens takes more cycles that way on Zen 3; likely because the sign
+// step can take the multiplies' two pipes and makes each token's chain longer.)
 //
 // The one-stream kernels prefetch the quads 8 KiB ahead in every block; the four-stream one
 // leaves it to the hardware (see q8group_gen.py, which writes this file).

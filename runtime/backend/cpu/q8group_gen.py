@@ -3,8 +3,8 @@
 import os
 
 # How far ahead (bytes) each block prefetches the quads: 32 blocks, past the end of a short
-# group into the next one (next in memory). Best for one token streaming from DRAM on the
-# 2-core EPYC (BenchmarkMatVecDRAM/q8_0: 512 B ahead 9.2 GB/s, 8 KiB 11.1 GB/s, none 8.8).
+# group into the next one (next in memory). 8 KiB measured best for one token streaming from
+# DRAM on a 2-core EPYC (BenchmarkMatVecDRAM/q8_0), ahead of 512 B and of none.
 PFD=int(os.environ.get('PFD','8192'))
 toks8 = ["0(DI)", "0(DI)(R8*1)", "0(DI)(R8*2)", "0(DI)(R10*1)", "0(DI)(R8*4)", "0(DI)(R11*1)", "0(DI)(R10*2)", "0(DI)(R12*1)"]
 def taddr(t, c, h):
@@ -69,9 +69,8 @@ w('''//go:build amd64 && !purego
 // per-row scale broadcast or horizontal sum. Then one conversion and one FMA per block scale
 // it by weight scale x activation scale. (ggml's int8 products, VPSIGNB and VPMADDUBSW then a
 // VPMADDWD by ones, take as many vector operations per 32 products, two of them multiplies,
-// but ran 5 to 6% slower for eight tokens on Zen 3: a quad against eight tokens took 11.4
-// cycles in a microbenchmark against 10.7 this way; likely because the sign step can take the
-// multiplies' two pipes and makes each token's chain longer.)
+// but a quad against eight tokens takes more cycles that way on Zen 3; likely because the sign
+// step can take the multiplies' two pipes and makes each token's chain longer.)
 //
 // The one-stream kernels prefetch the quads 8 KiB ahead in every block; the four-stream one
 // leaves it to the hardware (see q8group_gen.py, which writes this file).
@@ -157,9 +156,8 @@ q8g1store:
 ''')
 
 # ---- one token, four streams
-# Bytes ahead that each of the four streams prefetches, 0 for none: none measured best (one
-# token of qwen2.5-0.5b q8_0, medians of 5: none 29.6 tokens/s, 1 KiB 27.2, 4 KiB 26.9; the
-# one-stream kernels before it 24.8).
+# Bytes ahead that each of the four streams prefetches, 0 for none: none measured best for one
+# token of qwen2.5-0.5b q8_0, ahead of 1 KiB and 4 KiB.
 PF4 = int(os.environ.get('PF4', '0'))
 w('''
 // func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)

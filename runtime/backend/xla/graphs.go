@@ -40,9 +40,12 @@ func newGraphCache(be backends.Backend, max int) *graphCache {
 	return &graphCache{backend: be, max: max, order: list.New(), byKey: map[string]*list.Element{}}
 }
 
+// buildFunc builds a graph: its outputs from its input nodes.
+type buildFunc func(inputs []*graph.Node) []*graph.Node
+
 // exec runs the graph for key, building it with build (which must accept exactly the shapes
 // that key stands for) on first use.
-func (c *graphCache) exec(key, name string, build func([]*graph.Node) []*graph.Node, args ...any) ([]*tensors.Tensor, error) {
+func (c *graphCache) exec(key, name string, build buildFunc, args ...any) ([]*tensors.Tensor, error) {
 	el, ok := c.byKey[key]
 	if ok {
 		c.order.MoveToFront(el)

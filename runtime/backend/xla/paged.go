@@ -49,7 +49,8 @@ func (x *Model) physSlot(pages []int32, slot int) int {
 
 func (x *Model) checkSlots(page, off, n int) error {
 	if page < 0 || page >= x.numPages || off < 0 || n < 0 || off+n > x.pageSize {
-		return fmt.Errorf("%w: page %d slots [%d,%d) outside %d pages of %d", backend.ErrBadBatch, page, off, off+n, x.numPages, x.pageSize)
+		return fmt.Errorf("%w: page %d slots [%d,%d) outside %d pages of %d",
+			backend.ErrBadBatch, page, off, off+n, x.numPages, x.pageSize)
 	}
 	return nil
 }
@@ -182,7 +183,8 @@ func (x *Model) validate(b *backend.Batch, logits [][]float32) error {
 	}
 	for i := range b.Seqs {
 		if b.Seqs[i].Logits && len(logits[i]) != x.cfg.VocabSize {
-			return fmt.Errorf("%w: sequence %d: logits row of %d, want %d", backend.ErrBadBatch, i, len(logits[i]), x.cfg.VocabSize)
+			return fmt.Errorf("%w: sequence %d: logits row of %d, want %d",
+				backend.ErrBadBatch, i, len(logits[i]), x.cfg.VocabSize)
 		}
 	}
 	return nil
@@ -437,7 +439,8 @@ func chooseUpdate(want string, caps backends.Capabilities, name string) (string,
 		}
 		return want, nil
 	}
-	return "", fmt.Errorf("cache update %q: want %q or %q (or empty: by the backend's capabilities)", want, UpdateScatter, UpdateSlices)
+	return "", fmt.Errorf("cache update %q: want %q or %q (or empty: by the backend's capabilities)",
+		want, UpdateScatter, UpdateSlices)
 }
 
 // maxSliceRows is the most rows written with one DynamicUpdateSlice each: a graph holds one
@@ -481,7 +484,7 @@ func (x *Model) newCache() {
 // runCacheGraph runs the graph for key over the host inputs in, then the cache tensors
 // cache (replaced in the slice by the graph's updated ones); the graph returns only the
 // updated cache.
-func (x *Model) runCacheGraph(key, name string, build func([]*graph.Node) []*graph.Node, in, cache []*tensors.Tensor) error {
+func (x *Model) runCacheGraph(key, name string, build buildFunc, in, cache []*tensors.Tensor) error {
 	if x.broken != nil {
 		return x.broken
 	}
@@ -500,7 +503,8 @@ func (x *Model) runCacheGraph(key, name string, build func([]*graph.Node) []*gra
 // the graph's last len(cache) outputs), then the weights if withWeights. It returns the
 // outputs before the cache. If the execution fails after the cache was donated, the cache is
 // lost and the model refuses further work (x.broken).
-func (x *Model) runCache(key, name string, build func([]*graph.Node) []*graph.Node, in, cache []*tensors.Tensor, withWeights bool) ([]*tensors.Tensor, error) {
+func (x *Model) runCache(key, name string, build buildFunc, in, cache []*tensors.Tensor,
+	withWeights bool) ([]*tensors.Tensor, error) {
 	defer func() {
 		for _, t := range in {
 			t.FinalizeAll()

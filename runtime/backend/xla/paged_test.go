@@ -48,7 +48,7 @@ func TestClosed(t *testing.T) {
 // TestCompilations checks the compile counter against the power-of-two bucketing: a 5-token
 // prefill (T=5 -> 8, P=0 -> 1) then 12 decode steps whose contexts are 5..16 rows (P -> 8 for
 // 5..8, 16 for 9..16; T=1) compile 3 graphs; repeating the same kind of steps on a second
-// sequence compiles none, and LastLogits compiles one graph per distinct length.
+// sequence compiles none; two copies of the same size compile one graph.
 func TestCompilations(t *testing.T) {
 	m := testModel(t, "tiny", model.F32)
 	x, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 8, PageSize: 4})
@@ -69,7 +69,8 @@ func TestCompilations(t *testing.T) {
 		if _, err := s.Append(len(ids)); err != nil {
 			t.Fatal(err)
 		}
-		if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{{Tokens: ids, Positions: pos, Pages: s.Pages(), Logits: true}}}, out); err != nil {
+		in := backend.SeqInput{Tokens: ids, Positions: pos, Pages: s.Pages(), Logits: true}
+		if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, out); err != nil {
 			t.Fatal(err)
 		}
 		for step := 0; step < 12; step++ {
@@ -77,7 +78,9 @@ func TestCompilations(t *testing.T) {
 			if _, err := s.Append(1); err != nil {
 				t.Fatal(err)
 			}
-			in := backend.SeqInput{Tokens: []int32{int32(step + 7)}, Positions: []int32{int32(at)}, Start: at, Pages: s.Pages(), Logits: true}
+			in := backend.SeqInput{
+				Tokens: []int32{int32(step + 7)}, Positions: []int32{int32(at)}, Start: at, Pages: s.Pages(), Logits: true,
+			}
 			if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, out); err != nil {
 				t.Fatal(err)
 			}
@@ -91,17 +94,13 @@ func TestCompilations(t *testing.T) {
 	if got := x.Compilations(); got != 3 {
 		t.Fatalf("the same steps again: %d compilations, want still 3", got)
 	}
-	for _, n := range []int{4, 6, 4} {
-		ids, pos := make([]int32, n), make([]int32, n)
-		for i := range ids {
-			ids[i], pos[i] = int32(i+1), int32(i)
-		}
-		if _, err := x.LastLogits(ids, pos); err != nil {
+	for range 2 {
+		if err := x.CopySlots([]kv.Move{{SrcPage: 0, DstPage: 1, DstOff: 1, N: 3}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got := x.Compilations(); got != 5 {
-		t.Fatalf("after LastLogits of 4, 6 and 4 tokens: %d compilations, want 5", got)
+	if got := x.Compilations(); got != 4 {
+		t.Fatalf("after two copies of 3 slots: %d compilations, want 4", got)
 	}
 }
 
@@ -188,7 +187,8 @@ func TestCacheUpdateChoice(t *testing.T) {
 		t.Errorf("pure-Go backend: cache update %q, want %q (it has no DynamicUpdateSlice)", got, UpdateScatter)
 	}
 	x.Close()
-	if _, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 4, PageSize: 4, CacheUpdate: UpdateSlices}); err == nil {
+	opt := Options{Backend: "go:ops_sequential", NumPages: 4, PageSize: 4, CacheUpdate: UpdateSlices}
+	if _, err := New(m, opt); err == nil {
 		t.Error("New with cache update slices on the pure-Go backend succeeded")
 	}
 }
@@ -208,7 +208,8 @@ func TestConformanceSlices(t *testing.T) {
 	ok := be.Capabilities().Operations[backends.OpTypeDynamicUpdateSlice]
 	be.Finalize()
 	if !ok {
-		t.Skipf("gomlx backend %q has no DynamicUpdateSlice: set GOMLX_BACKEND to an XLA plugin (build with -tags pjrt) to run the slices cache update", conf)
+		t.Skipf("gomlx backend %q has no DynamicUpdateSlice: set GOMLX_BACKEND to an XLA plugin "+
+			"(build with -tags pjrt) to run the slices cache update", conf)
 	}
 	conformance.Run(t, func(m *model.Model, numPages, pageSize int) (backend.Backend, error) {
 		return New(m, Options{Backend: conf, NumPages: numPages, PageSize: pageSize, CacheUpdate: UpdateSlices})

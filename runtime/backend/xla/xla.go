@@ -2,17 +2,14 @@ package xla
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // registers the pure-Go "go" backend
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
-	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/model"
 )
@@ -69,22 +66,21 @@ type Model struct {
 	// [numPages*pageSize+1, kvHeads*headDim] (the last row is scratch for padding). See doc.go.
 	numPages, pageSize int
 	kv                 []*tensors.Tensor
-	// graphs holds the compiled graphs (paged forward, copy, shift, and LastLogits' dense
-	// forward), least recently used out first.
+	// graphs holds the compiled graphs (forward, copy, shift), least recently used out first.
 	graphs *graphCache
 	// broken is set when a failed execution lost the (donated) cache.
 	broken error
 	// update is how the graphs write into the cache (UpdateScatter or UpdateSlices).
 	update string
 
-	// compilations counts the graphs built and compiled so far by both executors: the
-	// graph functions run once per new input shape (a cache miss of graph.Exec).
+	// compilations counts the graphs built and compiled so far: the graph functions run once
+	// per new input shape (a miss of graphs).
 	compilations int
 }
 
 // Compilations returns how many graphs the model has compiled so far: one per distinct
-// (padded) input shape seen by Forward, plus one per distinct sequence length seen by
-// LastLogits. Compiled graphs are cached, so a repeated shape does not count again.
+// (padded) input shape seen by Forward, CopySlots and ShiftKeys. Compiled graphs are cached,
+// so a repeated shape does not count again (unless it was evicted in between).
 func (x *Model) Compilations() int { return x.compilations }
 
 // layerIdx are one decoder block's weight indices in Model.weights; -1 where the architecture
@@ -130,7 +126,10 @@ func New(m *model.Model, opt Options) (*Model, error) {
 		be.Finalize()
 		return nil, fmt.Errorf("xla backend: %w", err)
 	}
-	x := &Model{cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(), numPages: opt.NumPages, pageSize: opt.PageSize, update: update}
+	x := &Model{
+		cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(),
+		numPages: opt.NumPages, pageSize: opt.PageSize, update: update,
+	}
 	if err := catch(func() error { return x.upload(w) }); err != nil {
 		x.Close()
 		return nil, fmt.Errorf("xla backend: %w", err)
@@ -239,64 +238,6 @@ func catch(fn func() error) (err error) {
 // VocabSize is the width of a logits row.
 func (x *Model) VocabSize() int { return x.cfg.VocabSize }
 
-// LastLogits runs a dense causal forward pass over one whole sequence (tokens at the given
-// RoPE positions, attending to each other only) and returns the logits of its last token.
-// No keys or values are kept between calls; only the compiled graph (one per length) is.
-func (x *Model) LastLogits(tokens, positions []int32) ([]float32, error) {
-	if x.graphs == nil {
-		return nil, fmt.Errorf("xla backend: LastLogits on a closed model")
-	}
-	T := len(tokens)
-	if T == 0 {
-		return nil, fmt.Errorf("xla backend: empty sequence: %w", backend.ErrBadBatch)
-	}
-	if len(positions) != T {
-		return nil, fmt.Errorf("xla backend: %d tokens but %d positions: %w", T, len(positions), backend.ErrBadBatch)
-	}
-	for i, id := range tokens {
-		if id < 0 || int(id) >= x.cfg.VocabSize {
-			return nil, fmt.Errorf("xla backend: token %d is id %d, outside vocabulary of %d: %w", i, id, x.cfg.VocabSize, backend.ErrBadBatch)
-		}
-	}
-	// RoPE angles in float64 on the host, as the cpu backend computes them.
-	half := x.cfg.HeadDim / 2
-	cos := make([]float32, T*half)
-	sin := make([]float32, T*half)
-	for t, p := range positions {
-		for j := 0; j < half; j++ {
-			s, c := math.Sincos(float64(p) * x.invFreq[j])
-			cos[t*half+j], sin[t*half+j] = float32(c), float32(s)
-		}
-	}
-	ids := make([]int32, T)
-	copy(ids, tokens)
-	in := []*tensors.Tensor{
-		tensors.FromFlatDataAndDimensions(ids, T, 1),
-		tensors.FromFlatDataAndDimensions(cos, T, half),
-		tensors.FromFlatDataAndDimensions(sin, T, half),
-	}
-	outs, err := x.runCache(fmt.Sprintf("dense/%d", T), "dense-forward", x.forwardGraph, in, nil, true)
-	if err != nil {
-		return nil, fmt.Errorf("xla backend: forward of %d tokens: %w", T, err)
-	}
-	defer func() {
-		for _, o := range outs {
-			o.FinalizeAll()
-		}
-	}()
-	if len(outs) != 1 {
-		return nil, fmt.Errorf("xla backend: forward returned %d outputs, want 1", len(outs))
-	}
-	logits, err := tensors.CopyFlatData[float32](outs[0])
-	if err != nil {
-		return nil, fmt.Errorf("xla backend: reading logits: %w", err)
-	}
-	if len(logits) != x.cfg.VocabSize {
-		return nil, fmt.Errorf("xla backend: forward returned %d logits, want %d", len(logits), x.cfg.VocabSize)
-	}
-	return logits, nil
-}
-
 // Close frees the device weights, the KV cache, the compiled graphs and the gomlx backend.
 func (x *Model) Close() error {
 	if x.graphs != nil {
@@ -318,51 +259,6 @@ func (x *Model) Close() error {
 	return nil
 }
 
-// forwardGraph builds the dense forward pass. inputs are tokens [T,1] int32, cos and sin
-// [T, head_dim/2] f32, then x.weights in order. It returns the last token's logits, [vocab].
-func (x *Model) forwardGraph(inputs []*graph.Node) []*graph.Node {
-	x.compilations++
-	cfg := &x.cfg
-	tokens, cos, sin := inputs[0], inputs[1], inputs[2]
-	w := inputs[3:]
-	T := tokens.Shape().Dimensions[0]
-	g := tokens.Graph()
-	h, hd := cfg.HiddenSize, cfg.HeadDim
-	nh, nkv := cfg.NumHeads, cfg.NumKVHeads
-	group := nh / nkv
-	half := hd / 2
-	eps := float64(cfg.RMSNormEps)
-
-	// [T, 1, half]: broadcast over heads.
-	cos = graph.Reshape(cos, T, 1, half)
-	sin = graph.Reshape(sin, T, 1, half)
-
-	// Causal mask over slot indices (the sequence starts at slot 0), with Mistral's window.
-	mshape := shapes.Make(dtypes.Int32, T, T)
-	qi, kj := graph.Iota(g, mshape, 0), graph.Iota(g, mshape, 1)
-	mask := graph.LessOrEqual(kj, qi)
-	if cfg.SlidingWindow > 0 {
-		mask = graph.And(mask, graph.GreaterThan(kj, graph.Sub(qi, graph.Scalar(g, dtypes.Int32, cfg.SlidingWindow))))
-	}
-	mask = graph.BroadcastToDims(graph.Reshape(mask, 1, 1, T, T), nkv, group, T, T)
-	scale := graph.Scalar(g, dtypes.Float32, 1/math.Sqrt(float64(hd)))
-
-	act := graph.Reshape(graph.Gather(w[x.embed], tokens), T, h)
-	for i := range x.layers {
-		l := &x.layers[i]
-		q, k, v := x.attnInputs(act, w, l, cos, sin)
-		// Grouped-query attention: query head kv*group+j uses KV head kv.
-		q = graph.Reshape(q, T, nkv, group, hd)
-		scores := graph.Mul(graph.Einsum("tkgd,skd->kgts", q, k), scale) // [nkv, group, T(query), T(key)]
-		p := graph.MaskedSoftmax(scores, mask, -1)
-		att := graph.Einsum("kgts,skd->tkgd", p, v) // [T, nkv, group, hd]
-		act = x.layerOutput(act, att, w, l)
-	}
-	last := graph.Slice(act, graph.AxisElem(T-1), graph.AxisRange()) // [1, h]
-	last = rmsNorm(last, w[x.outNorm], eps)
-	return []*graph.Node{graph.Reshape(linear(last, w[x.output]), cfg.VocabSize)}
-}
-
 // linear is a projection: in [T, i] times weight [o, i] transposed, giving [T, o].
 func linear(in, weight *graph.Node) *graph.Node { return graph.Einsum("ti,oi->to", in, weight) }
 
@@ -378,16 +274,18 @@ func rope(v, cos, sin *graph.Node) *graph.Node {
 	}, -1)
 }
 
-// attnInputs is a decoder block's start, shared by the dense and the paged graphs: the
-// attention norm, the Q/K/V projections (with Qwen2's biases), Qwen3's per-head Q/K norms and
-// RoPE. act is [T, hidden]; it returns q [T, heads, hd], k and v [T, kv heads, hd].
+// attnInputs is a decoder block's start: the attention norm, the Q/K/V projections (with
+// Qwen2's biases), Qwen3's per-head Q/K norms and RoPE. act is [T, hidden]; it returns
+// q [T, heads, hd], k and v [T, kv heads, hd].
 func (x *Model) attnInputs(act *graph.Node, w []*graph.Node, l *layerIdx, cos, sin *graph.Node) (q, k, v *graph.Node) {
 	cfg := &x.cfg
 	T, hd, eps := act.Shape().Dimensions[0], cfg.HeadDim, float64(cfg.RMSNormEps)
 	xn := rmsNorm(act, w[l.attnNorm], eps)
 	q, k, v = linear(xn, w[l.q]), linear(xn, w[l.k]), linear(xn, w[l.v])
 	if l.qBias >= 0 {
-		q, k, v = graph.Add(q, lastAxis(w[l.qBias], 2)), graph.Add(k, lastAxis(w[l.kBias], 2)), graph.Add(v, lastAxis(w[l.vBias], 2))
+		q = graph.Add(q, lastAxis(w[l.qBias], 2))
+		k = graph.Add(k, lastAxis(w[l.kBias], 2))
+		v = graph.Add(v, lastAxis(w[l.vBias], 2))
 	}
 	q = graph.Reshape(q, T, cfg.NumHeads, hd)
 	k = graph.Reshape(k, T, cfg.NumKVHeads, hd)
@@ -399,8 +297,8 @@ func (x *Model) attnInputs(act *graph.Node, w []*graph.Node, l *layerIdx, cos, s
 	return rope(q, cos, sin), rope(k, cos, sin), v
 }
 
-// layerOutput is a decoder block's end, shared by both graphs: the output projection of the
-// attention att [T, kv heads, group, hd] added to the residual act, then the SwiGLU MLP.
+// layerOutput is a decoder block's end: the output projection of the attention att
+// [T, kv heads, group, hd] added to the residual act, then the SwiGLU MLP.
 func (x *Model) layerOutput(act, att *graph.Node, w []*graph.Node, l *layerIdx) *graph.Node {
 	T, eps := act.Shape().Dimensions[0], float64(x.cfg.RMSNormEps)
 	act = graph.Add(act, linear(graph.Reshape(att, T, x.cfg.NumHeads*x.cfg.HeadDim), w[l.o]))
@@ -412,7 +310,8 @@ func (x *Model) layerOutput(act, att *graph.Node, w []*graph.Node, l *layerIdx) 
 // rmsNorm normalizes v over its last axis and scales it by weight (shaped as that axis).
 func rmsNorm(v, weight *graph.Node, eps float64) *graph.Node {
 	ms := graph.ReduceAndKeep(graph.Square(v), graph.ReduceMean, -1)
-	return graph.Mul(graph.Mul(v, graph.Rsqrt(graph.Add(ms, graph.Scalar(v.Graph(), dtypes.Float32, eps)))), lastAxis(weight, v.Rank()))
+	inv := graph.Rsqrt(graph.Add(ms, graph.Scalar(v.Graph(), dtypes.Float32, eps)))
+	return graph.Mul(graph.Mul(v, inv), lastAxis(weight, v.Rank()))
 }
 
 // lastAxis reshapes a vector to rank dimensions, all 1 but the last, so that it broadcasts
