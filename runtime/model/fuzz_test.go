@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -202,7 +203,7 @@ func FuzzSafetensors(f *testing.F) {
 			t.Fatalf("re-parsing: %v", err)
 		}
 		for name, tn := range ts {
-			if got := ts2[name]; got == nil || got.DType != tn.DType || !equalInts(got.Shape, tn.Shape) || !bytes.Equal(got.Data, tn.Data) {
+			if got := ts2[name]; got == nil || got.DType != tn.DType || !slices.Equal(got.Shape, tn.Shape) || !bytes.Equal(got.Data, tn.Data) {
 				t.Fatal(fmt.Sprintf("tensor %s changed in the round trip", name))
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -56,7 +57,7 @@ func TestGGUFHandmade(t *testing.T) {
 		t.Errorf("names = %#v", v)
 	}
 	w := f.Tensor("w")
-	if !equalInts(w.Shape, []int{2, 4}) {
+	if !slices.Equal(w.Shape, []int{2, 4}) {
 		t.Errorf("shape %v, want [2 4] (the file lists the innermost dimension first)", w.Shape)
 	}
 	if got := w.Row(1, make([]float32, 4)); !reflect.DeepEqual(got, []float32{4, 5, 6, 7}) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,7 +31,7 @@ func sameTensor(t testing.TB, what string, got, want *Tensor) {
 	if got == nil {
 		t.Fatalf("%s: missing", what)
 	}
-	if got.DType != want.DType || !equalInts(got.Shape, want.Shape) || !bytes.Equal(got.Data, want.Data) {
+	if got.DType != want.DType || !slices.Equal(got.Shape, want.Shape) || !bytes.Equal(got.Data, want.Data) {
 		t.Fatalf("%s: got %v %v (%d bytes), want %v %v (%d bytes), or the data differ", what,
 			got.DType, got.Shape, len(got.Data), want.DType, want.Shape, len(want.Data))
 	}

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -60,22 +61,10 @@ func slots(cfg *Config, w *Weights) []slot {
 
 // checkSlotShape reports a tensor whose shape is not what the config implies.
 func checkSlotShape(sl *slot, name string, t *Tensor, file string) error {
-	if !equalInts(t.Shape, sl.shape) {
+	if !slices.Equal(t.Shape, sl.shape) {
 		return fmt.Errorf("%s: tensor %s has shape %v, want %v (%s)", file, name, t.Shape, sl.shape, sl.why)
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Check reports whether w holds every tensor cfg calls for, well formed and of the shape the
