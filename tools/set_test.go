@@ -339,7 +339,24 @@ func TestConcurrentCalls(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		return args, nil
 	}}
-	s := mustSet(t, Calculator(), slow).WithCache(NewCache(16, 0))
+	// A keyed Go tool (as the calculator is), so that calls also go through the shared cache.
+	type mulIn struct {
+		Expression string `json:"expression"`
+	}
+	type mulOut struct {
+		Result string `json:"result"`
+	}
+	mul, err := Func("calculator", "multiplies: a*b", func(_ context.Context, in mulIn) (mulOut, error) {
+		var a, b int
+		if _, err := fmt.Sscanf(in.Expression, "%d*%d", &a, &b); err != nil {
+			return mulOut{}, err
+		}
+		return mulOut{Result: fmt.Sprint(a * b)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustSet(t, WithCacheKey(mul, "test:mul"), slow).WithCache(NewCache(16, 0))
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
 	for g := range 8 {
@@ -349,7 +366,7 @@ func TestConcurrentCalls(t *testing.T) {
 			for i := range 40 {
 				expr := fmt.Sprintf(`{"expression":"%d*%d"}`, i%7, g)
 				res := s.Call(context.Background(), "calculator", json.RawMessage(expr))
-				var out CalcResult
+				var out mulOut
 				if err := json.Unmarshal(res.JSON, &out); err != nil || out.Result != fmt.Sprint(i%7*g) {
 					errs <- fmt.Errorf("%s: %s %v", expr, res.JSON, res.Err)
 				}

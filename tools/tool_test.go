@@ -32,7 +32,7 @@ func TestFunc(t *testing.T) {
 	if got := string(tool.Parameters()); got != want {
 		t.Errorf("schema\n got %s\nwant %s", got, want)
 	}
-	if k, ok := tool.(CacheKeyer); !ok || k.CacheKey() != "" {
+	if k, ok := tool.(CacheKeyer); ok && k.CacheKey() != "" {
 		t.Error("a Func tool must not be shared across Sets by name alone")
 	}
 	s := mustSet(t, tool)

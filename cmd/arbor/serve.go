@@ -18,6 +18,9 @@ import (
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/server"
 	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tools/calc"
+	"github.com/arborlabs/arbor/tools/httptool"
+	"github.com/arborlabs/arbor/tools/toolconfig"
 )
 
 // stringList is a repeatable string flag (--api-key A --api-key B).
@@ -216,15 +219,15 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 // MCP servers of a config file) and the task-tree settings. The returned function closes
 // the MCP sessions.
 func treeOptions(ctx context.Context, def bool, hosts []string, configPath string, cacheSize int, ttl time.Duration) (server.TreeOptions, func(), error) {
-	opt := server.TreeOptions{Default: def, AllowHosts: hosts, Tools: []tools.Tool{tools.Calculator()}}
+	opt := server.TreeOptions{Default: def, AllowHosts: hosts, Tools: []tools.Tool{calc.New()}}
 	closeAll := func() {}
 	for _, h := range hosts {
-		if err := tools.CheckAllowHost(h); err != nil {
+		if err := httptool.CheckAllowHost(h); err != nil {
 			return opt, closeAll, fmt.Errorf("--allow-tool-host: %w", err)
 		}
 	}
 	if configPath != "" {
-		cfg, err := tools.LoadConfig(configPath)
+		cfg, err := toolconfig.Load(configPath)
 		if err != nil {
 			return opt, closeAll, fmt.Errorf("--tools-config: %w", err)
 		}

@@ -1,4 +1,4 @@
-package tools
+package calc
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arborlabs/arbor/tools"
 )
 
 func TestEvaluate(t *testing.T) {
@@ -145,9 +147,9 @@ func TestEvaluateErrors(t *testing.T) {
 			t.Errorf("%q: no error, got %s", name, v.RatString())
 			continue
 		}
-		var ce *CalcError
+		var ce *Error
 		if !errors.As(err, &ce) {
-			t.Errorf("%q: error %T %v, want *CalcError", name, err, err)
+			t.Errorf("%q: error %T %v, want *Error", name, err, err)
 			continue
 		}
 		if !strings.Contains(ce.Msg, c.msg) {
@@ -221,9 +223,12 @@ func TestFormatDecimal(t *testing.T) {
 }
 
 func TestCalculatorTool(t *testing.T) {
-	calc := Calculator()
+	calc := New()
 	if calc.Name() != "calculator" || calc.Description() == "" {
 		t.Fatalf("name %q, description %q", calc.Name(), calc.Description())
+	}
+	if k, _ := calc.(tools.CacheKeyer); k == nil || k.CacheKey() != "arbor:calculator" {
+		t.Errorf("calculator has no shared cache key")
 	}
 	// The schema is what a grammar compiler sees: inline, closed, expression required.
 	var schema map[string]any
@@ -246,7 +251,7 @@ func TestCalculatorTool(t *testing.T) {
 		t.Errorf("expression property = %v", prop)
 	}
 
-	set, err := NewSet(calc)
+	set, err := tools.NewSet(calc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +267,7 @@ func TestCalculatorTool(t *testing.T) {
 	} {
 		res := set.Call(ctx, "calculator", json.RawMessage(c.args))
 		if c.want == "" {
-			if res.Err == nil || !errors.Is(res.Err, ErrInvalidArguments) ||
+			if res.Err == nil || !errors.Is(res.Err, tools.ErrInvalidArguments) ||
 				!strings.Contains(string(res.JSON), "expression") || !strings.Contains(string(res.JSON), "expr") {
 				t.Errorf("%s: %s (%v)", c.args, res.JSON, res.Err)
 			}

@@ -1,4 +1,4 @@
-package tools
+package httptool
 
 import (
 	"context"
@@ -131,7 +131,7 @@ func TestHTTPToolDialsCanonicalHost(t *testing.T) {
 	defer srv.Close()
 	addr := hostOf(t, srv) // 127.0.0.1:PORT
 	ip, port, _ := strings.Cut(addr, ":")
-	tool, err := NewHTTP(HTTPSpec{Name: "t", URL: "http://" + ip + ".:0" + port + "/hop", Method: "GET"}, &Policy{AllowHosts: []string{addr}})
+	tool, err := New(Spec{Name: "t", URL: "http://" + ip + ".:0" + port + "/hop", Method: "GET"}, &Policy{AllowHosts: []string{addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestHTTPToolDialsCanonicalHost(t *testing.T) {
 		}
 	}
 	// A spelling the list refuses is refused when the tool is declared.
-	if _, err := NewHTTP(HTTPSpec{Name: "t", URL: "http://127.1:" + port + "/"}, &Policy{AllowHosts: []string{addr}}); !errors.Is(err, ErrHostNotAllowed) {
+	if _, err := New(Spec{Name: "t", URL: "http://127.1:" + port + "/"}, &Policy{AllowHosts: []string{addr}}); !errors.Is(err, ErrHostNotAllowed) {
 		t.Errorf("127.1: %v, want ErrHostNotAllowed", err)
 	}
 }

@@ -1,4 +1,4 @@
-package tools
+package toolconfig
 
 import (
 	"context"
@@ -11,8 +11,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/arborlabs/arbor/tools/internal/toolstest"
 )
+
+func TestMain(m *testing.M) {
+	toolstest.ServeMCPChild()
+	os.Exit(m.Run())
+}
 
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
@@ -23,7 +30,7 @@ func writeConfig(t *testing.T, body string) string {
 	return path
 }
 
-func TestLoadConfigErrors(t *testing.T) {
+func TestLoadErrors(t *testing.T) {
 	cases := []struct{ body, want string }{
 		{`{"tools":[{"name":"a","url":"http://a"},{"name":"b","url":"http://b"},{"name":"c"}]}`, "tools[2] (c): missing url"},
 		{`{"tools":[{"url":"http://a"}]}`, "tools[0]: tool spec: missing name"},
@@ -46,26 +53,26 @@ func TestLoadConfigErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		path := writeConfig(t, c.body)
-		_, err := LoadConfig(path)
+		_, err := Load(path)
 		if err == nil || !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s:\n got %v\nwant %s: ...%s...", c.body, err, path, c.want)
 		}
 	}
-	if _, err := LoadConfig(filepath.Join(t.TempDir(), "none.json")); err == nil || !strings.Contains(err.Error(), "none.json") {
+	if _, err := Load(filepath.Join(t.TempDir(), "none.json")); err == nil || !strings.Contains(err.Error(), "none.json") {
 		t.Errorf("missing file: %v", err)
 	}
 }
 
 // TestConfigTools loads a config with an HTTP tool, a streamable-HTTP MCP server and a stdio MCP
-// server (this test binary, see TestMain), and calls one tool of each.
+// server (this test binary, see TestMain and toolstest.ServeMCPChild), and calls one tool of each.
 func TestConfigTools(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Write([]byte(`{"echo":` + string(body) + `}`))
 	}))
 	defer api.Close()
-	mcpServer := testMCPServer(0)
-	mcpHTTP := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, nil))
+	mcpServer := toolstest.MCPServer(0)
+	mcpHTTP := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer }, nil))
 	defer mcpHTTP.Close()
 	exe, err := os.Executable()
 	if err != nil {
@@ -79,15 +86,15 @@ func TestConfigTools(t *testing.T) {
 		},
 		"mcp": []any{
 			map[string]any{"name": "web", "url": mcpHTTP.URL, "prefix": "web_"},
-			map[string]any{"name": "proc", "command": []string{exe, "-test.run=^$"}, "env": map[string]string{mcpServerEnv: "1"}, "prefix": "proc_", "timeout": 10},
+			map[string]any{"name": "proc", "command": []string{exe, "-test.run=^$"}, "env": map[string]string{toolstest.MCPServerEnv: "1"}, "prefix": "proc_", "timeout": 10},
 		},
 	}
 	data, _ := json.Marshal(cfg)
-	c, err := LoadConfig(writeConfig(t, string(data)))
+	c, err := Load(writeConfig(t, string(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.HTTP) != 1 || len(c.MCP) != 2 || c.MCP[1].Env[mcpServerEnv] != "1" {
+	if len(c.HTTP) != 1 || len(c.MCP) != 2 || c.MCP[1].Env[toolstest.MCPServerEnv] != "1" {
 		t.Fatalf("config %+v", c)
 	}
 	ctx := context.Background()
@@ -113,7 +120,7 @@ func TestConfigTools(t *testing.T) {
 		t.Errorf("second Tools call did not return the same tools: %v", err)
 	}
 
-	set := mustSet(t, tools...)
+	set := toolstest.MustSet(t, tools...)
 	for _, call := range []struct{ name, args, want string }{
 		{"Echo", `{"x":1}`, `{"echo":{"x":1}}`},
 		{"web_add", `{"a":1,"b":2}`, `{"sum":3}`},
@@ -129,10 +136,10 @@ func TestConfigTools(t *testing.T) {
 
 func TestConfigToolsErrors(t *testing.T) {
 	// A name clash between an HTTP tool and an MCP server's tool is found when the server lists.
-	mcpServer := testMCPServer(0)
-	mcpHTTP := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, nil))
+	mcpServer := toolstest.MCPServer(0)
+	mcpHTTP := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer }, nil))
 	defer mcpHTTP.Close()
-	c, err := ParseConfig("ops.json", []byte(`{"tools":[{"name":"add","url":"http://a"}],"mcp":[{"name":"m","url":"`+mcpHTTP.URL+`"}]}`))
+	c, err := Parse("ops.json", []byte(`{"tools":[{"name":"add","url":"http://a"}],"mcp":[{"name":"m","url":"`+mcpHTTP.URL+`"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +148,7 @@ func TestConfigToolsErrors(t *testing.T) {
 	}
 
 	// A server that is not there: the error names the entry.
-	c, err = ParseConfig("ops.json", []byte(`{"mcp":[{"name":"gone","command":["/nonexistent/arbor-mcp-server"]}]}`))
+	c, err = Parse("ops.json", []byte(`{"mcp":[{"name":"gone","command":["/nonexistent/arbor-mcp-server"]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
