@@ -208,9 +208,9 @@ func fuzzResultSeeds() []string {
 	}
 }
 
-// Tool results whose forced tokens the grammar once refused, failing the request; canonicalJSON
-// now escapes a combining mark after an escape and refuses nesting past maxNesting (the error
-// object is forced instead).
+// Tool results whose forced tokens the grammar would refuse unless canonicalJSON escapes a
+// combining mark that follows an escape and refuses nesting past maxNesting (forcing the error
+// object instead); each case must be forced and accepted.
 func TestToolResultOnceRefused(t *testing.T) {
 	cases := []struct {
 		name, result, why string
