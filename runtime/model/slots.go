@@ -34,8 +34,10 @@ func slots(cfg *Config, w *Weights) []slot {
 			s = append(s, slot{hf: hp + hf, gguf: gp + gguf, dst: dst, shape: shape, why: why, rope: rope})
 		}
 		add("input_layernorm.weight", "attn_norm.weight", &l.AttnNorm, "hidden_size", 0, H)
-		add("self_attn.q_proj.weight", "attn_q.weight", &l.Q, "num_attention_heads*head_dim, hidden_size", cfg.NumHeads, q, H)
-		add("self_attn.k_proj.weight", "attn_k.weight", &l.K, "num_key_value_heads*head_dim, hidden_size", cfg.NumKVHeads, kv, H)
+		add("self_attn.q_proj.weight", "attn_q.weight", &l.Q, "num_attention_heads*head_dim, hidden_size",
+			cfg.NumHeads, q, H)
+		add("self_attn.k_proj.weight", "attn_k.weight", &l.K, "num_key_value_heads*head_dim, hidden_size",
+			cfg.NumKVHeads, kv, H)
 		add("self_attn.v_proj.weight", "attn_v.weight", &l.V, "num_key_value_heads*head_dim, hidden_size", 0, kv, H)
 		add("self_attn.o_proj.weight", "attn_output.weight", &l.O, "hidden_size, num_attention_heads*head_dim", 0, H, q)
 		if cfg.AttnBias {
@@ -52,9 +54,11 @@ func slots(cfg *Config, w *Weights) []slot {
 		add("mlp.up_proj.weight", "ffn_up.weight", &l.Up, "intermediate_size, hidden_size", 0, F, H)
 		add("mlp.down_proj.weight", "ffn_down.weight", &l.Down, "hidden_size, intermediate_size", 0, H, F)
 	}
-	s = append(s, slot{hf: "model.norm.weight", gguf: "output_norm.weight", dst: &w.OutputNorm, shape: []int{H}, why: "hidden_size"})
+	s = append(s, slot{hf: "model.norm.weight", gguf: "output_norm.weight", dst: &w.OutputNorm,
+		shape: []int{H}, why: "hidden_size"})
 	if !cfg.TieEmbeddings {
-		s = append(s, slot{hf: "lm_head.weight", gguf: "output.weight", dst: &w.Output, shape: []int{V, H}, why: "vocab_size, hidden_size"})
+		s = append(s, slot{hf: "lm_head.weight", gguf: "output.weight", dst: &w.Output, shape: []int{V, H},
+			why: "vocab_size, hidden_size"})
 	}
 	return s
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/invopop/jsonschema"
+
 	"github.com/arborlabs/arbor/tools"
 )
 
@@ -25,10 +27,26 @@ const (
 )
 
 type calcArgs struct {
-	Expression string `json:"expression" jsonschema_description:"Arithmetic expression, evaluated exactly with rationals. Operators: + - * / (exact division), // (floor division), % (modulo, sign of the divisor), ^ or ** (integer exponent), n! (factorial), parentheses. Decimal literals are exact (0.1+0.2 is 3/10); 1e6 and 2.5e-3 are allowed. Functions: abs, min, max, gcd, lcm, floor, ceil, round(x) or round(x, digits), sqrt (exact squares only), fact or factorial, comb(n, k). Example: (2^64 - 1) / 3 + 0.5"`
+	Expression string `json:"expression"`
 }
 
-// Result is the calculator's answer. Result is exact: an integer or a reduced fraction
+// expressionHelp describes the calculator's language to the model, in the parameters schema.
+const expressionHelp = "Arithmetic expression, evaluated exactly with rationals. Operators: + - * / (exact " +
+	"division), // (floor division), % (modulo, sign of the divisor), ^ or ** (integer " +
+	"exponent), n! (factorial), parentheses. Decimal literals are exact (0.1+0.2 is 3/10); " +
+	"1e6 and 2.5e-3 are allowed. Functions: abs, min, max, gcd, lcm, floor, ceil, round(x) or " +
+	"round(x, digits), sqrt (exact squares only), fact or factorial, comb(n, k). Example: " +
+	"(2^64 - 1) / 3 + 0.5"
+
+// JSONSchemaExtend gives the expression its description: a struct tag would hold it all on one
+// line.
+func (calcArgs) JSONSchemaExtend(s *jsonschema.Schema) {
+	if p, ok := s.Properties.Get("expression"); ok {
+		p.Description = expressionHelp
+	}
+}
+
+// Result is the calculator's answer. Its Result field is exact: an integer or a reduced fraction
 // ("-7/3"). Decimal is the value in decimal, rounded to 30 significant digits (scientific notation
 // for very large or small values); Exact says whether Decimal equals Result.
 type Result struct {
@@ -520,7 +538,8 @@ var calcFuncs = map[string][2]int{
 func (p *parser) call(name token) (*big.Rat, error) {
 	arity, ok := calcFuncs[name.text]
 	if !ok {
-		return nil, p.errAt(name, fmt.Sprintf("unknown function or name %q (functions: abs, min, max, gcd, lcm, floor, ceil, round, sqrt, fact, factorial, comb)", name.text))
+		return nil, p.errAt(name, fmt.Sprintf("unknown function or name %q (functions: abs, min, max, gcd, "+
+			"lcm, floor, ceil, round, sqrt, fact, factorial, comb)", name.text))
 	}
 	if !p.isOp("(") {
 		return nil, p.errAt(p.peek(), fmt.Sprintf("expected \"(\" after %s", name.text))
@@ -545,7 +564,8 @@ func (p *parser) call(name token) (*big.Rat, error) {
 			p.next()
 			break
 		}
-		return nil, p.errAt(p.peek(), fmt.Sprintf("expected \",\" or \")\" in %s(...), found %s", name.text, p.peek().describe()))
+		return nil, p.errAt(p.peek(), fmt.Sprintf("expected \",\" or \")\" in %s(...), found %s", name.text,
+			p.peek().describe()))
 	}
 	if len(xs) < arity[0] || arity[1] >= 0 && len(xs) > arity[1] {
 		want := fmt.Sprint(arity[0])
@@ -582,7 +602,8 @@ func (p *parser) apply(name token, xs []*big.Rat) (*big.Rat, error) {
 		digits := int64(0)
 		if len(xs) == 2 {
 			if !xs[1].IsInt() || !xs[1].Num().IsInt64() || abs64(xs[1].Num().Int64()) > calcMaxRound {
-				return nil, p.errAt(name, fmt.Sprintf("round's digits must be an integer between -%d and %d", calcMaxRound, calcMaxRound))
+				return nil, p.errAt(name, fmt.Sprintf("round's digits must be an integer between -%d and %d",
+					calcMaxRound, calcMaxRound))
 			}
 			digits = xs[1].Num().Int64()
 		}
@@ -655,7 +676,8 @@ func (p *parser) sqrt(at token, x *big.Rat) (*big.Rat, error) {
 		f := new(big.Float).SetPrec(256).SetRat(x)
 		f.Sqrt(f)
 		xs, _ := FormatDecimal(x, calcDigits)
-		return nil, p.errAt(at, fmt.Sprintf("sqrt(%s) is irrational (about %s); only exact square roots are supported", xs, f.Text('g', calcDigits)))
+		return nil, p.errAt(at, fmt.Sprintf("sqrt(%s) is irrational (about %s); only exact square roots are "+
+			"supported", xs, f.Text('g', calcDigits)))
 	}
 	return new(big.Rat).SetFrac(n, d), nil
 }

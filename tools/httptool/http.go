@@ -79,8 +79,12 @@ type specFields struct {
 
 // ParseSpec reads one entry of a chat request's `tools` array in either form:
 //
-//	TIMRUN flat: {"type":"function","name":"SearchTool","description":"...","url":"http://...","method":"POST","timeout":10,"parameters":{...}}
-//	OpenAI nested: {"type":"function","function":{"name":...,"description":...,"parameters":{...}},"url":...,"method":...,"timeout":...}
+//	TIMRUN flat:
+//	  {"type":"function","name":"SearchTool","description":"...","url":"http://...",
+//	   "method":"POST","timeout":10,"parameters":{...}}
+//	OpenAI nested:
+//	  {"type":"function","function":{"name":...,"description":...,"parameters":{...}},
+//	   "url":...,"method":...,"timeout":...}
 //
 // In the nested form url/method/timeout may also sit inside "function"; a field given in both
 // places with different values is an error rather than a silent choice. Other fields ("strict",

@@ -60,7 +60,8 @@ func Connect(ctx context.Context, name string, t sdk.Transport, opts *Options) (
 		defer cancel()
 	}
 	// Empty capabilities: Arbor offers the server no roots, sampling or elicitation.
-	client := sdk.NewClient(&sdk.Implementation{Name: "arbor", Version: "1"}, &sdk.ClientOptions{Capabilities: &sdk.ClientCapabilities{}})
+	client := sdk.NewClient(&sdk.Implementation{Name: "arbor", Version: "1"},
+		&sdk.ClientOptions{Capabilities: &sdk.ClientCapabilities{}})
 	session, err := client.Connect(ctx, t, nil)
 	if err != nil {
 		return nil, fmt.Errorf("mcp %s: connect: %w", name, err)

@@ -206,7 +206,8 @@ func (c *Config) Tools(ctx context.Context) ([]tools.Tool, error) {
 		if len(m.Command) > 0 {
 			t = mcp.CommandTransport(m.Command, m.Env)
 		}
-		s, err := mcp.Connect(ctx, m.Name, t, &mcp.Options{Prefix: m.Prefix, Timeout: time.Duration(m.Timeout * float64(time.Second))})
+		s, err := mcp.Connect(ctx, m.Name, t, &mcp.Options{Prefix: m.Prefix,
+			Timeout: time.Duration(m.Timeout * float64(time.Second))})
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("%s: %s: %w", c.source, at, err)
