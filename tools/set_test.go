@@ -138,7 +138,8 @@ func TestSetGetToolsClone(t *testing.T) {
 }
 
 func TestCallFailures(t *testing.T) {
-	params := `{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"required":["n"],"additionalProperties":false}`
+	params := `{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"required":["n"],` +
+		`"additionalProperties":false}`
 	ok := &fakeTool{name: "ok", params: params, fn: func(context.Context, json.RawMessage) (json.RawMessage, error) {
 		return json.RawMessage(`1`), nil
 	}}
@@ -173,7 +174,8 @@ func TestCallFailures(t *testing.T) {
 		is         error
 		want       string
 	}{
-		{"nope", `{}`, ErrUnknownTool, `unknown tool "nope" (available: ok, fails, panics, badjson, empty, big, stuck)`},
+		{"nope", `{}`, ErrUnknownTool,
+			`unknown tool "nope" (available: ok, fails, panics, badjson, empty, big, stuck)`},
 		{"ok", `{"n":`, ErrInvalidArguments, `tool "ok": invalid arguments: not valid JSON`},
 		{"ok", `{"n":1} {"n":2}`, ErrInvalidArguments, "not valid JSON"},
 		{"ok", `{"n":-1}`, ErrInvalidArguments, "at /n: minimum: got -1, want 0"},
@@ -194,7 +196,8 @@ func TestCallFailures(t *testing.T) {
 		}
 	}
 	var pe *PanicError
-	if res := s.Call(bg, "panics", nil); !errors.As(res.Err, &pe) || !strings.Contains(string(pe.Stack), "set_test.go") {
+	if res := s.Call(bg, "panics", nil); !errors.As(res.Err, &pe) ||
+		!strings.Contains(string(pe.Stack), "set_test.go") {
 		t.Errorf("panic error %v lacks a stack pointing at the tool", res.Err)
 	}
 

@@ -28,23 +28,29 @@ func TestPruner(t *testing.T) {
 			{a1, []engine.Span{a1}}, {b1, []engine.Span{b1}}, {l1, []engine.Span{l1}}, {l2, []engine.Span{l2}},
 		}, nil},
 		{"buffer 1", 1, []step{
-			{a1, nil}, {b1, []engine.Span{a1}}, {l1, []engine.Span{b1}}, {l2, []engine.Span{l1}}, {l3, []engine.Span{l2}},
+			{a1, nil}, {b1, []engine.Span{a1}}, {l1, []engine.Span{b1}}, {l2, []engine.Span{l1}}, {l3,
+				[]engine.Span{l2}},
 		}, []engine.Span{l3}},
 		{"buffer 2: nested lists count on their own", 2, []step{
 			{a1, nil}, {b1, nil}, {l1, []engine.Span{a1}}, {l2, []engine.Span{b1}}, {l3, []engine.Span{l1}},
 		}, []engine.Span{l2, l3}},
 		{"buffer 2: older lists go first", 2, []step{
-			{engine.Span{Begin: 1, End: 2}, nil}, {engine.Span{Begin: 3, End: 4}, nil}, {a1, []engine.Span{{Begin: 1, End: 2}}}, {b1, []engine.Span{{Begin: 3, End: 4}}}, {l1, []engine.Span{a1}}, {l2, []engine.Span{b1}},
+			{engine.Span{Begin: 1, End: 2}, nil}, {engine.Span{Begin: 3, End: 4}, nil}, {a1,
+				[]engine.Span{{Begin: 1, End: 2}}}, {b1, []engine.Span{{Begin: 3,
+				End: 4}}}, {l1, []engine.Span{a1}}, {l2, []engine.Span{b1}},
 		}, []engine.Span{l1, l2}},
 		{"buffer 3 keeps all", 3, []step{
 			{a1, nil}, {b1, nil}, {l2, nil},
 		}, []engine.Span{a1, b1, l2}},
 		{"empty spans are not pushed", 1, []step{
-			{a1, nil}, {engine.Span{Begin: 25, End: 25}, nil}, {engine.Span{Begin: 26, End: 24}, nil}, {b1, []engine.Span{a1}},
+			{a1, nil}, {engine.Span{Begin: 25, End: 25}, nil}, {engine.Span{Begin: 26, End: 24}, nil}, {b1,
+				[]engine.Span{a1}},
 		}, []engine.Span{b1}},
 		{"negative buffer is 0", -1, []step{{a1, []engine.Span{a1}}}, nil},
 		{"several evicted at once", 1, []step{
-			{engine.Span{Begin: 100, End: 110}, nil}, {engine.Span{Begin: 0, End: 5}, []engine.Span{{Begin: 100, End: 110}}}, {engine.Span{Begin: 200, End: 300}, []engine.Span{{Begin: 0, End: 5}}},
+			{engine.Span{Begin: 100, End: 110}, nil}, {engine.Span{Begin: 0, End: 5},
+				[]engine.Span{{Begin: 100, End: 110}}}, {engine.Span{Begin: 200,
+				End: 300}, []engine.Span{{Begin: 0, End: 5}}},
 		}, []engine.Span{{Begin: 200, End: 300}}},
 	}
 	for _, c := range cases {

@@ -167,7 +167,8 @@ func TestRunPruningByHand(t *testing.T) {
 	a, b := mid("a", "["+x+"]"), mid("b", "[]")
 	c, dd := mid("c", "null"), mid("d", "null")
 	l1 := a + "," + b
-	doc := `{"reasoning":[` + mid("t1", "["+l1+"]") + "," + mid("t2", "["+c+"]") + "," + mid("t3", "["+dd+"]") + `],"answer":"z"}`
+	doc := `{"reasoning":[` + mid("t1", "["+l1+"]") + "," + mid("t2", "["+c+"]") + "," +
+		mid("t3", "["+dd+"]") + `],"answer":"z"}`
 	span := func(s string) engine.Span {
 		i := strings.Index(doc, s)
 		return engine.Span{Begin: i, End: i + len(s)}
@@ -240,7 +241,8 @@ func TestRunGenerated(t *testing.T) {
 		t.Run(fmt.Sprintf("buffer=%d", buffer), func(t *testing.T) {
 			v := newFakeVocab()
 			caller := &fakeCaller{fail: map[string]bool{"calc": true}}
-			r := NewRun(RunOptions{Buffer: buffer, NoPrune: buffer < 0, TokenBytes: v.bytes, Encode: v.encode, Tools: caller})
+			r := NewRun(RunOptions{Buffer: buffer, NoPrune: buffer < 0, TokenBytes: v.bytes, Encode: v.encode,
+				Tools: caller})
 			d := drive(t, doc, r, v, 1, 4, 2, 7, 3, 5)
 			accepts(t, schema, d.out)
 
@@ -250,7 +252,8 @@ func TestRunGenerated(t *testing.T) {
 			fails := strings.Count(strings.Join(calls, "\n"), "calc ")
 			s := r.Stats()
 			if s.ToolCalls != st.calls || s.ToolErrors != fails || s.Tasks != st.tasks || s.ListsClosed != st.lists {
-				t.Errorf("stats %+v; want %d calls, %d errors, %d tasks, %d lists", s, st.calls, fails, st.tasks, st.lists)
+				t.Errorf("stats %+v; want %d calls, %d errors, %d tasks, %d lists", s, st.calls, fails,
+					st.tasks, st.lists)
 			}
 			forcedToks := 0
 			for i, f := range d.forced {
@@ -404,7 +407,9 @@ func TestRunStops(t *testing.T) {
 	}
 
 	r = NewRun(opts)
-	if d := r.Appended(0, v.id(`{"reasoning":[{"thought":"t","tooluse":{"tool_name":"calc","parameters":{},"tool_result":{`)); d.Call != nil || r.Err() == nil {
+	if d := r.Appended(0,
+		v.id(`{"reasoning":[{"thought":"t","tooluse":{"tool_name":"calc","parameters":{},`+
+			`"tool_result":{`)); d.Call != nil || r.Err() == nil {
 		t.Errorf("past the colon: call %v, err %v", d.Call != nil, r.Err())
 	}
 

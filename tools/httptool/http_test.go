@@ -22,12 +22,21 @@ func TestParseSpec(t *testing.T) {
 		name, raw string
 		want      Spec
 	}{
-		{"timrun flat", `{"type":"function","name":"SearchTool","description":"Search the web","url":"http://search:8000/q","method":"post","timeout":2.5,"parameters":` + params + `}`,
-			Spec{Name: "SearchTool", Description: "Search the web", URL: "http://search:8000/q", Method: "POST", Timeout: 2.5, Parameters: json.RawMessage(params)}},
-		{"openai nested, url outside", `{"type":"function","function":{"name":"s","description":"d","parameters":` + params + `,"strict":true},"url":"https://x/y","method":"GET","timeout":3}`,
-			Spec{Name: "s", Description: "d", URL: "https://x/y", Method: "GET", Timeout: 3, Parameters: json.RawMessage(params)}},
-		{"openai nested, url inside", `{"type":"function","function":{"name":"s","url":"https://x/y","method":"get","timeout":1,"parameters":{ "type" : "object" }}}`,
-			Spec{Name: "s", URL: "https://x/y", Method: "GET", Timeout: 1, Parameters: json.RawMessage(`{"type":"object"}`)}},
+		{"timrun flat",
+			`{"type":"function","name":"SearchTool","description":"Search the web",` +
+				`"url":"http://search:8000/q","method":"post","timeout":2.5,"parameters":` + params + `}`,
+			Spec{Name: "SearchTool", Description: "Search the web", URL: "http://search:8000/q",
+				Method: "POST", Timeout: 2.5, Parameters: json.RawMessage(params)}},
+		{"openai nested, url outside",
+			`{"type":"function","function":{"name":"s","description":"d","parameters":` + params +
+				`,"strict":true},"url":"https://x/y","method":"GET","timeout":3}`,
+			Spec{Name: "s", Description: "d", URL: "https://x/y", Method: "GET", Timeout: 3,
+				Parameters: json.RawMessage(params)}},
+		{"openai nested, url inside",
+			`{"type":"function","function":{"name":"s","url":"https://x/y","method":"get","timeout":1,` +
+				`"parameters":{ "type" : "object" }}}`,
+			Spec{Name: "s", URL: "https://x/y", Method: "GET", Timeout: 1,
+				Parameters: json.RawMessage(`{"type":"object"}`)}},
 		{"same value in both places", `{"url":"http://a","function":{"name":"s","url":"http://a"}}`,
 			Spec{Name: "s", URL: "http://a"}},
 		{"plain declaration", `{"type":"function","function":{"name":"get_weather","parameters":null}}`,
@@ -41,7 +50,8 @@ func TestParseSpec(t *testing.T) {
 			continue
 		}
 		if got.Name != c.want.Name || got.Description != c.want.Description || got.URL != c.want.URL ||
-			got.Method != c.want.Method || got.Timeout != c.want.Timeout || string(got.Parameters) != string(c.want.Parameters) {
+			got.Method != c.want.Method || got.Timeout != c.want.Timeout ||
+			string(got.Parameters) != string(c.want.Parameters) {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
 		}
 		if got.HasURL() != (c.want.URL != "") {
@@ -53,7 +63,8 @@ func TestParseSpec(t *testing.T) {
 		{`[]`, "tool spec: json: cannot unmarshal"},
 		{`{"type":"function"}`, "missing name"},
 		{`{"type":"web_search","name":"x"}`, `unsupported type "web_search"`},
-		{`{"name":"x","url":"http://a","function":{"name":"x","url":"http://b"}}`, `url given twice, "http://a" and "http://b"`},
+		{`{"name":"x","url":"http://a","function":{"name":"x","url":"http://b"}}`,
+			`url given twice, "http://a" and "http://b"`},
 		{`{"name":"x","function":{"name":"y"}}`, "name given twice"},
 		{`{"name":"x","timeout":1,"function":{"timeout":2}}`, "timeout given twice"},
 		{`{"name":"x","parameters":{},"function":{"parameters":{}}}`, "parameters given both"},
@@ -72,7 +83,8 @@ func TestParseSpec(t *testing.T) {
 }
 
 func TestPolicyAllowed(t *testing.T) {
-	p := &Policy{AllowHosts: []string{"search.example", "api.example:8443", "*.corp.example", "[::1]:9000", "LOCALHOST"}}
+	p := &Policy{AllowHosts: []string{"search.example", "api.example:8443", "*.corp.example", "[::1]:9000",
+		"LOCALHOST"}}
 	cases := []struct {
 		url  string
 		want bool
@@ -174,13 +186,15 @@ func TestHTTPToolCalls(t *testing.T) {
 	}
 
 	// GET: the arguments are the query; the URL's own query is kept.
-	res = mk("/json?fixed=1", "GET").Call(ctx, "t", json.RawMessage(`{"q":"a b&c","n":2.50,"ok":true,"tags":["x", "y"],"o":{"k":1},"skip":null}`))
+	res = mk("/json?fixed=1", "GET").Call(ctx, "t",
+		json.RawMessage(`{"q":"a b&c","n":2.50,"ok":true,"tags":["x", "y"],"o":{"k":1},"skip":null}`))
 	s = <-got
 	if res.Err != nil {
 		t.Errorf("GET: %v", res.Err)
 	}
 	q, _ := url.ParseQuery(s.query)
-	want := url.Values{"fixed": {"1"}, "q": {"a b&c"}, "n": {"2.50"}, "ok": {"true"}, "tags": {`["x","y"]`}, "o": {`{"k":1}`}}
+	want := url.Values{"fixed": {"1"}, "q": {"a b&c"}, "n": {"2.50"}, "ok": {"true"}, "tags": {`["x","y"]`},
+		"o": {`{"k":1}`}}
 	if s.method != "GET" || s.body != "" || q.Encode() != want.Encode() {
 		t.Errorf("GET request %+v, query %v, want %v", s, q, want)
 	}
@@ -204,7 +218,8 @@ func TestHTTPToolCalls(t *testing.T) {
 	<-got
 	toolstest.CheckErrorJSON(t, res, `tool "t": HTTP 500 Internal Server Error: database unavailable xxx`)
 	var se *StatusError
-	if !errors.As(res.Err, &se) || se.Code != 500 || len(se.Body) > bodyExcerpt+3 || !strings.HasSuffix(se.Body, "...") {
+	if !errors.As(res.Err, &se) || se.Code != 500 || len(se.Body) > bodyExcerpt+3 ||
+		!strings.HasSuffix(se.Body, "...") {
 		t.Errorf("status error %#v", res.Err)
 	}
 	if strings.Contains(string(res.JSON), srv.URL) {
@@ -234,7 +249,8 @@ func TestHTTPToolLimits(t *testing.T) {
 	down.Close() // nothing listens there any more
 
 	ctx := context.Background()
-	policy := &Policy{AllowHosts: []string{hostOf(t, slow), hostOf(t, big), strings.TrimPrefix(downURL, "http://")}, MaxResponseBytes: 100}
+	policy := &Policy{AllowHosts: []string{hostOf(t, slow), hostOf(t, big),
+		strings.TrimPrefix(downURL, "http://")}, MaxResponseBytes: 100}
 
 	tool, err := New(Spec{Name: "slow", URL: slow.URL, Timeout: 0.05}, policy)
 	if err != nil {

@@ -56,7 +56,8 @@ func TestMCPListAndCall(t *testing.T) {
 	if err := json.Unmarshal(add.Parameters(), &schema); err != nil {
 		t.Fatal(err)
 	}
-	if schema.Type != "object" || schema.Properties["a"].Type != "integer" || schema.Properties["a"].Description != "the first addend" {
+	if schema.Type != "object" || schema.Properties["a"].Type != "integer" ||
+		schema.Properties["a"].Description != "the first addend" {
 		t.Errorf("add's input schema %s", add.Parameters())
 	}
 	if k := add.(tools.CacheKeyer).CacheKey(); k != "mcp mem add" {
@@ -71,9 +72,12 @@ func TestMCPListAndCall(t *testing.T) {
 	for _, c := range []struct{ name, args, want string }{
 		{"m_add", `{"a":2,"b":40}`, `{"sum":42}`}, // structured content
 		{"m_echo", `{"text":"héllo <b>"}`, `"héllo <b>"`},
-		{"m_mixed", `{}`, `["one",{"bytes":3,"mimeType":"image/png","type":"image"},{"text":"inside","type":"resource","uri":"file:///a.txt"}]`},
+		{"m_mixed", `{}`,
+			`["one",{"bytes":3,"mimeType":"image/png","type":"image"},{"text":"inside","type":"resource",` +
+				`"uri":"file:///a.txt"}]`},
 		{"m_fail", `{}`, `{"error":"tool \"m_fail\": disk on fire"}`},
-		{"m_add", `{"a":"2","b":40}`, `{"error":"tool \"m_add\": invalid arguments: at /a: got string, want integer"}`}, // checked before the server sees it
+		// checked before the server sees it
+		{"m_add", `{"a":"2","b":40}`, `{"error":"tool \"m_add\": invalid arguments: at /a: got string, want integer"}`},
 	} {
 		res := set.Call(ctx, c.name, json.RawMessage(c.args))
 		if string(res.JSON) != c.want {

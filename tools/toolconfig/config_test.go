@@ -32,12 +32,15 @@ func writeConfig(t *testing.T, body string) string {
 
 func TestLoadErrors(t *testing.T) {
 	cases := []struct{ body, want string }{
-		{`{"tools":[{"name":"a","url":"http://a"},{"name":"b","url":"http://b"},{"name":"c"}]}`, "tools[2] (c): missing url"},
+		{`{"tools":[{"name":"a","url":"http://a"},{"name":"b","url":"http://b"},{"name":"c"}]}`,
+			"tools[2] (c): missing url"},
 		{`{"tools":[{"url":"http://a"}]}`, "tools[0]: tool spec: missing name"},
 		{`{"tools":[{"name":"a","url":"http://a","method":"PATCH"}]}`, `tools[0]: tool "a": method "PATCH"`},
-		{`{"tools":[{"name":"a","url":"ftp://a"}]}`, "tools[0]: tool \"a\": url \"ftp://a\": must be an absolute http or https URL"},
+		{`{"tools":[{"name":"a","url":"ftp://a"}]}`,
+			"tools[0]: tool \"a\": url \"ftp://a\": must be an absolute http or https URL"},
 		{`{"tools":[{"name":"a","url":"http://a","parameters":{"type":12}}]}`, "tools[0] (a): parameters: schema"},
-		{`{"tools":[{"name":"a","url":"http://a"},{"type":"function","function":{"name":"a"},"url":"http://b"}]}`, `tools[1]: tool name "a" already declared by tools[0]`},
+		{`{"tools":[{"name":"a","url":"http://a"},{"type":"function","function":{"name":"a"},"url":"http://b"}]}`,
+			`tools[1]: tool name "a" already declared by tools[0]`},
 		{`{"tool":[]}`, `unknown field "tool"`},
 		{"{\n  \"tools\": [\n    {\"name\": \"a\",}\n  ]\n}", "line 3, column 19: invalid character '}'"},
 		{`{"tools":{}}`, "cannot unmarshal object"},
@@ -46,8 +49,10 @@ func TestLoadErrors(t *testing.T) {
 		{`{"mcp":[{"name":"fs"}]}`, "mcp[0] (fs): missing command or url"},
 		{`{"mcp":[{"name":"fs","command":["x"],"url":"http://a"}]}`, "mcp[0] (fs): both command and url"},
 		{`{"mcp":[{"name":"fs","command":[""]}]}`, "mcp[0] (fs): empty command"},
-		{`{"mcp":[{"name":"fs","url":"localhost:80"}]}`, `mcp[0] (fs): url "localhost:80": must be an absolute http or https URL`},
-		{`{"mcp":[{"name":"fs","command":["x"]},{"name":"fs","url":"http://a"}]}`, "mcp[1] (fs): server name already used by mcp[0] (fs)"},
+		{`{"mcp":[{"name":"fs","url":"localhost:80"}]}`,
+			`mcp[0] (fs): url "localhost:80": must be an absolute http or https URL`},
+		{`{"mcp":[{"name":"fs","command":["x"]},{"name":"fs","url":"http://a"}]}`,
+			"mcp[1] (fs): server name already used by mcp[0] (fs)"},
 		{`{"mcp":[{"name":"fs","command":["x"],"args":["y"]}]}`, `mcp[0]: json: unknown field "args"`},
 		{`{"mcp":[{"name":"fs","command":["x"],"timeout":-1}]}`, "negative timeout"},
 	}
@@ -58,7 +63,8 @@ func TestLoadErrors(t *testing.T) {
 			t.Errorf("%s:\n got %v\nwant %s: ...%s...", c.body, err, path, c.want)
 		}
 	}
-	if _, err := Load(filepath.Join(t.TempDir(), "none.json")); err == nil || !strings.Contains(err.Error(), "none.json") {
+	if _, err := Load(filepath.Join(t.TempDir(), "none.json")); err == nil ||
+		!strings.Contains(err.Error(), "none.json") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -72,7 +78,8 @@ func TestConfigTools(t *testing.T) {
 	}))
 	defer api.Close()
 	mcpServer := toolstest.MCPServer(0)
-	mcpHTTP := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer }, nil))
+	mcpHTTP := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer },
+		nil))
 	defer mcpHTTP.Close()
 	exe, err := os.Executable()
 	if err != nil {
@@ -82,11 +89,13 @@ func TestConfigTools(t *testing.T) {
 	cfg := map[string]any{
 		"tools": []any{
 			map[string]any{"type": "function", "name": "Echo", "description": "echoes", "url": api.URL, "timeout": 5,
-				"parameters": map[string]any{"type": "object", "properties": map[string]any{"x": map[string]any{"type": "integer"}}}},
+				"parameters": map[string]any{"type": "object",
+					"properties": map[string]any{"x": map[string]any{"type": "integer"}}}},
 		},
 		"mcp": []any{
 			map[string]any{"name": "web", "url": mcpHTTP.URL, "prefix": "web_"},
-			map[string]any{"name": "proc", "command": []string{exe, "-test.run=^$"}, "env": map[string]string{toolstest.MCPServerEnv: "1"}, "prefix": "proc_", "timeout": 10},
+			map[string]any{"name": "proc", "command": []string{exe, "-test.run=^$"},
+				"env": map[string]string{toolstest.MCPServerEnv: "1"}, "prefix": "proc_", "timeout": 10},
 		},
 	}
 	data, _ := json.Marshal(cfg)
@@ -137,13 +146,16 @@ func TestConfigTools(t *testing.T) {
 func TestConfigToolsErrors(t *testing.T) {
 	// A name clash between an HTTP tool and an MCP server's tool is found when the server lists.
 	mcpServer := toolstest.MCPServer(0)
-	mcpHTTP := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer }, nil))
+	mcpHTTP := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer },
+		nil))
 	defer mcpHTTP.Close()
-	c, err := Parse("ops.json", []byte(`{"tools":[{"name":"add","url":"http://a"}],"mcp":[{"name":"m","url":"`+mcpHTTP.URL+`"}]}`))
+	c, err := Parse("ops.json",
+		[]byte(`{"tools":[{"name":"add","url":"http://a"}],"mcp":[{"name":"m","url":"`+mcpHTTP.URL+`"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Tools(context.Background()); err == nil || err.Error() != `ops.json: mcp[0] (m): tool name "add" already declared by tools[0]` {
+	if _, err := c.Tools(context.Background()); err == nil ||
+		err.Error() != `ops.json: mcp[0] (m): tool name "add" already declared by tools[0]` {
 		t.Errorf("clash: %v", err)
 	}
 
@@ -152,7 +164,8 @@ func TestConfigToolsErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Tools(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "ops.json: mcp[0] (gone): mcp gone: connect: ") {
+	if _, err := c.Tools(context.Background()); err == nil ||
+		!strings.HasPrefix(err.Error(), "ops.json: mcp[0] (gone): mcp gone: connect: ") {
 		t.Errorf("missing command: %v", err)
 	}
 }
