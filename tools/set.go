@@ -14,7 +14,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// Errors a Result.Err wraps, for errors.Is.
+// Errors a Result.Err wraps, for errors.Is. A tool's own errors are wrapped too, such as
+// httptool's ErrHostNotAllowed and *httptool.StatusError.
 var (
 	ErrUnknownTool      = errors.New("unknown tool")
 	ErrInvalidArguments = errors.New("invalid arguments")

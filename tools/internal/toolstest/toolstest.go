@@ -75,9 +75,9 @@ type addOut struct {
 	Sum int `json:"sum"`
 }
 
-// MCPServer is a test MCP server with four tools: add (typed, structured result, read-only), fail (a tool error),
-// echo (raw handler, text content) and mixed (several kinds of content). With pageSize 1 listing
-// takes four pages.
+// MCPServer is a test MCP server with four tools: add (typed, structured result, read-only),
+// fail (a tool error), echo (raw handler, text content) and mixed (several kinds of content).
+// With pageSize 1 listing takes four pages.
 func MCPServer(pageSize int) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "test", Version: "1"}, &mcp.ServerOptions{PageSize: pageSize})
 	mcp.AddTool(s, &mcp.Tool{Name: "add", Description: "Adds two integers.",
