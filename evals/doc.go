@@ -1,4 +1,3 @@
 // Package evals will hold the eval harness for reasoning benchmarks (datasets, graders, runner,
-// reports) against any OpenAI-compatible endpoint. Nothing is implemented yet; see
-// shared/design/architecture.md for its place in the map.
+// reports) against any OpenAI-compatible endpoint. Nothing is implemented yet.
 package evals

@@ -1,4 +1,3 @@
 // Package memory will hold HEMA-style long-conversation memory: sessions, a compact running
-// summary and a vector memory stored in Badger. Nothing is implemented yet; see
-// shared/design/architecture.md for its place in the map.
+// summary and a vector memory stored in Badger. Nothing is implemented yet.
 package memory

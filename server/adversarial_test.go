@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tools/calc"
 )
 
 // hostile requests as a client would write them to hurt the server. Every case must get a 4xx
@@ -103,7 +104,7 @@ func TestHostileRequests(t *testing.T) {
 		t.Skip("hostile requests take about a minute")
 	}
 	eng := newDemoEngine(t, engineOpts{ctx: 512})
-	srv := startServer(t, eng, Model{}, Options{Tree: TreeOptions{Tools: []tools.Tool{tools.Calculator()}}})
+	srv := startServer(t, eng, Model{}, Options{Tree: TreeOptions{Tools: []tools.Tool{calc.New()}}})
 	client := &http.Client{}
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
-	"github.com/arborlabs/arbor/runtime/tokenizer"
 	"github.com/arborlabs/arbor/tree"
 )
 
@@ -69,11 +68,7 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 	if err := st.checkPromptBound(text+prime, 0, r.contextMaxTokens()); err != nil {
 		return nil, "", false, err
 	}
-	asText := make([]tokenizer.Span, len(p.Data))
-	for i, s := range p.Data {
-		asText[i] = tokenizer.Span(s)
-	}
-	return st.tok.EncodeMixed(text+prime, asText), prime, thinkingOpen, nil
+	return st.tok.EncodeMixed(text+prime, p.Data), prime, thinkingOpen, nil
 }
 
 // toolCallGrammar constrains the rest of a forced call (after forcedCallPrefix): for "required"

@@ -13,6 +13,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
 	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tools/calc"
 )
 
 // Seeds for the request fuzzers: well-formed requests of every kind, and the mistakes the
@@ -67,7 +68,7 @@ func FuzzParseChat(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	s := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Tree: TreeOptions{AllowHosts: []string{"127.0.0.1"}, Tools: []tools.Tool{tools.Calculator()}}})
+		Tree: TreeOptions{AllowHosts: []string{"127.0.0.1"}, Tools: []tools.Tool{calc.New()}}})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		req, ae := parseChat(body)
 		if ae != nil {
@@ -154,7 +155,7 @@ func FuzzServe(f *testing.F) {
 		f.Fatal(err)
 	}
 	s := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20,
-		Tree: TreeOptions{Tools: []tools.Tool{tools.Calculator()}}})
+		Tree: TreeOptions{Tools: []tools.Tool{calc.New()}}})
 	if err := s.Ready(quietGen{tok: tok}, Model{Name: "arbor-demo"}); err != nil {
 		f.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -377,7 +378,7 @@ func runGolden(t *testing.T, template string, tok *tokenizer.Tokenizer, format T
 			// As in runtime/chat's golden test: the reference renderer is JavaScript, whose
 			// tojson writes the schema's 250.0 as 250; Python's (and ours) keeps 250.0.
 			want := tok.Encode(strings.ReplaceAll(c.Expected, `"default": 250}`, `"default": 250.0}`))
-			if len(reqs) != 1 || !equalIDs(reqs[0].Prompt, want) {
+			if len(reqs) != 1 || !slices.Equal(reqs[0].Prompt, want) {
 				t.Fatalf("prompt\n%q\nwant\n%q", tok.Decode(reqs[0].Prompt), c.Expected)
 			}
 			if st := ts.state.Load(); st.toolFormat != format {
@@ -386,16 +387,4 @@ func runGolden(t *testing.T, template string, tok *tokenizer.Tokenizer, format T
 		})
 	}
 	return ran
-}
-
-func equalIDs(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tools/httptool"
 	"github.com/arborlabs/arbor/tree"
 )
 
@@ -169,10 +170,10 @@ func (s *Server) treeTools(req *chatRequest) (*tools.Set, *APIError) {
 	if serr != nil {
 		return nil, &APIError{Status: http.StatusInternalServerError, Type: "server_error", Message: serr.Error()}
 	}
-	policy := &tools.Policy{AllowHosts: opt.AllowHosts, MaxResponseBytes: opt.MaxResponseBytes}
+	policy := &httptool.Policy{AllowHosts: opt.AllowHosts, MaxResponseBytes: opt.MaxResponseBytes}
 	for i, raw := range req.ToolSpecs {
 		at := fmt.Sprintf("tools[%d]", i)
-		spec, err := tools.ParseSpec(raw)
+		spec, err := httptool.ParseSpec(raw)
 		if err != nil {
 			return nil, badRequest(at, "'%s': %v", at, err)
 		}
@@ -181,7 +182,7 @@ func (s *Server) treeTools(req *chatRequest) (*tools.Set, *APIError) {
 			if len(opt.AllowHosts) == 0 {
 				return nil, badRequest(at+".url", "'%s.url': this server lets requests declare no tool hosts (start it with --allow-tool-host HOST[:PORT])", at)
 			}
-			t, err = tools.NewHTTP(spec, policy)
+			t, err = httptool.New(spec, policy)
 			if err != nil {
 				return nil, badRequest(at+".url", "'%s.url': %v", at, err)
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/arborlabs/arbor/internal/schematest"
 	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tools/calc"
 )
 
 // lookupParams is the local tool's parameters schema.
@@ -193,7 +194,7 @@ func TestTreeEndToEnd(t *testing.T) {
 // (no reasoning_format) decodes a tree over the operator's tools, streamed as content, with the
 // tree figures in the final usage chunk.
 func TestTreeStreamsAndDefaults(t *testing.T) {
-	srv := treeServer(t, TreeOptions{Default: true, Tools: []tools.Tool{tools.Calculator()}})
+	srv := treeServer(t, TreeOptions{Default: true, Tools: []tools.Tool{calc.New()}})
 	body := `{"model":"arbor-demo","temperature":0,"max_tokens":80,"stream":true,"stream_options":{"include_usage":true},
 		"messages":[{"role":"user","content":"What is 6 times 7?"}]}`
 	status, _, resp := srv.post(t, "/v1/chat/completions", body)
@@ -244,7 +245,7 @@ func TestTreeStreamsAndDefaults(t *testing.T) {
 
 func TestTreeBadRequests(t *testing.T) {
 	tool := newToolServer(t)
-	srv := treeServer(t, TreeOptions{AllowHosts: []string{tool.host()}, Tools: []tools.Tool{tools.Calculator()}})
+	srv := treeServer(t, TreeOptions{AllowHosts: []string{tool.host()}, Tools: []tools.Tool{calc.New()}})
 	noHosts := treeServer(t, TreeOptions{})
 	msg := `"messages":[{"role":"user","content":"Hi"}]`
 	tree := `"reasoning_format":{"type":"tree"}`

@@ -8,14 +8,17 @@
 // tool, an oversized or invalid result) becomes {"error":"<message for the model>"}, with the cause
 // in Result.Err for the server's logs and metrics.
 //
-// Tools come from three places:
+// Tools come from three places (the HTTP and MCP tools and the calculator in packages of their
+// own under tools/):
 //
-//   - Go: the built-in exact Calculator (math/big rationals), and Func for typed Go tools whose
-//     parameters schema is reflected from a struct (SchemaFor).
-//   - HTTP, in TIMRUN's form: a spec with a url, declared by the operator (LoadConfig; any host) or
-//     by a chat request (ParseSpec, then NewHTTP with a Policy whose AllowHosts the URL must match).
-//   - MCP servers (ConnectMCP, or the config's "mcp" entries): each server tool is a Tool whose
-//     call goes to the server.
+//   - Go: Func for typed Go tools whose parameters schema is reflected from a struct
+//     (SchemaFor), and the built-in exact calculator (package calc, math/big rationals).
+//   - HTTP, in TIMRUN's form (package httptool): a spec with a url, declared by the operator
+//     (any host) or by a chat request (ParseSpec, then New with a Policy whose AllowHosts the URL
+//     must match).
+//   - MCP servers (package mcp): each server tool is a Tool whose call goes to the server.
+//
+// Package toolconfig reads the operator's file of HTTP tools and MCP servers and builds them.
 //
 // A Set holds one request's tools: Clone a Set of the operator's tools per request and Add the
 // request's own. Arguments are validated against each tool's schema (compiled once, when added)
@@ -23,5 +26,6 @@
 // and across requests in a shared Cache for tools that say what they are (CacheKeyer): HTTP tools
 // by endpoint, the calculator, read-only MCP tools.
 //
-// The package depends on no other Arbor package; runtime/ and server/ depend on it.
+// The package depends on no other Arbor package; its implementation packages, runtime/ and
+// server/ depend on it.
 package tools

@@ -16,8 +16,8 @@ import (
 // printer renders validation messages, as jsonschema's own Error does.
 var printer = message.NewPrinter(language.English)
 
-// emptyObjectSchema stands in for a tool that declares no parameters: any arguments object.
-var emptyObjectSchema = json.RawMessage(`{"type":"object"}`)
+// EmptyObjectSchema stands in for a tool that declares no parameters: any arguments object.
+const EmptyObjectSchema = `{"type":"object"}`
 
 // noLoader refuses every external reference. jsonschema's default loader reads file:// URLs, and
 // schemas here come from chat requests: a "$ref":"file:///etc/passwd" must not read the server's
@@ -34,7 +34,7 @@ func (noLoader) Load(url string) (any, error) {
 func CompileSchema(raw json.RawMessage) (*jsonschema.Schema, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || string(raw) == "null" {
-		raw = emptyObjectSchema
+		raw = json.RawMessage(EmptyObjectSchema)
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 	if err != nil {
@@ -82,7 +82,7 @@ func parseArgs(raw json.RawMessage) (args, error) {
 	}
 	// Marshalling the generic value sorts object keys; json.Number keeps each number's text, so
 	// 1 and 1.0 stay different keys (a miss, never a wrong hit).
-	canon, err := marshalNoEscape(v)
+	canon, err := Marshal(v)
 	if err != nil {
 		return args{}, fmt.Errorf("canonical form: %v", err)
 	}
@@ -138,7 +138,7 @@ func compactResult(res []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidResult, err)
 		}
-		if out, err = marshalNoEscape(v); err != nil {
+		if out, err = Marshal(v); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrInvalidResult, err)
 		}
 	}
@@ -147,7 +147,7 @@ func compactResult(res []byte) ([]byte, error) {
 
 // errorJSON is the result the model reads when a call fails: {"error":"..."}.
 func errorJSON(msg string) json.RawMessage {
-	b, err := marshalNoEscape(map[string]string{"error": msg})
+	b, err := Marshal(map[string]string{"error": msg})
 	if err != nil { // a string map always marshals; keep the promise of valid JSON regardless
 		return json.RawMessage(`{"error":"tool call failed"}`)
 	}

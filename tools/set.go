@@ -14,33 +14,15 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
-// Errors a Result.Err wraps, for errors.Is.
+// Errors a Result.Err wraps, for errors.Is. A tool's own errors are wrapped too, such as
+// httptool's ErrHostNotAllowed and *httptool.StatusError.
 var (
 	ErrUnknownTool      = errors.New("unknown tool")
 	ErrInvalidArguments = errors.New("invalid arguments")
 	ErrTimeout          = errors.New("timed out")
 	ErrTooLarge         = errors.New("result too large")
 	ErrInvalidResult    = errors.New("tool returned invalid JSON")
-	ErrHostNotAllowed   = errors.New("host not allowed")
 )
-
-// StatusError is the failure of an HTTP tool whose server answered with an error status.
-type StatusError struct {
-	Code   int
-	Status string // e.g. "500 Internal Server Error"
-	Body   string // a short excerpt of the response body, whitespace collapsed
-}
-
-func (e *StatusError) Error() string {
-	status := e.Status
-	if status == "" {
-		status = fmt.Sprint(e.Code)
-	}
-	if e.Body == "" {
-		return "HTTP " + status
-	}
-	return "HTTP " + status + ": " + e.Body
-}
 
 // PanicError is a panic inside a Go tool's Call, recovered by Set.Call. The model reads only
 // the value; Stack is there for the operator's log.
@@ -109,7 +91,7 @@ func (s *Set) Add(t Tool) error {
 		return errors.New("tools: nil tool")
 	}
 	name := t.Name()
-	if err := checkName(name); err != nil {
+	if err := CheckName(name); err != nil {
 		return err
 	}
 	schema, err := CompileSchema(t.Parameters())
@@ -130,9 +112,9 @@ func (s *Set) Add(t Tool) error {
 	return nil
 }
 
-// checkName rejects names that cannot be written between quotes in a prompt or a grammar rule
+// CheckName rejects names that cannot be written between quotes in a prompt or a grammar rule
 // without confusion; anything else (dots, slashes of MCP names, TIMRUN's CamelCase) is allowed.
-func checkName(name string) error {
+func CheckName(name string) error {
 	if name == "" {
 		return errors.New("tools: tool with an empty name")
 	}

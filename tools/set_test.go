@@ -138,7 +138,8 @@ func TestSetGetToolsClone(t *testing.T) {
 }
 
 func TestCallFailures(t *testing.T) {
-	params := `{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"required":["n"],"additionalProperties":false}`
+	params := `{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"required":["n"],` +
+		`"additionalProperties":false}`
 	ok := &fakeTool{name: "ok", params: params, fn: func(context.Context, json.RawMessage) (json.RawMessage, error) {
 		return json.RawMessage(`1`), nil
 	}}
@@ -173,7 +174,8 @@ func TestCallFailures(t *testing.T) {
 		is         error
 		want       string
 	}{
-		{"nope", `{}`, ErrUnknownTool, `unknown tool "nope" (available: ok, fails, panics, badjson, empty, big, stuck)`},
+		{"nope", `{}`, ErrUnknownTool,
+			`unknown tool "nope" (available: ok, fails, panics, badjson, empty, big, stuck)`},
 		{"ok", `{"n":`, ErrInvalidArguments, `tool "ok": invalid arguments: not valid JSON`},
 		{"ok", `{"n":1} {"n":2}`, ErrInvalidArguments, "not valid JSON"},
 		{"ok", `{"n":-1}`, ErrInvalidArguments, "at /n: minimum: got -1, want 0"},
@@ -194,7 +196,8 @@ func TestCallFailures(t *testing.T) {
 		}
 	}
 	var pe *PanicError
-	if res := s.Call(bg, "panics", nil); !errors.As(res.Err, &pe) || !strings.Contains(string(pe.Stack), "set_test.go") {
+	if res := s.Call(bg, "panics", nil); !errors.As(res.Err, &pe) ||
+		!strings.Contains(string(pe.Stack), "set_test.go") {
 		t.Errorf("panic error %v lacks a stack pointing at the tool", res.Err)
 	}
 
@@ -339,7 +342,24 @@ func TestConcurrentCalls(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		return args, nil
 	}}
-	s := mustSet(t, Calculator(), slow).WithCache(NewCache(16, 0))
+	// A keyed Go tool (as the calculator is), so that calls also go through the shared cache.
+	type mulIn struct {
+		Expression string `json:"expression"`
+	}
+	type mulOut struct {
+		Result string `json:"result"`
+	}
+	mul, err := Func("calculator", "multiplies: a*b", func(_ context.Context, in mulIn) (mulOut, error) {
+		var a, b int
+		if _, err := fmt.Sscanf(in.Expression, "%d*%d", &a, &b); err != nil {
+			return mulOut{}, err
+		}
+		return mulOut{Result: fmt.Sprint(a * b)}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustSet(t, WithCacheKey(mul, "test:mul"), slow).WithCache(NewCache(16, 0))
 	var wg sync.WaitGroup
 	errs := make(chan error, 1000)
 	for g := range 8 {
@@ -349,7 +369,7 @@ func TestConcurrentCalls(t *testing.T) {
 			for i := range 40 {
 				expr := fmt.Sprintf(`{"expression":"%d*%d"}`, i%7, g)
 				res := s.Call(context.Background(), "calculator", json.RawMessage(expr))
-				var out CalcResult
+				var out mulOut
 				if err := json.Unmarshal(res.JSON, &out); err != nil || out.Result != fmt.Sprint(i%7*g) {
 					errs <- fmt.Errorf("%s: %s %v", expr, res.JSON, res.Err)
 				}

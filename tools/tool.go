@@ -33,7 +33,8 @@ type CacheKeyer interface {
 // In (see SchemaFor), so it cannot drift from the struct the arguments are decoded into; fn's Out is
 // marshalled as the result. In must be a struct (the arguments of a tool are always an object).
 //
-// Tools made by Func have no CacheKey: their results are cached within a Set only.
+// Tools made by Func have no CacheKey: their results are cached within a Set only, unless
+// WithCacheKey gives them one.
 func Func[In, Out any](name, description string, fn func(ctx context.Context, in In) (Out, error)) (Tool, error) {
 	if name == "" {
 		return nil, errors.New("tools: Func: empty name")
@@ -48,17 +49,26 @@ func Func[In, Out any](name, description string, fn func(ctx context.Context, in
 	return &funcTool[In, Out]{name: name, desc: description, schema: schema, fn: fn}, nil
 }
 
+// WithCacheKey returns t with key as its CacheKey, for a tool whose behaviour key fully
+// identifies (a built-in such as the calculator), so that its results are shared through a Cache.
+func WithCacheKey(t Tool, key string) Tool { return cacheKeyed{t, key} }
+
+type cacheKeyed struct {
+	Tool
+	key string
+}
+
+func (k cacheKeyed) CacheKey() string { return k.key }
+
 type funcTool[In, Out any] struct {
 	name, desc string
 	schema     json.RawMessage
 	fn         func(context.Context, In) (Out, error)
-	key        string // set only for built-ins whose behaviour is fixed (see CacheKeyer)
 }
 
 func (t *funcTool[In, Out]) Name() string                { return t.name }
 func (t *funcTool[In, Out]) Description() string         { return t.desc }
 func (t *funcTool[In, Out]) Parameters() json.RawMessage { return bytes.Clone(t.schema) }
-func (t *funcTool[In, Out]) CacheKey() string            { return t.key }
 
 func (t *funcTool[In, Out]) Call(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
 	var in In
@@ -73,7 +83,7 @@ func (t *funcTool[In, Out]) Call(ctx context.Context, args json.RawMessage) (jso
 	if err != nil {
 		return nil, err
 	}
-	res, err := marshalNoEscape(out)
+	res, err := Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("encoding result: %w", err)
 	}
@@ -145,9 +155,9 @@ func checkAcyclic(t reflect.Type, path map[reflect.Type]bool) error {
 	return nil
 }
 
-// marshalNoEscape is json.Marshal without HTML escaping: results are read by a model, to which
-// "\u003c" is noise where "<" is text, and both are equally valid JSON.
-func marshalNoEscape(v any) ([]byte, error) {
+// Marshal is json.Marshal without HTML escaping, the form of tool results: they are read by a
+// model, to which "\u003c" is noise where "<" is text, and both are equally valid JSON.
+func Marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

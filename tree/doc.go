@@ -1,6 +1,6 @@
 // Package tree runs TIM-style reasoning: the model writes one JSON object, a tree of tasks,
 // under a grammar; tools run inside the decode; and the insides of finished subtask lists
-// leave the KV cache while the text stays in the output (see shared/design/anchors.md §1).
+// leave the KV cache while the text stays in the output.
 //
 //	Response = {"reasoning": [Task, ...], "answer": string}
 //	Task     = {"thought": string, "tooluse": ToolUse | null,

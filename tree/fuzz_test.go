@@ -95,13 +95,15 @@ func checkToolResult(t *testing.T, g *grammar.Grammar, vocab *grammar.Vocab, tok
 	n := 0
 	appendTok := func(id int32, what string) func(context.Context) ([]int32, error) {
 		if err := m.Accept(id); err != nil {
-			t.Fatalf("%s token %q after %q: grammar: %v\nresult: %q", what, tok.TokenBytes(id), tail(out), err, short(result))
+			t.Fatalf("%s token %q after %q: grammar: %v\nresult: %q", what, tok.TokenBytes(id), tail(out),
+				err, short(result))
 		}
 		out = append(out, tok.TokenBytes(id)...)
 		d := r.Appended(n, id)
 		n++
 		if err := r.Err(); err != nil {
-			t.Fatalf("%s token %q after %q: run: %v\nresult: %q", what, tok.TokenBytes(id), tail(out), err, short(result))
+			t.Fatalf("%s token %q after %q: run: %v\nresult: %q", what, tok.TokenBytes(id), tail(out), err,
+				short(result))
 		}
 		return d.Call
 	}
@@ -208,9 +210,9 @@ func fuzzResultSeeds() []string {
 	}
 }
 
-// Tool results whose forced tokens the grammar once refused, failing the request; canonicalJSON
-// now escapes a combining mark after an escape and refuses nesting past maxNesting (the error
-// object is forced instead).
+// Tool results whose forced tokens the grammar would refuse unless canonicalJSON escapes a
+// combining mark that follows an escape and refuses nesting past maxNesting (forcing the error
+// object instead); each case must be forced and accepted.
 func TestToolResultOnceRefused(t *testing.T) {
 	cases := []struct {
 		name, result, why string
@@ -232,7 +234,8 @@ func TestToolResultOnceRefused(t *testing.T) {
 			// 4096 nested arrays: the grammar's stack holds 4096 frames.
 			name:   "deep nesting",
 			result: strings.Repeat("[", 4096) + strings.Repeat("]", 4096),
-			why:    "results nested deeper than the grammar's stack bound (4095 levels in a tree of depth 2) are refused",
+			why: "results nested deeper than the grammar's stack bound (4095 levels in a tree of depth 2) " +
+				"are refused",
 		},
 	}
 	g, vocab, tok := toolResultSetup(t)

@@ -19,21 +19,26 @@ type testTool struct {
 
 var testTools = []testTool{
 	{
-		name:   "search",
-		schema: `{"type":"object","properties":{"query":{"type":"string"}},"required":["query"],"additionalProperties":false}`,
+		name: "search",
+		schema: `{"type":"object","properties":{"query":{"type":"string"}},"required":["query"],` +
+			`"additionalProperties":false}`,
 		params: `{"query":"go \"json\" \\ é [x]"}`,
 		result: `{"hits":[{"title":"A]","score":0.5},{"title":"B\n\u0001","score":-1}],"total":2,"note":"😀"}`,
 	},
 	{
-		name:   "calc",
-		schema: `{"type":"object","properties":{"expr":{"type":"string"},"digits":{"type":"integer","minimum":0,"maximum":20}},"required":["expr","digits"],"additionalProperties":false}`,
+		name: "calc",
+		schema: `{"type":"object","properties":{"expr":{"type":"string"},"digits":{"type":"integer",` +
+			`"minimum":0,"maximum":20}},"required":["expr","digits"],"additionalProperties":false}`,
 		params: `{"expr":"1+2","digits":3}`,
 		result: `3.000`,
 	},
 	{
 		// Local references: Schema must rebase them where the parameters schema now sits.
-		name:   "read",
-		schema: `{"type":"object","properties":{"url":{"type":"string"},"opts":{"$ref":"#/$defs/opts"}},"required":["url","opts"],"additionalProperties":false,"$defs":{"opts":{"type":"object","properties":{"max":{"type":"integer"},"parameters":{"type":"array","items":{"type":"string"}}},"required":["max","parameters"],"additionalProperties":false}}}`,
+		name: "read",
+		schema: `{"type":"object","properties":{"url":{"type":"string"},"opts":{"$ref":"#/$defs/opts"}},` +
+			`"required":["url","opts"],"additionalProperties":false,"$defs":{"opts":{"type":"object",` +
+			`"properties":{"max":{"type":"integer"},"parameters":{"type":"array","items":{"type":"string"}}},` +
+			`"required":["max","parameters"],"additionalProperties":false}}}`,
 		params: `{"url":"http://x/[a]","opts":{"max":10,"parameters":["}","]"]}}`,
 		result: `"page with ] and [ and {\"parameters\":{},\"tool_result\":1}"`,
 	},

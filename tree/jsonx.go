@@ -19,7 +19,8 @@ const maxNesting = 512
 // lose the order, and the grammar writes members in schema order). Each string value is passed
 // to str with the key of the member holding it ("" in arrays and at the top), each number to
 // num; they append their encoding to the buffer.
-func reencode(data []byte, str func(buf *bytes.Buffer, key, s string), num func(buf *bytes.Buffer, n json.Number)) ([]byte, error) {
+func reencode(data []byte, str func(buf *bytes.Buffer, key, s string),
+	num func(buf *bytes.Buffer, n json.Number)) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var buf bytes.Buffer

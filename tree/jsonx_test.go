@@ -61,7 +61,8 @@ func TestCanonicalJSON(t *testing.T) {
 
 // Expanded exponents keep the exact value.
 func TestPlainDecimalExact(t *testing.T) {
-	for _, lit := range []string{"1e0", "1.5e3", "-2.75e-3", "123.456e2", "123.456e-5", "0.00012e4", "9.99999999999999e14", "5e-15"} {
+	for _, lit := range []string{"1e0", "1.5e3", "-2.75e-3", "123.456e2", "123.456e-5", "0.00012e4",
+		"9.99999999999999e14", "5e-15"} {
 		p, ok := plainDecimal(lit)
 		if !ok {
 			t.Errorf("%s does not fit", lit)
@@ -76,12 +77,14 @@ func TestPlainDecimalExact(t *testing.T) {
 }
 
 func TestRebaseRefs(t *testing.T) {
-	in := `{"type":"object","properties":{"z":{"$ref":"#/$defs/a"},"y":{"$ref":"#"},"$ref":{"const":"keep"}},"$defs":{"a":{"type":"string"}}}`
+	in := `{"type":"object","properties":{"z":{"$ref":"#/$defs/a"},"y":{"$ref":"#"},"$ref":{"const":"keep"}},` +
+		`"$defs":{"a":{"type":"string"}}}`
 	got, err := rebaseRefs([]byte(in), "#/base/0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"type":"object","properties":{"z":{"$ref":"#/base/0/$defs/a"},"y":{"$ref":"#/base/0"},"$ref":{"const":"keep"}},"$defs":{"a":{"type":"string"}}}`
+	want := `{"type":"object","properties":{"z":{"$ref":"#/base/0/$defs/a"},"y":{"$ref":"#/base/0"},` +
+		`"$ref":{"const":"keep"}},"$defs":{"a":{"type":"string"}}}`
 	if string(got) != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

@@ -1,11 +1,6 @@
 package tree
 
-// Span is a range [Begin, End) of the output, in whatever unit its user counts (bytes for the
-// tracker's events, tokens for the engine).
-type Span struct{ Begin, End int }
-
-// Len is the span's length.
-func (s Span) Len() int { return s.End - s.Begin }
+import "github.com/arborlabs/arbor/runtime/engine"
 
 // Pruner is TIMRUN's pruning policy: the insides of closed subtask lists go on a stack, and
 // when the stack holds more than buffer lists the oldest leave it, to be dropped from the KV
@@ -19,7 +14,7 @@ func (s Span) Len() int { return s.End - s.Begin }
 // fan-out 3,2,5 held 67% of its tokens at its peak that way, 37% this way, at buffer 2).
 type Pruner struct {
 	buffer int
-	stack  []Span // oldest first
+	stack  []engine.Span // oldest first
 }
 
 // NewPruner makes a pruner that keeps up to buffer closed lists (negative counts as 0: every
@@ -30,7 +25,7 @@ func NewPruner(buffer int) *Pruner {
 
 // Push records a closed list's inside and returns the spans to drop now, oldest first. An empty
 // span is not pushed: it holds nothing to drop and must not push a real list out.
-func (p *Pruner) Push(s Span) []Span {
+func (p *Pruner) Push(s engine.Span) []engine.Span {
 	if s.Len() <= 0 {
 		return nil
 	}
@@ -39,10 +34,10 @@ func (p *Pruner) Push(s Span) []Span {
 	if n <= 0 {
 		return nil
 	}
-	drop := append([]Span(nil), p.stack[:n]...)
+	drop := append([]engine.Span(nil), p.stack[:n]...)
 	p.stack = append(p.stack[:0], p.stack[n:]...)
 	return drop
 }
 
 // Held is the lists on the stack, oldest first (kept in the KV cache for now).
-func (p *Pruner) Held() []Span { return append([]Span(nil), p.stack...) }
+func (p *Pruner) Held() []engine.Span { return append([]engine.Span(nil), p.stack...) }

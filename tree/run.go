@@ -55,7 +55,7 @@ type Run struct {
 
 	mu      sync.Mutex
 	stats   RunStats
-	dropped []Span // token spans dropped so far, sorted and disjoint (to count each token once)
+	dropped []engine.Span // token spans dropped so far, sorted and disjoint (to count each token once)
 }
 
 var _ engine.Hook = (*Run)(nil)
@@ -131,7 +131,7 @@ func (r *Run) Appended(i int, id int32) engine.Directive {
 				continue
 			}
 			for _, s := range r.pruner.Push(r.tokensInside(e.Begin, e.End)) {
-				d.Drop = append(d.Drop, engine.Span{Begin: s.Begin, End: s.End})
+				d.Drop = append(d.Drop, s)
 				r.mu.Lock()
 				r.stats.ListsPruned++
 				r.stats.PrunedTokens += r.addDropped(s)
@@ -144,7 +144,7 @@ func (r *Run) Appended(i int, id int32) engine.Directive {
 
 // tokensInside converts a byte span to the output tokens lying entirely inside it: a token that
 // straddles an edge (one holding the list's '[' or ']') stays in the cache.
-func (r *Run) tokensInside(begin, end int) Span {
+func (r *Run) tokensInside(begin, end int) engine.Span {
 	n := len(r.starts)
 	tokEnd := func(j int) int {
 		if j+1 < n {
@@ -157,12 +157,12 @@ func (r *Run) tokensInside(begin, end int) Span {
 	if last < first {
 		last = first
 	}
-	return Span{first, last}
+	return engine.Span{Begin: first, End: last}
 }
 
 // addDropped records a dropped span and returns how many of its tokens were not dropped
 // before (a parent's list holds its children's, which may have gone already).
-func (r *Run) addDropped(s Span) int {
+func (r *Run) addDropped(s engine.Span) int {
 	fresh := s.Len()
 	merged := s
 	kept := r.dropped[:0:0]
@@ -172,7 +172,7 @@ func (r *Run) addDropped(s Span) int {
 			continue
 		}
 		fresh -= max(0, min(d.End, s.End)-max(d.Begin, s.Begin))
-		merged = Span{min(merged.Begin, d.Begin), max(merged.End, d.End)}
+		merged = engine.Span{Begin: min(merged.Begin, d.Begin), End: max(merged.End, d.End)}
 	}
 	kept = append(kept, merged)
 	sort.Slice(kept, func(a, b int) bool { return kept[a].Begin < kept[b].Begin })

@@ -133,8 +133,8 @@ func drive(t *testing.T, doc string, r *Run, v *fakeVocab, sizes ...int) driven 
 
 // tokenSpans are the output tokens lying entirely inside each byte span: the brute-force
 // version of Run.tokensInside.
-func tokenSpans(tokens []string, spans []Span) []Span {
-	var out []Span
+func tokenSpans(tokens []string, spans []engine.Span) []engine.Span {
+	var out []engine.Span
 	for _, s := range spans {
 		first, last, off := -1, -1, 0
 		for j, tok := range tokens {
@@ -147,7 +147,7 @@ func tokenSpans(tokens []string, spans []Span) []Span {
 			off += len(tok)
 		}
 		if first >= 0 {
-			out = append(out, Span{first, last})
+			out = append(out, engine.Span{Begin: first, End: last})
 		}
 	}
 	return out
@@ -167,10 +167,11 @@ func TestRunPruningByHand(t *testing.T) {
 	a, b := mid("a", "["+x+"]"), mid("b", "[]")
 	c, dd := mid("c", "null"), mid("d", "null")
 	l1 := a + "," + b
-	doc := `{"reasoning":[` + mid("t1", "["+l1+"]") + "," + mid("t2", "["+c+"]") + "," + mid("t3", "["+dd+"]") + `],"answer":"z"}`
-	span := func(s string) Span {
+	doc := `{"reasoning":[` + mid("t1", "["+l1+"]") + "," + mid("t2", "["+c+"]") + "," +
+		mid("t3", "["+dd+"]") + `],"answer":"z"}`
+	span := func(s string) engine.Span {
 		i := strings.Index(doc, s)
-		return Span{i, i + len(s)}
+		return engine.Span{Begin: i, End: i + len(s)}
 	}
 	LX, L1, L2, L3 := span(x), span(l1), span(c), span(dd)
 	schema, err := Schema(SchemaOptions{})
@@ -181,13 +182,13 @@ func TestRunPruningByHand(t *testing.T) {
 
 	cases := []struct {
 		buffer int
-		drops  []Span // bytes
+		drops  []engine.Span // bytes
 	}{
 		// Each list takes a place on the stack, X's too, and the oldest goes first.
-		{0, []Span{LX, L1, L2, L3}},
-		{1, []Span{LX, L1, L2}},
-		{2, []Span{LX, L1}},
-		{3, []Span{LX}},
+		{0, []engine.Span{LX, L1, L2, L3}},
+		{1, []engine.Span{LX, L1, L2}},
+		{2, []engine.Span{LX, L1}},
+		{3, []engine.Span{LX}},
 	}
 	for _, sizes := range [][]int{{1}, {3}, {2, 5, 1, 4}} {
 		for _, cs := range cases {
@@ -196,12 +197,8 @@ func TestRunPruningByHand(t *testing.T) {
 				r := NewRun(RunOptions{Buffer: cs.buffer, TokenBytes: v.bytes, Encode: v.encode})
 				d := drive(t, doc, r, v, sizes...)
 				want := tokenSpans(d.tokens, cs.drops)
-				var got []Span
-				for _, s := range d.drops {
-					got = append(got, Span{s.Begin, s.End})
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Fatalf("drops %v, want %v", got, want)
+				if !reflect.DeepEqual(d.drops, want) {
+					t.Fatalf("drops %v, want %v", d.drops, want)
 				}
 				// Each token once: T1's list holds X's, dropped before it.
 				pruned := 0
@@ -209,7 +206,7 @@ func TestRunPruningByHand(t *testing.T) {
 					pruned += s.Len()
 				}
 				if len(cs.drops) > 1 {
-					pruned -= tokenSpans(d.tokens, []Span{LX})[0].Len()
+					pruned -= tokenSpans(d.tokens, []engine.Span{LX})[0].Len()
 				}
 				st := r.Stats()
 				if st.PrunedTokens != pruned || st.ListsPruned != len(want) || st.ListsClosed != 5 || st.Tasks != 8 {
@@ -229,12 +226,12 @@ func TestRunGenerated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lists []Span // every subtasks list's inside, in bytes
+	var lists []engine.Span // every subtasks list's inside, in bytes
 	var calls []string
 	for _, e := range feedAll(t, doc, 1) {
 		switch e.Kind {
 		case SubtasksClosed:
-			lists = append(lists, Span{e.Begin, e.End})
+			lists = append(lists, engine.Span{Begin: e.Begin, End: e.End})
 		case ToolCall:
 			calls = append(calls, e.Tool+" "+string(e.Params))
 		}
@@ -244,7 +241,8 @@ func TestRunGenerated(t *testing.T) {
 		t.Run(fmt.Sprintf("buffer=%d", buffer), func(t *testing.T) {
 			v := newFakeVocab()
 			caller := &fakeCaller{fail: map[string]bool{"calc": true}}
-			r := NewRun(RunOptions{Buffer: buffer, NoPrune: buffer < 0, TokenBytes: v.bytes, Encode: v.encode, Tools: caller})
+			r := NewRun(RunOptions{Buffer: buffer, NoPrune: buffer < 0, TokenBytes: v.bytes, Encode: v.encode,
+				Tools: caller})
 			d := drive(t, doc, r, v, 1, 4, 2, 7, 3, 5)
 			accepts(t, schema, d.out)
 
@@ -254,7 +252,8 @@ func TestRunGenerated(t *testing.T) {
 			fails := strings.Count(strings.Join(calls, "\n"), "calc ")
 			s := r.Stats()
 			if s.ToolCalls != st.calls || s.ToolErrors != fails || s.Tasks != st.tasks || s.ListsClosed != st.lists {
-				t.Errorf("stats %+v; want %d calls, %d errors, %d tasks, %d lists", s, st.calls, fails, st.tasks, st.lists)
+				t.Errorf("stats %+v; want %d calls, %d errors, %d tasks, %d lists", s, st.calls, fails,
+					st.tasks, st.lists)
 			}
 			forcedToks := 0
 			for i, f := range d.forced {
@@ -314,10 +313,10 @@ func TestRunTokensInside(t *testing.T) {
 		r.starts = append(r.starts, r.off)
 		r.off += len(tok)
 	}
-	if got := r.tokensInside(12, 17); got != (Span{1, 3}) {
+	if got := r.tokensInside(12, 17); got != (engine.Span{Begin: 1, End: 3}) {
 		t.Errorf("inside = %v, want {1 3}", got)
 	}
-	if got := r.tokensInside(13, 17); got != (Span{2, 3}) {
+	if got := r.tokensInside(13, 17); got != (engine.Span{Begin: 2, End: 3}) {
 		t.Errorf("a token straddling '[' kept: %v, want {2 3}", got)
 	}
 	if got := r.tokensInside(12, 16); got.Len() != 1 || got.Begin != 1 {
@@ -408,7 +407,9 @@ func TestRunStops(t *testing.T) {
 	}
 
 	r = NewRun(opts)
-	if d := r.Appended(0, v.id(`{"reasoning":[{"thought":"t","tooluse":{"tool_name":"calc","parameters":{},"tool_result":{`)); d.Call != nil || r.Err() == nil {
+	if d := r.Appended(0,
+		v.id(`{"reasoning":[{"thought":"t","tooluse":{"tool_name":"calc","parameters":{},`+
+			`"tool_result":{`)); d.Call != nil || r.Err() == nil {
 		t.Errorf("past the colon: call %v, err %v", d.Call != nil, r.Err())
 	}
 

@@ -50,7 +50,8 @@ func TestSchemaRejects(t *testing.T) {
 		return `{"reasoning":[` + strings.Join(tasks, ",") + `],"answer":"a"}`
 	}
 	call := func(name, params string) string {
-		return `{"thought":"t","tooluse":{"tool_name":"` + name + `","parameters":` + params + `,"tool_result":{}},"conclusion":"c"}`
+		return `{"thought":"t","tooluse":{"tool_name":"` + name + `","parameters":` + params +
+			`,"tool_result":{}},"conclusion":"c"}`
 	}
 	cases := []struct {
 		name  string
@@ -131,7 +132,9 @@ func TestSchemaDefaultsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	accepts(t, schema, `{"reasoning":[{"thought":"t","tooluse":{"tool_name":"free","parameters":{"a":[1,{"b":null}]},"tool_result":[]},"conclusion":"c"}],"answer":"a"}`)
+	accepts(t, schema,
+		`{"reasoning":[{"thought":"t","tooluse":{"tool_name":"free","parameters":{"a":[1,{"b":null}]},`+
+			`"tool_result":[]},"conclusion":"c"}],"answer":"a"}`)
 }
 
 func TestIsTIM(t *testing.T) {
@@ -142,7 +145,8 @@ func TestIsTIM(t *testing.T) {
 		{`{"type":"object","properties":{"reasoning":{},"answer":{}}}`, true},
 		{`{"properties":{"answer":{"type":"string"},"reasoning":{"type":"array"},"title":{}}}`, true},
 		{`{"$ref":"#/$defs/R","$defs":{"R":{"type":"object","properties":{"reasoning":{},"answer":{}}}}}`, true},
-		{`{"$ref":"#/definitions/R","definitions":{"R":{"$ref":"#/definitions/S"},"S":{"properties":{"reasoning":{},"answer":{}}}}}`, true},
+		{`{"$ref":"#/definitions/R","definitions":{"R":{"$ref":"#/definitions/S"},` +
+			`"S":{"properties":{"reasoning":{},"answer":{}}}}}`, true},
 		{`{"type":"object","properties":{"reasoning":{}}}`, false},
 		{`{"type":"object","properties":{"answer":{}}}`, false},
 		{`{"type":"array","properties":{"reasoning":{},"answer":{}}}`, false},

@@ -39,7 +39,7 @@ func TestRunQwenTokenizer(t *testing.T) {
 	// The model's pieces end where each call's forced text begins: after the parameters for
 	// even calls, after `"tool_result":` for odd ones.
 	var cuts []int
-	var lists []Span
+	var lists []engine.Span
 	for _, e := range feedAll(t, doc, len(doc)) {
 		switch e.Kind {
 		case ToolCall:
@@ -49,7 +49,7 @@ func TestRunQwenTokenizer(t *testing.T) {
 			}
 			cuts = append(cuts, cut)
 		case SubtasksClosed:
-			lists = append(lists, Span{e.Begin, e.End})
+			lists = append(lists, engine.Span{Begin: e.Begin, End: e.End})
 		}
 	}
 	resultEnd := func(from int) int { // end of the result value forced from offset from

@@ -31,7 +31,8 @@ const (
 	Done
 )
 
-var eventNames = [...]string{"", "TaskOpened", "TaskClosed", "ToolCall", "ToolResult", "SubtasksClosed", "AnswerComplete", "Done"}
+var eventNames = [...]string{"", "TaskOpened", "TaskClosed", "ToolCall", "ToolResult", "SubtasksClosed",
+	"AnswerComplete", "Done"}
 
 func (k EventKind) String() string {
 	if k > 0 && int(k) < len(eventNames) {

@@ -11,7 +11,8 @@ import (
 // A small document, its events spelled out.
 func TestTrackerEvents(t *testing.T) {
 	leaf := `{"thought":"l","tooluse":null,"conclusion":"c"}`
-	task := `{"thought":"t","tooluse":{"tool_name":"calc","parameters":{"x":[1,2]},"tool_result":{"v":3}},"subtasks":[` + leaf + `],"conclusion":"c"}`
+	task := `{"thought":"t","tooluse":{"tool_name":"calc","parameters":{"x":[1,2]},"tool_result":{"v":3}},` +
+		`"subtasks":[` + leaf + `],"conclusion":"c"}`
 	doc := `{"reasoning":[` + task + `],"answer":"a"}`
 	at := func(s string, from int) int { // offset of s in doc, from a start
 		i := strings.Index(doc[from:], s)
@@ -28,7 +29,8 @@ func TestTrackerEvents(t *testing.T) {
 	answer := at(`"a"}`, 0)
 	want := []Event{
 		{Kind: TaskOpened, Offset: t1 + 1, Depth: 1, Begin: t1},
-		{Kind: ToolCall, Offset: params + 11, Depth: 1, Tool: "calc", Params: []byte(`{"x":[1,2]}`), Begin: params, End: params + 11},
+		{Kind: ToolCall, Offset: params + 11, Depth: 1, Tool: "calc", Params: []byte(`{"x":[1,2]}`),
+			Begin: params, End: params + 11},
 		{Kind: ToolResult, Offset: result + 7, Depth: 1, Tool: "calc", Begin: result, End: result + 7},
 		{Kind: TaskOpened, Offset: l1 + 1, Depth: 2, Begin: l1},
 		{Kind: TaskClosed, Offset: l1 + len(leaf), Depth: 2, Begin: l1, End: l1 + len(leaf)},
@@ -113,7 +115,9 @@ func testToolByName(name string) testTool {
 // Whitespace, escaped keys, unknown members (with TIM names inside them), and literals and
 // numbers everywhere they may be: parsed, the TIM members still tracked.
 func TestTrackerTolerates(t *testing.T) {
-	doc := " {\n \"title\" : {\"reasoning\":[{\"subtasks\":[1]}]},\"reasoning\" : [ {\"th\\u006fught\":\"t\", \"extra\":[true,false,null,-0.5e+3,0,12.25E-1],\"tooluse\":{\"tool_name\":\"c\\u0061lc\",\"parameters\": -12.5e3 ,\"tool_result\":null} , \"subt\\u0061sks\" : [ ] ,\"conclusion\":\"c\"} ] , \"answer\" : \"x\" } \n"
+	doc := " {\n \"title\" : {\"reasoning\":[{\"subtasks\":[1]}]},\"reasoning\" : [ {\"th\\u006fught\":\"t\", " +
+		"\"extra\":[true,false,null,-0.5e+3,0,12.25E-1],\"tooluse\":{\"tool_name\":\"c\\u0061lc\",\"parameters\": " +
+		"-12.5e3 ,\"tool_result\":null} , \"subt\\u0061sks\" : [ ] ,\"conclusion\":\"c\"} ] , \"answer\" : \"x\" } \n"
 	evs := feedAll(t, doc, 1)
 	var kinds []EventKind
 	for _, e := range evs {
@@ -143,7 +147,8 @@ func TestTrackerNumberParamsAcrossChunks(t *testing.T) {
 		t.Fatalf("events %v, err %v", evs, err)
 	}
 	evs, err = tr.Feed([]byte(`5,"`))
-	if err != nil || len(evs) != 1 || evs[0].Kind != ToolCall || string(evs[0].Params) != "125" || evs[0].Offset != len(pre)+1 {
+	if err != nil || len(evs) != 1 || evs[0].Kind != ToolCall || string(evs[0].Params) != "125" ||
+		evs[0].Offset != len(pre)+1 {
 		t.Fatalf("events %+v, err %v", evs, err)
 	}
 	if p, err := tr.ResultPrefix(); err != nil || p != `tool_result":` {

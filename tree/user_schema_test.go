@@ -13,12 +13,14 @@ import (
 func TestUserSchema(t *testing.T) {
 	tool := func(name string) string {
 		// The read tool's schema has local references: point them where it sits here.
-		params, err := rebaseRefs([]byte(testToolByName(name).schema), "#/$defs/"+name+"/properties/tooluse/properties/parameters")
+		params, err := rebaseRefs([]byte(testToolByName(name).schema),
+			"#/$defs/"+name+"/properties/tooluse/properties/parameters")
 		if err != nil {
 			t.Fatal(err)
 		}
 		return `{"type":"object","properties":{"tool_name":{"const":"` + name + `"},"parameters":` +
-			string(params) + `,"tool_result":{}},"required":["tool_name","parameters","tool_result"],"additionalProperties":false}`
+			string(params) +
+			`,"tool_result":{}},"required":["tool_name","parameters","tool_result"],"additionalProperties":false}`
 	}
 	step := func(toolName, subtasks string) string {
 		props := `"title":{"type":"string","maxLength":40},"thought":{"type":"string"},"tooluse":` + tool(toolName)
@@ -27,11 +29,15 @@ func TestUserSchema(t *testing.T) {
 			props += `,"subtasks":` + subtasks
 			req += `,"subtasks"`
 		}
-		return `{"type":"object","properties":{` + props + `,"conclusion":{"type":"string"}},"required":[` + req + `,"conclusion"],"additionalProperties":false}`
+		return `{"type":"object","properties":{` + props + `,"conclusion":{"type":"string"}},"required":[` +
+			req + `,"conclusion"],"additionalProperties":false}`
 	}
-	schema := `{"type":"object","properties":{"reasoning":{"type":"array","items":{"$ref":"#/$defs/search"},"minItems":1,"maxItems":3},"answer":{"type":"string"}},` +
+	schema := `{"type":"object","properties":{"reasoning":{"type":"array","items":{"$ref":"#/$defs/search"},` +
+		`"minItems":1,"maxItems":3},"answer":{"type":"string"}},` +
 		`"required":["reasoning","answer"],"additionalProperties":false,"$defs":{` +
-		`"search":` + step("search", `{"type":"array","prefixItems":[{"$ref":"#/$defs/read"},{"$ref":"#/$defs/summarise"}],"minItems":2,"maxItems":2}`) + `,` +
+		`"search":` + step("search",
+		`{"type":"array","prefixItems":[{"$ref":"#/$defs/read"},{"$ref":"#/$defs/summarise"}],"minItems":2,`+
+			`"maxItems":2}`) + `,` +
 		`"read":` + step("read", `{"type":"array","items":{"$ref":"#/$defs/check"},"minItems":1,"maxItems":1}`) + `,` +
 		`"summarise":` + step("calc", "") + `,` +
 		`"check":` + step("calc", "") + `}}`

@@ -32,7 +32,8 @@ import (
 const schema = `{"type":"object","properties":{
  "items":{"type":"array","minItems":3,"items":{"type":"object","properties":{
    "name":{"type":"string"},"qty":{"type":"integer","minimum":0,"maximum":1000},
-   "price":{"type":"number","minimum":0},"tags":{"type":"array","items":{"type":"string","enum":["new","used","refurbished"]}},
+   "price":{"type":"number","minimum":0},
+   "tags":{"type":"array","items":{"type":"string","enum":["new","used","refurbished"]}},
    "note":{"type":["string","null"]}},"required":["name","qty","price","tags","note"],"additionalProperties":false}},
  "total":{"type":"number"}},"required":["items","total"],"additionalProperties":false}`
 
@@ -70,11 +71,13 @@ func run(tokens, rounds int, temp float32, threads int) error {
 	defer be.Close()
 	eng := engine.New(be, tok, engine.Options{})
 	defer eng.Shutdown(context.Background())
-	fmt.Printf("model qwen2.5-0.5b q8_0 (random weights, vocab %d) built in %v\n", cfg.VocabSize, time.Since(start).Round(time.Millisecond))
+	fmt.Printf("model qwen2.5-0.5b q8_0 (random weights, vocab %d) built in %v\n", cfg.VocabSize,
+		time.Since(start).Round(time.Millisecond))
 
 	t0 := time.Now()
 	vocab := eng.GrammarVocab()
-	fmt.Printf("grammar vocabulary: %d tokens, %d trie nodes, built in %v\n", vocab.Size(), vocab.TrieNodes(), time.Since(t0).Round(time.Millisecond))
+	fmt.Printf("grammar vocabulary: %d tokens, %d trie nodes, built in %v\n", vocab.Size(), vocab.TrieNodes(),
+		time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	g, err := grammar.CompileSchema([]byte(schema))
 	if err != nil {
@@ -89,7 +92,8 @@ func run(tokens, rounds int, temp float32, threads int) error {
 		p.Temperature = temp
 		p.Seed = &seed
 		var stamps []time.Time
-		res, err := eng.Generate(context.Background(), engine.Request{Prompt: prompt, MaxTokens: tokens, Sampling: p, Grammar: gr},
+		res, err := eng.Generate(context.Background(), engine.Request{Prompt: prompt, MaxTokens: tokens,
+			Sampling: p, Grammar: gr},
 			func(ev engine.Event) error {
 				if ev.Token >= 0 {
 					stamps = append(stamps, time.Now())
@@ -124,14 +128,17 @@ func run(tokens, rounds int, temp float32, threads int) error {
 			} else {
 				free = append(free, steps...)
 			}
-			fmt.Printf("round %d grammar=%-5v %3d steps, mean %6.2f ms, median %6.2f ms (finish %s)\n", r, withGrammar, len(steps), ms(mean(steps)), ms(median(steps)), reason)
+			fmt.Printf("round %d grammar=%-5v %3d steps, mean %6.2f ms, median %6.2f ms (finish %s)\n", r,
+				withGrammar, len(steps), ms(mean(steps)), ms(median(steps)), reason)
 		}
 	}
 	hits, misses := g.CacheStats()
 	fmt.Printf("masks: %d built by a trie walk, %d from the cache\n", misses, hits)
 	mf, mc := mean(free), mean(constrained)
-	fmt.Printf("decode step: free %.2f ms, with grammar %.2f ms (medians %.2f / %.2f)\n", ms(mf), ms(mc), ms(median(free)), ms(median(constrained)))
-	fmt.Printf("ratio (mean) %.3f   ratio (median) %.3f   goal <= 1.05\n", float64(mc)/float64(mf), float64(median(constrained))/float64(median(free)))
+	fmt.Printf("decode step: free %.2f ms, with grammar %.2f ms (medians %.2f / %.2f)\n", ms(mf), ms(mc),
+		ms(median(free)), ms(median(constrained)))
+	fmt.Printf("ratio (mean) %.3f   ratio (median) %.3f   goal <= 1.05\n", float64(mc)/float64(mf),
+		float64(median(constrained))/float64(median(free)))
 
 	// The grammar's own cost, without the noise of the forward pass: replay the constrained
 	// outputs on a freshly compiled grammar (cold mask cache), building the mask at every step
@@ -172,7 +179,8 @@ func run(tokens, rounds int, temp float32, threads int) error {
 	}
 	if n > 0 {
 		per := cost / time.Duration(n)
-		fmt.Printf("grammar work per step (replayed, mask built every step, cold cache): %.3f ms = %.2f%% of a free step -> ratio %.3f\n",
+		fmt.Printf("grammar work per step (replayed, mask built every step, cold cache): %.3f ms = %.2f%% of a "+
+			"free step -> ratio %.3f\n",
 			ms(per), 100*float64(per)/float64(mf), float64(mf+per)/float64(mf))
 		fmt.Printf("  of which the check and the mask: %.3f ms; masking the logits and the second draw: %.3f ms\n",
 			ms(maskCost/time.Duration(n)), ms((cost-maskCost)/time.Duration(n)))

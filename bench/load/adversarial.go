@@ -157,7 +157,8 @@ func (b *bench) adversary(ctx context.Context, srv *server, body []byte, stop <-
 		r := postChat(rctx, b.hc, srv.url, body)
 		cancel()
 		st.add(r)
-		if r.status != 200 && st.statuses[r.status] == 1 { // the first of each: a refusal may come back thousands of times
+		// the first of each: a refusal may come back thousands of times
+		if r.status != 200 && st.statuses[r.status] == 1 {
 			logf("  adversarial request: HTTP %d after %s: %s", r.status, r.dur.Round(time.Millisecond),
 				truncate([]byte(r.err), 160))
 		}
@@ -188,7 +189,8 @@ func judgeAdversarial(base, loaded *levelStats, maxRatio float64) advVerdict {
 		case math.IsNaN(r.ratio):
 			v.problems = append(v.problems, "no "+r.name+" samples to compare")
 		case r.ratio > maxRatio:
-			v.problems = append(v.problems, fmt.Sprintf("%s p99 %.2fx the baseline's (limit %.2gx)", r.name, r.ratio, maxRatio))
+			v.problems = append(v.problems, fmt.Sprintf("%s p99 %.2fx the baseline's (limit %.2gx)", r.name,
+				r.ratio, maxRatio))
 		}
 	}
 	v.ok = len(v.problems) == 0
@@ -261,7 +263,8 @@ func (b *bench) adversarialRun(ctx context.Context, srv *server) {
 	for k, kind := range cfg.advKinds {
 		t0 := time.Now()
 		body := advBody(srv.name, advSchema(kind, cfg.advEnum), cfg.advTokens)
-		logf("adversarial %s: request body of %d bytes, built in %s", kind, len(body), time.Since(t0).Round(time.Millisecond))
+		logf("adversarial %s: request body of %d bytes, built in %s", kind, len(body),
+			time.Since(t0).Round(time.Millisecond))
 		logf("adversarial %s: baseline, %d clients for %s...", kind, cfg.advClients, cfg.advDuration)
 		base := b.drive(ctx, srv, cfg.advClients, cfg.advDuration, 0, 0, b.advRequests(srv.name, 2*k))
 		logf("  %d requests, %d errors; TTFT p99 %s ms, ITL p99 %s ms", base.ok, base.errors,
@@ -282,7 +285,8 @@ func (b *bench) adversarialRun(ctx context.Context, srv *server) {
 		}
 		loaded := b.drive(ctx, srv, cfg.advClients, cfg.advDuration, 0, 0, b.advRequests(srv.name, 2*k+1))
 		close(stop)
-		logf("  %d requests, %d errors; TTFT p99 %s ms, ITL p99 %s ms; waiting for the adversarial request in flight...",
+		logf("  %d requests, %d errors; TTFT p99 %s ms, ITL p99 %s ms; waiting for the adversarial request in "+
+			"flight...",
 			loaded.ok, loaded.errors, ms(pct(loaded.ttft, 99)), ms(pct(loaded.itl, 99)))
 		adv := <-done
 		logf("  adversarial requests: %s", adv.answers())
@@ -302,7 +306,8 @@ func (b *bench) printAdversarial(runs []advRun) {
 	b.printf("back to back for %s (max_tokens %d, temperature %g), ", cfg.advDuration, cfg.advTokens, cfg.temp)
 	b.printf("then the same traffic (fresh prompts) while one more client sends the adversarial request ")
 	b.printf("back to back (not streamed; seed 1, max_tokens %d; ", cfg.advTokens)
-	b.printf("it starts 0.5 s ahead, and the one in flight when the plain traffic ends finishes). Adversarial requests: ")
+	b.printf("it starts 0.5 s ahead, and the one in flight when the plain traffic ends finishes). Adversarial " +
+		"requests: ")
 	b.printf("`pattern` is `{\"type\":\"string\",\"pattern\":%q}`; ", adversarialPattern)
 	b.printf("`enum` is `{\"enum\":[...]}` with %d distinct strings of varied shapes. ", cfg.advEnum)
 	b.printf("Ratios are p99 with the adversary over the baseline's p99; the limit is %.2gx. ", cfg.advRatio)
@@ -332,7 +337,8 @@ func (b *bench) printAdversarial(runs []advRun) {
 			if r.adv.count() > 0 {
 				lat = ms(pct(r.adv.durs, 50)) + " / " + ms(slices.Max(r.adv.durs))
 			}
-			row += fmt.Sprintf("%s | %s | %d | %s | %s | %s |", ratioString(r.judged.ttftRatio), ratioString(r.judged.itlRatio),
+			row += fmt.Sprintf("%s | %s | %d | %s | %s | %s |", ratioString(r.judged.ttftRatio),
+				ratioString(r.judged.itlRatio),
 				r.adv.count(), r.adv.answers(), lat, verdict)
 		}
 		b.printf("%s\n", row)

@@ -137,7 +137,8 @@ func streamChat(ctx context.Context, hc *http.Client, url string, req chatReques
 				res.end = time.Now()
 				return res
 			}
-			return fail("429 without a valid Retry-After header (%q): %s", resp.Header.Get("Retry-After"), bytes.TrimSpace(msg))
+			return fail("429 without a valid Retry-After header (%q): %s", resp.Header.Get("Retry-After"),
+				bytes.TrimSpace(msg))
 		}
 		return fail("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
 	}
@@ -173,7 +174,8 @@ func streamChat(ctx context.Context, hc *http.Client, url string, req chatReques
 		}
 		for _, ch := range c.Choices {
 			d := ch.Delta
-			text := (d.Content != nil && *d.Content != "") || (d.ReasoningContent != nil && *d.ReasoningContent != "") || len(d.ToolCalls) > 0
+			text := (d.Content != nil && *d.Content != "") ||
+				(d.ReasoningContent != nil && *d.ReasoningContent != "") || len(d.ToolCalls) > 0
 			if text {
 				if res.chunks == 0 {
 					res.ttft = now.Sub(res.start)
@@ -290,7 +292,8 @@ func postChat(ctx context.Context, hc *http.Client, url string, body []byte) rep
 		r.err = fmt.Sprintf("no choice with a finish_reason in %q", truncate(data, 200))
 		return r
 	}
-	r.finish, r.content, r.completionTokens = c.Choices[0].FinishReason, c.Choices[0].Message.Content, c.Usage.CompletionTokens
+	r.finish, r.content = c.Choices[0].FinishReason, c.Choices[0].Message.Content
+	r.completionTokens = c.Usage.CompletionTokens
 	return r
 }
 

@@ -105,32 +105,47 @@ func logf(format string, args ...any) {
 func run() int {
 	var cfg config
 	var clients string
-	flag.StringVar(&cfg.url, "url", "", "benchmark this running server (http://127.0.0.1:PORT) instead of starting one; skips the pressure run")
-	flag.StringVar(&cfg.arbor, "arbor", "", "the arbor binary (default: go build ./cmd/arbor into a temporary directory)")
-	flag.StringVar(&cfg.model, "model", "", "serve this model (.gguf or Hugging Face directory) instead of a random one of --shape")
-	flag.StringVar(&cfg.shape, "shape", "tiny", "shape of the random-weight model to make with `arbor model new` (see `arbor model shapes`)")
+	flag.StringVar(&cfg.url, "url", "", "benchmark this running server (http://127.0.0.1:PORT) instead of "+
+		"starting one; skips the pressure run")
+	flag.StringVar(&cfg.arbor, "arbor", "", "the arbor binary (default: go build ./cmd/arbor into a temporary "+
+		"directory)")
+	flag.StringVar(&cfg.model, "model", "", "serve this model (.gguf or Hugging Face directory) instead of a "+
+		"random one of --shape")
+	flag.StringVar(&cfg.shape, "shape", "tiny", "shape of the random-weight model to make with `arbor model "+
+		"new` (see `arbor model shapes`)")
 	flag.StringVar(&cfg.dtype, "dtype", "f32", "weight type of that model")
 	flag.IntVar(&cfg.threads, "threads", 0, "the server's --threads (0: all cores)")
 	flag.StringVar(&clients, "clients", "1,4,16,64", "concurrencies to measure, comma-separated")
-	flag.DurationVar(&cfg.duration, "duration", 20*time.Second, "how long each concurrency keeps sending new requests (requests in flight then finish)")
-	flag.IntVar(&cfg.requests, "requests", 0, "at most this many requests per client and concurrency (0: no limit but --duration); each client sends at least one")
+	flag.DurationVar(&cfg.duration, "duration", 20*time.Second,
+		"how long each concurrency keeps sending new requests (requests in flight then finish)")
+	flag.IntVar(&cfg.requests, "requests", 0, "at most this many requests per client and concurrency (0: no "+
+		"limit but --duration); each client sends at least one")
 	flag.IntVar(&cfg.maxTokens, "max-tokens", 64, "max_tokens of each request")
-	flag.Float64Var(&cfg.temp, "temperature", 1, "temperature of each request (a random model rarely samples an end token, so requests run to max_tokens)")
+	flag.Float64Var(&cfg.temp, "temperature", 1, "temperature of each request (a random model rarely samples "+
+		"an end token, so requests run to max_tokens)")
 	flag.IntVar(&cfg.ctxLen, "ctx", 2048, "the server's --ctx")
-	flag.IntVar(&cfg.kvPages, "kv-pages", 2048, "the server's --kv-pages (pages of 16 tokens) for the load and prefix runs")
-	flag.DurationVar(&cfg.timeout, "request-timeout", 5*time.Minute, "give up on one request after this long (counted as an error)")
-	flag.IntVar(&cfg.prefixTokens, "prefix-tokens", 1000, "tokens of the shared system prompt in the prefix-caching run")
+	flag.IntVar(&cfg.kvPages, "kv-pages", 2048, "the server's --kv-pages (pages of 16 tokens) for the load and "+
+		"prefix runs")
+	flag.DurationVar(&cfg.timeout, "request-timeout", 5*time.Minute,
+		"give up on one request after this long (counted as an error)")
+	flag.IntVar(&cfg.prefixTokens, "prefix-tokens", 1000,
+		"tokens of the shared system prompt in the prefix-caching run")
 	flag.IntVar(&cfg.prefixReps, "prefix-reps", 7, "cold/warm pairs, each with its own prefix")
-	flag.Float64Var(&cfg.minRatio, "min-prefix-ratio", 5, "fail unless the median cold/warm TTFT ratio reaches this (0: report only)")
+	flag.Float64Var(&cfg.minRatio, "min-prefix-ratio", 5,
+		"fail unless the median cold/warm TTFT ratio reaches this (0: report only)")
 	flag.BoolVar(&cfg.skipPrefix, "skip-prefix", false, "skip the prefix-caching run")
 	flag.BoolVar(&cfg.skipPressure, "skip-pressure", false, "skip the pressure run")
 	flag.IntVar(&cfg.pressureClients, "pressure-clients", 64, "clients in the pressure run")
-	flag.DurationVar(&cfg.pressureDuration, "pressure-duration", 15*time.Second, "how long the pressure run keeps sending new requests")
+	flag.DurationVar(&cfg.pressureDuration, "pressure-duration", 15*time.Second,
+		"how long the pressure run keeps sending new requests")
 	flag.IntVar(&cfg.pressureQueue, "pressure-max-queue", 8, "the pressure server's --max-queue")
 	flag.IntVar(&cfg.pressureSeqs, "pressure-max-seqs", 4, "the pressure server's --max-seqs")
-	flag.IntVar(&cfg.pressureKVPages, "pressure-kv-pages", 16, "the pressure server's --kv-pages (its --ctx is the same number of tokens, at most --ctx)")
-	flag.IntVar(&cfg.abandonEvery, "abandon-every", 4, "in the pressure run, every Nth request of a client hangs up after 3 deltas (0: never)")
-	flag.DurationVar(&cfg.idleTimeout, "idle-timeout", 15*time.Second, "how long the server may take to return to idle after a run")
+	flag.IntVar(&cfg.pressureKVPages, "pressure-kv-pages", 16,
+		"the pressure server's --kv-pages (its --ctx is the same number of tokens, at most --ctx)")
+	flag.IntVar(&cfg.abandonEvery, "abandon-every", 4,
+		"in the pressure run, every Nth request of a client hangs up after 3 deltas (0: never)")
+	flag.DurationVar(&cfg.idleTimeout, "idle-timeout", 15*time.Second,
+		"how long the server may take to return to idle after a run")
 	flag.BoolVar(&cfg.adversarial, "adversarial", false,
 		"run the adversarial-grammar benchmark (plain latency with and without one costly grammar request) "+
 			"instead of the default runs")
@@ -178,7 +193,8 @@ func run() int {
 		cfg.clients = append(cfg.clients, n)
 	}
 	if cfg.maxTokens < 1 || cfg.duration <= 0 || cfg.requests < 0 || cfg.prefixReps < 1 || cfg.prefixTokens < 32 ||
-		cfg.pressureClients < 1 || cfg.pressureQueue < 1 || cfg.pressureSeqs < 1 || cfg.pressureKVPages < 2 || cfg.abandonEvery < 0 {
+		cfg.pressureClients < 1 || cfg.pressureQueue < 1 || cfg.pressureSeqs < 1 || cfg.pressureKVPages < 2 ||
+		cfg.abandonEvery < 0 {
 		logf("bad flag values (see -h)")
 		return 2
 	}
@@ -204,7 +220,8 @@ func run() int {
 	}
 	if cfg.url != "" {
 		u, err := url.Parse(cfg.url)
-		if err != nil || u.Scheme != "http" || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" && u.Hostname() != "::1") {
+		if err != nil || u.Scheme != "http" || (u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost" &&
+			u.Hostname() != "::1") {
 			logf("--url must be http://127.0.0.1:PORT (this benchmark only talks to the local machine)")
 			return 2
 		}
@@ -240,8 +257,9 @@ func (b *bench) run(ctx context.Context) int {
 	cfg := &b.cfg
 	maxClients := max(slices.Max(cfg.clients), cfg.advClients+1, cfg.soakClients)
 	b.hc = &http.Client{Transport: &http.Transport{
-		MaxIdleConns: 4 * (maxClients + cfg.pressureClients), MaxIdleConnsPerHost: 2 * (maxClients + cfg.pressureClients),
-		IdleConnTimeout: 30 * time.Second, DisableCompression: true,
+		MaxIdleConns:        4 * (maxClients + cfg.pressureClients),
+		MaxIdleConnsPerHost: 2 * (maxClients + cfg.pressureClients),
+		IdleConnTimeout:     30 * time.Second, DisableCompression: true,
 	}}
 	b.mc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 
@@ -340,7 +358,8 @@ func (b *bench) runStandard(ctx context.Context) int {
 	}
 	if ctx.Err() == nil && !cfg.skipPressure {
 		if cfg.url != "" {
-			b.printf("### Pressure\n\nSkipped: it needs a server started with a small --max-queue (run without --url).\n\n")
+			b.printf("### Pressure\n\nSkipped: it needs a server started with a small --max-queue (run without " +
+				"--url).\n\n")
 		} else {
 			b.pressureRun(ctx)
 		}
@@ -449,7 +468,8 @@ func (b *bench) prepare(ctx context.Context) error {
 	}
 	if cfg.model == "" && cfg.url == "" {
 		cfg.model = filepath.Join(b.dir, cfg.shape+"-"+cfg.dtype+".gguf")
-		cmd := exec.CommandContext(ctx, cfg.arbor, "model", "new", "--shape", cfg.shape, "--dtype", cfg.dtype, "--seed", "1", "--out", cfg.model)
+		cmd := exec.CommandContext(ctx, cfg.arbor, "model", "new", "--shape", cfg.shape, "--dtype", cfg.dtype,
+			"--seed", "1", "--out", cfg.model)
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {
@@ -467,7 +487,8 @@ func (b *bench) describe() string {
 	case cfg.url != "":
 		model = "the server at " + cfg.url
 	case strings.HasPrefix(filepath.Base(cfg.model), cfg.shape+"-"+cfg.dtype) && filepath.Dir(cfg.model) == b.dir:
-		model = fmt.Sprintf("random weights of the `%s` shape (%s, `arbor model new --seed 1`; the Qwen3 tokenizer unless the shape says otherwise)", cfg.shape, cfg.dtype)
+		model = fmt.Sprintf("random weights of the `%s` shape (%s, `arbor model new --seed 1`; the Qwen3 "+
+			"tokenizer unless the shape says otherwise)", cfg.shape, cfg.dtype)
 	default:
 		model = "`" + cfg.model + "`"
 	}
@@ -475,7 +496,8 @@ func (b *bench) describe() string {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
-	return fmt.Sprintf("Model: %s. Machine: %d CPUs (%s/%s), load average %s at the start (the machine is shared: other processes compete for the cores). %s.",
+	return fmt.Sprintf("Model: %s. Machine: %d CPUs (%s/%s), load average %s at the start (the machine is "+
+		"shared: other processes compete for the cores). %s.",
 		model, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, load, time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 }
 
@@ -639,17 +661,21 @@ func (b *bench) loadRun(ctx context.Context, srv *server) {
 		}
 		logf("%d client(s) for %s...", n, cfg.duration)
 		st := b.drive(ctx, srv, n, cfg.duration, cfg.requests, 0, b.requests(srv.name))
-		logf("  %d requests, %d errors, %d 429s, %.1f tokens/s over %s", st.ok, st.errors, st.rejected, st.throughput(), st.wall.Round(time.Millisecond))
+		logf("  %d requests, %d errors, %d 429s, %.1f tokens/s over %s", st.ok, st.errors, st.rejected,
+			st.throughput(), st.wall.Round(time.Millisecond))
 		for _, e := range st.firstErrors {
 			logf("  error: %s", e)
 		}
 		levels = append(levels, st)
 	}
 	b.printf("### Streaming clients\n\n")
-	b.printf("Each client sends streaming chat completions back to back for %s (max_tokens %d, temperature %g); ", cfg.duration, cfg.maxTokens, cfg.temp)
-	b.printf("throughput is completion tokens (from usage) over the wall time until the last request ended; times in ms; ")
+	b.printf("Each client sends streaming chat completions back to back for %s (max_tokens %d, temperature "+
+		"%g); ", cfg.duration, cfg.maxTokens, cfg.temp)
+	b.printf("throughput is completion tokens (from usage) over the wall time until the last request ended; " +
+		"times in ms; ")
 	b.printf("server and bench CPU: the cores each process kept busy on average.\n\n")
-	b.printf("| clients | requests | errors | 429s | tok/s | gain | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | E2E p50 | E2E p99 | server CPU | bench CPU |\n")
+	b.printf("| clients | requests | errors | 429s | tok/s | gain | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | " +
+		"E2E p50 | E2E p99 | server CPU | bench CPU |\n")
 	b.printf("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	var base float64
 	for i, st := range levels {
@@ -661,8 +687,10 @@ func (b *bench) loadRun(ctx context.Context, srv *server) {
 		if base > 0 {
 			gain = fmt.Sprintf("%.2fx", tp/base)
 		}
-		b.printf("| %d | %d | %d | %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", st.clients, st.ok, st.errors, st.rejected, tp, gain,
-			ms(pct(st.ttft, 50)), ms(pct(st.ttft, 99)), ms(pct(st.itl, 50)), ms(pct(st.itl, 99)), ms(pct(st.e2e, 50)), ms(pct(st.e2e, 99)),
+		b.printf("| %d | %d | %d | %d | %.1f | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", st.clients,
+			st.ok, st.errors, st.rejected, tp, gain,
+			ms(pct(st.ttft, 50)), ms(pct(st.ttft, 99)), ms(pct(st.itl, 50)), ms(pct(st.itl, 99)),
+			ms(pct(st.e2e, 50)), ms(pct(st.e2e, 99)),
 			st.cores(st.serverCPU), st.cores(st.clientCPU))
 	}
 	b.printf("\n")
@@ -712,11 +740,14 @@ func (b *bench) prefixRun(ctx context.Context, srv *server) {
 		}
 		req := func(q string) chatRequest {
 			seed := int64(rep)
-			return chatRequest{Model: srv.name, Messages: []chatMessage{{Role: "system", Content: text}, {Role: "user", Content: q}},
+			return chatRequest{Model: srv.name, Messages: []chatMessage{{Role: "system", Content: text},
+				{Role: "user", Content: q}},
 				MaxTokens: 4, Temperature: cfg.temp, Seed: &seed}
 		}
-		cold := streamChat(ctx, b.hc, srv.url, req(fmt.Sprintf("Question %d: what do the notes say about the river?", rep)), 0)
-		warm := streamChat(ctx, b.hc, srv.url, req(fmt.Sprintf("Question %d, another one: summarise the notes about the harbor and the bridge.", rep)), 0)
+		cold := streamChat(ctx, b.hc, srv.url, req(fmt.Sprintf("Question %d: what do the notes say about the "+
+			"river?", rep)), 0)
+		warm := streamChat(ctx, b.hc, srv.url, req(fmt.Sprintf("Question %d, another one: summarise the notes "+
+			"about the harbor and the bridge.", rep)), 0)
 		for _, r := range []result{cold, warm} {
 			if r.outcome != outcomeOK || r.chunks == 0 {
 				b.failf("prefix run: request failed: %s (%d deltas)", r.err, r.chunks)
@@ -728,7 +759,8 @@ func (b *bench) prefixRun(ctx context.Context, srv *server) {
 			continue
 		}
 		logf("prefix %d: %d tokens; TTFT cold %s, warm %s: %.1fx (cached tokens %d, %d)", rep, count,
-			cold.ttft.Round(time.Microsecond), warm.ttft.Round(time.Microsecond), ratio, cold.cachedTokens, warm.cachedTokens)
+			cold.ttft.Round(time.Microsecond), warm.ttft.Round(time.Microsecond), ratio,
+			cold.cachedTokens, warm.cachedTokens)
 		pairs = append(pairs, pair{count, cold, warm})
 		ratios = append(ratios, ratio)
 	}
@@ -741,12 +773,16 @@ func (b *bench) prefixRun(ctx context.Context, srv *server) {
 	if tokModel == "" {
 		counter = "`arbor tokenize` with the built-in Qwen3 tokenizer; the server's may differ"
 	}
-	b.printf("Each row: a new system prompt of about %d tokens (counted by %s), then two requests in a row that share it, ", cfg.prefixTokens, counter)
-	b.printf("with different user messages (max_tokens 4). Cold: the first (nothing cached); warm: the second. Times in ms.\n\n")
-	b.printf("| run | prefix tokens | prompt tokens (cold / warm) | cached tokens (cold / warm) | TTFT cold | TTFT warm | ratio |\n")
+	b.printf("Each row: a new system prompt of about %d tokens (counted by %s), then two requests in a row "+
+		"that share it, ", cfg.prefixTokens, counter)
+	b.printf("with different user messages (max_tokens 4). Cold: the first (nothing cached); warm: the second. " +
+		"Times in ms.\n\n")
+	b.printf("| run | prefix tokens | prompt tokens (cold / warm) | cached tokens (cold / warm) | TTFT cold | " +
+		"TTFT warm | ratio |\n")
 	b.printf("|--:|--:|--:|--:|--:|--:|--:|\n")
 	for i, p := range pairs {
-		b.printf("| %d | %d | %d / %d | %s / %s | %s | %s | %.1fx |\n", i+1, p.prefix, p.cold.promptTokens, p.warm.promptTokens,
+		b.printf("| %d | %d | %d / %d | %s / %s | %s | %s | %.1fx |\n", i+1, p.prefix, p.cold.promptTokens,
+			p.warm.promptTokens,
 			cached(p.cold.cachedTokens), cached(p.warm.cachedTokens), ms(p.cold.ttft), ms(p.warm.ttft), ratios[i])
 	}
 	verdict := "meets"
@@ -771,7 +807,8 @@ func cached(n int) string {
 func (b *bench) pressureRun(ctx context.Context) {
 	cfg := &b.cfg
 	pageTokens := cfg.pressureKVPages * 16
-	srv, err := startServer(ctx, b.mc, cfg.arbor, b.dir, "pressure", b.serverArgs(min(cfg.ctxLen, pageTokens), cfg.pressureKVPages, cfg.pressureSeqs, cfg.pressureQueue))
+	srv, err := startServer(ctx, b.mc, cfg.arbor, b.dir, "pressure",
+		b.serverArgs(min(cfg.ctxLen, pageTokens), cfg.pressureKVPages, cfg.pressureSeqs, cfg.pressureQueue))
 	if err != nil {
 		b.failf("pressure server: %v", err)
 		return
@@ -781,13 +818,16 @@ func (b *bench) pressureRun(ctx context.Context) {
 			b.failf("%v", err)
 		}
 	}()
-	b.printf("### Pressure\n\nServer: `arbor %s`. %d clients for %s, each request max_tokens %d; ", strings.Join(displayArgs(srv.args), " "),
+	b.printf("### Pressure\n\nServer: `arbor %s`. %d clients for %s, each request max_tokens %d; ",
+		strings.Join(displayArgs(srv.args), " "),
 		cfg.pressureClients, cfg.pressureDuration, cfg.maxTokens)
 	if cfg.abandonEvery > 0 {
 		b.printf("every %s request of a client hangs up after 3 deltas; ", ordinal(cfg.abandonEvery))
 	}
-	b.printf("a 429 makes a client wait its Retry-After (at most 2 s). Peaks come from scraping /metrics every 200 ms; ")
-	b.printf("waiting may exceed --max-queue by up to --max-seqs, as preempted sequences (KV pages full) go back to the queue.\n\n")
+	b.printf("a 429 makes a client wait its Retry-After (at most 2 s). Peaks come from scraping /metrics every " +
+		"200 ms; ")
+	b.printf("waiting may exceed --max-queue by up to --max-seqs, as preempted sequences (KV pages full) go " +
+		"back to the queue.\n\n")
 
 	if r := streamChat(ctx, b.hc, srv.url, b.request(srv.name, -1, 0), 0); r.outcome != outcomeOK {
 		b.failf("pressure warm-up request failed: %s", r.err)
@@ -827,15 +867,19 @@ func (b *bench) pressureRun(ctx context.Context) {
 	<-watchDone
 	logf("  %d completed, %d abandoned, %d 429s, %d errors", st.ok, st.abandoned, st.rejected, st.errors)
 
-	b.printf("| clients | completed | hung up | 429s (with Retry-After) | other errors | tok/s | TTFT p50 | TTFT p99 | peak running | peak waiting | peak KV use |\n")
+	b.printf("| clients | completed | hung up | 429s (with Retry-After) | other errors | tok/s | TTFT p50 | " +
+		"TTFT p99 | peak running | peak waiting | peak KV use |\n")
 	b.printf("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	b.printf("| %d | %d | %d | %d | %d | %.1f | %s | %s | %.0f | %.0f | %.0f%% |\n\n", st.clients, st.ok, st.abandoned, st.rejected, st.errors,
+	b.printf("| %d | %d | %d | %d | %d | %.1f | %s | %s | %.0f | %.0f | %.0f%% |\n\n", st.clients, st.ok,
+		st.abandoned, st.rejected, st.errors,
 		st.throughput(), ms(pct(st.ttft, 50)), ms(pct(st.ttft, 99)), peakRun, peakWait, 100*peakKV)
 	if st.errors > 0 {
-		b.failf("pressure: %d error(s) other than 429 with Retry-After; first: %s", st.errors, strings.Join(st.firstErrors, " | "))
+		b.failf("pressure: %d error(s) other than 429 with Retry-After; first: %s", st.errors,
+			strings.Join(st.firstErrors, " | "))
 	}
 	if st.rejected == 0 {
-		b.failf("pressure: no 429 at all: the queue limit (%d) was never reached, so the run proved nothing", cfg.pressureQueue)
+		b.failf("pressure: no 429 at all: the queue limit (%d) was never reached, so the run proved nothing",
+			cfg.pressureQueue)
 	}
 	if peakRun > float64(cfg.pressureSeqs) {
 		b.failf("pressure: %v requests running at once, over --max-seqs %d", peakRun, cfg.pressureSeqs)
@@ -843,7 +887,8 @@ func (b *bench) pressureRun(ctx context.Context) {
 	// Preempted sequences go back to the head of the queue (as in vLLM), so up to --max-seqs more
 	// than --max-queue may wait at once; new requests beyond --max-queue get 429s.
 	if peakWait > float64(cfg.pressureQueue+cfg.pressureSeqs) {
-		b.failf("pressure: %v requests waiting at once, over --max-queue %d + --max-seqs %d (preempted)", peakWait, cfg.pressureQueue, cfg.pressureSeqs)
+		b.failf("pressure: %v requests waiting at once, over --max-queue %d + --max-seqs %d (preempted)",
+			peakWait, cfg.pressureQueue, cfg.pressureSeqs)
 	}
 
 	b.hc.CloseIdleConnections()
@@ -874,7 +919,8 @@ func (b *bench) waitIdle(ctx context.Context, srv *server, base *procStats, base
 		if err != nil {
 			problems = append(problems, "/metrics: "+err.Error())
 		} else {
-			for _, g := range []string{"arbor:num_requests_running", "arbor:num_requests_waiting", "arbor:kv_cache_usage_perc"} {
+			for _, g := range []string{"arbor:num_requests_running", "arbor:num_requests_waiting",
+				"arbor:kv_cache_usage_perc"} {
 				v, ok := m[g]
 				if !ok {
 					problems = append(problems, g+" missing")
@@ -899,7 +945,8 @@ func (b *bench) waitIdle(ctx context.Context, srv *server, base *procStats, base
 		time.Sleep(200 * time.Millisecond)
 	}
 	var parts []string
-	for _, g := range []string{"arbor:num_requests_running", "arbor:num_requests_waiting", "arbor:kv_cache_usage_perc"} {
+	for _, g := range []string{"arbor:num_requests_running", "arbor:num_requests_waiting",
+		"arbor:kv_cache_usage_perc"} {
 		if v, ok := m[g]; ok {
 			parts = append(parts, fmt.Sprintf("`%s` %g", g, v))
 		}
@@ -910,11 +957,13 @@ func (b *bench) waitIdle(ctx context.Context, srv *server, base *procStats, base
 		parts = append(parts, "goroutines: not exported (/metrics has no `go_goroutines`)")
 	}
 	if base != nil && procErr == nil {
-		parts = append(parts, fmt.Sprintf("open file descriptors %d (before: %d), OS threads %d (before: %d; Go keeps idle threads, so informational)",
+		parts = append(parts, fmt.Sprintf("open file descriptors %d (before: %d), OS threads %d (before: %d; "+
+			"Go keeps idle threads, so informational)",
 			ps.fds, base.fds, ps.threads, base.threads))
 	}
 	if v, ok := m["arbor:prefix_cache_hits_total"]; ok {
-		parts = append(parts, fmt.Sprintf("prefix cache %g of %g prompt tokens hit", v, m["arbor:prefix_cache_queries_total"]))
+		parts = append(parts, fmt.Sprintf("prefix cache %g of %g prompt tokens hit", v,
+			m["arbor:prefix_cache_queries_total"]))
 	}
 	verdict := fmt.Sprintf("idle after %s", time.Since(start).Round(10*time.Millisecond))
 	if len(problems) > 0 {

@@ -26,7 +26,8 @@ func TestStreamChatMeasuresAStream(t *testing.T) {
 			send(fmt.Sprintf(`{"choices":[{"index":0,"delta":{"content":%q}}]}`, tok))
 		}
 		send(`{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}`)
-		send(`{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":4,"prompt_tokens_details":{"cached_tokens":0}}}`)
+		send(`{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":4,` +
+			`"prompt_tokens_details":{"cached_tokens":0}}}`)
 		fmt.Fprint(w, ": a comment\n\n")
 		send("[DONE]")
 	}))
@@ -70,7 +71,9 @@ func TestStreamChatClassifies(t *testing.T) {
 		}, outcomeError, "[DONE]"},
 		{"no usage", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/event-stream")
-			fmt.Fprint(w, "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n")
+			fmt.Fprint(w,
+				"data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\ndata: "+
+					"[DONE]\n\n")
 		}, outcomeError, "usage"},
 	}
 	for _, tc := range cases {
@@ -146,7 +149,8 @@ func TestJudgeAdversarial(t *testing.T) {
 		{"TTFT over", &levelStats{ttft: durs(10, 61), itl: durs(5)}, false, 61.0 / 30, "TTFT p99 2.03x"},
 		{"ITL over", &levelStats{ttft: durs(10), itl: durs(5, 100)}, false, 10.0 / 30, "ITL p99 12.50x"},
 		{"no samples", &levelStats{}, false, math.NaN(), "no TTFT samples"},
-		{"failed requests", &levelStats{ttft: durs(10), itl: durs(5), errors: 1}, false, 10.0 / 30, "plain requests failed"},
+		{"failed requests", &levelStats{ttft: durs(10), itl: durs(5), errors: 1}, false, 10.0 / 30,
+			"plain requests failed"},
 	}
 	for _, tc := range cases {
 		v := judgeAdversarial(base, tc.loaded, 2)
@@ -154,7 +158,8 @@ func TestJudgeAdversarial(t *testing.T) {
 		if v.ok != tc.ok || !strings.Contains(got, tc.problems) || (tc.ok && got != "") {
 			t.Errorf("%s: ok %v, problems %q; want ok %v containing %q", tc.name, v.ok, got, tc.ok, tc.problems)
 		}
-		if math.IsNaN(tc.ttft) != math.IsNaN(v.ttftRatio) || (!math.IsNaN(tc.ttft) && math.Abs(v.ttftRatio-tc.ttft) > 1e-9) {
+		if math.IsNaN(tc.ttft) != math.IsNaN(v.ttftRatio) ||
+			(!math.IsNaN(tc.ttft) && math.Abs(v.ttftRatio-tc.ttft) > 1e-9) {
 			t.Errorf("%s: TTFT ratio %v, want %v", tc.name, v.ttftRatio, tc.ttft)
 		}
 	}
@@ -198,7 +203,8 @@ func TestEnumStringsAreDistinct(t *testing.T) {
 			} `json:"json_schema"`
 		} `json:"response_format"`
 	}
-	if err := json.Unmarshal(advBody("m", advSchema("pattern", 0), 32), &body); err != nil || body.Seed != 1 || body.MaxTokens != 32 ||
+	if err := json.Unmarshal(advBody("m", advSchema("pattern", 0), 32), &body); err != nil ||
+		body.Seed != 1 || body.MaxTokens != 32 ||
 		body.ResponseFormat.Type != "json_schema" || body.ResponseFormat.JSONSchema.Schema.Pattern != "(.*.*.*){19}" {
 		t.Errorf("pattern body: %v %+v", err, body)
 	}
@@ -244,16 +250,25 @@ func TestSoakClassification(t *testing.T) {
 		fail, hung, rej  bool
 		fiveXX, statuses int
 	}{
-		{"stream ok", fromStream(soakStream, result{outcome: outcomeOK, status: 200}, false), false, false, false, 0, 1},
-		{"stream cut short", fromStream(soakStream, result{outcome: outcomeError, status: 200, err: "no [DONE]"}, false), true, false, false, 0, 1},
-		{"stream 500", fromStream(soakStream, result{outcome: outcomeError, status: 500, err: "HTTP 500"}, false), true, false, false, 1, 1},
-		{"hung up by us", fromStream(soakDisconnect, result{outcome: outcomeError, err: "context deadline exceeded"}, true), false, true, false, 0, 1},
-		{"abandoned", fromStream(soakDisconnect, result{outcome: outcomeAbandoned, status: 200}, false), false, true, false, 0, 1},
-		{"429", fromReply(soakPlain, reply{status: 429, retryAfter: true, err: "full"}, false), false, false, true, 0, 1},
-		{"429 without Retry-After", fromReply(soakPlain, reply{status: 429, err: "full"}, false), true, false, false, 0, 1},
+		{"stream ok", fromStream(soakStream, result{outcome: outcomeOK, status: 200}, false), false, false,
+			false, 0, 1},
+		{"stream cut short", fromStream(soakStream, result{outcome: outcomeError, status: 200,
+			err: "no [DONE]"}, false), true, false, false, 0, 1},
+		{"stream 500", fromStream(soakStream, result{outcome: outcomeError, status: 500, err: "HTTP 500"},
+			false), true, false, false, 1, 1},
+		{"hung up by us", fromStream(soakDisconnect, result{outcome: outcomeError,
+			err: "context deadline exceeded"}, true), false, true, false, 0, 1},
+		{"abandoned", fromStream(soakDisconnect, result{outcome: outcomeAbandoned, status: 200}, false),
+			false, true, false, 0, 1},
+		{"429", fromReply(soakPlain, reply{status: 429, retryAfter: true, err: "full"}, false), false, false,
+			true, 0, 1},
+		{"429 without Retry-After", fromReply(soakPlain, reply{status: 429, err: "full"}, false), true, false,
+			false, 0, 1},
 		{"plain 503", fromReply(soakPlain, reply{status: 503, err: "down"}, false), true, false, false, 1, 1},
-		{"schema not JSON", fromReply(soakSchema, reply{status: 200, finish: "stop", content: `{"a":`}, true), true, false, false, 0, 1},
-		{"schema cut by length", fromReply(soakSchema, reply{status: 200, finish: "length", content: `{"a":`}, true), false, false, false, 0, 1},
+		{"schema not JSON", fromReply(soakSchema, reply{status: 200, finish: "stop", content: `{"a":`}, true),
+			true, false, false, 0, 1},
+		{"schema cut by length", fromReply(soakSchema, reply{status: 200, finish: "length", content: `{"a":`},
+			true), false, false, false, 0, 1},
 		{"bad input 400", fromBad("x", reply{status: 400}), false, false, false, 0, 1},
 		{"bad input 413", fromBad("x", reply{status: 413}), false, false, false, 0, 1},
 		{"bad input accepted", fromBad("x", reply{status: 200}), true, false, false, 0, 1},
@@ -264,7 +279,8 @@ func TestSoakClassification(t *testing.T) {
 		st := newSoakStats()
 		st.add(tc.r)
 		k := st.kinds[tc.r.kind]
-		if tc.r.fail != tc.fail || tc.r.hungUp != tc.hung || tc.r.rejected != tc.rej || k.fiveXX != tc.fiveXX || len(k.statuses) != tc.statuses {
+		if tc.r.fail != tc.fail || tc.r.hungUp != tc.hung || tc.r.rejected != tc.rej ||
+			k.fiveXX != tc.fiveXX || len(k.statuses) != tc.statuses {
 			t.Errorf("%s: %+v -> %+v", tc.name, tc.r, k)
 		}
 		_, five, errs := st.totals()
@@ -327,7 +343,8 @@ func TestBadInputsAreBad(t *testing.T) {
 		Type   string          `json:"type"`
 		Schema json.RawMessage `json:"schema"`
 	}
-	if err := json.Unmarshal(treeFormat("2*3"), &tf); err != nil || tf.Type != "tree" || !strings.Contains(string(tf.Schema), `"const":"2*3"`) {
+	if err := json.Unmarshal(treeFormat("2*3"), &tf); err != nil || tf.Type != "tree" ||
+		!strings.Contains(string(tf.Schema), `"const":"2*3"`) {
 		t.Errorf("tree format: %v %s", err, tf.Schema)
 	}
 	if !json.Valid(smallSchemaFormat) || !json.Valid(calculatorTools) {
@@ -341,8 +358,9 @@ func TestPostChat(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		switch string(body) {
 		case "ok":
-			fmt.Fprint(w, `{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"a\":1}"},"finish_reason":"stop"}],`+
-				`"usage":{"completion_tokens":5}}`)
+			fmt.Fprint(w,
+				`{"choices":[{"index":0,"message":{"role":"assistant","content":"{\"a\":1}"},"finish_reason":"stop"}],`+
+					`"usage":{"completion_tokens":5}}`)
 		case "400":
 			w.WriteHeader(http.StatusBadRequest)
 			fmt.Fprint(w, `{"error":{"message":"bad schema","type":"invalid_request_error"}}`)
@@ -360,13 +378,17 @@ func TestPostChat(t *testing.T) {
 		err    string
 		check  func(reply) bool
 	}{
-		{"ok", 200, "", func(r reply) bool { return r.finish == "stop" && r.content == `{"a":1}` && r.completionTokens == 5 }},
+		{"ok", 200, "", func(r reply) bool {
+			return r.finish == "stop" && r.content == `{"a":1}` &&
+				r.completionTokens == 5
+		}},
 		{"400", 400, "bad schema", nil},
 		{"429", 429, "", func(r reply) bool { return r.retryAfter }},
 		{"no choice", 200, "no choice", nil},
 	} {
 		r := postChat(context.Background(), srv.Client(), srv.URL, []byte(tc.body))
-		if r.status != tc.status || !strings.Contains(r.err, tc.err) || (tc.check != nil && !tc.check(r)) || r.dur <= 0 {
+		if r.status != tc.status || !strings.Contains(r.err, tc.err) || (tc.check != nil && !tc.check(r)) ||
+			r.dur <= 0 {
 			t.Errorf("%s: %+v", tc.body, r)
 		}
 	}

@@ -159,7 +159,8 @@ func parseMetrics(body string) metricsSample {
 		}
 		// name{labels} value [timestamp]; label values may hold spaces, so split after the '}'.
 		var name, rest string
-		if i := strings.IndexByte(line, '}'); i >= 0 && strings.IndexByte(line, '{') >= 0 && strings.IndexByte(line, '{') < i {
+		if i := strings.IndexByte(line, '}'); i >= 0 && strings.IndexByte(line, '{') >= 0 &&
+			strings.IndexByte(line, '{') < i {
 			name, rest = line[:i+1], line[i+1:]
 		} else if j := strings.IndexAny(line, " \t"); j >= 0 {
 			name, rest = line[:j], line[j:]

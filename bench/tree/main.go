@@ -38,11 +38,13 @@ func main() {
 	shape := flag.String("shape", "qwen2.5-0.5b", "model shape (random weights), see arbor model shapes")
 	dtype := flag.String("dtype", "q8_0", "weight type: f32, f16, bf16 or q8_0")
 	threads := flag.Int("threads", 0, "backend threads (0: all cores)")
-	fanout := flag.String("fanout", "4,3,3", "tasks per level: top-level tasks, subtasks of each, sub-subtasks of each (leaves call the tool)")
+	fanout := flag.String("fanout", "4,3,3", "tasks per level: top-level tasks, subtasks of each, sub-subtasks "+
+		"of each (leaves call the tool)")
 	batches := flag.String("trees", "1,8", "numbers of trees decoding together")
 	policies := flag.String("policies", "reencode,shift,gap", "position policies to measure")
 	buffer := flag.Int("buffer", 2, "pruning buffer")
-	loop := flag.String("loop-calls", "1,5,10,20,30", "tool-call counts for the agent-loop comparison, each a tree of fan-out 1,1,calls (empty: skip it)")
+	loop := flag.String("loop-calls", "1,5,10,20,30",
+		"tool-call counts for the agent-loop comparison, each a tree of fan-out 1,1,calls (empty: skip it)")
 	skipTable := flag.Bool("skip-table", false, "skip the pruning table")
 	flag.Parse()
 	if err := run(*shape, *dtype, *threads, *fanout, *batches, *policies, *buffer, *loop, *skipTable); err != nil {
@@ -68,7 +70,8 @@ func ints(s string) ([]int, error) {
 }
 
 // toolParams is the search tool's parameters schema.
-const toolParams = `{"type":"object","properties":{"query":{"type":"string"}},"required":["query"],"additionalProperties":false}`
+const toolParams = `{"type":"object","properties":{"query":{"type":"string"}},` +
+	`"required":["query"],"additionalProperties":false}`
 
 // script is a recorded tree: the text the model writes, cut where a tool result goes, and
 // the results.
@@ -89,14 +92,16 @@ func synthTree(fanout []int, maxCalls int) script {
 	task = func(path []int) {
 		depth := len(path)
 		name := strings.Trim(strings.ReplaceAll(fmt.Sprint(path), " ", "."), "[]")
-		fmt.Fprintf(&b, `{"thought":"Step %s: work out part %d of the question, using what the earlier steps found.","tooluse":`, name, path[depth-1]+1)
+		fmt.Fprintf(&b, `{"thought":"Step %s: work out part %d of the question, `+
+			`using what the earlier steps found.","tooluse":`, name, path[depth-1]+1)
 		if depth == len(fanout) && (maxCalls < 0 || calls < maxCalls) {
 			calls++
 			q := fmt.Sprintf("figures for item %s", name)
 			fmt.Fprintf(&b, `{"tool_name":"search","parameters":{"query":%q}`, q)
 			sc.pieces = append(sc.pieces, b.String())
 			b.Reset()
-			sc.results[q] = fmt.Sprintf(`{"results":[{"title":"Item %s","snippet":"Item %s measures %d units, recorded in %d."}]}`, name, name, 100+7*calls, 1990+calls%30)
+			sc.results[q] = fmt.Sprintf(`{"results":[{"title":"Item %s",`+
+				`"snippet":"Item %s measures %d units, recorded in %d."}]}`, name, name, 100+7*calls, 1990+calls%30)
 			sc.forced = append(sc.forced, `,"tool_result":`+sc.results[q])
 			b.WriteString(`}`)
 		} else {
@@ -175,13 +180,16 @@ func (b *bench) sampled(sc script) []int32 {
 	return out
 }
 
-func (b *bench) request(sc script, toks []int32, prune bool, policy engine.PositionPolicy) (engine.Request, *replayRun) {
+func (b *bench) request(sc script, toks []int32, prune bool, policy engine.PositionPolicy) (engine.Request,
+	*replayRun) {
 	run := &replayRun{Run: tree.NewRun(tree.RunOptions{
-		Buffer: b.buffer, NoPrune: !prune, TokenBytes: b.tok.TokenBytes, Encode: b.tok.Encode, Tools: lookup(sc.results),
+		Buffer: b.buffer, NoPrune: !prune, TokenBytes: b.tok.TokenBytes, Encode: b.tok.Encode,
+		Tools: lookup(sc.results),
 	}), toks: toks}
 	greedy := sample.DefaultParams()
 	greedy.Temperature = 0
-	return engine.Request{Prompt: b.prompt, MaxTokens: 1 << 20, Sampling: greedy, Grammar: b.g, Hook: run, PositionPolicy: policy}, run
+	return engine.Request{Prompt: b.prompt, MaxTokens: 1 << 20, Sampling: greedy, Grammar: b.g, Hook: run,
+		PositionPolicy: policy}, run
 }
 
 type outcome struct {
@@ -219,14 +227,17 @@ func (b *bench) decodeTrees(sc script, n int, prune bool, policy engine.Position
 			return o, fmt.Errorf("tree tracker: %w", err)
 		}
 		if runs[i].next != len(toks) || r.FinishReason != engine.FinishStop {
-			return o, fmt.Errorf("tree %d replayed %d of %d tokens, finish %q", i, runs[i].next, len(toks), r.FinishReason)
+			return o, fmt.Errorf("tree %d replayed %d of %d tokens, finish %q", i, runs[i].next, len(toks),
+				r.FinishReason)
 		}
 		o.sampled += runs[i].next
 		o.written += r.PromptTokens + r.CompletionTokens
 		o.peakShare = max(o.peakShare, float64(r.KVPeakTokens)/float64(r.PromptTokens+r.CompletionTokens))
 	}
 	after := b.eng.Stats()
-	o.pruned, o.calls, o.steps = after.PrunedTokens-before.PrunedTokens, after.Calls-before.Calls, after.StepTokens-before.StepTokens
+	o.pruned = after.PrunedTokens - before.PrunedTokens
+	o.calls = after.Calls - before.Calls
+	o.steps = after.StepTokens - before.StepTokens
 	return o, nil
 }
 
@@ -260,7 +271,8 @@ func (b *bench) agentLoop(sc script) (time.Duration, int64, error) {
 // figure (the table's KV peak column) is measured on real runs; this one is the same rule
 // over more buffers and tree sizes, at no cost.
 func (b *bench) dryPeak(sc script, buffer int) (float64, int, error) {
-	run := tree.NewRun(tree.RunOptions{Buffer: buffer, TokenBytes: b.tok.TokenBytes, Encode: b.tok.Encode, Tools: lookup(sc.results)})
+	run := tree.NewRun(tree.RunOptions{Buffer: buffer, TokenBytes: b.tok.TokenBytes, Encode: b.tok.Encode,
+		Tools: lookup(sc.results)})
 	live, written, peak := len(b.prompt), len(b.prompt), len(b.prompt)
 	var pending []int32
 	for _, id := range b.sampled(sc) {
@@ -291,7 +303,8 @@ func (b *bench) dryPeak(sc script, buffer int) (float64, int, error) {
 // peakTable prints the dry-run KV peak share for buffers 0 to 3 and a few tree sizes.
 func (b *bench) peakTable(fanout []int) error {
 	shapes := [][]int{fanout, {3, 2, 5}, {6, 3, 3}, {4, 4, 4}}
-	fmt.Printf("\nKV peak / tokens written, tree runtime alone (no model):\n%-10s %6s %8s %8s %8s %8s %8s\n", "fan-out", "calls", "tokens", "buf 0", "buf 1", "buf 2", "buf 3")
+	fmt.Printf("\nKV peak / tokens written, tree runtime alone (no model):\n%-10s %6s %8s %8s %8s %8s %8s\n",
+		"fan-out", "calls", "tokens", "buf 0", "buf 1", "buf 2", "buf 3")
 	for _, f := range shapes {
 		sc := synthTree(f, -1)
 		fmt.Printf("%-10s %6d", strings.Trim(strings.ReplaceAll(fmt.Sprint(f), " ", ","), "[]"), len(sc.pieces)-1)
@@ -321,7 +334,8 @@ func (c chooseOnly) Choose(i int) (int32, bool) {
 	return 0, false
 }
 
-func run(shape, dtype string, threads int, fanoutS, batchesS, policiesS string, buffer int, loopS string, skipTable bool) error {
+func run(shape, dtype string, threads int, fanoutS, batchesS, policiesS string, buffer int, loopS string,
+	skipTable bool) error {
 	fanout, err := ints(fanoutS)
 	if err != nil || len(fanout) == 0 {
 		return fmt.Errorf("--fanout: %v", err)
@@ -383,7 +397,8 @@ func run(shape, dtype string, threads int, fanoutS, batchesS, policiesS string, 
 	defer be.Close()
 	eng := engine.New(be, tok, engine.Options{MaxSeqs: max(maxBatch, 8), NoPrefixCache: true})
 	defer eng.Shutdown(context.Background())
-	schema, err := tree.Schema(tree.SchemaOptions{MaxDepth: len(fanout), Tools: []tree.ToolSpec{{Name: "search", Parameters: json.RawMessage(toolParams)}}})
+	schema, err := tree.Schema(tree.SchemaOptions{MaxDepth: len(fanout),
+		Tools: []tree.ToolSpec{{Name: "search", Parameters: json.RawMessage(toolParams)}}})
 	if err != nil {
 		return err
 	}
@@ -392,37 +407,44 @@ func run(shape, dtype string, threads int, fanoutS, batchesS, policiesS string, 
 		return err
 	}
 	b := &bench{eng: eng, tok: tok, g: g, buffer: buffer,
-		prompt: tok.Encode("You answer as a task tree. Tools: search(query). Question: measure every item of the inventory and add the figures up.")}
-	fmt.Printf("model %s %s (random weights), %d threads; tree: fan-out %v, %d tool calls, %d tokens (%d sampled); pruning buffer %d\n",
+		prompt: tok.Encode("You answer as a task tree. Tools: search(query). Question: measure every item of " +
+			"the inventory and add the figures up.")}
+	fmt.Printf("model %s %s (random weights), %d threads; tree: fan-out %v, %d tool calls, %d tokens (%d "+
+		"sampled); pruning buffer %d\n",
 		shape, dtype, threads, fanout, len(sc.pieces)-1, treeTokens, len(b.sampled(sc)), buffer)
 
 	if err := b.peakTable(fanout); err != nil {
 		return err
 	}
 	if !skipTable {
-		fmt.Printf("\n%-6s %-9s %10s %10s %9s %11s %9s\n", "trees", "policy", "tok/s", "no-prune", "speedup", "KV peak", "pruned")
+		fmt.Printf("\n%-6s %-9s %10s %10s %9s %11s %9s\n", "trees", "policy", "tok/s", "no-prune", "speedup",
+			"KV peak", "pruned")
 		for _, n := range batches {
 			base, err := b.decodeTrees(sc, n, false, engine.Reencode)
 			if err != nil {
 				return fmt.Errorf("%d trees, no pruning: %w", n, err)
 			}
 			baseRate := float64(base.sampled) / base.wall.Seconds()
-			fmt.Printf("%-6d %-9s %10.1f %10.1f %9s %10.3f %9d\n", n, "none", baseRate, baseRate, "1.00x", base.peakShare, base.pruned)
+			fmt.Printf("%-6d %-9s %10.1f %10.1f %9s %10.3f %9d\n", n, "none", baseRate, baseRate, "1.00x",
+				base.peakShare, base.pruned)
 			for _, p := range policies {
 				o, err := b.decodeTrees(sc, n, true, p)
 				if err != nil {
 					return fmt.Errorf("%d trees, %s: %w", n, p, err)
 				}
 				rate := float64(o.sampled) / o.wall.Seconds()
-				fmt.Printf("%-6d %-9s %10.1f %10.1f %8.2fx %10.3f %9d\n", n, p, rate, baseRate, rate/baseRate, o.peakShare, o.pruned/int64(n))
+				fmt.Printf("%-6d %-9s %10.1f %10.1f %8.2fx %10.3f %9d\n", n, p, rate, baseRate, rate/baseRate,
+					o.peakShare, o.pruned/int64(n))
 			}
 		}
-		fmt.Println("\ntok/s: replayed (decoded) tokens per second over the whole run, tool-result prefill and re-encoding included;")
+		fmt.Println("\ntok/s: replayed (decoded) tokens per second over the whole run, tool-result prefill and " +
+			"re-encoding included;")
 		fmt.Println("KV peak: the most tokens one sequence held at once / all tokens it wrote (prompt + output).")
 	}
 
 	if len(loopCalls) > 0 {
-		fmt.Printf("\n%-6s %12s %12s %9s %14s %14s\n", "calls", "in-decode s", "agent-loop s", "ratio", "in-decode tok", "agent-loop tok")
+		fmt.Printf("\n%-6s %12s %12s %9s %14s %14s\n", "calls", "in-decode s", "agent-loop s", "ratio",
+			"in-decode tok", "agent-loop tok")
 		for _, k := range loopCalls {
 			// A tree that grows with its calls: one task, one subtask, k leaves with a call each.
 			sub := synthTree([]int{1, 1, max(k, 1)}, k)
@@ -434,9 +456,11 @@ func run(shape, dtype string, threads int, fanoutS, batchesS, policiesS string, 
 			if err != nil {
 				return fmt.Errorf("%d calls, agent loop: %w", k, err)
 			}
-			fmt.Printf("%-6d %12.1f %12.1f %8.2fx %14d %14d\n", len(sub.pieces)-1, o.wall.Seconds(), wall.Seconds(), wall.Seconds()/o.wall.Seconds(), o.steps, encoded)
+			fmt.Printf("%-6d %12.1f %12.1f %8.2fx %14d %14d\n", len(sub.pieces)-1, o.wall.Seconds(),
+				wall.Seconds(), wall.Seconds()/o.wall.Seconds(), o.steps, encoded)
 		}
-		fmt.Println("\ntok: tokens through the model's forward passes (prefill and decode); no prefix cache on either side.")
+		fmt.Println("\ntok: tokens through the model's forward passes (prefill and decode); no prefix cache on " +
+			"either side.")
 	}
 	return nil
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // backendHelp is the --backend flag's usage text.
-const backendHelp = "the backend: cpu (Go kernels, the default) or xla (gomlx graphs: on gomlx's pure-Go engine unless GOMLX_BACKEND names a PJRT plugin in a binary built with -tags pjrt)"
+const backendHelp = "the backend: cpu (Go kernels, the default) or xla (gomlx graphs: on gomlx's pure-Go " +
+	"engine unless GOMLX_BACKEND names a PJRT plugin in a binary built with -tags pjrt)"
 
 // newBackend builds the named backend over m with numPages KV pages of pageSize slots.
 func newBackend(kind string, m *model.Model, threads, pageSize, numPages int) (backend.Backend, error) {
@@ -31,7 +32,8 @@ func newBackend(kind string, m *model.Model, threads, pageSize, numPages int) (b
 		conf := os.Getenv("GOMLX_BACKEND")
 		be, err := xla.New(m, xla.Options{Backend: conf, PageSize: pageSize, NumPages: numPages})
 		if err != nil {
-			return nil, fmt.Errorf("xla backend (GOMLX_BACKEND=%q, PJRT_PLUGIN_LIBRARY_PATH=%q; this binary registers the gomlx backends %q, and never downloads a plugin%s): %w",
+			return nil, fmt.Errorf("xla backend (GOMLX_BACKEND=%q, PJRT_PLUGIN_LIBRARY_PATH=%q; this binary "+
+				"registers the gomlx backends %q, and never downloads a plugin%s): %w",
 				conf, os.Getenv("PJRT_PLUGIN_LIBRARY_PATH"), xla.Backends(), pjrtHint(), err)
 		}
 		return be, nil

@@ -139,7 +139,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if err := appendSlots(warm, 1); err != nil {
 		return err
 	}
-	if err := forward(&backend.Batch{Seqs: []backend.SeqInput{{Tokens: []int32{1}, Positions: []int32{0}, Pages: warm.Pages(), Logits: true}}}); err != nil {
+	if err := forward(&backend.Batch{Seqs: []backend.SeqInput{{Tokens: []int32{1}, Positions: []int32{0},
+		Pages: warm.Pages(), Logits: true}}}); err != nil {
 		return err
 	}
 	warm.Free()
@@ -180,7 +181,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	res.PrefillSeconds = time.Since(start).Seconds()
 	res.PrefillTokensPerS = float64(*batch**promptTokens) / res.PrefillSeconds
-	fmt.Fprintf(stderr, "bench: prefill %d x %d tokens in %.2fs: %.1f tokens/s\n", *batch, *promptTokens, res.PrefillSeconds, res.PrefillTokensPerS)
+	fmt.Fprintf(stderr, "bench: prefill %d x %d tokens in %.2fs: %.1f tokens/s\n", *batch, *promptTokens,
+		res.PrefillSeconds, res.PrefillTokensPerS)
 
 	// Decode: all sequences one token per step.
 	b := &backend.Batch{Seqs: make([]backend.SeqInput, *batch)}
@@ -195,7 +197,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 			tok[i], posv[i] = next[i], int32(at)
-			b.Seqs[i] = backend.SeqInput{Tokens: tok[i : i+1], Positions: posv[i : i+1], Start: at, Pages: s.Pages(), Logits: true}
+			b.Seqs[i] = backend.SeqInput{Tokens: tok[i : i+1], Positions: posv[i : i+1], Start: at,
+				Pages: s.Pages(), Logits: true}
 		}
 		if err := forward(b); err != nil {
 			return err
@@ -205,7 +208,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		}
 		if now := time.Now(); now.Sub(report) > 5*time.Second {
 			report = now
-			fmt.Fprintf(stderr, "bench: decode step %d/%d, %.1f tokens/s so far\n", step+1, *newTokens, float64((step+1)**batch)/now.Sub(start).Seconds())
+			fmt.Fprintf(stderr, "bench: decode step %d/%d, %.1f tokens/s so far\n", step+1, *newTokens,
+				float64((step+1)**batch)/now.Sub(start).Seconds())
 		}
 	}
 	res.DecodeSeconds = time.Since(start).Seconds()

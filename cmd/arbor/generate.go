@@ -22,7 +22,8 @@ import (
 // loadModel opens --model, or the built-in demo model when path is empty (saying so plainly).
 func loadModel(path string, stderr io.Writer) (*model.Model, error) {
 	if path == "" {
-		fmt.Fprintln(stderr, "arbor: no --model given: using the built-in demo model (tiny shape, random weights, Qwen3 tokenizer); its text is noise")
+		fmt.Fprintln(stderr, "arbor: no --model given: using the built-in demo model (tiny shape, random "+
+			"weights, Qwen3 tokenizer); its text is noise")
 		return demo.Load()
 	}
 	m, err := model.Load(path)
@@ -34,7 +35,8 @@ func loadModel(path string, stderr io.Writer) (*model.Model, error) {
 
 func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("generate", stderr)
-	modelPath := fs.String("model", "", "model: a Hugging Face directory or a .gguf file (default: the built-in demo model)")
+	modelPath := fs.String("model", "", "model: a Hugging Face directory or a .gguf file (default: the "+
+		"built-in demo model)")
 	prompt := fs.String("prompt", "", "the prompt text")
 	promptIDs := fs.String("prompt-ids", "", "the prompt as a JSON array of token ids (used as is: no BOS added)")
 	useChat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")

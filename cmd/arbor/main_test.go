@@ -37,10 +37,12 @@ func TestModelNewThenGenerate(t *testing.T) {
 		{"f32", "tiny.gguf"}, {"f32", "tiny-hf"}, {"q8_0", "tiny-q8.gguf"},
 	} {
 		path := filepath.Join(dir, c.out)
-		if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", c.dtype, "--out", path, "--seed", "3"); err != nil {
+		if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", c.dtype, "--out",
+			path, "--seed", "3"); err != nil {
 			t.Fatalf("model new %s: %v\n%s", c.out, err, stderr)
 		}
-		stdout, stderr, err := arbor(t, "", "generate", "--model", path, "--prompt", "Hello there", "--temperature", "0", "--max-tokens", "6", "--json")
+		stdout, stderr, err := arbor(t, "", "generate", "--model", path, "--prompt", "Hello there",
+			"--temperature", "0", "--max-tokens", "6", "--json")
 		if err != nil {
 			t.Fatalf("generate %s: %v\n%s", c.out, err, stderr)
 		}
@@ -62,7 +64,8 @@ func TestModelNewThenGenerate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		stdout2, _, err := arbor(t, "", "generate", "--model", path, "--prompt-ids", strings.TrimSpace(ids), "--temperature", "0", "--max-tokens", "6", "--json")
+		stdout2, _, err := arbor(t, "", "generate", "--model", path, "--prompt-ids", strings.TrimSpace(ids),
+			"--temperature", "0", "--max-tokens", "6", "--json")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +102,8 @@ func TestDemoModelSaysSo(t *testing.T) {
 func TestBackendsAgree(t *testing.T) {
 	var ids [2][]int32
 	for i, be := range []string{"cpu", "xla"} {
-		stdout, _, err := arbor(t, "", "generate", "--backend", be, "--prompt", "Once upon a time", "--max-tokens", "16", "--temperature", "0", "--json")
+		stdout, _, err := arbor(t, "", "generate", "--backend", be, "--prompt", "Once upon a time",
+			"--max-tokens", "16", "--temperature", "0", "--json")
 		if err != nil {
 			t.Fatalf("--backend %s: %v", be, err)
 		}
@@ -134,7 +138,8 @@ func TestXLAPluginMissing(t *testing.T) {
 }
 
 func TestChatPrompt(t *testing.T) {
-	stdout, stderr, err := arbor(t, "", "generate", "--chat", "--prompt", "Hi", "--temperature", "0", "--max-tokens", "2", "--json")
+	stdout, stderr, err := arbor(t, "", "generate", "--chat", "--prompt", "Hi", "--temperature", "0",
+		"--max-tokens", "2", "--json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -196,11 +201,13 @@ func TestBadInvocations(t *testing.T) {
 // (8,1,1), then decodes over 5..7 context rows (1,8,1): 3 graphs).
 func TestBenchBackends(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path, "--seed", "3"); err != nil {
+	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path,
+		"--seed", "3"); err != nil {
 		t.Fatalf("model new: %v\n%s", err, stderr)
 	}
 	for _, be := range []string{"cpu", "xla"} {
-		stdout, stderr, err := arbor(t, "", "bench", "--model", path, "--backend", be, "--prompt-tokens", "5", "--new-tokens", "3", "--bandwidth-mb", "0", "--threads", "2")
+		stdout, stderr, err := arbor(t, "", "bench", "--model", path, "--backend", be, "--prompt-tokens", "5",
+			"--new-tokens", "3", "--bandwidth-mb", "0", "--threads", "2")
 		if err != nil {
 			t.Fatalf("bench --backend %s: %v\n%s", be, err, stderr)
 		}

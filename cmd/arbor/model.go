@@ -57,7 +57,8 @@ func cmdModelNew(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("model new", stderr)
 	shape := fs.String("shape", "", "a real model's shape: "+strings.Join(shapeNames(), ", "))
 	dtypeName := fs.String("dtype", "f32", "weight type: f32, f16, bf16 or q8_0 (q8_0 only in GGUF)")
-	tokPath := fs.String("tokenizer", "", "tokenizer.json to ship with the model (default: the built-in Qwen3 tokenizer)")
+	tokPath := fs.String("tokenizer", "", "tokenizer.json to ship with the model (default: the built-in Qwen3 "+
+		"tokenizer)")
 	out := fs.String("out", "", "output: a path ending in .gguf writes GGUF, anything else a Hugging Face directory")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed gives the same weights")
 	if err := parseFlags(fs, args); err != nil {
@@ -153,7 +154,8 @@ func numParams(w *model.Weights) int {
 	add(w.Output)
 	for i := range w.Layers {
 		l := &w.Layers[i]
-		for _, t := range []*model.Tensor{l.AttnNorm, l.Q, l.K, l.V, l.O, l.QBias, l.KBias, l.VBias, l.QNorm, l.KNorm, l.FFNNorm, l.Gate, l.Up, l.Down} {
+		for _, t := range []*model.Tensor{l.AttnNorm, l.Q, l.K, l.V, l.O, l.QBias, l.KBias, l.VBias, l.QNorm,
+			l.KNorm, l.FFNNorm, l.Gate, l.Up, l.Down} {
 			add(t)
 		}
 	}

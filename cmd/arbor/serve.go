@@ -18,6 +18,9 @@ import (
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/server"
 	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tools/calc"
+	"github.com/arborlabs/arbor/tools/httptool"
+	"github.com/arborlabs/arbor/tools/toolconfig"
 )
 
 // stringList is a repeatable string flag (--api-key A --api-key B).
@@ -36,32 +39,43 @@ func cmdServe(args []string, stderr io.Writer) error {
 // nil, is told the address once the listener is up (tests listen on port 0).
 func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(addr string)) error {
 	fs := newFlags("serve", stderr)
-	modelPath := fs.String("model", "", "model: a Hugging Face directory or a .gguf file (default: the built-in demo model)")
+	modelPath := fs.String("model", "", "model: a Hugging Face directory or a .gguf file (default: the "+
+		"built-in demo model)")
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on, HOST:PORT")
 	var keys stringList
-	fs.Var(&keys, "api-key", "accept this API key (Authorization: Bearer KEY); repeatable; also $ARBOR_API_KEY. None: no auth")
-	servedName := fs.String("served-model-name", "", "the model id clients send and /v1/models lists (default: the model's file or directory name, or arbor-demo)")
+	fs.Var(&keys, "api-key", "accept this API key (Authorization: Bearer KEY); repeatable; also "+
+		"$ARBOR_API_KEY. None: no auth")
+	servedName := fs.String("served-model-name", "",
+		"the model id clients send and /v1/models lists (default: the model's file or directory name, or arbor-demo)")
 	maxQueue := fs.Int("max-queue", 256, "requests waiting for admission at most; beyond, 429 with Retry-After")
 	maxSeqs := fs.Int("max-seqs", 64, "sequences running in one batch at most")
 	ctxLen := fs.Int("ctx", 4096, "the most tokens (prompt and generated) one sequence may hold")
-	kvPages := fs.Int("kv-pages", 0, "KV cache pages of 16 tokens shared by all sequences (0: room for 4 full contexts)")
+	kvPages := fs.Int("kv-pages", 0, "KV cache pages of 16 tokens shared by all sequences (0: room for 4 full "+
+		"contexts)")
 	threads := fs.Int("threads", 0, "worker threads (0: all cores)")
 	backendKind := fs.String("backend", "cpu", backendHelp)
 	stepTokens := fs.Int("step-tokens", 512, "tokens in one forward step at most (the prefill chunk size)")
 	maxBody := fs.Int64("max-body", server.DefaultMaxBodyBytes, "request bodies larger than this many bytes get 413")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, how long running requests may finish before they are cancelled")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 30*time.Second,
+		"on SIGTERM, how long running requests may finish before they are cancelled")
 	chatTemplate := fs.String("chat-template", "", "a Jinja chat template file to use instead of the model's own")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	specialsInContent := fs.Bool("special-tokens-in-content", false, "read special-token text in chat messages "+
 		"(<|im_end|> and the like) as control tokens, like the chat template's markup; by default it is plain text")
-	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM models); a request may still ask for reasoning_format \"text\"")
+	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM "+
+		"models); a request may still ask for reasoning_format \"text\"")
 	var toolHosts stringList
-	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may reach; repeatable. None: such tools are refused")
-	metricsKey := fs.String("metrics-key", "", "require this key (Authorization: Bearer KEY) for /metrics; also $ARBOR_METRICS_KEY. None: /metrics is open")
+	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may "+
+		"reach; repeatable. None: such tools are refused")
+	metricsKey := fs.String("metrics-key", "", "require this key (Authorization: Bearer KEY) for /metrics; "+
+		"also $ARBOR_METRICS_KEY. None: /metrics is open")
 	var corsOrigins stringList
-	fs.Var(&corsOrigins, "cors-origin", "let browser pages from this origin (scheme://host[:port], or * for any) call the API; repeatable. None: no CORS headers")
-	toolsConfig := fs.String("tools-config", "", "a JSON file of the operator's tools: HTTP tools and MCP servers (see the README)")
-	toolCache := fs.Int("tool-cache", 1024, "tool results kept across requests, keyed by tool and arguments (0: per request only)")
+	fs.Var(&corsOrigins, "cors-origin", "let browser pages from this origin (scheme://host[:port], or * for "+
+		"any) call the API; repeatable. None: no CORS headers")
+	toolsConfig := fs.String("tools-config", "", "a JSON file of the operator's tools: HTTP tools and MCP "+
+		"servers (see the README)")
+	toolCache := fs.Int("tool-cache", 1024, "tool results kept across requests, keyed by tool and arguments "+
+		"(0: per request only)")
 	toolCacheTTL := fs.Duration("tool-cache-ttl", 10*time.Minute, "how long a cached tool result stays valid")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -77,7 +91,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		return fmt.Errorf("serve: --log-level: %w", err)
 	}
 	if *ctxLen < 2 || *maxQueue < 1 || *maxSeqs < 1 || *kvPages < 0 || *stepTokens < 1 || *maxBody < 1 {
-		return errors.New("serve: --ctx, --max-queue, --max-seqs, --step-tokens and --max-body must be positive, --kv-pages not negative")
+		return errors.New("serve: --ctx, --max-queue, --max-seqs, --step-tokens and --max-body must be " +
+			"positive, --kv-pages not negative")
 	}
 	for _, o := range corsOrigins {
 		if err := server.CheckCORSOrigin(o); err != nil {
@@ -123,7 +138,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	loadDone := make(chan loaded, 1)
 	go func() {
-		eng, cleanup, err := loadEngine(log, srv, *modelPath, *servedName, template, *backendKind, *threads, *ctxLen, *kvPages, *maxSeqs, *maxQueue, *stepTokens)
+		eng, cleanup, err := loadEngine(log, srv, *modelPath, *servedName, template, *backendKind, *threads,
+			*ctxLen, *kvPages, *maxSeqs, *maxQueue, *stepTokens)
 		loadDone <- loaded{eng, cleanup, err}
 	}()
 	var ld loaded
@@ -152,7 +168,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	// Graceful shutdown: refuse new work (503), let what runs finish within the timeout (then
 	// cancel it), and close the listener once every handler has written its last byte.
-	log.Info("shutting down", "timeout", shutdownTimeout.String(), "running", ld.eng.Stats().Running, "waiting", ld.eng.Stats().Waiting)
+	log.Info("shutting down", "timeout", shutdownTimeout.String(), "running", ld.eng.Stats().Running,
+		"waiting", ld.eng.Stats().Waiting)
 	dctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
 	defer cancel()
 	if err := srv.Drain(dctx); err != nil {
@@ -170,11 +187,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 
 // loadEngine loads the model, starts its engine and hands it to the server. cleanup frees the
 // engine, the backend and the model.
-func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, backendKind string, threads, ctxLen, kvPages, maxSeqs, maxQueue, stepTokens int) (*engine.Engine, func(), error) {
+func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, backendKind string, threads,
+	ctxLen, kvPages, maxSeqs, maxQueue, stepTokens int) (*engine.Engine, func(), error) {
 	start := time.Now()
 	demoModel := path == ""
 	if demoModel {
-		log.Warn("no --model given: serving the built-in demo model (tiny shape, random weights, Qwen3 tokenizer); its text is noise")
+		log.Warn("no --model given: serving the built-in demo model (tiny shape, random weights, Qwen3 " +
+			"tokenizer); its text is noise")
 	}
 	m, err := loadModel(path, io.Discard)
 	if err != nil {
@@ -189,7 +208,8 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 		m.Close()
 		return nil, nil, fmt.Errorf("serve: backend: %w", err)
 	}
-	eng := engine.New(be, m.Tokenizer, engine.Options{MaxContext: ctxLen, StepTokens: stepTokens, MaxSeqs: maxSeqs, MaxQueue: maxQueue})
+	eng := engine.New(be, m.Tokenizer, engine.Options{MaxContext: ctxLen, StepTokens: stepTokens,
+		MaxSeqs: maxSeqs, MaxQueue: maxQueue})
 	cleanup := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -203,7 +223,8 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 			name = strings.TrimSuffix(filepath.Base(filepath.Clean(path)), ".gguf")
 		}
 	}
-	if err := srv.Ready(eng, server.Model{Name: name, Path: path, Demo: demoModel, ChatTemplate: template}); err != nil {
+	if err := srv.Ready(eng, server.Model{Name: name, Path: path, Demo: demoModel,
+		ChatTemplate: template}); err != nil {
 		cleanup()
 		return nil, nil, err
 	}
@@ -215,16 +236,17 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 // treeOptions gathers the operator's tools (the built-in calculator, and the HTTP tools and
 // MCP servers of a config file) and the task-tree settings. The returned function closes
 // the MCP sessions.
-func treeOptions(ctx context.Context, def bool, hosts []string, configPath string, cacheSize int, ttl time.Duration) (server.TreeOptions, func(), error) {
-	opt := server.TreeOptions{Default: def, AllowHosts: hosts, Tools: []tools.Tool{tools.Calculator()}}
+func treeOptions(ctx context.Context, def bool, hosts []string, configPath string, cacheSize int,
+	ttl time.Duration) (server.TreeOptions, func(), error) {
+	opt := server.TreeOptions{Default: def, AllowHosts: hosts, Tools: []tools.Tool{calc.New()}}
 	closeAll := func() {}
 	for _, h := range hosts {
-		if err := tools.CheckAllowHost(h); err != nil {
+		if err := httptool.CheckAllowHost(h); err != nil {
 			return opt, closeAll, fmt.Errorf("--allow-tool-host: %w", err)
 		}
 	}
 	if configPath != "" {
-		cfg, err := tools.LoadConfig(configPath)
+		cfg, err := toolconfig.Load(configPath)
 		if err != nil {
 			return opt, closeAll, fmt.Errorf("--tools-config: %w", err)
 		}

@@ -23,7 +23,8 @@ func TestServeAccessFlags(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		addrs := make(chan string, 1)
 		done := make(chan error, 1)
-		args := append([]string{"--addr", "127.0.0.1:0", "--ctx", "64", "--cors-origin", "http://localhost:3000"}, c.args...)
+		args := append([]string{"--addr", "127.0.0.1:0", "--ctx", "64", "--cors-origin",
+			"http://localhost:3000"}, c.args...)
 		go func() { done <- serve(ctx, args, io.Discard, func(addr string) { addrs <- addr }) }()
 		var base string
 		select {
@@ -54,7 +55,8 @@ func TestServeAccessFlags(t *testing.T) {
 		if s, _ := status("GET", "/metrics", "Authorization", "Bearer "+c.key); s != 200 {
 			t.Errorf("%v: /metrics with %s: %d", args, c.key, s)
 		}
-		s, h := status("OPTIONS", "/v1/chat/completions", "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST")
+		s, h := status("OPTIONS", "/v1/chat/completions", "Origin", "http://localhost:3000",
+			"Access-Control-Request-Method", "POST")
 		if s != 204 || h.Get("Access-Control-Allow-Origin") != "http://localhost:3000" {
 			t.Errorf("%v: preflight: %d %v", args, s, h)
 		}

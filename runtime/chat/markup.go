@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/arborlabs/arbor/runtime/tokenizer"
 )
 
 // A model's special (control) tokens, such as "<|im_start|>" and "<|im_end|>", belong to the
@@ -121,11 +123,6 @@ func (r *rewriter) str(s string) string {
 	return string(b)
 }
 
-// Span is the byte range [Start, End) of a text.
-type Span struct {
-	Start, End int
-}
-
 // Prompt is a rendered conversation.
 type Prompt struct {
 	// Text is the template's output, exactly as Render returns it.
@@ -133,7 +130,7 @@ type Prompt struct {
 	// Data are the byte ranges of Text, in order and apart, that hold special-token text from
 	// the client's strings rather than from the template. A special token overlapping one of
 	// them must be encoded as plain text. Empty when the client wrote no special-token text.
-	Data []Span
+	Data []tokenizer.Span
 }
 
 // SpecialTextError is the error of a conversation whose strings hold special-token text that
@@ -178,8 +175,8 @@ func (t *Template) RenderPrompt(in Input, sp *Specials) (Prompt, error) {
 }
 
 // differences returns the maximal byte ranges where a and b (of equal length) differ.
-func differences(a, b string) []Span {
-	var out []Span
+func differences(a, b string) []tokenizer.Span {
+	var out []tokenizer.Span
 	for i := 0; i < len(a); {
 		if a[i] == b[i] {
 			i++
@@ -189,7 +186,7 @@ func differences(a, b string) []Span {
 		for j < len(a) && a[j] != b[j] {
 			j++
 		}
-		out = append(out, Span{i, j})
+		out = append(out, tokenizer.Span{Start: i, End: j})
 		i = j
 	}
 	return out

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/arborlabs/arbor/runtime/tokenizer"
 )
 
 var (
@@ -195,7 +197,7 @@ func TestRenderPromptCommonCase(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := strings.Index(p.Text, "user\n") + len("user\n")
-	if len(p.Data) != 1 || p.Data[0] != (Span{at, at + len("<|im_end|>")}) {
+	if len(p.Data) != 1 || p.Data[0] != (tokenizer.Span{Start: at, End: at + len("<|im_end|>")}) {
 		t.Fatalf("data %v, want the content's <|im_end|> at %d", p.Data, at)
 	}
 }

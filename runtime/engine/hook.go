@@ -21,7 +21,8 @@ type Chooser interface {
 	Choose(i int) (id int32, ok bool)
 }
 
-// Span is a range [Begin, End) of output token indices.
+// Span is a range [Begin, End) of output token indices (package tree also measures output
+// bytes with it).
 type Span struct{ Begin, End int }
 
 // Len is the number of tokens in the span.

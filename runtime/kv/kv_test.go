@@ -57,7 +57,8 @@ func scratchKV(toks []int32) []uint64 {
 }
 
 func newWorld(t *testing.T, pages, pageSize int) *world {
-	w := &world{t: t, pool: NewPool(pages, pageSize), mem: make([][]uint64, pages), next: 1 << 20, pageKV: map[uint64][]uint64{}}
+	w := &world{t: t, pool: NewPool(pages, pageSize), mem: make([][]uint64, pages), next: 1 << 20,
+		pageKV: map[uint64][]uint64{}}
 	for i := range w.mem {
 		w.mem[i] = make([]uint64, w.pool.PageSize())
 	}
@@ -79,7 +80,8 @@ func (w *world) apply(seq *Sequence, moves []Move) {
 			w.t.Fatalf("move %d %+v overlaps itself", i, m)
 		}
 		if w.pool.Ref(m.DstPage) != 1 || !slices.Contains(seq.Pages(), m.DstPage) {
-			w.t.Fatalf("move %d %+v writes page %d (ref %d) not held by its sequence alone", i, m, m.DstPage, w.pool.Ref(m.DstPage))
+			w.t.Fatalf("move %d %+v writes page %d (ref %d) not held by its sequence alone", i, m, m.DstPage,
+				w.pool.Ref(m.DstPage))
 		}
 		if w.isHashed(m.DstPage) {
 			w.t.Fatalf("move %d %+v writes page %d, which is still in the prefix cache", i, m, m.DstPage)
@@ -188,7 +190,8 @@ func (w *world) commit(i int, tokens []int32, hashes []uint64) {
 		case p.hashed[id] && p.hash[id] != h:
 			w.t.Fatalf("seq %d page %d (id %d): cached as %x, committed as %x", i, k, id, p.hash[id], h)
 		case !ok || !p.hashed[id] && other == id:
-			w.t.Fatalf("seq %d page %d (id %d): commit of a clean full page left %x uncached (pruned %v at %d, clean %d, len %d)", i, k, id, h, s.pruned, s.prunedAt, w.clean[i], s.n)
+			w.t.Fatalf("seq %d page %d (id %d): commit of a clean full page left %x uncached (pruned %v at %d, "+
+				"clean %d, len %d)", i, k, id, h, s.pruned, s.prunedAt, w.clean[i], s.n)
 		}
 	}
 }
@@ -225,7 +228,8 @@ func (w *world) snapshot() string {
 	p := w.pool
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := fmt.Sprint(p.ref, p.next, p.prev, p.numFree.Load(), p.peak.Load(), p.hash, p.hashed, len(p.cache), p.numCached.Load())
+	out := fmt.Sprint(p.ref, p.next, p.prev, p.numFree.Load(), p.peak.Load(), p.hash, p.hashed, len(p.cache),
+		p.numCached.Load())
 	for _, s := range w.seqs {
 		out += fmt.Sprint(s.pages, s.n, s.pruned, s.prunedAt)
 	}
@@ -421,7 +425,8 @@ func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) (stats pre
 					// that the sequence holds alone are written, so none may stay cached.
 					for _, id := range s.Pages()[b/P:] {
 						if w.pool.Ref(id) == 1 && w.isHashed(id) {
-							t.Fatalf("remove [%d,%d) of %d left page %d, which it shifts, in the prefix cache", b, e, L, id)
+							t.Fatalf("remove [%d,%d) of %d left page %d, which it shifts, in the prefix cache",
+								b, e, L, id)
 						}
 					}
 				} else if e == L && b < e && b <= w.clean[i] {
@@ -432,7 +437,8 @@ func runRandom(t *testing.T, pages, pageSize, steps int, seed uint64) (stats pre
 					bound += b % P
 				}
 				if w.moved > bound {
-					t.Fatalf("remove [%d,%d) of %d (P %d, shared %v) copied %d slots, bound %d", b, e, L, P, shared, w.moved, bound)
+					t.Fatalf("remove [%d,%d) of %d (P %d, shared %v) copied %d slots, bound %d", b, e, L, P,
+						shared, w.moved, bound)
 				}
 				if (e-b)%P == 0 && b%P == 0 && w.moved != 0 {
 					t.Fatalf("page-aligned remove [%d,%d) copied %d slots", b, e, w.moved)

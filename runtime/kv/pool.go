@@ -224,5 +224,6 @@ func (p *Pool) releaseLocked(id int32) {
 }
 
 func (p *Pool) outOfPages(op string, need int) error {
-	return fmt.Errorf("%s: need %d free pages, %d free of %d: %w", op, need, p.numFree.Load(), p.capacity, ErrOutOfPages)
+	return fmt.Errorf("%s: need %d free pages, %d free of %d: %w", op, need, p.numFree.Load(), p.capacity,
+		ErrOutOfPages)
 }

@@ -239,7 +239,8 @@ func TestCommitPrefix(t *testing.T) {
 	w.commit(b, w.toks[b], PageHashes(w.toks[b], P))
 	w.check()
 	if w.pool.CachedPages() != 2 || w.isHashed(w.seqs[b].Pages()[0]) {
-		t.Fatalf("duplicate prefix: %d cached pages, b's page 0 hashed %v", w.pool.CachedPages(), w.isHashed(w.seqs[b].Pages()[0]))
+		t.Fatalf("duplicate prefix: %d cached pages, b's page 0 hashed %v", w.pool.CachedPages(),
+			w.isHashed(w.seqs[b].Pages()[0]))
 	}
 	// The pages stay cached when a lets go, and b's duplicates go back uncached.
 	w.seqs[a].Free()
@@ -300,7 +301,8 @@ func TestPrefixEviction(t *testing.T) {
 	}
 	w.check()
 	if w.pool.NumFree() != 0 || w.pool.InUse() != 8 || w.pool.CachedPages() != 1 {
-		t.Fatalf("after reviving: %d free, %d in use, %d cached", w.pool.NumFree(), w.pool.InUse(), w.pool.CachedPages())
+		t.Fatalf("after reviving: %d free, %d in use, %d cached", w.pool.NumFree(), w.pool.InUse(),
+			w.pool.CachedPages())
 	}
 	before := w.snapshot()
 	if _, err := w.seqs[filler].Append(1); err == nil || w.snapshot() != before {

@@ -290,7 +290,8 @@ func (s *Sequence) removeWholePages(begin, end int) ([]Move, error) {
 		s.pages = append(s.pages[:bp], s.pages[ep:]...)
 	default:
 		if p.numFree.Load() < 1 {
-			return nil, p.outOfPages(fmt.Sprintf("kv: remove [%d, %d) from a sequence of %d tokens", begin, end, s.n), 1)
+			msg := fmt.Sprintf("kv: remove [%d, %d) from a sequence of %d tokens", begin, end, s.n)
+			return nil, p.outOfPages(msg, 1)
 		}
 		fresh := p.allocLocked()
 		moves = []Move{

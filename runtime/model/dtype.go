@@ -217,7 +217,8 @@ func checkShape(name string, d DType, shape []int) (int, error) {
 			cols = shape[len(shape)-1]
 		}
 		if cols%Q8Block != 0 {
-			return 0, fmt.Errorf("tensor %s: q8_0 needs rows of a multiple of %d values, shape %v", name, Q8Block, shape)
+			return 0, fmt.Errorf("tensor %s: q8_0 needs rows of a multiple of %d values, shape %v", name,
+				Q8Block, shape)
 		}
 	}
 	return int(n), nil
@@ -241,7 +242,8 @@ func (t *Tensor) Check() error {
 		return err
 	}
 	if len(t.Data) != t.ByteSize() {
-		return fmt.Errorf("tensor %s: %v %v needs %d bytes, has %d", t.Name, t.DType, t.Shape, t.ByteSize(), len(t.Data))
+		return fmt.Errorf("tensor %s: %v %v needs %d bytes, has %d", t.Name, t.DType, t.Shape, t.ByteSize(),
+			len(t.Data))
 	}
 	return nil
 }

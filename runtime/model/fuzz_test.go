@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,8 +63,10 @@ func fuzzSeeds(t testing.TB) (gguf, st map[string][]byte) {
 		}
 	}
 	var buf bytes.Buffer
-	if err := EncodeSafetensors(&buf, []*Tensor{randTensor(t, "a", F32, []int{2, 3}, 1), randTensor(t, "b", F16, []int{3}, 2),
-		randTensor(t, "c", BF16, []int{1, 1, 2}, 3), randTensor(t, "s", F32, nil, 4)}, map[string]string{"k": "v"}); err != nil {
+	if err := EncodeSafetensors(&buf, []*Tensor{randTensor(t, "a", F32, []int{2, 3}, 1),
+		randTensor(t, "b", F16, []int{3}, 2),
+		randTensor(t, "c", BF16, []int{1, 1, 2}, 3), randTensor(t, "s", F32, nil,
+			4)}, map[string]string{"k": "v"}); err != nil {
 		t.Fatal(err)
 	}
 	st["dtypes"] = buf.Bytes()
@@ -202,7 +205,8 @@ func FuzzSafetensors(f *testing.F) {
 			t.Fatalf("re-parsing: %v", err)
 		}
 		for name, tn := range ts {
-			if got := ts2[name]; got == nil || got.DType != tn.DType || !equalInts(got.Shape, tn.Shape) || !bytes.Equal(got.Data, tn.Data) {
+			if got := ts2[name]; got == nil || got.DType != tn.DType || !slices.Equal(got.Shape, tn.Shape) ||
+				!bytes.Equal(got.Data, tn.Data) {
 				t.Fatal(fmt.Sprintf("tensor %s changed in the round trip", name))
 			}
 		}

@@ -315,7 +315,8 @@ func ParseGGUF(file string, data []byte) (*GGUFFile, error) {
 		return fail("header", err)
 	}
 	if f.Version != 2 && f.Version != 3 {
-		return nil, fmt.Errorf("%s: unsupported GGUF version %d (want 3; big-endian files are not supported)", file, f.Version)
+		return nil, fmt.Errorf("%s: unsupported GGUF version %d (want 3; big-endian files are not supported)",
+			file, f.Version)
 	}
 	nt, err := r.u64()
 	if err != nil {
@@ -401,7 +402,8 @@ func ParseGGUF(file string, data []byte) (*GGUFFile, error) {
 			if tn == "" {
 				tn = "unknown"
 			}
-			return nil, fmt.Errorf("%s: gguf tensor %s has unsupported type %s (%d); Arbor reads f32, f16, bf16 and q8_0", file, name, tn, gt)
+			return nil, fmt.Errorf("%s: gguf tensor %s has unsupported type %s (%d); Arbor reads f32, f16, "+
+				"bf16 and q8_0", file, name, tn, gt)
 		}
 		if _, err := checkShape(name, dt, shape); err != nil {
 			return nil, fmt.Errorf("%s: gguf %w", file, err)
@@ -421,11 +423,12 @@ func ParseGGUF(file string, data []byte) (*GGUFFile, error) {
 	for _, in := range infos {
 		size := uint64(in.t.ByteSize())
 		if in.off%uint64(f.Alignment) != 0 {
-			return nil, fmt.Errorf("%s: gguf tensor %s offset %d is not a multiple of the alignment %d", file, in.t.Name, in.off, f.Alignment)
+			return nil, fmt.Errorf("%s: gguf tensor %s offset %d is not a multiple of the alignment %d", file,
+				in.t.Name, in.off, f.Alignment)
 		}
 		if in.off > uint64(len(body)) || size > uint64(len(body))-in.off {
-			return nil, fmt.Errorf("%s: gguf tensor %s (%d bytes at offset %d) runs past the end of the file (%d bytes of data)",
-				file, in.t.Name, size, in.off, len(body))
+			return nil, fmt.Errorf("%s: gguf tensor %s (%d bytes at offset %d) runs past the end of the file "+
+				"(%d bytes of data)", file, in.t.Name, size, in.off, len(body))
 		}
 		in.t.Data = body[in.off : in.off+size : in.off+size]
 		f.Tensors = append(f.Tensors, in.t)

@@ -184,14 +184,16 @@ func configFromGGUF(f *GGUFFile) (*Config, error) {
 		return nil, err
 	}
 	if vdim != c.HeadDim {
-		return nil, fmt.Errorf("%s %d differs from the key length %d (not supported)", k("attention.value_length"), vdim, c.HeadDim)
+		return nil, fmt.Errorf("%s %d differs from the key length %d (not supported)",
+			k("attention.value_length"), vdim, c.HeadDim)
 	}
 	rot, err := metaInt(f, k("rope.dimension_count"), c.HeadDim, false)
 	if err != nil {
 		return nil, err
 	}
 	if rot != c.HeadDim {
-		return nil, fmt.Errorf("%s %d differs from the head size %d (partial RoPE is not supported)", k("rope.dimension_count"), rot, c.HeadDim)
+		return nil, fmt.Errorf("%s %d differs from the head size %d (partial RoPE is not supported)",
+			k("rope.dimension_count"), rot, c.HeadDim)
 	}
 	eps, err := metaFloat(f, k("attention.layer_norm_rms_epsilon"), 0, true)
 	if err != nil {
@@ -219,7 +221,8 @@ func configFromGGUF(f *GGUFFile) (*Config, error) {
 	c.QKNorm = f.Tensor("blk.0.attn_q_norm.weight") != nil
 	if t := f.Tensor("rope_freqs.weight"); t != nil {
 		if len(t.Shape) != 1 || (c.HeadDim > 0 && t.Shape[0] != c.HeadDim/2) {
-			return nil, fmt.Errorf("tensor rope_freqs.weight has shape %v, want [%d] (head_dim/2)", t.Shape, c.HeadDim/2)
+			return nil, fmt.Errorf("tensor rope_freqs.weight has shape %v, want [%d] (head_dim/2)", t.Shape,
+				c.HeadDim/2)
 		}
 		c.RopeFactors = t.Float32s()
 		for i, v := range c.RopeFactors {
@@ -265,7 +268,8 @@ func vocabFromGGUF(f *GGUFFile) (*tokenizer.GGUFVocab, error) {
 			return nil, fmt.Errorf("metadata key tokenizer.ggml.token_type is a %T, want an array of int32", x)
 		}
 		if len(v.TokenTypes) != len(v.Tokens) {
-			return nil, fmt.Errorf("tokenizer.ggml.token_type has %d entries for %d tokens", len(v.TokenTypes), len(v.Tokens))
+			return nil, fmt.Errorf("tokenizer.ggml.token_type has %d entries for %d tokens",
+				len(v.TokenTypes), len(v.Tokens))
 		}
 	}
 	if x, ok := f.Get("tokenizer.ggml.merges"); ok {
@@ -525,7 +529,8 @@ func vocabKVs(v *tokenizer.GGUFVocab, vocabSize int) ([]GGUFKV, error) {
 			kvs = append(kvs, GGUFKV{"tokenizer.ggml." + id.key, uint32(id.v)})
 		}
 	}
-	kvs = append(kvs, GGUFKV{"tokenizer.ggml.add_bos_token", v.AddBOS}, GGUFKV{"tokenizer.ggml.add_eos_token", v.AddEOS})
+	kvs = append(kvs, GGUFKV{"tokenizer.ggml.add_bos_token", v.AddBOS},
+		GGUFKV{"tokenizer.ggml.add_eos_token", v.AddEOS})
 	if v.Model == "llama" || v.AddSpacePfx {
 		kvs = append(kvs, GGUFKV{"tokenizer.ggml.add_space_prefix", v.AddSpacePfx})
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"unsafe"
@@ -56,7 +57,7 @@ func TestGGUFHandmade(t *testing.T) {
 		t.Errorf("names = %#v", v)
 	}
 	w := f.Tensor("w")
-	if !equalInts(w.Shape, []int{2, 4}) {
+	if !slices.Equal(w.Shape, []int{2, 4}) {
 		t.Errorf("shape %v, want [2 4] (the file lists the innermost dimension first)", w.Shape)
 	}
 	if got := w.Row(1, make([]float32, 4)); !reflect.DeepEqual(got, []float32{4, 5, 6, 7}) {
@@ -79,7 +80,8 @@ func TestGGUFMetadataAndTensorsRoundTrip(t *testing.T) {
 		{"u32", uint32(4000000000)}, {"i32", int32(-2000000000)}, {"f32", float32(1.5)}, {"bool", true},
 		{"str", "héllo"}, {"empty", ""}, {"u64", uint64(1) << 63}, {"i64", int64(-1) << 62}, {"f64", math.Pi},
 		{"a.u8", []uint8{1, 2, 3}}, {"a.i8", []int8{-1}}, {"a.u16", []uint16{7}}, {"a.i16", []int16{-7}},
-		{"a.u32", []uint32{1, 2}}, {"a.i32", []int32{-5, 6}}, {"a.f32", []float32{0.25, -1}}, {"a.bool", []bool{true, false}},
+		{"a.u32", []uint32{1, 2}}, {"a.i32", []int32{-5, 6}}, {"a.f32", []float32{0.25, -1}},
+		{"a.bool", []bool{true, false}},
 		{"a.str", []string{"x", "", "yz"}}, {"a.u64", []uint64{9}}, {"a.i64", []int64{-9}}, {"a.f64", []float64{2.5}},
 		{"a.empty", []string{}}, {"a.nested", []any{[]int32{1, 2}, []string{"p"}, []any{[]uint8{3}}}},
 	}
@@ -241,7 +243,8 @@ func TestGGUFLlamaPermutesQK(t *testing.T) {
 		for _, c := range []struct {
 			file string
 			hf   *Tensor
-		}{{"blk.1.attn_q.weight", w.Layers[1].Q}, {"blk.1.attn_k.weight", w.Layers[1].K}, {"blk.0.attn_v.weight", w.Layers[0].V}} {
+		}{{"blk.1.attn_q.weight", w.Layers[1].Q}, {"blk.1.attn_k.weight",
+			w.Layers[1].K}, {"blk.0.attn_v.weight", w.Layers[0].V}} {
 			g := f.Tensor(c.file)
 			rb := g.DType.RowBytes(g.Cols())
 			permuted := cfg.Arch == ArchLlama && !strings.Contains(c.file, "attn_v")
@@ -260,7 +263,8 @@ func TestGGUFLlamaPermutesQK(t *testing.T) {
 	}
 	// permuteRoPE there and back is the identity, for matrices and vectors.
 	q := randTensor(t, "q", Q8_0, []int{6 * 8, 64}, 1)
-	for _, x := range []*Tensor{q, randTensor(t, "b", F32, []int{6 * 8}, 2), randTensor(t, "b16", BF16, []int{6 * 8}, 3)} {
+	for _, x := range []*Tensor{q, randTensor(t, "b", F32, []int{6 * 8}, 2),
+		randTensor(t, "b16", BF16, []int{6 * 8}, 3)} {
 		g, err := permuteRoPE(x, 6, true)
 		if err != nil {
 			t.Fatal(err)
@@ -431,7 +435,8 @@ func TestGGUFBadFiles(t *testing.T) {
 		{"wrong magic", "bad magic", append([]byte("GGML"), good[4:]...)},
 		{"version 1", "unsupported GGUF version 1", append(append([]byte("GGUF"), 1, 0, 0, 0), good[8:]...)},
 		{"big-endian", "big-endian", append(append([]byte("GGUF"), 0, 0, 0, 3), good[8:]...)},
-		{"tensor out of bounds", "gguf tensor w (32 bytes at offset 32) runs past the end", handmade(ggmlF32, []uint64{4, 2}, 32, 0, nil, 32)},
+		{"tensor out of bounds", "gguf tensor w (32 bytes at offset 32) runs past the end",
+			handmade(ggmlF32, []uint64{4, 2}, 32, 0, nil, 32)},
 		{"tensor data cut short", "runs past the end", handmade(ggmlF32, []uint64{4, 2}, 0, 0, nil, 31)},
 		{"unaligned offset", "not a multiple of the alignment", handmade(ggmlF32, []uint64{4}, 4, 0, nil, 64)},
 		{"unsupported type", "tensor w has unsupported type q4_0 (2)", handmade(2, []uint64{32}, 0, 0, nil, 64)},
@@ -440,9 +445,12 @@ func TestGGUFBadFiles(t *testing.T) {
 		{"five dims", "tensor w has 5 dimensions", handmade(ggmlF32, []uint64{1, 1, 1, 1, 1}, 0, 0, nil, 32)},
 		{"zero dim", "bad dimension 0", handmade(ggmlF32, []uint64{0}, 0, 0, nil, 32)},
 		{"huge dims", "too large", handmade(ggmlF32, []uint64{1 << 30, 1 << 30}, 0, 0, nil, 32)},
-		{"huge tensor count", "claims", append(append([]byte("GGUF"), 3, 0, 0, 0), binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 1<<62), 0)...)},
-		{"huge kv count", "claims", append(append([]byte("GGUF"), 3, 0, 0, 0), binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 0), 1<<62)...)},
-		{"huge string", "metadata entry 0", handmade(ggmlF32, []uint64{1}, 0, 1, func(b *rawBuf) { b.u64(1 << 60) }, 32)},
+		{"huge tensor count", "claims", append(append([]byte("GGUF"), 3, 0, 0, 0),
+			binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 1<<62), 0)...)},
+		{"huge kv count", "claims", append(append([]byte("GGUF"), 3, 0, 0, 0),
+			binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 0), 1<<62)...)},
+		{"huge string", "metadata entry 0", handmade(ggmlF32, []uint64{1}, 0, 1,
+			func(b *rawBuf) { b.u64(1 << 60) }, 32)},
 		{"huge array", "array of 1152921504606846976 values", handmade(ggmlF32, []uint64{1}, 0, 1, func(b *rawBuf) {
 			b.str("a").u32(ggufArray).u32(ggufUint32).u64(1 << 60)
 		}, 32)},
@@ -456,7 +464,8 @@ func TestGGUFBadFiles(t *testing.T) {
 				b.u32(ggufArray).u64(1)
 			}
 		}, 32)},
-		{"unknown value type", "metadata x: unknown value type 13", handmade(ggmlF32, []uint64{1}, 0, 1, func(b *rawBuf) { b.str("x").u32(13) }, 32)},
+		{"unknown value type", "metadata x: unknown value type 13",
+			handmade(ggmlF32, []uint64{1}, 0, 1, func(b *rawBuf) { b.str("x").u32(13) }, 32)},
 		{"duplicate key", "appears twice", handmade(ggmlF32, []uint64{1}, 0, 2, func(b *rawBuf) {
 			b.str("x").u32(ggufBool).WriteByte(1)
 			b.str("x").u32(ggufBool).WriteByte(0)
@@ -555,12 +564,16 @@ func TestGGUFBadModels(t *testing.T) {
 			replace("blk.0.attn_k.weight", randTensor(t, "blk.0.attn_k.weight", Q8_0, []int{64, 64}, 1))},
 		{"missing key", "metadata key llama.block_count is missing", withoutKey("llama.block_count"), tensors},
 		{"key of the wrong type", "llama.block_count is a string", withKey("llama.block_count", "2"), tensors},
-		{"unsupported architecture", `unsupported general.architecture "gpt2"`, withKey("general.architecture", "gpt2"), tensors},
+		{"unsupported architecture", `unsupported general.architecture "gpt2"`,
+			withKey("general.architecture", "gpt2"), tensors},
 		{"no architecture", "general.architecture is missing", withoutKey("general.architecture"), tensors},
-		{"vocab size disagrees", "token_embd.weight has shape [512 64], want [600 64]", withKey("llama.vocab_size", uint32(600)), tensors},
-		{"bad rope_freqs", "rope_freqs.weight has shape [4]", kvs, replace("rope_freqs.weight", randTensor(t, "rope_freqs.weight", F32, []int{4}, 1))},
+		{"vocab size disagrees", "token_embd.weight has shape [512 64], want [600 64]",
+			withKey("llama.vocab_size", uint32(600)), tensors},
+		{"bad rope_freqs", "rope_freqs.weight has shape [4]", kvs,
+			replace("rope_freqs.weight", randTensor(t, "rope_freqs.weight", F32, []int{4}, 1))},
 		{"partial rope", "partial RoPE", withKey("llama.rope.dimension_count", uint32(8)), tensors},
-		{"scaling type", "rope.scaling.type", append(append([]GGUFKV(nil), kvs...), GGUFKV{"llama.rope.scaling.type", "yarn"}), tensors},
+		{"scaling type", "rope.scaling.type", append(append([]GGUFKV(nil), kvs...),
+			GGUFKV{"llama.rope.scaling.type", "yarn"}), tensors},
 		{"eos out of range", "eos_token_id", withKey("tokenizer.ggml.eos_token_id", uint32(100000)), tensors},
 		{"token types short", "token_type has 2 entries", withKey("tokenizer.ggml.token_type", []int32{1, 1}), tensors},
 		{"bad heads", "not a multiple", withKey("llama.attention.head_count_kv", uint32(3)), tensors},
@@ -583,7 +596,8 @@ func TestGGUFBadModels(t *testing.T) {
 	binary.LittleEndian.PutUint32(bad[typeAt:], 12)
 	p := filepath.Join(dir, "q4k.gguf")
 	os.WriteFile(p, bad, 0o644)
-	if _, err := LoadWeights(p); err == nil || !strings.Contains(err.Error(), "blk.0.attn_q.weight has unsupported type q4_K") {
+	if _, err := LoadWeights(p); err == nil || !strings.Contains(err.Error(),
+		"blk.0.attn_q.weight has unsupported type q4_K") {
 		t.Errorf("q4_K tensor: got %v", err)
 	}
 	// Truncations of a whole model file fail cleanly (every byte of the header, then a sample).

@@ -81,7 +81,8 @@ func ParseHFConfig(data []byte) (*Config, error) {
 	if h.HeadDim != nil {
 		c.HeadDim = *h.HeadDim
 	}
-	c.MaxPositions = map[string]int{ArchLlama: 2048, ArchMistral: 131072, ArchQwen2: 32768, ArchQwen3: 32768}[h.ModelType]
+	c.MaxPositions = map[string]int{ArchLlama: 2048, ArchMistral: 131072, ArchQwen2: 32768,
+		ArchQwen3: 32768}[h.ModelType]
 	if h.MaxPositions != nil {
 		c.MaxPositions = *h.MaxPositions
 	}
@@ -280,7 +281,8 @@ func MarshalHFConfig(cfg *Config, torchDType string) ([]byte, error) {
 		return nil, err
 	}
 	if cfg.RopeFactors != nil && cfg.RopeScaling == nil {
-		return nil, errors.New("config has rope_freqs factors but no llama3 rope_scaling; config.json cannot express them")
+		return nil, errors.New("config has rope_freqs factors but no llama3 rope_scaling; config.json cannot " +
+			"express them")
 	}
 	if cfg.AttnBias != (cfg.Arch == ArchQwen2) {
 		return nil, fmt.Errorf("%s with attention biases = %v cannot be written as config.json", cfg.Arch, cfg.AttnBias)
@@ -294,8 +296,9 @@ func MarshalHFConfig(cfg *Config, torchDType string) ([]byte, error) {
 	o := hfConfigOut{Architectures: []string{hfArchitectures[cfg.Arch]}, ModelType: cfg.Arch,
 		VocabSize: cfg.VocabSize, HiddenSize: cfg.HiddenSize, IntermediateSize: cfg.FFNSize,
 		NumLayers: cfg.NumLayers, NumHeads: cfg.NumHeads, NumKVHeads: cfg.NumKVHeads, HeadDim: cfg.HeadDim,
-		MaxPositions: cfg.MaxPositions, RMSNormEps: json.Number(strconv.FormatFloat(float64(cfg.RMSNormEps), 'g', -1, 32)),
-		RopeTheta: cfg.RopeTheta, TieEmbeddings: cfg.TieEmbeddings, HiddenAct: "silu", TorchDType: torchDType}
+		MaxPositions: cfg.MaxPositions,
+		RMSNormEps:   json.Number(strconv.FormatFloat(float64(cfg.RMSNormEps), 'g', -1, 32)),
+		RopeTheta:    cfg.RopeTheta, TieEmbeddings: cfg.TieEmbeddings, HiddenAct: "silu", TorchDType: torchDType}
 	if s := cfg.RopeScaling; s != nil {
 		o.RopeScaling = &hfRope{RopeType: s.Type, Factor: s.Factor, LowFreqFactor: s.LowFreqFactor,
 			HighFreqFactor: s.HighFreqFactor, OrigMaxPos: s.OriginalMaxPositions}
@@ -338,7 +341,8 @@ func WriteHF(dir string, cfg *Config, w *Weights, tokenizerFiles map[string][]by
 	}
 	for name := range tokenizerFiles {
 		switch {
-		case name == "" || name != filepath.Base(name) || strings.ContainsAny(name, `/\`) || name == "." || name == "..":
+		case name == "" || name != filepath.Base(name) || strings.ContainsAny(name, `/\`) || name == "." ||
+			name == "..":
 			return fmt.Errorf("write %s: bad tokenizer file name %q", dir, name)
 		case name == "config.json" || name == "generation_config.json" || strings.HasSuffix(name, ".safetensors") ||
 			name == "model.safetensors.index.json":

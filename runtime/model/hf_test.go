@@ -88,7 +88,8 @@ func TestParseHFConfigDefaultsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.NumKVHeads != 4 || c.HeadDim != 16 || c.RopeTheta != 10000 || c.RMSNormEps != 1e-6 || c.TieEmbeddings || c.MaxPositions != 2048 || c.EOS != nil {
+	if c.NumKVHeads != 4 || c.HeadDim != 16 || c.RopeTheta != 10000 || c.RMSNormEps != 1e-6 ||
+		c.TieEmbeddings || c.MaxPositions != 2048 || c.EOS != nil {
 		t.Errorf("defaults: %+v", *c)
 	}
 	// transformers v5 moves rope_theta and the scaling into rope_parameters.
@@ -105,14 +106,16 @@ func TestParseHFConfigDefaultsAndErrors(t *testing.T) {
 	for _, bad := range []struct{ json, want string }{
 		{`{"model_type":"gpt2",` + base + `}`, `unsupported model_type "gpt2"`},
 		{`{` + base + `}`, "model_type is missing"},
-		{`{"model_type":"llama","rope_scaling":{"type":"yarn","factor":4},` + base + `}`, `unsupported rope_scaling type "yarn"`},
+		{`{"model_type":"llama","rope_scaling":{"type":"yarn","factor":4},` + base + `}`,
+			`unsupported rope_scaling type "yarn"`},
 		{`{"model_type":"llama","rope_scaling":{"rope_type":"linear","factor":4},` + base + `}`, `"linear"`},
 		{`{"model_type":"llama","hidden_act":"gelu",` + base + `}`, "hidden_act"},
 		{`{"model_type":"llama","attention_bias":true,` + base + `}`, "attention_bias"},
 		{`{"model_type":"qwen2","use_sliding_window":true,"max_window_layers":1,` + base + `}`, "use_sliding_window"},
 		{`{"model_type":"llama","num_key_value_heads":3,` + base + `}`, "not a multiple"},
 		{`{"model_type":"llama","eos_token_id":"x",` + base + `}`, "eos_token_id"},
-		{`{"model_type":"llama","vocab_size":100,"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4}`, "intermediate_size"},
+		{`{"model_type":"llama","vocab_size":100,"hidden_size":64,"num_hidden_layers":2,"num_attention_heads":4}`,
+			"intermediate_size"},
 		{`{"model_type":"llama","rope_scaling":{"rope_type":"llama3","factor":8},` + base + `}`, "invalid llama3"},
 	} {
 		if _, err := ParseHFConfig([]byte(bad.json)); err == nil || !strings.Contains(err.Error(), bad.want) {
@@ -218,7 +221,8 @@ func TestWriteHFErrors(t *testing.T) {
 		t.Error("a tokenizer file outside the directory: want an error")
 	}
 	w.Layers[1].Up = nil
-	if err := WriteHF(t.TempDir(), cfg, w, nil); err == nil || !strings.Contains(err.Error(), "model.layers.1.mlp.up_proj.weight") {
+	if err := WriteHF(t.TempDir(), cfg, w, nil); err == nil ||
+		!strings.Contains(err.Error(), "model.layers.1.mlp.up_proj.weight") {
 		t.Errorf("missing tensor: got %v", err)
 	}
 	c2 := *cfg
@@ -272,7 +276,8 @@ func TestHFBadDirectories(t *testing.T) {
 		return ts
 	})
 	_, err = LoadWeights(dir)
-	if err == nil || !strings.Contains(err.Error(), "model.layers.1.self_attn.k_proj.bias") || !strings.Contains(err.Error(), "model.safetensors") ||
+	if err == nil || !strings.Contains(err.Error(), "model.layers.1.self_attn.k_proj.bias") ||
+		!strings.Contains(err.Error(), "model.safetensors") ||
 		!strings.Contains(err.Error(), "want [32]") {
 		t.Errorf("mis-shaped tensor: got %v", err)
 	}
@@ -298,8 +303,10 @@ func TestHFBadDirectories(t *testing.T) {
 	// A config.json that disagrees with the weights: a tensor has the wrong shape.
 	dir2, _, _ := writeTinyHF(t, "tiny")
 	cj, _ := os.ReadFile(filepath.Join(dir2, "config.json"))
-	os.WriteFile(filepath.Join(dir2, "config.json"), []byte(strings.Replace(string(cj), `"intermediate_size": 128`, `"intermediate_size": 96`, 1)), 0o644)
-	if _, err := LoadWeights(dir2); err == nil || !strings.Contains(err.Error(), "mlp.gate_proj.weight") || !strings.Contains(err.Error(), "intermediate_size") {
+	os.WriteFile(filepath.Join(dir2, "config.json"), []byte(strings.Replace(string(cj),
+		`"intermediate_size": 128`, `"intermediate_size": 96`, 1)), 0o644)
+	if _, err := LoadWeights(dir2); err == nil || !strings.Contains(err.Error(), "mlp.gate_proj.weight") ||
+		!strings.Contains(err.Error(), "intermediate_size") {
 		t.Errorf("config/weights mismatch: got %v", err)
 	}
 	os.WriteFile(filepath.Join(dir2, "config.json"), []byte(`{"model_type":"bert"}`), 0o644)

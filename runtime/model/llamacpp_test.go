@@ -97,7 +97,8 @@ func TestAgainstLlamaCpp(t *testing.T) {
 			// to the same type for the products, and with q8_0 to 8 bits.
 			tol := map[DType]float64{F32: 2e-3, F16: 0.02, BF16: 0.1, Q8_0: 0.15}[d]
 			if len(res.Top) == 0 || res.Top[0].ID != order[0] {
-				t.Errorf("%s %v: llama.cpp's top token %v, the reference's %d (%v)", name, d, res.Top, order[0], logits[order[0]]-lse)
+				t.Errorf("%s %v: llama.cpp's top token %v, the reference's %d (%v)", name, d, res.Top,
+					order[0], logits[order[0]]-lse)
 				continue
 			}
 			worst := 0.0
@@ -105,10 +106,12 @@ func TestAgainstLlamaCpp(t *testing.T) {
 				diff := math.Abs(tp.Logprob - (logits[tp.ID] - lse))
 				worst = math.Max(worst, diff)
 				if diff > tol {
-					t.Errorf("%s %v: token %d: llama.cpp logprob %.5f, reference %.5f", name, d, tp.ID, tp.Logprob, logits[tp.ID]-lse)
+					t.Errorf("%s %v: token %d: llama.cpp logprob %.5f, reference %.5f", name, d, tp.ID,
+						tp.Logprob, logits[tp.ID]-lse)
 				}
 			}
-			t.Logf("%s %v: top token %d agrees; largest logprob difference over the top %d: %.2g", name, d, order[0], len(res.Top), worst)
+			t.Logf("%s %v: top token %d agrees; largest logprob difference over the top %d: %.2g", name, d,
+				order[0], len(res.Top), worst)
 		}
 	}
 }

@@ -86,7 +86,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.NumHeads%c.NumKVHeads != 0 {
-		return fmt.Errorf("num_attention_heads %d is not a multiple of num_key_value_heads %d", c.NumHeads, c.NumKVHeads)
+		return fmt.Errorf("num_attention_heads %d is not a multiple of num_key_value_heads %d", c.NumHeads,
+			c.NumKVHeads)
 	}
 	if c.HeadDim%2 != 0 {
 		return fmt.Errorf("head_dim %d must be even for RoPE", c.HeadDim)
@@ -104,7 +105,8 @@ func (c *Config) Validate() error {
 		if s.Type != "llama3" {
 			return fmt.Errorf("unsupported rope_scaling type %q (only llama3)", s.Type)
 		}
-		if !(s.Factor > 0) || !(s.LowFreqFactor > 0) || !(s.HighFreqFactor > s.LowFreqFactor) || s.OriginalMaxPositions <= 0 {
+		if !(s.Factor > 0) || !(s.LowFreqFactor > 0) || !(s.HighFreqFactor > s.LowFreqFactor) ||
+			s.OriginalMaxPositions <= 0 {
 			return fmt.Errorf("invalid llama3 rope_scaling %+v", *s)
 		}
 	}

@@ -10,7 +10,8 @@ import (
 
 func TestShapes(t *testing.T) {
 	names := ShapeNames()
-	for _, want := range []string{"qwen2.5-0.5b", "qwen3-0.6b", "llama-3.2-1b", "qwen3-8b", "tiny", "tiny-llama", "tiny-qwen2"} {
+	for _, want := range []string{"qwen2.5-0.5b", "qwen3-0.6b", "llama-3.2-1b", "qwen3-8b", "tiny",
+		"tiny-llama", "tiny-qwen2"} {
 		c, err := Shape(want)
 		if err != nil {
 			t.Fatalf("Shape(%q): %v", want, err)
@@ -35,7 +36,8 @@ func TestShapes(t *testing.T) {
 		t.Error("Shape returned an alias of the table")
 	}
 	// Parameter counts of the real shapes (embedding counted once when tied).
-	for name, want := range map[string]float64{"qwen2.5-0.5b": 0.494e9, "qwen3-0.6b": 0.596e9, "llama-3.2-1b": 1.236e9, "qwen3-8b": 8.19e9} {
+	for name, want := range map[string]float64{"qwen2.5-0.5b": 0.494e9, "qwen3-0.6b": 0.596e9,
+		"llama-3.2-1b": 1.236e9, "qwen3-8b": 8.19e9} {
 		c, _ := Shape(name)
 		got := float64(paramCount(&c))
 		if math.Abs(got-want)/want > 0.01 {

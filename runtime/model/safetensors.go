@@ -74,7 +74,8 @@ type stEntry struct {
 // file is used in error messages only.
 func ParseSafetensors(file string, data []byte) (map[string]*Tensor, map[string]string, error) {
 	if len(data) < 8 {
-		return nil, nil, fmt.Errorf("%s: not a safetensors file: %d bytes, too short for the header length", file, len(data))
+		return nil, nil, fmt.Errorf("%s: not a safetensors file: %d bytes, too short for the header length",
+			file, len(data))
 	}
 	hlen := binary.LittleEndian.Uint64(data)
 	if hlen > uint64(len(data)-8) {
@@ -114,7 +115,8 @@ func ParseSafetensors(file string, data []byte) (map[string]*Tensor, map[string]
 		}
 		dt, ok := stDTypes[e.DType]
 		if !ok {
-			return nil, nil, fmt.Errorf("%s: tensor %s has unsupported dtype %q (want F32, F16 or BF16)", file, name, e.DType)
+			return nil, nil, fmt.Errorf("%s: tensor %s has unsupported dtype %q (want F32, F16 or BF16)",
+				file, name, e.DType)
 		}
 		shape := make([]int, len(e.Shape))
 		for i, s := range e.Shape {
@@ -128,14 +130,17 @@ func ParseSafetensors(file string, data []byte) (map[string]*Tensor, map[string]
 		}
 		t := &Tensor{Name: name, DType: dt, Shape: shape}
 		if len(e.DataOffsets) != 2 {
-			return nil, nil, fmt.Errorf("%s: tensor %s: data_offsets has %d values, want 2", file, name, len(e.DataOffsets))
+			return nil, nil, fmt.Errorf("%s: tensor %s: data_offsets has %d values, want 2", file, name,
+				len(e.DataOffsets))
 		}
 		b, end := e.DataOffsets[0], e.DataOffsets[1]
 		if b < 0 || end < b || end > int64(len(body)) {
-			return nil, nil, fmt.Errorf("%s: tensor %s: data_offsets [%d, %d] out of bounds (%d bytes of data)", file, name, b, end, len(body))
+			return nil, nil, fmt.Errorf("%s: tensor %s: data_offsets [%d, %d] out of bounds (%d bytes of "+
+				"data)", file, name, b, end, len(body))
 		}
 		if end-b != int64(t.ByteSize()) {
-			return nil, nil, fmt.Errorf("%s: tensor %s: %s %v needs %d bytes, data_offsets give %d", file, name, e.DType, e.Shape, t.ByteSize(), end-b)
+			return nil, nil, fmt.Errorf("%s: tensor %s: %s %v needs %d bytes, data_offsets give %d", file,
+				name, e.DType, e.Shape, t.ByteSize(), end-b)
 		}
 		t.Data = body[b:end:end]
 		tensors[name] = t

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -30,7 +31,7 @@ func sameTensor(t testing.TB, what string, got, want *Tensor) {
 	if got == nil {
 		t.Fatalf("%s: missing", what)
 	}
-	if got.DType != want.DType || !equalInts(got.Shape, want.Shape) || !bytes.Equal(got.Data, want.Data) {
+	if got.DType != want.DType || !slices.Equal(got.Shape, want.Shape) || !bytes.Equal(got.Data, want.Data) {
 		t.Fatalf("%s: got %v %v (%d bytes), want %v %v (%d bytes), or the data differ", what,
 			got.DType, got.Shape, len(got.Data), want.DType, want.Shape, len(want.Data))
 	}
@@ -77,15 +78,18 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	if s.Metadata["format"] != "pt" || s.Source["a.f32"] != p {
 		t.Errorf("metadata %v, source %q", s.Metadata, s.Source["a.f32"])
 	}
-	if err := WriteSafetensors(filepath.Join(dir, "q.safetensors"), []*Tensor{randTensor(t, "q", Q8_0, []int{1, 32}, 5)}, nil); err == nil {
+	if err := WriteSafetensors(filepath.Join(dir, "q.safetensors"),
+		[]*Tensor{randTensor(t, "q", Q8_0, []int{1, 32}, 5)}, nil); err == nil {
 		t.Error("writing q8_0 to safetensors: want an error")
 	}
 }
 
 func TestSafetensorsSharded(t *testing.T) {
 	dir := t.TempDir()
-	a, b, c := randTensor(t, "a", F32, []int{4}, 1), randTensor(t, "b", BF16, []int{2, 2}, 2), randTensor(t, "c", F16, []int{3}, 3)
-	if err := WriteSafetensors(filepath.Join(dir, "model-00001-of-00002.safetensors"), []*Tensor{a, b}, nil); err != nil {
+	a, b, c := randTensor(t, "a", F32, []int{4}, 1), randTensor(t, "b", BF16, []int{2, 2}, 2), randTensor(t,
+		"c", F16, []int{3}, 3)
+	shard := filepath.Join(dir, "model-00001-of-00002.safetensors")
+	if err := WriteSafetensors(shard, []*Tensor{a, b}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := WriteSafetensors(filepath.Join(dir, "model-00002-of-00002.safetensors"), []*Tensor{c}, nil); err != nil {
@@ -95,7 +99,8 @@ func TestSafetensorsSharded(t *testing.T) {
 		j, _ := json.Marshal(map[string]any{"metadata": map[string]any{"total_size": 30}, "weight_map": m})
 		os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), j, 0o644)
 	}
-	index(map[string]string{"a": "model-00001-of-00002.safetensors", "b": "model-00001-of-00002.safetensors", "c": "model-00002-of-00002.safetensors"})
+	index(map[string]string{"a": "model-00001-of-00002.safetensors", "b": "model-00001-of-00002.safetensors",
+		"c": "model-00002-of-00002.safetensors"})
 	s, err := ReadSafetensorsDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +113,8 @@ func TestSafetensorsSharded(t *testing.T) {
 	}
 	s.Close()
 
-	index(map[string]string{"a": "model-00002-of-00002.safetensors", "b": "model-00001-of-00002.safetensors", "c": "model-00002-of-00002.safetensors"})
+	index(map[string]string{"a": "model-00002-of-00002.safetensors", "b": "model-00001-of-00002.safetensors",
+		"c": "model-00002-of-00002.safetensors"})
 	if _, err := ReadSafetensorsDir(dir); err == nil || !strings.Contains(err.Error(), "tensor a") {
 		t.Errorf("index naming the wrong shard: got %v", err)
 	}
@@ -137,7 +143,9 @@ func TestSafetensorsBadFiles(t *testing.T) {
 		t.Fatalf("the good file fails: %v", err)
 	}
 	// Metadata values that are not strings are dropped, not fatal.
-	_, meta, err := ParseSafetensors("ok", stFile(`{"__metadata__":{"format":"pt","n":5},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`, make([]byte, 8)))
+	_, meta, err := ParseSafetensors("ok",
+		stFile(`{"__metadata__":{"format":"pt","n":5},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}`,
+			make([]byte, 8)))
 	if err != nil || len(meta) != 1 || meta["format"] != "pt" {
 		t.Errorf("loose metadata: %v %v", meta, err)
 	}
@@ -146,17 +154,25 @@ func TestSafetensorsBadFiles(t *testing.T) {
 		data       []byte
 	}{
 		{"empty", "too short", nil},
-		{"header length past the end", "exceeds the file size", append(binary.LittleEndian.AppendUint64(nil, 1<<40), '{')},
+		{"header length past the end", "exceeds the file size",
+			append(binary.LittleEndian.AppendUint64(nil, 1<<40), '{')},
 		{"not json", "not a JSON object", stFile(`GGUF....`, nil)},
 		{"bad json", "header", stFile(`{"w":`, nil)},
 		{"metadata not an object", "__metadata__", stFile(`{"__metadata__":[1]}`, nil)},
-		{"unsupported dtype", `tensor w has unsupported dtype "I64"`, stFile(`{"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}`, make([]byte, 8))},
-		{"out of bounds", "tensor w: data_offsets [0, 16] out of bounds", stFile(`{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, make([]byte, 8))},
-		{"negative offset", "out of bounds", stFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}`, make([]byte, 8))},
-		{"size mismatch", "tensor w: F32 [3] needs 12 bytes", stFile(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, make([]byte, 8))},
-		{"bad shape", "tensor w has bad shape", stFile(`{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}}`, make([]byte, 8))},
-		{"huge shape", "tensor w", stFile(`{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}`, make([]byte, 8))},
-		{"offsets count", "data_offsets has 1 values", stFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0]}}`, make([]byte, 8))},
+		{"unsupported dtype", `tensor w has unsupported dtype "I64"`,
+			stFile(`{"w":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}`, make([]byte, 8))},
+		{"out of bounds", "tensor w: data_offsets [0, 16] out of bounds",
+			stFile(`{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}`, make([]byte, 8))},
+		{"negative offset", "out of bounds", stFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[-8,0]}}`,
+			make([]byte, 8))},
+		{"size mismatch", "tensor w: F32 [3] needs 12 bytes",
+			stFile(`{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}`, make([]byte, 8))},
+		{"bad shape", "tensor w has bad shape",
+			stFile(`{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,8]}}`, make([]byte, 8))},
+		{"huge shape", "tensor w",
+			stFile(`{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}`, make([]byte, 8))},
+		{"offsets count", "data_offsets has 1 values",
+			stFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0]}}`, make([]byte, 8))},
 	}
 	for _, c := range cases {
 		_, _, err := ParseSafetensors("f.safetensors", c.data)

@@ -2,6 +2,7 @@ package model
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -33,8 +34,10 @@ func slots(cfg *Config, w *Weights) []slot {
 			s = append(s, slot{hf: hp + hf, gguf: gp + gguf, dst: dst, shape: shape, why: why, rope: rope})
 		}
 		add("input_layernorm.weight", "attn_norm.weight", &l.AttnNorm, "hidden_size", 0, H)
-		add("self_attn.q_proj.weight", "attn_q.weight", &l.Q, "num_attention_heads*head_dim, hidden_size", cfg.NumHeads, q, H)
-		add("self_attn.k_proj.weight", "attn_k.weight", &l.K, "num_key_value_heads*head_dim, hidden_size", cfg.NumKVHeads, kv, H)
+		add("self_attn.q_proj.weight", "attn_q.weight", &l.Q, "num_attention_heads*head_dim, hidden_size",
+			cfg.NumHeads, q, H)
+		add("self_attn.k_proj.weight", "attn_k.weight", &l.K, "num_key_value_heads*head_dim, hidden_size",
+			cfg.NumKVHeads, kv, H)
 		add("self_attn.v_proj.weight", "attn_v.weight", &l.V, "num_key_value_heads*head_dim, hidden_size", 0, kv, H)
 		add("self_attn.o_proj.weight", "attn_output.weight", &l.O, "hidden_size, num_attention_heads*head_dim", 0, H, q)
 		if cfg.AttnBias {
@@ -51,31 +54,21 @@ func slots(cfg *Config, w *Weights) []slot {
 		add("mlp.up_proj.weight", "ffn_up.weight", &l.Up, "intermediate_size, hidden_size", 0, F, H)
 		add("mlp.down_proj.weight", "ffn_down.weight", &l.Down, "hidden_size, intermediate_size", 0, H, F)
 	}
-	s = append(s, slot{hf: "model.norm.weight", gguf: "output_norm.weight", dst: &w.OutputNorm, shape: []int{H}, why: "hidden_size"})
+	s = append(s, slot{hf: "model.norm.weight", gguf: "output_norm.weight", dst: &w.OutputNorm,
+		shape: []int{H}, why: "hidden_size"})
 	if !cfg.TieEmbeddings {
-		s = append(s, slot{hf: "lm_head.weight", gguf: "output.weight", dst: &w.Output, shape: []int{V, H}, why: "vocab_size, hidden_size"})
+		s = append(s, slot{hf: "lm_head.weight", gguf: "output.weight", dst: &w.Output, shape: []int{V, H},
+			why: "vocab_size, hidden_size"})
 	}
 	return s
 }
 
 // checkSlotShape reports a tensor whose shape is not what the config implies.
 func checkSlotShape(sl *slot, name string, t *Tensor, file string) error {
-	if !equalInts(t.Shape, sl.shape) {
+	if !slices.Equal(t.Shape, sl.shape) {
 		return fmt.Errorf("%s: tensor %s has shape %v, want %v (%s)", file, name, t.Shape, sl.shape, sl.why)
 	}
 	return nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Check reports whether w holds every tensor cfg calls for, well formed and of the shape the

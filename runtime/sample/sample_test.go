@@ -38,7 +38,8 @@ func TestValidate(t *testing.T) {
 		{"defaults", nil, true},
 		{"greedy", func(p *Params) { p.Temperature = 0 }, true},
 		{"everything on", func(p *Params) {
-			*p = Params{Temperature: 2, TopK: 40, TopP: 0.5, MinP: 1, RepetitionPenalty: 0.5, PresencePenalty: -2, FrequencyPenalty: 2, Seed: seed(1)}
+			*p = Params{Temperature: 2, TopK: 40, TopP: 0.5, MinP: 1, RepetitionPenalty: 0.5,
+				PresencePenalty: -2, FrequencyPenalty: 2, Seed: seed(1)}
 		}, true},
 		{"zero value", func(p *Params) { *p = Params{} }, false},
 		{"temperature high", func(p *Params) { p.Temperature = 2.01 }, false},
@@ -291,9 +292,11 @@ func TestFiltersKeepTheRightSet(t *testing.T) {
 			slices.Sort(wantSorted)
 			if !slices.Equal(gotIDs, wantSorted) {
 				// Forgive only a top-p boundary that float32 weights put on the other side.
-				borderline := p.TopP < 1 && (math.Abs(at-float64(p.TopP)) < 1e-5 || math.Abs(before-float64(p.TopP)) < 1e-5)
+				borderline := p.TopP < 1 && (math.Abs(at-float64(p.TopP)) < 1e-5 ||
+					math.Abs(before-float64(p.TopP)) < 1e-5)
 				if !borderline || absDiff(len(gotIDs), len(want)) > 1 {
-					t.Fatalf("trial %d case %d (V %d, %+v): kept %d tokens %v, want %d %v", trial, ci, V, p, len(gotIDs), head(gotIDs), len(want), head(wantSorted))
+					t.Fatalf("trial %d case %d (V %d, %+v): kept %d tokens %v, want %d %v", trial, ci, V, p,
+						len(gotIDs), head(gotIDs), len(want), head(wantSorted))
 				}
 			}
 			// Draws never leave the kept set.
@@ -591,15 +594,23 @@ func TestStopChecker(t *testing.T) {
 		reason  StopReason
 	}{
 		{"no stops", nil, nil, []push{{1, "Hello"}, {2, " world"}}, "Hello world", -1, StopReason{}},
-		{"stop token drops its text", []int32{7}, nil, []push{{1, "a"}, {7, "</s>"}, {2, "b"}}, "a", 1, StopReason{Token: 7}},
-		{"stop string in one token", nil, []string{"END"}, []push{{1, "abc"}, {2, "xENDy"}}, "abcx", 1, StopReason{Token: -1, String: "END"}},
-		{"stop string across tokens", nil, []string{"</answer>"}, []push{{1, "42</"}, {2, "ans"}, {3, "wer>"}, {4, "more"}}, "42", 2, StopReason{Token: -1, String: "</answer>"}},
+		{"stop token drops its text", []int32{7}, nil, []push{{1, "a"}, {7, "</s>"}, {2, "b"}}, "a", 1,
+			StopReason{Token: 7}},
+		{"stop string in one token", nil, []string{"END"}, []push{{1, "abc"}, {2, "xENDy"}}, "abcx", 1,
+			StopReason{Token: -1, String: "END"}},
+		{"stop string across tokens", nil, []string{"</answer>"},
+			[]push{{1, "42</"}, {2, "ans"}, {3, "wer>"}, {4, "more"}}, "42", 2, StopReason{Token: -1,
+				String: "</answer>"}},
 		{"false start released", nil, []string{"</answer>"}, []push{{1, "a</"}, {2, "b"}}, "a</b", -1, StopReason{}},
 		{"partial at end flushed", nil, []string{"STOP"}, []push{{1, "xx"}, {2, "ST"}}, "xxST", -1, StopReason{}},
-		{"earliest of several", nil, []string{"cd", "bcde"}, []push{{1, "ab"}, {2, "cdef"}}, "a", 1, StopReason{Token: -1, String: "bcde"}},
-		{"earliest in one token", nil, []string{"cd", "bcde"}, []push{{1, "xcdbcde"}}, "x", 0, StopReason{Token: -1, String: "cd"}},
-		{"held text before a stop token", []int32{0}, []string{"###"}, []push{{1, "x#"}, {2, "#"}, {0, ""}}, "x##", 2, StopReason{Token: 0}},
-		{"overlapping prefix", nil, []string{"aab"}, []push{{1, "a"}, {2, "a"}, {3, "a"}, {4, "b"}}, "a", 3, StopReason{Token: -1, String: "aab"}},
+		{"earliest of several", nil, []string{"cd", "bcde"}, []push{{1, "ab"}, {2, "cdef"}}, "a", 1,
+			StopReason{Token: -1, String: "bcde"}},
+		{"earliest in one token", nil, []string{"cd", "bcde"}, []push{{1, "xcdbcde"}}, "x", 0,
+			StopReason{Token: -1, String: "cd"}},
+		{"held text before a stop token", []int32{0}, []string{"###"}, []push{{1, "x#"}, {2, "#"}, {0, ""}},
+			"x##", 2, StopReason{Token: 0}},
+		{"overlapping prefix", nil, []string{"aab"}, []push{{1, "a"}, {2, "a"}, {3, "a"}, {4, "b"}}, "a", 3,
+			StopReason{Token: -1, String: "aab"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := NewStopChecker(tc.ids, tc.strs)

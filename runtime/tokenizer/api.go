@@ -37,7 +37,7 @@ type GGUFVocab struct {
 	Pre          string    // tokenizer.ggml.pre: pre-tokenizer name, e.g. "qwen2", "llama-bpe", "default"
 	Tokens       []string  // tokenizer.ggml.tokens
 	Scores       []float32 // tokenizer.ggml.scores (may be nil)
-	TokenTypes   []int32   // tokenizer.ggml.token_type: 1 normal, 2 unknown, 3 control, 4 user-defined, 5 unused, 6 byte
+	TokenTypes   []int32   // tokenizer.ggml.token_type: a TokenType* value per token
 	Merges       []string  // tokenizer.ggml.merges, "a b" (BPE only)
 	BOS, EOS     int32     // -1 when absent
 	UNK, PAD     int32     // -1 when absent

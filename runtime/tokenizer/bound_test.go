@@ -126,7 +126,8 @@ func TestNormalizerShrinkSamples(t *testing.T) {
 			out := f.n.normalize(s)
 			kept := keptASCII(s)
 			if len(out)*num < kept*num+(len(s)-kept)*den {
-				t.Fatalf("%s(%q) = %q: %d bytes, fewer than %d + %d·%d/%d", f.name, s, out, len(out), kept, len(s)-kept, den, num)
+				t.Fatalf("%s(%q) = %q: %d bytes, fewer than %d + %d·%d/%d", f.name, s, out, len(out), kept,
+					len(s)-kept, den, num)
 			}
 		}
 	}
@@ -253,8 +254,10 @@ func byteLevelJSON(normalizer, preSteps, added string, merges []string) []byte {
 	if added == "" {
 		added = "[]"
 	}
-	return fmt.Appendf(nil, `{"added_tokens":%s,"normalizer":%s,"pre_tokenizer":{"type":"Sequence","pretokenizers":[%s]},
-		"model":{"type":"BPE","vocab":%s,"merges":%s},"decoder":{"type":"ByteLevel"}}`, added, normalizer, steps, vj, mj)
+	return fmt.Appendf(nil, `{"added_tokens":%s,"normalizer":%s,
+		"pre_tokenizer":{"type":"Sequence","pretokenizers":[%s]},
+		"model":{"type":"BPE","vocab":%s,"merges":%s},"decoder":{"type":"ByteLevel"}}`,
+		added, normalizer, steps, vj, mj)
 }
 
 // TestBoundConfigurations: which pipelines get a bound, and how large.
@@ -262,7 +265,8 @@ func TestBoundConfigurations(t *testing.T) {
 	g := string(byteToRune[' ']) // "Ġ", a space in byte-level form
 	longMerges := []string{g + " " + g, g + g + " " + g + g, g + g + g + g + " " + g + g + g + g}
 	addedTok := func(content string, lstrip bool) string {
-		return fmt.Sprintf(`[{"id":900,"content":%q,"special":true,"lstrip":%v,"rstrip":false,"normalized":false}]`, content, lstrip)
+		return fmt.Sprintf(`[{"id":900,"content":%q,"special":true,"lstrip":%v,"rstrip":false,"normalized":false}]`,
+			content, lstrip)
 	}
 	cases := []struct {
 		name          string
@@ -273,25 +277,37 @@ func TestBoundConfigurations(t *testing.T) {
 	}{
 		{"byte-level: the longest token's characters", byteLevelJSON("null", "", "", longMerges), 8,
 			strings.Repeat(" ", 80), 10},
-		{"a long added token", byteLevelJSON("null", "", addedTok("<|a-very-long-special-token|>", false), longMerges), 29,
+		{"a long added token", byteLevelJSON("null", "", addedTok("<|a-very-long-special-token|>", false),
+			longMerges), 29,
 			strings.Repeat(" ", 80), 3},
 		{"NFKC: ASCII counts whole, the rest by 4", byteLevelJSON(`{"type":"NFKC"}`, "", "", longMerges), 32,
 			strings.Repeat(" ", 80) + strings.Repeat("\U0001d400", 8), 10 + 1},
-		{"Lowercase then NFC multiply", byteLevelJSON(`{"type":"Sequence","normalizers":[{"type":"Lowercase"},{"type":"NFC"}]}`, "", "", longMerges), 84,
+		{"Lowercase then NFC multiply",
+			byteLevelJSON(`{"type":"Sequence","normalizers":[{"type":"Lowercase"},{"type":"NFC"}]}`, "", "",
+				longMerges), 84,
 			strings.Repeat("\u212a", 28), 1},
-		{"a growing Replace", byteLevelJSON(`{"type":"Replace","pattern":{"String":" "},"content":"__"}`, "", "", nil), 1,
+		{"a growing Replace", byteLevelJSON(`{"type":"Replace","pattern":{"String":" "},"content":"__"}`, "",
+			"", nil), 1,
 			"a b", 3},
-		{"a shrinking literal Replace", byteLevelJSON(`{"type":"Replace","pattern":{"String":"abcd"},"content":"x"}`, "", "", nil), 4,
+		{"a shrinking literal Replace",
+			byteLevelJSON(`{"type":"Replace","pattern":{"String":"abcd"},"content":"x"}`, "", "", nil), 4,
 			strings.Repeat("abcd", 10), 10},
-		{"an isolating Split", byteLevelJSON("null", `{"type":"Split","pattern":{"String":"-"},"behavior":"Isolated","invert":false}`, "", nil), 1,
+		{"an isolating Split", byteLevelJSON("null",
+			`{"type":"Split","pattern":{"String":"-"},"behavior":"Isolated","invert":false}`, "", nil), 1,
 			"a-b", 3},
-		{"Strip deletes whitespace", byteLevelJSON(`{"type":"Strip","strip_left":true,"strip_right":true}`, "", "", nil), 0, "  ", 0},
-		{"a regex Replace", byteLevelJSON(`{"type":"Replace","pattern":{"Regex":" +"},"content":" "}`, "", "", nil), 0, "  ", 0},
-		{"a Replace with nothing", byteLevelJSON(`{"type":"Replace","pattern":{"String":" "},"content":""}`, "", "", nil), 0, "  ", 0},
-		{"a removing Split", byteLevelJSON("null", `{"type":"Split","pattern":{"String":"-"},"behavior":"Removed","invert":false}`, "", nil), 0, "--", 0},
+		{"Strip deletes whitespace", byteLevelJSON(`{"type":"Strip","strip_left":true,"strip_right":true}`,
+			"", "", nil), 0, "  ", 0},
+		{"a regex Replace", byteLevelJSON(`{"type":"Replace","pattern":{"Regex":" +"},"content":" "}`, "", "",
+			nil), 0, "  ", 0},
+		{"a Replace with nothing", byteLevelJSON(`{"type":"Replace","pattern":{"String":" "},"content":""}`,
+			"", "", nil), 0, "  ", 0},
+		{"a removing Split", byteLevelJSON("null",
+			`{"type":"Split","pattern":{"String":"-"},"behavior":"Removed","invert":false}`, "", nil), 0, "--", 0},
 		{"WhitespaceSplit", byteLevelJSON("null", `{"type":"WhitespaceSplit"}`, "", nil), 0, "  ", 0},
-		{"an added token that swallows whitespace", byteLevelJSON("null", "", addedTok("<x>", true), nil), 0, "   <x>", 0},
-		{"characters dropped without an unknown token", tinyJSON(t, "ab", nil, "null", "null", "null", ""), 0, "abc", 0},
+		{"an added token that swallows whitespace", byteLevelJSON("null", "", addedTok("<x>", true), nil), 0,
+			"   <x>", 0},
+		{"characters dropped without an unknown token", tinyJSON(t, "ab", nil, "null", "null", "null", ""), 0,
+			"abc", 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -310,7 +326,8 @@ func TestBoundConfigurations(t *testing.T) {
 	// Unknown characters: one unknown token each is a bound (4 bytes), fused runs are not.
 	unk := func(fuse bool) []byte {
 		return fmt.Appendf(nil, `{"added_tokens":[],"normalizer":null,"pre_tokenizer":null,
-			"model":{"type":"BPE","vocab":{"<unk>":0,"a":1},"merges":[],"unk_token":"<unk>","fuse_unk":%v},"decoder":null}`, fuse)
+			"model":{"type":"BPE","vocab":{"<unk>":0,"a":1},"merges":[],"unk_token":"<unk>","fuse_unk":%v},
+			"decoder":null}`, fuse)
 	}
 	if tk := mustTiny(t, unk(false)); tk.MaxTokenBytes() != 5 || tk.MinTokens("語語") > len(tk.Encode("語語")) {
 		t.Errorf("unfused unknowns: MaxTokenBytes %d", tk.MaxTokenBytes())

@@ -78,10 +78,12 @@ func TestSplitBehaviors(t *testing.T) {
 }
 
 func TestAddedTokenFlags(t *testing.T) {
-	added := `[{"id":100,"content":"<x>","single_word":false,"lstrip":true,"rstrip":false,"normalized":false,"special":true},
+	added := `[
+		{"id":100,"content":"<x>","single_word":false,"lstrip":true,"rstrip":false,"normalized":false,"special":true},
 		{"id":101,"content":"<y>","single_word":false,"lstrip":false,"rstrip":true,"normalized":false,"special":false},
 		{"id":102,"content":"w","single_word":true,"lstrip":false,"rstrip":false,"normalized":false,"special":false},
-		{"id":103,"content":"<x>>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}]`
+		{"id":103,"content":"<x>>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,
+		 "special":true}]`
 	tk := mustTiny(t, tinyJSON(t, "ab w<>xy", nil, "null", "null", "null", added))
 	for text, want := range map[string][]string{
 		"a  <x>b":   {"a", "<x>", "b"},         // lstrip eats the spaces before
@@ -109,7 +111,8 @@ func TestNormalizersAndPreTokenizers(t *testing.T) {
 	// Lowercase + NFKC + Replace, then Metaspace: "Ａb c" -> "▁ab▁c" split into ▁-words.
 	norm := `{"type":"Sequence","normalizers":[{"type":"NFKC"},{"type":"Lowercase"},
 		{"type":"Replace","pattern":{"Regex":"c+"},"content":"c"}]}`
-	pre := `{"type":"Sequence","pretokenizers":[{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true},
+	pre := `{"type":"Sequence","pretokenizers":[
+		{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true},
 		{"type":"Digits","individual_digits":true}]}`
 	dec := `{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true}`
 	merges := []string{"▁ a", "▁a b", "▁ c"}
@@ -130,7 +133,8 @@ func TestByteFallbackAndUnk(t *testing.T) {
 	vj, _ := json.Marshal(vocab)
 	mk := func(fallback, fuse bool) *Tokenizer {
 		return mustTiny(t, fmt.Appendf(nil, `{"model":{"type":"BPE","vocab":%s,"merges":[],"unk_token":"<unk>",
-			"byte_fallback":%v,"fuse_unk":%v},"decoder":{"type":"Sequence","decoders":[{"type":"ByteFallback"},{"type":"Fuse"}]}}`,
+			"byte_fallback":%v,"fuse_unk":%v},
+			"decoder":{"type":"Sequence","decoders":[{"type":"ByteFallback"},{"type":"Fuse"}]}}`,
 			vj, fallback, fuse))
 	}
 	tk := mk(true, false)
@@ -177,11 +181,14 @@ func TestBPEMergeOrder(t *testing.T) {
 
 func TestUnknownComponentErrors(t *testing.T) {
 	for name, c := range map[string]struct{ norm, pre, dec, want string }{
-		"normalizer":    {`{"type":"BertNormalizer"}`, "null", "null", `unsupported normalizer type "BertNormalizer"`},
-		"pre_tokenizer": {"null", `{"type":"Sequence","pretokenizers":[{"type":"Punctuation"}]}`, "null", `unsupported pre-tokenizer type "Punctuation"`},
-		"decoder":       {"null", "null", `{"type":"WordPiece"}`, `unsupported decoder type "WordPiece"`},
-		"behavior":      {"null", `{"type":"Split","pattern":{"String":"x"},"behavior":"Sideways"}`, "null", `unsupported split behavior "Sideways"`},
-		"regex":         {"null", `{"type":"Split","pattern":{"Regex":"(unclosed"},"behavior":"Isolated"}`, "null", `compile regex`},
+		"normalizer": {`{"type":"BertNormalizer"}`, "null", "null", `unsupported normalizer type "BertNormalizer"`},
+		"pre_tokenizer": {"null", `{"type":"Sequence","pretokenizers":[{"type":"Punctuation"}]}`, "null",
+			`unsupported pre-tokenizer type "Punctuation"`},
+		"decoder": {"null", "null", `{"type":"WordPiece"}`, `unsupported decoder type "WordPiece"`},
+		"behavior": {"null", `{"type":"Split","pattern":{"String":"x"},"behavior":"Sideways"}`, "null",
+			`unsupported split behavior "Sideways"`},
+		"regex": {"null", `{"type":"Split","pattern":{"Regex":"(unclosed"},"behavior":"Isolated"}`,
+			"null", `compile regex`},
 	} {
 		_, err := FromBytes(tinyJSON(t, "ab", nil, c.norm, c.pre, c.dec, ""), nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -196,7 +203,8 @@ func TestUnknownComponentErrors(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	data := tinyJSON(t, "ab", nil, "null", "null", "null",
-		`[{"id":10,"content":"<s>","special":true},{"id":11,"content":"</s>","special":true},{"id":12,"content":"<|eot_id|>","special":true}]`)
+		`[{"id":10,"content":"<s>","special":true},{"id":11,"content":"</s>","special":true},`+
+			`{"id":12,"content":"<|eot_id|>","special":true}]`)
 	cfg := []byte(`{"bos_token":{"content":"<s>","__type":"AddedToken"},"eos_token":"</s>","add_bos_token":false,
 		"chat_template":[{"name":"tool_use","template":"T"},{"name":"default","template":"D"}]}`)
 	tk, err := FromBytes(data, cfg)
@@ -204,7 +212,8 @@ func TestConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if tk.BOS() != 10 || tk.BOSToken() != "<s>" || tk.AddBOS() || tk.EOSToken() != "</s>" || tk.ChatTemplate() != "D" {
-		t.Errorf("BOS %d %q add %v EOS %q template %q", tk.BOS(), tk.BOSToken(), tk.AddBOS(), tk.EOSToken(), tk.ChatTemplate())
+		t.Errorf("BOS %d %q add %v EOS %q template %q", tk.BOS(), tk.BOSToken(), tk.AddBOS(), tk.EOSToken(),
+			tk.ChatTemplate())
 	}
 	if got := tk.EOS(); !slices.Equal(got, []int32{11, 12}) {
 		t.Errorf("EOS() = %v, want [11 12] (</s> first, then <|eot_id|>)", got)
@@ -252,7 +261,8 @@ func TestFromFileGenerationConfig(t *testing.T) {
 		t.Errorf("template %q AddBOS %v BOS %d", tk.ChatTemplate(), tk.AddBOS(), tk.BOS())
 	}
 	write("generation_config.json", `{"eos_token_id":"x"}`)
-	if _, err := FromFile(filepath.Join(dir, "tokenizer.json")); err == nil || !strings.Contains(err.Error(), "generation_config") {
+	if _, err := FromFile(filepath.Join(dir, "tokenizer.json")); err == nil ||
+		!strings.Contains(err.Error(), "generation_config") {
 		t.Errorf("bad generation_config: err = %v", err)
 	}
 	if _, err := FromFile(filepath.Join(dir, "missing.json")); err == nil {

@@ -157,7 +157,8 @@ func TestToValidUTF8(t *testing.T) {
 			t.Errorf("toValidUTF8(%q) = %q, want %q", in, got, want)
 		}
 	}
-	for in, want := range map[string]int{"a": 0, "a\xe2": 1, "a\xe2\x82": 2, "\xf0\x9f\x98": 3, "\xe2\x82\xac": 0, "\xff": 0, "\xe2A": 0} {
+	for in, want := range map[string]int{"a": 0, "a\xe2": 1, "a\xe2\x82": 2, "\xf0\x9f\x98": 3,
+		"\xe2\x82\xac": 0, "\xff": 0, "\xe2A": 0} {
 		if got := incompleteTail(in); got != want {
 			t.Errorf("incompleteTail(%q) = %d, want %d", in, got, want)
 		}

@@ -43,7 +43,8 @@ func FuzzEncode(f *testing.F) {
 			case "qwen3":
 				want = norm.NFC.String(text)
 			case "llama2":
-				if strings.Contains(text, "▁") || strings.Contains(text, "<s>") || strings.Contains(text, "</s>") || strings.Contains(text, "<unk>") {
+				if strings.Contains(text, "▁") || strings.Contains(text, "<s>") ||
+					strings.Contains(text, "</s>") || strings.Contains(text, "<unk>") {
 					continue
 				}
 			}
@@ -60,12 +61,17 @@ func FuzzFromBytes(f *testing.F) {
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]}}`), []byte(`{}`))
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]},
 		"normalizer":{"type":"Sequence","normalizers":[{"type":"NFC"},{"type":"Prepend","prepend":"▁"}]},
-		"pre_tokenizer":{"type":"Sequence","pretokenizers":[{"type":"Split","pattern":{"Regex":"\\s+(?!\\S)|\\p{L}+"},"behavior":"Isolated"},{"type":"ByteLevel","use_regex":false}]},
-		"decoder":{"type":"Sequence","decoders":[{"type":"ByteLevel"},{"type":"Strip","content":" ","start":1,"stop":0}]},
+		"pre_tokenizer":{"type":"Sequence","pretokenizers":[
+			{"type":"Split","pattern":{"Regex":"\\s+(?!\\S)|\\p{L}+"},"behavior":"Isolated"},
+			{"type":"ByteLevel","use_regex":false}]},
+		"decoder":{"type":"Sequence","decoders":[{"type":"ByteLevel"},
+			{"type":"Strip","content":" ","start":1,"stop":0}]},
 		"added_tokens":[{"id":3,"content":"<s>","special":true}]}`), []byte(`{"bos_token":"<s>","chat_template":"x"}`))
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":["a a"]}}`), []byte(nil))
-	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"<unk>":0,"<0x41>":1},"merges":[],"unk_token":"<unk>","byte_fallback":true},
-		"pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"first"}}`), []byte(`{"eos_token":{"content":"<unk>"}}`))
+	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"<unk>":0,"<0x41>":1},"merges":[],"unk_token":"<unk>",
+		"byte_fallback":true},
+		"pre_tokenizer":{"type":"Metaspace","replacement":"▁","prepend_scheme":"first"}}`),
+		[]byte(`{"eos_token":{"content":"<unk>"}}`))
 	f.Add([]byte(`{"model":{"type":"BPE","vocab":{"a":2147483647},"merges":[]}}`), []byte(`{}`))
 	f.Add([]byte(`{"model":null}`), []byte(`[]`))
 	f.Add([]byte(`{"model":{"type":"WordPiece"}}`), []byte(`{}`))

@@ -36,7 +36,8 @@ func (v *GGUFVocab) PadTo(n int) {
 // are filled with unused "[PAD<id>]" tokens.
 func (t *Tokenizer) GGUF() (*GGUFVocab, error) {
 	if t.ggufModel == "" {
-		return nil, errors.New("tokenizer: neither byte-level BPE nor SentencePiece-style BPE; cannot express it as GGUF")
+		return nil, errors.New("tokenizer: neither byte-level BPE nor SentencePiece-style BPE; cannot express " +
+			"it as GGUF")
 	}
 	n := len(t.vocab)
 	v := &GGUFVocab{
@@ -214,7 +215,8 @@ func fromGGUF(v *GGUFVocab) (*Tokenizer, error) {
 			t.normalizer = unicodeNorm{norm.NFC}
 			t.pre.steps = []preStep{&splitStep{expr: qwen2Pattern, m: mustPattern(qwen2Pattern), behavior: behIsolated}}
 		case "llama-bpe", "llama3":
-			t.pre.steps = []preStep{&splitStep{expr: llama3Pattern, m: mustPattern(llama3Pattern), behavior: behIsolated}}
+			t.pre.steps = []preStep{&splitStep{expr: llama3Pattern, m: mustPattern(llama3Pattern),
+				behavior: behIsolated}}
 			t.model.ignoreMerges = true // llama.cpp sets it for this pre-tokenizer too
 		case "default", "gpt2", "":
 			t.pre.steps = []preStep{&byteLevelStep{m: mustPattern(gpt2Pattern)}}

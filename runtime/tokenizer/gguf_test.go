@@ -71,7 +71,8 @@ func TestGGUFMetadata(t *testing.T) {
 			}
 			if c.model == "llama" {
 				if counts[TokenTypeByte] != 256 || v.Scores == nil || v.TokenTypes[v.UNK] != TokenTypeUnknown {
-					t.Errorf("llama vocab: %d byte tokens, scores %v, unk type %d", counts[TokenTypeByte], v.Scores != nil, v.TokenTypes[v.UNK])
+					t.Errorf("llama vocab: %d byte tokens, scores %v, unk type %d", counts[TokenTypeByte],
+						v.Scores != nil, v.TokenTypes[v.UNK])
 				}
 			}
 			if c.name == "qwen3" {
@@ -103,7 +104,8 @@ func TestGGUFRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if back.VocabSize() != tk.VocabSize()+7 || back.Token(int32(tk.VocabSize()+6)) != fmt.Sprintf("[PAD%d]", tk.VocabSize()+6) {
+			if back.VocabSize() != tk.VocabSize()+7 ||
+				back.Token(int32(tk.VocabSize()+6)) != fmt.Sprintf("[PAD%d]", tk.VocabSize()+6) {
 				t.Errorf("padded vocab size %d", back.VocabSize())
 			}
 			checkSameEncoding(t, tk, back, corpus)
@@ -119,7 +121,8 @@ func TestGGUFRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(v.Tokens, v2.Tokens) || !slices.Equal(v.TokenTypes, v2.TokenTypes) || !slices.Equal(v.Merges, v2.Merges) {
+			if !slices.Equal(v.Tokens, v2.Tokens) || !slices.Equal(v.TokenTypes, v2.TokenTypes) ||
+				!slices.Equal(v.Merges, v2.Merges) {
 				t.Errorf("GGUF → tokenizer → GGUF is not stable")
 			}
 		})

@@ -85,7 +85,8 @@ func TestGolden(t *testing.T) {
 			tk := load(t, name)
 			golden := loadGolden(t, name)
 			if len(golden) != len(corpus) {
-				t.Fatalf("golden-%s.json has %d entries, corpus.json %d: rerun golden.mjs", name, len(golden), len(corpus))
+				t.Fatalf("golden-%s.json has %d entries, corpus.json %d: rerun golden.mjs", name, len(golden),
+					len(corpus))
 			}
 			match, rt, rtChecked := 0, 0, 0
 			for i, g := range golden {
@@ -96,18 +97,21 @@ func TestGolden(t *testing.T) {
 				if slices.Equal(got, g.IDs) {
 					match++
 				} else {
-					t.Errorf("entry %d %q:\n got  %s\n want %s", i, truncate(g.Text, 60), tokensOf(tk, got), tokensOf(tk, g.IDs))
+					t.Errorf("entry %d %q:\n got  %s\n want %s", i, truncate(g.Text, 60), tokensOf(tk, got),
+						tokensOf(tk, g.IDs))
 				}
 				if g.RoundTrip {
 					rtChecked++
 					if back := tk.Decode(got); back == g.Text {
 						rt++
 					} else {
-						t.Errorf("entry %d: Decode(Encode(x)) = %q, want %q", i, truncate(back, 80), truncate(g.Text, 80))
+						t.Errorf("entry %d: Decode(Encode(x)) = %q, want %q", i, truncate(back, 80),
+							truncate(g.Text, 80))
 					}
 				}
 			}
-			t.Logf("%s: %d/%d corpus entries match the reference; %d/%d round-trip", name, match, len(golden), rt, rtChecked)
+			t.Logf("%s: %d/%d corpus entries match the reference; %d/%d round-trip", name, match, len(golden),
+				rt, rtChecked)
 		})
 	}
 }

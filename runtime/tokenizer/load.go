@@ -433,7 +433,8 @@ func truncate(s string, n int) string {
 // eogTexts are added tokens that end a turn in the chat formats of common models; like
 // llama.cpp, Arbor stops on them even when generation_config.json is not at hand (Qwen's
 // <|endoftext|>, Llama 3's <|eot_id|> and <|eom_id|>).
-var eogTexts = []string{"<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|endoftext|>", "<|end_of_text|>", "<|end|>", "<end_of_turn>", "<|return|>"}
+var eogTexts = []string{"<|eot_id|>", "<|eom_id|>", "<|im_end|>", "<|endoftext|>", "<|end_of_text|>",
+	"<|end|>", "<end_of_turn>", "<|return|>"}
 
 // findEOT picks the end-of-turn token for GGUF's eot_token_id.
 func (t *Tokenizer) findEOT() int32 {

@@ -52,7 +52,8 @@ func TestPatternExamples(t *testing.T) {
 		expr, in string
 		want     []string
 	}{
-		{qwen2Pattern, "I'LL pay 1234 for it's\n\n  ok  ", []string{"I", "'LL", " pay", " ", "1", "2", "3", "4", " for", " it", "'s", "\n\n", " ", " ok", "  "}},
+		{qwen2Pattern, "I'LL pay 1234 for it's\n\n  ok  ", []string{"I", "'LL", " pay", " ", "1", "2", "3",
+			"4", " for", " it", "'s", "\n\n", " ", " ok", "  "}},
 		{llama3Pattern, "x 1234567", []string{"x", " ", "123", "456", "7"}},
 		{llama3Pattern, "(a) !!\r\n", []string{"(a", ")", " !!\r\n"}},
 		{gpt2Pattern, "Don't  go 42x!", []string{"Don", "'t", " ", " go", " 42", "x", "!"}},

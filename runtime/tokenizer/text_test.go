@@ -44,7 +44,8 @@ func TestEncodeTextGolden(t *testing.T) {
 				}
 				for _, s := range specials {
 					if strings.Contains(text, s) {
-						t.Fatalf("corpus entry %q holds %q but is not in golden-%s-text.json: rerun golden.mjs", text, s, name)
+						t.Fatalf("corpus entry %q holds %q but is not in golden-%s-text.json: rerun "+
+							"golden.mjs", text, s, name)
 					}
 				}
 				if got, enc := tk.EncodeText(text), tk.Encode(text); !slices.Equal(got, enc) {

@@ -1,4 +1,4 @@
-package tools
+package calc
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arborlabs/arbor/tools"
 )
 
 func TestEvaluate(t *testing.T) {
@@ -145,9 +147,9 @@ func TestEvaluateErrors(t *testing.T) {
 			t.Errorf("%q: no error, got %s", name, v.RatString())
 			continue
 		}
-		var ce *CalcError
+		var ce *Error
 		if !errors.As(err, &ce) {
-			t.Errorf("%q: error %T %v, want *CalcError", name, err, err)
+			t.Errorf("%q: error %T %v, want *Error", name, err, err)
 			continue
 		}
 		if !strings.Contains(ce.Msg, c.msg) {
@@ -207,10 +209,13 @@ func TestFormatDecimal(t *testing.T) {
 		{pow(10, 29), 30, "100000000000000000000000000000", true},
 		{pow(10, 30), 30, "1e+30", true},
 		{rat("1234.5"), 3, "1.23e+3", false},
-		{rat("999.96"), 4, "1000", false},                                                   // rounds up into a new digit
+		// rounds up into a new digit
+		{rat("999.96"), 4, "1000", false},
 		{new(big.Rat).Sub(big.NewRat(1, 1), new(big.Rat).Inv(pow(10, 31))), 30, "1", false}, // 0.999...9 (31 nines)
-		{rat("1/8"), 1, "0.1", false},                                                       // 0.125 to 1 digit: 0.1 (0.025 below the half)
-		{rat("3/20"), 1, "0.2", false},                                                      // 0.15: a half, away from zero
+		// 0.125 to 1 digit: 0.1 (0.025 below the half)
+		{rat("1/8"), 1, "0.1", false},
+		// 0.15: a half, away from zero
+		{rat("3/20"), 1, "0.2", false},
 	}
 	for _, c := range cases {
 		got, exact := FormatDecimal(c.x, c.sig)
@@ -221,9 +226,12 @@ func TestFormatDecimal(t *testing.T) {
 }
 
 func TestCalculatorTool(t *testing.T) {
-	calc := Calculator()
+	calc := New()
 	if calc.Name() != "calculator" || calc.Description() == "" {
 		t.Fatalf("name %q, description %q", calc.Name(), calc.Description())
+	}
+	if k, _ := calc.(tools.CacheKeyer); k == nil || k.CacheKey() != "arbor:calculator" {
+		t.Errorf("calculator has no shared cache key")
 	}
 	// The schema is what a grammar compiler sees: inline, closed, expression required.
 	var schema map[string]any
@@ -242,11 +250,12 @@ func TestCalculatorTool(t *testing.T) {
 		t.Errorf("required = %v", schema["required"])
 	}
 	prop, _ := schema["properties"].(map[string]any)["expression"].(map[string]any)
-	if prop["type"] != "string" || !strings.Contains(prop["description"].(string), "Exact") && !strings.Contains(prop["description"].(string), "exact") {
+	if prop["type"] != "string" || !strings.Contains(prop["description"].(string), "Exact") &&
+		!strings.Contains(prop["description"].(string), "exact") {
 		t.Errorf("expression property = %v", prop)
 	}
 
-	set, err := NewSet(calc)
+	set, err := tools.NewSet(calc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,15 +263,18 @@ func TestCalculatorTool(t *testing.T) {
 	for _, c := range []struct{ args, want string }{
 		{`{"expression":"0.1+0.2"}`, `{"result":"3/10","decimal":"0.3","exact":true}`},
 		{`{"expression":"1/3"}`, `{"result":"1/3","decimal":"0.333333333333333333333333333333","exact":false}`},
-		{`{"expression":"2^200"}`, `{"result":"1606938044258990275541962092341162602522202993782792835301376","decimal":"1.60693804425899027554196209234e+60","exact":false}`},
+		{`{"expression":"2^200"}`,
+			`{"result":"1606938044258990275541962092341162602522202993782792835301376",` +
+				`"decimal":"1.60693804425899027554196209234e+60","exact":false}`},
 		{`{"expression":"6*7"}`, `{"result":"42","decimal":"42","exact":true}`},
 		{`{"expression":"1/0"}`, `{"error":"tool \"calculator\": at column 2: division by zero"}`},
-		{`{"expression":12}`, `{"error":"tool \"calculator\": invalid arguments: at /expression: got number, want string"}`},
+		{`{"expression":12}`,
+			`{"error":"tool \"calculator\": invalid arguments: at /expression: got number, want string"}`},
 		{`{"expr":"1"}`, ``}, // checked below: names both problems
 	} {
 		res := set.Call(ctx, "calculator", json.RawMessage(c.args))
 		if c.want == "" {
-			if res.Err == nil || !errors.Is(res.Err, ErrInvalidArguments) ||
+			if res.Err == nil || !errors.Is(res.Err, tools.ErrInvalidArguments) ||
 				!strings.Contains(string(res.JSON), "expression") || !strings.Contains(string(res.JSON), "expr") {
 				t.Errorf("%s: %s (%v)", c.args, res.JSON, res.Err)
 			}

@@ -1,4 +1,4 @@
-package tools
+package httptool
 
 import (
 	"context"
@@ -11,25 +11,37 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tools/internal/toolstest"
 )
 
 func TestParseSpec(t *testing.T) {
 	params := `{"type":"object","properties":{"q":{"type":"string"}},"required":["q"]}`
 	cases := []struct {
 		name, raw string
-		want      HTTPSpec
+		want      Spec
 	}{
-		{"timrun flat", `{"type":"function","name":"SearchTool","description":"Search the web","url":"http://search:8000/q","method":"post","timeout":2.5,"parameters":` + params + `}`,
-			HTTPSpec{Name: "SearchTool", Description: "Search the web", URL: "http://search:8000/q", Method: "POST", Timeout: 2.5, Parameters: json.RawMessage(params)}},
-		{"openai nested, url outside", `{"type":"function","function":{"name":"s","description":"d","parameters":` + params + `,"strict":true},"url":"https://x/y","method":"GET","timeout":3}`,
-			HTTPSpec{Name: "s", Description: "d", URL: "https://x/y", Method: "GET", Timeout: 3, Parameters: json.RawMessage(params)}},
-		{"openai nested, url inside", `{"type":"function","function":{"name":"s","url":"https://x/y","method":"get","timeout":1,"parameters":{ "type" : "object" }}}`,
-			HTTPSpec{Name: "s", URL: "https://x/y", Method: "GET", Timeout: 1, Parameters: json.RawMessage(`{"type":"object"}`)}},
+		{"timrun flat",
+			`{"type":"function","name":"SearchTool","description":"Search the web",` +
+				`"url":"http://search:8000/q","method":"post","timeout":2.5,"parameters":` + params + `}`,
+			Spec{Name: "SearchTool", Description: "Search the web", URL: "http://search:8000/q",
+				Method: "POST", Timeout: 2.5, Parameters: json.RawMessage(params)}},
+		{"openai nested, url outside",
+			`{"type":"function","function":{"name":"s","description":"d","parameters":` + params +
+				`,"strict":true},"url":"https://x/y","method":"GET","timeout":3}`,
+			Spec{Name: "s", Description: "d", URL: "https://x/y", Method: "GET", Timeout: 3,
+				Parameters: json.RawMessage(params)}},
+		{"openai nested, url inside",
+			`{"type":"function","function":{"name":"s","url":"https://x/y","method":"get","timeout":1,` +
+				`"parameters":{ "type" : "object" }}}`,
+			Spec{Name: "s", URL: "https://x/y", Method: "GET", Timeout: 1,
+				Parameters: json.RawMessage(`{"type":"object"}`)}},
 		{"same value in both places", `{"url":"http://a","function":{"name":"s","url":"http://a"}}`,
-			HTTPSpec{Name: "s", URL: "http://a"}},
+			Spec{Name: "s", URL: "http://a"}},
 		{"plain declaration", `{"type":"function","function":{"name":"get_weather","parameters":null}}`,
-			HTTPSpec{Name: "get_weather"}},
-		{"no type", `{"name":"n"}`, HTTPSpec{Name: "n"}},
+			Spec{Name: "get_weather"}},
+		{"no type", `{"name":"n"}`, Spec{Name: "n"}},
 	}
 	for _, c := range cases {
 		got, err := ParseSpec(json.RawMessage(c.raw))
@@ -38,7 +50,8 @@ func TestParseSpec(t *testing.T) {
 			continue
 		}
 		if got.Name != c.want.Name || got.Description != c.want.Description || got.URL != c.want.URL ||
-			got.Method != c.want.Method || got.Timeout != c.want.Timeout || string(got.Parameters) != string(c.want.Parameters) {
+			got.Method != c.want.Method || got.Timeout != c.want.Timeout ||
+			string(got.Parameters) != string(c.want.Parameters) {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.name, got, c.want)
 		}
 		if got.HasURL() != (c.want.URL != "") {
@@ -50,7 +63,8 @@ func TestParseSpec(t *testing.T) {
 		{`[]`, "tool spec: json: cannot unmarshal"},
 		{`{"type":"function"}`, "missing name"},
 		{`{"type":"web_search","name":"x"}`, `unsupported type "web_search"`},
-		{`{"name":"x","url":"http://a","function":{"name":"x","url":"http://b"}}`, `url given twice, "http://a" and "http://b"`},
+		{`{"name":"x","url":"http://a","function":{"name":"x","url":"http://b"}}`,
+			`url given twice, "http://a" and "http://b"`},
 		{`{"name":"x","function":{"name":"y"}}`, "name given twice"},
 		{`{"name":"x","timeout":1,"function":{"timeout":2}}`, "timeout given twice"},
 		{`{"name":"x","parameters":{},"function":{"parameters":{}}}`, "parameters given both"},
@@ -69,7 +83,8 @@ func TestParseSpec(t *testing.T) {
 }
 
 func TestPolicyAllowed(t *testing.T) {
-	p := &Policy{AllowHosts: []string{"search.example", "api.example:8443", "*.corp.example", "[::1]:9000", "LOCALHOST"}}
+	p := &Policy{AllowHosts: []string{"search.example", "api.example:8443", "*.corp.example", "[::1]:9000",
+		"LOCALHOST"}}
 	cases := []struct {
 		url  string
 		want bool
@@ -150,13 +165,13 @@ func TestHTTPToolCalls(t *testing.T) {
 	}))
 	defer srv.Close()
 	policy := &Policy{AllowHosts: []string{hostOf(t, srv)}}
-	mk := func(path, method string) *Set {
-		tool, err := NewHTTP(HTTPSpec{Name: "t", URL: srv.URL + path, Method: method,
+	mk := func(path, method string) *tools.Set {
+		tool, err := New(Spec{Name: "t", URL: srv.URL + path, Method: method,
 			Parameters: json.RawMessage(`{"type":"object"}`)}, policy)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return mustSet(t, tool)
+		return toolstest.MustSet(t, tool)
 	}
 	ctx := context.Background()
 
@@ -171,18 +186,20 @@ func TestHTTPToolCalls(t *testing.T) {
 	}
 
 	// GET: the arguments are the query; the URL's own query is kept.
-	res = mk("/json?fixed=1", "GET").Call(ctx, "t", json.RawMessage(`{"q":"a b&c","n":2.50,"ok":true,"tags":["x", "y"],"o":{"k":1},"skip":null}`))
+	res = mk("/json?fixed=1", "GET").Call(ctx, "t",
+		json.RawMessage(`{"q":"a b&c","n":2.50,"ok":true,"tags":["x", "y"],"o":{"k":1},"skip":null}`))
 	s = <-got
 	if res.Err != nil {
 		t.Errorf("GET: %v", res.Err)
 	}
 	q, _ := url.ParseQuery(s.query)
-	want := url.Values{"fixed": {"1"}, "q": {"a b&c"}, "n": {"2.50"}, "ok": {"true"}, "tags": {`["x","y"]`}, "o": {`{"k":1}`}}
+	want := url.Values{"fixed": {"1"}, "q": {"a b&c"}, "n": {"2.50"}, "ok": {"true"}, "tags": {`["x","y"]`},
+		"o": {`{"k":1}`}}
 	if s.method != "GET" || s.body != "" || q.Encode() != want.Encode() {
 		t.Errorf("GET request %+v, query %v, want %v", s, q, want)
 	}
 	res = mk("/json?fixed=1", "GET").Call(ctx, "t", json.RawMessage(`{"fixed":"2"}`))
-	checkErrorJSON(t, res, `"fixed" is fixed in the tool's URL`)
+	toolstest.CheckErrorJSON(t, res, `"fixed" is fixed in the tool's URL`)
 
 	// Bodies that are not JSON, or empty.
 	res = mk("/text", "GET").Call(ctx, "t", nil)
@@ -199,9 +216,10 @@ func TestHTTPToolCalls(t *testing.T) {
 	// Error statuses: the status and a short, one-line excerpt; no URL for the model to leak.
 	res = mk("/fail", "POST").Call(ctx, "t", nil)
 	<-got
-	checkErrorJSON(t, res, `tool "t": HTTP 500 Internal Server Error: database unavailable xxx`)
+	toolstest.CheckErrorJSON(t, res, `tool "t": HTTP 500 Internal Server Error: database unavailable xxx`)
 	var se *StatusError
-	if !errors.As(res.Err, &se) || se.Code != 500 || len(se.Body) > bodyExcerpt+3 || !strings.HasSuffix(se.Body, "...") {
+	if !errors.As(res.Err, &se) || se.Code != 500 || len(se.Body) > bodyExcerpt+3 ||
+		!strings.HasSuffix(se.Body, "...") {
 		t.Errorf("status error %#v", res.Err)
 	}
 	if strings.Contains(string(res.JSON), srv.URL) {
@@ -209,7 +227,7 @@ func TestHTTPToolCalls(t *testing.T) {
 	}
 	res = mk("/missing", "GET").Call(ctx, "t", nil)
 	<-got
-	checkErrorJSON(t, res, "HTTP 404 Not Found: 404 page not found")
+	toolstest.CheckErrorJSON(t, res, "HTTP 404 Not Found: 404 page not found")
 }
 
 func TestHTTPToolLimits(t *testing.T) {
@@ -231,35 +249,36 @@ func TestHTTPToolLimits(t *testing.T) {
 	down.Close() // nothing listens there any more
 
 	ctx := context.Background()
-	policy := &Policy{AllowHosts: []string{hostOf(t, slow), hostOf(t, big), strings.TrimPrefix(downURL, "http://")}, MaxResponseBytes: 100}
+	policy := &Policy{AllowHosts: []string{hostOf(t, slow), hostOf(t, big),
+		strings.TrimPrefix(downURL, "http://")}, MaxResponseBytes: 100}
 
-	tool, err := NewHTTP(HTTPSpec{Name: "slow", URL: slow.URL, Timeout: 0.05}, policy)
+	tool, err := New(Spec{Name: "slow", URL: slow.URL, Timeout: 0.05}, policy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	res := mustSet(t, tool).Call(ctx, "slow", nil)
-	checkErrorJSON(t, res, `tool "slow": timed out after 50ms`)
-	if !errors.Is(res.Err, ErrTimeout) || time.Since(start) > 2*time.Second {
+	res := toolstest.MustSet(t, tool).Call(ctx, "slow", nil)
+	toolstest.CheckErrorJSON(t, res, `tool "slow": timed out after 50ms`)
+	if !errors.Is(res.Err, tools.ErrTimeout) || time.Since(start) > 2*time.Second {
 		t.Errorf("timeout: %v after %v", res.Err, time.Since(start))
 	}
 
-	tool, err = NewHTTP(HTTPSpec{Name: "big", URL: big.URL}, policy)
+	tool, err = New(Spec{Name: "big", URL: big.URL}, policy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res = mustSet(t, tool).Call(ctx, "big", nil)
-	checkErrorJSON(t, res, `tool "big": result too large: response over 100 bytes`)
-	if !errors.Is(res.Err, ErrTooLarge) {
-		t.Errorf("%v is not ErrTooLarge", res.Err)
+	res = toolstest.MustSet(t, tool).Call(ctx, "big", nil)
+	toolstest.CheckErrorJSON(t, res, `tool "big": result too large: response over 100 bytes`)
+	if !errors.Is(res.Err, tools.ErrTooLarge) {
+		t.Errorf("%v is not tools.ErrTooLarge", res.Err)
 	}
 
-	tool, err = NewHTTP(HTTPSpec{Name: "down", URL: downURL}, policy)
+	tool, err = New(Spec{Name: "down", URL: downURL}, policy)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res = mustSet(t, tool).Call(ctx, "down", nil)
-	checkErrorJSON(t, res, `tool "down": request failed: `)
+	res = toolstest.MustSet(t, tool).Call(ctx, "down", nil)
+	toolstest.CheckErrorJSON(t, res, `tool "down": request failed: `)
 	if strings.Contains(string(res.JSON), downURL) {
 		t.Errorf("error names the URL: %s", res.JSON)
 	}
@@ -282,17 +301,17 @@ func TestHTTPToolRedirects(t *testing.T) {
 	}))
 	defer front.Close()
 	ctx := context.Background()
-	call := func(p *Policy, path string) Result {
-		tool, err := NewHTTP(HTTPSpec{Name: "r", URL: front.URL + path, Method: "GET"}, p)
+	call := func(p *Policy, path string) tools.Result {
+		tool, err := New(Spec{Name: "r", URL: front.URL + path, Method: "GET"}, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return mustSet(t, tool).Call(ctx, "r", nil)
+		return toolstest.MustSet(t, tool).Call(ctx, "r", nil)
 	}
 	// Both servers are 127.0.0.1: only host:port tells them apart, as it must.
 	onlyFront := &Policy{AllowHosts: []string{hostOf(t, front)}}
 	res := call(onlyFront, "/away")
-	checkErrorJSON(t, res, "redirect to "+hostOf(t, target)+": host not allowed")
+	toolstest.CheckErrorJSON(t, res, "redirect to "+hostOf(t, target)+": host not allowed")
 	if !errors.Is(res.Err, ErrHostNotAllowed) {
 		t.Errorf("%v is not ErrHostNotAllowed", res.Err)
 	}
@@ -304,42 +323,42 @@ func TestHTTPToolRedirects(t *testing.T) {
 	if res.Err != nil {
 		t.Errorf("trusted redirect: %v", res.Err)
 	}
-	checkErrorJSON(t, call(onlyFront, "/loop"), "stopped after 5 redirects")
+	toolstest.CheckErrorJSON(t, call(onlyFront, "/loop"), "stopped after 5 redirects")
 }
 
 func TestNewHTTPErrors(t *testing.T) {
 	p := &Policy{AllowHosts: []string{"ok.example"}}
 	cases := []struct {
-		spec HTTPSpec
+		spec Spec
 		p    *Policy
 		want string
 	}{
-		{HTTPSpec{Name: "t", URL: "http://evil.example/"}, p, `tool "t": host not allowed: evil.example`},
-		{HTTPSpec{Name: "t", URL: "http://ok.example/"}, &Policy{}, "host not allowed"},
-		{HTTPSpec{Name: "t"}, nil, "missing url"},
-		{HTTPSpec{Name: "t", URL: "/relative"}, nil, "absolute http or https URL"},
-		{HTTPSpec{Name: "t", URL: "file:///etc/passwd"}, nil, "absolute http or https URL"},
-		{HTTPSpec{Name: "t", URL: "http://ok.example/", Method: "PUT"}, p, `method "PUT"`},
-		{HTTPSpec{Name: "t", URL: "http://ok.example/", Timeout: -2}, p, "timeout"},
-		{HTTPSpec{URL: "http://ok.example/"}, p, "empty name"},
+		{Spec{Name: "t", URL: "http://evil.example/"}, p, `tool "t": host not allowed: evil.example`},
+		{Spec{Name: "t", URL: "http://ok.example/"}, &Policy{}, "host not allowed"},
+		{Spec{Name: "t"}, nil, "missing url"},
+		{Spec{Name: "t", URL: "/relative"}, nil, "absolute http or https URL"},
+		{Spec{Name: "t", URL: "file:///etc/passwd"}, nil, "absolute http or https URL"},
+		{Spec{Name: "t", URL: "http://ok.example/", Method: "PUT"}, p, `method "PUT"`},
+		{Spec{Name: "t", URL: "http://ok.example/", Timeout: -2}, p, "timeout"},
+		{Spec{URL: "http://ok.example/"}, p, "empty name"},
 	}
 	for _, c := range cases {
-		_, err := NewHTTP(c.spec, c.p)
+		_, err := New(c.spec, c.p)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%+v: got %v, want error containing %q", c.spec, err, c.want)
 		}
 	}
-	if _, err := NewHTTP(HTTPSpec{Name: "t", URL: "http://evil.example/"}, p); !errors.Is(err, ErrHostNotAllowed) {
+	if _, err := New(Spec{Name: "t", URL: "http://evil.example/"}, p); !errors.Is(err, ErrHostNotAllowed) {
 		t.Errorf("%v is not ErrHostNotAllowed", err)
 	}
-	tool, err := NewHTTP(HTTPSpec{Name: "t", Description: "d", URL: "http://ok.example/x"}, p)
+	tool, err := New(Spec{Name: "t", Description: "d", URL: "http://ok.example/x"}, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tool.Name() != "t" || tool.Description() != "d" || string(tool.Parameters()) != `{"type":"object"}` {
 		t.Errorf("tool %q %q %s", tool.Name(), tool.Description(), tool.Parameters())
 	}
-	if k := tool.(CacheKeyer).CacheKey(); k != "http POST http://ok.example/x" {
+	if k := tool.(tools.CacheKeyer).CacheKey(); k != "http POST http://ok.example/x" {
 		t.Errorf("cache key %q", k)
 	}
 }

@@ -1,4 +1,6 @@
-package tools
+// Package mcp makes the tools of an MCP (Model Context Protocol) server Arbor tools: Connect lists
+// a server's tools, and each one's calls go to the server.
+package mcp
 
 import (
 	"bytes"
@@ -12,56 +14,59 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/arborlabs/arbor/tools"
 )
 
 const (
-	// DefaultMCPTimeout is an MCP tool's per-call timeout when MCPOptions names none.
-	DefaultMCPTimeout = 30 * time.Second
-	// mcpConnectTimeout bounds connecting and listing tools when the caller's context has no
+	// DefaultTimeout is an MCP tool's per-call timeout when Options names none.
+	DefaultTimeout = 30 * time.Second
+	// connectTimeout bounds connecting and listing tools when the caller's context has no
 	// deadline: a server that never answers initialize must not hang start-up.
-	mcpConnectTimeout = 30 * time.Second
+	connectTimeout = 30 * time.Second
 )
 
-// MCPOptions tune ConnectMCP.
-type MCPOptions struct {
+// Options tune Connect.
+type Options struct {
 	// Prefix is prepended to each tool's name ("fs_" makes "read_file" "fs_read_file"), to keep
 	// the tools of several servers apart. The server is still called with its own names.
 	Prefix string
-	// Timeout bounds each call (default DefaultMCPTimeout).
+	// Timeout bounds each call (default DefaultTimeout).
 	Timeout time.Duration
 }
 
-// MCPServer is a connected MCP server and its tools.
-type MCPServer struct {
+// Server is a connected MCP server and its tools.
+type Server struct {
 	name    string
-	session *mcp.ClientSession
-	tools   []Tool
+	session *sdk.ClientSession
+	tools   []tools.Tool
 }
 
-// ConnectMCP connects to an MCP server over t (an *mcp.CommandTransport for a stdio server, an
-// *mcp.StreamableClientTransport for a URL, in-memory transports in tests), and lists its tools,
+// Connect connects to an MCP server over t (an *sdk.CommandTransport for a stdio server, an
+// *sdk.StreamableClientTransport for a URL, in-memory transports in tests), and lists its tools,
 // all pages. name identifies the server in errors and cache keys. Close the server when done.
-func ConnectMCP(ctx context.Context, name string, t mcp.Transport, opts *MCPOptions) (*MCPServer, error) {
+func Connect(ctx context.Context, name string, t sdk.Transport, opts *Options) (*Server, error) {
 	if opts == nil {
-		opts = &MCPOptions{}
+		opts = &Options{}
 	}
 	timeout := opts.Timeout
 	if timeout <= 0 {
-		timeout = DefaultMCPTimeout
+		timeout = DefaultTimeout
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, mcpConnectTimeout)
+		ctx, cancel = context.WithTimeout(ctx, connectTimeout)
 		defer cancel()
 	}
 	// Empty capabilities: Arbor offers the server no roots, sampling or elicitation.
-	client := mcp.NewClient(&mcp.Implementation{Name: "arbor", Version: "1"}, &mcp.ClientOptions{Capabilities: &mcp.ClientCapabilities{}})
+	client := sdk.NewClient(&sdk.Implementation{Name: "arbor", Version: "1"},
+		&sdk.ClientOptions{Capabilities: &sdk.ClientCapabilities{}})
 	session, err := client.Connect(ctx, t, nil)
 	if err != nil {
 		return nil, fmt.Errorf("mcp %s: connect: %w", name, err)
 	}
-	s := &MCPServer{name: name, session: session}
+	s := &Server{name: name, session: session}
 	if init := session.InitializeResult(); init != nil && init.Capabilities != nil && init.Capabilities.Tools == nil {
 		return s, nil // a server of prompts or resources only: listing tools would be an error
 	}
@@ -70,14 +75,14 @@ func ConnectMCP(ctx context.Context, name string, t mcp.Transport, opts *MCPOpti
 			_ = session.Close()
 			return nil, fmt.Errorf("mcp %s: listing tools: %w", name, err)
 		}
-		params := json.RawMessage(emptyObjectSchema)
+		params := json.RawMessage(tools.EmptyObjectSchema)
 		if tool.InputSchema != nil {
 			if params, err = json.Marshal(tool.InputSchema); err != nil {
 				_ = session.Close()
 				return nil, fmt.Errorf("mcp %s: tool %q: input schema: %w", name, tool.Name, err)
 			}
 		}
-		if _, err := CompileSchema(params); err != nil {
+		if _, err := tools.CompileSchema(params); err != nil {
 			_ = session.Close()
 			return nil, fmt.Errorf("mcp %s: tool %q: input schema: %w", name, tool.Name, err)
 		}
@@ -100,23 +105,23 @@ func ConnectMCP(ctx context.Context, name string, t mcp.Transport, opts *MCPOpti
 	return s, nil
 }
 
-// Name is the server's name as given to ConnectMCP.
-func (s *MCPServer) Name() string { return s.name }
+// Name is the server's name as given to Connect.
+func (s *Server) Name() string { return s.name }
 
 // Tools returns the server's tools, in the order the server listed them.
-func (s *MCPServer) Tools() []Tool { return append([]Tool(nil), s.tools...) }
+func (s *Server) Tools() []tools.Tool { return append([]tools.Tool(nil), s.tools...) }
 
 // Close ends the session (and stops a command server).
-func (s *MCPServer) Close() error {
+func (s *Server) Close() error {
 	if err := s.session.Close(); err != nil {
 		return fmt.Errorf("mcp %s: close: %w", s.name, err)
 	}
 	return nil
 }
 
-// commandTransport runs argv as a stdio MCP server, with env added to Arbor's environment. Its
+// CommandTransport runs argv as a stdio MCP server, with env added to Arbor's environment. Its
 // stderr is Arbor's, where the operator looks for a server that fails to start.
-func commandTransport(argv []string, env map[string]string) mcp.Transport {
+func CommandTransport(argv []string, env map[string]string) sdk.Transport {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if len(env) > 0 {
 		cmd.Env = os.Environ()
@@ -125,19 +130,19 @@ func commandTransport(argv []string, env map[string]string) mcp.Transport {
 		}
 	}
 	cmd.Stderr = os.Stderr
-	return &mcp.CommandTransport{Command: cmd}
+	return &sdk.CommandTransport{Command: cmd}
 }
 
-// httpTransport speaks MCP's streamable HTTP transport to url. Without the standalone SSE stream:
+// HTTPTransport speaks MCP's streamable HTTP transport to url. Without the standalone SSE stream:
 // Arbor only calls tools and needs no messages the server starts.
-func httpTransport(url string, client *http.Client) mcp.Transport {
-	return &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: client, DisableStandaloneSSE: true}
+func HTTPTransport(url string, client *http.Client) sdk.Transport {
+	return &sdk.StreamableClientTransport{Endpoint: url, HTTPClient: client, DisableStandaloneSSE: true}
 }
 
 type mcpTool struct {
 	server, name, remote, desc string
 	params                     json.RawMessage
-	session                    *mcp.ClientSession
+	session                    *sdk.ClientSession
 	timeout                    time.Duration
 	key                        string
 }
@@ -154,13 +159,13 @@ func (t *mcpTool) CacheKey() string            { return t.key }
 func (t *mcpTool) Call(ctx context.Context, args json.RawMessage) (json.RawMessage, error) {
 	callCtx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
-	res, err := t.session.CallTool(callCtx, &mcp.CallToolParams{Name: t.remote, Arguments: json.RawMessage(args)})
+	res, err := t.session.CallTool(callCtx, &sdk.CallToolParams{Name: t.remote, Arguments: json.RawMessage(args)})
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case errors.Is(callCtx.Err(), context.DeadlineExceeded):
-			return nil, fmt.Errorf("mcp %s: %w after %s", t.server, ErrTimeout, t.timeout)
+			return nil, fmt.Errorf("mcp %s: %w after %s", t.server, tools.ErrTimeout, t.timeout)
 		}
 		return nil, fmt.Errorf("mcp %s: %w", t.server, err)
 	}
@@ -175,7 +180,7 @@ func (t *mcpTool) Call(ctx context.Context, args json.RawMessage) (json.RawMessa
 		return nil, errors.New("the tool asked for user input, which a call inside the decode cannot give")
 	}
 	if res.StructuredContent != nil {
-		out, err := marshalNoEscape(res.StructuredContent)
+		out, err := tools.Marshal(res.StructuredContent)
 		if err != nil {
 			return nil, fmt.Errorf("mcp %s: structured content: %w", t.server, err)
 		}
@@ -188,26 +193,26 @@ func (t *mcpTool) Call(ctx context.Context, args json.RawMessage) (json.RawMessa
 	default:
 		v = items // [] for no content: a valid, empty answer
 	}
-	out, err := marshalNoEscape(v)
+	out, err := tools.Marshal(v)
 	if err != nil {
 		return nil, fmt.Errorf("mcp %s: content: %w", t.server, err)
 	}
 	return out, nil
 }
 
-func contentValues(cs []mcp.Content) []any {
+func contentValues(cs []sdk.Content) []any {
 	out := make([]any, 0, len(cs))
 	for _, c := range cs {
 		switch c := c.(type) {
-		case *mcp.TextContent:
+		case *sdk.TextContent:
 			out = append(out, c.Text)
-		case *mcp.ImageContent:
+		case *sdk.ImageContent:
 			out = append(out, map[string]any{"type": "image", "mimeType": c.MIMEType, "bytes": len(c.Data)})
-		case *mcp.AudioContent:
+		case *sdk.AudioContent:
 			out = append(out, map[string]any{"type": "audio", "mimeType": c.MIMEType, "bytes": len(c.Data)})
-		case *mcp.ResourceLink:
+		case *sdk.ResourceLink:
 			out = append(out, map[string]any{"type": "resource_link", "uri": c.URI, "name": c.Name})
-		case *mcp.EmbeddedResource:
+		case *sdk.EmbeddedResource:
 			r := map[string]any{"type": "resource"}
 			if c.Resource != nil {
 				r["uri"] = c.Resource.URI
@@ -229,10 +234,10 @@ func contentValues(cs []mcp.Content) []any {
 }
 
 // contentText joins the texts of an error result: what the tool said went wrong.
-func contentText(cs []mcp.Content) string {
+func contentText(cs []sdk.Content) string {
 	var parts []string
 	for _, c := range cs {
-		if tc, ok := c.(*mcp.TextContent); ok {
+		if tc, ok := c.(*sdk.TextContent); ok {
 			parts = append(parts, tc.Text)
 		}
 	}

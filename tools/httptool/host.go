@@ -1,4 +1,4 @@
-package tools
+package httptool
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ import (
 // and '.' (Unicode names are for the client to send in their IDNA form: case folding could
 // otherwise turn U+212A KELVIN SIGN into an ASCII k); empty labels.
 //
-// A URL that passes is called with its host rewritten to the canonical form (see NewHTTP), so
+// A URL that passes is called with its host rewritten to the canonical form (see New), so
 // the dialer reaches exactly what was compared.
 
 // canonicalHost returns the canonical form of a host name or address (without brackets or

@@ -1,4 +1,7 @@
-package tools
+// Package toolconfig reads the operator's tool configuration file, which declares HTTP tools and
+// MCP servers, and builds its tools. It sits apart from package tools because it uses both
+// implementations, httptool and mcp, which themselves depend on tools.
+package toolconfig
 
 import (
 	"bytes"
@@ -10,6 +13,10 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tools/httptool"
+	"github.com/arborlabs/arbor/tools/mcp"
 )
 
 // Config is the operator's tool configuration:
@@ -23,18 +30,18 @@ import (
 // An MCP entry has a name and exactly one of command (a stdio server, started by Arbor) and url (a
 // streamable HTTP server). prefix is prepended to its tools' names; timeout is seconds per call.
 type Config struct {
-	HTTP []HTTPSpec
-	MCP  []MCPConfig
+	HTTP []httptool.Spec
+	MCP  []MCP
 
 	source string // the file name, for errors
 
 	mu      sync.Mutex
-	servers []*MCPServer
-	tools   []Tool
+	servers []*mcp.Server
+	tools   []tools.Tool
 }
 
-// MCPConfig is one entry of the config's "mcp" array.
-type MCPConfig struct {
+// MCP is one entry of the config's "mcp" array.
+type MCP struct {
 	Name    string            `json:"name"`
 	Command []string          `json:"command,omitempty"`
 	Env     map[string]string `json:"env,omitempty"`
@@ -43,18 +50,18 @@ type MCPConfig struct {
 	Timeout float64           `json:"timeout,omitempty"`
 }
 
-// LoadConfig reads and checks a tool config file. Errors name the file and the entry, e.g.
+// Load reads and checks a tool config file. Errors name the file and the entry, e.g.
 // "tools.json: tools[2]: missing url". Nothing is connected until Tools.
-func LoadConfig(path string) (*Config, error) {
+func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("tool config: %w", err)
 	}
-	return ParseConfig(path, data)
+	return Parse(path, data)
 }
 
-// ParseConfig is LoadConfig on data already read; source names it in errors.
-func ParseConfig(source string, data []byte) (*Config, error) {
+// Parse is Load on data already read; source names it in errors.
+func Parse(source string, data []byte) (*Config, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("%s: %s", source, fmt.Sprintf(format, args...))
 	}
@@ -75,17 +82,17 @@ func ParseConfig(source string, data []byte) (*Config, error) {
 	names := map[string]string{} // tool name -> entry that declared it
 	for i, raw := range doc.Tools {
 		at := fmt.Sprintf("tools[%d]", i)
-		spec, err := ParseSpec(raw)
+		spec, err := httptool.ParseSpec(raw)
 		if err != nil {
 			return nil, fail("%s: %v", at, err)
 		}
 		if !spec.HasURL() {
 			return nil, fail("%s (%s): missing url", at, spec.Name)
 		}
-		if _, err := NewHTTP(spec, nil); err != nil {
+		if _, err := httptool.New(spec, nil); err != nil {
 			return nil, fail("%s: %v", at, err)
 		}
-		if _, err := CompileSchema(spec.Parameters); err != nil {
+		if _, err := tools.CompileSchema(spec.Parameters); err != nil {
 			return nil, fail("%s (%s): parameters: %v", at, spec.Name, err)
 		}
 		if prev, dup := names[spec.Name]; dup {
@@ -97,7 +104,7 @@ func ParseConfig(source string, data []byte) (*Config, error) {
 	servers := map[string]string{}
 	for i, raw := range doc.MCP {
 		at := fmt.Sprintf("mcp[%d]", i)
-		var m MCPConfig
+		var m MCP
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.DisallowUnknownFields()
 		if err := d.Decode(&m); err != nil {
@@ -161,15 +168,15 @@ func jsonErr(data []byte, err error) string {
 // Tools builds the HTTP tools (trusted: any host) and connects the MCP servers, returning all
 // their tools, HTTP tools first. A failed connection closes the servers already connected. Later
 // calls return the same tools; Close ends the sessions.
-func (c *Config) Tools(ctx context.Context) ([]Tool, error) {
+func (c *Config) Tools(ctx context.Context) ([]tools.Tool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.tools != nil {
-		return append([]Tool(nil), c.tools...), nil
+		return append([]tools.Tool(nil), c.tools...), nil
 	}
-	var out []Tool
+	var out []tools.Tool
 	names := map[string]string{}
-	add := func(t Tool, at string) error {
+	add := func(t tools.Tool, at string) error {
 		if prev, dup := names[t.Name()]; dup {
 			return fmt.Errorf("%s: %s: tool name %q already declared by %s", c.source, at, t.Name(), prev)
 		}
@@ -179,7 +186,7 @@ func (c *Config) Tools(ctx context.Context) ([]Tool, error) {
 	}
 	for i, spec := range c.HTTP {
 		at := fmt.Sprintf("tools[%d]", i)
-		t, err := NewHTTP(spec, nil)
+		t, err := httptool.New(spec, nil)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %s: %w", c.source, at, err)
 		}
@@ -187,7 +194,7 @@ func (c *Config) Tools(ctx context.Context) ([]Tool, error) {
 			return nil, err
 		}
 	}
-	var servers []*MCPServer
+	var servers []*mcp.Server
 	closeAll := func() {
 		for _, s := range servers {
 			_ = s.Close()
@@ -195,11 +202,12 @@ func (c *Config) Tools(ctx context.Context) ([]Tool, error) {
 	}
 	for i, m := range c.MCP {
 		at := fmt.Sprintf("mcp[%d] (%s)", i, m.Name)
-		t := httpTransport(m.URL, nil)
+		t := mcp.HTTPTransport(m.URL, nil)
 		if len(m.Command) > 0 {
-			t = commandTransport(m.Command, m.Env)
+			t = mcp.CommandTransport(m.Command, m.Env)
 		}
-		s, err := ConnectMCP(ctx, m.Name, t, &MCPOptions{Prefix: m.Prefix, Timeout: time.Duration(m.Timeout * float64(time.Second))})
+		s, err := mcp.Connect(ctx, m.Name, t, &mcp.Options{Prefix: m.Prefix,
+			Timeout: time.Duration(m.Timeout * float64(time.Second))})
 		if err != nil {
 			closeAll()
 			return nil, fmt.Errorf("%s: %s: %w", c.source, at, err)
@@ -214,9 +222,9 @@ func (c *Config) Tools(ctx context.Context) ([]Tool, error) {
 	}
 	c.servers, c.tools = servers, out
 	if c.tools == nil {
-		c.tools = []Tool{} // connected, with no tools: still "done"
+		c.tools = []tools.Tool{} // connected, with no tools: still "done"
 	}
-	return append([]Tool(nil), out...), nil
+	return append([]tools.Tool(nil), out...), nil
 }
 
 // Close ends the MCP sessions (stopping command servers). Tools connects again afterwards.

@@ -1,4 +1,7 @@
-package tools
+// Package httptool is the HTTP tool, in TIMRUN's form: a spec with a url, declared by the operator
+// (any host) or by a chat request (a Policy's AllowHosts must match the URL), whose calls are HTTP
+// requests to that url.
+package httptool
 
 import (
 	"bytes"
@@ -13,11 +16,34 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/arborlabs/arbor/tools"
 )
 
+// ErrHostNotAllowed is wrapped by the error of a tool whose URL, or a redirect's, is not allowed.
+var ErrHostNotAllowed = errors.New("host not allowed")
+
+// StatusError is the failure of an HTTP tool whose server answered with an error status.
+type StatusError struct {
+	Code   int
+	Status string // e.g. "500 Internal Server Error"
+	Body   string // a short excerpt of the response body, whitespace collapsed
+}
+
+func (e *StatusError) Error() string {
+	status := e.Status
+	if status == "" {
+		status = fmt.Sprint(e.Code)
+	}
+	if e.Body == "" {
+		return "HTTP " + status
+	}
+	return "HTTP " + status + ": " + e.Body
+}
+
 const (
-	// DefaultHTTPTimeout is an HTTP tool's per-call timeout when its spec names none.
-	DefaultHTTPTimeout = 10 * time.Second
+	// DefaultTimeout is an HTTP tool's per-call timeout when its spec names none.
+	DefaultTimeout = 10 * time.Second
 	// DefaultMaxResponseBytes caps an HTTP tool's response body.
 	DefaultMaxResponseBytes = 1 << 20
 	// maxRedirects: enough for http->https and a trailing-slash hop, not enough for a loop.
@@ -26,8 +52,8 @@ const (
 	bodyExcerpt = 200
 )
 
-// HTTPSpec declares a tool served over HTTP, in TIMRUN's form.
-type HTTPSpec struct {
+// Spec declares a tool served over HTTP, in TIMRUN's form.
+type Spec struct {
 	Name, Description string
 	Parameters        json.RawMessage
 	URL, Method       string  // GET or POST (default POST)
@@ -36,7 +62,7 @@ type HTTPSpec struct {
 
 // HasURL reports whether the spec is an HTTP tool (url set); a spec without url is a plain
 // function declaration, for the client to execute.
-func (s HTTPSpec) HasURL() bool { return strings.TrimSpace(s.URL) != "" }
+func (s Spec) HasURL() bool { return strings.TrimSpace(s.URL) != "" }
 
 // specFields is one level of a tool entry: the flat TIMRUN form has everything at the top, the
 // OpenAI form nests name/description/parameters (and possibly url/method/timeout) in "function".
@@ -53,26 +79,30 @@ type specFields struct {
 
 // ParseSpec reads one entry of a chat request's `tools` array in either form:
 //
-//	TIMRUN flat: {"type":"function","name":"SearchTool","description":"...","url":"http://...","method":"POST","timeout":10,"parameters":{...}}
-//	OpenAI nested: {"type":"function","function":{"name":...,"description":...,"parameters":{...}},"url":...,"method":...,"timeout":...}
+//	TIMRUN flat:
+//	  {"type":"function","name":"SearchTool","description":"...","url":"http://...",
+//	   "method":"POST","timeout":10,"parameters":{...}}
+//	OpenAI nested:
+//	  {"type":"function","function":{"name":...,"description":...,"parameters":{...}},
+//	   "url":...,"method":...,"timeout":...}
 //
 // In the nested form url/method/timeout may also sit inside "function"; a field given in both
 // places with different values is an error rather than a silent choice. Other fields ("strict",
 // ...) are ignored. The method is upper-cased and must be GET or POST if given; parameters, if
 // given, must be a JSON object and come back compacted.
-func ParseSpec(raw json.RawMessage) (HTTPSpec, error) {
+func ParseSpec(raw json.RawMessage) (Spec, error) {
 	var top specFields
 	if err := json.Unmarshal(raw, &top); err != nil {
-		return HTTPSpec{}, fmt.Errorf("tool spec: %w", err)
+		return Spec{}, fmt.Errorf("tool spec: %w", err)
 	}
 	if top.Type != "" && top.Type != "function" {
-		return HTTPSpec{}, fmt.Errorf("tool spec: unsupported type %q (only \"function\")", top.Type)
+		return Spec{}, fmt.Errorf("tool spec: unsupported type %q (only \"function\")", top.Type)
 	}
 	inner := top.Function
 	if inner == nil {
 		inner = &specFields{}
 	}
-	var spec HTTPSpec
+	var spec Spec
 	var err error
 	pick := func(field, outer, in string) string {
 		if err != nil {
@@ -91,11 +121,11 @@ func ParseSpec(raw json.RawMessage) (HTTPSpec, error) {
 	spec.URL = strings.TrimSpace(pick("url", top.URL, inner.URL))
 	spec.Method = strings.ToUpper(strings.TrimSpace(pick("method", top.Method, inner.Method)))
 	if err != nil {
-		return HTTPSpec{}, err
+		return Spec{}, err
 	}
 	switch {
 	case top.Timeout != nil && inner.Timeout != nil && *top.Timeout != *inner.Timeout:
-		return HTTPSpec{}, fmt.Errorf("tool spec: timeout given twice, %v and %v in function", *top.Timeout, *inner.Timeout)
+		return Spec{}, fmt.Errorf("tool spec: timeout given twice, %v and %v in function", *top.Timeout, *inner.Timeout)
 	case inner.Timeout != nil:
 		spec.Timeout = *inner.Timeout
 	case top.Timeout != nil:
@@ -105,22 +135,22 @@ func ParseSpec(raw json.RawMessage) (HTTPSpec, error) {
 	if isNull(params) {
 		params = top.Parameters
 	} else if !isNull(top.Parameters) {
-		return HTTPSpec{}, errors.New("tool spec: parameters given both at the top and in function")
+		return Spec{}, errors.New("tool spec: parameters given both at the top and in function")
 	}
 
 	if spec.Name == "" {
-		return HTTPSpec{}, errors.New("tool spec: missing name")
+		return Spec{}, errors.New("tool spec: missing name")
 	}
 	if spec.Method != "" && spec.Method != http.MethodGet && spec.Method != http.MethodPost {
-		return HTTPSpec{}, fmt.Errorf("tool %q: method %q: only GET or POST", spec.Name, spec.Method)
+		return Spec{}, fmt.Errorf("tool %q: method %q: only GET or POST", spec.Name, spec.Method)
 	}
 	if spec.Timeout < 0 || math.IsNaN(spec.Timeout) || math.IsInf(spec.Timeout, 0) {
-		return HTTPSpec{}, fmt.Errorf("tool %q: timeout %v: must be a positive number of seconds", spec.Name, spec.Timeout)
+		return Spec{}, fmt.Errorf("tool %q: timeout %v: must be a positive number of seconds", spec.Name, spec.Timeout)
 	}
 	if !isNull(params) {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, params); err != nil || buf.Bytes()[0] != '{' {
-			return HTTPSpec{}, fmt.Errorf("tool %q: parameters must be a JSON object", spec.Name)
+			return Spec{}, fmt.Errorf("tool %q: parameters must be a JSON object", spec.Name)
 		}
 		spec.Parameters = buf.Bytes()
 	}
@@ -136,7 +166,7 @@ func isNull(raw json.RawMessage) bool {
 type Policy struct {
 	// AllowHosts lists the hosts request-declared tools may call: "host" (any port) or
 	// "host:port" (that port only; a URL without a port has its scheme's default), compared in
-	// a canonical form (see host.go: case, a trailing dot, IP notations, port spellings).
+	// a canonical form (case, a trailing dot, IP notations, port spellings).
 	// "*.example.com" matches subdomains of example.com, "*" any host. Empty: nothing is
 	// allowed; an entry CheckAllowHost refuses matches nothing.
 	AllowHosts []string
@@ -179,7 +209,7 @@ func (p *Policy) Allowed(u *url.URL) bool {
 	return false
 }
 
-// NewHTTP returns the tool a spec declares. With p == nil the spec is the operator's and may call
+// New returns the tool a spec declares. With p == nil the spec is the operator's and may call
 // any host; otherwise the URL's host must be allowed by p, and the error (wrapping
 // ErrHostNotAllowed) is for the server to answer 400.
 //
@@ -188,8 +218,8 @@ func (p *Policy) Allowed(u *url.URL) bool {
 // nulls left out). A JSON response body is the result as it is; any other body becomes
 // {"text":"<body>"}, and an empty one null. Status 400 and above is an error (StatusError) with a
 // short excerpt of the body. Redirects are followed to allowed hosts only, at most 5 hops.
-func NewHTTP(spec HTTPSpec, p *Policy) (Tool, error) {
-	if err := checkName(spec.Name); err != nil {
+func New(spec Spec, p *Policy) (tools.Tool, error) {
+	if err := tools.CheckName(spec.Name); err != nil {
 		return nil, err
 	}
 	if !spec.HasURL() {
@@ -216,7 +246,7 @@ func NewHTTP(spec HTTPSpec, p *Policy) (Tool, error) {
 	default:
 		return nil, fmt.Errorf("tool %q: method %q: only GET or POST", spec.Name, spec.Method)
 	}
-	timeout := DefaultHTTPTimeout
+	timeout := DefaultTimeout
 	switch {
 	case spec.Timeout < 0 || math.IsNaN(spec.Timeout) || math.IsInf(spec.Timeout, 0):
 		return nil, fmt.Errorf("tool %q: timeout %v: must be a positive number of seconds", spec.Name, spec.Timeout)
@@ -225,7 +255,7 @@ func NewHTTP(spec HTTPSpec, p *Policy) (Tool, error) {
 	}
 	params := spec.Parameters
 	if isNull(params) {
-		params = emptyObjectSchema
+		params = json.RawMessage(tools.EmptyObjectSchema)
 	}
 	maxBytes := int64(DefaultMaxResponseBytes)
 	base := http.DefaultClient
@@ -262,7 +292,7 @@ func NewHTTP(spec HTTPSpec, p *Policy) (Tool, error) {
 }
 
 type httpTool struct {
-	spec     HTTPSpec
+	spec     Spec
 	params   json.RawMessage
 	url      *url.URL
 	method   string
@@ -299,7 +329,7 @@ func (t *httpTool) Call(ctx context.Context, args json.RawMessage) (json.RawMess
 		return nil, &StatusError{Code: resp.StatusCode, Status: resp.Status, Body: excerpt(body)}
 	}
 	if int64(len(body)) > t.maxBytes {
-		return nil, fmt.Errorf("%w: response over %d bytes", ErrTooLarge, t.maxBytes)
+		return nil, fmt.Errorf("%w: response over %d bytes", tools.ErrTooLarge, t.maxBytes)
 	}
 	return bodyResult(body)
 }
@@ -334,11 +364,11 @@ func (t *httpTool) request(ctx context.Context, args json.RawMessage) (*http.Req
 func queryArgs(q url.Values, args json.RawMessage) (url.Values, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(args, &obj); err != nil || obj == nil {
-		return nil, fmt.Errorf("%w: a GET tool's arguments must be a JSON object", ErrInvalidArguments)
+		return nil, fmt.Errorf("%w: a GET tool's arguments must be a JSON object", tools.ErrInvalidArguments)
 	}
 	for k, v := range obj {
 		if q.Has(k) {
-			return nil, fmt.Errorf("%w: %q is fixed in the tool's URL", ErrInvalidArguments, k)
+			return nil, fmt.Errorf("%w: %q is fixed in the tool's URL", tools.ErrInvalidArguments, k)
 		}
 		v = bytes.TrimSpace(v)
 		switch {
@@ -347,13 +377,13 @@ func queryArgs(q url.Values, args json.RawMessage) (url.Values, error) {
 		case v[0] == '"':
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
-				return nil, fmt.Errorf("%w: %q: %v", ErrInvalidArguments, k, err)
+				return nil, fmt.Errorf("%w: %q: %v", tools.ErrInvalidArguments, k, err)
 			}
 			q.Set(k, s)
 		default:
 			var buf bytes.Buffer
 			if err := json.Compact(&buf, v); err != nil {
-				return nil, fmt.Errorf("%w: %q: %v", ErrInvalidArguments, k, err)
+				return nil, fmt.Errorf("%w: %q: %v", tools.ErrInvalidArguments, k, err)
 			}
 			q.Set(k, buf.String())
 		}
@@ -372,7 +402,7 @@ func (t *httpTool) failure(ctx, callCtx context.Context, err error) error {
 	case ctx.Err() != nil: // the caller's context: Set reports it
 		return ctx.Err()
 	case errors.Is(callCtx.Err(), context.DeadlineExceeded):
-		return fmt.Errorf("%w after %s", ErrTimeout, t.timeout)
+		return fmt.Errorf("%w after %s", tools.ErrTimeout, t.timeout)
 	case errors.Is(err, ErrHostNotAllowed):
 		return err
 	}
@@ -390,7 +420,7 @@ func bodyResult(body []byte) (json.RawMessage, error) {
 	if json.Valid(trimmed) {
 		return trimmed, nil
 	}
-	out, err := marshalNoEscape(map[string]string{"text": string(body)})
+	out, err := tools.Marshal(map[string]string{"text": string(body)})
 	if err != nil {
 		return nil, fmt.Errorf("encoding text response: %w", err)
 	}

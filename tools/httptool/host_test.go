@@ -1,4 +1,4 @@
-package tools
+package httptool
 
 import (
 	"context"
@@ -100,7 +100,8 @@ func TestPolicyBypasses(t *testing.T) {
 
 // TestCheckAllowHost: entries the server refuses at start-up, and ones it takes.
 func TestCheckAllowHost(t *testing.T) {
-	for _, e := range []string{"*", "example.com", "Example.COM.", "example.com:8080", "*.corp.example", "*.corp.example:443",
+	for _, e := range []string{"*", "example.com", "Example.COM.", "example.com:8080", "*.corp.example",
+		"*.corp.example:443",
 		"127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:9000", "::1", "[fe80::1%eth0]:80", "my_host", " localhost "} {
 		if err := CheckAllowHost(e); err != nil {
 			t.Errorf("CheckAllowHost(%q): %v", e, err)
@@ -131,7 +132,8 @@ func TestHTTPToolDialsCanonicalHost(t *testing.T) {
 	defer srv.Close()
 	addr := hostOf(t, srv) // 127.0.0.1:PORT
 	ip, port, _ := strings.Cut(addr, ":")
-	tool, err := NewHTTP(HTTPSpec{Name: "t", URL: "http://" + ip + ".:0" + port + "/hop", Method: "GET"}, &Policy{AllowHosts: []string{addr}})
+	tool, err := New(Spec{Name: "t", URL: "http://" + ip + ".:0" + port + "/hop", Method: "GET"},
+		&Policy{AllowHosts: []string{addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +150,8 @@ func TestHTTPToolDialsCanonicalHost(t *testing.T) {
 		}
 	}
 	// A spelling the list refuses is refused when the tool is declared.
-	if _, err := NewHTTP(HTTPSpec{Name: "t", URL: "http://127.1:" + port + "/"}, &Policy{AllowHosts: []string{addr}}); !errors.Is(err, ErrHostNotAllowed) {
+	if _, err := New(Spec{Name: "t", URL: "http://127.1:" + port + "/"},
+		&Policy{AllowHosts: []string{addr}}); !errors.Is(err, ErrHostNotAllowed) {
 		t.Errorf("127.1: %v, want ErrHostNotAllowed", err)
 	}
 }

@@ -1,4 +1,4 @@
-package tools
+package toolconfig
 
 import (
 	"context"
@@ -11,8 +11,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/arborlabs/arbor/tools/internal/toolstest"
 )
+
+func TestMain(m *testing.M) {
+	toolstest.ServeMCPChild()
+	os.Exit(m.Run())
+}
 
 func writeConfig(t *testing.T, body string) string {
 	t.Helper()
@@ -23,14 +30,17 @@ func writeConfig(t *testing.T, body string) string {
 	return path
 }
 
-func TestLoadConfigErrors(t *testing.T) {
+func TestLoadErrors(t *testing.T) {
 	cases := []struct{ body, want string }{
-		{`{"tools":[{"name":"a","url":"http://a"},{"name":"b","url":"http://b"},{"name":"c"}]}`, "tools[2] (c): missing url"},
+		{`{"tools":[{"name":"a","url":"http://a"},{"name":"b","url":"http://b"},{"name":"c"}]}`,
+			"tools[2] (c): missing url"},
 		{`{"tools":[{"url":"http://a"}]}`, "tools[0]: tool spec: missing name"},
 		{`{"tools":[{"name":"a","url":"http://a","method":"PATCH"}]}`, `tools[0]: tool "a": method "PATCH"`},
-		{`{"tools":[{"name":"a","url":"ftp://a"}]}`, "tools[0]: tool \"a\": url \"ftp://a\": must be an absolute http or https URL"},
+		{`{"tools":[{"name":"a","url":"ftp://a"}]}`,
+			"tools[0]: tool \"a\": url \"ftp://a\": must be an absolute http or https URL"},
 		{`{"tools":[{"name":"a","url":"http://a","parameters":{"type":12}}]}`, "tools[0] (a): parameters: schema"},
-		{`{"tools":[{"name":"a","url":"http://a"},{"type":"function","function":{"name":"a"},"url":"http://b"}]}`, `tools[1]: tool name "a" already declared by tools[0]`},
+		{`{"tools":[{"name":"a","url":"http://a"},{"type":"function","function":{"name":"a"},"url":"http://b"}]}`,
+			`tools[1]: tool name "a" already declared by tools[0]`},
 		{`{"tool":[]}`, `unknown field "tool"`},
 		{"{\n  \"tools\": [\n    {\"name\": \"a\",}\n  ]\n}", "line 3, column 19: invalid character '}'"},
 		{`{"tools":{}}`, "cannot unmarshal object"},
@@ -39,33 +49,37 @@ func TestLoadConfigErrors(t *testing.T) {
 		{`{"mcp":[{"name":"fs"}]}`, "mcp[0] (fs): missing command or url"},
 		{`{"mcp":[{"name":"fs","command":["x"],"url":"http://a"}]}`, "mcp[0] (fs): both command and url"},
 		{`{"mcp":[{"name":"fs","command":[""]}]}`, "mcp[0] (fs): empty command"},
-		{`{"mcp":[{"name":"fs","url":"localhost:80"}]}`, `mcp[0] (fs): url "localhost:80": must be an absolute http or https URL`},
-		{`{"mcp":[{"name":"fs","command":["x"]},{"name":"fs","url":"http://a"}]}`, "mcp[1] (fs): server name already used by mcp[0] (fs)"},
+		{`{"mcp":[{"name":"fs","url":"localhost:80"}]}`,
+			`mcp[0] (fs): url "localhost:80": must be an absolute http or https URL`},
+		{`{"mcp":[{"name":"fs","command":["x"]},{"name":"fs","url":"http://a"}]}`,
+			"mcp[1] (fs): server name already used by mcp[0] (fs)"},
 		{`{"mcp":[{"name":"fs","command":["x"],"args":["y"]}]}`, `mcp[0]: json: unknown field "args"`},
 		{`{"mcp":[{"name":"fs","command":["x"],"timeout":-1}]}`, "negative timeout"},
 	}
 	for _, c := range cases {
 		path := writeConfig(t, c.body)
-		_, err := LoadConfig(path)
+		_, err := Load(path)
 		if err == nil || !strings.HasPrefix(err.Error(), path+": ") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s:\n got %v\nwant %s: ...%s...", c.body, err, path, c.want)
 		}
 	}
-	if _, err := LoadConfig(filepath.Join(t.TempDir(), "none.json")); err == nil || !strings.Contains(err.Error(), "none.json") {
+	if _, err := Load(filepath.Join(t.TempDir(), "none.json")); err == nil ||
+		!strings.Contains(err.Error(), "none.json") {
 		t.Errorf("missing file: %v", err)
 	}
 }
 
 // TestConfigTools loads a config with an HTTP tool, a streamable-HTTP MCP server and a stdio MCP
-// server (this test binary, see TestMain), and calls one tool of each.
+// server (this test binary, see TestMain and toolstest.ServeMCPChild), and calls one tool of each.
 func TestConfigTools(t *testing.T) {
 	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		w.Write([]byte(`{"echo":` + string(body) + `}`))
 	}))
 	defer api.Close()
-	mcpServer := testMCPServer(0)
-	mcpHTTP := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, nil))
+	mcpServer := toolstest.MCPServer(0)
+	mcpHTTP := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer },
+		nil))
 	defer mcpHTTP.Close()
 	exe, err := os.Executable()
 	if err != nil {
@@ -75,19 +89,21 @@ func TestConfigTools(t *testing.T) {
 	cfg := map[string]any{
 		"tools": []any{
 			map[string]any{"type": "function", "name": "Echo", "description": "echoes", "url": api.URL, "timeout": 5,
-				"parameters": map[string]any{"type": "object", "properties": map[string]any{"x": map[string]any{"type": "integer"}}}},
+				"parameters": map[string]any{"type": "object",
+					"properties": map[string]any{"x": map[string]any{"type": "integer"}}}},
 		},
 		"mcp": []any{
 			map[string]any{"name": "web", "url": mcpHTTP.URL, "prefix": "web_"},
-			map[string]any{"name": "proc", "command": []string{exe, "-test.run=^$"}, "env": map[string]string{mcpServerEnv: "1"}, "prefix": "proc_", "timeout": 10},
+			map[string]any{"name": "proc", "command": []string{exe, "-test.run=^$"},
+				"env": map[string]string{toolstest.MCPServerEnv: "1"}, "prefix": "proc_", "timeout": 10},
 		},
 	}
 	data, _ := json.Marshal(cfg)
-	c, err := LoadConfig(writeConfig(t, string(data)))
+	c, err := Load(writeConfig(t, string(data)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.HTTP) != 1 || len(c.MCP) != 2 || c.MCP[1].Env[mcpServerEnv] != "1" {
+	if len(c.HTTP) != 1 || len(c.MCP) != 2 || c.MCP[1].Env[toolstest.MCPServerEnv] != "1" {
 		t.Fatalf("config %+v", c)
 	}
 	ctx := context.Background()
@@ -113,7 +129,7 @@ func TestConfigTools(t *testing.T) {
 		t.Errorf("second Tools call did not return the same tools: %v", err)
 	}
 
-	set := mustSet(t, tools...)
+	set := toolstest.MustSet(t, tools...)
 	for _, call := range []struct{ name, args, want string }{
 		{"Echo", `{"x":1}`, `{"echo":{"x":1}}`},
 		{"web_add", `{"a":1,"b":2}`, `{"sum":3}`},
@@ -129,23 +145,27 @@ func TestConfigTools(t *testing.T) {
 
 func TestConfigToolsErrors(t *testing.T) {
 	// A name clash between an HTTP tool and an MCP server's tool is found when the server lists.
-	mcpServer := testMCPServer(0)
-	mcpHTTP := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return mcpServer }, nil))
+	mcpServer := toolstest.MCPServer(0)
+	mcpHTTP := httptest.NewServer(sdk.NewStreamableHTTPHandler(func(*http.Request) *sdk.Server { return mcpServer },
+		nil))
 	defer mcpHTTP.Close()
-	c, err := ParseConfig("ops.json", []byte(`{"tools":[{"name":"add","url":"http://a"}],"mcp":[{"name":"m","url":"`+mcpHTTP.URL+`"}]}`))
+	c, err := Parse("ops.json",
+		[]byte(`{"tools":[{"name":"add","url":"http://a"}],"mcp":[{"name":"m","url":"`+mcpHTTP.URL+`"}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Tools(context.Background()); err == nil || err.Error() != `ops.json: mcp[0] (m): tool name "add" already declared by tools[0]` {
+	if _, err := c.Tools(context.Background()); err == nil ||
+		err.Error() != `ops.json: mcp[0] (m): tool name "add" already declared by tools[0]` {
 		t.Errorf("clash: %v", err)
 	}
 
 	// A server that is not there: the error names the entry.
-	c, err = ParseConfig("ops.json", []byte(`{"mcp":[{"name":"gone","command":["/nonexistent/arbor-mcp-server"]}]}`))
+	c, err = Parse("ops.json", []byte(`{"mcp":[{"name":"gone","command":["/nonexistent/arbor-mcp-server"]}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Tools(context.Background()); err == nil || !strings.HasPrefix(err.Error(), "ops.json: mcp[0] (gone): mcp gone: connect: ") {
+	if _, err := c.Tools(context.Background()); err == nil ||
+		!strings.HasPrefix(err.Error(), "ops.json: mcp[0] (gone): mcp gone: connect: ") {
 		t.Errorf("missing command: %v", err)
 	}
 }

@@ -1,4 +1,6 @@
-package tools
+// Package calc is the built-in exact calculator tool: arithmetic on math/big rationals, with
+// every intermediate value bounded so that no expression costs the server much time or memory.
+package calc
 
 import (
 	"context"
@@ -6,6 +8,10 @@ import (
 	"math/big"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/invopop/jsonschema"
+
+	"github.com/arborlabs/arbor/tools"
 )
 
 // Limits of the calculator. Every intermediate value is checked, so that "9^9^9", "10000!" or
@@ -21,62 +27,76 @@ const (
 )
 
 type calcArgs struct {
-	Expression string `json:"expression" jsonschema_description:"Arithmetic expression, evaluated exactly with rationals. Operators: + - * / (exact division), // (floor division), % (modulo, sign of the divisor), ^ or ** (integer exponent), n! (factorial), parentheses. Decimal literals are exact (0.1+0.2 is 3/10); 1e6 and 2.5e-3 are allowed. Functions: abs, min, max, gcd, lcm, floor, ceil, round(x) or round(x, digits), sqrt (exact squares only), fact or factorial, comb(n, k). Example: (2^64 - 1) / 3 + 0.5"`
+	Expression string `json:"expression"`
 }
 
-// CalcResult is the calculator's answer. Result is exact: an integer or a reduced fraction
+// expressionHelp describes the calculator's language to the model, in the parameters schema.
+const expressionHelp = "Arithmetic expression, evaluated exactly with rationals. Operators: + - * / (exact " +
+	"division), // (floor division), % (modulo, sign of the divisor), ^ or ** (integer " +
+	"exponent), n! (factorial), parentheses. Decimal literals are exact (0.1+0.2 is 3/10); " +
+	"1e6 and 2.5e-3 are allowed. Functions: abs, min, max, gcd, lcm, floor, ceil, round(x) or " +
+	"round(x, digits), sqrt (exact squares only), fact or factorial, comb(n, k). Example: " +
+	"(2^64 - 1) / 3 + 0.5"
+
+// JSONSchemaExtend gives the expression its description: a struct tag would hold it all on one
+// line.
+func (calcArgs) JSONSchemaExtend(s *jsonschema.Schema) {
+	if p, ok := s.Properties.Get("expression"); ok {
+		p.Description = expressionHelp
+	}
+}
+
+// Result is the calculator's answer. Its Result field is exact: an integer or a reduced fraction
 // ("-7/3"). Decimal is the value in decimal, rounded to 30 significant digits (scientific notation
 // for very large or small values); Exact says whether Decimal equals Result.
-type CalcResult struct {
+type Result struct {
 	Result  string `json:"result"`
 	Decimal string `json:"decimal"`
 	Exact   bool   `json:"exact"`
 }
 
-// Calculator returns the built-in exact calculator, named "calculator". Language models are
+// New returns the built-in exact calculator, named "calculator". Language models are
 // unreliable at arithmetic and floating point is unreliable at money and at large integers;
-// math/big rationals are exact for everything the calculator accepts.
-func Calculator() Tool {
-	schema, err := SchemaFor[calcArgs]()
-	if err != nil { // a fixed struct: only a broken build gets here
-		panic(fmt.Sprintf("tools: calculator schema: %v", err))
-	}
-	return &funcTool[calcArgs, CalcResult]{
-		name:   "calculator",
-		desc:   "Exact calculator for arithmetic on integers, fractions and decimals, with big numbers. Returns the exact result (integer or fraction) and a decimal rendering.",
-		schema: schema,
-		key:    "arbor:calculator",
-		fn: func(_ context.Context, in calcArgs) (CalcResult, error) {
+// math/big rationals are exact for everything the calculator accepts. Its results are shared
+// across requests through a tools.Cache: the calculator is the same everywhere.
+func New() tools.Tool {
+	t, err := tools.Func("calculator",
+		"Exact calculator for arithmetic on integers, fractions and decimals, with big numbers. "+
+			"Returns the exact result (integer or fraction) and a decimal rendering.",
+		func(_ context.Context, in calcArgs) (Result, error) {
 			v, err := Evaluate(in.Expression)
 			if err != nil {
-				return CalcResult{}, err
+				return Result{}, err
 			}
 			dec, exact := FormatDecimal(v, calcDigits)
-			return CalcResult{Result: v.RatString(), Decimal: dec, Exact: exact}, nil
-		},
+			return Result{Result: v.RatString(), Decimal: dec, Exact: exact}, nil
+		})
+	if err != nil { // a fixed struct: only a broken build gets here
+		panic(fmt.Sprintf("calc: calculator schema: %v", err))
 	}
+	return tools.WithCacheKey(t, "arbor:calculator")
 }
 
-// CalcError is a calculator error at a position of the expression.
-type CalcError struct {
+// Error is a calculator error at a position of the expression.
+type Error struct {
 	Column int // 1-based, in characters
 	Msg    string
 }
 
-func (e *CalcError) Error() string {
+func (e *Error) Error() string {
 	if e.Column <= 0 {
 		return e.Msg
 	}
 	return fmt.Sprintf("at column %d: %s", e.Column, e.Msg)
 }
 
-// Evaluate evaluates an arithmetic expression exactly (see Calculator for the language).
+// Evaluate evaluates an arithmetic expression exactly (see New for the language).
 func Evaluate(expr string) (*big.Rat, error) {
 	if len(expr) > calcMaxLen {
-		return nil, &CalcError{Msg: fmt.Sprintf("expression longer than %d bytes", calcMaxLen)}
+		return nil, &Error{Msg: fmt.Sprintf("expression longer than %d bytes", calcMaxLen)}
 	}
 	if !utf8.ValidString(expr) {
-		return nil, &CalcError{Msg: "expression is not valid UTF-8"}
+		return nil, &Error{Msg: "expression is not valid UTF-8"}
 	}
 	toks, err := lex(expr)
 	if err != nil {
@@ -84,7 +104,7 @@ func Evaluate(expr string) (*big.Rat, error) {
 	}
 	p := &parser{src: expr, toks: toks}
 	if p.peek().kind == tokEOF {
-		return nil, &CalcError{Msg: "empty expression"}
+		return nil, &Error{Msg: "empty expression"}
 	}
 	v, err := p.sum()
 	if err != nil {
@@ -137,7 +157,7 @@ func lex(src string) ([]token, error) {
 		case isDigit(byte(r)) && r < utf8.RuneSelf, r == '.':
 			t, n, err := lexNumber(src, i)
 			if err != nil {
-				return nil, &CalcError{Column: col(i), Msg: err.Error()}
+				return nil, &Error{Column: col(i), Msg: err.Error()}
 			}
 			toks = append(toks, t)
 			i += n
@@ -171,7 +191,7 @@ func lex(src string) ([]token, error) {
 				op = "-"
 			}
 			if op == "" {
-				return nil, &CalcError{Column: col(i), Msg: fmt.Sprintf("unexpected character %q", r)}
+				return nil, &Error{Column: col(i), Msg: fmt.Sprintf("unexpected character %q", r)}
 			}
 			toks = append(toks, token{kind: tokOp, text: op, pos: i})
 			if op == "**" || op == "//" {
@@ -290,7 +310,7 @@ func (p *parser) isOp(op string) bool {
 }
 
 func (p *parser) errAt(t token, msg string) error {
-	return &CalcError{Column: utf8.RuneCountInString(p.src[:t.pos]) + 1, Msg: msg}
+	return &Error{Column: utf8.RuneCountInString(p.src[:t.pos]) + 1, Msg: msg}
 }
 
 func (p *parser) enter(t token) error {
@@ -518,7 +538,8 @@ var calcFuncs = map[string][2]int{
 func (p *parser) call(name token) (*big.Rat, error) {
 	arity, ok := calcFuncs[name.text]
 	if !ok {
-		return nil, p.errAt(name, fmt.Sprintf("unknown function or name %q (functions: abs, min, max, gcd, lcm, floor, ceil, round, sqrt, fact, factorial, comb)", name.text))
+		return nil, p.errAt(name, fmt.Sprintf("unknown function or name %q (functions: abs, min, max, gcd, "+
+			"lcm, floor, ceil, round, sqrt, fact, factorial, comb)", name.text))
 	}
 	if !p.isOp("(") {
 		return nil, p.errAt(p.peek(), fmt.Sprintf("expected \"(\" after %s", name.text))
@@ -543,7 +564,8 @@ func (p *parser) call(name token) (*big.Rat, error) {
 			p.next()
 			break
 		}
-		return nil, p.errAt(p.peek(), fmt.Sprintf("expected \",\" or \")\" in %s(...), found %s", name.text, p.peek().describe()))
+		return nil, p.errAt(p.peek(), fmt.Sprintf("expected \",\" or \")\" in %s(...), found %s", name.text,
+			p.peek().describe()))
 	}
 	if len(xs) < arity[0] || arity[1] >= 0 && len(xs) > arity[1] {
 		want := fmt.Sprint(arity[0])
@@ -580,7 +602,8 @@ func (p *parser) apply(name token, xs []*big.Rat) (*big.Rat, error) {
 		digits := int64(0)
 		if len(xs) == 2 {
 			if !xs[1].IsInt() || !xs[1].Num().IsInt64() || abs64(xs[1].Num().Int64()) > calcMaxRound {
-				return nil, p.errAt(name, fmt.Sprintf("round's digits must be an integer between -%d and %d", calcMaxRound, calcMaxRound))
+				return nil, p.errAt(name, fmt.Sprintf("round's digits must be an integer between -%d and %d",
+					calcMaxRound, calcMaxRound))
 			}
 			digits = xs[1].Num().Int64()
 		}
@@ -653,7 +676,8 @@ func (p *parser) sqrt(at token, x *big.Rat) (*big.Rat, error) {
 		f := new(big.Float).SetPrec(256).SetRat(x)
 		f.Sqrt(f)
 		xs, _ := FormatDecimal(x, calcDigits)
-		return nil, p.errAt(at, fmt.Sprintf("sqrt(%s) is irrational (about %s); only exact square roots are supported", xs, f.Text('g', calcDigits)))
+		return nil, p.errAt(at, fmt.Sprintf("sqrt(%s) is irrational (about %s); only exact square roots are "+
+			"supported", xs, f.Text('g', calcDigits)))
 	}
 	return new(big.Rat).SetFrac(n, d), nil
 }
