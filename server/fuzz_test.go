@@ -127,8 +127,9 @@ type quietGen struct {
 	tok *tokenizer.Tokenizer
 }
 
-func (g quietGen) Submit(ctx context.Context, req engine.Request) (*engine.Stream, error) {
-	st, send, _ := engine.NewFedStream()
+func (g quietGen) Submit(ctx context.Context, req engine.Request) (EventStream, error) {
+	st := &fedStream{}
+	send := st.send
 	send(engine.Event{Token: 100, Text: "ok", Logprob: -0.5})
 	send(engine.Event{Token: -1, Done: true, Result: &engine.Result{IDs: []int32{100}, Text: "ok",
 		PromptTokens: len(req.Prompt), CompletionTokens: 1, FinishReason: engine.FinishStop}})

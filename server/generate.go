@@ -48,7 +48,7 @@ func checkContext(prompt, maxTokens, maxContext int) error {
 func (s *Server) submit(ctx context.Context, st *modelState, reqs []engine.Request) (*run, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &run{events: make(chan choiceEvent, 16), cancel: cancel, start: time.Now(), lastTok: make([]time.Time, len(reqs))}
-	streams := make([]*engine.Stream, len(reqs))
+	streams := make([]EventStream, len(reqs))
 	for i, req := range reqs {
 		stream, err := st.gen.Submit(ctx, req)
 		if err != nil {

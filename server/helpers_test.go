@@ -213,11 +213,12 @@ func newScripted(t *testing.T, pieces ...string) *scripted {
 	return &scripted{tok: tok, ctx: 4096, pieces: pieces, finish: engine.FinishStop}
 }
 
-func (g *scripted) Submit(ctx context.Context, req engine.Request) (*engine.Stream, error) {
+func (g *scripted) Submit(ctx context.Context, req engine.Request) (EventStream, error) {
 	g.mu.Lock()
 	g.reqs = append(g.reqs, req)
 	g.mu.Unlock()
-	st, send, _ := engine.NewFedStream()
+	st := &fedStream{}
+	send := st.send
 	var ids []int32
 	var text strings.Builder
 	for i, p := range g.pieces {
@@ -240,3 +241,27 @@ func (g *scripted) Stats() engine.Stats                { return engine.Stats{} }
 func (g *scripted) MaxContext() int                    { return g.ctx }
 func (g *scripted) Tokenizer() *tokenizer.Tokenizer    { return g.tok }
 func (g *scripted) Shutdown(ctx context.Context) error { return nil }
+
+// fedStream is an EventStream of events queued before it is read: Recv hands them out in
+// order, then io.EOF.
+type fedStream struct {
+	mu     sync.Mutex
+	events []engine.Event
+}
+
+func (s *fedStream) send(ev engine.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, ev)
+}
+
+func (s *fedStream) Recv(ctx context.Context) (engine.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.events) == 0 {
+		return engine.Event{}, io.EOF
+	}
+	ev := s.events[0]
+	s.events = s.events[1:]
+	return ev, nil
+}

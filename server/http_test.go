@@ -191,7 +191,7 @@ func TestLifecycle(t *testing.T) {
 // error shape and the server must go on.
 type panicky struct{ *scripted }
 
-func (p panicky) Submit(ctx context.Context, req engine.Request) (*engine.Stream, error) {
+func (p panicky) Submit(ctx context.Context, req engine.Request) (EventStream, error) {
 	panic("boom")
 }
 
@@ -212,7 +212,7 @@ func TestPanicIs500(t *testing.T) {
 func TestQueueFull(t *testing.T) {
 	gate := make(chan struct{})
 	eng := newDemoEngine(t, engineOpts{maxSeqs: 1, maxQueue: 1, gate: gate})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	var wg sync.WaitGroup
 	statuses := make([]int, 2)
 	for i := range 2 {
@@ -243,7 +243,7 @@ func TestQueueFull(t *testing.T) {
 func TestDisconnectFreesPages(t *testing.T) {
 	gate := make(chan struct{})
 	eng := newDemoEngine(t, engineOpts{gate: gate, ctx: 512, pages: 64})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+"/v1/chat/completions",
 		strings.NewReader(`{`+hi+`, "max_tokens": 400, "stream": true}`))
@@ -285,7 +285,7 @@ func TestDisconnectFreesPages(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	if status, _, body := ts.post(t, "/v1/chat/completions", `{`+hi+`, "max_tokens": 4, "temperature": 0}`); status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}

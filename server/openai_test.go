@@ -22,7 +22,7 @@ func userMsg(s string) []openai.ChatCompletionMessageParamUnion {
 
 func TestChatWithSDK(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{Demo: true}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{Demo: true}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	params := openai.ChatCompletionNewParams{
@@ -104,7 +104,7 @@ func mustMessages(t *testing.T, js string) (out []chat.Message) {
 
 func TestLogprobsWithSDK(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	res, err := cl.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
@@ -184,7 +184,7 @@ func TestLogprobsWithSDK(t *testing.T) {
 
 func TestCompletionsWithSDK(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	tok := eng.Tokenizer()
@@ -249,7 +249,7 @@ func TestCompletionsWithSDK(t *testing.T) {
 
 func TestSeedsAndN(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	params := openai.ChatCompletionNewParams{
@@ -292,7 +292,7 @@ func TestSeedsAndN(t *testing.T) {
 
 func TestStopStrings(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	p := openai.CompletionNewParams{Model: "arbor-demo", Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("Lists:")},
@@ -351,7 +351,7 @@ func TestStopStrings(t *testing.T) {
 
 func TestSDKSeesErrors(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{APIKeys: []string{"sk-right"}})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{APIKeys: []string{"sk-right"}})
 	ctx := context.Background()
 	wrong := ts.client(option.WithAPIKey("sk-wrong"))
 	_, err := wrong.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "arbor-demo", Messages: userMsg("x")})

@@ -26,13 +26,13 @@ import (
 	"github.com/arborlabs/arbor/tools"
 )
 
-// Generator is what the server needs from the engine; *engine.Engine implements it. Tests put a
-// scripted generator behind it to drive the HTTP layer with output the random demo model never
-// writes (tool calls, reasoning).
+// Generator is what the server needs from the engine; FromEngine adapts an *engine.Engine to it.
+// Tests put a scripted generator behind it to drive the HTTP layer with output the random demo
+// model never writes (tool calls, reasoning).
 type Generator interface {
 	// Submit queues a request; its errors wrap engine.ErrBadRequest, ErrContextLength,
 	// ErrQueueFull or ErrClosed. Cancelling ctx aborts the request and frees its KV pages.
-	Submit(ctx context.Context, req engine.Request) (*engine.Stream, error)
+	Submit(ctx context.Context, req engine.Request) (EventStream, error)
 	Stats() engine.Stats
 	MaxContext() int
 	Tokenizer() *tokenizer.Tokenizer
@@ -40,7 +40,26 @@ type Generator interface {
 	Shutdown(ctx context.Context) error
 }
 
-var _ Generator = (*engine.Engine)(nil)
+// EventStream is one request's events, as the server reads them (*engine.Stream is one).
+type EventStream interface {
+	// Recv returns the next event, waiting for it. After the last event (Done set) it returns
+	// io.EOF; if the request failed, the error; if ctx ends first, ctx's error.
+	Recv(ctx context.Context) (engine.Event, error)
+}
+
+// FromEngine is the Generator of an engine.
+func FromEngine(e *engine.Engine) Generator { return engineGenerator{e} }
+
+// engineGenerator hands out the engine's streams as EventStreams.
+type engineGenerator struct{ *engine.Engine }
+
+func (g engineGenerator) Submit(ctx context.Context, req engine.Request) (EventStream, error) {
+	st, err := g.Engine.Submit(ctx, req)
+	if err != nil {
+		return nil, err // not a nil *engine.Stream in a non-nil interface
+	}
+	return st, nil
+}
 
 // Model describes the served model.
 type Model struct {
