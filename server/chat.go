@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -137,15 +136,8 @@ func forcedCallPrefix(f ToolFormat, name string) string {
 
 // Wire types of chat responses.
 type (
-	chatResponse struct {
-		ID      string       `json:"id"`
-		Object  string       `json:"object"`
-		Created int64        `json:"created"`
-		Model   string       `json:"model"`
-		Choices []chatChoice `json:"choices"`
-		Usage   *usage       `json:"usage"`
-	}
-	chatChoice struct {
+	chatResponse = response[chatChoice]
+	chatChoice   struct {
 		Index        int           `json:"index"`
 		Message      chatMessage   `json:"message"`
 		Logprobs     *chatLogprobs `json:"logprobs"`
@@ -171,14 +163,7 @@ type (
 		Content []chatLogprob `json:"content"`
 	}
 
-	chatChunk struct {
-		ID      string            `json:"id"`
-		Object  string            `json:"object"`
-		Created int64             `json:"created"`
-		Model   string            `json:"model"`
-		Choices []chatChunkChoice `json:"choices"`
-		Usage   *usage            `json:"usage,omitempty"`
-	}
+	chatChunk       = response[chatChunkChoice]
 	chatChunkChoice struct {
 		Index        int           `json:"index"`
 		Delta        chunkDelta    `json:"delta"`
@@ -239,19 +224,8 @@ func (cs *chatState) finishReason() string {
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
-	st, err := s.ready()
+	st, req, err := parseRequest(s, c, parseChat)
 	if err != nil {
-		return err
-	}
-	body, err := readBody(c.Request().Body)
-	if err != nil {
-		return err
-	}
-	req, ae := parseChat(body)
-	if ae != nil {
-		return ae
-	}
-	if err := st.checkModel(req.Model); err != nil {
 		return err
 	}
 	ts, err := s.treeFor(req)
@@ -280,7 +254,6 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		TopLogprobs: req.TopLogprobs,
 		Grammar:     req.Grammar,
 	}
-	ctx := c.Request().Context()
 	reqs := choiceRequests(base, req.N)
 	format, reasoning := st.toolFormat, st.reasoning
 	if req.ToolChoice.Mode == "none" {
@@ -305,52 +278,127 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			}
 		}()
 	}
-	r, err := s.submit(ctx, st, reqs)
-	if err != nil {
-		return err
-	}
-	defer r.cancel()
-
-	states := make([]*chatState, req.N)
-	for i := range states {
+	a := &chatAnswer{st: st, req: req, id: "chatcmpl-" + c.Get(ctxKeyRequestID).(string), created: time.Now().Unix(),
+		states: make([]*chatState, req.N)}
+	for i := range a.states {
 		p := newOutputParser(reasoning, format, req.ParallelCalls, thinkingOpen)
 		if prime != "" {
 			p.prime(prime)
 		}
-		states[i] = &chatState{parser: p}
+		a.states[i] = &chatState{parser: p}
 	}
-	id := "chatcmpl-" + c.Get(ctxKeyRequestID).(string)
-	created := time.Now().Unix()
-	if req.Stream {
-		return s.streamChat(c, st, req, r, states, id, created, ts != nil)
-	}
+	return s.respond(c, st, reqs, respondOpts{stream: req.Stream, includeUsage: req.IncludeUsage,
+		choicesPerPrompt: req.N, tree: ts != nil}, a)
+}
 
-	for left := req.N; left > 0; {
-		ce, err := r.next(ctx)
-		if err != nil {
-			s.metrics.success.WithLabelValues("abort").Inc()
+// chatAnswer is a chat completion as its events come.
+type chatAnswer struct {
+	st      *modelState
+	req     *chatRequest
+	id      string
+	created int64
+	states  []*chatState
+}
+
+func (a *chatAnswer) chunk(choices ...chatChunkChoice) chatChunk {
+	return chatChunk{ID: a.id, Object: "chat.completion.chunk", Created: a.created, Model: a.st.model.Name,
+		Choices: choices}
+}
+
+// begin opens each choice with the role, as OpenAI's streams do.
+func (a *chatAnswer) begin(sse *sseWriter) error {
+	for i := range a.states {
+		empty := ""
+		open := chatChunkChoice{Index: i, Delta: chunkDelta{Role: "assistant", Content: &empty}}
+		if err := sse.send(a.chunk(open)); err != nil {
 			return err
 		}
-		if ce.err != nil {
-			return fmt.Errorf("choice %d: %w", ce.choice, ce.err)
-		}
-		s.observeToken(r, ce)
-		cs := states[ce.choice]
-		if ce.ev.Token >= 0 && req.Logprobs {
-			cs.logprobs = append(cs.logprobs, st.chatLogprob(ce.ev))
-		}
-		cs.add(cs.parser.Push(ce.ev.Text))
-		if ce.ev.Done {
-			cs.add(cs.parser.Finish())
-			cs.result = ce.ev.Result
-			s.metrics.finished(cs.result, time.Since(r.start).Seconds())
-			left--
+	}
+	return nil
+}
+
+func (a *chatAnswer) event(i int, ev engine.Event, sse *sseWriter) error {
+	cs := a.states[i]
+	if ev.Token >= 0 && a.req.Logprobs {
+		lp := a.st.chatLogprob(ev)
+		cs.logprobs = append(cs.logprobs, lp)
+		if sse != nil {
+			cs.pending = append(cs.pending, lp)
 		}
 	}
-	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: st.model.Name}
-	results := make([]*engine.Result, req.N)
-	for i, cs := range states {
-		results[i] = cs.result
+	if err := a.emit(i, cs.parser.Push(ev.Text), sse); err != nil {
+		return err
+	}
+	if !ev.Done {
+		return nil
+	}
+	if err := a.emit(i, cs.parser.Finish(), sse); err != nil {
+		return err
+	}
+	cs.result = ev.Result
+	if sse == nil {
+		return nil
+	}
+	reason := cs.finishReason()
+	cc := chatChunkChoice{Index: i, FinishReason: &reason}
+	if len(cs.pending) > 0 {
+		cc.Logprobs = &chatLogprobs{Content: cs.pending}
+		cs.pending = nil
+	}
+	return sse.send(a.chunk(cc))
+}
+
+// emit adds the parser's deltas to choice i and, streaming, sends one chunk per delta; the
+// logprobs of the tokens seen so far ride on the first.
+func (a *chatAnswer) emit(i int, ds []delta, sse *sseWriter) error {
+	cs := a.states[i]
+	cs.add(ds)
+	if sse == nil {
+		return nil
+	}
+	for _, d := range ds {
+		cc := chatChunkChoice{Index: i}
+		if len(cs.pending) > 0 {
+			cc.Logprobs = &chatLogprobs{Content: cs.pending}
+			cs.pending = nil
+		}
+		switch d.Kind {
+		case deltaContent:
+			t := d.Text
+			cc.Delta.Content = &t
+		case deltaReasoning:
+			t := d.Text
+			cc.Delta.ReasoningContent, cc.Delta.Reasoning = &t, &t
+		case deltaToolCall:
+			// The call's head (id, type, name) first, then its arguments: the shape every
+			// client accumulates, with arguments that are a whole, checked JSON object.
+			cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, ID: d.Call.ID, Type: "function",
+				Function: chunkFunction{Name: d.Call.Name}}}
+			if err := sse.send(a.chunk(cc)); err != nil {
+				return err
+			}
+			cc = chatChunkChoice{Index: i}
+			cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, Function: chunkFunction{Arguments: d.Call.Arguments}}}
+		}
+		if err := sse.send(a.chunk(cc)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *chatAnswer) finishReason(i int) string { return a.states[i].finishReason() }
+
+func (a *chatAnswer) usageChunk(u *usage) any {
+	final := a.chunk()
+	final.Choices = []chatChunkChoice{}
+	final.Usage = u
+	return final
+}
+
+func (a *chatAnswer) body(u *usage) any {
+	resp := chatResponse{ID: a.id, Object: "chat.completion", Created: a.created, Model: a.st.model.Name, Usage: u}
+	for i, cs := range a.states {
 		msg := chatMessage{Role: "assistant"}
 		if text := cs.content.String(); text != "" || (len(cs.calls) == 0 && cs.reasoning.Len() == 0) {
 			msg.Content = &text
@@ -364,17 +412,12 @@ func (s *Server) chatCompletions(c echo.Context) error {
 				Function: respFunction{Name: call.Name, Arguments: call.Arguments}})
 		}
 		choice := chatChoice{Index: i, Message: msg, FinishReason: cs.finishReason()}
-		if req.Logprobs {
+		if a.req.Logprobs {
 			choice.Logprobs = &chatLogprobs{Content: nonNil(cs.logprobs)}
 		}
 		resp.Choices = append(resp.Choices, choice)
 	}
-	resp.Usage = usageOf(results, req.N)
-	if ts != nil {
-		resp.Usage.addTree(results)
-	}
-	s.logUsage(c, resp.Usage, resp.Choices[0].FinishReason)
-	return c.JSON(http.StatusOK, resp)
+	return resp
 }
 
 func nonNil[T any](s []T) []T {
@@ -389,113 +432,4 @@ func (s *Server) logUsage(c echo.Context, u *usage, finish string) {
 	c.Set(ctxKeyPrompt, u.PromptTokens)
 	c.Set(ctxKeyCompletion, u.CompletionTokens)
 	c.Set(ctxKeyFinish, finish)
-}
-
-func (s *Server) streamChat(c echo.Context, st *modelState, req *chatRequest, r *run, states []*chatState, id string, created int64, isTree bool) error {
-	ctx := c.Request().Context()
-	sse := newSSE(c)
-	chunk := func(choices ...chatChunkChoice) chatChunk {
-		return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: st.model.Name, Choices: choices}
-	}
-	// Each choice opens with the role, as OpenAI's streams do.
-	for i := range states {
-		empty := ""
-		if err := sse.send(chunk(chatChunkChoice{Index: i, Delta: chunkDelta{Role: "assistant", Content: &empty}})); err != nil {
-			return err
-		}
-	}
-	// emit sends one chunk per delta; logprobs of the tokens seen so far ride on the first.
-	emit := func(i int, ds []delta) error {
-		cs := states[i]
-		for _, d := range ds {
-			cc := chatChunkChoice{Index: i}
-			if len(cs.pending) > 0 {
-				cc.Logprobs = &chatLogprobs{Content: cs.pending}
-				cs.pending = nil
-			}
-			switch d.Kind {
-			case deltaContent:
-				t := d.Text
-				cc.Delta.Content = &t
-			case deltaReasoning:
-				t := d.Text
-				cc.Delta.ReasoningContent, cc.Delta.Reasoning = &t, &t
-			case deltaToolCall:
-				// The call's head (id, type, name) first, then its arguments: the shape every
-				// client accumulates, with arguments that are a whole, checked JSON object.
-				cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, ID: d.Call.ID, Type: "function",
-					Function: chunkFunction{Name: d.Call.Name}}}
-				if err := sse.send(chunk(cc)); err != nil {
-					return err
-				}
-				cc = chatChunkChoice{Index: i}
-				cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, Function: chunkFunction{Arguments: d.Call.Arguments}}}
-			}
-			if err := sse.send(chunk(cc)); err != nil {
-				return err
-			}
-		}
-		cs.add(ds)
-		return nil
-	}
-	for left := len(states); left > 0; {
-		ce, err := r.next(ctx)
-		if err != nil {
-			s.metrics.success.WithLabelValues("abort").Inc()
-			c.Set(ctxKeyError, err.Error())
-			return nil // the client is gone: nobody to tell
-		}
-		if ce.err != nil {
-			c.Set(ctxKeyError, ce.err.Error())
-			sse.fail(ce.err)
-			return nil
-		}
-		s.observeToken(r, ce)
-		cs := states[ce.choice]
-		if ce.ev.Token >= 0 && req.Logprobs {
-			lp := st.chatLogprob(ce.ev)
-			cs.logprobs = append(cs.logprobs, lp)
-			cs.pending = append(cs.pending, lp)
-		}
-		if err := emit(ce.choice, cs.parser.Push(ce.ev.Text)); err != nil {
-			return nil
-		}
-		if !ce.ev.Done {
-			continue
-		}
-		if err := emit(ce.choice, cs.parser.Finish()); err != nil {
-			return nil
-		}
-		cs.result = ce.ev.Result
-		s.metrics.finished(cs.result, time.Since(r.start).Seconds())
-		left--
-		reason := cs.finishReason()
-		cc := chatChunkChoice{Index: ce.choice, FinishReason: &reason}
-		if len(cs.pending) > 0 {
-			cc.Logprobs = &chatLogprobs{Content: cs.pending}
-			cs.pending = nil
-		}
-		if err := sse.send(chunk(cc)); err != nil {
-			return nil
-		}
-	}
-	results := make([]*engine.Result, len(states))
-	for i, cs := range states {
-		results[i] = cs.result
-	}
-	u := usageOf(results, len(states))
-	if isTree {
-		u.addTree(results)
-	}
-	s.logUsage(c, u, states[0].finishReason())
-	if req.IncludeUsage {
-		final := chunk()
-		final.Choices = []chatChunkChoice{}
-		final.Usage = u
-		if err := sse.send(final); err != nil {
-			return nil
-		}
-	}
-	_ = sse.done()
-	return nil
 }

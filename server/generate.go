@@ -177,6 +177,17 @@ func (st *modelState) chatLogprob(ev engine.Event) chatLogprob {
 	return chatLogprob{Token: ti.text, Logprob: float64(ev.Logprob), Bytes: ti.bytes, TopLogprobs: st.topList(ev.TopLogprobs)}
 }
 
+// response is a response object or a stream chunk of either endpoint. Usage is always set on
+// a whole response, and only on a stream's last chunk.
+type response[C any] struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`
+	Created int64  `json:"created"`
+	Model   string `json:"model"`
+	Choices []C    `json:"choices"`
+	Usage   *usage `json:"usage,omitempty"`
+}
+
 // usage is OpenAI's usage object.
 type usage struct {
 	PromptTokens        int            `json:"prompt_tokens"`
