@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
@@ -52,13 +53,13 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 	}
 	text := p.Text
 	if st.reasoning {
-		thinkingOpen = strings.LastIndex(text, thinkOpen) > strings.LastIndex(text, thinkClose)
+		thinkingOpen = parsers.ThinkingOpen(text)
 	}
 	if r.ToolChoice.Mode == "required" || r.ToolChoice.Mode == "function" {
-		if st.toolFormat == ToolFormatNone {
+		if st.toolFormat == parsers.ToolFormatNone {
 			return nil, "", false, badRequest("tool_choice", "tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
 		}
-		prime = forcedCallPrefix(st.toolFormat, r.ToolChoice.Function)
+		prime = st.toolFormat.ForcedCallPrefix(r.ToolChoice.Function)
 		g, ae := toolCallGrammar(st.toolFormat, r)
 		if ae != nil {
 			return nil, "", false, ae
@@ -75,14 +76,11 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 	return st.tok.EncodeMixed(text+prime, asText), prime, thinkingOpen, nil
 }
 
-// toolCallGrammar constrains the rest of a forced call (after forcedCallPrefix): for "required"
+// toolCallGrammar constrains the rest of a forced call (after ForcedCallPrefix): for "required"
 // the name, one of the tools', then that tool's arguments; for a named function its arguments;
 // then the call's closing, so that the output parser sees one whole, valid call.
-func toolCallGrammar(f ToolFormat, r *chatRequest) (*grammar.Grammar, *APIError) {
-	argsKey, closing := `", "arguments": `, "}\n"+toolCallClose
-	if f == ToolFormatLlama3 {
-		argsKey, closing = `", "parameters": `, "}"
-	}
+func toolCallGrammar(f parsers.ToolFormat, r *chatRequest) (*grammar.Grammar, *APIError) {
+	argsKey, closing := f.CallSyntax()
 	var alts []grammar.Alternative
 	var key strings.Builder
 	for i, t := range r.Tools {
@@ -112,26 +110,6 @@ func toolCallGrammar(f ToolFormat, r *chatRequest) (*grammar.Grammar, *APIError)
 		return nil, schemaError("tools", "'tools'", err)
 	}
 	return g, nil
-}
-
-// forcedCallPrefix is the opening of a tool call in the model's format, written into the prompt
-// so that the model must continue with a call (and, for a named function, with its arguments).
-// The rest of the call is constrained by toolCallGrammar.
-func forcedCallPrefix(f ToolFormat, name string) string {
-	quoted, _ := json.Marshal(name)
-	switch f {
-	case ToolFormatHermes:
-		if name == "" {
-			return toolCallOpen + "\n{\"name\": \""
-		}
-		return toolCallOpen + "\n{\"name\": " + string(quoted) + ", \"arguments\": "
-	case ToolFormatLlama3:
-		if name == "" {
-			return "{\"name\": \""
-		}
-		return "{\"name\": " + string(quoted) + ", \"parameters\": "
-	}
-	return ""
 }
 
 // Wire types of chat responses.
@@ -191,23 +169,23 @@ type (
 
 // chatState follows one choice.
 type chatState struct {
-	parser    *outputParser
+	parser    parsers.Parser
 	content   strings.Builder
 	reasoning strings.Builder
-	calls     []toolCall
+	calls     []parsers.ToolCall
 	logprobs  []chatLogprob
 	pending   []chatLogprob // streaming: logprobs not yet sent with a chunk
 	result    *engine.Result
 }
 
-func (cs *chatState) add(ds []delta) {
+func (cs *chatState) add(ds []parsers.Delta) {
 	for _, d := range ds {
 		switch d.Kind {
-		case deltaContent:
+		case parsers.DeltaContent:
 			cs.content.WriteString(d.Text)
-		case deltaReasoning:
+		case parsers.DeltaReasoning:
 			cs.reasoning.WriteString(d.Text)
-		case deltaToolCall:
+		case parsers.DeltaToolCall:
 			cs.calls = append(cs.calls, *d.Call)
 		}
 	}
@@ -257,12 +235,12 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	reqs := choiceRequests(base, req.N)
 	format, reasoning := st.toolFormat, st.reasoning
 	if req.ToolChoice.Mode == "none" {
-		format = ToolFormatNone
+		format = parsers.ToolFormatNone
 	}
 	if ts != nil {
 		// The JSON tree is the whole answer: nothing in it is a template-format call or a
 		// <think> block.
-		format, reasoning, thinkingOpen = ToolFormatNone, false, false
+		format, reasoning, thinkingOpen = parsers.ToolFormatNone, false, false
 		runs := make([]*tree.Run, len(reqs))
 		for i := range reqs {
 			runs[i] = ts.hook(st, s.metrics)
@@ -281,10 +259,8 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	a := &chatAnswer{st: st, req: req, id: "chatcmpl-" + c.Get(ctxKeyRequestID).(string), created: time.Now().Unix(),
 		states: make([]*chatState, req.N)}
 	for i := range a.states {
-		p := newOutputParser(reasoning, format, req.ParallelCalls, thinkingOpen)
-		if prime != "" {
-			p.prime(prime)
-		}
+		p := parsers.New(parsers.Options{Format: format, Reasoning: reasoning, ThinkingOpen: thinkingOpen,
+			Parallel: req.ParallelCalls, Prime: prime})
 		a.states[i] = &chatState{parser: p}
 	}
 	return s.respond(c, st, reqs, respondOpts{stream: req.Stream, includeUsage: req.IncludeUsage,
@@ -350,7 +326,7 @@ func (a *chatAnswer) event(i int, ev engine.Event, sse *sseWriter) error {
 
 // emit adds the parser's deltas to choice i and, streaming, sends one chunk per delta; the
 // logprobs of the tokens seen so far ride on the first.
-func (a *chatAnswer) emit(i int, ds []delta, sse *sseWriter) error {
+func (a *chatAnswer) emit(i int, ds []parsers.Delta, sse *sseWriter) error {
 	cs := a.states[i]
 	cs.add(ds)
 	if sse == nil {
@@ -363,13 +339,13 @@ func (a *chatAnswer) emit(i int, ds []delta, sse *sseWriter) error {
 			cs.pending = nil
 		}
 		switch d.Kind {
-		case deltaContent:
+		case parsers.DeltaContent:
 			t := d.Text
 			cc.Delta.Content = &t
-		case deltaReasoning:
+		case parsers.DeltaReasoning:
 			t := d.Text
 			cc.Delta.ReasoningContent, cc.Delta.Reasoning = &t, &t
-		case deltaToolCall:
+		case parsers.DeltaToolCall:
 			// The call's head (id, type, name) first, then its arguments: the shape every
 			// client accumulates, with arguments that are a whole, checked JSON object.
 			cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, ID: d.Call.ID, Type: "function",

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -264,4 +266,14 @@ func (s *fedStream) Recv(ctx context.Context) (engine.Event, error) {
 	ev := s.events[0]
 	s.events = s.events[1:]
 	return ev, nil
+}
+
+// readTemplate reads a chat template of runtime/chat's test data.
+func readTemplate(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "runtime", "chat", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

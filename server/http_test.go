@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/arborlabs/arbor/internal/testmodels"
+	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
 )
@@ -315,7 +316,7 @@ func TestMetrics(t *testing.T) {
 // the prompt the engine gets is the tokenization of the reference rendering, and the tool-call
 // format is detected from the template.
 func TestChatTemplateGoldenQwen3(t *testing.T) {
-	if n := runGolden(t, "qwen3.jinja", newScripted(t).tok, ToolFormatHermes); n < 5 {
+	if n := runGolden(t, "qwen3.jinja", newScripted(t).tok, parsers.ToolFormatHermes); n < 5 {
 		t.Fatalf("ran %d golden cases", n)
 	}
 }
@@ -325,12 +326,12 @@ func TestChatTemplateGoldenLlama3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := runGolden(t, "llama3.jinja", tok, ToolFormatLlama3); n < 2 {
+	if n := runGolden(t, "llama3.jinja", tok, parsers.ToolFormatLlama3); n < 2 {
 		t.Fatalf("ran %d golden cases", n)
 	}
 }
 
-func runGolden(t *testing.T, template string, tok *tokenizer.Tokenizer, format ToolFormat) int {
+func runGolden(t *testing.T, template string, tok *tokenizer.Tokenizer, format parsers.ToolFormat) int {
 	raw, err := os.ReadFile(filepath.Join("..", "runtime", "chat", "testdata", "golden.json"))
 	if err != nil {
 		t.Fatal(err)

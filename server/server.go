@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
 	"github.com/arborlabs/arbor/tools"
@@ -124,7 +125,7 @@ type modelState struct {
 	model      Model
 	tmpl       *chat.Template // nil: the model has no chat template
 	specials   *chat.Specials // special-token texts to read as plain text in chat contents (nil: none)
-	toolFormat ToolFormat
+	toolFormat parsers.ToolFormat
 	reasoning  bool
 	created    int64
 	tokCache   sync.Map // int32 -> tokenInfo, the text and bytes of tokens for logprobs
@@ -181,8 +182,8 @@ func (s *Server) Ready(gen Generator, m Model) error {
 		if !s.opt.SpecialTokensInContent {
 			st.specials = chat.NewSpecials(tok.SpecialTokens())
 		}
-		st.toolFormat = DetectToolFormat(src)
-		st.reasoning = DetectReasoning(src)
+		st.toolFormat = parsers.DetectToolFormat(src)
+		st.reasoning = parsers.DetectReasoning(src)
 	}
 	s.state.Store(st)
 	s.log.Info("model ready", "model", m.Name, "demo", m.Demo, "context", gen.MaxContext(),
