@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 // Chat and completions requests go through the same steps: parseRequest reads and checks the
@@ -15,19 +16,17 @@ import (
 // differs between the two endpoints (the prompt, the shape of the response) is theirs.
 
 // request is a parsed request body of either endpoint.
-type request interface{ fields() *common }
-
-func (c *common) fields() *common { return c }
+type request interface{ Base() *openai.Common }
 
 // parseRequest reads and parses a request body: the model must be loaded, and the request must
 // name it or no model.
-func parseRequest[R request](s *Server, c echo.Context, parse func([]byte) (R, *APIError)) (*modelState, R, error) {
+func parseRequest[R request](s *Server, c echo.Context, parse func([]byte) (R, *openai.APIError)) (*modelState, R, error) {
 	var none R
 	st, err := s.ready()
 	if err != nil {
 		return nil, none, err
 	}
-	body, err := readBody(c.Request().Body)
+	body, err := openai.ReadBody(c.Request().Body)
 	if err != nil {
 		return nil, none, err
 	}
@@ -35,7 +34,7 @@ func parseRequest[R request](s *Server, c echo.Context, parse func([]byte) (R, *
 	if ae != nil {
 		return nil, none, ae
 	}
-	if err := st.checkModel(req.fields().Model); err != nil {
+	if err := st.checkModel(req.Base().Model); err != nil {
 		return nil, none, err
 	}
 	return st, req, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	"github.com/arborlabs/arbor/server/openai"
 	"github.com/arborlabs/arbor/tree"
 )
 
@@ -24,9 +25,9 @@ import (
 // prompt that leaves a <think> block open, so the output starts inside the reasoning.
 // Special tokens of the template's markup become control tokens; special-token text from the
 // request's messages and tools is encoded as plain text (unless SpecialTokensInContent).
-func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thinkingOpen bool, err error) {
+func (st *modelState) chatPrompt(r *openai.ChatRequest) (ids []int32, prime string, thinkingOpen bool, err error) {
 	if st.tmpl == nil {
-		return nil, "", false, badRequest("messages", "the model %q has no chat template; use /v1/completions with a prompt in its format", st.model.Name)
+		return nil, "", false, openai.BadRequest("messages", "the model %q has no chat template; use /v1/completions with a prompt in its format", st.model.Name)
 	}
 	in := chat.Input{
 		Messages:            r.Messages,
@@ -49,7 +50,7 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 		}
 		// The template works for ordinary conversations (it rendered at start-up checks and in
 		// tests), so a failure here comes from this request's content.
-		return nil, "", false, badRequest("messages", "the model's chat template could not render this conversation: %v", err)
+		return nil, "", false, openai.BadRequest("messages", "the model's chat template could not render this conversation: %v", err)
 	}
 	text := p.Text
 	if st.reasoning {
@@ -57,7 +58,7 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 	}
 	if r.ToolChoice.Mode == "required" || r.ToolChoice.Mode == "function" {
 		if st.toolFormat == parsers.ToolFormatNone {
-			return nil, "", false, badRequest("tool_choice", "tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
+			return nil, "", false, openai.BadRequest("tool_choice", "tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
 		}
 		prime = st.toolFormat.ForcedCallPrefix(r.ToolChoice.Function)
 		g, ae := toolCallGrammar(st.toolFormat, r)
@@ -66,7 +67,7 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 		}
 		r.Grammar = g
 	}
-	if err := st.checkPromptBound(text+prime, 0, r.contextMaxTokens()); err != nil {
+	if err := st.checkPromptBound(text+prime, 0, r.ContextMaxTokens()); err != nil {
 		return nil, "", false, err
 	}
 	asText := make([]tokenizer.Span, len(p.Data))
@@ -79,7 +80,7 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 // toolCallGrammar constrains the rest of a forced call (after ForcedCallPrefix): for "required"
 // the name, one of the tools', then that tool's arguments; for a named function its arguments;
 // then the call's closing, so that the output parser sees one whole, valid call.
-func toolCallGrammar(f parsers.ToolFormat, r *chatRequest) (*grammar.Grammar, *APIError) {
+func toolCallGrammar(f parsers.ToolFormat, r *openai.ChatRequest) (*grammar.Grammar, *openai.APIError) {
 	argsKey, closing := f.CallSyntax()
 	var alts []grammar.Alternative
 	var key strings.Builder
@@ -93,8 +94,8 @@ func toolCallGrammar(f parsers.ToolFormat, r *chatRequest) (*grammar.Grammar, *A
 		}
 		if params != nil {
 			// Check each tool's schema on its own, so that the error names the tool.
-			if _, err := compileSchema(params); err != nil {
-				return nil, schemaError(fmt.Sprintf("tools[%d].function.parameters", i), fmt.Sprintf("'tools[%d].function.parameters'", i), err)
+			if _, err := openai.CompileSchema(params); err != nil {
+				return nil, openai.SchemaError(fmt.Sprintf("tools[%d].function.parameters", i), fmt.Sprintf("'tools[%d].function.parameters'", i), err)
 			}
 		}
 		a := grammar.Alternative{Schema: params, Suffix: closing}
@@ -105,9 +106,9 @@ func toolCallGrammar(f parsers.ToolFormat, r *chatRequest) (*grammar.Grammar, *A
 		alts = append(alts, a)
 		fmt.Fprintf(&key, "%s\x00%s\x00%s\x00", a.Prefix, params, a.Suffix)
 	}
-	g, err := compileCached("t\x00"+key.String(), func() (*grammar.Grammar, error) { return grammar.CompileChoice(alts) })
+	g, err := openai.CompileCached("t\x00"+key.String(), func() (*grammar.Grammar, error) { return grammar.CompileChoice(alts) })
 	if err != nil {
-		return nil, schemaError("tools", "'tools'", err)
+		return nil, openai.SchemaError("tools", "'tools'", err)
 	}
 	return g, nil
 }
@@ -202,7 +203,7 @@ func (cs *chatState) finishReason() string {
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
-	st, req, err := parseRequest(s, c, parseChat)
+	st, req, err := parseRequest(s, c, openai.ParseChat)
 	if err != nil {
 		return err
 	}
@@ -270,7 +271,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 // chatAnswer is a chat completion as its events come.
 type chatAnswer struct {
 	st      *modelState
-	req     *chatRequest
+	req     *openai.ChatRequest
 	id      string
 	created int64
 	states  []*chatState

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 // Wire types of completions responses.
@@ -58,7 +59,7 @@ type completionState struct {
 }
 
 func (s *Server) completions(c echo.Context) error {
-	st, req, err := parseRequest(s, c, parseCompletion)
+	st, req, err := parseRequest(s, c, openai.ParseCompletion)
 	if err != nil {
 		return err
 	}
@@ -86,14 +87,14 @@ func (s *Server) completions(c echo.Context) error {
 				ids = append([]int32{st.tok.BOS()}, ids...)
 			}
 			if len(ids) == 0 {
-				return badRequest("prompt", "'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs "+
+				return openai.BadRequest("prompt", "'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs "+
 					"some text", at)
 			}
 		}
 		vocab := st.tok.VocabSize()
 		for _, id := range ids {
 			if id < 0 || (vocab > 0 && int(id) >= vocab) {
-				return badRequest("prompt", "'%s' holds token id %d, outside the vocabulary of %d", at, id, vocab)
+				return openai.BadRequest("prompt", "'%s' holds token id %d, outside the vocabulary of %d", at, id, vocab)
 			}
 		}
 		if err := checkContext(len(ids), req.MaxTokens, st.gen.MaxContext()); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/model"
 	"github.com/arborlabs/arbor/runtime/model/demo"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	api "github.com/arborlabs/arbor/server/openai"
 )
 
 // The demo model is built once per test binary (random weights take a second or so); each
@@ -162,7 +163,7 @@ func do(t *testing.T, req *http.Request) (int, http.Header, []byte) {
 }
 
 // apiErr decodes an OpenAI error body, failing the test if the shape is wrong.
-func apiErr(t *testing.T, body []byte) APIError {
+func apiErr(t *testing.T, body []byte) api.APIError {
 	t.Helper()
 	var e struct {
 		Error *struct {
@@ -176,7 +177,7 @@ func apiErr(t *testing.T, body []byte) APIError {
 	if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Message == "" || e.Error.Type == "" {
 		t.Fatalf("not an OpenAI error body: %s", body)
 	}
-	return APIError{Message: e.Error.Message, Type: e.Error.Type, Param: e.Error.Param, Code: e.Error.Code}
+	return api.APIError{Message: e.Error.Message, Type: e.Error.Type, Param: e.Error.Param, Code: e.Error.Code}
 }
 
 // waitFor polls cond until it holds: a wait on a state, not a timed assertion (the test's own

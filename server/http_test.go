@@ -16,6 +16,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 const hi = `"messages":[{"role":"user","content":"hi"}]`
@@ -145,7 +146,7 @@ func TestAuth(t *testing.T) {
 		if status != c.status {
 			t.Fatalf("%q: %d %s", c.auth, status, body)
 		}
-		if status == 401 && (apiErr(t, body).Type != typeAuthentication || hdr.Get("WWW-Authenticate") == "") {
+		if status == 401 && (apiErr(t, body).Type != openai.TypeAuthentication || hdr.Get("WWW-Authenticate") == "") {
 			t.Fatalf("%q: %s %v", c.auth, body, hdr)
 		}
 	}
@@ -199,7 +200,7 @@ func (p panicky) Submit(ctx context.Context, req engine.Request) (EventStream, e
 func TestPanicIs500(t *testing.T) {
 	ts := startServer(t, panicky{newScripted(t)}, Model{}, Options{})
 	status, _, body := ts.post(t, "/v1/chat/completions", `{`+hi+`}`)
-	if status != 500 || apiErr(t, body).Type != typeServer || strings.Contains(string(body), "boom") {
+	if status != 500 || apiErr(t, body).Type != openai.TypeServer || strings.Contains(string(body), "boom") {
 		t.Fatalf("panic: %d %s", status, body)
 	}
 	if status, _, _ := ts.get(t, "/health"); status != 200 {
@@ -228,7 +229,7 @@ func TestQueueFull(t *testing.T) {
 	}
 	waitFor(t, "the second request to queue", func() bool { return eng.Stats().Waiting == 1 })
 	status, hdr, body := ts.post(t, "/v1/chat/completions", `{`+hi+`, "max_tokens": 3}`)
-	if status != 429 || hdr.Get("Retry-After") == "" || apiErr(t, body).Type != typeRateLimit {
+	if status != 429 || hdr.Get("Retry-After") == "" || apiErr(t, body).Type != openai.TypeRateLimit {
 		t.Fatalf("third request: %d %v %s", status, hdr, body)
 	}
 	close(gate)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/arborlabs/arbor/runtime/chat"
+	api "github.com/arborlabs/arbor/server/openai"
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
 )
@@ -44,7 +44,7 @@ func TestChatWithSDK(t *testing.T) {
 	}
 	// The prompt is the chat template's rendering, encoded.
 	st := ts.state.Load()
-	want, _, _, err := st.chatPrompt(&chatRequest{Messages: mustMessages(t, `[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"}]`), ToolChoice: toolChoice{Mode: "none"}})
+	want, _, _, err := st.chatPrompt(&api.ChatRequest{Messages: mustMessages(t, `[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"}]`), ToolChoice: api.ToolChoice{Mode: "none"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,20 +86,13 @@ func TestChatWithSDK(t *testing.T) {
 	}
 }
 
-func mustMessages(t *testing.T, js string) (out []chat.Message) {
+func mustMessages(t *testing.T, js string) []chat.Message {
 	t.Helper()
-	var raws []json.RawMessage
-	if err := json.Unmarshal([]byte(js), &raws); err != nil {
-		t.Fatal(err)
+	req, ae := api.ParseChat([]byte(`{"messages":` + js + `}`))
+	if ae != nil {
+		t.Fatal(ae)
 	}
-	for i, r := range raws {
-		m, ae := parseMessage(r, i)
-		if ae != nil {
-			t.Fatal(ae)
-		}
-		out = append(out, m)
-	}
-	return out
+	return req.Messages
 }
 
 func TestLogprobsWithSDK(t *testing.T) {
@@ -356,7 +349,7 @@ func TestSDKSeesErrors(t *testing.T) {
 	wrong := ts.client(option.WithAPIKey("sk-wrong"))
 	_, err := wrong.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "arbor-demo", Messages: userMsg("x")})
 	var oe *openai.Error
-	if !errors.As(err, &oe) || oe.StatusCode != http.StatusUnauthorized || oe.Type != typeAuthentication {
+	if !errors.As(err, &oe) || oe.StatusCode != http.StatusUnauthorized || oe.Type != api.TypeAuthentication {
 		t.Fatalf("wrong key: %v", err)
 	}
 	cl := ts.client(option.WithAPIKey("sk-right"))

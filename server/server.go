@@ -24,6 +24,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	"github.com/arborlabs/arbor/server/openai"
 	"github.com/arborlabs/arbor/tools"
 )
 
@@ -209,11 +210,11 @@ func (s *Server) Drain(ctx context.Context) error {
 // ready returns the model state, or the 503 to answer while loading or draining.
 func (s *Server) ready() (*modelState, error) {
 	if s.draining.Load() {
-		return nil, unavailable("the server is shutting down")
+		return nil, openai.Unavailable("the server is shutting down")
 	}
 	st := s.state.Load()
 	if st == nil {
-		return nil, unavailable("the model is still loading; retry shortly")
+		return nil, openai.Unavailable("the model is still loading; retry shortly")
 	}
 	return st, nil
 }
@@ -254,8 +255,8 @@ func (st *modelState) checkModel(name string) error {
 	if name == "" || name == st.model.Name {
 		return nil
 	}
-	return &APIError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: strptr("model"),
-		Code: strptr("model_not_found"), Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
+	return &openai.APIError{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest, Param: openai.StrPtr("model"),
+		Code: openai.StrPtr("model_not_found"), Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
 }
 
 // Context keys for what the request log reports.
@@ -330,7 +331,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				s.log.Error("panic in handler", "panic", fmt.Sprint(r), "path", c.Request().URL.Path,
 					"request_id", c.Get(ctxKeyRequestID), "stack", string(debug.Stack()))
-				err = &APIError{Status: http.StatusInternalServerError, Type: typeServer,
+				err = &openai.APIError{Status: http.StatusInternalServerError, Type: openai.TypeServer,
 					Message: "internal server error (request id " + fmt.Sprint(c.Get(ctxKeyRequestID)) + ")"}
 			}
 		}()
@@ -346,7 +347,7 @@ func open(path string) bool { return path == "/health" || path == "/metrics" }
 func (s *Server) admission(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.draining.Load() && !open(c.Request().URL.Path) {
-			return unavailable("the server is shutting down")
+			return openai.Unavailable("the server is shutting down")
 		}
 		return next(c)
 	}
@@ -366,7 +367,7 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		if h != "" {
 			msg = "invalid API key"
 		}
-		return &APIError{Status: http.StatusUnauthorized, Type: typeAuthentication, Code: strptr("invalid_api_key"), Message: msg}
+		return &openai.APIError{Status: http.StatusUnauthorized, Type: openai.TypeAuthentication, Code: openai.StrPtr("invalid_api_key"), Message: msg}
 	}
 }
 
@@ -376,7 +377,7 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		if req.ContentLength > s.opt.MaxBodyBytes {
-			return &APIError{Status: http.StatusRequestEntityTooLarge, Type: typeInvalidRequest,
+			return &openai.APIError{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest,
 				Message: fmt.Sprintf("request body of %d bytes is larger than the limit of %d bytes", req.ContentLength, s.opt.MaxBodyBytes)}
 		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.opt.MaxBodyBytes)
