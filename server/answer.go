@@ -51,9 +51,9 @@ type answer interface {
 	// finishReason is choice i's, once its last event has come.
 	finishReason(i int) string
 	// usageChunk is the last chunk of a stream whose request asked for usage.
-	usageChunk(u *usage) any
+	usageChunk(u *openai.Usage) any
 	// body is the response when it is not streamed.
-	body(u *usage) any
+	body(u *openai.Usage) any
 }
 
 // respondOpts is what respond needs of a request besides its engine requests.
@@ -113,7 +113,7 @@ func (s *Server) respond(c echo.Context, st *modelState, reqs []engine.Request, 
 	}
 	u := usageOf(results, o.choicesPerPrompt)
 	if o.tree {
-		u.addTree(results)
+		u.AddTree(results)
 	}
 	s.logUsage(c, u, a.finishReason(0))
 	if sse == nil {

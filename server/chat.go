@@ -113,69 +113,14 @@ func toolCallGrammar(f parsers.ToolFormat, r *openai.ChatRequest) (*grammar.Gram
 	return g, nil
 }
 
-// Wire types of chat responses.
-type (
-	chatResponse = response[chatChoice]
-	chatChoice   struct {
-		Index        int           `json:"index"`
-		Message      chatMessage   `json:"message"`
-		Logprobs     *chatLogprobs `json:"logprobs"`
-		FinishReason string        `json:"finish_reason"`
-	}
-	chatMessage struct {
-		Role             string         `json:"role"`
-		Content          *string        `json:"content"`
-		ReasoningContent *string        `json:"reasoning_content,omitempty"`
-		Reasoning        *string        `json:"reasoning,omitempty"`
-		ToolCalls        []respToolCall `json:"tool_calls,omitempty"`
-	}
-	respToolCall struct {
-		ID       string       `json:"id"`
-		Type     string       `json:"type"`
-		Function respFunction `json:"function"`
-	}
-	respFunction struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	}
-	chatLogprobs struct {
-		Content []chatLogprob `json:"content"`
-	}
-
-	chatChunk       = response[chatChunkChoice]
-	chatChunkChoice struct {
-		Index        int           `json:"index"`
-		Delta        chunkDelta    `json:"delta"`
-		Logprobs     *chatLogprobs `json:"logprobs"`
-		FinishReason *string       `json:"finish_reason"`
-	}
-	chunkDelta struct {
-		Role             string          `json:"role,omitempty"`
-		Content          *string         `json:"content,omitempty"`
-		ReasoningContent *string         `json:"reasoning_content,omitempty"`
-		Reasoning        *string         `json:"reasoning,omitempty"`
-		ToolCalls        []chunkToolCall `json:"tool_calls,omitempty"`
-	}
-	chunkToolCall struct {
-		Index    int           `json:"index"`
-		ID       string        `json:"id,omitempty"`
-		Type     string        `json:"type,omitempty"`
-		Function chunkFunction `json:"function"`
-	}
-	chunkFunction struct {
-		Name      string `json:"name,omitempty"`
-		Arguments string `json:"arguments"`
-	}
-)
-
 // chatState follows one choice.
 type chatState struct {
 	parser    parsers.Parser
 	content   strings.Builder
 	reasoning strings.Builder
 	calls     []parsers.ToolCall
-	logprobs  []chatLogprob
-	pending   []chatLogprob // streaming: logprobs not yet sent with a chunk
+	logprobs  []openai.ChatLogprob
+	pending   []openai.ChatLogprob // streaming: logprobs not yet sent with a chunk
 	result    *engine.Result
 }
 
@@ -277,8 +222,8 @@ type chatAnswer struct {
 	states  []*chatState
 }
 
-func (a *chatAnswer) chunk(choices ...chatChunkChoice) chatChunk {
-	return chatChunk{ID: a.id, Object: "chat.completion.chunk", Created: a.created, Model: a.st.model.Name,
+func (a *chatAnswer) chunk(choices ...openai.ChatChunkChoice) openai.ChatChunk {
+	return openai.ChatChunk{ID: a.id, Object: "chat.completion.chunk", Created: a.created, Model: a.st.model.Name,
 		Choices: choices}
 }
 
@@ -286,7 +231,7 @@ func (a *chatAnswer) chunk(choices ...chatChunkChoice) chatChunk {
 func (a *chatAnswer) begin(sse *sseWriter) error {
 	for i := range a.states {
 		empty := ""
-		open := chatChunkChoice{Index: i, Delta: chunkDelta{Role: "assistant", Content: &empty}}
+		open := openai.ChatChunkChoice{Index: i, Delta: openai.ChunkDelta{Role: "assistant", Content: &empty}}
 		if err := sse.send(a.chunk(open)); err != nil {
 			return err
 		}
@@ -297,7 +242,7 @@ func (a *chatAnswer) begin(sse *sseWriter) error {
 func (a *chatAnswer) event(i int, ev engine.Event, sse *sseWriter) error {
 	cs := a.states[i]
 	if ev.Token >= 0 && a.req.Logprobs {
-		lp := a.st.chatLogprob(ev)
+		lp := a.st.logprobOf(ev)
 		cs.logprobs = append(cs.logprobs, lp)
 		if sse != nil {
 			cs.pending = append(cs.pending, lp)
@@ -317,9 +262,9 @@ func (a *chatAnswer) event(i int, ev engine.Event, sse *sseWriter) error {
 		return nil
 	}
 	reason := cs.finishReason()
-	cc := chatChunkChoice{Index: i, FinishReason: &reason}
+	cc := openai.ChatChunkChoice{Index: i, FinishReason: &reason}
 	if len(cs.pending) > 0 {
-		cc.Logprobs = &chatLogprobs{Content: cs.pending}
+		cc.Logprobs = &openai.ChatLogprobs{Content: cs.pending}
 		cs.pending = nil
 	}
 	return sse.send(a.chunk(cc))
@@ -334,9 +279,9 @@ func (a *chatAnswer) emit(i int, ds []parsers.Delta, sse *sseWriter) error {
 		return nil
 	}
 	for _, d := range ds {
-		cc := chatChunkChoice{Index: i}
+		cc := openai.ChatChunkChoice{Index: i}
 		if len(cs.pending) > 0 {
-			cc.Logprobs = &chatLogprobs{Content: cs.pending}
+			cc.Logprobs = &openai.ChatLogprobs{Content: cs.pending}
 			cs.pending = nil
 		}
 		switch d.Kind {
@@ -349,13 +294,13 @@ func (a *chatAnswer) emit(i int, ds []parsers.Delta, sse *sseWriter) error {
 		case parsers.DeltaToolCall:
 			// The call's head (id, type, name) first, then its arguments: the shape every
 			// client accumulates, with arguments that are a whole, checked JSON object.
-			cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, ID: d.Call.ID, Type: "function",
-				Function: chunkFunction{Name: d.Call.Name}}}
+			cc.Delta.ToolCalls = []openai.ChunkToolCall{{Index: d.Call.Index, ID: d.Call.ID, Type: "function",
+				Function: openai.ChunkFunction{Name: d.Call.Name}}}
 			if err := sse.send(a.chunk(cc)); err != nil {
 				return err
 			}
-			cc = chatChunkChoice{Index: i}
-			cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, Function: chunkFunction{Arguments: d.Call.Arguments}}}
+			cc = openai.ChatChunkChoice{Index: i}
+			cc.Delta.ToolCalls = []openai.ChunkToolCall{{Index: d.Call.Index, Function: openai.ChunkFunction{Arguments: d.Call.Arguments}}}
 		}
 		if err := sse.send(a.chunk(cc)); err != nil {
 			return err
@@ -366,17 +311,17 @@ func (a *chatAnswer) emit(i int, ds []parsers.Delta, sse *sseWriter) error {
 
 func (a *chatAnswer) finishReason(i int) string { return a.states[i].finishReason() }
 
-func (a *chatAnswer) usageChunk(u *usage) any {
+func (a *chatAnswer) usageChunk(u *openai.Usage) any {
 	final := a.chunk()
-	final.Choices = []chatChunkChoice{}
+	final.Choices = []openai.ChatChunkChoice{}
 	final.Usage = u
 	return final
 }
 
-func (a *chatAnswer) body(u *usage) any {
-	resp := chatResponse{ID: a.id, Object: "chat.completion", Created: a.created, Model: a.st.model.Name, Usage: u}
+func (a *chatAnswer) body(u *openai.Usage) any {
+	resp := openai.ChatResponse{ID: a.id, Object: "chat.completion", Created: a.created, Model: a.st.model.Name, Usage: u}
 	for i, cs := range a.states {
-		msg := chatMessage{Role: "assistant"}
+		msg := openai.ChatMessage{Role: "assistant"}
 		if text := cs.content.String(); text != "" || (len(cs.calls) == 0 && cs.reasoning.Len() == 0) {
 			msg.Content = &text
 		}
@@ -385,12 +330,12 @@ func (a *chatAnswer) body(u *usage) any {
 			msg.ReasoningContent, msg.Reasoning = &rc, &rc
 		}
 		for _, call := range cs.calls {
-			msg.ToolCalls = append(msg.ToolCalls, respToolCall{ID: call.ID, Type: "function",
-				Function: respFunction{Name: call.Name, Arguments: call.Arguments}})
+			msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: call.ID, Type: "function",
+				Function: openai.FunctionCall{Name: call.Name, Arguments: call.Arguments}})
 		}
-		choice := chatChoice{Index: i, Message: msg, FinishReason: cs.finishReason()}
+		choice := openai.ChatChoice{Index: i, Message: msg, FinishReason: cs.finishReason()}
 		if a.req.Logprobs {
-			choice.Logprobs = &chatLogprobs{Content: nonNil(cs.logprobs)}
+			choice.Logprobs = &openai.ChatLogprobs{Content: nonNil(cs.logprobs)}
 		}
 		resp.Choices = append(resp.Choices, choice)
 	}
@@ -405,7 +350,7 @@ func nonNil[T any](s []T) []T {
 }
 
 // logUsage hands the request log its token counts.
-func (s *Server) logUsage(c echo.Context, u *usage, finish string) {
+func (s *Server) logUsage(c echo.Context, u *openai.Usage, finish string) {
 	c.Set(ctxKeyPrompt, u.PromptTokens)
 	c.Set(ctxKeyCompletion, u.CompletionTokens)
 	c.Set(ctxKeyFinish, finish)

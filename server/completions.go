@@ -11,26 +11,8 @@ import (
 	"github.com/arborlabs/arbor/server/openai"
 )
 
-// Wire types of completions responses.
-type (
-	completionResponse = response[completionChoice]
-	completionChoice   struct {
-		Index        int                 `json:"index"`
-		Text         string              `json:"text"`
-		Logprobs     *completionLogprobs `json:"logprobs"`
-		FinishReason *string             `json:"finish_reason"`
-	}
-	// completionLogprobs is the legacy logprobs shape: parallel arrays, and the alternatives
-	// as one {token: logprob} object per position.
-	completionLogprobs struct {
-		Tokens        []string             `json:"tokens"`
-		TokenLogprobs []float64            `json:"token_logprobs"`
-		TopLogprobs   []map[string]float64 `json:"top_logprobs"`
-		TextOffset    []int                `json:"text_offset"`
-	}
-)
-
-func (l *completionLogprobs) add(st *modelState, ev engine.Event, offset int) {
+// addLogprob adds a token's entry to legacy logprobs.
+func (st *modelState) addLogprob(l *openai.CompletionLogprobs, ev engine.Event, offset int) {
 	l.Tokens = append(l.Tokens, st.tokenInfo(ev.Token).text)
 	l.TokenLogprobs = append(l.TokenLogprobs, float64(ev.Logprob))
 	top := make(map[string]float64, len(ev.TopLogprobs))
@@ -44,17 +26,13 @@ func (l *completionLogprobs) add(st *modelState, ev engine.Event, offset int) {
 	l.TextOffset = append(l.TextOffset, offset)
 }
 
-func newCompletionLogprobs() *completionLogprobs {
-	return &completionLogprobs{Tokens: []string{}, TokenLogprobs: []float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
-}
-
 // completionState follows one choice. offset counts the characters of text so far (Python's
 // len, as OpenAI's text_offset does).
 type completionState struct {
 	text     []byte
 	offset   int
-	logprobs *completionLogprobs
-	pending  *completionLogprobs
+	logprobs *openai.CompletionLogprobs
+	pending  *openai.CompletionLogprobs
 	result   *engine.Result
 }
 
@@ -120,7 +98,7 @@ func (s *Server) completions(c echo.Context) error {
 	for i := range a.states {
 		a.states[i] = &completionState{}
 		if req.Logprobs != nil {
-			a.states[i].logprobs = newCompletionLogprobs()
+			a.states[i].logprobs = openai.NewCompletionLogprobs()
 		}
 	}
 	return s.respond(c, st, reqs, respondOpts{stream: req.Stream, includeUsage: req.IncludeUsage,
@@ -135,8 +113,8 @@ type completionAnswer struct {
 	states  []*completionState
 }
 
-func (a *completionAnswer) response(choices []completionChoice, u *usage) completionResponse {
-	return completionResponse{ID: a.id, Object: "text_completion", Created: a.created, Model: a.st.model.Name,
+func (a *completionAnswer) object(choices []openai.CompletionChoice, u *openai.Usage) openai.CompletionResponse {
+	return openai.CompletionResponse{ID: a.id, Object: "text_completion", Created: a.created, Model: a.st.model.Name,
 		Choices: choices, Usage: u}
 }
 
@@ -149,12 +127,12 @@ func (a *completionAnswer) begin(sse *sseWriter) error {
 func (a *completionAnswer) event(i int, ev engine.Event, sse *sseWriter) error {
 	cs := a.states[i]
 	if ev.Token >= 0 && cs.logprobs != nil {
-		cs.logprobs.add(a.st, ev, cs.offset)
+		a.st.addLogprob(cs.logprobs, ev, cs.offset)
 		if sse != nil {
 			if cs.pending == nil {
-				cs.pending = newCompletionLogprobs()
+				cs.pending = openai.NewCompletionLogprobs()
 			}
-			cs.pending.add(a.st, ev, cs.offset)
+			a.st.addLogprob(cs.pending, ev, cs.offset)
 		}
 	}
 	cs.text = append(cs.text, ev.Text...)
@@ -168,20 +146,22 @@ func (a *completionAnswer) event(i int, ev engine.Event, sse *sseWriter) error {
 	if sse == nil || (ev.Text == "" && reason == nil && cs.pending == nil) {
 		return nil
 	}
-	ch := completionChoice{Index: i, Text: ev.Text, Logprobs: cs.pending, FinishReason: reason}
+	ch := openai.CompletionChoice{Index: i, Text: ev.Text, Logprobs: cs.pending, FinishReason: reason}
 	cs.pending = nil
-	return sse.send(a.response([]completionChoice{ch}, nil))
+	return sse.send(a.object([]openai.CompletionChoice{ch}, nil))
 }
 
 func (a *completionAnswer) finishReason(i int) string { return a.states[i].result.FinishReason }
 
-func (a *completionAnswer) usageChunk(u *usage) any { return a.response([]completionChoice{}, u) }
+func (a *completionAnswer) usageChunk(u *openai.Usage) any {
+	return a.object([]openai.CompletionChoice{}, u)
+}
 
-func (a *completionAnswer) body(u *usage) any {
-	resp := a.response(nil, u)
+func (a *completionAnswer) body(u *openai.Usage) any {
+	resp := a.object(nil, u)
 	for i, cs := range a.states {
 		fr := cs.result.FinishReason
-		resp.Choices = append(resp.Choices, completionChoice{Index: i, Text: string(cs.text), Logprobs: cs.logprobs,
+		resp.Choices = append(resp.Choices, openai.CompletionChoice{Index: i, Text: string(cs.text), Logprobs: cs.logprobs,
 			FinishReason: &fr})
 	}
 	return resp
