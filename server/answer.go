@@ -20,7 +20,8 @@ type request interface{ Base() *openai.Common }
 
 // parseRequest reads and parses a request body: the model must be loaded, and the request must
 // name it or no model.
-func parseRequest[R request](s *Server, c echo.Context, parse func([]byte) (R, *openai.APIError)) (*modelState, R, error) {
+func parseRequest[R request](s *Server, c echo.Context,
+	parse func([]byte) (R, *openai.APIError)) (*modelState, R, error) {
 	var none R
 	st, err := s.ready()
 	if err != nil {

@@ -27,7 +27,8 @@ import (
 // request's messages and tools is encoded as plain text (unless SpecialTokensInContent).
 func (st *modelState) chatPrompt(r *openai.ChatRequest) (ids []int32, prime string, thinkingOpen bool, err error) {
 	if st.tmpl == nil {
-		return nil, "", false, openai.BadRequest("messages", "the model %q has no chat template; use /v1/completions with a prompt in its format", st.model.Name)
+		return nil, "", false, openai.BadRequest("messages",
+			"the model %q has no chat template; use /v1/completions with a prompt in its format", st.model.Name)
 	}
 	in := chat.Input{
 		Messages:            r.Messages,
@@ -50,7 +51,8 @@ func (st *modelState) chatPrompt(r *openai.ChatRequest) (ids []int32, prime stri
 		}
 		// The template works for ordinary conversations (it rendered at start-up checks and in
 		// tests), so a failure here comes from this request's content.
-		return nil, "", false, openai.BadRequest("messages", "the model's chat template could not render this conversation: %v", err)
+		return nil, "", false, openai.BadRequest("messages",
+			"the model's chat template could not render this conversation: %v", err)
 	}
 	text := p.Text
 	if st.reasoning {
@@ -58,7 +60,8 @@ func (st *modelState) chatPrompt(r *openai.ChatRequest) (ids []int32, prime stri
 	}
 	if r.ToolChoice.Mode == "required" || r.ToolChoice.Mode == "function" {
 		if st.toolFormat == parsers.ToolFormatNone {
-			return nil, "", false, openai.BadRequest("tool_choice", "tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
+			return nil, "", false, openai.BadRequest("tool_choice",
+				"tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
 		}
 		prime = st.toolFormat.ForcedCallPrefix(r.ToolChoice.Function)
 		g, ae := toolCallGrammar(st.toolFormat, r)
@@ -95,7 +98,8 @@ func toolCallGrammar(f parsers.ToolFormat, r *openai.ChatRequest) (*grammar.Gram
 		if params != nil {
 			// Check each tool's schema on its own, so that the error names the tool.
 			if _, err := openai.CompileSchema(params); err != nil {
-				return nil, openai.SchemaError(fmt.Sprintf("tools[%d].function.parameters", i), fmt.Sprintf("'tools[%d].function.parameters'", i), err)
+				return nil, openai.SchemaError(fmt.Sprintf("tools[%d].function.parameters", i),
+					fmt.Sprintf("'tools[%d].function.parameters'", i), err)
 			}
 		}
 		a := grammar.Alternative{Schema: params, Suffix: closing}
@@ -106,7 +110,9 @@ func toolCallGrammar(f parsers.ToolFormat, r *openai.ChatRequest) (*grammar.Gram
 		alts = append(alts, a)
 		fmt.Fprintf(&key, "%s\x00%s\x00%s\x00", a.Prefix, params, a.Suffix)
 	}
-	g, err := openai.CompileCached("t\x00"+key.String(), func() (*grammar.Grammar, error) { return grammar.CompileChoice(alts) })
+	g, err := openai.CompileCached("t\x00"+key.String(), func() (*grammar.Grammar, error) {
+		return grammar.CompileChoice(alts)
+	})
 	if err != nil {
 		return nil, openai.SchemaError("tools", "'tools'", err)
 	}
@@ -300,7 +306,8 @@ func (a *chatAnswer) emit(i int, ds []parsers.Delta, sse *sseWriter) error {
 				return err
 			}
 			cc = openai.ChatChunkChoice{Index: i}
-			cc.Delta.ToolCalls = []openai.ChunkToolCall{{Index: d.Call.Index, Function: openai.ChunkFunction{Arguments: d.Call.Arguments}}}
+			cc.Delta.ToolCalls = []openai.ChunkToolCall{{Index: d.Call.Index,
+				Function: openai.ChunkFunction{Arguments: d.Call.Arguments}}}
 		}
 		if err := sse.send(a.chunk(cc)); err != nil {
 			return err
@@ -319,7 +326,8 @@ func (a *chatAnswer) usageChunk(u *openai.Usage) any {
 }
 
 func (a *chatAnswer) body(u *openai.Usage) any {
-	resp := openai.ChatResponse{ID: a.id, Object: "chat.completion", Created: a.created, Model: a.st.model.Name, Usage: u}
+	resp := openai.ChatResponse{ID: a.id, Object: "chat.completion", Created: a.created, Model: a.st.model.Name,
+		Usage: u}
 	for i, cs := range a.states {
 		msg := openai.ChatMessage{Role: "assistant"}
 		if text := cs.content.String(); text != "" || (len(cs.calls) == 0 && cs.reasoning.Len() == 0) {

@@ -65,14 +65,16 @@ func (s *Server) completions(c echo.Context) error {
 				ids = append([]int32{st.tok.BOS()}, ids...)
 			}
 			if len(ids) == 0 {
-				return openai.BadRequest("prompt", "'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs "+
-					"some text", at)
+				return openai.BadRequest("prompt",
+					"'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs "+
+						"some text", at)
 			}
 		}
 		vocab := st.tok.VocabSize()
 		for _, id := range ids {
 			if id < 0 || (vocab > 0 && int(id) >= vocab) {
-				return openai.BadRequest("prompt", "'%s' holds token id %d, outside the vocabulary of %d", at, id, vocab)
+				return openai.BadRequest("prompt", "'%s' holds token id %d, outside the vocabulary of %d", at, id,
+					vocab)
 			}
 		}
 		if err := checkContext(len(ids), req.MaxTokens, st.gen.MaxContext()); err != nil {
@@ -161,8 +163,8 @@ func (a *completionAnswer) body(u *openai.Usage) any {
 	resp := a.object(nil, u)
 	for i, cs := range a.states {
 		fr := cs.result.FinishReason
-		resp.Choices = append(resp.Choices, openai.CompletionChoice{Index: i, Text: string(cs.text), Logprobs: cs.logprobs,
-			FinishReason: &fr})
+		resp.Choices = append(resp.Choices, openai.CompletionChoice{Index: i, Text: string(cs.text),
+			Logprobs: cs.logprobs, FinishReason: &fr})
 	}
 	return resp
 }

@@ -161,7 +161,8 @@ func (st *modelState) topList(top []sample.TokenLogprob) []openai.TopLogprob {
 
 func (st *modelState) logprobOf(ev engine.Event) openai.ChatLogprob {
 	ti := st.tokenInfo(ev.Token)
-	return openai.ChatLogprob{Token: ti.text, Logprob: float64(ev.Logprob), Bytes: ti.bytes, TopLogprobs: st.topList(ev.TopLogprobs)}
+	return openai.ChatLogprob{Token: ti.text, Logprob: float64(ev.Logprob), Bytes: ti.bytes,
+		TopLogprobs: st.topList(ev.TopLogprobs)}
 }
 
 // usageOf sums the usage of a request's choices; prompts shared by choices count once.

@@ -45,6 +45,7 @@ func (s *Server) metricsAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if h != "" {
 			msg = "invalid metrics key"
 		}
-		return &openai.APIError{Status: http.StatusUnauthorized, Type: openai.TypeAuthentication, Code: openai.StrPtr("invalid_api_key"), Message: msg}
+		return &openai.APIError{Status: http.StatusUnauthorized, Type: openai.TypeAuthentication,
+			Code: openai.StrPtr("invalid_api_key"), Message: msg}
 	}
 }

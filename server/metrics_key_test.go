@@ -40,7 +40,8 @@ func TestMetricsKey(t *testing.T) {
 			continue
 		}
 		e := apiErr(t, body)
-		if e.Type != openai.TypeAuthentication || deref(e.Code) != "invalid_api_key" || !strings.Contains(e.Message, c.msg) ||
+		if e.Type != openai.TypeAuthentication || deref(e.Code) != "invalid_api_key" || !strings.Contains(e.Message,
+			c.msg) ||
 			hdr.Get("WWW-Authenticate") == "" {
 			t.Fatalf("%q: %+v %v", c.auth, e, hdr)
 		}

@@ -44,7 +44,8 @@ func TestChatWithSDK(t *testing.T) {
 	}
 	// The prompt is the chat template's rendering, encoded.
 	st := ts.state.Load()
-	want, _, _, err := st.chatPrompt(&api.ChatRequest{Messages: mustMessages(t, `[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"}]`), ToolChoice: api.ToolChoice{Mode: "none"}})
+	want, _, _, err := st.chatPrompt(&api.ChatRequest{Messages: mustMessages(t,
+		`[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"}]`), ToolChoice: api.ToolChoice{Mode: "none"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -256,7 +256,8 @@ func (st *modelState) checkModel(name string) error {
 		return nil
 	}
 	return &openai.APIError{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest, Param: openai.StrPtr("model"),
-		Code: openai.StrPtr("model_not_found"), Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
+		Code:    openai.StrPtr("model_not_found"),
+		Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
 }
 
 // Context keys for what the request log reports.
@@ -367,7 +368,8 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		if h != "" {
 			msg = "invalid API key"
 		}
-		return &openai.APIError{Status: http.StatusUnauthorized, Type: openai.TypeAuthentication, Code: openai.StrPtr("invalid_api_key"), Message: msg}
+		return &openai.APIError{Status: http.StatusUnauthorized, Type: openai.TypeAuthentication,
+			Code: openai.StrPtr("invalid_api_key"), Message: msg}
 	}
 }
 

@@ -64,7 +64,8 @@ func (s *Server) treeFor(req *openai.ChatRequest) (*treeSetup, error) {
 	if rfSchema := responseSchema(req.ResponseFormat); rfSchema != nil && tree.IsTIM(rfSchema) {
 		// A response_format whose schema is the TIM response asks for the tree too.
 		if req.Reasoning != nil && !req.Reasoning.Tree {
-			return nil, openai.BadRequest("reasoning_format", "'reasoning_format' is \"text\" but 'response_format' holds a task-tree schema")
+			return nil, openai.BadRequest("reasoning_format",
+				"'reasoning_format' is \"text\" but 'response_format' holds a task-tree schema")
 		}
 		on = true
 		if userSchema == nil {
@@ -72,7 +73,8 @@ func (s *Server) treeFor(req *openai.ChatRequest) (*treeSetup, error) {
 		}
 	} else if on && req.ResponseFormat != nil && req.Grammar != nil {
 		if req.Reasoning != nil {
-			return nil, openai.BadRequest("response_format", "'response_format' cannot constrain a task-tree answer: give the schema as 'reasoning_format.schema'")
+			return nil, openai.BadRequest("response_format",
+				"'response_format' cannot constrain a task-tree answer: give the schema as 'reasoning_format.schema'")
 		}
 		on = false // --tree's default gives way to a request's own structured output
 	}
@@ -168,7 +170,8 @@ func (s *Server) treeTools(req *openai.ChatRequest) (*tools.Set, *openai.APIErro
 	}
 	set, serr := tools.NewSet()
 	if serr != nil {
-		return nil, &openai.APIError{Status: http.StatusInternalServerError, Type: "server_error", Message: serr.Error()}
+		return nil, &openai.APIError{Status: http.StatusInternalServerError, Type: "server_error",
+			Message: serr.Error()}
 	}
 	policy := &tools.Policy{AllowHosts: opt.AllowHosts, MaxResponseBytes: opt.MaxResponseBytes}
 	for i, raw := range req.ToolSpecs {
@@ -180,7 +183,8 @@ func (s *Server) treeTools(req *openai.ChatRequest) (*tools.Set, *openai.APIErro
 		var t tools.Tool
 		if spec.URL != "" {
 			if len(opt.AllowHosts) == 0 {
-				return nil, openai.BadRequest(at+".url", "'%s.url': this server lets requests declare no tool hosts (start it with --allow-tool-host HOST[:PORT])", at)
+				return nil, openai.BadRequest(at+".url",
+					"'%s.url': this server lets requests declare no tool hosts (start it with --allow-tool-host HOST[:PORT])", at)
 			}
 			t, err = tools.NewHTTP(spec, policy)
 			if err != nil {
@@ -189,7 +193,8 @@ func (s *Server) treeTools(req *openai.ChatRequest) (*tools.Set, *openai.APIErro
 		} else {
 			t, _ = base.Get(spec.Name)
 			if t == nil {
-				return nil, openai.BadRequest(at, "'%s': tool %q has no url, and the server has no tool of that name (it has: %s)", at, spec.Name, s.operatorToolNames())
+				return nil, openai.BadRequest(at,
+					"'%s': tool %q has no url, and the server has no tool of that name (it has: %s)", at, spec.Name, s.operatorToolNames())
 			}
 		}
 		if err := set.Add(t); err != nil {

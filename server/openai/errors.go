@@ -51,7 +51,8 @@ const (
 
 // BadRequest is a 400 about one request field (param may be empty).
 func BadRequest(param, format string, args ...any) *APIError {
-	return &APIError{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Param: StrPtr(param), Message: fmt.Sprintf(format, args...)}
+	return &APIError{Status: http.StatusBadRequest, Type: TypeInvalidRequest, Param: StrPtr(param),
+		Message: fmt.Sprintf(format, args...)}
 }
 
 func Unavailable(msg string) *APIError {

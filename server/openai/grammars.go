@@ -47,7 +47,9 @@ func GrammarCacheNodesInUse() int {
 }
 
 func CompileSchema(schema []byte) (*grammar.Grammar, error) {
-	return CompileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) { return grammar.CompileSchema(schema) })
+	return CompileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) {
+		return grammar.CompileSchema(schema)
+	})
 }
 
 // CompileCached returns the grammar (or the refusal) for key, compiling it when the cache holds

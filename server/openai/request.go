@@ -250,7 +250,8 @@ func parseCommon(f fields) (Common, *APIError) {
 		return c, errs[0]
 	}
 	if err := c.Sampling.Validate(); err != nil {
-		return c, &APIError{Status: 400, Type: TypeInvalidRequest, Param: StrPtr(paramOf(err.Error())), Message: err.Error()}
+		return c, &APIError{Status: 400, Type: TypeInvalidRequest, Param: StrPtr(paramOf(err.Error())),
+			Message: err.Error()}
 	}
 	if f.present("stream_options") && !c.Stream {
 		return c, BadRequest("stream_options", "'stream_options' is only allowed with \"stream\": true")
@@ -323,7 +324,8 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 		case "text", "none", "auto", "deepseek", "deepseek-legacy":
 			return &reasoningFormat{}, nil
 		}
-		return nil, BadRequest("reasoning_format", "'reasoning_format' must be \"tree\", \"text\" or {\"type\": \"tree\", ...}, got %q", s)
+		return nil, BadRequest("reasoning_format",
+			"'reasoning_format' must be \"tree\", \"text\" or {\"type\": \"tree\", ...}, got %q", s)
 	}
 	var rf struct {
 		Type     string          `json:"type"`
@@ -342,28 +344,33 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 	case "text", "none":
 		return out, nil
 	default:
-		return nil, BadRequest("reasoning_format.type", "'reasoning_format.type' must be \"tree\" or \"text\", got %q", rf.Type)
+		return nil, BadRequest("reasoning_format.type", "'reasoning_format.type' must be \"tree\" or \"text\", got %q",
+			rf.Type)
 	}
 	if rf.MaxDepth != nil {
 		if *rf.MaxDepth < 1 || *rf.MaxDepth > maxTreeDepth {
-			return nil, BadRequest("reasoning_format.max_depth", "'reasoning_format.max_depth' must be between 1 and %d, got %d", maxTreeDepth, *rf.MaxDepth)
+			return nil, BadRequest("reasoning_format.max_depth",
+				"'reasoning_format.max_depth' must be between 1 and %d, got %d", maxTreeDepth, *rf.MaxDepth)
 		}
 		out.MaxDepth = *rf.MaxDepth
 	}
 	if rf.Buffer != nil && *rf.Buffer < 0 {
-		return nil, BadRequest("reasoning_format.pruning_buffer", "'reasoning_format.pruning_buffer' must be 0 or more, got %d", *rf.Buffer)
+		return nil, BadRequest("reasoning_format.pruning_buffer",
+			"'reasoning_format.pruning_buffer' must be 0 or more, got %d", *rf.Buffer)
 	}
 	out.Buffer = rf.Buffer
 	if rf.Policy != nil {
 		p, ok := engine.ParsePositionPolicy(*rf.Policy)
 		if !ok {
-			return nil, BadRequest("reasoning_format.position_policy", "'reasoning_format.position_policy' must be \"reencode\", \"shift\" or \"gap\", got %q", *rf.Policy)
+			return nil, BadRequest("reasoning_format.position_policy",
+				"'reasoning_format.position_policy' must be \"reencode\", \"shift\" or \"gap\", got %q", *rf.Policy)
 		}
 		out.Policy = p
 	}
 	if sc := bytes.TrimSpace(rf.Schema); len(sc) > 0 && !bytes.Equal(sc, []byte("null")) {
 		if sc[0] != '{' {
-			return nil, BadRequest("reasoning_format.schema", "'reasoning_format.schema' must be a JSON Schema object, got %s", jsonKind(sc))
+			return nil, BadRequest("reasoning_format.schema",
+				"'reasoning_format.schema' must be a JSON Schema object, got %s", jsonKind(sc))
 		}
 		// The tracker follows the answer by the TIM field names; under any other schema it would
 		// lose its way at the first token, and no tool would run nor anything be pruned.
@@ -463,7 +470,8 @@ func ParseChat(body []byte) (*ChatRequest, *APIError) {
 				continue
 			}
 			if reservedTemplateVars[k] {
-				return nil, BadRequest("chat_template_kwargs", "'chat_template_kwargs.%s' would override a variable the server sets", k)
+				return nil, BadRequest("chat_template_kwargs",
+					"'chat_template_kwargs.%s' would override a variable the server sets", k)
 			}
 			var v any
 			if err := json.Unmarshal(raw, &v); err != nil {
@@ -499,12 +507,14 @@ func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
 		return chat.Message{}, ae
 	}
 	if !roles[role] {
-		return chat.Message{}, BadRequest(at+".role", "'%s.role' must be one of system, developer, user, assistant, tool; got %q", at, role)
+		return chat.Message{}, BadRequest(at+".role",
+			"'%s.role' must be one of system, developer, user, assistant, tool; got %q", at, role)
 	}
 	for _, name := range []string{"name", "tool_call_id", "reasoning_content"} {
 		var s string
 		if ae := get(mf, name, &s, "a string"); ae != nil {
-			return chat.Message{}, BadRequest(at+"."+name, "'%s.%s' must be a string, got %s", at, name, jsonKind(mf[name]))
+			return chat.Message{}, BadRequest(at+"."+name, "'%s.%s' must be a string, got %s", at, name,
+				jsonKind(mf[name]))
 		}
 	}
 	if mf.present("content") {
@@ -517,19 +527,23 @@ func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
 				Text *json.RawMessage `json:"text"`
 			}
 			if err := json.Unmarshal(c, &parts); err != nil {
-				return chat.Message{}, BadRequest(at+".content", "'%s.content' must be a string or an array of {\"type\": \"text\", \"text\": string} parts", at)
+				return chat.Message{}, BadRequest(at+".content",
+					"'%s.content' must be a string or an array of {\"type\": \"text\", \"text\": string} parts", at)
 			}
 			for j, p := range parts {
 				if p.Type != "text" {
-					return chat.Message{}, BadRequest(fmt.Sprintf("%s.content[%d].type", at, j), "'%s.content[%d]' has type %q; only text parts are supported", at, j, p.Type)
+					return chat.Message{}, BadRequest(fmt.Sprintf("%s.content[%d].type", at, j),
+						"'%s.content[%d]' has type %q; only text parts are supported", at, j, p.Type)
 				}
 				var s string
 				if p.Text == nil || json.Unmarshal(*p.Text, &s) != nil {
-					return chat.Message{}, BadRequest(fmt.Sprintf("%s.content[%d].text", at, j), "'%s.content[%d].text' must be a string", at, j)
+					return chat.Message{}, BadRequest(fmt.Sprintf("%s.content[%d].text", at, j),
+						"'%s.content[%d].text' must be a string", at, j)
 				}
 			}
 		default:
-			return chat.Message{}, BadRequest(at+".content", "'%s.content' must be a string, an array of text parts or null, got %s", at, jsonKind(c))
+			return chat.Message{}, BadRequest(at+".content",
+				"'%s.content' must be a string, an array of text parts or null, got %s", at, jsonKind(c))
 		}
 	} else if role != "assistant" {
 		return chat.Message{}, BadRequest(at+".content", "'%s.content' is required for a %s message", at, role)
@@ -544,7 +558,8 @@ func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
 			} `json:"function"`
 		}
 		if err := json.Unmarshal(mf["tool_calls"], &calls); err != nil {
-			return chat.Message{}, BadRequest(at+".tool_calls", "'%s.tool_calls' must be an array of {\"id\", \"type\": \"function\", \"function\": {\"name\": string, \"arguments\": string}}: %v", at, err)
+			return chat.Message{}, BadRequest(at+".tool_calls",
+				"'%s.tool_calls' must be an array of {\"id\", \"type\": \"function\", \"function\": {\"name\": string, \"arguments\": string}}: %v", at, err)
 		}
 	}
 	var m chat.Message
@@ -567,7 +582,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 			at := fmt.Sprintf("tools[%d]", i)
 			var t chat.Tool
 			if err := json.Unmarshal(raw, &t); err != nil {
-				return BadRequest(at, "'%s' must be {\"type\": \"function\", \"function\": {\"name\": string, \"description\": string, \"parameters\": object}}: %v", at, err)
+				return BadRequest(at,
+					"'%s' must be {\"type\": \"function\", \"function\": {\"name\": string, \"description\": string, \"parameters\": object}}: %v", at, err)
 			}
 			if t.Function.Name == "" {
 				// TIMRUN's flat form: {"type": "function", "name": ..., "parameters": ..., "url": ...}.
@@ -585,7 +601,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 				return BadRequest(at+".function.name", "'%s.function.name' is required", at)
 			}
 			if p := bytes.TrimSpace(t.Function.Parameters); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
-				return BadRequest(at+".function.parameters", "'%s.function.parameters' must be a JSON Schema object, got %s", at, jsonKind(p))
+				return BadRequest(at+".function.parameters",
+					"'%s.function.parameters' must be a JSON Schema object, got %s", at, jsonKind(p))
 			}
 			r.Tools = append(r.Tools, t)
 		}
@@ -603,7 +620,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 			case "none", "auto", "required":
 				r.ToolChoice = ToolChoice{Mode: s}
 			default:
-				return BadRequest("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}, got %q", s)
+				return BadRequest("tool_choice",
+					"'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}, got %q", s)
 			}
 		} else {
 			var named struct {
@@ -616,7 +634,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 				return ae
 			}
 			if named.Type != "function" || named.Function.Name == "" {
-				return BadRequest("tool_choice", "'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": string}}")
+				return BadRequest("tool_choice",
+					"'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": string}}")
 			}
 			r.ToolChoice = ToolChoice{Mode: "function", Function: named.Function.Name}
 		}
@@ -629,7 +648,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 				found = found || t.Function.Name == r.ToolChoice.Function
 			}
 			if !found {
-				return BadRequest("tool_choice", "'tool_choice' names function %q, which is not in 'tools'", r.ToolChoice.Function)
+				return BadRequest("tool_choice", "'tool_choice' names function %q, which is not in 'tools'",
+					r.ToolChoice.Function)
 			}
 		}
 	}
@@ -663,13 +683,15 @@ func ParseCompletion(body []byte) (*CompletionRequest, *APIError) {
 	}
 	r := &CompletionRequest{Common: cm}
 	if !f.present("prompt") {
-		return nil, BadRequest("prompt", "'prompt' is required: a string, an array of strings, an array of token ids or an array of arrays of token ids")
+		return nil, BadRequest("prompt",
+			"'prompt' is required: a string, an array of strings, an array of token ids or an array of arrays of token ids")
 	}
 	if r.Prompts, ae = parsePrompt(f["prompt"]); ae != nil {
 		return nil, ae
 	}
 	if len(r.Prompts)*r.N > MaxN {
-		return nil, BadRequest("prompt", "%d prompts times n=%d is more than %d choices in one request", len(r.Prompts), r.N, MaxN)
+		return nil, BadRequest("prompt", "%d prompts times n=%d is more than %d choices in one request", len(r.Prompts),
+			r.N, MaxN)
 	}
 	if f.present("logprobs") {
 		var n int
@@ -774,8 +796,9 @@ func parsePrompt(raw json.RawMessage) ([]PromptInput, *APIError) {
 			return nil, BadRequest("prompt", "'%s' is %s, but 'prompt[0]' is a string: an array of prompts must hold "+
 				"only strings", at, jsonKind(el))
 		default:
-			return nil, BadRequest("prompt", "'%s' is %s, but 'prompt[0]' is an array of token ids: an array of prompts "+
-				"must hold only arrays of token ids", at, jsonKind(el))
+			return nil, BadRequest("prompt",
+				"'%s' is %s, but 'prompt[0]' is an array of token ids: an array of prompts "+
+					"must hold only arrays of token ids", at, jsonKind(el))
 		}
 	}
 	return out, nil
@@ -853,7 +876,8 @@ func parseResponseFormat(raw json.RawMessage) (*grammar.Grammar, *APIError) {
 		} `json:"json_schema"`
 	}
 	if err := json.Unmarshal(raw, &rf); err != nil {
-		return nil, BadRequest("response_format", "'response_format' must be {\"type\": \"text\" | \"json_object\" | \"json_schema\", ...}: %v", err)
+		return nil, BadRequest("response_format",
+			"'response_format' must be {\"type\": \"text\" | \"json_object\" | \"json_schema\", ...}: %v", err)
 	}
 	switch rf.Type {
 	case "text":
@@ -862,7 +886,8 @@ func parseResponseFormat(raw json.RawMessage) (*grammar.Grammar, *APIError) {
 		return jsonObjectGrammar(), nil
 	case "json_schema":
 		if rf.JSONSchema == nil {
-			return nil, BadRequest("response_format", "'response_format.json_schema' is required for type \"json_schema\"")
+			return nil, BadRequest("response_format",
+				"'response_format.json_schema' is required for type \"json_schema\"")
 		}
 		if rf.JSONSchema.Name == "" {
 			return nil, BadRequest("response_format", "'response_format.json_schema.name' is required")
@@ -877,7 +902,8 @@ func parseResponseFormat(raw json.RawMessage) (*grammar.Grammar, *APIError) {
 		}
 		return g, nil
 	}
-	return nil, BadRequest("response_format", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got %q", rf.Type)
+	return nil, BadRequest("response_format",
+		"'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got %q", rf.Type)
 }
 
 // SchemaError is the 400 for a schema the grammar compiler refused.
