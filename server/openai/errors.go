@@ -32,6 +32,7 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
+// StrPtr is s for an optional field: nil when s is empty.
 func StrPtr(s string) *string {
 	if s == "" {
 		return nil
@@ -55,6 +56,7 @@ func BadRequest(param, format string, args ...any) *APIError {
 		Message: fmt.Sprintf(format, args...)}
 }
 
+// Unavailable is a 503 that asks the client to retry in a second.
 func Unavailable(msg string) *APIError {
 	return &APIError{Status: http.StatusServiceUnavailable, Type: TypeUnavailable, Message: msg, RetryAfter: 1}
 }

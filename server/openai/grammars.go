@@ -46,6 +46,7 @@ func GrammarCacheNodesInUse() int {
 	return grammars.nodes
 }
 
+// CompileSchema is the grammar of a JSON Schema, from the cache when it was compiled before.
 func CompileSchema(schema []byte) (*grammar.Grammar, error) {
 	return CompileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) {
 		return grammar.CompileSchema(schema)

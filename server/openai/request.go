@@ -395,12 +395,19 @@ type ToolChoice struct {
 
 var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true}
 
-func ParseChat(body []byte) (*ChatRequest, *APIError) {
+// parseStart reads a body's fields and the ones both endpoints share.
+func parseStart(body []byte) (fields, Common, *APIError) {
 	f, ae := parseBody(body)
 	if ae != nil {
-		return nil, ae
+		return nil, Common{}, ae
 	}
 	cm, ae := parseCommon(f)
+	return f, cm, ae
+}
+
+// ParseChat parses a POST /v1/chat/completions body.
+func ParseChat(body []byte) (*ChatRequest, *APIError) {
+	f, cm, ae := parseStart(body)
 	if ae != nil {
 		return nil, ae
 	}
@@ -667,17 +674,15 @@ type CompletionRequest struct {
 	Logprobs *int // completions' logprobs is the number of alternatives (0 to 5 in OpenAI; 20 here)
 }
 
+// PromptInput is one prompt of a completions request.
 type PromptInput struct {
 	Text string
 	IDs  []int32
 }
 
+// ParseCompletion parses a POST /v1/completions body.
 func ParseCompletion(body []byte) (*CompletionRequest, *APIError) {
-	f, ae := parseBody(body)
-	if ae != nil {
-		return nil, ae
-	}
-	cm, ae := parseCommon(f)
+	f, cm, ae := parseStart(body)
 	if ae != nil {
 		return nil, ae
 	}
