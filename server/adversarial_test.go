@@ -104,7 +104,7 @@ func TestHostileRequests(t *testing.T) {
 		t.Skip("hostile requests take about a minute")
 	}
 	eng := newDemoEngine(t, engineOpts{ctx: 512})
-	srv := startServer(t, eng, Model{}, Options{Tree: TreeOptions{Tools: []tools.Tool{calc.New()}}})
+	srv := startServer(t, FromEngine(eng), Model{}, Options{Tree: TreeOptions{Tools: []tools.Tool{calc.New()}}})
 	client := &http.Client{}
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {

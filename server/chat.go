@@ -5,15 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
+	"github.com/arborlabs/arbor/server/openai"
 	"github.com/arborlabs/arbor/tree"
 )
 
@@ -23,9 +24,10 @@ import (
 // prompt that leaves a <think> block open, so the output starts inside the reasoning.
 // Special tokens of the template's markup become control tokens; special-token text from the
 // request's messages and tools is encoded as plain text (unless SpecialTokensInContent).
-func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thinkingOpen bool, err error) {
+func (st *modelState) chatPrompt(r *openai.ChatRequest) (ids []int32, prime string, thinkingOpen bool, err error) {
 	if st.tmpl == nil {
-		return nil, "", false, badRequest("messages", "the model %q has no chat template; use /v1/completions with a prompt in its format", st.model.Name)
+		return nil, "", false, openai.BadRequest("messages",
+			"the model %q has no chat template; use /v1/completions with a prompt in its format", st.model.Name)
 	}
 	in := chat.Input{
 		Messages:            r.Messages,
@@ -48,37 +50,36 @@ func (st *modelState) chatPrompt(r *chatRequest) (ids []int32, prime string, thi
 		}
 		// The template works for ordinary conversations (it rendered at start-up checks and in
 		// tests), so a failure here comes from this request's content.
-		return nil, "", false, badRequest("messages", "the model's chat template could not render this conversation: %v", err)
+		return nil, "", false, openai.BadRequest("messages",
+			"the model's chat template could not render this conversation: %v", err)
 	}
 	text := p.Text
 	if st.reasoning {
-		thinkingOpen = strings.LastIndex(text, thinkOpen) > strings.LastIndex(text, thinkClose)
+		thinkingOpen = parsers.ThinkingOpen(text)
 	}
 	if r.ToolChoice.Mode == "required" || r.ToolChoice.Mode == "function" {
-		if st.toolFormat == ToolFormatNone {
-			return nil, "", false, badRequest("tool_choice", "tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
+		if st.toolFormat == parsers.ToolFormatNone {
+			return nil, "", false, openai.BadRequest("tool_choice",
+				"tool_choice %q: the model's chat template has no tool-call format", r.ToolChoice.Mode)
 		}
-		prime = forcedCallPrefix(st.toolFormat, r.ToolChoice.Function)
+		prime = st.toolFormat.ForcedCallPrefix(r.ToolChoice.Function)
 		g, ae := toolCallGrammar(st.toolFormat, r)
 		if ae != nil {
 			return nil, "", false, ae
 		}
 		r.Grammar = g
 	}
-	if err := st.checkPromptBound(text+prime, 0, r.contextMaxTokens()); err != nil {
+	if err := st.checkPromptBound(text+prime, 0, r.ContextMaxTokens()); err != nil {
 		return nil, "", false, err
 	}
 	return st.tok.EncodeMixed(text+prime, p.Data), prime, thinkingOpen, nil
 }
 
-// toolCallGrammar constrains the rest of a forced call (after forcedCallPrefix): for "required"
+// toolCallGrammar constrains the rest of a forced call (after ForcedCallPrefix): for "required"
 // the name, one of the tools', then that tool's arguments; for a named function its arguments;
 // then the call's closing, so that the output parser sees one whole, valid call.
-func toolCallGrammar(f ToolFormat, r *chatRequest) (*grammar.Grammar, *APIError) {
-	argsKey, closing := `", "arguments": `, "}\n"+toolCallClose
-	if f == ToolFormatLlama3 {
-		argsKey, closing = `", "parameters": `, "}"
-	}
+func toolCallGrammar(f parsers.ToolFormat, r *openai.ChatRequest) (*grammar.Grammar, *openai.APIError) {
+	argsKey, closing := f.CallSyntax()
 	var alts []grammar.Alternative
 	var key strings.Builder
 	for i, t := range r.Tools {
@@ -91,8 +92,9 @@ func toolCallGrammar(f ToolFormat, r *chatRequest) (*grammar.Grammar, *APIError)
 		}
 		if params != nil {
 			// Check each tool's schema on its own, so that the error names the tool.
-			if _, err := compileSchema(params); err != nil {
-				return nil, schemaError(fmt.Sprintf("tools[%d].function.parameters", i), fmt.Sprintf("'tools[%d].function.parameters'", i), err)
+			if _, err := openai.CompileSchema(params); err != nil {
+				return nil, openai.SchemaError(fmt.Sprintf("tools[%d].function.parameters", i),
+					fmt.Sprintf("'tools[%d].function.parameters'", i), err)
 			}
 		}
 		a := grammar.Alternative{Schema: params, Suffix: closing}
@@ -103,121 +105,34 @@ func toolCallGrammar(f ToolFormat, r *chatRequest) (*grammar.Grammar, *APIError)
 		alts = append(alts, a)
 		fmt.Fprintf(&key, "%s\x00%s\x00%s\x00", a.Prefix, params, a.Suffix)
 	}
-	g, err := compileCached("t\x00"+key.String(), func() (*grammar.Grammar, error) { return grammar.CompileChoice(alts) })
+	g, err := openai.CompileCached("t\x00"+key.String(), func() (*grammar.Grammar, error) {
+		return grammar.CompileChoice(alts)
+	})
 	if err != nil {
-		return nil, schemaError("tools", "'tools'", err)
+		return nil, openai.SchemaError("tools", "'tools'", err)
 	}
 	return g, nil
 }
 
-// forcedCallPrefix is the opening of a tool call in the model's format, written into the prompt
-// so that the model must continue with a call (and, for a named function, with its arguments).
-// The rest of the call is constrained by toolCallGrammar.
-func forcedCallPrefix(f ToolFormat, name string) string {
-	quoted, _ := json.Marshal(name)
-	switch f {
-	case ToolFormatHermes:
-		if name == "" {
-			return toolCallOpen + "\n{\"name\": \""
-		}
-		return toolCallOpen + "\n{\"name\": " + string(quoted) + ", \"arguments\": "
-	case ToolFormatLlama3:
-		if name == "" {
-			return "{\"name\": \""
-		}
-		return "{\"name\": " + string(quoted) + ", \"parameters\": "
-	}
-	return ""
-}
-
-// Wire types of chat responses.
-type (
-	chatResponse struct {
-		ID      string       `json:"id"`
-		Object  string       `json:"object"`
-		Created int64        `json:"created"`
-		Model   string       `json:"model"`
-		Choices []chatChoice `json:"choices"`
-		Usage   *usage       `json:"usage"`
-	}
-	chatChoice struct {
-		Index        int           `json:"index"`
-		Message      chatMessage   `json:"message"`
-		Logprobs     *chatLogprobs `json:"logprobs"`
-		FinishReason string        `json:"finish_reason"`
-	}
-	chatMessage struct {
-		Role             string         `json:"role"`
-		Content          *string        `json:"content"`
-		ReasoningContent *string        `json:"reasoning_content,omitempty"`
-		Reasoning        *string        `json:"reasoning,omitempty"`
-		ToolCalls        []respToolCall `json:"tool_calls,omitempty"`
-	}
-	respToolCall struct {
-		ID       string       `json:"id"`
-		Type     string       `json:"type"`
-		Function respFunction `json:"function"`
-	}
-	respFunction struct {
-		Name      string `json:"name"`
-		Arguments string `json:"arguments"`
-	}
-	chatLogprobs struct {
-		Content []chatLogprob `json:"content"`
-	}
-
-	chatChunk struct {
-		ID      string            `json:"id"`
-		Object  string            `json:"object"`
-		Created int64             `json:"created"`
-		Model   string            `json:"model"`
-		Choices []chatChunkChoice `json:"choices"`
-		Usage   *usage            `json:"usage,omitempty"`
-	}
-	chatChunkChoice struct {
-		Index        int           `json:"index"`
-		Delta        chunkDelta    `json:"delta"`
-		Logprobs     *chatLogprobs `json:"logprobs"`
-		FinishReason *string       `json:"finish_reason"`
-	}
-	chunkDelta struct {
-		Role             string          `json:"role,omitempty"`
-		Content          *string         `json:"content,omitempty"`
-		ReasoningContent *string         `json:"reasoning_content,omitempty"`
-		Reasoning        *string         `json:"reasoning,omitempty"`
-		ToolCalls        []chunkToolCall `json:"tool_calls,omitempty"`
-	}
-	chunkToolCall struct {
-		Index    int           `json:"index"`
-		ID       string        `json:"id,omitempty"`
-		Type     string        `json:"type,omitempty"`
-		Function chunkFunction `json:"function"`
-	}
-	chunkFunction struct {
-		Name      string `json:"name,omitempty"`
-		Arguments string `json:"arguments"`
-	}
-)
-
 // chatState follows one choice.
 type chatState struct {
-	parser    *outputParser
+	parser    parsers.Parser
 	content   strings.Builder
 	reasoning strings.Builder
-	calls     []toolCall
-	logprobs  []chatLogprob
-	pending   []chatLogprob // streaming: logprobs not yet sent with a chunk
+	calls     []parsers.ToolCall
+	logprobs  []openai.ChatLogprob
+	pending   []openai.ChatLogprob // streaming: logprobs not yet sent with a chunk
 	result    *engine.Result
 }
 
-func (cs *chatState) add(ds []delta) {
+func (cs *chatState) add(ds []parsers.Delta) {
 	for _, d := range ds {
 		switch d.Kind {
-		case deltaContent:
+		case parsers.DeltaContent:
 			cs.content.WriteString(d.Text)
-		case deltaReasoning:
+		case parsers.DeltaReasoning:
 			cs.reasoning.WriteString(d.Text)
-		case deltaToolCall:
+		case parsers.DeltaToolCall:
 			cs.calls = append(cs.calls, *d.Call)
 		}
 	}
@@ -234,19 +149,8 @@ func (cs *chatState) finishReason() string {
 }
 
 func (s *Server) chatCompletions(c echo.Context) error {
-	st, err := s.ready()
+	st, req, err := parseRequest(s, c, openai.ParseChat)
 	if err != nil {
-		return err
-	}
-	body, err := readBody(c.Request().Body)
-	if err != nil {
-		return err
-	}
-	req, ae := parseChat(body)
-	if ae != nil {
-		return ae
-	}
-	if err := st.checkModel(req.Model); err != nil {
 		return err
 	}
 	ts, err := s.treeFor(req)
@@ -275,16 +179,15 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		TopLogprobs: req.TopLogprobs,
 		Grammar:     req.Grammar,
 	}
-	ctx := c.Request().Context()
 	reqs := choiceRequests(base, req.N)
 	format, reasoning := st.toolFormat, st.reasoning
 	if req.ToolChoice.Mode == "none" {
-		format = ToolFormatNone
+		format = parsers.ToolFormatNone
 	}
 	if ts != nil {
 		// The JSON tree is the whole answer: nothing in it is a template-format call or a
 		// <think> block.
-		format, reasoning, thinkingOpen = ToolFormatNone, false, false
+		format, reasoning, thinkingOpen = parsers.ToolFormatNone, false, false
 		runs := make([]*tree.Run, len(reqs))
 		for i := range reqs {
 			runs[i] = ts.hook(st, s.metrics)
@@ -300,53 +203,128 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			}
 		}()
 	}
-	r, err := s.submit(ctx, st, reqs)
-	if err != nil {
-		return err
+	a := &chatAnswer{st: st, req: req, id: "chatcmpl-" + c.Get(ctxKeyRequestID).(string), created: time.Now().Unix(),
+		states: make([]*chatState, req.N)}
+	for i := range a.states {
+		p := parsers.New(parsers.Options{Format: format, Reasoning: reasoning, ThinkingOpen: thinkingOpen,
+			Parallel: req.ParallelCalls, Prime: prime})
+		a.states[i] = &chatState{parser: p}
 	}
-	defer r.cancel()
+	return s.respond(c, st, reqs, respondOpts{stream: req.Stream, includeUsage: req.IncludeUsage,
+		choicesPerPrompt: req.N, tree: ts != nil}, a)
+}
 
-	states := make([]*chatState, req.N)
-	for i := range states {
-		p := newOutputParser(reasoning, format, req.ParallelCalls, thinkingOpen)
-		if prime != "" {
-			p.prime(prime)
-		}
-		states[i] = &chatState{parser: p}
-	}
-	id := "chatcmpl-" + c.Get(ctxKeyRequestID).(string)
-	created := time.Now().Unix()
-	if req.Stream {
-		return s.streamChat(c, st, req, r, states, id, created, ts != nil)
-	}
+// chatAnswer is a chat completion as its events come.
+type chatAnswer struct {
+	st      *modelState
+	req     *openai.ChatRequest
+	id      string
+	created int64
+	states  []*chatState
+}
 
-	for left := req.N; left > 0; {
-		ce, err := r.next(ctx)
-		if err != nil {
-			s.metrics.success.WithLabelValues("abort").Inc()
+func (a *chatAnswer) chunk(choices ...openai.ChatChunkChoice) openai.ChatChunk {
+	return openai.ChatChunk{ID: a.id, Object: "chat.completion.chunk", Created: a.created, Model: a.st.model.Name,
+		Choices: choices}
+}
+
+// begin opens each choice with the role, as OpenAI's streams do.
+func (a *chatAnswer) begin(sse *sseWriter) error {
+	for i := range a.states {
+		empty := ""
+		open := openai.ChatChunkChoice{Index: i, Delta: openai.ChunkDelta{Role: "assistant", Content: &empty}}
+		if err := sse.send(a.chunk(open)); err != nil {
 			return err
 		}
-		if ce.err != nil {
-			return fmt.Errorf("choice %d: %w", ce.choice, ce.err)
-		}
-		s.observeToken(r, ce)
-		cs := states[ce.choice]
-		if ce.ev.Token >= 0 && req.Logprobs {
-			cs.logprobs = append(cs.logprobs, st.chatLogprob(ce.ev))
-		}
-		cs.add(cs.parser.Push(ce.ev.Text))
-		if ce.ev.Done {
-			cs.add(cs.parser.Finish())
-			cs.result = ce.ev.Result
-			s.metrics.finished(cs.result, time.Since(r.start).Seconds())
-			left--
+	}
+	return nil
+}
+
+func (a *chatAnswer) event(i int, ev engine.Event, sse *sseWriter) error {
+	cs := a.states[i]
+	if ev.Token >= 0 && a.req.Logprobs {
+		lp := a.st.logprobOf(ev)
+		cs.logprobs = append(cs.logprobs, lp)
+		if sse != nil {
+			cs.pending = append(cs.pending, lp)
 		}
 	}
-	resp := chatResponse{ID: id, Object: "chat.completion", Created: created, Model: st.model.Name}
-	results := make([]*engine.Result, req.N)
-	for i, cs := range states {
-		results[i] = cs.result
-		msg := chatMessage{Role: "assistant"}
+	if err := a.emit(i, cs.parser.Push(ev.Text), sse); err != nil {
+		return err
+	}
+	if !ev.Done {
+		return nil
+	}
+	if err := a.emit(i, cs.parser.Finish(), sse); err != nil {
+		return err
+	}
+	cs.result = ev.Result
+	if sse == nil {
+		return nil
+	}
+	reason := cs.finishReason()
+	cc := openai.ChatChunkChoice{Index: i, FinishReason: &reason}
+	if len(cs.pending) > 0 {
+		cc.Logprobs = &openai.ChatLogprobs{Content: cs.pending}
+		cs.pending = nil
+	}
+	return sse.send(a.chunk(cc))
+}
+
+// emit adds the parser's deltas to choice i and, streaming, sends one chunk per delta; the
+// logprobs of the tokens seen so far ride on the first.
+func (a *chatAnswer) emit(i int, ds []parsers.Delta, sse *sseWriter) error {
+	cs := a.states[i]
+	cs.add(ds)
+	if sse == nil {
+		return nil
+	}
+	for _, d := range ds {
+		cc := openai.ChatChunkChoice{Index: i}
+		if len(cs.pending) > 0 {
+			cc.Logprobs = &openai.ChatLogprobs{Content: cs.pending}
+			cs.pending = nil
+		}
+		switch d.Kind {
+		case parsers.DeltaContent:
+			t := d.Text
+			cc.Delta.Content = &t
+		case parsers.DeltaReasoning:
+			t := d.Text
+			cc.Delta.ReasoningContent, cc.Delta.Reasoning = &t, &t
+		case parsers.DeltaToolCall:
+			// The call's head (id, type, name) first, then its arguments: the shape every
+			// client accumulates, with arguments that are a whole, checked JSON object.
+			cc.Delta.ToolCalls = []openai.ChunkToolCall{{Index: d.Call.Index, ID: d.Call.ID, Type: "function",
+				Function: openai.ChunkFunction{Name: d.Call.Name}}}
+			if err := sse.send(a.chunk(cc)); err != nil {
+				return err
+			}
+			cc = openai.ChatChunkChoice{Index: i}
+			cc.Delta.ToolCalls = []openai.ChunkToolCall{{Index: d.Call.Index,
+				Function: openai.ChunkFunction{Arguments: d.Call.Arguments}}}
+		}
+		if err := sse.send(a.chunk(cc)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *chatAnswer) finishReason(i int) string { return a.states[i].finishReason() }
+
+func (a *chatAnswer) usageChunk(u *openai.Usage) any {
+	final := a.chunk()
+	final.Choices = []openai.ChatChunkChoice{}
+	final.Usage = u
+	return final
+}
+
+func (a *chatAnswer) body(u *openai.Usage) any {
+	resp := openai.ChatResponse{ID: a.id, Object: "chat.completion", Created: a.created, Model: a.st.model.Name,
+		Usage: u}
+	for i, cs := range a.states {
+		msg := openai.ChatMessage{Role: "assistant"}
 		if text := cs.content.String(); text != "" || (len(cs.calls) == 0 && cs.reasoning.Len() == 0) {
 			msg.Content = &text
 		}
@@ -355,21 +333,16 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			msg.ReasoningContent, msg.Reasoning = &rc, &rc
 		}
 		for _, call := range cs.calls {
-			msg.ToolCalls = append(msg.ToolCalls, respToolCall{ID: call.ID, Type: "function",
-				Function: respFunction{Name: call.Name, Arguments: call.Arguments}})
+			msg.ToolCalls = append(msg.ToolCalls, openai.ToolCall{ID: call.ID, Type: "function",
+				Function: openai.FunctionCall{Name: call.Name, Arguments: call.Arguments}})
 		}
-		choice := chatChoice{Index: i, Message: msg, FinishReason: cs.finishReason()}
-		if req.Logprobs {
-			choice.Logprobs = &chatLogprobs{Content: nonNil(cs.logprobs)}
+		choice := openai.ChatChoice{Index: i, Message: msg, FinishReason: cs.finishReason()}
+		if a.req.Logprobs {
+			choice.Logprobs = &openai.ChatLogprobs{Content: nonNil(cs.logprobs)}
 		}
 		resp.Choices = append(resp.Choices, choice)
 	}
-	resp.Usage = usageOf(results, req.N)
-	if ts != nil {
-		resp.Usage.addTree(results)
-	}
-	s.logUsage(c, resp.Usage, resp.Choices[0].FinishReason)
-	return c.JSON(http.StatusOK, resp)
+	return resp
 }
 
 func nonNil[T any](s []T) []T {
@@ -380,117 +353,8 @@ func nonNil[T any](s []T) []T {
 }
 
 // logUsage hands the request log its token counts.
-func (s *Server) logUsage(c echo.Context, u *usage, finish string) {
+func (s *Server) logUsage(c echo.Context, u *openai.Usage, finish string) {
 	c.Set(ctxKeyPrompt, u.PromptTokens)
 	c.Set(ctxKeyCompletion, u.CompletionTokens)
 	c.Set(ctxKeyFinish, finish)
-}
-
-func (s *Server) streamChat(c echo.Context, st *modelState, req *chatRequest, r *run, states []*chatState, id string, created int64, isTree bool) error {
-	ctx := c.Request().Context()
-	sse := newSSE(c)
-	chunk := func(choices ...chatChunkChoice) chatChunk {
-		return chatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: st.model.Name, Choices: choices}
-	}
-	// Each choice opens with the role, as OpenAI's streams do.
-	for i := range states {
-		empty := ""
-		if err := sse.send(chunk(chatChunkChoice{Index: i, Delta: chunkDelta{Role: "assistant", Content: &empty}})); err != nil {
-			return err
-		}
-	}
-	// emit sends one chunk per delta; logprobs of the tokens seen so far ride on the first.
-	emit := func(i int, ds []delta) error {
-		cs := states[i]
-		for _, d := range ds {
-			cc := chatChunkChoice{Index: i}
-			if len(cs.pending) > 0 {
-				cc.Logprobs = &chatLogprobs{Content: cs.pending}
-				cs.pending = nil
-			}
-			switch d.Kind {
-			case deltaContent:
-				t := d.Text
-				cc.Delta.Content = &t
-			case deltaReasoning:
-				t := d.Text
-				cc.Delta.ReasoningContent, cc.Delta.Reasoning = &t, &t
-			case deltaToolCall:
-				// The call's head (id, type, name) first, then its arguments: the shape every
-				// client accumulates, with arguments that are a whole, checked JSON object.
-				cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, ID: d.Call.ID, Type: "function",
-					Function: chunkFunction{Name: d.Call.Name}}}
-				if err := sse.send(chunk(cc)); err != nil {
-					return err
-				}
-				cc = chatChunkChoice{Index: i}
-				cc.Delta.ToolCalls = []chunkToolCall{{Index: d.Call.Index, Function: chunkFunction{Arguments: d.Call.Arguments}}}
-			}
-			if err := sse.send(chunk(cc)); err != nil {
-				return err
-			}
-		}
-		cs.add(ds)
-		return nil
-	}
-	for left := len(states); left > 0; {
-		ce, err := r.next(ctx)
-		if err != nil {
-			s.metrics.success.WithLabelValues("abort").Inc()
-			c.Set(ctxKeyError, err.Error())
-			return nil // the client is gone: nobody to tell
-		}
-		if ce.err != nil {
-			c.Set(ctxKeyError, ce.err.Error())
-			sse.fail(ce.err)
-			return nil
-		}
-		s.observeToken(r, ce)
-		cs := states[ce.choice]
-		if ce.ev.Token >= 0 && req.Logprobs {
-			lp := st.chatLogprob(ce.ev)
-			cs.logprobs = append(cs.logprobs, lp)
-			cs.pending = append(cs.pending, lp)
-		}
-		if err := emit(ce.choice, cs.parser.Push(ce.ev.Text)); err != nil {
-			return nil
-		}
-		if !ce.ev.Done {
-			continue
-		}
-		if err := emit(ce.choice, cs.parser.Finish()); err != nil {
-			return nil
-		}
-		cs.result = ce.ev.Result
-		s.metrics.finished(cs.result, time.Since(r.start).Seconds())
-		left--
-		reason := cs.finishReason()
-		cc := chatChunkChoice{Index: ce.choice, FinishReason: &reason}
-		if len(cs.pending) > 0 {
-			cc.Logprobs = &chatLogprobs{Content: cs.pending}
-			cs.pending = nil
-		}
-		if err := sse.send(chunk(cc)); err != nil {
-			return nil
-		}
-	}
-	results := make([]*engine.Result, len(states))
-	for i, cs := range states {
-		results[i] = cs.result
-	}
-	u := usageOf(results, len(states))
-	if isTree {
-		u.addTree(results)
-	}
-	s.logUsage(c, u, states[0].finishReason())
-	if req.IncludeUsage {
-		final := chunk()
-		final.Choices = []chatChunkChoice{}
-		final.Usage = u
-		if err := sse.send(final); err != nil {
-			return nil
-		}
-	}
-	_ = sse.done()
-	return nil
 }

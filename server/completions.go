@@ -2,42 +2,17 @@ package server
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/server/openai"
 )
 
-// Wire types of completions responses.
-type (
-	completionResponse struct {
-		ID      string             `json:"id"`
-		Object  string             `json:"object"`
-		Created int64              `json:"created"`
-		Model   string             `json:"model"`
-		Choices []completionChoice `json:"choices"`
-		Usage   *usage             `json:"usage,omitempty"`
-	}
-	completionChoice struct {
-		Index        int                 `json:"index"`
-		Text         string              `json:"text"`
-		Logprobs     *completionLogprobs `json:"logprobs"`
-		FinishReason *string             `json:"finish_reason"`
-	}
-	// completionLogprobs is the legacy logprobs shape: parallel arrays, and the alternatives
-	// as one {token: logprob} object per position.
-	completionLogprobs struct {
-		Tokens        []string             `json:"tokens"`
-		TokenLogprobs []float64            `json:"token_logprobs"`
-		TopLogprobs   []map[string]float64 `json:"top_logprobs"`
-		TextOffset    []int                `json:"text_offset"`
-	}
-)
-
-func (l *completionLogprobs) add(st *modelState, ev engine.Event, offset int) {
+// addLogprob adds a token's entry to legacy logprobs.
+func (st *modelState) addLogprob(l *openai.CompletionLogprobs, ev engine.Event, offset int) {
 	l.Tokens = append(l.Tokens, st.tokenInfo(ev.Token).text)
 	l.TokenLogprobs = append(l.TokenLogprobs, float64(ev.Logprob))
 	top := make(map[string]float64, len(ev.TopLogprobs))
@@ -51,34 +26,19 @@ func (l *completionLogprobs) add(st *modelState, ev engine.Event, offset int) {
 	l.TextOffset = append(l.TextOffset, offset)
 }
 
-func newCompletionLogprobs() *completionLogprobs {
-	return &completionLogprobs{Tokens: []string{}, TokenLogprobs: []float64{}, TopLogprobs: []map[string]float64{}, TextOffset: []int{}}
-}
-
 // completionState follows one choice. offset counts the characters of text so far (Python's
 // len, as OpenAI's text_offset does).
 type completionState struct {
 	text     []byte
 	offset   int
-	logprobs *completionLogprobs
-	pending  *completionLogprobs
+	logprobs *openai.CompletionLogprobs
+	pending  *openai.CompletionLogprobs
 	result   *engine.Result
 }
 
 func (s *Server) completions(c echo.Context) error {
-	st, err := s.ready()
+	st, req, err := parseRequest(s, c, openai.ParseCompletion)
 	if err != nil {
-		return err
-	}
-	body, err := readBody(c.Request().Body)
-	if err != nil {
-		return err
-	}
-	req, ae := parseCompletion(body)
-	if ae != nil {
-		return ae
-	}
-	if err := st.checkModel(req.Model); err != nil {
 		return err
 	}
 	var reqs []engine.Request
@@ -105,14 +65,16 @@ func (s *Server) completions(c echo.Context) error {
 				ids = append([]int32{st.tok.BOS()}, ids...)
 			}
 			if len(ids) == 0 {
-				return badRequest("prompt", "'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs "+
-					"some text", at)
+				return openai.BadRequest("prompt",
+					"'%s' is empty: this model's tokenizer adds no BOS token, so a prompt needs "+
+						"some text", at)
 			}
 		}
 		vocab := st.tok.VocabSize()
 		for _, id := range ids {
 			if id < 0 || (vocab > 0 && int(id) >= vocab) {
-				return badRequest("prompt", "'%s' holds token id %d, outside the vocabulary of %d", at, id, vocab)
+				return openai.BadRequest("prompt", "'%s' holds token id %d, outside the vocabulary of %d", at, id,
+					vocab)
 			}
 		}
 		if err := checkContext(len(ids), req.MaxTokens, st.gen.MaxContext()); err != nil {
@@ -133,97 +95,76 @@ func (s *Server) completions(c echo.Context) error {
 		reqs = append(reqs, choiceRequests(base, req.N)...)
 	}
 	c.Set(ctxKeyPrompt, promptTokens)
-	ctx := c.Request().Context()
-	r, err := s.submit(ctx, st, reqs)
-	if err != nil {
-		return err
-	}
-	defer r.cancel()
-	states := make([]*completionState, len(reqs))
-	for i := range states {
-		states[i] = &completionState{}
+	a := &completionAnswer{st: st, id: "cmpl-" + c.Get(ctxKeyRequestID).(string), created: time.Now().Unix(),
+		states: make([]*completionState, len(reqs))}
+	for i := range a.states {
+		a.states[i] = &completionState{}
 		if req.Logprobs != nil {
-			states[i].logprobs = newCompletionLogprobs()
+			a.states[i].logprobs = openai.NewCompletionLogprobs()
 		}
 	}
-	id := "cmpl-" + c.Get(ctxKeyRequestID).(string)
-	created := time.Now().Unix()
-	resp := completionResponse{ID: id, Object: "text_completion", Created: created, Model: st.model.Name}
+	return s.respond(c, st, reqs, respondOpts{stream: req.Stream, includeUsage: req.IncludeUsage,
+		choicesPerPrompt: req.N}, a)
+}
 
-	var sse *sseWriter
-	if req.Stream {
-		sse = newSSE(c)
-		sse.start() // headers now: a client sees the stream open before the first token
-	}
-	for left := len(states); left > 0; {
-		ce, err := r.next(ctx)
-		if err != nil {
-			s.metrics.success.WithLabelValues("abort").Inc()
-			if sse != nil {
-				c.Set(ctxKeyError, err.Error())
-				return nil
+// completionAnswer is a completion as its events come.
+type completionAnswer struct {
+	st      *modelState
+	id      string
+	created int64
+	states  []*completionState
+}
+
+func (a *completionAnswer) object(choices []openai.CompletionChoice, u *openai.Usage) openai.CompletionResponse {
+	return openai.CompletionResponse{ID: a.id, Object: "text_completion", Created: a.created, Model: a.st.model.Name,
+		Choices: choices, Usage: u}
+}
+
+// begin sends the headers at once: a client sees the stream open before the first token.
+func (a *completionAnswer) begin(sse *sseWriter) error {
+	sse.start()
+	return nil
+}
+
+func (a *completionAnswer) event(i int, ev engine.Event, sse *sseWriter) error {
+	cs := a.states[i]
+	if ev.Token >= 0 && cs.logprobs != nil {
+		a.st.addLogprob(cs.logprobs, ev, cs.offset)
+		if sse != nil {
+			if cs.pending == nil {
+				cs.pending = openai.NewCompletionLogprobs()
 			}
-			return err
-		}
-		if ce.err != nil {
-			if sse != nil {
-				c.Set(ctxKeyError, ce.err.Error())
-				sse.fail(ce.err)
-				return nil
-			}
-			return fmt.Errorf("choice %d: %w", ce.choice, ce.err)
-		}
-		s.observeToken(r, ce)
-		cs := states[ce.choice]
-		if ce.ev.Token >= 0 && cs.logprobs != nil {
-			cs.logprobs.add(st, ce.ev, cs.offset)
-			if sse != nil {
-				if cs.pending == nil {
-					cs.pending = newCompletionLogprobs()
-				}
-				cs.pending.add(st, ce.ev, cs.offset)
-			}
-		}
-		cs.text = append(cs.text, ce.ev.Text...)
-		cs.offset += utf8.RuneCountInString(ce.ev.Text)
-		var reason *string
-		if ce.ev.Done {
-			cs.result = ce.ev.Result
-			s.metrics.finished(cs.result, time.Since(r.start).Seconds())
-			left--
-			fr := cs.result.FinishReason
-			reason = &fr
-		}
-		if sse == nil || (ce.ev.Text == "" && reason == nil && cs.pending == nil) {
-			continue
-		}
-		ch := completionChoice{Index: ce.choice, Text: ce.ev.Text, Logprobs: cs.pending, FinishReason: reason}
-		cs.pending = nil
-		if err := sse.send(completionResponse{ID: id, Object: "text_completion", Created: created, Model: st.model.Name,
-			Choices: []completionChoice{ch}}); err != nil {
-			return nil
+			a.st.addLogprob(cs.pending, ev, cs.offset)
 		}
 	}
-	results := make([]*engine.Result, len(states))
-	for i, cs := range states {
-		results[i] = cs.result
+	cs.text = append(cs.text, ev.Text...)
+	cs.offset += utf8.RuneCountInString(ev.Text)
+	var reason *string
+	if ev.Done {
+		cs.result = ev.Result
+		fr := cs.result.FinishReason
+		reason = &fr
 	}
-	u := usageOf(results, req.N)
-	s.logUsage(c, u, results[0].FinishReason)
-	if sse != nil {
-		if req.IncludeUsage {
-			if err := sse.send(completionResponse{ID: id, Object: "text_completion", Created: created, Model: st.model.Name,
-				Choices: []completionChoice{}, Usage: u}); err != nil {
-				return nil
-			}
-		}
-		_ = sse.done()
+	if sse == nil || (ev.Text == "" && reason == nil && cs.pending == nil) {
 		return nil
 	}
-	for i, cs := range states {
+	ch := openai.CompletionChoice{Index: i, Text: ev.Text, Logprobs: cs.pending, FinishReason: reason}
+	cs.pending = nil
+	return sse.send(a.object([]openai.CompletionChoice{ch}, nil))
+}
+
+func (a *completionAnswer) finishReason(i int) string { return a.states[i].result.FinishReason }
+
+func (a *completionAnswer) usageChunk(u *openai.Usage) any {
+	return a.object([]openai.CompletionChoice{}, u)
+}
+
+func (a *completionAnswer) body(u *openai.Usage) any {
+	resp := a.object(nil, u)
+	for i, cs := range a.states {
 		fr := cs.result.FinishReason
-		resp.Choices = append(resp.Choices, completionChoice{Index: i, Text: string(cs.text), Logprobs: cs.logprobs, FinishReason: &fr})
+		resp.Choices = append(resp.Choices, openai.CompletionChoice{Index: i, Text: string(cs.text),
+			Logprobs: cs.logprobs, FinishReason: &fr})
 	}
-	resp.Usage = u
-	return c.JSON(http.StatusOK, resp)
+	return resp
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 func (ts *testServer) options(t *testing.T, path string, headers ...string) (int, http.Header, []byte) {
@@ -115,7 +117,7 @@ func TestCORS(t *testing.T) {
 		}
 		status, h, body = ts.post(t, "/v1/chat/completions", `{`+hi+`}`, "Origin", origin)
 		check("no key", status, 401, h)
-		if apiErr(t, body).Type != typeAuthentication {
+		if apiErr(t, body).Type != openai.TypeAuthentication {
 			t.Errorf("no key: %s", body)
 		}
 		status, h, _ = ts.get(t, "/v1/models", append(key, "Origin", origin)...)

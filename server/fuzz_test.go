@@ -12,6 +12,7 @@ import (
 
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	"github.com/arborlabs/arbor/server/openai"
 	"github.com/arborlabs/arbor/tools"
 	"github.com/arborlabs/arbor/tools/calc"
 )
@@ -45,15 +46,15 @@ var (
 	}
 )
 
-// checkAPIError fails unless err is nil or an *APIError with a 4xx status and a message.
+// checkAPIError fails unless err is nil or an *openai.APIError with a 4xx status and a message.
 func checkAPIError(t *testing.T, body []byte, err error) {
 	t.Helper()
 	if err == nil {
 		return
 	}
-	var ae *APIError
+	var ae *openai.APIError
 	if !errors.As(err, &ae) {
-		t.Fatalf("%q: error %T %v is not an *APIError", body, err, err)
+		t.Fatalf("%q: error %T %v is not an *openai.APIError", body, err, err)
 	}
 	if ae.Status < 400 || ae.Status > 499 || ae.Message == "" || ae.Type == "" {
 		t.Fatalf("%q: error %+v is not a 4xx in OpenAI's shape", body, ae)
@@ -62,7 +63,7 @@ func checkAPIError(t *testing.T, body []byte, err error) {
 
 // FuzzParseChat runs chat bodies through the handler's parsing (the body, then the task-tree
 // setup, which reads reasoning_format, tools and response_format further): it never panics,
-// and every error is a 4xx APIError.
+// and every error is a 4xx openai.APIError.
 func FuzzParseChat(f *testing.F) {
 	for _, s := range chatSeeds {
 		f.Add([]byte(s))
@@ -70,7 +71,7 @@ func FuzzParseChat(f *testing.F) {
 	s := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Tree: TreeOptions{AllowHosts: []string{"127.0.0.1"}, Tools: []tools.Tool{calc.New()}}})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, ae := parseChat(body)
+		req, ae := openai.ParseChat(body)
 		if ae != nil {
 			if req != nil {
 				t.Fatalf("%q: both a request and an error", body)
@@ -78,7 +79,7 @@ func FuzzParseChat(f *testing.F) {
 			checkAPIError(t, body, ae)
 			return
 		}
-		if req == nil || len(req.Messages) == 0 || req.N < 1 || req.N > maxN {
+		if req == nil || len(req.Messages) == 0 || req.N < 1 || req.N > openai.MaxN {
 			t.Fatalf("%q: parsed to %+v", body, req)
 		}
 		_, err := s.treeFor(req)
@@ -87,14 +88,14 @@ func FuzzParseChat(f *testing.F) {
 }
 
 // FuzzParseCompletion runs completions bodies through the handler's parser: it never panics,
-// every error is a 4xx APIError, and what it accepts is 1 to 16 prompts (times n), each a
+// every error is a 4xx openai.APIError, and what it accepts is 1 to 16 prompts (times n), each a
 // text or a non-empty list of ids that are not negative.
 func FuzzParseCompletion(f *testing.F) {
 	for _, s := range completionSeeds {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req, ae := parseCompletion(body)
+		req, ae := openai.ParseCompletion(body)
 		if ae != nil {
 			if req != nil {
 				t.Fatalf("%q: both a request and an error", body)
@@ -102,7 +103,7 @@ func FuzzParseCompletion(f *testing.F) {
 			checkAPIError(t, body, ae)
 			return
 		}
-		if req == nil || len(req.Prompts) == 0 || len(req.Prompts)*req.N > maxN {
+		if req == nil || len(req.Prompts) == 0 || len(req.Prompts)*req.N > openai.MaxN {
 			t.Fatalf("%q: parsed to %+v", body, req)
 		}
 		for i, p := range req.Prompts {
@@ -128,8 +129,9 @@ type quietGen struct {
 	tok *tokenizer.Tokenizer
 }
 
-func (g quietGen) Submit(ctx context.Context, req engine.Request) (*engine.Stream, error) {
-	st, send, _ := engine.NewFedStream()
+func (g quietGen) Submit(ctx context.Context, req engine.Request) (EventStream, error) {
+	st := &fedStream{}
+	send := st.send
 	send(engine.Event{Token: 100, Text: "ok", Logprob: -0.5})
 	send(engine.Event{Token: -1, Done: true, Result: &engine.Result{IDs: []int32{100}, Text: "ok",
 		PromptTokens: len(req.Prompt), CompletionTokens: 1, FinishReason: engine.FinishStop}})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/sample"
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 // choiceEvent is one event of one choice, as the merged stream delivers it.
@@ -48,7 +49,7 @@ func checkContext(prompt, maxTokens, maxContext int) error {
 func (s *Server) submit(ctx context.Context, st *modelState, reqs []engine.Request) (*run, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &run{events: make(chan choiceEvent, 16), cancel: cancel, start: time.Now(), lastTok: make([]time.Time, len(reqs))}
-	streams := make([]*engine.Stream, len(reqs))
+	streams := make([]EventStream, len(reqs))
 	for i, req := range reqs {
 		stream, err := st.gen.Submit(ctx, req)
 		if err != nil {
@@ -149,68 +150,24 @@ func (st *modelState) tokenInfo(id int32) tokenInfo {
 }
 
 // topLogprobs converts the engine's alternatives.
-func (st *modelState) topList(top []sample.TokenLogprob) []chatTopLogprob {
-	out := make([]chatTopLogprob, len(top))
+func (st *modelState) topList(top []sample.TokenLogprob) []openai.TopLogprob {
+	out := make([]openai.TopLogprob, len(top))
 	for i, t := range top {
 		ti := st.tokenInfo(t.Token)
-		out[i] = chatTopLogprob{Token: ti.text, Logprob: float64(t.Logprob), Bytes: ti.bytes}
+		out[i] = openai.TopLogprob{Token: ti.text, Logprob: float64(t.Logprob), Bytes: ti.bytes}
 	}
 	return out
 }
 
-// chatLogprob is one entry of choices[].logprobs.content.
-type chatLogprob struct {
-	Token       string           `json:"token"`
-	Logprob     float64          `json:"logprob"`
-	Bytes       []int            `json:"bytes"`
-	TopLogprobs []chatTopLogprob `json:"top_logprobs"`
-}
-
-type chatTopLogprob struct {
-	Token   string  `json:"token"`
-	Logprob float64 `json:"logprob"`
-	Bytes   []int   `json:"bytes"`
-}
-
-func (st *modelState) chatLogprob(ev engine.Event) chatLogprob {
+func (st *modelState) logprobOf(ev engine.Event) openai.ChatLogprob {
 	ti := st.tokenInfo(ev.Token)
-	return chatLogprob{Token: ti.text, Logprob: float64(ev.Logprob), Bytes: ti.bytes, TopLogprobs: st.topList(ev.TopLogprobs)}
-}
-
-// usage is OpenAI's usage object.
-type usage struct {
-	PromptTokens        int            `json:"prompt_tokens"`
-	CompletionTokens    int            `json:"completion_tokens"`
-	TotalTokens         int            `json:"total_tokens"`
-	PromptTokensDetails *promptDetails `json:"prompt_tokens_details,omitempty"`
-	// Task-tree requests only: the most tokens one choice held in the KV cache at once
-	// (prompt included), the tokens pruned from it, and the tool calls run inside the decode.
-	KVPeakTokens *int `json:"kv_peak_tokens,omitempty"`
-	PrunedTokens *int `json:"pruned_tokens,omitempty"`
-	ToolCalls    *int `json:"tool_calls,omitempty"`
-}
-
-// addTree adds the task-tree figures: the KV peak is the largest of the choices', the others
-// are sums.
-func (u *usage) addTree(results []*engine.Result) {
-	var peak, pruned, calls int
-	for _, r := range results {
-		if r != nil {
-			peak = max(peak, r.KVPeakTokens)
-			pruned += r.PrunedTokens
-			calls += r.Calls
-		}
-	}
-	u.KVPeakTokens, u.PrunedTokens, u.ToolCalls = &peak, &pruned, &calls
-}
-
-type promptDetails struct {
-	CachedTokens int `json:"cached_tokens"`
+	return openai.ChatLogprob{Token: ti.text, Logprob: float64(ev.Logprob), Bytes: ti.bytes,
+		TopLogprobs: st.topList(ev.TopLogprobs)}
 }
 
 // usageOf sums the usage of a request's choices; prompts shared by choices count once.
-func usageOf(results []*engine.Result, choicesPerPrompt int) *usage {
-	u := &usage{PromptTokensDetails: &promptDetails{}}
+func usageOf(results []*engine.Result, choicesPerPrompt int) *openai.Usage {
+	u := &openai.Usage{PromptTokensDetails: &openai.PromptDetails{}}
 	for i, r := range results {
 		if r == nil {
 			continue

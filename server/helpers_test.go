@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -23,6 +25,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/model"
 	"github.com/arborlabs/arbor/runtime/model/demo"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	api "github.com/arborlabs/arbor/server/openai"
 )
 
 // The demo model is built once per test binary (random weights take a second or so); each
@@ -160,7 +163,7 @@ func do(t *testing.T, req *http.Request) (int, http.Header, []byte) {
 }
 
 // apiErr decodes an OpenAI error body, failing the test if the shape is wrong.
-func apiErr(t *testing.T, body []byte) APIError {
+func apiErr(t *testing.T, body []byte) api.APIError {
 	t.Helper()
 	var e struct {
 		Error *struct {
@@ -174,7 +177,7 @@ func apiErr(t *testing.T, body []byte) APIError {
 	if err := dec.Decode(&e); err != nil || e.Error == nil || e.Error.Message == "" || e.Error.Type == "" {
 		t.Fatalf("not an OpenAI error body: %s", body)
 	}
-	return APIError{Message: e.Error.Message, Type: e.Error.Type, Param: e.Error.Param, Code: e.Error.Code}
+	return api.APIError{Message: e.Error.Message, Type: e.Error.Type, Param: e.Error.Param, Code: e.Error.Code}
 }
 
 // waitFor polls cond until it holds: a wait on a state, not a timed assertion (the test's own
@@ -213,11 +216,12 @@ func newScripted(t *testing.T, pieces ...string) *scripted {
 	return &scripted{tok: tok, ctx: 4096, pieces: pieces, finish: engine.FinishStop}
 }
 
-func (g *scripted) Submit(ctx context.Context, req engine.Request) (*engine.Stream, error) {
+func (g *scripted) Submit(ctx context.Context, req engine.Request) (EventStream, error) {
 	g.mu.Lock()
 	g.reqs = append(g.reqs, req)
 	g.mu.Unlock()
-	st, send, _ := engine.NewFedStream()
+	st := &fedStream{}
+	send := st.send
 	var ids []int32
 	var text strings.Builder
 	for i, p := range g.pieces {
@@ -240,3 +244,37 @@ func (g *scripted) Stats() engine.Stats                { return engine.Stats{} }
 func (g *scripted) MaxContext() int                    { return g.ctx }
 func (g *scripted) Tokenizer() *tokenizer.Tokenizer    { return g.tok }
 func (g *scripted) Shutdown(ctx context.Context) error { return nil }
+
+// fedStream is an EventStream of events queued before it is read: Recv hands them out in
+// order, then io.EOF.
+type fedStream struct {
+	mu     sync.Mutex
+	events []engine.Event
+}
+
+func (s *fedStream) send(ev engine.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.events = append(s.events, ev)
+}
+
+func (s *fedStream) Recv(ctx context.Context) (engine.Event, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.events) == 0 {
+		return engine.Event{}, io.EOF
+	}
+	ev := s.events[0]
+	s.events = s.events[1:]
+	return ev, nil
+}
+
+// readTemplate reads a chat template of runtime/chat's test data.
+func readTemplate(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "runtime", "chat", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

@@ -14,8 +14,10 @@ import (
 	"testing"
 
 	"github.com/arborlabs/arbor/internal/testmodels"
+	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 const hi = `"messages":[{"role":"user","content":"hi"}]`
@@ -145,7 +147,7 @@ func TestAuth(t *testing.T) {
 		if status != c.status {
 			t.Fatalf("%q: %d %s", c.auth, status, body)
 		}
-		if status == 401 && (apiErr(t, body).Type != typeAuthentication || hdr.Get("WWW-Authenticate") == "") {
+		if status == 401 && (apiErr(t, body).Type != openai.TypeAuthentication || hdr.Get("WWW-Authenticate") == "") {
 			t.Fatalf("%q: %s %v", c.auth, body, hdr)
 		}
 	}
@@ -192,14 +194,14 @@ func TestLifecycle(t *testing.T) {
 // error shape and the server must go on.
 type panicky struct{ *scripted }
 
-func (p panicky) Submit(ctx context.Context, req engine.Request) (*engine.Stream, error) {
+func (p panicky) Submit(ctx context.Context, req engine.Request) (EventStream, error) {
 	panic("boom")
 }
 
 func TestPanicIs500(t *testing.T) {
 	ts := startServer(t, panicky{newScripted(t)}, Model{}, Options{})
 	status, _, body := ts.post(t, "/v1/chat/completions", `{`+hi+`}`)
-	if status != 500 || apiErr(t, body).Type != typeServer || strings.Contains(string(body), "boom") {
+	if status != 500 || apiErr(t, body).Type != openai.TypeServer || strings.Contains(string(body), "boom") {
 		t.Fatalf("panic: %d %s", status, body)
 	}
 	if status, _, _ := ts.get(t, "/health"); status != 200 {
@@ -213,7 +215,7 @@ func TestPanicIs500(t *testing.T) {
 func TestQueueFull(t *testing.T) {
 	gate := make(chan struct{})
 	eng := newDemoEngine(t, engineOpts{maxSeqs: 1, maxQueue: 1, gate: gate})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	var wg sync.WaitGroup
 	statuses := make([]int, 2)
 	for i := range 2 {
@@ -228,7 +230,7 @@ func TestQueueFull(t *testing.T) {
 	}
 	waitFor(t, "the second request to queue", func() bool { return eng.Stats().Waiting == 1 })
 	status, hdr, body := ts.post(t, "/v1/chat/completions", `{`+hi+`, "max_tokens": 3}`)
-	if status != 429 || hdr.Get("Retry-After") == "" || apiErr(t, body).Type != typeRateLimit {
+	if status != 429 || hdr.Get("Retry-After") == "" || apiErr(t, body).Type != openai.TypeRateLimit {
 		t.Fatalf("third request: %d %v %s", status, hdr, body)
 	}
 	close(gate)
@@ -244,7 +246,7 @@ func TestQueueFull(t *testing.T) {
 func TestDisconnectFreesPages(t *testing.T) {
 	gate := make(chan struct{})
 	eng := newDemoEngine(t, engineOpts{gate: gate, ctx: 512, pages: 64})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.URL+"/v1/chat/completions",
 		strings.NewReader(`{`+hi+`, "max_tokens": 400, "stream": true}`))
@@ -286,7 +288,7 @@ func TestDisconnectFreesPages(t *testing.T) {
 
 func TestMetrics(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	if status, _, body := ts.post(t, "/v1/chat/completions", `{`+hi+`, "max_tokens": 4, "temperature": 0}`); status != 200 {
 		t.Fatalf("%d %s", status, body)
 	}
@@ -316,7 +318,7 @@ func TestMetrics(t *testing.T) {
 // the prompt the engine gets is the tokenization of the reference rendering, and the tool-call
 // format is detected from the template.
 func TestChatTemplateGoldenQwen3(t *testing.T) {
-	if n := runGolden(t, "qwen3.jinja", newScripted(t).tok, ToolFormatHermes); n < 5 {
+	if n := runGolden(t, "qwen3.jinja", newScripted(t).tok, parsers.ToolFormatHermes); n < 5 {
 		t.Fatalf("ran %d golden cases", n)
 	}
 }
@@ -326,12 +328,12 @@ func TestChatTemplateGoldenLlama3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := runGolden(t, "llama3.jinja", tok, ToolFormatLlama3); n < 2 {
+	if n := runGolden(t, "llama3.jinja", tok, parsers.ToolFormatLlama3); n < 2 {
 		t.Fatalf("ran %d golden cases", n)
 	}
 }
 
-func runGolden(t *testing.T, template string, tok *tokenizer.Tokenizer, format ToolFormat) int {
+func runGolden(t *testing.T, template string, tok *tokenizer.Tokenizer, format parsers.ToolFormat) int {
 	raw, err := os.ReadFile(filepath.Join("..", "runtime", "chat", "testdata", "golden.json"))
 	if err != nil {
 		t.Fatal(err)

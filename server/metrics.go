@@ -8,6 +8,7 @@ import (
 
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 // Metric names follow vLLM's, under an "arbor:" prefix, so that dashboards built for vLLM work
@@ -89,7 +90,7 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { return float64(grammar.MaskCacheSize()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + "grammar_schema_cache_nodes",
 			Help: "Automaton nodes of the compiled schemas kept for reuse (bounded)."},
-			func() float64 { return float64(grammarCacheNodesInUse()) }),
+			func() float64 { return float64(openai.GrammarCacheNodesInUse()) }),
 		// The runtime's own figures (go_goroutines, memory, GC) and the process's (open fds,
 		// RSS), so a leak after load shows on the same endpoint.
 		collectors.NewGoCollector(),

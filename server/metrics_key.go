@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 // bearerMatch reports whether an Authorization header is "Bearer KEY" for one of keys (their
@@ -43,6 +45,7 @@ func (s *Server) metricsAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if h != "" {
 			msg = "invalid metrics key"
 		}
-		return &APIError{Status: http.StatusUnauthorized, Type: typeAuthentication, Code: strptr("invalid_api_key"), Message: msg}
+		return &openai.APIError{Status: http.StatusUnauthorized, Type: openai.TypeAuthentication,
+			Code: openai.StrPtr("invalid_api_key"), Message: msg}
 	}
 }

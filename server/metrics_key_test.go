@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 	"testing"
+
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 // TestMetricsKey: with a metrics key, /metrics answers only to it (401 in OpenAI's shape
@@ -38,7 +40,8 @@ func TestMetricsKey(t *testing.T) {
 			continue
 		}
 		e := apiErr(t, body)
-		if e.Type != typeAuthentication || deref(e.Code) != "invalid_api_key" || !strings.Contains(e.Message, c.msg) ||
+		if e.Type != openai.TypeAuthentication || deref(e.Code) != "invalid_api_key" || !strings.Contains(e.Message,
+			c.msg) ||
 			hdr.Get("WWW-Authenticate") == "" {
 			t.Fatalf("%q: %+v %v", c.auth, e, hdr)
 		}

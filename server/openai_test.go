@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/arborlabs/arbor/runtime/chat"
+	api "github.com/arborlabs/arbor/server/openai"
 	"github.com/openai/openai-go"
 	"github.com/openai/openai-go/option"
 )
@@ -22,7 +22,7 @@ func userMsg(s string) []openai.ChatCompletionMessageParamUnion {
 
 func TestChatWithSDK(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{Demo: true}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{Demo: true}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	params := openai.ChatCompletionNewParams{
@@ -44,7 +44,8 @@ func TestChatWithSDK(t *testing.T) {
 	}
 	// The prompt is the chat template's rendering, encoded.
 	st := ts.state.Load()
-	want, _, _, err := st.chatPrompt(&chatRequest{Messages: mustMessages(t, `[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"}]`), ToolChoice: toolChoice{Mode: "none"}})
+	want, _, _, err := st.chatPrompt(&api.ChatRequest{Messages: mustMessages(t,
+		`[{"role":"system","content":"Be brief."},{"role":"user","content":"Hello there"}]`), ToolChoice: api.ToolChoice{Mode: "none"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,25 +87,18 @@ func TestChatWithSDK(t *testing.T) {
 	}
 }
 
-func mustMessages(t *testing.T, js string) (out []chat.Message) {
+func mustMessages(t *testing.T, js string) []chat.Message {
 	t.Helper()
-	var raws []json.RawMessage
-	if err := json.Unmarshal([]byte(js), &raws); err != nil {
-		t.Fatal(err)
+	req, ae := api.ParseChat([]byte(`{"messages":` + js + `}`))
+	if ae != nil {
+		t.Fatal(ae)
 	}
-	for i, r := range raws {
-		m, ae := parseMessage(r, i)
-		if ae != nil {
-			t.Fatal(ae)
-		}
-		out = append(out, m)
-	}
-	return out
+	return req.Messages
 }
 
 func TestLogprobsWithSDK(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	res, err := cl.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{
@@ -184,7 +178,7 @@ func TestLogprobsWithSDK(t *testing.T) {
 
 func TestCompletionsWithSDK(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	tok := eng.Tokenizer()
@@ -249,7 +243,7 @@ func TestCompletionsWithSDK(t *testing.T) {
 
 func TestSeedsAndN(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	params := openai.ChatCompletionNewParams{
@@ -292,7 +286,7 @@ func TestSeedsAndN(t *testing.T) {
 
 func TestStopStrings(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	p := openai.CompletionNewParams{Model: "arbor-demo", Prompt: openai.CompletionNewParamsPromptUnion{OfString: openai.String("Lists:")},
@@ -351,12 +345,12 @@ func TestStopStrings(t *testing.T) {
 
 func TestSDKSeesErrors(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{})
-	ts := startServer(t, eng, Model{}, Options{APIKeys: []string{"sk-right"}})
+	ts := startServer(t, FromEngine(eng), Model{}, Options{APIKeys: []string{"sk-right"}})
 	ctx := context.Background()
 	wrong := ts.client(option.WithAPIKey("sk-wrong"))
 	_, err := wrong.Chat.Completions.New(ctx, openai.ChatCompletionNewParams{Model: "arbor-demo", Messages: userMsg("x")})
 	var oe *openai.Error
-	if !errors.As(err, &oe) || oe.StatusCode != http.StatusUnauthorized || oe.Type != typeAuthentication {
+	if !errors.As(err, &oe) || oe.StatusCode != http.StatusUnauthorized || oe.Type != api.TypeAuthentication {
 		t.Fatalf("wrong key: %v", err)
 	}
 	cl := ts.client(option.WithAPIKey("sk-right"))

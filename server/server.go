@@ -21,18 +21,20 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	"github.com/arborlabs/arbor/server/openai"
 	"github.com/arborlabs/arbor/tools"
 )
 
-// Generator is what the server needs from the engine; *engine.Engine implements it. Tests put a
-// scripted generator behind it to drive the HTTP layer with output the random demo model never
-// writes (tool calls, reasoning).
+// Generator is what the server needs from the engine; FromEngine adapts an *engine.Engine to it.
+// Tests put a scripted generator behind it to drive the HTTP layer with output the random demo
+// model never writes (tool calls, reasoning).
 type Generator interface {
 	// Submit queues a request; its errors wrap engine.ErrBadRequest, ErrContextLength,
 	// ErrQueueFull or ErrClosed. Cancelling ctx aborts the request and frees its KV pages.
-	Submit(ctx context.Context, req engine.Request) (*engine.Stream, error)
+	Submit(ctx context.Context, req engine.Request) (EventStream, error)
 	Stats() engine.Stats
 	MaxContext() int
 	Tokenizer() *tokenizer.Tokenizer
@@ -40,7 +42,26 @@ type Generator interface {
 	Shutdown(ctx context.Context) error
 }
 
-var _ Generator = (*engine.Engine)(nil)
+// EventStream is one request's events, as the server reads them (*engine.Stream is one).
+type EventStream interface {
+	// Recv returns the next event, waiting for it. After the last event (Done set) it returns
+	// io.EOF; if the request failed, the error; if ctx ends first, ctx's error.
+	Recv(ctx context.Context) (engine.Event, error)
+}
+
+// FromEngine is the Generator of an engine.
+func FromEngine(e *engine.Engine) Generator { return engineGenerator{e} }
+
+// engineGenerator hands out the engine's streams as EventStreams.
+type engineGenerator struct{ *engine.Engine }
+
+func (g engineGenerator) Submit(ctx context.Context, req engine.Request) (EventStream, error) {
+	st, err := g.Engine.Submit(ctx, req)
+	if err != nil {
+		return nil, err // not a nil *engine.Stream in a non-nil interface
+	}
+	return st, nil
+}
 
 // Model describes the served model.
 type Model struct {
@@ -105,7 +126,7 @@ type modelState struct {
 	model      Model
 	tmpl       *chat.Template // nil: the model has no chat template
 	specials   *chat.Specials // special-token texts to read as plain text in chat contents (nil: none)
-	toolFormat ToolFormat
+	toolFormat parsers.ToolFormat
 	reasoning  bool
 	created    int64
 	tokCache   sync.Map // int32 -> tokenInfo, the text and bytes of tokens for logprobs
@@ -162,8 +183,8 @@ func (s *Server) Ready(gen Generator, m Model) error {
 		if !s.opt.SpecialTokensInContent {
 			st.specials = chat.NewSpecials(tok.SpecialTokens())
 		}
-		st.toolFormat = DetectToolFormat(src)
-		st.reasoning = DetectReasoning(src)
+		st.toolFormat = parsers.DetectToolFormat(src)
+		st.reasoning = parsers.DetectReasoning(src)
 	}
 	s.state.Store(st)
 	s.log.Info("model ready", "model", m.Name, "demo", m.Demo, "context", gen.MaxContext(),
@@ -189,11 +210,11 @@ func (s *Server) Drain(ctx context.Context) error {
 // ready returns the model state, or the 503 to answer while loading or draining.
 func (s *Server) ready() (*modelState, error) {
 	if s.draining.Load() {
-		return nil, unavailable("the server is shutting down")
+		return nil, openai.Unavailable("the server is shutting down")
 	}
 	st := s.state.Load()
 	if st == nil {
-		return nil, unavailable("the model is still loading; retry shortly")
+		return nil, openai.Unavailable("the model is still loading; retry shortly")
 	}
 	return st, nil
 }
@@ -234,8 +255,9 @@ func (st *modelState) checkModel(name string) error {
 	if name == "" || name == st.model.Name {
 		return nil
 	}
-	return &APIError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: strptr("model"),
-		Code: strptr("model_not_found"), Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
+	return &openai.APIError{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest, Param: openai.StrPtr("model"),
+		Code:    openai.StrPtr("model_not_found"),
+		Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
 }
 
 // Context keys for what the request log reports.
@@ -310,7 +332,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 				}
 				s.log.Error("panic in handler", "panic", fmt.Sprint(r), "path", c.Request().URL.Path,
 					"request_id", c.Get(ctxKeyRequestID), "stack", string(debug.Stack()))
-				err = &APIError{Status: http.StatusInternalServerError, Type: typeServer,
+				err = &openai.APIError{Status: http.StatusInternalServerError, Type: openai.TypeServer,
 					Message: "internal server error (request id " + fmt.Sprint(c.Get(ctxKeyRequestID)) + ")"}
 			}
 		}()
@@ -326,7 +348,7 @@ func open(path string) bool { return path == "/health" || path == "/metrics" }
 func (s *Server) admission(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		if s.draining.Load() && !open(c.Request().URL.Path) {
-			return unavailable("the server is shutting down")
+			return openai.Unavailable("the server is shutting down")
 		}
 		return next(c)
 	}
@@ -346,7 +368,8 @@ func (s *Server) auth(next echo.HandlerFunc) echo.HandlerFunc {
 		if h != "" {
 			msg = "invalid API key"
 		}
-		return &APIError{Status: http.StatusUnauthorized, Type: typeAuthentication, Code: strptr("invalid_api_key"), Message: msg}
+		return &openai.APIError{Status: http.StatusUnauthorized, Type: openai.TypeAuthentication,
+			Code: openai.StrPtr("invalid_api_key"), Message: msg}
 	}
 }
 
@@ -356,7 +379,7 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		if req.ContentLength > s.opt.MaxBodyBytes {
-			return &APIError{Status: http.StatusRequestEntityTooLarge, Type: typeInvalidRequest,
+			return &openai.APIError{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest,
 				Message: fmt.Sprintf("request body of %d bytes is larger than the limit of %d bytes", req.ContentLength, s.opt.MaxBodyBytes)}
 		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.opt.MaxBodyBytes)

@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/arborlabs/arbor/server/openai"
 )
 
 // sseWriter writes server-sent events the way OpenAI streams: "data: JSON\n\n" per chunk and
@@ -63,8 +65,8 @@ func (s *sseWriter) write(b []byte) error {
 // fail reports an error inside a stream that has started (the status is already 200): an
 // event with OpenAI's error object, which the SDKs raise, then [DONE].
 func (s *sseWriter) fail(err error) {
-	ae := toAPIError(err)
-	if s.send(errorBody{Error: ae}) == nil {
+	ae := openai.ToAPIError(err)
+	if s.send(openai.ErrorBody{Error: ae}) == nil {
 		_ = s.done()
 	}
 }

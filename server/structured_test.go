@@ -18,7 +18,7 @@ import (
 
 func TestResponseFormatSchemaSuite(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{pages: 640, ctx: 512})
-	ts := startServer(t, eng, Model{Demo: true}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{Demo: true}, Options{})
 	cl := ts.client()
 	names, schemas := schematest.Suite(t)
 	temps := []float64{0, 0.7, 1.5}
@@ -76,7 +76,7 @@ func TestResponseFormatSchemaSuite(t *testing.T) {
 
 func TestResponseFormatJSONObjectAndStreaming(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{pages: 128, ctx: 512})
-	ts := startServer(t, eng, Model{Demo: true}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{Demo: true}, Options{})
 	cl := ts.client()
 	ctx := context.Background()
 	params := openai.ChatCompletionNewParams{
@@ -115,7 +115,7 @@ func TestResponseFormatJSONObjectAndStreaming(t *testing.T) {
 
 func TestToolChoiceArgumentsValidate(t *testing.T) {
 	eng := newDemoEngine(t, engineOpts{pages: 256, ctx: 512})
-	ts := startServer(t, eng, Model{Demo: true}, Options{})
+	ts := startServer(t, FromEngine(eng), Model{Demo: true}, Options{})
 	cl := ts.client()
 	weather := json.RawMessage(`{"type":"object","properties":{"city":{"type":"string","maxLength":10},"days":{"type":"integer","minimum":1,"maximum":7},"unit":{"enum":["c","f"]}},"required":["city","days","unit"],"additionalProperties":false}`)
 	clock := json.RawMessage(`{"type":"object","properties":{"tz":{"type":"string","pattern":"^[A-Z][a-z]{1,8}/[A-Z][a-z]{1,8}$"}},"required":["tz"],"additionalProperties":false}`)

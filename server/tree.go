@@ -11,6 +11,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
+	"github.com/arborlabs/arbor/server/openai"
 	"github.com/arborlabs/arbor/tools"
 	"github.com/arborlabs/arbor/tools/httptool"
 	"github.com/arborlabs/arbor/tree"
@@ -53,7 +54,7 @@ type treeSetup struct {
 // treeFor resolves whether req runs in tree mode and with what: its grammar (the TIM response
 // schema over its tools, or the request's own schema), its tools, its pruning. nil: not tree
 // mode. It may fill req.Tools with the operator's tools, so the chat template shows them.
-func (s *Server) treeFor(req *chatRequest) (*treeSetup, error) {
+func (s *Server) treeFor(req *openai.ChatRequest) (*treeSetup, error) {
 	opt := &s.opt.Tree
 	on := opt.Default
 	var userSchema json.RawMessage
@@ -64,7 +65,8 @@ func (s *Server) treeFor(req *chatRequest) (*treeSetup, error) {
 	if rfSchema := responseSchema(req.ResponseFormat); rfSchema != nil && tree.IsTIM(rfSchema) {
 		// A response_format whose schema is the TIM response asks for the tree too.
 		if req.Reasoning != nil && !req.Reasoning.Tree {
-			return nil, badRequest("reasoning_format", "'reasoning_format' is \"text\" but 'response_format' holds a task-tree schema")
+			return nil, openai.BadRequest("reasoning_format",
+				"'reasoning_format' is \"text\" but 'response_format' holds a task-tree schema")
 		}
 		on = true
 		if userSchema == nil {
@@ -72,7 +74,8 @@ func (s *Server) treeFor(req *chatRequest) (*treeSetup, error) {
 		}
 	} else if on && req.ResponseFormat != nil && req.Grammar != nil {
 		if req.Reasoning != nil {
-			return nil, badRequest("response_format", "'response_format' cannot constrain a task-tree answer: give the schema as 'reasoning_format.schema'")
+			return nil, openai.BadRequest("response_format",
+				"'response_format' cannot constrain a task-tree answer: give the schema as 'reasoning_format.schema'")
 		}
 		on = false // --tree's default gives way to a request's own structured output
 	}
@@ -106,20 +109,20 @@ func (s *Server) treeFor(req *chatRequest) (*treeSetup, error) {
 		var err error
 		schema, err = tree.Schema(tree.SchemaOptions{MaxDepth: ts.depth, Tools: specs})
 		if err != nil {
-			return nil, badRequest("tools", "the task-tree schema over these tools cannot be built: %v", err)
+			return nil, openai.BadRequest("tools", "the task-tree schema over these tools cannot be built: %v", err)
 		}
 	}
-	g, err := compileSchema(schema)
+	g, err := openai.CompileSchema(schema)
 	if err != nil {
-		return nil, schemaError("reasoning_format.schema", "the task-tree schema", err)
+		return nil, openai.SchemaError("reasoning_format.schema", "the task-tree schema", err)
 	}
 	ts.grammar = g
 	req.Grammar = g
-	req.treeMode = true
+	req.TreeMode = true
 	// The tree is the whole answer: the model sees the tools (to know what it may call), but
 	// its output is never parsed for calls in the template's format, nor split off as
 	// <think> reasoning.
-	req.ToolChoice = toolChoice{Mode: "auto"}
+	req.ToolChoice = openai.ToolChoice{Mode: "auto"}
 	if len(req.Tools) == 0 {
 		req.ToolChoice.Mode = "none"
 	}
@@ -153,7 +156,7 @@ func responseSchema(raw json.RawMessage) json.RawMessage {
 // treeTools builds the tools a tree request may call: each tools entry with a url becomes an
 // HTTP tool (its host must be allowed), each without one names an operator tool; with no
 // tools entries, the operator's tools.
-func (s *Server) treeTools(req *chatRequest) (*tools.Set, *APIError) {
+func (s *Server) treeTools(req *openai.ChatRequest) (*tools.Set, *openai.APIError) {
 	opt := &s.opt.Tree
 	base, ae := s.operatorTools()
 	if ae != nil {
@@ -168,42 +171,45 @@ func (s *Server) treeTools(req *chatRequest) (*tools.Set, *APIError) {
 	}
 	set, serr := tools.NewSet()
 	if serr != nil {
-		return nil, &APIError{Status: http.StatusInternalServerError, Type: "server_error", Message: serr.Error()}
+		return nil, &openai.APIError{Status: http.StatusInternalServerError, Type: "server_error",
+			Message: serr.Error()}
 	}
 	policy := &httptool.Policy{AllowHosts: opt.AllowHosts, MaxResponseBytes: opt.MaxResponseBytes}
 	for i, raw := range req.ToolSpecs {
 		at := fmt.Sprintf("tools[%d]", i)
 		spec, err := httptool.ParseSpec(raw)
 		if err != nil {
-			return nil, badRequest(at, "'%s': %v", at, err)
+			return nil, openai.BadRequest(at, "'%s': %v", at, err)
 		}
 		var t tools.Tool
 		if spec.URL != "" {
 			if len(opt.AllowHosts) == 0 {
-				return nil, badRequest(at+".url", "'%s.url': this server lets requests declare no tool hosts (start it with --allow-tool-host HOST[:PORT])", at)
+				return nil, openai.BadRequest(at+".url",
+					"'%s.url': this server lets requests declare no tool hosts (start it with --allow-tool-host HOST[:PORT])", at)
 			}
 			t, err = httptool.New(spec, policy)
 			if err != nil {
-				return nil, badRequest(at+".url", "'%s.url': %v", at, err)
+				return nil, openai.BadRequest(at+".url", "'%s.url': %v", at, err)
 			}
 		} else {
 			t, _ = base.Get(spec.Name)
 			if t == nil {
-				return nil, badRequest(at, "'%s': tool %q has no url, and the server has no tool of that name (it has: %s)", at, spec.Name, s.operatorToolNames())
+				return nil, openai.BadRequest(at,
+					"'%s': tool %q has no url, and the server has no tool of that name (it has: %s)", at, spec.Name, s.operatorToolNames())
 			}
 		}
 		if err := set.Add(t); err != nil {
-			return nil, badRequest(at, "'%s': %v", at, err)
+			return nil, openai.BadRequest(at, "'%s': %v", at, err)
 		}
 	}
 	return set, nil
 }
 
 // operatorTools is the set of the operator's tools, built (their schemas compiled) once.
-func (s *Server) operatorTools() (*tools.Set, *APIError) {
+func (s *Server) operatorTools() (*tools.Set, *openai.APIError) {
 	s.opToolsOnce.Do(func() { s.opTools, s.opToolsErr = tools.NewSet(s.opt.Tree.Tools...) })
 	if s.opToolsErr != nil {
-		return nil, &APIError{Status: http.StatusInternalServerError, Type: "server_error",
+		return nil, &openai.APIError{Status: http.StatusInternalServerError, Type: "server_error",
 			Message: fmt.Sprintf("the server's tools are misconfigured: %v", s.opToolsErr)}
 	}
 	return s.opTools, nil

@@ -80,7 +80,7 @@ func (ts *toolServer) host() string {
 // treeServer starts the server on the demo model with tree options.
 func treeServer(t *testing.T, opt TreeOptions) *testServer {
 	eng := newDemoEngine(t, engineOpts{pages: 256, ctx: 4096})
-	return startServer(t, eng, Model{}, Options{Tree: opt})
+	return startServer(t, FromEngine(eng), Model{}, Options{Tree: opt})
 }
 
 func treeUsage(t *testing.T, body []byte) (content string, u map[string]any) {

@@ -223,7 +223,7 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 			name = strings.TrimSuffix(filepath.Base(filepath.Clean(path)), ".gguf")
 		}
 	}
-	if err := srv.Ready(eng, server.Model{Name: name, Path: path, Demo: demoModel,
+	if err := srv.Ready(server.FromEngine(eng), server.Model{Name: name, Path: path, Demo: demoModel,
 		ChatTemplate: template}); err != nil {
 		cleanup()
 		return nil, nil, err

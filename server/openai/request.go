@@ -1,4 +1,4 @@
-package server
+package openai
 
 import (
 	"bytes"
@@ -25,9 +25,9 @@ import (
 // ignored, as OpenAI does; a field sent as null counts as absent, as OpenAI's SDKs expect.
 type fields map[string]json.RawMessage
 
-// maxN bounds n (choices per prompt) and the number of prompts of one completions request:
+// MaxN bounds n (choices per prompt) and the number of prompts of one completions request:
 // each is a sequence in the engine, and one request must not take the whole batch.
-const maxN = 16
+const MaxN = 16
 
 // maxStopStrings and maxStopBytes bound a request's stop strings (OpenAI allows 4).
 const (
@@ -38,17 +38,17 @@ const (
 func parseBody(body []byte) (fields, *APIError) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
-		return nil, badRequest("", "the request body is empty; want a JSON object")
+		return nil, BadRequest("", "the request body is empty; want a JSON object")
 	}
 	if body[0] != '{' {
 		if !json.Valid(body) {
-			return nil, badRequest("", "the request body is not valid JSON")
+			return nil, BadRequest("", "the request body is not valid JSON")
 		}
-		return nil, badRequest("", "the request body must be a JSON object, got %s", jsonKind(body))
+		return nil, BadRequest("", "the request body must be a JSON object, got %s", jsonKind(body))
 	}
 	var f fields
 	if err := json.Unmarshal(body, &f); err != nil {
-		return nil, badRequest("", "the request body is not valid JSON: %s", jsonErrorText(err))
+		return nil, BadRequest("", "the request body is not valid JSON: %s", jsonErrorText(err))
 	}
 	return f, nil
 }
@@ -103,7 +103,7 @@ func get[T any](f fields, name string, dst *T, want string) *APIError {
 
 func decodeAs[T any](raw json.RawMessage, name string, dst *T, want string) *APIError {
 	if err := json.Unmarshal(raw, dst); err != nil {
-		return badRequest(name, "'%s' must be %s, got %s", name, want, jsonKind(raw))
+		return BadRequest(name, "'%s' must be %s, got %s", name, want, jsonKind(raw))
 	}
 	return nil
 }
@@ -118,7 +118,7 @@ func getFloat(f fields, name string, dst *float32) *APIError {
 		return err
 	}
 	if math.Abs(v) > math.MaxFloat32 {
-		return badRequest(name, "'%s' is out of range: %v", name, v)
+		return BadRequest(name, "'%s' is out of range: %v", name, v)
 	}
 	*dst = float32(v)
 	return nil
@@ -144,15 +144,15 @@ func stringOrList(f fields, name string) ([]string, *APIError) {
 	out := make([]string, len(list))
 	for i, p := range list {
 		if p == nil {
-			return nil, badRequest(name, "'%s[%d]' must be a string, got null", name, i)
+			return nil, BadRequest(name, "'%s[%d]' must be a string, got null", name, i)
 		}
 		out[i] = *p
 	}
 	return out, nil
 }
 
-// common holds the fields chat and completions requests share.
-type common struct {
+// Common holds the fields chat and completions requests share.
+type Common struct {
 	Model        string
 	MaxTokens    int // 0: up to the context limit
 	Sampling     sample.Params
@@ -163,8 +163,11 @@ type common struct {
 	User         string
 }
 
-func parseCommon(f fields) (common, *APIError) {
-	c := common{Sampling: sample.DefaultParams(), N: 1}
+// Base is the part of a request that both endpoints share.
+func (c *Common) Base() *Common { return c }
+
+func parseCommon(f fields) (Common, *APIError) {
+	c := Common{Sampling: sample.DefaultParams(), N: 1}
 	var errs []*APIError
 	add := func(e *APIError) {
 		if e != nil {
@@ -195,7 +198,7 @@ func parseCommon(f fields) (common, *APIError) {
 			continue
 		}
 		if v < 1 {
-			add(badRequest(name, "'%s' must be at least 1, got %d", name, v))
+			add(BadRequest(name, "'%s' must be at least 1, got %d", name, v))
 			continue
 		}
 		c.MaxTokens = v
@@ -225,8 +228,8 @@ func parseCommon(f fields) (common, *APIError) {
 	}
 	if f.present("n") {
 		add(get(f, "n", &c.N, "an integer"))
-		if c.N < 1 || c.N > maxN {
-			add(badRequest("n", "'n' must be between 1 and %d, got %d", maxN, c.N))
+		if c.N < 1 || c.N > MaxN {
+			add(BadRequest("n", "'n' must be between 1 and %d, got %d", MaxN, c.N))
 		}
 	}
 	stop, e := stringOrList(f, "stop")
@@ -240,17 +243,18 @@ func parseCommon(f fields) (common, *APIError) {
 	}
 	// Every generated token is checked against every stop string: bound what that may cost.
 	if len(c.Stop) > maxStopStrings || stopBytes > maxStopBytes {
-		add(badRequest("stop", "'stop' may hold at most %d strings of %d bytes in all, got %d strings of %d bytes",
+		add(BadRequest("stop", "'stop' may hold at most %d strings of %d bytes in all, got %d strings of %d bytes",
 			maxStopStrings, maxStopBytes, len(c.Stop), stopBytes))
 	}
 	if len(errs) > 0 {
 		return c, errs[0]
 	}
 	if err := c.Sampling.Validate(); err != nil {
-		return c, &APIError{Status: 400, Type: typeInvalidRequest, Param: strptr(paramOf(err.Error())), Message: err.Error()}
+		return c, &APIError{Status: 400, Type: TypeInvalidRequest, Param: StrPtr(paramOf(err.Error())),
+			Message: err.Error()}
 	}
 	if f.present("stream_options") && !c.Stream {
-		return c, badRequest("stream_options", "'stream_options' is only allowed with \"stream\": true")
+		return c, BadRequest("stream_options", "'stream_options' is only allowed with \"stream\": true")
 	}
 	return c, nil
 }
@@ -266,14 +270,14 @@ func paramOf(msg string) string {
 	return ""
 }
 
-// chatRequest is a parsed POST /v1/chat/completions body.
-type chatRequest struct {
-	common
+// ChatRequest is a parsed POST /v1/chat/completions body.
+type ChatRequest struct {
+	Common
 	Messages       []chat.Message
 	Logprobs       bool
 	TopLogprobs    int
 	Tools          []chat.Tool
-	ToolChoice     toolChoice
+	ToolChoice     ToolChoice
 	ParallelCalls  bool
 	EnableThinking *bool
 	TemplateKwargs map[string]any
@@ -285,14 +289,14 @@ type chatRequest struct {
 	ResponseFormat json.RawMessage
 	// Reasoning is the reasoning_format field; nil when absent.
 	Reasoning *reasoningFormat
-	// treeMode is set when the request runs as a task tree (treeFor).
-	treeMode bool
+	// TreeMode is set by the server when the request runs as a task tree.
+	TreeMode bool
 }
 
-// contextMaxTokens is the answer's share of the context that the prompt must leave: max_tokens,
+// ContextMaxTokens is the answer's share of the context that the prompt must leave: max_tokens,
 // or nothing in tree mode, where pruning lets the answer outgrow the context.
-func (r *chatRequest) contextMaxTokens() int {
-	if r.treeMode {
+func (r *ChatRequest) ContextMaxTokens() int {
+	if r.TreeMode {
 		return 0
 	}
 	return r.MaxTokens
@@ -320,7 +324,8 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 		case "text", "none", "auto", "deepseek", "deepseek-legacy":
 			return &reasoningFormat{}, nil
 		}
-		return nil, badRequest("reasoning_format", "'reasoning_format' must be \"tree\", \"text\" or {\"type\": \"tree\", ...}, got %q", s)
+		return nil, BadRequest("reasoning_format",
+			"'reasoning_format' must be \"tree\", \"text\" or {\"type\": \"tree\", ...}, got %q", s)
 	}
 	var rf struct {
 		Type     string          `json:"type"`
@@ -339,33 +344,38 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 	case "text", "none":
 		return out, nil
 	default:
-		return nil, badRequest("reasoning_format.type", "'reasoning_format.type' must be \"tree\" or \"text\", got %q", rf.Type)
+		return nil, BadRequest("reasoning_format.type", "'reasoning_format.type' must be \"tree\" or \"text\", got %q",
+			rf.Type)
 	}
 	if rf.MaxDepth != nil {
 		if *rf.MaxDepth < 1 || *rf.MaxDepth > maxTreeDepth {
-			return nil, badRequest("reasoning_format.max_depth", "'reasoning_format.max_depth' must be between 1 and %d, got %d", maxTreeDepth, *rf.MaxDepth)
+			return nil, BadRequest("reasoning_format.max_depth",
+				"'reasoning_format.max_depth' must be between 1 and %d, got %d", maxTreeDepth, *rf.MaxDepth)
 		}
 		out.MaxDepth = *rf.MaxDepth
 	}
 	if rf.Buffer != nil && *rf.Buffer < 0 {
-		return nil, badRequest("reasoning_format.pruning_buffer", "'reasoning_format.pruning_buffer' must be 0 or more, got %d", *rf.Buffer)
+		return nil, BadRequest("reasoning_format.pruning_buffer",
+			"'reasoning_format.pruning_buffer' must be 0 or more, got %d", *rf.Buffer)
 	}
 	out.Buffer = rf.Buffer
 	if rf.Policy != nil {
 		p, ok := engine.ParsePositionPolicy(*rf.Policy)
 		if !ok {
-			return nil, badRequest("reasoning_format.position_policy", "'reasoning_format.position_policy' must be \"reencode\", \"shift\" or \"gap\", got %q", *rf.Policy)
+			return nil, BadRequest("reasoning_format.position_policy",
+				"'reasoning_format.position_policy' must be \"reencode\", \"shift\" or \"gap\", got %q", *rf.Policy)
 		}
 		out.Policy = p
 	}
 	if sc := bytes.TrimSpace(rf.Schema); len(sc) > 0 && !bytes.Equal(sc, []byte("null")) {
 		if sc[0] != '{' {
-			return nil, badRequest("reasoning_format.schema", "'reasoning_format.schema' must be a JSON Schema object, got %s", jsonKind(sc))
+			return nil, BadRequest("reasoning_format.schema",
+				"'reasoning_format.schema' must be a JSON Schema object, got %s", jsonKind(sc))
 		}
 		// The tracker follows the answer by the TIM field names; under any other schema it would
 		// lose its way at the first token, and no tool would run nor anything be pruned.
 		if !tree.IsTIM(sc) {
-			return nil, badRequest("reasoning_format.schema", "'reasoning_format.schema' is not a task-tree schema: "+
+			return nil, BadRequest("reasoning_format.schema", "'reasoning_format.schema' is not a task-tree schema: "+
 				"it must be an object schema (or a local \"$ref\" to one) whose \"properties\" include \"reasoning\" "+
 				"(the list of tasks) and \"answer\"; leave it out for the TIM response schema over the request's tools")
 		}
@@ -377,33 +387,40 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 // maxTreeDepth bounds max_depth: the schema is unrolled once per level.
 const maxTreeDepth = 8
 
-// toolChoice is "none", "auto", "required", or a named function (Mode "function").
-type toolChoice struct {
+// ToolChoice is "none", "auto", "required", or a named function (Mode "function").
+type ToolChoice struct {
 	Mode     string
 	Function string
 }
 
 var roles = map[string]bool{"system": true, "developer": true, "user": true, "assistant": true, "tool": true}
 
-func parseChat(body []byte) (*chatRequest, *APIError) {
+// parseStart reads a body's fields and the ones both endpoints share.
+func parseStart(body []byte) (fields, Common, *APIError) {
 	f, ae := parseBody(body)
 	if ae != nil {
-		return nil, ae
+		return nil, Common{}, ae
 	}
 	cm, ae := parseCommon(f)
+	return f, cm, ae
+}
+
+// ParseChat parses a POST /v1/chat/completions body.
+func ParseChat(body []byte) (*ChatRequest, *APIError) {
+	f, cm, ae := parseStart(body)
 	if ae != nil {
 		return nil, ae
 	}
-	r := &chatRequest{common: cm, ParallelCalls: true}
+	r := &ChatRequest{Common: cm, ParallelCalls: true}
 	if !f.present("messages") {
-		return nil, badRequest("messages", "'messages' is required: a non-empty array of messages")
+		return nil, BadRequest("messages", "'messages' is required: a non-empty array of messages")
 	}
 	var raws []json.RawMessage
 	if ae := get(f, "messages", &raws, "an array of messages"); ae != nil {
 		return nil, ae
 	}
 	if len(raws) == 0 {
-		return nil, badRequest("messages", "'messages' must not be empty")
+		return nil, BadRequest("messages", "'messages' must not be empty")
 	}
 	for i, raw := range raws {
 		m, ae := parseMessage(raw, i)
@@ -420,10 +437,10 @@ func parseChat(body []byte) (*chatRequest, *APIError) {
 			return nil, ae
 		}
 		if r.TopLogprobs < 0 || r.TopLogprobs > 20 {
-			return nil, badRequest("top_logprobs", "'top_logprobs' must be between 0 and 20, got %d", r.TopLogprobs)
+			return nil, BadRequest("top_logprobs", "'top_logprobs' must be between 0 and 20, got %d", r.TopLogprobs)
 		}
 		if r.TopLogprobs > 0 && !r.Logprobs {
-			return nil, badRequest("top_logprobs", "'top_logprobs' needs \"logprobs\": true")
+			return nil, BadRequest("top_logprobs", "'top_logprobs' needs \"logprobs\": true")
 		}
 	}
 	if ae := parseTools(f, r); ae != nil {
@@ -460,11 +477,12 @@ func parseChat(body []byte) (*chatRequest, *APIError) {
 				continue
 			}
 			if reservedTemplateVars[k] {
-				return nil, badRequest("chat_template_kwargs", "'chat_template_kwargs.%s' would override a variable the server sets", k)
+				return nil, BadRequest("chat_template_kwargs",
+					"'chat_template_kwargs.%s' would override a variable the server sets", k)
 			}
 			var v any
 			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, badRequest("chat_template_kwargs", "'chat_template_kwargs.%s': %v", k, err)
+				return nil, BadRequest("chat_template_kwargs", "'chat_template_kwargs.%s': %v", k, err)
 			}
 			r.TemplateKwargs[k] = v
 		}
@@ -484,24 +502,26 @@ func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
 	at := fmt.Sprintf("messages[%d]", i)
 	var mf fields
 	if err := json.Unmarshal(raw, &mf); err != nil {
-		return chat.Message{}, badRequest(at, "'%s' must be an object, got %s", at, jsonKind(raw))
+		return chat.Message{}, BadRequest(at, "'%s' must be an object, got %s", at, jsonKind(raw))
 	}
 	var role string
 	if !mf.present("role") {
-		return chat.Message{}, badRequest(at+".role", "'%s.role' is required", at)
+		return chat.Message{}, BadRequest(at+".role", "'%s.role' is required", at)
 	}
 	if ae := get(mf, "role", &role, "a string"); ae != nil {
 		ae.Message = strings.Replace(ae.Message, "'role'", "'"+at+".role'", 1)
-		ae.Param = strptr(at + ".role")
+		ae.Param = StrPtr(at + ".role")
 		return chat.Message{}, ae
 	}
 	if !roles[role] {
-		return chat.Message{}, badRequest(at+".role", "'%s.role' must be one of system, developer, user, assistant, tool; got %q", at, role)
+		return chat.Message{}, BadRequest(at+".role",
+			"'%s.role' must be one of system, developer, user, assistant, tool; got %q", at, role)
 	}
 	for _, name := range []string{"name", "tool_call_id", "reasoning_content"} {
 		var s string
 		if ae := get(mf, name, &s, "a string"); ae != nil {
-			return chat.Message{}, badRequest(at+"."+name, "'%s.%s' must be a string, got %s", at, name, jsonKind(mf[name]))
+			return chat.Message{}, BadRequest(at+"."+name, "'%s.%s' must be a string, got %s", at, name,
+				jsonKind(mf[name]))
 		}
 	}
 	if mf.present("content") {
@@ -514,22 +534,26 @@ func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
 				Text *json.RawMessage `json:"text"`
 			}
 			if err := json.Unmarshal(c, &parts); err != nil {
-				return chat.Message{}, badRequest(at+".content", "'%s.content' must be a string or an array of {\"type\": \"text\", \"text\": string} parts", at)
+				return chat.Message{}, BadRequest(at+".content",
+					"'%s.content' must be a string or an array of {\"type\": \"text\", \"text\": string} parts", at)
 			}
 			for j, p := range parts {
 				if p.Type != "text" {
-					return chat.Message{}, badRequest(fmt.Sprintf("%s.content[%d].type", at, j), "'%s.content[%d]' has type %q; only text parts are supported", at, j, p.Type)
+					return chat.Message{}, BadRequest(fmt.Sprintf("%s.content[%d].type", at, j),
+						"'%s.content[%d]' has type %q; only text parts are supported", at, j, p.Type)
 				}
 				var s string
 				if p.Text == nil || json.Unmarshal(*p.Text, &s) != nil {
-					return chat.Message{}, badRequest(fmt.Sprintf("%s.content[%d].text", at, j), "'%s.content[%d].text' must be a string", at, j)
+					return chat.Message{}, BadRequest(fmt.Sprintf("%s.content[%d].text", at, j),
+						"'%s.content[%d].text' must be a string", at, j)
 				}
 			}
 		default:
-			return chat.Message{}, badRequest(at+".content", "'%s.content' must be a string, an array of text parts or null, got %s", at, jsonKind(c))
+			return chat.Message{}, BadRequest(at+".content",
+				"'%s.content' must be a string, an array of text parts or null, got %s", at, jsonKind(c))
 		}
 	} else if role != "assistant" {
-		return chat.Message{}, badRequest(at+".content", "'%s.content' is required for a %s message", at, role)
+		return chat.Message{}, BadRequest(at+".content", "'%s.content' is required for a %s message", at, role)
 	}
 	if mf.present("tool_calls") {
 		var calls []struct {
@@ -541,12 +565,13 @@ func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
 			} `json:"function"`
 		}
 		if err := json.Unmarshal(mf["tool_calls"], &calls); err != nil {
-			return chat.Message{}, badRequest(at+".tool_calls", "'%s.tool_calls' must be an array of {\"id\", \"type\": \"function\", \"function\": {\"name\": string, \"arguments\": string}}: %v", at, err)
+			return chat.Message{}, BadRequest(at+".tool_calls",
+				"'%s.tool_calls' must be an array of {\"id\", \"type\": \"function\", \"function\": {\"name\": string, \"arguments\": string}}: %v", at, err)
 		}
 	}
 	var m chat.Message
 	if err := json.Unmarshal(raw, &m); err != nil {
-		return chat.Message{}, badRequest(at, "'%s': %v", at, err)
+		return chat.Message{}, BadRequest(at, "'%s': %v", at, err)
 	}
 	if m.Role == "developer" { // OpenAI's newer name for the system role; templates know "system"
 		m.Role = "system"
@@ -554,7 +579,7 @@ func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
 	return m, nil
 }
 
-func parseTools(f fields, r *chatRequest) *APIError {
+func parseTools(f fields, r *ChatRequest) *APIError {
 	if f.present("tools") {
 		var raws []json.RawMessage
 		if ae := get(f, "tools", &raws, "an array of tools"); ae != nil {
@@ -564,7 +589,8 @@ func parseTools(f fields, r *chatRequest) *APIError {
 			at := fmt.Sprintf("tools[%d]", i)
 			var t chat.Tool
 			if err := json.Unmarshal(raw, &t); err != nil {
-				return badRequest(at, "'%s' must be {\"type\": \"function\", \"function\": {\"name\": string, \"description\": string, \"parameters\": object}}: %v", at, err)
+				return BadRequest(at,
+					"'%s' must be {\"type\": \"function\", \"function\": {\"name\": string, \"description\": string, \"parameters\": object}}: %v", at, err)
 			}
 			if t.Function.Name == "" {
 				// TIMRUN's flat form: {"type": "function", "name": ..., "parameters": ..., "url": ...}.
@@ -575,19 +601,20 @@ func parseTools(f fields, r *chatRequest) *APIError {
 			}
 			r.ToolSpecs = append(r.ToolSpecs, raw)
 			if t.Type != "" && t.Type != "function" {
-				return badRequest(at+".type", "'%s.type' must be \"function\", got %q", at, t.Type)
+				return BadRequest(at+".type", "'%s.type' must be \"function\", got %q", at, t.Type)
 			}
 			t.Type = "function"
 			if t.Function.Name == "" {
-				return badRequest(at+".function.name", "'%s.function.name' is required", at)
+				return BadRequest(at+".function.name", "'%s.function.name' is required", at)
 			}
 			if p := bytes.TrimSpace(t.Function.Parameters); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
-				return badRequest(at+".function.parameters", "'%s.function.parameters' must be a JSON Schema object, got %s", at, jsonKind(p))
+				return BadRequest(at+".function.parameters",
+					"'%s.function.parameters' must be a JSON Schema object, got %s", at, jsonKind(p))
 			}
 			r.Tools = append(r.Tools, t)
 		}
 	}
-	r.ToolChoice = toolChoice{Mode: "auto"}
+	r.ToolChoice = ToolChoice{Mode: "auto"}
 	if len(r.Tools) == 0 {
 		r.ToolChoice.Mode = "none"
 	}
@@ -598,9 +625,10 @@ func parseTools(f fields, r *chatRequest) *APIError {
 			_ = json.Unmarshal(raw, &s)
 			switch s {
 			case "none", "auto", "required":
-				r.ToolChoice = toolChoice{Mode: s}
+				r.ToolChoice = ToolChoice{Mode: s}
 			default:
-				return badRequest("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}, got %q", s)
+				return BadRequest("tool_choice",
+					"'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}, got %q", s)
 			}
 		} else {
 			var named struct {
@@ -613,12 +641,13 @@ func parseTools(f fields, r *chatRequest) *APIError {
 				return ae
 			}
 			if named.Type != "function" || named.Function.Name == "" {
-				return badRequest("tool_choice", "'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": string}}")
+				return BadRequest("tool_choice",
+					"'tool_choice' must be {\"type\": \"function\", \"function\": {\"name\": string}}")
 			}
-			r.ToolChoice = toolChoice{Mode: "function", Function: named.Function.Name}
+			r.ToolChoice = ToolChoice{Mode: "function", Function: named.Function.Name}
 		}
 		if r.ToolChoice.Mode != "none" && len(r.Tools) == 0 {
-			return badRequest("tool_choice", "'tool_choice' %q needs 'tools'", r.ToolChoice.Mode)
+			return BadRequest("tool_choice", "'tool_choice' %q needs 'tools'", r.ToolChoice.Mode)
 		}
 		if r.ToolChoice.Mode == "function" {
 			found := false
@@ -626,7 +655,8 @@ func parseTools(f fields, r *chatRequest) *APIError {
 				found = found || t.Function.Name == r.ToolChoice.Function
 			}
 			if !found {
-				return badRequest("tool_choice", "'tool_choice' names function %q, which is not in 'tools'", r.ToolChoice.Function)
+				return BadRequest("tool_choice", "'tool_choice' names function %q, which is not in 'tools'",
+					r.ToolChoice.Function)
 			}
 		}
 	}
@@ -636,37 +666,37 @@ func parseTools(f fields, r *chatRequest) *APIError {
 	return nil
 }
 
-// completionRequest is a parsed POST /v1/completions body.
-type completionRequest struct {
-	common
+// CompletionRequest is a parsed POST /v1/completions body.
+type CompletionRequest struct {
+	Common
 	// Prompts are texts or token ids: exactly one of Text and IDs is set per prompt.
-	Prompts  []promptInput
+	Prompts  []PromptInput
 	Logprobs *int // completions' logprobs is the number of alternatives (0 to 5 in OpenAI; 20 here)
 }
 
-type promptInput struct {
+// PromptInput is one prompt of a completions request.
+type PromptInput struct {
 	Text string
 	IDs  []int32
 }
 
-func parseCompletion(body []byte) (*completionRequest, *APIError) {
-	f, ae := parseBody(body)
+// ParseCompletion parses a POST /v1/completions body.
+func ParseCompletion(body []byte) (*CompletionRequest, *APIError) {
+	f, cm, ae := parseStart(body)
 	if ae != nil {
 		return nil, ae
 	}
-	cm, ae := parseCommon(f)
-	if ae != nil {
-		return nil, ae
-	}
-	r := &completionRequest{common: cm}
+	r := &CompletionRequest{Common: cm}
 	if !f.present("prompt") {
-		return nil, badRequest("prompt", "'prompt' is required: a string, an array of strings, an array of token ids or an array of arrays of token ids")
+		return nil, BadRequest("prompt",
+			"'prompt' is required: a string, an array of strings, an array of token ids or an array of arrays of token ids")
 	}
 	if r.Prompts, ae = parsePrompt(f["prompt"]); ae != nil {
 		return nil, ae
 	}
-	if len(r.Prompts)*r.N > maxN {
-		return nil, badRequest("prompt", "%d prompts times n=%d is more than %d choices in one request", len(r.Prompts), r.N, maxN)
+	if len(r.Prompts)*r.N > MaxN {
+		return nil, BadRequest("prompt", "%d prompts times n=%d is more than %d choices in one request", len(r.Prompts),
+			r.N, MaxN)
 	}
 	if f.present("logprobs") {
 		var n int
@@ -674,7 +704,7 @@ func parseCompletion(body []byte) (*completionRequest, *APIError) {
 			return nil, ae
 		}
 		if n < 0 || n > 20 {
-			return nil, badRequest("logprobs", "'logprobs' must be between 0 and 20, got %d", n)
+			return nil, BadRequest("logprobs", "'logprobs' must be between 0 and 20, got %d", n)
 		}
 		r.Logprobs = &n
 	}
@@ -683,10 +713,10 @@ func parseCompletion(body []byte) (*completionRequest, *APIError) {
 		return nil, ae
 	}
 	if echo {
-		return nil, badRequest("echo", "'echo' is not supported yet")
+		return nil, BadRequest("echo", "'echo' is not supported yet")
 	}
 	if f.present("suffix") {
-		return nil, badRequest("suffix", "'suffix' (fill-in-the-middle) is not supported")
+		return nil, BadRequest("suffix", "'suffix' (fill-in-the-middle) is not supported")
 	}
 	if f.present("best_of") {
 		var b int
@@ -694,7 +724,7 @@ func parseCompletion(body []byte) (*completionRequest, *APIError) {
 			return nil, ae
 		}
 		if b != 1 && b != r.N {
-			return nil, badRequest("best_of", "'best_of' other than n is not supported")
+			return nil, BadRequest("best_of", "'best_of' other than n is not supported")
 		}
 	}
 	return r, nil
@@ -702,12 +732,12 @@ func parseCompletion(body []byte) (*completionRequest, *APIError) {
 
 const promptShapes = "a string, an array of strings, an array of token ids or an array of arrays of token ids"
 
-// parsePrompt reads the prompt field: one text, one list of token ids, or up to maxN of either
+// parsePrompt reads the prompt field: one text, one list of token ids, or up to MaxN of either
 // (an array of strings, an array of arrays of ids). Every element is checked here, so that a
 // null, a fraction or a negative number is a 400 that says where it is rather than a zero id.
 // Only the one flat id list may be long; it is decoded in one pass. The other arrays are read
-// element by element and refused past maxN elements, before the rest is decoded.
-func parsePrompt(raw json.RawMessage) ([]promptInput, *APIError) {
+// element by element and refused past MaxN elements, before the rest is decoded.
+func parsePrompt(raw json.RawMessage) ([]PromptInput, *APIError) {
 	raw = bytes.TrimSpace(raw)
 	switch raw[0] {
 	case '"':
@@ -715,64 +745,65 @@ func parsePrompt(raw json.RawMessage) ([]promptInput, *APIError) {
 		if ae := decodeAs(raw, "prompt", &s, promptShapes); ae != nil {
 			return nil, ae
 		}
-		return []promptInput{{Text: s}}, nil
+		return []PromptInput{{Text: s}}, nil
 	case '[':
 	default:
-		return nil, badRequest("prompt", "'prompt' must be %s, got %s", promptShapes, jsonKind(raw))
+		return nil, BadRequest("prompt", "'prompt' must be %s, got %s", promptShapes, jsonKind(raw))
 	}
 	first := bytes.TrimLeft(raw[1:], " \t\r\n")
 	switch {
 	case len(first) == 0 || first[0] == ']':
-		return nil, badRequest("prompt", "'prompt' must not be empty: want %s", promptShapes)
+		return nil, BadRequest("prompt", "'prompt' must not be empty: want %s", promptShapes)
 	case first[0] == '-' || (first[0] >= '0' && first[0] <= '9'):
 		ids, ae := parseIDs(raw, "prompt")
 		if ae != nil {
 			return nil, ae
 		}
-		return []promptInput{{IDs: ids}}, nil
+		return []PromptInput{{IDs: ids}}, nil
 	case first[0] != '"' && first[0] != '[':
-		return nil, badRequest("prompt", "'prompt[0]' must be a string, a token id or an array of token ids, got %s",
+		return nil, BadRequest("prompt", "'prompt[0]' must be a string, a token id or an array of token ids, got %s",
 			jsonKind(first))
 	}
 	wantText := first[0] == '"'
-	var out []promptInput
+	var out []PromptInput
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	if _, err := dec.Token(); err != nil { // the opening bracket
-		return nil, badRequest("prompt", "'prompt' must be %s", promptShapes)
+		return nil, BadRequest("prompt", "'prompt' must be %s", promptShapes)
 	}
 	for i := 0; dec.More(); i++ {
 		at := fmt.Sprintf("prompt[%d]", i)
-		if i == maxN {
-			return nil, badRequest("prompt", "'prompt' holds more than %d prompts; a request makes at most %d choices "+
-				"(prompts times n)", maxN, maxN)
+		if i == MaxN {
+			return nil, BadRequest("prompt", "'prompt' holds more than %d prompts; a request makes at most %d choices "+
+				"(prompts times n)", MaxN, MaxN)
 		}
 		var el json.RawMessage
 		if err := dec.Decode(&el); err != nil {
-			return nil, badRequest("prompt", "'%s' is not valid JSON: %v", at, err)
+			return nil, BadRequest("prompt", "'%s' is not valid JSON: %v", at, err)
 		}
 		el = bytes.TrimSpace(el)
 		switch {
 		case wantText && el[0] == '"':
 			var s string
 			if err := json.Unmarshal(el, &s); err != nil {
-				return nil, badRequest("prompt", "'%s' is not a valid JSON string", at)
+				return nil, BadRequest("prompt", "'%s' is not a valid JSON string", at)
 			}
-			out = append(out, promptInput{Text: s})
+			out = append(out, PromptInput{Text: s})
 		case !wantText && el[0] == '[':
 			ids, ae := parseIDs(el, at)
 			if ae != nil {
 				return nil, ae
 			}
 			if len(ids) == 0 {
-				return nil, badRequest("prompt", "'%s' is empty: a prompt needs at least one token id", at)
+				return nil, BadRequest("prompt", "'%s' is empty: a prompt needs at least one token id", at)
 			}
-			out = append(out, promptInput{IDs: ids})
+			out = append(out, PromptInput{IDs: ids})
 		case wantText:
-			return nil, badRequest("prompt", "'%s' is %s, but 'prompt[0]' is a string: an array of prompts must hold "+
+			return nil, BadRequest("prompt", "'%s' is %s, but 'prompt[0]' is a string: an array of prompts must hold "+
 				"only strings", at, jsonKind(el))
 		default:
-			return nil, badRequest("prompt", "'%s' is %s, but 'prompt[0]' is an array of token ids: an array of prompts "+
-				"must hold only arrays of token ids", at, jsonKind(el))
+			return nil, BadRequest("prompt",
+				"'%s' is %s, but 'prompt[0]' is an array of token ids: an array of prompts "+
+					"must hold only arrays of token ids", at, jsonKind(el))
 		}
 	}
 	return out, nil
@@ -797,7 +828,7 @@ func parseIDs(arr []byte, at string) ([]int32, *APIError) {
 		el = bytes.TrimSpace(el)
 		id, ok := parseID(el)
 		if !ok {
-			return nil, badRequest("prompt", "'%s' must hold only token ids (integers from 0 to %d), got %s",
+			return nil, BadRequest("prompt", "'%s' must hold only token ids (integers from 0 to %d), got %s",
 				at, math.MaxInt32, jsonKind(el))
 		}
 		ids = append(ids, id)
@@ -827,9 +858,9 @@ func parseID(b []byte) (int32, bool) {
 	return int32(v), true
 }
 
-// readBody reads a request body, turning an oversized one into a 413 (the reader is an
+// ReadBody reads a request body, turning an oversized one into a 413 (the reader is an
 // http.MaxBytesReader set up by the body-limit middleware).
-func readBody(r io.Reader) ([]byte, error) {
+func ReadBody(r io.Reader) ([]byte, error) {
 	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("read request body: %w", err)
@@ -850,7 +881,8 @@ func parseResponseFormat(raw json.RawMessage) (*grammar.Grammar, *APIError) {
 		} `json:"json_schema"`
 	}
 	if err := json.Unmarshal(raw, &rf); err != nil {
-		return nil, badRequest("response_format", "'response_format' must be {\"type\": \"text\" | \"json_object\" | \"json_schema\", ...}: %v", err)
+		return nil, BadRequest("response_format",
+			"'response_format' must be {\"type\": \"text\" | \"json_object\" | \"json_schema\", ...}: %v", err)
 	}
 	switch rf.Type {
 	case "text":
@@ -859,31 +891,33 @@ func parseResponseFormat(raw json.RawMessage) (*grammar.Grammar, *APIError) {
 		return jsonObjectGrammar(), nil
 	case "json_schema":
 		if rf.JSONSchema == nil {
-			return nil, badRequest("response_format", "'response_format.json_schema' is required for type \"json_schema\"")
+			return nil, BadRequest("response_format",
+				"'response_format.json_schema' is required for type \"json_schema\"")
 		}
 		if rf.JSONSchema.Name == "" {
-			return nil, badRequest("response_format", "'response_format.json_schema.name' is required")
+			return nil, BadRequest("response_format", "'response_format.json_schema.name' is required")
 		}
 		schema := bytes.TrimSpace(rf.JSONSchema.Schema)
 		if len(schema) == 0 || bytes.Equal(schema, []byte("null")) {
 			return jsonObjectGrammar(), nil
 		}
-		g, err := compileSchema(schema)
+		g, err := CompileSchema(schema)
 		if err != nil {
-			return nil, schemaError("response_format", "'response_format.json_schema.schema'", err)
+			return nil, SchemaError("response_format", "'response_format.json_schema.schema'", err)
 		}
 		return g, nil
 	}
-	return nil, badRequest("response_format", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got %q", rf.Type)
+	return nil, BadRequest("response_format",
+		"'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got %q", rf.Type)
 }
 
-// schemaError is the 400 for a schema the grammar compiler refused.
-func schemaError(param, what string, err error) *APIError {
+// SchemaError is the 400 for a schema the grammar compiler refused.
+func SchemaError(param, what string, err error) *APIError {
 	var ue *grammar.UnsupportedError
 	if errors.As(err, &ue) {
-		return badRequest(param, "%s uses a keyword Arbor cannot enforce: %v", what, ue)
+		return BadRequest(param, "%s uses a keyword Arbor cannot enforce: %v", what, ue)
 	}
-	return badRequest(param, "%s is not a usable JSON Schema: %v", what, err)
+	return BadRequest(param, "%s is not a usable JSON Schema: %v", what, err)
 }
 
 var jsonObjectGrammar = sync.OnceValue(grammar.JSONObject)

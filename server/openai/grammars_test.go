@@ -1,4 +1,4 @@
-package server
+package openai
 
 import (
 	"errors"
@@ -14,7 +14,7 @@ func TestGrammarCache(t *testing.T) {
 	refuse := errors.New("refused")
 	bad := func() (*grammar.Grammar, error) { compiles++; return nil, refuse }
 	for range 3 {
-		if _, err := compileCached("test-refused", bad); err != refuse {
+		if _, err := CompileCached("test-refused", bad); err != refuse {
 			t.Fatalf("got %v", err)
 		}
 	}
@@ -25,17 +25,17 @@ func TestGrammarCache(t *testing.T) {
 		compiles++
 		return grammar.CompileSchema([]byte(`{"type":"integer"}`))
 	}
-	g1, err1 := compileCached("test-good", good)
-	g2, err2 := compileCached("test-good", good)
+	g1, err1 := CompileCached("test-good", good)
+	g2, err2 := CompileCached("test-good", good)
 	if err1 != nil || err2 != nil || g1 != g2 || compiles != 2 {
 		t.Fatalf("%v %v, same grammar %v, %d compiles", err1, err2, g1 == g2, compiles)
 	}
 	for i := range 3 * grammarCacheSize {
 		key := fmt.Sprintf("test-%d", i)
 		if i%2 == 0 {
-			_, _ = compileCached(key, bad)
+			_, _ = CompileCached(key, bad)
 		} else {
-			_, _ = compileCached(key, good)
+			_, _ = CompileCached(key, good)
 		}
 		grammars.mu.Lock()
 		n, r, nodes := len(grammars.ok), len(grammars.refused), grammars.nodes

@@ -1,4 +1,4 @@
-package server
+package openai
 
 import (
 	"crypto/sha256"
@@ -39,20 +39,23 @@ var compileSlots = make(chan struct{}, min(2, max(1, runtime.NumCPU()/4)))
 // clients usually send compile in well under a millisecond.
 const compileFreeTime = 20 * time.Millisecond
 
-// grammarCacheNodesInUse is the cache's size in automaton nodes, for metrics.
-func grammarCacheNodesInUse() int {
+// GrammarCacheNodesInUse is the cache's size in automaton nodes, for metrics.
+func GrammarCacheNodesInUse() int {
 	grammars.mu.Lock()
 	defer grammars.mu.Unlock()
 	return grammars.nodes
 }
 
-func compileSchema(schema []byte) (*grammar.Grammar, error) {
-	return compileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) { return grammar.CompileSchema(schema) })
+// CompileSchema is the grammar of a JSON Schema, from the cache when it was compiled before.
+func CompileSchema(schema []byte) (*grammar.Grammar, error) {
+	return CompileCached("s\x00"+string(schema), func() (*grammar.Grammar, error) {
+		return grammar.CompileSchema(schema)
+	})
 }
 
-// compileCached returns the grammar (or the refusal) for key, compiling it when the cache holds
+// CompileCached returns the grammar (or the refusal) for key, compiling it when the cache holds
 // neither.
-func compileCached(key string, compile func() (*grammar.Grammar, error)) (*grammar.Grammar, error) {
+func CompileCached(key string, compile func() (*grammar.Grammar, error)) (*grammar.Grammar, error) {
 	digest := sha256.Sum256([]byte(key))
 	c := grammars
 	c.mu.Lock()

@@ -1,4 +1,4 @@
-package server
+package parsers
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ import (
 // parsed is what a parser produced over a whole output, assembled from its deltas.
 type parsed struct {
 	Content, Reasoning string
-	Calls              []toolCall
+	Calls              []ToolCall
 	// chunks counts the deltas, to show that streaming did stream.
 	chunks int
 }
@@ -22,26 +22,23 @@ type parsed struct {
 // are random) after checking their form.
 func runParser(t *testing.T, reasoning bool, format ToolFormat, parallel, open bool, prime string, pieces []string) parsed {
 	t.Helper()
-	p := newOutputParser(reasoning, format, parallel, open)
-	if prime != "" {
-		p.prime(prime)
-	}
+	p := New(Options{Format: format, Reasoning: reasoning, Parallel: parallel, ThinkingOpen: open, Prime: prime})
 	var out parsed
-	take := func(ds []delta) {
+	take := func(ds []Delta) {
 		for _, d := range ds {
 			out.chunks++
 			switch d.Kind {
-			case deltaContent:
+			case DeltaContent:
 				if d.Text == "" {
 					t.Fatal("empty content delta")
 				}
 				out.Content += d.Text
-			case deltaReasoning:
+			case DeltaReasoning:
 				if d.Text == "" {
 					t.Fatal("empty reasoning delta")
 				}
 				out.Reasoning += d.Text
-			case deltaToolCall:
+			case DeltaToolCall:
 				c := *d.Call
 				if !strings.HasPrefix(c.ID, "call_") || len(c.ID) != 29 {
 					t.Fatalf("call id %q", c.ID)
@@ -86,7 +83,7 @@ func splits(text string, rng *rand.Rand) [][]string {
 }
 
 func TestOutputParser(t *testing.T) {
-	call := func(name, args string) toolCall { return toolCall{Name: name, Arguments: args, Index: -1} }
+	call := func(name, args string) ToolCall { return ToolCall{Name: name, Arguments: args, Index: -1} }
 	cases := []struct {
 		name      string
 		reasoning bool
@@ -102,31 +99,34 @@ func TestOutputParser(t *testing.T) {
 			text: "  Hello <b>\n", want: parsed{Content: "  Hello <b>\n"}},
 		{name: "hermes one call", format: ToolFormatHermes, parallel: true,
 			text: "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>",
-			want: parsed{Calls: []toolCall{call("get_weather", `{"city": "Paris"}`)}}},
+			want: parsed{Calls: []ToolCall{call("get_weather", `{"city": "Paris"}`)}}},
 		{name: "hermes text then parallel calls", format: ToolFormatHermes, parallel: true,
 			text: "Let me check.\n<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": [1, {\"y\": \"}</tool_call>\"}]}}\n</tool_call>\n<tool_call>\n{\"name\": \"b\", \"arguments\": {}}\n</tool_call>",
-			want: parsed{Content: "Let me check.", Calls: []toolCall{call("a", `{"x": [1, {"y": "}</tool_call>"}]}`), call("b", `{}`)}}},
+			want: parsed{Content: "Let me check.", Calls: []ToolCall{call("a", `{"x": [1, {"y": "}</tool_call>"}]}`),
+				call("b", `{}`)}}},
 		{name: "hermes parallel off keeps the first", format: ToolFormatHermes, parallel: false,
 			text: "<tool_call>{\"name\": \"a\", \"arguments\": {\"k\": 1}}</tool_call><tool_call>{\"name\": \"b\", \"arguments\": {}}</tool_call>",
-			want: parsed{Calls: []toolCall{call("a", `{"k": 1}`)}}},
+			want: parsed{Calls: []ToolCall{call("a", `{"k": 1}`)}}},
 		{name: "hermes arguments as a string", format: ToolFormatHermes, parallel: true,
 			text: "<tool_call>{\"name\": \"a\", \"arguments\": \"{\\\"k\\\": 2}\"}</tool_call>",
-			want: parsed{Calls: []toolCall{call("a", `{"k": 2}`)}}},
+			want: parsed{Calls: []ToolCall{call("a", `{"k": 2}`)}}},
 		{name: "hermes no arguments", format: ToolFormatHermes, parallel: true,
-			text: "<tool_call>{\"name\": \"now\"}</tool_call>", want: parsed{Calls: []toolCall{call("now", `{}`)}}},
+			text: "<tool_call>{\"name\": \"now\"}</tool_call>", want: parsed{Calls: []ToolCall{call("now", `{}`)}}},
 		{name: "hermes bad json stays content", format: ToolFormatHermes, parallel: true,
 			text: "Hi <tool_call>{\"name\": \"a\", \"arguments\": {</tool_call> bye",
 			want: parsed{Content: "Hi<tool_call>{\"name\": \"a\", \"arguments\": {</tool_call>bye"}},
 		{name: "hermes unterminated call at the end is parsed", format: ToolFormatHermes, parallel: true,
 			text: "<tool_call>\n{\"name\": \"a\", \"arguments\": {\"q\": \"x\"}}\n",
-			want: parsed{Calls: []toolCall{call("a", `{"q": "x"}`)}}},
+			want: parsed{Calls: []ToolCall{call("a", `{"q": "x"}`)}}},
 		{name: "hermes lookalike tag", format: ToolFormatHermes, parallel: true,
 			text: "a <tool_cal b <tool_", want: parsed{Content: "a <tool_cal b <tool_"}},
 		{name: "hermes text after a call", format: ToolFormatHermes, parallel: true,
-			text: "<tool_call>{\"name\": \"a\"}</tool_call>\n\nDone.", want: parsed{Content: "Done.", Calls: []toolCall{call("a", `{}`)}}},
+			text: "<tool_call>{\"name\": \"a\"}</tool_call>\n\nDone.", want: parsed{Content: "Done.",
+				Calls: []ToolCall{call("a", `{}`)}}},
 		{name: "qwen3 reasoning then call", reasoning: true, format: ToolFormatHermes, parallel: true,
 			text: "<think>\nThe user wants weather.\n\nCall it.\n</think>\n\n<tool_call>\n{\"name\": \"w\", \"arguments\": {\"c\": \"Oslo\"}}\n</tool_call>",
-			want: parsed{Reasoning: "The user wants weather.\n\nCall it.", Calls: []toolCall{call("w", `{"c": "Oslo"}`)}}},
+			want: parsed{Reasoning: "The user wants weather.\n\nCall it.",
+				Calls: []ToolCall{call("w", `{"c": "Oslo"}`)}}},
 		{name: "qwen3 reasoning then answer", reasoning: true, format: ToolFormatNone,
 			text: "<think>\nhmm\n</think>\n\nThe answer is 4.", want: parsed{Reasoning: "hmm", Content: "The answer is 4."}},
 		{name: "qwen3 empty think", reasoning: true, format: ToolFormatHermes,
@@ -139,19 +139,19 @@ func TestOutputParser(t *testing.T) {
 			want: parsed{Reasoning: "a </thin b", Content: "c"}},
 		{name: "llama3 call", format: ToolFormatLlama3, parallel: true,
 			text: "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Rome\"}}",
-			want: parsed{Calls: []toolCall{call("get_weather", `{"city": "Rome"}`)}}},
+			want: parsed{Calls: []ToolCall{call("get_weather", `{"city": "Rome"}`)}}},
 		{name: "llama3 python tag and two calls", format: ToolFormatLlama3, parallel: true,
 			text: "<|python_tag|>{\"name\": \"a\", \"parameters\": {\"n\": 1}}; {\"name\": \"b\", \"parameters\": {}}",
-			want: parsed{Calls: []toolCall{call("a", `{"n": 1}`), call("b", `{}`)}}},
+			want: parsed{Calls: []ToolCall{call("a", `{"n": 1}`), call("b", `{}`)}}},
 		{name: "llama3 text", format: ToolFormatLlama3, parallel: true, text: " Paris is the capital.", want: parsed{Content: " Paris is the capital."}},
 		{name: "llama3 json that is not a call", format: ToolFormatLlama3, parallel: true,
 			text: "{\"answer\": 42}", want: parsed{Content: "{\"answer\": 42}"}},
 		{name: "forced named call (hermes)", format: ToolFormatHermes, parallel: true,
-			prime: forcedCallPrefix(ToolFormatHermes, "w"), text: "{\"c\": \"Oslo\"}}\n</tool_call>",
-			want: parsed{Calls: []toolCall{call("w", `{"c": "Oslo"}`)}}},
+			prime: ToolFormatHermes.ForcedCallPrefix("w"), text: "{\"c\": \"Oslo\"}}\n</tool_call>",
+			want: parsed{Calls: []ToolCall{call("w", `{"c": "Oslo"}`)}}},
 		{name: "forced call (llama3)", format: ToolFormatLlama3, parallel: true,
-			prime: forcedCallPrefix(ToolFormatLlama3, ""), text: "w\", \"parameters\": {\"c\": 1}}",
-			want: parsed{Calls: []toolCall{call("w", `{"c": 1}`)}}},
+			prime: ToolFormatLlama3.ForcedCallPrefix(""), text: "w\", \"parameters\": {\"c\": 1}}",
+			want: parsed{Calls: []ToolCall{call("w", `{"c": 1}`)}}},
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range cases {
@@ -174,19 +174,19 @@ func TestOutputParser(t *testing.T) {
 // TestOutputParserStreams checks that text before a call is streamed before the call is done,
 // and that nothing of a call leaks as content while it is being written.
 func TestOutputParserStreams(t *testing.T) {
-	p := newOutputParser(true, ToolFormatHermes, true, false)
+	p := New(Options{Format: ToolFormatHermes, Reasoning: true, Parallel: true})
 	var content []string
 	steps := []string{"<think>\nx", "\n</think>\n\nLet me", " look.", "\n<tool", "_call>\n{\"name\"", ": \"f\", \"arguments\": {}}\n</tool_call>"}
 	var sawCallAt int
 	for i, s := range steps {
 		for _, d := range p.Push(s) {
 			switch d.Kind {
-			case deltaContent:
+			case DeltaContent:
 				content = append(content, d.Text)
 				if sawCallAt > 0 {
 					t.Fatalf("content after the call: %q", d.Text)
 				}
-			case deltaToolCall:
+			case DeltaToolCall:
 				sawCallAt = i
 			}
 		}
@@ -228,7 +228,7 @@ func TestDetectFormats(t *testing.T) {
 
 func readTemplate(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "runtime", "chat", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}

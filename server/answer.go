@@ -1,0 +1,130 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/server/openai"
+)
+
+// Chat and completions requests go through the same steps: parseRequest reads and checks the
+// body, respond submits the engine requests and runs the one event loop, streamed or not. What
+// differs between the two endpoints (the prompt, the shape of the response) is theirs.
+
+// request is a parsed request body of either endpoint.
+type request interface{ Base() *openai.Common }
+
+// parseRequest reads and parses a request body: the model must be loaded, and the request must
+// name it or no model.
+func parseRequest[R request](s *Server, c echo.Context,
+	parse func([]byte) (R, *openai.APIError)) (*modelState, R, error) {
+	var none R
+	st, err := s.ready()
+	if err != nil {
+		return nil, none, err
+	}
+	body, err := openai.ReadBody(c.Request().Body)
+	if err != nil {
+		return nil, none, err
+	}
+	req, ae := parse(body)
+	if ae != nil {
+		return nil, none, ae
+	}
+	if err := st.checkModel(req.Base().Model); err != nil {
+		return nil, none, err
+	}
+	return st, req, nil
+}
+
+// answer is an endpoint's response as its events come: chat parses the output into messages,
+// completions gathers the text.
+type answer interface {
+	// begin opens a stream (sse is nil when the response is not streamed).
+	begin(sse *sseWriter) error
+	// event takes one event of choice i (for the last one, after its result is recorded).
+	// Streaming, it sends the chunks the event completes; an error means the client is gone.
+	event(i int, ev engine.Event, sse *sseWriter) error
+	// finishReason is choice i's, once its last event has come.
+	finishReason(i int) string
+	// usageChunk is the last chunk of a stream whose request asked for usage.
+	usageChunk(u *openai.Usage) any
+	// body is the response when it is not streamed.
+	body(u *openai.Usage) any
+}
+
+// respondOpts is what respond needs of a request besides its engine requests.
+type respondOpts struct {
+	stream       bool
+	includeUsage bool
+	// choicesPerPrompt is n: usage counts a prompt shared by choices once.
+	choicesPerPrompt int
+	// tree adds the task-tree figures to usage.
+	tree bool
+}
+
+// respond queues reqs (one per choice) and answers with their events as a delivers them: as
+// server-sent events or as one JSON body.
+func (s *Server) respond(c echo.Context, st *modelState, reqs []engine.Request, o respondOpts, a answer) error {
+	ctx := c.Request().Context()
+	r, err := s.submit(ctx, st, reqs)
+	if err != nil {
+		return err
+	}
+	defer r.cancel()
+	var sse *sseWriter
+	if o.stream {
+		sse = newSSE(c)
+		if err := a.begin(sse); err != nil {
+			return err
+		}
+	}
+	results := make([]*engine.Result, len(reqs))
+	for left := len(reqs); left > 0; {
+		ce, err := r.next(ctx)
+		if err != nil {
+			s.metrics.success.WithLabelValues("abort").Inc()
+			if sse != nil {
+				c.Set(ctxKeyError, err.Error())
+				return nil // the client is gone: nobody to tell
+			}
+			return err
+		}
+		if ce.err != nil {
+			if sse != nil {
+				c.Set(ctxKeyError, ce.err.Error())
+				sse.fail(ce.err)
+				return nil
+			}
+			return fmt.Errorf("choice %d: %w", ce.choice, ce.err)
+		}
+		s.observeToken(r, ce)
+		if ce.ev.Done {
+			results[ce.choice] = ce.ev.Result
+			s.metrics.finished(ce.ev.Result, time.Since(r.start).Seconds())
+			left--
+		}
+		if err := a.event(ce.choice, ce.ev, sse); err != nil {
+			return nil
+		}
+	}
+	u := usageOf(results, o.choicesPerPrompt)
+	if o.tree {
+		u.AddTree(results)
+	}
+	s.logUsage(c, u, a.finishReason(0))
+	if sse == nil {
+		return c.JSON(http.StatusOK, a.body(u))
+	}
+	if o.includeUsage {
+		if err := sse.send(a.usageChunk(u)); err != nil {
+			return nil
+		}
+	}
+	_ = sse.done()
+	return nil
+}
