@@ -256,7 +256,8 @@ func (e *Engine) Validate(req *Request) error {
 		}
 	}
 	if len(req.Prompt) >= e.opt.MaxContext {
-		return fmt.Errorf("%w: %d prompt tokens, the context holds %d", ErrContextLength, len(req.Prompt), e.opt.MaxContext)
+		return fmt.Errorf("%w: %d prompt tokens, the context holds %d",
+			ErrContextLength, len(req.Prompt), e.opt.MaxContext)
 	}
 	if req.MaxTokens < 0 {
 		return fmt.Errorf("%w: max tokens %d is negative", ErrBadRequest, req.MaxTokens)
@@ -711,7 +712,8 @@ func (e *Engine) reserve(s *seqState, n int) bool {
 		victim := e.victim(s)
 		if victim == nil {
 			// Nobody else to take pages from: s cannot grow, whatever we do.
-			e.finish(s, "", fmt.Errorf("kv: the pool of %d pages cannot hold this sequence: %w", e.pool.Capacity(), err))
+			e.finish(s, "", fmt.Errorf("kv: the pool of %d pages cannot hold this sequence: %w",
+				e.pool.Capacity(), err))
 			return false
 		}
 		e.preempt(victim)

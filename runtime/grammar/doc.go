@@ -132,7 +132,8 @@ type document struct {
 // resolve follows a local JSON pointer reference ("#", "#/$defs/x").
 func (d *document) resolve(ref, path string) (any, error) {
 	if !strings.HasPrefix(ref, "#") {
-		return nil, &UnsupportedError{Keyword: "$ref", Path: path, Reason: fmt.Sprintf("only local references (#/...) are supported, got %q", ref)}
+		return nil, &UnsupportedError{Keyword: "$ref", Path: path,
+			Reason: fmt.Sprintf("only local references (#/...) are supported, got %q", ref)}
 	}
 	frag, err := url.PathUnescape(ref[1:])
 	if err != nil {
@@ -143,7 +144,8 @@ func (d *document) resolve(ref, path string) (any, error) {
 		return cur, nil
 	}
 	if !strings.HasPrefix(frag, "/") {
-		return nil, &UnsupportedError{Keyword: "$ref", Path: path, Reason: fmt.Sprintf("anchor references are not supported, got %q", ref)}
+		return nil, &UnsupportedError{Keyword: "$ref", Path: path,
+			Reason: fmt.Sprintf("anchor references are not supported, got %q", ref)}
 	}
 	for _, tok := range strings.Split(frag[1:], "/") {
 		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")

@@ -8,7 +8,8 @@ import (
 // ErrNoValue is returned (wrapped) for a schema that no finite JSON value satisfies, such as
 // {"$ref":"#"} or two definitions that only refer to each other: every way through it recurses
 // without end.
-var ErrNoValue = errors.New("no finite JSON value satisfies the schema (every alternative refers back to itself without end)")
+var ErrNoValue = errors.New(
+	"no finite JSON value satisfies the schema (every alternative refers back to itself without end)")
 
 // finish proves that the automaton accepts some finite output, removes every edge, epsilon and
 // call that cannot lead to a complete one, and marks tail calls. After it, every configuration

@@ -103,7 +103,8 @@ func sameStack(a, b *frame) bool {
 
 // step consumes byte c from the configurations src, appending the result to dst.
 func (g *Grammar) step(dst, seen []config, src []config, c byte) ([]config, []config) {
-	if len(src) == 1 && src[0].node >= 0 && g.nodes[src[0].node].strLoop && c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
+	if len(src) == 1 && src[0].node >= 0 && g.nodes[src[0].node].strLoop &&
+		c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
 		return append(dst, src[0]), seen // plain text inside a free string
 	}
 	for _, cf := range src {

@@ -201,7 +201,8 @@ func (b *builder) object(from int32, s *jobj, path string) (int32, error) {
 			if other == k {
 				other = constraining[1]
 			}
-			return -1, &UnsupportedError{Keyword: other, Path: path, Reason: fmt.Sprintf("only annotations may stand beside %q", k)}
+			return -1, &UnsupportedError{Keyword: other, Path: path,
+				Reason: fmt.Sprintf("only annotations may stand beside %q", k)}
 		}
 		switch k {
 		case "$ref":
@@ -209,7 +210,8 @@ func (b *builder) object(from int32, s *jobj, path string) (int32, error) {
 		case "allOf":
 			list, ok := s.m[k].([]any)
 			if !ok || len(list) != 1 {
-				return -1, &UnsupportedError{Keyword: k, Path: path, Reason: "only allOf with a single schema is supported"}
+				return -1, &UnsupportedError{Keyword: k, Path: path,
+					Reason: "only allOf with a single schema is supported"}
 			}
 			return b.value(from, list[0], path+"/allOf/0")
 		default:
@@ -263,7 +265,8 @@ func (b *builder) object(from int32, s *jobj, path string) (int32, error) {
 		lo, loX, hi, hiX := numericBounds(integer, fs[0], fs[1], fs[2], fs[3])
 		n, ok := b.numberRange(from, integer, lo, loX, hi, hiX)
 		if !ok {
-			return -1, &UnsupportedError{Keyword: "minimum", Path: path, Reason: "no value in plain decimal notation with integer-rounded bounds fits these bounds"}
+			return -1, &UnsupportedError{Keyword: "minimum", Path: path,
+				Reason: "no value in plain decimal notation with integer-rounded bounds fits these bounds"}
 		}
 		b.eps(n, end)
 		any = true
@@ -438,7 +441,8 @@ func (b *builder) disjoint(alts []any, path string) error {
 			if distinct(x, y) {
 				continue
 			}
-			return &UnsupportedError{Keyword: "oneOf", Path: path, Reason: fmt.Sprintf("branches %d and %d may both match one value; use anyOf", i, j)}
+			return &UnsupportedError{Keyword: "oneOf", Path: path,
+				Reason: fmt.Sprintf("branches %d and %d may both match one value; use anyOf", i, j)}
 		}
 	}
 	return nil
@@ -538,7 +542,8 @@ func objectsDistinct(x, y *jobj) bool {
 		if inY && yreq[name] && xp != nil {
 			xs, _ := xp.m[name].(*jobj)
 			yo, _ := ys.(*jobj)
-			if xs != nil && yo != nil && hasValues(xs) && hasValues(yo) && disjointValues(enumValues(xs), enumValues(yo)) {
+			if xs != nil && yo != nil && hasValues(xs) && hasValues(yo) &&
+				disjointValues(enumValues(xs), enumValues(yo)) {
 				return true
 			}
 		}
@@ -675,7 +680,8 @@ func intKeyword(s *jobj, k, path string) (int, bool, error) {
 		return 0, false, fmt.Errorf("%s/%s must be a non-negative integer, got %s", path, k, n)
 	}
 	if i > 1<<20 {
-		return 0, false, &UnsupportedError{Keyword: k, Path: path, Reason: fmt.Sprintf("%d is above the limit of %d", i, 1<<20)}
+		return 0, false, &UnsupportedError{Keyword: k, Path: path,
+			Reason: fmt.Sprintf("%d is above the limit of %d", i, 1<<20)}
 	}
 	return int(i), true, nil
 }
@@ -698,10 +704,12 @@ func (b *builder) stringValue(from int32, s *jobj, path string) (int32, error) {
 	f, hasFmt := s.m["format"]
 	if hasPat || hasFmt {
 		if _, ok := s.m["minLength"]; ok {
-			return -1, &UnsupportedError{Keyword: "minLength", Path: path, Reason: "not together with pattern or format"}
+			return -1, &UnsupportedError{Keyword: "minLength", Path: path,
+				Reason: "not together with pattern or format"}
 		}
 		if hasMax {
-			return -1, &UnsupportedError{Keyword: "maxLength", Path: path, Reason: "not together with pattern or format"}
+			return -1, &UnsupportedError{Keyword: "maxLength", Path: path,
+				Reason: "not together with pattern or format"}
 		}
 		if hasPat && hasFmt {
 			return -1, &UnsupportedError{Keyword: "format", Path: path, Reason: "not together with pattern"}
@@ -719,7 +727,9 @@ func (b *builder) stringValue(from int32, s *jobj, path string) (int32, error) {
 			name, _ := f.(string)
 			p, ok := formats[name]
 			if !ok {
-				return -1, &UnsupportedError{Keyword: "format", Path: path, Reason: fmt.Sprintf("format %q is not supported (supported: date, time, date-time, uuid, ipv4)", name)}
+				return -1, &UnsupportedError{Keyword: "format", Path: path,
+					Reason: fmt.Sprintf("format %q is not supported (supported: date, time, date-time, uuid, ipv4)",
+						name)}
 			}
 			expr = p
 		}
@@ -734,11 +744,12 @@ func (b *builder) stringValue(from int32, s *jobj, path string) (int32, error) {
 }
 
 var formats = map[string]string{
-	"date":      `[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])`,
-	"time":      `([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])`,
-	"date-time": `[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])`,
-	"uuid":      `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`,
-	"ipv4":      `(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}`,
+	"date": `[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])`,
+	"time": `([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])`,
+	"date-time": `[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T` +
+		`([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])`,
+	"uuid": `[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`,
+	"ipv4": `(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}`,
 }
 
 func (b *builder) array(from int32, s *jobj, path string) (int32, error) {
@@ -770,7 +781,8 @@ func (b *builder) array(from int32, s *jobj, path string) (int32, error) {
 			maxI = len(prefix)
 		}
 		if minI > maxI {
-			return -1, &UnsupportedError{Keyword: "minItems", Path: path, Reason: "more items are required than items allows"}
+			return -1, &UnsupportedError{Keyword: "minItems", Path: path,
+				Reason: "more items are required than items allows"}
 		}
 	}
 	rules := map[int]int32{} // per schema index (-1: items)
@@ -890,7 +902,8 @@ func (b *builder) objectValue(from int32, s *jobj, path string) (int32, error) {
 		req := required[p.name]
 		if p.schema == false {
 			if req {
-				return -1, &UnsupportedError{Keyword: "required", Path: path, Reason: fmt.Sprintf("property %q is required but its schema is false", p.name)}
+				return -1, &UnsupportedError{Keyword: "required", Path: path,
+					Reason: fmt.Sprintf("property %q is required but its schema is false", p.name)}
 			}
 			continue
 		}
