@@ -21,13 +21,14 @@ func (st *modelState) checkPromptBound(text string, extra, maxTokens int) error 
 	lo += extra
 	maxContext := st.gen.MaxContext()
 	if lo >= maxContext {
-		return fmt.Errorf("%w: this model's maximum context length is %d tokens, and the prompt (%d bytes) has at least %d",
+		return fmt.Errorf("%w: this model's maximum context length is %d tokens, and the prompt (%d bytes) has "+
+			"at least %d",
 			engine.ErrContextLength, maxContext, len(text), lo)
 	}
 	if maxTokens > 0 && lo+maxTokens > maxContext {
-		return fmt.Errorf("%w: this model's maximum context length is %d tokens; the prompt (%d bytes) has at least %d "+
-			"and max_tokens asks for %d more (at most %d fit)", engine.ErrContextLength, maxContext, len(text), lo, maxTokens,
-			maxContext-lo)
+		return fmt.Errorf("%w: this model's maximum context length is %d tokens; the prompt (%d bytes) has at "+
+			"least %d and max_tokens asks for %d more (at most %d fit)",
+			engine.ErrContextLength, maxContext, len(text), lo, maxTokens, maxContext-lo)
 	}
 	return nil
 }

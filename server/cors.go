@@ -119,7 +119,8 @@ func (s *Server) cors(next echo.HandlerFunc) echo.HandlerFunc {
 			h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestMethod)
 			h.Add(echo.HeaderVary, echo.HeaderAccessControlRequestHeaders)
 			h.Set(echo.HeaderAccessControlAllowMethods, corsMethods)
-			h.Set(echo.HeaderAccessControlAllowHeaders, corsAllowHeaders(req.Header.Values(echo.HeaderAccessControlRequestHeaders)))
+			asked := req.Header.Values(echo.HeaderAccessControlRequestHeaders)
+			h.Set(echo.HeaderAccessControlAllowHeaders, corsAllowHeaders(asked))
 			h.Set(echo.HeaderAccessControlMaxAge, corsMaxAge)
 			return c.NoContent(http.StatusNoContent)
 		}

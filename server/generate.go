@@ -34,10 +34,12 @@ type run struct {
 // fills the context, or a prompt plus max_tokens that overflows it (OpenAI's and vLLM's rule).
 func checkContext(prompt, maxTokens, maxContext int) error {
 	if prompt >= maxContext {
-		return fmt.Errorf("%w: this model's maximum context length is %d tokens, and the prompt has %d", engine.ErrContextLength, maxContext, prompt)
+		return fmt.Errorf("%w: this model's maximum context length is %d tokens, and the prompt has %d",
+			engine.ErrContextLength, maxContext, prompt)
 	}
 	if maxTokens > 0 && prompt+maxTokens > maxContext {
-		return fmt.Errorf("%w: this model's maximum context length is %d tokens; the prompt has %d and max_tokens asks for %d more (at most %d fit)",
+		return fmt.Errorf("%w: this model's maximum context length is %d tokens; the prompt has %d and "+
+			"max_tokens asks for %d more (at most %d fit)",
 			engine.ErrContextLength, maxContext, prompt, maxTokens, maxContext-prompt)
 	}
 	return nil
@@ -48,7 +50,8 @@ func checkContext(prompt, maxTokens, maxContext int) error {
 // status. Cancelling ctx, or calling run.cancel, aborts them all and frees their KV pages.
 func (s *Server) submit(ctx context.Context, st *modelState, reqs []engine.Request) (*run, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	r := &run{events: make(chan choiceEvent, 16), cancel: cancel, start: time.Now(), lastTok: make([]time.Time, len(reqs))}
+	r := &run{events: make(chan choiceEvent, 16), cancel: cancel, start: time.Now(),
+		lastTok: make([]time.Time, len(reqs))}
 	streams := make([]EventStream, len(reqs))
 	for i, req := range reqs {
 		stream, err := st.gen.Submit(ctx, req)

@@ -43,45 +43,62 @@ func newMetrics(s *Server) *metrics {
 		return engine.Stats{}
 	}
 	gauge := func(name, help string, f func(engine.Stats) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + name, Help: help}, func() float64 { return f(stats()) })
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: ns + name, Help: help},
+			func() float64 { return f(stats()) })
 	}
 	counter := func(name, help string, f func(engine.Stats) float64) prometheus.Collector {
-		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: ns + name, Help: help}, func() float64 { return f(stats()) })
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: ns + name, Help: help},
+			func() float64 { return f(stats()) })
 	}
 	hist := func(name, help string, buckets []float64) prometheus.Histogram {
 		return prometheus.NewHistogram(prometheus.HistogramOpts{Name: ns + name, Help: help, Buckets: buckets})
 	}
-	latency := []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80}
+	latency := []float64{0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+		20, 40, 80}
 	long := []float64{0.3, 0.5, 0.8, 1, 1.5, 2, 2.5, 5, 10, 15, 20, 30, 40, 50, 60, 120, 240, 480, 960, 1920}
 	m.success = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "request_success_total",
 		Help: "Finished requests (choices), by finish reason."}, []string{"finished_reason"})
 	m.ttft = hist("time_to_first_token_seconds", "Time from arrival to the first generated token.", latency)
-	m.itl = hist("inter_token_latency_seconds", "Time between two tokens of one stream, as the server receives them.", latency)
+	m.itl = hist("inter_token_latency_seconds",
+		"Time between two tokens of one stream, as the server receives them.", latency)
 	m.e2e = hist("e2e_request_latency_seconds", "Time from arrival to the last token.", long)
 	m.queue = hist("request_queue_time_seconds", "Time spent waiting for admission.", long)
 	m.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "tool_calls_total",
 		Help: "Tool calls run inside the decode (task trees), by outcome: ok, error or cached."}, []string{"outcome"})
 	m.toolSeconds = hist("tool_call_seconds", "Time a tool call took, from parameters complete to result.", latency)
 	m.reg.MustRegister(
-		gauge("num_requests_running", "Sequences in the running batch.", func(s engine.Stats) float64 { return float64(s.Running) }),
-		gauge("num_requests_waiting", "Requests waiting for admission.", func(s engine.Stats) float64 { return float64(s.Waiting) }),
+		gauge("num_requests_running", "Sequences in the running batch.",
+			func(s engine.Stats) float64 { return float64(s.Running) }),
+		gauge("num_requests_waiting", "Requests waiting for admission.",
+			func(s engine.Stats) float64 { return float64(s.Waiting) }),
 		gauge("kv_cache_usage_perc", "Fraction of KV pages in use (0 to 1).", func(s engine.Stats) float64 {
 			if s.KVPages == 0 {
 				return 0
 			}
 			return float64(s.KVPagesInUse) / float64(s.KVPages)
 		}),
-		counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.", func(s engine.Stats) float64 { return float64(s.PrefixQueries) }),
-		counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.", func(s engine.Stats) float64 { return float64(s.PrefixHit) }),
-		counter("prompt_tokens_total", "Prompt tokens submitted.", func(s engine.Stats) float64 { return float64(s.PromptTokens) }),
-		counter("generation_tokens_total", "Tokens generated.", func(s engine.Stats) float64 { return float64(s.GenTokens) }),
-		counter("num_preemptions_total", "Sequences preempted (pages freed, recomputed later) because the KV pool ran dry.", func(s engine.Stats) float64 { return float64(s.Preemptions) }),
-		counter("kv_pruned_tokens_total", "Tokens dropped from the KV cache by task-tree pruning.", func(s engine.Stats) float64 { return float64(s.PrunedTokens) }),
-		counter("grammar_late_picks_total", "Grammar-constrained draws that outlasted their step (their sequence paused while the others stepped on).",
+		counter("prefix_cache_queries_total", "Prompt tokens looked up in the prefix cache.",
+			func(s engine.Stats) float64 { return float64(s.PrefixQueries) }),
+		counter("prefix_cache_hits_total", "Prompt tokens found in the prefix cache.",
+			func(s engine.Stats) float64 { return float64(s.PrefixHit) }),
+		counter("prompt_tokens_total", "Prompt tokens submitted.",
+			func(s engine.Stats) float64 { return float64(s.PromptTokens) }),
+		counter("generation_tokens_total", "Tokens generated.",
+			func(s engine.Stats) float64 { return float64(s.GenTokens) }),
+		counter("num_preemptions_total",
+			"Sequences preempted (pages freed, recomputed later) because the KV pool ran dry.",
+			func(s engine.Stats) float64 { return float64(s.Preemptions) }),
+		counter("kv_pruned_tokens_total", "Tokens dropped from the KV cache by task-tree pruning.",
+			func(s engine.Stats) float64 { return float64(s.PrunedTokens) }),
+		counter("grammar_late_picks_total",
+			"Grammar-constrained draws that outlasted their step (their sequence paused while the others stepped on).",
 			func(s engine.Stats) float64 { return float64(s.GrammarLatePicks) }),
-		counter("forced_tokens_total", "Output tokens written by the runtime (tool results), not sampled.", func(s engine.Stats) float64 { return float64(s.ForcedTokens) }),
-		gauge("kv_cache_cached_pages", "KV pages kept for the prefix cache (in use or free).", func(s engine.Stats) float64 { return float64(s.KVPagesCached) }),
-		gauge("kv_cache_pages_in_use", "KV pages in use (of kv_cache_pages).", func(s engine.Stats) float64 { return float64(s.KVPagesInUse) }),
+		counter("forced_tokens_total", "Output tokens written by the runtime (tool results), not sampled.",
+			func(s engine.Stats) float64 { return float64(s.ForcedTokens) }),
+		gauge("kv_cache_cached_pages", "KV pages kept for the prefix cache (in use or free).",
+			func(s engine.Stats) float64 { return float64(s.KVPagesCached) }),
+		gauge("kv_cache_pages_in_use", "KV pages in use (of kv_cache_pages).",
+			func(s engine.Stats) float64 { return float64(s.KVPagesInUse) }),
 		gauge("kv_cache_pages", "KV pages in the pool.", func(s engine.Stats) float64 { return float64(s.KVPages) }),
 		// The bounded caches a hostile client could try to grow, so that their size is seen
 		// apart from a leak.

@@ -245,7 +245,8 @@ func (s *Server) models(c echo.Context) error {
 		MaxModelLen: st.gen.MaxContext(), Root: st.model.Path}
 	if st.model.Demo {
 		card.Demo = true
-		card.Description = "Arbor's built-in demo model: a tiny shape with random weights and the Qwen3 tokenizer. Its output is noise; serve a real model with --model."
+		card.Description = "Arbor's built-in demo model: a tiny shape with random weights and the Qwen3 " +
+			"tokenizer. Its output is noise; serve a real model with --model."
 	}
 	return c.JSON(http.StatusOK, map[string]any{"object": "list", "data": []modelCard{card}})
 }
@@ -255,7 +256,8 @@ func (st *modelState) checkModel(name string) error {
 	if name == "" || name == st.model.Name {
 		return nil
 	}
-	return &openai.APIError{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest, Param: openai.StrPtr("model"),
+	return &openai.APIError{Status: http.StatusBadRequest, Type: openai.TypeInvalidRequest,
+		Param:   openai.StrPtr("model"),
 		Code:    openai.StrPtr("model_not_found"),
 		Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
 }
@@ -380,7 +382,8 @@ func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
 		req := c.Request()
 		if req.ContentLength > s.opt.MaxBodyBytes {
 			return &openai.APIError{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest,
-				Message: fmt.Sprintf("request body of %d bytes is larger than the limit of %d bytes", req.ContentLength, s.opt.MaxBodyBytes)}
+				Message: fmt.Sprintf("request body of %d bytes is larger than the limit of %d bytes",
+					req.ContentLength, s.opt.MaxBodyBytes)}
 		}
 		req.Body = http.MaxBytesReader(c.Response(), req.Body, s.opt.MaxBodyBytes)
 		return next(c)

@@ -185,7 +185,8 @@ func (s *Server) treeTools(req *openai.ChatRequest) (*tools.Set, *openai.APIErro
 		if spec.URL != "" {
 			if len(opt.AllowHosts) == 0 {
 				return nil, openai.BadRequest(at+".url",
-					"'%s.url': this server lets requests declare no tool hosts (start it with --allow-tool-host HOST[:PORT])", at)
+					"'%s.url': this server lets requests declare no tool hosts (start it with --allow-tool-host "+
+						"HOST[:PORT])", at)
 			}
 			t, err = httptool.New(spec, policy)
 			if err != nil {
@@ -195,7 +196,8 @@ func (s *Server) treeTools(req *openai.ChatRequest) (*tools.Set, *openai.APIErro
 			t, _ = base.Get(spec.Name)
 			if t == nil {
 				return nil, openai.BadRequest(at,
-					"'%s': tool %q has no url, and the server has no tool of that name (it has: %s)", at, spec.Name, s.operatorToolNames())
+					"'%s': tool %q has no url, and the server has no tool of that name (it has: %s)",
+					at, spec.Name, s.operatorToolNames())
 			}
 		}
 		if err := set.Add(t); err != nil {

@@ -361,7 +361,8 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return fmt.Errorf("chat: decode message: %w", err)
 	}
-	*m = Message{Role: w.Role, Name: w.Name, ToolCalls: w.ToolCalls, ToolCallID: w.ToolCallID, ReasoningContent: w.ReasoningContent}
+	*m = Message{Role: w.Role, Name: w.Name, ToolCalls: w.ToolCalls, ToolCallID: w.ToolCallID,
+		ReasoningContent: w.ReasoningContent}
 	c := bytes.TrimSpace(w.Content)
 	switch {
 	case len(c) == 0 || bytes.Equal(c, []byte("null")):
@@ -381,7 +382,8 @@ func (m *Message) UnmarshalJSON(b []byte) error {
 
 // MarshalJSON writes content as a string, or as an array when Parts is set.
 func (m Message) MarshalJSON() ([]byte, error) {
-	w := wireMessage{Role: m.Role, Name: m.Name, ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID, ReasoningContent: m.ReasoningContent}
+	w := wireMessage{Role: m.Role, Name: m.Name, ToolCalls: m.ToolCalls, ToolCallID: m.ToolCallID,
+		ReasoningContent: m.ReasoningContent}
 	var err error
 	if len(m.Parts) > 0 {
 		w.Content, err = json.Marshal(m.Parts)

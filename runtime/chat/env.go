@@ -48,7 +48,8 @@ func newEnvironment() *exec.Environment {
 	ctx := exec.EmptyContext().Update(builtins.GlobalFunctions).Update(builtins.GlobalVariables)
 	ctx.Set("dict", dictFunction)
 
-	controls := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).Update(builtins.ControlStructures)
+	controls := exec.NewControlStructureSet(map[string]parser.ControlStructureParser{}).
+		Update(builtins.ControlStructures)
 	mustDo(controls.Register("generation", parseGeneration))
 
 	return &exec.Environment{

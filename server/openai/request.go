@@ -262,7 +262,8 @@ func parseCommon(f fields) (Common, *APIError) {
 // paramOf finds the sampling field a validation message is about (the sampler names them the
 // way the API does), so the error's param points at it.
 func paramOf(msg string) string {
-	for _, p := range []string{"temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty"} {
+	for _, p := range []string{"temperature", "top_k", "top_p", "min_p", "repetition_penalty", "presence_penalty",
+		"frequency_penalty"} {
 		if strings.Contains(msg, p) {
 			return p
 		}
@@ -334,7 +335,8 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 		Policy   *string         `json:"position_policy"`
 		Schema   json.RawMessage `json:"schema"`
 	}
-	if ae := decodeAs(raw, "reasoning_format", &rf, `{"type": "tree", "max_depth": int, "pruning_buffer": int, "position_policy": "reencode" | "shift" | "gap", "schema": object}`); ae != nil {
+	if ae := decodeAs(raw, "reasoning_format", &rf, `{"type": "tree", "max_depth": int, "pruning_buffer": int, `+
+		`"position_policy": "reencode" | "shift" | "gap", "schema": object}`); ae != nil {
 		return nil, ae
 	}
 	out := &reasoningFormat{}
@@ -566,7 +568,8 @@ func parseMessage(raw json.RawMessage, i int) (chat.Message, *APIError) {
 		}
 		if err := json.Unmarshal(mf["tool_calls"], &calls); err != nil {
 			return chat.Message{}, BadRequest(at+".tool_calls",
-				"'%s.tool_calls' must be an array of {\"id\", \"type\": \"function\", \"function\": {\"name\": string, \"arguments\": string}}: %v", at, err)
+				"'%s.tool_calls' must be an array of {\"id\", \"type\": \"function\", \"function\": {\"name\": "+
+					"string, \"arguments\": string}}: %v", at, err)
 		}
 	}
 	var m chat.Message
@@ -590,7 +593,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 			var t chat.Tool
 			if err := json.Unmarshal(raw, &t); err != nil {
 				return BadRequest(at,
-					"'%s' must be {\"type\": \"function\", \"function\": {\"name\": string, \"description\": string, \"parameters\": object}}: %v", at, err)
+					"'%s' must be {\"type\": \"function\", \"function\": {\"name\": string, \"description\": "+
+						"string, \"parameters\": object}}: %v", at, err)
 			}
 			if t.Function.Name == "" {
 				// TIMRUN's flat form: {"type": "function", "name": ..., "parameters": ..., "url": ...}.
@@ -607,7 +611,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 			if t.Function.Name == "" {
 				return BadRequest(at+".function.name", "'%s.function.name' is required", at)
 			}
-			if p := bytes.TrimSpace(t.Function.Parameters); len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
+			p := bytes.TrimSpace(t.Function.Parameters)
+			if len(p) > 0 && p[0] != '{' && !bytes.Equal(p, []byte("null")) {
 				return BadRequest(at+".function.parameters",
 					"'%s.function.parameters' must be a JSON Schema object, got %s", at, jsonKind(p))
 			}
@@ -628,7 +633,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 				r.ToolChoice = ToolChoice{Mode: s}
 			default:
 				return BadRequest("tool_choice",
-					"'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}, got %q", s)
+					"'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", "+
+						"\"function\": {\"name\": ...}}, got %q", s)
 			}
 		} else {
 			var named struct {
@@ -637,7 +643,8 @@ func parseTools(f fields, r *ChatRequest) *APIError {
 					Name string `json:"name"`
 				} `json:"function"`
 			}
-			if ae := decodeAs(raw, "tool_choice", &named, "a string or {\"type\": \"function\", \"function\": {\"name\": string}}"); ae != nil {
+			if ae := decodeAs(raw, "tool_choice", &named, "a string or {\"type\": \"function\", \"function\": "+
+				"{\"name\": string}}"); ae != nil {
 				return ae
 			}
 			if named.Type != "function" || named.Function.Name == "" {
@@ -689,7 +696,8 @@ func ParseCompletion(body []byte) (*CompletionRequest, *APIError) {
 	r := &CompletionRequest{Common: cm}
 	if !f.present("prompt") {
 		return nil, BadRequest("prompt",
-			"'prompt' is required: a string, an array of strings, an array of token ids or an array of arrays of token ids")
+			"'prompt' is required: a string, an array of strings, an array of token ids or an array of arrays "+
+				"of token ids")
 	}
 	if r.Prompts, ae = parsePrompt(f["prompt"]); ae != nil {
 		return nil, ae
