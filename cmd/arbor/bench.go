@@ -19,16 +19,21 @@ import (
 
 // benchResult is the JSON line arbor bench ends with.
 type benchResult struct {
-	Model                string  `json:"model"`
-	Backend              string  `json:"backend"`
-	Arch                 string  `json:"arch"`
-	DType                string  `json:"dtype"`
-	Params               int64   `json:"params"`
-	Layers               int     `json:"layers"`
-	Hidden               int     `json:"hidden"`
-	Threads              int     `json:"threads"`
-	Batch                int     `json:"batch"`
-	PromptTokens         int     `json:"prompt_tokens"`
+	Model        string `json:"model"`
+	Backend      string `json:"backend"`
+	Arch         string `json:"arch"`
+	DType        string `json:"dtype"`
+	Params       int64  `json:"params"`
+	Layers       int    `json:"layers"`
+	Hidden       int    `json:"hidden"`
+	Threads      int    `json:"threads"`
+	Batch        int    `json:"batch"`
+	PromptTokens int    `json:"prompt_tokens"`
+	// ContextTokens is the context each sequence decodes after (--context); ContextWritten
+	// says it was written straight into the KV cache (random keys and values) rather than
+	// prefilled.
+	ContextTokens        int     `json:"context_tokens,omitempty"`
+	ContextWritten       bool    `json:"context_written,omitempty"`
 	NewTokens            int     `json:"new_tokens"`
 	PrefillSeconds       float64 `json:"prefill_s"`
 	DecodeSeconds        float64 `json:"decode_s"`
@@ -51,6 +56,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("bench", stderr)
 	modelPath := fs.String("model", "", "the model file (.gguf or a Hugging Face directory)")
 	promptTokens := fs.Int("prompt-tokens", 128, "prompt length of each sequence")
+	contextTokens := fs.Int("context", 0, "decode after this many tokens of context instead of a prompt: written "+
+		"straight into the KV cache where the backend can (random keys and values: attention costs the same), "+
+		"else prefilled in chunks; prefill is then not timed")
 	newTokens := fs.Int("new-tokens", 128, "tokens to decode per sequence")
 	batch := fs.Int("batch", 1, "sequences decoding together")
 	threads := fs.Int("threads", 0, "worker threads (0: all cores)")
@@ -63,8 +71,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if *modelPath == "" {
 		return errors.New("bench: --model is required")
 	}
-	if *promptTokens < 1 || *newTokens < 1 || *batch < 1 {
-		return errors.New("bench: --prompt-tokens, --new-tokens and --batch must be at least 1")
+	if *promptTokens < 1 || *newTokens < 1 || *batch < 1 || *contextTokens < 0 {
+		return errors.New("bench: --prompt-tokens, --new-tokens and --batch must be at least 1, --context not negative")
 	}
 	if *threads <= 0 {
 		*threads = runtime.NumCPU()
@@ -77,6 +85,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	cfg := m.Config
 
 	const pageSize = 16
+	if *contextTokens > 0 {
+		*promptTokens = *contextTokens
+	}
 	perSeq := *promptTokens + *newTokens + 1
 	pagesPerSeq := (perSeq + pageSize - 1) / pageSize
 	numPages := pagesPerSeq**batch + pagesPerSeq
@@ -90,7 +101,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	res := benchResult{
 		Model: *modelPath, Backend: *backendKind, Arch: cfg.Arch, Params: int64(numParams(&m.Weights)),
 		Layers: cfg.NumLayers, Hidden: cfg.HiddenSize, Threads: *threads, Batch: *batch,
-		PromptTokens: *promptTokens, NewTokens: *newTokens,
+		PromptTokens: *promptTokens, NewTokens: *newTokens, ContextTokens: *contextTokens,
 	}
 	if res.Backend == "" {
 		res.Backend = "cpu"
@@ -157,32 +168,59 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	// Prefill: each sequence's prompt in one Forward.
+	// Prefill: each sequence's prompt in one Forward; or, with --context, the context written
+	// straight into the cache where the backend can, else prefilled in chunks.
 	seqs := make([]*kv.Sequence, *batch)
 	next := make([]int32, *batch)
+	filler, canFill := be.(backend.CacheFiller)
+	res.ContextWritten = *contextTokens > 0 && canFill
 	start := time.Now()
 	for i := range seqs {
 		seqs[i] = pool.NewSequence()
-		ids := make([]int32, *promptTokens)
-		pos := make([]int32, *promptTokens)
-		for j := range ids {
-			ids[j] = int32((1000 + 7919*i + j) % V)
-			pos[j] = int32(j)
-		}
-		if err := appendSlots(seqs[i], len(ids)); err != nil {
+		if err := appendSlots(seqs[i], *promptTokens); err != nil {
 			return err
 		}
-		in := backend.SeqInput{Tokens: ids, Positions: pos, Pages: seqs[i].Pages(), Logits: true}
-		// Logits land in row 0 for this one-sequence batch; keep each sequence's next token.
-		if err := forward(&backend.Batch{Seqs: []backend.SeqInput{in}}); err != nil {
-			return err
+		if res.ContextWritten {
+			if err := filler.FillCache(seqs[i].Pages(), *promptTokens, uint64(i)+1); err != nil {
+				return err
+			}
+			next[i] = int32((1000 + 7919*i) % V)
+			continue
+		}
+		chunk := *promptTokens
+		if *contextTokens > 0 {
+			chunk = benchChunk
+		}
+		for at := 0; at < *promptTokens; at += chunk {
+			n := min(chunk, *promptTokens-at)
+			ids := make([]int32, n)
+			pos := make([]int32, n)
+			for j := range ids {
+				ids[j] = int32((1000 + 7919*i + at + j) % V)
+				pos[j] = int32(at + j)
+			}
+			in := backend.SeqInput{Tokens: ids, Positions: pos, Start: at, Pages: seqs[i].Pages(), Logits: true}
+			// Logits land in row 0 for this one-sequence batch; keep each sequence's next token.
+			if err := forward(&backend.Batch{Seqs: []backend.SeqInput{in}}); err != nil {
+				return err
+			}
 		}
 		next[i] = argmax(logits[0])
 	}
-	res.PrefillSeconds = time.Since(start).Seconds()
-	res.PrefillTokensPerS = float64(*batch**promptTokens) / res.PrefillSeconds
-	fmt.Fprintf(stderr, "bench: prefill %d x %d tokens in %.2fs: %.1f tokens/s\n", *batch, *promptTokens,
-		res.PrefillSeconds, res.PrefillTokensPerS)
+	switch {
+	case res.ContextWritten:
+		fmt.Fprintf(stderr, "bench: context of %d x %d tokens written straight into the KV cache "+
+			"(random keys and values, not prefilled) in %.2fs\n", *batch, *promptTokens, time.Since(start).Seconds())
+	case *contextTokens > 0:
+		fmt.Fprintf(stderr, "bench: context of %d x %d tokens prefilled in chunks of %d in %.2fs "+
+			"(the backend cannot write its cache directly)\n", *batch, *promptTokens, benchChunk,
+			time.Since(start).Seconds())
+	default:
+		res.PrefillSeconds = time.Since(start).Seconds()
+		res.PrefillTokensPerS = float64(*batch**promptTokens) / res.PrefillSeconds
+		fmt.Fprintf(stderr, "bench: prefill %d x %d tokens in %.2fs: %.1f tokens/s\n", *batch, *promptTokens,
+			res.PrefillSeconds, res.PrefillTokensPerS)
+	}
 
 	// Decode: all sequences one token per step.
 	b := &backend.Batch{Seqs: make([]backend.SeqInput, *batch)}
@@ -232,6 +270,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	_, err = fmt.Fprintln(stdout, string(line))
 	return err
 }
+
+// benchChunk is the prefill chunk of a --context that the backend cannot write directly.
+const benchChunk = 512
 
 // argmax is greedy sampling as the engine does it (sample.Argmax, whose block scan keeps the
 // eight-sequence step from spending a few percent on it), with id 0 for all-NaN logits.

@@ -196,6 +196,38 @@ func TestBadInvocations(t *testing.T) {
 	}
 }
 
+// TestBenchContext: with --context, the cpu backend writes the context straight into its cache
+// and the xla backend (which cannot) prefills it; neither times a prefill, both decode after it.
+func TestBenchContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path,
+		"--seed", "3"); err != nil {
+		t.Fatalf("model new: %v\n%s", err, stderr)
+	}
+	for _, c := range []struct {
+		backend string
+		written bool
+	}{{"cpu", true}, {"xla", false}} {
+		stdout, stderr, err := arbor(t, "", "bench", "--model", path, "--backend", c.backend, "--context", "40",
+			"--new-tokens", "2", "--bandwidth-mb", "0", "--threads", "2")
+		if err != nil {
+			t.Fatalf("bench --backend %s --context: %v\n%s", c.backend, err, stderr)
+		}
+		var res struct {
+			Context int     `json:"context_tokens"`
+			Written bool    `json:"context_written"`
+			Prefill float64 `json:"prefill_tokens_per_s"`
+			Decode  float64 `json:"decode_tokens_per_s"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("%v in %q", err, stdout)
+		}
+		if res.Context != 40 || res.Written != c.written || res.Prefill != 0 || res.Decode <= 0 {
+			t.Fatalf("bench --backend %s --context 40: %+v\n%s", c.backend, res, stderr)
+		}
+	}
+}
+
 // TestBenchBackends runs bench on the tiny shape with each backend: both give positive rates,
 // and only the xla backend reports its graph compilations (warm-up (1,1,1), a 5-token prefill
 // (8,1,1), then decodes over 5..7 context rows (1,8,1): 3 graphs).

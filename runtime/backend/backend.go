@@ -119,6 +119,16 @@ type KeyShifter interface {
 	ShiftKeys(pages []int32, begin, end, delta int) error
 }
 
+// CacheFiller is implemented by backends that can write made-up keys and values straight into
+// the KV cache. Benchmarks of decoding after a long context use it to skip a prefill whose cost
+// (quadratic in the context) is not what they measure: the values are deterministic
+// pseudo-random numbers of the size real keys and values have, and attention over them costs
+// what it costs over real ones.
+type CacheFiller interface {
+	// FillCache writes slots [0, n) of the sequence whose page table is pages, in every layer.
+	FillCache(pages []int32, n int, seed uint64) error
+}
+
 // CheckShift validates ShiftKeys' arguments for a cache of numPages pages of pageSize slots:
 // a well-formed range whose pages the table holds and the pool has. Errors wrap ErrBadBatch.
 func CheckShift(pages []int32, begin, end, pageSize, numPages int) error {

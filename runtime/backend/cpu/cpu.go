@@ -269,6 +269,30 @@ func (b *Backend) ShiftKeys(pages []int32, begin, end, delta int) error {
 	return nil
 }
 
+// FillCache implements backend.CacheFiller: uniform values in [-1, 1) from a xorshift
+// generator seeded by seed and the layer.
+func (b *Backend) FillCache(pages []int32, n int, seed uint64) error {
+	if err := backend.CheckShift(pages, 0, n, b.pageSize, b.numPages); err != nil {
+		return err
+	}
+	for li := range b.layers {
+		l := &b.layers[li]
+		x := seed*0x9E3779B97F4A7C15 + uint64(li)*0xBF58476D1CE4E5B9 + 1
+		for slot := 0; slot < n; slot++ {
+			off := b.slotOffset(pages, slot)
+			for _, c := range [][]float32{l.kCache[off : off+b.kvDim], l.vCache[off : off+b.kvDim]} {
+				for i := range c {
+					x ^= x << 13
+					x ^= x >> 7
+					x ^= x << 17
+					c[i] = float32(x>>40)/float32(1<<23) - 1
+				}
+			}
+		}
+	}
+	return nil
+}
+
 func (b *Backend) checkSlots(page, off, n int) error {
 	if page < 0 || page >= b.numPages || off < 0 || n < 0 || off+n > b.pageSize {
 		return fmt.Errorf("%w: page %d slots [%d,%d) outside %d pages of %d",
