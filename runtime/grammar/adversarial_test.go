@@ -10,19 +10,23 @@ import (
 	"testing"
 )
 
+// noValueSchemas are schemas that no finite value satisfies (also seeds of FuzzCompileSchema).
+var noValueSchemas = []string{
+	`{"$ref":"#"}`,
+	`{"anyOf":[{"$ref":"#"}]}`,
+	`{"allOf":[{"$ref":"#"}]}`,
+	`{"oneOf":[{"$ref":"#"}]}`,
+	`{"$ref":"#/$defs/a","$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}}}`,
+	`{"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]}`,
+	`{"type":"array","prefixItems":[{"$ref":"#"}],"minItems":1}`,
+	`{"type":"object","properties":{"x":{"$ref":"#/$defs/n"}},"required":["x"],` +
+		`"$defs":{"n":{"type":"array","items":{"$ref":"#/$defs/n"},"minItems":1}}}`,
+}
+
 // Schemas that no finite value satisfies are refused at compile time: before, they compiled
 // and every mask came out empty ("no token can be sampled").
 func TestNoFiniteValue(t *testing.T) {
-	for _, s := range []string{
-		`{"$ref":"#"}`,
-		`{"anyOf":[{"$ref":"#"}]}`,
-		`{"allOf":[{"$ref":"#"}]}`,
-		`{"oneOf":[{"$ref":"#"}]}`,
-		`{"$ref":"#/$defs/a","$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}}}`,
-		`{"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]}`,
-		`{"type":"array","prefixItems":[{"$ref":"#"}],"minItems":1}`,
-		`{"type":"object","properties":{"x":{"$ref":"#/$defs/n"}},"required":["x"],"$defs":{"n":{"type":"array","items":{"$ref":"#/$defs/n"},"minItems":1}}}`,
-	} {
+	for _, s := range noValueSchemas {
 		_, err := CompileSchema([]byte(s))
 		if !errors.Is(err, ErrNoValue) {
 			t.Errorf("%s: got %v, want ErrNoValue", s, err)

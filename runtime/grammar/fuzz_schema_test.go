@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -253,25 +254,17 @@ func TestSchemaOutputMismatches(t *testing.T) {
 // references, ambiguous patterns, large enums and item lists) beside ordinary ones of every
 // supported keyword.
 func fuzzSchemaSeeds() []string {
-	seeds := []string{
-		// No finite value.
-		`{"$ref":"#"}`,
-		`{"anyOf":[{"$ref":"#"}]}`,
-		`{"allOf":[{"$ref":"#"}]}`,
-		`{"oneOf":[{"$ref":"#"}]}`,
-		`{"$ref":"#/$defs/a","$defs":{"a":{"$ref":"#/$defs/b"},"b":{"$ref":"#/$defs/a"}}}`,
-		`{"type":"object","properties":{"a":{"$ref":"#"}},"required":["a"]}`,
-		`{"type":"array","prefixItems":[{"$ref":"#"}],"minItems":1}`,
+	seeds := append(slices.Clone(noValueSchemas),
 		// Recursion that ends.
 		`{"anyOf":[{"type":"integer"},{"$ref":"#"}]}`,
 		`{"anyOf":[{"type":"boolean"},{"$ref":"#"}]}`,
-		`{"$ref":"#/$defs/a","$defs":{"a":{"anyOf":[{"$ref":"#/$defs/b"},{"type":"boolean"}]},` +
+		`{"$ref":"#/$defs/a","$defs":{"a":{"anyOf":[{"$ref":"#/$defs/b"},{"type":"boolean"}]},`+
 			`"b":{"anyOf":[{"$ref":"#/$defs/a"},{"type":"null"}]}}}`,
-		`{"type":"object","properties":{"a":{"$ref":"#"},"b":{"$ref":"#/$defs/never"}},` +
+		`{"type":"object","properties":{"a":{"$ref":"#"},"b":{"$ref":"#/$defs/never"}},`+
 			`"additionalProperties":false,"$defs":{"never":{"$ref":"#/$defs/never"}}}`,
 		`{"type":"array","items":{"$ref":"#"}}`,
-		`{"$ref":"#/$defs/n","$defs":{"n":{"type":"object","properties":{"v":{"type":"boolean"},` +
-			`"k":{"type":"array","items":{"$ref":"#/$defs/n"},"maxItems":2}},"required":["v","k"],` +
+		`{"$ref":"#/$defs/n","$defs":{"n":{"type":"object","properties":{"v":{"type":"boolean"},`+
+			`"k":{"type":"array","items":{"$ref":"#/$defs/n"},"maxItems":2}},"required":["v","k"],`+
 			`"additionalProperties":false}}}`,
 		`{"type":"object","additionalProperties":{"$ref":"#"}}`,
 		// Patterns, nested and ambiguous.
@@ -307,7 +300,7 @@ func fuzzSchemaSeeds() []string {
 		// Strings, arrays and objects.
 		`{"type":"string","minLength":2,"maxLength":5}`,
 		`{"type":"string","maxLength":1000000}`,
-		`{"type":"array","prefixItems":[{"type":"integer"},{"type":"string","maxLength":3},` +
+		`{"type":"array","prefixItems":[{"type":"integer"},{"type":"string","maxLength":3},`+
 			`{"enum":[null,true]}],"items":false}`,
 		`{"type":"array","prefixItems":[{"type":"boolean"},{"const":"x"}],"items":{"type":"null"},"minItems":3}`,
 		`{"type":"array","items":{"type":"integer"},"minItems":2,"maxItems":4}`,
@@ -322,9 +315,9 @@ func fuzzSchemaSeeds() []string {
 		`{"oneOf":[{"type":"string"},{"type":"integer"}]}`,
 		`{"oneOf":[{"type":"integer"},{"type":"number"}]}`,
 		`{"oneOf":[{"enum":[1,"a"]},{"enum":[1.0,{"b":[]}]}]}`,
-		`{"oneOf":[{"type":"object","properties":{"k":{"const":"x"}},"required":["k"]},` +
+		`{"oneOf":[{"type":"object","properties":{"k":{"const":"x"}},"required":["k"]},`+
 			`{"type":"object","properties":{"k":{"const":"y"}},"required":["k"]}]}`,
-		`{"anyOf":[{"type":"array","items":{"enum":[1,"two",null]}},` +
+		`{"anyOf":[{"type":"array","items":{"enum":[1,"two",null]}},`+
 			`{"type":"object","additionalProperties":{"type":"integer"}}]}`,
 		`{"allOf":[{"type":"string","maxLength":2}]}`,
 		`{"enum":[1,"one",null,true,2.5,{"a":[1]},[]]}`,
@@ -334,8 +327,8 @@ func fuzzSchemaSeeds() []string {
 		// Odd documents.
 		`true`, `false`, `{}`, `null`, `[]`, `1`, ``, `{`, `{"type":"strin"}`, `{"type":[]}`,
 		`{"type":"string"} {}`, `{"a":1,"a":2}`, `{"$ref":"#/$defs/missing"}`, `{"$ref":"http://x/y"}`,
-		`{"uniqueItems":false,"type":"array"}`, `{"description":"` + strings.Repeat("\\u00e9", 20) + `"}`,
-	}
+		`{"uniqueItems":false,"type":"array"}`, `{"description":"`+strings.Repeat("\\u00e9", 20)+`"}`,
+	)
 	// Large enums, within the size bound.
 	var sb strings.Builder
 	sb.WriteString(`{"enum":[`)
