@@ -15,6 +15,32 @@ import (
 // body, respond submits the engine requests and runs the one event loop, streamed or not. What
 // differs between the two endpoints (the prompt, the shape of the response) is theirs.
 
+// largeBody is the size past which a request body is parsed under paced: schemas of hundreds of
+// thousands of enum values or items come in bodies of megabytes, and a client sending them back
+// to back must not take the cores the engine's steps need.
+const largeBody = 256 << 10
+
+// heavySlots lets one large body be parsed at a time.
+var heavySlots = make(chan struct{}, 1)
+
+// paced runs work (the parsing of a large body, and the schema compilations within it) holding
+// heavySlots, and keeps the slot for as long again after work ends when it took more than a few
+// milliseconds (the request itself does not wait): back-to-back large bodies get at most half
+// of a core, the rest stays the engine's.
+func paced(work func()) {
+	heavySlots <- struct{}{}
+	start := time.Now()
+	work()
+	if d := time.Since(start); d > 5*time.Millisecond {
+		go func() {
+			time.Sleep(d)
+			<-heavySlots
+		}()
+		return
+	}
+	<-heavySlots
+}
+
 // request is a parsed request body of either endpoint.
 type request interface{ Base() *openai.Common }
 
@@ -31,7 +57,13 @@ func parseRequest[R request](s *Server, c echo.Context,
 	if err != nil {
 		return nil, none, err
 	}
-	req, ae := parse(body)
+	var req R
+	var ae *openai.APIError
+	if len(body) > largeBody {
+		paced(func() { req, ae = parse(body) })
+	} else {
+		req, ae = parse(body)
+	}
 	if ae != nil {
 		return nil, none, ae
 	}

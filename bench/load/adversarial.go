@@ -23,12 +23,19 @@ import (
 // does work exponential in its 19 repetitions.
 const adversarialPattern = "(.*.*.*){19}"
 
-// advSchema is the JSON Schema of adversarial kind "pattern" or "enum".
+// advSchema is the JSON Schema of adversarial kind "pattern", "enum" (varied strings, whose
+// trie is large) or "enum-seq" (value-000000, value-000001, ...: a trie a server can keep).
 func advSchema(kind string, enumSize int) json.RawMessage {
 	var v any
 	switch kind {
 	case "pattern":
 		v = map[string]any{"type": "string", "pattern": adversarialPattern}
+	case "enum-seq":
+		vals := make([]string, enumSize)
+		for i := range vals {
+			vals[i] = fmt.Sprintf("value-%06d", i)
+		}
+		v = map[string]any{"enum": vals}
 	default:
 		v = map[string]any{"enum": enumStrings(enumSize)}
 	}
@@ -309,7 +316,8 @@ func (b *bench) printAdversarial(runs []advRun) {
 	b.printf("it starts 0.5 s ahead, and the one in flight when the plain traffic ends finishes). Adversarial " +
 		"requests: ")
 	b.printf("`pattern` is `{\"type\":\"string\",\"pattern\":%q}`; ", adversarialPattern)
-	b.printf("`enum` is `{\"enum\":[...]}` with %d distinct strings of varied shapes. ", cfg.advEnum)
+	b.printf("`enum` is `{\"enum\":[...]}` with %d distinct strings of varied shapes; `enum-seq` the same "+
+		"number of `value-000000`, `value-000001`, ... ", cfg.advEnum)
 	b.printf("Ratios are p99 with the adversary over the baseline's p99; the limit is %.2gx. ", cfg.advRatio)
 	b.printf("Times in ms.\n\n")
 	b.printf("| kind | run | plain requests | errors | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | ")

@@ -149,8 +149,9 @@ func run() int {
 	flag.BoolVar(&cfg.adversarial, "adversarial", false,
 		"run the adversarial-grammar benchmark (plain latency with and without one costly grammar request) "+
 			"instead of the default runs")
-	advKinds := flag.String("adversarial-kinds", "pattern,enum",
-		"adversarial requests to run, comma-separated: pattern (a regex of nested stars), enum (a huge enum)")
+	advKinds := flag.String("adversarial-kinds", "pattern,enum,enum-seq",
+		"adversarial requests to run, comma-separated: pattern (a regex of nested stars), enum (a huge enum of "+
+			"varied strings), enum-seq (a huge enum of value-000000, value-000001, ...)")
 	flag.IntVar(&cfg.advClients, "adversarial-clients", 4, "plain streaming clients in each adversarial-grammar run")
 	flag.DurationVar(&cfg.advDuration, "adversarial-duration", 20*time.Second,
 		"how long each run's plain clients keep sending (a baseline and a loaded run per kind)")
@@ -199,8 +200,8 @@ func run() int {
 		return 2
 	}
 	for _, k := range strings.Split(*advKinds, ",") {
-		if k = strings.TrimSpace(k); k != "pattern" && k != "enum" {
-			logf("--adversarial-kinds: %q is neither pattern nor enum", k)
+		if k = strings.TrimSpace(k); k != "pattern" && k != "enum" && k != "enum-seq" {
+			logf("--adversarial-kinds: %q is not pattern, enum or enum-seq", k)
 			return 2
 		}
 		cfg.advKinds = append(cfg.advKinds, strings.TrimSpace(k))

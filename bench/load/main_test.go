@@ -443,3 +443,13 @@ func TestHostileInputs(t *testing.T) {
 		}
 	}
 }
+
+func TestAdvSchemaEnumSeq(t *testing.T) {
+	var schema struct {
+		Enum []string `json:"enum"`
+	}
+	if err := json.Unmarshal(advSchema("enum-seq", 1000), &schema); err != nil || len(schema.Enum) != 1000 ||
+		schema.Enum[0] != "value-000000" || schema.Enum[999] != "value-000999" {
+		t.Fatalf("enum-seq: %v, %d values", err, len(schema.Enum))
+	}
+}

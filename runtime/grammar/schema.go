@@ -610,6 +610,7 @@ func (b *builder) enum(from int32, s *jobj, types map[string]bool, path string) 
 	if len(b.nodes)+need+2 > MaxNodes {
 		return -1, &SizeError{Path: path}
 	}
+	b.nodes = slices.Grow(b.nodes, need+2)
 	root, end := b.newNode(), b.newNode()
 	b.eps(from, root)
 	var trail []int32 // trail[d]: the node after the current value's first d+1 bytes

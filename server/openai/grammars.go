@@ -87,9 +87,8 @@ func CompileCached(key string, compile func() (*grammar.Grammar, error)) (*gramm
 		c.refused[digest] = err
 		return nil, err
 	}
-	if g.Nodes() > grammarCacheNodes/4 {
-		return g, nil // too large to keep: its requests hold it while they run
-	}
+	// A grammar as large as the budget is kept too (it empties the cache): a client that sends
+	// a huge schema over and over must not make the server compile it every time.
 	if len(c.ok) >= grammarCacheSize || c.nodes+g.Nodes() > grammarCacheNodes {
 		clear(c.ok)
 		c.nodes = 0
