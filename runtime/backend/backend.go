@@ -9,6 +9,7 @@ import (
 	"fmt"
 
 	"github.com/arborlabs/arbor/runtime/kv"
+	"github.com/arborlabs/arbor/runtime/sparse"
 )
 
 // SeqInput is one sequence's share of a forward step: a prefill chunk (several tokens) or a
@@ -28,6 +29,18 @@ type SeqInput struct {
 	// Logits asks for the logits of the last new token (a prefill chunk in the middle of a
 	// prompt needs none).
 	Logits bool
+	// Sparse, when set, asks for DELTA sparse attention (see runtime/sparse) for a decode
+	// token (one new token) whose context is longer than the selection keeps
+	// (Sparse.Active): select layers attend fully and pick pages, sparse layers attend only
+	// to the pages the latest select layer below them picked. Prefill chunks and short
+	// contexts attend fully, and the result is then the full attention's, bit for bit. The
+	// config must be valid for the backend's model (Validate).
+	Sparse *sparse.Config
+
+	// Filled in by Forward for every sequence: the context slots its last new token could
+	// attend to (Context) and, averaged over the layers and rounded, the ones it did
+	// (Attended; equal to Context unless sparse attention ran).
+	Attended, Context int
 }
 
 // Batch is one forward step over several sequences. Every token attends causally to its own
@@ -80,6 +93,10 @@ func (b *Batch) Validate(vocab, pageSize, numPages int, logits [][]float32) erro
 				return fmt.Errorf("%w: sequence %d: token %d outside the vocabulary of %d", ErrBadBatch, i, t, vocab)
 			}
 		}
+		if s.Sparse != nil && (s.Sparse.Budget < 1 || s.Sparse.Recent < 1) {
+			return fmt.Errorf("%w: sequence %d: sparse budget %d and recent %d must be at least 1",
+				ErrBadBatch, i, s.Sparse.Budget, s.Sparse.Recent)
+		}
 		if s.Logits && len(logits[i]) < vocab {
 			return fmt.Errorf("%w: sequence %d: logits row of %d, want %d", ErrBadBatch, i, len(logits[i]), vocab)
 		}
@@ -103,6 +120,60 @@ type Backend interface {
 	NumPages() int
 	// Close frees the backend's memory.
 	Close() error
+}
+
+// CheckSparse validates the sparse configs of a batch's sequences against a model of
+// numLayers layers. Errors wrap ErrBadBatch and name the sequence.
+func (b *Batch) CheckSparse(numLayers int) error {
+	for i := range b.Seqs {
+		if c := b.Seqs[i].Sparse; c != nil {
+			if err := c.Validate(numLayers); err != nil {
+				return fmt.Errorf("%w: sequence %d: %w", ErrBadBatch, i, err)
+			}
+		}
+	}
+	return nil
+}
+
+// KVType is the element type of a backend's KV cache.
+type KVType uint8
+
+const (
+	// KVF16 stores keys and values as IEEE half floats: half the bytes a decode step reads,
+	// at a rounding error (11 significant bits) well below what attention is sensitive to.
+	// llama.cpp's default too.
+	KVF16 KVType = iota
+	// KVF32 stores them as float32, exactly as computed.
+	KVF32
+)
+
+func (t KVType) String() string {
+	switch t {
+	case KVF16:
+		return "f16"
+	case KVF32:
+		return "f32"
+	}
+	return fmt.Sprintf("KVType(%d)", uint8(t))
+}
+
+// Bytes is the size of one cached element.
+func (t KVType) Bytes() int {
+	if t == KVF32 {
+		return 4
+	}
+	return 2
+}
+
+// ParseKVType reads the --kv-dtype flag's values: f16 or f32.
+func ParseKVType(s string) (KVType, error) {
+	switch s {
+	case "f16":
+		return KVF16, nil
+	case "f32":
+		return KVF32, nil
+	}
+	return 0, fmt.Errorf("KV cache type %q: want f16 or f32", s)
 }
 
 // ErrBadBatch is returned (wrapped) for a batch that does not fit the backend: page tables too
