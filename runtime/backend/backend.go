@@ -37,6 +37,12 @@ type SeqInput struct {
 	// config must be valid for the backend's model (Validate).
 	Sparse *sparse.Config
 
+	// SparsePages, when set with Sparse on an active decode token, overrides the select
+	// layers' picks: sparse layers attend to exactly these logical pages (ascending, each
+	// below the sequence's page count). For tests and analysis tools that need a known
+	// selection; serving never sets it.
+	SparsePages []int32
+
 	// Filled in by Forward for every sequence: the context slots its last new token could
 	// attend to (Context) and, averaged over the layers and rounded, the ones it did
 	// (Attended; equal to Context unless sparse attention ran).
@@ -133,6 +139,26 @@ func (b *Batch) CheckSparse(numLayers int) error {
 		}
 	}
 	return nil
+}
+
+// AttentionProbe reports one layer's attention of one sequence's last new token, for analysis
+// tools (calibrating and evaluating sparse attention). Probs holds the full attention's
+// softmax probabilities of each query head over the N context slots in logical order, head
+// h's at Probs[h*N:(h+1)*N], whatever the layer's mode; Picked, for a sparse layer that
+// attended sparsely, the logical pages it attended to. Both are only valid during the call.
+type AttentionProbe struct {
+	Layer, Seq int
+	Mode       sparse.Mode
+	Heads, N   int
+	Probs      []float32
+	Picked     []int32
+}
+
+// AttentionProber is implemented by backends that can report attention probabilities. With a
+// probe set, Forward is slower (it computes full probabilities in sparse layers too) but its
+// results are unchanged; fn runs on the goroutine that called Forward.
+type AttentionProber interface {
+	SetAttentionProbe(fn func(*AttentionProbe))
 }
 
 // KVType is the element type of a backend's KV cache.
