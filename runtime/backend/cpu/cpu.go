@@ -21,6 +21,8 @@ type Options struct {
 	// NumPages and PageSize size the KV memory: NumPages*PageSize token slots per layer.
 	NumPages int
 	PageSize int
+	// KV is the cache's element type (zero value: f16).
+	KV backend.KVType
 }
 
 type layer struct {
@@ -30,8 +32,8 @@ type layer struct {
 	vBias             []float32
 	qNorm, kNorm      []float32
 	gate, up, down    *matrix
-	// kCache and vCache hold NumPages pages of PageSize slots of kvHeads*headDim floats.
-	kCache, vCache []float32
+	// kCache and vCache hold NumPages pages of PageSize slots of kvHeads*headDim elements.
+	kCache, vCache kvCache
 }
 
 // Backend runs a model on the CPU. It implements backend.Backend.
@@ -45,7 +47,8 @@ type Backend struct {
 	invFreq  []float64
 	numPages int
 	pageSize int
-	kvDim    int // kvHeads*headDim: floats per slot per layer in K (and in V)
+	kvDim    int // kvHeads*headDim: elements per slot per layer in K (and in V)
+	kvType   backend.KVType
 	qDim     int
 
 	// Step buffers, grown to the largest batch and reused.
@@ -96,6 +99,7 @@ func New(m *model.Model, opt Options) (*Backend, error) {
 		numPages: opt.NumPages,
 		pageSize: opt.PageSize,
 		kvDim:    cfg.NumKVHeads * cfg.HeadDim,
+		kvType:   opt.KV,
 		qDim:     cfg.NumHeads * cfg.HeadDim,
 		invFreq:  cfg.RopeInvFreq(),
 	}
@@ -193,8 +197,8 @@ func (b *Backend) loadLayer(i int, lw *model.LayerWeights) error {
 		return fmt.Errorf("KV cache of %d pages x %d slots x %d floats exceeds 2^31 floats a layer; use fewer pages",
 			b.numPages, b.pageSize, b.kvDim)
 	}
-	l.kCache = make([]float32, slots)
-	l.vCache = make([]float32, slots)
+	l.kCache = newKVCache(b.kvType, slots)
+	l.vCache = newKVCache(b.kvType, slots)
 	return nil
 }
 
@@ -211,7 +215,7 @@ func (b *Backend) NumPages() int { return b.numPages }
 func (b *Backend) Close() error {
 	b.pool.close()
 	for i := range b.layers {
-		b.layers[i].kCache, b.layers[i].vCache = nil, nil
+		b.layers[i].kCache, b.layers[i].vCache = kvCache{}, kvCache{}
 	}
 	return nil
 }
@@ -232,8 +236,8 @@ func (b *Backend) CopySlots(moves []kv.Move) error {
 		n := mv.N * b.kvDim
 		for i := range b.layers {
 			l := &b.layers[i]
-			copy(l.kCache[dst:dst+n], l.kCache[src:src+n])
-			copy(l.vCache[dst:dst+n], l.vCache[src:src+n])
+			l.kCache.move(dst, src, n)
+			l.vCache.move(dst, src, n)
 		}
 	}
 	return nil
@@ -257,13 +261,18 @@ func (b *Backend) ShiftKeys(pages []int32, begin, end, delta int) error {
 		s, c := math.Sincos(float64(delta) * b.invFreq[j])
 		cs[j], sn[j] = float32(c), float32(s)
 	}
+	// Rotated in float32 and stored back: in an f16 cache each shift rounds the keys once
+	// more, as a re-prefill at the new positions would round its keys once.
+	row := make([]float32, b.kvDim)
 	for li := range b.layers {
-		k := b.layers[li].kCache
+		k := &b.layers[li].kCache
 		for slot := begin; slot < end; slot++ {
 			off := b.slotOffset(pages, slot)
+			k.load(off, row)
 			for h := 0; h < b.cfg.NumKVHeads; h++ {
-				ropeNeox(k[off+h*hd:off+(h+1)*hd], cs, sn)
+				ropeNeox(row[h*hd:(h+1)*hd], cs, sn)
 			}
+			k.store(off, row)
 		}
 	}
 	return nil
@@ -275,18 +284,20 @@ func (b *Backend) FillCache(pages []int32, n int, seed uint64) error {
 	if err := backend.CheckShift(pages, 0, n, b.pageSize, b.numPages); err != nil {
 		return err
 	}
+	row := make([]float32, b.kvDim)
 	for li := range b.layers {
 		l := &b.layers[li]
 		x := seed*0x9E3779B97F4A7C15 + uint64(li)*0xBF58476D1CE4E5B9 + 1
 		for slot := 0; slot < n; slot++ {
 			off := b.slotOffset(pages, slot)
-			for _, c := range [][]float32{l.kCache[off : off+b.kvDim], l.vCache[off : off+b.kvDim]} {
-				for i := range c {
+			for _, c := range []*kvCache{&l.kCache, &l.vCache} {
+				for i := range row {
 					x ^= x << 13
 					x ^= x >> 7
 					x ^= x << 17
-					c[i] = float32(x>>40)/float32(1<<23) - 1
+					row[i] = float32(x>>40)/float32(1<<23) - 1
 				}
+				c.store(off, row)
 			}
 		}
 	}
@@ -551,8 +562,8 @@ func (b *Backend) storeKV(l *layer, T int) {
 		s := &b.batch.Seqs[b.tokSeq[t]]
 		slot := int(b.tokSlot[t])
 		off := b.slotOffset(s.Pages, slot)
-		copy(l.kCache[off:off+b.kvDim], b.k[t*b.kvDim:(t+1)*b.kvDim])
-		copy(l.vCache[off:off+b.kvDim], b.v[t*b.kvDim:(t+1)*b.kvDim])
+		l.kCache.store(off, b.k[t*b.kvDim:(t+1)*b.kvDim])
+		l.vCache.store(off, b.v[t*b.kvDim:(t+1)*b.kvDim])
 	}
 }
 
@@ -605,11 +616,20 @@ func (a *attnTask) run(lo, hi, w int) {
 		// scores[h*n+j]: query head h of the group against slot first+j.
 		scores := b.attnScratch[w][:group*n]
 		qs := b.q[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
-		scoreRows(qs, hd, group, a.l.kCache, rows, scores, n, scale)
+		out := a.out[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
+		if k := a.l.kCache.f16; k != nil {
+			scoreRowsF16(qs, hd, group, k, rows, scores, n, scale)
+		} else {
+			scoreRows(qs, hd, group, a.l.kCache.f32, rows, scores, n, scale)
+		}
 		for h := 0; h < group; h++ {
 			softmaxInPlace(scores[h*n : (h+1)*n])
 		}
-		pvRows(scores, n, group, a.l.vCache, rows, hd, a.out[t*b.qDim+g*group*hd:t*b.qDim+(g+1)*group*hd])
+		if v := a.l.vCache.f16; v != nil {
+			pvRowsF16(scores, n, group, v, rows, hd, out)
+		} else {
+			pvRows(scores, n, group, a.l.vCache.f32, rows, hd, out)
+		}
 	}
 }
 

@@ -32,6 +32,13 @@ func testModel(t testing.TB, shape string, dt model.DType) *model.Model {
 // the reference's largest logit, that each weight type is allowed. f32/f16/bf16 weights are
 // dequantized exactly, so only float32 arithmetic differs; q8_0 also quantizes activations
 // (as ggml does), which costs about 1/254 per block.
+// cacheRow reads n elements of a KV cache at offset off, as float32.
+func cacheRow(c *kvCache, off, n int) []float32 {
+	out := make([]float32, n)
+	c.load(off, out)
+	return out
+}
+
 func tolerance(dt model.DType) float64 {
 	if dt == model.Q8_0 {
 		return 3e-2
@@ -92,7 +99,8 @@ func TestForwardMatchesReference(t *testing.T) {
 		for _, dt := range testDTypes {
 			t.Run(fmt.Sprintf("%s/%s", shape, dt), func(t *testing.T) {
 				m := testModel(t, shape, dt)
-				be, err := New(m, Options{Threads: 2, NumPages: 16, PageSize: 4})
+				// An f32 cache: the reference is exact; the f16 cache is TestF16Cache's.
+				be, err := New(m, Options{Threads: 2, NumPages: 16, PageSize: 4, KV: backend.KVF32})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -122,7 +130,7 @@ func TestMixedBatch(t *testing.T) {
 	for _, shape := range testShapes {
 		t.Run(shape, func(t *testing.T) {
 			m := testModel(t, shape, model.F32)
-			be, err := New(m, Options{Threads: 2, NumPages: 32, PageSize: 4})
+			be, err := New(m, Options{Threads: 2, NumPages: 32, PageSize: 4, KV: backend.KVF32})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,8 +218,8 @@ func TestPrunedSequence(t *testing.T) {
 			off := b.slotOffset(pages, slot)
 			var out []float32
 			for i := range b.layers {
-				out = append(out, b.layers[i].kCache[off:off+b.kvDim]...)
-				out = append(out, b.layers[i].vCache[off:off+b.kvDim]...)
+				out = append(out, cacheRow(&b.layers[i].kCache, off, b.kvDim)...)
+				out = append(out, cacheRow(&b.layers[i].vCache, off, b.kvDim)...)
 			}
 			return out
 		}
@@ -330,9 +338,19 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 // p+d has the same hidden states as at p, and its cached keys are those at p rotated by d.
 // ShiftKeys on the first must give the second's keys, in every layer (values untouched).
 func TestShiftKeys(t *testing.T) {
-	for _, shape := range []string{"tiny", "tiny-llama"} {
+	for _, c := range []struct {
+		shape string
+		kv    backend.KVType
+		tol   float64
+	}{
+		{"tiny", backend.KVF32, 1e-4}, {"tiny-llama", backend.KVF32, 1e-4},
+		// In f16 both keys are rounded, the shifted one twice (after its first computation and
+		// after the rotation): a few units in the 11th bit apart.
+		{"tiny", backend.KVF16, 3e-3}, {"tiny-llama", backend.KVF16, 3e-3},
+	} {
+		shape := c.shape
 		m := testModel(t, shape, model.F32)
-		opt := Options{Threads: 2, NumPages: 4, PageSize: 8}
+		opt := Options{Threads: 2, NumPages: 4, PageSize: 8, KV: c.kv}
 		a, err := New(m, opt)
 		if err != nil {
 			t.Fatal(err)
@@ -360,14 +378,17 @@ func TestShiftKeys(t *testing.T) {
 		for li := range a.layers {
 			for slot := range tokens {
 				off := a.slotOffset(pages, slot)
+				rowA, rowB := cacheRow(&a.layers[li].kCache, off, a.kvDim), cacheRow(&b.layers[li].kCache, off, b.kvDim)
 				for i := 0; i < a.kvDim; i++ {
-					ka, kb := a.layers[li].kCache[off+i], b.layers[li].kCache[off+i]
-					if slot >= 3 && math.Abs(float64(ka-kb)) > 1e-4*(1+math.Abs(float64(kb))) {
+					ka, kb := rowA[i], rowB[i]
+					if slot >= 3 && math.Abs(float64(ka-kb)) > c.tol*(1+math.Abs(float64(kb))) {
 						t.Fatalf("%s layer %d slot %d: shifted key %v, key computed at the new position %v", shape, li, slot, ka, kb)
 					}
-					if slot < 3 && ka == kb {
-						t.Fatalf("%s layer %d slot %d: a key outside the range was rotated", shape, li, slot)
-					}
+				}
+				// Keys outside the range stay those of their first positions, which differ
+				// from the second backend's (an element may round to the same f16, not a row).
+				if slot < 3 && slices.Equal(rowA, rowB) {
+					t.Fatalf("%s layer %d slot %d: a key outside the range was rotated", shape, li, slot)
 				}
 			}
 		}
@@ -412,5 +433,46 @@ func TestActsQuantization(t *testing.T) {
 	check("the first input again", &a, fa)
 	if &s.q8Acts != a.quantized(&s, n, cols) || s.of != &a {
 		t.Error("the shared quants do not hold the input last quantized")
+	}
+}
+
+// TestF16Cache: with an f16 cache every step's logits stay within the rounding of keys and
+// values (11 significant bits) of the f32 cache's, through prefill chunks and decode steps,
+// and differ from them (the cache really is f16).
+func TestF16Cache(t *testing.T) {
+	for _, shape := range testShapes {
+		m := testModel(t, shape, model.F32)
+		var runs [2][][]float32
+		for i, kvt := range []backend.KVType{backend.KVF16, backend.KVF32} {
+			be, err := New(m, Options{Threads: 2, NumPages: 16, PageSize: 4, KV: kvt})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tokens := randomTokens(rand.New(rand.NewPCG(1, 2)), 23, m.Config.VocabSize)
+			pages := []int32{9, 3, 14, 0, 7, 12, 1}
+			done := 0
+			for _, n := range []int{5, 11, 1, 1, 1, 1, 1, 1, 1} {
+				logits := [][]float32{make([]float32, m.Config.VocabSize)}
+				in := backend.SeqInput{Tokens: tokens[done : done+n], Positions: seqPositions(done, n), Start: done, Pages: pages, Logits: true}
+				if err := be.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, logits); err != nil {
+					t.Fatal(err)
+				}
+				done += n
+				runs[i] = append(runs[i], logits[0])
+			}
+			be.Close()
+		}
+		differ := false
+		for step := range runs[0] {
+			want := make([]float64, len(runs[1][step]))
+			for i, x := range runs[1][step] {
+				want[i] = float64(x)
+			}
+			compareLogits(t, fmt.Sprintf("%s step %d", shape, step), runs[0][step], want, 5e-3)
+			differ = differ || !slices.Equal(runs[0][step], runs[1][step])
+		}
+		if !differ {
+			t.Errorf("%s: the f16 cache gave the f32 cache's logits exactly", shape)
+		}
 	}
 }

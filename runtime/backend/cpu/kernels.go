@@ -254,8 +254,10 @@ func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, 
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
 	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
+		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 2, hd*4)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
+			prefetchRows(unsafe.Pointer(&k[0]), rows[j1:min(j1+attnTile, n)], 2, hd*4)
 			j0 = min(j0, j1-3) // a last tile of one or two keys takes the two before it again
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
@@ -297,8 +299,10 @@ func pvRows(p []float32, pstride, nh int, v []float32, rows []int32, hd int, out
 		for h := 0; h < nh; h++ {
 			clear(out[h*hd : h*hd+c])
 		}
+		prefetchRows(unsafe.Pointer(&v[0]), rows[:min(attnTile, n)], 2, hd*4)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
+			prefetchRows(unsafe.Pointer(&v[0]), rows[j1:min(j1+attnTile, n)], 2, hd*4)
 			for h := 0; h < nh; h += 2 {
 				h1 := min(h+1, nh-1) // an odd head out goes twice: pairs must not overlap, as they add
 				pv2AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
@@ -316,12 +320,126 @@ func pvRows(p []float32, pstride, nh int, v []float32, rows []int32, hd int, out
 	}
 }
 
+// scoreRowsF16 is scoreRows over an f16 key cache (k holds halves; rows are offsets in
+// halves). The keys are widened exactly, so its scores are those of scoreRows over the same
+// keys in float32.
+func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32, sstride int, scale float32) {
+	n := len(rows)
+	if n == 0 || nh == 0 {
+		return
+	}
+	_ = q[nh*hd-1]
+	_ = s[(nh-1)*sstride+n-1]
+	checkRows(rows, hd, len(k))
+	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
+		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 1, hd*2)
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			prefetchRows(unsafe.Pointer(&k[0]), rows[j1:min(j1+attnTile, n)], 1, hd*2)
+			j0 = min(j0, j1-3)
+			for h := 0; h < nh; h += 4 {
+				h = min(h, max(nh-4, 0))
+				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				scores4F16AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
+			}
+		}
+		return
+	}
+	for j, r := range rows {
+		kr := k[r : int(r)+hd]
+		for h := 0; h < nh; h++ {
+			s[h*sstride+j] = dotF16(kr, q[h*hd:(h+1)*hd]) * scale
+		}
+	}
+}
+
+// pvRowsF16 is pvRows over an f16 value cache (offsets in halves).
+func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, out []float32) {
+	n := len(rows)
+	if nh == 0 {
+		return
+	}
+	_ = out[nh*hd-1]
+	if n == 0 {
+		clear(out[:nh*hd])
+		return
+	}
+	_ = p[(nh-1)*pstride+n-1]
+	checkRows(rows, hd, len(v))
+	c := 0
+	if hasAVX2 && hd >= 32 {
+		c = hd &^ 31
+		for h := 0; h < nh; h++ {
+			clear(out[h*hd : h*hd+c])
+		}
+		prefetchRows(unsafe.Pointer(&v[0]), rows[:min(attnTile, n)], 1, hd*2)
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			prefetchRows(unsafe.Pointer(&v[0]), rows[j1:min(j1+attnTile, n)], 1, hd*2)
+			for h := 0; h < nh; h += 2 {
+				h1 := min(h+1, nh-1)
+				pv2F16AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
+			}
+		}
+	}
+	if c < hd {
+		tab := (*[1 << 16]float32)(f16Table)
+		for h := 0; h < nh; h++ {
+			o := out[h*hd+c : (h+1)*hd]
+			clear(o)
+			for j, r := range rows {
+				a := p[h*pstride+j]
+				for i, x := range v[int(r)+c : int(r)+hd] {
+					o[i] += a * tab[x]
+				}
+			}
+		}
+	}
+}
+
+// toF16 rounds src into dst (same length) to nearest even.
+func toF16(dst []uint16, src []float32) {
+	n := len(src)
+	dst = dst[:n]
+	i := 0
+	if hasAVX2 && n >= 8 {
+		i = n &^ 7
+		cvtF32ToF16AVX2(&dst[0], &src[0], i)
+	}
+	for ; i < n; i++ {
+		dst[i] = model.F32ToF16(src[i])
+	}
+}
+
+// fromF16 widens src into dst (same length), exactly.
+func fromF16(dst []float32, src []uint16) {
+	n := len(src)
+	dst = dst[:n]
+	if hasAVX2 && n > 0 {
+		cvtF16AVX2(&dst[0], &src[0], n)
+		return
+	}
+	tab := (*[1 << 16]float32)(f16Table)
+	for i, x := range src {
+		dst[i] = tab[x]
+	}
+}
+
 // prefetch hints that b will be read soon. A tiled product works on short stretches of many
 // rows, too short for the hardware prefetchers to lock on, so it asks for the next rows
 // itself while it computes with the current ones.
 func prefetch(b []byte) {
 	if hasAVX2 && len(b) > 0 {
 		prefetchAVX2(&b[0], len(b))
+	}
+}
+
+// prefetchRows hints that the attention rows at base + rows[j]<<shift (size bytes each) will
+// be read soon: the next tile's, while the current one is computed.
+func prefetchRows(base unsafe.Pointer, rows []int32, shift, size int) {
+	if hasAVX2 && len(rows) > 0 {
+		prefetchRowsAVX2((*byte)(base), &rows[0], len(rows), shift, size)
 	}
 }
 

@@ -679,6 +679,173 @@ pv2row:
 	VZEROUPPER
 	RET
 
+// func scores4F16AVX2(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+//
+// scores4AVX2 over an f16 key cache: rows[j] are offsets in halves, and each 8-key vector is
+// widened (VCVTPH2PS, exact) as it is loaded, so the sums are bit for bit those of
+// scores4AVX2 over the same keys in float32. AX steps through the keys' bytes, two per lane,
+// and indexes the float32 queries scaled by two.
+TEXT ·scores4F16AVX2(SB), NOSPLIT, $0-100
+	MOVQ         q0+0(FP), SI
+	MOVQ         q1+8(FP), DI
+	MOVQ         q2+16(FP), R8
+	MOVQ         q3+24(FP), R9
+	MOVQ         k+32(FP), DX
+	MOVQ         rows+40(FP), BX
+	MOVQ         hd+56(FP), R13
+	SHLQ         $1, R13
+	VBROADCASTSS scale+96(FP), X15
+	XORQ         CX, CX
+
+sc4hblock:
+	MOVQ         n+48(FP), AX
+	SUBQ         $3, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      (BX)(CX*4), R10
+	LEAQ         (DX)(R10*2), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*2), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*2), R12
+	ZERO12
+	XORQ         AX, AX
+
+sc4hloop:
+	VCVTPH2PS    (R10)(AX*1), Y12
+	VCVTPH2PS    (R11)(AX*1), Y13
+	VCVTPH2PS    (R12)(AX*1), Y14
+	VFMADD231PS  (SI)(AX*2), Y12, Y0
+	VFMADD231PS  (SI)(AX*2), Y13, Y4
+	VFMADD231PS  (SI)(AX*2), Y14, Y8
+	VFMADD231PS  (DI)(AX*2), Y12, Y1
+	VFMADD231PS  (DI)(AX*2), Y13, Y5
+	VFMADD231PS  (DI)(AX*2), Y14, Y9
+	VFMADD231PS  (R8)(AX*2), Y12, Y2
+	VFMADD231PS  (R8)(AX*2), Y13, Y6
+	VFMADD231PS  (R8)(AX*2), Y14, Y10
+	VFMADD231PS  (R9)(AX*2), Y12, Y3
+	VFMADD231PS  (R9)(AX*2), Y13, Y7
+	VFMADD231PS  (R9)(AX*2), Y14, Y11
+	ADDQ         $16, AX
+	CMPQ         AX, R13
+	JLT          sc4hloop
+	HADD4(Y0, Y1, Y2, Y3, X0, X1)
+	VMULPS       X15, X0, X0
+	HADD4(Y4, Y5, Y6, Y7, X4, X5)
+	VMULPS       X15, X4, X4
+	HADD4(Y8, Y9, Y10, Y11, X8, X9)
+	VMULPS       X15, X8, X8
+	MOVQ         s0+64(FP), R10
+	LEAQ         (R10)(CX*4), R10
+	VMOVSS       X0, (R10)
+	VMOVSS       X4, 4(R10)
+	VMOVSS       X8, 8(R10)
+	MOVQ         s1+72(FP), R10
+	LEAQ         (R10)(CX*4), R10
+	VEXTRACTPS   $1, X0, (R10)
+	VEXTRACTPS   $1, X4, 4(R10)
+	VEXTRACTPS   $1, X8, 8(R10)
+	MOVQ         s2+80(FP), R10
+	LEAQ         (R10)(CX*4), R10
+	VEXTRACTPS   $2, X0, (R10)
+	VEXTRACTPS   $2, X4, 4(R10)
+	VEXTRACTPS   $2, X8, 8(R10)
+	MOVQ         s3+88(FP), R10
+	LEAQ         (R10)(CX*4), R10
+	VEXTRACTPS   $3, X0, (R10)
+	VEXTRACTPS   $3, X4, 4(R10)
+	VEXTRACTPS   $3, X8, 8(R10)
+	ADDQ         $3, CX
+	CMPQ         CX, n+48(FP)
+	JLT          sc4hblock
+	VZEROUPPER
+	RET
+
+// func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32)
+//
+// pv2AVX2 over an f16 value cache: rows[j] are offsets in halves, each row's 32-column chunk
+// (64 bytes) widened as it is loaded; the sums are those of pv2AVX2 over the values in float32.
+TEXT ·pv2F16AVX2(SB), NOSPLIT, $0-64
+	MOVQ         p0+0(FP), SI
+	MOVQ         p1+8(FP), DI
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R10
+	MOVQ         nc+40(FP), R11
+	MOVQ         o0+48(FP), R8
+	MOVQ         o1+56(FP), R9
+
+pv2hchunk:
+	VMOVUPS      (R8), Y0
+	VMOVUPS      32(R8), Y1
+	VMOVUPS      64(R8), Y2
+	VMOVUPS      96(R8), Y3
+	VMOVUPS      (R9), Y4
+	VMOVUPS      32(R9), Y5
+	VMOVUPS      64(R9), Y6
+	VMOVUPS      96(R9), Y7
+	XORQ         CX, CX
+
+pv2hrow:
+	MOVLQSX      (BX)(CX*4), AX
+	LEAQ         (DX)(AX*2), AX
+	VBROADCASTSS (SI)(CX*4), Y8
+	VBROADCASTSS (DI)(CX*4), Y9
+	VCVTPH2PS    (AX), Y10
+	VCVTPH2PS    16(AX), Y11
+	VCVTPH2PS    32(AX), Y12
+	VCVTPH2PS    48(AX), Y13
+	VFMADD231PS  Y10, Y8, Y0
+	VFMADD231PS  Y11, Y8, Y1
+	VFMADD231PS  Y12, Y8, Y2
+	VFMADD231PS  Y13, Y8, Y3
+	VFMADD231PS  Y10, Y9, Y4
+	VFMADD231PS  Y11, Y9, Y5
+	VFMADD231PS  Y12, Y9, Y6
+	VFMADD231PS  Y13, Y9, Y7
+	INCQ         CX
+	CMPQ         CX, R10
+	JLT          pv2hrow
+	VMOVUPS      Y0, (R8)
+	VMOVUPS      Y1, 32(R8)
+	VMOVUPS      Y2, 64(R8)
+	VMOVUPS      Y3, 96(R8)
+	VMOVUPS      Y4, (R9)
+	VMOVUPS      Y5, 32(R9)
+	VMOVUPS      Y6, 64(R9)
+	VMOVUPS      Y7, 96(R9)
+	ADDQ         $64, DX
+	ADDQ         $128, R8
+	ADDQ         $128, R9
+	DECQ         R11
+	JNZ          pv2hchunk
+	VZEROUPPER
+	RET
+
+// func cvtF32ToF16AVX2(dst *uint16, src *float32, n int)
+//
+// n (a multiple of 8) floats rounded to f16, to nearest even (VCVTPS2PH's immediate 0), as
+// model.F32ToF16 rounds: the KV cache's writes.
+TEXT ·cvtF32ToF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ      dst+0(FP), DI
+	MOVQ      src+8(FP), SI
+	MOVQ      n+16(FP), CX
+
+c2hloop:
+	CMPQ      CX, $8
+	JLT       c2hdone
+	VMOVUPS   (SI), Y0
+	VCVTPS2PH $0, Y0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $16, DI
+	SUBQ      $8, CX
+	JMP       c2hloop
+
+c2hdone:
+	VZEROUPPER
+	RET
+
 DATA q8c<>+0(SB)/4, $0x7fffffff // |x| mask
 DATA q8c<>+4(SB)/4, $0x42fe0000 // 127
 GLOBL q8c<>(SB), RODATA|NOPTR, $8
@@ -771,6 +938,40 @@ pfloop:
 
 pfdone:
 	RET
+
+// func prefetchRowsAVX2(base *byte, rows *int32, n int, shift int, size int)
+//
+// Prefetches n attention rows of size bytes at base + rows[j]<<shift (the row offsets are in
+// elements: shift 1 for an f16 cache, 2 for float32). A KV page is a few KB, so the hardware
+// prefetchers, which stop at 4 KB boundaries, restart cold at every page of a gathered
+// context; asking for the next tile's rows while computing this one's hides that.
+TEXT ·prefetchRowsAVX2(SB), NOSPLIT, $0-40
+	MOVQ p+0(FP), DX
+	MOVQ rows+8(FP), BX
+	MOVQ n+16(FP), CX
+	MOVQ shift+24(FP), R8
+	MOVQ size+32(FP), R9
+	TESTQ CX, CX
+	JEQ  prdone
+
+prrow:
+	MOVLQSX    (BX), SI
+	SHLXQ      R8, SI, SI
+	ADDQ       DX, SI
+	XORQ       AX, AX
+
+prline:
+	PREFETCHT0 (SI)(AX*1)
+	ADDQ       $64, AX
+	CMPQ       AX, R9
+	JLT        prline
+	ADDQ       $4, BX
+	DECQ       CX
+	JNZ        prrow
+
+prdone:
+	RET
+
 
 // Four weight rows against one activation vector (one-token products): the rows are read as
 // four streams at once, which keeps more of memory's bandwidth busy than one row after another,

@@ -221,7 +221,7 @@ func BenchmarkMemRead(b *testing.B) {
 // attnBench builds just enough of a backend for attnTask: the qwen2.5-0.5b attention shape
 // (14 query heads, 2 KV heads of 64), one sequence of ctx tokens on scattered pages of 16,
 // random keys, values and queries, and the last n tokens as the step's queries.
-func attnBench(b *testing.B, ctx, n int) (*Backend, *layer) {
+func attnBench(b *testing.B, ctx, n int, kvt backend.KVType) (*Backend, *layer) {
 	cfg, err := model.Shape("qwen2.5-0.5b")
 	if err != nil {
 		b.Fatal(err)
@@ -233,7 +233,11 @@ func attnBench(b *testing.B, ctx, n int) (*Backend, *layer) {
 	}
 	be.pool = newPool(1)
 	r := rand.New(rand.NewPCG(7, 7))
-	l := &layer{kCache: randVec(r, be.numPages*ps*be.kvDim), vCache: randVec(r, be.numPages*ps*be.kvDim)}
+	l := &layer{kCache: newKVCache(kvt, be.numPages*ps*be.kvDim), vCache: newKVCache(kvt, be.numPages*ps*be.kvDim)}
+	for off := 0; off < be.numPages*ps*be.kvDim; off += be.kvDim {
+		l.kCache.store(off, randVec(r, be.kvDim))
+		l.vCache.store(off, randVec(r, be.kvDim))
+	}
 	table := make([]int32, pages)
 	for i := range table {
 		table[i] = int32(2*i + 1) // every other page: not contiguous
@@ -255,23 +259,25 @@ func attnBench(b *testing.B, ctx, n int) (*Backend, *layer) {
 // step (one query token) at 512 and 4096 tokens of context, and a 64-token prefill chunk at
 // the end of 512.
 func BenchmarkAttention(b *testing.B) {
-	for _, c := range []struct{ ctx, n int }{{512, 1}, {4096, 1}, {512, 64}} {
-		b.Run(fmt.Sprintf("ctx=%d/tokens=%d", c.ctx, c.n), func(b *testing.B) {
-			be, l := attnBench(b, c.ctx, c.n)
-			defer be.pool.close()
-			task := &attnTask{b: be, l: l, out: be.attnOut.f}
-			items := c.n * be.cfg.NumKVHeads
-			// Bytes of K and V the step reads (each token attends to its own prefix).
-			var kv int64
-			for t := 0; t < c.n; t++ {
-				kv += int64(c.ctx-c.n+t+1) * int64(2*be.kvDim*4)
-			}
-			b.SetBytes(kv)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				task.run(0, items, 0)
-			}
-		})
+	for _, c := range []struct{ ctx, n int }{{512, 1}, {4096, 1}, {16384, 1}, {512, 64}} {
+		for _, kvt := range []backend.KVType{backend.KVF16, backend.KVF32} {
+			b.Run(fmt.Sprintf("kv=%s/ctx=%d/tokens=%d", kvt, c.ctx, c.n), func(b *testing.B) {
+				be, l := attnBench(b, c.ctx, c.n, kvt)
+				defer be.pool.close()
+				task := &attnTask{b: be, l: l, out: be.attnOut.f}
+				items := c.n * be.cfg.NumKVHeads
+				// Bytes of K and V the step reads (each token attends to its own prefix).
+				var kv int64
+				for t := 0; t < c.n; t++ {
+					kv += int64(c.ctx-c.n+t+1) * int64(2*be.kvDim*kvt.Bytes())
+				}
+				b.SetBytes(kv)
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					task.run(0, items, 0)
+				}
+			})
+		}
 	}
 }
 

@@ -679,3 +679,126 @@ func TestQuantizeKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionKernelsF16 checks the f16-cache attention kernels: against float64 sums over
+// the rounded keys and values, fast and portable, on the shapes of TestAttentionKernels; and,
+// where the fast kernels run whole blocks (hd a multiple of 32), bit for bit against the
+// float32 kernels over the same rounded values, since widening an f16 is exact.
+func TestAttentionKernelsF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 7))
+	const scale = 0.125
+	for _, hd := range []int{16, 40, 64, 128} {
+		for _, nh := range []int{1, 2, 3, 5, 7, 8} {
+			for _, nk := range []int{1, 2, 3, 4, 7, 33, 97, 98, 200} {
+				kstride := hd*3 + 8
+				k32 := randVec(r, (2*nk+1)*kstride)
+				v32 := randVec(r, len(k32))
+				k16, v16 := make([]uint16, len(k32)), make([]uint16, len(v32))
+				toF16(k16, k32)
+				toF16(v16, v32)
+				fromF16(k32, k16) // the rounded values, for the references
+				fromF16(v32, v16)
+				rows := make([]int32, nk)
+				for j := range rows {
+					rows[j] = int32((2*(nk-1-j)+1)*kstride + 5)
+				}
+				q := randVec(r, nh*hd)
+				sstride := nk + 2
+				p := randVec(r, nh*sstride)
+				for _, fast := range []bool{true, false} {
+					if fast && !hasAVX2 {
+						continue
+					}
+					s := make([]float32, nh*sstride)
+					out := make([]float32, nh*hd+3)
+					s32 := make([]float32, nh*sstride)
+					out32 := make([]float32, nh*hd)
+					for i := range s {
+						s[i], s32[i] = -7, -7
+					}
+					for i := range out {
+						out[i] = -7
+					}
+					run := func() {
+						scoreRowsF16(q, hd, nh, k16, rows, s, sstride, scale)
+						pvRowsF16(p, sstride, nh, v16, rows, hd, out[:nh*hd])
+						scoreRows(q, hd, nh, k32, rows, s32, sstride, scale)
+						pvRows(p, sstride, nh, v32, rows, hd, out32)
+					}
+					if fast {
+						run()
+					} else {
+						portable(run)
+					}
+					what := fmt.Sprintf("fast=%v hd=%d nh=%d nk=%d", fast, hd, nh, nk)
+					exact := fast && hd%32 == 0
+					for h := 0; h < nh; h++ {
+						qh := q[h*hd : (h+1)*hd]
+						for j := 0; j < sstride; j++ {
+							got := s[h*sstride+j]
+							if j >= nk {
+								if got != -7 {
+									t.Fatalf("scoreRowsF16 %s: wrote s[%d] past head %d's scores", what, h*sstride+j, h)
+								}
+								continue
+							}
+							if exact && got != s32[h*sstride+j] {
+								t.Fatalf("scoreRowsF16 %s [%d,%d]: %v, float32 kernel %v", what, h, j, got, s32[h*sstride+j])
+							}
+							kj := k32[rows[j] : int(rows[j])+hd]
+							checkClose(t, fmt.Sprintf("scoreRowsF16 %s [%d,%d]", what, h, j), got, scale*exactDot(qh, kj), scale*absDot(qh, kj))
+						}
+						for d := 0; d < hd; d++ {
+							var want, mag float64
+							for j := 0; j < nk; j++ {
+								x := float64(p[h*sstride+j]) * float64(v32[int(rows[j])+d])
+								want += x
+								mag += math.Abs(x)
+							}
+							if exact && out[h*hd+d] != out32[h*hd+d] {
+								t.Fatalf("pvRowsF16 %s [%d,%d]: %v, float32 kernel %v", what, h, d, out[h*hd+d], out32[h*hd+d])
+							}
+							checkClose(t, fmt.Sprintf("pvRowsF16 %s [%d,%d]", what, h, d), out[h*hd+d], want, mag)
+						}
+					}
+					for i := nh * hd; i < len(out); i++ {
+						if out[i] != -7 {
+							t.Fatalf("pvRowsF16 %s: wrote out[%d] past the heads", what, i)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestToF16: the cache's rounding (VCVTPS2PH in blocks of 8, model.F32ToF16 for the rest)
+// equals model.F32ToF16 bit for bit: ties to even, overflow to infinity, subnormals, zeros of
+// both signs, at lengths around the block.
+func TestToF16(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	specials := []float32{0, float32(math.Copysign(0, -1)), 1, -1, 65504, 65520, 1e6, -1e6, 6e-8, 3e-8, 1e-10,
+		6.1e-5, 1 + 1.0/2048, 1 + 3.0/2048, float32(math.Inf(1)), float32(math.Inf(-1))}
+	for _, n := range []int{1, 7, 8, 9, 16, 23, 64} {
+		src := make([]float32, n)
+		for i := range src {
+			if i < len(specials) && r.IntN(2) == 0 {
+				src[i] = specials[i]
+			} else {
+				src[i] = float32(r.NormFloat64() * math.Pow(10, float64(r.IntN(10)-6)))
+			}
+		}
+		got := make([]uint16, n)
+		toF16(got, src)
+		back := make([]float32, n)
+		fromF16(back, got)
+		for i, x := range src {
+			if want := model.F32ToF16(x); got[i] != want {
+				t.Fatalf("n=%d [%d] %v: %#04x, want %#04x", n, i, x, got[i], want)
+			}
+			if want := model.F16ToF32(got[i]); back[i] != want {
+				t.Fatalf("n=%d [%d] widening %#04x: %v, want %v", n, i, got[i], back[i], want)
+			}
+		}
+	}
+}

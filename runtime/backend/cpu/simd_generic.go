@@ -38,7 +38,17 @@ func pv2AVX2(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *fl
 	panic("unreachable")
 }
 
+func scores4F16AVX2(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	panic("unreachable")
+}
+func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32) {
+	panic("unreachable")
+}
+func cvtF32ToF16AVX2(dst *uint16, src *float32, n int) { panic("unreachable") }
+
 func quantizeQ8AVX2(x *float32, q *int16, d *float32, nb int) { panic("unreachable") }
+
+func prefetchRowsAVX2(p *byte, rows *int32, n int, shift int, size int) { panic("unreachable") }
 
 func prefetchAVX2(p *byte, n int) { panic("unreachable") }
 
