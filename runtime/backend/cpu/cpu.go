@@ -12,6 +12,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/model"
+	"github.com/arborlabs/arbor/runtime/sparse"
 )
 
 // Options size the backend.
@@ -73,6 +74,14 @@ type Backend struct {
 	dyn         dynTask
 	swiglu      swigluTask
 	batch       *backend.Batch
+
+	// DELTA sparse attention: per token, its index in sparse or -1 (attends fully).
+	tokSparse []int32
+	sparse    []sparseSeq
+	nSparse   int
+	// attended[t]: slots token t attended, summed over layers.
+	attended []int
+	probe    func(*backend.AttentionProbe)
 }
 
 // New builds a CPU backend over m's weights. The weights are used in place (not copied); m must
@@ -313,7 +322,13 @@ func (b *Backend) checkSlots(page, off, n int) error {
 }
 
 func (b *Backend) validate(batch *backend.Batch, logits [][]float32) error {
-	return batch.Validate(b.cfg.VocabSize, b.pageSize, b.numPages, logits)
+	if err := batch.Validate(b.cfg.VocabSize, b.pageSize, b.numPages, logits); err != nil {
+		return err
+	}
+	if err := batch.CheckSparse(len(b.layers)); err != nil {
+		return err
+	}
+	return b.checkSparsePages(batch)
 }
 
 // Forward implements backend.Backend.
@@ -353,6 +368,9 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		}
 	}
 	b.batch = batch
+	b.prepareSparse(batch)
+	b.attended = grow(b.attended, T)
+	clear(b.attended)
 
 	for li := range b.layers {
 		l := &b.layers[li]
@@ -366,7 +384,10 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		b.runMatmuls(3)
 		b.positionQK(l, T)
 		b.storeKV(l, T)
-		b.attend(l, T)
+		b.attend(l, li, T)
+		if b.probe != nil {
+			b.probeLayer(li, l)
+		}
 		b.matmul(l.o, &b.attnOut, T, b.x, h, true, nil)
 
 		xn = b.xn.rows(T, h)
@@ -385,8 +406,16 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 	// Logits only for the last token of the sequences that ask for them.
 	b.lastIdx = b.lastIdx[:0]
 	t = 0
+	L := len(b.layers)
 	for si := range batch.Seqs {
-		t += len(batch.Seqs[si].Tokens)
+		s := &batch.Seqs[si]
+		t += len(s.Tokens)
+		last := t - 1
+		s.Context = int(b.tokSlot[last]) + 1
+		if w := cfg.SlidingWindow; w > 0 {
+			s.Context = min(s.Context, w)
+		}
+		s.Attended = (b.attended[last] + L/2) / L
 		if batch.Seqs[si].Logits {
 			b.lastIdx = append(b.lastIdx, si)
 		}
@@ -571,13 +600,20 @@ func (b *Backend) slotOffset(pages []int32, slot int) int {
 	return (int(pages[slot/b.pageSize])*b.pageSize + slot%b.pageSize) * b.kvDim
 }
 
-func (b *Backend) attend(l *layer, T int) {
-	b.attn = attnTask{b: b, l: l, out: b.attnOut.rows(T, b.qDim)}
+func (b *Backend) attend(l *layer, li, T int) {
+	b.attn = attnTask{b: b, l: l, li: li, out: b.attnOut.rows(T, b.qDim)}
 	items := T * b.cfg.NumKVHeads
 	// Causal attention costs more for later tokens: deal items out dynamically, the most
 	// expensive first, instead of in two fixed halves that would leave one worker idle.
 	b.dyn.reset(&b.attn, items, 1, true)
 	b.pool.parallel(&b.dyn, b.pool.n, 1)
+	// Count what each token attended (the last item of a token speaks for all its heads).
+	for t := 0; t < T; t++ {
+		b.attended[t] += int(b.attn.counts(t))
+	}
+	if b.nSparse > 0 {
+		b.selectPages(li)
+	}
 }
 
 // attnTask computes attention for (token, KV head) items: causal over the token's own
@@ -587,7 +623,39 @@ func (b *Backend) attend(l *layer, T int) {
 type attnTask struct {
 	b   *Backend
 	l   *layer
+	li  int
 	out []float32 // [T][qDim]
+}
+
+// counts is the number of slots token t attended in this layer: its sparse rows, or its
+// whole context.
+func (a *attnTask) counts(t int) int32 {
+	b := a.b
+	if k := b.tokSparse[t]; k >= 0 {
+		sp := &b.sparse[k]
+		if sp.cfg.Layers[a.li] == sparse.Sparse {
+			if sp.forced != nil {
+				return int32(pagesSlots(sp.forced, b.pageSize, sp.n))
+			}
+			if len(sp.picked) > 0 {
+				return int32(pagesSlots(sp.picked, b.pageSize, sp.n))
+			}
+		}
+	}
+	slot := int(b.tokSlot[t])
+	if w := b.cfg.SlidingWindow; w > 0 {
+		return int32(min(slot+1, w))
+	}
+	return int32(slot + 1)
+}
+
+// pagesSlots is the number of slots below n in the given logical pages.
+func pagesSlots(pages []int32, pageSize, n int) int {
+	c := 0
+	for _, p := range pages {
+		c += max(0, min(int(p+1)*pageSize, n)-int(p)*pageSize)
+	}
+	return c
 }
 
 func (a *attnTask) run(lo, hi, w int) {
@@ -608,10 +676,23 @@ func (a *attnTask) run(lo, hi, w int) {
 		}
 		end := slot + 1
 		n := end - first
-		// rows[j]: where slot first+j's key (and value) for this KV head starts in the cache.
-		rows := b.attnRows[w][:n]
-		for j := range rows {
-			rows[j] = int32(b.slotOffset(s.Pages, first+j) + g*hd)
+		// rows[j]: where slot first+j's key (and value) for this KV head starts in the cache;
+		// for a token attending sparsely in this layer, its picked pages' slots only.
+		var rows []int32
+		var sp *sparseSeq
+		var mode sparse.Mode
+		if k := b.tokSparse[t]; k >= 0 {
+			sp = &b.sparse[k]
+			mode = sp.cfg.Layers[a.li]
+		}
+		if m, ok := b.sparseRowsFor(sp, mode, s.Pages, g, w); ok {
+			n = m
+			rows = b.attnRows[w][:n]
+		} else {
+			rows = b.attnRows[w][:n]
+			for j := range rows {
+				rows[j] = int32(b.slotOffset(s.Pages, first+j) + g*hd)
+			}
 		}
 		// scores[h*n+j]: query head h of the group against slot first+j.
 		scores := b.attnScratch[w][:group*n]
@@ -624,6 +705,9 @@ func (a *attnTask) run(lo, hi, w int) {
 		}
 		for h := 0; h < group; h++ {
 			softmaxInPlace(scores[h*n : (h+1)*n])
+		}
+		if mode == sparse.Select {
+			slotMax(scores, group, n, sp.tokMax[g*n:(g+1)*n])
 		}
 		if v := a.l.vCache.f16; v != nil {
 			pvRowsF16(scores, n, group, v, rows, hd, out)

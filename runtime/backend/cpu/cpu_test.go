@@ -28,10 +28,6 @@ func testModel(t testing.TB, shape string, dt model.DType) *model.Model {
 	return &model.Model{Config: cfg, Weights: *w}
 }
 
-// tolerance is the largest max-abs logit difference to the float64 reference, relative to
-// the reference's largest logit, that each weight type is allowed. f32/f16/bf16 weights are
-// dequantized exactly, so only float32 arithmetic differs; q8_0 also quantizes activations
-// (as ggml does), which costs about 1/254 per block.
 // cacheRow reads n elements of a KV cache at offset off, as float32.
 func cacheRow(c *kvCache, off, n int) []float32 {
 	out := make([]float32, n)
@@ -39,6 +35,10 @@ func cacheRow(c *kvCache, off, n int) []float32 {
 	return out
 }
 
+// tolerance is the largest max-abs logit difference to the float64 reference, relative to
+// the reference's largest logit, that each weight type is allowed. f32/f16/bf16 weights are
+// dequantized exactly, so only float32 arithmetic differs; q8_0 also quantizes activations
+// (as ggml does), which costs about 1/254 per block.
 func tolerance(dt model.DType) float64 {
 	if dt == model.Q8_0 {
 		return 3e-2

@@ -11,6 +11,12 @@ import (
 // over all earlier tokens, no pages, no threads, no buffers. It returns the logits of every
 // token. positions are the RoPE positions of the tokens (after pruning they may have gaps).
 func refForward(cfg *model.Config, w *model.Weights, tokens, positions []int32) [][]float64 {
+	return refForwardMasked(cfg, w, tokens, positions, nil)
+}
+
+// refForwardMasked is refForward where, if allow is set, token t of layer li attends only to
+// the earlier tokens j with allow(li, t, j): sparse attention's reference.
+func refForwardMasked(cfg *model.Config, w *model.Weights, tokens, positions []int32, allow func(li, t, j int) bool) [][]float64 {
 	f64 := func(t *model.Tensor) []float64 {
 		if t == nil {
 			return nil
@@ -112,6 +118,10 @@ func refForward(cfg *model.Config, w *model.Weights, tokens, positions []int32) 
 				scores := make([]float64, t+1-first)
 				m := math.Inf(-1)
 				for j := first; j <= t; j++ {
+					if allow != nil && !allow(li, t, j) {
+						scores[j-first] = math.Inf(-1)
+						continue
+					}
 					s := 0.0
 					for d := 0; d < hd; d++ {
 						s += q[d] * ks[j][kvh*hd+d]
