@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/kv"
@@ -82,6 +83,7 @@ type Backend struct {
 	// attended[t]: slots token t attended, summed over layers.
 	attended []int
 	probe    func(*backend.AttentionProbe)
+	attnTime AttentionTime
 }
 
 // New builds a CPU backend over m's weights. The weights are used in place (not copied); m must
@@ -601,6 +603,15 @@ func (b *Backend) slotOffset(pages []int32, slot int) int {
 }
 
 func (b *Backend) attend(l *layer, li, T int) {
+	start := time.Now()
+	mode := sparse.Full
+	if b.nSparse > 0 {
+		mode = b.sparse[0].cfg.Layers[li]
+	}
+	defer func() {
+		b.attnTime.Layers[mode]++
+		b.attnTime.Nanos[mode] += time.Since(start).Nanoseconds()
+	}()
 	b.attn = attnTask{b: b, l: l, li: li, out: b.attnOut.rows(T, b.qDim)}
 	items := T * b.cfg.NumKVHeads
 	// Causal attention costs more for later tokens: deal items out dynamically, the most

@@ -197,3 +197,15 @@ func growDoubling[T any](s []T, n int) []T {
 	}
 	return s[:n]
 }
+
+// AttentionTime is the wall time the attention of a backend's layers took since it was made
+// (scores, softmax, weighted values and, in select layers, the picks), by the layer's mode
+// for the step's sparse tokens: a layer of a step with no token attending sparsely counts as
+// full. Benchmarks compare a sparse layer's time with a full one's.
+type AttentionTime struct {
+	Layers [3]int64 // layer passes, by sparse.Mode
+	Nanos  [3]int64
+}
+
+// AttentionTime returns the attention time so far.
+func (b *Backend) AttentionTime() AttentionTime { return b.attnTime }
