@@ -21,6 +21,7 @@ type Options struct {
 	// NumPages and PageSize size the KV memory: NumPages*PageSize token slots per layer.
 	NumPages int
 	PageSize int
+	KV       backend.KVType // the KV cache's element type (KVF16 by default)
 }
 
 type layer struct {
