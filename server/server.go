@@ -285,10 +285,16 @@ func (st *modelState) sparseFor(sa *openai.SparseAttention) (*sparse.Config, err
 		return nil, nil
 	}
 	var c sparse.Config
-	if st.model.Sparse != nil {
+	switch {
+	case st.model.Sparse != nil:
 		c = *st.model.Sparse // Layers is shared, never written
-	} else {
+	case st.model.Layers > 0:
 		c = st.defaultSparse()
+	default:
+		// Without the model's depth there is no placement to make, and a config of the wrong
+		// depth would fail the whole batch's step in the backend.
+		return nil, openai.BadRequest("sparse_attention",
+			"'sparse_attention': this server has no sparse-attention placement for its model")
 	}
 	if sa.Budget > 0 {
 		c.Budget = sa.Budget

@@ -66,7 +66,12 @@ func TestSparseAttentionReachesEngine(t *testing.T) {
 		}
 	}
 
-	ts := startServer(t, newScripted(t, "ok"), Model{Layers: layers}, Options{})
+	// A server that does not know its model's depth cannot place "delta" itself.
+	ts := startServer(t, newScripted(t, "ok"), Model{}, Options{})
+	if status, _, b := ts.post(t, "/v1/completions", `{"prompt": "hi", "sparse_attention": "delta"}`); status != 400 {
+		t.Fatalf("delta without the model's layers: %d %s", status, b)
+	}
+	ts = startServer(t, newScripted(t, "ok"), Model{Layers: layers}, Options{})
 	for _, path := range []string{"/v1/chat/completions", "/v1/completions"} {
 		body := `{"prompt": "hi", "sparse_attention": {"type": "delta", "budget": 0}}`
 		if path == "/v1/chat/completions" {
