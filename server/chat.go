@@ -169,6 +169,10 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err := checkContext(len(prompt), maxTokens, st.gen.MaxContext()); err != nil {
 		return err
 	}
+	sparseCfg, err := st.sparseFor(req.SparseAttention)
+	if err != nil {
+		return err
+	}
 	base := engine.Request{
 		Prompt:      prompt,
 		MaxTokens:   req.MaxTokens,
@@ -178,6 +182,7 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		Logprobs:    req.Logprobs,
 		TopLogprobs: req.TopLogprobs,
 		Grammar:     req.Grammar,
+		Sparse:      sparseCfg,
 	}
 	reqs := choiceRequests(base, req.N)
 	format, reasoning := st.toolFormat, st.reasoning

@@ -41,6 +41,10 @@ func (s *Server) completions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	sparseCfg, err := st.sparseFor(req.SparseAttention)
+	if err != nil {
+		return err
+	}
 	var reqs []engine.Request
 	promptTokens := 0
 	for i, p := range req.Prompts {
@@ -88,6 +92,7 @@ func (s *Server) completions(c echo.Context) error {
 			StopTokens:  st.tok.EOS(),
 			StopStrings: req.Stop,
 			Logprobs:    req.Logprobs != nil,
+			Sparse:      sparseCfg,
 		}
 		if req.Logprobs != nil {
 			base.TopLogprobs = *req.Logprobs

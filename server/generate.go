@@ -182,5 +182,6 @@ func usageOf(results []*engine.Result, choicesPerPrompt int) *openai.Usage {
 		u.CompletionTokens += r.CompletionTokens
 	}
 	u.TotalTokens = u.PromptTokens + u.CompletionTokens
+	u.AddAttention(results)
 	return u
 }

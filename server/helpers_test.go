@@ -202,6 +202,10 @@ type scripted struct {
 	ctx    int
 	pieces []string
 	finish string
+	// result, when set, adds to each request's result (figures the engine would fill);
+	// stats are what Stats reports.
+	result func(engine.Request, *engine.Result)
+	stats  engine.Stats
 
 	mu   sync.Mutex
 	reqs []engine.Request
@@ -229,8 +233,12 @@ func (g *scripted) Submit(ctx context.Context, req engine.Request) (EventStream,
 		ids = append(ids, int32(100+i))
 		text.WriteString(p)
 	}
-	send(engine.Event{Token: -1, Done: true, Result: &engine.Result{IDs: ids, Text: text.String(),
-		PromptTokens: len(req.Prompt), CompletionTokens: len(ids), FinishReason: g.finish}})
+	res := &engine.Result{IDs: ids, Text: text.String(), PromptTokens: len(req.Prompt), CompletionTokens: len(ids),
+		FinishReason: g.finish}
+	if g.result != nil {
+		g.result(req, res)
+	}
+	send(engine.Event{Token: -1, Done: true, Result: res})
 	return st, nil
 }
 
@@ -240,7 +248,7 @@ func (g *scripted) requests() []engine.Request {
 	return append([]engine.Request(nil), g.reqs...)
 }
 
-func (g *scripted) Stats() engine.Stats                { return engine.Stats{} }
+func (g *scripted) Stats() engine.Stats                { return g.stats }
 func (g *scripted) MaxContext() int                    { return g.ctx }
 func (g *scripted) Tokenizer() *tokenizer.Tokenizer    { return g.tok }
 func (g *scripted) Shutdown(ctx context.Context) error { return nil }

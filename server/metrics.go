@@ -95,6 +95,13 @@ func newMetrics(s *Server) *metrics {
 			func(s engine.Stats) float64 { return float64(s.GrammarLatePicks) }),
 		counter("forced_tokens_total", "Output tokens written by the runtime (tool results), not sampled.",
 			func(s engine.Stats) float64 { return float64(s.ForcedTokens) }),
+		// Their ratio is the share of the KV cache decode steps read: 1 under full attention,
+		// less where sparse attention skipped pages.
+		counter("attention_attended_tokens_total",
+			"Context tokens decode steps attended to (averaged over layers; fewer than the context under sparse attention).",
+			func(s engine.Stats) float64 { return float64(s.AttendedTokens) }),
+		counter("attention_context_tokens_total", "Context tokens decode steps could attend to.",
+			func(s engine.Stats) float64 { return float64(s.ContextTokens) }),
 		gauge("kv_cache_cached_pages", "KV pages kept for the prefix cache (in use or free).",
 			func(s engine.Stats) float64 { return float64(s.KVPagesCached) }),
 		gauge("kv_cache_pages_in_use", "KV pages in use (of kv_cache_pages).",

@@ -23,6 +23,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/runtime/sparse"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
 	"github.com/arborlabs/arbor/server/openai"
 	"github.com/arborlabs/arbor/tools"
@@ -75,6 +76,13 @@ type Model struct {
 	ChatTemplate string
 	// Created is reported in /v1/models (zero: the time Ready was called).
 	Created time.Time
+	// Layers is the model's layer count, which a request's sparse_attention "delta" is placed
+	// over when the server has no config of its own (sparse.DefaultConfig).
+	Layers int
+	// Sparse is the sparse-attention config of requests that do not say (arbor serve
+	// --sparse delta), and the one whose layer placement a request's budget and recent
+	// override; nil: full attention unless a request asks.
+	Sparse *sparse.Config
 }
 
 // Options configure a Server.
@@ -130,6 +138,9 @@ type modelState struct {
 	reasoning  bool
 	created    int64
 	tokCache   sync.Map // int32 -> tokenInfo, the text and bytes of tokens for logprobs
+
+	sparseOnce    sync.Once
+	sparseDefault sparse.Config
 }
 
 // New makes a server; call Ready when the model is loaded.
@@ -260,6 +271,50 @@ func (st *modelState) checkModel(name string) error {
 		Param:   openai.StrPtr("model"),
 		Code:    openai.StrPtr("model_not_found"),
 		Message: fmt.Sprintf("the model %q does not exist; this server serves %q", name, st.model.Name)}
+}
+
+// sparseFor is the sparse-attention config of a request whose sparse_attention field is sa
+// (nil: absent): the server's default when absent, none for "none"; for "delta", the
+// server's config (or the default placement for the model's layers when it has none) with
+// the request's budget and recent, if given, in place of its own.
+func (st *modelState) sparseFor(sa *openai.SparseAttention) (*sparse.Config, error) {
+	switch {
+	case sa == nil:
+		return st.model.Sparse, nil
+	case !sa.Delta:
+		return nil, nil
+	}
+	var c sparse.Config
+	switch {
+	case st.model.Sparse != nil:
+		c = *st.model.Sparse // Layers is shared, never written
+	case st.model.Layers > 0:
+		c = st.defaultSparse()
+	default:
+		// Without the model's depth there is no placement to make, and a config of the wrong
+		// depth would fail the whole batch's step in the backend.
+		return nil, openai.BadRequest("sparse_attention",
+			"'sparse_attention': this server has no sparse-attention placement for its model")
+	}
+	if sa.Budget > 0 {
+		c.Budget = sa.Budget
+	}
+	if sa.Recent > 0 {
+		c.Recent = sa.Recent
+	}
+	// The layer modes were checked against the model at start-up (or are the default
+	// placement's); this checks what the request changed.
+	if err := c.Validate(len(c.Layers)); err != nil {
+		return nil, openai.BadRequest("sparse_attention", "'sparse_attention': %v", err)
+	}
+	return &c, nil
+}
+
+// defaultSparse is the default placement for the model's layers, made once: every "delta"
+// request of a server without a config of its own shares it.
+func (st *modelState) defaultSparse() sparse.Config {
+	st.sparseOnce.Do(func() { st.sparseDefault = sparse.DefaultConfig(st.model.Layers) })
+	return st.sparseDefault
 }
 
 // Context keys for what the request log reports.

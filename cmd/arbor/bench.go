@@ -47,6 +47,16 @@ type benchResult struct {
 	// Compilations is the number of graphs the backend compiled during the whole run
 	// (warm-up included), for backends that compile (xla); absent otherwise.
 	Compilations *int `json:"compilations,omitempty"`
+	// KV is the KV cache's element type (--kv-dtype).
+	KV string `json:"kv_dtype"`
+	// Sparse is the decode steps' attention: "none" or "delta", with the selection's pages.
+	// AttendedShare is the context slots the decode tokens attended to over the ones they
+	// could have (averaged over layers, as the backend reports them); absent when the
+	// backend reports none.
+	Sparse        string   `json:"sparse"`
+	SparseBudget  int      `json:"sparse_budget,omitempty"`
+	SparseRecent  int      `json:"sparse_recent,omitempty"`
+	AttendedShare *float64 `json:"attended_share,omitempty"`
 }
 
 // cmdBench times prefill and decode straight through the backend (no tokenizer, sampler or
@@ -65,8 +75,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	backendKind := fs.String("backend", "cpu", backendHelp)
 	bwMB := fs.Int("bandwidth-mb", 1024, "buffer size for the memory bandwidth measurement, MiB (0: skip)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
+	long := addLongContextFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := long.check(); err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	if *modelPath == "" {
 		return errors.New("bench: --model is required")
@@ -83,6 +97,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	defer m.Close()
 	cfg := m.Config
+	sparseCfg, err := long.sparseConfig(cfg.NumLayers)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
 
 	const pageSize = 16
 	if *contextTokens > 0 {
@@ -91,7 +109,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	perSeq := *promptTokens + *newTokens + 1
 	pagesPerSeq := (perSeq + pageSize - 1) / pageSize
 	numPages := pagesPerSeq**batch + pagesPerSeq
-	be, err := newBackend(*backendKind, m, *threads, pageSize, numPages)
+	be, err := newBackend(*backendKind, m, *threads, pageSize, numPages, long.kv)
 	if err != nil {
 		return err
 	}
@@ -102,6 +120,10 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		Model: *modelPath, Backend: *backendKind, Arch: cfg.Arch, Params: int64(numParams(&m.Weights)),
 		Layers: cfg.NumLayers, Hidden: cfg.HiddenSize, Threads: *threads, Batch: *batch,
 		PromptTokens: *promptTokens, NewTokens: *newTokens, ContextTokens: *contextTokens,
+		KV: long.kv.String(), Sparse: "none",
+	}
+	if sparseCfg != nil {
+		res.Sparse, res.SparseBudget, res.SparseRecent = "delta", sparseCfg.Budget, sparseCfg.Recent
 	}
 	if res.Backend == "" {
 		res.Backend = "cpu"
@@ -114,8 +136,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if len(m.Weights.Layers) > 0 && m.Weights.Layers[0].Q != nil {
 		res.DType = m.Weights.Layers[0].Q.DType.String()
 	}
-	fmt.Fprintf(stderr, "bench: %s (%s, %s, %d layers, %.0fM parameters), %d threads, batch %d\n",
-		*modelPath, cfg.Arch, res.DType, cfg.NumLayers, float64(res.Params)/1e6, *threads, *batch)
+	fmt.Fprintf(stderr, "bench: %s (%s, %s, %d layers, %.0fM parameters), %d threads, batch %d, %s KV cache, "+
+		"sparse attention %s\n", *modelPath, cfg.Arch, res.DType, cfg.NumLayers, float64(res.Params)/1e6, *threads,
+		*batch, res.KV, describeSparse(sparseCfg))
 	if *bwMB > 0 && res.WeightBytesPerToken > 0 {
 		fmt.Fprintf(stderr, "bench: measuring memory read bandwidth over %d MiB...\n", *bwMB)
 		bw := cpu.MeasureReadBandwidth(*bwMB<<20, *threads)
@@ -226,6 +249,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	b := &backend.Batch{Seqs: make([]backend.SeqInput, *batch)}
 	tok := make([]int32, *batch)
 	posv := make([]int32, *batch)
+	var attended, context int64
 	start = time.Now()
 	report := start
 	for step := 0; step < *newTokens; step++ {
@@ -236,13 +260,15 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			}
 			tok[i], posv[i] = next[i], int32(at)
 			b.Seqs[i] = backend.SeqInput{Tokens: tok[i : i+1], Positions: posv[i : i+1], Start: at,
-				Pages: s.Pages(), Logits: true}
+				Pages: s.Pages(), Logits: true, Sparse: sparseCfg}
 		}
 		if err := forward(b); err != nil {
 			return err
 		}
 		for i := range seqs {
 			next[i] = argmax(logits[i])
+			attended += int64(b.Seqs[i].Attended)
+			context += int64(b.Seqs[i].Context)
 		}
 		if now := time.Now(); now.Sub(report) > 5*time.Second {
 			report = now
@@ -258,6 +284,12 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "bench: decode %d x %d tokens in %.2fs: %.1f tokens/s (%.0f%% of the memory bandwidth)\n",
 		*batch, *newTokens, res.DecodeSeconds, res.DecodeTokensPerS, 100*res.DecodeBandwidthShare)
+	if context > 0 {
+		share := float64(attended) / float64(context)
+		res.AttendedShare = &share
+		fmt.Fprintf(stderr, "bench: decode tokens attended to %.1f%% of their context (%s KV cache, sparse "+
+			"attention %s)\n", 100*share, res.KV, describeSparse(sparseCfg))
+	}
 	if c, ok := be.(interface{ Compilations() int }); ok {
 		n := c.Compilations()
 		res.Compilations = &n

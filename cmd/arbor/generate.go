@@ -49,8 +49,12 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	backendKind := fs.String("backend", "cpu", backendHelp)
 	ctxLen := fs.Int("ctx", 4096, "the most tokens (prompt and generated) the KV cache holds")
 	asJSON := fs.Bool("json", false, "print one JSON object (ids, text, speeds) instead of streaming text")
+	long := addLongContextFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := long.check(); err != nil {
+		return fmt.Errorf("generate: %w", err)
 	}
 	if (*prompt == "") == (*promptIDs == "") {
 		return errors.New("generate: give exactly one of --prompt and --prompt-ids")
@@ -64,6 +68,10 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 	defer m.Close()
 	tok := m.Tokenizer
+	sparseCfg, err := long.sparseConfig(m.Config.NumLayers)
+	if err != nil {
+		return fmt.Errorf("generate: %w", err)
+	}
 
 	ids, err := promptTokens(tok, m.Config.VocabSize, *prompt, *promptIDs, *useChat)
 	if err != nil {
@@ -80,12 +88,12 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	}
 
 	pageSize := 16
-	be, err := newBackend(*backendKind, m, *threads, pageSize, (*ctxLen+pageSize-1)/pageSize)
+	be, err := newBackend(*backendKind, m, *threads, pageSize, (*ctxLen+pageSize-1)/pageSize, long.kv)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
 	}
 	defer be.Close()
-	eng := engine.New(be, tok, engine.Options{MaxContext: *ctxLen})
+	eng := engine.New(be, tok, engine.Options{MaxContext: *ctxLen, NumLayers: m.Config.NumLayers})
 	defer eng.Shutdown(context.Background())
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -106,6 +114,7 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 		MaxTokens:  *maxTokens,
 		Sampling:   params,
 		StopTokens: stopTokens(m),
+		Sparse:     sparseCfg,
 	}, emit)
 	if err != nil {
 		return fmt.Errorf("generate: %w", err)
@@ -120,6 +129,10 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintln(out)
 	fmt.Fprintf(stderr, "arbor: %d prompt tokens at %.1f tokens/s, %d generated at %.1f tokens/s (%s)\n",
 		res.PromptTokens, res.PrefillTokensPerS, res.CompletionTokens, res.DecodeTokensPerS, res.FinishReason)
+	if sparseCfg != nil && res.ContextTokens > 0 {
+		fmt.Fprintf(stderr, "arbor: sparse attention %s: decode steps attended to %.1f%% of their context\n",
+			describeSparse(sparseCfg), 100*float64(res.AttendedTokens)/float64(res.ContextTokens))
+	}
 	return nil
 }
 

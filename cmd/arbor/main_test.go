@@ -188,6 +188,10 @@ func TestBadInvocations(t *testing.T) {
 		{"serve", "--allow-tool-host", "example.com:99999"},
 		{"serve", "--cors-origin", "localhost:3000"},
 		{"serve", "--cors-origin", "http://example.com/app"},
+		{"generate", "--prompt", "a", "--kv-dtype", "f8"},
+		{"serve", "--kv-dtype", "f8"},
+		{"serve", "--sparse", "full"},
+		{"serve", "--sparse-budget", "8"},
 	}
 	for _, args := range cases {
 		if _, _, err := arbor(t, "", args...); err == nil {

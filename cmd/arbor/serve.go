@@ -77,8 +77,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	toolCache := fs.Int("tool-cache", 1024, "tool results kept across requests, keyed by tool and arguments "+
 		"(0: per request only)")
 	toolCacheTTL := fs.Duration("tool-cache-ttl", 10*time.Minute, "how long a cached tool result stays valid")
+	long := addLongContextFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if err := long.check(); err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	if k := os.Getenv("ARBOR_API_KEY"); k != "" {
 		keys = append(keys, k)
@@ -139,7 +143,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	loadDone := make(chan loaded, 1)
 	go func() {
 		eng, cleanup, err := loadEngine(log, srv, *modelPath, *servedName, template, *backendKind, *threads,
-			*ctxLen, *kvPages, *maxSeqs, *maxQueue, *stepTokens)
+			*ctxLen, *kvPages, *maxSeqs, *maxQueue, *stepTokens, long)
 		loadDone <- loaded{eng, cleanup, err}
 	}()
 	var ld loaded
@@ -186,9 +190,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 }
 
 // loadEngine loads the model, starts its engine and hands it to the server. cleanup frees the
-// engine, the backend and the model.
+// engine, the backend and the model. The sparse-attention flags are checked against the model
+// here, once its layer count is known.
 func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, backendKind string, threads,
-	ctxLen, kvPages, maxSeqs, maxQueue, stepTokens int) (*engine.Engine, func(), error) {
+	ctxLen, kvPages, maxSeqs, maxQueue, stepTokens int, long *longContextFlags) (*engine.Engine, func(), error) {
 	start := time.Now()
 	demoModel := path == ""
 	if demoModel {
@@ -199,17 +204,22 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 	if err != nil {
 		return nil, nil, fmt.Errorf("serve: %w", err)
 	}
+	sparseCfg, err := long.sparseConfig(m.Config.NumLayers)
+	if err != nil {
+		m.Close()
+		return nil, nil, fmt.Errorf("serve: %w", err)
+	}
 	const pageSize = 16
 	if kvPages == 0 {
 		kvPages = 4 * ((ctxLen + pageSize - 1) / pageSize)
 	}
-	be, err := newBackend(backendKind, m, threads, pageSize, kvPages)
+	be, err := newBackend(backendKind, m, threads, pageSize, kvPages, long.kv)
 	if err != nil {
 		m.Close()
 		return nil, nil, fmt.Errorf("serve: backend: %w", err)
 	}
 	eng := engine.New(be, m.Tokenizer, engine.Options{MaxContext: ctxLen, StepTokens: stepTokens,
-		MaxSeqs: maxSeqs, MaxQueue: maxQueue})
+		MaxSeqs: maxSeqs, MaxQueue: maxQueue, NumLayers: m.Config.NumLayers})
 	cleanup := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -224,12 +234,13 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 		}
 	}
 	if err := srv.Ready(server.FromEngine(eng), server.Model{Name: name, Path: path, Demo: demoModel,
-		ChatTemplate: template}); err != nil {
+		ChatTemplate: template, Layers: m.Config.NumLayers, Sparse: sparseCfg}); err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	log.Info("model loaded", "model", name, "path", path, "demo", demoModel, "seconds", time.Since(start).Seconds(),
-		"context", eng.MaxContext(), "kv_pages", kvPages, "max_seqs", maxSeqs, "max_queue", maxQueue)
+		"context", eng.MaxContext(), "kv_pages", kvPages, "kv_dtype", long.kv.String(), "sparse",
+		describeSparse(sparseCfg), "max_seqs", maxSeqs, "max_queue", maxQueue)
 	return eng, cleanup, nil
 }
 

@@ -2,10 +2,16 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/arborlabs/arbor/runtime/sparse"
 )
 
 // TestServeAccessFlags starts arbor serve with --cors-origin and the metrics key from the
@@ -69,5 +75,28 @@ func TestServeAccessFlags(t *testing.T) {
 		case <-time.After(60 * time.Second):
 			t.Fatal("serve did not stop")
 		}
+	}
+}
+
+// TestServeSparseConfigCheckedAgainstModel: a sparse config for another depth than the
+// model's stops serve once the model is loaded, with an error naming the flag.
+func TestServeSparseConfigCheckedAgainstModel(t *testing.T) {
+	wrong := filepath.Join(t.TempDir(), "wrong.json")
+	b, _ := json.Marshal(sparse.DefaultConfig(4)) // the demo model has 2 layers
+	if err := os.WriteFile(wrong, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(context.Background(), []string{"--addr", "127.0.0.1:0", "--ctx", "64", "--sparse", "delta",
+			"--sparse-config", wrong}, io.Discard, nil)
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "--sparse-config") {
+			t.Fatalf("serve with a 4-layer sparse config on a 2-layer model: %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve did not stop")
 	}
 }

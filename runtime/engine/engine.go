@@ -21,6 +21,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/sample"
+	"github.com/arborlabs/arbor/runtime/sparse"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
 )
 
@@ -66,6 +67,11 @@ type Request struct {
 	// dropped span.
 	Hook           Hook
 	PositionPolicy PositionPolicy
+	// Sparse, when set, asks for DELTA sparse attention on this request's decode steps (see
+	// backend.SeqInput.Sparse: contexts shorter than the selection still attend fully); nil
+	// means full attention. The engine only passes it on, never changes it, so choices of
+	// one request may share it.
+	Sparse *sparse.Config
 }
 
 // Event is one step of output: a new token and the text it completes (possibly empty while a
@@ -103,6 +109,14 @@ type Result struct {
 	PrunedTokens int `json:"pruned_tokens,omitempty"`
 	ForcedTokens int `json:"forced_tokens,omitempty"`
 	Calls        int `json:"calls,omitempty"`
+	// AttendedTokens and ContextTokens sum, over this request's decode steps (one new token),
+	// the context slots the token attended to (averaged over layers, as the backend reports
+	// them) and the ones it could have: their ratio is the share of the KV cache sparse
+	// attention read. Equal under full attention. SparseAttention says the request asked
+	// for sparse attention (Request.Sparse set).
+	AttendedTokens  int64 `json:"attended_tokens"`
+	ContextTokens   int64 `json:"context_tokens"`
+	SparseAttention bool  `json:"sparse_attention,omitempty"`
 }
 
 // Options tune the engine.
@@ -119,6 +133,11 @@ type Options struct {
 	MaxQueue int
 	// NoPrefixCache turns off sharing the KV pages of a common prompt prefix between requests.
 	NoPrefixCache bool
+	// NumLayers is the model's layer count, against which Validate checks a request's sparse
+	// config, so that a config that does not fit the model is the request's error rather than
+	// a failed step for every sequence batched with it. 0: not checked here (the backend
+	// still refuses it).
+	NumLayers int
 }
 
 // Engine runs requests on a backend. Its methods are safe for concurrent use.
@@ -165,6 +184,7 @@ type counters struct {
 	preemptions, steps, stepTok atomic.Int64
 	calls, forced, pruned       atomic.Int64
 	latePicks                   atomic.Int64
+	attended, context           atomic.Int64
 }
 
 // Stats are the engine's figures for metrics.
@@ -182,6 +202,9 @@ type Stats struct {
 	// GrammarLatePicks counts grammar picks that outlasted their step: their sequence paused
 	// while the others stepped on.
 	GrammarLatePicks int64
+	// AttendedTokens and ContextTokens are the totals of Result's: context slots attended to
+	// by decode tokens, and the ones they could have attended to.
+	AttendedTokens, ContextTokens int64
 }
 
 // New makes an engine over a backend whose KV memory the engine's page pool describes, and
@@ -241,6 +264,8 @@ func (e *Engine) Stats() Stats {
 		PrunedTokens:  e.stats.pruned.Load(),
 
 		GrammarLatePicks: e.stats.latePicks.Load(),
+		AttendedTokens:   e.stats.attended.Load(),
+		ContextTokens:    e.stats.context.Load(),
 	}
 }
 
@@ -267,6 +292,15 @@ func (e *Engine) Validate(req *Request) error {
 	}
 	if err := req.Sampling.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if c := req.Sparse; c != nil {
+		if e.opt.NumLayers > 0 {
+			if err := c.Validate(e.opt.NumLayers); err != nil {
+				return fmt.Errorf("%w: %w", ErrBadRequest, err)
+			}
+		} else if c.Budget < 1 || c.Recent < 1 {
+			return fmt.Errorf("%w: sparse budget %d and recent %d must be at least 1", ErrBadRequest, c.Budget, c.Recent)
+		}
 	}
 	return nil
 }
@@ -541,6 +575,14 @@ func (e *Engine) stepOnce() (bool, error) {
 		} else {
 			s.decodeTime += elapsed
 		}
+		// Sparse attention applies to single-token steps only (backend.SeqInput.Sparse), so
+		// those are the steps whose attended share means something.
+		if in := &e.batch.Seqs[i]; len(in.Tokens) == 1 {
+			s.result.AttendedTokens += int64(in.Attended)
+			s.result.ContextTokens += int64(in.Context)
+			e.stats.attended.Add(int64(in.Attended))
+			e.stats.context.Add(int64(in.Context))
+		}
 		if !e.batch.Seqs[i].Logits {
 			continue
 		}
@@ -776,6 +818,7 @@ func (e *Engine) addToBatch(s *seqState, n int) {
 		Tokens: s.live[start : start+n],
 		Start:  start,
 		Logits: start+n == len(s.live),
+		Sparse: s.req.Sparse,
 	})
 	e.inBatch = append(e.inBatch, s)
 }
@@ -943,6 +986,7 @@ func (e *Engine) fillTimings(s *seqState) {
 	r.PrunedTokens = s.pruned
 	r.ForcedTokens = s.forced
 	r.Calls = s.calls
+	r.SparseAttention = s.req.Sparse != nil
 }
 
 // reap drops finished and cancelled sequences from the running set.

@@ -161,6 +161,8 @@ type Common struct {
 	Stream       bool
 	IncludeUsage bool
 	User         string
+	// SparseAttention is the sparse_attention field; nil when absent (the server's default).
+	SparseAttention *SparseAttention
 }
 
 // Base is the part of a request that both endpoints share.
@@ -246,6 +248,11 @@ func parseCommon(f fields) (Common, *APIError) {
 		add(BadRequest("stop", "'stop' may hold at most %d strings of %d bytes in all, got %d strings of %d bytes",
 			maxStopStrings, maxStopBytes, len(c.Stop), stopBytes))
 	}
+	if f.present("sparse_attention") {
+		sa, e := parseSparseAttention(f["sparse_attention"])
+		add(e)
+		c.SparseAttention = sa
+	}
 	if len(errs) > 0 {
 		return c, errs[0]
 	}
@@ -257,6 +264,90 @@ func parseCommon(f fields) (Common, *APIError) {
 		return c, BadRequest("stream_options", "'stream_options' is only allowed with \"stream\": true")
 	}
 	return c, nil
+}
+
+// SparseAttention is the sparse_attention request field: "none" (full attention, whatever the
+// server's default), "delta", or {"type": "delta", "budget": pages, "recent": pages} (DELTA
+// sparse attention for the decode steps; budget and recent override the server's config).
+type SparseAttention struct {
+	Delta          bool // false: "none"
+	Budget, Recent int  // 0: the server's config's
+}
+
+// MaxSparsePages bounds sparse_attention's budget and recent: a selection of more pages than
+// any context holds is full attention with extra work, and a bound keeps the number sane.
+const MaxSparsePages = 65536
+
+const sparseShapes = `"none", "delta" or {"type": "delta", "budget": pages, "recent": pages}`
+
+func parseSparseAttention(raw json.RawMessage) (*SparseAttention, *APIError) {
+	const name = "sparse_attention"
+	raw = bytes.TrimSpace(raw)
+	switch raw[0] {
+	case '"':
+		var s string
+		if ae := decodeAs(raw, name, &s, sparseShapes); ae != nil {
+			return nil, ae
+		}
+		switch s {
+		case "none":
+			return &SparseAttention{}, nil
+		case "delta":
+			return &SparseAttention{Delta: true}, nil
+		}
+		return nil, BadRequest(name, "'%s' must be %s, got %q", name, sparseShapes, s)
+	case '{':
+	default:
+		return nil, BadRequest(name, "'%s' must be %s, got %s", name, sparseShapes, jsonKind(raw))
+	}
+	var obj fields
+	if ae := decodeAs(raw, name, &obj, sparseShapes); ae != nil {
+		return nil, ae
+	}
+	// Unknown members are refused, unlike unknown top-level fields: a misspelt "budget" would
+	// otherwise silently run with the server's.
+	for k := range obj {
+		if k != "type" && k != "budget" && k != "recent" {
+			return nil, BadRequest(name+"."+k, "'%s' has no member %q: want %s", name, k, sparseShapes)
+		}
+	}
+	var typ string
+	if !obj.present("type") {
+		return nil, BadRequest(name+".type", "'%s.type' is required: \"delta\" or \"none\"", name)
+	}
+	if ae := get(obj, "type", &typ, "a string"); ae != nil {
+		return nil, BadRequest(name+".type", "'%s.type' must be \"delta\" or \"none\", got %s", name, jsonKind(obj["type"]))
+	}
+	out := &SparseAttention{}
+	switch typ {
+	case "delta":
+		out.Delta = true
+	case "none":
+		if obj.present("budget") || obj.present("recent") {
+			return nil, BadRequest(name, "'%s': budget and recent go with \"type\": \"delta\" only", name)
+		}
+		return out, nil
+	default:
+		return nil, BadRequest(name+".type", "'%s.type' must be \"delta\" or \"none\", got %q", name, typ)
+	}
+	for _, m := range []struct {
+		key string
+		dst *int
+	}{{"budget", &out.Budget}, {"recent", &out.Recent}} {
+		if !obj.present(m.key) {
+			continue
+		}
+		at := name + "." + m.key
+		var v int
+		if err := json.Unmarshal(obj[m.key], &v); err != nil {
+			return nil, BadRequest(at, "'%s' must be an integer number of KV pages, got %s", at, jsonKind(obj[m.key]))
+		}
+		if v < 1 || v > MaxSparsePages {
+			return nil, BadRequest(at, "'%s' must be between 1 and %d pages, got %d", at, MaxSparsePages, v)
+		}
+		*m.dst = v
+	}
+	return out, nil
 }
 
 // paramOf finds the sampling field a validation message is about (the sampler names them the

@@ -119,6 +119,28 @@ type Usage struct {
 	KVPeakTokens *int `json:"kv_peak_tokens,omitempty"`
 	PrunedTokens *int `json:"pruned_tokens,omitempty"`
 	ToolCalls    *int `json:"tool_calls,omitempty"`
+	// AttendedShare is, over the decode steps of the request's choices, the context slots
+	// attended to over those available: below 1 where sparse attention skipped pages. Only
+	// for requests that ran with sparse attention (AddAttention).
+	AttendedShare *float64 `json:"attended_share,omitempty"`
+}
+
+// AddAttention sets AttendedShare when any choice ran with sparse attention and the backend
+// reported its context (a share of nothing means nothing).
+func (u *Usage) AddAttention(results []*engine.Result) {
+	var attended, context int64
+	sparse := false
+	for _, r := range results {
+		if r != nil {
+			sparse = sparse || r.SparseAttention
+			attended += r.AttendedTokens
+			context += r.ContextTokens
+		}
+	}
+	if sparse && context > 0 {
+		share := float64(attended) / float64(context)
+		u.AttendedShare = &share
+	}
 }
 
 // AddTree adds the task-tree figures: the KV peak is the largest of the choices', the others

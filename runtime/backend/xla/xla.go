@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 
+	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/model"
 )
@@ -46,6 +47,7 @@ type Options struct {
 	// UpdateSlices, or "" to choose by the backend's capabilities (slices where it has
 	// DynamicUpdateSlice).
 	CacheUpdate string
+	KV          backend.KVType // the KV cache's element type (KVF16 by default)
 }
 
 // Model holds a model's weights and its paged KV cache on a gomlx device and runs forward
