@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"time"
 
 	"github.com/arborlabs/arbor/runtime/backend"
@@ -15,6 +16,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/model"
 	"github.com/arborlabs/arbor/runtime/sample"
+	"github.com/arborlabs/arbor/runtime/sparse"
 )
 
 // benchResult is the JSON line arbor bench ends with.
@@ -57,6 +59,11 @@ type benchResult struct {
 	SparseBudget  int      `json:"sparse_budget,omitempty"`
 	SparseRecent  int      `json:"sparse_recent,omitempty"`
 	AttendedShare *float64 `json:"attended_share,omitempty"`
+	// AttentionUS is the decode steps' attention time per layer pass in microseconds, by the
+	// layer's mode ("full", "select", "sparse"), and AttentionShare the share of the decode
+	// time spent in attention, for backends that time it (cpu).
+	AttentionUS    map[string]float64 `json:"attention_us_per_layer,omitempty"`
+	AttentionShare *float64           `json:"attention_share,omitempty"`
 }
 
 // cmdBench times prefill and decode straight through the backend (no tokenizer, sampler or
@@ -250,6 +257,11 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	tok := make([]int32, *batch)
 	posv := make([]int32, *batch)
 	var attended, context int64
+	timer, timed := be.(interface{ AttentionTime() cpu.AttentionTime })
+	var attn0 cpu.AttentionTime
+	if timed {
+		attn0 = timer.AttentionTime()
+	}
 	start = time.Now()
 	report := start
 	for step := 0; step < *newTokens; step++ {
@@ -290,6 +302,23 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "bench: decode tokens attended to %.1f%% of their context (%s KV cache, sparse "+
 			"attention %s)\n", 100*share, res.KV, describeSparse(sparseCfg))
 	}
+	if timed {
+		attn := timer.AttentionTime()
+		res.AttentionUS = map[string]float64{}
+		var total int64
+		for mode := range attn.Layers {
+			n := attn.Layers[mode] - attn0.Layers[mode]
+			ns := attn.Nanos[mode] - attn0.Nanos[mode]
+			total += ns
+			if n > 0 {
+				res.AttentionUS[sparse.Mode(mode).String()] = float64(ns) / float64(n) / 1e3
+			}
+		}
+		share := float64(total) / 1e9 / res.DecodeSeconds
+		res.AttentionShare = &share
+		fmt.Fprintf(stderr, "bench: attention took %.0f%% of the decode time; per layer pass: %s\n", 100*share,
+			describeAttention(res.AttentionUS))
+	}
 	if c, ok := be.(interface{ Compilations() int }); ok {
 		n := c.Compilations()
 		res.Compilations = &n
@@ -310,4 +339,15 @@ const benchChunk = 512
 // eight-sequence step from spending a few percent on it), with id 0 for all-NaN logits.
 func argmax(v []float32) int32 {
 	return max(sample.Argmax(v), 0)
+}
+
+// describeAttention lists attention times per layer pass by mode, in a fixed order.
+func describeAttention(us map[string]float64) string {
+	var parts []string
+	for _, m := range []sparse.Mode{sparse.Full, sparse.Select, sparse.Sparse} {
+		if v, ok := us[m.String()]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.0f us", m, v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

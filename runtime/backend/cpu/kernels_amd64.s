@@ -1089,3 +1089,27 @@ TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
 	MOVQ out+32(FP), DX
 	LEAQ (R8)(R8*2), R9
 	DOT4_LOOP(DOT4_BF16, 16, 32)
+
+// func maxIntoAVX2(dst, src *float32, n int)
+//
+// dst[i] = max(dst[i], src[i]) for n (a multiple of 8) floats: a select layer's reduction of
+// its heads' probabilities to one per slot.
+TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+mxloop:
+	CMPQ    CX, $8
+	JLT     mxdone
+	VMOVUPS (SI), Y0
+	VMAXPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     mxloop
+
+mxdone:
+	VZEROUPPER
+	RET

@@ -113,3 +113,6 @@ func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 
 //go:noescape
 func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+
+//go:noescape
+func maxIntoAVX2(dst, src *float32, n int)

@@ -120,10 +120,13 @@ func slotMax(probs []float32, group, n int, dst []float32) {
 	copy(dst[:n], probs[:n])
 	for h := 1; h < group; h++ {
 		row := probs[h*n : (h+1)*n]
-		for j, p := range row {
-			if p > dst[j] {
-				dst[j] = p
-			}
+		j := 0
+		if hasAVX2 && n >= 8 {
+			j = n &^ 7
+			maxIntoAVX2(&dst[0], &row[0], j)
+		}
+		for ; j < n; j++ {
+			dst[j] = max(dst[j], row[j])
 		}
 	}
 }
