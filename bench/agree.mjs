@@ -25,8 +25,9 @@ const usage = `usage: node bench/agree.mjs [--full] [--shapes a,b] [--dtypes a,b
   default shapes: tiny-llama,tiny-qwen2,tiny        dtypes: f32,q8_0
   --full          also qwen2.5-0.5b,qwen3-0.6b,llama-3.2-1b, and dtypes f16,bf16
   --arbor PATH    use this arbor binary (also $ARBOR); by default ./cmd/arbor is built into bench/out/arbor-<pid>
-  --llama-defaults run llama.cpp with its own defaults (f16 KV cache, flash attention auto) instead of
-                  f32 KV cache and no flash attention
+  --llama-defaults run llama.cpp with its own defaults (f16 KV cache, flash attention auto) and Arbor
+                  with its default f16 KV cache, instead of both with an f32 KV cache (and llama.cpp
+                  without flash attention)
   --keep          keep the generated GGUF files (bench/out/models/agree-<shape>-<dtype>-<pid>.gguf)
   --json FILE     also write every result as JSON
 `;
@@ -70,6 +71,9 @@ async function main() {
     const threads = o.threads || cores();
     const seed = o.seed ?? 1;
     const llamaExtra = o.llamaDefaults ? [] : ["--exact"];
+    // The same KV cache type in both engines: llama.cpp's default f16 (Arbor's default too) with
+    // --llama-defaults, else f32 in both.
+    const arborExtra = ["--kv-dtype", o.llamaDefaults ? "f16" : "f32"];
     const timeoutMs = 60 * 60 * 1000;
 
     const arbor = await findArbor(o.arbor);
@@ -117,7 +121,7 @@ async function main() {
                 const divergences = [];
                 for (let i = 0; i < prompts.length; i++) {
                     log(`[${tag}] arbor generate: ${prompts[i].name}`);
-                    const ar = await arborGenerate(arbor, { model: file, ids: ids[i], maxTokens, threads, timeoutMs });
+                    const ar = await arborGenerate(arbor, { model: file, ids: ids[i], maxTokens, threads, timeoutMs, extra: arborExtra });
                     const lr = ll.results[i];
                     const row = { shape, dtype, prompt: prompts[i].name, prompt_tokens: ids[i].length };
                     if (!ar.ok) {

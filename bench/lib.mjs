@@ -231,10 +231,11 @@ export async function arborTokenize(bin, model, text) {
 }
 
 // arbor generate, greedy, from ids. Returns the parsed JSON plus wall time.
-export async function arborGenerate(bin, { model, ids, maxTokens, threads, timeoutMs }) {
+// extra are more flags (e.g. --kv-dtype f32).
+export async function arborGenerate(bin, { model, ids, maxTokens, threads, timeoutMs, extra = [] }) {
     const args = [
         "generate", "--model", model, "--prompt-ids", JSON.stringify(ids),
-        "--max-tokens", String(maxTokens), "--temperature", "0", "--threads", String(threads), "--json"
+        "--max-tokens", String(maxTokens), "--temperature", "0", "--threads", String(threads), "--json", ...extra
     ];
     const r = await run(bin, args, { timeoutMs });
     if (r.code !== 0)

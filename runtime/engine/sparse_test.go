@@ -3,11 +3,15 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/backend/cpu"
+	"github.com/arborlabs/arbor/runtime/model"
 	"github.com/arborlabs/arbor/runtime/sparse"
 )
 
@@ -127,6 +131,81 @@ func TestSparseRequestReachesBackend(t *testing.T) {
 	zero.Budget = 0
 	if _, err := e.Submit(context.Background(), Request{Prompt: prompt, Sampling: greedy(), Sparse: &zero}); !errors.Is(err, ErrBadRequest) {
 		t.Fatalf("sparse budget 0: err %v, want ErrBadRequest", err)
+	}
+	waitIdle(t, e)
+}
+
+// deepDemo is the demo model's tokenizer over random weights five layers deep, so that the
+// default placement has select and sparse layers (the demo's two layers attend fully).
+func deepDemo(t *testing.T) *model.Model {
+	t.Helper()
+	demoModel, err := loadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := demoModel.Config
+	cfg.NumLayers = 5
+	w, err := model.NewRandom(&cfg, model.F32, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &model.Model{Config: cfg, Weights: *w, Tokenizer: demoModel.Tokenizer}
+}
+
+// TestSparseSharedPrefixAndPruning runs the cpu backend's real sparse attention through the
+// engine: a request reusing another's cached prompt pages selects among them for itself and
+// decodes what it decodes alone (shared pages are read, never changed); a request pruning
+// spans of its output as it goes decodes on, attending to fewer slots than its context, and
+// only ever to its live pages (a dropped span's slots leave the page table).
+func TestSparseSharedPrefixAndPruning(t *testing.T) {
+	m := deepDemo(t)
+	be, err := cpu.New(m, cpu.Options{Threads: 2, NumPages: 64, PageSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	e := New(be, m.Tokenizer, Options{StepTokens: 64, NumLayers: m.Config.NumLayers})
+	defer e.Shutdown(context.Background())
+	cfg := sparse.Config{Layers: []sparse.Mode{sparse.Full, sparse.Select, sparse.Sparse, sparse.Select, sparse.Sparse},
+		Budget: 2, Recent: 1}
+
+	var text strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&text, "Step %d of the plan moves one crate to shelf %d. ", i, i%7)
+	}
+	prompt := m.Tokenizer.Encode(text.String())
+	if len(prompt) < 5*16 {
+		t.Fatalf("prompt of %d tokens: too short to be sparse", len(prompt))
+	}
+	run := func(req Request) *Result {
+		t.Helper()
+		res, err := e.Generate(context.Background(), req, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	first := run(Request{Prompt: prompt, MaxTokens: 12, Sampling: greedy(), Sparse: &cfg})
+	second := run(Request{Prompt: prompt, MaxTokens: 12, Sampling: greedy(), Sparse: &cfg})
+	if second.CachedTokens == 0 {
+		t.Fatal("the second request reused no cached prompt pages")
+	}
+	if !slices.Equal(first.IDs, second.IDs) {
+		t.Fatalf("decoding over shared prompt pages: %v, alone %v", second.IDs, first.IDs)
+	}
+	if first.AttendedTokens >= first.ContextTokens {
+		t.Fatalf("attended %d of %d: sparse attention did not run", first.AttendedTokens, first.ContextTokens)
+	}
+
+	// Spans of the output (the indices a hook sees), as a task tree drops finished subtasks.
+	drops := map[int][]Span{6: {{0, 4}}, 11: {{5, 9}}}
+	hook := hookFunc(func(i int, id int32) Directive { return Directive{Drop: drops[i]} })
+	pruned := run(Request{Prompt: prompt, MaxTokens: 14, Sampling: greedy(), Sparse: &cfg, Hook: hook})
+	if pruned.PrunedTokens != 8 || pruned.CompletionTokens != 14 {
+		t.Fatalf("pruned %d tokens and generated %d, want 8 and 14", pruned.PrunedTokens, pruned.CompletionTokens)
+	}
+	if pruned.AttendedTokens >= pruned.ContextTokens {
+		t.Fatalf("pruned request attended %d of %d", pruned.AttendedTokens, pruned.ContextTokens)
 	}
 	waitIdle(t, e)
 }
