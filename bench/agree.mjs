@@ -21,13 +21,14 @@ import {
 } from "./lib.mjs";
 
 const usage = `usage: node bench/agree.mjs [--full] [--shapes a,b] [--dtypes a,b] [--max-tokens 32] [--threads N]
-                             [--seed 1] [--arbor PATH] [--llama-defaults] [--keep] [--strict] [--json FILE]
+                             [--seed 1] [--arbor PATH] [--llama-defaults | --kv-f16] [--keep] [--strict] [--json FILE]
   default shapes: tiny-llama,tiny-qwen2,tiny        dtypes: f32,q8_0
   --full          also qwen2.5-0.5b,qwen3-0.6b,llama-3.2-1b, and dtypes f16,bf16
   --arbor PATH    use this arbor binary (also $ARBOR); by default ./cmd/arbor is built into bench/out/arbor-<pid>
   --llama-defaults run llama.cpp with its own defaults (f16 KV cache, flash attention auto) and Arbor
                   with its default f16 KV cache, instead of both with an f32 KV cache (and llama.cpp
                   without flash attention)
+  --kv-f16        an f16 KV cache in both engines, llama.cpp without flash attention
   --keep          keep the generated GGUF files (bench/out/models/agree-<shape>-<dtype>-<pid>.gguf)
   --json FILE     also write every result as JSON
 `;
@@ -61,7 +62,8 @@ const fullShapes = ["qwen2.5-0.5b", "qwen3-0.6b", "llama-3.2-1b"];
 async function main() {
     const o = parseFlags(process.argv.slice(2), {
         "--full": "bool", "--shapes": "list", "--dtypes": "list", "--max-tokens": "int", "--threads": "int",
-        "--seed": "int", "--arbor": "string", "--llama-defaults": "bool", "--keep": "bool", "--strict": "bool",
+        "--seed": "int", "--arbor": "string", "--llama-defaults": "bool", "--kv-f16": "bool", "--keep": "bool",
+        "--strict": "bool",
         "--json": "string"
     }, usage);
     checkInstalled();
@@ -70,10 +72,12 @@ async function main() {
     const maxTokens = o.maxTokens ?? 32;
     const threads = o.threads || cores();
     const seed = o.seed ?? 1;
-    const llamaExtra = o.llamaDefaults ? [] : ["--exact"];
     // The same KV cache type in both engines: llama.cpp's default f16 (Arbor's default too) with
-    // --llama-defaults, else f32 in both.
-    const arborExtra = ["--kv-dtype", o.llamaDefaults ? "f16" : "f32"];
+    // --llama-defaults or --kv-f16 (which keeps llama.cpp's attention unfused, so that only the
+    // cache's rounding differs from the f32 run), else f32 in both.
+    if (o.llamaDefaults && o.kvF16) die("--llama-defaults and --kv-f16 are exclusive", 2);
+    const llamaExtra = o.llamaDefaults ? [] : o.kvF16 ? ["--kv-type", "f16", "--flash-attn", "off"] : ["--exact"];
+    const arborExtra = ["--kv-dtype", o.llamaDefaults || o.kvF16 ? "f16" : "f32"];
     const timeoutMs = 60 * 60 * 1000;
 
     const arbor = await findArbor(o.arbor);
@@ -174,7 +178,8 @@ async function main() {
     const same = compared.filter((r) => r.identical).length;
     const lines = [];
     lines.push(`Greedy agreement, Arbor (${gitDescribe()}) vs llama.cpp ${""}(node-llama-cpp ${nodeLlamaCppVersion()}, ` +
-        `${o.llamaDefaults ? "f16 KV cache, flash attention auto" : "f32 KV cache, no flash attention"}), ` +
+        `${o.llamaDefaults ? "f16 KV cache, flash attention auto" : o.kvF16 ? "f16 KV cache, no flash attention" :
+            "f32 KV cache, no flash attention"}; Arbor: ${arborExtra[1]} KV cache), ` +
         `${maxTokens} new tokens, random weights (seed ${seed}), ${threads} threads, ${cpu.name}`);
     lines.push("");
     lines.push("| shape | dtype | prompt | prompt tokens | identical before first divergence | distinct ids | first-token margin (nats) | result |");
