@@ -497,7 +497,8 @@ func cmdDeltaCalibrate(args []string, stdout, stderr io.Writer) error {
 
 // deltaEval accumulates eval's figures over the probed positions.
 type deltaEval struct {
-	cfg *sparse.Config
+	cfg    *sparse.Config
+	window int // the model's sliding window (0: none), within which the backend attends fully
 	// Per layer, over all positions and over the sparse ones: the sum of mass shares, and the
 	// smallest share.
 	share, shareSparse, minShare []float64
@@ -508,8 +509,8 @@ type deltaEval struct {
 	fullLogits func(p int, logits []float32)
 }
 
-func newDeltaEval(cfg *sparse.Config, layers int) *deltaEval {
-	e := &deltaEval{cfg: cfg, share: make([]float64, layers), shareSparse: make([]float64, layers),
+func newDeltaEval(cfg *sparse.Config, layers, window int) *deltaEval {
+	e := &deltaEval{cfg: cfg, window: window, share: make([]float64, layers), shareSparse: make([]float64, layers),
 		minShare: make([]float64, layers)}
 	for l := range e.minShare {
 		e.minShare[l] = 1
@@ -604,7 +605,8 @@ func (ev *deltaEval) prompt(r *deltaRunner, ids []int32, positions int) error {
 		if ev.fullLogits != nil {
 			ev.fullLogits(p, full)
 		}
-		active := ev.cfg.Active(p+1, deltaPageSize)
+		// As the backend decides: past the budget, and not bounded by a sliding window already.
+		active := ev.cfg.Active(p+1, deltaPageSize) && (ev.window == 0 || p+1 <= ev.window)
 		kl := deltaKL(full, sparseLogits)
 		ev.positions++
 		ev.kl += kl
@@ -735,7 +737,7 @@ func cmdDeltaEval(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("delta eval: %w", err)
 	}
 	defer r.Close()
-	ev := newDeltaEval(&cfg, L)
+	ev := newDeltaEval(&cfg, L, m.Config.SlidingWindow)
 	for i, ids := range prompts {
 		if err := ev.prompt(r, ids, *c.positions); err != nil {
 			return fmt.Errorf("delta eval: prompt %d: %w", i+1, err)

@@ -289,7 +289,7 @@ func TestDeltaEvalFullRunsExact(t *testing.T) {
 	defer r.Close()
 	cfg := sparse.DefaultConfig(deltaTestLayers)
 	cfg.Budget, cfg.Recent = 2, 1
-	ev := newDeltaEval(&cfg, deltaTestLayers)
+	ev := newDeltaEval(&cfg, deltaTestLayers, 0)
 	var got [][]float32
 	ev.fullLogits = func(p int, logits []float32) { got = append(got, slices.Clone(logits)) }
 	if err := ev.prompt(r, ids, 4); err != nil {
@@ -376,14 +376,16 @@ func TestDeltaData(t *testing.T) {
 		t.Fatalf("blank-line split: %v, %v", got, err)
 	}
 	got, err = deltaReadData(text, true, tok)
-	if err != nil || len(got) != 1 || !slices.Equal(got[0], tok.Encode("Hello there.\nSecond line.\n\n  \nAnother prompt.")) {
+	whole := tok.Encode("Hello there.\nSecond line.\n\n  \nAnother prompt.")
+	if err != nil || len(got) != 1 || !slices.Equal(got[0], whole) {
 		t.Fatalf("--whole-text: %v, %v", got, err)
 	}
 
 	jsonl := write("b.jsonl", `{"prompt": "Hi"}`+"\n\n"+`{"text": "Bye"}`+"\n"+
 		`{"messages": [{"role": "user", "content": "Hi"}]}`+"\n")
 	got, err = deltaReadData(jsonl, false, tok)
-	if err != nil || len(got) != 3 || !slices.Equal(got[0], tok.Encode("Hi")) || !slices.Equal(got[1], tok.Encode("Bye")) {
+	if err != nil || len(got) != 3 || !slices.Equal(got[0], tok.Encode("Hi")) ||
+		!slices.Equal(got[1], tok.Encode("Bye")) {
 		t.Fatalf("jsonl: %v, %v", got, err)
 	}
 	// Qwen3's template, as generate --chat renders it: <|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n.
@@ -423,6 +425,48 @@ func TestDeltaBadInvocations(t *testing.T) {
 	} {
 		if _, _, err := arbor(t, "", args...); err == nil {
 			t.Errorf("arbor %v: no error", args)
+		}
+	}
+}
+
+// TestDeltaEvalSlidingWindow: a model whose sliding window bounds the context attends fully
+// whatever the budget, and eval counts its positions as dense, as the backend runs them.
+func TestDeltaEvalSlidingWindow(t *testing.T) {
+	cfg, err := model.Shape("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NumLayers = deltaTestLayers
+	w, err := model.NewRandom(&cfg, model.F32, 9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int32, 120)
+	for i := range ids {
+		ids[i] = int32((i*131 + 7) % cfg.VocabSize)
+	}
+	sp := sparse.DefaultConfig(deltaTestLayers)
+	sp.Budget, sp.Recent = 2, 1
+	for _, window := range []int{0, 64} {
+		c := cfg
+		c.SlidingWindow = window
+		m := &model.Model{Config: c, Weights: *w}
+		r, err := newDeltaRunner(m, 2, len(ids))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := newDeltaEval(&sp, deltaTestLayers, window)
+		if err := ev.prompt(r, ids, 4); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		res := ev.result(1)
+		sparseRan := res.AttendedMean < res.ContextMean
+		if window == 0 && (res.SparsePositions != 4 || !sparseRan || !(res.KLMean > 0)) {
+			t.Fatalf("no window: %+v", res)
+		}
+		if window > 0 && (res.SparsePositions != 0 || sparseRan || res.KLMean != 0 || res.Layers[0].MassShare != 1) {
+			t.Fatalf("window %d: %+v", window, res)
 		}
 	}
 }
