@@ -18,6 +18,8 @@ Usage:
   arbor tokenize [--model PATH | --tokenizer FILE]                           token ids of stdin
   arbor model new --shape NAME --dtype TYPE --out PATH [--tokenizer FILE]    write a random-weight model
   arbor model shapes                                                         list the shapes
+  arbor delta calibrate --model PATH --data FILE --out CONFIG [flags]        place DELTA's select layers
+  arbor delta eval --model PATH --data FILE [--sparse-config FILE] [flags]   sparse attention's error
 
 Without --model, arbor uses its built-in demo model (random weights, a real tokenizer).
 Run "arbor COMMAND -h" for a command's flags.
@@ -48,6 +50,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdTokenize(args[1:], stdin, stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
+	case "delta":
+		return cmdDelta(args[1:], stdout, stderr)
 	case "model":
 		if len(args) < 2 {
 			return errors.New("model: want a subcommand: new, shapes")
