@@ -348,3 +348,54 @@ export async function cpuBusy(ms = 1000) {
     if (!a || !b || b.total === a.total) return null;
     return 1 - (b.idle - a.idle) / (b.total - a.total);
 }
+
+// ---- long-context helpers (bench/longctx.mjs) ----
+
+// Run a CLI subcommand and return its last stdout JSON object: {ok, ...json, wall_ms} or
+// {ok: false, error}. check(json) says whether the object is the expected one.
+export async function arborJson(bin, args, { timeoutMs, check = () => true, what = `arbor ${args[0]}` } = {}) {
+    const r = await run(bin, args, { timeoutMs });
+    if (r.code !== 0)
+        return { ok: false, error: `${what} exited ${r.code}${r.signal ? ` (killed by ${r.signal}${r.signal === "SIGKILL" ? ": out of memory?" : ""})` : ""}${r.timedOut ? " (timed out)" : ""}: ${firstLines(r.stderr || r.stdout, 8)}`, stderr: r.stderr };
+    const j = lastJson(r.stdout);
+    if (!j || !check(j)) return { ok: false, error: `${what} printed no JSON figures: ${firstLines(r.stdout, 3)}`, stderr: r.stderr };
+    return { ok: true, ...j, wall_ms: r.ms, stderr: r.stderr };
+}
+
+// Linux limits one command-line argument to 128 KiB (MAX_ARG_STRLEN); `arbor generate
+// --prompt-ids` takes the ids as one argument.
+export const maxArgBytes = 128 * 1024 - 1;
+
+// MemAvailable from /proc/meminfo in bytes, or null.
+export function memAvailable() {
+    try {
+        const m = fs.readFileSync("/proc/meminfo", "utf8").match(/^MemAvailable:\s+(\d+)\s+kB/m);
+        return m ? Number(m[1]) * 1024 : null;
+    } catch {
+        return null;
+    }
+}
+
+// A GGUF file's attention geometry (layers, kv heads, head dim) from its metadata, read
+// with node-llama-cpp's GGUF reader; null if it cannot be read.
+export async function ggufAttention(file) {
+    try {
+        const { readGgufFileInfo } = await import("node-llama-cpp");
+        const info = await readGgufFileInfo(file, { readTensorInfo: false, logWarnings: false });
+        const md = info.metadata;
+        const arch = md?.general?.architecture;
+        const a = md?.[arch];
+        if (!a) return null;
+        const heads = Number(a.attention?.head_count);
+        const headDim = Number(a.attention?.key_length ?? (Number(a.embedding_length) / heads));
+        return { arch, layers: Number(a.block_count), heads, kvHeads: Number(a.attention?.head_count_kv ?? heads), headDim };
+    } catch {
+        return null;
+    }
+}
+
+// Bytes of a KV cache: layers * 2 (K and V) * kv_heads * head_dim * element bytes * tokens * sequences.
+export function kvCacheBytes(geo, { dtype, tokens, seqs = 1 }) {
+    const el = dtype === "f32" ? 4 : 2;
+    return geo.layers * 2 * geo.kvHeads * geo.headDim * el * tokens * seqs;
+}
