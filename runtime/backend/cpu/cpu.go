@@ -21,6 +21,7 @@ type Options struct {
 	// NumPages and PageSize size the KV memory: NumPages*PageSize token slots per layer.
 	NumPages int
 	PageSize int
+	KV       backend.KVType // placeholder until the cpu backend's f16 cache merges; unused here
 }
 
 type layer struct {
