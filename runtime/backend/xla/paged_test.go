@@ -21,8 +21,8 @@ import (
 // logitTolerance's 3e-2: the weights are dequantized to f32 here, while the cpu backend
 // quantizes activations to 8 bits per block as ggml does.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, func(m *model.Model, numPages, pageSize int) (backend.Backend, error) {
-		return New(m, Options{Backend: "go:ops_sequential", NumPages: numPages, PageSize: pageSize, KV: backend.KVF32})
+	conformance.Run(t, func(m *model.Model, numPages, pageSize int, kt backend.KVType) (backend.Backend, error) {
+		return New(m, Options{Backend: "go:ops_sequential", NumPages: numPages, PageSize: pageSize, KV: kt})
 	}, conformance.Options{Tolerance: logitTolerance})
 }
 
@@ -213,9 +213,8 @@ func TestConformanceSlices(t *testing.T) {
 		t.Skipf("gomlx backend %q has no DynamicUpdateSlice: set GOMLX_BACKEND to an XLA plugin "+
 			"(build with -tags pjrt) to run the slices cache update", conf)
 	}
-	conformance.Run(t, func(m *model.Model, numPages, pageSize int) (backend.Backend, error) {
-		return New(m, Options{Backend: conf, NumPages: numPages, PageSize: pageSize, CacheUpdate: UpdateSlices,
-			KV: backend.KVF32})
+	conformance.Run(t, func(m *model.Model, numPages, pageSize int, kt backend.KVType) (backend.Backend, error) {
+		return New(m, Options{Backend: conf, NumPages: numPages, PageSize: pageSize, CacheUpdate: UpdateSlices, KV: kt})
 	}, conformance.Options{Tolerance: logitTolerance})
 }
 
