@@ -3,6 +3,7 @@ package xla
 import (
 	"math"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 
@@ -18,7 +19,9 @@ import (
 // TestRoundF16 checks the in-graph rounding against the model package's float32 -> binary16
 // conversion (round to nearest, ties to even, as F16C's VCVTPS2PH), bit for bit: every
 // binary16 value, the midpoints between neighbours (the ties) and the floats next to them,
-// subnormals, overflow, signed zeros and random floats of every magnitude.
+// subnormals, overflow, signed zeros and random floats of every magnitude. It runs on the
+// gomlx backend GOMLX_BACKEND names (default: the pure-Go one), so that a GPU run checks that
+// the device's compiler keeps the rounding's arithmetic as written.
 func TestRoundF16(t *testing.T) {
 	var in []float32
 	for h := range 0x7c00 { // every finite non-negative half, and its negative
@@ -34,7 +37,11 @@ func TestRoundF16(t *testing.T) {
 		in = append(in, math.Float32frombits(r.Uint32()&^(0xff<<23)|uint32(96+r.IntN(64))<<23))
 	}
 	in = append(in, 0, float32(math.Copysign(0, -1)), 1e9, -1e9, float32(math.Inf(1)), float32(math.Inf(-1)))
-	be, err := backends.NewWithConfig(DefaultBackend)
+	conf := os.Getenv("GOMLX_BACKEND")
+	if conf == "" {
+		conf = DefaultBackend
+	}
+	be, err := backends.NewWithConfig(conf)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -91,6 +91,14 @@ type Model struct {
 	compilations int
 }
 
+// KV is the KV cache's element type (Options.KV).
+func (x *Model) KV() backend.KVType {
+	if x.kvF16 {
+		return backend.KVF16
+	}
+	return backend.KVF32
+}
+
 // Compilations returns how many graphs the model has compiled so far: one per distinct
 // (padded) input shape seen by Forward, CopySlots and ShiftKeys. Compiled graphs are cached,
 // so a repeated shape does not count again (unless it was evicted in between).
