@@ -498,7 +498,6 @@ func cmdDeltaCalibrate(args []string, stdout, stderr io.Writer) error {
 // deltaEval accumulates eval's figures over the probed positions.
 type deltaEval struct {
 	cfg    *sparse.Config
-	window int // the model's sliding window (0: none), within which the backend attends fully
 	// Per layer, over all positions and over the sparse ones: the sum of mass shares, and the
 	// smallest share.
 	share, shareSparse, minShare []float64
@@ -509,8 +508,8 @@ type deltaEval struct {
 	fullLogits func(p int, logits []float32)
 }
 
-func newDeltaEval(cfg *sparse.Config, layers, window int) *deltaEval {
-	e := &deltaEval{cfg: cfg, window: window, share: make([]float64, layers), shareSparse: make([]float64, layers),
+func newDeltaEval(cfg *sparse.Config, layers int) *deltaEval {
+	e := &deltaEval{cfg: cfg, share: make([]float64, layers), shareSparse: make([]float64, layers),
 		minShare: make([]float64, layers)}
 	for l := range e.minShare {
 		e.minShare[l] = 1
@@ -534,7 +533,10 @@ func deltaMassShare(e *backend.AttentionProbe, pageSize int) float64 {
 			all += float64(x)
 		}
 		for _, pg := range e.Picked {
-			for _, x := range row[min(int(pg)*pageSize, e.N):min((int(pg)+1)*pageSize, e.N)] {
+			// The page's slots inside the context (a sliding window starts it at First).
+			lo := min(max(int(pg)*pageSize-e.First, 0), e.N)
+			hi := min(max((int(pg)+1)*pageSize-e.First, 0), e.N)
+			for _, x := range row[lo:hi] {
 				in += float64(x)
 			}
 		}
@@ -605,8 +607,9 @@ func (ev *deltaEval) prompt(r *deltaRunner, ids []int32, positions int) error {
 		if ev.fullLogits != nil {
 			ev.fullLogits(p, full)
 		}
-		// As the backend decides: past the budget, and not bounded by a sliding window already.
-		active := ev.cfg.Active(p+1, deltaPageSize) && (ev.window == 0 || p+1 <= ev.window)
+		// As the backend decides: once the token's slots fill more pages than a selection
+		// keeps (under a sliding window, it then picks among the window's pages).
+		active := ev.cfg.Active(p+1, deltaPageSize)
 		kl := deltaKL(full, sparseLogits)
 		ev.positions++
 		ev.kl += kl
@@ -737,7 +740,7 @@ func cmdDeltaEval(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("delta eval: %w", err)
 	}
 	defer r.Close()
-	ev := newDeltaEval(&cfg, L, m.Config.SlidingWindow)
+	ev := newDeltaEval(&cfg, L)
 	for i, ids := range prompts {
 		if err := ev.prompt(r, ids, *c.positions); err != nil {
 			return fmt.Errorf("delta eval: prompt %d: %w", i+1, err)

@@ -289,7 +289,7 @@ func TestDeltaEvalFullRunsExact(t *testing.T) {
 	defer r.Close()
 	cfg := sparse.DefaultConfig(deltaTestLayers)
 	cfg.Budget, cfg.Recent = 2, 1
-	ev := newDeltaEval(&cfg, deltaTestLayers, 0)
+	ev := newDeltaEval(&cfg, deltaTestLayers)
 	var got [][]float32
 	ev.fullLogits = func(p int, logits []float32) { got = append(got, slices.Clone(logits)) }
 	if err := ev.prompt(r, ids, 4); err != nil {
@@ -429,8 +429,9 @@ func TestDeltaBadInvocations(t *testing.T) {
 	}
 }
 
-// TestDeltaEvalSlidingWindow: a model whose sliding window bounds the context attends fully
-// whatever the budget, and eval counts its positions as dense, as the backend runs them.
+// TestDeltaEvalSlidingWindow: under a sliding window the selection picks among the window's
+// pages: the context is the window, sparse layers attend to less of it, and the picked pages'
+// mass is counted inside the window (a share in (0, 1)).
 func TestDeltaEvalSlidingWindow(t *testing.T) {
 	cfg, err := model.Shape("tiny")
 	if err != nil {
@@ -455,7 +456,7 @@ func TestDeltaEvalSlidingWindow(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ev := newDeltaEval(&sp, deltaTestLayers, window)
+		ev := newDeltaEval(&sp, deltaTestLayers)
 		if err := ev.prompt(r, ids, 4); err != nil {
 			t.Fatal(err)
 		}
@@ -465,8 +466,14 @@ func TestDeltaEvalSlidingWindow(t *testing.T) {
 		if window == 0 && (res.SparsePositions != 4 || !sparseRan || !(res.KLMean > 0)) {
 			t.Fatalf("no window: %+v", res)
 		}
-		if window > 0 && (res.SparsePositions != 0 || sparseRan || res.KLMean != 0 || res.Layers[0].MassShare != 1) {
+		if window > 0 && (res.SparsePositions != 4 || !sparseRan || res.ContextMean != float64(window) ||
+			!(res.KLMean > 0)) {
 			t.Fatalf("window %d: %+v", window, res)
+		}
+		for _, l := range res.Layers {
+			if !(l.MassShare > 0 && l.MassShare < 1) {
+				t.Fatalf("window %d: layer %+v: mass share outside (0, 1)", window, l)
+			}
 		}
 	}
 }

@@ -143,15 +143,16 @@ func (b *Batch) CheckSparse(numLayers int) error {
 
 // AttentionProbe reports one layer's attention of one sequence's last new token, for analysis
 // tools (calibrating and evaluating sparse attention). Probs holds the full attention's
-// softmax probabilities of each query head over the N context slots in logical order, head
-// h's at Probs[h*N:(h+1)*N], whatever the layer's mode; Picked, for a sparse layer that
-// attended sparsely, the logical pages it attended to. Both are only valid during the call.
+// softmax probabilities of each query head over the N context slots First, First+1, ...
+// (First > 0 only under a sliding window), head h's at Probs[h*N:(h+1)*N], whatever the
+// layer's mode; Picked, for a sparse layer that attended sparsely, the logical pages it
+// attended to (their slots inside the context). Both are only valid during the call.
 type AttentionProbe struct {
-	Layer, Seq int
-	Mode       sparse.Mode
-	Heads, N   int
-	Probs      []float32
-	Picked     []int32
+	Layer, Seq      int
+	Mode            sparse.Mode
+	Heads, First, N int
+	Probs           []float32
+	Picked          []int32
 }
 
 // AttentionProber is implemented by backends that can report attention probabilities. With a

@@ -13,6 +13,15 @@
 // later tokens computed while the span was there, so a pruned sequence has only the mirror as
 // its reference. The suite thus tests the cpu backend's own paging as well as a new backend
 // against the cpu one: backends call Run from their tests with a constructor.
+//
+// Every case runs with each KV cache type (f32, f16), the cpu references given the same. The
+// suite also has a reference pass of its own (reference.go): the decoder written out plainly,
+// with an f16 cache's rounding and DELTA sparse attention. It checks the sparse cases (a
+// selection that keeps every page is full attention, bit for bit; forced and real selections,
+// alone and mixed in one batch with another config and a prefill chunk, match it, as do the
+// Attended and Context the backend reports) and, while the cpu backend has no f16 cache, the
+// f16 steps. Where the cpu backend implements sparse attention, sparse steps are compared
+// with it too.
 package conformance
 
 import (
@@ -20,16 +29,18 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/model"
+	"github.com/arborlabs/arbor/runtime/sparse"
 )
 
-// Factory makes the backend under test for a model and a KV geometry.
-type Factory func(m *model.Model, numPages, pageSize int) (backend.Backend, error)
+// Factory makes the backend under test for a model, a KV geometry and a KV cache type.
+type Factory func(m *model.Model, numPages, pageSize int, kvType backend.KVType) (backend.Backend, error)
 
 // Options select what Run covers.
 type Options struct {
@@ -41,7 +52,17 @@ type Options struct {
 	// Tolerance is the largest max-abs logit difference allowed, relative to the reference's
 	// largest |logit|, for a weight type. Default: DefaultTolerance.
 	Tolerance func(model.DType) float64
+	// KVTypes are the KV cache types every case runs with (the cpu reference gets the same).
+	// Default: f32 and f16. With f16 the tolerance is at least one binary16 step (2^-11):
+	// keys computed in another order may round to neighbouring halves.
+	KVTypes []backend.KVType
+	// NoSparse leaves out DELTA sparse attention (SeqInput.Sparse) and the Attended and
+	// Context every Forward must report, for a backend that does not implement them yet.
+	NoSparse bool
 }
+
+// f16Tolerance is the least tolerance of a run with an f16 KV cache: one binary16 step.
+const f16Tolerance = 0x1p-11
 
 // DefaultTolerance suits a backend that computes like the cpu backend: float32 arithmetic on
 // the same weights, the order of summation aside, and q8_0 activations quantized per block as
@@ -50,7 +71,10 @@ type Options struct {
 func DefaultTolerance(dt model.DType) float64 { return 1e-4 }
 
 // Model builds the suite's random model of a shape and weight type (vocabulary cut to 384).
-func Model(shape string, dt model.DType) (*model.Model, error) {
+func Model(shape string, dt model.DType) (*model.Model, error) { return modelOf(shape, dt, 0) }
+
+// modelOf is Model with numLayers layers instead of the shape's (0: the shape's).
+func modelOf(shape string, dt model.DType, numLayers int) (*model.Model, error) {
 	name := shape
 	if shape == "tiny-mistral" {
 		name = "tiny-llama"
@@ -63,6 +87,9 @@ func Model(shape string, dt model.DType) (*model.Model, error) {
 		cfg.Arch, cfg.RopeScaling, cfg.SlidingWindow = model.ArchMistral, nil, 5
 	}
 	cfg.VocabSize = 384
+	if numLayers > 0 {
+		cfg.NumLayers = numLayers
+	}
 	w, err := model.NewRandom(&cfg, dt, 7)
 	if err != nil {
 		return nil, err
@@ -93,43 +120,63 @@ func Run(t *testing.T, newBackend Factory, opt Options) {
 	if tol == nil {
 		tol = DefaultTolerance
 	}
+	kvTypes := opt.KVTypes
+	if len(kvTypes) == 0 {
+		kvTypes = []backend.KVType{backend.KVF32, backend.KVF16}
+	}
 	for _, shape := range shapes {
 		for _, dt := range dtypes {
-			t.Run(fmt.Sprintf("%s/%s", shape, dt), func(t *testing.T) {
-				m, err := Model(shape, dt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				h := newHarness(t, m, newBackend, tol(dt))
-				h.unorderedPages()
-				h.prefillThenDecode()
-				h.mixedBatch()
-				h.reusedPages()
-				h.pruned(false)
-				h.pruned(true)
-				h.badBatches()
-				t.Logf("largest relative logit difference %.3g (tolerance %.0e)", h.worst, h.tol)
-			})
+			for _, kt := range kvTypes {
+				t.Run(fmt.Sprintf("%s/%s/kv-%s", shape, dt, kt), func(t *testing.T) {
+					m, err := Model(shape, dt)
+					if err != nil {
+						t.Fatal(err)
+					}
+					h := newHarness(t, m, newBackend, tol(dt), kt, !opt.NoSparse)
+					h.unorderedPages()
+					h.prefillThenDecode()
+					h.mixedBatch()
+					h.reusedPages()
+					h.pruned(false)
+					h.pruned(true)
+					h.badBatches()
+					if !opt.NoSparse {
+						h.sparseSuite(shape, dt, newBackend, tol(dt))
+					}
+					t.Logf("largest relative logit difference %.3g (tolerance %.0e)", h.worst, h.tol)
+				})
+			}
 		}
 	}
 }
 
 // harness drives one backend under test and the cpu references for one model.
 type harness struct {
-	t      *testing.T
-	m      *model.Model
-	b      backend.Backend
-	ref    *cpu.Backend
-	pool   *kv.Pool // the backend under test's pages
-	blocks [refBlocks]bool
-	r      *rand.Rand
-	tol    float64
-	worst  float64
+	t   *testing.T
+	m   *model.Model
+	b   backend.Backend
+	kt  backend.KVType
+	ref *cpu.Backend
+	// cpuKV says the cpu reference honors kt (f32 always; f16 once the cpu backend has an
+	// f16 cache): where it does not, steps are checked against refm instead (see step).
+	cpuKV bool
+	// refm is the suite's own reference (reference.go); refTol its tolerance.
+	refm   *refModel
+	refTol float64
+	// sparse: check Attended and Context too, and run the sparse cases.
+	sparse          bool
+	loggedCPUSparse bool
+	pool            *kv.Pool // the backend under test's pages
+	blocks          [refBlocks]bool
+	r               *rand.Rand
+	tol             float64
+	worst           float64
 }
 
-func newHarness(t *testing.T, m *model.Model, newBackend Factory, tol float64) *harness {
+func newHarness(t *testing.T, m *model.Model, newBackend Factory, tol float64, kt backend.KVType,
+	sparse bool) *harness {
 	t.Helper()
-	b, err := newBackend(m, numPages, pageSize)
+	b, err := newBackend(m, numPages, pageSize, kt)
 	if err != nil {
 		t.Fatalf("new backend: %v", err)
 	}
@@ -138,16 +185,62 @@ func newHarness(t *testing.T, m *model.Model, newBackend Factory, tol float64) *
 		t.Fatalf("geometry: %d pages of %d slots, vocabulary %d; want %d of %d, %d",
 			b.NumPages(), b.PageSize(), b.VocabSize(), numPages, pageSize, m.Config.VocabSize)
 	}
-	ref, err := cpu.New(m, cpu.Options{Threads: 2, NumPages: refBlock * refBlocks, PageSize: pageSize})
+	ref, err := cpu.New(m, cpu.Options{Threads: 2, NumPages: refBlock * refBlocks, PageSize: pageSize, KV: kt})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ref.Close() })
 	h := &harness{
-		t: t, m: m, b: b, ref: ref, pool: kv.NewPool(numPages, pageSize), r: rand.New(rand.NewPCG(1, 2)), tol: tol,
+		t: t, m: m, b: b, kt: kt, ref: ref, pool: kv.NewPool(numPages, pageSize), r: rand.New(rand.NewPCG(1, 2)),
+		tol: tol, refm: newRefModel(m), refTol: tol, sparse: sparse,
+	}
+	if m.Weights.Layers[0].Q.DType == model.Q8_0 {
+		// The cpu backend quantizes activations to 8 bits per block as ggml does; the
+		// reference, like a backend that dequantizes weights, does not. The cpu backend's own
+		// tests allow 3e-2 of the largest logit against a float64 reference for that.
+		h.refTol = max(tol, 3e-2)
+	}
+	if kt == backend.KVF16 {
+		// Two implementations whose float32 keys differ in the last bits (another order of
+		// summation) round some of them to neighbouring halves, 2^-11 apart; the logits then
+		// differ by up to about that much of the largest one (1.5e-4 measured), while the
+		// rounding itself matches bit for bit (the xla backend's TestRoundF16, TestKVF16Cache).
+		h.tol = max(h.tol, f16Tolerance)
+		h.refTol = max(h.refTol, f16Tolerance)
+	}
+	h.cpuKV = kt == backend.KVF32 || cpuHonors(t, m, kt)
+	if !h.cpuKV {
+		t.Logf("the cpu reference ignores the %s KV cache type: steps are checked against the suite's "+
+			"reference pass (never-pruned sequences only)", kt)
 	}
 	h.blocks[0] = true
 	return h
+}
+
+// cpuHonors says whether the cpu backend given kt computes otherwise than with an f32 cache:
+// a decode step after a prefill, whose context comes from the cache, gives different logits.
+// A cpu backend from before the f16 cache ignores the option; the suite then checks f16
+// steps against its own reference pass instead of the cpu backend.
+func cpuHonors(t *testing.T, m *model.Model, kt backend.KVType) bool {
+	t.Helper()
+	var out [2][]float32
+	for i, k := range []backend.KVType{backend.KVF32, kt} {
+		b, err := cpu.New(m, cpu.Options{Threads: 2, NumPages: 4, PageSize: pageSize, KV: k})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = make([]float32, m.Config.VocabSize)
+		for _, s := range []backend.SeqInput{
+			{Tokens: []int32{5, 9, 2, 7, 1, 3}, Positions: positions(0, 6), Pages: []int32{0, 1}},
+			{Tokens: []int32{11}, Positions: []int32{6}, Start: 6, Pages: []int32{0, 1}, Logits: true},
+		} {
+			if err := b.Forward(&backend.Batch{Seqs: []backend.SeqInput{s}}, [][]float32{out[i]}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.Close()
+	}
+	return !slices.Equal(out[0], out[1])
 }
 
 // live is what a sequence holds: its tokens and their RoPE positions, in slot order.
@@ -205,7 +298,18 @@ func (h *harness) step(what string, seqs []backend.SeqInput, qs []*seq) {
 		h.t.Fatalf("%s: mirror forward: %v", what, err)
 	}
 	for i, s := range seqs {
+		if h.sparse {
+			h.checkContext(what, i, &seqs[i], -1)
+		}
 		if !s.Logits {
+			continue
+		}
+		if !h.cpuKV {
+			if !qs[i].pruned {
+				want := h.refm.run(qs[i].l.tokens, qs[i].l.positions, h.kt, nil, nil, pageSize)
+				h.compareTol(fmt.Sprintf("%s: sequence %d against the reference pass", what, i), got[i], want.logits,
+					h.refTol)
+			}
 			continue
 		}
 		h.compare(fmt.Sprintf("%s: sequence %d against the mirror", what, i), got[i], mirror[i])
@@ -215,7 +319,30 @@ func (h *harness) step(what string, seqs []backend.SeqInput, qs []*seq) {
 	}
 }
 
+// checkContext checks the Context and Attended a backend reported for s (sequence i of a
+// step): Context is the slots its last token could see (causal, within the window);
+// Attended equals it unless attended is >= 0, the count sparse attention gives.
+func (h *harness) checkContext(what string, i int, s *backend.SeqInput, attended int) {
+	h.t.Helper()
+	last := s.Start + len(s.Tokens) - 1
+	ctx := last + 1
+	if w := h.m.Config.SlidingWindow; w > 0 {
+		ctx = min(ctx, w)
+	}
+	if attended < 0 {
+		attended = ctx
+	}
+	if s.Context != ctx || s.Attended != attended {
+		h.t.Errorf("%s: sequence %d: context %d, attended %d; want %d, %d", what, i, s.Context, s.Attended, ctx, attended)
+	}
+}
+
 func (h *harness) compare(what string, got, want []float32) {
+	h.t.Helper()
+	h.compareTol(what, got, want, h.tol)
+}
+
+func (h *harness) compareTol(what string, got, want []float32, tol float64) {
 	h.t.Helper()
 	var maxDiff, maxRef float64
 	for j, w := range want {
@@ -228,9 +355,9 @@ func (h *harness) compare(what string, got, want []float32) {
 	}
 	rel := maxDiff / max(maxRef, 1e-30)
 	h.worst = max(h.worst, rel)
-	if !(rel <= h.tol) {
+	if !(rel <= tol) {
 		h.t.Errorf("%s: largest logit difference %.3g, %.3g of the largest |logit| (tolerance %.0e)",
-			what, maxDiff, rel, h.tol)
+			what, maxDiff, rel, tol)
 	}
 }
 
@@ -445,6 +572,171 @@ func (h *harness) badBatches() {
 	if ks, ok := h.b.(backend.KeyShifter); ok {
 		if err := ks.ShiftKeys([]int32{numPages}, 0, 1, -1); !errors.Is(err, backend.ErrBadBatch) {
 			h.t.Errorf("shift keys on page %d of %d: got %v, want ErrBadBatch", numPages, numPages, err)
+		}
+	}
+}
+
+// sparseSuite runs the DELTA sparse-attention cases on this harness's model (two layers:
+// select, sparse) and on a five-layer model of the same shape, where two select layers feed
+// their own sparse layers and a second config in the same batch splits the layers otherwise.
+func (h *harness) sparseSuite(shape string, dt model.DType, newBackend Factory, tol float64) {
+	h.sparseCases()
+	deep, err := modelOf(shape, dt, 5)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	hd := newHarness(h.t, deep, newBackend, tol, h.kt, true)
+	hd.sparseCases()
+	h.worst = max(h.worst, hd.worst)
+}
+
+// sparseConfigs are two configs for a model of numLayers layers (2 or 5), keeping the last 2
+// pages and the 2 best others.
+func sparseConfigs(numLayers int) (a, b *sparse.Config) {
+	F, Sel, Sp := sparse.Full, sparse.Select, sparse.Sparse
+	if numLayers == 2 {
+		return &sparse.Config{Layers: []sparse.Mode{Sel, Sp}, Budget: 2, Recent: 2},
+			&sparse.Config{Layers: []sparse.Mode{Sel, Sp}, Budget: 2, Recent: 2}
+	}
+	return &sparse.Config{Layers: []sparse.Mode{F, Sel, Sp, Sel, Sp}, Budget: 2, Recent: 2},
+		&sparse.Config{Layers: []sparse.Mode{Sel, Sp, Sp, F, Sp}, Budget: 2, Recent: 2}
+}
+
+// sparseCase is a batch entry of a sparse step with what the reference pass is given for it.
+type sparseCase struct {
+	in     backend.SeqInput
+	q      *seq
+	cfg    *sparse.Config // for the reference: nil for a prefill chunk
+	forced []int32
+}
+
+// sparseStep runs a batch with sparse requests on the backend under test and checks every
+// sequence's logits, Attended and Context against the reference pass; where the cpu
+// backend implements sparse attention (it reports Context), against the cpu backend too,
+// given the same requests through its plain page tables.
+func (h *harness) sparseStep(what string, cases []sparseCase) {
+	h.t.Helper()
+	V := h.m.Config.VocabSize
+	seqs, ref := make([]backend.SeqInput, len(cases)), make([]backend.SeqInput, len(cases))
+	got, mirror := make([][]float32, len(cases)), make([][]float32, len(cases))
+	for i, c := range cases {
+		seqs[i], ref[i] = c.in, c.in
+		ref[i].Pages = refPages(c.q.blk)
+		got[i], mirror[i] = make([]float32, V), make([]float32, V)
+	}
+	if err := h.b.Forward(&backend.Batch{Seqs: seqs}, got); err != nil {
+		h.t.Fatalf("%s: forward: %v", what, err)
+	}
+	if err := h.ref.Forward(&backend.Batch{Seqs: ref}, mirror); err != nil {
+		h.t.Fatalf("%s: cpu forward: %v", what, err)
+	}
+	cpuSparse := true
+	for i := range ref {
+		cpuSparse = cpuSparse && ref[i].Context != 0
+	}
+	if !cpuSparse && !h.loggedCPUSparse {
+		h.t.Logf("the cpu backend does not implement sparse attention (no Context reported): sparse steps " +
+			"are checked against the suite's reference pass only")
+		h.loggedCPUSparse = true
+	}
+	for i, c := range cases {
+		want := h.refm.run(c.q.l.tokens, c.q.l.positions, h.kt, c.cfg, c.forced, pageSize)
+		name := fmt.Sprintf("%s: sequence %d", what, i)
+		if s := &seqs[i]; s.Context != want.context || s.Attended != want.attended {
+			h.t.Errorf("%s: context %d, attended %d; the reference pass: %d, %d",
+				name, s.Context, s.Attended, want.context, want.attended)
+		}
+		if !c.in.Logits {
+			continue
+		}
+		h.compareTol(name+" against the reference pass", got[i], want.logits, h.refTol)
+		if cpuSparse {
+			h.compare(name+" against the cpu backend", got[i], mirror[i])
+			if r := &ref[i]; r.Context != seqs[i].Context || r.Attended != seqs[i].Attended {
+				h.t.Errorf("%s: context %d, attended %d; the cpu backend: %d, %d",
+					name, seqs[i].Context, seqs[i].Attended, r.Context, r.Attended)
+			}
+		}
+	}
+}
+
+// sparseCases: (a) a sparse request whose selection would keep every page is full attention,
+// bit for bit; (b) a forced selection (SparsePages) attends to those pages only, as the
+// reference pass does; (c) a real selection picks what the reference pass picks from its own
+// probabilities; then the three kinds together with another config and a prefill chunk in one
+// batch. Each decode is rerun at the same slot (it writes the same slot, so every variant
+// sees the same cache), after a dense prefill.
+func (h *harness) sparseCases() {
+	cfgA, cfgB := sparseConfigs(h.m.Config.NumLayers)
+	V := h.m.Config.VocabSize
+	a := h.newSeq()
+	defer h.free(a)
+	toks := h.tokens(29)
+	h.step("sparse: prefill", []backend.SeqInput{h.append(a, toks[:28], 0, true)}, []*seq{a})
+	dec := h.append(a, toks[28:29], 28, true) // slot 28: 29 slots, 8 pages of 4
+
+	run := func(in backend.SeqInput) ([]float32, backend.SeqInput) {
+		h.t.Helper()
+		out := [][]float32{make([]float32, V)}
+		b := &backend.Batch{Seqs: []backend.SeqInput{in}}
+		if err := h.b.Forward(b, out); err != nil {
+			h.t.Fatalf("sparse: forward: %v", err)
+		}
+		return out[0], b.Seqs[0]
+	}
+	full, fs := run(dec)
+	h.checkContext("sparse: full decode", 0, &fs, -1)
+	// (a) 8 pages, a selection of 6 + 2: not active, so full attention exactly.
+	keepAll := *cfgA
+	keepAll.Budget = 6
+	in := dec
+	in.Sparse = &keepAll
+	got, gs := run(in)
+	h.checkContext("sparse: a selection of every page", 0, &gs, -1)
+	if !slices.Equal(got, full) {
+		h.t.Errorf("sparse: a selection of every page (%d+%d of 8) differs from full attention", keepAll.Recent,
+			keepAll.Budget)
+	}
+	// (b) forced pages, and (c) a real selection.
+	forced := []int32{1, 4, 7}
+	in = dec
+	in.Sparse, in.SparsePages = cfgA, forced
+	h.sparseStep("sparse: forced pages", []sparseCase{{in: in, q: a, cfg: cfgA, forced: forced}})
+	in.SparsePages = nil
+	h.sparseStep("sparse: selection", []sparseCase{{in: in, q: a, cfg: cfgA}})
+
+	// All together: a (config A, selection), b (config B, selection), c (config A, forced),
+	// d (a prefill chunk with a sparse config: full attention).
+	b, c, d := h.newSeq(), h.newSeq(), h.newSeq()
+	defer h.free(b)
+	defer h.free(c)
+	defer h.free(d)
+	tb, tc := h.tokens(25), h.tokens(21)
+	h.step("sparse: prefill b, c", []backend.SeqInput{
+		h.append(b, tb[:24], 0, true), h.append(c, tc[:20], 0, true),
+	}, []*seq{b, c})
+	inB := h.append(b, tb[24:], 24, true)
+	inB.Sparse = cfgB
+	inC := h.append(c, tc[20:], 20, true)
+	forcedC := []int32{0, 2, 5}
+	inC.Sparse, inC.SparsePages = cfgA, forcedC
+	inD := h.append(d, h.tokens(8), 0, true)
+	inD.Sparse = cfgA
+	h.sparseStep("sparse: mixed batch", []sparseCase{
+		{in: in, q: a, cfg: cfgA}, {in: inB, q: b, cfg: cfgB}, {in: inC, q: c, cfg: cfgA, forced: forcedC}, {in: inD, q: d},
+	})
+
+	// An invalid config or forced selection is refused.
+	bad := *cfgA
+	bad.Layers = bad.Layers[:1]
+	for name, s := range map[string]backend.SeqInput{
+		"layer count":   {Tokens: dec.Tokens, Positions: dec.Positions, Start: dec.Start, Pages: dec.Pages, Sparse: &bad},
+		"forced order":  {Tokens: dec.Tokens, Positions: dec.Positions, Start: dec.Start, Pages: dec.Pages, Sparse: cfgA, SparsePages: []int32{4, 1}},
+		"forced beyond": {Tokens: dec.Tokens, Positions: dec.Positions, Start: dec.Start, Pages: dec.Pages, Sparse: cfgA, SparsePages: []int32{1, 8}},
+	} {
+		row := [][]float32{make([]float32, V)}
+		if err := h.b.Forward(&backend.Batch{Seqs: []backend.SeqInput{s}}, row); !errors.Is(err, backend.ErrBadBatch) {
+			h.t.Errorf("sparse: bad %s: got %v, want ErrBadBatch", name, err)
 		}
 	}
 }

@@ -413,10 +413,7 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		s := &batch.Seqs[si]
 		t += len(s.Tokens)
 		last := t - 1
-		s.Context = int(b.tokSlot[last]) + 1
-		if w := cfg.SlidingWindow; w > 0 {
-			s.Context = min(s.Context, w)
-		}
+		s.Context = int(b.tokSlot[last]) + 1 - b.windowStart(int(b.tokSlot[last]))
 		s.Attended = (b.attended[last] + L/2) / L
 		if batch.Seqs[si].Logits {
 			b.lastIdx = append(b.lastIdx, si)
@@ -642,29 +639,27 @@ type attnTask struct {
 // whole context.
 func (a *attnTask) counts(t int) int32 {
 	b := a.b
+	slot := int(b.tokSlot[t])
+	first := b.windowStart(slot)
 	if k := b.tokSparse[t]; k >= 0 {
 		sp := &b.sparse[k]
 		if sp.cfg.Layers[a.li] == sparse.Sparse {
 			if sp.forced != nil {
-				return int32(pagesSlots(sp.forced, b.pageSize, sp.n))
+				return int32(pagesSlots(sp.forced, b.pageSize, first, sp.n))
 			}
 			if len(sp.picked) > 0 {
-				return int32(pagesSlots(sp.picked, b.pageSize, sp.n))
+				return int32(pagesSlots(sp.picked, b.pageSize, first, sp.n))
 			}
 		}
 	}
-	slot := int(b.tokSlot[t])
-	if w := b.cfg.SlidingWindow; w > 0 {
-		return int32(min(slot+1, w))
-	}
-	return int32(slot + 1)
+	return int32(slot + 1 - first)
 }
 
-// pagesSlots is the number of slots below n in the given logical pages.
-func pagesSlots(pages []int32, pageSize, n int) int {
+// pagesSlots is the number of slots in [first, n) in the given logical pages.
+func pagesSlots(pages []int32, pageSize, first, n int) int {
 	c := 0
 	for _, p := range pages {
-		c += max(0, min(int(p+1)*pageSize, n)-int(p)*pageSize)
+		c += max(0, min(int(p+1)*pageSize, n)-max(int(p)*pageSize, first))
 	}
 	return c
 }
@@ -681,10 +676,7 @@ func (a *attnTask) run(lo, hi, w int) {
 		g := it % kvh
 		s := &b.batch.Seqs[b.tokSeq[t]]
 		slot := int(b.tokSlot[t])
-		first := 0
-		if cfg.SlidingWindow > 0 && slot-cfg.SlidingWindow+1 > 0 {
-			first = slot - cfg.SlidingWindow + 1
-		}
+		first := b.windowStart(slot)
 		end := slot + 1
 		n := end - first
 		// rows[j]: where slot first+j's key (and value) for this KV head starts in the cache;
@@ -718,7 +710,10 @@ func (a *attnTask) run(lo, hi, w int) {
 			softmaxInPlace(scores[h*n : (h+1)*n])
 		}
 		if mode == sparse.Select {
-			slotMax(scores, group, n, sp.tokMax[g*n:(g+1)*n])
+			// The slots before a sliding window's start score nothing.
+			row := sp.tokMax[g*sp.n : (g+1)*sp.n]
+			clear(row[:first])
+			slotMax(scores, group, n, row[first:])
 		}
 		if v := a.l.vCache.f16; v != nil {
 			pvRowsF16(scores, n, group, v, rows, hd, out)

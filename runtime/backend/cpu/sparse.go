@@ -17,17 +17,19 @@ type sparseSeq struct {
 	n      int     // context slots of the token (its slot + 1)
 	pages  int     // logical pages of those slots
 	picked []int32 // logical pages the sparse layers attend to; empty until a select layer ran
-	// tokMax[g*n+j]: the largest probability the query heads of KV head g give slot j, written
-	// by the select layer's attention items, reduced over g into page scores.
+	// tokMax[g*n+j]: the largest probability the query heads of KV head g give slot j (0 for a
+	// slot outside a sliding window), written by the select layer's attention items, reduced
+	// over g into page scores.
 	tokMax   []float32
 	scores   []float32
 	attended int // slots attended, summed over layers
 }
 
 // prepareSparse decides, for each token of the step, whether it attends sparsely, and
-// resets the state of those that do. Only a sequence's single decode token whose context has
-// more pages than a selection keeps does; a model's sliding window, where one applies to
-// the token, takes precedence (its context is already bounded).
+// resets the state of those that do. Only a sequence's single decode token whose slots fill
+// more pages than a selection keeps does. Under a model's sliding window, select layers
+// score the window's slots (the others score 0) and sparse layers read the picked pages'
+// slots inside the window.
 func (b *Backend) prepareSparse(batch *backend.Batch) {
 	b.tokSparse = grow(b.tokSparse, len(b.tokSeq))
 	for i := range b.tokSparse {
@@ -39,8 +41,7 @@ func (b *Backend) prepareSparse(batch *backend.Batch) {
 		s := &batch.Seqs[si]
 		t += len(s.Tokens)
 		n := s.Start + 1
-		if s.Sparse == nil || len(s.Tokens) != 1 || !s.Sparse.Active(n, b.pageSize) ||
-			(b.cfg.SlidingWindow > 0 && n > b.cfg.SlidingWindow) {
+		if s.Sparse == nil || len(s.Tokens) != 1 || !s.Sparse.Active(n, b.pageSize) {
 			continue
 		}
 		if b.nSparse == len(b.sparse) {
@@ -87,13 +88,17 @@ func (b *Backend) sparseRows(sp *sparseSeq, m sparse.Mode, pages []int32, g int,
 		return 0, false
 	}
 	hd := b.cfg.HeadDim
+	first := b.windowStart(sp.n - 1)
 	n := 0
 	for _, p := range picked {
 		lo := int(p) * b.pageSize
 		hi := min(lo+b.pageSize, sp.n)
-		base := (int(pages[p])*b.pageSize)*b.kvDim + g*hd
+		if lo < first {
+			lo = min(first, hi)
+		}
+		base := (int(pages[p])*b.pageSize-int(p)*b.pageSize)*b.kvDim + g*hd
 		for slot := lo; slot < hi; slot++ {
-			rows[n] = int32(base + (slot-lo)*b.kvDim)
+			rows[n] = int32(base + slot*b.kvDim)
 			n++
 		}
 	}
@@ -113,6 +118,15 @@ func (b *Backend) selectPages(li int) {
 		sparse.PageScores(sp.tokMax, kvh, sp.n, sp.n, b.pageSize, sp.scores)
 		sp.picked = sp.cfg.Pick(sp.scores, sp.pages, sp.picked)
 	}
+}
+
+// windowStart is the first slot a token at slot may attend to under the model's sliding
+// window (0 without one).
+func (b *Backend) windowStart(slot int) int {
+	if w := b.cfg.SlidingWindow; w > 0 && slot-w+1 > 0 {
+		return slot - w + 1
+	}
+	return 0
 }
 
 // slotMax sets dst[j] to the largest of the group heads' probabilities for slot j.
@@ -146,10 +160,7 @@ func (b *Backend) probeLayer(li int, l *layer) {
 		t += len(s.Tokens)
 		last := t - 1
 		slot := int(b.tokSlot[last])
-		first := 0
-		if cfg.SlidingWindow > 0 && slot-cfg.SlidingWindow+1 > 0 {
-			first = slot - cfg.SlidingWindow + 1
-		}
+		first := b.windowStart(slot)
 		n := slot + 1 - first
 		probs := make([]float32, cfg.NumHeads*n)
 		for j := 0; j < n; j++ {
@@ -164,7 +175,7 @@ func (b *Backend) probeLayer(li int, l *layer) {
 		for h := 0; h < cfg.NumHeads; h++ {
 			softmaxInPlace(probs[h*n : (h+1)*n])
 		}
-		ev := backend.AttentionProbe{Layer: li, Seq: si, Heads: cfg.NumHeads, N: n, Probs: probs}
+		ev := backend.AttentionProbe{Layer: li, Seq: si, Heads: cfg.NumHeads, First: first, N: n, Probs: probs}
 		if s.Sparse != nil {
 			ev.Mode = s.Sparse.Layers[li]
 		}

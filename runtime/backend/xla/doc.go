@@ -26,7 +26,8 @@
 // # KV cache
 //
 // The KV cache lives on the device: per layer, one tensor of keys and one of values, each
-// [numPages*pageSize+1, kvHeads*headDim] float32. The extra last row is scratch: padded tokens
+// [numPages*pageSize+1, kvHeads*headDim] of the cache's element type (Options.KV: f16 by
+// default, or f32). The extra last row is scratch: padded tokens
 // write there and padded context rows read from it, so padding never touches a real slot. For
 // each Forward the host turns the page tables into row indices (the context rows of every
 // sequence, and the row each new token writes) and an additive mask (same sequence, causal by
@@ -37,6 +38,31 @@
 // computed over the whole batch's context rows under that mask, not per sequence, so its cost
 // grows with the square of the batch's total context. Masked scores get -1e30 added, which
 // gives them exactly zero weight in float32 without any NaN.
+//
+// An f16 cache rounds each new key and value to the nearest binary16, ties to even (as the cpu
+// backend's F16C conversion does), before it is both stored and attended to, so a token
+// attends to its own key as later tokens will read it; attention converts what it gathers to
+// float32 and computes in float32. The rounding is float arithmetic in the graph (roundF16),
+// the same on every gomlx backend, and exact (tested bit for bit against the model package's
+// conversion). Where the backend has Float16 (XLA) the cache tensors are Float16, half the
+// bytes a decode step reads; gomlx's pure-Go backend has no Float16, so there they are float32
+// tensors holding the rounded values: the same numbers without the memory saving. ShiftKeys
+// rotates in float32 and stores the keys rounded again; CopySlots moves values as they are.
+//
+// # Sparse attention
+//
+// A decode token whose SeqInput.Sparse is active (runtime/sparse: DELTA) attends fully in
+// its full and select layers and, in its sparse layers, only to the slots of the pages the
+// latest select layer below picked (or SeqInput.SparsePages): those layers gather only the
+// picked pages' rows from the cache, under a mask of their own, which is what saves a GPU the
+// reads of a long context. The pass is then split into one graph per segment of layers
+// ending at a select layer whose picks some sparse layer reads; that segment also returns
+// each selecting token's largest probability over heads for every context slot, and the host
+// scores and picks the pages with runtime/sparse's PageScores and Pick (one device round trip
+// per select layer; Forward's comment says why the pick is not in the graph). Every other
+// sequence in the batch, prefill chunks and short contexts attend fully, with the same graph
+// and results as without a sparse request. Forward reports every sequence's Context and
+// Attended.
 //
 // The cache tensors are donated to each execution (graph.DonateTensorBuffer), so a PJRT device
 // may update them in place instead of copying (a tensor that shares its memory with the host,
@@ -63,7 +89,9 @@
 // # Compiled graphs
 //
 // The number of new tokens T, the number of context rows P and the number of logits rows are
-// each padded up to a power of two (at least 1), so one graph is compiled per bucketed triple;
+// each padded up to a power of two (at least 1), so one graph is compiled per bucketed triple
+// (with sparse attention: per segment, and per padded count of each sparse layer's gathered
+// rows and of selecting sequences, which stay in a bucket or two as the context grows);
 // CopySlots and ShiftKeys pad their row counts likewise. The compiled graphs are kept in an LRU
 // of Options.MaxGraphs (default DefaultMaxGraphs): gomlx's own per-Exec cache refuses a new
 // shape when full instead of evicting, so each shape gets an Exec of its own and the least
@@ -88,9 +116,13 @@
 // The backend conformance suite (runtime/backend/conformance) runs on this backend with gomlx's
 // pure-Go engine and the scatter writes: logits against the cpu backend mirroring every step,
 // and against a cpu prefill of the live tokens, for tiny (Qwen3), tiny-llama, tiny-qwen2 and
-// tiny-mistral in f32, f16, bf16 and q8_0, through prefill, decode, mixed batches, reused pages,
-// pruned spans with and without ShiftKeys; within 1e-4 of the largest logit (q8_0: 3e-2, since
-// the cpu backend quantizes activations to 8 bits as ggml does and this one does not).
+// tiny-mistral in f32, f16, bf16 and q8_0, with f32 and f16 KV caches, through prefill, decode,
+// mixed batches, reused pages, pruned spans with and without ShiftKeys; within 1e-4 of the
+// largest logit (q8_0: 3e-2, since the cpu backend quantizes activations to 8 bits as ggml does
+// and this one does not; an f16 cache: at least 2^-11). Its sparse cases check a selection of
+// every page against full attention bit for bit, and forced and real selections (and a batch
+// mixing them with two configs and a prefill) against the suite's own reference pass and,
+// once the cpu backend implements sparse attention, against the cpu backend.
 // TestConformanceSlices runs the suite with slice writes where GOMLX_BACKEND names a backend
 // that has DynamicUpdateSlice, and skips (saying why) on the pure-Go one.
 package xla

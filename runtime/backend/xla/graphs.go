@@ -12,8 +12,9 @@ import (
 // DefaultMaxGraphs is how many compiled graphs a Model keeps when Options.MaxGraphs is zero.
 // Bucketing makes the forward pass's shapes powers of two in three dimensions (new tokens,
 // context rows, logits rows); a server's traffic visits a few dozen of them, and the copy and
-// shift graphs a few more.
-const DefaultMaxGraphs = 48
+// shift graphs a few more. Sparse attention multiplies the forward graphs by its segments
+// (four for DELTA's three select layers), hence room for about twice as many.
+const DefaultMaxGraphs = 96
 
 // graphCache holds compiled graphs by input-shape key, least recently used first out. gomlx's
 // graph.Exec caches per shape too, but refuses a new shape once its cache is full instead of

@@ -190,198 +190,6 @@ func (x *Model) validate(b *backend.Batch, logits [][]float32) error {
 	return nil
 }
 
-// Forward implements backend.Backend. The new tokens of all sequences, the context rows they
-// attend to and the logits rows are each padded to a power of two and run through one graph
-// with the device KV cache: the graph gathers every sequence's context rows from the cache
-// through the physical slot indices the host computes from the page tables, attends under an
-// additive mask built here (each query sees its own sequence's slots, causally by slot and
-// within Mistral's window), scatters the new tokens' keys and values into their slots, and
-// returns the requested logits rows and the updated cache (donated, so a device that can
-// update it in place does).
-func (x *Model) Forward(b *backend.Batch, logits [][]float32) error {
-	if x.kv == nil {
-		return fmt.Errorf("xla backend: Forward on a closed model")
-	}
-	if x.broken != nil {
-		return x.broken
-	}
-	if err := x.validate(b, logits); err != nil {
-		return fmt.Errorf("xla backend: %w", err)
-	}
-	cfg := &x.cfg
-	half := cfg.HeadDim / 2
-	T, P, nLogits := 0, 0, 0
-	for i := range b.Seqs {
-		T += len(b.Seqs[i].Tokens)
-		P += b.Seqs[i].Start
-		if b.Seqs[i].Logits {
-			nLogits++
-		}
-	}
-	Tp, Pp, Np := pow2(T), pow2(P), pow2(nLogits)
-	K := Pp + Tp
-	scratch := x.scratchRow()
-
-	ids := make([]int32, Tp)
-	cos := make([]float32, Tp*half)
-	sin := make([]float32, Tp*half)
-	mask := make([]float32, Tp*K)
-	for i := range mask {
-		mask[i] = maskedOut
-	}
-	logitIdx := make([]int32, Np)
-	pastIdx := make([]int32, Pp) // cache row of each context row; padding reads the scratch row
-	newIdx := make([]int32, Tp)  // cache row each new token writes; padding writes the scratch row
-	for i := range pastIdx {
-		pastIdx[i] = scratch
-	}
-	for i := range newIdx {
-		newIdx[i] = scratch
-	}
-	// Per new token and per past row: its sequence, its slot.
-	tokSeq, tokSlot := make([]int, T), make([]int, T)
-	pastSeq, pastSlot := make([]int, P), make([]int, P)
-	t, p, n := 0, 0, 0
-	for i := range b.Seqs {
-		s := &b.Seqs[i]
-		for slot := 0; slot < s.Start; slot++ {
-			pastSeq[p], pastSlot[p] = i, slot
-			pastIdx[p] = int32(x.physSlot(s.Pages, slot))
-			p++
-		}
-		for j, id := range s.Tokens {
-			ids[t] = id
-			tokSeq[t], tokSlot[t] = i, s.Start+j
-			newIdx[t] = int32(x.physSlot(s.Pages, s.Start+j))
-			for k := 0; k < half; k++ {
-				sn, c := math.Sincos(float64(s.Positions[j]) * x.invFreq[k])
-				cos[t*half+k], sin[t*half+k] = float32(c), float32(sn)
-			}
-			t++
-		}
-		if s.Logits {
-			logitIdx[n] = int32(t - 1)
-			n++
-		}
-	}
-	visible := func(q, key int) bool {
-		return key <= q && (cfg.SlidingWindow <= 0 || key > q-cfg.SlidingWindow)
-	}
-	for q := 0; q < Tp; q++ {
-		row := mask[q*K : (q+1)*K]
-		if q >= T { // padding: attends to itself only, so that its row stays finite
-			row[Pp+q] = 0
-			continue
-		}
-		for r := 0; r < P; r++ {
-			if pastSeq[r] == tokSeq[q] && visible(tokSlot[q], pastSlot[r]) {
-				row[r] = 0
-			}
-		}
-		for u := 0; u < T; u++ {
-			if tokSeq[u] == tokSeq[q] && visible(tokSlot[q], tokSlot[u]) {
-				row[Pp+u] = 0
-			}
-		}
-	}
-
-	in := []*tensors.Tensor{
-		tensors.FromFlatDataAndDimensions(ids, Tp, 1),
-		tensors.FromFlatDataAndDimensions(cos, Tp, half),
-		tensors.FromFlatDataAndDimensions(sin, Tp, half),
-		tensors.FromFlatDataAndDimensions(mask, Tp, K),
-		tensors.FromFlatDataAndDimensions(logitIdx, Np, 1),
-		tensors.FromFlatDataAndDimensions(pastIdx, Pp, 1),
-		tensors.FromFlatDataAndDimensions(newIdx, Tp, 1),
-	}
-	key := fmt.Sprintf("forward/%d/%d/%d", Tp, Pp, Np)
-	outs, err := x.runCache(key, "paged-forward", x.pagedGraph, in, x.kv, true)
-	if err != nil {
-		return fmt.Errorf("xla backend: forward of %d tokens (%d padded), %d context rows (%d padded): %w", T, Tp, P, Pp, err)
-	}
-	defer func() {
-		for _, o := range outs {
-			o.FinalizeAll()
-		}
-	}()
-	if len(outs) != 1 {
-		return fmt.Errorf("xla backend: forward returned %d outputs besides the cache, want 1", len(outs))
-	}
-	V := cfg.VocabSize
-	flat, err := tensors.CopyFlatData[float32](outs[0])
-	if err != nil {
-		return fmt.Errorf("xla backend: reading logits: %w", err)
-	}
-	if len(flat) != Np*V {
-		return fmt.Errorf("xla backend: forward returned %d logits, want %d", len(flat), Np*V)
-	}
-	n = 0
-	for i := range b.Seqs {
-		if b.Seqs[i].Logits {
-			copy(logits[i], flat[n*V:(n+1)*V])
-			n++
-		}
-	}
-	return nil
-}
-
-// pagedInputs is the number of per-step inputs of pagedGraph before the KV cache.
-const pagedInputs = 7
-
-// pagedGraph builds the batched forward pass. inputs are tokens [Tp,1] int32, cos and sin
-// [Tp, head_dim/2], the additive mask [Tp, Pp+Tp], the logits row indices [Np,1] int32, the
-// cache rows of the context [Pp,1] and of the new tokens [Tp,1] (int32), then the cache (per
-// layer keys and values, [rows, kvDim]), then x.weights in order. It returns the logits
-// [Np, vocab], then the updated cache in the same order.
-func (x *Model) pagedGraph(inputs []*graph.Node) []*graph.Node {
-	x.compilations++
-	cfg := &x.cfg
-	tokens, cos, sin, mask, logitIdx := inputs[0], inputs[1], inputs[2], inputs[3], inputs[4]
-	pastIdx, newIdx := inputs[5], inputs[6]
-	L := len(x.layers)
-	cache := inputs[pagedInputs : pagedInputs+2*L]
-	w := inputs[pagedInputs+2*L:]
-	T := tokens.Shape().Dimensions[0]
-	Pp := pastIdx.Shape().Dimensions[0]
-	K := Pp + T
-	Np := logitIdx.Shape().Dimensions[0]
-	g := tokens.Graph()
-	h, hd := cfg.HiddenSize, cfg.HeadDim
-	nh, nkv := cfg.NumHeads, cfg.NumKVHeads
-	group := nh / nkv
-	half := hd / 2
-	eps := float64(cfg.RMSNormEps)
-
-	cos = graph.Reshape(cos, T, 1, half)
-	sin = graph.Reshape(sin, T, 1, half)
-	mask = graph.Reshape(mask, 1, 1, T, K)
-	scale := graph.Scalar(g, dtypes.Float32, 1/math.Sqrt(float64(hd)))
-
-	outs := make([]*graph.Node, 1, 1+2*L)
-	act := graph.Reshape(graph.Gather(w[x.embed], tokens), T, h)
-	for i := range x.layers {
-		l := &x.layers[i]
-		q, k, v := x.attnInputs(act, w, l, cos, sin)
-		kc, vc := cache[2*i], cache[2*i+1]
-		pastK := graph.Reshape(graph.Gather(kc, pastIdx), Pp, nkv, hd)
-		pastV := graph.Reshape(graph.Gather(vc, pastIdx), Pp, nkv, hd)
-		outs = append(outs,
-			x.writeRows(kc, newIdx, graph.Reshape(k, T, nkv*hd)),
-			x.writeRows(vc, newIdx, graph.Reshape(v, T, nkv*hd)))
-		keys := graph.Concatenate([]*graph.Node{pastK, k}, 0) // [K, nkv, hd]
-		vals := graph.Concatenate([]*graph.Node{pastV, v}, 0) // [K, nkv, hd]
-		q = graph.Reshape(q, T, nkv, group, hd)
-		scores := graph.Add(graph.Mul(graph.Einsum("tkgd,skd->kgts", q, keys), scale), mask) // [nkv, group, T, K]
-		pr := graph.Softmax(scores, -1)
-		att := graph.Einsum("kgts,skd->tkgd", pr, vals)
-		act = x.layerOutput(act, att, w, l)
-	}
-	last := graph.Reshape(graph.Gather(act, logitIdx), Np, h)
-	last = rmsNorm(last, w[x.outNorm], eps)
-	outs[0] = linear(last, w[x.output])
-	return outs
-}
-
 // copyGraph is CopySlots' graph: inputs the source and destination rows [M,1] int32, then the
 // cache; it returns the cache with every destination row set to its source row's old value.
 func (x *Model) copyGraph(inputs []*graph.Node) []*graph.Node {
@@ -405,8 +213,10 @@ func (x *Model) shiftGraph(inputs []*graph.Node) []*graph.Node {
 	sin = graph.Reshape(sin, M, 1, hd/2)
 	outs := make([]*graph.Node, 0, len(inputs)-3)
 	for _, kc := range inputs[3:] {
-		rows := rope(graph.Reshape(graph.Gather(kc, idx), M, nkv, hd), cos, sin)
-		outs = append(outs, x.writeRows(kc, idx, graph.Reshape(rows, M, nkv*hd)))
+		// Rotated in float32 and stored back rounded to the cache's type.
+		rows := rope(graph.Reshape(x.fromCache(graph.Gather(kc, idx)), M, nkv, hd), cos, sin)
+		stored, _ := x.toCache(graph.Reshape(rows, M, nkv*hd))
+		outs = append(outs, x.writeRows(kc, idx, stored))
 	}
 	return outs
 }
@@ -472,12 +282,13 @@ func (x *Model) CacheUpdate() string { return x.update }
 // has numPages*pageSize+1 rows.
 func (x *Model) scratchRow() int32 { return int32(x.numPages * x.pageSize) }
 
-// newCache makes the zeroed device cache: per layer, keys then values.
+// newCache makes the zeroed device cache: per layer, keys then values, of the cache's
+// element type.
 func (x *Model) newCache() {
 	rows, d := x.numPages*x.pageSize+1, x.kvDim()
 	x.kv = make([]*tensors.Tensor, 2*len(x.layers))
 	for i := range x.kv {
-		x.kv[i] = tensors.FromShape(shapes.Make(dtypes.Float32, rows, d))
+		x.kv[i] = tensors.FromShape(shapes.Make(x.kvDType, rows, d))
 	}
 }
 
@@ -485,6 +296,7 @@ func (x *Model) newCache() {
 // cache (replaced in the slice by the graph's updated ones); the graph returns only the
 // updated cache.
 func (x *Model) runCacheGraph(key, name string, build buildFunc, in, cache []*tensors.Tensor) error {
+	defer finalize(in)
 	if x.broken != nil {
 		return x.broken
 	}
@@ -498,18 +310,13 @@ func (x *Model) runCacheGraph(key, name string, build buildFunc, in, cache []*te
 	return err
 }
 
-// runCache runs the graph for key with arguments: the host inputs in (finalized after), the
-// cache tensors (donated to the execution where gomlx allows it, and replaced in the slice by
+// runCache runs the graph for key with arguments: the inputs in (left to the caller, which
+// may pass them to several graphs), the cache tensors (donated to the execution where gomlx allows it, and replaced in the slice by
 // the graph's last len(cache) outputs), then the weights if withWeights. It returns the
 // outputs before the cache. If the execution fails after the cache was donated, the cache is
 // lost and the model refuses further work (x.broken).
 func (x *Model) runCache(key, name string, build buildFunc, in, cache []*tensors.Tensor,
 	withWeights bool) ([]*tensors.Tensor, error) {
-	defer func() {
-		for _, t := range in {
-			t.FinalizeAll()
-		}
-	}()
 	args := make([]any, 0, len(in)+len(cache)+len(x.weights))
 	for _, t := range in {
 		args = append(args, t)
@@ -564,4 +371,13 @@ func (x *Model) lose(err error, donated bool) error {
 		x.broken = fmt.Errorf("xla backend: the KV cache was lost in a failed step (%v); load the model again", err)
 	}
 	return err
+}
+
+// finalize frees tensors (nil ones skipped).
+func finalize(ts []*tensors.Tensor) {
+	for _, t := range ts {
+		if t != nil {
+			t.FinalizeAll()
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package xla
 
 import (
+	"math"
 	"os"
 	"testing"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/arborlabs/arbor/runtime/backend/conformance"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/model"
+	"github.com/arborlabs/arbor/runtime/sparse"
 )
 
 // TestConformance runs the backend suite on this backend (gomlx's pure-Go backend here):
@@ -19,8 +21,8 @@ import (
 // logitTolerance's 3e-2: the weights are dequantized to f32 here, while the cpu backend
 // quantizes activations to 8 bits per block as ggml does.
 func TestConformance(t *testing.T) {
-	conformance.Run(t, func(m *model.Model, numPages, pageSize int) (backend.Backend, error) {
-		return New(m, Options{Backend: "go:ops_sequential", NumPages: numPages, PageSize: pageSize})
+	conformance.Run(t, func(m *model.Model, numPages, pageSize int, kt backend.KVType) (backend.Backend, error) {
+		return New(m, Options{Backend: "go:ops_sequential", NumPages: numPages, PageSize: pageSize, KV: kt})
 	}, conformance.Options{Tolerance: logitTolerance})
 }
 
@@ -211,7 +213,75 @@ func TestConformanceSlices(t *testing.T) {
 		t.Skipf("gomlx backend %q has no DynamicUpdateSlice: set GOMLX_BACKEND to an XLA plugin "+
 			"(build with -tags pjrt) to run the slices cache update", conf)
 	}
-	conformance.Run(t, func(m *model.Model, numPages, pageSize int) (backend.Backend, error) {
-		return New(m, Options{Backend: conf, NumPages: numPages, PageSize: pageSize, CacheUpdate: UpdateSlices})
+	conformance.Run(t, func(m *model.Model, numPages, pageSize int, kt backend.KVType) (backend.Backend, error) {
+		return New(m, Options{Backend: conf, NumPages: numPages, PageSize: pageSize, CacheUpdate: UpdateSlices, KV: kt})
 	}, conformance.Options{Tolerance: logitTolerance})
+}
+
+// TestSparseCompilations: a DELTA decode compiles one graph per segment of layers (here
+// [full, select] | [sparse, select] | [sparse]) and context bucket, and no more: a 17-token
+// prefill then decode steps to 100 slots (context rows bucketed to 32, 64 and 128; the
+// sparse layers' gathered rows, 3 whole pages and part of the newest, always to 16) compile
+// 1 + 3*3 graphs, and a second sequence doing the same compiles none.
+func TestSparseCompilations(t *testing.T) {
+	cfg, err := model.Shape("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NumLayers, cfg.VocabSize = 5, 384
+	w, err := model.NewRandom(&cfg, model.F32, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &model.Model{Config: cfg, Weights: *w}
+	x, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 32, PageSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	sp := &sparse.Config{
+		Layers: []sparse.Mode{sparse.Full, sparse.Select, sparse.Sparse, sparse.Select, sparse.Sparse}, Budget: 2, Recent: 2,
+	}
+	pool := kv.NewPool(x.NumPages(), x.PageSize())
+	out := [][]float32{make([]float32, x.VocabSize())}
+	run := func() {
+		s := pool.NewSequence()
+		defer s.Free()
+		if _, err := s.Append(17); err != nil {
+			t.Fatal(err)
+		}
+		ids := make([]int32, 17)
+		for i := range ids {
+			ids[i] = int32(i*7%300 + 1)
+		}
+		in := backend.SeqInput{Tokens: ids, Positions: positions(0, 17), Pages: s.Pages(), Logits: true, Sparse: sp}
+		if err := x.Forward(&backend.Batch{Seqs: []backend.SeqInput{in}}, out); err != nil {
+			t.Fatal(err)
+		}
+		for at := 17; at < 100; at++ {
+			if _, err := s.Append(1); err != nil {
+				t.Fatal(err)
+			}
+			b := &backend.Batch{Seqs: []backend.SeqInput{{
+				Tokens: []int32{int32(at % 300)}, Positions: []int32{int32(at)}, Start: at, Pages: s.Pages(),
+				Logits: true, Sparse: sp,
+			}}}
+			if err := x.Forward(b, out); err != nil {
+				t.Fatal(err)
+			}
+			// Full and select layers see at+1 slots; sparse ones 3 pages and the newest's part.
+			want := int(math.Round(float64(3*(at+1)+2*(12+at%4+1)) / 5))
+			if s := b.Seqs[0]; s.Context != at+1 || s.Attended != want {
+				t.Fatalf("slot %d: context %d, attended %d; want %d, %d", at, s.Context, s.Attended, at+1, want)
+			}
+		}
+	}
+	run()
+	if got := x.Compilations(); got != 10 {
+		t.Errorf("prefill and sparse decode to 100 slots: %d compilations, want 10", got)
+	}
+	run()
+	if got := x.Compilations(); got != 10 {
+		t.Errorf("the same steps again: %d compilations, want still 10", got)
+	}
 }

@@ -47,7 +47,14 @@ type Options struct {
 	// UpdateSlices, or "" to choose by the backend's capabilities (slices where it has
 	// DynamicUpdateSlice).
 	CacheUpdate string
-	KV          backend.KVType // the KV cache's element type (KVF16 by default)
+	// KV is the KV cache's element type: backend.KVF16 (the zero value, the default) or
+	// backend.KVF32. New keys and values are rounded to it when written (f16: to nearest,
+	// ties to even, as the cpu backend's F16C conversion does, so both caches hold the same
+	// values); attention reads them back as float32 and computes in float32. An f16 cache is
+	// stored as Float16 on backends that have the type (XLA); gomlx's pure-Go backend has
+	// none, so there it holds the rounded values in Float32: the same numbers, not the
+	// memory saving.
+	KV backend.KVType
 }
 
 // Model holds a model's weights and its paged KV cache on a gomlx device and runs forward
@@ -74,10 +81,22 @@ type Model struct {
 	broken error
 	// update is how the graphs write into the cache (UpdateScatter or UpdateSlices).
 	update string
+	// kvF16 says the cache holds binary16 values (Options.KV); kvDType is the element type
+	// of its tensors: Float16, or Float32 where the backend has no Float16 (see roundF16).
+	kvF16   bool
+	kvDType dtypes.DType
 
 	// compilations counts the graphs built and compiled so far: the graph functions run once
 	// per new input shape (a miss of graphs).
 	compilations int
+}
+
+// KV is the KV cache's element type (Options.KV).
+func (x *Model) KV() backend.KVType {
+	if x.kvF16 {
+		return backend.KVF16
+	}
+	return backend.KVF32
 }
 
 // Compilations returns how many graphs the model has compiled so far: one per distinct
@@ -131,6 +150,14 @@ func New(m *model.Model, opt Options) (*Model, error) {
 	x := &Model{
 		cfg: cfg, backend: be, invFreq: cfg.RopeInvFreq(),
 		numPages: opt.NumPages, pageSize: opt.PageSize, update: update,
+		kvF16: opt.KV == backend.KVF16, kvDType: dtypes.Float32,
+	}
+	switch {
+	case opt.KV != backend.KVF16 && opt.KV != backend.KVF32:
+		be.Finalize()
+		return nil, fmt.Errorf("xla backend: unknown KV cache type %v", opt.KV)
+	case x.kvF16 && be.Capabilities().DTypes[dtypes.Float16]:
+		x.kvDType = dtypes.Float16
 	}
 	if err := catch(func() error { return x.upload(w) }); err != nil {
 		x.Close()

@@ -87,12 +87,12 @@ func TestPrefillMatchesCPU(t *testing.T) {
 				tokens[i] = int32(r.IntN(m.Config.VocabSize))
 			}
 			// gomlx's pure-Go backend, explicitly.
-			x, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 4, PageSize: 16})
+			x, err := New(m, Options{Backend: "go:ops_sequential", NumPages: 4, PageSize: 16, KV: backend.KVF32})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer x.Close()
-			ref, err := cpu.New(m, cpu.Options{Threads: 2, NumPages: 4, PageSize: 16})
+			ref, err := cpu.New(m, cpu.Options{Threads: 2, NumPages: 4, PageSize: 16, KV: backend.KVF32})
 			if err != nil {
 				t.Fatal(err)
 			}
