@@ -497,7 +497,7 @@ func cmdDeltaCalibrate(args []string, stdout, stderr io.Writer) error {
 
 // deltaEval accumulates eval's figures over the probed positions.
 type deltaEval struct {
-	cfg    *sparse.Config
+	cfg *sparse.Config
 	// Per layer, over all positions and over the sparse ones: the sum of mass shares, and the
 	// smallest share.
 	share, shareSparse, minShare []float64
