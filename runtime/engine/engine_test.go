@@ -229,19 +229,34 @@ func TestBatchedMatchesSequential(t *testing.T) {
 
 func runConcurrently(t *testing.T, e *Engine, m *model.Model, prompts []string, maxTokens int) [][]int32 {
 	t.Helper()
+	// Submit all first, then read: every request is queued within microseconds of the others,
+	// so they compete for pages even when a loaded machine is slow to start goroutines.
+	streams := make([]*Stream, len(prompts))
+	for i, p := range prompts {
+		st, err := e.Submit(context.Background(), Request{Prompt: m.Tokenizer.Encode(p), MaxTokens: maxTokens, Sampling: greedy()})
+		if err != nil {
+			t.Fatalf("prompt %d: %v", i, err)
+		}
+		streams[i] = st
+	}
 	got := make([][]int32, len(prompts))
 	errs := make([]error, len(prompts))
 	var wg sync.WaitGroup
-	for i, p := range prompts {
+	for i, st := range streams {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := e.Generate(context.Background(), Request{Prompt: m.Tokenizer.Encode(p), MaxTokens: maxTokens, Sampling: greedy()}, nil)
-			if err != nil {
-				errs[i] = err
-				return
+			for {
+				ev, err := st.Recv(context.Background())
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if ev.Done {
+					got[i] = ev.Result.IDs
+					return
+				}
 			}
-			got[i] = res.IDs
 		}()
 	}
 	wg.Wait()
