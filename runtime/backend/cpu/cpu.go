@@ -70,7 +70,6 @@ type Backend struct {
 	scratch     []*workerScratch
 	attnScratch [][]float32 // per worker: attention scores
 	attnRows    [][]int32   // per worker: the cache offsets of an attention item's rows
-	attnTmp     [][]float32 // per worker: a tile of an f16 cache widened to float32
 	mm          multiMatmul
 	attn        attnTask
 	dyn         dynTask
@@ -146,10 +145,6 @@ func New(m *model.Model, opt Options) (*Backend, error) {
 	b.pool = newPool(opt.Threads)
 	b.scratch = newScratch(opt.Threads)
 	b.attnScratch = make([][]float32, opt.Threads)
-	b.attnTmp = make([][]float32, opt.Threads)
-	for i := range b.attnTmp {
-		b.attnTmp[i] = make([]float32, attnTile*cfg.HeadDim)
-	}
 	for i := range b.attnScratch {
 		// A sequence can attend to at most every slot of the pool.
 		b.attnScratch[i] = make([]float32, cfg.NumHeads/cfg.NumKVHeads*b.numPages*b.pageSize)
@@ -707,7 +702,7 @@ func (a *attnTask) run(lo, hi, w int) {
 		qs := b.q[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
 		out := a.out[t*b.qDim+g*group*hd : t*b.qDim+(g+1)*group*hd]
 		if k := a.l.kCache.f16; k != nil {
-			scoreRowsF16(qs, hd, group, k, rows, scores, n, scale, b.attnTmp[w])
+			scoreRowsF16(qs, hd, group, k, rows, scores, n, scale)
 		} else {
 			scoreRows(qs, hd, group, a.l.kCache.f32, rows, scores, n, scale)
 		}
@@ -721,7 +716,7 @@ func (a *attnTask) run(lo, hi, w int) {
 			slotMax(scores, group, n, row[first:])
 		}
 		if v := a.l.vCache.f16; v != nil {
-			pvRowsF16(scores, n, group, v, rows, hd, out, b.attnTmp[w])
+			pvRowsF16(scores, n, group, v, rows, hd, out)
 		} else {
 			pvRows(scores, n, group, a.l.vCache.f32, rows, hd, out)
 		}

@@ -321,12 +321,9 @@ func pvRows(p []float32, pstride, nh int, v []float32, rows []int32, hd int, out
 }
 
 // scoreRowsF16 is scoreRows over an f16 key cache (k holds halves; rows are offsets in
-// halves). Each tile of keys is widened once into tmp (at least attnTile*hd floats), in L1,
-// and scored there by scoreRows' kernel: widening inside the kernel would repeat it for every
-// block of four heads, and the conversions compete with the multiply-adds for the same
-// pipes. Widening is exact, so the scores are those of scoreRows over the same keys in
-// float32, bit for bit.
-func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32, sstride int, scale float32, tmp []float32) {
+// halves). The keys are widened exactly, so its scores are those of scoreRows over the same
+// keys in float32.
+func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32, sstride int, scale float32) {
 	n := len(rows)
 	if n == 0 || nh == 0 {
 		return
@@ -335,21 +332,15 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
 	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
-		_ = tmp[attnTile*hd-1]
-		var local [attnTile]int32 // the tile's rows in tmp
-		for j := range local {
-			local[j] = int32(j * hd)
-		}
 		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 1, hd*2)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
 			prefetchRows(unsafe.Pointer(&k[0]), rows[j1:min(j1+attnTile, n)], 1, hd*2)
-			j0 = min(j0, j1-3) // as in scoreRows: the same blocks, so the same sums
-			gatherF16AVX2(&tmp[0], &k[0], &rows[j0], j1-j0, hd)
+			j0 = min(j0, j1-3)
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
-				scores4AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &tmp[0], &local[0], j1-j0, hd,
+				scores4F16AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
 					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
 		}
@@ -363,11 +354,8 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 	}
 }
 
-// pvRowsF16 is pvRows over an f16 value cache (offsets in halves), widening each tile of
-// values once into tmp (at least attnTile*hd floats) as scoreRowsF16 does, then summing as
-// pvRows does (the same kernel, the same order), so the outputs are pvRows' over the same
-// values in float32.
-func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, out []float32, tmp []float32) {
+// pvRowsF16 is pvRows over an f16 value cache (offsets in halves).
+func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, out []float32) {
 	n := len(rows)
 	if nh == 0 {
 		return
@@ -379,44 +367,32 @@ func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, o
 	}
 	_ = p[(nh-1)*pstride+n-1]
 	checkRows(rows, hd, len(v))
-	if hasAVX2 && hd%8 == 0 {
-		_ = tmp[attnTile*hd-1]
-		var local [attnTile]int32
-		for j := range local {
-			local[j] = int32(j * hd)
+	c := 0
+	if hasAVX2 && hd >= 32 {
+		c = hd &^ 31
+		for h := 0; h < nh; h++ {
+			clear(out[h*hd : h*hd+c])
 		}
-		c := hd &^ 31
-		clear(out[:nh*hd])
 		prefetchRows(unsafe.Pointer(&v[0]), rows[:min(attnTile, n)], 1, hd*2)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
 			prefetchRows(unsafe.Pointer(&v[0]), rows[j1:min(j1+attnTile, n)], 1, hd*2)
-			gatherF16AVX2(&tmp[0], &v[0], &rows[j0], j1-j0, hd)
-			if c > 0 {
-				for h := 0; h < nh; h += 2 {
-					h1 := min(h+1, nh-1)
-					pv2AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &tmp[0], &local[0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
-				}
-			}
-			if c < hd {
-				for h := 0; h < nh; h++ {
-					o := out[h*hd+c : (h+1)*hd]
-					for j := j0; j < j1; j++ {
-						axpy(p[h*pstride+j], tmp[(j-j0)*hd+c:(j-j0+1)*hd], o)
-					}
-				}
+			for h := 0; h < nh; h += 2 {
+				h1 := min(h+1, nh-1)
+				pv2F16AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
 			}
 		}
-		return
 	}
-	tab := (*[1 << 16]float32)(f16Table)
-	for h := 0; h < nh; h++ {
-		o := out[h*hd : (h+1)*hd]
-		clear(o)
-		for j, r := range rows {
-			a := p[h*pstride+j]
-			for i, x := range v[int(r) : int(r)+hd] {
-				o[i] += a * tab[x]
+	if c < hd {
+		tab := (*[1 << 16]float32)(f16Table)
+		for h := 0; h < nh; h++ {
+			o := out[h*hd+c : (h+1)*hd]
+			clear(o)
+			for j, r := range rows {
+				a := p[h*pstride+j]
+				for i, x := range v[int(r)+c : int(r)+hd] {
+					o[i] += a * tab[x]
+				}
 			}
 		}
 	}

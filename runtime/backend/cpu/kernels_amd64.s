@@ -1113,38 +1113,3 @@ mxloop:
 mxdone:
 	VZEROUPPER
 	RET
-
-// func gatherF16AVX2(dst *float32, src *uint16, rows *int32, n int, hd int)
-//
-// Widens n rows of hd (a multiple of 8) halves at src + rows[j] (offsets in halves) into dst,
-// one row after the other: a tile of an f16 KV cache turned into float32 once, in L1, for
-// the float32 attention kernels, instead of once per block of heads inside them.
-TEXT ·gatherF16AVX2(SB), NOSPLIT, $0-40
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), DX
-	MOVQ rows+16(FP), BX
-	MOVQ n+24(FP), CX
-	MOVQ hd+32(FP), R8
-	SHLQ $1, R8
-	TESTQ CX, CX
-	JEQ  ghdone
-
-ghrow:
-	MOVLQSX   (BX), SI
-	LEAQ      (DX)(SI*2), SI
-	XORQ      AX, AX
-
-ghcol:
-	VCVTPH2PS (SI)(AX*1), Y0
-	VMOVUPS   Y0, (DI)(AX*2)
-	ADDQ      $16, AX
-	CMPQ      AX, R8
-	JLT       ghcol
-	LEAQ      (DI)(R8*2), DI
-	ADDQ      $4, BX
-	DECQ      CX
-	JNZ       ghrow
-
-ghdone:
-	VZEROUPPER
-	RET

@@ -252,14 +252,16 @@ func attnBench(b *testing.B, ctx, n int, kvt backend.KVType) (*Backend, *layer) 
 	}
 	be.attnScratch = [][]float32{make([]float32, cfg.NumHeads/cfg.NumKVHeads*be.numPages*ps)}
 	be.attnRows = [][]int32{make([]int32, be.numPages*ps)}
-	be.attnTmp = [][]float32{make([]float32, attnTile*cfg.HeadDim)}
 	be.prepareSparse(be.batch) // no sparse tokens: every one attends fully
 	return be, l
 }
 
 // BenchmarkAttention is one layer's attention over a paged KV cache on one thread: a decode
-// step (one query token) at 512 and 4096 tokens of context, and a 64-token prefill chunk at
-// the end of 512.
+// step (one query token) at 512, 4096 and 16384 tokens of context, and a 64-token prefill
+// chunk at the end of 512, with f16 and f32 caches. The cache stays warm from one iteration to
+// the next (in L2 or L3), unlike a model's, whose layers' caches are cold: judge a change to
+// the attention kernels by `arbor bench --context` too (a kernel that widened each tile of an
+// f16 cache into L1 first was faster here and slower there).
 func BenchmarkAttention(b *testing.B) {
 	for _, c := range []struct{ ctx, n int }{{512, 1}, {4096, 1}, {16384, 1}, {512, 64}} {
 		for _, kvt := range []backend.KVType{backend.KVF16, backend.KVF32} {

@@ -116,6 +116,3 @@ func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 
 //go:noescape
 func maxIntoAVX2(dst, src *float32, n int)
-
-//go:noescape
-func gatherF16AVX2(dst *float32, src *uint16, rows *int32, n int, hd int)

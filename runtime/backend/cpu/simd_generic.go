@@ -66,5 +66,3 @@ func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 }
 
 func maxIntoAVX2(dst, src *float32, n int) { panic("unreachable") }
-
-func gatherF16AVX2(dst *float32, src *uint16, rows *int32, n int, hd int) { panic("unreachable") }
