@@ -33,6 +33,8 @@ var (
 		`{` + hi + `,"reasoning_format":{"type":"tree","schema":{"type":"integer"}}}`,
 		`{` + hi + `,"reasoning_format":"tree","tools":[{"type":"function","name":"s","url":"http://127.0.0.1:9/x","parameters":{"type":"object"}}]}`,
 		`{` + hi + `,"chat_template_kwargs":{"enable_thinking":false,"x":[1]}}`,
+		`{` + hi + `,"sparse_attention":"delta"}`, `{` + hi + `,"sparse_attention":{"type":"delta","budget":64,"recent":8}}`,
+		`{` + hi + `,"sparse_attention":{"type":"none","budget":1}}`, `{` + hi + `,"sparse_attention":{"budget":1e9}}`,
 		`{"messages": [`, `[1, 2]`, ``, `{"messages": []}`, `{"messages": "hi"}`, `{"messages": [{"role": "user", "content": 5}]}`,
 		`{"messages": [{"content": "x"}]}`, `{` + hi + `, "temperature": "hot"}`, `{` + hi + `, "n": 1.5}`, `{` + hi + `, "stop": ["a", 1]}`,
 		`{` + hi + `, "tool_choice": "required"}`, `{` + hi + `, "max_tokens": 0}`, `{"messages":[null]}`, `{"messages":[{"role":null}]}`,

@@ -463,6 +463,7 @@ func TestF16Cache(t *testing.T) {
 			be.Close()
 		}
 		differ := false
+		worst := 0.0
 		for step := range runs[0] {
 			want := make([]float64, len(runs[1][step]))
 			for i, x := range runs[1][step] {
@@ -470,7 +471,14 @@ func TestF16Cache(t *testing.T) {
 			}
 			compareLogits(t, fmt.Sprintf("%s step %d", shape, step), runs[0][step], want, 5e-3)
 			differ = differ || !slices.Equal(runs[0][step], runs[1][step])
+			var d, ref float64
+			for i, x := range runs[0][step] {
+				d = math.Max(d, math.Abs(float64(x)-want[i]))
+				ref = math.Max(ref, math.Abs(want[i]))
+			}
+			worst = math.Max(worst, d/ref)
 		}
+		t.Logf("%s: the f16 cache's logits within %.2g of the largest f32 logit", shape, worst)
 		if !differ {
 			t.Errorf("%s: the f16 cache gave the f32 cache's logits exactly", shape)
 		}
