@@ -189,10 +189,13 @@ async function main() {
                     long = await arborTokenize(arbor, file, prose.repeat(k));
                 }
                 const ids = long.slice(0, realTokens);
+                // Long prompts go through a file (--prompt-ids @FILE): one command-line argument
+                // is limited to 128 KiB (maxArgBytes), about 27k ids.
                 const idsJson = JSON.stringify(ids);
-                if (Buffer.byteLength(idsJson) > maxArgBytes)
-                    throw new Error(`the ${realTokens}-id prompt is ${Buffer.byteLength(idsJson)} bytes of JSON; \`arbor generate --prompt-ids\` ` +
-                        `takes it as one command-line argument, which Linux limits to 128 KiB: use a shorter --real-tokens`);
+                const idsFile = path.join(outDir, `longctx-ids-${process.pid}.json`);
+                fs.mkdirSync(outDir, { recursive: true });
+                fs.writeFileSync(idsFile, idsJson);
+                const idsArg = Buffer.byteLength(idsJson) > maxArgBytes / 2 ? `@${idsFile}` : idsJson;
                 const ctx = Math.ceil((realTokens + genTokens + 1) / 256) * 256;
                 const engines = ["llama", "full", "delta"];
                 for (let r = 0; r < runs; r++) {
@@ -213,7 +216,7 @@ async function main() {
                             continue;
                         }
                         const args = [
-                            "generate", "--model", file, "--prompt-ids", idsJson, "--max-tokens", String(genTokens),
+                            "generate", "--model", file, "--prompt-ids", idsArg, "--max-tokens", String(genTokens),
                             "--temperature", "0", "--threads", String(threads), "--ctx", String(ctx), "--json",
                             "--kv-dtype", "f16", "--sparse", eng === "full" ? "none" : "delta", ...(eng === "delta" ? sparseArgs : [])
                         ];
@@ -229,6 +232,7 @@ async function main() {
                         if (rest.prompt_tokens !== realTokens) notes.push(`table 3: arbor reported ${rest.prompt_tokens} prompt tokens, given ${realTokens}`);
                     }
                 }
+                fs.rmSync(idsFile, { force: true });
             } catch (e) {
                 failures++;
                 real.error = String(e.message ?? e);

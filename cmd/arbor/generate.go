@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"os/signal"
 	"slices"
 
@@ -38,7 +39,8 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 	modelPath := fs.String("model", "", "model: a Hugging Face directory or a .gguf file (default: the "+
 		"built-in demo model)")
 	prompt := fs.String("prompt", "", "the prompt text")
-	promptIDs := fs.String("prompt-ids", "", "the prompt as a JSON array of token ids (used as is: no BOS added)")
+	promptIDs := fs.String("prompt-ids", "", "the prompt as a JSON array of token ids (used as is: no BOS added), "+
+		"or @FILE to read the array from a file (a long prompt outgrows the command line)")
 	useChat := fs.Bool("chat", false, "wrap the prompt as a user message in the model's chat template")
 	maxTokens := fs.Int("max-tokens", 128, "the most tokens to generate")
 	temperature := fs.Float64("temperature", 0.7, "sampling temperature; 0 is greedy")
@@ -141,8 +143,15 @@ func cmdGenerate(args []string, stdout, stderr io.Writer) error {
 // chat template (whose text carries any BOS itself).
 func promptTokens(tok *tokenizer.Tokenizer, vocab int, prompt, promptIDs string, useChat bool) ([]int32, error) {
 	if promptIDs != "" {
+		raw := []byte(promptIDs)
+		if name, ok := strings.CutPrefix(promptIDs, "@"); ok {
+			var err error
+			if raw, err = os.ReadFile(name); err != nil {
+				return nil, fmt.Errorf("--prompt-ids: %w", err)
+			}
+		}
 		var ids []int32
-		if err := json.Unmarshal([]byte(promptIDs), &ids); err != nil {
+		if err := json.Unmarshal(raw, &ids); err != nil {
 			return nil, fmt.Errorf("--prompt-ids: want a JSON array of token ids: %w", err)
 		}
 		if len(ids) == 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -76,6 +77,27 @@ func TestModelNewThenGenerate(t *testing.T) {
 		if !reflect.DeepEqual(res.IDs, res2.IDs) {
 			t.Fatalf("%s: --prompt gives %v, --prompt-ids %s gives %v", c.out, res.IDs, ids, res2.IDs)
 		}
+		// And from a file (@FILE), as long prompts must be given.
+		idsFile := filepath.Join(t.TempDir(), "ids.json")
+		if err := os.WriteFile(idsFile, []byte(ids), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout3, _, err := arbor(t, "", "generate", "--model", path, "--prompt-ids", "@"+idsFile,
+			"--temperature", "0", "--max-tokens", "6", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res3 genResult
+		if err := json.Unmarshal([]byte(stdout3), &res3); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(res.IDs, res3.IDs) {
+			t.Fatalf("%s: --prompt gives %v, --prompt-ids @file gives %v", c.out, res.IDs, res3.IDs)
+		}
+	}
+	if _, _, err := arbor(t, "", "generate", "--prompt-ids", "@/nonexistent/ids.json"); err == nil ||
+		!strings.Contains(err.Error(), "--prompt-ids") {
+		t.Fatalf("a missing ids file: %v, want an error naming --prompt-ids", err)
 	}
 }
 
