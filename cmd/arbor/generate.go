@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"os/signal"
 	"slices"
+	"strings"
 
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/engine"
