@@ -17,7 +17,9 @@ func conv(ts ...Turn) []chat.Message {
 	return m
 }
 
-func tn(i int) Turn { return Turn{User: fmt.Sprintf("question %d", i), Reply: fmt.Sprintf("answer %d", i)} }
+func tn(i int) Turn {
+	return Turn{User: fmt.Sprintf("question %d", i), Reply: fmt.Sprintf("answer %d", i)}
+}
 
 func TestReconcile(t *testing.T) {
 	stored := Turns{tn(1), tn(2), tn(3)}
