@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -157,8 +158,8 @@ func OpenBadger(dir string, opt Options) (*BadgerStore, error) {
 		WithValueLogFileSize(256 << 20)
 	db, err := badger.Open(bo)
 	if err != nil {
-		// Badger takes an flock on the directory; a second open, from another process or
-		// this one, fails with this message.
+		// Badger locks the directory (flock on unix, an exclusive lock file on Windows); a
+		// second open, from another process or this one, fails with this phrase on both.
 		if strings.Contains(err.Error(), "Another process is using this Badger database") {
 			return nil, &inUseError{dir: dir, cause: err}
 		}
@@ -596,6 +597,9 @@ func (s *BadgerStore) Turns(ctx context.Context, owner Owner, id string, from, l
 				return corrupt(key, errors.New("turn key length"))
 			}
 			index := binary.BigEndian.Uint64(key[len(prefix):])
+			if index > math.MaxInt32 {
+				return corrupt(key, fmt.Errorf("turn index %d", index))
+			}
 			err := item.Value(func(v []byte) error {
 				t, err := decodeTurn(id, int(index), v)
 				if err != nil {
@@ -1060,6 +1064,7 @@ func (s *BadgerStore) Export(ctx context.Context, w io.Writer) error {
 // Import implements Store: it loads a stream written by Export into this store, which must be
 // empty (merging two stores' sessions, counts and owner indexes is not something a backup
 // stream can do correctly). It holds the store exclusively while loading, as DB.Load requires.
+// An import that fails partway leaves what it loaded; start again from a fresh directory.
 func (s *BadgerStore) Import(ctx context.Context, r io.Reader) error {
 	if err := ctx.Err(); err != nil {
 		return err

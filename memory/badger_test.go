@@ -682,3 +682,56 @@ func TestValidSessionID(t *testing.T) {
 		t.Fatalf("store accepted a bad id: %v", err)
 	}
 }
+
+// Concurrent appends to one session get distinct, consecutive turn indexes and exact counts;
+// appends to other sessions go on alongside.
+func TestConcurrentAppends(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	mustCreate(t, s, alice, "busy")
+	mustCreate(t, s, bob, "other")
+	const workers, each = 8, 10
+	errs := make(chan error, 2*workers)
+	indexes := make(chan int, workers*each)
+	for w := range workers {
+		go func() {
+			for i := range each {
+				text := fmt.Sprintf("w%d-%d", w, i)
+				res, err := s.AppendTurn(ctx, alice, "busy", Turn{User: text}, []Chunk{{Role: RoleUser, Text: text}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				indexes <- res.Turn
+			}
+			errs <- nil
+		}()
+		go func() {
+			_, err := s.AppendTurn(ctx, bob, "other", Turn{User: "x"}, []Chunk{{Role: RoleUser, Text: fmt.Sprint(w)}})
+			errs <- err
+		}()
+	}
+	for range 2 * workers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(indexes)
+	seen := map[int]bool{}
+	for i := range indexes {
+		if seen[i] || i < 0 || i >= workers*each {
+			t.Fatalf("turn index %d repeated or out of range", i)
+		}
+		seen[i] = true
+	}
+	sess, _ := s.GetSession(ctx, alice, "busy")
+	if sess.TurnCount != workers*each || sess.ChunkCount != workers*each {
+		t.Fatalf("counts %+v", sess)
+	}
+	if other, _ := s.GetSession(ctx, bob, "other"); other.TurnCount != workers {
+		t.Fatalf("other session %+v", other)
+	}
+	if st, _ := s.Stats(ctx); st.Chunks != workers*each+workers || st.Sessions != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
