@@ -19,15 +19,16 @@ const MaxChunksPerTurn = 1 << 16
 // a transaction open across calls, no pointers into store memory, ids assigned by the store), so
 // a networked store shared by many replicas can implement it later without the server changing.
 type Store interface {
-	// CreateOrGetSession returns the owner's session id, creating it if no session has that
-	// id; created says which. A session with that id under another owner gives ErrNotFound.
+	// CreateOrGetSession returns the owner's session named id, creating it if no session has
+	// that id; created says which. A session with that id under another owner gives ErrNotFound.
 	CreateOrGetSession(ctx context.Context, owner Owner, id string) (s Session, created bool, err error)
 	GetSession(ctx context.Context, owner Owner, id string) (Session, error)
 	// ListSessions returns up to limit of the owner's sessions in id order, starting after
 	// cursor ("" for the first page); next is the cursor of the following page, "" at the end.
 	ListSessions(ctx context.Context, owner Owner, cursor string, limit int) (sessions []Session, next string, err error)
 
-	// AppendTurn stores turn as the session's next turn (its Index and Session are assigned)
+	// AppendTurn stores turn as the session's next turn (its Index and Session are assigned;
+	// the session must exist: CreateOrGetSession first)
 	// together with its chunks, in one atomic, synced write: when it returns nil the turn is
 	// durable, and when it fails nothing of it is stored. Chunks whose text the session already
 	// holds (same content hash) are not stored again; the result says which.
