@@ -60,10 +60,14 @@ func Dequantize(q []int8, scale float32) []float32 {
 // With |q| <= 127 each product is at most 16129, so int32 holds vectors up to 133,000
 // components without overflow.
 //
-// It is plain Go, unrolled eight ways with four accumulators so the loads and multiplies of
-// neighbouring elements overlap instead of waiting on one running sum, and with the slices
-// re-sliced to the block so the compiler drops bounds checks in the loop.
-func DotInt8(a, b []int8) int32 {
+// On amd64 with AVX2 it runs a vector kernel (dot_amd64.s); elsewhere, or built with
+// -tags purego, the plain Go loop below.
+func DotInt8(a, b []int8) int32 { return dotInt8(a, b) }
+
+// dotInt8Go is the portable DotInt8, unrolled eight ways with four accumulators so the loads
+// and multiplies of neighbouring elements overlap instead of waiting on one running sum, and
+// with the slices re-sliced to the block so the compiler drops bounds checks in the loop.
+func dotInt8Go(a, b []int8) int32 {
 	n := min(len(a), len(b))
 	a, b = a[:n], b[:n]
 	var s0, s1, s2, s3 int32

@@ -51,8 +51,17 @@ func TestQuantizeErrorBound(t *testing.T) {
 }
 
 func TestDotInt8(t *testing.T) {
+	t.Run("fast", testDotInt8)
+	if hasAVX2 {
+		hasAVX2 = false
+		defer func() { hasAVX2 = true }()
+		t.Run("portable", testDotInt8)
+	}
+}
+
+func testDotInt8(t *testing.T) {
 	r := rand.New(rand.NewPCG(2, 2))
-	for n := range 70 {
+	for n := range 200 {
 		a, b := make([]int8, n), make([]int8, n)
 		var want int32
 		for i := range a {
@@ -63,9 +72,17 @@ func TestDotInt8(t *testing.T) {
 			t.Fatalf("n=%d: %d, want %d", n, got, want)
 		}
 	}
-	big := slices.Repeat([]int8{127}, 4096)
-	if got := DotInt8(big, big); got != 4096*127*127 {
+	big := slices.Repeat([]int8{127}, 4099)
+	neg := slices.Repeat([]int8{-127}, 4099)
+	if got := DotInt8(big, big); got != 4099*127*127 {
 		t.Fatalf("saturated: %d", got)
+	}
+	if got := DotInt8(big, neg); got != -4099*127*127 {
+		t.Fatalf("saturated negative: %d", got)
+	}
+	// Unequal lengths use the shorter.
+	if got := DotInt8(big[:40], neg); got != -40*127*127 {
+		t.Fatalf("unequal lengths: %d", got)
 	}
 }
 
