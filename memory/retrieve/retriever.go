@@ -88,14 +88,19 @@ func (r *Retriever) Search(ctx context.Context, text string, vec []float32, k in
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	var cosHits, kwHits []Hit
-	if vec != nil {
-		var err error
-		if cosHits, err = r.vectors.Search(vec, depth); err != nil {
-			return nil, err
-		}
-	}
+	// The keyword search runs beside the vector scan: on a large session both take
+	// milliseconds, and the scan's own workers do not always keep every core busy.
+	var wg sync.WaitGroup
 	if text != "" {
-		kwHits = r.words.Search(text, depth)
+		wg.Go(func() { kwHits = r.words.Search(text, depth) })
+	}
+	var err error
+	if vec != nil {
+		cosHits, err = r.vectors.Search(vec, depth)
+	}
+	wg.Wait()
+	if err != nil {
+		return nil, err
 	}
 	fused := Fuse(RRFK, ids(cosHits), ids(kwHits))
 	fused = fused[:min(k, len(fused))]

@@ -92,3 +92,42 @@ func TestRetrieverHybrid(t *testing.T) {
 		t.Fatal("cancelled context accepted")
 	}
 }
+
+// Searches run concurrently with each other and with Add and Remove (run under -race).
+func TestRetrieverConcurrent(t *testing.T) {
+	h := embed.NewHashed(64)
+	r := NewRetriever(64)
+	for i := range parallelMin + 100 { // large enough for the parallel scan
+		text := fmt.Sprintf("chunk %d about topic %d", i, i%17)
+		if err := r.Add(fmt.Sprintf("c%d", i), text, h.EmbedOne(text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := range 20 {
+				q := fmt.Sprintf("topic %d", (g+i)%17)
+				if g == 0 {
+					r.Add(fmt.Sprintf("new%d", i), q, h.EmbedOne(q))
+					r.Remove(fmt.Sprintf("c%d", i))
+				}
+				res, err := r.Search(ctx, q, h.EmbedOne(q), 5)
+				if err == nil && len(res) != 5 {
+					err = fmt.Errorf("%d results", len(res))
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
