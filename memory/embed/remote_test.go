@@ -156,3 +156,29 @@ func TestNewRemoteValidates(t *testing.T) {
 		t.Fatal("no model accepted")
 	}
 }
+
+// A body without Content-Length (chunked) is cut off by the reader, not buffered whole.
+func TestRemoteStreamedResponseTooLarge(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"object":"list","data":[{"object":"embedding","index":0,"embedding":[`))
+		w.(http.Flusher).Flush() // forces chunked encoding: no Content-Length
+		for i := range 10000 {
+			if i > 0 {
+				w.Write([]byte(","))
+			}
+			w.Write([]byte("0.125"))
+		}
+		w.Write([]byte(`]}],"model":"test-embed","usage":{"prompt_tokens":1,"total_tokens":1}}`))
+	}))
+	t.Cleanup(srv.Close)
+	r := newTestRemote(t, srv.URL, RemoteConfig{MaxResponseBytes: 4096})
+	if _, err := r.Embed(context.Background(), []string{"x"}); !errors.Is(err, ErrResponseTooLarge) {
+		t.Fatalf("err = %v, want ErrResponseTooLarge", err)
+	}
+	r2 := newTestRemote(t, srv.URL, RemoteConfig{})
+	vs, err := r2.Embed(context.Background(), []string{"x"})
+	if err != nil || len(vs) != 1 || len(vs[0]) != 10000 {
+		t.Fatalf("under the default limit: %v, %d vectors", err, len(vs))
+	}
+}

@@ -165,13 +165,15 @@ const parallelMin = 8192
 // Search returns the k stored vectors most cosine-similar to vec, best first (ties by
 // smaller id). The query is quantized like the stored vectors, and the cosine is that of
 // the two quantized vectors: the scales cancel, leaving dot(q_a, q_b) / (|q_a| |q_b|).
-// The search is exact: every vector is scored.
+// The search is exact: every vector is scored. A zero query vector finds nothing.
 func (x *VectorIndex) Search(vec []float32, k int) ([]Hit, error) {
 	qu, err := x.prepare(vec)
 	if err != nil {
 		return nil, err
 	}
-	if k <= 0 {
+	if k <= 0 || qu.inv == 0 {
+		// Nothing is similar to the zero vector (the hashed embedding of a text with no
+		// words): ranking every chunk at cosine 0 by id would feed noise into fusion.
 		return nil, nil
 	}
 	x.mu.RLock()

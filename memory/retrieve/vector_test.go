@@ -197,6 +197,9 @@ func TestVectorIndexRemoveReplace(t *testing.T) {
 	if err := x.Add("e", make([]float32, 3)); err == nil {
 		t.Fatal("wrong width accepted")
 	}
+	if got, err := x.Search(make([]float32, 16), 5); err != nil || len(got) != 0 {
+		t.Fatalf("zero query: %v %v, want nothing", got, err)
+	}
 	if _, err := x.Search(make([]float32, 3), 1); err == nil {
 		t.Fatal("wrong query width accepted")
 	}
