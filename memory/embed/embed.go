@@ -19,3 +19,9 @@ type Embedder interface {
 	Dim() int
 	Name() string
 }
+
+// Both built-in embedders satisfy Embedder; the compiler checks it here.
+var (
+	_ Embedder = (*Hashed)(nil)
+	_ Embedder = (*Remote)(nil)
+)
