@@ -239,36 +239,6 @@ func checkRows(rows []int32, hd, n int) {
 	}
 }
 
-// kvElem is a KV cache's element: float32, or the bits of an f16.
-type kvElem interface{ float32 | uint16 }
-
-// attnKernels are the attention kernels for one cache element type: the assembly blocks,
-// their portable counterparts, and the element size (log2, for prefetching). The loops around
-// them (tiles, head blocks, prefetches) are the same for every type, in scoreRowsWith and
-// pvRowsWith.
-type attnKernels[T kvElem] struct {
-	scores4 func(q0, q1, q2, q3 *float32, k *T, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-	pv2     func(p0, p1 *float32, v *T, rows *int32, n int, nc int, o0, o1 *float32)
-	dot     func(k []T, q []float32) float32
-	axpy    func(a float32, x []T, y []float32)
-	shift   int
-}
-
-var (
-	f32Attn = attnKernels[float32]{scores4: scores4AVX2, pv2: pv2AVX2, dot: dot, axpy: axpy, shift: 2}
-	// f16Attn widens as it loads (F16C; exact), so its sums are f32Attn's over the same values.
-	f16Attn = attnKernels[uint16]{scores4: scores4F16AVX2, pv2: pv2F16AVX2, dot: dotF16, axpy: axpyF16, shift: 1}
-)
-
-// axpyF16 is axpy with f16 x.
-func axpyF16(a float32, x []uint16, y []float32) {
-	tab := (*[1 << 16]float32)(f16Table)
-	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += a * tab[v]
-	}
-}
-
 // scoreRows sets s[h*sstride+j] = scale * (q_h · k_j) for query heads h < nh (q_h =
 // q[h*hd:(h+1)*hd]) and key rows j < len(rows) (k_j = k[rows[j]:rows[j]+hd]): one grouped-query
 // attention item's scores over its whole context, the rows gathered from the KV pages by
@@ -276,17 +246,6 @@ func axpyF16(a float32, x []uint16, y []float32) {
 // four overlapping the ones before (or repeating the last head where there are fewer than
 // four), which recomputes some scores but keeps every one in a full register block.
 func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, sstride int, scale float32) {
-	scoreRowsWith(&f32Attn, q, hd, nh, k, rows, s, sstride, scale)
-}
-
-// scoreRowsF16 is scoreRows over an f16 key cache (k holds halves; rows are offsets in
-// halves).
-func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32, sstride int, scale float32) {
-	scoreRowsWith(&f16Attn, q, hd, nh, k, rows, s, sstride, scale)
-}
-
-func scoreRowsWith[T kvElem](kn *attnKernels[T], q []float32, hd, nh int, k []T, rows []int32, s []float32, sstride int,
-	scale float32) {
 	n := len(rows)
 	if n == 0 || nh == 0 {
 		return
@@ -295,16 +254,15 @@ func scoreRowsWith[T kvElem](kn *attnKernels[T], q []float32, hd, nh int, k []T,
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
 	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
-		base := unsafe.Pointer(&k[0])
-		prefetchRows(base, rows[:min(attnTile, n)], kn.shift, hd<<kn.shift)
+		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 2, hd*4)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
-			prefetchRows(base, rows[j1:min(j1+attnTile, n)], kn.shift, hd<<kn.shift)
+			prefetchRows(unsafe.Pointer(&k[0]), rows[j1:min(j1+attnTile, n)], 2, hd*4)
 			j0 = min(j0, j1-3) // a last tile of one or two keys takes the two before it again
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
-				kn.scores4(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+				scores4AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
 					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
 		}
@@ -313,7 +271,7 @@ func scoreRowsWith[T kvElem](kn *attnKernels[T], q []float32, hd, nh int, k []T,
 	for j, r := range rows {
 		kr := k[r : int(r)+hd]
 		for h := 0; h < nh; h++ {
-			s[h*sstride+j] = kn.dot(kr, q[h*hd:(h+1)*hd]) * scale
+			s[h*sstride+j] = dot(kr, q[h*hd:(h+1)*hd]) * scale
 		}
 	}
 }
@@ -324,15 +282,6 @@ func scoreRowsWith[T kvElem](kn *attnKernels[T], q []float32, hd, nh int, k []T,
 // one out twice), 32 columns of both in registers; the sum runs over the rows in order, tile
 // after tile.
 func pvRows(p []float32, pstride, nh int, v []float32, rows []int32, hd int, out []float32) {
-	pvRowsWith(&f32Attn, p, pstride, nh, v, rows, hd, out)
-}
-
-// pvRowsF16 is pvRows over an f16 value cache (offsets in halves).
-func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, out []float32) {
-	pvRowsWith(&f16Attn, p, pstride, nh, v, rows, hd, out)
-}
-
-func pvRowsWith[T kvElem](kn *attnKernels[T], p []float32, pstride, nh int, v []T, rows []int32, hd int, out []float32) {
 	n := len(rows)
 	if nh == 0 {
 		return
@@ -350,14 +299,13 @@ func pvRowsWith[T kvElem](kn *attnKernels[T], p []float32, pstride, nh int, v []
 		for h := 0; h < nh; h++ {
 			clear(out[h*hd : h*hd+c])
 		}
-		base := unsafe.Pointer(&v[0])
-		prefetchRows(base, rows[:min(attnTile, n)], kn.shift, hd<<kn.shift)
+		prefetchRows(unsafe.Pointer(&v[0]), rows[:min(attnTile, n)], 2, hd*4)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
-			prefetchRows(base, rows[j1:min(j1+attnTile, n)], kn.shift, hd<<kn.shift)
+			prefetchRows(unsafe.Pointer(&v[0]), rows[j1:min(j1+attnTile, n)], 2, hd*4)
 			for h := 0; h < nh; h += 2 {
 				h1 := min(h+1, nh-1) // an odd head out goes twice: pairs must not overlap, as they add
-				kn.pv2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
+				pv2AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
 			}
 		}
 	}
@@ -366,7 +314,85 @@ func pvRowsWith[T kvElem](kn *attnKernels[T], p []float32, pstride, nh int, v []
 			o := out[h*hd+c : (h+1)*hd]
 			clear(o)
 			for j, r := range rows {
-				kn.axpy(p[h*pstride+j], v[int(r)+c:int(r)+hd], o)
+				axpy(p[h*pstride+j], v[int(r)+c:int(r)+hd], o)
+			}
+		}
+	}
+}
+
+// scoreRowsF16 is scoreRows over an f16 key cache (k holds halves; rows are offsets in
+// halves). The keys are widened exactly, so its scores are those of scoreRows over the same
+// keys in float32.
+func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32, sstride int, scale float32) {
+	n := len(rows)
+	if n == 0 || nh == 0 {
+		return
+	}
+	_ = q[nh*hd-1]
+	_ = s[(nh-1)*sstride+n-1]
+	checkRows(rows, hd, len(k))
+	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
+		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 1, hd*2)
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			prefetchRows(unsafe.Pointer(&k[0]), rows[j1:min(j1+attnTile, n)], 1, hd*2)
+			j0 = min(j0, j1-3)
+			for h := 0; h < nh; h += 4 {
+				h = min(h, max(nh-4, 0))
+				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				scores4F16AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
+			}
+		}
+		return
+	}
+	for j, r := range rows {
+		kr := k[r : int(r)+hd]
+		for h := 0; h < nh; h++ {
+			s[h*sstride+j] = dotF16(kr, q[h*hd:(h+1)*hd]) * scale
+		}
+	}
+}
+
+// pvRowsF16 is pvRows over an f16 value cache (offsets in halves).
+func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, out []float32) {
+	n := len(rows)
+	if nh == 0 {
+		return
+	}
+	_ = out[nh*hd-1]
+	if n == 0 {
+		clear(out[:nh*hd])
+		return
+	}
+	_ = p[(nh-1)*pstride+n-1]
+	checkRows(rows, hd, len(v))
+	c := 0
+	if hasAVX2 && hd >= 32 {
+		c = hd &^ 31
+		for h := 0; h < nh; h++ {
+			clear(out[h*hd : h*hd+c])
+		}
+		prefetchRows(unsafe.Pointer(&v[0]), rows[:min(attnTile, n)], 1, hd*2)
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			prefetchRows(unsafe.Pointer(&v[0]), rows[j1:min(j1+attnTile, n)], 1, hd*2)
+			for h := 0; h < nh; h += 2 {
+				h1 := min(h+1, nh-1)
+				pv2F16AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
+			}
+		}
+	}
+	if c < hd {
+		tab := (*[1 << 16]float32)(f16Table)
+		for h := 0; h < nh; h++ {
+			o := out[h*hd+c : (h+1)*hd]
+			clear(o)
+			for j, r := range rows {
+				a := p[h*pstride+j]
+				for i, x := range v[int(r)+c : int(r)+hd] {
+					o[i] += a * tab[x]
+				}
 			}
 		}
 	}
