@@ -20,9 +20,8 @@ type sparseSeq struct {
 	// tokMax[g*n+j]: the largest probability the query heads of KV head g give slot j (0 for a
 	// slot outside a sliding window), written by the select layer's attention items, reduced
 	// over g into page scores.
-	tokMax   []float32
-	scores   []float32
-	attended int // slots attended, summed over layers
+	tokMax []float32
+	scores []float32
 }
 
 // prepareSparse decides, for each token of the step, whether it attends sparsely, and
