@@ -20,6 +20,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/arborlabs/arbor/memory/embed"
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
@@ -106,6 +107,8 @@ type Options struct {
 	// CORSOrigins are the origins whose browser pages may call the API ("*": any); none: no
 	// CORS headers. See cors.go; CheckCORSOrigin validates an entry.
 	CORSOrigins []string
+	// Embedder answers /v1/embeddings (nil: the built-in hashed n-gram embedder).
+	Embedder embed.Embedder
 }
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -125,6 +128,9 @@ type Server struct {
 	opToolsOnce sync.Once
 	opTools     *tools.Set
 	opToolsErr  error
+
+	hashedOnce sync.Once
+	hashed     *embed.Hashed
 }
 
 // modelState is everything that exists once the model is loaded.
@@ -167,6 +173,7 @@ func New(opt Options) *Server {
 	e.GET("/v1/models", s.models)
 	e.POST("/v1/chat/completions", s.chatCompletions)
 	e.POST("/v1/completions", s.completions)
+	e.POST("/v1/embeddings", s.embeddings)
 	s.echo = e
 	return s
 }

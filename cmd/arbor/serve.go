@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arborlabs/arbor/memory/embed"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/server"
 	"github.com/arborlabs/arbor/tools"
@@ -77,12 +78,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	toolCache := fs.Int("tool-cache", 1024, "tool results kept across requests, keyed by tool and arguments "+
 		"(0: per request only)")
 	toolCacheTTL := fs.Duration("tool-cache-ttl", 10*time.Minute, "how long a cached tool result stays valid")
+	embURL := fs.String("embeddings-url", "", "answer /v1/embeddings with this OpenAI-compatible endpoint's "+
+		"embeddings (its base URL, e.g. http://host:8000/v1; the key from $OPENAI_API_KEY) instead of the "+
+		"built-in hashed n-gram embedder")
+	embModel := fs.String("embeddings-model", "", "the model to ask --embeddings-url for")
 	long := addLongContextFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if err := long.check(); err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	var embedder embed.Embedder
+	if *embURL != "" {
+		r, err := embed.NewRemote(embed.RemoteConfig{BaseURL: *embURL, Model: *embModel, APIKey: os.Getenv("OPENAI_API_KEY")})
+		if err != nil {
+			return fmt.Errorf("serve: --embeddings-url: %w", err)
+		}
+		embedder = r
+	} else if *embModel != "" {
+		return errors.New("serve: --embeddings-model needs --embeddings-url")
 	}
 	if k := os.Getenv("ARBOR_API_KEY"); k != "" {
 		keys = append(keys, k)
@@ -126,7 +141,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		return fmt.Errorf("serve: listen: %w", err)
 	}
 	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt,
-		SpecialTokensInContent: *specialsInContent, CORSOrigins: corsOrigins, MetricsKey: *metricsKey})
+		SpecialTokensInContent: *specialsInContent, CORSOrigins: corsOrigins, MetricsKey: *metricsKey,
+		Embedder: embedder})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

@@ -100,3 +100,21 @@ func TestServeSparseConfigCheckedAgainstModel(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 }
+
+// TestServeEmbeddingsFlags: --embeddings-model alone, or a remote without a model, is refused
+// before the server listens, naming the flag.
+func TestServeEmbeddingsFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--embeddings-model", "e5"}, "--embeddings-model needs --embeddings-url"},
+		{[]string{"--embeddings-url", "http://127.0.0.1:9/v1"}, "--embeddings-url"},
+	} {
+		err := serve(context.Background(), append([]string{"--addr", "127.0.0.1:0"}, c.args...), io.Discard,
+			func(string) { t.Errorf("%v: the server listened", c.args) })
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error naming %s", c.args, err, c.want)
+		}
+	}
+}
