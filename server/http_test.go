@@ -84,7 +84,7 @@ func TestRequestErrors(t *testing.T) {
 		{"completions echo", "/v1/completions", `{"prompt": "x", "echo": true}`, 400, "echo", "", "not supported"},
 		{"completions too long", "/v1/completions", `{"prompt": "` + long + `"}`, 400, "messages", "context_length_exceeded", "maximum context length"},
 		{"oversized body", "/v1/chat/completions", `{"messages": [{"role": "user", "content": "` + strings.Repeat("x", 5000) + `"}]}`, 413, "", "", "larger than the limit"},
-		{"unknown route", "/v1/embeddings", `{}`, 404, "", "", "Not Found"},
+		{"unknown route", "/v1/audio/speech", `{}`, 404, "", "", "Not Found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
