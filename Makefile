@@ -32,7 +32,7 @@ fuzz:
 
 # The fuzz targets for outside input that CI runs briefly on every submission (FUZZTIME each):
 # the request parsers and the whole server, the schema compiler, and the tool-result path.
-FUZZ_CI = ./server:FuzzParseChat ./server:FuzzParseCompletion ./server:FuzzServe \
+FUZZ_CI = ./server:FuzzParseChat ./server:FuzzParseCompletion ./server:FuzzServe ./server:FuzzEmbeddings \
 	./runtime/grammar:FuzzCompileSchema ./tree:FuzzToolResult
 fuzz-ci:
 	@for t in $(FUZZ_CI); do \

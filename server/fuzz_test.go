@@ -184,3 +184,33 @@ func FuzzServe(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEmbeddings sends bodies to /v1/embeddings: a 200, or a 4xx in OpenAI's error shape; never
+// a panic or a 5xx (the built-in embedder cannot fail).
+func FuzzEmbeddings(f *testing.F) {
+	for _, s := range []string{`{"input":"hello"}`, `{"input":["a","b"],"encoding_format":"base64"}`, `{"input":[1,2,3]}`,
+		`{"input":[[1],[2,3]],"model":"x","dimensions":512}`, `{"input":""}`, `{"input":[-1]}`, `{}`, `[`, `{"input":[1e99]}`} {
+		f.Add([]byte(s))
+	}
+	tok, err := demoTokenizer()
+	if err != nil {
+		f.Fatal(err)
+	}
+	s := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20})
+	if err := s.Ready(quietGen{tok: tok}, Model{Name: "arbor-demo"}); err != nil {
+		f.Fatal(err)
+	}
+	h := s.Handler()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := httptest.NewRequest(http.MethodPost, "/v1/embeddings", strings.NewReader(string(body)))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code == http.StatusOK {
+			return
+		}
+		if rec.Code < 400 || rec.Code > 499 || !strings.Contains(rec.Body.String(), `"error":{"message":`) {
+			t.Fatalf("%q: status %d: %s", body, rec.Code, rec.Body)
+		}
+	})
+}
