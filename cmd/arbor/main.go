@@ -20,6 +20,7 @@ Usage:
   arbor model shapes                                                         list the shapes
   arbor delta calibrate --model PATH --data FILE --out CONFIG [flags]        place DELTA's select layers
   arbor delta eval --model PATH --data FILE [--sparse-config FILE] [flags]   sparse attention's error
+  arbor memory export DIR FILE | arbor memory import DIR FILE                back up or restore a memory store
 
 Without --model, arbor uses its built-in demo model (random weights, a real tokenizer).
 Run "arbor COMMAND -h" for a command's flags.
@@ -52,6 +53,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdBench(args[1:], stdout, stderr)
 	case "delta":
 		return cmdDelta(args[1:], stdout, stderr)
+	case "memory":
+		return cmdMemory(args[1:], stdout, stderr)
 	case "model":
 		if len(args) < 2 {
 			return errors.New("model: want a subcommand: new, shapes")
