@@ -1,6 +1,7 @@
 // Command memory measures retrieval on long synthetic dialogues (memory/synth): every turn's
 // user message and reply become chunks (hashed n-gram embeddings, memory/retrieve's hybrid
-// search), and at each question's turn it checks whether the planted fact's turn is among the
+// search; a text already held is not added again, as the store keeps identical chunks once), and
+// at each question's turn it checks whether the planted fact's turn is among the
 // top k retrieved and whether it reaches a prompt assembled within the memory budget
 // (memory/assemble), against the raw window: the last turns that fit the same budget.
 //
@@ -84,6 +85,7 @@ func run(turns, facts, budget, k int, seed uint64, dialogues int) error {
 			return err
 		}
 		r := retrieve.NewRetriever(emb.Dim())
+		held := map[string]string{} // text -> the id of its chunk: the store keeps one per text
 		asked := map[int]synth.Question{}
 		for _, q := range dlg.Questions {
 			asked[q.AskedAt] = q
@@ -98,7 +100,8 @@ func run(turns, facts, budget, k int, seed uint64, dialogues int) error {
 				}
 				searchTime += time.Since(start)
 				searches++
-				want := fmt.Sprintf("%d/u", q.FactTurn)
+				// The fact's chunk: the first of its text (a fact restated is held once).
+				want := held[dlg.Turns[q.FactTurn].User]
 				hit, relevant := false, 0
 				var chunks []assemble.Chunk
 				for _, h := range res {
@@ -148,6 +151,10 @@ func run(turns, facts, budget, k int, seed uint64, dialogues int) error {
 				}
 			}
 			for _, c := range []struct{ id, text string }{{fmt.Sprintf("%d/u", i), tr.User}, {fmt.Sprintf("%d/a", i), tr.Reply}} {
+				if _, ok := held[c.text]; ok {
+					continue
+				}
+				held[c.text] = c.id
 				if err := r.Add(c.id, c.text, emb.EmbedOne(c.text)); err != nil {
 					return err
 				}
