@@ -264,6 +264,42 @@ func (s *BadgerStore) lock(id string) func() {
 	return m.Unlock
 }
 
+// viewSession runs fn in a read transaction on the owner's session id (ErrNotFound if it does
+// not exist or belongs to another owner), the store admitted for the call.
+func (s *BadgerStore) viewSession(ctx context.Context, owner Owner, id string, fn func(txn *badger.Txn, sess Session) error) error {
+	done, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return s.db.View(func(txn *badger.Txn) error {
+		sess, err := readMeta(txn, owner, id)
+		if err != nil {
+			return err
+		}
+		return fn(txn, sess)
+	})
+}
+
+// updateSession is viewSession in a write transaction, the session's writes serialised: fn may
+// change the meta it is given and write it back.
+func (s *BadgerStore) updateSession(ctx context.Context, owner Owner, id string, fn func(txn *badger.Txn, sess *Session) error) error {
+	done, err := s.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	unlock := s.lock(id)
+	defer unlock()
+	return s.db.Update(func(txn *badger.Txn) error {
+		sess, err := readMeta(txn, owner, id)
+		if err != nil {
+			return err
+		}
+		return fn(txn, &sess)
+	})
+}
+
 func checkArgs(owner Owner, id string) error {
 	if err := validOwner(owner); err != nil {
 		return err
@@ -368,18 +404,12 @@ func (s *BadgerStore) GetSession(ctx context.Context, owner Owner, id string) (S
 	if err := checkArgs(owner, id); err != nil {
 		return Session{}, err
 	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return Session{}, err
-	}
-	defer done()
-	var sess Session
-	err = s.db.View(func(txn *badger.Txn) error {
-		var err error
-		sess, err = readMeta(txn, owner, id)
-		return err
+	var out Session
+	err := s.viewSession(ctx, owner, id, func(_ *badger.Txn, sess Session) error {
+		out = sess
+		return nil
 	})
-	return sess, err
+	return out, err
 }
 
 func checkLimit(limit int) (int, error) {
@@ -473,21 +503,9 @@ func (s *BadgerStore) AppendTurn(ctx context.Context, owner Owner, id string, tu
 			return AppendResult{}, err
 		}
 	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return AppendResult{}, err
-	}
-	defer done()
-	unlock := s.lock(id)
-	defer unlock()
-
 	var res AppendResult
 	stored := 0
-	err = s.db.Update(func(txn *badger.Txn) error {
-		sess, err := readMeta(txn, owner, id)
-		if err != nil {
-			return err
-		}
+	err := s.updateSession(ctx, owner, id, func(txn *badger.Txn, sess *Session) error {
 		now := time.Now().UTC()
 		turn.Session, turn.Index = id, sess.TurnCount
 		if turn.Time.IsZero() {
@@ -530,7 +548,7 @@ func (s *BadgerStore) AppendTurn(ctx context.Context, owner Owner, id string, tu
 		sess.TurnCount++
 		sess.ChunkCount += stored
 		sess.Updated = now
-		return txn.Set(metaKey(id), encodeSession(sess))
+		return txn.Set(metaKey(id), encodeSession(*sess))
 	})
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		return AppendResult{}, fmt.Errorf("%w: turn too large for one write: %v", ErrInvalid, err)
@@ -577,16 +595,8 @@ func (s *BadgerStore) Turns(ctx context.Context, owner Owner, id string, from, l
 	if err != nil {
 		return nil, err
 	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer done()
 	var out []Turn
-	err = s.db.View(func(txn *badger.Txn) error {
-		if _, err := readMeta(txn, owner, id); err != nil {
-			return err
-		}
+	err = s.viewSession(ctx, owner, id, func(txn *badger.Txn, _ Session) error {
 		prefix := sectionPrefix(id, tagTurn)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: min(limit, 100)})
 		defer it.Close()
@@ -638,17 +648,7 @@ func (s *BadgerStore) PutSummary(ctx context.Context, owner Owner, id string, su
 	if sum.Time.IsZero() {
 		sum.Time = time.Now().UTC()
 	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	unlock := s.lock(id)
-	defer unlock()
-	return s.db.Update(func(txn *badger.Txn) error {
-		if _, err := readMeta(txn, owner, id); err != nil {
-			return err
-		}
+	return s.updateSession(ctx, owner, id, func(txn *badger.Txn, _ *Session) error {
 		return txn.Set(summaryKey(id, sum.Level), encodeSummary(sum))
 	})
 }
@@ -661,16 +661,8 @@ func (s *BadgerStore) Summary(ctx context.Context, owner Owner, id string, level
 	if err := checkLevel(level); err != nil {
 		return Summary{}, err
 	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return Summary{}, err
-	}
-	defer done()
 	var sum Summary
-	err = s.db.View(func(txn *badger.Txn) error {
-		if _, err := readMeta(txn, owner, id); err != nil {
-			return err
-		}
+	err := s.viewSession(ctx, owner, id, func(txn *badger.Txn, _ Session) error {
 		key := summaryKey(id, level)
 		item, err := txn.Get(key)
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -696,15 +688,7 @@ func (s *BadgerStore) Chunks(ctx context.Context, owner Owner, id string, fn fun
 	if err := checkArgs(owner, id); err != nil {
 		return err
 	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return s.db.View(func(txn *badger.Txn) error {
-		if _, err := readMeta(txn, owner, id); err != nil {
-			return err
-		}
+	return s.viewSession(ctx, owner, id, func(txn *badger.Txn, _ Session) error {
 		prefix := sectionPrefix(id, tagChunk)
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 256})
 		defer it.Close()
@@ -768,17 +752,7 @@ func (s *BadgerStore) MarkRetrieved(ctx context.Context, owner Owner, id string,
 	if turn < 0 {
 		return fmt.Errorf("%w: turn index %d", ErrInvalid, turn)
 	}
-	done, err := s.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer done()
-	unlock := s.lock(id)
-	defer unlock()
-	return s.db.Update(func(txn *badger.Txn) error {
-		if _, err := readMeta(txn, owner, id); err != nil {
-			return err
-		}
+	return s.updateSession(ctx, owner, id, func(txn *badger.Txn, _ *Session) error {
 		for _, cid := range dedupeIDs(chunkIDs) {
 			c, err := getChunk(txn, id, cid)
 			if err != nil {
