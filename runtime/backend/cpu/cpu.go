@@ -688,7 +688,7 @@ func (a *attnTask) run(lo, hi, w int) {
 			sp = &b.sparse[k]
 			mode = sp.cfg.Layers[a.li]
 		}
-		if m, ok := b.sparseRowsFor(sp, mode, s.Pages, g, w); ok {
+		if m, ok := b.sparseRows(sp, mode, s.Pages, g, b.attnRows[w]); ok {
 			n = m
 			rows = b.attnRows[w][:n]
 		} else {

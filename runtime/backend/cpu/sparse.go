@@ -74,9 +74,10 @@ func (b *Backend) checkSparsePages(batch *backend.Batch) error {
 
 // sparseRows fills rows with the cache offsets (for KV head g) of the slots a sparse token
 // attends to in layer mode m, and returns how many; ok is false where it attends to its
-// whole context (full and select layers, or a sparse layer with no pick yet).
+// whole context (a dense token, sp nil; full and select layers; a sparse layer with no pick
+// yet).
 func (b *Backend) sparseRows(sp *sparseSeq, m sparse.Mode, pages []int32, g int, rows []int32) (int, bool) {
-	if m != sparse.Sparse {
+	if sp == nil || m != sparse.Sparse {
 		return 0, false
 	}
 	picked := sp.picked
@@ -193,14 +194,6 @@ func (b *Backend) probeLayer(li int, l *layer) {
 func (b *Backend) SetAttentionProbe(fn func(*backend.AttentionProbe)) { b.probe = fn }
 
 var _ backend.AttentionProber = (*Backend)(nil)
-
-// sparseRowsFor is sparseRows for an attention item, nil-safe (sp nil: a dense token).
-func (b *Backend) sparseRowsFor(sp *sparseSeq, m sparse.Mode, pages []int32, g, w int) (int, bool) {
-	if sp == nil {
-		return 0, false
-	}
-	return b.sparseRows(sp, m, pages, g, b.attnRows[w])
-}
 
 // growDoubling is grow for buffers that follow a decode's context, one slot longer each step:
 // they double, so that steps do not reallocate.
