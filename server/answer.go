@@ -97,6 +97,10 @@ type respondOpts struct {
 	choicesPerPrompt int
 	// tree adds the task-tree figures to usage.
 	tree bool
+	// finish, when set, runs once every choice has finished and before the response's last
+	// byte (the JSON body; the usage chunk and [DONE] of a stream): a session stores its turn
+	// there. An error fails the response.
+	finish func(u *openai.Usage) error
 }
 
 // respond queues reqs (one per choice) and answers with their events as a delivers them: as
@@ -147,6 +151,16 @@ func (s *Server) respond(c echo.Context, st *modelState, reqs []engine.Request, 
 	u := usageOf(results, o.choicesPerPrompt)
 	if o.tree {
 		u.AddTree(results)
+	}
+	if o.finish != nil {
+		if err := o.finish(u); err != nil {
+			if sse != nil {
+				c.Set(ctxKeyError, err.Error())
+				sse.fail(err)
+				return nil
+			}
+			return err
+		}
 	}
 	s.logUsage(c, u, a.finishReason(0))
 	if sse == nil {

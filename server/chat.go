@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/arborlabs/arbor/memory/session"
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
@@ -153,9 +154,20 @@ func (s *Server) chatCompletions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	sessionID, err := s.sessionOf(c, req)
+	if err != nil {
+		return err
+	}
 	ts, err := s.treeFor(req)
 	if err != nil {
 		return err
+	}
+	var turn *session.Pending
+	if sessionID != "" {
+		if turn, err = s.beginTurn(c, st, req, sessionID); err != nil {
+			return err
+		}
+		defer turn.Close()
 	}
 	prompt, prime, thinkingOpen, err := st.chatPrompt(req)
 	if err != nil {
@@ -215,8 +227,18 @@ func (s *Server) chatCompletions(c echo.Context) error {
 			Parallel: req.ParallelCalls, Prime: prime})
 		a.states[i] = &chatState{parser: p}
 	}
-	return s.respond(c, st, reqs, respondOpts{stream: req.Stream, includeUsage: req.IncludeUsage,
-		choicesPerPrompt: req.N, tree: ts != nil}, a)
+	o := respondOpts{stream: req.Stream, includeUsage: req.IncludeUsage, choicesPerPrompt: req.N, tree: ts != nil}
+	if turn != nil {
+		o.finish = func(u *openai.Usage) error {
+			if err := turn.Commit(c.Request().Context(), replyText(a.states[0])); err != nil {
+				return memoryError(err, sessionID)
+			}
+			mt, rc := turn.MemoryTokens, turn.Retrieved
+			u.MemoryTokens, u.RetrievedChunks = &mt, &rc
+			return nil
+		}
+	}
+	return s.respond(c, st, reqs, o, a)
 }
 
 // chatAnswer is a chat completion as its events come.

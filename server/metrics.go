@@ -1,11 +1,15 @@
 package server
 
 import (
+	"context"
+	"time"
+
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/arborlabs/arbor/memory"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/server/openai"
@@ -29,7 +33,11 @@ type metrics struct {
 	// durations.
 	toolCalls   *prometheus.CounterVec
 	toolSeconds prometheus.Histogram
-	handlerF    echo.HandlerFunc
+	// Session memory: the retrieval's time per request (embedding the query included), and
+	// the rest of what memory adds before generation (reconciling, loading, assembling).
+	memoryRetrieval prometheus.Histogram
+	memoryOverhead  prometheus.Histogram
+	handlerF        echo.HandlerFunc
 }
 
 const ns = "arbor:"
@@ -66,6 +74,14 @@ func newMetrics(s *Server) *metrics {
 	m.toolCalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: ns + "tool_calls_total",
 		Help: "Tool calls run inside the decode (task trees), by outcome: ok, error or cached."}, []string{"outcome"})
 	m.toolSeconds = hist("tool_call_seconds", "Time a tool call took, from parameters complete to result.", latency)
+	fast := []float64{0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+	m.memoryRetrieval = hist("memory_retrieval_seconds",
+		"Time a session request's memory retrieval took (embedding the query and the hybrid search).", fast)
+	m.memoryOverhead = hist("memory_overhead_seconds",
+		"Time session memory added to a request besides retrieval and waiting for the session.", fast)
+	if s.opt.Memory != nil {
+		m.reg.MustRegister(&memoryCollector{store: s.opt.Memory.Store()})
+	}
 	m.reg.MustRegister(
 		gauge("num_requests_running", "Sequences in the running batch.",
 			func(s engine.Stats) float64 { return float64(s.Running) }),
@@ -119,7 +135,7 @@ func newMetrics(s *Server) *metrics {
 		// RSS), so a leak after load shows on the same endpoint.
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.success, m.ttft, m.itl, m.e2e, m.queue, m.toolCalls, m.toolSeconds,
+		m.success, m.ttft, m.itl, m.e2e, m.queue, m.toolCalls, m.toolSeconds, m.memoryRetrieval, m.memoryOverhead,
 	)
 	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 	m.handlerF = echo.WrapHandler(h)
@@ -136,4 +152,32 @@ func (m *metrics) finished(r *engine.Result, e2eSeconds float64) {
 	}
 	m.queue.Observe(r.QueueSeconds)
 	m.e2e.Observe(e2eSeconds)
+}
+
+// memoryCollector reports the memory store's size, read once per scrape.
+type memoryCollector struct{ store memory.Store }
+
+var (
+	memSessionsDesc = prometheus.NewDesc(ns+"memory_sessions", "Sessions in the memory store.", nil, nil)
+	memChunksDesc   = prometheus.NewDesc(ns+"memory_chunks", "Chunks (embedded messages) in the memory store.", nil, nil)
+	memBytesDesc    = prometheus.NewDesc(ns+"memory_store_bytes", "Disk space the memory store takes.", nil, nil)
+)
+
+func (mc *memoryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- memSessionsDesc
+	ch <- memChunksDesc
+	ch <- memBytesDesc
+}
+
+func (mc *memoryCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := mc.store.Stats(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(memSessionsDesc, err)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(memSessionsDesc, prometheus.GaugeValue, float64(st.Sessions))
+	ch <- prometheus.MustNewConstMetric(memChunksDesc, prometheus.GaugeValue, float64(st.Chunks))
+	ch <- prometheus.MustNewConstMetric(memBytesDesc, prometheus.GaugeValue, float64(st.DiskBytes))
 }

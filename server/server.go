@@ -21,6 +21,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/memory/embed"
+	"github.com/arborlabs/arbor/memory/session"
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/engine"
@@ -107,8 +108,15 @@ type Options struct {
 	// CORSOrigins are the origins whose browser pages may call the API ("*": any); none: no
 	// CORS headers. See cors.go; CheckCORSOrigin validates an entry.
 	CORSOrigins []string
-	// Embedder answers /v1/embeddings (nil: the built-in hashed n-gram embedder).
+	// Embedder answers /v1/embeddings (nil: the built-in hashed n-gram embedder, or Memory's
+	// embedder when there is memory).
 	Embedder embed.Embedder
+	// Memory serves chat requests that name a session and the session API (nil: memory off;
+	// requests naming a session get 400, the session API 404). The caller closes it.
+	Memory *session.Manager
+	// MemoryBudget bounds the prompt a session request is given (0: DefaultMemoryBudget); it
+	// is never above the context less the request's max_tokens.
+	MemoryBudget int
 }
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -174,6 +182,12 @@ func New(opt Options) *Server {
 	e.POST("/v1/chat/completions", s.chatCompletions)
 	e.POST("/v1/completions", s.completions)
 	e.POST("/v1/embeddings", s.embeddings)
+	sessions := e.Group("/v1/sessions", s.memoryOn)
+	sessions.GET("", s.listSessions)
+	sessions.GET("/:id", s.getSession)
+	sessions.GET("/:id/turns", s.sessionTurns)
+	sessions.GET("/:id/memory", s.sessionMemory)
+	sessions.DELETE("/:id", s.deleteSession)
 	s.echo = e
 	return s
 }

@@ -15,7 +15,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/arborlabs/arbor/memory"
 	"github.com/arborlabs/arbor/memory/embed"
+	"github.com/arborlabs/arbor/memory/session"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/server"
 	"github.com/arborlabs/arbor/tools"
@@ -82,6 +84,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		"embeddings (its base URL, e.g. http://host:8000/v1; the key from $OPENAI_API_KEY) instead of the "+
 		"built-in hashed n-gram embedder")
 	embModel := fs.String("embeddings-model", "", "the model to ask --embeddings-url for")
+	memoryMode := fs.String("memory", "on", "session memory: on (chat requests naming a session_id get its "+
+		"summary, retrieved messages and last turns, and their turns are stored) or off")
+	dataDir := fs.String("data-dir", "", "the memory store's directory (default: $XDG_DATA_HOME/arbor, or "+
+		"~/.local/share/arbor); one server at a time may hold it")
+	memBudget := fs.Int("memory-budget", server.DefaultMemoryBudget, "the most prompt tokens a session request "+
+		"is given (system, summary, retrieved messages, last turns, new message); never above the context "+
+		"less max_tokens")
 	long := addLongContextFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -98,6 +107,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		embedder = r
 	} else if *embModel != "" {
 		return errors.New("serve: --embeddings-model needs --embeddings-url")
+	}
+	if *memoryMode != "on" && *memoryMode != "off" {
+		return fmt.Errorf("serve: --memory must be on or off, got %q", *memoryMode)
+	}
+	if *memBudget < 1 {
+		return errors.New("serve: --memory-budget must be positive")
 	}
 	if k := os.Getenv("ARBOR_API_KEY"); k != "" {
 		keys = append(keys, k)
@@ -127,6 +142,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		template = string(b)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var mem *session.Manager
+	if *memoryMode == "on" {
+		m, closeMem, err := openMemory(*dataDir, embedder, log)
+		if err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+		defer closeMem()
+		mem = m
+		embedder = m.Embedder()
+	}
 	treeOpt, closeTools, err := treeOptions(ctx, *treeDefault, toolHosts, *toolsConfig, *toolCache, *toolCacheTTL)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -142,7 +167,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt,
 		SpecialTokensInContent: *specialsInContent, CORSOrigins: corsOrigins, MetricsKey: *metricsKey,
-		Embedder: embedder})
+		Embedder: embedder, Memory: mem, MemoryBudget: *memBudget})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -293,4 +318,47 @@ func treeOptions(ctx context.Context, def bool, hosts []string, configPath strin
 		opt.Cache = tools.NewCache(cacheSize, ttl)
 	}
 	return opt, closeAll, nil
+}
+
+// openMemory opens the session memory in dir (the default data directory when empty). close
+// stops its background work and closes the store.
+func openMemory(dir string, embedder embed.Embedder, log *slog.Logger) (*session.Manager, func(), error) {
+	if dir == "" {
+		var err error
+		if dir, err = defaultDataDir(); err != nil {
+			return nil, nil, fmt.Errorf("--data-dir: %w (give one, or --memory off)", err)
+		}
+	}
+	store, err := memory.OpenBadger(dir, memory.Options{Logger: log})
+	if err != nil {
+		if errors.Is(err, memory.ErrInUse) {
+			return nil, nil, fmt.Errorf("--data-dir %s: another arbor process holds this memory store; give "+
+				"this one its own --data-dir, or --memory off: %w", dir, err)
+		}
+		return nil, nil, fmt.Errorf("--data-dir %s: %w", dir, err)
+	}
+	m, err := session.New(session.Config{Store: store, Embedder: embedder, Log: log})
+	if err != nil {
+		store.Close()
+		return nil, nil, err
+	}
+	log.Info("memory", "data_dir", dir, "embedder", m.Embedder().Name())
+	return m, func() {
+		m.Close()
+		if err := store.Close(); err != nil {
+			log.Warn("closing the memory store", "err", err)
+		}
+	}, nil
+}
+
+// defaultDataDir is $XDG_DATA_HOME/arbor, or ~/.local/share/arbor.
+func defaultDataDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "arbor"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".local", "share", "arbor"), nil
 }

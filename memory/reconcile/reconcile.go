@@ -58,7 +58,7 @@ func Reconcile(stored Stored, msgs []chat.Message) (*Split, error) {
 	var rest []chat.Message
 	for _, m := range msgs {
 		if m.Role == "system" || m.Role == "developer" {
-			sys = append(sys, text(m))
+			sys = append(sys, Text(m))
 			continue
 		}
 		rest = append(rest, m)
@@ -132,17 +132,17 @@ func turns(msgs []chat.Message) []Turn {
 			if len(reply) > 0 {
 				flush()
 			}
-			user = append(user, text(m))
+			user = append(user, Text(m))
 			continue
 		}
-		reply = append(reply, text(m))
+		reply = append(reply, Text(m))
 	}
 	flush()
 	return out
 }
 
-// text is a message's text: its content, or its text parts joined.
-func text(m chat.Message) string {
+// Text is a message's text: its content, or its text parts joined.
+func Text(m chat.Message) string {
 	if len(m.Parts) == 0 {
 		return m.Content
 	}

@@ -383,6 +383,10 @@ type ChatRequest struct {
 	Reasoning *reasoningFormat
 	// TreeMode is set by the server when the request runs as a task tree.
 	TreeMode bool
+	// SessionID is the session_id field ("" when absent): the session whose memory the
+	// request reads and adds its turn to. The server checks its form (it may come as the
+	// X-Session-Id header instead).
+	SessionID string
 }
 
 // ContextMaxTokens is the answer's share of the context that the prompt must leave: max_tokens,
@@ -524,6 +528,12 @@ func ParseChat(body []byte) (*ChatRequest, *APIError) {
 	}
 	if ae := get(f, "logprobs", &r.Logprobs, "a boolean"); ae != nil {
 		return nil, ae
+	}
+	if ae := get(f, "session_id", &r.SessionID, "a string"); ae != nil {
+		return nil, ae
+	}
+	if f.present("session_id") && r.SessionID == "" {
+		return nil, BadRequest("session_id", "'session_id' must not be empty: 1 to 128 characters of [A-Za-z0-9._:-]")
 	}
 	if f.present("top_logprobs") {
 		if ae := get(f, "top_logprobs", &r.TopLogprobs, "an integer"); ae != nil {

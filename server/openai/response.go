@@ -123,6 +123,10 @@ type Usage struct {
 	// attended to over those available: below 1 where sparse attention skipped pages. Only
 	// for requests that ran with sparse attention (AddAttention).
 	AttendedShare *float64 `json:"attended_share,omitempty"`
+	// Requests to a session only: the prompt tokens that the session's memory added (its
+	// summary and the retrieved chunks), and the retrieved chunks put into the prompt.
+	MemoryTokens    *int `json:"memory_tokens,omitempty"`
+	RetrievedChunks *int `json:"retrieved_chunks,omitempty"`
 }
 
 // AddAttention sets AttendedShare when any choice ran with sparse attention and the backend
