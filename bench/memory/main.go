@@ -6,6 +6,9 @@
 // (memory/assemble), against the raw window: the last turns that fit the same budget.
 //
 //	go run ./bench/memory [--turns 1000] [--facts 100] [--budget 3500] [--k 5] [--seed 1] [--dialogues 5]
+//	go run ./bench/memory --latency 10000,50000,200000 [--requests 200]
+//
+// The second form measures memory's time per request instead (latency.go).
 //
 // It prints a Markdown table: recall@k and precision@k of retrieval, and how often the fact is
 // in the assembled prompt and in the raw window, for all questions, for facts older than the
@@ -35,7 +38,21 @@ func main() {
 	k := flag.Int("k", 5, "chunks retrieved")
 	seed := flag.Uint64("seed", 1, "first dialogue's seed")
 	dialogues := flag.Int("dialogues", 5, "dialogues (seeds seed, seed+1, ...)")
+	lat := flag.String("latency", "", "instead: measure memory's time per request in one session of each of "+
+		"these chunk counts (e.g. 10000,50000,200000)")
+	requests := flag.Int("requests", 200, "with --latency: requests measured per size")
 	flag.Parse()
+	if *lat != "" {
+		sizes, err := parseSizes(*lat)
+		if err == nil {
+			err = latency(sizes, *requests)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench/memory:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*turns, *facts, *budget, *k, *seed, *dialogues); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/memory:", err)
 		os.Exit(1)

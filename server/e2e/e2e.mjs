@@ -221,5 +221,36 @@ await check("response_format json_schema: the answer validates", async () => {
   );
 });
 
+await check("sessions: memory across requests, the session API, a clear 400", async () => {
+  const session_id = `e2e-${Date.now()}`;
+  const say = (content, extra = {}) => client.chat.completions.create({
+    model, max_tokens: 4, temperature: 0, session_id, messages: [{ role: "user", content }], ...extra,
+  });
+  await say("The code word for the vault is heliotrope.");
+  // Two more turns: the last two go into the prompt whole, so the fact must be retrieved.
+  await say("Unrelated: what should I cook tonight?");
+  await say("And which film should I watch after dinner?");
+  // Streamed, with usage: the memory fields ride on the usage chunk.
+  const stream = await say("What was the code word for the vault?", { stream: true, stream_options: { include_usage: true } });
+  let usage;
+  for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+  assert.ok(usage && usage.memory_tokens > 0 && usage.retrieved_chunks > 0, JSON.stringify(usage));
+  const get = async (path) => {
+    const r = await fetch(base.replace(/\/$/, "") + path, { headers: { Authorization: `Bearer ${client.apiKey}` } });
+    return [r.status, await r.json()];
+  };
+  const [st, sess] = await get(`/v1/sessions/${session_id}`);
+  assert.equal(st, 200);
+  assert.equal(sess.turn_count, 4);
+  const [, mem] = await get(`/v1/sessions/${session_id}/memory?query=${encodeURIComponent("vault code word")}&k=2`);
+  assert.ok(mem.data.some((h) => h.text.includes("heliotrope")), JSON.stringify(mem));
+  await assert.rejects(say("hi", { session_id: "not a valid id" }), (err) => err.status === 400 && err.param === "session_id");
+  const del = await fetch(base.replace(/\/$/, "") + `/v1/sessions/${session_id}`, {
+    method: "DELETE", headers: { Authorization: `Bearer ${client.apiKey}` },
+  });
+  assert.equal(del.status, 200);
+  assert.equal((await get(`/v1/sessions/${session_id}`))[0], 404);
+});
+
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);
