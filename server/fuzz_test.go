@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arborlabs/arbor/memory"
+	"github.com/arborlabs/arbor/memory/session"
 	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/runtime/tokenizer"
 	"github.com/arborlabs/arbor/server/openai"
@@ -158,8 +160,28 @@ func FuzzServe(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	s := New(Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBodyBytes: 1 << 20,
-		Tree: TreeOptions{Tools: []tools.Tool{calc.New()}}})
+	for _, s := range []string{
+		`{"session_id":"s1","messages":[{"role":"user","content":"remember 42"}]}`,
+		`{"session_id":"s1","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"},{"role":"user","content":"c"}]}`,
+		`{"session_id":"s1","stream":true,"messages":[{"role":"system","content":"x"},{"role":"user","content":"y"}]}`,
+		`{"session_id":"s1","messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}`,
+		`{"session_id":"../x","messages":[{"role":"user","content":"a"}]}`,
+	} {
+		f.Add(false, []byte(s))
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := memory.OpenBadger(f.TempDir(), memory.Options{Logger: quiet, GCInterval: -1})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer store.Close()
+	mem, err := session.New(session.Config{Store: store, Log: quiet})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer mem.Close()
+	s := New(Options{Logger: quiet, MaxBodyBytes: 1 << 20,
+		Tree: TreeOptions{Tools: []tools.Tool{calc.New()}}, Memory: mem})
 	if err := s.Ready(quietGen{tok: tok}, Model{Name: "arbor-demo"}); err != nil {
 		f.Fatal(err)
 	}
