@@ -117,6 +117,8 @@ type Options struct {
 	// MemoryBudget bounds the prompt a session request is given (0: DefaultMemoryBudget); it
 	// is never above the context less the request's max_tokens.
 	MemoryBudget int
+	// Summarizer, when set, is handed the model once it is ready (see ModelSummarizer).
+	Summarizer *ModelSummarizer
 }
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -219,6 +221,9 @@ func (s *Server) Ready(gen Generator, m Model) error {
 		st.reasoning = parsers.DetectReasoning(src)
 	}
 	s.state.Store(st)
+	if s.opt.Summarizer != nil {
+		s.opt.Summarizer.st.Store(st)
+	}
 	s.log.Info("model ready", "model", m.Name, "demo", m.Demo, "context", gen.MaxContext(),
 		"chat_template", st.tmpl != nil, "tool_format", st.toolFormat.String(), "reasoning", st.reasoning)
 	return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/openai/openai-go/option"
 
 	"github.com/arborlabs/arbor/memory"
+	"github.com/arborlabs/arbor/memory/compact"
 	"github.com/arborlabs/arbor/memory/session"
 )
 
@@ -309,5 +310,54 @@ func TestTurnDurableBeforeLastByte(t *testing.T) {
 	}
 	if _, err := base.GetSession(context.Background(), memory.OwnerOf("alice"), "f"); !errors.Is(err, memory.ErrNotFound) {
 		t.Fatalf("a session whose only turn failed to store: %v", err)
+	}
+}
+
+// TestModelSummarizer: with the served model as summariser, a turn's summary is a background
+// request of ours (greedy, at most 60 tokens, the turn in its prompt) whose answer becomes the
+// session's summary; without a model the fallback summarises.
+func TestModelSummarizer(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := memory.OpenBadger(t.TempDir(), memory.Options{GCInterval: -1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ms := &ModelSummarizer{Fallback: &compact.Extractive{}}
+	// Before any model: the fallback.
+	got, err := ms.Update(context.Background(), "", compact.Turn{User: "I was born in Tromsø.", Reply: "Nice."})
+	if err != nil || !strings.Contains(got, "Tromsø") {
+		t.Fatalf("fallback summary %q, %v", got, err)
+	}
+	m, err := session.New(session.Config{Store: store, Summarizer: ms, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	gen := newScripted(t, " The user", " likes kites.")
+	ts := startServer(t, gen, Model{}, Options{Memory: m, Summarizer: ms})
+	if st, _, body := ts.post(t, "/v1/chat/completions", sessionBody("k", "I fly kites every Sunday.")); st != 200 {
+		t.Fatalf("%d %s", st, body)
+	}
+	// The session's next read waits for the summary job.
+	if st, _, body := ts.get(t, "/v1/sessions/k/memory?query=kites"); st != 200 {
+		t.Fatalf("%d %s", st, body)
+	}
+	s, err := store.Summary(context.Background(), memory.OwnerOf(""), "k", memory.SummaryRunning)
+	if err != nil || s.Text != "The user likes kites." {
+		t.Fatalf("summary %+v, %v", s, err)
+	}
+	reqs := gen.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want the chat and its summary", len(reqs))
+	}
+	sr := reqs[1]
+	prompt := gen.tok.Decode(sr.Prompt)
+	if !sr.Background || sr.MaxTokens != compact.DefaultBudget || sr.Sampling.Temperature != 0 ||
+		!strings.Contains(prompt, "I fly kites every Sunday.") || !strings.Contains(prompt, "running summary") {
+		t.Fatalf("summary request: background %v, max_tokens %d, prompt:\n%s", sr.Background, sr.MaxTokens, prompt)
+	}
+	if reqs[0].Background {
+		t.Fatal("the client's request ran as background")
 	}
 }

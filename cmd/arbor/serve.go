@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/arborlabs/arbor/memory"
+	"github.com/arborlabs/arbor/memory/compact"
 	"github.com/arborlabs/arbor/memory/embed"
 	"github.com/arborlabs/arbor/memory/session"
 	"github.com/arborlabs/arbor/runtime/engine"
@@ -88,6 +89,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		"summary, retrieved messages and last turns, and their turns are stored) or off")
 	dataDir := fs.String("data-dir", "", "the memory store's directory (default: $XDG_DATA_HOME/arbor, or "+
 		"~/.local/share/arbor); one server at a time may hold it")
+	summarizer := fs.String("memory-summarizer", "auto", "who keeps sessions' running summaries: model (the "+
+		"served model, as a background request), extractive (model-free: the sentences with the most specific "+
+		"content), or auto (extractive with the demo model, whose text is noise; model otherwise)")
 	memBudget := fs.Int("memory-budget", server.DefaultMemoryBudget, "the most prompt tokens a session request "+
 		"is given (system, summary, retrieved messages, last turns, new message); never above the context "+
 		"less max_tokens")
@@ -110,6 +114,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	if *memoryMode != "on" && *memoryMode != "off" {
 		return fmt.Errorf("serve: --memory must be on or off, got %q", *memoryMode)
+	}
+	switch *summarizer {
+	case "auto", "model", "extractive":
+	default:
+		return fmt.Errorf("serve: --memory-summarizer must be auto, model or extractive, got %q", *summarizer)
 	}
 	if *memBudget < 1 {
 		return errors.New("serve: --memory-budget must be positive")
@@ -143,8 +152,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var mem *session.Manager
+	var modelSummarizer *server.ModelSummarizer
 	if *memoryMode == "on" {
-		m, closeMem, err := openMemory(*dataDir, embedder, log)
+		var summ compact.Summarizer = &compact.Extractive{}
+		if *summarizer == "model" || (*summarizer == "auto" && *modelPath != "") {
+			modelSummarizer = &server.ModelSummarizer{Fallback: summ}
+			summ = modelSummarizer
+		}
+		m, closeMem, err := openMemory(*dataDir, embedder, summ, log)
 		if err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
@@ -167,7 +182,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt,
 		SpecialTokensInContent: *specialsInContent, CORSOrigins: corsOrigins, MetricsKey: *metricsKey,
-		Embedder: embedder, Memory: mem, MemoryBudget: *memBudget})
+		Embedder: embedder, Memory: mem, MemoryBudget: *memBudget, Summarizer: modelSummarizer})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -322,7 +337,7 @@ func treeOptions(ctx context.Context, def bool, hosts []string, configPath strin
 
 // openMemory opens the session memory in dir (the default data directory when empty). close
 // stops its background work and closes the store.
-func openMemory(dir string, embedder embed.Embedder, log *slog.Logger) (*session.Manager, func(), error) {
+func openMemory(dir string, embedder embed.Embedder, summ compact.Summarizer, log *slog.Logger) (*session.Manager, func(), error) {
 	if dir == "" {
 		var err error
 		if dir, err = defaultDataDir(); err != nil {
@@ -337,7 +352,7 @@ func openMemory(dir string, embedder embed.Embedder, log *slog.Logger) (*session
 		}
 		return nil, nil, fmt.Errorf("--data-dir %s: %w", dir, err)
 	}
-	m, err := session.New(session.Config{Store: store, Embedder: embedder, Log: log})
+	m, err := session.New(session.Config{Store: store, Embedder: embedder, Summarizer: summ, Log: log})
 	if err != nil {
 		store.Close()
 		return nil, nil, err

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,10 @@ type Request struct {
 	// means full attention. The engine only passes it on, never changes it, so choices of
 	// one request may share it.
 	Sparse *sparse.Config
+	// Background marks work of the server's own that no client waits for (a session's
+	// summary): it is queued behind every other request, waiting or arriving later, and is
+	// the first to be preempted when the KV pool runs dry, so that it never delays a client.
+	Background bool
 }
 
 // Event is one step of output: a new token and the text it completes (possibly empty while a
@@ -322,11 +327,29 @@ func (e *Engine) Submit(ctx context.Context, req Request) (*Stream, error) {
 		e.mu.Unlock()
 		return nil, fmt.Errorf("%w (%d waiting)", ErrQueueFull, len(e.waiting))
 	}
-	e.waiting = append(e.waiting, s)
-	e.stats.waiting.Store(int64(len(e.waiting)))
+	e.enqueue(s, len(e.waiting))
 	e.mu.Unlock()
 	e.signal()
 	return s.stream, nil
+}
+
+// enqueue puts s into the waiting queue at index at, kept in two parts: every request that is
+// not background before every background one. e.mu is held.
+func (e *Engine) enqueue(s *seqState, at int) {
+	firstBackground := len(e.waiting)
+	for i, w := range e.waiting {
+		if w.req.Background {
+			firstBackground = i
+			break
+		}
+	}
+	if s.req.Background {
+		at = max(at, firstBackground)
+	} else {
+		at = min(at, firstBackground)
+	}
+	e.waiting = slices.Insert(e.waiting, at, s)
+	e.stats.waiting.Store(int64(len(e.waiting)))
 }
 
 // Generate runs one request to completion, calling emit (if not nil) for every event but the
@@ -765,19 +788,26 @@ func (e *Engine) reserve(s *seqState, n int) bool {
 	}
 }
 
-// victim is the sequence to preempt so that s can grow: the most recently admitted live one
-// (s itself when it is the newest), or nil when s is alone.
+// victim is the sequence to preempt so that s can grow: the most recently admitted live
+// background one, else the most recently admitted live one (s itself when it is the one), or
+// nil when s is alone.
 func (e *Engine) victim(s *seqState) *seqState {
 	live := 0
-	var newest *seqState
+	var newest, background *seqState
 	for _, r := range e.running {
 		if !r.done {
 			live++
 			newest = r
+			if r.req.Background {
+				background = r
+			}
 		}
 	}
 	if live <= 1 {
 		return nil
+	}
+	if background != nil {
+		return background
 	}
 	return newest
 }
@@ -803,8 +833,7 @@ func (e *Engine) preempt(s *seqState) {
 		}
 	}
 	e.mu.Lock()
-	e.waiting = append([]*seqState{s}, e.waiting...)
-	e.stats.waiting.Store(int64(len(e.waiting)))
+	e.enqueue(s, 0) // at the head (a background one: behind the others)
 	e.mu.Unlock()
 	e.stats.running.Store(int64(len(e.running)))
 	// A step that preempted all it had built runs nothing; the loop then sleeps until woken,

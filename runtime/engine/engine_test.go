@@ -394,3 +394,55 @@ func TestPrefixCache(t *testing.T) {
 	}
 	waitIdle(t, e)
 }
+
+// TestBackgroundWaitsBehindClients: a background request queued before a client's request is
+// admitted after it (one sequence at a time, so the order of completion is the order of
+// admission).
+func TestBackgroundWaitsBehindClients(t *testing.T) {
+	m, err := loadDemo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	be, err := cpu.New(m, cpu.Options{Threads: 1, NumPages: 64, PageSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	e := New(be, m.Tokenizer, Options{MaxSeqs: 1})
+	defer e.Shutdown(context.Background())
+	prompt := m.Tokenizer.Encode("Hello")
+	var mu sync.Mutex
+	var order []string
+	var wg sync.WaitGroup
+	submit := func(name string, req Request) {
+		st, err := e.Submit(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			for {
+				ev, err := st.Recv(context.Background())
+				if err != nil {
+					t.Error(name, err)
+					return
+				}
+				if ev.Done {
+					mu.Lock()
+					order = append(order, name)
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	submit("first", Request{Prompt: prompt, MaxTokens: 300, Sampling: greedy()})
+	for e.Stats().Running == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	submit("background", Request{Prompt: prompt, MaxTokens: 4, Sampling: greedy(), Background: true})
+	submit("client", Request{Prompt: prompt, MaxTokens: 4, Sampling: greedy()})
+	wg.Wait()
+	if got := strings.Join(order, ","); got != "first,client,background" {
+		t.Fatalf("completion order %s, want first,client,background", got)
+	}
+}
