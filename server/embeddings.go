@@ -4,12 +4,14 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/arborlabs/arbor/memory/embed"
+	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/server/openai"
 )
 
@@ -78,6 +80,12 @@ func (s *Server) embeddings(c echo.Context) error {
 	if err != nil {
 		if c.Request().Context().Err() != nil {
 			return err
+		}
+		switch {
+		case errors.Is(err, errEmbedderNotReady):
+			return openai.Unavailable("the model is still loading; retry shortly")
+		case errors.Is(err, engine.ErrQueueFull), errors.Is(err, engine.ErrClosed), errors.Is(err, engine.ErrBadRequest):
+			return err // the served model's embedder (ModelEmbedder): the engine's own statuses
 		}
 		// The embedder is another service (--embeddings-url): its failure is a bad gateway,
 		// not this server's fault nor the client's.

@@ -78,6 +78,9 @@ type Model struct {
 	ChatTemplate string
 	// Created is reported in /v1/models (zero: the time Ready was called).
 	Created time.Time
+	// HiddenSize is the model's hidden width: the dimensions of its embeddings
+	// (ModelEmbedder).
+	HiddenSize int
 	// Layers is the model's layer count, which a request's sparse_attention "delta" is placed
 	// over when the server has no config of its own (sparse.DefaultConfig).
 	Layers int
@@ -117,8 +120,10 @@ type Options struct {
 	// MemoryBudget bounds the prompt a session request is given (0: DefaultMemoryBudget); it
 	// is never above the context less the request's max_tokens.
 	MemoryBudget int
-	// Summarizer, when set, is handed the model once it is ready (see ModelSummarizer).
-	Summarizer *ModelSummarizer
+	// Summarizer and ModelEmbedder, when set, are handed the model once it is ready (see
+	// ModelSummarizer, ModelEmbedder).
+	Summarizer    *ModelSummarizer
+	ModelEmbedder *ModelEmbedder
 }
 
 // DefaultMaxBodyBytes is the body limit when Options.MaxBodyBytes is 0.
@@ -223,6 +228,9 @@ func (s *Server) Ready(gen Generator, m Model) error {
 	s.state.Store(st)
 	if s.opt.Summarizer != nil {
 		s.opt.Summarizer.st.Store(st)
+	}
+	if s.opt.ModelEmbedder != nil {
+		s.opt.ModelEmbedder.st.Store(st)
 	}
 	s.log.Info("model ready", "model", m.Name, "demo", m.Demo, "context", gen.MaxContext(),
 		"chat_template", st.tmpl != nil, "tool_format", st.toolFormat.String(), "reasoning", st.reasoning)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -359,5 +360,58 @@ func TestModelSummarizer(t *testing.T) {
 	}
 	if reqs[0].Background {
 		t.Fatal("the client's request ran as background")
+	}
+}
+
+// TestModelEmbedder: with the served model as embedder (the demo model through the engine),
+// /v1/embeddings answers with vectors of the model's hidden size, the same text twice with
+// the same vector, and a session's memory is stored and searched with them.
+func TestModelEmbedder(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	store, err := memory.OpenBadger(t.TempDir(), memory.Options{GCInterval: -1, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	me := &ModelEmbedder{}
+	if _, err := me.Embed(context.Background(), []string{"x"}); err == nil {
+		t.Fatal("an embedder without a model embedded")
+	}
+	m, err := session.New(session.Config{Store: store, Embedder: me, Log: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	hidden := loadDemo(t).Config.HiddenSize
+	e := newDemoEngine(t, engineOpts{})
+	ts := startServer(t, FromEngine(e), Model{HiddenSize: hidden}, Options{Memory: m, Embedder: me, ModelEmbedder: me})
+	st, _, body := ts.post(t, "/v1/embeddings", `{"input":["a cat on a mat","a cat on a mat","stock prices fell"]}`)
+	var res struct {
+		Data []struct {
+			Embedding []float32 `json:"embedding"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &res); err != nil || st != 200 || len(res.Data) != 3 {
+		t.Fatalf("%d %s", st, body)
+	}
+	a, b, c := res.Data[0].Embedding, res.Data[1].Embedding, res.Data[2].Embedding
+	if len(a) != hidden || !slices.Equal(a, b) || slices.Equal(a, c) {
+		t.Fatalf("embeddings: %d dims (want %d), same text equal %v, different texts equal %v", len(a), hidden,
+			slices.Equal(a, b), slices.Equal(a, c))
+	}
+	for _, msg := range []string{"The ferry leaves at nine.", "I like green tea.", "My dog is old."} {
+		if st, _, body := ts.post(t, "/v1/chat/completions", sessionBody("me", msg)); st != 200 {
+			t.Fatalf("%d %s", st, body)
+		}
+	}
+	st, _, body = ts.get(t, "/v1/sessions/me/memory?query=ferry+time&k=3")
+	var hits listObject[memoryHit]
+	if err := json.Unmarshal(body, &hits); err != nil || st != 200 || len(hits.Data) != 3 {
+		t.Fatalf("%d %s", st, body)
+	}
+	for _, h := range hits.Data {
+		if h.Cosine == 0 {
+			t.Fatalf("a hit without a cosine score: %s", body)
+		}
 	}
 }

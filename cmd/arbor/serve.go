@@ -85,6 +85,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		"embeddings (its base URL, e.g. http://host:8000/v1; the key from $OPENAI_API_KEY) instead of the "+
 		"built-in hashed n-gram embedder")
 	embModel := fs.String("embeddings-model", "", "the model to ask --embeddings-url for")
+	embedderKind := fs.String("embedder", "hashed", "what embeds sessions' messages and answers /v1/embeddings: "+
+		"hashed (built-in word and character n-grams, model-free), model (the served model's mean-pooled "+
+		"hidden states; the cpu backend) or remote (--embeddings-url, which implies it)")
 	memoryMode := fs.String("memory", "on", "session memory: on (chat requests naming a session_id get its "+
 		"summary, retrieved messages and last turns, and their turns are stored) or off")
 	dataDir := fs.String("data-dir", "", "the memory store's directory (default: $XDG_DATA_HOME/arbor, or "+
@@ -103,6 +106,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		return fmt.Errorf("serve: %w", err)
 	}
 	var embedder embed.Embedder
+	var modelEmbedder *server.ModelEmbedder
+	switch *embedderKind {
+	case "hashed", "remote":
+	case "model":
+		if *embURL != "" {
+			return errors.New("serve: --embedder model and --embeddings-url: choose one")
+		}
+		modelEmbedder = &server.ModelEmbedder{}
+		embedder = modelEmbedder
+	default:
+		return fmt.Errorf("serve: --embedder must be hashed, model or remote, got %q", *embedderKind)
+	}
+	if *embedderKind == "remote" && *embURL == "" {
+		return errors.New("serve: --embedder remote needs --embeddings-url")
+	}
 	if *embURL != "" {
 		r, err := embed.NewRemote(embed.RemoteConfig{BaseURL: *embURL, Model: *embModel, APIKey: os.Getenv("OPENAI_API_KEY")})
 		if err != nil {
@@ -182,7 +200,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	srv := server.New(server.Options{APIKeys: keys, MaxBodyBytes: *maxBody, Logger: log, Tree: treeOpt,
 		SpecialTokensInContent: *specialsInContent, CORSOrigins: corsOrigins, MetricsKey: *metricsKey,
-		Embedder: embedder, Memory: mem, MemoryBudget: *memBudget, Summarizer: modelSummarizer})
+		Embedder: embedder, Memory: mem, MemoryBudget: *memBudget, Summarizer: modelSummarizer, ModelEmbedder: modelEmbedder})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
@@ -220,6 +238,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		return nil
 	}
 	defer ld.cleanup()
+	if modelEmbedder != nil && !ld.eng.CanEmbed() {
+		_ = hs.Close()
+		return fmt.Errorf("serve: --embedder model: the %s backend does not compute embeddings; use the cpu "+
+			"backend, or another --embedder", *backendKind)
+	}
 
 	select {
 	case err := <-serveErr:
@@ -290,7 +313,7 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 		}
 	}
 	if err := srv.Ready(server.FromEngine(eng), server.Model{Name: name, Path: path, Demo: demoModel,
-		ChatTemplate: template, Layers: m.Config.NumLayers, Sparse: sparseCfg}); err != nil {
+		ChatTemplate: template, Layers: m.Config.NumLayers, HiddenSize: m.Config.HiddenSize, Sparse: sparseCfg}); err != nil {
 		cleanup()
 		return nil, nil, err
 	}

@@ -29,6 +29,11 @@ type SeqInput struct {
 	// Logits asks for the logits of the last new token (a prefill chunk in the middle of a
 	// prompt needs none).
 	Logits bool
+	// Pool, when set, receives the sum of the new tokens' last hidden states (after the final
+	// norm, as the output layer reads them): a text's mean-pooled embedding is the sum over
+	// its chunks divided by its length. Only backends that implement HiddenPooler take it;
+	// its length must be their HiddenSize.
+	Pool []float32
 	// Sparse, when set, asks for DELTA sparse attention (see runtime/sparse) for a decode
 	// token (one new token) whose context is longer than the selection keeps
 	// (Sparse.Active): select layers attend fully and pick pages, sparse layers attend only
@@ -126,6 +131,28 @@ type Backend interface {
 	NumPages() int
 	// Close frees the backend's memory.
 	Close() error
+}
+
+// HiddenPooler is a backend that fills SeqInput.Pool.
+type HiddenPooler interface {
+	// HiddenSize is the width of a hidden state (SeqInput.Pool's length).
+	HiddenSize() int
+}
+
+// CheckPool validates the batch's Pool requests against a backend's hidden size (0: a
+// backend that does not pool). Errors wrap ErrBadBatch and name the sequence.
+func (b *Batch) CheckPool(hidden int) error {
+	for i := range b.Seqs {
+		if p := b.Seqs[i].Pool; p != nil {
+			if hidden == 0 {
+				return fmt.Errorf("%w: sequence %d asks for pooled hidden states, which this backend does not compute", ErrBadBatch, i)
+			}
+			if len(p) != hidden {
+				return fmt.Errorf("%w: sequence %d: pool of %d values, the hidden size is %d", ErrBadBatch, i, len(p), hidden)
+			}
+		}
+	}
+	return nil
 }
 
 // CheckSparse validates the sparse configs of a batch's sequences against a model of

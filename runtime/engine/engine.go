@@ -77,6 +77,11 @@ type Request struct {
 	// summary): it is queued behind every other request, waiting or arriving later, and is
 	// the first to be preempted when the KV pool runs dry, so that it never delays a client.
 	Background bool
+	// Embed asks for the prompt's embedding instead of a generation: the mean of its tokens'
+	// last hidden states (after the final norm), in Result.Embedding. Every prompt token is
+	// computed (no prefix cache), nothing is sampled; Hook and Grammar must be nil, and the
+	// backend must pool hidden states (backend.HiddenPooler).
+	Embed bool
 }
 
 // Event is one step of output: a new token and the text it completes (possibly empty while a
@@ -122,6 +127,8 @@ type Result struct {
 	AttendedTokens  int64 `json:"attended_tokens"`
 	ContextTokens   int64 `json:"context_tokens"`
 	SparseAttention bool  `json:"sparse_attention,omitempty"`
+	// Embedding is an Embed request's mean-pooled hidden state.
+	Embedding []float32 `json:"-"`
 }
 
 // Options tune the engine.
@@ -292,6 +299,15 @@ func (e *Engine) Validate(req *Request) error {
 	if req.MaxTokens < 0 {
 		return fmt.Errorf("%w: max tokens %d is negative", ErrBadRequest, req.MaxTokens)
 	}
+	if req.Embed {
+		if _, ok := e.be.(backend.HiddenPooler); !ok {
+			return fmt.Errorf("%w: this backend does not compute embeddings (pooled hidden states)", ErrBadRequest)
+		}
+		if req.Hook != nil || req.Grammar != nil {
+			return fmt.Errorf("%w: an embedding request takes no hook and no grammar", ErrBadRequest)
+		}
+		req.Sampling = sample.DefaultParams() // nothing is sampled
+	}
 	if req.TopLogprobs < 0 || req.TopLogprobs > 20 {
 		return fmt.Errorf("%w: top_logprobs %d outside [0, 20]", ErrBadRequest, req.TopLogprobs)
 	}
@@ -308,6 +324,12 @@ func (e *Engine) Validate(req *Request) error {
 		}
 	}
 	return nil
+}
+
+// CanEmbed reports whether the backend computes embeddings (Request.Embed).
+func (e *Engine) CanEmbed() bool {
+	_, ok := e.be.(backend.HiddenPooler)
+	return ok
 }
 
 // Submit queues a request and returns its stream of events. The request is cancelled when ctx
@@ -501,7 +523,7 @@ func (e *Engine) admit() {
 		if s.kv == nil {
 			s.kv = e.pool.NewSequence()
 		}
-		if !e.opt.NoPrefixCache && len(s.dropped) == 0 {
+		if !e.opt.NoPrefixCache && len(s.dropped) == 0 && !s.req.Embed {
 			// Share the KV of every full page of the prefix that an earlier request computed.
 			// The last token is never attached: its logits must be computed. (A sequence that
 			// dropped spans recomputes all: its positions are not those of a plain prefix.)
@@ -605,6 +627,16 @@ func (e *Engine) stepOnce() (bool, error) {
 			s.result.ContextTokens += int64(in.Context)
 			e.stats.attended.Add(int64(in.Attended))
 			e.stats.context.Add(int64(in.Context))
+		}
+		if in := &e.batch.Seqs[i]; s.req.Embed && in.Start+len(in.Tokens) == len(s.live) {
+			// The whole prompt went through: its embedding is the mean of the pooled rows.
+			n := float32(len(s.live))
+			for j := range s.pool {
+				s.pool[j] /= n
+			}
+			s.result.Embedding = s.pool
+			e.finish(s, FinishStop, nil)
+			continue
 		}
 		if !e.batch.Seqs[i].Logits {
 			continue
@@ -817,6 +849,7 @@ func (e *Engine) victim(s *seqState) *seqState {
 func (e *Engine) preempt(s *seqState) {
 	s.kv.Free()
 	s.hashes = s.hashes[:0]
+	clear(s.pool) // an embedding's rows are pooled again as they are recomputed
 	s.preemptions++
 	e.stats.preemptions.Add(1)
 	for i, r := range e.running {
@@ -843,12 +876,16 @@ func (e *Engine) preempt(s *seqState) {
 
 func (e *Engine) addToBatch(s *seqState, n int) {
 	start := s.kv.Len() - n
-	e.batch.Seqs = append(e.batch.Seqs, backend.SeqInput{
+	in := backend.SeqInput{
 		Tokens: s.live[start : start+n],
 		Start:  start,
 		Logits: start+n == len(s.live),
 		Sparse: s.req.Sparse,
-	})
+	}
+	if s.req.Embed {
+		in.Logits, in.Pool = false, s.pool
+	}
+	e.batch.Seqs = append(e.batch.Seqs, in)
 	e.inBatch = append(e.inBatch, s)
 }
 

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/model"
 	"github.com/arborlabs/arbor/runtime/model/demo"
@@ -446,3 +448,67 @@ func TestBackgroundWaitsBehindClients(t *testing.T) {
 		t.Fatalf("completion order %s, want first,client,background", got)
 	}
 }
+
+// TestEmbed: an embedding request returns the mean of the prompt's final-normed hidden states,
+// the same whether the prompt is prefilled in chunks with other requests around or in one
+// forward pass alone, and whether or not another request cached its prefix.
+func TestEmbed(t *testing.T) {
+	e, m := newEngine(t, 1024) // prefill chunks of 7 tokens
+	prompt := m.Tokenizer.Encode("The quick brown fox jumps over the lazy dog, twice, and then rests.")
+	ctx := context.Background()
+	// Another request over the same prompt first: its KV pages enter the prefix cache.
+	if _, err := e.Generate(ctx, Request{Prompt: prompt, MaxTokens: 3, Sampling: greedy()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	other, err := e.Submit(ctx, Request{Prompt: m.Tokenizer.Encode("Something else entirely"), MaxTokens: 20, Sampling: greedy()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Generate(ctx, Request{Prompt: prompt, Embed: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if ev, err := other.Recv(ctx); err != nil || ev.Done {
+			break
+		}
+	}
+	if res.CompletionTokens != 0 || res.FinishReason != FinishStop || len(res.Embedding) != m.Config.HiddenSize {
+		t.Fatalf("embedding result: %d tokens, %q, %d values", res.CompletionTokens, res.FinishReason, len(res.Embedding))
+	}
+	// One pass over the whole prompt, straight on a backend of its own.
+	be, err := cpu.New(m, cpu.Options{Threads: 1, NumPages: 8, PageSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	pos := make([]int32, len(prompt))
+	for i := range pos {
+		pos[i] = int32(i)
+	}
+	sum := make([]float32, m.Config.HiddenSize)
+	b := &backend.Batch{Seqs: []backend.SeqInput{{Tokens: prompt, Positions: pos, Pages: []int32{0, 1, 2, 3}, Pool: sum}}}
+	if err := be.Forward(b, make([][]float32, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range sum {
+		want := v / float32(len(prompt))
+		if d := math.Abs(float64(res.Embedding[i] - want)); d > 1e-4*(1+math.Abs(float64(want))) {
+			t.Fatalf("component %d: engine %g, one pass %g", i, res.Embedding[i], want)
+		}
+	}
+	diff, err := e.Generate(ctx, Request{Prompt: m.Tokenizer.Encode("A different sentence about cats."), Embed: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(diff.Embedding, res.Embedding) {
+		t.Fatal("two texts, one embedding")
+	}
+	if _, err := e.Submit(ctx, Request{Prompt: prompt, Embed: true, Hook: nopHook{}}); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("embedding with a hook: %v", err)
+	}
+}
+
+type nopHook struct{}
+
+func (nopHook) Appended(int, int32) Directive { return Directive{} }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/grammar"
 	"github.com/arborlabs/arbor/runtime/kv"
 	"github.com/arborlabs/arbor/runtime/sample"
@@ -18,6 +19,7 @@ type seqState struct {
 	ctx    context.Context
 	req    Request
 	stream *Stream
+	pool   []float32 // an Embed request's sum of hidden states
 
 	kv     *kv.Sequence
 	tokens []int32 // prompt, then output tokens (sampled or forced): the whole text
@@ -82,6 +84,9 @@ func newSeqState(ctx context.Context, e *Engine, req Request) *seqState {
 		v := e.GrammarVocab()
 		s.matcher = req.Grammar.NewMatcher(v)
 		s.mask = make([]uint64, v.MaskWords())
+	}
+	if req.Embed {
+		s.pool = make([]float32, e.be.(backend.HiddenPooler).HiddenSize()) // Validate checked it
 	}
 	s.sampler.Observe(req.Prompt...)
 	e.stats.promptTokens.Add(int64(len(req.Prompt)))

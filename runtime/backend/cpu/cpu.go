@@ -330,6 +330,9 @@ func (b *Backend) validate(batch *backend.Batch, logits [][]float32) error {
 	if err := batch.CheckSparse(len(b.layers)); err != nil {
 		return err
 	}
+	if err := batch.CheckPool(b.cfg.HiddenSize); err != nil {
+		return err
+	}
 	return b.checkSparsePages(batch)
 }
 
@@ -405,6 +408,8 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		b.matmul(l.down, &b.gate, T, b.x, h, true, nil)
 	}
 
+	b.poolHidden(batch)
+
 	// Logits only for the last token of the sequences that ask for them.
 	b.lastIdx = b.lastIdx[:0]
 	t = 0
@@ -441,6 +446,29 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		copy(logits[si][:V], b.logitsOut[r*V:(r+1)*V])
 	}
 	return nil
+}
+
+// HiddenSize implements backend.HiddenPooler.
+func (b *Backend) HiddenSize() int { return b.cfg.HiddenSize }
+
+// poolHidden adds the final-normed hidden states of the new tokens of every sequence that
+// asks (SeqInput.Pool) into its Pool.
+func (b *Backend) poolHidden(batch *backend.Batch) {
+	h := b.cfg.HiddenSize
+	t := 0
+	for si := range batch.Seqs {
+		s := &batch.Seqs[si]
+		if s.Pool != nil {
+			row := b.lastRows.rows(1, h)
+			for i := range s.Tokens {
+				rmsNorm(row, b.x[(t+i)*h:(t+i+1)*h], b.outNorm, b.cfg.RMSNormEps)
+				for j, v := range row {
+					s.Pool[j] += v
+				}
+			}
+		}
+		t += len(s.Tokens)
+	}
 }
 
 // matmul computes out = x·mᵀ (+ bias), or adds it into out with accum. For a q8_0 matrix the

@@ -57,6 +57,9 @@ func (x *Model) Forward(b *backend.Batch, logits [][]float32) error {
 	if err := b.CheckSparse(len(x.layers)); err != nil {
 		return fmt.Errorf("xla backend: %w", err)
 	}
+	if err := b.CheckPool(0); err != nil { // pooled hidden states are the cpu backend's only
+		return fmt.Errorf("xla backend: %w", err)
+	}
 	f, err := x.newPass(b)
 	if err != nil {
 		return fmt.Errorf("xla backend: %w", err)
