@@ -257,3 +257,25 @@ func RecallAt(ranked, evidence []string, k int) float64 {
 	}
 	return float64(hit) / float64(len(evidence))
 }
+
+// RecallAtGroups is RecallAt for a ranking of hits that each stand for a group of ids (a
+// retrieved chunk that holds several messages, or the sessions of its messages): the share of
+// the evidence ids found in the first k groups (1 when there is no evidence).
+func RecallAtGroups(ranked [][]string, evidence []string, k int) float64 {
+	if len(evidence) == 0 {
+		return 1
+	}
+	top := map[string]bool{}
+	for _, g := range ranked[:min(k, len(ranked))] {
+		for _, id := range g {
+			top[id] = true
+		}
+	}
+	hit := 0
+	for _, id := range evidence {
+		if top[id] {
+			hit++
+		}
+	}
+	return float64(hit) / float64(len(evidence))
+}

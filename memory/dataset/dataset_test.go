@@ -115,3 +115,17 @@ func TestRecallAt(t *testing.T) {
 		}
 	}
 }
+
+func TestRecallAtGroups(t *testing.T) {
+	ranked := [][]string{{"a", "b"}, nil, {"c"}, {"d", "a"}}
+	for _, c := range []struct {
+		ev   []string
+		k    int
+		want float64
+	}{{[]string{"b"}, 1, 1}, {[]string{"c"}, 2, 0}, {[]string{"c"}, 3, 1}, {[]string{"a", "d"}, 3, 0.5},
+		{[]string{"a", "d"}, 10, 1}, {nil, 1, 1}, {[]string{"x"}, 4, 0}} {
+		if got := RecallAtGroups(ranked, c.ev, c.k); got != c.want {
+			t.Errorf("recall@%d of %v: %v, want %v", c.k, c.ev, got, c.want)
+		}
+	}
+}
