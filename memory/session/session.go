@@ -540,39 +540,42 @@ func (m *Manager) summaryText(ctx context.Context, owner memory.Owner, id string
 }
 
 // summarise folds the turns (the first at index first) into the running summary, and into
-// the summary of the summaries at every compact.MergeEvery turns.
+// the summary of the summaries at every compact.MergeEvery turns. Each level is written once,
+// however many turns a backfill brought.
 func (m *Manager) summarise(ctx context.Context, owner memory.Owner, id string, first int, turns []compact.Turn) error {
 	prev, err := m.cfg.Store.Summary(ctx, owner, id, memory.SummaryRunning)
 	if err != nil && !errors.Is(err, memory.ErrNotFound) {
 		return err
 	}
 	text := prev.Text
+	var merged *memory.Summary
 	for i, t := range turns {
 		if text, err = m.cfg.Summarizer.Update(ctx, text, t); err != nil {
 			return err
 		}
 		upTo := first + i + 1
-		if err := m.cfg.Store.PutSummary(ctx, owner, id, memory.Summary{Level: memory.SummaryRunning, Text: text,
-			UpTo: upTo}); err != nil {
-			return err
-		}
 		if upTo%compact.MergeEvery != 0 {
 			continue
 		}
-		old, err := m.cfg.Store.Summary(ctx, owner, id, memory.SummaryOfSummaries)
-		if err != nil && !errors.Is(err, memory.ErrNotFound) {
+		if merged == nil {
+			old, err := m.cfg.Store.Summary(ctx, owner, id, memory.SummaryOfSummaries)
+			if err != nil && !errors.Is(err, memory.ErrNotFound) {
+				return err
+			}
+			merged = &old
+		}
+		if merged.Text, err = m.cfg.Summarizer.Merge(ctx, nonEmpty(merged.Text, text)); err != nil {
 			return err
 		}
-		merged, err := m.cfg.Summarizer.Merge(ctx, nonEmpty(old.Text, text))
-		if err != nil {
-			return err
-		}
-		if err := m.cfg.Store.PutSummary(ctx, owner, id, memory.Summary{Level: memory.SummaryOfSummaries,
-			Text: merged, UpTo: upTo}); err != nil {
+		merged.Level, merged.UpTo = memory.SummaryOfSummaries, upTo
+	}
+	if merged != nil {
+		if err := m.cfg.Store.PutSummary(ctx, owner, id, *merged); err != nil {
 			return err
 		}
 	}
-	return nil
+	return m.cfg.Store.PutSummary(ctx, owner, id, memory.Summary{Level: memory.SummaryRunning, Text: text,
+		UpTo: first + len(turns)})
 }
 
 func nonEmpty(ss ...string) []string {

@@ -458,3 +458,41 @@ func TestBudgetTrimsMemoryFirst(t *testing.T) {
 		t.Fatalf("budget below the new message: %v", err)
 	}
 }
+
+// TestSummaryOfSummaries: at every 100 turns the running summary is merged into the summary of
+// the summaries, also when the turns come in one backfill; both reach the prompt.
+func TestSummaryOfSummaries(t *testing.T) {
+	store := openStore(t, t.TempDir())
+	defer store.Close()
+	m := newManager(t, store, Config{})
+	ctx := context.Background()
+	var msgs []chat.Message
+	for i := range 101 {
+		msgs = append(msgs, user(fmt.Sprintf("Fact %d: the locker number %d belongs to Dana.", i, 1000+i)),
+			assistant(fmt.Sprintf("Noted %d.", i)))
+	}
+	msgs = append(msgs, user("What do you remember?"))
+	p, err := m.Begin(ctx, Request{Owner: alice, Session: "long", Budget: 3500, Count: words, Messages: msgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Commit(ctx, "Lockers."); err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	if _, err := m.Search(ctx, alice, "long", "x", 1); err != nil { // waits for the summaries
+		t.Fatal(err)
+	}
+	s1, err := store.Summary(ctx, alice, "long", memory.SummaryOfSummaries)
+	if err != nil || s1.UpTo != 100 || s1.Text == "" {
+		t.Fatalf("summary of summaries %+v, %v", s1, err)
+	}
+	s0, err := store.Summary(ctx, alice, "long", memory.SummaryRunning)
+	if err != nil || s0.UpTo != 102 {
+		t.Fatalf("running summary %+v, %v", s0, err)
+	}
+	text, err := m.Summary(ctx, alice, "long")
+	if err != nil || !strings.HasPrefix(text, s1.Text) || !strings.HasSuffix(text, s0.Text) {
+		t.Fatalf("session summary %q", text)
+	}
+}
