@@ -163,8 +163,10 @@ type Pending struct {
 	// chunks kept in it.
 	MemoryTokens, Retrieved int
 	// Retrieval is the time the search took (embedding the query included); Overhead the rest
-	// of Begin's time, waiting for the session aside.
-	Retrieval, Overhead time.Duration
+	// of Begin's time, waiting aside; SummaryWait the time Begin waited for the session's
+	// background work of the turn before (its summary), which a client that pauses between
+	// turns never sees.
+	Retrieval, Overhead, SummaryWait time.Duration
 }
 
 // turnIn is a turn to be stored with its chunks' vectors.
@@ -196,10 +198,12 @@ func (m *Manager) Begin(ctx context.Context, req Request) (*Pending, error) {
 func (p *Pending) begin(ctx context.Context, req Request) error {
 	m := p.m
 	// The summary and the forgetting of the session's last turn, if not done yet.
+	start := time.Now()
 	if err := m.worker.Wait(ctx, p.key); err != nil {
 		return err
 	}
-	start := time.Now()
+	p.SummaryWait = time.Since(start)
+	start = time.Now()
 	sess, created, err := m.cfg.Store.CreateOrGetSession(ctx, p.owner, p.id)
 	if err != nil {
 		return err
