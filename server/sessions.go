@@ -12,6 +12,7 @@ import (
 	"github.com/arborlabs/arbor/memory"
 	"github.com/arborlabs/arbor/memory/session"
 	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/server/openai"
 )
 
@@ -74,6 +75,11 @@ func (s *Server) beginTurn(c echo.Context, st *modelState, req *openai.ChatReque
 		r := *req
 		r.Messages = msgs
 		ids, _, _, err := st.chatPrompt(&r)
+		if errors.Is(err, engine.ErrContextLength) {
+			// Its bytes alone prove this candidate too long (a huge stored message): over any
+			// budget, so the assembly drops what made it so.
+			return st.gen.MaxContext() + 1, nil
+		}
 		return len(ids), err
 	}
 	p, err := s.opt.Memory.Begin(c.Request().Context(), session.Request{Owner: s.owner(c), Session: id,

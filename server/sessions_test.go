@@ -415,3 +415,31 @@ func TestModelEmbedder(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeStoredMessageDoesNotPoisonTheSession: a message far longer than the context, brought
+// in as history, is stored; later requests drop it from the prompt (or recall its beginning)
+// instead of failing.
+func TestHugeStoredMessageDoesNotPoisonTheSession(t *testing.T) {
+	ts, gen := memoryServer(t, nil, "ok")
+	gen.ctx = 512
+	huge := strings.Repeat("The lighthouse keeper logged the weather again. ", 6000) // about 290 KB
+	body, _ := json.Marshal(map[string]any{"session_id": "big", "max_tokens": 8, "messages": []map[string]string{
+		{"role": "user", "content": huge}, {"role": "assistant", "content": "Logged."},
+		{"role": "user", "content": "Anything about the lighthouse?"}}})
+	st, _, resp := ts.post(t, "/v1/chat/completions", string(body), auth("alice")...)
+	if st != 200 {
+		t.Fatalf("a request whose history holds a huge message: %d %s", st, resp)
+	}
+	for _, msg := range []string{"second", "third", "What did the lighthouse keeper log?"} {
+		if st, _, resp := ts.post(t, "/v1/chat/completions", sessionBody("big", msg), auth("alice")...); st != 200 {
+			t.Fatalf("%q: %d %s", msg, st, resp)
+		}
+	}
+	if p := lastPrompt(gen); len(p) > 2*session.MaxChunkPromptBytes {
+		t.Fatalf("a prompt of %d bytes: the huge message went in whole", len(p))
+	}
+	st, _, resp = ts.get(t, "/v1/sessions/big", auth("alice")...)
+	if st != 200 || !strings.Contains(string(resp), `"turn_count":5`) {
+		t.Fatalf("%d %s", st, resp)
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/arborlabs/arbor/memory/compact"
 	"github.com/arborlabs/arbor/runtime/chat"
@@ -125,14 +124,5 @@ func (ms *ModelSummarizer) generate(ctx context.Context, system, user string) (s
 	return out, nil
 }
 
-// clip cuts s to summaryInputBytes at a character boundary.
-func clip(s string) string {
-	if len(s) <= summaryInputBytes {
-		return s
-	}
-	cut := summaryInputBytes
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + " [...]"
-}
+// clip cuts a text of a summary prompt to summaryInputBytes.
+func clip(s string) string { return compact.Clip(s, summaryInputBytes) }

@@ -292,3 +292,16 @@ var stop = func() map[string]bool {
 	}
 	return m
 }()
+
+// Clip cuts s to at most maxBytes bytes at a character boundary, marking the cut with " [...]":
+// how a long message enters a summary prompt or a memory prompt, by its beginning.
+func Clip(s string, maxBytes int) string {
+	if len(s) <= maxBytes {
+		return s
+	}
+	cut := maxBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " [...]"
+}

@@ -272,7 +272,7 @@ func (p *Pending) begin(ctx context.Context, req Request) error {
 		if !ok || in.turn >= recentFrom {
 			continue
 		}
-		chunks = append(chunks, assemble.Chunk{Role: in.role.String(), Text: in.text, Similarity: h.Fused})
+		chunks = append(chunks, assemble.Chunk{Role: in.role.String(), Text: compact.Clip(in.text, MaxChunkPromptBytes), Similarity: h.Fused})
 		ids = append(ids, in.chunk)
 		if len(chunks) == m.cfg.K {
 			break
@@ -309,6 +309,10 @@ func (p *Pending) begin(ctx context.Context, req Request) error {
 	p.Overhead = overhead + time.Since(astart)
 	return nil
 }
+
+// MaxChunkPromptBytes bounds a retrieved chunk's text in the prompt: a message of megabytes
+// stored long ago is recalled by its beginning, not re-read whole at every request.
+const MaxChunkPromptBytes = 4 << 10
 
 // recent returns the last RecentTurns turns, stored or backfilled, as messages.
 func (p *Pending) recent(ctx context.Context) ([]chat.Message, error) {
