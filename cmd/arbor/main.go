@@ -1,5 +1,5 @@
-// Command arbor is Arbor's one binary: it makes model files, tokenizes, generates, and (later)
-// serves the OpenAI-compatible API.
+// Command arbor is Arbor's one binary: it makes model files, tokenizes, generates, serves the
+// OpenAI-compatible API, and runs reasoning benchmarks against any OpenAI-compatible endpoint.
 package main
 
 import (
@@ -21,6 +21,7 @@ Usage:
   arbor delta calibrate --model PATH --data FILE --out CONFIG [flags]        place DELTA's select layers
   arbor delta eval --model PATH --data FILE [--sparse-config FILE] [flags]   sparse attention's error
   arbor memory export DIR FILE | arbor memory import DIR FILE                back up or restore a memory store
+  arbor eval run|grade|rescore|report|compare ...                            reasoning benchmarks against any endpoint
 
 Without --model, arbor uses its built-in demo model (random weights, a real tokenizer).
 Run "arbor COMMAND -h" for a command's flags.
@@ -55,6 +56,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdDelta(args[1:], stdout, stderr)
 	case "memory":
 		return cmdMemory(args[1:], stdout, stderr)
+	case "eval":
+		return cmdEval(args[1:], stdin, stdout, stderr)
 	case "model":
 		if len(args) < 2 {
 			return errors.New("model: want a subcommand: new, shapes")
