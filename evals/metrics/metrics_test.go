@@ -272,3 +272,19 @@ func TestSignTest(t *testing.T) {
 		}
 	}
 }
+
+// pass@k is reported for powers of two below K and for K itself.
+func TestPassAtKKeys(t *testing.T) {
+	s := Summarize(run(4, 3, func(i int) bool { return i == 0 }))
+	if len(s.PassAtK) != 3 || s.K != 3 {
+		t.Fatalf("pass@k %v", s.PassAtK)
+	}
+	for _, k := range []int{1, 2, 3} {
+		if !near(s.PassAtK[k], 0.25) {
+			t.Fatalf("pass@%d = %v", k, s.PassAtK[k])
+		}
+	}
+	if e := Summarize(nil); e.Accuracy != 0 || len(e.PassAtK) != 0 || e.CI95 != [2]float64{} {
+		t.Fatalf("empty %+v", e)
+	}
+}

@@ -240,3 +240,19 @@ func TestWriteCompare(t *testing.T) {
 		t.Fatal("no runs: no error")
 	}
 }
+
+// A run with nothing graded (empty, or every sample failed) still gets a report.
+func TestWriteNothingGraded(t *testing.T) {
+	failed := []evals.Record{{Problem: "a", Error: "HTTP 500"}, {Problem: "a", Sample: 1, Error: "HTTP 500"}}
+	for name, rs := range map[string][]evals.Record{"empty": nil, "failed": failed} {
+		dir := writeRun(t, name, map[string]any{"task": "aime"}, rs, "")
+		if err := Write(dir); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		md, _ := os.ReadFile(filepath.Join(dir, ReportFile))
+		if !strings.Contains(string(md), fmt.Sprintf("**Errors: %d of %d samples failed**", len(rs), len(rs))) {
+			t.Fatalf("%s:\n%s", name, md)
+		}
+		checkSVG(t, filepath.Join(dir, AccuracyPlot))
+	}
+}
