@@ -122,22 +122,26 @@ func afterPhrase(s string) (answer string, rest string) {
 	a = strings.Trim(a, "*")
 	a = strings.TrimSpace(strings.TrimSuffix(strings.TrimSuffix(a, "."), "$"))
 	a = strings.TrimPrefix(a, "$")
-	return strings.TrimSpace(a), s[end:]
+	return strings.TrimSpace(trimUnbalanced(a)), s[end:]
 }
 
 // lastPhrase finds the answer after the last answer phrase.
 func lastPhrase(s string) (answer, method, rest string, ok bool) {
 	lower := strings.ToLower(s)
-	best, bestLen := -1, 0
+	bestEnd, bestLen := -1, 0 // the phrase ending last wins; on a tie the longest
 	for _, p := range answerPhrases {
-		if i := strings.LastIndex(lower, p.phrase); i > best || (i == best && i >= 0 && len(p.phrase) > bestLen) {
-			best, bestLen, method = i, len(p.phrase), p.method
+		i := strings.LastIndex(lower, p.phrase)
+		if i < 0 {
+			continue
+		}
+		if end := i + len(p.phrase); end > bestEnd || (end == bestEnd && len(p.phrase) > bestLen) {
+			bestEnd, bestLen, method = end, len(p.phrase), p.method
 		}
 	}
-	if best < 0 {
+	if bestEnd < 0 {
 		return "", "", "", false
 	}
-	answer, rest = afterPhrase(s[best+bestLen:])
+	answer, rest = afterPhrase(s[bestEnd:])
 	return answer, method, rest, answer != ""
 }
 
@@ -240,4 +244,28 @@ func extractLetter(s string) (string, bool) {
 		return t, true
 	}
 	return "", false
+}
+
+// trimUnbalanced drops trailing closing brackets that nothing opened ("3}" of "{answer: 3}").
+func trimUnbalanced(a string) string {
+	for len(a) > 0 {
+		c := a[len(a)-1]
+		if c != '}' && c != ')' && c != ']' {
+			return a
+		}
+		depth := 0
+		for i := 0; i < len(a); i++ {
+			switch a[i] {
+			case '(', '[', '{':
+				depth++
+			case ')', ']', '}':
+				depth--
+			}
+		}
+		if depth >= 0 {
+			return a
+		}
+		a = strings.TrimSpace(a[:len(a)-1])
+	}
+	return a
 }

@@ -22,10 +22,20 @@ type Result struct {
 // response holds none.
 func Extract(task, response string) (answer string, method string, ok bool) {
 	if a, isTree := treeAnswer(response); isTree {
-		answer, _, ok = extractTask(task, a)
-		if !ok && strings.TrimSpace(a) != "" && task != evals.TaskGPQA {
-			answer, ok = strings.TrimSpace(a), true
+		a = strings.TrimSpace(a)
+		if task != evals.TaskGPQA && evals.CheckTask(task) == nil {
+			if b, ok := lastBoxed(a); ok {
+				return b, MethodTree, true
+			}
+			if p, _, _, ok := lastPhrase(a); ok {
+				return p, MethodTree, true
+			}
+			// a short bare field is the answer itself ("\frac{\sqrt3}{2}", "Monday")
+			if a != "" && len(a) <= 200 && !strings.Contains(a, "\n") {
+				return a, MethodTree, true
+			}
 		}
+		answer, _, ok = extractTask(task, a)
 		return answer, MethodTree, ok
 	}
 	return extractTask(task, response)
