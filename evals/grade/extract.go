@@ -94,6 +94,8 @@ var answerPhrases = []struct {
 	{"answer:", MethodAnswerIs},
 }
 
+var reClauseCut = regexp.MustCompile(`(?i)[\s,;]+(?:because|since|which|as|given|from|hence|thus|therefore|so that|as\s+it|i\s+think)\b`)
+
 var reRetraction = regexp.MustCompile(`(?i)\b(?:wait|actually|correction|sorry|i mean|no,)\b`)
 
 // afterPhrase takes the answer that follows an answer phrase: up to the end of the
@@ -117,6 +119,9 @@ func afterPhrase(s string) (answer string, rest string) {
 			end = k
 			break
 		}
+	}
+	if loc := reClauseCut.FindStringIndex(s[:end]); loc != nil && loc[0] > 0 {
+		end = loc[0] // "33 because ...": the answer ends before the explanation
 	}
 	a := strings.TrimSpace(s[:end])
 	a = strings.Trim(a, "*")

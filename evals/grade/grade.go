@@ -2,6 +2,7 @@ package grade
 
 import (
 	"math/big"
+	"regexp"
 	"strings"
 
 	"github.com/arborlabs/arbor/evals"
@@ -89,7 +90,7 @@ func Grade(task, response, gold string) (res Result) {
 			res.Note = "gold is not a number"
 			return res
 		}
-		x, ok := exactNumber(answer)
+		x, ok := loneNumber(answer)
 		if !ok {
 			res.Note = "answer is not a number"
 			return res
@@ -103,10 +104,28 @@ func Grade(task, response, gold string) (res Result) {
 
 // aimeInt reads an AIME answer: an integer 0-999, leading zeros allowed.
 func aimeInt(s string) (int64, bool) {
-	r, ok := exactNumber(s)
+	r, ok := loneNumber(s)
 	if !ok || !r.IsInt() || !r.Num().IsInt64() {
 		return 0, false
 	}
 	n := r.Num().Int64()
 	return n, n >= 0 && n <= 999
+}
+
+var reAnyNumber = regexp.MustCompile(`-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)`)
+
+// loneNumber reads an answer as an exact number; failing that ("5 apples"), the one
+// number it holds, if it holds exactly one.
+func loneNumber(s string) (*big.Rat, bool) {
+	if r, ok := exactNumber(s); ok {
+		return r, true
+	}
+	if len(s) > 500 {
+		return nil, false
+	}
+	nums := reAnyNumber.FindAllString(s, 3)
+	if len(nums) != 1 {
+		return nil, false
+	}
+	return exactNumber(nums[0])
 }

@@ -184,6 +184,15 @@ var gradeCases = []gradeCase{
 	{"gpqa empty", "gpqa", ``, "A", false, ""},
 	{"gpqa word not letter", "gpqa", `The answer is Bromine.`, "B", false, ""},
 	{"gpqa gold paren", "gpqa", `Answer: B`, "(B)", true, "B"},
+	// ---- more phrasings ----
+	{"minerva format", "math", `Final Answer: The final answer is $\frac{2}{3}$. I hope it is correct.`, `\frac23`, true, `\frac{2}{3}`},
+	{"answer in \\( \\)", "math", `The answer is \(\sqrt{5}\).`, `\sqrt5`, true, `\sqrt{5}`},
+	{"answer because", "math", `The answer is 12 because 3 times 4 is 12.`, `12`, true, "12"},
+	{"aime answer because", "aime", `The answer is 33 since the sum telescopes.`, `33`, true, "33"},
+	{"gsm8k units word", "gsm8k", `The answer is 5 apples.`, `5`, true, "5 apples"},
+	{"gsm8k two numbers", "gsm8k", `The answer is 5 apples and 3 pears.`, `5`, false, noX},
+	{"latex dollars last number", "math", `So $x = 5$.`, `5`, true, "5"},
+	{"gsm8k hashes beat earlier", "gsm8k", "The answer is 4.\n#### 5", "5", true, "5"},
 	// ---- unknown task ----
 	{"unknown task", "chess", `\boxed{5}`, "5", false, ""},
 }
@@ -333,14 +342,14 @@ func TestHostileInputs(t *testing.T) {
 				if r.Note == "grader error" {
 					t.Errorf("input %d task %s: panic recovered", i, task)
 				}
-				if d := time.Since(start); d > 2*time.Second {
+				if d := time.Since(start); d > time.Second {
 					t.Errorf("input %d task %s gold %q: took %v", i, task, g, d)
 				}
 			}
 		}
 		start := time.Now()
 		MathEqual(in, in+"1")
-		if d := time.Since(start); d > 2*time.Second {
+		if d := time.Since(start); d > time.Second {
 			t.Errorf("MathEqual input %d: took %v", i, d)
 		}
 	}
