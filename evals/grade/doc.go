@@ -31,7 +31,8 @@
 // signs, \$, thousands separators (1,000 and 1{,}000, when the whole answer is such a
 // number), a trailing .0, a trailing period, a leading assignment ("x =", "a="), and unit
 // words after a number ("5 cm", "\text{ cm}^2", "dollars", "degrees") are removed; \dfrac
-// and \tfrac become \frac, and \frac12, \sqrt2 gain their braces.
+// and \tfrac become \frac, \frac12 and \sqrt2 gain their braces, and a whole answer that
+// is a mixed number (1\frac{1}{2}) reads as 1 + 1/2.
 //
 // Percent: "50\%" is read as 50, not 0.5, following the MATH convention that golds are
 // written without the sign; so "50\%" equals gold "50" and does not equal gold "0.5".

@@ -193,6 +193,13 @@ var gradeCases = []gradeCase{
 	{"gsm8k two numbers", "gsm8k", `The answer is 5 apples and 3 pears.`, `5`, false, noX},
 	{"latex dollars last number", "math", `So $x = 5$.`, `5`, true, "5"},
 	{"gsm8k hashes beat earlier", "gsm8k", "The answer is 4.\n#### 5", "5", true, "5"},
+	{"mixed number", "math", `\boxed{1\frac{1}{2}}`, `\frac32`, true, noX},
+	{"negative mixed number", "math", `\boxed{-2\frac{1}{4}}`, `-\frac94`, true, noX},
+	{"interval with x in", "math", `\boxed{x \in [0,1)}`, `[0,1)`, true, noX},
+	{"scientific times", "math", `\boxed{2 \times 10^3}`, `2000`, true, noX},
+	{"money with cents", "math", `\boxed{\$1,000.00}`, `1000`, true, noX},
+	{"square units", "math", `\boxed{4 \text{ square units}}`, `4`, true, noX},
+	{"commutative symbols", "math", `\boxed{\pi r^2}`, `r^2\pi`, true, noX},
 	// ---- unknown task ----
 	{"unknown task", "chess", `\boxed{5}`, "5", false, ""},
 }

@@ -39,6 +39,7 @@ var (
 	reSpaces      = regexp.MustCompile(`\s+`)
 	reUnitTail    = regexp.MustCompile(`(?i)^(.*[0-9}).])\s*(?:(?:square|sq\.?|cubic)\s+)?(?:units?|cm|centimet(?:er|re)s?|mm|millimet(?:er|re)s?|meters?|metres?|km|kilomet(?:er|re)s?|inch(?:es)?|ft|feet|foot|yards?|yd|miles?|mph|kph|km/h|m/s|seconds?|secs?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|dollars?|cents?|degrees?|deg|radians?|kg|kilograms?|grams?|lbs?|pounds?|ounces?|oz|lit(?:er|re)s?|ml|gallons?|percent|points?|people|persons?|students?|(?:\s[mshgl]))(?:\^\{?[23]\}?|²|³)?\.?\s*$`)
 	reLetterParen = regexp.MustCompile(`^\(([a-z])\)$`)
+	reMixed       = regexp.MustCompile(`^(-?)(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}$`)
 )
 
 // unwrapText replaces \text{X} (and \textbf, \mathrm, ...) by X.
@@ -104,6 +105,8 @@ func normalize(s string) string {
 	if m := reTrailZeros.FindStringSubmatch(s); m != nil {
 		s = m[1]
 	}
+	// a mixed number: 1\frac{1}{2} is 3/2
+	s = reMixed.ReplaceAllString(s, `$1($2+\frac{$3}{$4})`)
 	// a braced whole answer: {5} -> 5
 	for len(s) > 1 && s[0] == '{' && matchBrace(s, 0) == len(s) {
 		s = strings.TrimSpace(s[1 : len(s)-1])
