@@ -20,6 +20,7 @@
 package data
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,7 +44,8 @@ var maxRecordBytes = 16 << 20
 // name (nil Incorrect) means auto-detect. Names match exactly first, then case-insensitively.
 type Fields struct {
 	ID, Question, Answer, Solution, Subject, Level string
-	// Incorrect are the columns of GPQA's wrong options (a single column may hold an array).
+	// Incorrect are the columns of GPQA's wrong options (a single column may hold an array);
+	// other tasks ignore them.
 	Incorrect []string
 }
 
@@ -161,7 +163,7 @@ func load(r io.Reader, format, task string, f Fields, name string) ([]evals.Prob
 		if err != nil {
 			return nil, fmt.Errorf("data: %s: %w", name, err)
 		}
-		if err := readParquet(strings.NewReader(string(b)), int64(len(b)), c); err != nil {
+		if err := readParquet(bytes.NewReader(b), int64(len(b)), c); err != nil {
 			return nil, err
 		}
 		return c.done()
@@ -287,7 +289,11 @@ func (c *converter) text(r *record, where, field, explicit string, auto []string
 		}
 		return "", nil
 	}
-	return strings.TrimSpace(toText(r.vals[k])), nil
+	v := strings.TrimSpace(toText(r.vals[k]))
+	if v == "" && field == "question" {
+		return "", c.errorf(where, "the %s field (column %q) is empty", field, k)
+	}
+	return v, nil
 }
 
 func tried(explicit string, auto []string) string {
@@ -325,7 +331,7 @@ func (c *converter) add(r *record, where string) error {
 		return err
 	}
 	if p.Question == "" {
-		return c.errorf(where, "missing question field (looked for %s; columns: %s)", tried(c.f.Question, autoQuestion), r.columns())
+		return c.errorf(where, "missing question field (looked for %s; columns: %s; name it with question=<column>)", tried(c.f.Question, autoQuestion), r.columns())
 	}
 	if c.task == evals.TaskGSM8K {
 		if i := strings.LastIndex(p.Answer, "####"); i >= 0 {
@@ -340,8 +346,11 @@ func (c *converter) add(r *record, where string) error {
 			p.Answer = strings.TrimSpace(b)
 		}
 	}
+	if k, ok := r.find(c.f.Answer, autoAnswer); ok && p.Answer == "" {
+		return c.errorf(where, "the answer field (column %q) is empty, and no solution with a \\boxed{} to take it from", k)
+	}
 	if p.Answer == "" {
-		return c.errorf(where, "missing answer field (looked for %s, or a \\boxed{} in the solution; columns: %s)", tried(c.f.Answer, autoAnswer), r.columns())
+		return c.errorf(where, "missing answer field (looked for %s, or a \\boxed{} in the solution; columns: %s; name it with answer=<column>)", tried(c.f.Answer, autoAnswer), r.columns())
 	}
 	if c.task == evals.TaskGPQA {
 		if p.Incorrect, err = c.incorrect(r, where); err != nil {

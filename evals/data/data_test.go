@@ -179,6 +179,10 @@ func TestErrors(t *testing.T) {
 	wantErr(t, load("json", "aime", `{"meta": 1}`), `no "data", "rows" or "examples" array`)
 	wantErr(t, load("json", "aime", `[{"problem":"p","answer":1}, {"problem":"q"}]`), "element 1", "missing answer")
 	wantErr(t, load("json", "aime", `[{"problem":"p","answer":1}, 3]`), "element 1", "not a JSON object")
+	wantErr(t, load("jsonl", "aime", "{\"problem\":\" \",\"answer\":1}\n"), "line 1", `the question field (column "problem") is empty`)
+	wantErr(t, load("jsonl", "aime", "{\"problem\":\"p\",\"answer\":null}\n"), "line 1", `the answer field (column "answer") is empty`)
+	wantErr(t, load("csv", "gsm8k", "question,answer\nq,\n"), "line 2", `the answer field (column "answer") is empty`)
+	wantErr(t, load("json", "aime", "[{\"problem\":\"p\",\"answer\":1}"), "invalid JSON")
 	_, err := Load("testdata/custom.jsonl", "gpqa", Fields{Question: "prompt", Answer: "target", Level: "difficulty"})
 	wantErr(t, err, "testdata/custom.jsonl", "line 1", `no column "difficulty" for the level field`)
 	_, err = Load("testdata/none.yaml", "aime", Fields{})
@@ -196,6 +200,20 @@ func TestJSONWrapped(t *testing.T) {
 			t.Fatalf("%s: %v", text, err)
 		}
 		check(t, got, []evals.Problem{{ID: "0", Question: "q0", Answer: "1.5"}, {ID: "1", Question: "q1", Answer: "-2"}})
+	}
+}
+
+func TestBOMAndCRLF(t *testing.T) {
+	for format, text := range map[string]string{
+		"jsonl": "\ufeff{\"problem\":\"q\",\"answer\":5}\r\n",
+		"json":  "\ufeff[{\"problem\":\"q\",\"answer\":5}]",
+		"csv":   "\ufeffproblem,answer\r\nq,5\r\n",
+	} {
+		got, err := LoadReader(strings.NewReader(text), format, evals.TaskAIME, Fields{})
+		if err != nil {
+			t.Fatalf("%s: %v", format, err)
+		}
+		check(t, got, []evals.Problem{{ID: "0", Question: "q", Answer: "5"}})
 	}
 }
 

@@ -121,7 +121,11 @@ func unwrapRow(m map[string]any) map[string]any {
 // readJSON streams a JSON array of objects, or the "data", "rows" or "examples" array of a
 // top-level object; records are named "element i" (0-based).
 func readJSON(r io.Reader, c *converter) error {
-	br := &boundedReader{r: r}
+	buf := bufio.NewReader(r)
+	if b, _ := buf.Peek(len(bom)); bytes.Equal(b, bom) {
+		buf.Discard(len(bom))
+	}
+	br := &boundedReader{r: buf}
 	dec := json.NewDecoder(br)
 	dec.UseNumber()
 	fail := func(where string, err error) error {
