@@ -22,7 +22,7 @@ import (
 	"github.com/arborlabs/arbor/evals/grade"
 	"github.com/arborlabs/arbor/evals/metrics"
 	"github.com/arborlabs/arbor/evals/report"
-	"github.com/arborlabs/arbor/evals/run"
+	evalrun "github.com/arborlabs/arbor/evals/run"
 	"github.com/arborlabs/arbor/tools"
 	"github.com/arborlabs/arbor/tools/calc"
 )
@@ -154,7 +154,7 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 		}
 		tmplSrc = string(b)
 	}
-	pr, err := run.NewPrompter(*task, tmplSrc)
+	pr, err := evalrun.NewPrompter(*task, tmplSrc)
 	if err != nil {
 		return fmt.Errorf("eval run: %w", err)
 	}
@@ -212,7 +212,7 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 		settings["model_path"] = *model
 		key = "none"
 	}
-	cfg := run.Config{Task: *task, Problems: problems, Prompter: pr, Grade: gradeFunc, BaseURL: url, APIKey: key,
+	cfg := evalrun.Config{Task: *task, Problems: problems, Prompter: pr, Grade: gradeFunc, BaseURL: url, APIKey: key,
 		Model: name, N: *n, MaxTokens: *maxTokens, Concurrency: *concurrency, Tree: *tree, Tools: toolSet,
 		MaxTurns: *maxTurns, ExtraBody: extra, Timeout: *timeout, Retries: *retries, Dir: *out, Settings: settings}
 	if *temperature >= 0 {
@@ -227,7 +227,7 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 	if !*quiet {
 		cfg.Progress = stderr
 	}
-	res, err := run.Run(ctx, cfg)
+	res, err := evalrun.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("eval run: %w", err)
 	}
@@ -308,10 +308,10 @@ func cmdEvalRescore(args []string, stdout io.Writer) error {
 	}
 	task, _ := settings["task"].(string)
 	if err := evals.CheckTask(task); err != nil {
-		return fmt.Errorf("eval rescore: %s: %w", filepath.Join(dir, run.RunFile), err)
+		return fmt.Errorf("eval rescore: %s: %w", filepath.Join(dir, evalrun.RunFile), err)
 	}
 	changed := 0
-	tmp := filepath.Join(dir, run.ResultsFile+".rescore")
+	tmp := filepath.Join(dir, evalrun.ResultsFile+".rescore")
 	f, err := os.Create(tmp)
 	if err != nil {
 		return err
@@ -333,7 +333,7 @@ func cmdEvalRescore(args []string, stdout io.Writer) error {
 		os.Remove(tmp)
 		return fmt.Errorf("eval rescore: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, run.ResultsFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, evalrun.ResultsFile)); err != nil {
 		return fmt.Errorf("eval rescore: %w", err)
 	}
 	if err := report.Write(dir); err != nil {
