@@ -38,11 +38,14 @@ const expressionHelp = "Arithmetic expression, evaluated exactly with rationals.
 	"round(x, digits), sqrt (exact squares only), fact or factorial, comb(n, k). Example: " +
 	"(2^64 - 1) / 3 + 0.5"
 
-// JSONSchemaExtend gives the expression its description: a struct tag would hold it all on one
-// line.
+// JSONSchemaExtend gives the expression its description (a struct tag would hold it all on one
+// line) and its length limit, so that a grammar-constrained call cannot outgrow what Evaluate
+// accepts.
 func (calcArgs) JSONSchemaExtend(s *jsonschema.Schema) {
 	if p, ok := s.Properties.Get("expression"); ok {
 		p.Description = expressionHelp
+		maxLen := uint64(calcMaxLen)
+		p.MaxLength = &maxLen
 	}
 }
 
