@@ -23,10 +23,10 @@ var cannedMath = []struct {
 	marker  string
 	answers [4]string
 }{
-	{"$1+1$", [4]string{`\boxed{2}`, `so \boxed{2}.`, `\boxed{3}`, `The answer is 2.`}},        // 3 of 4
+	{"$1+1$", [4]string{`\boxed{2}`, `so \boxed{2}.`, `\boxed{3}`, `The answer is 2.`}},           // 3 of 4
 	{`\frac{6}{8}`, [4]string{`\boxed{0.75}`, `\boxed{\frac{3}{4}}`, `\boxed{3/4}`, `\boxed{1}`}}, // 3 of 4
 	{`\sqrt{8}`, [4]string{`\boxed{\sqrt{8}}`, `\boxed{2.83}`, `\boxed{4}`, `\boxed{2\sqrt2}`}},   // 2 of 4
-	{"hexagon", [4]string{`I am not sure.`, `\boxed{5}`, `\boxed{5}`, `\boxed{6}`}},            // 1 of 4
+	{"hexagon", [4]string{`I am not sure.`, `\boxed{5}`, `\boxed{5}`, `\boxed{6}`}},               // 1 of 4
 }
 
 func cannedServer(t *testing.T) *httptest.Server {
