@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go"
+
 	"github.com/arborlabs/arbor/evals"
+	"github.com/arborlabs/arbor/evals/metrics"
 	"github.com/arborlabs/arbor/tools"
 	"github.com/arborlabs/arbor/tools/calc"
 )
@@ -261,6 +265,21 @@ func TestInterruptedRunResumes(t *testing.T) {
 			t.Fatalf("%s: %+v vs %+v", k, ra, rb)
 		}
 	}
+	// And so the same summary (latency aside, which is the clock's).
+	sum := func(m map[string]evals.Record) metrics.Summary {
+		var rs []evals.Record
+		for _, r := range m {
+			r.LatencyMS = 0
+			rs = append(rs, r)
+		}
+		return metrics.Summarize(rs)
+	}
+	sa, sb := sum(a), sum(b)
+	ja, _ := json.Marshal(sa)
+	jb, _ := json.Marshal(sb)
+	if string(ja) != string(jb) || sa.Accuracy == 0 {
+		t.Fatalf("summaries differ:\n%s\n%s", ja, jb)
+	}
 }
 
 func readLines(dir string) []string {
@@ -316,5 +335,36 @@ func TestGPQAPromptAndGold(t *testing.T) {
 	bad, _ := NewPrompter(evals.TaskGPQA, "{{.Nope}}")
 	if _, _, err := bad.Prompt(p); err == nil {
 		t.Fatal("a template naming an unknown field executed")
+	}
+}
+
+// TestRetryable: what is tried again, and after how long (the server's Retry-After wins).
+func TestRetryable(t *testing.T) {
+	apiErr := func(status int, retryAfter string) error {
+		h := http.Header{}
+		if retryAfter != "" {
+			h.Set("Retry-After", retryAfter)
+		}
+		return &openai.Error{StatusCode: status, Response: &http.Response{StatusCode: status, Header: h}}
+	}
+	for _, c := range []struct {
+		err   error
+		retry bool
+		wait  time.Duration // exact when > 0
+	}{
+		{apiErr(429, "7"), true, 7 * time.Second},
+		{apiErr(503, "0.5"), true, 500 * time.Millisecond},
+		{apiErr(503, "100000"), true, 2 * time.Minute}, // capped
+		{apiErr(500, ""), true, 0},
+		{apiErr(408, ""), true, 0},
+		{apiErr(400, "3"), false, 0},
+		{apiErr(404, ""), false, 0},
+		{context.DeadlineExceeded, true, 0},
+		{errors.New("malformed"), false, 0},
+	} {
+		wait, retry := retryable(c.err, 3)
+		if retry != c.retry || (c.wait > 0 && wait != c.wait) || (retry && c.wait == 0 && (wait <= 0 || wait > 30*time.Second)) {
+			t.Errorf("%v: retry %v after %v", c.err, retry, wait)
+		}
 	}
 }
