@@ -169,10 +169,13 @@ func checkEmbeddingTexts(texts []string) ([]string, *openai.APIError) {
 	return texts, nil
 }
 
-// embedder is the configured embedder, or the built-in one.
+// embedder is the configured embedder, memory's, or the built-in one.
 func (s *Server) embedder() embed.Embedder {
 	if s.opt.Embedder != nil {
 		return s.opt.Embedder
+	}
+	if s.opt.Memory != nil {
+		return s.opt.Memory.Embedder() // the vectors a session's memory is searched with
 	}
 	s.hashedOnce.Do(func() { s.hashed = embed.NewHashed(0) })
 	return s.hashed

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -127,10 +126,8 @@ func memoryError(err error, id string) error {
 				"and the context less max_tokens)"}
 	case errors.Is(err, memory.ErrInvalid):
 		return openai.BadRequest("", "%v", err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
 	}
-	return err
+	return err // the engine's, the context's, the store's: ToAPIError maps them
 }
 
 // memoryOn answers 404 to the session API on a server without memory.
