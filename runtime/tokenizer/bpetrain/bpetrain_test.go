@@ -224,6 +224,10 @@ func TestTrainLoadEncode(t *testing.T) {
 
 	// Round trips, digits one per token, and agreement with the trainer's encoder.
 	texts := append(slices.Clone(heldOut), genCorpus(99, 20_000)...)
+	rr := rand.New(rand.NewPCG(5, 6))
+	for range 3000 {
+		texts = append(texts, randomString(rr, 20))
+	}
 	for _, text := range texts {
 		ids := tok.Encode(text)
 		if got := tok.Decode(ids); got != text {
@@ -310,19 +314,26 @@ func TestDeterministic(t *testing.T) {
 	}
 }
 
+// alphabet is what randomString draws from: letters, numbers, whitespace, contraction
+// letters, punctuation, and parts of added tokens.
+var alphabet = []string{"a", "Z", "é", "東", "1", "٣", "½", " ", " ", " ", "\t", "\n", "\r", "'", "s", "S", "l", "L",
+	"e", "r", "v", "d", ".", ",", "😀", "{", "\"", ":", "-", "<|im_end|>", "<tool_call>", `"answer":`, "<|", "answer"}
+
+func randomString(r *rand.Rand, maxLen int) string {
+	var sb strings.Builder
+	for range r.IntN(maxLen) + 1 {
+		sb.WriteString(alphabet[r.IntN(len(alphabet))])
+	}
+	return sb.String()
+}
+
 // TestSplitMatchesRegex checks splitPieces against the regex itself (regexp2, as Arbor's
 // fallback uses) on random strings.
 func TestSplitMatchesRegex(t *testing.T) {
 	re := regexp2.MustCompile(Pattern, regexp2.Unicode)
-	alphabet := []string{"a", "Z", "é", "東", "1", "٣", "½", " ", " ", " ", "\t", "\n", "\r", "'", "s", "S", "l", "L",
-		"e", "r", "v", "d", ".", ",", "😀", "{", "\"", ":", "-"}
 	r := rand.New(rand.NewPCG(3, 4))
 	for range 20000 {
-		var sb strings.Builder
-		for range r.IntN(12) + 1 {
-			sb.WriteString(alphabet[r.IntN(len(alphabet))])
-		}
-		s := sb.String()
+		s := randomString(r, 12)
 		var want []string
 		runes := []rune(s)
 		m, err := re.FindRunesMatch(runes)
@@ -375,7 +386,90 @@ func TestSpeed(t *testing.T) {
 	}
 	el := time.Since(start)
 	t.Logf("5 MB, vocab %d: %v; stats %+v", res.VocabSize(), el, res.Stats)
+	held := strings.Join(genCorpus(6, 200_000), "\n")
+	t.Logf("held-out: %.2f bytes per token", float64(len(held))/float64(len(res.Encode(held))))
+	longest := slices.Clone(res.Vocab)
+	slices.SortStableFunc(longest, func(a, b string) int { return len(b) - len(a) })
+	t.Logf("longest tokens: %q", longest[:12])
+	t.Logf("last merges: %q", res.Vocab[len(res.Vocab)-8:])
 	if el > 30*time.Second {
 		t.Errorf("training took %v", el)
 	}
+}
+
+// naiveTrain is Train without the incremental bookkeeping: it recounts every pair of every
+// piece before each merge.
+func naiveTrain(texts []string, o Options) (vocab []string, merges [][2]int32) {
+	r := &Result{Specials: o.Specials, Tokens: o.Tokens}
+	r.initAdded()
+	counts := map[string]int64{}
+	for _, text := range texts {
+		r.added.split(text, func(seg string, id int32) {
+			if id < 0 {
+				splitPieces(seg, func(p string) { counts[p]++ })
+			}
+		})
+	}
+	var words [][]int32
+	var ns []int64
+	ids := map[string]int32{}
+	for b := range 256 {
+		vocab = append(vocab, string([]byte{byte(b)}))
+		ids[vocab[b]] = int32(b)
+	}
+	for p, n := range counts {
+		w := make([]int32, len(p))
+		for i := range len(p) {
+			w[i] = int32(p[i])
+		}
+		words, ns = append(words, w), append(ns, n)
+	}
+	target := o.VocabSize - len(o.Specials) - len(o.Tokens)
+	for len(vocab) < target {
+		pairs := map[[2]int32]int64{}
+		for wi, w := range words {
+			for i := 0; i+1 < len(w); i++ {
+				pairs[[2]int32{w[i], w[i+1]}] += ns[wi]
+			}
+		}
+		var best [2]int32
+		bestN := int64(0)
+		for p, n := range pairs {
+			if n > bestN || (n == bestN && (p[0] < best[0] || (p[0] == best[0] && p[1] < best[1]))) {
+				best, bestN = p, n
+			}
+		}
+		if bestN < 2 {
+			break
+		}
+		s := vocab[best[0]] + vocab[best[1]]
+		id, ok := ids[s]
+		if !ok {
+			id = int32(len(vocab))
+			vocab = append(vocab, s)
+			ids[s] = id
+		}
+		merges = append(merges, best)
+		for wi := range words {
+			words[wi] = mergePair(words[wi], best[0], best[1], id)
+		}
+	}
+	return vocab, merges
+}
+
+func TestTrainMatchesNaive(t *testing.T) {
+	corpus := genCorpus(11, 60_000)
+	// Runs of one character make overlapping pairs ("aaaa"), the hard case for the updates.
+	corpus = append(corpus, "aaaa aaaaa aaa bbbbbb abababab aaaa", "xxxxxxxxxxxxxxx yyyy xyxyxy", "aaaa")
+	o := testOptions(900)
+	res, err := Train(slices.Values(corpus), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vocab, merges := naiveTrain(corpus, o)
+	if !slices.Equal(res.Vocab, vocab) || !slices.Equal(res.Merges, merges) {
+		t.Fatalf("incremental training differs from naive: %d/%d tokens, %d/%d merges",
+			len(res.Vocab), len(vocab), len(res.Merges), len(merges))
+	}
+	t.Logf("%d merges agree", len(merges))
 }
