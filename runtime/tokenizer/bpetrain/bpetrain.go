@@ -324,11 +324,10 @@ func mergePair(syms []int32, a, b, id int32) []int32 {
 	return out
 }
 
+// initAdded numbers the added tokens from len(r.Vocab) on (during training, before the
+// vocabulary is known, their ids only need to be >= 0) and builds their splitter.
 func (r *Result) initAdded() {
 	base := int32(len(r.Vocab))
-	if r.Vocab == nil {
-		base = 0
-	}
 	r.addIDs = map[string]int32{}
 	var toks []addedTok
 	for i, s := range append(slices.Clone(r.Specials), r.Tokens...) {
@@ -338,6 +337,7 @@ func (r *Result) initAdded() {
 	r.added = newAddedSplitter(toks)
 }
 
+// initRanks indexes the merges for Encode, once training is done.
 func (r *Result) initRanks() {
 	r.ranks = make(map[uint64]rankID, len(r.Merges))
 	for i, m := range r.Merges {
