@@ -1,0 +1,104 @@
+// Package dataset turns training examples (a text with the byte spans that carry loss) into
+// what a trainer steps on: token ids with a loss weight per target, packed into fixed-length
+// rows.
+//
+// Each span is tokenized on its own, so that a token never straddles the boundary between what
+// the model writes (loss) and what it is given (the prompt; tool results, which the runtime
+// forces at inference and encodes on their own too).
+package dataset
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/arborlabs/arbor/runtime/tokenizer"
+)
+
+// Span is a byte range of an example's text and whether the model is trained to write it.
+type Span struct {
+	Start, End int
+	Loss       bool
+}
+
+// Example is one training text.
+type Example struct {
+	Text  string
+	Spans []Span // in order, covering Text exactly
+}
+
+// Tokenized is an example as token ids, with Loss[i] the weight of predicting Tokens[i] from
+// the tokens before it (0 or 1; Loss[0] is always 0).
+type Tokenized struct {
+	Tokens []int32
+	Loss   []float32
+}
+
+// Tokenize encodes each span of ex (special-token text becomes control tokens, as the chat
+// template's markup does at inference).
+func Tokenize(tok *tokenizer.Tokenizer, ex Example) (Tokenized, error) {
+	var out Tokenized
+	at := 0
+	for i, s := range ex.Spans {
+		if s.Start != at || s.End < s.Start || s.End > len(ex.Text) {
+			return out, fmt.Errorf("dataset: span %d [%d, %d) does not continue at %d in a text of %d bytes",
+				i, s.Start, s.End, at, len(ex.Text))
+		}
+		at = s.End
+		ids := tok.Encode(ex.Text[s.Start:s.End])
+		w := float32(0)
+		if s.Loss {
+			w = 1
+		}
+		for range ids {
+			out.Loss = append(out.Loss, w)
+		}
+		out.Tokens = append(out.Tokens, ids...)
+	}
+	if at != len(ex.Text) {
+		return out, fmt.Errorf("dataset: spans end at %d in a text of %d bytes", at, len(ex.Text))
+	}
+	if len(out.Loss) > 0 {
+		out.Loss[0] = 0 // nothing predicts the first token
+	}
+	return out, nil
+}
+
+// Rows packs examples into rows of exactly n tokens: examples follow each other, separated by
+// sep (a token with no loss on it, e.g. the end-of-text token), and the last row is padded
+// with sep. An example longer than a row is cut into pieces.
+func Rows(examples []Tokenized, n int, sep int32) (tokens [][]int32, loss [][]float32) {
+	var t []int32
+	var l []float32
+	flush := func() {
+		for len(t) < n {
+			t, l = append(t, sep), append(l, 0)
+		}
+		tokens, loss = append(tokens, t), append(loss, l)
+		t, l = nil, nil
+	}
+	for _, ex := range examples {
+		for i := range ex.Tokens {
+			if len(t) == n {
+				flush()
+			}
+			t, l = append(t, ex.Tokens[i]), append(l, ex.Loss[i])
+		}
+		if len(t) == n {
+			flush()
+		}
+		t, l = append(t, sep), append(l, 0)
+	}
+	if len(t) > 0 {
+		flush()
+	}
+	return tokens, loss
+}
+
+// Shuffle permutes rows in place with a seeded generator: the same seed, the same order.
+func Shuffle(tokens [][]int32, loss [][]float32, seed uint64) {
+	r := rand.New(rand.NewPCG(seed, 0x2545f4914f6cdd1d))
+	r.Shuffle(len(tokens), func(i, j int) {
+		tokens[i], tokens[j] = tokens[j], tokens[i]
+		loss[i], loss[j] = loss[j], loss[i]
+	})
+}

@@ -1,0 +1,73 @@
+package dataset
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/arborlabs/arbor/runtime/model/demo"
+)
+
+func TestTokenizeSpansAndRows(t *testing.T) {
+	tok, err := demo.Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := "<|im_start|>user\nWhat is 12*3?<|im_end|>\n<|im_start|>assistant\n36<|im_end|>"
+	cut := len("<|im_start|>user\nWhat is 12*3?<|im_end|>\n<|im_start|>assistant\n")
+	ex := Example{Text: text, Spans: []Span{{0, cut, false}, {cut, len(text), true}}}
+	tk, err := Tokenize(tok, ex)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := tok.Encode(text[:cut])
+	answer := tok.Encode(text[cut:])
+	if !slices.Equal(tk.Tokens, append(slices.Clone(prompt), answer...)) {
+		t.Fatalf("tokens %v", tk.Tokens)
+	}
+	for i, w := range tk.Loss {
+		if want := i >= len(prompt); (w == 1) != want {
+			t.Fatalf("loss[%d] = %v", i, w)
+		}
+	}
+	if tok.Decode(tk.Tokens) != text {
+		t.Fatalf("round trip %q", tok.Decode(tk.Tokens))
+	}
+	if _, err := Tokenize(tok, Example{Text: text, Spans: []Span{{0, 5, false}}}); err == nil {
+		t.Fatal("spans short of the text accepted")
+	}
+	if _, err := Tokenize(tok, Example{Text: text, Spans: []Span{{0, 5, false}, {6, len(text), true}}}); err == nil {
+		t.Fatal("a gap between spans accepted")
+	}
+
+	// Rows: every token of every example lands once, in order, with its weight.
+	rows, loss := Rows([]Tokenized{tk, tk, tk}, 16, -1)
+	var flat []int32
+	var flatLoss []float32
+	for i := range rows {
+		if len(rows[i]) != 16 || len(loss[i]) != 16 {
+			t.Fatalf("row %d: %d tokens", i, len(rows[i]))
+		}
+		for j, id := range rows[i] {
+			if id != -1 {
+				flat, flatLoss = append(flat, id), append(flatLoss, loss[i][j])
+			} else if loss[i][j] != 0 {
+				t.Fatalf("a separator with loss")
+			}
+		}
+	}
+	want := slices.Concat(tk.Tokens, tk.Tokens, tk.Tokens)
+	wantLoss := slices.Concat(tk.Loss, tk.Loss, tk.Loss)
+	if !slices.Equal(flat, want) || !slices.Equal(flatLoss, wantLoss) {
+		t.Fatalf("packed %v\nwant %v", flat, want)
+	}
+	// Shuffle is a seeded permutation.
+	r1, l1 := slices.Clone(rows), slices.Clone(loss)
+	r2, l2 := slices.Clone(rows), slices.Clone(loss)
+	Shuffle(r1, l1, 7)
+	Shuffle(r2, l2, 7)
+	for i := range r1 {
+		if !slices.Equal(r1[i], r2[i]) || !slices.Equal(l1[i], l2[i]) {
+			t.Fatal("same seed, another order")
+		}
+	}
+}
