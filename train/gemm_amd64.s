@@ -1,0 +1,142 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// func gemm6x16(a *float32, lda int, b *float32, ldb int, c *float32, ldc int, k int)
+//
+// C[i][j] += sum_p A[i*lda+p] * B[p*ldb+j] for i < 6, j < 16, p < k (k > 0). Strides are in
+// elements. Twelve YMM accumulators; each step loads one 16-wide row of B and broadcasts one
+// element of each of the six rows of A.
+TEXT ·gemm6x16(SB), NOSPLIT, $0-56
+	MOVQ a+0(FP), SI
+	MOVQ lda+8(FP), R8
+	SHLQ $2, R8
+	MOVQ b+16(FP), DI
+	MOVQ ldb+24(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), DX
+	MOVQ ldc+40(FP), R11
+	SHLQ $2, R11
+	MOVQ k+48(FP), CX
+	LEAQ (SI)(R8*2), R9
+	ADDQ R8, R9
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+loop6:
+	VMOVUPS (DI), Y12
+	VMOVUPS 32(DI), Y13
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS Y12, Y14, Y0
+	VFMADD231PS Y13, Y14, Y1
+	VBROADCASTSS (SI)(R8*1), Y15
+	VFMADD231PS Y12, Y15, Y2
+	VFMADD231PS Y13, Y15, Y3
+	VBROADCASTSS (SI)(R8*2), Y14
+	VFMADD231PS Y12, Y14, Y4
+	VFMADD231PS Y13, Y14, Y5
+	VBROADCASTSS (R9), Y15
+	VFMADD231PS Y12, Y15, Y6
+	VFMADD231PS Y13, Y15, Y7
+	VBROADCASTSS (R9)(R8*1), Y14
+	VFMADD231PS Y12, Y14, Y8
+	VFMADD231PS Y13, Y14, Y9
+	VBROADCASTSS (R9)(R8*2), Y15
+	VFMADD231PS Y12, Y15, Y10
+	VFMADD231PS Y13, Y15, Y11
+	ADDQ $4, SI
+	ADDQ $4, R9
+	ADDQ R10, DI
+	DECQ CX
+	JNZ  loop6
+
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS 32(DX), Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y2, Y2
+	VMOVUPS Y2, (DX)
+	VADDPS 32(DX), Y3, Y3
+	VMOVUPS Y3, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y4, Y4
+	VMOVUPS Y4, (DX)
+	VADDPS 32(DX), Y5, Y5
+	VMOVUPS Y5, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y6, Y6
+	VMOVUPS Y6, (DX)
+	VADDPS 32(DX), Y7, Y7
+	VMOVUPS Y7, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y8, Y8
+	VMOVUPS Y8, (DX)
+	VADDPS 32(DX), Y9, Y9
+	VMOVUPS Y9, 32(DX)
+	ADDQ R11, DX
+	VADDPS (DX), Y10, Y10
+	VMOVUPS Y10, (DX)
+	VADDPS 32(DX), Y11, Y11
+	VMOVUPS Y11, 32(DX)
+	VZEROUPPER
+	RET
+
+// func gemm1x16(a *float32, b *float32, ldb int, c *float32, k int)
+//
+// c[j] += sum_p a[p] * B[p*ldb+j] for j < 16, p < k (k > 0): one row of gemm6x16, with four
+// accumulators (two steps in flight) to hide the FMA latency.
+TEXT ·gemm1x16(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ ldb+16(FP), R10
+	SHLQ $2, R10
+	MOVQ c+24(FP), DX
+	MOVQ k+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	CMPQ CX, $2
+	JLT  tail1
+
+loop1:
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS (DI), Y14, Y0
+	VFMADD231PS 32(DI), Y14, Y1
+	ADDQ R10, DI
+	VBROADCASTSS 4(SI), Y15
+	VFMADD231PS (DI), Y15, Y2
+	VFMADD231PS 32(DI), Y15, Y3
+	ADDQ R10, DI
+	ADDQ $8, SI
+	SUBQ $2, CX
+	CMPQ CX, $2
+	JGE  loop1
+
+tail1:
+	TESTQ CX, CX
+	JZ    done1
+	VBROADCASTSS (SI), Y14
+	VFMADD231PS (DI), Y14, Y0
+	VFMADD231PS 32(DI), Y14, Y1
+
+done1:
+	VADDPS Y2, Y0, Y0
+	VADDPS Y3, Y1, Y1
+	VADDPS (DX), Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS 32(DX), Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	VZEROUPPER
+	RET
