@@ -3,7 +3,6 @@ package train
 import (
 	"fmt"
 	"math"
-
 )
 
 // layerActs are the activations of one layer that its backward pass reads.
