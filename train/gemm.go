@@ -69,6 +69,65 @@ func gemmGo(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32
 	}
 }
 
+// gemmT computes C[m,n] += A^T · B where A is stored [k,m] (A^T[i][p] = a[p*lda+i]): the
+// product of a transposed gradient with activations that weight gradients need, without
+// transposing anything.
+func gemmT(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m <= 0 || n <= 0 || k <= 0 {
+		return
+	}
+	if len(a) < (k-1)*lda+m || len(b) < (k-1)*ldb+n || len(c) < (m-1)*ldc+n || lda < m || ldb < n || ldc < n {
+		panic(fmt.Sprintf("train: gemmT %dx%dx%d: operands too short (a %d/%d, b %d/%d, c %d/%d)",
+			m, n, k, len(a), lda, len(b), ldb, len(c), ldc))
+	}
+	if !useAVX2 {
+		gemmTGo(m, n, k, a, lda, b, ldb, c, ldc)
+		return
+	}
+	n16 := n &^ 15
+	if n16 > 0 {
+		kc := 256
+		if n > 512 {
+			kc = 128
+		}
+		for k0 := 0; k0 < k; k0 += kc {
+			kk := min(kc, k-k0)
+			i := 0
+			for ; i+6 <= m; i += 6 {
+				ap := &a[k0*lda+i]
+				for j := 0; j < n16; j += 16 {
+					gemm6x16T(ap, lda, &b[k0*ldb+j], ldb, &c[i*ldc+j], ldc, kk)
+				}
+			}
+			for ; i < m; i++ {
+				ap := &a[k0*lda+i]
+				for j := 0; j < n16; j += 16 {
+					gemm1x16T(ap, lda, &b[k0*ldb+j], ldb, &c[i*ldc+j], kk)
+				}
+			}
+		}
+	}
+	if n16 < n {
+		gemmTGo(m, n-n16, k, a, lda, b[n16:], ldb, c[n16:], ldc)
+	}
+}
+
+// gemmTGo is gemmT's portable form.
+func gemmTGo(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	for p := 0; p < k; p++ {
+		brow := b[p*ldb : p*ldb+n]
+		for i, av := range a[p*lda : p*lda+m] {
+			if av == 0 {
+				continue
+			}
+			crow := c[i*ldc : i*ldc+n]
+			for j := range crow {
+				crow[j] += av * brow[j]
+			}
+		}
+	}
+}
+
 // pool runs index ranges on a fixed number of goroutines.
 type pool struct {
 	workers int
@@ -121,6 +180,16 @@ func (p *pool) gemm(m, n, k int, a []float32, lda int, b []float32, ldb int, c [
 	}
 	p.run(m, 6, func(_, lo, hi int) {
 		gemm(hi-lo, n, k, a[lo*lda:], lda, b, ldb, c[lo*ldc:], ldc)
+	})
+}
+
+// gemmT is the package gemmT with the rows of C split across the workers.
+func (p *pool) gemmT(m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m <= 0 || n <= 0 || k <= 0 {
+		return
+	}
+	p.run(m, 6, func(_, lo, hi int) {
+		gemmT(hi-lo, n, k, a[lo:], lda, b, ldb, c[lo*ldc:], ldc)
 	})
 }
 

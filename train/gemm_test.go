@@ -44,12 +44,27 @@ func TestGemm(t *testing.T) {
 				saved := useAVX2
 				useAVX2 = avx
 				defer func() { useAVX2 = saved }()
+				c0 := append([]float32(nil), c...)
 				gemm(M, N, K, a, lda, b, ldb, c, ldc)
-				for i := range c {
-					if d := math.Abs(float64(c[i]) - want[i]); d > 1e-4*math.Sqrt(float64(K))+1e-5 {
-						t.Fatalf("c[%d] = %v, want %v", i, c[i], want[i])
+				check := func(what string) {
+					for i := range c {
+						if d := math.Abs(float64(c[i]) - want[i]); d > 1e-4*math.Sqrt(float64(K))+1e-5 {
+							t.Fatalf("%s: c[%d] = %v, want %v", what, i, c[i], want[i])
+						}
 					}
 				}
+				check("gemm")
+				// The same product with A stored transposed, [K, M] with a padded stride.
+				ldt := M + 2
+				at := make([]float32, K*ldt)
+				for i := 0; i < M; i++ {
+					for p := 0; p < K; p++ {
+						at[p*ldt+i] = a[i*lda+p]
+					}
+				}
+				copy(c, c0)
+				gemmT(M, N, K, at, ldt, b, ldb, c, ldc)
+				check("gemmT")
 			})
 		}
 	}
@@ -110,5 +125,20 @@ func TestGradientsMediumShape(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestExpf(t *testing.T) {
+	var worst float64
+	for x := float32(-87); x < 88.7; x += 0.0137 {
+		want := math.Exp(float64(x))
+		rel := math.Abs(float64(expf(x))-want) / want
+		worst = math.Max(worst, rel)
+	}
+	if worst > 5e-7 {
+		t.Errorf("expf: worst relative error %.3g", worst)
+	}
+	if expf(-100) != 0 || !math.IsInf(float64(expf(100)), 1) || expf(0) != 1 {
+		t.Errorf("expf at the edges: %v %v %v", expf(-100), expf(100), expf(0))
 	}
 }

@@ -44,14 +44,13 @@ type workspace struct {
 	dq, do     []float32 // [N,qD]
 	dk, dv     []float32 // [N,kvD]
 	da, dg, du []float32 // [N,F]
-	dyT        []float32 // [max out, N]: a gradient transposed, for weight gradients
 	normGrad   [][]float32
 	attn       []attnScratch // per worker
 }
 
 type attnScratch struct {
 	kT, vT []float32 // [head_dim, T]
-	pT, dP []float32 // [T, T]
+	dP     []float32 // [T, T]
 }
 
 func (m *Model) workspace(B, T int) *workspace {
@@ -93,12 +92,11 @@ func (m *Model) workspace(B, T int) *workspace {
 	ws.dq, ws.do = f(N*qD), f(N*qD)
 	ws.dk, ws.dv = f(N*kvD), f(N*kvD)
 	ws.da, ws.dg, ws.du = f(N*F), f(N*F), f(N*F)
-	ws.dyT = f(max(V, F, H, qD) * N)
 	ws.normGrad = make([][]float32, ws.pool.workers)
 	ws.attn = make([]attnScratch, ws.pool.workers)
 	for w := range ws.attn {
 		ws.normGrad[w] = f(max(H, 2*hd))
-		ws.attn[w] = attnScratch{kT: f(hd * T), vT: f(hd * T), pT: f(T * T), dP: f(T * T)}
+		ws.attn[w] = attnScratch{kT: f(hd * T), vT: f(hd * T), dP: f(T * T)}
 	}
 	m.ws = ws
 	return ws
@@ -143,9 +141,7 @@ func (ws *workspace) linear(y, x, wT []float32, n, in, out int) {
 
 // weightGrad accumulates dW[out,in] += dY[N,out]^T · X[N,in].
 func (ws *workspace) weightGrad(dW, dy, x []float32, n, in, out int) {
-	dyT := ws.dyT[:out*n]
-	ws.transpose(dyT, n, dy, out, n, out)
-	ws.pool.gemm(out, in, n, dyT, n, x, in, dW, in)
+	ws.pool.gemmT(out, in, n, dy, out, x, in, dW, in)
 }
 
 // rmsNorm is the cpu backend's: out = x * (1/sqrt(mean(x²)+eps)) * w, the sum of squares in
@@ -204,7 +200,7 @@ func ropeBack(dx, cos, sin []float32) {
 	}
 }
 
-func sigmoid(x float32) float32 { return 1 / (1 + float32(math.Exp(float64(-x)))) }
+func sigmoid(x float32) float32 { return 1 / (1 + expf(-x)) }
 
 // checkBatch validates tokens and mask and returns B and T.
 func (m *Model) checkBatch(tokens [][]int32, mask [][]float32) (int, int, error) {
@@ -353,7 +349,11 @@ func (m *Model) attendForward(ws *workspace, la *layerActs, sc *attnScratch, b, 
 		qOff := b*T*qD + h*hd
 		p := la.p[(b*nh+h)*T*T : (b*nh+h+1)*T*T]
 		clear(p)
-		gemm(T, T, hd, la.qr[qOff:], qD, sc.kT, T, p, T)
+		// Causal: queries [i0,i1) see keys [0,i1) only.
+		for i0 := 0; i0 < T; i0 += attnBlock {
+			i1 := min(T, i0+attnBlock)
+			gemm(i1-i0, i1, hd, la.qr[qOff+i0*qD:], qD, sc.kT, T, p[i0*T:], T)
+		}
 		for i := 0; i < T; i++ {
 			row := p[i*T : (i+1)*T]
 			mx := float32(math.Inf(-1))
@@ -363,7 +363,7 @@ func (m *Model) attendForward(ws *workspace, la *layerActs, sc *attnScratch, b, 
 			}
 			var sum float32
 			for j := 0; j <= i; j++ {
-				e := float32(math.Exp(float64(row[j] - mx)))
+				e := expf(row[j] - mx)
 				row[j] = e
 				sum += e
 			}
@@ -373,9 +373,16 @@ func (m *Model) attendForward(ws *workspace, la *layerActs, sc *attnScratch, b, 
 			}
 			clear(row[i+1:])
 		}
-		gemm(T, hd, T, p, T, la.v[kOff:], kvD, la.o[qOff:], qD)
+		for i0 := 0; i0 < T; i0 += attnBlock {
+			i1 := min(T, i0+attnBlock)
+			gemm(i1-i0, hd, i1, p[i0*T:], T, la.v[kOff:], kvD, la.o[qOff+i0*qD:], qD)
+		}
 	}
 }
+
+// attnBlock is the number of queries whose causal attention products are computed together:
+// a block skips the keys after its last query.
+const attnBlock = 48
 
 // Step runs forward and backward over B sequences of T tokens (every row the same length, at
 // least 2) and adds to grads the gradient of the mean loss. The loss is the cross-entropy of
@@ -438,16 +445,19 @@ func (m *Model) lossGrad(ws *workspace, tokens [][]int32, mask [][]float32, coun
 			for _, v := range row {
 				mx = max(mx, v)
 			}
-			var se float64
-			for _, v := range row {
-				se += math.Exp(float64(v - mx))
-			}
-			lse := float64(mx) + math.Log(se)
 			target := int(tokens[b][t+1])
-			sum += wt * (lse - float64(row[target]))
-			g := wt / count
+			lt := row[target]
+			var se float64
 			for j, v := range row {
-				row[j] = float32(math.Exp(float64(v)-lse) * g)
+				e := expf(v - mx)
+				row[j] = e
+				se += float64(e)
+			}
+			sum += wt * (float64(mx) + math.Log(se) - float64(lt))
+			g := wt / count
+			f := float32(g / se)
+			for j := range row {
+				row[j] *= f
 			}
 			row[target] -= float32(g)
 		}
@@ -622,9 +632,15 @@ func (m *Model) attendBackward(ws *workspace, la *layerActs, sc *attnScratch, b,
 		p := la.p[(b*nh+h)*T*T : (b*nh+h+1)*T*T]
 		dP := sc.dP
 		clear(dP)
-		gemm(T, T, hd, ws.do[qOff:], qD, sc.vT, T, dP, T)
-		transpose(sc.pT, T, p, T, T, T)
-		gemm(T, hd, T, sc.pT, T, ws.do[qOff:], qD, ws.dv[kOff:], kvD)
+		for i0 := 0; i0 < T; i0 += attnBlock {
+			i1 := min(T, i0+attnBlock)
+			gemm(i1-i0, i1, hd, ws.do[qOff+i0*qD:], qD, sc.vT, T, dP[i0*T:], T)
+		}
+		// dV[j] += sum over queries i >= j of P[i][j] dO[i].
+		for j0 := 0; j0 < T; j0 += attnBlock {
+			j1 := min(T, j0+attnBlock)
+			gemmT(j1-j0, hd, T-j0, p[j0*T+j0:], T, ws.do[qOff+j0*qD:], qD, ws.dv[kOff+j0*kvD:], kvD)
+		}
 		for i := 0; i < T; i++ {
 			pr, dr := p[i*T:i*T+i+1], dP[i*T:i*T+i+1]
 			var dot float32
@@ -636,8 +652,38 @@ func (m *Model) attendBackward(ws *workspace, la *layerActs, sc *attnScratch, b,
 			}
 			clear(dP[i*T+i+1 : (i+1)*T])
 		}
-		gemm(T, hd, T, dP, T, la.kr[kOff:], kvD, ws.dq[qOff:], qD)
-		transpose(sc.pT, T, dP, T, T, T)
-		gemm(T, hd, T, sc.pT, T, la.qr[qOff:], qD, ws.dk[kOff:], kvD)
+		for i0 := 0; i0 < T; i0 += attnBlock {
+			i1 := min(T, i0+attnBlock)
+			gemm(i1-i0, hd, i1, dP[i0*T:], T, la.kr[kOff:], kvD, ws.dq[qOff+i0*qD:], qD)
+		}
+		for j0 := 0; j0 < T; j0 += attnBlock {
+			j1 := min(T, j0+attnBlock)
+			gemmT(j1-j0, hd, T-j0, dP[j0*T+j0:], T, la.qr[qOff+j0*qD:], qD, ws.dk[kOff+j0*kvD:], kvD)
+		}
 	}
+}
+
+// expf is e^x in float32 to about 2 ulp, several times faster than math.Exp: x = n·ln2 + r
+// with |r| <= ln2/2, e^r by its degree-7 Taylor polynomial, 2^n put into the exponent.
+func expf(x float32) float32 {
+	switch {
+	case x < -87.3:
+		return 0
+	case x > 88.7:
+		return float32(math.Inf(1))
+	case x != x:
+		return x
+	}
+	const (
+		log2e = 1.44269504088896341
+		ln2hi = 0.693359375
+		ln2lo = -2.12194440e-4
+	)
+	n := float32(math.Floor(float64(x*log2e + 0.5)))
+	r := x - n*ln2hi - n*ln2lo
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040)))))))
+	if n > 127 { // 2^128 is not a float32; e^x still is, up to x = 88.72
+		return 2 * p * math.Float32frombits(uint32(int32(n)+126)<<23)
+	}
+	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
