@@ -22,6 +22,7 @@ type layerActs struct {
 	r2     []float32 // [N]
 	xn2    []float32 // [N,H] ffn_norm(xMid)
 	g, u   []float32 // [N,F] gate and up projections
+	s      []float32 // [N,F] sigmoid(g)
 	a      []float32 // [N,F] silu(g)*u, the input of Down
 }
 
@@ -85,7 +86,7 @@ func (m *Model) workspace(B, T int) *workspace {
 		la.qr, la.kr, la.v = f(N*qD), f(N*kvD), f(N*kvD)
 		la.p, la.o = f(B*cfg.NumHeads*T*T), f(N*qD)
 		la.xMid, la.r2, la.xn2 = f(N*H), f(N), f(N*H)
-		la.g, la.u, la.a = f(N*F), f(N*F), f(N*F)
+		la.g, la.u, la.s, la.a = f(N*F), f(N*F), f(N*F), f(N*F)
 	}
 	ws.xOut, ws.rF, ws.xf, ws.logits = f(N*H), f(N), f(N*H), f(N*V)
 	ws.dx, ws.dxn = f(N*H), f(N*H)
@@ -317,9 +318,11 @@ func (m *Model) forward(ws *workspace, tokens [][]int32) {
 		ws.linear(la.g, la.xn2, wt.Gate, N, H, F)
 		ws.linear(la.u, la.xn2, wt.Up, N, H, F)
 		ws.pool.run(N*F, 1024, func(_, lo, hi int) {
-			g, u, a := la.g[lo:hi], la.u[lo:hi], la.a[lo:hi]
+			g, u, sg, a := la.g[lo:hi], la.u[lo:hi], la.s[lo:hi], la.a[lo:hi]
 			for i, gv := range g {
-				a[i] = gv * sigmoid(gv) * u[i]
+				s := sigmoid(gv)
+				sg[i] = s
+				a[i] = gv * s * u[i]
 			}
 		})
 		out := ws.xOut
@@ -516,8 +519,7 @@ func (m *Model) backward(ws *workspace, g *Grads) {
 		ws.pool.gemm(N, F, H, dx, H, l.Down, F, ws.da, F)
 		ws.pool.run(N*F, 1024, func(_, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				gv := la.g[i]
-				s := sigmoid(gv)
+				gv, s := la.g[i], la.s[i]
 				d := ws.da[i]
 				ws.du[i] = d * gv * s
 				ws.dg[i] = d * la.u[i] * s * (1 + gv*(1-s))
