@@ -166,7 +166,7 @@ func TestTrainCountTask(t *testing.T) {
 }
 
 // BenchmarkTrainStep is a forward+backward+AdamW step of the demo model's shape (4 layers,
-// hidden 256, 4 heads of 64, ffn 688, vocab 2048, untied: about 3.5M parameters) on 8
+// hidden 256, 4 heads of 64, ffn 688, vocab 2048, untied: 4.2M parameters) on 8
 // sequences of 256 tokens.
 func BenchmarkTrainStep(b *testing.B) {
 	cfg := model.Config{Arch: model.ArchQwen3, VocabSize: 2048, HiddenSize: 256, NumLayers: 4, NumHeads: 4,
@@ -175,7 +175,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	benchStep(b, cfg, 8, 256)
 }
 
-// BenchmarkTrainStepTied is BenchmarkTrainStep with a tied embedding and vocab 1024.
+// BenchmarkTrainStepTied is BenchmarkTrainStep with a tied embedding and vocab 1024 (3.4M parameters).
 func BenchmarkTrainStepTied(b *testing.B) {
 	cfg := model.Config{Arch: model.ArchQwen3, VocabSize: 1024, HiddenSize: 256, NumLayers: 4, NumHeads: 4,
 		NumKVHeads: 4, HeadDim: 64, FFNSize: 688, MaxPositions: 512, RMSNormEps: 1e-6, RopeTheta: 10000,
@@ -195,7 +195,6 @@ func benchStep(b *testing.B, cfg model.Config, B, T int) {
 	if _, _, err := m.Step(tokens, nil, g); err != nil { // buffers
 		b.Fatal(err)
 	}
-	b.ReportMetric(float64(m.NumParams()), "params")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		g.Zero()
@@ -204,4 +203,5 @@ func benchStep(b *testing.B, cfg model.Config, B, T int) {
 		opt.Step(m, g, 1e-3)
 	}
 	b.ReportMetric(float64(B*T*b.N)/b.Elapsed().Seconds(), "tokens/s")
+	b.ReportMetric(float64(m.NumParams()), "params")
 }
