@@ -1,6 +1,6 @@
-// Package dataset turns training examples (a text with the byte spans that carry loss) into
-// what a trainer steps on: token ids with a loss weight per target, packed into fixed-length
-// rows.
+// Package dataset turns training examples (corpus.Example: a text with the byte spans that
+// carry loss) into what a trainer steps on: token ids with a loss weight per target, packed
+// into fixed-length rows.
 //
 // Each span is tokenized on its own, so that a token never straddles the boundary between what
 // the model writes (loss) and what it is given (the prompt; tool results, which the runtime
@@ -12,19 +12,8 @@ import (
 	"math/rand/v2"
 
 	"github.com/arborlabs/arbor/runtime/tokenizer"
+	"github.com/arborlabs/arbor/train/corpus"
 )
-
-// Span is a byte range of an example's text and whether the model is trained to write it.
-type Span struct {
-	Start, End int
-	Loss       bool
-}
-
-// Example is one training text.
-type Example struct {
-	Text  string
-	Spans []Span // in order, covering Text exactly
-}
 
 // Tokenized is an example as token ids, with Loss[i] the weight of predicting Tokens[i] from
 // the tokens before it (0 or 1; Loss[0] is always 0).
@@ -35,7 +24,7 @@ type Tokenized struct {
 
 // Tokenize encodes each span of ex (special-token text becomes control tokens, as the chat
 // template's markup does at inference).
-func Tokenize(tok *tokenizer.Tokenizer, ex Example) (Tokenized, error) {
+func Tokenize(tok *tokenizer.Tokenizer, ex corpus.Example) (Tokenized, error) {
 	var out Tokenized
 	at := 0
 	for i, s := range ex.Spans {

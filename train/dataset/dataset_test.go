@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/model/demo"
+	"github.com/arborlabs/arbor/train/corpus"
 )
 
 func TestTokenizeSpansAndRows(t *testing.T) {
@@ -14,7 +15,7 @@ func TestTokenizeSpansAndRows(t *testing.T) {
 	}
 	text := "<|im_start|>user\nWhat is 12*3?<|im_end|>\n<|im_start|>assistant\n36<|im_end|>"
 	cut := len("<|im_start|>user\nWhat is 12*3?<|im_end|>\n<|im_start|>assistant\n")
-	ex := Example{Text: text, Spans: []Span{{0, cut, false}, {cut, len(text), true}}}
+	ex := corpus.Example{Text: text, Spans: []corpus.Span{{Start: 0, End: cut}, {Start: cut, End: len(text), Loss: true}}}
 	tk, err := Tokenize(tok, ex)
 	if err != nil {
 		t.Fatal(err)
@@ -32,10 +33,10 @@ func TestTokenizeSpansAndRows(t *testing.T) {
 	if tok.Decode(tk.Tokens) != text {
 		t.Fatalf("round trip %q", tok.Decode(tk.Tokens))
 	}
-	if _, err := Tokenize(tok, Example{Text: text, Spans: []Span{{0, 5, false}}}); err == nil {
+	if _, err := Tokenize(tok, corpus.Example{Text: text, Spans: []corpus.Span{{Start: 0, End: 5}}}); err == nil {
 		t.Fatal("spans short of the text accepted")
 	}
-	if _, err := Tokenize(tok, Example{Text: text, Spans: []Span{{0, 5, false}, {6, len(text), true}}}); err == nil {
+	if _, err := Tokenize(tok, corpus.Example{Text: text, Spans: []corpus.Span{{Start: 0, End: 5}, {Start: 6, End: len(text), Loss: true}}}); err == nil {
 		t.Fatal("a gap between spans accepted")
 	}
 
