@@ -22,6 +22,7 @@ Usage:
   arbor delta eval --model PATH --data FILE [--sparse-config FILE] [flags]   sparse attention's error
   arbor memory export DIR FILE | arbor memory import DIR FILE                back up or restore a memory store
   arbor eval run|grade|rescore|report|compare ...                            reasoning benchmarks against any endpoint
+  arbor train demo --out DIR [flags]                                         train the demo model (CPU)
 
 Without --model, arbor uses its built-in demo model (random weights, a real tokenizer).
 Run "arbor COMMAND -h" for a command's flags.
@@ -58,6 +59,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return cmdMemory(args[1:], stdout, stderr)
 	case "eval":
 		return cmdEval(args[1:], stdin, stdout, stderr)
+	case "train":
+		return cmdTrain(args[1:], stderr)
 	case "model":
 		if len(args) < 2 {
 			return errors.New("model: want a subcommand: new, shapes")
