@@ -86,6 +86,8 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 	fields := fs.String("fields", "", "map a file's own field names: question=COL,answer=COL,id=COL,solution=COL,"+
 		"subject=COL,level=COL,incorrect=COL1|COL2|COL3")
 	count := fs.Int("count", 100, "arith: how many problems to generate")
+	split := fs.String("split", "all", "arith: the templates and names to draw from: all, train, or heldout (those "+
+		"kept out of the demo model's training; seeds from 1,000,000 up)")
 	baseURL := fs.String("base-url", "", "an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "+
 		"(default: start Arbor in this process on --model)")
 	model := fs.String("model", "", "with --base-url: the model name to send; without: the model file or "+
@@ -126,11 +128,21 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 	dataName := *dataPath
 	if *task == evals.TaskArith && *dataPath == "" {
 		s := uint64(1)
+		if *split == "heldout" {
+			s = arith.HeldoutSeed
+		}
 		if *seed >= 0 {
 			s = uint64(*seed)
 		}
-		problems = arith.Generate(arith.Options{Count: *count, Seed: s})
-		dataName = fmt.Sprintf("arith:count=%d,seed=%d", *count, s)
+		o := arith.Options{Count: *count, Seed: s}
+		if *split != "all" {
+			o.Split = *split
+			if err := o.Check(); err != nil {
+				return fmt.Errorf("eval run: --split %s: %w", *split, err)
+			}
+		}
+		problems = arith.Generate(o)
+		dataName = fmt.Sprintf("arith:count=%d,seed=%d,split=%s", *count, s, *split)
 	} else {
 		if *dataPath == "" {
 			return fmt.Errorf("eval run: --data FILE is required for %s", *task)

@@ -52,9 +52,11 @@ func Tokenize(tok *tokenizer.Tokenizer, ex corpus.Example) (Tokenized, error) {
 	return out, nil
 }
 
-// Rows packs examples into rows of exactly n tokens: examples follow each other, separated by
-// sep (a token with no loss on it, e.g. the end-of-text token), and the last row is padded
-// with sep. An example longer than a row is cut into pieces.
+// Rows packs examples into rows of exactly n tokens. An example starts a new row when it does
+// not fit in what is left of the current one, so that what the model learns to write is in the
+// same row as the prompt it answers; examples follow each other with sep between them (a token
+// with no loss on it, e.g. the end-of-text token), and rows are padded with sep. Only an
+// example longer than a row is cut, into pieces of a row each.
 func Rows(examples []Tokenized, n int, sep int32) (tokens [][]int32, loss [][]float32) {
 	var t []int32
 	var l []float32
@@ -66,16 +68,18 @@ func Rows(examples []Tokenized, n int, sep int32) (tokens [][]int32, loss [][]fl
 		t, l = nil, nil
 	}
 	for _, ex := range examples {
+		if len(t) > 0 && len(t)+len(ex.Tokens) > n {
+			flush()
+		}
 		for i := range ex.Tokens {
 			if len(t) == n {
 				flush()
 			}
 			t, l = append(t, ex.Tokens[i]), append(l, ex.Loss[i])
 		}
-		if len(t) == n {
-			flush()
+		if len(t) < n {
+			t, l = append(t, sep), append(l, 0)
 		}
-		t, l = append(t, sep), append(l, 0)
 	}
 	if len(t) > 0 {
 		flush()

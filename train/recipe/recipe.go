@@ -235,15 +235,15 @@ func Demo(ctx context.Context, o Options) error {
 			fmt.Fprintf(o.Progress, "resuming at step %d of %d\n", first, steps)
 		}
 	}
-	logf, err := os.OpenFile(filepath.Join(o.Out, "loss.csv"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logPath := filepath.Join(o.Out, "loss.csv")
+	if err := keepLossUpTo(logPath, first); err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	if first == 0 {
-		logf.Truncate(0)
-		fmt.Fprintln(logf, "step,loss,lr,tokens_per_s")
-	}
 
 	grads := train.NewGrads(m)
 	save := func(step int) error {
@@ -312,6 +312,21 @@ func schedule(step, steps, warmup int, peak float64) float64 {
 	}
 	p := float64(step-warmup) / float64(max(1, steps-warmup))
 	return peak * (0.1 + 0.9*0.5*(1+math.Cos(math.Pi*min(1, p))))
+}
+
+// keepLossUpTo rewrites loss.csv with its header and the steps up to step (the checkpoint a
+// run resumes from: the steps after it are done again).
+func keepLossUpTo(path string, step int) error {
+	lines := []string{"step,loss,lr,tokens_per_s"}
+	if b, err := os.ReadFile(path); err == nil && step > 0 {
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.SplitN(line, ",", 2)
+			if n, err := strconv.Atoi(f[0]); err == nil && n <= step {
+				lines = append(lines, line)
+			}
+		}
+	}
+	return os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
 
 // readLoss reads loss.csv's steps and losses.
