@@ -10,6 +10,7 @@ package dataset
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/arborlabs/arbor/runtime/tokenizer"
 	"github.com/arborlabs/arbor/train/corpus"
@@ -52,37 +53,55 @@ func Tokenize(tok *tokenizer.Tokenizer, ex corpus.Example) (Tokenized, error) {
 	return out, nil
 }
 
-// Rows packs examples into rows of exactly n tokens. An example starts a new row when it does
-// not fit in what is left of the current one, so that what the model learns to write is in the
-// same row as the prompt it answers; examples follow each other with sep between them (a token
-// with no loss on it, e.g. the end-of-text token), and rows are padded with sep. Only an
-// example longer than a row is cut, into pieces of a row each.
+// Rows packs examples into rows of exactly n tokens, each example whole in one row (what the
+// model learns to write stays in the row of the prompt it answers). An example goes into the
+// first of the last few open rows with room for it (first fit: short examples fill the ends
+// that long ones leave), followed by sep (a token with no loss on it, e.g. the end-of-text
+// token); rows are padded with sep. Only an example longer than a row is cut, into pieces of a
+// row each.
 func Rows(examples []Tokenized, n int, sep int32) (tokens [][]int32, loss [][]float32) {
-	var t []int32
-	var l []float32
-	flush := func() {
-		for len(t) < n {
-			t, l = append(t, sep), append(l, 0)
+	const window = 16 // open rows searched for room
+	type row struct {
+		t []int32
+		l []float32
+	}
+	var open []*row
+	close := func(r *row) {
+		for len(r.t) < n {
+			r.t, r.l = append(r.t, sep), append(r.l, 0)
 		}
-		tokens, loss = append(tokens, t), append(loss, l)
-		t, l = nil, nil
+		tokens, loss = append(tokens, r.t), append(loss, r.l)
 	}
 	for _, ex := range examples {
-		if len(t) > 0 && len(t)+len(ex.Tokens) > n {
-			flush()
-		}
-		for i := range ex.Tokens {
-			if len(t) == n {
-				flush()
+		if len(ex.Tokens) >= n { // cut: whole rows of it, the rest as an example of its own
+			for at := 0; at < len(ex.Tokens); at += n {
+				end := min(at+n, len(ex.Tokens))
+				close(&row{t: slices.Clone(ex.Tokens[at:end]), l: slices.Clone(ex.Loss[at:end])})
 			}
-			t, l = append(t, ex.Tokens[i]), append(l, ex.Loss[i])
+			continue
 		}
-		if len(t) < n {
-			t, l = append(t, sep), append(l, 0)
+		var dst *row
+		for _, r := range open {
+			if len(r.t)+len(ex.Tokens) <= n {
+				dst = r
+				break
+			}
+		}
+		if dst == nil {
+			if len(open) == window {
+				close(open[0])
+				open = open[1:]
+			}
+			dst = &row{}
+			open = append(open, dst)
+		}
+		dst.t, dst.l = append(dst.t, ex.Tokens...), append(dst.l, ex.Loss...)
+		if len(dst.t) < n {
+			dst.t, dst.l = append(dst.t, sep), append(dst.l, 0)
 		}
 	}
-	if len(t) > 0 {
-		flush()
+	for _, r := range open {
+		close(r)
 	}
 	return tokens, loss
 }

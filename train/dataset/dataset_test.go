@@ -73,7 +73,8 @@ func TestTokenizeSpansAndRows(t *testing.T) {
 	}
 }
 
-// TestRowsKeepExamplesWhole: an example that fits in a row is never split across two.
+// TestRowsKeepExamplesWhole: an example that fits in a row is never split across two, and
+// short examples fill the room long ones leave.
 func TestRowsKeepExamplesWhole(t *testing.T) {
 	mk := func(n int, base int32) Tokenized {
 		tk := Tokenized{}
@@ -83,15 +84,15 @@ func TestRowsKeepExamplesWhole(t *testing.T) {
 		}
 		return tk
 	}
-	rows, _ := Rows([]Tokenized{mk(6, 100), mk(6, 200), mk(3, 300), mk(12, 400)}, 8, -1)
-	// The third example (3 tokens) does not fit after the second's 6 and a separator: it
-	// starts a row; the fourth, longer than a row, is cut.
+	rows, _ := Rows([]Tokenized{mk(6, 100), mk(6, 200), mk(3, 300), mk(12, 400), mk(1, 500)}, 8, -1)
+	// 300 does not fit after 100 (6 + separator): it opens a row after 200's; 500 fits at the
+	// end of 100's row; 400, longer than a row, is cut.
 	want := [][]int32{
-		{100, 101, 102, 103, 104, 105, -1, -1},
-		{200, 201, 202, 203, 204, 205, -1, -1},
-		{300, 301, 302, -1, -1, -1, -1, -1},
 		{400, 401, 402, 403, 404, 405, 406, 407},
 		{408, 409, 410, 411, -1, -1, -1, -1},
+		{100, 101, 102, 103, 104, 105, -1, 500},
+		{200, 201, 202, 203, 204, 205, -1, -1},
+		{300, 301, 302, -1, -1, -1, -1, -1},
 	}
 	if len(rows) != len(want) {
 		t.Fatalf("%d rows: %v", len(rows), rows)
