@@ -17,16 +17,20 @@ func plotLoss(csvPath, svgPath string) error {
 	if len(steps) == 0 {
 		return fmt.Errorf("%s: no steps", csvPath)
 	}
-	raw := make(plotter.XYs, len(steps))
-	smooth := make(plotter.XYs, len(steps))
+	// At most about 1,000 points of each series: a plot of every step of a long run would be
+	// megabytes of SVG for no more information.
+	every := max(1, len(steps)/1000)
+	var raw, smooth plotter.XYs
 	sum := 0.0
 	for i := range steps {
-		raw[i] = plotter.XY{X: steps[i], Y: losses[i]}
 		sum += losses[i]
 		if i >= 50 {
 			sum -= losses[i-50]
 		}
-		smooth[i] = plotter.XY{X: steps[i], Y: sum / float64(min(i+1, 50))}
+		if i%every == 0 || i == len(steps)-1 {
+			raw = append(raw, plotter.XY{X: steps[i], Y: losses[i]})
+			smooth = append(smooth, plotter.XY{X: steps[i], Y: sum / float64(min(i+1, 50))})
+		}
 	}
 	p := plot.New()
 	p.Title.Text = "Training loss (masked cross-entropy, nats per token)"
