@@ -3,6 +3,8 @@ package train
 import (
 	"fmt"
 	"math"
+
+	"github.com/arborlabs/arbor/runtime/backend/cpu"
 )
 
 // layerActs are the activations of one layer that its backward pass reads.
@@ -145,23 +147,7 @@ func (ws *workspace) weightGrad(dW, dy, x []float32, n, in, out int) {
 	ws.pool.gemmT(out, in, n, dy, out, x, in, dW, in)
 }
 
-// rmsNorm is the cpu backend's: out = x * (1/sqrt(mean(x²)+eps)) * w, the sum of squares in
-// float64. It returns the scale.
-func rmsNorm(out, x, w []float32, eps float32) float32 {
-	var ss float64
-	for _, v := range x {
-		ss += float64(v) * float64(v)
-	}
-	scale := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
-	out = out[:len(x)]
-	w = w[:len(x)]
-	for i, v := range x {
-		out[i] = v * scale * w[i]
-	}
-	return scale
-}
-
-// rmsNormBack adds to dx the gradient of y = rmsNorm(x, w) given dy (r the forward's scale),
+// rmsNormBack adds to dx the gradient of y = cpu.RMSNorm(x, w) given dy (r the forward's scale),
 // and to dw the gradient of w. dx may alias dy.
 func rmsNormBack(dx, dy, x, w []float32, r float32, dw []float32) {
 	n := len(x)
@@ -270,7 +256,7 @@ func (m *Model) forward(ws *workspace, tokens [][]int32) {
 		l, wt, la := &m.Layers[li], &ws.wt.Layers[li], &ws.layers[li]
 		ws.pool.run(N, 16, func(_, lo, hi int) {
 			for n := lo; n < hi; n++ {
-				la.r1[n] = rmsNorm(la.xn[n*H:(n+1)*H], la.xIn[n*H:(n+1)*H], l.AttnNorm, eps)
+				la.r1[n] = cpu.RMSNorm(la.xn[n*H:(n+1)*H], la.xIn[n*H:(n+1)*H], l.AttnNorm, eps)
 			}
 		})
 		ws.linear(la.qr, la.xn, wt.Q, N, H, qD)
@@ -287,14 +273,14 @@ func (m *Model) forward(ws *workspace, tokens [][]int32) {
 				for h := 0; h < nh; h++ {
 					q := la.qr[n*qD+h*hd : n*qD+(h+1)*hd]
 					if cfg.QKNorm {
-						la.qRinv[n*nh+h] = rmsNorm(q, q, l.QNorm, eps)
+						la.qRinv[n*nh+h] = cpu.RMSNorm(q, q, l.QNorm, eps)
 					}
 					rope(q, cs, sn)
 				}
 				for h := 0; h < nkv; h++ {
 					k := la.kr[n*kvD+h*hd : n*kvD+(h+1)*hd]
 					if cfg.QKNorm {
-						la.kRinv[n*nkv+h] = rmsNorm(k, k, l.KNorm, eps)
+						la.kRinv[n*nkv+h] = cpu.RMSNorm(k, k, l.KNorm, eps)
 					}
 					rope(k, cs, sn)
 				}
@@ -312,7 +298,7 @@ func (m *Model) forward(ws *workspace, tokens [][]int32) {
 		ws.pool.gemm(N, H, qD, la.o, qD, wt.O, H, xMid, H)
 		ws.pool.run(N, 16, func(_, lo, hi int) {
 			for n := lo; n < hi; n++ {
-				la.r2[n] = rmsNorm(la.xn2[n*H:(n+1)*H], xMid[n*H:(n+1)*H], l.FFNNorm, eps)
+				la.r2[n] = cpu.RMSNorm(la.xn2[n*H:(n+1)*H], xMid[n*H:(n+1)*H], l.FFNNorm, eps)
 			}
 		})
 		ws.linear(la.g, la.xn2, wt.Gate, N, H, F)
@@ -334,7 +320,7 @@ func (m *Model) forward(ws *workspace, tokens [][]int32) {
 	}
 	ws.pool.run(N, 16, func(_, lo, hi int) {
 		for n := lo; n < hi; n++ {
-			ws.rF[n] = rmsNorm(ws.xf[n*H:(n+1)*H], ws.xOut[n*H:(n+1)*H], m.Norm, eps)
+			ws.rF[n] = cpu.RMSNorm(ws.xf[n*H:(n+1)*H], ws.xOut[n*H:(n+1)*H], m.Norm, eps)
 		}
 	})
 	ws.linear(ws.logits, ws.xf, ws.wt.Output, N, H, V)
@@ -604,7 +590,7 @@ func (m *Model) backward(ws *workspace, g *Grads) {
 	}
 }
 
-// rmsNormBackInPlace replaces dy, the gradient of rmsNorm(x, w), by that of x, and adds w's
+// rmsNormBackInPlace replaces dy, the gradient of cpu.RMSNorm(x, w), by that of x, and adds w's
 // gradient to dw.
 func rmsNormBackInPlace(dy, x, w []float32, r float32, dw []float32) {
 	n := len(x)

@@ -381,7 +381,7 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		l := &b.layers[li]
 		xn := b.xn.rows(T, h)
 		for t := 0; t < T; t++ {
-			rmsNorm(xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.attnNorm, cfg.RMSNormEps)
+			RMSNorm(xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.attnNorm, cfg.RMSNormEps)
 		}
 		b.setMatmul(0, l.q, &b.xn, T, b.q, b.qDim, false, l.qBias)
 		b.setMatmul(1, l.k, &b.xn, T, b.k, b.kvDim, false, l.kBias)
@@ -397,7 +397,7 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 
 		xn = b.xn.rows(T, h)
 		for t := 0; t < T; t++ {
-			rmsNorm(xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.ffnNorm, cfg.RMSNormEps)
+			RMSNorm(xn[t*h:(t+1)*h], b.x[t*h:(t+1)*h], l.ffnNorm, cfg.RMSNormEps)
 		}
 		b.setMatmul(0, l.gate, &b.xn, T, b.gate.rows(T, cfg.FFNSize), cfg.FFNSize, false, nil)
 		b.setMatmul(1, l.up, &b.xn, T, b.up, cfg.FFNSize, false, nil)
@@ -435,7 +435,7 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		end += len(batch.Seqs[si].Tokens)
 		if batch.Seqs[si].Logits {
 			last := end - 1
-			rmsNorm(lastRows[r*h:(r+1)*h], b.x[last*h:(last+1)*h], b.outNorm, cfg.RMSNormEps)
+			RMSNorm(lastRows[r*h:(r+1)*h], b.x[last*h:(last+1)*h], b.outNorm, cfg.RMSNormEps)
 			r++
 		}
 	}
@@ -461,7 +461,7 @@ func (b *Backend) poolHidden(batch *backend.Batch) {
 		if s.Pool != nil {
 			row := b.lastRows.rows(1, h)
 			for i := range s.Tokens {
-				rmsNorm(row, b.x[(t+i)*h:(t+i+1)*h], b.outNorm, b.cfg.RMSNormEps)
+				RMSNorm(row, b.x[(t+i)*h:(t+i+1)*h], b.outNorm, b.cfg.RMSNormEps)
 				for j, v := range row {
 					s.Pool[j] += v
 				}
@@ -598,14 +598,14 @@ func (b *Backend) positionQK(l *layer, T int) {
 		for hh := 0; hh < cfg.NumHeads; hh++ {
 			qh := b.q[t*b.qDim+hh*hd : t*b.qDim+(hh+1)*hd]
 			if l.qNorm != nil {
-				rmsNorm(qh, qh, l.qNorm, cfg.RMSNormEps)
+				RMSNorm(qh, qh, l.qNorm, cfg.RMSNormEps)
 			}
 			ropeNeox(qh, cs, sn)
 		}
 		for hh := 0; hh < cfg.NumKVHeads; hh++ {
 			kh := b.k[t*b.kvDim+hh*hd : t*b.kvDim+(hh+1)*hd]
 			if l.kNorm != nil {
-				rmsNorm(kh, kh, l.kNorm, cfg.RMSNormEps)
+				RMSNorm(kh, kh, l.kNorm, cfg.RMSNormEps)
 			}
 			ropeNeox(kh, cs, sn)
 		}

@@ -139,9 +139,11 @@ func axpyGeneric(a float32, x, y []float32) {
 	}
 }
 
-// rmsNorm writes x / rms(x) * w into out (out may be x). The sum is accumulated in float64:
-// hidden sizes reach 8k and the residual stream grows, and a float32 sum would drift.
-func rmsNorm(out, x, w []float32, eps float32) {
+// RMSNorm writes x / rms(x) * w into out (out may be x) and returns 1/rms(x). The sum is
+// accumulated in float64: hidden sizes reach 8k and the residual stream grows, and a float32
+// sum would drift. It is exported for the trainer (package train), whose forward pass must be
+// this one, bit for bit, so that a trained model means at inference what it meant in training.
+func RMSNorm(out, x, w []float32, eps float32) float32 {
 	var ss float64
 	for _, v := range x {
 		ss += float64(v) * float64(v)
@@ -152,6 +154,7 @@ func rmsNorm(out, x, w []float32, eps float32) {
 	for i, v := range x {
 		out[i] = v * scale * w[i]
 	}
+	return scale
 }
 
 // ropeNeox rotates the pairs (x[i], x[i+half]) of one head by the angles in cos/sin (the
