@@ -628,24 +628,35 @@ func (m *Manager) forget(ctx context.Context, owner memory.Owner, id string, now
 	return nil
 }
 
-// storedTurns reads a session's turns for reconcile.
+// storedTurns reads a session's turns for reconcile, a page at a time: reconcile reads runs of
+// consecutive turns (the session's first and its last as many as the request's history has),
+// and one store read per turn would cost a transaction each.
 type storedTurns struct {
 	ctx   context.Context
 	s     memory.Store
 	owner memory.Owner
 	id    string
 	n     int
+	from  int // page holds turns [from, from+len(page))
+	page  []memory.Turn
 }
+
+// turnPage is how many turns one store read brings.
+const turnPage = 64
 
 func (t *storedTurns) Len() int { return t.n }
 
 func (t *storedTurns) Turn(i int) (reconcile.Turn, error) {
-	ts, err := t.s.Turns(t.ctx, t.owner, t.id, i, 1)
-	if err != nil {
-		return reconcile.Turn{}, err
+	if i < t.from || i >= t.from+len(t.page) {
+		ts, err := t.s.Turns(t.ctx, t.owner, t.id, i, min(turnPage, t.n-i))
+		if err != nil {
+			return reconcile.Turn{}, err
+		}
+		t.from, t.page = i, ts
 	}
-	if len(ts) != 1 {
+	if i >= t.from+len(t.page) {
 		return reconcile.Turn{}, fmt.Errorf("session %s: turn %d of %d missing", t.id, i, t.n)
 	}
-	return reconcile.Turn{User: ts[0].User, Reply: ts[0].Reply}, nil
+	tr := t.page[i-t.from]
+	return reconcile.Turn{User: tr.User, Reply: tr.Reply}, nil
 }
