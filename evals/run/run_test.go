@@ -29,13 +29,14 @@ import (
 // stub is an OpenAI-compatible chat endpoint with canned answers: problem "pK" (named in the
 // prompt) answers sample s with answers[K][s]; some requests are refused first.
 type stub struct {
-	answers  map[string][]string
-	throttle atomic.Int32 // this many requests get 429 with Retry-After: 0 first
-	broken   string       // requests about this problem always get a 500
-	gate     chan struct{}
-	mu       sync.Mutex
-	bodies   []map[string]any
-	calls    atomic.Int32
+	answers   map[string][]string
+	throttle  string          // the first attempt of each sample of this problem gets 429, Retry-After: 0
+	throttled map[string]bool // under mu: samples already refused once
+	broken    string          // requests about this problem always get a 500
+	gate      chan struct{}
+	mu        sync.Mutex
+	bodies    []map[string]any
+	calls     atomic.Int32
 }
 
 var problemRE = regexp.MustCompile(`problem (p\d+)`)
@@ -58,23 +59,35 @@ func (s *stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if s.throttle.Add(-1) >= 0 {
-		w.Header().Set("Retry-After", "0")
-		w.WriteHeader(http.StatusTooManyRequests)
-		w.Write([]byte(`{"error":{"message":"slow down","type":"rate_limit_error"}}`))
-		return
-	}
 	msgs := body["messages"].([]any)
 	first := msgs[0].(map[string]any)["content"].(string)
 	id := problemRE.FindStringSubmatch(first)[1]
+	sample := 0
+	if seed, ok := body["seed"].(float64); ok {
+		sample = int(seed) - 100
+	}
+	// Refusing by sample, not by a global count, keeps the test deterministic under
+	// concurrency: a count could land all its refusals on one sample and exhaust its retries.
+	if id == s.throttle {
+		key := fmt.Sprintf("%s#%d", id, sample)
+		s.mu.Lock()
+		again := s.throttled[key]
+		if s.throttled == nil {
+			s.throttled = map[string]bool{}
+		}
+		s.throttled[key] = true
+		s.mu.Unlock()
+		if !again {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"error":{"message":"slow down","type":"rate_limit_error"}}`))
+			return
+		}
+	}
 	if id == s.broken {
 		w.WriteHeader(500)
 		w.Write([]byte(`{"error":{"message":"boom","type":"server_error"}}`))
 		return
-	}
-	sample := 0
-	if seed, ok := body["seed"].(float64); ok {
-		sample = int(seed) - 100
 	}
 	content := s.answers[id][sample]
 	msg := map[string]any{"role": "assistant", "content": content}
@@ -156,8 +169,7 @@ func TestRunGradesRetriesAndRecordsErrors(t *testing.T) {
 		"p0": {`\boxed{0}`, `\boxed{1}`, `so \boxed{0}`},
 		"p1": {`\boxed{1}`, `\boxed{1}`, `\boxed{1}`},
 		"p2": {`no idea`, `\boxed{7}`, `\boxed{2}`},
-	}, broken: "p3"}
-	st.throttle.Store(4)
+	}, broken: "p3", throttle: "p1"}
 	srv := httptest.NewServer(st)
 	defer srv.Close()
 	dir := t.TempDir()
@@ -187,6 +199,9 @@ func TestRunGradesRetriesAndRecordsErrors(t *testing.T) {
 		if r.Error == "" || !strings.Contains(r.Error, "after 3 attempts") || r.Correct {
 			t.Errorf("p3#%d: a failing server must be an error, not a wrong answer: %+v", s, r)
 		}
+	}
+	if n := st.calls.Load(); n != 3+3*2+3+3*3 { // per sample: p0, p2 once; p1 twice (a 429 first); p3 three attempts
+		t.Errorf("%d calls to the server", n)
 	}
 	if r := recs["p1#0"]; r.KVPeakTokens == nil || *r.KVPeakTokens != 42 || r.PromptTokens != 10 {
 		t.Errorf("usage not recorded: %+v", r)

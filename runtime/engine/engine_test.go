@@ -437,12 +437,17 @@ func TestBackgroundWaitsBehindClients(t *testing.T) {
 			}
 		})
 	}
-	submit("first", Request{Prompt: prompt, MaxTokens: 300, Sampling: greedy()})
+	// The first request holds the only slot until both others are queued: its second pick
+	// waits for release. (A long first request alone is no guarantee: it failed once in CI,
+	// where the first ended before the client's request was queued.)
+	hold := &blockingChooser{release: make(chan struct{})}
+	submit("first", Request{Prompt: prompt, MaxTokens: 8, Sampling: greedy(), Hook: hold})
 	for e.Stats().Running == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	submit("background", Request{Prompt: prompt, MaxTokens: 4, Sampling: greedy(), Background: true})
 	submit("client", Request{Prompt: prompt, MaxTokens: 4, Sampling: greedy()})
+	close(hold.release)
 	wg.Wait()
 	if got := strings.Join(order, ","); got != "first,client,background" {
 		t.Fatalf("completion order %s, want first,client,background", got)
