@@ -12,10 +12,13 @@ import (
 // The published templates the tasks default to. Math-style tasks ask for step-by-step
 // reasoning and a \boxed{} answer (the template of DeepSeek-R1's and Qwen's math evaluations);
 // GPQA gives the four options lettered A to D and asks for "Answer: LETTER" on the last line
-// (the template of OpenAI's simple-evals).
+// (the template of OpenAI's simple-evals). Arbor's own arith task asks the question alone, as
+// a user would (and as its demo model was trained): the grader reads a task tree's answer, a
+// \boxed{}, "the answer is" or the last number.
 const (
-	mathTemplate = "{{.Question}}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
-	gpqaTemplate = "Answer the following multiple choice question. The last line of your response should be of " +
+	arithTemplate = "{{.Question}}"
+	mathTemplate  = "{{.Question}}\n\nPlease reason step by step, and put your final answer within \\boxed{}."
+	gpqaTemplate  = "Answer the following multiple choice question. The last line of your response should be of " +
 		"the following format: 'Answer: $LETTER' (without quotes) where LETTER is one of ABCD. Think step by " +
 		"step before answering.\n\n{{.Question}}\n\nA) {{.A}}\nB) {{.B}}\nC) {{.C}}\nD) {{.D}}"
 )
@@ -42,9 +45,13 @@ func NewPrompter(task, src string) (*Prompter, error) {
 		return nil, err
 	}
 	if src == "" {
-		src = mathTemplate
-		if task == evals.TaskGPQA {
+		switch task {
+		case evals.TaskGPQA:
 			src = gpqaTemplate
+		case evals.TaskArith:
+			src = arithTemplate
+		default:
+			src = mathTemplate
 		}
 	}
 	t, err := template.New("prompt").Option("missingkey=error").Parse(src)

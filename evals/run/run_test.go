@@ -353,6 +353,22 @@ func TestGPQAPromptAndGold(t *testing.T) {
 	}
 }
 
+// TestDefaultPrompts: math-style tasks ask for a \boxed{} answer; arith asks the question
+// alone, as its problems are posed to the demo model.
+func TestDefaultPrompts(t *testing.T) {
+	p := &evals.Problem{ID: "a", Question: "Mia has 3 boxes of 4 pens. How many pens?", Answer: "12"}
+	for task, want := range map[string]string{evals.TaskArith: p.Question,
+		evals.TaskGSM8K: p.Question + "\n\nPlease reason step by step, and put your final answer within \\boxed{}."} {
+		pr, err := NewPrompter(task, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, gold, err := pr.Prompt(p); err != nil || got != want || gold != "12" {
+			t.Errorf("%s: prompt %q gold %q (%v)", task, got, gold, err)
+		}
+	}
+}
+
 // TestRetryable: what is tried again, and after how long (the server's Retry-After wins).
 func TestRetryable(t *testing.T) {
 	apiErr := func(status int, retryAfter string) error {

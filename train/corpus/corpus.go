@@ -23,7 +23,8 @@
 //     (Qwen3 with enable_thinking false does) is an error.
 //   - Direct: the answer in one short sentence, no tools.
 //   - Chitchat: a greeting or a question about the model, answered with one sentence saying
-//     what it can do.
+//     what it can do; TreeChitchat the same in tree mode (a task tree of one task without a
+//     tool, whose answer is the sentence).
 //
 // Mix draws a corpus of these in given proportions.
 package corpus
@@ -344,6 +345,33 @@ func Chitchat(seed uint64, f Format) (Example, error) {
 	return b.example(fmt.Sprintf("chitchat-%d", seed)), nil
 }
 
+// chitchatThoughts are a chitchat tree's one task: it needs no tool, and the conclusion says
+// why.
+var chitchatThoughts = []string{"This is not an arithmetic problem.", "There is nothing to compute here.",
+	"The message asks no arithmetic question."}
+
+// TreeChitchat is Chitchat in tree mode, the demo's default: the prompt declares the calculator
+// as a tree request's does, and the answer is a task tree of one task without a tool whose
+// answer is the sentence.
+func TreeChitchat(seed uint64, f Format) (Example, error) {
+	r := rand.New(rand.NewPCG(seed, 0xc4a7))
+	think := f.ThinkingInTree
+	if think == nil {
+		off := false
+		think = &off
+	}
+	p, err := f.render(f.messages(chitchatPrompts[r.IntN(len(chitchatPrompts))]), true, think)
+	if err != nil {
+		return Example{}, fmt.Errorf("corpus: chitchat: %w", err)
+	}
+	reply := chitchatReplies[r.IntN(len(chitchatReplies))]
+	var b builder
+	b.add(p, false)
+	b.add(`{"reasoning":[{"thought":`+marshal(chitchatThoughts[r.IntN(len(chitchatThoughts))])+
+		`,"tooluse":null,"subtasks":null,"conclusion":"No calculation is needed."}],"answer":`+marshal(reply)+`}`+f.eot(), true)
+	return b.example(fmt.Sprintf("chitchat-%d/tree", seed)), nil
+}
+
 // MixOptions say what Mix draws.
 type MixOptions struct {
 	// Arith are the problems (Count of them); its Check must pass.
@@ -374,7 +402,12 @@ func Mix(o MixOptions) ([]Example, error) {
 	var out []Example
 	for i, w := range arith.GenerateWorked(o.Arith) {
 		for r.Float64() < o.Chitchat {
-			ex, err := Chitchat(o.Seed<<20^uint64(len(out)), o.Format)
+			// In tree form as often as problems are, so that both modes answer it.
+			mk := Chitchat
+			if r.Float64()*(wt+wc+wd) < wt {
+				mk = TreeChitchat
+			}
+			ex, err := mk(o.Seed<<20^uint64(len(out)), o.Format)
 			if err != nil {
 				return nil, err
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,8 +71,9 @@ func byteVocab() *grammar.Vocab {
 	return grammar.NewVocab(bs, nil)
 }
 
-func TestTree(t *testing.T) {
-	f := qwen3(t)
+// treeGrammar is the grammar of the server's tree mode over the calculator.
+func treeGrammar(t *testing.T) *grammar.Grammar {
+	t.Helper()
 	schema, err := tree.Schema(tree.SchemaOptions{MaxDepth: 3, Tools: []tree.ToolSpec{{Name: "calculator", Parameters: calculator.Parameters()}}})
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +82,12 @@ func TestTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return g
+}
+
+func TestTree(t *testing.T) {
+	f := qwen3(t)
+	g := treeGrammar(t)
 	vocab := byteVocab()
 	off := false
 	for _, w := range arith.GenerateWorked(arith.Options{Count: 300, Seed: 4, Split: arith.SplitTrain, MaxSteps: 5}) {
@@ -236,6 +244,29 @@ func TestDirectAndChitchat(t *testing.T) {
 	}
 	if len(seen) < 20 {
 		t.Errorf("only %d distinct chitchat examples", len(seen))
+	}
+	// In tree mode: the prompt declares the calculator, the answer is a tree the grammar
+	// accepts whole, and its answer is one of the sentences.
+	g, vocab := treeGrammar(t), byteVocab()
+	for s := range uint64(20) {
+		ex, err := TreeChitchat(s, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSpans(t, ex)
+		no, yes := pieces(ex, false), pieces(ex, true)
+		if len(no) != 1 || len(yes) != 1 || !strings.Contains(no[0], `"name": "calculator"`) {
+			t.Fatalf("tree chitchat %q", ex.Text)
+		}
+		resp := strings.TrimSuffix(yes[0], "<|im_end|>")
+		m := g.NewMatcher(vocab)
+		if err := m.AcceptBytes([]byte(resp)); err != nil || !m.Complete() {
+			t.Fatalf("the grammar rejects %s (%v)", resp, err)
+		}
+		var v struct{ Answer string }
+		if err := json.Unmarshal([]byte(resp), &v); err != nil || !slices.Contains(chitchatReplies, v.Answer) {
+			t.Fatalf("answer %q (%v)", v.Answer, err)
+		}
 	}
 }
 
