@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/arborlabs/arbor/runtime/tokenizer"
 )
 
 // hfRope is config.json's rope_scaling (or transformers v5's rope_parameters, which also
@@ -179,17 +181,25 @@ func readHFConfig(dir string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	gp := filepath.Join(dir, "generation_config.json")
+	gdata, err := os.ReadFile(gp)
+	if errors.Is(err, os.ErrNotExist) {
+		gdata = nil
+	} else if err != nil {
+		return nil, err
+	}
+	return parseHFConfigs(p, data, gp, gdata)
+}
+
+// parseHFConfigs parses config.json and, when gdata is not nil, the eos ids of
+// generation_config.json (p and gp name them in errors).
+func parseHFConfigs(p string, data []byte, gp string, gdata []byte) (*Config, error) {
 	cfg, err := ParseHFConfig(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", p, err)
 	}
-	gp := filepath.Join(dir, "generation_config.json")
-	gdata, err := os.ReadFile(gp)
-	if errors.Is(err, os.ErrNotExist) {
+	if gdata == nil {
 		return cfg, nil
-	}
-	if err != nil {
-		return nil, err
 	}
 	var g struct {
 		EOS json.RawMessage `json:"eos_token_id"`
@@ -245,6 +255,41 @@ func loadHFWeights(dir string) (*Model, error) {
 		return nil, err
 	}
 	return &Model{Config: *cfg, Weights: *w, Path: dir, release: ts.Close}, nil
+}
+
+// LoadHFFiles builds a model from a Hugging Face directory's files held in memory, by name:
+// config.json, model.safetensors, tokenizer.json, and optionally generation_config.json and
+// tokenizer_config.json. name stands for the directory in errors. The weights alias
+// model.safetensors's bytes, which must stay unchanged while the model is used.
+func LoadHFFiles(name string, files map[string][]byte) (*Model, error) {
+	at := func(f string) string { return name + "/" + f }
+	for _, f := range []string{"config.json", "model.safetensors", "tokenizer.json"} {
+		if files[f] == nil {
+			return nil, fmt.Errorf("load model %s: no %s", name, f)
+		}
+	}
+	cfg, err := parseHFConfigs(at("config.json"), files["config.json"], at("generation_config.json"),
+		files["generation_config.json"])
+	if err != nil {
+		return nil, err
+	}
+	tensors, _, err := ParseSafetensors(at("model.safetensors"), files["model.safetensors"])
+	if err != nil {
+		return nil, err
+	}
+	ts := newTensorSet()
+	if err := ts.add(at("model.safetensors"), tensors); err != nil {
+		return nil, err
+	}
+	w, err := weightsFromSet(cfg, ts, name)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := tokenizer.FromBytes(files["tokenizer.json"], files["tokenizer_config.json"])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", at("tokenizer.json"), err)
+	}
+	return &Model{Config: *cfg, Weights: *w, Path: name, Tokenizer: tok}, nil
 }
 
 // hfConfigOut is the config.json WriteHF writes.

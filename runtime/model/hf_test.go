@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -364,5 +365,41 @@ func TestLoadNeedsTokenizer(t *testing.T) {
 	}
 	if _, err := LoadWeights(filepath.Join(dir, "config.json")); err == nil || !strings.Contains(err.Error(), ".gguf") {
 		t.Errorf("Load of a plain file: got %v", err)
+	}
+}
+
+// TestLoadHFFilesErrors: a model held in memory names the missing or broken file. (A whole
+// load is tested by package demo, whose embedded model comes this way.)
+func TestLoadHFFilesErrors(t *testing.T) {
+	dir, _, _ := writeTinyHF(t, "tiny")
+	files := map[string][]byte{}
+	for _, f := range []string{"config.json", "generation_config.json", "model.safetensors"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[f] = b
+	}
+	files["tokenizer.json"] = []byte(`{}`)
+	for _, c := range []struct {
+		drop, corrupt, want string
+	}{
+		{drop: "config.json", want: "mem: no config.json"},
+		{drop: "model.safetensors", want: "no model.safetensors"},
+		{drop: "tokenizer.json", want: "no tokenizer.json"},
+		{corrupt: "model.safetensors", want: "mem/model.safetensors"},
+		{corrupt: "config.json", want: "mem/config.json"},
+		{corrupt: "generation_config.json", want: "mem/generation_config.json"},
+		{want: "mem/tokenizer.json"}, // `{}` is no tokenizer
+	} {
+		fs := maps.Clone(files)
+		delete(fs, c.drop)
+		if c.corrupt != "" {
+			fs[c.corrupt] = []byte("{not json")
+		}
+		_, err := LoadHFFiles("mem", fs)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("drop %q corrupt %q: got %v, want an error naming %q", c.drop, c.corrupt, err, c.want)
+		}
 	}
 }
