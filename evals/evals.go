@@ -78,11 +78,14 @@ type Record struct {
 	Turns     int `json:"turns,omitempty"`
 	ToolCalls int `json:"tool_calls,omitempty"`
 	// Arbor's usage extras, where the server reports them.
-	KVPeakTokens   *int     `json:"kv_peak_tokens,omitempty"`
-	PrunedTokens   *int     `json:"pruned_tokens,omitempty"`
-	TreeToolCalls  *int     `json:"tree_tool_calls,omitempty"` // usage.tool_calls: run inside the decode
-	AttendedShare  *float64 `json:"attended_share,omitempty"`
-	CompletedAtUTC string   `json:"completed_at,omitempty"`
+	KVPeakTokens  *int     `json:"kv_peak_tokens,omitempty"`
+	PrunedTokens  *int     `json:"pruned_tokens,omitempty"`
+	TreeToolCalls *int     `json:"tree_tool_calls,omitempty"` // usage.tool_calls: run inside the decode
+	AttendedShare *float64 `json:"attended_share,omitempty"`
+	// TreeValid, in tree runs, says whether the response is a whole task tree of TIM's shape
+	// (tree.CheckResponse).
+	TreeValid      *bool  `json:"tree_valid,omitempty"`
+	CompletedAtUTC string `json:"completed_at,omitempty"`
 }
 
 // Key identifies a record within a run.

@@ -94,6 +94,9 @@ type Summary struct {
 	KVPeakTokens      *KVDist  `json:"kv_peak_tokens,omitempty"`
 	PrunedTokensMean  *float64 `json:"pruned_tokens_mean,omitempty"`
 	TreeToolCallsMean *float64 `json:"tree_tool_calls_mean,omitempty"`
+	// TreeValidShare is the share of graded tree-mode samples whose response is a whole task
+	// tree (records without the mark are not counted).
+	TreeValidShare    *float64 `json:"tree_valid_share,omitempty"`
 	AttendedShareMean *float64 `json:"attended_share_mean,omitempty"`
 	ToolCallsMean     *float64 `json:"tool_calls_mean,omitempty"`
 	TurnsMean         *float64 `json:"turns_mean,omitempty"`
@@ -278,7 +281,7 @@ func Summarize(records []evals.Record) Summary {
 	ps := group(records)
 	s := Summary{Problems: len(ps), Samples: len(records), PassAtK: map[int]float64{}, FinishReasons: map[string]int{}}
 
-	var tokens, prompt, latency, kv, pruned, tree, attended, tools, turns []float64
+	var tokens, prompt, latency, kv, pruned, tree, valid, attended, tools, turns []float64
 	kvMax := 0
 	hasSubject, hasLevel := false, false
 	for _, p := range ps {
@@ -313,6 +316,13 @@ func Summarize(records []evals.Record) Summary {
 			}
 			if r.TreeToolCalls != nil {
 				tree = append(tree, float64(*r.TreeToolCalls))
+			}
+			if r.TreeValid != nil {
+				v := 0.0
+				if *r.TreeValid {
+					v = 1
+				}
+				valid = append(valid, v)
 			}
 			if r.AttendedShare != nil {
 				attended = append(attended, *r.AttendedShare)
@@ -350,6 +360,7 @@ func Summarize(records []evals.Record) Summary {
 	}
 	s.PrunedTokensMean = meanPtr(pruned)
 	s.TreeToolCallsMean = meanPtr(tree)
+	s.TreeValidShare = meanPtr(valid)
 	s.AttendedShareMean = meanPtr(attended)
 	if slices.ContainsFunc(tools, func(x float64) bool { return x != 0 }) {
 		s.ToolCallsMean = meanPtr(tools)

@@ -142,9 +142,10 @@ func TestMajorityTies(t *testing.T) {
 func TestBreakdownsAndExtras(t *testing.T) {
 	kv := func(v int) *int { return &v }
 	share := 0.25
+	yes, no := true, false
 	rs := []evals.Record{
-		{Problem: "a", Subject: "Algebra", Level: "1", Correct: true, CompletionTokens: 100, PromptTokens: 10, LatencyMS: 1000, KVPeakTokens: kv(300), FinishReason: "stop", AttendedShare: &share},
-		{Problem: "b", Subject: "Algebra", Level: "2", Correct: false, CompletionTokens: 200, PromptTokens: 20, LatencyMS: 3000, KVPeakTokens: kv(500), FinishReason: "length"},
+		{Problem: "a", Subject: "Algebra", Level: "1", Correct: true, CompletionTokens: 100, PromptTokens: 10, LatencyMS: 1000, KVPeakTokens: kv(300), FinishReason: "stop", AttendedShare: &share, TreeValid: &yes},
+		{Problem: "b", Subject: "Algebra", Level: "2", Correct: false, CompletionTokens: 200, PromptTokens: 20, LatencyMS: 3000, KVPeakTokens: kv(500), FinishReason: "length", TreeValid: &no},
 		{Problem: "c", Subject: "Geometry", Correct: true, CompletionTokens: 300, PromptTokens: 30, LatencyMS: 2000, FinishReason: "stop"},
 	}
 	s := Summarize(rs)
@@ -159,6 +160,9 @@ func TestBreakdownsAndExtras(t *testing.T) {
 	}
 	if s.AttendedShareMean == nil || *s.AttendedShareMean != 0.25 || s.PrunedTokensMean != nil || s.ToolCallsMean != nil || s.TurnsMean != nil {
 		t.Fatalf("extras %+v", s)
+	}
+	if s.TreeValidShare == nil || *s.TreeValidShare != 0.5 { // of the two marked records
+		t.Fatalf("valid trees %v", s.TreeValidShare)
 	}
 	if s.FinishReasons["stop"] != 2 || s.FinishReasons["length"] != 1 {
 		t.Fatalf("finish %v", s.FinishReasons)

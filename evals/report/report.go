@@ -149,6 +149,9 @@ func markdown(w io.Writer, run map[string]any, skipped int, s metrics.Summary, p
 	}
 	opt("pruned tokens (mean)", s.PrunedTokensMean, "%.1f")
 	opt("in-decode tool calls (mean)", s.TreeToolCallsMean, "%.2f")
+	if s.TreeValidShare != nil {
+		row("valid task trees", pct(*s.TreeValidShare))
+	}
 	opt("attended share (mean)", s.AttendedShareMean, "%.3f")
 	opt("harness tool calls (mean)", s.ToolCallsMean, "%.2f")
 	opt("turns (mean)", s.TurnsMean, "%.2f")

@@ -28,6 +28,7 @@ import (
 
 	"github.com/arborlabs/arbor/evals"
 	"github.com/arborlabs/arbor/tools"
+	"github.com/arborlabs/arbor/tree"
 )
 
 // Grader grades one response against the gold answer.
@@ -273,6 +274,11 @@ func sampleOne(ctx context.Context, client *openai.Client, cfg Config, toolParam
 	rec.CompletedAtUTC = time.Now().UTC().Format(time.RFC3339)
 	if rec.Error == "" {
 		rec.Correct, rec.Extracted = cfg.Grade(cfg.Task, rec.Response, rec.Gold)
+		if cfg.Tree {
+			// The shape is checked, not the depth: a request may ask for deeper trees.
+			valid := tree.CheckResponse([]byte(rec.Response), treeCheckDepth) == nil
+			rec.TreeValid = &valid
+		}
 	}
 	return rec
 }
@@ -351,6 +357,9 @@ func retryable(err error, attempt int) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// treeCheckDepth bounds the task levels CheckResponse accepts in the harness's records.
+const treeCheckDepth = 16
 
 // addUsage adds a response's usage, and Arbor's extras, to the record.
 func addUsage(rec *evals.Record, res *openai.ChatCompletion) {
