@@ -51,7 +51,8 @@ type Config struct {
 	MaxTokens   int    // 0: the server's default
 	Seed        *int64 // sample i of every problem is sent seed+i
 	Concurrency int    // requests at once (at least 1)
-	// Tree asks Arbor for task-tree decoding (reasoning_format "tree").
+	// Tree asks Arbor for task-tree decoding (reasoning_format "tree", unless ExtraBody gives
+	// a reasoning_format of its own) and marks the records' tree_valid.
 	Tree bool
 	// Tools are run by the harness itself: the model's tool calls are answered with their
 	// results, up to MaxTurns requests per sample.
@@ -234,7 +235,8 @@ func sampleOne(ctx context.Context, client *openai.Client, cfg Config, toolParam
 	for k, v := range cfg.ExtraBody {
 		extra = append(extra, option.WithJSONSet(k, v))
 	}
-	if cfg.Tree {
+	if _, own := cfg.ExtraBody["reasoning_format"]; cfg.Tree && !own {
+		// An extra body's own reasoning_format (a tree with a pruning buffer, say) is kept.
 		extra = append(extra, option.WithJSONSet("reasoning_format", "tree"))
 	}
 	for turn := 1; ; turn++ {

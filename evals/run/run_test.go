@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -396,6 +397,40 @@ func TestRetryable(t *testing.T) {
 		wait, retry := retryable(c.err, 3)
 		if retry != c.retry || (c.wait > 0 && wait != c.wait) || (retry && c.wait == 0 && (wait <= 0 || wait > 30*time.Second)) {
 			t.Errorf("%v: retry %v after %v", c.err, retry, wait)
+		}
+	}
+}
+
+// TestTreeRequests: a tree run asks for reasoning_format "tree", or keeps the extra body's own
+// reasoning_format object; its records say whether each response is a whole task tree.
+func TestTreeRequests(t *testing.T) {
+	valid := `{"reasoning":[{"thought":"t","tooluse":null,"subtasks":null,"conclusion":"c"}],"answer":"0"}`
+	st := &stub{answers: map[string][]string{"p0": {valid}, "p1": {`{"reasoning":[],"answer":"1"}`}}}
+	srv := httptest.NewServer(st)
+	defer srv.Close()
+	for _, extra := range []map[string]any{nil, {"reasoning_format": map[string]any{"type": "tree", "pruning_buffer": 0}}} {
+		dir := t.TempDir()
+		cfg := config(t, srv.URL, dir, problems(2), 1)
+		cfg.Tree, cfg.ExtraBody = true, extra
+		if _, err := Run(context.Background(), cfg); err != nil {
+			t.Fatal(err)
+		}
+		recs := readRecords(t, dir)
+		if v := recs["p0#0"].TreeValid; v == nil || !*v {
+			t.Errorf("a whole tree: tree_valid %v", v)
+		}
+		if v := recs["p1#0"].TreeValid; v == nil || *v {
+			t.Errorf("an empty reasoning list: tree_valid %v", v)
+		}
+		st.mu.Lock()
+		got := st.bodies[len(st.bodies)-1]["reasoning_format"]
+		st.mu.Unlock()
+		want := any("tree")
+		if extra != nil {
+			want = map[string]any{"type": "tree", "pruning_buffer": 0.0}
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("extra %v: reasoning_format %v, want %v", extra, got, want)
 		}
 	}
 }
