@@ -15,10 +15,11 @@
 // About a fifth of the templates (HeldoutTemplates) and of the names are kept out of training:
 // Options.Split "train" uses only the others, "heldout" only those, and "" or "all" everything.
 // Seeds are split too: training data uses seeds below HeldoutSeed (1,000,000) and evaluation
-// sets seeds from HeldoutSeed up (Options.Check enforces it for the "train" and "heldout"
-// splits), so that held-out problems differ from training ones in seed, template and names.
-// A problem's ID carries its split and seed: "arith-<seed>-<i>" for the whole generator,
-// "arith-train-<seed>-<i>" and "arith-heldout-<seed>-<i>" for the splits.
+// sets seeds from HeldoutSeed up (Options.Check enforces it for the "train", "heldout" and
+// "unseen" splits), so that held-out problems differ from training ones in seed, template and
+// names. "unseen" is the training templates and names at evaluation seeds: problems of the
+// trained kinds that training never drew. A problem's ID carries its split and seed:
+// "arith-<seed>-<i>" for the whole generator, "arith-<split>-<seed>-<i>" for the splits.
 //
 // Generation is deterministic: the same Options give the same problems on every machine
 // (math/rand/v2's PCG, seeded per problem from Seed and the index, so that a shorter Count is a
@@ -47,6 +48,9 @@ const (
 	SplitAll     = "all"
 	SplitTrain   = "train"
 	SplitHeldout = "heldout"
+	// SplitUnseen draws the training templates and names with evaluation seeds: problems of
+	// the kinds the model was trained on that it never saw.
+	SplitUnseen = "unseen"
 )
 
 // Options configures Generate and GenerateWorked.
@@ -70,12 +74,12 @@ func (o Options) Check() error {
 		if o.Seed >= HeldoutSeed {
 			return fmt.Errorf("arith: train split with seed %d: training seeds are below %d", o.Seed, HeldoutSeed)
 		}
-	case SplitHeldout:
+	case SplitHeldout, SplitUnseen:
 		if o.Seed < HeldoutSeed {
-			return fmt.Errorf("arith: heldout split with seed %d: evaluation seeds are %d and up", o.Seed, HeldoutSeed)
+			return fmt.Errorf("arith: %s split with seed %d: evaluation seeds are %d and up", o.Split, o.Seed, HeldoutSeed)
 		}
 	default:
-		return fmt.Errorf("arith: unknown split %q (want %q, %q or %q)", o.Split, SplitAll, SplitTrain, SplitHeldout)
+		return fmt.Errorf("arith: unknown split %q (want %q, %q, %q or %q)", o.Split, SplitAll, SplitTrain, SplitHeldout, SplitUnseen)
 	}
 	return nil
 }
@@ -127,7 +131,7 @@ func GenerateWorked(o Options) []Worked {
 	}
 	tmpls, names := pools(o.Split)
 	prefix := "arith-"
-	if o.Split == SplitTrain || o.Split == SplitHeldout {
+	if o.Split == SplitTrain || o.Split == SplitHeldout || o.Split == SplitUnseen {
 		prefix += o.Split + "-"
 	}
 	out := make([]Worked, 0, max(o.Count, 0))
@@ -165,6 +169,9 @@ func GenerateWorked(o Options) []Worked {
 
 // pools returns the templates and names of a split.
 func pools(split string) ([]template, []person) {
+	if split == SplitUnseen {
+		split = SplitTrain
+	}
 	var ts []template
 	for _, t := range templates {
 		held := slices.Contains(HeldoutTemplates, t.name)

@@ -210,9 +210,21 @@ func TestSplits(t *testing.T) {
 		ok bool
 	}{{Options{Split: SplitTrain, Seed: 5}, true}, {Options{Split: SplitTrain, Seed: HeldoutSeed}, false},
 		{Options{Split: SplitHeldout, Seed: HeldoutSeed}, true}, {Options{Split: SplitHeldout, Seed: 3}, false},
+		{Options{Split: SplitUnseen, Seed: HeldoutSeed}, true}, {Options{Split: SplitUnseen, Seed: 7}, false},
 		{Options{Seed: 3}, true}, {Options{Split: "dev"}, false}} {
 		if err := c.o.Check(); (err == nil) != c.ok {
 			t.Errorf("%+v: Check %v", c.o, err)
+		}
+	}
+	// unseen: the training templates and names, at evaluation seeds, with IDs of their own.
+	for i, w := range GenerateWorked(Options{Count: 300, Seed: HeldoutSeed, Split: SplitUnseen, MaxSteps: 5}) {
+		if slices.Contains(held, w.Problem.Subject) || w.Problem.ID != fmt.Sprintf("arith-unseen-%d-%d", HeldoutSeed, i) {
+			t.Fatalf("unseen problem %s from template %s", w.Problem.ID, w.Problem.Subject)
+		}
+		for _, n := range names.FindAllString(w.Problem.Question, -1) {
+			if heldName[n] {
+				t.Fatalf("unseen problem names held-out %s: %s", n, w.Problem.Question)
+			}
 		}
 	}
 }
