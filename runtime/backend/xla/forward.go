@@ -566,7 +566,7 @@ func (x *Model) segmentGraph(seg segment) buildFunc {
 		var probs *graph.Node
 		for i := seg.from; i < seg.to; i++ {
 			l := &x.layers[i]
-			q, k, v := x.attnInputs(act, w, l, cos, sin)
+			q, k, v := attnInputs(cfg, act, w, l, cos, sin)
 			kc, vc := cache[2*(i-seg.from)], cache[2*(i-seg.from)+1]
 			kStored, kRead := x.toCache(graph.Reshape(k, T, nkv*hd))
 			vStored, vRead := x.toCache(graph.Reshape(v, T, nkv*hd))
@@ -588,7 +588,7 @@ func (x *Model) segmentGraph(seg segment) buildFunc {
 				probs = graph.Reshape(graph.Gather(best, probeIdx), seg.probe, S+T)
 			}
 			att := graph.Einsum("kgts,skd->tkgd", pr, vals)
-			act = x.layerOutput(act, att, w, l)
+			act = layerOutput(cfg, act, att, w, l)
 		}
 		if seg.last {
 			Np := logitIdx.Shape().Dimensions[0]

@@ -293,10 +293,19 @@ func linear(in, weight *graph.Node) *graph.Node { return graph.Einsum("ti,oi->to
 
 // rope rotates v [T, heads, head_dim] (rotate-half layout) by the angles whose cos and sin
 // are given as [T, 1, head_dim/2].
+//
+// The halves are taken by a Gather, not a Slice: LossGraph differentiates through rope, and
+// gomlx's gradient of a Slice is a Pad, an op its pure-Go backend lacks (v0.26.0), while that
+// of a Gather is a ScatterSum, which it has. Both only move values, so the forward pass is
+// the same.
 func rope(v, cos, sin *graph.Node) *graph.Node {
-	hd := v.Shape().Dimensions[2]
-	lo := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, hd/2))
-	hi := graph.Slice(v, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(hd/2, hd))
+	d := v.Shape().Dimensions
+	T, heads, half := d[0], d[1], d[2]/2
+	halves := graph.TransposeAllAxes(graph.Reshape(v, T, heads, 2, half), 2, 0, 1, 3) // [2, T, heads, half]
+	pick := func(i int32) *graph.Node {
+		return graph.Reshape(graph.Gather(halves, graph.Const(v.Graph(), []int32{i})), T, heads, half)
+	}
+	lo, hi := pick(0), pick(1)
 	return graph.Concatenate([]*graph.Node{
 		graph.Sub(graph.Mul(lo, cos), graph.Mul(hi, sin)),
 		graph.Add(graph.Mul(lo, sin), graph.Mul(hi, cos)),
@@ -305,9 +314,9 @@ func rope(v, cos, sin *graph.Node) *graph.Node {
 
 // attnInputs is a decoder block's start: the attention norm, the Q/K/V projections (with
 // Qwen2's biases), Qwen3's per-head Q/K norms and RoPE. act is [T, hidden]; it returns
-// q [T, heads, hd], k and v [T, kv heads, hd].
-func (x *Model) attnInputs(act *graph.Node, w []*graph.Node, l *layerIdx, cos, sin *graph.Node) (q, k, v *graph.Node) {
-	cfg := &x.cfg
+// q [T, heads, hd], k and v [T, kv heads, hd]. It takes the config rather than a Model so
+// that the training loss graph (LossGraph) runs the very same layers.
+func attnInputs(cfg *model.Config, act *graph.Node, w []*graph.Node, l *layerIdx, cos, sin *graph.Node) (q, k, v *graph.Node) {
 	T, hd, eps := act.Shape().Dimensions[0], cfg.HeadDim, float64(cfg.RMSNormEps)
 	xn := rmsNorm(act, w[l.attnNorm], eps)
 	q, k, v = linear(xn, w[l.q]), linear(xn, w[l.k]), linear(xn, w[l.v])
@@ -328,9 +337,9 @@ func (x *Model) attnInputs(act *graph.Node, w []*graph.Node, l *layerIdx, cos, s
 
 // layerOutput is a decoder block's end: the output projection of the attention att
 // [T, kv heads, group, hd] added to the residual act, then the SwiGLU MLP.
-func (x *Model) layerOutput(act, att *graph.Node, w []*graph.Node, l *layerIdx) *graph.Node {
-	T, eps := act.Shape().Dimensions[0], float64(x.cfg.RMSNormEps)
-	act = graph.Add(act, linear(graph.Reshape(att, T, x.cfg.NumHeads*x.cfg.HeadDim), w[l.o]))
+func layerOutput(cfg *model.Config, act, att *graph.Node, w []*graph.Node, l *layerIdx) *graph.Node {
+	T, eps := act.Shape().Dimensions[0], float64(cfg.RMSNormEps)
+	act = graph.Add(act, linear(graph.Reshape(att, T, cfg.NumHeads*cfg.HeadDim), w[l.o]))
 	xn := rmsNorm(act, w[l.ffnNorm], eps)
 	gate, up := linear(xn, w[l.gate]), linear(xn, w[l.up])
 	return graph.Add(act, linear(graph.Mul(graph.Mul(gate, graph.Sigmoid(gate)), up), w[l.down]))
