@@ -30,7 +30,7 @@ import (
 
 // The demo model is built once per test binary (random weights take a second or so); each
 // test gets its own backend (KV memory) and engine over the shared, read-only weights.
-var demoModel = sync.OnceValues(demo.Load)
+var demoModel = sync.OnceValues(demo.Random)
 
 // demoTokenizer is the demo's (Qwen3's) tokenizer, built once (about a second).
 var demoTokenizer = sync.OnceValues(demo.Tokenizer)

@@ -72,7 +72,7 @@ type Model struct {
 	Name string
 	// Path is where it was loaded from ("" for the demo).
 	Path string
-	// Demo marks the built-in demo model (random weights): /v1/models says so.
+	// Demo marks the built-in demo model (a small model trained on arithmetic only): /v1/models says so.
 	Demo bool
 	// ChatTemplate overrides the tokenizer's chat template when not empty.
 	ChatTemplate string
@@ -290,8 +290,9 @@ func (s *Server) models(c echo.Context) error {
 		MaxModelLen: st.gen.MaxContext(), Root: st.model.Path}
 	if st.model.Demo {
 		card.Demo = true
-		card.Description = "Arbor's built-in demo model: a tiny shape with random weights and the Qwen3 " +
-			"tokenizer. Its output is noise; serve a real model with --model."
+		card.Description = "Arbor's built-in demo model: 3.4M parameters trained by Arbor to solve arithmetic " +
+			"word problems with a calculator (task trees or tool calls); it knows nothing else. Serve a real " +
+			"model with --model."
 	}
 	return c.JSON(http.StatusOK, map[string]any{"object": "list", "data": []modelCard{card}})
 }

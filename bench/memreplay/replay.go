@@ -566,7 +566,7 @@ func startServer(ctxLen int) (base string, stop func(), err error) {
 		return "", nil, err
 	}
 	closers = append(closers, mgr.Close)
-	m, err := demo.Load()
+	m, err := demo.Random()
 	if err != nil {
 		return "", nil, err
 	}

@@ -86,8 +86,9 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 	fields := fs.String("fields", "", "map a file's own field names: question=COL,answer=COL,id=COL,solution=COL,"+
 		"subject=COL,level=COL,incorrect=COL1|COL2|COL3")
 	count := fs.Int("count", 100, "arith: how many problems to generate")
-	split := fs.String("split", "all", "arith: the templates and names to draw from: all, train, or heldout (those "+
-		"kept out of the demo model's training; seeds from 1,000,000 up)")
+	split := fs.String("split", "all", "arith: the templates and names to draw from: all, train, heldout (those "+
+		"kept out of the demo model's training; seeds from 1,000,000 up) or unseen (the training ones, with "+
+		"seeds from 1,000,000 up)")
 	baseURL := fs.String("base-url", "", "an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 "+
 		"(default: start Arbor in this process on --model)")
 	model := fs.String("model", "", "with --base-url: the model name to send; without: the model file or "+
@@ -100,7 +101,7 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", -1, "sampling seed (sample i gets SEED+i); arith: also the generator's seed (default 1)")
 	concurrency := fs.Int("concurrency", 4, "requests at once")
 	limit := fs.Int("limit", 0, "the first N problems only (0: all)")
-	tree := fs.Bool("tree", false, "ask Arbor for task-tree decoding (reasoning_format \"tree\")")
+	tree := fs.Bool("tree", false, "ask Arbor for task-tree decoding (reasoning_format \"tree\", or the object --extra-body gives, e.g. with a pruning_buffer) and check each tree's shape")
 	toolList := fs.String("tools", "", "tools the harness runs for the model's tool calls: calculator")
 	maxTurns := fs.Int("max-turns", 8, "requests per sample at most in the tool loop")
 	extraBody := fs.String("extra-body", "", "a JSON object whose fields are added to every request body")
@@ -128,7 +129,7 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 	dataName := *dataPath
 	if *task == evals.TaskArith && *dataPath == "" {
 		s := uint64(1)
-		if *split == "heldout" {
+		if *split == arith.SplitHeldout || *split == arith.SplitUnseen {
 			s = arith.HeldoutSeed
 		}
 		if *seed >= 0 {
@@ -205,7 +206,9 @@ func cmdEvalRun(args []string, stdout, stderr io.Writer) error {
 		sctx, cancel := context.WithCancel(context.Background())
 		addrs := make(chan string, 1)
 		done := make(chan error, 1)
-		serveArgs := []string{"--addr", "127.0.0.1:0", "--memory", "off", "--ctx", strconv.Itoa(*ctxLen)}
+		// --tree=false: the run's own requests say whether they are trees (the demo model's
+		// server would otherwise decode every request as one).
+		serveArgs := []string{"--addr", "127.0.0.1:0", "--memory", "off", "--tree=false", "--ctx", strconv.Itoa(*ctxLen)}
 		if *model != "" {
 			serveArgs = append(serveArgs, "--model", *model)
 		}

@@ -24,7 +24,8 @@ Usage:
   arbor eval run|grade|rescore|report|compare ...                            reasoning benchmarks against any endpoint
   arbor train demo --out DIR [flags]                                         train the demo model (CPU)
 
-Without --model, arbor uses its built-in demo model (random weights, a real tokenizer).
+Without --model, arbor uses its built-in demo model: a small model it trained to solve arithmetic
+word problems with a calculator (arbor serve answers in task trees with it by default).
 Run "arbor COMMAND -h" for a command's flags.
 `
 
@@ -97,4 +98,11 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
 	return nil
+}
+
+// flagGiven reports whether the command line set the flag name (a default left alone is not).
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }

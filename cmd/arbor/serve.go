@@ -67,7 +67,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	specialsInContent := fs.Bool("special-tokens-in-content", false, "read special-token text in chat messages "+
 		"(<|im_end|> and the like) as control tokens, like the chat template's markup; by default it is plain text")
 	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM "+
-		"models); a request may still ask for reasoning_format \"text\"")
+		"models; on by default for the built-in demo model); a request may still ask for reasoning_format \"text\"")
 	var toolHosts stringList
 	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may "+
 		"reach; repeatable. None: such tools are refused")
@@ -94,7 +94,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		"~/.local/share/arbor); one server at a time may hold it")
 	summarizer := fs.String("memory-summarizer", "auto", "who keeps sessions' running summaries: model (the "+
 		"served model, as a background request), extractive (model-free: the sentences with the most specific "+
-		"content), or auto (extractive with the demo model, whose text is noise; model otherwise)")
+		"content), or auto (extractive with the demo model, which can only do arithmetic; model otherwise)")
 	memBudget := fs.Int("memory-budget", server.DefaultMemoryBudget, "the most prompt tokens a session request "+
 		"is given (system, summary, retrieved messages, last turns, new message); never above the context "+
 		"less max_tokens")
@@ -104,6 +104,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	}
 	if err := long.check(); err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	// The built-in demo model was trained to answer in task trees with the calculator: tree
+	// mode is its default unless the command line says otherwise.
+	if *modelPath == "" && !flagGiven(fs, "tree") {
+		*treeDefault = true
 	}
 	var embedder embed.Embedder
 	var modelEmbedder *server.ModelEmbedder
@@ -276,8 +281,7 @@ func loadEngine(log *slog.Logger, srv *server.Server, path, name, template, back
 	start := time.Now()
 	demoModel := path == ""
 	if demoModel {
-		log.Warn("no --model given: serving the built-in demo model (tiny shape, random weights, Qwen3 " +
-			"tokenizer); its text is noise")
+		log.Info("no --model given: serving the built-in demo model (" + demoDescription + ")")
 	}
 	m, err := loadModel(path, io.Discard)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arborlabs/arbor/runtime/model/demo"
 	"github.com/arborlabs/arbor/runtime/sparse"
 )
 
@@ -82,7 +83,11 @@ func TestServeAccessFlags(t *testing.T) {
 // model's stops serve once the model is loaded, with an error naming the flag.
 func TestServeSparseConfigCheckedAgainstModel(t *testing.T) {
 	wrong := filepath.Join(t.TempDir(), "wrong.json")
-	b, _ := json.Marshal(sparse.DefaultConfig(4)) // the demo model has 2 layers
+	m, err := demo.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(sparse.DefaultConfig(m.Config.NumLayers + 2))
 	if err := os.WriteFile(wrong, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +99,7 @@ func TestServeSparseConfigCheckedAgainstModel(t *testing.T) {
 	select {
 	case err := <-done:
 		if err == nil || !strings.Contains(err.Error(), "--sparse-config") {
-			t.Fatalf("serve with a 4-layer sparse config on a 2-layer model: %v", err)
+			t.Fatalf("serve with a sparse config for another depth: %v", err)
 		}
 	case <-time.After(60 * time.Second):
 		t.Fatal("serve did not stop")

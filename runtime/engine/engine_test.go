@@ -19,7 +19,7 @@ import (
 )
 
 // loadDemo builds the demo model once for all tests (about a second).
-var loadDemo = sync.OnceValues(demo.Load)
+var loadDemo = sync.OnceValues(demo.Random)
 
 func newEngine(t *testing.T, ctxTokens int) (*Engine, *model.Model) {
 	t.Helper()

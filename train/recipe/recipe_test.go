@@ -1,14 +1,20 @@
 package recipe
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/model"
+	"github.com/arborlabs/arbor/runtime/model/demo"
 )
 
 // TestDemoSmoke trains a tiny shape for a few steps: the loss falls, a run resumes from its
@@ -50,5 +56,94 @@ func TestDemoSmoke(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(out, "loss.svg")); err != nil || !strings.Contains(string(b), "<svg") {
 		t.Fatalf("loss.svg: %v", err)
+	}
+	// The shipped form: the same model in f16, loaded from memory as the binary loads it.
+	files := map[string][]byte{}
+	for _, name := range demo.ShippedFiles {
+		b, err := os.ReadFile(filepath.Join(out, "ship", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if base, ok := strings.CutSuffix(name, ".gz"); ok {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+			name = base
+		}
+		files[name] = b
+	}
+	shipped, err := model.LoadHFFiles("ship", files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(shipped.Config, m.Config) || shipped.Tokenizer.ChatTemplate() != m.Tokenizer.ChatTemplate() {
+		t.Fatalf("shipped config %+v, want %+v", shipped.Config, m.Config)
+	}
+	want, err := model.ConvertWeights(&m.Config, &m.Weights, model.F16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, wq := shipped.Weights.Layers[0].Q, want.Layers[0].Q
+	if q.DType != model.F16 || !bytes.Equal(q.Data, wq.Data) {
+		t.Fatalf("shipped weights are not the model's in f16 (%v)", q.DType)
+	}
+}
+
+// TestTemplate: the demo's template declares tools by name, writes calls and results in the
+// Hermes syntax Arbor's parsers read, and has no thinking block.
+func TestTemplate(t *testing.T) {
+	tmpl, err := chat.Compile(Template())
+	if err != nil {
+		t.Fatal(err)
+	}
+	calc := chat.Tool{Type: "function", Function: chat.FunctionDef{Name: "calculator"}}
+	off := false
+	got, err := tmpl.Render(chat.Input{Messages: []chat.Message{
+		{Role: "user", Content: "2+3?"},
+		{Role: "assistant", ToolCalls: []chat.ToolCall{{ID: "c", Type: "function",
+			Function: chat.FunctionCall{Name: "calculator", Arguments: `{"expression":"2+3"}`}}}},
+		{Role: "tool", ToolCallID: "c", Content: `{"result":"5"}`},
+	}, Tools: []chat.Tool{calc}, AddGenerationPrompt: true, EnableThinking: &off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<|im_start|>system\nTools: calculator<|im_end|>\n<|im_start|>user\n2+3?<|im_end|>\n" +
+		"<|im_start|>assistant\n<tool_call>\n{\"name\": \"calculator\", \"arguments\": {\"expression\": \"2+3\"}}\n</tool_call><|im_end|>\n" +
+		"<|im_start|>user\n<tool_response>\n{\"result\":\"5\"}\n</tool_response><|im_end|>\n<|im_start|>assistant\n"
+	if got != want {
+		t.Fatalf("render\n%q\nwant\n%q", got, want)
+	}
+	if f := parsers.DetectToolFormat(Template()); f != parsers.ToolFormatHermes {
+		t.Fatalf("tool format %v", f)
+	}
+	if parsers.DetectReasoning(Template()) {
+		t.Fatal("the template has a thinking block")
+	}
+}
+
+// TestDemoDeterministic: the same options retrain the same model, byte for byte (the data,
+// the tokenizer, the initial weights and every step follow from the seed; the kernels'
+// reductions have a fixed order whatever the goroutines' timing).
+func TestDemoDeterministic(t *testing.T) {
+	var shipped [2][]byte
+	for i := range shipped {
+		out := t.TempDir()
+		o := Options{Out: out, Problems: 40, Vocab: 350, Layers: 1, Hidden: 32, Heads: 2, FFN: 64, SeqLen: 256,
+			Batch: 4, Steps: 6, LR: 1e-2, Warmup: 2, CheckpointEvery: 100, Progress: io.Discard}
+		if err := Demo(context.Background(), o); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(out, "ship", "model.safetensors.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shipped[i] = b
+	}
+	if !bytes.Equal(shipped[0], shipped[1]) {
+		t.Fatal("two runs with the same options shipped different weights")
 	}
 }

@@ -1,14 +1,23 @@
-// Package demo is Arbor's built-in demo model: the tiny shape with random weights and the real
-// Qwen3 tokenizer, so that a fresh machine can run every command with no download. Its output
-// is noise; it exists to show the machinery working, and says so wherever it is used.
+// Package demo holds Arbor's built-in models, so that a fresh machine can run every command
+// with no download:
+//
+//   - Load: the demo model, trained by Arbor itself (arbor train demo; the recipe is package
+//     train/recipe): a 3.4M-parameter Qwen3-shaped decoder (4 layers, width 256) with its own
+//     1,024-token BPE tokenizer, which solves multi-step arithmetic word problems as task trees
+//     with an in-decode calculator, or with OpenAI tool calls, and answers anything else with
+//     a sentence saying what it can do. Its weights are embedded in f16, gzipped.
+//   - Random: the tiny shape with random weights and the real Qwen3 tokenizer, whose text is
+//     noise: tests and benchmarks use it for Qwen3's tokenizer and chat template at a shape
+//     that costs nothing.
 package demo
 
 import (
 	"bytes"
 	"compress/gzip"
-	_ "embed"
+	"embed"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"github.com/arborlabs/arbor/runtime/model"
@@ -23,7 +32,7 @@ var (
 	tokenizerConfig []byte
 )
 
-// Shape and Seed fix the demo's weights: every run of every binary gets the same model.
+// Shape and Seed fix Random's weights: every run of every binary gets the same model.
 const (
 	Shape = "tiny"
 	Seed  = 20260101
@@ -37,7 +46,8 @@ var unzip = sync.OnceValues(func() ([]byte, error) {
 	return io.ReadAll(r)
 })
 
-// TokenizerFiles returns the contents of the demo's tokenizer.json and tokenizer_config.json.
+// TokenizerFiles returns the contents of Random's tokenizer.json and tokenizer_config.json
+// (Qwen3's).
 func TokenizerFiles() (tokenizerJSON, config []byte) {
 	b, err := unzip()
 	if err != nil {
@@ -47,14 +57,14 @@ func TokenizerFiles() (tokenizerJSON, config []byte) {
 	return b, tokenizerConfig
 }
 
-// Tokenizer returns the demo's tokenizer (Qwen3's).
+// Tokenizer returns Random's tokenizer (Qwen3's).
 func Tokenizer() (*tokenizer.Tokenizer, error) {
 	tj, tc := TokenizerFiles()
 	return tokenizer.FromBytes(tj, tc)
 }
 
-// Load builds the demo model in memory (a fraction of a second).
-func Load() (*model.Model, error) {
+// Random builds the random tiny model in memory (a fraction of a second).
+func Random() (*model.Model, error) {
 	tok, err := Tokenizer()
 	if err != nil {
 		return nil, fmt.Errorf("demo model: %w", err)
@@ -69,4 +79,52 @@ func Load() (*model.Model, error) {
 		return nil, fmt.Errorf("demo model: %w", err)
 	}
 	return &model.Model{Config: cfg, Weights: *w, Tokenizer: tok}, nil
+}
+
+// The trained demo model's files (see Load), as `arbor train demo` writes them in DIR/ship.
+//
+//go:embed trained
+var trained embed.FS
+
+// TrainedDir is the embedded directory's path in the source tree, relative to this package.
+const TrainedDir = "trained"
+
+// ShippedFiles are the files of the embedded model: model.safetensors is stored gzipped.
+var ShippedFiles = []string{"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
+	"model.safetensors.gz"}
+
+var trainedFiles = sync.OnceValues(func() (map[string][]byte, error) {
+	files := map[string][]byte{}
+	for _, name := range ShippedFiles {
+		b, err := trained.ReadFile(TrainedDir + "/" + name)
+		if err != nil {
+			return nil, fmt.Errorf("demo model: %w", err)
+		}
+		if base, ok := strings.CutSuffix(name, ".gz"); ok {
+			r, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				return nil, fmt.Errorf("demo model: %s: %w", name, err)
+			}
+			if b, err = io.ReadAll(r); err != nil {
+				return nil, fmt.Errorf("demo model: %s: %w", name, err)
+			}
+			name = base
+		}
+		files[name] = b
+	}
+	return files, nil
+})
+
+// Load returns the trained demo model (see the package doc); the unzipped weights are kept for
+// the life of the process, so later calls cost only the tokenizer's construction.
+func Load() (*model.Model, error) {
+	files, err := trainedFiles()
+	if err != nil {
+		return nil, err
+	}
+	m, err := model.LoadHFFiles("built-in demo model", files)
+	if err != nil {
+		return nil, fmt.Errorf("demo model: %w", err)
+	}
+	return m, nil
 }
