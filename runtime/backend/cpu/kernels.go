@@ -27,6 +27,9 @@ func dot(a, b []float32) float32 {
 	if hasAVX2 && n > 0 {
 		return dotF32AVX2(&a[0], &b[0], n)
 	}
+	if hasNEON && n > 0 {
+		return dotF32NEON(&a[0], &b[0], n)
+	}
 	return dotGeneric(a, b)
 }
 
@@ -63,6 +66,10 @@ func dot4F32(w []float32, stride int, x []float32, out *[4]float32) {
 		dot4F32AVX2(&w[0], 4*stride, &x[0], c, &out[0])
 		return
 	}
+	if hasNEON && c > 0 && c%8 == 0 {
+		dot4F32NEON(&w[0], 4*stride, &x[0], c, &out[0])
+		return
+	}
 	for i := range out {
 		out[i] = dot(w[i*stride:i*stride+c], x)
 	}
@@ -73,6 +80,10 @@ func dot4F16(w []uint16, stride int, x []float32, out *[4]float32) {
 	w = w[:3*stride+c]
 	if hasAVX2 && c > 0 && c%8 == 0 {
 		dot4F16AVX2(&w[0], 2*stride, &x[0], c, &out[0])
+		return
+	}
+	if hasNEON && c > 0 && c%8 == 0 {
+		dot4F16NEON(&w[0], 2*stride, &x[0], c, &out[0])
 		return
 	}
 	for i := range out {
@@ -459,4 +470,20 @@ func prefetchF32(s []float32) {
 	if hasAVX2 && len(s) > 0 {
 		prefetchAVX2((*byte)(unsafe.Pointer(&s[0])), 4*len(s))
 	}
+}
+
+// KernelSet names the kernels this process runs: "avx2+fma+f16c" (the amd64 assembly),
+// "neon+dotprod" or "neon" (the arm64 assembly, its q8_0 products with or without SDOT), or
+// "portable" (plain Go: another architecture, a CPU without the features, or -tags purego).
+// Kernels that have no assembly for the set run the portable code within it.
+func KernelSet() string {
+	switch {
+	case hasAVX2:
+		return "avx2+fma+f16c"
+	case hasNEON && hasSDOT:
+		return "neon+dotprod"
+	case hasNEON:
+		return "neon"
+	}
+	return "portable"
 }

@@ -172,6 +172,9 @@ func dotF16(w []uint16, x []float32) float32 {
 	if hasAVX2 && n > 0 {
 		return dotF16AVX2(&w[0], &x[0], n)
 	}
+	if hasNEON && n > 0 {
+		return dotF16NEON(&w[0], &x[0], n)
+	}
 	return dotF16Generic(w, x)
 }
 

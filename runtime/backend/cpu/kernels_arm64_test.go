@@ -1,0 +1,133 @@
+//go:build arm64 && !purego
+
+package cpu
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/arborlabs/arbor/runtime/model"
+)
+
+// The NEON kernels against the portable ones. The shared tests (TestDotKernels,
+// TestDot4Kernels, TestQ8Kernels, ...) run the NEON kernels too, since needFast and portable
+// know hasNEON; these add what is particular to arm64: both q8_0 paths (SDOT and the widening
+// multiply), and exact integer sums.
+
+func TestNEONDetected(t *testing.T) {
+	if !hasNEON {
+		t.Fatal("no ASIMD/FP reported on arm64: every arm64 CPU has them")
+	}
+	t.Logf("dot-product extension (SDOT): %v; kernels %q", hasSDOT, KernelSet())
+}
+
+// withSDOT runs f with the q8_0 kernels on the SDOT path (on), or on the widening-multiply
+// path; it skips where the CPU lacks SDOT and on is asked for.
+func withSDOT(t *testing.T, on bool, f func()) {
+	t.Helper()
+	saved := hasSDOT
+	if on && !saved {
+		t.Skip("no dot-product extension here")
+	}
+	hasSDOT = on
+	defer func() { hasSDOT = saved }()
+	f()
+}
+
+// TestQ8KernelsNoSDOT runs the shared q8_0 kernel test on the widening-multiply path.
+func TestQ8KernelsNoSDOT(t *testing.T) {
+	withSDOT(t, false, func() { TestQ8Kernels(t) })
+}
+
+// TestQ8NEONExact checks both NEON q8_0 paths against the portable kernel: with unit scales
+// every output is an integer sum held exactly in float32, so they must agree exactly (extreme
+// quants included: -128 weights, ±127 activations); with real scales they must agree bit for
+// bit as well, since both scale each block the same way (weight x token scale, then one fused
+// multiply-add, which Go's compiler also emits for the portable acc += sum * scale on arm64).
+func TestQ8NEONExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	const rows = 8
+	for _, nb := range []int{1, 2, 5, 16} {
+		c := nb * model.Q8Block
+		for _, unit := range []bool{true, false} {
+			src := make([]byte, 0, rows*nb*model.Q8BlockBytes)
+			for i := 0; i < rows; i++ {
+				row := randQ8Row(r, nb)
+				if unit {
+					for b := 0; b < nb; b++ {
+						row[b*model.Q8BlockBytes], row[b*model.Q8BlockBytes+1] = 0x00, 0x3c // f16 1.0
+					}
+				}
+				if i == 3 {
+					for j := 2; j < len(row); j += model.Q8BlockBytes {
+						for k := 0; k < model.Q8Block; k++ {
+							row[j+k] = 0x80 // -128 everywhere
+						}
+					}
+				}
+				src = append(src, row...)
+			}
+			qg := newQ8Groups(src, rows, c)
+			qa := q8Acts{q: make([]int16, 8*c), d: make([]float32, 8*nb)}
+			for i := range qa.q {
+				qa.q[i] = int16(r.IntN(255) - 127)
+			}
+			for i := 0; i+1 < 8*c; i += 7 {
+				qa.q[i] = 127
+				qa.q[i+1] = -127
+			}
+			for i := range qa.d {
+				qa.d[i] = 1
+				if !unit {
+					qa.d[i] = float32(r.Float64()*0.05 + 1e-3)
+				}
+			}
+			w, s := qg.quants(0, 0, nb), qg.scales(0, 0, nb)
+			for _, T := range []int{1, 4, 8} {
+				for _, add := range []bool{false, true} {
+					want := make([]float32, 8*9)
+					for i := range want {
+						want[i] = float32(i%3) - 1
+					}
+					got := map[string][]float32{}
+					for _, sdot := range []bool{true, false} {
+						name := map[bool]string{true: "SDOT", false: "SMULL"}[sdot]
+						if sdot && !hasSDOT {
+							continue
+						}
+						o := append([]float32(nil), want...)
+						withSDOT(t, sdot, func() { q8Group(w, s, qa.q, c, qa.d, nb, nb, T, o, 9, add) })
+						got[name] = o
+					}
+					q8GroupGeneric(w, s, qa.q, c, qa.d, nb, nb, T, want, 9, add)
+					for name, o := range got {
+						for i := range want {
+							if math.Float32bits(o[i]) != math.Float32bits(want[i]) {
+								t.Errorf("%s nb=%d unit=%v T=%d add=%v out[%d]: %v, portable %v", name, nb, unit, T, add, i, o[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDotNEONvsPortable: the float dot kernels against the portable ones within the shared
+// tests' bound (they add in different orders), over lengths around every loop's step.
+func TestDotNEONvsPortable(t *testing.T) {
+	r := rand.New(rand.NewPCG(8, 8))
+	for n := 1; n <= 70; n++ {
+		a, b := randVec(r, n), randVec(r, n)
+		h := make([]uint16, n)
+		for i, v := range a {
+			h[i] = model.F32ToF16(v)
+		}
+		var want, wantH float32
+		portable(func() { want, wantH = dot(a, b), dotF16(h, b) })
+		checkClose(t, fmt.Sprintf("dot n=%d", n), dot(a, b), float64(want), absDot(a, b))
+		checkClose(t, fmt.Sprintf("dotF16 n=%d", n), dotF16(h, b), float64(wantH), absDot(a, b)+1)
+	}
+}

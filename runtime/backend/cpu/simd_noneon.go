@@ -1,0 +1,23 @@
+//go:build !arm64 || purego
+
+package cpu
+
+// Without the arm64 assembly there are no NEON kernels; these stubs are never called (hasNEON
+// is false) and exist so that the dispatching code compiles everywhere. The flags are
+// variables, as hasAVX2 is, so that the tests can switch every fast path off the same way.
+
+var (
+	hasNEON = false
+	hasSDOT = false
+)
+
+func dotF32NEON(a, b *float32, n int) float32                             { panic("unreachable") }
+func dotF16NEON(w *uint16, x *float32, n int) float32                     { panic("unreachable") }
+func dot4F32NEON(w *float32, stride int, x *float32, n int, out *float32) { panic("unreachable") }
+func dot4F16NEON(w *uint16, stride int, x *float32, n int, out *float32)  { panic("unreachable") }
+func q8g1NEON(w, s *byte, xq *int16, xd *float32, nb int, out *float32, add int) {
+	panic("unreachable")
+}
+func q8g4NEON(w, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int) {
+	panic("unreachable")
+}
