@@ -98,6 +98,10 @@ func dot4BF16(w []uint16, stride int, x []float32, out *[4]float32) {
 		dot4BF16AVX2(&w[0], 2*stride, &x[0], c, &out[0])
 		return
 	}
+	if hasNEON && c > 0 && c%8 == 0 {
+		dot4BF16NEON(&w[0], 2*stride, &x[0], c, &out[0])
+		return
+	}
 	for i := range out {
 		out[i] = dotBF16(w[i*stride:i*stride+c], x)
 	}
@@ -138,6 +142,10 @@ func axpy(a float32, x, y []float32) {
 	y = y[:len(x)]
 	if hasAVX2 && len(x) > 0 {
 		axpyAVX2(a, &x[0], &y[0], len(x))
+		return
+	}
+	if hasNEON && len(x) > 0 {
+		axpyNEON(a, &x[0], &y[0], len(x))
 		return
 	}
 	axpyGeneric(a, x, y)
@@ -193,6 +201,10 @@ func softmaxInPlace(s []float32) {
 		if i = len(s) &^ 7; i > 0 {
 			m = maxAVX2(&s[0], i)
 		}
+	} else if hasNEON {
+		if i = len(s) &^ 7; i > 0 {
+			m = maxNEON(&s[0], i)
+		}
 	}
 	for _, v := range s[i:] {
 		if v > m {
@@ -216,6 +228,10 @@ func softmaxInPlace(s []float32) {
 	if hasAVX2 {
 		if i = len(s) &^ 7; i > 0 {
 			scaleAVX2(&s[0], i, inv)
+		}
+	} else if hasNEON {
+		if i = len(s) &^ 7; i > 0 {
+			scaleNEON(&s[0], i, inv)
 		}
 	}
 	for ; i < len(s); i++ {
@@ -434,6 +450,10 @@ func fromF16(dst []float32, src []uint16) {
 	dst = dst[:n]
 	if hasAVX2 && n > 0 {
 		cvtF16AVX2(&dst[0], &src[0], n)
+		return
+	}
+	if hasNEON && n > 0 {
+		cvtF16NEON(&dst[0], &src[0], n)
 		return
 	}
 	tab := (*[1 << 16]float32)(f16Table)

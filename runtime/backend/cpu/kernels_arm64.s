@@ -112,6 +112,61 @@ done:
 	FMOVS F0, ret+24(FP)
 	RET
 
+// func dotBF16NEON(w *uint16, x *float32, n int) float32
+TEXT ·dotBF16NEON(SB), NOSPLIT, $0-28
+	MOVD w+0(FP), R0
+	MOVD x+8(FP), R1
+	MOVD n+16(FP), R2
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	LSR $4, R2, R3
+	CBZ R3, four
+loop16:
+	VLD1.P 32(R0), [V4.H8, V5.H8]
+	WORD $0x2e613886 // shll v6.4s, v4.4h, #16
+	WORD $0x6e613887 // shll2 v7.4s, v4.8h, #16
+	WORD $0x2e6138a8 // shll v8.4s, v5.4h, #16
+	WORD $0x6e6138a9 // shll2 v9.4s, v5.8h, #16
+	VLD1.P 64(R1), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VFMLA V16.S4, V6.S4, V0.S4
+	VFMLA V17.S4, V7.S4, V1.S4
+	VFMLA V18.S4, V8.S4, V2.S4
+	VFMLA V19.S4, V9.S4, V3.S4
+	SUBS $1, R3
+	BNE loop16 // loop: 12 instructions per 16 products, 24.00 per 32
+four:
+	AND $15, R2, R2
+	LSR $2, R2, R3
+	CBZ R3, reduce
+loop4:
+	VLD1.P 8(R0), [V4.H4]
+	WORD $0x2e613886 // shll v6.4s, v4.4h, #16
+	VLD1.P 16(R1), [V16.S4]
+	VFMLA V16.S4, V6.S4, V0.S4
+	SUBS $1, R3
+	BNE loop4
+reduce:
+	WORD $0x4e21d400 // fadd v0.4s, v0.4s, v1.4s
+	WORD $0x4e23d442 // fadd v2.4s, v2.4s, v3.4s
+	WORD $0x4e22d400 // fadd v0.4s, v0.4s, v2.4s
+	WORD $0x6e20d400 // faddp v0.4s, v0.4s, v0.4s
+	WORD $0x7e30d800 // faddp s0, v0.2s
+	AND $3, R2, R2
+	CBZ R2, done
+tail:
+	MOVHU.P 2(R0), R4
+	LSL $16, R4, R4
+	FMOVS R4, F4
+	FMOVS.P 4(R1), F5
+	WORD $0x1f050080 // fmadd s0, s4, s5, s0
+	SUBS $1, R2
+	BNE tail
+done:
+	FMOVS F0, ret+24(FP)
+	RET
+
 // func dot4F32NEON(w *float32, stride int, x *float32, n int, out *float32)
 TEXT ·dot4F32NEON(SB), NOSPLIT, $0-40
 	MOVD w+0(FP), R0
@@ -320,6 +375,244 @@ reduce:
 	WORD $0x6e3cd79c // faddp v28.4s, v28.4s, v28.4s
 	WORD $0x7e30db9c // faddp s28, v28.2s
 	FMOVS F28, 12(R4)
+	RET
+
+// func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32)
+TEXT ·dot4BF16NEON(SB), NOSPLIT, $0-40
+	MOVD w+0(FP), R0
+	MOVD stride+8(FP), R5
+	MOVD x+16(FP), R2
+	MOVD n+24(FP), R3
+	MOVD out+32(FP), R4
+	ADD R5, R0, R6
+	ADD R5, R6, R7
+	ADD R5, R7, R8
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+	LSR $4, R3, R9
+	CBZ R9, four
+loop16:
+	VLD1.P 64(R2), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 32(R0), [V4.H8, V5.H8]
+	WORD $0x2e613886 // shll v6.4s, v4.4h, #16
+	WORD $0x6e613887 // shll2 v7.4s, v4.8h, #16
+	WORD $0x2e6138a8 // shll v8.4s, v5.4h, #16
+	WORD $0x6e6138a9 // shll2 v9.4s, v5.8h, #16
+	VFMLA V0.S4, V6.S4, V16.S4
+	VFMLA V1.S4, V7.S4, V17.S4
+	VFMLA V2.S4, V8.S4, V18.S4
+	VFMLA V3.S4, V9.S4, V19.S4
+	VLD1.P 32(R6), [V10.H8, V11.H8]
+	WORD $0x2e61394c // shll v12.4s, v10.4h, #16
+	WORD $0x6e61394d // shll2 v13.4s, v10.8h, #16
+	WORD $0x2e61396e // shll v14.4s, v11.4h, #16
+	WORD $0x6e61396f // shll2 v15.4s, v11.8h, #16
+	VFMLA V0.S4, V12.S4, V20.S4
+	VFMLA V1.S4, V13.S4, V21.S4
+	VFMLA V2.S4, V14.S4, V22.S4
+	VFMLA V3.S4, V15.S4, V23.S4
+	VLD1.P 32(R7), [V4.H8, V5.H8]
+	WORD $0x2e613886 // shll v6.4s, v4.4h, #16
+	WORD $0x6e613887 // shll2 v7.4s, v4.8h, #16
+	WORD $0x2e6138a8 // shll v8.4s, v5.4h, #16
+	WORD $0x6e6138a9 // shll2 v9.4s, v5.8h, #16
+	VFMLA V0.S4, V6.S4, V24.S4
+	VFMLA V1.S4, V7.S4, V25.S4
+	VFMLA V2.S4, V8.S4, V26.S4
+	VFMLA V3.S4, V9.S4, V27.S4
+	VLD1.P 32(R8), [V10.H8, V11.H8]
+	WORD $0x2e61394c // shll v12.4s, v10.4h, #16
+	WORD $0x6e61394d // shll2 v13.4s, v10.8h, #16
+	WORD $0x2e61396e // shll v14.4s, v11.4h, #16
+	WORD $0x6e61396f // shll2 v15.4s, v11.8h, #16
+	VFMLA V0.S4, V12.S4, V28.S4
+	VFMLA V1.S4, V13.S4, V29.S4
+	VFMLA V2.S4, V14.S4, V30.S4
+	VFMLA V3.S4, V15.S4, V31.S4
+	SUBS $1, R9
+	BNE loop16 // loop: 39 instructions per 64 products, 19.50 per 32
+four:
+	AND $15, R3, R3
+	LSR $2, R3, R9
+	CBZ R9, reduce
+loop4:
+	VLD1.P 16(R2), [V0.S4]
+	VLD1.P 8(R0), [V4.H4]
+	WORD $0x2e613888 // shll v8.4s, v4.4h, #16
+	VFMLA V0.S4, V8.S4, V16.S4
+	VLD1.P 8(R6), [V5.H4]
+	WORD $0x2e6138a9 // shll v9.4s, v5.4h, #16
+	VFMLA V0.S4, V9.S4, V20.S4
+	VLD1.P 8(R7), [V6.H4]
+	WORD $0x2e6138ca // shll v10.4s, v6.4h, #16
+	VFMLA V0.S4, V10.S4, V24.S4
+	VLD1.P 8(R8), [V7.H4]
+	WORD $0x2e6138eb // shll v11.4s, v7.4h, #16
+	VFMLA V0.S4, V11.S4, V28.S4
+	SUBS $1, R9
+	BNE loop4
+reduce:
+	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
+	WORD $0x4e33d652 // fadd v18.4s, v18.4s, v19.4s
+	WORD $0x4e32d610 // fadd v16.4s, v16.4s, v18.4s
+	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
+	WORD $0x7e30da10 // faddp s16, v16.2s
+	FMOVS F16, 0(R4)
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x4e37d6d6 // fadd v22.4s, v22.4s, v23.4s
+	WORD $0x4e36d694 // fadd v20.4s, v20.4s, v22.4s
+	WORD $0x6e34d694 // faddp v20.4s, v20.4s, v20.4s
+	WORD $0x7e30da94 // faddp s20, v20.2s
+	FMOVS F20, 4(R4)
+	WORD $0x4e39d718 // fadd v24.4s, v24.4s, v25.4s
+	WORD $0x4e3bd75a // fadd v26.4s, v26.4s, v27.4s
+	WORD $0x4e3ad718 // fadd v24.4s, v24.4s, v26.4s
+	WORD $0x6e38d718 // faddp v24.4s, v24.4s, v24.4s
+	WORD $0x7e30db18 // faddp s24, v24.2s
+	FMOVS F24, 8(R4)
+	WORD $0x4e3dd79c // fadd v28.4s, v28.4s, v29.4s
+	WORD $0x4e3fd7de // fadd v30.4s, v30.4s, v31.4s
+	WORD $0x4e3ed79c // fadd v28.4s, v28.4s, v30.4s
+	WORD $0x6e3cd79c // faddp v28.4s, v28.4s, v28.4s
+	WORD $0x7e30db9c // faddp s28, v28.2s
+	FMOVS F28, 12(R4)
+	RET
+
+// func cvtF16NEON(dst *float32, src *uint16, n int)
+TEXT ·cvtF16NEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R1
+	MOVD src+8(FP), R0
+	MOVD n+16(FP), R2
+	LSR $3, R2, R3
+	CBZ R3, tail
+loop8:
+	VLD1.P 16(R0), [V0.H8]
+	WORD $0x0e217801 // fcvtl v1.4s, v0.4h
+	WORD $0x4e217802 // fcvtl2 v2.4s, v0.8h
+	VST1.P [V1.S4, V2.S4], 32(R1)
+	SUBS $1, R3
+	BNE loop8 // loop: 6 instructions per 8 elements, 24.00 per 32
+tail:
+	AND $7, R2, R2
+	CBZ R2, done
+loop1:
+	MOVHU.P 2(R0), R4
+	VMOV R4, V0.H[0]
+	WORD $0x1ee24000 // fcvt s0, h0
+	FMOVS.P F0, 4(R1)
+	SUBS $1, R2
+	BNE loop1
+done:
+	RET
+
+// func cvtBF16NEON(dst *float32, src *uint16, n int)
+TEXT ·cvtBF16NEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R1
+	MOVD src+8(FP), R0
+	MOVD n+16(FP), R2
+	LSR $3, R2, R3
+	CBZ R3, tail
+loop8:
+	VLD1.P 16(R0), [V0.H8]
+	WORD $0x2e613801 // shll v1.4s, v0.4h, #16
+	WORD $0x6e613802 // shll2 v2.4s, v0.8h, #16
+	VST1.P [V1.S4, V2.S4], 32(R1)
+	SUBS $1, R3
+	BNE loop8 // loop: 6 instructions per 8 elements, 24.00 per 32
+tail:
+	AND $7, R2, R2
+	CBZ R2, done
+loop1:
+	MOVHU.P 2(R0), R4
+	LSL $16, R4, R4
+	FMOVS R4, F0
+	FMOVS.P F0, 4(R1)
+	SUBS $1, R2
+	BNE loop1
+done:
+	RET
+
+// func maxNEON(s *float32, n int) float32
+// The largest of s[:n], n a positive multiple of 8 (FMAX: a NaN wins, as no score is).
+TEXT ·maxNEON(SB), NOSPLIT, $0-20
+	MOVD s+0(FP), R0
+	MOVD n+8(FP), R2
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	LSR $3, R2, R3
+	SUBS $1, R3
+	BEQ reduce
+loop8:
+	VLD1.P 32(R0), [V2.S4, V3.S4]
+	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
+	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
+	SUBS $1, R3
+	BNE loop8 // loop: 5 instructions per 8 elements, 20.00 per 32
+reduce:
+	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
+	WORD $0x6e30f800 // fmaxv s0, v0.4s
+	FMOVS F0, ret+16(FP)
+	RET
+
+// func scaleNEON(s *float32, n int, c float32)
+// s[:n] *= c, n a multiple of 8.
+TEXT ·scaleNEON(SB), NOSPLIT, $0-20
+	MOVD s+0(FP), R0
+	MOVD n+8(FP), R2
+	FMOVS c+16(FP), F31
+	LSR $3, R2, R3
+	CBZ R3, done
+loop8:
+	VLD1 (R0), [V0.S4, V1.S4]
+	WORD $0x4f9f9000 // fmul v0.4s, v0.4s, v31.s[0]
+	WORD $0x4f9f9021 // fmul v1.4s, v1.4s, v31.s[0]
+	VST1.P [V0.S4, V1.S4], 32(R0)
+	SUBS $1, R3
+	BNE loop8 // loop: 6 instructions per 8 elements, 24.00 per 32
+done:
+	RET
+
+// func axpyNEON(a float32, x, y *float32, n int)
+// y[:n] += a*x[:n], one fused multiply-add each (as Go's compiler fuses the portable loop).
+TEXT ·axpyNEON(SB), NOSPLIT, $0-32
+	FMOVS a+0(FP), F31
+	MOVD x+8(FP), R0
+	MOVD y+16(FP), R1
+	MOVD n+24(FP), R2
+	LSR $3, R2, R3
+	CBZ R3, tail
+loop8:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1 (R1), [V2.S4, V3.S4]
+	WORD $0x4f9f1002 // fmla v2.4s, v0.4s, v31.s[0]
+	WORD $0x4f9f1023 // fmla v3.4s, v1.4s, v31.s[0]
+	VST1.P [V2.S4, V3.S4], 32(R1)
+	SUBS $1, R3
+	BNE loop8 // loop: 7 instructions per 8 products, 28.00 per 32
+tail:
+	AND $7, R2, R2
+	CBZ R2, done
+loop1:
+	FMOVS.P 4(R0), F0
+	FMOVS (R1), F1
+	WORD $0x1f1f0401 // fmadd s1, s0, s31, s1
+	FMOVS.P F1, 4(R1)
+	SUBS $1, R2
+	BNE loop1
+done:
 	RET
 
 // The q8_0 kernels over row groups (layout in q8group.go). A block is eight rows by 32

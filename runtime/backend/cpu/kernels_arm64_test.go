@@ -129,5 +129,32 @@ func TestDotNEONvsPortable(t *testing.T) {
 		portable(func() { want, wantH = dot(a, b), dotF16(h, b) })
 		checkClose(t, fmt.Sprintf("dot n=%d", n), dot(a, b), float64(want), absDot(a, b))
 		checkClose(t, fmt.Sprintf("dotF16 n=%d", n), dotF16(h, b), float64(wantH), absDot(a, b)+1)
+
+		// bf16 rows: the dot close to the portable one, the widening exact.
+		bf := make([]uint16, n)
+		for i, v := range a {
+			bf[i] = uint16(math.Float32bits(v) >> 16)
+		}
+		var wantB float32
+		portable(func() { wantB = dotBF16(bf, b) })
+		checkClose(t, fmt.Sprintf("dotBF16 n=%d", n), dotBF16(bf, b), float64(wantB), absDot(a, b)+1)
+		wide := make([]float32, n)
+		cvtBF16(wide, bf)
+		for i, v := range bf {
+			if math.Float32bits(wide[i]) != uint32(v)<<16 {
+				t.Fatalf("cvtBF16 n=%d [%d]: %#x from %#x", n, i, math.Float32bits(wide[i]), v)
+			}
+		}
+
+		// axpy: one fused multiply-add per element on both paths, so bit for bit.
+		y, y2 := randVec(r, n), make([]float32, n)
+		copy(y2, y)
+		axpy(-1.25, a, y)
+		axpyGeneric(-1.25, a, y2)
+		for i := range y {
+			if math.Float32bits(y[i]) != math.Float32bits(y2[i]) {
+				t.Fatalf("axpy n=%d [%d]: %v, portable %v", n, i, y[i], y2[i])
+			}
+		}
 	}
 }

@@ -202,6 +202,9 @@ func dotBF16(w []uint16, x []float32) float32 {
 	if hasAVX2 && n > 0 {
 		return dotBF16AVX2(&w[0], &x[0], n)
 	}
+	if hasNEON && n > 0 {
+		return dotBF16NEON(&w[0], &x[0], n)
+	}
 	return dotBF16Generic(w, x)
 }
 
@@ -229,6 +232,10 @@ func cvtF16(dst []float32, src []uint16) {
 		cvtF16AVX2(&dst[0], &src[0], len(src))
 		return
 	}
+	if hasNEON && len(src) > 0 {
+		cvtF16NEON(&dst[0], &src[0], len(src))
+		return
+	}
 	for i, h := range src {
 		dst[i] = f16Table[h]
 	}
@@ -238,6 +245,10 @@ func cvtBF16(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
 	if hasAVX2 && len(src) > 0 {
 		cvtBF16AVX2(&dst[0], &src[0], len(src))
+		return
+	}
+	if hasNEON && len(src) > 0 {
+		cvtBF16NEON(&dst[0], &src[0], len(src))
 		return
 	}
 	for i, h := range src {

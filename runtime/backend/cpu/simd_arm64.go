@@ -22,6 +22,27 @@ func dot4F32NEON(w *float32, stride int, x *float32, n int, out *float32)
 func dot4F16NEON(w *uint16, stride int, x *float32, n int, out *float32)
 
 //go:noescape
+func dotBF16NEON(w *uint16, x *float32, n int) float32
+
+//go:noescape
+func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32)
+
+//go:noescape
+func cvtF16NEON(dst *float32, src *uint16, n int)
+
+//go:noescape
+func cvtBF16NEON(dst *float32, src *uint16, n int)
+
+//go:noescape
+func maxNEON(s *float32, n int) float32
+
+//go:noescape
+func scaleNEON(s *float32, n int, c float32)
+
+//go:noescape
+func axpyNEON(a float32, x, y *float32, n int)
+
+//go:noescape
 func q8g1SDOT(w, s *byte, xq *int16, xd *float32, nb int, out *float32, add int)
 
 //go:noescape
