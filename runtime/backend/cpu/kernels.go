@@ -121,6 +121,13 @@ func gemm3x4(w []float32, ldw int, x []float32, ldx int, n int, out *[12]float32
 		} else {
 			*out = [12]float32{}
 		}
+	} else if hasNEON {
+		n8 = n &^ 7
+		if n8 > 0 {
+			gemm3x4NEON(&w[0], ldw, &x[0], ldx, n8, &out[0])
+		} else {
+			*out = [12]float32{}
+		}
 	} else {
 		*out = [12]float32{}
 	}

@@ -492,6 +492,87 @@ reduce:
 	FMOVS F28, 12(R4)
 	RET
 
+// func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
+// The 3-row x 4-token block of a float32 matrix product (see gemm3x4): rows at w+r*ldw, tokens
+// at x+t*ldx (strides in floats), n a positive multiple of 8; out[r*4+t] gets the twelve sums.
+// V20+4r+t accumulates row r, token t; V0..V5 hold the rows' 8 floats, V6..V13 the tokens'.
+TEXT ·gemm3x4NEON(SB), NOSPLIT, $0-48
+	MOVD w+0(FP), R0
+	MOVD ldw+8(FP), R5
+	MOVD x+16(FP), R2
+	MOVD ldx+24(FP), R6
+	MOVD n+32(FP), R3
+	MOVD out+40(FP), R4
+	LSL $2, R5, R5
+	LSL $2, R6, R6
+	ADD R5, R0, R7
+	ADD R5, R7, R8
+	ADD R6, R2, R9
+	ADD R6, R9, R10
+	ADD R6, R10, R11
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	VEOR V30.B16, V30.B16, V30.B16
+	VEOR V31.B16, V31.B16, V31.B16
+	LSR $3, R3, R3
+loop8:
+	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1.P 32(R7), [V2.S4, V3.S4]
+	VLD1.P 32(R8), [V4.S4, V5.S4]
+	VLD1.P 32(R2), [V6.S4, V7.S4]
+	VLD1.P 32(R9), [V8.S4, V9.S4]
+	VLD1.P 32(R10), [V10.S4, V11.S4]
+	VLD1.P 32(R11), [V12.S4, V13.S4]
+	VFMLA V6.S4, V0.S4, V20.S4
+	VFMLA V6.S4, V2.S4, V24.S4
+	VFMLA V6.S4, V4.S4, V28.S4
+	VFMLA V8.S4, V0.S4, V21.S4
+	VFMLA V8.S4, V2.S4, V25.S4
+	VFMLA V8.S4, V4.S4, V29.S4
+	VFMLA V10.S4, V0.S4, V22.S4
+	VFMLA V10.S4, V2.S4, V26.S4
+	VFMLA V10.S4, V4.S4, V30.S4
+	VFMLA V12.S4, V0.S4, V23.S4
+	VFMLA V12.S4, V2.S4, V27.S4
+	VFMLA V12.S4, V4.S4, V31.S4
+	VFMLA V7.S4, V1.S4, V20.S4
+	VFMLA V7.S4, V3.S4, V24.S4
+	VFMLA V7.S4, V5.S4, V28.S4
+	VFMLA V9.S4, V1.S4, V21.S4
+	VFMLA V9.S4, V3.S4, V25.S4
+	VFMLA V9.S4, V5.S4, V29.S4
+	VFMLA V11.S4, V1.S4, V22.S4
+	VFMLA V11.S4, V3.S4, V26.S4
+	VFMLA V11.S4, V5.S4, V30.S4
+	VFMLA V13.S4, V1.S4, V23.S4
+	VFMLA V13.S4, V3.S4, V27.S4
+	VFMLA V13.S4, V5.S4, V31.S4
+	SUBS $1, R3
+	BNE loop8 // loop: 33 instructions per 96 products, 11.00 per 32
+	WORD $0x6e35d694 // faddp v20.4s, v20.4s, v21.4s
+	WORD $0x6e37d6d6 // faddp v22.4s, v22.4s, v23.4s
+	WORD $0x6e36d694 // faddp v20.4s, v20.4s, v22.4s
+	VST1 [V20.S4], (R4)
+	ADD $16, R4
+	WORD $0x6e39d718 // faddp v24.4s, v24.4s, v25.4s
+	WORD $0x6e3bd75a // faddp v26.4s, v26.4s, v27.4s
+	WORD $0x6e3ad718 // faddp v24.4s, v24.4s, v26.4s
+	VST1 [V24.S4], (R4)
+	ADD $16, R4
+	WORD $0x6e3dd79c // faddp v28.4s, v28.4s, v29.4s
+	WORD $0x6e3fd7de // faddp v30.4s, v30.4s, v31.4s
+	WORD $0x6e3ed79c // faddp v28.4s, v28.4s, v30.4s
+	VST1 [V28.S4], (R4)
+	RET
+
 // func cvtF16NEON(dst *float32, src *uint16, n int)
 TEXT ·cvtF16NEON(SB), NOSPLIT, $0-24
 	MOVD dst+0(FP), R1

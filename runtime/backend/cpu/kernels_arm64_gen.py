@@ -221,6 +221,40 @@ def cvt(name, kind):
     w("done:\n\tRET\n")
 
 
+w("""// func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
+// The 3-row x 4-token block of a float32 matrix product (see gemm3x4): rows at w+r*ldw, tokens
+// at x+t*ldx (strides in floats), n a positive multiple of 8; out[r*4+t] gets the twelve sums.
+// V20+4r+t accumulates row r, token t; V0..V5 hold the rows' 8 floats, V6..V13 the tokens'.""")
+w("TEXT ·gemm3x4NEON(SB), NOSPLIT, $0-48")
+w("\tMOVD w+0(FP), R0\n\tMOVD ldw+8(FP), R5\n\tMOVD x+16(FP), R2\n\tMOVD ldx+24(FP), R6")
+w("\tMOVD n+32(FP), R3\n\tMOVD out+40(FP), R4")
+w("\tLSL $2, R5, R5\n\tLSL $2, R6, R6")
+w("\tADD R5, R0, R7\n\tADD R5, R7, R8")
+w("\tADD R6, R2, R9\n\tADD R6, R9, R10\n\tADD R6, R10, R11")
+zero(*range(20, 32))
+w("\tLSR $3, R3, R3")
+w("loop8:")
+for r, rp in enumerate(["R0", "R7", "R8"]):
+    w(f"\tVLD1.P 32({rp}), [V{2*r}.S4, V{2*r+1}.S4]")
+for t, tp in enumerate(["R2", "R9", "R10", "R11"]):
+    w(f"\tVLD1.P 32({tp}), [V{6+2*t}.S4, V{7+2*t}.S4]")
+for h in range(2):
+    for t in range(4):
+        for r in range(3):
+            w(f"\tVFMLA V{6+2*t+h}.S4, V{2*r+h}.S4, V{20+4*r+t}.S4")
+w("\tSUBS $1, R3")
+loop("loop8", 96)
+for r in range(3):
+    b = 20 + 4 * r
+    a(f"faddp v{b}.4s, v{b}.4s, v{b+1}.4s")
+    a(f"faddp v{b+2}.4s, v{b+2}.4s, v{b+3}.4s")
+    a(f"faddp v{b}.4s, v{b}.4s, v{b+2}.4s")
+    w(f"\tVST1 [V{b}.S4], (R4)")
+    if r < 2:
+        w("\tADD $16, R4")
+w("\tRET\n")
+
+
 cvt("cvtF16NEON", "f16")
 cvt("cvtBF16NEON", "bf16")
 

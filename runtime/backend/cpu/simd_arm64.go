@@ -28,6 +28,9 @@ func dotBF16NEON(w *uint16, x *float32, n int) float32
 func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32)
 
 //go:noescape
+func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
+
+//go:noescape
 func cvtF16NEON(dst *float32, src *uint16, n int)
 
 //go:noescape

@@ -17,11 +17,14 @@ func dot4F32NEON(w *float32, stride int, x *float32, n int, out *float32) { pani
 func dot4F16NEON(w *uint16, stride int, x *float32, n int, out *float32)  { panic("unreachable") }
 func dotBF16NEON(w *uint16, x *float32, n int) float32                    { panic("unreachable") }
 func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32) { panic("unreachable") }
-func cvtF16NEON(dst *float32, src *uint16, n int)                         { panic("unreachable") }
-func cvtBF16NEON(dst *float32, src *uint16, n int)                        { panic("unreachable") }
-func maxNEON(s *float32, n int) float32                                   { panic("unreachable") }
-func scaleNEON(s *float32, n int, c float32)                              { panic("unreachable") }
-func axpyNEON(a float32, x, y *float32, n int)                            { panic("unreachable") }
+func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32) {
+	panic("unreachable")
+}
+func cvtF16NEON(dst *float32, src *uint16, n int)  { panic("unreachable") }
+func cvtBF16NEON(dst *float32, src *uint16, n int) { panic("unreachable") }
+func maxNEON(s *float32, n int) float32            { panic("unreachable") }
+func scaleNEON(s *float32, n int, c float32)       { panic("unreachable") }
+func axpyNEON(a float32, x, y *float32, n int)     { panic("unreachable") }
 func q8g1NEON(w, s *byte, xq *int16, xd *float32, nb int, out *float32, add int) {
 	panic("unreachable")
 }
