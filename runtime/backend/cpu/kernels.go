@@ -224,6 +224,10 @@ func softmaxInPlace(s []float32) {
 		if i = len(s) &^ 7; i > 0 {
 			sum = expSubAVX2(&s[0], i, m)
 		}
+	} else if hasNEON {
+		if i = len(s) &^ 7; i > 0 {
+			sum = expSubNEON(&s[0], i, m)
+		}
 	}
 	for ; i < len(s); i++ {
 		e := float32(math.Exp(float64(s[i] - m)))
@@ -253,6 +257,10 @@ func swiglu(g, u []float32) {
 	if hasAVX2 {
 		if i = len(g) &^ 7; i > 0 {
 			swigluAVX2(&g[0], &u[0], i)
+		}
+	} else if hasNEON {
+		if i = len(g) &^ 7; i > 0 {
+			swigluNEON(&g[0], &u[0], i)
 		}
 	}
 	for ; i < len(g); i++ {

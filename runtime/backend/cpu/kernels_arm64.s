@@ -628,24 +628,203 @@ done:
 	RET
 
 // func maxNEON(s *float32, n int) float32
-// The largest of s[:n], n a positive multiple of 8 (FMAX: a NaN wins, as no score is).
+// The largest of s[:n], n a positive multiple of 8. As in softmaxInPlace's loop (and
+// maxAVX2), NaNs after s[0] lose: each lane keeps its value unless the new one is greater
+// (FCMGT, then BIT), starting from s[0] in every lane.
 TEXT ·maxNEON(SB), NOSPLIT, $0-20
 	MOVD s+0(FP), R0
 	MOVD n+8(FP), R2
-	VLD1.P 32(R0), [V0.S4, V1.S4]
+	VLD1R (R0), [V0.S4]
+	VLD1R (R0), [V1.S4]
 	LSR $3, R2, R3
-	SUBS $1, R3
-	BEQ reduce
 loop8:
 	VLD1.P 32(R0), [V2.S4, V3.S4]
-	WORD $0x4e22f400 // fmax v0.4s, v0.4s, v2.4s
-	WORD $0x4e23f421 // fmax v1.4s, v1.4s, v3.4s
+	WORD $0x6ea0e444 // fcmgt v4.4s, v2.4s, v0.4s
+	WORD $0x6ea1e465 // fcmgt v5.4s, v3.4s, v1.4s
+	WORD $0x6ea41c40 // bit v0.16b, v2.16b, v4.16b
+	WORD $0x6ea51c61 // bit v1.16b, v3.16b, v5.16b
 	SUBS $1, R3
-	BNE loop8 // loop: 5 instructions per 8 elements, 20.00 per 32
-reduce:
-	WORD $0x4e21f400 // fmax v0.4s, v0.4s, v1.4s
+	BNE loop8 // loop: 7 instructions per 8 elements, 28.00 per 32
+	WORD $0x6ea0e424 // fcmgt v4.4s, v1.4s, v0.4s
+	WORD $0x6ea41c20 // bit v0.16b, v1.16b, v4.16b
 	WORD $0x6e30f800 // fmaxv s0, v0.4s
 	FMOVS F0, ret+16(FP)
+	RET
+
+// func expSubNEON(s *float32, n int, m float32) float32
+// s[i] = exp(s[i]-m) for i < n (a multiple of 8); returns their sum (softmax).
+TEXT ·expSubNEON(SB), NOSPLIT, $0-28
+	MOVD s+0(FP), R0
+	MOVD n+8(FP), R2
+	FMOVS m+16(FP), F27
+	WORD $0x4e04077b // dup v27.4s, v27.s[0]
+	MOVW $0x3fb8aa3b, R5
+	VDUP R5, V16.S4
+	MOVW $0x3f318000, R5
+	VDUP R5, V17.S4
+	MOVW $0xb95e8083, R5
+	VDUP R5, V18.S4
+	MOVW $0x3ab60b61, R5
+	VDUP R5, V19.S4
+	MOVW $0x3c088889, R5
+	VDUP R5, V20.S4
+	MOVW $0x3d2aaaab, R5
+	VDUP R5, V21.S4
+	MOVW $0x3e2aaaab, R5
+	VDUP R5, V22.S4
+	MOVW $0x3f000000, R5
+	VDUP R5, V23.S4
+	MOVW $0x42b00000, R5
+	VDUP R5, V24.S4
+	MOVW $0xc2ae0000, R5
+	VDUP R5, V25.S4
+	MOVW $0x3f800000, R5
+	VDUP R5, V26.S4
+	VEOR V28.B16, V28.B16, V28.B16
+	VEOR V29.B16, V29.B16, V29.B16
+	LSR $3, R2, R3
+loop8:
+	VLD1 (R0), [V0.S4, V1.S4]
+	WORD $0x4ebbd400 // fsub v0.4s, v0.4s, v27.4s
+	WORD $0x4ebbd421 // fsub v1.4s, v1.4s, v27.4s
+	WORD $0x4e39f400 // fmax v0.4s, v0.4s, v25.4s
+	WORD $0x4eb8f400 // fmin v0.4s, v0.4s, v24.4s
+	WORD $0x6e30dc02 // fmul v2.4s, v0.4s, v16.4s
+	WORD $0x4e218842 // frintn v2.4s, v2.4s
+	WORD $0x4eb1cc40 // fmls v0.4s, v2.4s, v17.4s
+	WORD $0x4eb2cc40 // fmls v0.4s, v2.4s, v18.4s
+	WORD $0x4eb41e83 // mov v3.16b, v20.16b
+	WORD $0x4e20ce63 // fmla v3.4s, v19.4s, v0.4s
+	WORD $0x4eb51ea4 // mov v4.16b, v21.16b
+	WORD $0x4e20cc64 // fmla v4.4s, v3.4s, v0.4s
+	WORD $0x4eb61ec3 // mov v3.16b, v22.16b
+	WORD $0x4e20cc83 // fmla v3.4s, v4.4s, v0.4s
+	WORD $0x4eb71ee4 // mov v4.16b, v23.16b
+	WORD $0x4e20cc64 // fmla v4.4s, v3.4s, v0.4s
+	WORD $0x4eba1f43 // mov v3.16b, v26.16b
+	WORD $0x4e20cc83 // fmla v3.4s, v4.4s, v0.4s
+	WORD $0x4eba1f44 // mov v4.16b, v26.16b
+	WORD $0x4e20cc64 // fmla v4.4s, v3.4s, v0.4s
+	WORD $0x4ea1b842 // fcvtzs v2.4s, v2.4s
+	WORD $0x4f375442 // shl v2.4s, v2.4s, #23
+	WORD $0x4ea48440 // add v0.4s, v2.4s, v4.4s
+	WORD $0x4e39f421 // fmax v1.4s, v1.4s, v25.4s
+	WORD $0x4eb8f421 // fmin v1.4s, v1.4s, v24.4s
+	WORD $0x6e30dc25 // fmul v5.4s, v1.4s, v16.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	WORD $0x4eb1cca1 // fmls v1.4s, v5.4s, v17.4s
+	WORD $0x4eb2cca1 // fmls v1.4s, v5.4s, v18.4s
+	WORD $0x4eb41e86 // mov v6.16b, v20.16b
+	WORD $0x4e21ce66 // fmla v6.4s, v19.4s, v1.4s
+	WORD $0x4eb51ea7 // mov v7.16b, v21.16b
+	WORD $0x4e21ccc7 // fmla v7.4s, v6.4s, v1.4s
+	WORD $0x4eb61ec6 // mov v6.16b, v22.16b
+	WORD $0x4e21cce6 // fmla v6.4s, v7.4s, v1.4s
+	WORD $0x4eb71ee7 // mov v7.16b, v23.16b
+	WORD $0x4e21ccc7 // fmla v7.4s, v6.4s, v1.4s
+	WORD $0x4eba1f46 // mov v6.16b, v26.16b
+	WORD $0x4e21cce6 // fmla v6.4s, v7.4s, v1.4s
+	WORD $0x4eba1f47 // mov v7.16b, v26.16b
+	WORD $0x4e21ccc7 // fmla v7.4s, v6.4s, v1.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	WORD $0x4ea784a1 // add v1.4s, v5.4s, v7.4s
+	VST1.P [V0.S4, V1.S4], 32(R0)
+	WORD $0x4e20d79c // fadd v28.4s, v28.4s, v0.4s
+	WORD $0x4e21d7bd // fadd v29.4s, v29.4s, v1.4s
+	SUBS $1, R3
+	BNE loop8 // loop: 50 instructions per 8 elements, 200.00 per 32
+	WORD $0x4e3dd79c // fadd v28.4s, v28.4s, v29.4s
+	WORD $0x6e3cd79c // faddp v28.4s, v28.4s, v28.4s
+	WORD $0x7e30db9c // faddp s28, v28.2s
+	FMOVS F28, ret+24(FP)
+	RET
+
+// func swigluNEON(gate, up *float32, n int)
+// g[i] = g[i] * u[i] / (1 + exp(-g[i])) for i < n (a multiple of 8), as swigluAVX2.
+TEXT ·swigluNEON(SB), NOSPLIT, $0-24
+	MOVD gate+0(FP), R0
+	MOVD up+8(FP), R1
+	MOVD n+16(FP), R2
+	MOVW $0x3fb8aa3b, R5
+	VDUP R5, V16.S4
+	MOVW $0x3f318000, R5
+	VDUP R5, V17.S4
+	MOVW $0xb95e8083, R5
+	VDUP R5, V18.S4
+	MOVW $0x3ab60b61, R5
+	VDUP R5, V19.S4
+	MOVW $0x3c088889, R5
+	VDUP R5, V20.S4
+	MOVW $0x3d2aaaab, R5
+	VDUP R5, V21.S4
+	MOVW $0x3e2aaaab, R5
+	VDUP R5, V22.S4
+	MOVW $0x3f000000, R5
+	VDUP R5, V23.S4
+	MOVW $0x42b00000, R5
+	VDUP R5, V24.S4
+	MOVW $0xc2ae0000, R5
+	VDUP R5, V25.S4
+	MOVW $0x3f800000, R5
+	VDUP R5, V26.S4
+	LSR $3, R2, R3
+loop8:
+	VLD1 (R0), [V0.S4, V1.S4]
+	WORD $0x6ea0f808 // fneg v8.4s, v0.4s
+	WORD $0x6ea0f829 // fneg v9.4s, v1.4s
+	WORD $0x4e39f508 // fmax v8.4s, v8.4s, v25.4s
+	WORD $0x4eb8f508 // fmin v8.4s, v8.4s, v24.4s
+	WORD $0x6e30dd02 // fmul v2.4s, v8.4s, v16.4s
+	WORD $0x4e218842 // frintn v2.4s, v2.4s
+	WORD $0x4eb1cc48 // fmls v8.4s, v2.4s, v17.4s
+	WORD $0x4eb2cc48 // fmls v8.4s, v2.4s, v18.4s
+	WORD $0x4eb41e83 // mov v3.16b, v20.16b
+	WORD $0x4e28ce63 // fmla v3.4s, v19.4s, v8.4s
+	WORD $0x4eb51ea4 // mov v4.16b, v21.16b
+	WORD $0x4e28cc64 // fmla v4.4s, v3.4s, v8.4s
+	WORD $0x4eb61ec3 // mov v3.16b, v22.16b
+	WORD $0x4e28cc83 // fmla v3.4s, v4.4s, v8.4s
+	WORD $0x4eb71ee4 // mov v4.16b, v23.16b
+	WORD $0x4e28cc64 // fmla v4.4s, v3.4s, v8.4s
+	WORD $0x4eba1f43 // mov v3.16b, v26.16b
+	WORD $0x4e28cc83 // fmla v3.4s, v4.4s, v8.4s
+	WORD $0x4eba1f44 // mov v4.16b, v26.16b
+	WORD $0x4e28cc64 // fmla v4.4s, v3.4s, v8.4s
+	WORD $0x4ea1b842 // fcvtzs v2.4s, v2.4s
+	WORD $0x4f375442 // shl v2.4s, v2.4s, #23
+	WORD $0x4ea48448 // add v8.4s, v2.4s, v4.4s
+	WORD $0x4e39f529 // fmax v9.4s, v9.4s, v25.4s
+	WORD $0x4eb8f529 // fmin v9.4s, v9.4s, v24.4s
+	WORD $0x6e30dd25 // fmul v5.4s, v9.4s, v16.4s
+	WORD $0x4e2188a5 // frintn v5.4s, v5.4s
+	WORD $0x4eb1cca9 // fmls v9.4s, v5.4s, v17.4s
+	WORD $0x4eb2cca9 // fmls v9.4s, v5.4s, v18.4s
+	WORD $0x4eb41e86 // mov v6.16b, v20.16b
+	WORD $0x4e29ce66 // fmla v6.4s, v19.4s, v9.4s
+	WORD $0x4eb51ea7 // mov v7.16b, v21.16b
+	WORD $0x4e29ccc7 // fmla v7.4s, v6.4s, v9.4s
+	WORD $0x4eb61ec6 // mov v6.16b, v22.16b
+	WORD $0x4e29cce6 // fmla v6.4s, v7.4s, v9.4s
+	WORD $0x4eb71ee7 // mov v7.16b, v23.16b
+	WORD $0x4e29ccc7 // fmla v7.4s, v6.4s, v9.4s
+	WORD $0x4eba1f46 // mov v6.16b, v26.16b
+	WORD $0x4e29cce6 // fmla v6.4s, v7.4s, v9.4s
+	WORD $0x4eba1f47 // mov v7.16b, v26.16b
+	WORD $0x4e29ccc7 // fmla v7.4s, v6.4s, v9.4s
+	WORD $0x4ea1b8a5 // fcvtzs v5.4s, v5.4s
+	WORD $0x4f3754a5 // shl v5.4s, v5.4s, #23
+	WORD $0x4ea784a9 // add v9.4s, v5.4s, v7.4s
+	WORD $0x4e3ad508 // fadd v8.4s, v8.4s, v26.4s
+	WORD $0x4e3ad529 // fadd v9.4s, v9.4s, v26.4s
+	VLD1.P 32(R1), [V10.S4, V11.S4]
+	WORD $0x6e2adc00 // fmul v0.4s, v0.4s, v10.4s
+	WORD $0x6e2bdc21 // fmul v1.4s, v1.4s, v11.4s
+	WORD $0x6e28fc00 // fdiv v0.4s, v0.4s, v8.4s
+	WORD $0x6e29fc21 // fdiv v1.4s, v1.4s, v9.4s
+	VST1.P [V0.S4, V1.S4], 32(R0)
+	SUBS $1, R3
+	BNE loop8 // loop: 55 instructions per 8 elements, 220.00 per 32
 	RET
 
 // func scaleNEON(s *float32, n int, c float32)

@@ -259,21 +259,105 @@ cvt("cvtF16NEON", "f16")
 cvt("cvtBF16NEON", "bf16")
 
 w("""// func maxNEON(s *float32, n int) float32
-// The largest of s[:n], n a positive multiple of 8 (FMAX: a NaN wins, as no score is).""")
+// The largest of s[:n], n a positive multiple of 8. As in softmaxInPlace's loop (and
+// maxAVX2), NaNs after s[0] lose: each lane keeps its value unless the new one is greater
+// (FCMGT, then BIT), starting from s[0] in every lane.""")
 w("TEXT ·maxNEON(SB), NOSPLIT, $0-20")
 w("\tMOVD s+0(FP), R0\n\tMOVD n+8(FP), R2")
-w("\tVLD1.P 32(R0), [V0.S4, V1.S4]")
-w("\tLSR $3, R2, R3\n\tSUBS $1, R3\n\tBEQ reduce")
+w("\tVLD1R (R0), [V0.S4]\n\tVLD1R (R0), [V1.S4]")
+w("\tLSR $3, R2, R3")
 w("loop8:")
 w("\tVLD1.P 32(R0), [V2.S4, V3.S4]")
-a("fmax v0.4s, v0.4s, v2.4s")
-a("fmax v1.4s, v1.4s, v3.4s")
+a("fcmgt v4.4s, v2.4s, v0.4s")
+a("fcmgt v5.4s, v3.4s, v1.4s")
+a("bit v0.16b, v2.16b, v4.16b")
+a("bit v1.16b, v3.16b, v5.16b")
 w("\tSUBS $1, R3")
 loop("loop8", 8, "elements")
-w("reduce:")
-a("fmax v0.4s, v0.4s, v1.4s")
+a("fcmgt v4.4s, v1.4s, v0.4s")
+a("bit v0.16b, v1.16b, v4.16b")
 a("fmaxv s0, v0.4s")
 w("\tFMOVS F0, ret+16(FP)\n\tRET\n")
+
+# exp over four floats, the algorithm of kernels_amd64.s's EXP_Y0: e^x = 2^n * e^r with
+# n = round(x*log2(e)) (to nearest even), r = x - n*ln(2) (ln 2 in two parts), e^r by its
+# degree-6 Taylor polynomial in Horner form with fused multiply-adds, 2^n added to the
+# exponent bits; x clamped to [-87, 88]. Constants in V16..V26.
+EXPC = [(16, 0x3fb8aa3b), (17, 0x3f318000), (18, 0xb95e8083), (19, 0x3ab60b61), (20, 0x3c088889),
+        (21, 0x3d2aaaab), (22, 0x3e2aaaab), (23, 0x3f000000), (24, 0x42b00000), (25, 0xc2ae0000),
+        (26, 0x3f800000)]
+
+
+def exp_consts():
+    for r, c in EXPC:
+        w(f"\tMOVW ${c:#x}, R5\n\tVDUP R5, V{r}.S4")
+
+
+def exp4(x, n, p, t):
+    """Vx = exp(Vx), with scratch Vn, Vp, Vt."""
+    a(f"fmax v{x}.4s, v{x}.4s, v25.4s")
+    a(f"fmin v{x}.4s, v{x}.4s, v24.4s")
+    a(f"fmul v{n}.4s, v{x}.4s, v16.4s")
+    a(f"frintn v{n}.4s, v{n}.4s")
+    a(f"fmls v{x}.4s, v{n}.4s, v17.4s")
+    a(f"fmls v{x}.4s, v{n}.4s, v18.4s")
+    prev, dst = 19, p
+    for c in (20, 21, 22, 23, 26, 26):  # 1/120, 1/24, 1/6, 1/2, 1, 1
+        a(f"mov v{dst}.16b, v{c}.16b")
+        a(f"fmla v{dst}.4s, v{prev}.4s, v{x}.4s")
+        prev, dst = dst, (t if dst == p else p)
+    a(f"fcvtzs v{n}.4s, v{n}.4s")
+    a(f"shl v{n}.4s, v{n}.4s, #23")
+    a(f"add v{x}.4s, v{n}.4s, v{prev}.4s")
+
+
+w("""// func expSubNEON(s *float32, n int, m float32) float32
+// s[i] = exp(s[i]-m) for i < n (a multiple of 8); returns their sum (softmax).""")
+w("TEXT ·expSubNEON(SB), NOSPLIT, $0-28")
+w("\tMOVD s+0(FP), R0\n\tMOVD n+8(FP), R2\n\tFMOVS m+16(FP), F27")
+a("dup v27.4s, v27.s[0]")
+exp_consts()
+zero(28, 29)
+w("\tLSR $3, R2, R3")
+w("loop8:")
+w("\tVLD1 (R0), [V0.S4, V1.S4]")
+a("fsub v0.4s, v0.4s, v27.4s")
+a("fsub v1.4s, v1.4s, v27.4s")
+exp4(0, 2, 3, 4)
+exp4(1, 5, 6, 7)
+w("\tVST1.P [V0.S4, V1.S4], 32(R0)")
+a("fadd v28.4s, v28.4s, v0.4s")
+a("fadd v29.4s, v29.4s, v1.4s")
+w("\tSUBS $1, R3")
+loop("loop8", 8, "elements")
+a("fadd v28.4s, v28.4s, v29.4s")
+a("faddp v28.4s, v28.4s, v28.4s")
+a("faddp s28, v28.2s")
+w("\tFMOVS F28, ret+24(FP)\n\tRET\n")
+
+w("""// func swigluNEON(gate, up *float32, n int)
+// g[i] = g[i] * u[i] / (1 + exp(-g[i])) for i < n (a multiple of 8), as swigluAVX2.""")
+w("TEXT ·swigluNEON(SB), NOSPLIT, $0-24")
+w("\tMOVD gate+0(FP), R0\n\tMOVD up+8(FP), R1\n\tMOVD n+16(FP), R2")
+exp_consts()
+w("\tLSR $3, R2, R3")
+w("loop8:")
+w("\tVLD1 (R0), [V0.S4, V1.S4]")
+a("fneg v8.4s, v0.4s")
+a("fneg v9.4s, v1.4s")
+exp4(8, 2, 3, 4)
+exp4(9, 5, 6, 7)
+a("fadd v8.4s, v8.4s, v26.4s")
+a("fadd v9.4s, v9.4s, v26.4s")
+w("\tVLD1.P 32(R1), [V10.S4, V11.S4]")
+a("fmul v0.4s, v0.4s, v10.4s")
+a("fmul v1.4s, v1.4s, v11.4s")
+a("fdiv v0.4s, v0.4s, v8.4s")
+a("fdiv v1.4s, v1.4s, v9.4s")
+w("\tVST1.P [V0.S4, V1.S4], 32(R0)")
+w("\tSUBS $1, R3")
+loop("loop8", 8, "elements")
+w("\tRET\n")
 
 w("""// func scaleNEON(s *float32, n int, c float32)
 // s[:n] *= c, n a multiple of 8.""")

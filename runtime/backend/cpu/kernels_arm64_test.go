@@ -158,3 +158,26 @@ func TestDotNEONvsPortable(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxNEONNaN: the vector max treats NaNs as softmaxInPlace's loop does: one after s[0]
+// loses, one in s[0] wins.
+func TestMaxNEONNaN(t *testing.T) {
+	nan := float32(math.NaN())
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, at := range []int{-1, 0, 1, 5, 13, 31} {
+		s := randVec(r, 32)
+		if at >= 0 {
+			s[at] = nan
+		}
+		got := maxNEON(&s[0], len(s))
+		want := s[0]
+		for _, v := range s {
+			if v > want {
+				want = v
+			}
+		}
+		if math.Float32bits(got) != math.Float32bits(want) && !(got != got && want != want) {
+			t.Errorf("NaN at %d: max %v, portable %v", at, got, want)
+		}
+	}
+}

@@ -40,6 +40,12 @@ func cvtBF16NEON(dst *float32, src *uint16, n int)
 func maxNEON(s *float32, n int) float32
 
 //go:noescape
+func expSubNEON(s *float32, n int, m float32) float32
+
+//go:noescape
+func swigluNEON(gate, up *float32, n int)
+
+//go:noescape
 func scaleNEON(s *float32, n int, c float32)
 
 //go:noescape
