@@ -430,6 +430,16 @@ func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, o
 			}
 		}
 	}
+	if c < hd && hasNEON {
+		for h := 0; h < nh; h++ {
+			o := out[h*hd+c : (h+1)*hd]
+			clear(o)
+			for j, r := range rows {
+				axpyF16NEON(p[h*pstride+j], &v[int(r)+c], &o[0], len(o))
+			}
+		}
+		return
+	}
 	if c < hd {
 		tab := (*[1 << 16]float32)(f16Table)
 		for h := 0; h < nh; h++ {

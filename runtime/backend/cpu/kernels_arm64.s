@@ -875,6 +875,41 @@ loop1:
 done:
 	RET
 
+// func axpyF16NEON(a float32, x *uint16, y *float32, n int)
+// y[:n] += a*x[:n] with x in f16, widened exactly (FCVTL); one fused multiply-add each, as the
+// portable loop of pvRowsF16 compiles on arm64.
+TEXT ·axpyF16NEON(SB), NOSPLIT, $0-32
+	FMOVS a+0(FP), F31
+	MOVD x+8(FP), R0
+	MOVD y+16(FP), R1
+	MOVD n+24(FP), R2
+	LSR $3, R2, R3
+	CBZ R3, tail
+loop8:
+	VLD1.P 16(R0), [V0.H8]
+	WORD $0x0e217801 // fcvtl v1.4s, v0.4h
+	WORD $0x4e217802 // fcvtl2 v2.4s, v0.8h
+	VLD1 (R1), [V3.S4, V4.S4]
+	WORD $0x4f9f1023 // fmla v3.4s, v1.4s, v31.s[0]
+	WORD $0x4f9f1044 // fmla v4.4s, v2.4s, v31.s[0]
+	VST1.P [V3.S4, V4.S4], 32(R1)
+	SUBS $1, R3
+	BNE loop8 // loop: 9 instructions per 8 products, 36.00 per 32
+tail:
+	AND $7, R2, R2
+	CBZ R2, done
+loop1:
+	MOVHU.P 2(R0), R4
+	VMOV R4, V0.H[0]
+	WORD $0x1ee24000 // fcvt s0, h0
+	FMOVS (R1), F1
+	WORD $0x1f1f0401 // fmadd s1, s0, s31, s1
+	FMOVS.P F1, 4(R1)
+	SUBS $1, R2
+	BNE loop1
+done:
+	RET
+
 // The q8_0 kernels over row groups (layout in q8group.go). A block is eight rows by 32
 // columns: eight 32-byte quads, quad c holding columns 4c, 4c+1 of rows 0..7 (two bytes a row)
 // in its first 16 bytes and columns 4c+2, 4c+3 in its last 16. The token's int16 quants are

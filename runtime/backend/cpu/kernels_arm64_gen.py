@@ -394,6 +394,31 @@ w("\tFMOVS.P F1, 4(R1)")
 w("\tSUBS $1, R2\n\tBNE loop1")
 w("done:\n\tRET\n")
 
+w("""// func axpyF16NEON(a float32, x *uint16, y *float32, n int)
+// y[:n] += a*x[:n] with x in f16, widened exactly (FCVTL); one fused multiply-add each, as the
+// portable loop of pvRowsF16 compiles on arm64.""")
+w("TEXT ·axpyF16NEON(SB), NOSPLIT, $0-32")
+w("\tFMOVS a+0(FP), F31\n\tMOVD x+8(FP), R0\n\tMOVD y+16(FP), R1\n\tMOVD n+24(FP), R2")
+w("\tLSR $3, R2, R3\n\tCBZ R3, tail")
+w("loop8:")
+w("\tVLD1.P 16(R0), [V0.H8]")
+widen("f16", 1, 0, False)
+widen("f16", 2, 0, True)
+w("\tVLD1 (R1), [V3.S4, V4.S4]")
+a("fmla v3.4s, v1.4s, v31.s[0]")
+a("fmla v4.4s, v2.4s, v31.s[0]")
+w("\tVST1.P [V3.S4, V4.S4], 32(R1)")
+w("\tSUBS $1, R3")
+loop("loop8", 8)
+w("tail:\n\tAND $7, R2, R2\n\tCBZ R2, done")
+w("loop1:")
+half_scalar("f16", 0)
+w("\tFMOVS (R1), F1")
+a("fmadd s1, s0, s31, s1")
+w("\tFMOVS.P F1, 4(R1)")
+w("\tSUBS $1, R2\n\tBNE loop1")
+w("done:\n\tRET\n")
+
 # ---- q8_0 row groups (layout in q8group.go) ----
 
 w("""// The q8_0 kernels over row groups (layout in q8group.go). A block is eight rows by 32

@@ -589,7 +589,7 @@ func TestAttentionKernels(t *testing.T) {
 				sstride := nk + 2
 				p := randVec(r, nh*sstride)
 				for _, fast := range []bool{true, false} {
-					if fast && !hasAVX2 {
+					if fast && !hasAVX2 && !hasNEON {
 						continue
 					}
 					s := make([]float32, nh*sstride)
@@ -706,7 +706,7 @@ func TestAttentionKernelsF16(t *testing.T) {
 				sstride := nk + 2
 				p := randVec(r, nh*sstride)
 				for _, fast := range []bool{true, false} {
-					if fast && !hasAVX2 {
+					if fast && !hasAVX2 && !hasNEON {
 						continue
 					}
 					s := make([]float32, nh*sstride)

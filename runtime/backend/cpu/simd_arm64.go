@@ -52,6 +52,9 @@ func scaleNEON(s *float32, n int, c float32)
 func axpyNEON(a float32, x, y *float32, n int)
 
 //go:noescape
+func axpyF16NEON(a float32, x *uint16, y *float32, n int)
+
+//go:noescape
 func q8g1SDOT(w, s *byte, xq *int16, xd *float32, nb int, out *float32, add int)
 
 //go:noescape

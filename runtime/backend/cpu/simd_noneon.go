@@ -20,13 +20,14 @@ func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32) { pani
 func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32) {
 	panic("unreachable")
 }
-func cvtF16NEON(dst *float32, src *uint16, n int)     { panic("unreachable") }
-func cvtBF16NEON(dst *float32, src *uint16, n int)    { panic("unreachable") }
-func maxNEON(s *float32, n int) float32               { panic("unreachable") }
-func expSubNEON(s *float32, n int, m float32) float32 { panic("unreachable") }
-func swigluNEON(gate, up *float32, n int)             { panic("unreachable") }
-func scaleNEON(s *float32, n int, c float32)          { panic("unreachable") }
-func axpyNEON(a float32, x, y *float32, n int)        { panic("unreachable") }
+func cvtF16NEON(dst *float32, src *uint16, n int)         { panic("unreachable") }
+func cvtBF16NEON(dst *float32, src *uint16, n int)        { panic("unreachable") }
+func maxNEON(s *float32, n int) float32                   { panic("unreachable") }
+func expSubNEON(s *float32, n int, m float32) float32     { panic("unreachable") }
+func swigluNEON(gate, up *float32, n int)                 { panic("unreachable") }
+func scaleNEON(s *float32, n int, c float32)              { panic("unreachable") }
+func axpyF16NEON(a float32, x *uint16, y *float32, n int) { panic("unreachable") }
+func axpyNEON(a float32, x, y *float32, n int)            { panic("unreachable") }
 func q8g1NEON(w, s *byte, xq *int16, xd *float32, nb int, out *float32, add int) {
 	panic("unreachable")
 }
