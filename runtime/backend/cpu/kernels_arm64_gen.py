@@ -255,6 +255,47 @@ for r in range(3):
 w("\tRET\n")
 
 
+w("""// func quantizeQ8NEON(x *float32, q *int16, d *float32, nb int)
+// quantizeQ8AVX2's quantization (q8_0 activations as ggml's x86 build makes them), nb blocks of
+// 32: amax = max|x|; d = amax/127 rounded to f16 (to nearest even) and widened back; q =
+// x*(127/amax) rounded to nearest even (FCVTNS), as int16; an all-zero block gets d = 0 and
+// zero quants (127/0 replaced by 0).""")
+w("TEXT ·quantizeQ8NEON(SB), NOSPLIT, $0-32")
+w("\tMOVD x+0(FP), R0\n\tMOVD q+8(FP), R1\n\tMOVD d+16(FP), R2\n\tMOVD nb+24(FP), R3")
+w("\tMOVW $0x42fe0000, R5\n\tFMOVS R5, F31")  # 127
+w("\tCBZ R3, done")
+w("block:")
+w("\tVLD1.P 64(R0), [V0.S4, V1.S4, V2.S4, V3.S4]")
+w("\tVLD1.P 64(R0), [V4.S4, V5.S4, V6.S4, V7.S4]")
+for k in range(8):
+    a(f"fabs v{8+k}.4s, v{k}.4s")
+for k in range(0, 8, 2):
+    a(f"fmax v{8+k}.4s, v{8+k}.4s, v{9+k}.4s")
+a("fmax v8.4s, v8.4s, v10.4s")
+a("fmax v12.4s, v12.4s, v14.4s")
+a("fmax v8.4s, v8.4s, v12.4s")
+a("fmaxv s8, v8.4s")
+a("fdiv s9, s8, s31")
+a("fcvt h9, s9")
+a("fcvt s9, h9")
+w("\tFMOVS.P F9, 4(R2)")
+a("fdiv s10, s31, s8")
+a("movi d11, #0")
+a("fcmp s8, #0.0")
+a("fcsel s10, s10, s11, ne")
+for k in range(8):
+    a(f"fmul v{k}.4s, v{k}.4s, v10.s[0]")
+for k in range(8):
+    a(f"fcvtns v{k}.4s, v{k}.4s")
+for k in range(4):
+    a(f"xtn v{k}.4h, v{2*k}.4s")
+    a(f"xtn2 v{k}.8h, v{2*k+1}.4s")
+w("\tVST1.P [V0.H8, V1.H8, V2.H8, V3.H8], 64(R1)")
+w("\tSUBS $1, R3")
+loop("block", 32, "elements")
+w("done:\n\tRET\n")
+
+
 cvt("cvtF16NEON", "f16")
 cvt("cvtBF16NEON", "bf16")
 

@@ -129,6 +129,11 @@ func (a *q8Acts) quantize(x []float32, n, cols int) {
 		quantizeQ8AVX2(&x[0], &a.q[0], &a.d[0], n*blocks)
 		return
 	}
+	if hasNEON && n*blocks > 0 {
+		_ = x[n*cols-1]
+		quantizeQ8NEON(&x[0], &a.q[0], &a.d[0], n*blocks)
+		return
+	}
 	a.quantizeGeneric(x, n, cols)
 }
 

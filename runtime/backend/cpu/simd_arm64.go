@@ -28,6 +28,9 @@ func dotBF16NEON(w *uint16, x *float32, n int) float32
 func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32)
 
 //go:noescape
+func quantizeQ8NEON(x *float32, q *int16, d *float32, nb int)
+
+//go:noescape
 func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
 
 //go:noescape

@@ -17,6 +17,7 @@ func dot4F32NEON(w *float32, stride int, x *float32, n int, out *float32) { pani
 func dot4F16NEON(w *uint16, stride int, x *float32, n int, out *float32)  { panic("unreachable") }
 func dotBF16NEON(w *uint16, x *float32, n int) float32                    { panic("unreachable") }
 func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32) { panic("unreachable") }
+func quantizeQ8NEON(x *float32, q *int16, d *float32, nb int)             { panic("unreachable") }
 func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32) {
 	panic("unreachable")
 }
