@@ -463,6 +463,9 @@ func toF16(dst []uint16, src []float32) {
 	if hasAVX2 && n >= 8 {
 		i = n &^ 7
 		cvtF32ToF16AVX2(&dst[0], &src[0], i)
+	} else if hasNEON && n >= 8 {
+		i = n &^ 7
+		cvtF32ToF16NEON(&dst[0], &src[0], i)
 	}
 	for ; i < n; i++ {
 		dst[i] = model.F32ToF16(src[i])

@@ -643,6 +643,25 @@ block:
 done:
 	RET
 
+// func cvtF32ToF16NEON(dst *uint16, src *float32, n int)
+// n (a multiple of 8) floats rounded to f16 by FCVTN: to nearest even, NaNs quieted with their
+// top payload bits, as model.F32ToF16 rounds (the KV cache's writes).
+TEXT ·cvtF32ToF16NEON(SB), NOSPLIT, $0-24
+	MOVD dst+0(FP), R0
+	MOVD src+8(FP), R1
+	MOVD n+16(FP), R2
+	LSR $3, R2, R3
+	CBZ R3, done
+loop8:
+	VLD1.P 32(R1), [V0.S4, V1.S4]
+	WORD $0x0e216802 // fcvtn v2.4h, v0.4s
+	WORD $0x4e216822 // fcvtn2 v2.8h, v1.4s
+	VST1.P [V2.H8], 16(R0)
+	SUBS $1, R3
+	BNE loop8 // loop: 6 instructions per 8 elements, 24.00 per 32
+done:
+	RET
+
 // func cvtF16NEON(dst *float32, src *uint16, n int)
 TEXT ·cvtF16NEON(SB), NOSPLIT, $0-24
 	MOVD dst+0(FP), R1

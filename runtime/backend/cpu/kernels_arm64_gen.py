@@ -296,6 +296,22 @@ loop("block", 32, "elements")
 w("done:\n\tRET\n")
 
 
+w("""// func cvtF32ToF16NEON(dst *uint16, src *float32, n int)
+// n (a multiple of 8) floats rounded to f16 by FCVTN: to nearest even, NaNs quieted with their
+// top payload bits, as model.F32ToF16 rounds (the KV cache's writes).""")
+w("TEXT ·cvtF32ToF16NEON(SB), NOSPLIT, $0-24")
+w("\tMOVD dst+0(FP), R0\n\tMOVD src+8(FP), R1\n\tMOVD n+16(FP), R2")
+w("\tLSR $3, R2, R3\n\tCBZ R3, done")
+w("loop8:")
+w("\tVLD1.P 32(R1), [V0.S4, V1.S4]")
+a("fcvtn v2.4h, v0.4s")
+a("fcvtn2 v2.8h, v1.4s")
+w("\tVST1.P [V2.H8], 16(R0)")
+w("\tSUBS $1, R3")
+loop("loop8", 8, "elements")
+w("done:\n\tRET\n")
+
+
 cvt("cvtF16NEON", "f16")
 cvt("cvtBF16NEON", "bf16")
 

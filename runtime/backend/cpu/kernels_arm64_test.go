@@ -181,3 +181,24 @@ func TestMaxNEONNaN(t *testing.T) {
 		}
 	}
 }
+
+// TestToF16NEONBits: FCVTN against model.F32ToF16 on random float32 bit patterns (NaNs with
+// payloads, infinities, subnormals of both formats) and on every f16 value and the midpoints
+// above each (the ties).
+func TestToF16NEONBits(t *testing.T) {
+	r := rand.New(rand.NewPCG(10, 10))
+	var src []float32
+	for i := 0; i < 1<<16; i++ {
+		src = append(src, math.Float32frombits(r.Uint32()))
+		f := model.F16ToF32(uint16(i))
+		src = append(src, f, math.Float32frombits(math.Float32bits(f)+1<<12))
+	}
+	src = src[:len(src)&^7]
+	got := make([]uint16, len(src))
+	cvtF32ToF16NEON(&got[0], &src[0], len(src))
+	for i, x := range src {
+		if want := model.F32ToF16(x); got[i] != want {
+			t.Fatalf("%#08x: %#04x, want %#04x", math.Float32bits(x), got[i], want)
+		}
+	}
+}

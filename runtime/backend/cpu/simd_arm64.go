@@ -31,6 +31,9 @@ func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32)
 func quantizeQ8NEON(x *float32, q *int16, d *float32, nb int)
 
 //go:noescape
+func cvtF32ToF16NEON(dst *uint16, src *float32, n int)
+
+//go:noescape
 func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
 
 //go:noescape
