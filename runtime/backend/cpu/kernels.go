@@ -354,6 +354,19 @@ func pvRows(p []float32, pstride, nh int, v []float32, rows []int32, hd int, out
 			}
 		}
 	}
+	if hasNEON && hd >= 32 {
+		c = hd &^ 31
+		for h := 0; h < nh; h++ {
+			clear(out[h*hd : h*hd+c])
+		}
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			for h := 0; h < nh; h += 2 {
+				h1 := min(h+1, nh-1)
+				pv2NEON(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
+			}
+		}
+	}
 	if c < hd {
 		for h := 0; h < nh; h++ {
 			o := out[h*hd+c : (h+1)*hd]
@@ -427,6 +440,19 @@ func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, o
 			for h := 0; h < nh; h += 2 {
 				h1 := min(h+1, nh-1)
 				pv2F16AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
+			}
+		}
+	}
+	if hasNEON && hd >= 32 {
+		c = hd &^ 31
+		for h := 0; h < nh; h++ {
+			clear(out[h*hd : h*hd+c])
+		}
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			for h := 0; h < nh; h += 2 {
+				h1 := min(h+1, nh-1)
+				pv2F16NEON(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
 			}
 		}
 	}

@@ -662,6 +662,133 @@ loop8:
 done:
 	RET
 
+// pv2NEON and pv2F16NEON are pv2AVX2 and pv2F16AVX2: two heads' attention outputs over the
+// n >= 1 value rows at v+rows[j], ot[0:32*nc] += sum over j of pt[j] * row j, in 32-wide
+// chunks, each chunk of both heads in registers (V0..V7 head 0, V8..V15 head 1) for the whole
+// loop over rows. One fused multiply-add per element and row, in row order: bit for bit the
+// portable loop (axpy per row) as Go compiles it on arm64. Where both heads are the same
+// (p0 == p1, o0 == o1) both load before either stores, and the second store repeats the first.
+// func pv2NEON(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32)
+TEXT ·pv2NEON(SB), NOSPLIT, $0-64
+	MOVD p0+0(FP), R0
+	MOVD p1+8(FP), R1
+	MOVD v+16(FP), R2
+	MOVD rows+24(FP), R3
+	MOVD n+32(FP), R4
+	MOVD nc+40(FP), R5
+	MOVD o0+48(FP), R6
+	MOVD o1+56(FP), R7
+chunk:
+	ADD $64, R6, R8
+	ADD $64, R7, R9
+	VLD1 (R6), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1 (R8), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1 (R7), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VLD1 (R9), [V12.S4, V13.S4, V14.S4, V15.S4]
+	MOVD R0, R10
+	MOVD R1, R11
+	MOVD R3, R12
+	MOVD R4, R13
+row:
+	MOVWU.P 4(R12), R14
+	ADD R14<<2, R2, R15
+	VLD1.P 64(R15), [V16.S4, V17.S4, V18.S4, V19.S4]
+	VLD1 (R15), [V20.S4, V21.S4, V22.S4, V23.S4]
+	FMOVS.P 4(R10), F28
+	FMOVS.P 4(R11), F29
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4f9c1284 // fmla v4.4s, v20.4s, v28.s[0]
+	WORD $0x4f9c12a5 // fmla v5.4s, v21.4s, v28.s[0]
+	WORD $0x4f9c12c6 // fmla v6.4s, v22.4s, v28.s[0]
+	WORD $0x4f9c12e7 // fmla v7.4s, v23.4s, v28.s[0]
+	WORD $0x4f9d1208 // fmla v8.4s, v16.4s, v29.s[0]
+	WORD $0x4f9d1229 // fmla v9.4s, v17.4s, v29.s[0]
+	WORD $0x4f9d124a // fmla v10.4s, v18.4s, v29.s[0]
+	WORD $0x4f9d126b // fmla v11.4s, v19.4s, v29.s[0]
+	WORD $0x4f9d128c // fmla v12.4s, v20.4s, v29.s[0]
+	WORD $0x4f9d12ad // fmla v13.4s, v21.4s, v29.s[0]
+	WORD $0x4f9d12ce // fmla v14.4s, v22.4s, v29.s[0]
+	WORD $0x4f9d12ef // fmla v15.4s, v23.4s, v29.s[0]
+	SUBS $1, R13
+	BNE row // loop: 24 instructions per 64 products, 12.00 per 32
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R6)
+	VST1 [V4.S4, V5.S4, V6.S4, V7.S4], (R8)
+	VST1 [V8.S4, V9.S4, V10.S4, V11.S4], (R7)
+	VST1 [V12.S4, V13.S4, V14.S4, V15.S4], (R9)
+	ADD $128, R6
+	ADD $128, R7
+	ADD $128, R2
+	SUBS $1, R5
+	BNE chunk
+	RET
+
+// func pv2F16NEON(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32)
+TEXT ·pv2F16NEON(SB), NOSPLIT, $0-64
+	MOVD p0+0(FP), R0
+	MOVD p1+8(FP), R1
+	MOVD v+16(FP), R2
+	MOVD rows+24(FP), R3
+	MOVD n+32(FP), R4
+	MOVD nc+40(FP), R5
+	MOVD o0+48(FP), R6
+	MOVD o1+56(FP), R7
+chunk:
+	ADD $64, R6, R8
+	ADD $64, R7, R9
+	VLD1 (R6), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1 (R8), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1 (R7), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VLD1 (R9), [V12.S4, V13.S4, V14.S4, V15.S4]
+	MOVD R0, R10
+	MOVD R1, R11
+	MOVD R3, R12
+	MOVD R4, R13
+row:
+	MOVWU.P 4(R12), R14
+	ADD R14<<1, R2, R15
+	VLD1 (R15), [V24.H8, V25.H8, V26.H8, V27.H8]
+	WORD $0x0e217b10 // fcvtl v16.4s, v24.4h
+	WORD $0x4e217b11 // fcvtl2 v17.4s, v24.8h
+	WORD $0x0e217b32 // fcvtl v18.4s, v25.4h
+	WORD $0x4e217b33 // fcvtl2 v19.4s, v25.8h
+	WORD $0x0e217b54 // fcvtl v20.4s, v26.4h
+	WORD $0x4e217b55 // fcvtl2 v21.4s, v26.8h
+	WORD $0x0e217b76 // fcvtl v22.4s, v27.4h
+	WORD $0x4e217b77 // fcvtl2 v23.4s, v27.8h
+	FMOVS.P 4(R10), F28
+	FMOVS.P 4(R11), F29
+	WORD $0x4f9c1200 // fmla v0.4s, v16.4s, v28.s[0]
+	WORD $0x4f9c1221 // fmla v1.4s, v17.4s, v28.s[0]
+	WORD $0x4f9c1242 // fmla v2.4s, v18.4s, v28.s[0]
+	WORD $0x4f9c1263 // fmla v3.4s, v19.4s, v28.s[0]
+	WORD $0x4f9c1284 // fmla v4.4s, v20.4s, v28.s[0]
+	WORD $0x4f9c12a5 // fmla v5.4s, v21.4s, v28.s[0]
+	WORD $0x4f9c12c6 // fmla v6.4s, v22.4s, v28.s[0]
+	WORD $0x4f9c12e7 // fmla v7.4s, v23.4s, v28.s[0]
+	WORD $0x4f9d1208 // fmla v8.4s, v16.4s, v29.s[0]
+	WORD $0x4f9d1229 // fmla v9.4s, v17.4s, v29.s[0]
+	WORD $0x4f9d124a // fmla v10.4s, v18.4s, v29.s[0]
+	WORD $0x4f9d126b // fmla v11.4s, v19.4s, v29.s[0]
+	WORD $0x4f9d128c // fmla v12.4s, v20.4s, v29.s[0]
+	WORD $0x4f9d12ad // fmla v13.4s, v21.4s, v29.s[0]
+	WORD $0x4f9d12ce // fmla v14.4s, v22.4s, v29.s[0]
+	WORD $0x4f9d12ef // fmla v15.4s, v23.4s, v29.s[0]
+	SUBS $1, R13
+	BNE row // loop: 31 instructions per 64 products, 15.50 per 32
+	VST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R6)
+	VST1 [V4.S4, V5.S4, V6.S4, V7.S4], (R8)
+	VST1 [V8.S4, V9.S4, V10.S4, V11.S4], (R7)
+	VST1 [V12.S4, V13.S4, V14.S4, V15.S4], (R9)
+	ADD $128, R6
+	ADD $128, R7
+	ADD $64, R2
+	SUBS $1, R5
+	BNE chunk
+	RET
+
 // func cvtF16NEON(dst *float32, src *uint16, n int)
 TEXT ·cvtF16NEON(SB), NOSPLIT, $0-24
 	MOVD dst+0(FP), R1

@@ -312,6 +312,54 @@ loop("loop8", 8, "elements")
 w("done:\n\tRET\n")
 
 
+def pv2(name, f16):
+    """pv2NEON(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32), or
+    pv2F16NEON with v *uint16 (offsets in halves)."""
+    w(f"// func {name}(p0, p1 *float32, v *{'uint16' if f16 else 'float32'}, rows *int32, n int, nc int, o0, o1 *float32)")
+    w("TEXT ·" + name + "(SB), NOSPLIT, $0-64")
+    w("\tMOVD p0+0(FP), R0\n\tMOVD p1+8(FP), R1\n\tMOVD v+16(FP), R2\n\tMOVD rows+24(FP), R3")
+    w("\tMOVD n+32(FP), R4\n\tMOVD nc+40(FP), R5\n\tMOVD o0+48(FP), R6\n\tMOVD o1+56(FP), R7")
+    w("chunk:")
+    w("\tADD $64, R6, R8\n\tADD $64, R7, R9")
+    w("\tVLD1 (R6), [V0.S4, V1.S4, V2.S4, V3.S4]\n\tVLD1 (R8), [V4.S4, V5.S4, V6.S4, V7.S4]")
+    w("\tVLD1 (R7), [V8.S4, V9.S4, V10.S4, V11.S4]\n\tVLD1 (R9), [V12.S4, V13.S4, V14.S4, V15.S4]")
+    w("\tMOVD R0, R10\n\tMOVD R1, R11\n\tMOVD R3, R12\n\tMOVD R4, R13")
+    w("row:")
+    w("\tMOVWU.P 4(R12), R14")
+    if f16:
+        w("\tADD R14<<1, R2, R15")
+        w("\tVLD1 (R15), [V24.H8, V25.H8, V26.H8, V27.H8]")
+        for k in range(4):
+            widen("f16", 16 + 2 * k, 24 + k, False)
+            widen("f16", 17 + 2 * k, 24 + k, True)
+    else:
+        w("\tADD R14<<2, R2, R15")
+        w("\tVLD1.P 64(R15), [V16.S4, V17.S4, V18.S4, V19.S4]\n\tVLD1 (R15), [V20.S4, V21.S4, V22.S4, V23.S4]")
+    w("\tFMOVS.P 4(R10), F28\n\tFMOVS.P 4(R11), F29")
+    for k in range(8):
+        a(f"fmla v{k}.4s, v{16+k}.4s, v28.s[0]")
+    for k in range(8):
+        a(f"fmla v{8+k}.4s, v{16+k}.4s, v29.s[0]")
+    w("\tSUBS $1, R13")
+    loop("row", 64)
+    # o0 first, then o1: where they are the same head the second store repeats the first.
+    w("\tVST1 [V0.S4, V1.S4, V2.S4, V3.S4], (R6)\n\tVST1 [V4.S4, V5.S4, V6.S4, V7.S4], (R8)")
+    w("\tVST1 [V8.S4, V9.S4, V10.S4, V11.S4], (R7)\n\tVST1 [V12.S4, V13.S4, V14.S4, V15.S4], (R9)")
+    w(f"\tADD $128, R6\n\tADD $128, R7\n\tADD ${64 if f16 else 128}, R2")
+    w("\tSUBS $1, R5\n\tBNE chunk")
+    w("\tRET\n")
+
+
+w("""// pv2NEON and pv2F16NEON are pv2AVX2 and pv2F16AVX2: two heads' attention outputs over the
+// n >= 1 value rows at v+rows[j], ot[0:32*nc] += sum over j of pt[j] * row j, in 32-wide
+// chunks, each chunk of both heads in registers (V0..V7 head 0, V8..V15 head 1) for the whole
+// loop over rows. One fused multiply-add per element and row, in row order: bit for bit the
+// portable loop (axpy per row) as Go compiles it on arm64. Where both heads are the same
+# (p0 == p1, o0 == o1) both load before either stores, and the second store repeats the first.""".replace("\n# ", "\n// "))
+pv2("pv2NEON", False)
+pv2("pv2F16NEON", True)
+
+
 cvt("cvtF16NEON", "f16")
 cvt("cvtBF16NEON", "bf16")
 

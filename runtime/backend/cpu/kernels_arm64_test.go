@@ -202,3 +202,39 @@ func TestToF16NEONBits(t *testing.T) {
 		}
 	}
 }
+
+// TestPVNEONExact: pvRows and pvRowsF16 on NEON give the portable outputs bit for bit (one
+// fused multiply-add per element and row, in row order, on both paths), with an odd head out,
+// more rows than a tile and head sizes with and without a tail past the 32-wide chunks.
+func TestPVNEONExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	for _, hd := range []int{32, 64, 72, 128} {
+		for _, nh := range []int{1, 3, 4} {
+			const n, nrows = 100, 130
+			v := randVec(r, nrows*hd)
+			vh := make([]uint16, len(v))
+			for i, x := range v {
+				vh[i] = model.F32ToF16(x)
+			}
+			rows := make([]int32, n)
+			for j := range rows {
+				rows[j] = int32(r.IntN(nrows) * hd)
+			}
+			p := randVec(r, nh*(n+1))
+			got, want := make([]float32, nh*hd), make([]float32, nh*hd)
+			pvRows(p, n+1, nh, v, rows, hd, got)
+			portable(func() { pvRows(p, n+1, nh, v, rows, hd, want) })
+			gotH, wantH := make([]float32, nh*hd), make([]float32, nh*hd)
+			pvRowsF16(p, n+1, nh, vh, rows, hd, gotH)
+			portable(func() { pvRowsF16(p, n+1, nh, vh, rows, hd, wantH) })
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("pvRows hd=%d nh=%d [%d]: %v, portable %v", hd, nh, i, got[i], want[i])
+				}
+				if math.Float32bits(gotH[i]) != math.Float32bits(wantH[i]) {
+					t.Fatalf("pvRowsF16 hd=%d nh=%d [%d]: %v, portable %v", hd, nh, i, gotH[i], wantH[i])
+				}
+			}
+		}
+	}
+}

@@ -34,6 +34,12 @@ func quantizeQ8NEON(x *float32, q *int16, d *float32, nb int)
 func cvtF32ToF16NEON(dst *uint16, src *float32, n int)
 
 //go:noescape
+func pv2NEON(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32)
+
+//go:noescape
+func pv2F16NEON(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32)
+
+//go:noescape
 func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32)
 
 //go:noescape

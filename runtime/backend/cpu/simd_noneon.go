@@ -19,6 +19,12 @@ func dotBF16NEON(w *uint16, x *float32, n int) float32                    { pani
 func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32) { panic("unreachable") }
 func quantizeQ8NEON(x *float32, q *int16, d *float32, nb int)             { panic("unreachable") }
 func cvtF32ToF16NEON(dst *uint16, src *float32, n int)                    { panic("unreachable") }
+func pv2NEON(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32) {
+	panic("unreachable")
+}
+func pv2F16NEON(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32) {
+	panic("unreachable")
+}
 func gemm3x4NEON(w *float32, ldw int, x *float32, ldx int, n int, out *float32) {
 	panic("unreachable")
 }
