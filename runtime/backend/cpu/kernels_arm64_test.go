@@ -238,3 +238,44 @@ func TestPVNEONExact(t *testing.T) {
 		}
 	}
 }
+
+// TestScoresNEONExact: scoreRows and scoreRowsF16 on NEON give, bit for bit, the scores of
+// dot and dotF16 per head (as the loop without four-head blocks computes them): dot4F32NEON
+// adds as dotF32NEON and dotF16NEON do. Head counts leave an overlapping last four.
+func TestScoresNEONExact(t *testing.T) {
+	r := rand.New(rand.NewPCG(12, 12))
+	for _, hd := range []int{8, 64, 72, 128} {
+		for _, nh := range []int{4, 6, 8} {
+			const n, nrows = 50, 70
+			k := randVec(r, nrows*hd)
+			kh := make([]uint16, len(k))
+			for i, x := range k {
+				kh[i] = model.F32ToF16(x)
+			}
+			rows := make([]int32, n)
+			for j := range rows {
+				rows[j] = int32(r.IntN(nrows) * hd)
+			}
+			q := randVec(r, nh*hd)
+			const ss = n + 2
+			got, want := make([]float32, nh*ss), make([]float32, nh*ss)
+			gotH, wantH := make([]float32, nh*ss), make([]float32, nh*ss)
+			scoreRows(q, hd, nh, k, rows, got, ss, 0.125)
+			scoreRowsF16(q, hd, nh, kh, rows, gotH, ss, 0.125)
+			for j, r := range rows {
+				for h := 0; h < nh; h++ {
+					want[h*ss+j] = dot(k[r:int(r)+hd], q[h*hd:(h+1)*hd]) * 0.125
+					wantH[h*ss+j] = dotF16(kh[r:int(r)+hd], q[h*hd:(h+1)*hd]) * 0.125
+				}
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("scoreRows hd=%d nh=%d [%d]: %v, dot %v", hd, nh, i, got[i], want[i])
+				}
+				if math.Float32bits(gotH[i]) != math.Float32bits(wantH[i]) {
+					t.Fatalf("scoreRowsF16 hd=%d nh=%d [%d]: %v, dotF16 %v", hd, nh, i, gotH[i], wantH[i])
+				}
+			}
+		}
+	}
+}
