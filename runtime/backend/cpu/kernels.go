@@ -313,18 +313,16 @@ func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, 
 		}
 		return
 	}
-	if hasNEON && nh >= 4 && hd > 0 && hd%8 == 0 {
-		// Four heads against each key, the heads as dot4's rows and the key as its vector: one
-		// load of the key for four heads, and each score bit for bit dot's (the last four heads
-		// overlap the ones before, recomputing the same scores).
-		var o [4]float32
-		for j, r := range rows {
-			kr := k[r : int(r)+hd]
+	if hasNEON && hd > 0 && hd%8 == 0 {
+		// Four heads against each key (see scores4NEON), a tile of keys at a time as above; each
+		// score is bit for bit dot's times scale.
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
 			for h := 0; h < nh; h += 4 {
-				h = min(h, nh-4)
-				dot4F32NEON(&q[h*hd], hd*4, &kr[0], hd, &o[0])
-				s[h*sstride+j], s[(h+1)*sstride+j] = o[0]*scale, o[1]*scale
-				s[(h+2)*sstride+j], s[(h+3)*sstride+j] = o[2]*scale, o[3]*scale
+				h = min(h, max(nh-4, 0))
+				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				scores4NEON(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
 		}
 		return
@@ -422,18 +420,15 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 		}
 		return
 	}
-	if hasNEON && nh >= 4 && hd > 0 && hd%8 == 0 && hd <= 512 {
-		// scoreRows' NEON loop over each key widened (exactly) first: the scores are dotF16's
-		// bit for bit, as dotF16NEON and dot4F32NEON add in the same order.
-		var o [4]float32
-		var kf [512]float32
-		for j, r := range rows {
-			cvtF16NEON(&kf[0], &k[r], hd)
+	if hasNEON && hd > 0 && hd%8 == 0 {
+		// As in scoreRows; each score bit for bit dotF16's times scale.
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
 			for h := 0; h < nh; h += 4 {
-				h = min(h, nh-4)
-				dot4F32NEON(&q[h*hd], hd*4, &kf[0], hd, &o[0])
-				s[h*sstride+j], s[(h+1)*sstride+j] = o[0]*scale, o[1]*scale
-				s[(h+2)*sstride+j], s[(h+3)*sstride+j] = o[2]*scale, o[3]*scale
+				h = min(h, max(nh-4, 0))
+				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				scores4F16NEON(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
 		}
 		return

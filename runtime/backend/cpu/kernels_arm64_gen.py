@@ -350,6 +350,71 @@ def pv2(name, f16):
     w("\tRET\n")
 
 
+def scores4(name, f16):
+    """scores4NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2,
+    s3 *float32, scale float32), or scores4F16NEON with k *uint16 (offsets in halves)."""
+    w(f"// func {name}(q0, q1, q2, q3 *float32, k *{'uint16' if f16 else 'float32'}, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)")
+    w("TEXT ·" + name + "(SB), NOSPLIT, $0-100")
+    w("\tMOVD q0+0(FP), R0\n\tMOVD q1+8(FP), R1\n\tMOVD q2+16(FP), R2\n\tMOVD q3+24(FP), R3")
+    w("\tMOVD k+32(FP), R4\n\tMOVD rows+40(FP), R5\n\tMOVD n+48(FP), R6\n\tMOVD hd+56(FP), R7")
+    w("\tMOVD s0+64(FP), R20\n\tMOVD s1+72(FP), R21\n\tMOVD s2+80(FP), R22\n\tMOVD s3+88(FP), R23")
+    w("\tFMOVS scale+96(FP), F14")
+    heads = ["R10", "R11", "R12", "R13"]
+    outs = ["R20", "R21", "R22", "R23"]
+    w("key:")
+    w("\tMOVWU.P 4(R5), R8")
+    w(f"\tADD R8<<{1 if f16 else 2}, R4, R9")
+    w("\tMOVD R0, R10\n\tMOVD R1, R11\n\tMOVD R2, R12\n\tMOVD R3, R13")
+    zero(*range(16, 32))
+    w("\tLSR $4, R7, R14\n\tCBZ R14, four")
+    w("loop16:")
+    if f16:
+        w("\tVLD1.P 32(R9), [V12.H8, V13.H8]")
+        widen("f16", 0, 12, False)
+        widen("f16", 1, 12, True)
+        widen("f16", 2, 13, False)
+        widen("f16", 3, 13, True)
+    else:
+        w("\tVLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]")
+    for t, hp in enumerate(heads):
+        b = 4 if t % 2 == 0 else 8
+        w(f"\tVLD1.P 64({hp}), [V{b}.S4, V{b+1}.S4, V{b+2}.S4, V{b+3}.S4]")
+        for kk in range(4):
+            w(f"\tVFMLA V{b+kk}.S4, V{kk}.S4, V{16+4*t+kk}.S4")
+    w("\tSUBS $1, R14")
+    loop("loop16", 64)
+    w("four:\n\tAND $15, R7, R15\n\tLSR $2, R15, R14\n\tCBZ R14, reduce")
+    w("loop4:")
+    if f16:
+        w("\tVLD1.P 8(R9), [V12.H4]")
+        widen("f16", 0, 12, False)
+    else:
+        w("\tVLD1.P 16(R9), [V0.S4]")
+    for t, hp in enumerate(heads):
+        w(f"\tVLD1.P 16({hp}), [V{4+t}.S4]")
+        w(f"\tVFMLA V{4+t}.S4, V0.S4, V{16+4*t}.S4")
+    w("\tSUBS $1, R14\n\tBNE loop4")
+    w("reduce:")
+    for t in range(4):
+        hsum(16 + 4 * t)
+        w(f"\tFMULS F14, F{16+4*t}, F{16+4*t}")
+    # Head 0 stores first, head 3 last: repeated heads (the same pointers) store the same score.
+    for t in range(4):
+        w(f"\tFMOVS.P F{16+4*t}, 4({outs[t]})")
+    w("\tSUBS $1, R6\n\tBNE key")
+    w("\tRET\n")
+
+
+w("""// scores4NEON and scores4F16NEON are scores4AVX2 and scores4F16AVX2 by other means: four
+// query heads against each of the n >= 1 keys at k+rows[j] (offsets in elements), head t's
+// scaled score for key j to st[j]; hd a multiple of 4 (8 where called). The loop over keys is
+// here, as on amd64, so that there is no call per key. The sums are dot4F32NEON's with the
+// heads as its rows and the key as its vector, so each score is bit for bit dot's (dotF16's
+// for f16 keys, which are widened exactly) times scale.""")
+scores4("scores4NEON", False)
+scores4("scores4F16NEON", True)
+
+
 w("""// pv2NEON and pv2F16NEON are pv2AVX2 and pv2F16AVX2: two heads' attention outputs over the
 // n >= 1 value rows at v+rows[j], ot[0:32*nc] += sum over j of pt[j] * row j, in 32-wide
 // chunks, each chunk of both heads in registers (V0..V7 head 0, V8..V15 head 1) for the whole

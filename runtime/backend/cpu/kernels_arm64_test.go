@@ -240,13 +240,14 @@ func TestPVNEONExact(t *testing.T) {
 }
 
 // TestScoresNEONExact: scoreRows and scoreRowsF16 on NEON give, bit for bit, the scores of
-// dot and dotF16 per head (as the loop without four-head blocks computes them): dot4F32NEON
-// adds as dotF32NEON and dotF16NEON do. Head counts leave an overlapping last four.
+// dot and dotF16 per head (as the loop without four-head blocks computes them): scores4NEON adds
+// as dotF32NEON and dotF16NEON do. Head counts below four repeat heads, others leave an
+// overlapping last four; 200 keys make three tiles.
 func TestScoresNEONExact(t *testing.T) {
 	r := rand.New(rand.NewPCG(12, 12))
-	for _, hd := range []int{8, 64, 72, 128} {
-		for _, nh := range []int{4, 6, 8} {
-			const n, nrows = 50, 70
+	for _, hd := range []int{8, 64, 72, 128, 1024} {
+		for _, nh := range []int{1, 2, 3, 4, 6, 8} {
+			const n, nrows = 200, 70
 			k := randVec(r, nrows*hd)
 			kh := make([]uint16, len(k))
 			for i, x := range k {

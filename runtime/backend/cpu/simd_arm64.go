@@ -34,6 +34,12 @@ func quantizeQ8NEON(x *float32, q *int16, d *float32, nb int)
 func cvtF32ToF16NEON(dst *uint16, src *float32, n int)
 
 //go:noescape
+func scores4NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
+func scores4F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
 func pv2NEON(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32)
 
 //go:noescape

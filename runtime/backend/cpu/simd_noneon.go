@@ -19,6 +19,12 @@ func dotBF16NEON(w *uint16, x *float32, n int) float32                    { pani
 func dot4BF16NEON(w *uint16, stride int, x *float32, n int, out *float32) { panic("unreachable") }
 func quantizeQ8NEON(x *float32, q *int16, d *float32, nb int)             { panic("unreachable") }
 func cvtF32ToF16NEON(dst *uint16, src *float32, n int)                    { panic("unreachable") }
+func scores4NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	panic("unreachable")
+}
+func scores4F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	panic("unreachable")
+}
 func pv2NEON(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32) {
 	panic("unreachable")
 }
