@@ -30,7 +30,9 @@ import (
 // four of ggml's int8 products (VPSIGNB, VPMADDUBSW, VPMADDWD by ones): as many vector
 // operations per 32 products, but eight tokens ran slower with them (see q8group_gen.py). The
 // bytes are the file's bytes, reordered: the products are exact integer sums per block, scaled
-// as llama.cpp scales them.
+// as llama.cpp scales them. On arm64 the same layout serves NEON (kernels_arm64.s): ZIP1/ZIP2
+// of a quad's two halves put each row's four columns in one 32-bit lane for SDOT, and without
+// the dot-product extension SMULL by the token's repeated pair and SADALP do the pairs.
 const (
 	q8GroupRows  = 8
 	q8QuadBytes  = 32
