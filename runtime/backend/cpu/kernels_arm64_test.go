@@ -280,3 +280,28 @@ func TestScoresNEONExact(t *testing.T) {
 		}
 	}
 }
+
+// TestSlotMaxNEON: slotMax with maxIntoNEON is Go's max element by element, bit for bit (±0,
+// a NaN), over lengths around the 8-wide step.
+func TestSlotMaxNEON(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 13))
+	for _, n := range []int{8, 9, 16, 31, 64} {
+		const group = 3
+		probs := randVec(r, group*n)
+		probs[0], probs[n] = float32(math.Copysign(0, -1)), 0
+		probs[2*n+5] = float32(math.NaN())
+		got, want := make([]float32, n), make([]float32, n)
+		slotMax(probs, group, n, got)
+		copy(want, probs[:n])
+		for h := 1; h < group; h++ {
+			for j := range want {
+				want[j] = max(want[j], probs[h*n+j])
+			}
+		}
+		for j := range want {
+			if math.Float32bits(got[j]) != math.Float32bits(want[j]) && !(got[j] != got[j] && want[j] != want[j]) {
+				t.Fatalf("n=%d [%d]: %v, want %v", n, j, got[j], want[j])
+			}
+		}
+	}
+}

@@ -64,6 +64,9 @@ func expSubNEON(s *float32, n int, m float32) float32
 func swigluNEON(gate, up *float32, n int)
 
 //go:noescape
+func maxIntoNEON(dst, src *float32, n int)
+
+//go:noescape
 func scaleNEON(s *float32, n int, c float32)
 
 //go:noescape

@@ -39,6 +39,7 @@ func cvtBF16NEON(dst *float32, src *uint16, n int)        { panic("unreachable")
 func maxNEON(s *float32, n int) float32                   { panic("unreachable") }
 func expSubNEON(s *float32, n int, m float32) float32     { panic("unreachable") }
 func swigluNEON(gate, up *float32, n int)                 { panic("unreachable") }
+func maxIntoNEON(dst, src *float32, n int)                { panic("unreachable") }
 func scaleNEON(s *float32, n int, c float32)              { panic("unreachable") }
 func axpyF16NEON(a float32, x *uint16, y *float32, n int) { panic("unreachable") }
 func axpyNEON(a float32, x, y *float32, n int)            { panic("unreachable") }
