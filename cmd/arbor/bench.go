@@ -21,8 +21,11 @@ import (
 
 // benchResult is the JSON line arbor bench ends with.
 type benchResult struct {
-	Model        string `json:"model"`
-	Backend      string `json:"backend"`
+	Model   string `json:"model"`
+	Backend string `json:"backend"`
+	// Kernels is the cpu backend's kernel set (cpu.KernelSet: "avx2+fma+f16c", "neon+dotprod",
+	// "neon" or "portable"); absent for other backends.
+	Kernels      string `json:"kernels,omitempty"`
 	Arch         string `json:"arch"`
 	DType        string `json:"dtype"`
 	Params       int64  `json:"params"`
@@ -134,6 +137,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if res.Backend == "" {
 		res.Backend = "cpu"
+	}
+	if res.Backend == "cpu" {
+		res.Kernels = cpu.KernelSet()
 	}
 	// The weight traffic (and so the bandwidth bound) is the cpu backend's figure; other
 	// backends do not report it, and bench then skips the bandwidth measurement.

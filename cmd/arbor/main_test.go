@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/model/demo"
 )
 
@@ -283,6 +284,7 @@ func TestBenchBackends(t *testing.T) {
 		}
 		var res struct {
 			Backend      string  `json:"backend"`
+			Kernels      string  `json:"kernels"`
 			Prefill      float64 `json:"prefill_tokens_per_s"`
 			Decode       float64 `json:"decode_tokens_per_s"`
 			Compilations *int    `json:"compilations"`
@@ -292,6 +294,10 @@ func TestBenchBackends(t *testing.T) {
 		}
 		if res.Backend != be || res.Prefill <= 0 || res.Decode <= 0 {
 			t.Fatalf("bench --backend %s: %+v", be, res)
+		}
+		// The cpu backend names its kernel set, the one this process chose; xla names none.
+		if want := map[string]string{"cpu": cpu.KernelSet(), "xla": ""}[be]; res.Kernels != want {
+			t.Fatalf("bench --backend %s: kernels %q, want %q", be, res.Kernels, want)
 		}
 		switch {
 		case be == "cpu" && res.Compilations != nil:

@@ -27,6 +27,9 @@ func dot(a, b []float32) float32 {
 	if hasAVX2 && n > 0 {
 		return dotF32AVX2(&a[0], &b[0], n)
 	}
+	if hasNEON && n > 0 {
+		return dotF32NEON(&a[0], &b[0], n)
+	}
 	return dotGeneric(a, b)
 }
 
@@ -63,6 +66,10 @@ func dot4F32(w []float32, stride int, x []float32, out *[4]float32) {
 		dot4F32AVX2(&w[0], 4*stride, &x[0], c, &out[0])
 		return
 	}
+	if hasNEON && c > 0 && c%8 == 0 {
+		dot4F32NEON(&w[0], 4*stride, &x[0], c, &out[0])
+		return
+	}
 	for i := range out {
 		out[i] = dot(w[i*stride:i*stride+c], x)
 	}
@@ -75,6 +82,10 @@ func dot4F16(w []uint16, stride int, x []float32, out *[4]float32) {
 		dot4F16AVX2(&w[0], 2*stride, &x[0], c, &out[0])
 		return
 	}
+	if hasNEON && c > 0 && c%8 == 0 {
+		dot4F16NEON(&w[0], 2*stride, &x[0], c, &out[0])
+		return
+	}
 	for i := range out {
 		out[i] = dotF16(w[i*stride:i*stride+c], x)
 	}
@@ -85,6 +96,10 @@ func dot4BF16(w []uint16, stride int, x []float32, out *[4]float32) {
 	w = w[:3*stride+c]
 	if hasAVX2 && c > 0 && c%8 == 0 {
 		dot4BF16AVX2(&w[0], 2*stride, &x[0], c, &out[0])
+		return
+	}
+	if hasNEON && c > 0 && c%8 == 0 {
+		dot4BF16NEON(&w[0], 2*stride, &x[0], c, &out[0])
 		return
 	}
 	for i := range out {
@@ -103,6 +118,13 @@ func gemm3x4(w []float32, ldw int, x []float32, ldx int, n int, out *[12]float32
 		n8 = n &^ 7
 		if n8 > 0 {
 			gemm3x4F32AVX2(&w[0], ldw, &x[0], ldx, n8, &out[0])
+		} else {
+			*out = [12]float32{}
+		}
+	} else if hasNEON {
+		n8 = n &^ 7
+		if n8 > 0 {
+			gemm3x4NEON(&w[0], ldw, &x[0], ldx, n8, &out[0])
 		} else {
 			*out = [12]float32{}
 		}
@@ -127,6 +149,10 @@ func axpy(a float32, x, y []float32) {
 	y = y[:len(x)]
 	if hasAVX2 && len(x) > 0 {
 		axpyAVX2(a, &x[0], &y[0], len(x))
+		return
+	}
+	if hasNEON && len(x) > 0 {
+		axpyNEON(a, &x[0], &y[0], len(x))
 		return
 	}
 	axpyGeneric(a, x, y)
@@ -182,6 +208,10 @@ func softmaxInPlace(s []float32) {
 		if i = len(s) &^ 7; i > 0 {
 			m = maxAVX2(&s[0], i)
 		}
+	} else if hasNEON {
+		if i = len(s) &^ 7; i > 0 {
+			m = maxNEON(&s[0], i)
+		}
 	}
 	for _, v := range s[i:] {
 		if v > m {
@@ -194,6 +224,10 @@ func softmaxInPlace(s []float32) {
 		if i = len(s) &^ 7; i > 0 {
 			sum = expSubAVX2(&s[0], i, m)
 		}
+	} else if hasNEON {
+		if i = len(s) &^ 7; i > 0 {
+			sum = expSubNEON(&s[0], i, m)
+		}
 	}
 	for ; i < len(s); i++ {
 		e := float32(math.Exp(float64(s[i] - m)))
@@ -205,6 +239,10 @@ func softmaxInPlace(s []float32) {
 	if hasAVX2 {
 		if i = len(s) &^ 7; i > 0 {
 			scaleAVX2(&s[0], i, inv)
+		}
+	} else if hasNEON {
+		if i = len(s) &^ 7; i > 0 {
+			scaleNEON(&s[0], i, inv)
 		}
 	}
 	for ; i < len(s); i++ {
@@ -219,6 +257,10 @@ func swiglu(g, u []float32) {
 	if hasAVX2 {
 		if i = len(g) &^ 7; i > 0 {
 			swigluAVX2(&g[0], &u[0], i)
+		}
+	} else if hasNEON {
+		if i = len(g) &^ 7; i > 0 {
+			swigluNEON(&g[0], &u[0], i)
 		}
 	}
 	for ; i < len(g); i++ {
@@ -271,6 +313,20 @@ func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, 
 		}
 		return
 	}
+	if hasNEON && hd > 0 && hd%8 == 0 {
+		// Four heads against each key (see scores4NEON), a tile of keys at a time as above; each
+		// score is bit for bit dot's times scale.
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			for h := 0; h < nh; h += 4 {
+				h = min(h, max(nh-4, 0))
+				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				scores4NEON(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
+			}
+		}
+		return
+	}
 	for j, r := range rows {
 		kr := k[r : int(r)+hd]
 		for h := 0; h < nh; h++ {
@@ -309,6 +365,19 @@ func pvRows(p []float32, pstride, nh int, v []float32, rows []int32, hd int, out
 			for h := 0; h < nh; h += 2 {
 				h1 := min(h+1, nh-1) // an odd head out goes twice: pairs must not overlap, as they add
 				pv2AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
+			}
+		}
+	}
+	if hasNEON && hd >= 32 {
+		c = hd &^ 31
+		for h := 0; h < nh; h++ {
+			clear(out[h*hd : h*hd+c])
+		}
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			for h := 0; h < nh; h += 2 {
+				h1 := min(h+1, nh-1)
+				pv2NEON(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
 			}
 		}
 	}
@@ -351,6 +420,19 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 		}
 		return
 	}
+	if hasNEON && hd > 0 && hd%8 == 0 {
+		// As in scoreRows; each score bit for bit dotF16's times scale.
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			for h := 0; h < nh; h += 4 {
+				h = min(h, max(nh-4, 0))
+				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				scores4F16NEON(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
+			}
+		}
+		return
+	}
 	for j, r := range rows {
 		kr := k[r : int(r)+hd]
 		for h := 0; h < nh; h++ {
@@ -388,6 +470,29 @@ func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, o
 			}
 		}
 	}
+	if hasNEON && hd >= 32 {
+		c = hd &^ 31
+		for h := 0; h < nh; h++ {
+			clear(out[h*hd : h*hd+c])
+		}
+		for j0 := 0; j0 < n; j0 += attnTile {
+			j1 := min(j0+attnTile, n)
+			for h := 0; h < nh; h += 2 {
+				h1 := min(h+1, nh-1)
+				pv2F16NEON(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])
+			}
+		}
+	}
+	if c < hd && hasNEON {
+		for h := 0; h < nh; h++ {
+			o := out[h*hd+c : (h+1)*hd]
+			clear(o)
+			for j, r := range rows {
+				axpyF16NEON(p[h*pstride+j], &v[int(r)+c], &o[0], len(o))
+			}
+		}
+		return
+	}
 	if c < hd {
 		tab := (*[1 << 16]float32)(f16Table)
 		for h := 0; h < nh; h++ {
@@ -411,6 +516,9 @@ func toF16(dst []uint16, src []float32) {
 	if hasAVX2 && n >= 8 {
 		i = n &^ 7
 		cvtF32ToF16AVX2(&dst[0], &src[0], i)
+	} else if hasNEON && n >= 8 {
+		i = n &^ 7
+		cvtF32ToF16NEON(&dst[0], &src[0], i)
 	}
 	for ; i < n; i++ {
 		dst[i] = model.F32ToF16(src[i])
@@ -423,6 +531,10 @@ func fromF16(dst []float32, src []uint16) {
 	dst = dst[:n]
 	if hasAVX2 && n > 0 {
 		cvtF16AVX2(&dst[0], &src[0], n)
+		return
+	}
+	if hasNEON && n > 0 {
+		cvtF16NEON(&dst[0], &src[0], n)
 		return
 	}
 	tab := (*[1 << 16]float32)(f16Table)
@@ -459,4 +571,20 @@ func prefetchF32(s []float32) {
 	if hasAVX2 && len(s) > 0 {
 		prefetchAVX2((*byte)(unsafe.Pointer(&s[0])), 4*len(s))
 	}
+}
+
+// KernelSet names the kernels this process runs: "avx2+fma+f16c" (the amd64 assembly),
+// "neon+dotprod" or "neon" (the arm64 assembly, its q8_0 products with or without SDOT), or
+// "portable" (plain Go: another architecture, a CPU without the features, or -tags purego).
+// Kernels that have no assembly for the set run the portable code within it.
+func KernelSet() string {
+	switch {
+	case hasAVX2:
+		return "avx2+fma+f16c"
+	case hasNEON && hasSDOT:
+		return "neon+dotprod"
+	case hasNEON:
+		return "neon"
+	}
+	return "portable"
 }

@@ -49,16 +49,16 @@ func checkClose(t *testing.T, what string, got float32, want, scale float64) {
 // needFast skips a test of fast-versus-plain agreement where there is no fast path (the test
 // would compare the plain kernel with itself).
 func needFast(t *testing.T) {
-	if !hasAVX2 {
-		t.Skip("no AVX2/FMA/F16C here (or built with purego): only the portable kernels exist")
+	if !hasAVX2 && !hasNEON {
+		t.Skip("no AVX2/FMA/F16C or NEON here (or built with purego): only the portable kernels exist")
 	}
 }
 
 // portable runs f with the assembly kernels switched off.
 func portable(f func()) {
-	saved := hasAVX2
-	hasAVX2 = false
-	defer func() { hasAVX2 = saved }()
+	savedAVX2, savedNEON := hasAVX2, hasNEON
+	hasAVX2, hasNEON = false, false
+	defer func() { hasAVX2, hasNEON = savedAVX2, savedNEON }()
 	f()
 }
 
@@ -589,7 +589,7 @@ func TestAttentionKernels(t *testing.T) {
 				sstride := nk + 2
 				p := randVec(r, nh*sstride)
 				for _, fast := range []bool{true, false} {
-					if fast && !hasAVX2 {
+					if fast && !hasAVX2 && !hasNEON {
 						continue
 					}
 					s := make([]float32, nh*sstride)
@@ -706,7 +706,7 @@ func TestAttentionKernelsF16(t *testing.T) {
 				sstride := nk + 2
 				p := randVec(r, nh*sstride)
 				for _, fast := range []bool{true, false} {
-					if fast && !hasAVX2 {
+					if fast && !hasAVX2 && !hasNEON {
 						continue
 					}
 					s := make([]float32, nh*sstride)
@@ -801,4 +801,42 @@ func TestToF16(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestKernelSet pins the names that arbor bench reports for each combination of features, and
+// the name for this machine.
+func TestKernelSet(t *testing.T) {
+	savedAVX2, savedNEON, savedSDOT := hasAVX2, hasNEON, hasSDOT
+	defer func() { hasAVX2, hasNEON, hasSDOT = savedAVX2, savedNEON, savedSDOT }()
+	want := "portable"
+	switch {
+	case hasAVX2:
+		want = "avx2+fma+f16c"
+	case hasNEON && hasSDOT:
+		want = "neon+dotprod"
+	case hasNEON:
+		want = "neon"
+	}
+	if got := KernelSet(); got != want {
+		t.Errorf("KernelSet() = %q here, want %q", got, want)
+	}
+	for _, c := range []struct {
+		avx2, neon, sdot bool
+		want             string
+	}{
+		{true, false, false, "avx2+fma+f16c"},
+		{false, true, true, "neon+dotprod"},
+		{false, true, false, "neon"},
+		{false, false, false, "portable"},
+	} {
+		hasAVX2, hasNEON, hasSDOT = c.avx2, c.neon, c.sdot
+		if got := KernelSet(); got != c.want {
+			t.Errorf("KernelSet() with avx2=%v neon=%v sdot=%v = %q, want %q", c.avx2, c.neon, c.sdot, got, c.want)
+		}
+	}
+	portable(func() {
+		if got := KernelSet(); got != "portable" {
+			t.Errorf("KernelSet() with the assembly off = %q, want portable", got)
+		}
+	})
 }

@@ -129,6 +129,11 @@ func (a *q8Acts) quantize(x []float32, n, cols int) {
 		quantizeQ8AVX2(&x[0], &a.q[0], &a.d[0], n*blocks)
 		return
 	}
+	if hasNEON && n*blocks > 0 {
+		_ = x[n*cols-1]
+		quantizeQ8NEON(&x[0], &a.q[0], &a.d[0], n*blocks)
+		return
+	}
 	a.quantizeGeneric(x, n, cols)
 }
 
@@ -172,6 +177,9 @@ func dotF16(w []uint16, x []float32) float32 {
 	if hasAVX2 && n > 0 {
 		return dotF16AVX2(&w[0], &x[0], n)
 	}
+	if hasNEON && n > 0 {
+		return dotF16NEON(&w[0], &x[0], n)
+	}
 	return dotF16Generic(w, x)
 }
 
@@ -198,6 +206,9 @@ func dotBF16(w []uint16, x []float32) float32 {
 	x = x[:n]
 	if hasAVX2 && n > 0 {
 		return dotBF16AVX2(&w[0], &x[0], n)
+	}
+	if hasNEON && n > 0 {
+		return dotBF16NEON(&w[0], &x[0], n)
 	}
 	return dotBF16Generic(w, x)
 }
@@ -226,6 +237,10 @@ func cvtF16(dst []float32, src []uint16) {
 		cvtF16AVX2(&dst[0], &src[0], len(src))
 		return
 	}
+	if hasNEON && len(src) > 0 {
+		cvtF16NEON(&dst[0], &src[0], len(src))
+		return
+	}
 	for i, h := range src {
 		dst[i] = f16Table[h]
 	}
@@ -235,6 +250,10 @@ func cvtBF16(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
 	if hasAVX2 && len(src) > 0 {
 		cvtBF16AVX2(&dst[0], &src[0], len(src))
+		return
+	}
+	if hasNEON && len(src) > 0 {
+		cvtBF16NEON(&dst[0], &src[0], len(src))
 		return
 	}
 	for i, h := range src {

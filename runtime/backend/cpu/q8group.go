@@ -30,7 +30,9 @@ import (
 // four of ggml's int8 products (VPSIGNB, VPMADDUBSW, VPMADDWD by ones): as many vector
 // operations per 32 products, but eight tokens ran slower with them (see q8group_gen.py). The
 // bytes are the file's bytes, reordered: the products are exact integer sums per block, scaled
-// as llama.cpp scales them.
+// as llama.cpp scales them. On arm64 the same layout serves NEON (kernels_arm64.s): ZIP1/ZIP2
+// of a quad's two halves put each row's four columns in one 32-bit lane for SDOT, and without
+// the dot-product extension SMULL by the token's repeated pair and SADALP do the pairs.
 const (
 	q8GroupRows  = 8
 	q8QuadBytes  = 32
@@ -154,6 +156,23 @@ func q8Group(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out
 			return
 		}
 	}
+	if hasNEON && nb > 0 {
+		a := 0
+		if add {
+			a = 1
+		}
+		switch T {
+		case 1:
+			q8g1NEON(&w[0], &s[0], &q[0], &d[0], nb, &out[0], a)
+			return
+		case 4, 8:
+			// Eight tokens as two fours: four tokens' sums and scales fill the registers.
+			for t := 0; t < T; t += 4 {
+				q8g4NEON(&w[0], &s[0], &q[t*qs], &d[t*ds], nb, qs*2, ds*4, &out[t*os], os*4, a)
+			}
+			return
+		}
+	}
 	q8GroupGeneric(w, s, q, qs, d, ds, nb, T, out, os, add)
 }
 
@@ -178,6 +197,10 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 		return
 	}
 	for i := 0; i < ng; i++ {
+		if hasNEON && nb > 0 {
+			q8Group(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 8, out[i*q8GroupRows:], os, add)
+			continue
+		}
 		q8GroupGeneric(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 8, out[i*q8GroupRows:], os, add)
 	}
 }
@@ -203,6 +226,10 @@ func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int16, xd []float32, out []float
 	for k := 0; k < 4; k++ {
 		for i := 0; i < ng; i++ {
 			g := g0 + k*q + i
+			if hasNEON && nb > 0 {
+				q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), xq, 0, xd, 0, nb, 1, out[(g-g0)*q8GroupRows:], 0, add)
+				continue
+			}
 			q8GroupGeneric(qg.quants(g, 0, nb), qg.scales(g, 0, nb), xq, 0, xd, 0, nb, 1, out[(g-g0)*q8GroupRows:], 0, add)
 		}
 	}

@@ -138,6 +138,9 @@ func slotMax(probs []float32, group, n int, dst []float32) {
 		if hasAVX2 && n >= 8 {
 			j = n &^ 7
 			maxIntoAVX2(&dst[0], &row[0], j)
+		} else if hasNEON && n >= 8 {
+			j = n &^ 7
+			maxIntoNEON(&dst[0], &row[0], j)
 		}
 		for ; j < n; j++ {
 			dst[j] = max(dst[j], row[j])
