@@ -13,6 +13,7 @@ import (
 
 	"github.com/arborlabs/arbor/runtime/model/demo"
 	"github.com/arborlabs/arbor/runtime/sparse"
+	"github.com/arborlabs/arbor/tree"
 )
 
 // TestServeAccessFlags starts arbor serve with --cors-origin and the metrics key from the
@@ -120,6 +121,53 @@ func TestServeEmbeddingsFlags(t *testing.T) {
 			func(string) { t.Errorf("%v: the server listened", c.args) })
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want an error naming %s", c.args, err, c.want)
+		}
+	}
+}
+
+// TestServeDemoDefaultsToTrees: without --model, serve answers chat requests with the demo
+// model's task trees (the calculator running inside the decode); --tree=false turns that off.
+func TestServeDemoDefaultsToTrees(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		tree bool
+	}{{nil, true}, {[]string{"--tree=false"}, false}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		addrs := make(chan string, 1)
+		done := make(chan error, 1)
+		args := append([]string{"--addr", "127.0.0.1:0", "--memory", "off", "--ctx", "1024"}, c.args...)
+		go func() { done <- serve(ctx, args, io.Discard, func(a string) { addrs <- a }) }()
+		url := "http://" + <-addrs + "/v1"
+		if _, err := waitModel(ctx, url, done); err != nil {
+			t.Fatal(err)
+		}
+		body := `{"model":"arbor-demo","max_tokens":400,"temperature":0,"messages":[{"role":"user","content":` +
+			`"A crate holds 24 jars and a shop orders 17 crates, then sells 150 jars. How many jars are left?"}]}`
+		resp, err := http.Post(url+"/chat/completions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out struct {
+			Choices []struct {
+				Message struct{ Content string } `json:"message"`
+			} `json:"choices"`
+			Usage struct {
+				ToolCalls *int `json:"tool_calls"`
+			} `json:"usage"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || len(out.Choices) != 1 {
+			t.Fatalf("%v %+v", err, out)
+		}
+		content := out.Choices[0].Message.Content
+		isTree := tree.CheckResponse([]byte(content), 0) == nil
+		if isTree != c.tree || c.tree && (out.Usage.ToolCalls == nil || *out.Usage.ToolCalls == 0) {
+			t.Errorf("%v: tree %v, tool calls %v: %s", c.args, isTree, out.Usage.ToolCalls, content)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -22,7 +22,9 @@ if [[ ! -d "$here/node_modules/openai" ]]; then
 fi
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 url="http://127.0.0.1:$port"
-"$work/arbor" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --ctx 1024 --kv-pages 256 --threads 2 2>"$work/server.log" &
+# --tree=false: the plain API's checks run on plain chat (the built-in model's default is tree
+# mode, where max_tokens may outgrow the context); the task-tree check asks for a tree itself.
+"$work/arbor" serve --addr "127.0.0.1:$port" --data-dir "$work/data" --ctx 1024 --kv-pages 256 --threads 2 --tree=false 2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 1 600); do
   if curl -fsS "$url/health" >/dev/null 2>&1; then break; fi
