@@ -118,6 +118,18 @@ type Model struct {
 	Config model.Config
 	Params
 	ws *workspace
+	// docMask and docSep: see MaskDocuments.
+	docMask bool
+	docSep  int32
+}
+
+// MaskDocuments makes rows that pack several documents, each ended by the token sep, train as
+// if each document were alone: positions restart at 0 after every sep, and no token attends
+// to an earlier document. (Without it a short example packed after another is only ever seen
+// with a context before it, and the model fails on it alone, as every request arrives.) The
+// target after a sep is still predicted from the sep: give it no weight in the mask.
+func (m *Model) MaskDocuments(sep int32) {
+	m.docMask, m.docSep = true, sep
 }
 
 // checkConfig refuses what the trainer does not implement.

@@ -36,6 +36,10 @@ type workspace struct {
 	cos    []float32
 	sin    []float32 // [T, head_dim/2]
 	tokens []int32   // [N]
+	// start is, for each token, the index in its row where its document begins: 0 unless the
+	// model masks documents (Model.MaskDocuments). Positions count from it, and attention
+	// looks no further back.
+	start  []int32 // [N]
 	layers []layerActs
 	xOut   []float32 // [N,H] the residual stream after the last layer
 	rF     []float32 // [N]
@@ -76,7 +80,7 @@ func (m *Model) workspace(B, T int) *workspace {
 			ws.cos[t*hd/2+j], ws.sin[t*hd/2+j] = float32(cs), float32(sn)
 		}
 	}
-	ws.tokens = make([]int32, N)
+	ws.tokens, ws.start = make([]int32, N), make([]int32, N)
 	ws.layers = make([]layerActs, cfg.NumLayers)
 	for i := range ws.layers {
 		la := &ws.layers[i]
@@ -243,6 +247,13 @@ func (m *Model) forward(ws *workspace, tokens [][]int32) {
 	m.refreshTransposed(ws)
 	for b, row := range tokens {
 		copy(ws.tokens[b*T:], row)
+		start := int32(0)
+		for t, id := range row {
+			ws.start[b*T+t] = start
+			if m.docMask && id == m.docSep {
+				start = int32(t + 1) // the separator ends its document; the next token starts one
+			}
+		}
 	}
 	x := ws.layers[0].xIn
 	if len(ws.layers) == 0 {
@@ -268,7 +279,7 @@ func (m *Model) forward(ws *workspace, tokens [][]int32) {
 		}
 		ws.pool.run(N, 16, func(_, lo, hi int) {
 			for n := lo; n < hi; n++ {
-				t := n % T
+				t := n%T - int(ws.start[n])
 				cs, sn := ws.cos[t*half:(t+1)*half], ws.sin[t*half:(t+1)*half]
 				for h := 0; h < nh; h++ {
 					q := la.qr[n*qD+h*hd : n*qD+(h+1)*hd]
@@ -344,22 +355,25 @@ func (m *Model) attendForward(ws *workspace, la *layerActs, sc *attnScratch, b, 
 			gemm(i1-i0, i1, hd, la.qr[qOff+i0*qD:], qD, sc.kT, T, p[i0*T:], T)
 		}
 		for i := 0; i < T; i++ {
-			row := p[i*T : (i+1)*T]
+			// Keys [j0, i]: j0 is the query's document start (0 without document masking). The
+			// probabilities outside are zero, so the backward pass needs no mask of its own.
+			row, j0 := p[i*T:(i+1)*T], int(ws.start[b*T+i])
 			mx := float32(math.Inf(-1))
-			for j := 0; j <= i; j++ {
+			for j := j0; j <= i; j++ {
 				row[j] *= scale
 				mx = max(mx, row[j])
 			}
 			var sum float32
-			for j := 0; j <= i; j++ {
+			for j := j0; j <= i; j++ {
 				e := expf(row[j] - mx)
 				row[j] = e
 				sum += e
 			}
 			inv := 1 / sum
-			for j := 0; j <= i; j++ {
+			for j := j0; j <= i; j++ {
 				row[j] *= inv
 			}
+			clear(row[:j0])
 			clear(row[i+1:])
 		}
 		for i0 := 0; i0 < T; i0 += attnBlock {
@@ -539,7 +553,7 @@ func (m *Model) backward(ws *workspace, g *Grads) {
 		ws.pool.run(N, 16, func(w, lo, hi int) {
 			ng := ws.normGrad[w]
 			for n := lo; n < hi; n++ {
-				t := n % T
+				t := n%T - int(ws.start[n])
 				cs, sn := ws.cos[t*half:(t+1)*half], ws.sin[t*half:(t+1)*half]
 				for h := 0; h < nh; h++ {
 					dq := ws.dq[n*qD+h*hd : n*qD+(h+1)*hd]
