@@ -149,9 +149,17 @@ func q8Group(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out
 			q8g1AVX2(&w[0], &s[0], &q[0], &d[0], nb, &out[0], a)
 			return
 		case 4:
+			if hasVNNI {
+				q8g4VNNI(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, 1, 0)
+				return
+			}
 			q8g4AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a)
 			return
 		case 8:
+			if hasVNNI {
+				q8g8VNNI(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, 1, 0)
+				return
+			}
 			q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, 1, 0)
 			return
 		}
@@ -192,6 +200,10 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 		a := 0
 		if add {
 			a = 1
+		}
+		if hasVNNI {
+			q8g8VNNI(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, ng, qg.stride)
+			return
 		}
 		q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, ng, qg.stride)
 		return

@@ -334,3 +334,132 @@ q8g8next:
 	VZEROUPPER
 	RET''')
 open('q8group_amd64.s', 'w').write("\n".join(out) + "\n")
+
+# ---- AVX-512 VNNI: q8vnni_amd64.s
+# The kernels for four and eight tokens with VPDPWSSD (AVX512_VNNI) on 512-bit registers, for
+# CPUs that have AVX-512F/BW/VL and VNNI (hasVNNI). Same layout and same activations (int16)
+# as the AVX2 kernels: VPMOVSXBW widens a whole quad to 32 int16 and VPERMD puts row r's two
+# column pairs side by side (dword lanes 2r and 2r+1), so that one VPBROADCASTQ of the token's
+# four quants for the quad serves all sixteen lanes, and VPDPWSSD multiplies, adds the pairs
+# and accumulates in one instruction (the AVX2 kernels take two VPMADDWD and two VPADDD for
+# the quad's halves). At the end of a block VPSHUFD and VPADDD add the lanes 2r and 2r+1: the
+# block's exact integer sum per row in both, converted and scaled as the AVX2 kernels do
+# (scales times the token's scale, one FMA), so the outputs are bit for bit the AVX2 ones.
+v = []
+w = v.append
+w('''//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The AVX-512 VNNI q8_0 group kernels for four and eight tokens (q8group_gen.py writes this
+// file; see it and q8group.go). Register use: Z0..Z7 the tokens' integer sums for the block,
+// (row r in dword lanes 2r and 2r+1: its columns 4c, 4c+1 and 4c+2, 4c+3 of quad c), Z8 the
+// quad, Z9..Z11 and Z24..Z29 scratch, Z12 the rows' scales (each twice), Z16..Z23 the tokens'
+// float sums, Z30 and Z31 the lane permutations below.
+
+// q8vnniPair: dword lane 2r takes lane r (row r's columns 4c, 4c+1), lane 2r+1 lane 8+r (its
+// columns 4c+2, 4c+3).''')
+for i in range(16):
+    w(f"DATA q8vnniPair<>+{4*i}(SB)/4, ${i//2 + 8*(i%2)}")
+w("GLOBL q8vnniPair<>(SB), RODATA|NOPTR, $64\n\n// q8vnniTwice: lanes 2r and 2r+1 take lane r (a row's scale).")
+for i in range(16):
+    w(f"DATA q8vnniTwice<>+{4*i}(SB)/4, ${i//2}")
+w("GLOBL q8vnniTwice<>(SB), RODATA|NOPTR, $64")
+
+
+def vnni_kernel(T):
+    name = f"q8g{T}VNNI"
+    toks = toks8[:T]
+    w(f'''
+// func {name}(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8AVX2's contract for {T} tokens: token t's quants at xq+t*qstride, scales at
+// xd+t*dstride, its eight sums per group to out+t*ostride (bytes), added to what is there if
+// add is not 0; ng consecutive groups gstride bytes apart, each group's outputs 8 floats after
+// the last's. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
+TEXT ·{name}(SB), NOSPLIT, $32-96
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 0(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 8(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 16(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 24(SP)
+	MOVQ      dstride+48(FP), R9
+	MOVQ      qstride+40(FP), R8
+	LEAQ      (R8)(R8*2), R10
+	LEAQ      (R8)(R8*4), R11
+	LEAQ      (R10)(R8*4), R12
+	VMOVDQU32 q8vnniPair<>(SB), Z30
+	VMOVDQU32 q8vnniTwice<>(SB), Z31
+
+{name}group:
+	MOVQ      8(SP), SI
+	MOVQ      16(SP), BX
+	MOVQ      xq+16(FP), DI
+	MOVQ      xd+24(FP), DX
+	MOVQ      nb+32(FP), CX''')
+    for t in range(T):
+        w(f"\tVPXORD    Z{16+t}, Z{16+t}, Z{16+t}")
+    w(f"""
+{name}block:
+\tPREFETCHT0 {PFD}(SI)
+\tPREFETCHT0 {PFD}+64(SI)
+\tPREFETCHT0 {PFD}+128(SI)
+\tPREFETCHT0 {PFD}+192(SI)""")
+    for t in range(T):
+        w(f"\tVPXORD    Z{t}, Z{t}, Z{t}")
+    for c in range(8):
+        w(f"\tVPMOVSXBW {32*c}(SI), Z8")
+        w("\tVPERMD    Z8, Z30, Z8")
+        for t in range(T):
+            tmp = 24 + t % 6
+            w(f"\tVPBROADCASTQ {8*c}{toks[t][1:]}, Z{tmp}")
+            w(f"\tVPDPWSSD  Z{tmp}, Z8, Z{t}")
+    w("\tVCVTPH2PS (BX), Y12\n\tVPERMPS   Z12, Z31, Z12\n\tMOVQ      DX, AX")
+    for t in range(T):
+        tmp = 24 + t % 6
+        w(f"\tVPSHUFD   $0xb1, Z{t}, Z{tmp}")
+        w(f"\tVPADDD    Z{tmp}, Z{t}, Z{t}")
+        w(f"\tVCVTDQ2PS Z{t}, Z{t}")
+        w(f"\tVBROADCASTSS (AX), Z{tmp}")
+        w(f"\tVMULPS    Z12, Z{tmp}, Z{tmp}")
+        w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
+        if t < T - 1:
+            w("\tADDQ      R9, AX")
+    w(f"""\tADDQ      $256, SI
+\tADDQ      $16, BX
+\tADDQ      $64, DI
+\tADDQ      $4, DX
+\tDECQ      CX
+\tJNZ       {name}block
+\tMOVQ      24(SP), DI
+\tMOVQ      ostride+64(FP), R13""")
+    # Row r's float sum is in lanes 2r and 2r+1: VPMOVQD keeps the even lanes.
+    for t in range(T):
+        w(f"\tVPMOVQD   Z{16+t}, Y{16+t}")
+    w(f"\tCMPQ      add+72(FP), $0\n\tJEQ       {name}store")
+    for t in range(T):
+        w(f"\tVADDPS    {'(DI)' if t == 0 else '(DI)(AX*1)'}, Y{16+t}, Y{16+t}")
+        w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+        w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < T - 1 else "")
+    w(f"\tJMP       {name}next\n\n{name}store:")
+    for t in range(T):
+        w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+        w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < T - 1 else "")
+    w(f"""
+{name}next:
+\tMOVQ      gstride+88(FP), AX
+\tADDQ      AX, 8(SP)
+\tADDQ      AX, 16(SP)
+\tADDQ      $32, 24(SP)
+\tDECQ      0(SP)
+\tJNZ       {name}group
+\tVZEROUPPER
+\tRET""")
+
+
+vnni_kernel(4)
+vnni_kernel(8)
+open('q8vnni_amd64.s', 'w').write("\n".join(x for x in v if x != "") + "\n")
