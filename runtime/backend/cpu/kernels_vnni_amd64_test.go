@@ -18,11 +18,20 @@ func needVNNI(t *testing.T) {
 	}
 }
 
+// withVNNIBytes runs f with q8Run8's byte kernel (VPDPBUSD) on or off (VPDPWSSD).
+func withVNNIBytes(on bool, f func()) {
+	saved := q8VNNIBytes
+	q8VNNIBytes = on
+	defer func() { q8VNNIBytes = saved }()
+	f()
+}
+
 // TestQ8VNNIExact checks the VNNI kernels' integer sums exactly: with every scale 1 the output
 // is the sum of the block products, which float32 holds exactly (below 2^24 in total), so it
 // must equal the integer dot product computed here in int64. Weights cover -128 (possible in a
 // foreign file) and 127, activations ±127, in whole blocks and mixed with random values; T=4
-// and 8 through q8Group, eight tokens over runs of groups through q8Run8, stored and added.
+// and 8 through q8Group, eight tokens over runs of groups through q8Run8 (its byte kernel and
+// its int16 one), stored and added.
 func TestQ8VNNIExact(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(5, 5))
@@ -37,6 +46,7 @@ func TestQ8VNNIExact(t *testing.T) {
 		"random": func(int) int16 { return int16(r.IntN(255) - 127) },
 		"127":    func(int) int16 { return 127 },
 		"-127":   func(int) int16 { return -127 },
+		"-128":   func(int) int16 { return -128 }, // not what quantize makes, but in the byte range
 		"±":      func(i int) int16 { return [2]int16{-127, 127}[(i/3)%2] },
 	}
 	for _, nb := range []int{1, 2, 3, 7, 28} {
@@ -100,20 +110,22 @@ func TestQ8VNNIExact(t *testing.T) {
 							}
 						}
 					}
-					const ros = rows + 5
-					rout := make([]float32, 8*ros)
-					for i := range rout {
-						rout[i] = base(i)
-					}
-					q8Run8(qg, 0, qg.groups, 0, nb, qa.q, c, qa.d, nb, rout, ros, add)
-					for tok := 0; tok < 8; tok++ {
-						for row := 0; row < ros; row++ {
-							w := base(tok*ros + row)
-							if row < rows {
-								w += want(tok, row)
-							}
-							if got := rout[tok*ros+row]; got != w {
-								t.Fatalf("%s q8Run8 add=%v tok %d row %d: %v, want %v", name, add, tok, row, got, w)
+					for _, bytes := range []bool{true, false} {
+						const ros = rows + 5
+						rout := make([]float32, 8*ros)
+						for i := range rout {
+							rout[i] = base(i)
+						}
+						withVNNIBytes(bytes, func() { q8Run8(qg, 0, qg.groups, 0, nb, qa.q, c, qa.d, nb, rout, ros, add) })
+						for tok := 0; tok < 8; tok++ {
+							for row := 0; row < ros; row++ {
+								w := base(tok*ros + row)
+								if row < rows {
+									w += want(tok, row)
+								}
+								if got := rout[tok*ros+row]; got != w {
+									t.Fatalf("%s q8Run8 bytes=%v add=%v tok %d row %d: %v, want %v", name, bytes, add, tok, row, got, w)
+								}
 							}
 						}
 					}
@@ -166,6 +178,50 @@ func TestQ8VNNIMatchesAVX2(t *testing.T) {
 							t.Fatalf("nb=%d T=%d add=%v group %d: out[%d] = %v with VNNI, %v with AVX2", nb, T, add, g, i, v[i], a[i])
 						}
 						checkClose(t, fmt.Sprintf("nb=%d T=%d add=%v group %d out[%d] vs portable", nb, T, add, g, i), v[i], float64(gen[i]), float64(100*nb+100))
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQ8Run8VNNIMatchesAVX2 checks q8Run8's VNNI kernels (bytes and int16) against its AVX2
+// kernel bit for bit, over runs of groups and chunks of blocks as the matrix product cuts them
+// (up to q8PackBlocks for the byte kernel, past it for the int16 one), stored and added.
+func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	const rows = 40
+	nb := q8PackBlocks + 3
+	c := nb * model.Q8Block
+	var src []byte
+	for i := 0; i < rows; i++ {
+		src = append(src, randQ8Row(r, nb)...)
+	}
+	qg := newQ8Groups(src, rows, c)
+	x := randVec(r, 8*c)
+	var qa q8Acts
+	qa.quantize(x, 8, c)
+	for _, span := range [][2]int{{0, nb}, {0, q8PackBlocks}, {5, 6}, {3, 40}} {
+		b0, b1 := span[0], span[1]
+		for _, add := range []bool{false, true} {
+			run := func(vnni, bytes bool) []float32 {
+				savedV, savedB := hasVNNI, q8VNNIBytes
+				hasVNNI, q8VNNIBytes = vnni, bytes
+				defer func() { hasVNNI, q8VNNIBytes = savedV, savedB }()
+				out := make([]float32, 8*(rows+1))
+				for i := range out {
+					out[i] = float32(i%5) - 2
+				}
+				q8Run8(qg, 1, rows/q8GroupRows-1, b0, b1, qa.q[b0*model.Q8Block:], c, qa.d[b0:], nb, out, rows+1, add)
+				return out
+			}
+			a := run(false, false)
+			for _, bytes := range []bool{true, false} {
+				v := run(true, bytes)
+				for i := range v {
+					if v[i] != a[i] {
+						t.Fatalf("blocks [%d, %d) add=%v bytes=%v: out[%d] = %v with VNNI, %v with AVX2", b0, b1, add, bytes, i, v[i], a[i])
 					}
 				}
 			}

@@ -3,6 +3,7 @@ package cpu
 //go:generate python3 q8group_gen.py
 
 import (
+	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -184,6 +185,15 @@ func q8Group(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out
 	q8GroupGeneric(w, s, q, qs, d, ds, nb, T, out, os, add)
 }
 
+// q8PackBlocks is the most blocks q8Run8 takes to the byte kernel (q8g8DPBUSD) at once: a
+// chunk of kChunkQ8 columns. Longer runs take the int16 one (q8g8VNNI).
+const q8PackBlocks = kChunkQ8 / model.Q8Block
+
+// q8VNNIBytes says q8Run8 uses the byte products (VPDPBUSD, activations packed to bytes per
+// run) rather than the int16 pairs (VPDPWSSD) where VNNI is there. ARBOR_VNNI_WORDS=1 in the
+// environment turns it off, to measure one against the other; tests switch it.
+var q8VNNIBytes = os.Getenv("ARBOR_VNNI_WORDS") != "1"
+
 // q8Run8 is q8Group for eight tokens over the ng consecutive groups g0, g0+1, ... of qg, blocks
 // [b0, b1): group g0+i's results go to out[t*os+8i+r]. One call for a run of groups spares the
 // per-group call and checks.
@@ -200,6 +210,14 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 		a := 0
 		if add {
 			a = 1
+		}
+		if hasVNNI && q8VNNIBytes && nb <= q8PackBlocks {
+			// The tokens' quants as bytes once for the whole run of groups (64 KiB at most, on
+			// the stack), then VPDPBUSD over four columns a lane.
+			var u [8 * q8PackBlocks * model.Q8Block]byte
+			q8PackU8VNNI(&u[0], &q[0], qs*2, nb)
+			q8g8DPBUSD(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, qg.stride)
+			return
 		}
 		if hasVNNI {
 			q8g8VNNI(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, ng, qg.stride)
