@@ -34,6 +34,12 @@ import (
 // as llama.cpp scales them. On arm64 the same layout serves NEON (kernels_arm64.s): ZIP1/ZIP2
 // of a quad's two halves put each row's four columns in one 32-bit lane for SDOT, and without
 // the dot-product extension SMULL by the token's repeated pair and SADALP do the pairs.
+// With AVX-512 VNNI (hasVNNI, q8vnni_amd64.s) the same layout serves 512-bit registers: for
+// four and eight tokens VPDPWSSD on int16 pairs (a quad widened, VPERMD putting a row's two
+// pairs side by side), and for eight tokens over a run of groups (q8Run8) VPDPBUSD on bytes,
+// VPERMW putting a row's four columns of two quads in two lanes, the activations packed to
+// unsigned bytes (q+128) once per run and 128 x the weights' block sums taken back per block.
+// Both give the AVX2 kernels' outputs bit for bit.
 const (
 	q8GroupRows  = 8
 	q8QuadBytes  = 32

@@ -468,6 +468,10 @@ vnni_kernel(8)
 # q8PackU8VNNI), the weights signed, four bytes of a row in a lane; the +128 costs 128 x the
 # row's block sum of weights, which four more VPDPBUSD (by bytes of 128) give per block for all
 # eight tokens, and which each token's sum starts from, negated.
+# 512-bit registers rather than 256 (AVX-512VL, one quad a register, VPERMW on it, VPBROADCASTD
+# of four bytes a token): the same kernel on ymm ran at 206 GFLOP/s against 340 on zmm
+# (BenchmarkQ8Run8-style run of 16 groups, eight tokens, AMD EPYC Zen 5, 2 cores shared), both
+# bit for bit the AVX2 outputs; Zen 5 runs 512-bit VPDPBUSD at full width.
 w("""
 // q8vnniQuads: two quads (64 bytes, 32 words) to dword lanes 2r (row r's columns 4c..4c+3 of
 // the first quad) and 2r+1 (the same of the second).""")
