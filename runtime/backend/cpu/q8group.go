@@ -218,11 +218,7 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 			a = 1
 		}
 		if hasVNNI && q8VNNIBytes && nb <= q8PackBlocks {
-			// The tokens' quants as bytes once for the whole run of groups (64 KiB at most, on
-			// the stack), then VPDPBUSD over four columns a lane.
-			var u [8 * q8PackBlocks * model.Q8Block]byte
-			q8PackU8VNNI(&u[0], &q[0], qs*2, nb)
-			q8g8DPBUSD(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, qg.stride)
+			q8Run8Bytes(w, s, q, qs, d, ds, nb, out, os, a, ng, qg.stride)
 			return
 		}
 		if hasVNNI {
@@ -239,6 +235,17 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 		}
 		q8GroupGeneric(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 8, out[i*q8GroupRows:], os, add)
 	}
+}
+
+// q8Run8Bytes is q8Run8's VPDPBUSD kernel (nb <= q8PackBlocks): the tokens' quants packed to
+// bytes once for the whole run of groups, in a 64 KiB array on the stack (in a function of its
+// own so that q8Run8's other paths keep a small frame).
+//
+//go:noinline
+func q8Run8Bytes(w, s []byte, q []int16, qs int, d []float32, ds int, nb int, out []float32, os int, a, ng, gstride int) {
+	var u [8 * q8PackBlocks * model.Q8Block]byte
+	q8PackU8VNNI(&u[0], &q[0], qs*2, nb)
+	q8g8DPBUSD(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, gstride)
 }
 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
