@@ -322,3 +322,30 @@ func benchProduct(b *testing.B, dt model.DType, rows, cols, n int) {
 	}
 	b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkQ8Run8 is eight tokens over a run of 16 q8_0 row groups (128 rows x 896 columns,
+// in L2) in one q8Run8 call, by kernel: "avx2", and where the CPU has AVX-512 VNNI "words"
+// (VPDPWSSD over int16 pairs) and "bytes" (VPDPBUSD, the activations packed to bytes per run).
+func BenchmarkQ8Run8(b *testing.B) {
+	const rows, cols, nb = 128, 896, 896 / model.Q8Block
+	m := benchMatrix(b, model.Q8_0, rows, cols)
+	qa := benchTask(rows, cols, 8).q
+	out := make([]float32, 8*rows)
+	savedVNNI, savedBytes := hasVNNI, q8VNNIBytes
+	defer func() { hasVNNI, q8VNNIBytes = savedVNNI, savedBytes }()
+	for _, k := range []struct {
+		name        string
+		vnni, bytes bool
+	}{{"avx2", false, false}, {"words", true, false}, {"bytes", true, true}} {
+		b.Run(k.name, func(b *testing.B) {
+			if k.vnni && !savedVNNI {
+				b.Skip("no AVX-512 VNNI here")
+			}
+			hasVNNI, q8VNNIBytes = k.vnni, k.bytes
+			for i := 0; i < b.N; i++ {
+				q8Run8(m.q8, 0, rows/q8GroupRows, 0, nb, qa.q, cols, qa.d, nb, out, rows, false)
+			}
+			b.ReportMetric(2*rows*cols*8*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

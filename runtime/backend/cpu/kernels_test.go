@@ -806,10 +806,12 @@ func TestToF16(t *testing.T) {
 // TestKernelSet pins the names that arbor bench reports for each combination of features, and
 // the name for this machine.
 func TestKernelSet(t *testing.T) {
-	savedAVX2, savedNEON, savedSDOT := hasAVX2, hasNEON, hasSDOT
-	defer func() { hasAVX2, hasNEON, hasSDOT = savedAVX2, savedNEON, savedSDOT }()
+	savedAVX2, savedVNNI, savedNEON, savedSDOT := hasAVX2, hasVNNI, hasNEON, hasSDOT
+	defer func() { hasAVX2, hasVNNI, hasNEON, hasSDOT = savedAVX2, savedVNNI, savedNEON, savedSDOT }()
 	want := "portable"
 	switch {
+	case hasAVX2 && hasVNNI:
+		want = "avx512vnni+avx2+fma+f16c"
 	case hasAVX2:
 		want = "avx2+fma+f16c"
 	case hasNEON && hasSDOT:
@@ -821,19 +823,22 @@ func TestKernelSet(t *testing.T) {
 		t.Errorf("KernelSet() = %q here, want %q", got, want)
 	}
 	for _, c := range []struct {
-		avx2, neon, sdot bool
-		want             string
+		avx2, vnni, neon, sdot bool
+		want                   string
 	}{
-		{true, false, false, "avx2+fma+f16c"},
-		{false, true, true, "neon+dotprod"},
-		{false, true, false, "neon"},
-		{false, false, false, "portable"},
+		{true, true, false, false, "avx512vnni+avx2+fma+f16c"},
+		{true, false, false, false, "avx2+fma+f16c"},
+		{false, true, false, false, "portable"}, // VNNI kernels are never used without AVX2
+		{false, false, true, true, "neon+dotprod"},
+		{false, false, true, false, "neon"},
+		{false, false, false, false, "portable"},
 	} {
-		hasAVX2, hasNEON, hasSDOT = c.avx2, c.neon, c.sdot
+		hasAVX2, hasVNNI, hasNEON, hasSDOT = c.avx2, c.vnni, c.neon, c.sdot
 		if got := KernelSet(); got != c.want {
-			t.Errorf("KernelSet() with avx2=%v neon=%v sdot=%v = %q, want %q", c.avx2, c.neon, c.sdot, got, c.want)
+			t.Errorf("KernelSet() with avx2=%v vnni=%v neon=%v sdot=%v = %q, want %q", c.avx2, c.vnni, c.neon, c.sdot, got, c.want)
 		}
 	}
+	hasAVX2, hasVNNI, hasNEON, hasSDOT = savedAVX2, savedVNNI, savedNEON, savedSDOT
 	portable(func() {
 		if got := KernelSet(); got != "portable" {
 			t.Errorf("KernelSet() with the assembly off = %q, want portable", got)

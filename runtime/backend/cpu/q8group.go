@@ -3,6 +3,7 @@ package cpu
 //go:generate python3 q8group_gen.py
 
 import (
+	"os"
 	"runtime"
 	"sync"
 	"unsafe"
@@ -33,6 +34,12 @@ import (
 // as llama.cpp scales them. On arm64 the same layout serves NEON (kernels_arm64.s): ZIP1/ZIP2
 // of a quad's two halves put each row's four columns in one 32-bit lane for SDOT, and without
 // the dot-product extension SMULL by the token's repeated pair and SADALP do the pairs.
+// With AVX-512 VNNI (hasVNNI, q8vnni_amd64.s) the same layout serves 512-bit registers: for
+// four and eight tokens VPDPWSSD on int16 pairs (a quad widened, VPERMD putting a row's two
+// pairs side by side), and for eight tokens over a run of groups (q8Run8) VPDPBUSD on bytes,
+// VPERMW putting a row's four columns of two quads in two lanes, the activations packed to
+// unsigned bytes (q+128) once per run and 128 x the weights' block sums taken back per block.
+// Both give the AVX2 kernels' outputs bit for bit.
 const (
 	q8GroupRows  = 8
 	q8QuadBytes  = 32
@@ -149,9 +156,17 @@ func q8Group(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out
 			q8g1AVX2(&w[0], &s[0], &q[0], &d[0], nb, &out[0], a)
 			return
 		case 4:
+			if hasVNNI {
+				q8g4VNNI(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, 1, 0)
+				return
+			}
 			q8g4AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a)
 			return
 		case 8:
+			if hasVNNI {
+				q8g8VNNI(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, 1, 0)
+				return
+			}
 			q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, 1, 0)
 			return
 		}
@@ -176,6 +191,15 @@ func q8Group(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out
 	q8GroupGeneric(w, s, q, qs, d, ds, nb, T, out, os, add)
 }
 
+// q8PackBlocks is the most blocks q8Run8 takes to the byte kernel (q8g8DPBUSD) at once: a
+// chunk of kChunkQ8 columns. Longer runs take the int16 one (q8g8VNNI).
+const q8PackBlocks = kChunkQ8 / model.Q8Block
+
+// q8VNNIBytes says q8Run8 uses the byte products (VPDPBUSD, activations packed to bytes per
+// run) rather than the int16 pairs (VPDPWSSD) where VNNI is there. ARBOR_VNNI_WORDS=1 in the
+// environment turns it off, to measure one against the other; tests switch it.
+var q8VNNIBytes = os.Getenv("ARBOR_VNNI_WORDS") != "1"
+
 // q8Run8 is q8Group for eight tokens over the ng consecutive groups g0, g0+1, ... of qg, blocks
 // [b0, b1): group g0+i's results go to out[t*os+8i+r]. One call for a run of groups spares the
 // per-group call and checks.
@@ -193,6 +217,14 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 		if add {
 			a = 1
 		}
+		if hasVNNI && q8VNNIBytes && nb <= q8PackBlocks {
+			q8Run8Bytes(w, s, q, qs, d, ds, nb, out, os, a, ng, qg.stride)
+			return
+		}
+		if hasVNNI {
+			q8g8VNNI(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, ng, qg.stride)
+			return
+		}
 		q8g8AVX2(&w[0], &s[0], &q[0], &d[0], nb, qs*2, ds*4, &out[0], os*4, a, ng, qg.stride)
 		return
 	}
@@ -203,6 +235,17 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 		}
 		q8GroupGeneric(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 8, out[i*q8GroupRows:], os, add)
 	}
+}
+
+// q8Run8Bytes is q8Run8's VPDPBUSD kernel (nb <= q8PackBlocks): the tokens' quants packed to
+// bytes once for the whole run of groups, in a 64 KiB array on the stack (in a function of its
+// own so that q8Run8's other paths keep a small frame).
+//
+//go:noinline
+func q8Run8Bytes(w, s []byte, q []int16, qs int, d []float32, ds int, nb int, out []float32, os int, a, ng, gstride int) {
+	var u [8 * q8PackBlocks * model.Q8Block]byte
+	q8PackU8VNNI(&u[0], &q[0], qs*2, nb)
+	q8g8DPBUSD(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, gstride)
 }
 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four

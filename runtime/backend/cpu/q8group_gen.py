@@ -334,3 +334,277 @@ q8g8next:
 	VZEROUPPER
 	RET''')
 open('q8group_amd64.s', 'w').write("\n".join(out) + "\n")
+
+# ---- AVX-512 VNNI: q8vnni_amd64.s
+# The kernels for four and eight tokens with VPDPWSSD (AVX512_VNNI) on 512-bit registers, for
+# CPUs that have AVX-512F/BW/VL and VNNI (hasVNNI). Same layout and same activations (int16)
+# as the AVX2 kernels: VPMOVSXBW widens a whole quad to 32 int16 and VPERMD puts row r's two
+# column pairs side by side (dword lanes 2r and 2r+1), so that one VPBROADCASTQ of the token's
+# four quants for the quad serves all sixteen lanes, and VPDPWSSD multiplies, adds the pairs
+# and accumulates in one instruction (the AVX2 kernels take two VPMADDWD and two VPADDD for
+# the quad's halves). At the end of a block VPSHUFD and VPADDD add the lanes 2r and 2r+1: the
+# block's exact integer sum per row in both, converted and scaled as the AVX2 kernels do
+# (scales times the token's scale, one FMA), so the outputs are bit for bit the AVX2 ones.
+v = []
+w = v.append
+w('''//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The AVX-512 VNNI q8_0 group kernels for four and eight tokens (q8group_gen.py writes this
+// file; see it and q8group.go). Register use: Z0..Z7 the tokens' integer sums for the block,
+// (row r in dword lanes 2r and 2r+1: its columns 4c, 4c+1 and 4c+2, 4c+3 of quad c), Z8 the
+// quad, Z9..Z11 and Z24..Z29 scratch, Z12 the rows' scales (each twice), Z16..Z23 the tokens'
+// float sums, Z30 and Z31 the lane permutations below.
+
+// q8vnniPair: dword lane 2r takes lane r (row r's columns 4c, 4c+1), lane 2r+1 lane 8+r (its
+// columns 4c+2, 4c+3).''')
+for i in range(16):
+    w(f"DATA q8vnniPair<>+{4*i}(SB)/4, ${i//2 + 8*(i%2)}")
+w("GLOBL q8vnniPair<>(SB), RODATA|NOPTR, $64\n\n// q8vnniTwice: lanes 2r and 2r+1 take lane r (a row's scale).")
+for i in range(16):
+    w(f"DATA q8vnniTwice<>+{4*i}(SB)/4, ${i//2}")
+w("GLOBL q8vnniTwice<>(SB), RODATA|NOPTR, $64")
+
+
+def vnni_kernel(T):
+    name = f"q8g{T}VNNI"
+    toks = toks8[:T]
+    w(f'''
+// func {name}(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8AVX2's contract for {T} tokens: token t's quants at xq+t*qstride, scales at
+// xd+t*dstride, its eight sums per group to out+t*ostride (bytes), added to what is there if
+// add is not 0; ng consecutive groups gstride bytes apart, each group's outputs 8 floats after
+// the last's. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
+TEXT ·{name}(SB), NOSPLIT, $32-96
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 0(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 8(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 16(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 24(SP)
+	MOVQ      dstride+48(FP), R9
+	MOVQ      qstride+40(FP), R8
+	LEAQ      (R8)(R8*2), R10
+	LEAQ      (R8)(R8*4), R11
+	LEAQ      (R10)(R8*4), R12
+	VMOVDQU32 q8vnniPair<>(SB), Z30
+	VMOVDQU32 q8vnniTwice<>(SB), Z31
+
+{name}group:
+	MOVQ      8(SP), SI
+	MOVQ      16(SP), BX
+	MOVQ      xq+16(FP), DI
+	MOVQ      xd+24(FP), DX
+	MOVQ      nb+32(FP), CX''')
+    for t in range(T):
+        w(f"\tVPXORD    Z{16+t}, Z{16+t}, Z{16+t}")
+    w(f"""
+{name}block:
+\tPREFETCHT0 {PFD}(SI)
+\tPREFETCHT0 {PFD}+64(SI)
+\tPREFETCHT0 {PFD}+128(SI)
+\tPREFETCHT0 {PFD}+192(SI)""")
+    for t in range(T):
+        w(f"\tVPXORD    Z{t}, Z{t}, Z{t}")
+    for c in range(8):
+        w(f"\tVPMOVSXBW {32*c}(SI), Z8")
+        w("\tVPERMD    Z8, Z30, Z8")
+        for t in range(T):
+            tmp = 24 + t % 6
+            w(f"\tVPBROADCASTQ {8*c}{toks[t][1:]}, Z{tmp}")
+            w(f"\tVPDPWSSD  Z{tmp}, Z8, Z{t}")
+    w("\tVCVTPH2PS (BX), Y12\n\tVPERMPS   Z12, Z31, Z12\n\tMOVQ      DX, AX")
+    for t in range(T):
+        tmp = 24 + t % 6
+        w(f"\tVPSHUFD   $0xb1, Z{t}, Z{tmp}")
+        w(f"\tVPADDD    Z{tmp}, Z{t}, Z{t}")
+        w(f"\tVCVTDQ2PS Z{t}, Z{t}")
+        w(f"\tVBROADCASTSS (AX), Z{tmp}")
+        w(f"\tVMULPS    Z12, Z{tmp}, Z{tmp}")
+        w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
+        if t < T - 1:
+            w("\tADDQ      R9, AX")
+    w(f"""\tADDQ      $256, SI
+\tADDQ      $16, BX
+\tADDQ      $64, DI
+\tADDQ      $4, DX
+\tDECQ      CX
+\tJNZ       {name}block
+\tMOVQ      24(SP), DI
+\tMOVQ      ostride+64(FP), R13""")
+    # Row r's float sum is in lanes 2r and 2r+1: VPMOVQD keeps the even lanes.
+    for t in range(T):
+        w(f"\tVPMOVQD   Z{16+t}, Y{16+t}")
+    w(f"\tCMPQ      add+72(FP), $0\n\tJEQ       {name}store")
+    for t in range(T):
+        w(f"\tVADDPS    {'(DI)' if t == 0 else '(DI)(AX*1)'}, Y{16+t}, Y{16+t}")
+        w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+        w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < T - 1 else "")
+    w(f"\tJMP       {name}next\n\n{name}store:")
+    for t in range(T):
+        w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+        w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < T - 1 else "")
+    w(f"""
+{name}next:
+\tMOVQ      gstride+88(FP), AX
+\tADDQ      AX, 8(SP)
+\tADDQ      AX, 16(SP)
+\tADDQ      $32, 24(SP)
+\tDECQ      0(SP)
+\tJNZ       {name}group
+\tVZEROUPPER
+\tRET""")
+
+
+vnni_kernel(4)
+vnni_kernel(8)
+
+
+# ---- eight tokens with VPDPBUSD (bytes): the activations as unsigned bytes (q+128, by
+# q8PackU8VNNI), the weights signed, four bytes of a row in a lane; the +128 costs 128 x the
+# row's block sum of weights, which four more VPDPBUSD (by bytes of 128) give per block for all
+# eight tokens, and which each token's sum starts from, negated.
+# 512-bit registers rather than 256 (AVX-512VL, one quad a register, VPERMW on it, VPBROADCASTD
+# of four bytes a token): the same kernel on ymm ran at 206 GFLOP/s against 340 on zmm
+# (BenchmarkQ8Run8-style run of 16 groups, eight tokens, AMD EPYC Zen 5, 2 cores shared), both
+# bit for bit the AVX2 outputs; Zen 5 runs 512-bit VPDPBUSD at full width.
+w("""
+// q8vnniQuads: two quads (64 bytes, 32 words) to dword lanes 2r (row r's columns 4c..4c+3 of
+// the first quad) and 2r+1 (the same of the second).""")
+for j in range(32):
+    L, h = j // 2, j % 2
+    r, qd = L // 2, L % 2
+    w(f"DATA q8vnniQuads<>+{2*j}(SB)/2, ${16*qd + 8*h + r}")
+w("GLOBL q8vnniQuads<>(SB), RODATA|NOPTR, $64")
+w("""
+// func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int)
+//
+// Eight tokens' quants (int16 in [-128, 127], token t at src+t*qstride bytes) for nb blocks to
+// unsigned bytes q+128 (the low byte with its top bit flipped), token t at dst+t*nb*32.
+TEXT ·q8PackU8VNNI(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         qstride+16(FP), R8
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Y1
+	MOVQ         $8, DX
+
+q8packtok:
+	MOVQ         SI, BX
+	MOVQ         nb+24(FP), CX
+
+q8packblock:
+	VMOVDQU16    (BX), Z0
+	VPMOVWB      Z0, Y0
+	VPXOR        Y1, Y0, Y0
+	VMOVDQU      Y0, (DI)
+	ADDQ         $64, BX
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          q8packblock
+	ADDQ         R8, SI
+	DECQ         DX
+	JNZ          q8packtok
+	VZEROUPPER
+	RET""")
+
+u8toks = ["(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R10*1)", "(DI)(R8*4)", "(DI)(R11*1)", "(DI)(R10*2)", "(DI)(R12*1)"]
+name = "q8g8DPBUSD"
+w(f'''
+// func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8VNNI with VPDPBUSD: the tokens' quants as bytes q+128 from q8PackU8VNNI (token t at
+// xu+t*ustride). Per pair of quads VPERMW puts each row's four columns of each in a lane
+// (2r and 2r+1), one VPBROADCASTQ a token's eight bytes for them. Z13 is 128 x the rows'
+// block sums of weights, negated; Z14 bytes of 128; Z28/Z29 the weight pairs' permutation and
+// the scales' duplication. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
+TEXT ·{name}(SB), NOSPLIT, $32-96
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 0(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 8(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 16(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 24(SP)
+	MOVQ      dstride+48(FP), R9
+	MOVQ      ustride+40(FP), R8
+	LEAQ      (R8)(R8*2), R10
+	LEAQ      (R8)(R8*4), R11
+	LEAQ      (R10)(R8*4), R12
+	VMOVDQU32 q8vnniQuads<>(SB), Z28
+	VMOVDQU32 q8vnniTwice<>(SB), Z29
+	MOVL      $0x80808080, AX
+	VPBROADCASTD AX, Z14
+
+{name}group:
+	MOVQ      8(SP), SI
+	MOVQ      16(SP), BX
+	MOVQ      xu+16(FP), DI
+	MOVQ      xd+24(FP), DX
+	MOVQ      nb+32(FP), CX''')
+for t in range(8):
+    w(f"\tVPXORD    Z{16+t}, Z{16+t}, Z{16+t}")
+w(f"""
+{name}block:
+\tPREFETCHT0 {PFD}(SI)
+\tPREFETCHT0 {PFD}+64(SI)
+\tPREFETCHT0 {PFD}+128(SI)
+\tPREFETCHT0 {PFD}+192(SI)
+\tVPXORD    Z13, Z13, Z13""")
+for k in range(4):
+    w(f"\tVPERMW    {64*k}(SI), Z28, Z{8+k}")
+    w(f"\tVPDPBUSD  Z{8+k}, Z14, Z13")
+w("\tVPXORD    Z15, Z15, Z15\n\tVPSUBD    Z13, Z15, Z13")
+for k in range(4):
+    for t in range(8):
+        tmp = 24 + t % 4
+        if k == 0:
+            w(f"\tVMOVDQA32 Z13, Z{t}")
+        w(f"\tVPBROADCASTQ {8*k}{u8toks[t]}, Z{tmp}")
+        w(f"\tVPDPBUSD  Z{8+k}, Z{tmp}, Z{t}")
+w("\tVCVTPH2PS (BX), Y12\n\tVPERMPS   Z12, Z29, Z12\n\tMOVQ      DX, AX")
+for t in range(8):
+    tmp = 24 + t % 4
+    w(f"\tVPSHUFD   $0xb1, Z{t}, Z{tmp}")
+    w(f"\tVPADDD    Z{tmp}, Z{t}, Z{t}")
+    w(f"\tVCVTDQ2PS Z{t}, Z{t}")
+    w(f"\tVBROADCASTSS (AX), Z{tmp}")
+    w(f"\tVMULPS    Z12, Z{tmp}, Z{tmp}")
+    w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
+    if t < 7:
+        w("\tADDQ      R9, AX")
+w(f"""\tADDQ      $256, SI
+\tADDQ      $16, BX
+\tADDQ      $32, DI
+\tADDQ      $4, DX
+\tDECQ      CX
+\tJNZ       {name}block
+\tMOVQ      24(SP), DI
+\tMOVQ      ostride+64(FP), R13""")
+for t in range(8):
+    w(f"\tVPMOVQD   Z{16+t}, Y{16+t}")
+w(f"\tCMPQ      add+72(FP), $0\n\tJEQ       {name}store")
+for t in range(8):
+    w(f"\tVADDPS    {'(DI)' if t == 0 else '(DI)(AX*1)'}, Y{16+t}, Y{16+t}")
+    w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+    w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < 7 else "")
+w(f"\tJMP       {name}next\n\n{name}store:")
+for t in range(8):
+    w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+    w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < 7 else "")
+w(f"""
+{name}next:
+\tMOVQ      gstride+88(FP), AX
+\tADDQ      AX, 8(SP)
+\tADDQ      AX, 16(SP)
+\tADDQ      $32, 24(SP)
+\tDECQ      0(SP)
+\tJNZ       {name}group
+\tVZEROUPPER
+\tRET""")
+open('q8vnni_amd64.s', 'w').write("\n".join(x for x in v if x != "") + "\n")

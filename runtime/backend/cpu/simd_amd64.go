@@ -2,6 +2,8 @@
 
 package cpu
 
+import "os"
+
 // The AVX2 kernels in kernels_amd64.s. Pointers and lengths instead of slices: the Go
 // wrappers in kernels.go check the lengths once, and the assembly trusts them.
 
@@ -66,6 +68,30 @@ func detectAVX2() bool {
 	return ebx7&(1<<5) != 0 // AVX2
 }
 
+// hasVNNI says the AVX-512 VNNI kernels (q8vnni_amd64.s: the q8_0 group products for four and
+// eight tokens) can run alongside the AVX2 ones: AVX-512F, BW, VL and VNNI in the CPU (CPUID
+// leaf 7: EBX bits 16, 30, 31, ECX bit 11), and the OS saving the opmask and ZMM state as well
+// as the YMM (XCR0 bits 1, 2, 5, 6, 7). Setting ARBOR_NO_VNNI=1 in the environment turns them
+// off (the AVX2 kernels run instead), to measure one against the other. Read once at
+// start-up; tests may turn it off. The dispatch checks hasAVX2 first.
+var hasVNNI = hasAVX2 && detectVNNI() && os.Getenv("ARBOR_NO_VNNI") != "1"
+
+func detectVNNI() bool {
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return false
+	}
+	if _, _, ecx1, _ := cpuid(1, 0); ecx1&(1<<27) == 0 { // OSXSAVE: XGETBV is there
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 {
+		return false
+	}
+	_, ebx7, ecx7, _ := cpuid(7, 0)
+	const f, bw, vl = 1 << 16, 1 << 30, 1 << 31
+	return ebx7&(f|bw|vl) == f|bw|vl && ecx7&(1<<11) != 0
+}
+
 //go:noescape
 func expSubAVX2(s *float32, n int, m float32) float32
 
@@ -116,3 +142,15 @@ func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 
 //go:noescape
 func maxIntoAVX2(dst, src *float32, n int)
+
+//go:noescape
+func q8g4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+
+//go:noescape
+func q8g8VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+
+//go:noescape
+func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int)
+
+//go:noescape
+func q8g8DPBUSD(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)

@@ -5,7 +5,7 @@ package cpu
 // Without the amd64 assembly every kernel takes its portable Go path; these stubs are never
 // called (hasAVX2 is false) and exist so that the dispatching code compiles everywhere.
 
-var hasAVX2 = false
+var hasAVX2, hasVNNI = false, false
 
 func dotF32AVX2(a, b *float32, n int) float32          { panic("unreachable") }
 func dotF16AVX2(w *uint16, x *float32, n int) float32  { panic("unreachable") }
@@ -66,3 +66,14 @@ func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 }
 
 func maxIntoAVX2(dst, src *float32, n int) { panic("unreachable") }
+
+func q8g4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
+	panic("unreachable")
+}
+func q8g8VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
+	panic("unreachable")
+}
+func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int) { panic("unreachable") }
+func q8g8DPBUSD(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
+	panic("unreachable")
+}

@@ -1,0 +1,230 @@
+//go:build amd64 && !purego
+
+package cpu
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/arborlabs/arbor/runtime/model"
+)
+
+// needVNNI skips a test where the AVX-512 VNNI kernels cannot run.
+func needVNNI(t *testing.T) {
+	t.Helper()
+	if !hasAVX2 || !hasVNNI {
+		t.Skip("no AVX-512 VNNI here (AVX-512F/BW/VL and VNNI in the CPU and the OS saving ZMM state), or ARBOR_NO_VNNI=1: the AVX2 kernels run instead")
+	}
+}
+
+// withVNNIBytes runs f with q8Run8's byte kernel (VPDPBUSD) on or off (VPDPWSSD).
+func withVNNIBytes(on bool, f func()) {
+	saved := q8VNNIBytes
+	q8VNNIBytes = on
+	defer func() { q8VNNIBytes = saved }()
+	f()
+}
+
+// TestQ8VNNIExact checks the VNNI kernels' integer sums exactly: with every scale 1 the output
+// is the sum of the block products, which float32 holds exactly (below 2^24 in total), so it
+// must equal the integer dot product computed here in int64. Weights cover -128 (possible in a
+// foreign file) and 127, activations ±127, in whole blocks and mixed with random values; T=4
+// and 8 through q8Group, eight tokens over runs of groups through q8Run8 (its byte kernel and
+// its int16 one), stored and added.
+func TestQ8VNNIExact(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(5, 5))
+	one := model.F32ToF16(1)
+	wpat := map[string]func(i int) int8{
+		"random": func(int) int8 { return int8(r.IntN(256) - 128) },
+		"-128":   func(int) int8 { return -128 },
+		"127":    func(int) int8 { return 127 },
+		"±":      func(i int) int8 { return [2]int8{-128, 127}[i%2] },
+	}
+	xpat := map[string]func(i int) int16{
+		"random": func(int) int16 { return int16(r.IntN(255) - 127) },
+		"127":    func(int) int16 { return 127 },
+		"-127":   func(int) int16 { return -127 },
+		"-128":   func(int) int16 { return -128 }, // not what quantize makes, but in the byte range
+		"±":      func(i int) int16 { return [2]int16{-127, 127}[(i/3)%2] },
+	}
+	for _, nb := range []int{1, 2, 3, 7, 28} {
+		for wn, wf := range wpat {
+			for xn, xf := range xpat {
+				const rows = 24 // three groups
+				c := nb * model.Q8Block
+				src := make([]byte, rows*nb*model.Q8BlockBytes)
+				wq := make([]int8, rows*c)
+				for row := 0; row < rows; row++ {
+					for b := 0; b < nb; b++ {
+						blk := src[(row*nb+b)*model.Q8BlockBytes:]
+						blk[0], blk[1] = byte(one), byte(one>>8)
+						for i := 0; i < model.Q8Block; i++ {
+							v := wf(i)
+							if row%5 == 1 && b%2 == 0 {
+								v = int8(r.IntN(256) - 128) // mixed blocks
+							}
+							wq[row*c+b*model.Q8Block+i] = v
+							blk[2+i] = byte(v)
+						}
+					}
+				}
+				qg := newQ8Groups(src, rows, c)
+				qa := q8Acts{q: make([]int16, 8*c), d: make([]float32, 8*nb)}
+				for i := range qa.q {
+					qa.q[i] = xf(i)
+				}
+				for i := range qa.d {
+					qa.d[i] = 1
+				}
+				want := func(tok, row int) float32 {
+					var s int64
+					for i := 0; i < c; i++ {
+						s += int64(wq[row*c+i]) * int64(qa.q[tok*c+i])
+					}
+					return float32(s)
+				}
+				name := fmt.Sprintf("nb=%d w=%s x=%s", nb, wn, xn)
+				for _, add := range []bool{false, true} {
+					base := func(i int) float32 {
+						if add {
+							return float32(i%3 - 1)
+						}
+						return 0
+					}
+					for _, T := range []int{4, 8} {
+						const os = 10
+						out := make([]float32, 8*os)
+						for g := 0; g < qg.groups; g++ {
+							for i := range out {
+								out[i] = base(i)
+							}
+							q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q, c, qa.d, nb, nb, T, out, os, add)
+							for tok := 0; tok < T; tok++ {
+								for ri := 0; ri < q8GroupRows; ri++ {
+									if got, w := out[tok*os+ri], want(tok, g*q8GroupRows+ri)+base(tok*os+ri); got != w {
+										t.Fatalf("%s T=%d add=%v group %d tok %d row %d: %v, want %v", name, T, add, g, tok, ri, got, w)
+									}
+								}
+							}
+						}
+					}
+					for _, bytes := range []bool{true, false} {
+						const ros = rows + 5
+						rout := make([]float32, 8*ros)
+						for i := range rout {
+							rout[i] = base(i)
+						}
+						withVNNIBytes(bytes, func() { q8Run8(qg, 0, qg.groups, 0, nb, qa.q, c, qa.d, nb, rout, ros, add) })
+						for tok := 0; tok < 8; tok++ {
+							for row := 0; row < ros; row++ {
+								w := base(tok*ros + row)
+								if row < rows {
+									w += want(tok, row)
+								}
+								if got := rout[tok*ros+row]; got != w {
+									t.Fatalf("%s q8Run8 bytes=%v add=%v tok %d row %d: %v, want %v", name, bytes, add, tok, row, got, w)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQ8VNNIMatchesAVX2 checks that the VNNI kernels give the AVX2 kernels' outputs bit for
+// bit (same exact block sums, scaled the same way) with real scales, and match the portable
+// kernel within rounding: over blocks around the unrolling and a partial last group.
+func TestQ8VNNIMatchesAVX2(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(6, 6))
+	for _, nb := range []int{1, 2, 9, 28, 152} {
+		const rows = 21
+		c := nb * model.Q8Block
+		var src []byte
+		for i := 0; i < rows; i++ {
+			src = append(src, randQ8Row(r, nb)...)
+		}
+		qg := newQ8Groups(src, rows, c)
+		x := randVec(r, 8*c)
+		x[0], x[1] = 1e3, -1e3
+		var qa q8Acts
+		qa.quantize(x, 8, c)
+		for _, T := range []int{4, 8} {
+			for _, add := range []bool{false, true} {
+				for g := 0; g < qg.groups; g++ {
+					run := func(vnni bool) []float32 {
+						saved := hasVNNI
+						hasVNNI = vnni
+						defer func() { hasVNNI = saved }()
+						out := make([]float32, 8*9)
+						for i := range out {
+							out[i] = float32(i%5) - 2
+						}
+						q8Group(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q, c, qa.d, nb, nb, T, out, 9, add)
+						return out
+					}
+					v, a := run(true), run(false)
+					gen := make([]float32, 8*9)
+					for i := range gen {
+						gen[i] = float32(i%5) - 2
+					}
+					q8GroupGeneric(qg.quants(g, 0, nb), qg.scales(g, 0, nb), qa.q, c, qa.d, nb, nb, T, gen, 9, add)
+					for i := range v {
+						if v[i] != a[i] {
+							t.Fatalf("nb=%d T=%d add=%v group %d: out[%d] = %v with VNNI, %v with AVX2", nb, T, add, g, i, v[i], a[i])
+						}
+						checkClose(t, fmt.Sprintf("nb=%d T=%d add=%v group %d out[%d] vs portable", nb, T, add, g, i), v[i], float64(gen[i]), float64(100*nb+100))
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQ8Run8VNNIMatchesAVX2 checks q8Run8's VNNI kernels (bytes and int16) against its AVX2
+// kernel bit for bit, over runs of groups and chunks of blocks as the matrix product cuts them
+// (up to q8PackBlocks for the byte kernel, past it for the int16 one), stored and added.
+func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	const rows = 40
+	nb := q8PackBlocks + 3
+	c := nb * model.Q8Block
+	var src []byte
+	for i := 0; i < rows; i++ {
+		src = append(src, randQ8Row(r, nb)...)
+	}
+	qg := newQ8Groups(src, rows, c)
+	x := randVec(r, 8*c)
+	var qa q8Acts
+	qa.quantize(x, 8, c)
+	for _, span := range [][2]int{{0, nb}, {0, q8PackBlocks}, {5, 6}, {3, 40}} {
+		b0, b1 := span[0], span[1]
+		for _, add := range []bool{false, true} {
+			run := func(vnni, bytes bool) []float32 {
+				savedV, savedB := hasVNNI, q8VNNIBytes
+				hasVNNI, q8VNNIBytes = vnni, bytes
+				defer func() { hasVNNI, q8VNNIBytes = savedV, savedB }()
+				out := make([]float32, 8*(rows+1))
+				for i := range out {
+					out[i] = float32(i%5) - 2
+				}
+				q8Run8(qg, 1, rows/q8GroupRows-1, b0, b1, qa.q[b0*model.Q8Block:], c, qa.d[b0:], nb, out, rows+1, add)
+				return out
+			}
+			a := run(false, false)
+			for _, bytes := range []bool{true, false} {
+				v := run(true, bytes)
+				for i := range v {
+					if v[i] != a[i] {
+						t.Fatalf("blocks [%d, %d) add=%v bytes=%v: out[%d] = %v with VNNI, %v with AVX2", b0, b1, add, bytes, i, v[i], a[i])
+					}
+				}
+			}
+		}
+	}
+}

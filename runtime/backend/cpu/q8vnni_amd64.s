@@ -1,0 +1,894 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// The AVX-512 VNNI q8_0 group kernels for four and eight tokens (q8group_gen.py writes this
+// file; see it and q8group.go). Register use: Z0..Z7 the tokens' integer sums for the block,
+// (row r in dword lanes 2r and 2r+1: its columns 4c, 4c+1 and 4c+2, 4c+3 of quad c), Z8 the
+// quad, Z9..Z11 and Z24..Z29 scratch, Z12 the rows' scales (each twice), Z16..Z23 the tokens'
+// float sums, Z30 and Z31 the lane permutations below.
+
+// q8vnniPair: dword lane 2r takes lane r (row r's columns 4c, 4c+1), lane 2r+1 lane 8+r (its
+// columns 4c+2, 4c+3).
+DATA q8vnniPair<>+0(SB)/4, $0
+DATA q8vnniPair<>+4(SB)/4, $8
+DATA q8vnniPair<>+8(SB)/4, $1
+DATA q8vnniPair<>+12(SB)/4, $9
+DATA q8vnniPair<>+16(SB)/4, $2
+DATA q8vnniPair<>+20(SB)/4, $10
+DATA q8vnniPair<>+24(SB)/4, $3
+DATA q8vnniPair<>+28(SB)/4, $11
+DATA q8vnniPair<>+32(SB)/4, $4
+DATA q8vnniPair<>+36(SB)/4, $12
+DATA q8vnniPair<>+40(SB)/4, $5
+DATA q8vnniPair<>+44(SB)/4, $13
+DATA q8vnniPair<>+48(SB)/4, $6
+DATA q8vnniPair<>+52(SB)/4, $14
+DATA q8vnniPair<>+56(SB)/4, $7
+DATA q8vnniPair<>+60(SB)/4, $15
+GLOBL q8vnniPair<>(SB), RODATA|NOPTR, $64
+
+// q8vnniTwice: lanes 2r and 2r+1 take lane r (a row's scale).
+DATA q8vnniTwice<>+0(SB)/4, $0
+DATA q8vnniTwice<>+4(SB)/4, $0
+DATA q8vnniTwice<>+8(SB)/4, $1
+DATA q8vnniTwice<>+12(SB)/4, $1
+DATA q8vnniTwice<>+16(SB)/4, $2
+DATA q8vnniTwice<>+20(SB)/4, $2
+DATA q8vnniTwice<>+24(SB)/4, $3
+DATA q8vnniTwice<>+28(SB)/4, $3
+DATA q8vnniTwice<>+32(SB)/4, $4
+DATA q8vnniTwice<>+36(SB)/4, $4
+DATA q8vnniTwice<>+40(SB)/4, $5
+DATA q8vnniTwice<>+44(SB)/4, $5
+DATA q8vnniTwice<>+48(SB)/4, $6
+DATA q8vnniTwice<>+52(SB)/4, $6
+DATA q8vnniTwice<>+56(SB)/4, $7
+DATA q8vnniTwice<>+60(SB)/4, $7
+GLOBL q8vnniTwice<>(SB), RODATA|NOPTR, $64
+
+// func q8g4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8AVX2's contract for 4 tokens: token t's quants at xq+t*qstride, scales at
+// xd+t*dstride, its eight sums per group to out+t*ostride (bytes), added to what is there if
+// add is not 0; ng consecutive groups gstride bytes apart, each group's outputs 8 floats after
+// the last's. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
+TEXT ·q8g4VNNI(SB), NOSPLIT, $32-96
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 0(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 8(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 16(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 24(SP)
+	MOVQ      dstride+48(FP), R9
+	MOVQ      qstride+40(FP), R8
+	LEAQ      (R8)(R8*2), R10
+	LEAQ      (R8)(R8*4), R11
+	LEAQ      (R10)(R8*4), R12
+	VMOVDQU32 q8vnniPair<>(SB), Z30
+	VMOVDQU32 q8vnniTwice<>(SB), Z31
+
+q8g4VNNIgroup:
+	MOVQ      8(SP), SI
+	MOVQ      16(SP), BX
+	MOVQ      xq+16(FP), DI
+	MOVQ      xd+24(FP), DX
+	MOVQ      nb+32(FP), CX
+	VPXORD    Z16, Z16, Z16
+	VPXORD    Z17, Z17, Z17
+	VPXORD    Z18, Z18, Z18
+	VPXORD    Z19, Z19, Z19
+
+q8g4VNNIblock:
+	PREFETCHT0 8192(SI)
+	PREFETCHT0 8192+64(SI)
+	PREFETCHT0 8192+128(SI)
+	PREFETCHT0 8192+192(SI)
+	VPXORD    Z0, Z0, Z0
+	VPXORD    Z1, Z1, Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPMOVSXBW 0(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 0(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 0(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 0(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 0(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPMOVSXBW 32(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 8(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 8(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 8(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 8(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPMOVSXBW 64(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 16(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 16(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 16(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 16(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPMOVSXBW 96(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 24(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 24(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 24(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 24(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPMOVSXBW 128(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 32(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 32(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 32(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 32(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPMOVSXBW 160(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 40(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 40(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 40(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 40(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPMOVSXBW 192(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 48(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 48(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 48(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 48(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPMOVSXBW 224(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 56(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 56(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 56(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 56(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VCVTPH2PS (BX), Y12
+	VPERMPS   Z12, Z31, Z12
+	MOVQ      DX, AX
+	VPSHUFD   $0xb1, Z0, Z24
+	VPADDD    Z24, Z0, Z0
+	VCVTDQ2PS Z0, Z0
+	VBROADCASTSS (AX), Z24
+	VMULPS    Z12, Z24, Z24
+	VFMADD231PS Z24, Z0, Z16
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z1, Z25
+	VPADDD    Z25, Z1, Z1
+	VCVTDQ2PS Z1, Z1
+	VBROADCASTSS (AX), Z25
+	VMULPS    Z12, Z25, Z25
+	VFMADD231PS Z25, Z1, Z17
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z2, Z26
+	VPADDD    Z26, Z2, Z2
+	VCVTDQ2PS Z2, Z2
+	VBROADCASTSS (AX), Z26
+	VMULPS    Z12, Z26, Z26
+	VFMADD231PS Z26, Z2, Z18
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z3, Z27
+	VPADDD    Z27, Z3, Z3
+	VCVTDQ2PS Z3, Z3
+	VBROADCASTSS (AX), Z27
+	VMULPS    Z12, Z27, Z27
+	VFMADD231PS Z27, Z3, Z19
+	ADDQ      $256, SI
+	ADDQ      $16, BX
+	ADDQ      $64, DI
+	ADDQ      $4, DX
+	DECQ      CX
+	JNZ       q8g4VNNIblock
+	MOVQ      24(SP), DI
+	MOVQ      ostride+64(FP), R13
+	VPMOVQD   Z16, Y16
+	VPMOVQD   Z17, Y17
+	VPMOVQD   Z18, Y18
+	VPMOVQD   Z19, Y19
+	CMPQ      add+72(FP), $0
+	JEQ       q8g4VNNIstore
+	VADDPS    (DI), Y16, Y16
+	VMOVUPS   Y16, (DI)
+	MOVQ      R13, AX
+	VADDPS    (DI)(AX*1), Y17, Y17
+	VMOVUPS   Y17, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y18, Y18
+	VMOVUPS   Y18, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y19, Y19
+	VMOVUPS   Y19, (DI)(AX*1)
+	JMP       q8g4VNNInext
+
+q8g4VNNIstore:
+	VMOVUPS   Y16, (DI)
+	MOVQ      R13, AX
+	VMOVUPS   Y17, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y18, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y19, (DI)(AX*1)
+
+q8g4VNNInext:
+	MOVQ      gstride+88(FP), AX
+	ADDQ      AX, 8(SP)
+	ADDQ      AX, 16(SP)
+	ADDQ      $32, 24(SP)
+	DECQ      0(SP)
+	JNZ       q8g4VNNIgroup
+	VZEROUPPER
+	RET
+
+// func q8g8VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8AVX2's contract for 8 tokens: token t's quants at xq+t*qstride, scales at
+// xd+t*dstride, its eight sums per group to out+t*ostride (bytes), added to what is there if
+// add is not 0; ng consecutive groups gstride bytes apart, each group's outputs 8 floats after
+// the last's. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
+TEXT ·q8g8VNNI(SB), NOSPLIT, $32-96
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 0(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 8(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 16(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 24(SP)
+	MOVQ      dstride+48(FP), R9
+	MOVQ      qstride+40(FP), R8
+	LEAQ      (R8)(R8*2), R10
+	LEAQ      (R8)(R8*4), R11
+	LEAQ      (R10)(R8*4), R12
+	VMOVDQU32 q8vnniPair<>(SB), Z30
+	VMOVDQU32 q8vnniTwice<>(SB), Z31
+
+q8g8VNNIgroup:
+	MOVQ      8(SP), SI
+	MOVQ      16(SP), BX
+	MOVQ      xq+16(FP), DI
+	MOVQ      xd+24(FP), DX
+	MOVQ      nb+32(FP), CX
+	VPXORD    Z16, Z16, Z16
+	VPXORD    Z17, Z17, Z17
+	VPXORD    Z18, Z18, Z18
+	VPXORD    Z19, Z19, Z19
+	VPXORD    Z20, Z20, Z20
+	VPXORD    Z21, Z21, Z21
+	VPXORD    Z22, Z22, Z22
+	VPXORD    Z23, Z23, Z23
+
+q8g8VNNIblock:
+	PREFETCHT0 8192(SI)
+	PREFETCHT0 8192+64(SI)
+	PREFETCHT0 8192+128(SI)
+	PREFETCHT0 8192+192(SI)
+	VPXORD    Z0, Z0, Z0
+	VPXORD    Z1, Z1, Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPMOVSXBW 0(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 0(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 0(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 0(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 0(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPBROADCASTQ 0(DI)(R8*4), Z28
+	VPDPWSSD  Z28, Z8, Z4
+	VPBROADCASTQ 0(DI)(R11*1), Z29
+	VPDPWSSD  Z29, Z8, Z5
+	VPBROADCASTQ 0(DI)(R10*2), Z24
+	VPDPWSSD  Z24, Z8, Z6
+	VPBROADCASTQ 0(DI)(R12*1), Z25
+	VPDPWSSD  Z25, Z8, Z7
+	VPMOVSXBW 32(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 8(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 8(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 8(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 8(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPBROADCASTQ 8(DI)(R8*4), Z28
+	VPDPWSSD  Z28, Z8, Z4
+	VPBROADCASTQ 8(DI)(R11*1), Z29
+	VPDPWSSD  Z29, Z8, Z5
+	VPBROADCASTQ 8(DI)(R10*2), Z24
+	VPDPWSSD  Z24, Z8, Z6
+	VPBROADCASTQ 8(DI)(R12*1), Z25
+	VPDPWSSD  Z25, Z8, Z7
+	VPMOVSXBW 64(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 16(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 16(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 16(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 16(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPBROADCASTQ 16(DI)(R8*4), Z28
+	VPDPWSSD  Z28, Z8, Z4
+	VPBROADCASTQ 16(DI)(R11*1), Z29
+	VPDPWSSD  Z29, Z8, Z5
+	VPBROADCASTQ 16(DI)(R10*2), Z24
+	VPDPWSSD  Z24, Z8, Z6
+	VPBROADCASTQ 16(DI)(R12*1), Z25
+	VPDPWSSD  Z25, Z8, Z7
+	VPMOVSXBW 96(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 24(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 24(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 24(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 24(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPBROADCASTQ 24(DI)(R8*4), Z28
+	VPDPWSSD  Z28, Z8, Z4
+	VPBROADCASTQ 24(DI)(R11*1), Z29
+	VPDPWSSD  Z29, Z8, Z5
+	VPBROADCASTQ 24(DI)(R10*2), Z24
+	VPDPWSSD  Z24, Z8, Z6
+	VPBROADCASTQ 24(DI)(R12*1), Z25
+	VPDPWSSD  Z25, Z8, Z7
+	VPMOVSXBW 128(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 32(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 32(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 32(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 32(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPBROADCASTQ 32(DI)(R8*4), Z28
+	VPDPWSSD  Z28, Z8, Z4
+	VPBROADCASTQ 32(DI)(R11*1), Z29
+	VPDPWSSD  Z29, Z8, Z5
+	VPBROADCASTQ 32(DI)(R10*2), Z24
+	VPDPWSSD  Z24, Z8, Z6
+	VPBROADCASTQ 32(DI)(R12*1), Z25
+	VPDPWSSD  Z25, Z8, Z7
+	VPMOVSXBW 160(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 40(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 40(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 40(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 40(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPBROADCASTQ 40(DI)(R8*4), Z28
+	VPDPWSSD  Z28, Z8, Z4
+	VPBROADCASTQ 40(DI)(R11*1), Z29
+	VPDPWSSD  Z29, Z8, Z5
+	VPBROADCASTQ 40(DI)(R10*2), Z24
+	VPDPWSSD  Z24, Z8, Z6
+	VPBROADCASTQ 40(DI)(R12*1), Z25
+	VPDPWSSD  Z25, Z8, Z7
+	VPMOVSXBW 192(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 48(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 48(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 48(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 48(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPBROADCASTQ 48(DI)(R8*4), Z28
+	VPDPWSSD  Z28, Z8, Z4
+	VPBROADCASTQ 48(DI)(R11*1), Z29
+	VPDPWSSD  Z29, Z8, Z5
+	VPBROADCASTQ 48(DI)(R10*2), Z24
+	VPDPWSSD  Z24, Z8, Z6
+	VPBROADCASTQ 48(DI)(R12*1), Z25
+	VPDPWSSD  Z25, Z8, Z7
+	VPMOVSXBW 224(SI), Z8
+	VPERMD    Z8, Z30, Z8
+	VPBROADCASTQ 56(DI), Z24
+	VPDPWSSD  Z24, Z8, Z0
+	VPBROADCASTQ 56(DI)(R8*1), Z25
+	VPDPWSSD  Z25, Z8, Z1
+	VPBROADCASTQ 56(DI)(R8*2), Z26
+	VPDPWSSD  Z26, Z8, Z2
+	VPBROADCASTQ 56(DI)(R10*1), Z27
+	VPDPWSSD  Z27, Z8, Z3
+	VPBROADCASTQ 56(DI)(R8*4), Z28
+	VPDPWSSD  Z28, Z8, Z4
+	VPBROADCASTQ 56(DI)(R11*1), Z29
+	VPDPWSSD  Z29, Z8, Z5
+	VPBROADCASTQ 56(DI)(R10*2), Z24
+	VPDPWSSD  Z24, Z8, Z6
+	VPBROADCASTQ 56(DI)(R12*1), Z25
+	VPDPWSSD  Z25, Z8, Z7
+	VCVTPH2PS (BX), Y12
+	VPERMPS   Z12, Z31, Z12
+	MOVQ      DX, AX
+	VPSHUFD   $0xb1, Z0, Z24
+	VPADDD    Z24, Z0, Z0
+	VCVTDQ2PS Z0, Z0
+	VBROADCASTSS (AX), Z24
+	VMULPS    Z12, Z24, Z24
+	VFMADD231PS Z24, Z0, Z16
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z1, Z25
+	VPADDD    Z25, Z1, Z1
+	VCVTDQ2PS Z1, Z1
+	VBROADCASTSS (AX), Z25
+	VMULPS    Z12, Z25, Z25
+	VFMADD231PS Z25, Z1, Z17
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z2, Z26
+	VPADDD    Z26, Z2, Z2
+	VCVTDQ2PS Z2, Z2
+	VBROADCASTSS (AX), Z26
+	VMULPS    Z12, Z26, Z26
+	VFMADD231PS Z26, Z2, Z18
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z3, Z27
+	VPADDD    Z27, Z3, Z3
+	VCVTDQ2PS Z3, Z3
+	VBROADCASTSS (AX), Z27
+	VMULPS    Z12, Z27, Z27
+	VFMADD231PS Z27, Z3, Z19
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z4, Z28
+	VPADDD    Z28, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VBROADCASTSS (AX), Z28
+	VMULPS    Z12, Z28, Z28
+	VFMADD231PS Z28, Z4, Z20
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z5, Z29
+	VPADDD    Z29, Z5, Z5
+	VCVTDQ2PS Z5, Z5
+	VBROADCASTSS (AX), Z29
+	VMULPS    Z12, Z29, Z29
+	VFMADD231PS Z29, Z5, Z21
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z6, Z24
+	VPADDD    Z24, Z6, Z6
+	VCVTDQ2PS Z6, Z6
+	VBROADCASTSS (AX), Z24
+	VMULPS    Z12, Z24, Z24
+	VFMADD231PS Z24, Z6, Z22
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z7, Z25
+	VPADDD    Z25, Z7, Z7
+	VCVTDQ2PS Z7, Z7
+	VBROADCASTSS (AX), Z25
+	VMULPS    Z12, Z25, Z25
+	VFMADD231PS Z25, Z7, Z23
+	ADDQ      $256, SI
+	ADDQ      $16, BX
+	ADDQ      $64, DI
+	ADDQ      $4, DX
+	DECQ      CX
+	JNZ       q8g8VNNIblock
+	MOVQ      24(SP), DI
+	MOVQ      ostride+64(FP), R13
+	VPMOVQD   Z16, Y16
+	VPMOVQD   Z17, Y17
+	VPMOVQD   Z18, Y18
+	VPMOVQD   Z19, Y19
+	VPMOVQD   Z20, Y20
+	VPMOVQD   Z21, Y21
+	VPMOVQD   Z22, Y22
+	VPMOVQD   Z23, Y23
+	CMPQ      add+72(FP), $0
+	JEQ       q8g8VNNIstore
+	VADDPS    (DI), Y16, Y16
+	VMOVUPS   Y16, (DI)
+	MOVQ      R13, AX
+	VADDPS    (DI)(AX*1), Y17, Y17
+	VMOVUPS   Y17, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y18, Y18
+	VMOVUPS   Y18, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y19, Y19
+	VMOVUPS   Y19, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y20, Y20
+	VMOVUPS   Y20, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y21, Y21
+	VMOVUPS   Y21, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y22, Y22
+	VMOVUPS   Y22, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y23, Y23
+	VMOVUPS   Y23, (DI)(AX*1)
+	JMP       q8g8VNNInext
+
+q8g8VNNIstore:
+	VMOVUPS   Y16, (DI)
+	MOVQ      R13, AX
+	VMOVUPS   Y17, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y18, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y19, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y20, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y21, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y22, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y23, (DI)(AX*1)
+
+q8g8VNNInext:
+	MOVQ      gstride+88(FP), AX
+	ADDQ      AX, 8(SP)
+	ADDQ      AX, 16(SP)
+	ADDQ      $32, 24(SP)
+	DECQ      0(SP)
+	JNZ       q8g8VNNIgroup
+	VZEROUPPER
+	RET
+
+// q8vnniQuads: two quads (64 bytes, 32 words) to dword lanes 2r (row r's columns 4c..4c+3 of
+// the first quad) and 2r+1 (the same of the second).
+DATA q8vnniQuads<>+0(SB)/2, $0
+DATA q8vnniQuads<>+2(SB)/2, $8
+DATA q8vnniQuads<>+4(SB)/2, $16
+DATA q8vnniQuads<>+6(SB)/2, $24
+DATA q8vnniQuads<>+8(SB)/2, $1
+DATA q8vnniQuads<>+10(SB)/2, $9
+DATA q8vnniQuads<>+12(SB)/2, $17
+DATA q8vnniQuads<>+14(SB)/2, $25
+DATA q8vnniQuads<>+16(SB)/2, $2
+DATA q8vnniQuads<>+18(SB)/2, $10
+DATA q8vnniQuads<>+20(SB)/2, $18
+DATA q8vnniQuads<>+22(SB)/2, $26
+DATA q8vnniQuads<>+24(SB)/2, $3
+DATA q8vnniQuads<>+26(SB)/2, $11
+DATA q8vnniQuads<>+28(SB)/2, $19
+DATA q8vnniQuads<>+30(SB)/2, $27
+DATA q8vnniQuads<>+32(SB)/2, $4
+DATA q8vnniQuads<>+34(SB)/2, $12
+DATA q8vnniQuads<>+36(SB)/2, $20
+DATA q8vnniQuads<>+38(SB)/2, $28
+DATA q8vnniQuads<>+40(SB)/2, $5
+DATA q8vnniQuads<>+42(SB)/2, $13
+DATA q8vnniQuads<>+44(SB)/2, $21
+DATA q8vnniQuads<>+46(SB)/2, $29
+DATA q8vnniQuads<>+48(SB)/2, $6
+DATA q8vnniQuads<>+50(SB)/2, $14
+DATA q8vnniQuads<>+52(SB)/2, $22
+DATA q8vnniQuads<>+54(SB)/2, $30
+DATA q8vnniQuads<>+56(SB)/2, $7
+DATA q8vnniQuads<>+58(SB)/2, $15
+DATA q8vnniQuads<>+60(SB)/2, $23
+DATA q8vnniQuads<>+62(SB)/2, $31
+GLOBL q8vnniQuads<>(SB), RODATA|NOPTR, $64
+
+// func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int)
+//
+// Eight tokens' quants (int16 in [-128, 127], token t at src+t*qstride bytes) for nb blocks to
+// unsigned bytes q+128 (the low byte with its top bit flipped), token t at dst+t*nb*32.
+TEXT ·q8PackU8VNNI(SB), NOSPLIT, $0-32
+	MOVQ         dst+0(FP), DI
+	MOVQ         src+8(FP), SI
+	MOVQ         qstride+16(FP), R8
+	MOVL         $0x80808080, AX
+	VPBROADCASTD AX, Y1
+	MOVQ         $8, DX
+
+q8packtok:
+	MOVQ         SI, BX
+	MOVQ         nb+24(FP), CX
+
+q8packblock:
+	VMOVDQU16    (BX), Z0
+	VPMOVWB      Z0, Y0
+	VPXOR        Y1, Y0, Y0
+	VMOVDQU      Y0, (DI)
+	ADDQ         $64, BX
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          q8packblock
+	ADDQ         R8, SI
+	DECQ         DX
+	JNZ          q8packtok
+	VZEROUPPER
+	RET
+
+// func q8g8DPBUSD(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8VNNI with VPDPBUSD: the tokens' quants as bytes q+128 from q8PackU8VNNI (token t at
+// xu+t*ustride). Per pair of quads VPERMW puts each row's four columns of each in a lane
+// (2r and 2r+1), one VPBROADCASTQ a token's eight bytes for them. Z13 is 128 x the rows'
+// block sums of weights, negated; Z14 bytes of 128; Z28/Z29 the weight pairs' permutation and
+// the scales' duplication. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
+TEXT ·q8g8DPBUSD(SB), NOSPLIT, $32-96
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 0(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 8(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 16(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 24(SP)
+	MOVQ      dstride+48(FP), R9
+	MOVQ      ustride+40(FP), R8
+	LEAQ      (R8)(R8*2), R10
+	LEAQ      (R8)(R8*4), R11
+	LEAQ      (R10)(R8*4), R12
+	VMOVDQU32 q8vnniQuads<>(SB), Z28
+	VMOVDQU32 q8vnniTwice<>(SB), Z29
+	MOVL      $0x80808080, AX
+	VPBROADCASTD AX, Z14
+
+q8g8DPBUSDgroup:
+	MOVQ      8(SP), SI
+	MOVQ      16(SP), BX
+	MOVQ      xu+16(FP), DI
+	MOVQ      xd+24(FP), DX
+	MOVQ      nb+32(FP), CX
+	VPXORD    Z16, Z16, Z16
+	VPXORD    Z17, Z17, Z17
+	VPXORD    Z18, Z18, Z18
+	VPXORD    Z19, Z19, Z19
+	VPXORD    Z20, Z20, Z20
+	VPXORD    Z21, Z21, Z21
+	VPXORD    Z22, Z22, Z22
+	VPXORD    Z23, Z23, Z23
+
+q8g8DPBUSDblock:
+	PREFETCHT0 8192(SI)
+	PREFETCHT0 8192+64(SI)
+	PREFETCHT0 8192+128(SI)
+	PREFETCHT0 8192+192(SI)
+	VPXORD    Z13, Z13, Z13
+	VPERMW    0(SI), Z28, Z8
+	VPDPBUSD  Z8, Z14, Z13
+	VPERMW    64(SI), Z28, Z9
+	VPDPBUSD  Z9, Z14, Z13
+	VPERMW    128(SI), Z28, Z10
+	VPDPBUSD  Z10, Z14, Z13
+	VPERMW    192(SI), Z28, Z11
+	VPDPBUSD  Z11, Z14, Z13
+	VPXORD    Z15, Z15, Z15
+	VPSUBD    Z13, Z15, Z13
+	VMOVDQA32 Z13, Z0
+	VPBROADCASTQ 0(DI), Z24
+	VPDPBUSD  Z8, Z24, Z0
+	VMOVDQA32 Z13, Z1
+	VPBROADCASTQ 0(DI)(R8*1), Z25
+	VPDPBUSD  Z8, Z25, Z1
+	VMOVDQA32 Z13, Z2
+	VPBROADCASTQ 0(DI)(R8*2), Z26
+	VPDPBUSD  Z8, Z26, Z2
+	VMOVDQA32 Z13, Z3
+	VPBROADCASTQ 0(DI)(R10*1), Z27
+	VPDPBUSD  Z8, Z27, Z3
+	VMOVDQA32 Z13, Z4
+	VPBROADCASTQ 0(DI)(R8*4), Z24
+	VPDPBUSD  Z8, Z24, Z4
+	VMOVDQA32 Z13, Z5
+	VPBROADCASTQ 0(DI)(R11*1), Z25
+	VPDPBUSD  Z8, Z25, Z5
+	VMOVDQA32 Z13, Z6
+	VPBROADCASTQ 0(DI)(R10*2), Z26
+	VPDPBUSD  Z8, Z26, Z6
+	VMOVDQA32 Z13, Z7
+	VPBROADCASTQ 0(DI)(R12*1), Z27
+	VPDPBUSD  Z8, Z27, Z7
+	VPBROADCASTQ 8(DI), Z24
+	VPDPBUSD  Z9, Z24, Z0
+	VPBROADCASTQ 8(DI)(R8*1), Z25
+	VPDPBUSD  Z9, Z25, Z1
+	VPBROADCASTQ 8(DI)(R8*2), Z26
+	VPDPBUSD  Z9, Z26, Z2
+	VPBROADCASTQ 8(DI)(R10*1), Z27
+	VPDPBUSD  Z9, Z27, Z3
+	VPBROADCASTQ 8(DI)(R8*4), Z24
+	VPDPBUSD  Z9, Z24, Z4
+	VPBROADCASTQ 8(DI)(R11*1), Z25
+	VPDPBUSD  Z9, Z25, Z5
+	VPBROADCASTQ 8(DI)(R10*2), Z26
+	VPDPBUSD  Z9, Z26, Z6
+	VPBROADCASTQ 8(DI)(R12*1), Z27
+	VPDPBUSD  Z9, Z27, Z7
+	VPBROADCASTQ 16(DI), Z24
+	VPDPBUSD  Z10, Z24, Z0
+	VPBROADCASTQ 16(DI)(R8*1), Z25
+	VPDPBUSD  Z10, Z25, Z1
+	VPBROADCASTQ 16(DI)(R8*2), Z26
+	VPDPBUSD  Z10, Z26, Z2
+	VPBROADCASTQ 16(DI)(R10*1), Z27
+	VPDPBUSD  Z10, Z27, Z3
+	VPBROADCASTQ 16(DI)(R8*4), Z24
+	VPDPBUSD  Z10, Z24, Z4
+	VPBROADCASTQ 16(DI)(R11*1), Z25
+	VPDPBUSD  Z10, Z25, Z5
+	VPBROADCASTQ 16(DI)(R10*2), Z26
+	VPDPBUSD  Z10, Z26, Z6
+	VPBROADCASTQ 16(DI)(R12*1), Z27
+	VPDPBUSD  Z10, Z27, Z7
+	VPBROADCASTQ 24(DI), Z24
+	VPDPBUSD  Z11, Z24, Z0
+	VPBROADCASTQ 24(DI)(R8*1), Z25
+	VPDPBUSD  Z11, Z25, Z1
+	VPBROADCASTQ 24(DI)(R8*2), Z26
+	VPDPBUSD  Z11, Z26, Z2
+	VPBROADCASTQ 24(DI)(R10*1), Z27
+	VPDPBUSD  Z11, Z27, Z3
+	VPBROADCASTQ 24(DI)(R8*4), Z24
+	VPDPBUSD  Z11, Z24, Z4
+	VPBROADCASTQ 24(DI)(R11*1), Z25
+	VPDPBUSD  Z11, Z25, Z5
+	VPBROADCASTQ 24(DI)(R10*2), Z26
+	VPDPBUSD  Z11, Z26, Z6
+	VPBROADCASTQ 24(DI)(R12*1), Z27
+	VPDPBUSD  Z11, Z27, Z7
+	VCVTPH2PS (BX), Y12
+	VPERMPS   Z12, Z29, Z12
+	MOVQ      DX, AX
+	VPSHUFD   $0xb1, Z0, Z24
+	VPADDD    Z24, Z0, Z0
+	VCVTDQ2PS Z0, Z0
+	VBROADCASTSS (AX), Z24
+	VMULPS    Z12, Z24, Z24
+	VFMADD231PS Z24, Z0, Z16
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z1, Z25
+	VPADDD    Z25, Z1, Z1
+	VCVTDQ2PS Z1, Z1
+	VBROADCASTSS (AX), Z25
+	VMULPS    Z12, Z25, Z25
+	VFMADD231PS Z25, Z1, Z17
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z2, Z26
+	VPADDD    Z26, Z2, Z2
+	VCVTDQ2PS Z2, Z2
+	VBROADCASTSS (AX), Z26
+	VMULPS    Z12, Z26, Z26
+	VFMADD231PS Z26, Z2, Z18
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z3, Z27
+	VPADDD    Z27, Z3, Z3
+	VCVTDQ2PS Z3, Z3
+	VBROADCASTSS (AX), Z27
+	VMULPS    Z12, Z27, Z27
+	VFMADD231PS Z27, Z3, Z19
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z4, Z24
+	VPADDD    Z24, Z4, Z4
+	VCVTDQ2PS Z4, Z4
+	VBROADCASTSS (AX), Z24
+	VMULPS    Z12, Z24, Z24
+	VFMADD231PS Z24, Z4, Z20
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z5, Z25
+	VPADDD    Z25, Z5, Z5
+	VCVTDQ2PS Z5, Z5
+	VBROADCASTSS (AX), Z25
+	VMULPS    Z12, Z25, Z25
+	VFMADD231PS Z25, Z5, Z21
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z6, Z26
+	VPADDD    Z26, Z6, Z6
+	VCVTDQ2PS Z6, Z6
+	VBROADCASTSS (AX), Z26
+	VMULPS    Z12, Z26, Z26
+	VFMADD231PS Z26, Z6, Z22
+	ADDQ      R9, AX
+	VPSHUFD   $0xb1, Z7, Z27
+	VPADDD    Z27, Z7, Z7
+	VCVTDQ2PS Z7, Z7
+	VBROADCASTSS (AX), Z27
+	VMULPS    Z12, Z27, Z27
+	VFMADD231PS Z27, Z7, Z23
+	ADDQ      $256, SI
+	ADDQ      $16, BX
+	ADDQ      $32, DI
+	ADDQ      $4, DX
+	DECQ      CX
+	JNZ       q8g8DPBUSDblock
+	MOVQ      24(SP), DI
+	MOVQ      ostride+64(FP), R13
+	VPMOVQD   Z16, Y16
+	VPMOVQD   Z17, Y17
+	VPMOVQD   Z18, Y18
+	VPMOVQD   Z19, Y19
+	VPMOVQD   Z20, Y20
+	VPMOVQD   Z21, Y21
+	VPMOVQD   Z22, Y22
+	VPMOVQD   Z23, Y23
+	CMPQ      add+72(FP), $0
+	JEQ       q8g8DPBUSDstore
+	VADDPS    (DI), Y16, Y16
+	VMOVUPS   Y16, (DI)
+	MOVQ      R13, AX
+	VADDPS    (DI)(AX*1), Y17, Y17
+	VMOVUPS   Y17, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y18, Y18
+	VMOVUPS   Y18, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y19, Y19
+	VMOVUPS   Y19, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y20, Y20
+	VMOVUPS   Y20, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y21, Y21
+	VMOVUPS   Y21, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y22, Y22
+	VMOVUPS   Y22, (DI)(AX*1)
+	ADDQ      R13, AX
+	VADDPS    (DI)(AX*1), Y23, Y23
+	VMOVUPS   Y23, (DI)(AX*1)
+	JMP       q8g8DPBUSDnext
+
+q8g8DPBUSDstore:
+	VMOVUPS   Y16, (DI)
+	MOVQ      R13, AX
+	VMOVUPS   Y17, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y18, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y19, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y20, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y21, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y22, (DI)(AX*1)
+	ADDQ      R13, AX
+	VMOVUPS   Y23, (DI)(AX*1)
+
+q8g8DPBUSDnext:
+	MOVQ      gstride+88(FP), AX
+	ADDQ      AX, 8(SP)
+	ADDQ      AX, 16(SP)
+	ADDQ      $32, 24(SP)
+	DECQ      0(SP)
+	JNZ       q8g8DPBUSDgroup
+	VZEROUPPER
+	RET
