@@ -36,7 +36,7 @@ type Options struct {
 	// config.json, model.safetensors, tokenizer.json, tokenizer_config.json) and the same model
 	// in the layout the binary embeds (Out/ship, see Ship).
 	Out string
-	// Problems is how many training problems are generated (85,000); Seed the run's seed (1).
+	// Problems is how many training problems are generated (60,000); Seed the run's seed (1).
 	Problems int
 	Seed     uint64
 	// Vocab is the tokenizer's size (1,024).
@@ -46,7 +46,7 @@ type Options struct {
 	// SeqLen is a training row's tokens (512: a task-tree example, prompt included, is about
 	// 310 on average, 500 at most); Batch the rows a step (8).
 	SeqLen, Batch int
-	// Epochs over the rows (1: about 75 minutes on two cores); Steps, when set, overrides it.
+	// Epochs over the rows (1: about 50 minutes on two cores); Steps, when set, overrides it.
 	Epochs float64
 	Steps  int
 	// LR is the peak learning rate (2e-3), reached after Warmup steps (100), then cosine down
@@ -66,7 +66,7 @@ func (o *Options) defaults() {
 			*v = d
 		}
 	}
-	def(&o.Problems, 85000)
+	def(&o.Problems, 60000)
 	def(&o.Vocab, 1024)
 	def(&o.Layers, 4)
 	def(&o.Hidden, 256)
@@ -104,8 +104,10 @@ var JSONKeys = []string{`{"reasoning":`, `"thought":`, `"tooluse":`, `"tool_name
 // (Hermes) <tool_call> and <tool_response> syntax, which Arbor's parsers read. Tools are
 // declared by name only ("Tools: calculator"): Qwen3's template writes each tool's whole JSON
 // schema, about 400 tokens of this vocabulary that a model this small cannot use and that made
-// three quarters of every training example. There is no <think> block: the demo does not
-// reason outside its task tree.
+// three quarters of every training example. With enable_thinking false (what the server sets
+// for a tree request) the generation prompt ends with Qwen3's empty thinking block: it is what
+// tells a tree request from a tool-call one, whose prompts are otherwise the same text (a model
+// trained without it answered both with a tree).
 func Template() string { return demoTemplate }
 
 const demoTemplate = `{%- if tools %}
@@ -163,6 +165,9 @@ const demoTemplate = `{%- if tools %}
 {%- endfor %}
 {%- if add_generation_prompt %}
     {{- '<|im_start|>assistant\n' }}
+    {%- if enable_thinking is defined and enable_thinking is false %}
+        {{- '<think>\n\n</think>\n\n' }}
+    {%- endif %}
 {%- endif %}`
 
 // Corpus generates the training examples of o's problems.
@@ -267,6 +272,9 @@ func Demo(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	// Each example trains as if alone in its row, as requests arrive: short ones packed after
+	// another would otherwise never be seen at the start of a context.
+	m.MaskDocuments(sep)
 	opt := train.NewAdamW(0.1)
 	ckpt := filepath.Join(o.Out, "checkpoint.safetensors")
 	first := 0

@@ -94,7 +94,8 @@ func TestDemoSmoke(t *testing.T) {
 }
 
 // TestTemplate: the demo's template declares tools by name, writes calls and results in the
-// Hermes syntax Arbor's parsers read, and has no thinking block.
+// Hermes syntax Arbor's parsers read, and marks tree requests (enable_thinking false) with an
+// empty thinking block that other requests lack.
 func TestTemplate(t *testing.T) {
 	tmpl, err := chat.Compile(Template())
 	if err != nil {
@@ -113,15 +114,19 @@ func TestTemplate(t *testing.T) {
 	}
 	want := "<|im_start|>system\nTools: calculator<|im_end|>\n<|im_start|>user\n2+3?<|im_end|>\n" +
 		"<|im_start|>assistant\n<tool_call>\n{\"name\": \"calculator\", \"arguments\": {\"expression\": \"2+3\"}}\n</tool_call><|im_end|>\n" +
-		"<|im_start|>user\n<tool_response>\n{\"result\":\"5\"}\n</tool_response><|im_end|>\n<|im_start|>assistant\n"
+		"<|im_start|>user\n<tool_response>\n{\"result\":\"5\"}\n</tool_response><|im_end|>\n<|im_start|>assistant\n" +
+		"<think>\n\n</think>\n\n"
 	if got != want {
 		t.Fatalf("render\n%q\nwant\n%q", got, want)
 	}
 	if f := parsers.DetectToolFormat(Template()); f != parsers.ToolFormatHermes {
 		t.Fatalf("tool format %v", f)
 	}
-	if parsers.DetectReasoning(Template()) {
-		t.Fatal("the template has a thinking block")
+	// Without enable_thinking (a client's text or tool-call request) there is no thinking block.
+	plain, err := tmpl.Render(chat.Input{Messages: []chat.Message{{Role: "user", Content: "hi"}},
+		Tools: []chat.Tool{calc}, AddGenerationPrompt: true})
+	if err != nil || strings.Contains(plain, "<think>") {
+		t.Fatalf("%q (%v)", plain, err)
 	}
 }
 
