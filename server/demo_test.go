@@ -48,7 +48,7 @@ func demoServer(t *testing.T) *testServer {
 // never saw, of the kinds it was trained on (the training templates and names at evaluation
 // seeds): it solved all 24 when the model was shipped, and the floor leaves room for another
 // CPU's rounding to change a greedy choice or two. On the held-out templates (stories it never
-// saw, whose verbs it cannot know: it solves about 5% of them, see the README) only the form is
+// saw, whose verbs it cannot know: it solves about 4% of them, see the README) only the form is
 // asserted. Every answer is a whole task tree whose steps called the calculator inside the
 // decode.
 func TestShippedModelSolvesUnseenProblems(t *testing.T) {

@@ -291,7 +291,7 @@ func (s *Server) models(c echo.Context) error {
 	if st.model.Demo {
 		card.Demo = true
 		card.Description = "Arbor's built-in demo model: 3.4M parameters trained by Arbor to solve arithmetic " +
-			"word problems with a calculator in task trees; it knows nothing else. Serve a real model with --model."
+			"word problems with a calculator (task trees or tool calls); it knows nothing else. Serve a real model with --model."
 	}
 	return c.JSON(http.StatusOK, map[string]any{"object": "list", "data": []modelCard{card}})
 }

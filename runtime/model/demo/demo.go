@@ -4,8 +4,9 @@
 //   - Load: the demo model, trained by Arbor itself (arbor train demo; the recipe is package
 //     train/recipe): a 3.4M-parameter Qwen3-shaped decoder (4 layers, width 256) with its own
 //     1,024-token BPE tokenizer, which solves multi-step arithmetic word problems as task trees
-//     with an in-decode calculator and knows nothing else (the README measures what it does
-//     and does not do). Its weights are embedded in f16, gzipped.
+//     with an in-decode calculator, or with OpenAI tool calls, and answers anything else with
+//     a sentence saying what it can do (the README measures what it does and does not do). Its
+//     weights are embedded in f16, gzipped.
 //   - Random: the tiny shape with random weights and the real Qwen3 tokenizer, whose text is
 //     noise: tests and benchmarks use it for Qwen3's tokenizer and chat template at a shape
 //     that costs nothing.
