@@ -2,7 +2,6 @@ package recipe
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"io"
 	"os"
@@ -57,26 +56,8 @@ func TestDemoSmoke(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(out, "loss.svg")); err != nil || !strings.Contains(string(b), "<svg") {
 		t.Fatalf("loss.svg: %v", err)
 	}
-	// The shipped form: the same model in f16, loaded from memory as the binary loads it.
-	files := map[string][]byte{}
-	for _, name := range demo.ShippedFiles {
-		b, err := os.ReadFile(filepath.Join(out, "ship", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if base, ok := strings.CutSuffix(name, ".gz"); ok {
-			zr, err := gzip.NewReader(bytes.NewReader(b))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b, err = io.ReadAll(zr); err != nil {
-				t.Fatal(err)
-			}
-			name = base
-		}
-		files[name] = b
-	}
-	shipped, err := model.LoadHFFiles("ship", files)
+	// The shipped form: the same model in f16, loaded as the binary loads its own.
+	shipped, err := demo.LoadFS(os.DirFS(filepath.Join(out, "ship")), "ship")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"embed"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"sync"
 
@@ -94,10 +95,11 @@ const TrainedDir = "trained"
 var ShippedFiles = []string{"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
 	"model.safetensors.gz"}
 
-var trainedFiles = sync.OnceValues(func() (map[string][]byte, error) {
+// readShipped reads ShippedFiles from fsys, unzipping the .gz ones.
+func readShipped(fsys fs.FS) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	for _, name := range ShippedFiles {
-		b, err := trained.ReadFile(TrainedDir + "/" + name)
+		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, fmt.Errorf("demo model: %w", err)
 		}
@@ -114,6 +116,24 @@ var trainedFiles = sync.OnceValues(func() (map[string][]byte, error) {
 		files[name] = b
 	}
 	return files, nil
+}
+
+// LoadFS loads a model from the shipped layout (ShippedFiles) in fsys: a run's DIR/ship as
+// os.DirFS, say. name stands for it in errors.
+func LoadFS(fsys fs.FS, name string) (*model.Model, error) {
+	files, err := readShipped(fsys)
+	if err != nil {
+		return nil, err
+	}
+	return model.LoadHFFiles(name, files)
+}
+
+var trainedFiles = sync.OnceValues(func() (map[string][]byte, error) {
+	sub, err := fs.Sub(trained, TrainedDir)
+	if err != nil {
+		return nil, fmt.Errorf("demo model: %w", err)
+	}
+	return readShipped(sub)
 })
 
 // Load returns the trained demo model (see the package doc); the unzipped weights are kept for
