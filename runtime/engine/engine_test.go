@@ -397,6 +397,17 @@ func TestPrefixCache(t *testing.T) {
 	waitIdle(t, e)
 }
 
+// heldBackend runs no forward step until hold is closed.
+type heldBackend struct {
+	backend.Backend
+	hold chan struct{}
+}
+
+func (h *heldBackend) Forward(b *backend.Batch, logits [][]float32) error {
+	<-h.hold
+	return h.Backend.Forward(b, logits)
+}
+
 // TestBackgroundWaitsBehindClients: a background request queued before a client's request is
 // admitted after it (one sequence at a time, so the order of completion is the order of
 // admission).
@@ -410,7 +421,12 @@ func TestBackgroundWaitsBehindClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	e := New(be, m.Tokenizer, Options{MaxSeqs: 1})
+	// Every forward step waits until both later requests are queued: the first request holds
+	// the only slot meanwhile and the scheduler cannot admit anything. (Holding a pick instead
+	// is not enough: a sequence whose pick is stuck leaves the batch, and failed in CI; so did a
+	// long first request alone.)
+	hold := make(chan struct{})
+	e := New(&heldBackend{Backend: be, hold: hold}, m.Tokenizer, Options{MaxSeqs: 1})
 	defer e.Shutdown(context.Background())
 	prompt := m.Tokenizer.Encode("Hello")
 	var mu sync.Mutex
@@ -437,17 +453,13 @@ func TestBackgroundWaitsBehindClients(t *testing.T) {
 			}
 		})
 	}
-	// The first request holds the only slot until both others are queued: its second pick
-	// waits for release. (A long first request alone is no guarantee: it failed once in CI,
-	// where the first ended before the client's request was queued.)
-	hold := &blockingChooser{release: make(chan struct{})}
-	submit("first", Request{Prompt: prompt, MaxTokens: 8, Sampling: greedy(), Hook: hold})
+	submit("first", Request{Prompt: prompt, MaxTokens: 8, Sampling: greedy()})
 	for e.Stats().Running == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	submit("background", Request{Prompt: prompt, MaxTokens: 4, Sampling: greedy(), Background: true})
 	submit("client", Request{Prompt: prompt, MaxTokens: 4, Sampling: greedy()})
-	close(hold.release)
+	close(hold)
 	wg.Wait()
 	if got := strings.Join(order, ","); got != "first,client,background" {
 		t.Fatalf("completion order %s, want first,client,background", got)
