@@ -343,7 +343,7 @@ func BenchmarkQ8Run8(b *testing.B) {
 			}
 			hasVNNI, q8VNNIBytes = k.vnni, k.bytes
 			for i := 0; i < b.N; i++ {
-				q8Run8(m.q8, 0, rows/q8GroupRows, 0, nb, qa.q, cols, qa.d, nb, out, rows, false)
+				q8Run8(m.q8, 0, rows/q8GroupRows, 0, nb, qa.q, cols, nil, qa.d, nb, out, rows, false)
 			}
 			b.ReportMetric(2*rows*cols*8*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

@@ -287,7 +287,7 @@ func TestQ8Kernels(t *testing.T) {
 						for i := range rout {
 							rout[i] = float32(i%7) - 3
 						}
-						run := func() { q8Run8(qg, 0, full, 0, nb, qa.q, c, qa.d, nb, rout, ros, add) }
+						run := func() { q8Run8(qg, 0, full, 0, nb, qa.q, c, nil, qa.d, nb, rout, ros, add) }
 						if fast {
 							run()
 						} else {

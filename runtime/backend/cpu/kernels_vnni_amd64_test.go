@@ -116,7 +116,7 @@ func TestQ8VNNIExact(t *testing.T) {
 						for i := range rout {
 							rout[i] = base(i)
 						}
-						withVNNIBytes(bytes, func() { q8Run8(qg, 0, qg.groups, 0, nb, qa.q, c, qa.d, nb, rout, ros, add) })
+						withVNNIBytes(bytes, func() { q8Run8(qg, 0, qg.groups, 0, nb, qa.q, c, nil, qa.d, nb, rout, ros, add) })
 						for tok := 0; tok < 8; tok++ {
 							for row := 0; row < ros; row++ {
 								w := base(tok*ros + row)
@@ -213,7 +213,7 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 				for i := range out {
 					out[i] = float32(i%5) - 2
 				}
-				q8Run8(qg, 1, rows/q8GroupRows-1, b0, b1, qa.q[b0*model.Q8Block:], c, qa.d[b0:], nb, out, rows+1, add)
+				q8Run8(qg, 1, rows/q8GroupRows-1, b0, b1, qa.q[b0*model.Q8Block:], c, nil, qa.d[b0:], nb, out, rows+1, add)
 				return out
 			}
 			a := run(false, false)

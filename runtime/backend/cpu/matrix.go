@@ -307,6 +307,9 @@ type workerScratch struct {
 	w []float32
 	x []float32
 	q []int16
+	// u holds a tile's activation quants packed to unsigned bytes for the VNNI byte kernel,
+	// eight tokens at a time (q8PackU8): packed once per chunk, read by every group.
+	u []byte
 }
 
 func newScratch(workers int) []*workerScratch {
@@ -527,6 +530,17 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 					copy(qp[(tok-t0)*ld:(tok-t0)*ld+k*model.Q8Block], qa.q[tok*c+b0*model.Q8Block:tok*c+b1*model.Q8Block])
 				}
 			}
+			// With the VNNI byte kernel, every run of eight tokens is packed to bytes once for
+			// the chunk here, not again for each block of groups.
+			var u []byte
+			if q8PackedBytes(k) {
+				runs := (t1 - t0) / 8
+				ws.u = grow(ws.u, runs*8*k*model.Q8Block)
+				u = ws.u
+				for r := range runs {
+					q8PackU8(u[r*8*k*model.Q8Block:], qp[r*8*ld:], ld, k)
+				}
+			}
 			for gb := g0; gb < g1; gb += groupBlock {
 				ge := min(gb+groupBlock, g1)
 				if cb < nb && ge < g1 {
@@ -553,7 +567,11 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 							for ; g < ga; g++ {
 								t.group(g, b0, b1, first, tok, T, q, ld, d, nb, lo, hi, &o)
 							}
-							q8Run8(qg, ga, gz-ga, b0, b1, q, ld, d, nb, t.out[tok*t.outStride+dst:], t.outStride, add)
+							var ut []byte
+							if u != nil {
+								ut = u[(tok-t0)/8*8*k*model.Q8Block:]
+							}
+							q8Run8(qg, ga, gz-ga, b0, b1, q, ld, ut, d, nb, t.out[tok*t.outStride+dst:], t.outStride, add)
 							t.addBias(first, tok, T, dst, gz*q8GroupRows)
 							g = gz
 						}

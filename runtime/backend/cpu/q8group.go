@@ -200,10 +200,23 @@ const q8PackBlocks = kChunkQ8 / model.Q8Block
 // environment turns it off, to measure one against the other; tests switch it.
 var q8VNNIBytes = os.Getenv("ARBOR_VNNI_WORDS") != "1"
 
+// q8PackedBytes says whether q8Run8 takes a run of nb blocks to the VPDPBUSD kernel, whose
+// activations are the tokens' quants packed to unsigned bytes (q8PackU8).
+func q8PackedBytes(nb int) bool { return hasVNNI && q8VNNIBytes && nb > 0 && nb <= q8PackBlocks }
+
+// q8PackU8 packs eight tokens' quants (token j's at q[j*qs:], nb blocks) to unsigned bytes for
+// q8Run8's byte kernel: dst holds 8*nb*Q8Block bytes, token j's at dst[j*nb*Q8Block:].
+func q8PackU8(dst []byte, q []int16, qs, nb int) {
+	_ = dst[8*nb*model.Q8Block-1]
+	_ = q[7*qs+nb*model.Q8Block-1]
+	q8PackU8VNNI(&dst[0], &q[0], qs*2, nb)
+}
+
 // q8Run8 is q8Group for eight tokens over the ng consecutive groups g0, g0+1, ... of qg, blocks
 // [b0, b1): group g0+i's results go to out[t*os+8i+r]. One call for a run of groups spares the
-// per-group call and checks.
-func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds int, out []float32, os int, add bool) {
+// per-group call and checks. u is the tokens' quants packed by q8PackU8 when q8PackedBytes(b1-b0)
+// (packed here when u is nil), else unused.
+func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []float32, ds int, out []float32, os int, add bool) {
 	nb := b1 - b0
 	last := g0 + ng - 1
 	w, s := qg.quants(g0, b0, b1), qg.scales(g0, b0, b1)
@@ -217,8 +230,13 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 		if add {
 			a = 1
 		}
-		if hasVNNI && q8VNNIBytes && nb <= q8PackBlocks {
-			q8Run8Bytes(w, s, q, qs, d, ds, nb, out, os, a, ng, qg.stride)
+		if q8PackedBytes(nb) {
+			if u == nil {
+				u = make([]byte, 8*nb*model.Q8Block)
+				q8PackU8(u, q, qs, nb)
+			}
+			_ = u[8*nb*model.Q8Block-1]
+			q8g8DPBUSD(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, qg.stride)
 			return
 		}
 		if hasVNNI {
@@ -235,17 +253,6 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, d []float32, ds
 		}
 		q8GroupGeneric(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 8, out[i*q8GroupRows:], os, add)
 	}
-}
-
-// q8Run8Bytes is q8Run8's VPDPBUSD kernel (nb <= q8PackBlocks): the tokens' quants packed to
-// bytes once for the whole run of groups, in a 64 KiB array on the stack (in a function of its
-// own so that q8Run8's other paths keep a small frame).
-//
-//go:noinline
-func q8Run8Bytes(w, s []byte, q []int16, qs int, d []float32, ds int, nb int, out []float32, os int, a, ng, gstride int) {
-	var u [8 * q8PackBlocks * model.Q8Block]byte
-	q8PackU8VNNI(&u[0], &q[0], qs*2, nb)
-	q8g8DPBUSD(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, gstride)
 }
 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
