@@ -81,9 +81,28 @@ func gomlxLossGrads(t *testing.T, m *Model, tokens [][]int32, mask [][]float32) 
 	if len(byName) != len(names) {
 		t.Fatalf("the trainer has %d tensors, LossGraph takes %d", len(byName), len(names))
 	}
+	// Document starts, where the trainer masks documents (the rule of Model.forward, restated).
+	var starts []int32
+	if m.docMask {
+		starts = make([]int32, B*T)
+		for b := range B {
+			start := int32(0)
+			for i := range T {
+				starts[b*T+i] = start
+				if tokens[b][i] == m.docSep {
+					start = int32(i + 1)
+				}
+			}
+		}
+		args = append(args, tensors.FromFlatDataAndDimensions(starts, B, T))
+	}
 	exec, err := graph.NewExecAny(be, func(in []*graph.Node) []*graph.Node {
+		var st *graph.Node
+		if m.docMask {
+			st, in = in[len(in)-1], in[:len(in)-1]
+		}
 		w := in[3:]
-		loss := xla.LossGraph(cfg, w, in[0], in[1], in[2])
+		loss := xla.LossGraph(cfg, w, in[0], in[1], in[2], st)
 		return append([]*graph.Node{loss}, graph.Gradient(loss, w...)...)
 	})
 	if err != nil {
@@ -120,16 +139,39 @@ const (
 // TestGradientsMatchGomlx checks the trainer's loss and every gradient tensor against gomlx's
 // autodiff of xla.LossGraph, the inference graph's layers turned into a training loss: the
 // hand-written backward pass and the served model definition must agree. Tiny shape, Q/K
-// norms on and off, tied and untied, with a loss mask.
+// norms on and off, tied and untied, with a loss mask, and with documents packed in the rows
+// (Model.MaskDocuments).
 func TestGradientsMatchGomlx(t *testing.T) {
 	var worstLoss, worstGrad float64
-	for _, qk := range []bool{false, true} {
-		for _, tied := range []bool{false, true} {
-			t.Run(fmt.Sprintf("qknorm=%v,tied=%v", qk, tied), func(t *testing.T) {
+	for _, c := range []struct{ qk, tied, docs bool }{{false, false, false}, {false, true, false}, {true, false, false},
+		{true, true, false}, {true, true, true}} {
+		qk, tied := c.qk, c.tied
+		{
+			t.Run(fmt.Sprintf("qknorm=%v,tied=%v,docs=%v", qk, tied, c.docs), func(t *testing.T) {
 				cfg := tinyConfig(qk, tied)
 				m := roughModel(cfg, 7)
 				rng := rand.New(rand.NewPCG(8, 9))
-				tokens, mask := randomBatch(rng, 3, 6, cfg.VocabSize, true)
+				T := 6
+				if c.docs {
+					T = 9
+				}
+				tokens, mask := randomBatch(rng, 3, T, cfg.VocabSize, true)
+				if c.docs {
+					// Documents packed in rows: one break in the first row, two in the second,
+					// none in the third.
+					const sep = 3
+					m.MaskDocuments(sep)
+					for b, row := range tokens {
+						for i, id := range row {
+							if id == sep {
+								row[i] = sep + 1
+							}
+						}
+						for _, at := range [][]int{{3}, {2, 6}, nil}[b] {
+							row[at] = sep
+						}
+					}
+				}
 				g := NewGrads(m)
 				loss, _, err := m.Step(tokens, mask, g)
 				if err != nil {

@@ -132,6 +132,9 @@ func (m *Model) MaskDocuments(sep int32) {
 	m.docMask, m.docSep = true, sep
 }
 
+// DocumentSeparator returns MaskDocuments' separator, and whether documents are masked.
+func (m *Model) DocumentSeparator() (int32, bool) { return m.docSep, m.docMask }
+
 // checkConfig refuses what the trainer does not implement.
 func checkConfig(cfg *model.Config) error {
 	if err := cfg.Validate(); err != nil {

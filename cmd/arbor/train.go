@@ -9,11 +9,15 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/arborlabs/arbor/runtime/backend/xla"
 	"github.com/arborlabs/arbor/train/recipe"
 )
 
 // cmdTrain is `arbor train demo --out DIR`: the built-in demo model's recipe, from data to
-// model directory, on the CPU trainer. Ctrl-C saves a checkpoint; the same command resumes.
+// model directory, on the CPU trainer (or through gomlx with --backend xla). Ctrl-C saves a
+// checkpoint; the same command resumes.
 func cmdTrain(args []string, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "demo" {
 		return errors.New("train: usage: arbor train demo --out DIR [flags] (the demo model's recipe)")
@@ -35,11 +39,34 @@ func cmdTrain(args []string, stderr io.Writer) error {
 	fs.Float64Var(&o.LR, "lr", 2e-3, "peak learning rate (linear warmup, cosine to a tenth)")
 	fs.IntVar(&o.Warmup, "warmup", 100, "warmup steps")
 	fs.IntVar(&o.CheckpointEvery, "checkpoint-every", 200, "steps between checkpoints")
+	be := fs.String("backend", "cpu", "the trainer: cpu (Arbor's kernels) or xla (gomlx: the xla backend's loss graph, "+
+		"gomlx's autodiff and Adam, on gomlx's pure-Go engine unless GOMLX_BACKEND names a PJRT plugin in a binary "+
+		"built with -tags pjrt, e.g. for a GPU)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
 	if o.Out == "" {
 		return errors.New("train demo: --out DIR is required")
+	}
+	switch *be {
+	case "cpu":
+	case "xla":
+		// As for serving: gomlx must never fetch a PJRT plugin at run time.
+		if err := os.Setenv("GOMLX_NO_AUTO_INSTALL", "1"); err != nil {
+			return fmt.Errorf("train demo: %w", err)
+		}
+		conf := os.Getenv("GOMLX_BACKEND")
+		if conf == "" {
+			conf = xla.DefaultBackend
+		}
+		b, err := backends.NewWithConfig(conf)
+		if err != nil {
+			return fmt.Errorf("train demo: gomlx backend %q (this binary registers %q%s): %w", conf, xla.Backends(), pjrtHint(), err)
+		}
+		defer b.Finalize()
+		o.XLA = b
+	default:
+		return fmt.Errorf("train demo: --backend %q: want cpu or xla", *be)
 	}
 	o.Seed = *seed
 	o.Progress = stderr

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gomlx/gomlx/backends"
 	"io"
 	"math"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"github.com/arborlabs/arbor/train"
 	"github.com/arborlabs/arbor/train/corpus"
 	"github.com/arborlabs/arbor/train/dataset"
+	"github.com/arborlabs/arbor/train/xlatrain"
 )
 
 // Options shape a training run. Zero values take the demo's defaults.
@@ -58,6 +60,11 @@ type Options struct {
 	CheckpointEvery int
 	// Progress receives a progress line (nil: none).
 	Progress io.Writer
+	// XLA, when set, runs the training steps through gomlx on this backend (package xlatrain:
+	// the xla backend's loss graph, gomlx's autodiff, Adam and cosine schedule; a PJRT plugin
+	// for GPUs) instead of the cpu trainer. Checkpoints then hold the weights but not Adam's
+	// moments, which restart on resume; the warmup rises from a tenth of LR, not from zero.
+	XLA backends.Backend
 }
 
 func (o *Options) defaults() {
@@ -300,8 +307,21 @@ func Demo(ctx context.Context, o Options) error {
 	}
 	defer logf.Close()
 
+	var xt *xlatrain.Trainer
+	xo := xlatrain.Options{LR: o.LR, Warmup: o.Warmup, Steps: steps, WeightDecay: opt.WeightDecay, ClipNorm: o.ClipNorm}
+	if o.XLA != nil {
+		if xt, err = xlatrain.New(o.XLA, m, xo); err != nil {
+			return fmt.Errorf("recipe: %w", err)
+		}
+		xt.Resume(first)
+	}
 	grads := train.NewGrads(m)
 	save := func(step int) error {
+		if xt != nil {
+			if err := xt.Sync(); err != nil {
+				return fmt.Errorf("recipe: %w", err)
+			}
+		}
 		return train.SaveCheckpoint(ckpt, m, opt, map[string]string{"step": strconv.Itoa(step)})
 	}
 	var ema float64
@@ -318,15 +338,22 @@ func Demo(ctx context.Context, o Options) error {
 		for i := range o.Batch {
 			bt[i], bl[i] = rows[(lo+i)%len(rows)], loss[(lo+i)%len(rows)]
 		}
-		grads.Zero()
 		stepStart := time.Now()
-		l, _, err := m.Step(bt, bl, grads)
-		if err != nil {
-			return fmt.Errorf("recipe: step %d: %w", step, err)
-		}
-		train.ClipGradNorm(grads, o.ClipNorm)
 		lr := schedule(step, steps, o.Warmup, o.LR)
-		opt.Step(m, grads, lr)
+		var l float64
+		if xt != nil {
+			lr = xlatrain.LearningRate(xo, step)
+			if l, err = xt.Step(bt, bl); err != nil {
+				return fmt.Errorf("recipe: step %d: %w", step, err)
+			}
+		} else {
+			grads.Zero()
+			if l, _, err = m.Step(bt, bl, grads); err != nil {
+				return fmt.Errorf("recipe: step %d: %w", step, err)
+			}
+			train.ClipGradNorm(grads, o.ClipNorm)
+			opt.Step(m, grads, lr)
+		}
 		tokens := o.Batch * o.SeqLen
 		runTokens += tokens
 		tps := float64(tokens) / time.Since(stepStart).Seconds()

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/arborlabs/arbor/runtime/backend/xla"
 	"github.com/arborlabs/arbor/runtime/chat"
 	"github.com/arborlabs/arbor/runtime/chat/parsers"
 	"github.com/arborlabs/arbor/runtime/model"
@@ -71,6 +74,45 @@ func TestDemoSmoke(t *testing.T) {
 	q, wq := shipped.Weights.Layers[0].Q, want.Layers[0].Q
 	if q.DType != model.F16 || !bytes.Equal(q.Data, wq.Data) {
 		t.Fatalf("shipped weights are not the model's in f16 (%v)", q.DType)
+	}
+}
+
+// TestDemoSmokeXLA trains the tiny shape through gomlx (on its pure-Go engine, the CPU stand-in
+// for a PJRT plugin): the loss falls, a run resumes from its checkpoint, and the model it
+// writes loads.
+func TestDemoSmokeXLA(t *testing.T) {
+	t.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
+	be, err := backends.NewWithConfig(xla.DefaultBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Finalize()
+	out := t.TempDir()
+	o := Options{Out: out, Problems: 60, Vocab: 400, Layers: 1, Hidden: 32, Heads: 2, FFN: 64, SeqLen: 256, Batch: 4,
+		Steps: 16, LR: 1e-2, Warmup: 3, CheckpointEvery: 8, Progress: io.Discard, XLA: be}
+	o.Steps = 10
+	if err := Demo(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	o.Steps = 16 // resumes at step 10 of a 16-step schedule
+	if err := Demo(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	steps, losses, err := readLoss(filepath.Join(out, "loss.csv"))
+	if err != nil || len(losses) != 16 || steps[15] != 16 {
+		t.Fatalf("%d losses, %v", len(losses), err)
+	}
+	first := (losses[0] + losses[1] + losses[2]) / 3
+	last := (losses[13] + losses[14] + losses[15]) / 3
+	if !(last < 0.8*first) {
+		t.Fatalf("loss did not fall: %.3f -> %.3f (%v)", first, last, losses)
+	}
+	m, err := model.Load(filepath.Join(out, "model"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Config.NumLayers != 1 || m.Config.HiddenSize != 32 {
+		t.Fatalf("loaded %+v", m.Config)
 	}
 }
 

@@ -95,12 +95,15 @@ func LossWeightNames(cfg *model.Config) []string {
 // [B, T]. Position t of each row predicts targets[b][t] with weight lossMask[b][t]; the result
 // is the scalar weighted mean cross-entropy, sum(lossMask·CE) / sum(lossMask), or 0 when no
 // weight is set. Every row attends causally (within cfg.SlidingWindow when set) to its own
-// tokens at positions 0..T-1, with no KV cache.
+// tokens at positions 0..T-1, with no KV cache. starts, when not nil, packs documents into the
+// rows (train.Model.MaskDocuments): int32 [B, T], the index in its row where each token's
+// document begins; a token's position is then its distance from that start, and it attends to
+// its own document's tokens alone.
 //
 // train.Model.Step's loss over tokens and mask is this with targets[b][t] = tokens[b][t+1] and
 // lossMask[b][t] = mask[b][t+1] for t < T-1, and lossMask[b][T-1] = 0. Take its gradients with
 // graph.Gradient. Like gomlx's own ops it panics on a malformed input.
-func LossGraph(cfg *model.Config, weights []*graph.Node, tokens, targets, lossMask *graph.Node) *graph.Node {
+func LossGraph(cfg *model.Config, weights []*graph.Node, tokens, targets, lossMask, starts *graph.Node) *graph.Node {
 	ws, embed, outNorm, output, layers := lossLayout(cfg)
 	if len(weights) != len(ws) {
 		panic(fmt.Errorf("xla.LossGraph: %d weights, the config calls for %d", len(weights), len(ws)))
@@ -111,8 +114,9 @@ func LossGraph(cfg *model.Config, weights []*graph.Node, tokens, targets, lossMa
 		}
 	}
 	dims := tokens.Shape().Dimensions
-	if len(dims) != 2 || !slices.Equal(targets.Shape().Dimensions, dims) || !slices.Equal(lossMask.Shape().Dimensions, dims) {
-		panic(fmt.Errorf("xla.LossGraph: tokens %s, targets %s and lossMask %s must all be [B, T]",
+	if len(dims) != 2 || !slices.Equal(targets.Shape().Dimensions, dims) || !slices.Equal(lossMask.Shape().Dimensions, dims) ||
+		starts != nil && !slices.Equal(starts.Shape().Dimensions, dims) {
+		panic(fmt.Errorf("xla.LossGraph: tokens %s, targets %s, lossMask %s (and starts) must all be [B, T]",
 			tokens.Shape(), targets.Shape(), lossMask.Shape()))
 	}
 	g := tokens.Graph()
@@ -142,6 +146,19 @@ func LossGraph(cfg *model.Config, weights []*graph.Node, tokens, targets, lossMa
 	cosN := graph.Reshape(graph.Const(g, cos), N, 1, half)
 	sinN := graph.Reshape(graph.Const(g, sin), N, 1, half)
 	causal := graph.Reshape(graph.Const(g, mask), 1, 1, 1, T, T)
+	if starts != nil {
+		// Positions restart at each document: the angles are gathered from the table's first
+		// row (positions 0..T-1) by each token's distance from its document's start; and a
+		// token attends to no key before that start.
+		t := graph.Iota(g, shapes.Make(dtypes.Int32, B, T), 1)
+		pos := graph.Reshape(graph.Sub(t, starts), N, 1)
+		cosN = graph.Reshape(graph.Gather(graph.Reshape(graph.Const(g, cos[:T*half]), T, half), pos), N, 1, half)
+		sinN = graph.Reshape(graph.Gather(graph.Reshape(graph.Const(g, sin[:T*half]), T, half), pos), N, 1, half)
+		keys := graph.Iota(g, shapes.Make(dtypes.Int32, B, T, T), 2) // [b, query, key]: the key
+		before := graph.LessThan(keys, graph.Reshape(starts, B, T, 1))
+		docs := graph.Where(before, graph.Scalar(g, dtypes.Float32, maskedOut), graph.Zeros(g, shapes.Make(dtypes.Float32, B, T, T)))
+		causal = graph.Add(causal, graph.Reshape(docs, B, 1, 1, T, T))
+	}
 	scale := graph.Scalar(g, dtypes.Float32, 1/math.Sqrt(float64(hd)))
 
 	// The rows of all sequences go through the per-token layers together, [B*T, hidden];
