@@ -44,13 +44,13 @@ func demoServer(t *testing.T) *testServer {
 }
 
 // TestShippedModelSolvesUnseenProblems: the demo model embedded in the binary, served in tree
-// mode with its in-decode calculator and greedy decoding, solves a fixed set of problems it
-// never saw, of the kinds it was trained on (the training templates and names at evaluation
-// seeds): it solved all 24 when the model was shipped, and the floor leaves room for another
-// CPU's rounding to change a greedy choice or two. On the held-out templates (stories it never
-// saw, whose verbs it cannot know: it solves about 4% of them, see the README) only the form is
-// asserted. Every answer is a whole task tree whose steps called the calculator inside the
-// decode.
+// mode with its in-decode calculator and greedy decoding, solves fixed sets of problems it
+// never saw: of the kinds it was trained on (the training templates and names at evaluation
+// seeds), where it solved all 24 when the model was shipped, and of the held-out templates
+// (settings and names it never saw, told in phrasings it knows), where it solved 16 of 24 (it
+// solves about 60% of them, see the README). The floors leave room for another CPU's rounding
+// to change a greedy choice or two. Every answer is a whole task tree whose steps called the
+// calculator inside the decode.
 func TestShippedModelSolvesUnseenProblems(t *testing.T) {
 	srv := demoServer(t)
 	for _, set := range []struct {
@@ -58,7 +58,7 @@ func TestShippedModelSolvesUnseenProblems(t *testing.T) {
 		floor int
 	}{
 		{arith.SplitUnseen, 21},
-		{arith.SplitHeldout, 0}, // the count is logged, not asserted (see above)
+		{arith.SplitHeldout, 13},
 	} {
 		ps := arith.Generate(arith.Options{Count: 24, Seed: arith.HeldoutSeed + 4242, Split: set.split, MinSteps: 2, MaxSteps: 5})
 		var mu sync.Mutex

@@ -12,8 +12,15 @@
 //
 // # Splits and seeds
 //
-// About a fifth of the templates (HeldoutTemplates) and of the names are kept out of training:
-// Options.Split "train" uses only the others, "heldout" only those, and "" or "all" everything.
+// Two families of templates share their phrasing among settings that bring only nouns: the
+// stock family (a holder with containers of things, then things added and taken away: a shop's
+// crates of jars, a stadium's sections of fans) and the rates family (a machine making things at
+// a rate). Six of their settings (HeldoutTemplates) and a fifth of the names are kept out of
+// training, so that a held-out problem is a familiar kind of story about places, things, machines
+// and people a model never saw; the other templates, stories of a kind of their own, are all
+// trained on (see HeldoutTemplates for why).
+// Options.Split "train" uses only the training templates and names, "heldout" only the held-out
+// ones, and "" or "all" everything.
 // Seeds are split too: training data uses seeds below HeldoutSeed (1,000,000) and evaluation
 // sets seeds from HeldoutSeed up (Options.Check enforces it for the "train", "heldout" and
 // "unseen" splits), so that held-out problems differ from training ones in seed, template and

@@ -11,28 +11,51 @@ type template struct {
 	fn   func(g *gen) story
 }
 
-// HeldoutTemplates are the templates kept out of training (about a fifth).
-var HeldoutTemplates = []string{"library", "stadium", "fundraiser", "paint", "coins", "travel"}
+// HeldoutTemplates are the templates kept out of training: four of the stock family's eighteen
+// settings and two of the rates family's ten makers. A held-out template is a setting never seen
+// in training (its place, containers, things, machine and verb) told in its family's shared
+// phrasing: what it tests is whether a model reads a familiar kind of story about things it was
+// never taught, which a small model can learn. A story kind of its own (a template whose facts
+// and phrasing no other template shares, such as coins' values in cents) would test knowledge
+// no training on the other kinds can give, so every such template is trained on.
+var HeldoutTemplates = []string{"library", "stadium", "aquarium", "museum", "loom", "kiln"}
 
 // templates, in a fixed order (the generator picks by index). Every template makes exactly
 // g.want steps, for any want from 2 to 5.
 var templates = []template{
-	{"crates", stockOf(crates)},
-	{"boxes", stockOf(boxes)},
-	{"library", stockOf(library)},
+	{"crates", stockOf(shopCrates)},
+	{"boxes", stockOf(personBoxes)},
+	{"library", stockOf(libShelves)},
 	{"warehouse", stockOf(warehouse)},
 	{"stadium", stockOf(stadium)},
 	{"orchard", stockOf(orchard)},
 	{"parking", stockOf(parking)},
-	{"eggs", stockOf(eggs)},
+	{"pens", stockOf(farmPens)},
 	{"buses", stockOf(buses)},
 	{"train", stockOf(trainCars)},
+	{"aquarium", stockOf(aquarium)},
+	{"trays", stockOf(bakeryTrays)},
+	{"mailbags", stockOf(postBags)},
+	{"bins", stockOf(toyBins)},
+	{"museum", stockOf(museum)},
+	{"ships", stockOf(docks)},
+	{"hotel", stockOf(hotel)},
+	{"flowerbeds", stockOf(flowerbeds)},
 	{"shopping", shopping},
 	{"savings", savings},
 	{"bakery", bakery},
 	{"reading", reading},
 	{"teams", teams},
-	{"rates", rates},
+	{"toys", ratesOf(toyMachine)},
+	{"printer", ratesOf(printer)},
+	{"oven", ratesOf(oven)},
+	{"bottling", ratesOf(bottler)},
+	{"robot", ratesOf(robot)},
+	{"loom", ratesOf(loom)},
+	{"sewing", ratesOf(sewing)},
+	{"press", ratesOf(press)},
+	{"kiln", ratesOf(kiln)},
+	{"candles", ratesOf(candles)},
 	{"budget", budget},
 	{"fundraiser", fundraiser},
 	{"pizza", pizza},
@@ -66,188 +89,84 @@ var people = func() []person {
 	return ps
 }()
 
-// stock is a story of containers of things, then things added and taken away.
-type stock struct {
-	a, b   [2]int64                           // ranges of the container count and of the things per container
-	setup  func(g *gen, a, b string) []string // independent facts
-	first  string                             // conclusion of a*b
-	add    []string
-	sub    []string
-	total  string
-	ask    []string
-	unit   string
-	person bool // setup and phrasings may name a person: {P} (name) and {O} (object pronoun)
+// The stock family: a holder with containers of things (a product), then things added and
+// taken away. Its phrasings are shared by all of its settings, which bring only their nouns, so
+// that a held-out setting tests what a model learnt of the phrasing on nouns it never saw.
+type setting struct {
+	holder                string   // "The shop"; "" for a person (a name)
+	container, containers string   // "crate", "crates"
+	things                []string // plural nouns, one picked per problem
+	a, b                  [2]int64 // ranges of the container count and of the things per container
+	// moves says the things come and go by themselves (fans, cars, visitors): they arrive and
+	// leave rather than being added, sold or given away.
+	moves bool
 }
 
-var crates = stock{
-	a: [2]int64{3, 40}, b: [2]int64{6, 48},
-	setup: func(g *gen, a, b string) []string {
-		it := g.pick("jars", "bottles", "cans", "cartons")
-		shop := g.pick("A shop", "A grocer", "A corner store", "A market stall")
-		return []string{fmt.Sprintf(g.pick("A crate holds %[2]s %[3]s.", "Each crate has %[2]s %[3]s in it.", "There are %[2]s %[3]s in a crate."), a, b, it),
-			fmt.Sprintf(g.pick("%[1]s orders %[2]s crates.", "%[1]s buys %[2]s crates.", "%[1]s receives %[2]s full crates."), shop, a)}
-	},
-	first: "The shop has %s items at first.",
-	add:   []string{"the shop gets %s more", "a delivery brings %s more", "the shop restocks %s more"},
-	sub:   []string{"the shop sells %s of them", "customers buy %s", "%s are broken and thrown away"},
-	total: "The shop now has %s.",
-	ask:   []string{"How many are left?", "How many does the shop have now?", "How many items does the shop have at the end?"},
-	unit:  "items",
-}
+var (
+	shopCrates  = setting{"The shop", "crate", "crates", []string{"jars", "bottles", "cans", "cartons"}, [2]int64{3, 40}, [2]int64{6, 48}, false}
+	personBoxes = setting{"", "box", "boxes", []string{"pencils", "stickers", "marbles", "cards", "beads", "shells", "stamps", "buttons"}, [2]int64{2, 15}, [2]int64{3, 24}, false}
+	libShelves  = setting{"The library", "shelf", "shelves", []string{"books"}, [2]int64{5, 60}, [2]int64{20, 90}, false}
+	warehouse   = setting{"The warehouse", "pallet", "pallets", []string{"parcels", "packages", "boxes"}, [2]int64{40, 600}, [2]int64{100, 1500}, false}
+	stadium     = setting{"The stadium", "section", "sections", []string{"fans"}, [2]int64{8, 60}, [2]int64{200, 2500}, true}
+	orchard     = setting{"The orchard", "tree", "trees", []string{"apples", "pears", "oranges", "peaches", "plums"}, [2]int64{4, 80}, [2]int64{10, 200}, false}
+	parking     = setting{"The garage", "level", "levels", []string{"cars"}, [2]int64{2, 9}, [2]int64{20, 400}, true}
+	buses       = setting{"The school", "bus", "buses", []string{"students", "pupils"}, [2]int64{2, 12}, [2]int64{20, 60}, true}
+	trainCars   = setting{"The train", "car", "cars", []string{"passengers"}, [2]int64{3, 12}, [2]int64{10, 80}, true}
+	farmPens    = setting{"The farm", "pen", "pens", []string{"sheep", "goats", "pigs"}, [2]int64{3, 30}, [2]int64{5, 40}, false}
+	aquarium    = setting{"The aquarium", "tank", "tanks", []string{"fish", "crabs", "turtles"}, [2]int64{4, 40}, [2]int64{5, 60}, false}
+	bakeryTrays = setting{"The bakery", "tray", "trays", []string{"rolls", "muffins", "cookies", "buns"}, [2]int64{3, 20}, [2]int64{6, 36}, false}
+	postBags    = setting{"The post office", "bag", "bags", []string{"letters", "postcards"}, [2]int64{3, 50}, [2]int64{20, 300}, false}
+	toyBins     = setting{"The toy store", "bin", "bins", []string{"balls", "puzzles", "yo-yos", "kites"}, [2]int64{4, 30}, [2]int64{8, 60}, false}
+	museum      = setting{"The museum", "room", "rooms", []string{"visitors"}, [2]int64{5, 40}, [2]int64{10, 120}, true}
+	docks       = setting{"The port", "ship", "ships", []string{"containers"}, [2]int64{2, 20}, [2]int64{100, 900}, false}
+	hotel       = setting{"The hotel", "floor", "floors", []string{"guests"}, [2]int64{3, 30}, [2]int64{10, 80}, true}
+	flowerbeds  = setting{"The park", "flowerbed", "flowerbeds", []string{"tulips", "roses", "daisies"}, [2]int64{4, 50}, [2]int64{6, 90}, false}
+)
 
-var boxes = stock{
-	a: [2]int64{2, 15}, b: [2]int64{3, 24}, person: true,
-	setup: func(g *gen, a, b string) []string {
-		it := g.pick("pencils", "stickers", "marbles", "cards", "beads", "shells", "stamps", "buttons")
-		return []string{fmt.Sprintf(g.pick("{P} has %[1]s boxes of %[2]s %[3]s.", "{P} owns %[1]s boxes, each with %[2]s %[3]s."), a, b, it)}
-	},
-	first: "At first there are %s.",
-	add:   []string{"{P} buys %s more", "{P} finds %s more", "a friend gives {O} %s more"},
-	sub:   []string{"{P} gives away %s", "{P} loses %s", "{P} uses %s"},
-	total: "Now {P} has %s.",
-	ask:   []string{"How many does {P} have now?", "How many are left in the end?", "How many does {P} have at the end?"},
-	unit:  "items",
-}
-
-var library = stock{
-	a: [2]int64{5, 60}, b: [2]int64{20, 90},
-	setup: func(g *gen, a, b string) []string {
-		return []string{fmt.Sprintf(g.pick("A library has %s shelves.", "There are %s shelves in the town library."), a),
-			fmt.Sprintf(g.pick("Each shelf holds %s books.", "Every shelf has %s books on it."), b)}
-	},
-	first: "The library has %s books on its shelves.",
-	add:   []string{"readers return %s books", "the library buys %s new books", "%s books are donated"},
-	sub:   []string{"readers borrow %s books", "%s books are lent out", "the library removes %s worn books"},
-	total: "There are now %s books on the shelves.",
-	ask:   []string{"How many books are on the shelves now?", "How many books are on the shelves at the end?"},
-	unit:  "books",
-}
-
-var warehouse = stock{
-	a: [2]int64{40, 600}, b: [2]int64{100, 1500},
-	setup: func(g *gen, a, b string) []string {
-		it := g.pick("boxes", "parcels", "packages", "units")
-		return []string{fmt.Sprintf(g.pick("A warehouse stores %[1]s pallets.", "There are %[1]s pallets in a warehouse."), a),
-			fmt.Sprintf(g.pick("Each pallet carries %[1]s %[2]s.", "Every pallet holds %[1]s %[2]s."), b, it)}
-	},
-	first: "The warehouse holds %s at first.",
-	add:   []string{"a shipment of %s arrives", "the warehouse receives %s more", "trucks unload %s more"},
-	sub:   []string{"%s are shipped out", "the warehouse sends %s to stores", "%s are dispatched"},
-	total: "The warehouse now holds %s.",
-	ask:   []string{"How many are in the warehouse now?", "How many does the warehouse hold at the end?"},
-	unit:  "items",
-}
-
-var stadium = stock{
-	a: [2]int64{8, 60}, b: [2]int64{200, 2500},
-	setup: func(g *gen, a, b string) []string {
-		return []string{fmt.Sprintf(g.pick("A stadium has %s sections.", "The stadium is divided into %s sections."), a),
-			fmt.Sprintf(g.pick("Each section has %s seats, and every seat is taken.", "All %s seats of each section are full."), b)}
-	},
-	first: "There are %s fans at the start.",
-	add:   []string{"%s more fans arrive and stand", "%s latecomers come in"},
-	sub:   []string{"%s fans leave early", "%s fans go home at half time"},
-	total: "There are now %s fans.",
-	ask:   []string{"How many fans are in the stadium now?", "How many fans are there at the end?"},
-	unit:  "fans",
-}
-
-var orchard = stock{
-	a: [2]int64{4, 80}, b: [2]int64{10, 200},
-	setup: func(g *gen, a, b string) []string {
-		fr := g.pick("apples", "pears", "oranges", "peaches", "plums")
-		return []string{fmt.Sprintf(g.pick("An orchard has %[1]s trees.", "A farmer grows %[1]s trees in an orchard."), a),
-			fmt.Sprintf(g.pick("Each tree gives %[1]s %[2]s.", "Every tree yields %[1]s %[2]s this season."), b, fr)}
-	},
-	first: "The orchard gives %s pieces of fruit.",
-	add:   []string{"the farmer buys %s more from a neighbour", "a late harvest adds %s more"},
-	sub:   []string{"%s are sold at the market", "%s go bad", "the farmer gives away %s"},
-	total: "The farmer now has %s.",
-	ask:   []string{"How many pieces of fruit does the farmer have now?", "How much fruit, in pieces, is left?"},
-	unit:  "pieces of fruit",
-}
-
-var parking = stock{
-	a: [2]int64{2, 9}, b: [2]int64{20, 400},
-	setup: func(g *gen, a, b string) []string {
-		return []string{fmt.Sprintf(g.pick("A parking garage has %s levels.", "There are %s levels in a car park."), a),
-			fmt.Sprintf(g.pick("Each level has %s spaces, and in the morning every space is taken.", "All %s spaces on each level are full in the morning."), b)}
-	},
-	first: "There are %s cars in the morning.",
-	add:   []string{"%s cars park on the roof", "%s more cars squeeze in along the ramps"},
-	sub:   []string{"%s cars drive away", "%s cars leave"},
-	total: "There are now %s cars.",
-	ask:   []string{"How many cars are parked now?", "How many cars are in the garage at the end?"},
-	unit:  "cars",
-}
-
-var eggs = stock{
-	a: [2]int64{5, 300}, b: [2]int64{3, 30},
-	setup: func(g *gen, a, b string) []string {
-		return []string{fmt.Sprintf(g.pick("A farm has %s hens.", "{P} keeps %s hens."), a),
-			fmt.Sprintf(g.pick("Each hen lays %s eggs a month.", "Every hen lays %s eggs in a month."), b)}
-	},
-	person: true,
-	first:  "The hens lay %s eggs in a month.",
-	add:    []string{"{P} buys %s eggs from a neighbour", "{P} finds %s more eggs in the barn"},
-	sub:    []string{"{P} sells %s eggs", "%s eggs break", "{P} uses %s eggs for baking"},
-	total:  "There are now %s eggs.",
-	ask:    []string{"How many eggs are left at the end of the month?", "How many eggs does {P} have now?"},
-	unit:   "eggs",
-}
-
-var buses = stock{
-	a: [2]int64{2, 12}, b: [2]int64{20, 60},
-	setup: func(g *gen, a, b string) []string {
-		return []string{fmt.Sprintf(g.pick("%s buses take students on a trip.", "A school sends %s buses on a field trip."), a),
-			fmt.Sprintf(g.pick("Each bus carries %s students.", "There are %s students on every bus."), b)}
-	},
-	first: "There are %s students on the trip.",
-	add:   []string{"%s students from another school join them", "%s more students arrive by train"},
-	sub:   []string{"%s students go home early", "%s students stay behind at the museum"},
-	total: "Now %s students are on the trip.",
-	ask:   []string{"How many students are on the trip now?", "How many students are there at the end?"},
-	unit:  "students",
-}
-
-var trainCars = stock{
-	a: [2]int64{3, 12}, b: [2]int64{10, 80},
-	setup: func(g *gen, a, b string) []string {
-		return []string{fmt.Sprintf(g.pick("A train has %s cars with %s passengers in each.", "There are %s cars on a train, each carrying %s passengers."), a, b)}
-	},
-	first: "The train starts with %s passengers.",
-	add:   []string{"at a stop, %s passengers get on", "%s people board"},
-	sub:   []string{"at a stop, %s passengers get off", "%s people leave the train"},
-	total: "There are now %s passengers.",
-	ask:   []string{"How many passengers are on the train now?", "How many people are on the train at the end?"},
-	unit:  "passengers",
-}
-
-// stockOf makes a template of a stock story: a product, then events.
-func stockOf(s stock) func(g *gen) story {
+// stockOf makes a template of the stock family in setting s.
+func stockOf(s setting) func(g *gen) story {
 	return func(g *gen) story {
-		p := g.person()
+		it := g.pick(s.things...)
+		h := s.holder
+		if h == "" {
+			h = g.person().name
+		}
+		lh := h // mid-sentence
+		if strings.HasPrefix(h, "The ") {
+			lh = "the " + h[4:]
+		}
 		a, b := g.n(s.a[0], s.a[1]), g.n(s.b[0], s.b[1])
-		fix := func(f string) string { return strings.NewReplacer("{P}", p.name, "{O}", p.obj).Replace(f) }
+		fill := strings.NewReplacer("{H}", h, "{h}", lh, "{c}", s.container, "{cs}", s.containers, "{t}", it,
+			"{a}", g.q(a), "{b}", g.q(b)).Replace
 		var st story
-		var facts []string
-		for _, f := range s.setup(g, g.q(a), g.q(b)) {
-			facts = append(facts, fix(f))
+		if g.chance(0.3) {
+			st.fact(fill(g.pick("{H} has {a} {cs} with {b} {t} in each.", "{H} has {a} {cs} of {b} {t}.",
+				"There are {a} {cs} at {h}, each with {b} {t}.")))
+		} else {
+			st.free(fill(g.pick("{H} has {a} {cs}.", "There are {a} {cs} at {h}.", "{H} fills {a} {cs}.")),
+				fill(g.pick("Each {c} holds {b} {t}.", "Every {c} has {b} {t} in it.", "There are {b} {t} per {c}.",
+					"A {c} holds {b} {t}.")))
 		}
-		st.free(facts...)
-		v := g.op(ri(a), '*', ri(b), fix(s.first))
+		v := g.op(ri(a), '*', ri(b), fill(g.pick("That makes %s {t}.", "There are %s {t} at first.", "{H} has %s {t} at first.")))
 		var add, sub []string
-		for _, f := range s.add {
-			add = append(add, fix(f))
+		if s.moves {
+			add = []string{"%s more {t} arrive", "%s more {t} come in", "another %s {t} join them"}
+			sub = []string{"%s {t} leave", "%s {t} go home", "%s {t} leave early"}
+		} else {
+			add = []string{"%s more {t} are added", "%s more {t} are delivered", "another %s {t} arrive", "{h} gets %s more {t}",
+				"{h} buys %s more {t}"}
+			sub = []string{"%s {t} are taken away", "%s {t} are removed", "%s {t} are sold", "{h} sells %s {t}", "{h} gives away %s {t}"}
 		}
-		for _, f := range s.sub {
-			sub = append(sub, fix(f))
+		for i := range add {
+			add[i] = fill(add[i])
 		}
-		g.events(&st, v, 0, add, sub, fix(s.total))
-		for _, q := range s.ask {
-			st.ask = append(st.ask, fix(q))
+		for i := range sub {
+			sub[i] = fill(sub[i])
 		}
-		st.unit = s.unit
+		g.events(&st, v, 0, add, sub, fill(g.pick("Now there are %s {t}.", "{H} now has %s {t}.")))
+		st.ask = []string{fill("How many {t} are there now?"), fill("How many {t} does {h} have now?"),
+			fill("How many {t} are there at the end?"), fill("How many {t} are left in the end?")}
+		st.unit = it
 		return st
 	}
 }
@@ -442,21 +361,39 @@ func teams(g *gen) story {
 	}
 }
 
-var makers = []struct{ maker, verb, product, unit string }{
-	{"A machine", "makes", "toys", "hour"},
-	{"A printer", "prints", "pages", "minute"},
-	{"A bakery oven", "bakes", "loaves", "hour"},
-	{"A bottling line", "fills", "bottles", "minute"},
-	{"A robot", "packs", "parcels", "hour"},
-	{"A loom", "weaves", "scarves", "hour"},
+// maker is a setting of the rates family: a machine, what it does and makes, and the unit of
+// time its rate is given in. The family's phrasings are shared by every maker.
+type maker struct{ maker, verb, product, unit string }
+
+var (
+	toyMachine = maker{"A machine", "makes", "toys", "hour"}
+	printer    = maker{"A printer", "prints", "pages", "minute"}
+	oven       = maker{"A bakery oven", "bakes", "loaves", "hour"}
+	bottler    = maker{"A bottling line", "fills", "bottles", "minute"}
+	robot      = maker{"A robot", "packs", "parcels", "hour"}
+	loom       = maker{"A loom", "weaves", "scarves", "hour"}
+	sewing     = maker{"A sewing machine", "sews", "shirts", "hour"}
+	press      = maker{"A press", "prints", "newspapers", "minute"}
+	kiln       = maker{"A kiln", "fires", "bowls", "hour"}
+	candles    = maker{"A candle maker", "pours", "candles", "hour"}
+)
+
+// ratesOf makes a template of the rates family: a rate times a duration over sessions, then
+// the faulty ones taken away.
+func ratesOf(m maker) func(g *gen) story {
+	return func(g *gen) story { return rates(g, m) }
 }
 
-// rates: a rate times a duration over sessions, then the faulty ones taken away.
-func rates(g *gen) story {
-	m := makers[g.r.IntN(len(makers))]
+func rates(g *gen, m maker) story {
 	var st story
 	r, h := g.n(3, 90), g.n(2, 12)
-	st.fact(fmt.Sprintf("%s %s %s %s per %s.", m.maker, m.verb, g.q(r), m.product, m.unit))
+	verb := g.pick(m.verb, "makes", "turns out")
+	art := "a"
+	if m.unit == "hour" {
+		art = "an"
+	}
+	st.fact(fmt.Sprintf(g.pick("%[1]s %[2]s %[3]s %[4]s per %[5]s.", "%[1]s %[2]s %[3]s %[4]s "+art+" %[5]s.", "%[1]s %[2]s %[3]s %[4]s each %[5]s."),
+		m.maker, verb, g.q(r), m.product, m.unit))
 	st.then(fmt.Sprintf("It runs for %s %ss in the morning.", g.q(h), m.unit))
 	v := g.op(ri(r), '*', ri(h), "In the morning it makes %s "+m.product+".")
 	faulty := g.want%2 == 0 // sessions take 2 steps each after the first, faulty 1
