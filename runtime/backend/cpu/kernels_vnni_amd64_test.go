@@ -228,3 +228,41 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 		}
 	}
 }
+
+// TestQ8Run1x4PrefetchMatchesAVX2: the one-token product over four streams with software
+// prefetch (chosen where VNNI is there) gives the AVX2 kernel's results bit for bit: prefetch
+// changes what is cached, not what is computed.
+func TestQ8Run1x4PrefetchMatchesAVX2(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(8, 8))
+	for _, nb := range []int{1, 28, 152} {
+		const rows = 8 * 13
+		c := nb * model.Q8Block
+		var src []byte
+		for i := 0; i < rows; i++ {
+			src = append(src, randQ8Row(r, nb)...)
+		}
+		qg := newQ8Groups(src, rows, c)
+		var qa q8Acts
+		qa.quantize(randVec(r, c), 1, c)
+		for _, add := range []bool{false, true} {
+			run := func(vnni bool) []float32 {
+				saved := hasVNNI
+				hasVNNI = vnni
+				defer func() { hasVNNI = saved }()
+				out := make([]float32, rows)
+				for i := range out {
+					out[i] = float32(i%5) - 2
+				}
+				q8Run1x4(qg, 0, 3, 3, qa.q, qa.d, out, add)
+				return out
+			}
+			v, a := run(true), run(false)
+			for i := range v {
+				if v[i] != a[i] {
+					t.Fatalf("nb=%d add=%v: out[%d] = %v with prefetch, %v without", nb, add, i, v[i], a[i])
+				}
+			}
+		}
+	}
+}

@@ -152,7 +152,7 @@ q8g1store:
 // groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
 // not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
-// scale in Y14.
+// scale in Y14. Each stream prefetches 0 bytes ahead (0: none).
 // Frame: 0 and 8 the run's w and s.
 TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	MOVQ   w+0(FP), AX
@@ -166,7 +166,7 @@ TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	LEAQ   (R11)(R11*2), R13
 	MOVQ   ng+72(FP), R12
 
-q8x4run:
+q8g1x4AVX2run:
 	MOVQ   0(SP), SI
 	MOVQ   8(SP), BX
 	MOVQ   xq+16(FP), DI
@@ -177,7 +177,7 @@ q8x4run:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 
-q8x4block:
+q8g1x4AVX2block:
 	VPBROADCASTD 0(DI), Y10
 	VPBROADCASTD 4(DI), Y11
 	VPMOVSXBW    0(SI), Y8
@@ -404,15 +404,15 @@ q8x4block:
 	ADDQ        $64, DI
 	ADDQ        $4, DX
 	DECQ        CX
-	JNZ         q8x4block
+	JNZ         q8g1x4AVX2block
 	CMPQ         add+64(FP), $0
-	JEQ          q8x4store
+	JEQ          q8g1x4AVX2store
 	VADDPS       (R10), Y4, Y4
 	VADDPS       (R10)(R11*1), Y5, Y5
 	VADDPS       (R10)(R11*2), Y6, Y6
 	VADDPS       (R10)(R13*1), Y7, Y7
 
-q8x4store:
+q8g1x4AVX2store:
 	VMOVUPS      Y4, (R10)
 	VMOVUPS      Y5, (R10)(R11*1)
 	VMOVUPS      Y6, (R10)(R11*2)
@@ -422,7 +422,305 @@ q8x4store:
 	ADDQ         AX, 0(SP)
 	ADDQ         AX, 8(SP)
 	DECQ         R12
-	JNZ          q8x4run
+	JNZ          q8g1x4AVX2run
+	VZEROUPPER
+	RET
+
+
+// func q8g1x4PF(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// One token against four row groups at once, sstride bytes apart in w and s: four memory
+// streams in flight instead of one (see runQ8), and each activation broadcast serves four
+// groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
+// not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
+// sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
+// scale in Y14. Each stream prefetches 8192 bytes ahead (0: none).
+// Frame: 0 and 8 the run's w and s.
+TEXT ·q8g1x4PF(SB), NOSPLIT, $16-88
+	MOVQ   w+0(FP), AX
+	MOVQ   AX, 0(SP)
+	MOVQ   s+8(FP), AX
+	MOVQ   AX, 8(SP)
+	MOVQ   sstride+40(FP), R8
+	LEAQ   (R8)(R8*2), R9
+	MOVQ   out+48(FP), R10
+	MOVQ   ostride+56(FP), R11
+	LEAQ   (R11)(R11*2), R13
+	MOVQ   ng+72(FP), R12
+
+q8g1x4PFrun:
+	MOVQ   0(SP), SI
+	MOVQ   8(SP), BX
+	MOVQ   xq+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+q8g1x4PFblock:
+	PREFETCHT0 8192(SI)
+	PREFETCHT0 8256(SI)
+	PREFETCHT0 8320(SI)
+	PREFETCHT0 8384(SI)
+	PREFETCHT0 8192(SI)(R8*1)
+	PREFETCHT0 8256(SI)(R8*1)
+	PREFETCHT0 8320(SI)(R8*1)
+	PREFETCHT0 8384(SI)(R8*1)
+	PREFETCHT0 8192(SI)(R8*2)
+	PREFETCHT0 8256(SI)(R8*2)
+	PREFETCHT0 8320(SI)(R8*2)
+	PREFETCHT0 8384(SI)(R8*2)
+	PREFETCHT0 8192(SI)(R9*1)
+	PREFETCHT0 8256(SI)(R9*1)
+	PREFETCHT0 8320(SI)(R9*1)
+	PREFETCHT0 8384(SI)(R9*1)
+	VPBROADCASTD 0(DI), Y10
+	VPBROADCASTD 4(DI), Y11
+	VPMOVSXBW    0(SI), Y8
+	VPMADDWD     Y8, Y10, Y0
+	VPMOVSXBW    16(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    0(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y1
+	VPMOVSXBW    16(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    0(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y2
+	VPMOVSXBW    16(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    0(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y3
+	VPMOVSXBW    16(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 8(DI), Y10
+	VPBROADCASTD 12(DI), Y11
+	VPMOVSXBW    32(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    48(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    32(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    48(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    32(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    48(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    32(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    48(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 16(DI), Y10
+	VPBROADCASTD 20(DI), Y11
+	VPMOVSXBW    64(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    80(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    64(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    80(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    64(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    80(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    64(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    80(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 24(DI), Y10
+	VPBROADCASTD 28(DI), Y11
+	VPMOVSXBW    96(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    112(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    96(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    112(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    96(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    112(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    96(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    112(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 32(DI), Y10
+	VPBROADCASTD 36(DI), Y11
+	VPMOVSXBW    128(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    144(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    128(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    144(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    128(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    144(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    128(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    144(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 40(DI), Y10
+	VPBROADCASTD 44(DI), Y11
+	VPMOVSXBW    160(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    176(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    160(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    176(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    160(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    176(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    160(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    176(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 48(DI), Y10
+	VPBROADCASTD 52(DI), Y11
+	VPMOVSXBW    192(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    208(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    192(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    208(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    192(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    208(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    192(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    208(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VPBROADCASTD 56(DI), Y10
+	VPBROADCASTD 60(DI), Y11
+	VPMOVSXBW    224(SI), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y0, Y0
+	VPMOVSXBW    240(SI), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y0, Y0
+	VPMOVSXBW    224(SI)(R8*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y1, Y1
+	VPMOVSXBW    240(SI)(R8*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y1, Y1
+	VPMOVSXBW    224(SI)(R8*2), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y2, Y2
+	VPMOVSXBW    240(SI)(R8*2), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y2, Y2
+	VPMOVSXBW    224(SI)(R9*1), Y8
+	VPMADDWD     Y8, Y10, Y8
+	VPADDD       Y8, Y3, Y3
+	VPMOVSXBW    240(SI)(R9*1), Y9
+	VPMADDWD     Y9, Y11, Y9
+	VPADDD       Y9, Y3, Y3
+	VBROADCASTSS (DX), Y14
+	VCVTPH2PS    (BX), Y12
+	VMULPS       Y14, Y12, Y12
+	VCVTDQ2PS    Y0, Y0
+	VFMADD231PS  Y12, Y0, Y4
+	VCVTPH2PS    (BX)(R8*1), Y12
+	VMULPS       Y14, Y12, Y12
+	VCVTDQ2PS    Y1, Y1
+	VFMADD231PS  Y12, Y1, Y5
+	VCVTPH2PS    (BX)(R8*2), Y12
+	VMULPS       Y14, Y12, Y12
+	VCVTDQ2PS    Y2, Y2
+	VFMADD231PS  Y12, Y2, Y6
+	VCVTPH2PS    (BX)(R9*1), Y12
+	VMULPS       Y14, Y12, Y12
+	VCVTDQ2PS    Y3, Y3
+	VFMADD231PS  Y12, Y3, Y7
+	ADDQ        $256, SI
+	ADDQ        $16, BX
+	ADDQ        $64, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNZ         q8g1x4PFblock
+	CMPQ         add+64(FP), $0
+	JEQ          q8g1x4PFstore
+	VADDPS       (R10), Y4, Y4
+	VADDPS       (R10)(R11*1), Y5, Y5
+	VADDPS       (R10)(R11*2), Y6, Y6
+	VADDPS       (R10)(R13*1), Y7, Y7
+
+q8g1x4PFstore:
+	VMOVUPS      Y4, (R10)
+	VMOVUPS      Y5, (R10)(R11*1)
+	VMOVUPS      Y6, (R10)(R11*2)
+	VMOVUPS      Y7, (R10)(R13*1)
+	ADDQ         $32, R10
+	MOVQ         gstride+80(FP), AX
+	ADDQ         AX, 0(SP)
+	ADDQ         AX, 8(SP)
+	DECQ         R12
+	JNZ          q8g1x4PFrun
 	VZEROUPPER
 	RET
 

@@ -156,20 +156,27 @@ q8g1store:
 ''')
 
 # ---- one token, four streams
-# Bytes ahead that each of the four streams prefetches, 0 for none: none measured best for one
-# token of qwen2.5-0.5b q8_0, ahead of 1 KiB and 4 KiB.
-PF4 = int(os.environ.get('PF4', '0'))
-w('''
-// func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
+# Bytes ahead that each of the four streams prefetches, 0 for none. On a 2-core Zen 3 none
+# measured best for one token of qwen2.5-0.5b q8_0, ahead of 1 KiB and 4 KiB; on a 2-core Zen 5
+# (whose bandwidth the hardware prefetchers alone leave unused) 8 KiB did, for the whole decode
+# (arbor bench, six alternating runs each: medians 71.1 tokens/s against 65.7 with none, 68.2
+# at 12 KiB; one core's product from DRAM, BenchmarkMatVecDRAM/q8_0: 22 GB/s with none, 28 at
+# 8 KiB, 32 at 12 KiB).
+PF4 = int(os.environ.get('PF4', '8192'))
+
+
+def q8g1x4(name, pf):
+    w(f'''
+// func {name}(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
 // One token against four row groups at once, sstride bytes apart in w and s: four memory
 // streams in flight instead of one (see runQ8), and each activation broadcast serves four
 // groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
 // not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
-// scale in Y14.
+// scale in Y14. Each stream prefetches {pf} bytes ahead (0: none).
 // Frame: 0 and 8 the run's w and s.
-TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
+TEXT ·{name}(SB), NOSPLIT, $16-88
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
 	MOVQ   s+8(FP), AX
@@ -181,7 +188,7 @@ TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	LEAQ   (R11)(R11*2), R13
 	MOVQ   ng+72(FP), R12
 
-q8x4run:
+{name}run:
 	MOVQ   0(SP), SI
 	MOVQ   8(SP), BX
 	MOVQ   xq+16(FP), DI
@@ -192,41 +199,53 @@ q8x4run:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 
-q8x4block:''')
-streams = ["(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"]
-sstreams = ["(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R9*1)"]
-if PF4:
+{name}block:''')
+    streams = ["(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"]
+    sstreams = ["(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R9*1)"]
+    if pf:
+        for k in range(4):
+            for l in range(4):
+                w(f"\tPREFETCHT0 {pf+64*l}{streams[k]}")
+    for c in range(8):
+        w(f"\tVPBROADCASTD {8*c}(DI), Y10")
+        w(f"\tVPBROADCASTD {8*c+4}(DI), Y11")
+        for k in range(4):
+            for h in range(2):
+                w(f"\tVPMOVSXBW    {32*c+16*h}{streams[k]}, Y{8+h}")
+                if c == 0 and h == 0:
+                    w(f"\tVPMADDWD     Y8, Y10, Y{k}")
+                else:
+                    w(f"\tVPMADDWD     Y{8+h}, Y1{h}, Y{8+h}")
+                    w(f"\tVPADDD       Y{8+h}, Y{k}, Y{k}")
+    w("\tVBROADCASTSS (DX), Y14")
     for k in range(4):
-        for l in range(4):
-            w(f"\tPREFETCHT0 {PF4+64*l}{streams[k]}")
-for c in range(8):
-    w(f"\tVPBROADCASTD {8*c}(DI), Y10")
-    w(f"\tVPBROADCASTD {8*c+4}(DI), Y11")
-    for k in range(4):
-        for h in range(2):
-            w(f"\tVPMOVSXBW    {32*c+16*h}{streams[k]}, Y{8+h}")
-            if c == 0 and h == 0:
-                w(f"\tVPMADDWD     Y8, Y10, Y{k}")
-            else:
-                w(f"\tVPMADDWD     Y{8+h}, Y1{h}, Y{8+h}")
-                w(f"\tVPADDD       Y{8+h}, Y{k}, Y{k}")
-w("\tVBROADCASTSS (DX), Y14")
-for k in range(4):
-    w(f"\tVCVTPH2PS    {sstreams[k]}, Y12")
-    w("\tVMULPS       Y14, Y12, Y12")
-    w(f"\tVCVTDQ2PS    Y{k}, Y{k}")
-    w(f"\tVFMADD231PS  Y12, Y{k}, Y{4+k}")
-next_block("q8x4block")
-add_or_store4("add+64", "q8x4store", ["(R10)", "(R10)(R11*1)", "(R10)(R11*2)", "(R10)(R13*1)"])
-w('''	ADDQ         $32, R10
+        w(f"\tVCVTPH2PS    {sstreams[k]}, Y12")
+        w("\tVMULPS       Y14, Y12, Y12")
+        w(f"\tVCVTDQ2PS    Y{k}, Y{k}")
+        w(f"\tVFMADD231PS  Y12, Y{k}, Y{4+k}")
+    next_block(f"{name}block")
+    add_or_store4("add+64", f"{name}store", ["(R10)", "(R10)(R11*1)", "(R10)(R11*2)", "(R10)(R13*1)"])
+    w(f'''	ADDQ         $32, R10
 	MOVQ         gstride+80(FP), AX
 	ADDQ         AX, 0(SP)
 	ADDQ         AX, 8(SP)
 	DECQ         R12
-	JNZ          q8x4run
+	JNZ          {name}run
 	VZEROUPPER
 	RET
 ''')
+
+
+# Without prefetch where that measured best (AVX2 CPUs, Zen 3), with it on CPUs with AVX-512
+# (Zen 5), chosen at run time (q8Run1x4).
+q8g1x4("q8g1x4AVX2", 0)
+q8g1x4("q8g1x4PF", PF4)
+
+
+# A VPDPWSSD form of this kernel on 512-bit registers (two instructions per group and quad
+# where this takes six) was 13% faster with the weights in cache (BenchmarkMatVec/q8_0) but
+# 12% slower streaming them from DRAM (BenchmarkMatVecDRAM/q8_0: 28.6 against 33.0 GB/s, three
+# alternating runs on Zen 5), which is what a decode does; it is not kept.
 
 # ---- four tokens
 w('''
