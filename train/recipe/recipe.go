@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/gomlx/gomlx/backends"
 	"io"
 	"math"
 	"os"
@@ -20,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gomlx/gomlx/backends"
 
 	"github.com/arborlabs/arbor/evals/arith"
 	"github.com/arborlabs/arbor/runtime/chat"
@@ -315,7 +316,10 @@ func Demo(ctx context.Context, o Options) error {
 		}
 		xt.Resume(first)
 	}
-	grads := train.NewGrads(m)
+	var grads *train.Grads
+	if xt == nil {
+		grads = train.NewGrads(m)
+	}
 	save := func(step int) error {
 		if xt != nil {
 			if err := xt.Sync(); err != nil {
