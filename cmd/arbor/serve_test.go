@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/arborlabs/arbor/evals"
+	"github.com/arborlabs/arbor/evals/grade"
 	"github.com/arborlabs/arbor/runtime/model/demo"
 	"github.com/arborlabs/arbor/runtime/sparse"
 	"github.com/arborlabs/arbor/tree"
@@ -126,7 +128,8 @@ func TestServeEmbeddingsFlags(t *testing.T) {
 }
 
 // TestServeDemoDefaultsToTrees: without --model, serve answers chat requests with the demo
-// model's task trees (the calculator running inside the decode); --tree=false turns that off.
+// model's task trees (the calculator running inside the decode), and answers the README's first
+// request right; --tree=false turns trees off.
 func TestServeDemoDefaultsToTrees(t *testing.T) {
 	for _, c := range []struct {
 		args []string
@@ -164,6 +167,10 @@ func TestServeDemoDefaultsToTrees(t *testing.T) {
 		isTree := tree.CheckResponse([]byte(content), 0) == nil
 		if isTree != c.tree || c.tree && (out.Usage.ToolCalls == nil || *out.Usage.ToolCalls == 0) {
 			t.Errorf("%v: tree %v, tool calls %v: %s", c.args, isTree, out.Usage.ToolCalls, content)
+		}
+		// This is the README's first request, which shows the right answer.
+		if res := grade.Grade(evals.TaskArith, content, "258"); c.tree && !res.Correct {
+			t.Errorf("the README's first request: %s, want the answer 258", content)
 		}
 		cancel()
 		if err := <-done; err != nil {

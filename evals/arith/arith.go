@@ -146,7 +146,7 @@ func GenerateWorked(o Options) []Worked {
 		r := rand.New(rand.NewPCG(o.Seed, 0x6a09e667f3bcc909^uint64(i)*0x9e3779b97f4a7c15))
 		steps := lo + r.IntN(hi-lo+1)
 		t := tmpls[r.IntN(len(tmpls))]
-		g := &gen{r: r, names: names, want: steps}
+		g := &gen{r: r, names: names, want: steps, vary: !slices.Contains(HeldoutTemplates, t.name)}
 		s := t.fn(g)
 		if len(g.steps) != steps {
 			panic(fmt.Sprintf("arith: template %s made %d steps, want %d", t.name, len(g.steps), steps))
@@ -240,6 +240,9 @@ type gen struct {
 	want  int
 	steps []Step
 	used  map[string]bool
+	// vary lets a family's setting draw other nouns and numbers from the pools (see
+	// varySetting): true for every template but the held-out ones.
+	vary bool
 }
 
 // left is how many steps are still to make.

@@ -297,6 +297,56 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-const golden = "There are 74 guests per floor. There are 5 floors at the hotel. 143 more guests arrive. Then 15 guests leave early. 94 guests leave. How many guests are there now?|404|hotel|4"
+const golden = "The school opened 51 years ago. There are 12 floors at the hotel, each with 50 guests. 215 guests leave early. Then 50 more guests come in. Next, 202 guests go home. How many guests are left in the end?|233|hotel|4"
 
 const goldenTrain = "arith-train-1-0|Freya buys 3 candles at $32 each. She picks up 7 T-shirts for $36 apiece. Delivery costs $5 more. She pays with a $400 bill. How much change does she get, in dollars?|[{3*32 96 The candles cost $96.} {7*36 252 The T-shirts cost $252.} {96+252 348 Together that is $348.} {348+5 353 With delivery the bill is $353.} {400-353 47 The change is $47.}]"
+
+// TestPoolsLeaveHeldoutOut: no word of a held-out setting (its place, containers, things, maker,
+// verb, product) is in the pools the training settings draw from, so that a held-out problem's
+// nouns stay unseen in training.
+func TestPoolsLeaveHeldoutOut(t *testing.T) {
+	held := map[string]bool{}
+	for _, s := range []setting{libShelves, stadium, aquarium, museum} {
+		held[strings.ToLower(strings.TrimPrefix(s.holder, "The "))] = true
+		held[s.container], held[s.containers] = true, true
+		for _, x := range s.things {
+			held[x] = true
+		}
+	}
+	for _, m := range []maker{loom, kiln} {
+		held[strings.ToLower(strings.TrimPrefix(m.maker, "A "))] = true
+		held[m.verb], held[m.product] = true, true
+	}
+	var pooled []string
+	pooled = append(pooled, moverPool...)
+	pooled = append(pooled, objectPool...)
+	pooled = append(pooled, verbPool...)
+	for _, c := range containerPool {
+		pooled = append(pooled, c[0], c[1])
+	}
+	for _, h := range holderPool {
+		pooled = append(pooled, strings.ToLower(strings.TrimPrefix(h, "The ")))
+	}
+	for _, m := range makerPool {
+		pooled = append(pooled, strings.ToLower(strings.TrimPrefix(m, "A ")))
+	}
+	for _, w := range pooled {
+		if held[w] {
+			t.Errorf("%q is a held-out setting's word and in a training pool", w)
+		}
+	}
+	if len(held) < 20 {
+		t.Fatalf("only %d held-out words: %v", len(held), held)
+	}
+	// And training problems do draw from the pools: a noun of no setting shows up.
+	seen := 0
+	for _, w := range GenerateWorked(Options{Count: 400, Seed: 3, Split: SplitTrain, MaxSteps: 5}) {
+		if strings.Contains(w.Problem.Question, " hikers") || strings.Contains(w.Problem.Question, " helmets") ||
+			strings.Contains(w.Problem.Question, " batteries") || strings.Contains(w.Problem.Question, " sheds") {
+			seen++
+		}
+	}
+	if seen == 0 {
+		t.Error("no training problem drew from the pools")
+	}
+}

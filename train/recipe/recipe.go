@@ -49,7 +49,7 @@ type Options struct {
 	// SeqLen is a training row's tokens (512: a task-tree example, prompt included, is about
 	// 310 on average, 500 at most); Batch the rows a step (8).
 	SeqLen, Batch int
-	// Epochs over the rows (1: about 50 minutes on two cores); Steps, when set, overrides it.
+	// Epochs over the rows (1: about 45 minutes on two cores); Steps, when set, overrides it.
 	Epochs float64
 	Steps  int
 	// LR is the peak learning rate (2e-3), reached after Warmup steps (100), then cosine down
