@@ -89,8 +89,7 @@ func TestDemoSmokeXLA(t *testing.T) {
 	defer be.Finalize()
 	out := t.TempDir()
 	o := Options{Out: out, Problems: 60, Vocab: 400, Layers: 1, Hidden: 32, Heads: 2, FFN: 64, SeqLen: 256, Batch: 4,
-		Steps: 16, LR: 1e-2, Warmup: 3, CheckpointEvery: 8, Progress: io.Discard, XLA: be}
-	o.Steps = 10
+		Steps: 10, LR: 1e-2, Warmup: 3, CheckpointEvery: 8, Progress: io.Discard, XLA: be}
 	if err := Demo(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
