@@ -182,6 +182,16 @@ func TestF16ConversionSpecials(t *testing.T) {
 	}
 }
 
+// randQ8Groups makes a matrix of rows random q8_0 rows of nb blocks (randQ8Row) in the kernels'
+// group layout, and returns its source rows too.
+func randQ8Groups(r *rand.Rand, rows, nb int) (*q8Groups, []byte) {
+	src := make([]byte, 0, rows*nb*model.Q8BlockBytes)
+	for i := 0; i < rows; i++ {
+		src = append(src, randQ8Row(r, nb)...)
+	}
+	return newQ8Groups(src, rows, nb*model.Q8Block), src
+}
+
 // randQ8Row makes nb random q8_0 blocks the way a quantized weight row looks.
 func randQ8Row(r *rand.Rand, nb int) []byte {
 	row := make([]byte, nb*model.Q8BlockBytes)
@@ -230,11 +240,7 @@ func TestQ8Kernels(t *testing.T) {
 	for _, nb := range []int{1, 2, 3, 7, 8, 9, 28, 29, 152} {
 		for _, rows := range []int{8, 5, 19, 77} {
 			c := nb * model.Q8Block
-			src := make([]byte, 0, rows*nb*model.Q8BlockBytes)
-			for i := 0; i < rows; i++ {
-				src = append(src, randQ8Row(r, nb)...)
-			}
-			qg := newQ8Groups(src, rows, c)
+			qg, src := randQ8Groups(r, rows, nb)
 			x := randVec(r, 8*c)
 			x[0], x[1] = 1e3, -1e3 // a ±127 pair in the first block
 			var qa q8Acts

@@ -144,11 +144,7 @@ func TestQ8VNNIMatchesAVX2(t *testing.T) {
 	for _, nb := range []int{1, 2, 9, 28, 152} {
 		const rows = 21
 		c := nb * model.Q8Block
-		var src []byte
-		for i := 0; i < rows; i++ {
-			src = append(src, randQ8Row(r, nb)...)
-		}
-		qg := newQ8Groups(src, rows, c)
+		qg, _ := randQ8Groups(r, rows, nb)
 		x := randVec(r, 8*c)
 		x[0], x[1] = 1e3, -1e3
 		var qa q8Acts
@@ -194,11 +190,7 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 	const rows = 40
 	nb := q8PackBlocks + 3
 	c := nb * model.Q8Block
-	var src []byte
-	for i := 0; i < rows; i++ {
-		src = append(src, randQ8Row(r, nb)...)
-	}
-	qg := newQ8Groups(src, rows, c)
+	qg, _ := randQ8Groups(r, rows, nb)
 	x := randVec(r, 8*c)
 	var qa q8Acts
 	qa.quantize(x, 8, c)
@@ -238,11 +230,7 @@ func TestQ8Run1x4PrefetchMatchesAVX2(t *testing.T) {
 	for _, nb := range []int{1, 28, 152} {
 		const rows = 8 * 13
 		c := nb * model.Q8Block
-		var src []byte
-		for i := 0; i < rows; i++ {
-			src = append(src, randQ8Row(r, nb)...)
-		}
-		qg := newQ8Groups(src, rows, c)
+		qg, _ := randQ8Groups(r, rows, nb)
 		var qa q8Acts
 		qa.quantize(randVec(r, c), 1, c)
 		for _, add := range []bool{false, true} {
