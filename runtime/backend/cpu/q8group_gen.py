@@ -386,6 +386,26 @@ for i in range(16):
 w("GLOBL q8vnniTwice<>(SB), RODATA|NOPTR, $64")
 
 
+def frame_prologue(name, stride):
+    """The head of the 512-bit eight-row-group kernels (q8g4VNNI, q8g8VNNI, q8g8DPBUSD): the
+    frame (0 the groups left, 8/16 the group's w and s, 24 its out), the scales' stride in R9
+    and the tokens' stride argument (stride) and its multiples in R8, R10, R11, R12."""
+    return f"""TEXT ·{name}(SB), NOSPLIT, $32-96
+\tMOVQ      ng+80(FP), AX
+\tMOVQ      AX, 0(SP)
+\tMOVQ      w+0(FP), AX
+\tMOVQ      AX, 8(SP)
+\tMOVQ      s+8(FP), AX
+\tMOVQ      AX, 16(SP)
+\tMOVQ      out+56(FP), AX
+\tMOVQ      AX, 24(SP)
+\tMOVQ      dstride+48(FP), R9
+\tMOVQ      {stride}+40(FP), R8
+\tLEAQ      (R8)(R8*2), R10
+\tLEAQ      (R8)(R8*4), R11
+\tLEAQ      (R10)(R8*4), R12"""
+
+
 def vnni_kernel(T):
     name = f"q8g{T}VNNI"
     toks = toks8[:T]
@@ -396,20 +416,7 @@ def vnni_kernel(T):
 // xd+t*dstride, its eight sums per group to out+t*ostride (bytes), added to what is there if
 // add is not 0; ng consecutive groups gstride bytes apart, each group's outputs 8 floats after
 // the last's. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
-TEXT ·{name}(SB), NOSPLIT, $32-96
-	MOVQ      ng+80(FP), AX
-	MOVQ      AX, 0(SP)
-	MOVQ      w+0(FP), AX
-	MOVQ      AX, 8(SP)
-	MOVQ      s+8(FP), AX
-	MOVQ      AX, 16(SP)
-	MOVQ      out+56(FP), AX
-	MOVQ      AX, 24(SP)
-	MOVQ      dstride+48(FP), R9
-	MOVQ      qstride+40(FP), R8
-	LEAQ      (R8)(R8*2), R10
-	LEAQ      (R8)(R8*4), R11
-	LEAQ      (R10)(R8*4), R12
+{frame_prologue(name, "qstride")}
 	VMOVDQU32 q8vnniPair<>(SB), Z30
 	VMOVDQU32 q8vnniTwice<>(SB), Z31
 
@@ -541,20 +548,7 @@ w(f'''
 // (2r and 2r+1), one VPBROADCASTQ a token's eight bytes for them. Z13 is 128 x the rows'
 // block sums of weights, negated; Z14 bytes of 128; Z28/Z29 the weight pairs' permutation and
 // the scales' duplication. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
-TEXT ·{name}(SB), NOSPLIT, $32-96
-	MOVQ      ng+80(FP), AX
-	MOVQ      AX, 0(SP)
-	MOVQ      w+0(FP), AX
-	MOVQ      AX, 8(SP)
-	MOVQ      s+8(FP), AX
-	MOVQ      AX, 16(SP)
-	MOVQ      out+56(FP), AX
-	MOVQ      AX, 24(SP)
-	MOVQ      dstride+48(FP), R9
-	MOVQ      ustride+40(FP), R8
-	LEAQ      (R8)(R8*2), R10
-	LEAQ      (R8)(R8*4), R11
-	LEAQ      (R10)(R8*4), R12
+{frame_prologue(name, "ustride")}
 	VMOVDQU32 q8vnniQuads<>(SB), Z28
 	VMOVDQU32 q8vnniTwice<>(SB), Z29
 	MOVL      $0x80808080, AX
