@@ -135,6 +135,19 @@ func (m *Model) MaskDocuments(sep int32) {
 // DocumentSeparator returns MaskDocuments' separator, and whether documents are masked.
 func (m *Model) DocumentSeparator() (int32, bool) { return m.docSep, m.docMask }
 
+// DocumentStarts writes to starts[i] the index in row where token i's document begins: after
+// the last separator before it when documents are masked (the separator ends its document),
+// else 0. Positions count from there, and attention does not reach before it.
+func (m *Model) DocumentStarts(row, starts []int32) {
+	start := int32(0)
+	for i, id := range row {
+		starts[i] = start
+		if m.docMask && id == m.docSep {
+			start = int32(i + 1)
+		}
+	}
+}
+
 // checkConfig refuses what the trainer does not implement.
 func checkConfig(cfg *model.Config) error {
 	if err := cfg.Validate(); err != nil {

@@ -247,13 +247,7 @@ func (m *Model) forward(ws *workspace, tokens [][]int32) {
 	m.refreshTransposed(ws)
 	for b, row := range tokens {
 		copy(ws.tokens[b*T:], row)
-		start := int32(0)
-		for t, id := range row {
-			ws.start[b*T+t] = start
-			if m.docMask && id == m.docSep {
-				start = int32(t + 1) // the separator ends its document; the next token starts one
-			}
-		}
+		m.DocumentStarts(row, ws.start[b*T:(b+1)*T])
 	}
 	x := ws.layers[0].xIn
 	if len(ws.layers) == 0 {

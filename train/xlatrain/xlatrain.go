@@ -150,18 +150,11 @@ func (t *Trainer) Step(tokens [][]int32, mask [][]float32) (float64, error) {
 		tensors.FromFlatDataAndDimensions(targets, B, T),
 		tensors.FromFlatDataAndDimensions(weights, B, T),
 	}
-	if sep, ok := t.m.DocumentSeparator(); ok {
-		// Where each token's document starts (the separator ends one), as the cpu trainer
-		// finds them.
+	if _, ok := t.m.DocumentSeparator(); ok {
+		// Where each token's document starts, as the cpu trainer finds them.
 		starts := make([]int32, B*T)
 		for b, row := range tokens {
-			start := int32(0)
-			for i, id := range row {
-				starts[b*T+i] = start
-				if id == sep {
-					start = int32(i + 1)
-				}
-			}
+			t.m.DocumentStarts(row, starts[b*T:(b+1)*T])
 		}
 		in = append(in, tensors.FromFlatDataAndDimensions(starts, B, T))
 	}
