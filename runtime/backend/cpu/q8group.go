@@ -272,8 +272,9 @@ func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int16, xd []float32, out []float
 		}
 		if hasVNNI {
 			// On a Zen 5 the streams' software prefetch takes bandwidth that the hardware
-			// prefetchers leave unused; a Zen 3 measured slower with it. Other CPUs with
-			// AVX-512 (Zen 4, Xeons) take the Zen 5's choice, unmeasured.
+			// prefetchers leave unused; on a Zen 3, 1 and 4 KiB ahead measured slower than none
+			// (8 KiB was not tried there). Other CPUs with AVX-512 (Zen 4, Xeons) take the Zen
+			// 5's choice, unmeasured.
 			q8g1x4PF(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride)
 			return
 		}
