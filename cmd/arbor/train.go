@@ -25,7 +25,7 @@ func cmdTrain(args []string, stderr io.Writer) error {
 	fs := newFlags("train demo", stderr)
 	var o recipe.Options
 	fs.StringVar(&o.Out, "out", "", "the run's directory: checkpoint, loss.csv, loss.svg, and the model in DIR/model")
-	fs.IntVar(&o.Problems, "problems", 60000, "training problems generated")
+	fs.IntVar(&o.Problems, "problems", 80000, "training problems generated")
 	seed := fs.Uint64("seed", 1, "the run's seed (data, tokenizer order, initial weights)")
 	fs.IntVar(&o.Vocab, "vocab", 1024, "tokenizer vocabulary")
 	fs.IntVar(&o.Layers, "layers", 4, "decoder layers")

@@ -3,6 +3,7 @@ package arith
 import (
 	"fmt"
 	"math/big"
+	"math/rand/v2"
 	"reflect"
 	"regexp"
 	"slices"
@@ -348,5 +349,40 @@ func TestPoolsLeaveHeldoutOut(t *testing.T) {
 	}
 	if seen == 0 {
 		t.Error("no training problem drew from the pools")
+	}
+
+	// Made-up words are never a held-out word, and training problems use them: a unit that no
+	// pool or setting holds shows up.
+	g := &gen{r: rand.New(rand.NewPCG(1, 2))}
+	for range 20000 {
+		w := g.madeUp()
+		if held[w] || held[w+"s"] || len(w) < 2 || strings.Trim(w, "abcdefghijklmnopqrstuvwxyz") != "" {
+			t.Fatalf("made-up word %q", w)
+		}
+	}
+	known := map[string]bool{}
+	for _, w := range pooled {
+		known[w] = true
+	}
+	for _, s := range []setting{shopCrates, personBoxes, warehouse, orchard, parking, buses, trainCars, farmPens,
+		bakeryTrays, postBags, toyBins, docks, hotel, flowerbeds} {
+		for _, x := range s.things {
+			known[x] = true
+		}
+	}
+	for _, m := range []maker{toyMachine, printer, oven, bottler, robot, sewing, press, candles} {
+		known[m.product] = true
+	}
+	families := []string{"crates", "boxes", "warehouse", "orchard", "parking", "pens", "buses", "train", "trays",
+		"mailbags", "bins", "ships", "hotel", "flowerbeds", "toys", "printer", "oven", "bottling", "robot", "sewing",
+		"press", "candles"}
+	madeUp := 0
+	for _, w := range GenerateWorked(Options{Count: 400, Seed: 3, Split: SplitTrain, MaxSteps: 5}) {
+		if !known[w.Unit] && slices.Contains(families, w.Problem.Subject) {
+			madeUp++
+		}
+	}
+	if madeUp == 0 {
+		t.Error("no training problem of the families counts made-up things")
 	}
 }

@@ -3,6 +3,7 @@ package arith
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 )
 
@@ -168,25 +169,91 @@ var (
 		{{40, 600}, {100, 1500}}, {{2, 20}, {100, 900}}, {{10, 99}, {10, 99}}}
 )
 
+// Made-up words: syllables that a pool word is replaced with a third of the time, so that a
+// model meets nouns and verbs it has never seen during training, as it will in a held-out
+// setting. Its tokenizer, trained on the corpus, splits a word it never saw into short
+// pieces; a model trained on real words only reads those pieces as noise and copies the
+// numbers around them wrong (the museum's "22 rooms of 30 visitors" became "22*3").
+var (
+	onsets = []string{"b", "bl", "br", "d", "dr", "f", "fl", "fr", "g", "gl", "gr", "k", "kl", "l", "m", "n",
+		"p", "pl", "pr", "r", "s", "sk", "sl", "sn", "sp", "st", "t", "tr", "v", "w", "z"}
+	vowels = []string{"a", "e", "i", "o", "u", "ai", "ee", "oo", "ou", "ia"}
+	codas  = []string{"", "", "", "n", "m", "r", "l", "t", "k", "d", "p", "g", "nd", "rt", "mp", "lk"}
+)
+
+// madeUp returns a made-up word of two or three syllables that is no held-out setting's word
+// (heldoutWords).
+func (g *gen) madeUp() string {
+	for {
+		var b strings.Builder
+		for range 2 + g.r.IntN(2) {
+			b.WriteString(g.pick(onsets...))
+			b.WriteString(g.pick(vowels...))
+		}
+		b.WriteString(g.pick(codas...))
+		if w := b.String(); !heldoutWords[w] && !heldoutWords[w+"s"] {
+			return w
+		}
+	}
+}
+
+// word picks from a pool, or a third of the time makes a word up (plural adds "s").
+func (g *gen) word(plural bool, pool ...string) string {
+	if !g.chance(1.0 / 3) {
+		return g.pick(pool...)
+	}
+	w := g.madeUp()
+	if plural {
+		w += "s"
+	}
+	return w
+}
+
+// heldoutWords are the held-out settings' words, lower case: their places, containers, things,
+// makers, verbs and products.
+var heldoutWords = func() map[string]bool {
+	held := map[string]bool{}
+	for _, s := range []setting{libShelves, stadium, aquarium, museum} {
+		held[strings.ToLower(strings.TrimPrefix(s.holder, "The "))] = true
+		held[s.container], held[s.containers] = true, true
+		for _, x := range s.things {
+			held[x] = true
+		}
+	}
+	for _, m := range []maker{loom, kiln} {
+		held[strings.ToLower(strings.TrimPrefix(m.maker, "A "))] = true
+		held[m.verb], held[m.product] = true, true
+	}
+	return held
+}()
+
 // varySetting replaces, half of the time, s's holder, containers, things and sizes with ones
-// drawn from the pools, each on its own.
+// drawn from the pools (or made up), each on its own.
 func (g *gen) varySetting(s setting) setting {
 	if !g.vary || !g.chance(0.5) {
 		return s
 	}
 	if g.chance(0.7) {
 		if s.moves {
-			s.things = []string{g.pick(moverPool...)}
+			s.things = []string{g.word(true, moverPool...)}
 		} else {
-			s.things = []string{g.pick(objectPool...)}
+			s.things = []string{g.word(true, objectPool...)}
 		}
 	}
 	if g.chance(0.5) {
-		c := containerPool[g.r.IntN(len(containerPool))]
-		s.container, s.containers = c[0], c[1]
+		if g.chance(1.0 / 3) {
+			w := g.madeUp()
+			s.container, s.containers = w, w+"s"
+		} else {
+			c := containerPool[g.r.IntN(len(containerPool))]
+			s.container, s.containers = c[0], c[1]
+		}
 	}
 	if s.holder != "" && g.chance(0.5) {
-		s.holder = g.pick(holderPool...)
+		s.holder = g.word(false, holderPool...)
+		if !strings.HasPrefix(s.holder, "The ") {
+			s.holder = "The " + s.holder
+		}
 	}
 	if g.chance(0.5) {
 		sz := sizePool[g.r.IntN(len(sizePool))]
@@ -460,9 +527,15 @@ func ratesOf(m maker) func(g *gen) story {
 func rates(g *gen, m maker) story {
 	if g.vary && g.chance(0.5) {
 		// As varySetting does for the stock family: another maker, another product.
-		m.product = g.pick(objectPool...)
+		m.product = g.word(true, objectPool...)
 		if g.chance(0.5) {
-			m.maker, m.verb = g.pick(makerPool...), g.pick(verbPool...)
+			m.maker, m.verb = g.word(false, makerPool...), g.word(false, verbPool...)
+			if !strings.HasPrefix(m.maker, "A ") {
+				m.maker = "A " + m.maker
+			}
+			if !slices.Contains(verbPool, m.verb) {
+				m.verb += "s" // a made-up verb, third person
+			}
 		}
 	}
 	var st story

@@ -39,7 +39,7 @@ type Options struct {
 	// config.json, model.safetensors, tokenizer.json, tokenizer_config.json) and the same model
 	// in the layout the binary embeds (Out/ship, see Ship).
 	Out string
-	// Problems is how many training problems are generated (60,000); Seed the run's seed (1).
+	// Problems is how many training problems are generated (80,000); Seed the run's seed (1).
 	Problems int
 	Seed     uint64
 	// Vocab is the tokenizer's size (1,024).
@@ -49,7 +49,7 @@ type Options struct {
 	// SeqLen is a training row's tokens (512: a task-tree example, prompt included, is about
 	// 310 on average, 500 at most); Batch the rows a step (8).
 	SeqLen, Batch int
-	// Epochs over the rows (1: about 45 minutes on two cores); Steps, when set, overrides it.
+	// Epochs over the rows (1: about an hour on two cores); Steps, when set, overrides it.
 	Epochs float64
 	Steps  int
 	// LR is the peak learning rate (2e-3), reached after Warmup steps (100), then cosine down
@@ -74,7 +74,7 @@ func (o *Options) defaults() {
 			*v = d
 		}
 	}
-	def(&o.Problems, 60000)
+	def(&o.Problems, 80000)
 	def(&o.Vocab, 1024)
 	def(&o.Layers, 4)
 	def(&o.Hidden, 256)
