@@ -325,25 +325,33 @@ func benchProduct(b *testing.B, dt model.DType, rows, cols, n int) {
 
 // BenchmarkQ8Run8 is eight tokens over a run of 16 q8_0 row groups (128 rows x 896 columns,
 // in L2) in one q8Run8 call, by kernel: "avx2", and where the CPU has AVX-512 VNNI "words"
-// (VPDPWSSD over int16 pairs) and "bytes" (VPDPBUSD, the activations packed to bytes per run).
+// (VPDPWSSD over int16 pairs), "bytes" (VPDPBUSD, the activations packed to bytes per run, one
+// group at a time) and "pairs" (the same over pairs of groups, sixteen rows a register). The
+// activations are packed once, outside the timing, as a product packs them once per chunk for
+// all its groups.
 func BenchmarkQ8Run8(b *testing.B) {
 	const rows, cols, nb = 128, 896, 896 / model.Q8Block
 	m := benchMatrix(b, model.Q8_0, rows, cols)
 	qa := benchTask(rows, cols, 8).q
 	out := make([]float32, 8*rows)
-	savedVNNI, savedBytes := hasVNNI, q8VNNIBytes
-	defer func() { hasVNNI, q8VNNIBytes = savedVNNI, savedBytes }()
+	savedVNNI, savedBytes, savedPairs := hasVNNI, q8VNNIBytes, q8VNNIPairs
+	defer func() { hasVNNI, q8VNNIBytes, q8VNNIPairs = savedVNNI, savedBytes, savedPairs }()
 	for _, k := range []struct {
-		name        string
-		vnni, bytes bool
-	}{{"avx2", false, false}, {"words", true, false}, {"bytes", true, true}} {
+		name               string
+		vnni, bytes, pairs bool
+	}{{"avx2", false, false, false}, {"words", true, false, false}, {"bytes", true, true, false}, {"pairs", true, true, true}} {
 		b.Run(k.name, func(b *testing.B) {
 			if k.vnni && !savedVNNI {
 				b.Skip("no AVX-512 VNNI here")
 			}
-			hasVNNI, q8VNNIBytes = k.vnni, k.bytes
+			hasVNNI, q8VNNIBytes, q8VNNIPairs = k.vnni, k.bytes, k.pairs
+			var u []byte
+			if q8PackedBytes(nb) {
+				u = make([]byte, 8*nb*model.Q8Block)
+				q8PackU8(u, qa.q, cols, nb) // once, as a product packs once per chunk for all its groups
+			}
 			for i := 0; i < b.N; i++ {
-				q8Run8(m.q8, 0, rows/q8GroupRows, 0, nb, qa.q, cols, nil, qa.d, nb, out, rows, false)
+				q8Run8(m.q8, 0, rows/q8GroupRows, 0, nb, qa.q, cols, u, qa.d, nb, out, rows, false)
 			}
 			b.ReportMetric(2*rows*cols*8*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 		})

@@ -181,39 +181,43 @@ func TestQ8VNNIMatchesAVX2(t *testing.T) {
 	}
 }
 
-// TestQ8Run8VNNIMatchesAVX2 checks q8Run8's VNNI kernels (bytes and int16) against its AVX2
-// kernel bit for bit, over runs of groups and chunks of blocks as the matrix product cuts them
+// TestQ8Run8VNNIMatchesAVX2 checks q8Run8's VNNI kernels (bytes, by pairs of groups and one at
+// a time, and int16) against its AVX2 kernel bit for bit, over runs of groups (odd and even
+// counts, so pairs and a last group alone) and chunks of blocks as the matrix product cuts them
 // (up to q8PackBlocks for the byte kernel, past it for the int16 one), stored and added.
 func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(7, 7))
-	const rows = 40
+	const rows = 56
 	nb := q8PackBlocks + 3
 	c := nb * model.Q8Block
 	qg, _ := randQ8Groups(r, rows, nb)
 	x := randVec(r, 8*c)
 	var qa q8Acts
 	qa.quantize(x, 8, c)
+	type kernel struct{ vnni, bytes, pairs bool }
 	for _, span := range [][2]int{{0, nb}, {0, q8PackBlocks}, {5, 6}, {3, 40}} {
 		b0, b1 := span[0], span[1]
-		for _, add := range []bool{false, true} {
-			run := func(vnni, bytes bool) []float32 {
-				savedV, savedB := hasVNNI, q8VNNIBytes
-				hasVNNI, q8VNNIBytes = vnni, bytes
-				defer func() { hasVNNI, q8VNNIBytes = savedV, savedB }()
-				out := make([]float32, 8*(rows+1))
-				for i := range out {
-					out[i] = float32(i%5) - 2
+		for _, ng := range []int{1, 2, 3, 6} {
+			for _, add := range []bool{false, true} {
+				run := func(k kernel) []float32 {
+					savedV, savedB, savedP := hasVNNI, q8VNNIBytes, q8VNNIPairs
+					hasVNNI, q8VNNIBytes, q8VNNIPairs = k.vnni, k.bytes, k.pairs
+					defer func() { hasVNNI, q8VNNIBytes, q8VNNIPairs = savedV, savedB, savedP }()
+					out := make([]float32, 8*(rows+1))
+					for i := range out {
+						out[i] = float32(i%5) - 2
+					}
+					q8Run8(qg, 1, ng, b0, b1, qa.q[b0*model.Q8Block:], c, nil, qa.d[b0:], nb, out, rows+1, add)
+					return out
 				}
-				q8Run8(qg, 1, rows/q8GroupRows-1, b0, b1, qa.q[b0*model.Q8Block:], c, nil, qa.d[b0:], nb, out, rows+1, add)
-				return out
-			}
-			a := run(false, false)
-			for _, bytes := range []bool{true, false} {
-				v := run(true, bytes)
-				for i := range v {
-					if v[i] != a[i] {
-						t.Fatalf("blocks [%d, %d) add=%v bytes=%v: out[%d] = %v with VNNI, %v with AVX2", b0, b1, add, bytes, i, v[i], a[i])
+				a := run(kernel{})
+				for _, k := range []kernel{{true, true, true}, {true, true, false}, {true, false, false}} {
+					v := run(k)
+					for i := range v {
+						if v[i] != a[i] {
+							t.Fatalf("blocks [%d, %d) groups %d add=%v %+v: out[%d] = %v with VNNI, %v with AVX2", b0, b1, ng, add, k, i, v[i], a[i])
+						}
 					}
 				}
 			}

@@ -38,8 +38,10 @@ import (
 // four and eight tokens VPDPWSSD on int16 pairs (a quad widened, VPERMD putting a row's two
 // pairs side by side), and for eight tokens over a run of groups (q8Run8) VPDPBUSD on bytes,
 // VPERMW putting a row's four columns of two quads in two lanes, the activations packed to
-// unsigned bytes (q+128) once per run and 128 x the weights' block sums taken back per block.
-// Both give the AVX2 kernels' outputs bit for bit.
+// unsigned bytes (q+128) once per run and 128 x the weights' block sums taken back per block;
+// over two groups at a time (q8g8DPBUSD16) a register holds sixteen rows, one a lane, which
+// spares the per-block combining of a row's two lanes and halves the scaling's share. All
+// give the AVX2 kernels' outputs bit for bit.
 const (
 	q8GroupRows  = 8
 	q8QuadBytes  = 32
@@ -200,12 +202,17 @@ const q8PackBlocks = kChunkQ8 / model.Q8Block
 // environment turns it off, to measure one against the other; tests switch it.
 var q8VNNIBytes = os.Getenv("ARBOR_VNNI_WORDS") != "1"
 
-// q8PackedBytes says whether q8Run8 takes a run of nb blocks to the VPDPBUSD kernel, whose
-// activations are the tokens' quants packed to unsigned bytes (q8PackU8).
+// q8VNNIPairs says q8Run8's byte products take groups two at a time (q8g8DPBUSD16, sixteen
+// rows a register) rather than one (q8g8DPBUSD). ARBOR_VNNI_PAIRS=0 turns it off, to measure
+// one against the other; tests switch it.
+var q8VNNIPairs = os.Getenv("ARBOR_VNNI_PAIRS") != "0"
+
+// q8PackedBytes says whether q8Run8 takes a run of nb blocks to the VPDPBUSD kernels, whose
+// activations are the tokens' quants packed to bytes (q8PackU8).
 func q8PackedBytes(nb int) bool { return hasVNNI && q8VNNIBytes && nb > 0 && nb <= q8PackBlocks }
 
 // q8PackU8 packs eight tokens' quants (token j's at q[j*qs:], nb blocks) to unsigned bytes for
-// q8Run8's byte kernel: dst holds 8*nb*Q8Block bytes, token j's at dst[j*nb*Q8Block:].
+// q8Run8's byte kernels: dst holds 8*nb*Q8Block bytes, token j's at dst[j*nb*Q8Block:].
 func q8PackU8(dst []byte, q []int16, qs, nb int) {
 	_ = dst[8*nb*model.Q8Block-1]
 	_ = q[7*qs+nb*model.Q8Block-1]
@@ -236,6 +243,14 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 				q8PackU8(u, q, qs, nb)
 			}
 			_ = u[8*nb*model.Q8Block-1]
+			if np := ng / 2; np > 0 && q8VNNIPairs {
+				q8g8DPBUSD16(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride)
+				if ng%2 == 0 {
+					return
+				}
+				w, s, out = qg.quants(last, b0, b1), qg.scales(last, b0, b1), out[2*np*q8GroupRows:]
+				ng = 1
+			}
 			q8g8DPBUSD(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, qg.stride)
 			return
 		}

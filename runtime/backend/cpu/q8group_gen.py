@@ -620,4 +620,106 @@ w(f"""
 \tJNZ       {name}group
 \tVZEROUPPER
 \tRET""")
+
+# ---- eight tokens with VPDPBUSD over pairs of groups: sixteen rows a register, one lane a
+# row. q8g8DPBUSD's registers hold eight rows in lanes 2r and 2r+1, which cost a shuffle and an
+# add per token and block to combine, and a scale multiply and FMA per eight rows; with two
+# groups side by side (the first group's quad c in the low half, the second's in the high half,
+# VPERMW putting row r's four columns in lane r) a token's block needs one VPDPBUSD per quad and
+# its scaling serves sixteen rows. Same integer sums, same float operations per row: the
+# outputs are q8g8DPBUSD's (and the AVX2 kernels') bit for bit.
+w("""
+// q8vnniPairs: two groups' quad c (the first's 32 bytes in words 0-15, the second's in 16-31)
+// to dword lanes r (row r of the first: its columns 4c, 4c+1 from word r, 4c+2, 4c+3 from word
+// 8+r) and 8+r (the same of the second).""")
+for j in range(32):
+    L, h = j // 2, j % 2
+    g, r = L // 8, L % 8
+    w(f"DATA q8vnniPairs<>+{2*j}(SB)/2, ${16*g + 8*h + r}")
+w("GLOBL q8vnniPairs<>(SB), RODATA|NOPTR, $64")
+u4toks = ["(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R10*1)", "(DI)(R8*4)", "(DI)(R11*1)", "(DI)(R10*2)", "(DI)(R12*1)"]
+name = "q8g8DPBUSD16"
+w(f'''
+// func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8DPBUSD over ng pairs of groups (groups 2i and 2i+1, gstride bytes apart), pair i's
+// sixteen sums per token to out+64i. Z13 is 128 x the rows' block sums of weights, taken off
+// each token's block sum at the end of the block; R13 is gstride, the second group's offset.
+// Frame: 0 the pairs left, 8/16 the pair's w and s, 24 its out.
+{frame_prologue(name, "ustride")}
+	VMOVDQU32 q8vnniPairs<>(SB), Z28
+	MOVL      $0x80808080, AX
+	VPBROADCASTD AX, Z14
+
+{name}pair:
+	MOVQ      8(SP), SI
+	MOVQ      16(SP), BX
+	MOVQ      xu+16(FP), DI
+	MOVQ      xd+24(FP), DX
+	MOVQ      nb+32(FP), CX
+	MOVQ      gstride+88(FP), R13''')
+for t in range(8):
+    w(f"\tVPXORD    Z{16+t}, Z{16+t}, Z{16+t}")
+w(f"""
+{name}block:
+\tPREFETCHT0 {PFD}(SI)
+\tPREFETCHT0 {PFD}+64(SI)
+\tPREFETCHT0 {PFD}+128(SI)
+\tPREFETCHT0 {PFD}+192(SI)
+\tPREFETCHT0 {PFD}(SI)(R13*1)
+\tPREFETCHT0 {PFD}+64(SI)(R13*1)
+\tPREFETCHT0 {PFD}+128(SI)(R13*1)
+\tPREFETCHT0 {PFD}+192(SI)(R13*1)
+\tVPXORD    Z13, Z13, Z13""")
+for t in range(8):
+    w(f"\tVPXORD    Z{t}, Z{t}, Z{t}")
+for c in range(8):
+    wr = 8 + c % 2
+    w(f"\tVMOVDQU   {32*c}(SI), Y{wr}")
+    w(f"\tVINSERTI64X4 $1, {32*c}(SI)(R13*1), Z{wr}, Z{wr}")
+    w(f"\tVPERMW    Z{wr}, Z28, Z{wr}")
+    w(f"\tVPDPBUSD  Z{wr}, Z14, Z13")
+    for t in range(8):
+        tmp = 24 + t % 4
+        w(f"\tVPBROADCASTD {4*c}{u4toks[t]}, Z{tmp}")
+        w(f"\tVPDPBUSD  Z{wr}, Z{tmp}, Z{t}")
+w("\tVCVTPH2PS (BX), Y12\n\tVCVTPH2PS (BX)(R13*1), Y15\n\tVINSERTF32X8 $1, Y15, Z12, Z12\n\tMOVQ      DX, AX")
+for t in range(8):
+    tmp = 24 + t % 4
+    w(f"\tVPSUBD    Z13, Z{t}, Z{t}")
+    w(f"\tVCVTDQ2PS Z{t}, Z{t}")
+    w(f"\tVBROADCASTSS (AX), Z{tmp}")
+    w(f"\tVMULPS    Z12, Z{tmp}, Z{tmp}")
+    w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
+    if t < 7:
+        w("\tADDQ      R9, AX")
+w(f"""\tADDQ      $256, SI
+\tADDQ      $16, BX
+\tADDQ      $32, DI
+\tADDQ      $4, DX
+\tDECQ      CX
+\tJNZ       {name}block
+\tMOVQ      24(SP), DI
+\tMOVQ      ostride+64(FP), R13""")
+w(f"\tCMPQ      add+72(FP), $0\n\tJEQ       {name}store")
+for t in range(8):
+    w(f"\tVADDPS    {'(DI)' if t == 0 else '(DI)(AX*1)'}, Z{16+t}, Z{16+t}")
+    w(f"\tVMOVUPS   Z{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+    w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < 7 else "")
+w(f"\tJMP       {name}next\n\n{name}store:")
+for t in range(8):
+    w(f"\tVMOVUPS   Z{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+    w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < 7 else "")
+w(f"""
+{name}next:
+\tMOVQ      gstride+88(FP), AX
+\tSHLQ      $1, AX
+\tADDQ      AX, 8(SP)
+\tADDQ      AX, 16(SP)
+\tADDQ      $64, 24(SP)
+\tDECQ      0(SP)
+\tJNZ       {name}pair
+\tVZEROUPPER
+\tRET""")
+
 open('q8vnni_amd64.s', 'w').write("\n".join(x for x in v if x != "") + "\n")
