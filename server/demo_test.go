@@ -47,7 +47,7 @@ func demoServer(t *testing.T) *testServer {
 // mode with its in-decode calculator and greedy decoding, solves fixed sets of problems it
 // never saw: of the kinds it was trained on (the training templates and names at evaluation
 // seeds) and of the held-out templates (settings and names it never saw, told in phrasings it
-// knows). When the model was shipped it solved 21 and 23 of the 24 (about 96% and 87% over 500,
+// knows). When the model was shipped it solved 21 and 21 of the 24 (98.4% and 91.4% over 500,
 // see the README); the floors leave room for another CPU's rounding to change a greedy choice
 // or two. Every answer is a whole task tree whose steps called the calculator inside the decode.
 func TestShippedModelSolvesUnseenProblems(t *testing.T) {
