@@ -19,7 +19,8 @@
 // training, so that a held-out problem is a familiar kind of story about places, things, machines
 // and people a model never saw; the other templates, stories of a kind of their own, are all
 // trained on (see HeldoutTemplates for why). Half of the time a training setting draws its nouns
-// and sizes from word pools that hold none of the held-out settings' words (see varySetting).
+// and sizes from word pools that hold none of the held-out settings' words, a third of those
+// words made up from syllables (see varySetting and madeUp).
 // Options.Split "train" uses only the training templates and names, "heldout" only the held-out
 // ones, and "" or "all" everything.
 // Seeds are split too: training data uses seeds below HeldoutSeed (1,000,000) and evaluation
