@@ -145,7 +145,7 @@ func TestServeDemoDefaultsToTrees(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := `{"model":"arbor-demo","max_tokens":400,"temperature":0,"messages":[{"role":"user","content":` +
-			`"A crate holds 24 jars and a shop orders 17 crates, then sells 150 jars. How many jars are left?"}]}`
+			`"A crate holds 24 jars. A shop orders 17 crates, then sells 150 jars. How many jars are left?"}]}`
 		resp, err := http.Post(url+"/chat/completions", "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
