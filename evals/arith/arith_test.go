@@ -306,17 +306,12 @@ const goldenTrain = "arith-train-1-0|Freya buys 3 candles at $32 each. She picks
 // verb, product) is in the pools the training settings draw from, so that a held-out problem's
 // nouns stay unseen in training.
 func TestPoolsLeaveHeldoutOut(t *testing.T) {
-	held := map[string]bool{}
-	for _, s := range []setting{libShelves, stadium, aquarium, museum} {
-		held[strings.ToLower(strings.TrimPrefix(s.holder, "The "))] = true
-		held[s.container], held[s.containers] = true, true
-		for _, x := range s.things {
-			held[x] = true
+	held := heldoutWords
+	for _, w := range []string{"library", "shelves", "books", "stadium", "fans", "aquarium", "tanks", "turtles",
+		"museum", "rooms", "visitors", "loom", "weaves", "scarves", "kiln", "fires", "bowls"} {
+		if !held[w] {
+			t.Errorf("heldoutWords lacks %q", w)
 		}
-	}
-	for _, m := range []maker{loom, kiln} {
-		held[strings.ToLower(strings.TrimPrefix(m.maker, "A "))] = true
-		held[m.verb], held[m.product] = true, true
 	}
 	var pooled []string
 	pooled = append(pooled, moverPool...)

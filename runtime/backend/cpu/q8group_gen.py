@@ -405,6 +405,31 @@ def frame_prologue(name, stride):
 \tLEAQ      (R8)(R8*4), R11
 \tLEAQ      (R10)(R8*4), R12"""
 
+def out_tail(name, T, reg, loop, groups, out_step):
+    """The end of the 512-bit kernels after their block loop: each token's sums (registers
+    reg16 and up) added to or stored at DI + t*R13 (DI and R13 already loaded), then on to the
+    next group (or pair: groups=2), its outputs out_step bytes on, back to the name+loop label."""
+    w(f"\tCMPQ      add+72(FP), $0\n\tJEQ       {name}store")
+    for t in range(T):
+        w(f"\tVADDPS    {'(DI)' if t == 0 else '(DI)(AX*1)'}, {reg}{16+t}, {reg}{16+t}")
+        w(f"\tVMOVUPS   {reg}{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+        w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < T - 1 else "")
+    w(f"\tJMP       {name}next\n\n{name}store:")
+    for t in range(T):
+        w(f"\tVMOVUPS   {reg}{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
+        w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < T - 1 else "")
+    shift = "\n\tSHLQ      $1, AX" if groups == 2 else ""
+    w(f"""
+{name}next:
+\tMOVQ      gstride+88(FP), AX{shift}
+\tADDQ      AX, 8(SP)
+\tADDQ      AX, 16(SP)
+\tADDQ      ${out_step}, 24(SP)
+\tDECQ      0(SP)
+\tJNZ       {name}{loop}
+\tVZEROUPPER
+\tRET""")
+
 
 def vnni_kernel(T):
     name = f"q8g{T}VNNI"
@@ -465,25 +490,7 @@ def vnni_kernel(T):
     # Row r's float sum is in lanes 2r and 2r+1: VPMOVQD keeps the even lanes.
     for t in range(T):
         w(f"\tVPMOVQD   Z{16+t}, Y{16+t}")
-    w(f"\tCMPQ      add+72(FP), $0\n\tJEQ       {name}store")
-    for t in range(T):
-        w(f"\tVADDPS    {'(DI)' if t == 0 else '(DI)(AX*1)'}, Y{16+t}, Y{16+t}")
-        w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
-        w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < T - 1 else "")
-    w(f"\tJMP       {name}next\n\n{name}store:")
-    for t in range(T):
-        w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
-        w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < T - 1 else "")
-    w(f"""
-{name}next:
-\tMOVQ      gstride+88(FP), AX
-\tADDQ      AX, 8(SP)
-\tADDQ      AX, 16(SP)
-\tADDQ      $32, 24(SP)
-\tDECQ      0(SP)
-\tJNZ       {name}group
-\tVZEROUPPER
-\tRET""")
+    out_tail(name, T, "Y", "group", 1, 32)
 
 
 vnni_kernel(4)
@@ -601,25 +608,7 @@ w(f"""\tADDQ      $256, SI
 \tMOVQ      ostride+64(FP), R13""")
 for t in range(8):
     w(f"\tVPMOVQD   Z{16+t}, Y{16+t}")
-w(f"\tCMPQ      add+72(FP), $0\n\tJEQ       {name}store")
-for t in range(8):
-    w(f"\tVADDPS    {'(DI)' if t == 0 else '(DI)(AX*1)'}, Y{16+t}, Y{16+t}")
-    w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
-    w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < 7 else "")
-w(f"\tJMP       {name}next\n\n{name}store:")
-for t in range(8):
-    w(f"\tVMOVUPS   Y{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
-    w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < 7 else "")
-w(f"""
-{name}next:
-\tMOVQ      gstride+88(FP), AX
-\tADDQ      AX, 8(SP)
-\tADDQ      AX, 16(SP)
-\tADDQ      $32, 24(SP)
-\tDECQ      0(SP)
-\tJNZ       {name}group
-\tVZEROUPPER
-\tRET""")
+out_tail(name, 8, "Y", "group", 1, 32)
 
 # ---- eight tokens with VPDPBUSD over pairs of groups: sixteen rows a register, one lane a
 # row. q8g8DPBUSD's registers hold eight rows in lanes 2r and 2r+1, which cost a shuffle and an
@@ -701,25 +690,6 @@ w(f"""\tADDQ      $256, SI
 \tJNZ       {name}block
 \tMOVQ      24(SP), DI
 \tMOVQ      ostride+64(FP), R13""")
-w(f"\tCMPQ      add+72(FP), $0\n\tJEQ       {name}store")
-for t in range(8):
-    w(f"\tVADDPS    {'(DI)' if t == 0 else '(DI)(AX*1)'}, Z{16+t}, Z{16+t}")
-    w(f"\tVMOVUPS   Z{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
-    w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < 7 else "")
-w(f"\tJMP       {name}next\n\n{name}store:")
-for t in range(8):
-    w(f"\tVMOVUPS   Z{16+t}, {'(DI)' if t == 0 else '(DI)(AX*1)'}")
-    w(("\tMOVQ      R13, AX" if t == 0 else "\tADDQ      R13, AX") if t < 7 else "")
-w(f"""
-{name}next:
-\tMOVQ      gstride+88(FP), AX
-\tSHLQ      $1, AX
-\tADDQ      AX, 8(SP)
-\tADDQ      AX, 16(SP)
-\tADDQ      $64, 24(SP)
-\tDECQ      0(SP)
-\tJNZ       {name}pair
-\tVZEROUPPER
-\tRET""")
+out_tail(name, 8, "Z", "pair", 2, 64)
 
 open('q8vnni_amd64.s', 'w').write("\n".join(x for x in v if x != "") + "\n")
