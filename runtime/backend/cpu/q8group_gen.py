@@ -7,6 +7,8 @@ import os
 # DRAM on a 2-core EPYC (BenchmarkMatVecDRAM/q8_0), ahead of 512 B and of none.
 PFD=int(os.environ.get('PFD','8192'))
 toks8 = ["0(DI)", "0(DI)(R8*1)", "0(DI)(R8*2)", "0(DI)(R10*1)", "0(DI)(R8*4)", "0(DI)(R11*1)", "0(DI)(R10*2)", "0(DI)(R12*1)"]
+# Token t's activations at DI + t*stride, without a displacement (the 512-bit kernels add their own).
+xtoks = [a[1:] for a in toks8]
 def taddr(t, c, h):
     """Token t's int16 quants for half h (columns 4c+2h, 4c+2h+1) of quad c."""
     a = toks8[t]
@@ -405,6 +407,19 @@ def frame_prologue(name, stride):
 \tLEAQ      (R8)(R8*4), R11
 \tLEAQ      (R10)(R8*4), R12"""
 
+def block_tail(name, xstep):
+    """The end of a 512-bit kernel's block loop: on to the next block's quads, scales,
+    activations (xstep bytes on) and activation scales; after the last, the group's output
+    pointer in DI and the tokens' output stride in R13, for out_tail."""
+    w(f"""\tADDQ      $256, SI
+\tADDQ      $16, BX
+\tADDQ      ${xstep}, DI
+\tADDQ      $4, DX
+\tDECQ      CX
+\tJNZ       {name}block
+\tMOVQ      24(SP), DI
+\tMOVQ      ostride+64(FP), R13""")
+
 def out_tail(name, T, reg, loop, groups, out_step):
     """The end of the 512-bit kernels after their block loop: each token's sums (registers
     reg16 and up) added to or stored at DI + t*R13 (DI and R13 already loaded), then on to the
@@ -433,7 +448,6 @@ def out_tail(name, T, reg, loop, groups, out_step):
 
 def vnni_kernel(T):
     name = f"q8g{T}VNNI"
-    toks = toks8[:T]
     w(f'''
 // func {name}(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
@@ -466,7 +480,7 @@ def vnni_kernel(T):
         w("\tVPERMD    Z8, Z30, Z8")
         for t in range(T):
             tmp = 24 + t % 6
-            w(f"\tVPBROADCASTQ {8*c}{toks[t][1:]}, Z{tmp}")
+            w(f"\tVPBROADCASTQ {8*c}{xtoks[t]}, Z{tmp}")
             w(f"\tVPDPWSSD  Z{tmp}, Z8, Z{t}")
     w("\tVCVTPH2PS (BX), Y12\n\tVPERMPS   Z12, Z31, Z12\n\tMOVQ      DX, AX")
     for t in range(T):
@@ -479,14 +493,7 @@ def vnni_kernel(T):
         w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
         if t < T - 1:
             w("\tADDQ      R9, AX")
-    w(f"""\tADDQ      $256, SI
-\tADDQ      $16, BX
-\tADDQ      $64, DI
-\tADDQ      $4, DX
-\tDECQ      CX
-\tJNZ       {name}block
-\tMOVQ      24(SP), DI
-\tMOVQ      ostride+64(FP), R13""")
+    block_tail(name, 64)
     # Row r's float sum is in lanes 2r and 2r+1: VPMOVQD keeps the even lanes.
     for t in range(T):
         w(f"\tVPMOVQD   Z{16+t}, Y{16+t}")
@@ -545,7 +552,6 @@ q8packblock:
 	VZEROUPPER
 	RET""")
 
-u8toks = ["(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R10*1)", "(DI)(R8*4)", "(DI)(R11*1)", "(DI)(R10*2)", "(DI)(R12*1)"]
 name = "q8g8DPBUSD"
 w(f'''
 // func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
@@ -585,7 +591,7 @@ for k in range(4):
         tmp = 24 + t % 4
         if k == 0:
             w(f"\tVMOVDQA32 Z13, Z{t}")
-        w(f"\tVPBROADCASTQ {8*k}{u8toks[t]}, Z{tmp}")
+        w(f"\tVPBROADCASTQ {8*k}{xtoks[t]}, Z{tmp}")
         w(f"\tVPDPBUSD  Z{8+k}, Z{tmp}, Z{t}")
 w("\tVCVTPH2PS (BX), Y12\n\tVPERMPS   Z12, Z29, Z12\n\tMOVQ      DX, AX")
 for t in range(8):
@@ -598,14 +604,7 @@ for t in range(8):
     w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
     if t < 7:
         w("\tADDQ      R9, AX")
-w(f"""\tADDQ      $256, SI
-\tADDQ      $16, BX
-\tADDQ      $32, DI
-\tADDQ      $4, DX
-\tDECQ      CX
-\tJNZ       {name}block
-\tMOVQ      24(SP), DI
-\tMOVQ      ostride+64(FP), R13""")
+block_tail(name, 32)
 for t in range(8):
     w(f"\tVPMOVQD   Z{16+t}, Y{16+t}")
 out_tail(name, 8, "Y", "group", 1, 32)
@@ -626,7 +625,6 @@ for j in range(32):
     g, r = L // 8, L % 8
     w(f"DATA q8vnniPairs<>+{2*j}(SB)/2, ${16*g + 8*h + r}")
 w("GLOBL q8vnniPairs<>(SB), RODATA|NOPTR, $64")
-u4toks = ["(DI)", "(DI)(R8*1)", "(DI)(R8*2)", "(DI)(R10*1)", "(DI)(R8*4)", "(DI)(R11*1)", "(DI)(R10*2)", "(DI)(R12*1)"]
 name = "q8g8DPBUSD16"
 w(f'''
 // func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
@@ -670,7 +668,7 @@ for c in range(8):
     w(f"\tVPDPBUSD  Z{wr}, Z14, Z13")
     for t in range(8):
         tmp = 24 + t % 4
-        w(f"\tVPBROADCASTD {4*c}{u4toks[t]}, Z{tmp}")
+        w(f"\tVPBROADCASTD {4*c}{xtoks[t]}, Z{tmp}")
         w(f"\tVPDPBUSD  Z{wr}, Z{tmp}, Z{t}")
 w("\tVCVTPH2PS (BX), Y12\n\tVCVTPH2PS (BX)(R13*1), Y15\n\tVINSERTF32X8 $1, Y15, Z12, Z12\n\tMOVQ      DX, AX")
 for t in range(8):
@@ -682,14 +680,7 @@ for t in range(8):
     w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
     if t < 7:
         w("\tADDQ      R9, AX")
-w(f"""\tADDQ      $256, SI
-\tADDQ      $16, BX
-\tADDQ      $32, DI
-\tADDQ      $4, DX
-\tDECQ      CX
-\tJNZ       {name}block
-\tMOVQ      24(SP), DI
-\tMOVQ      ostride+64(FP), R13""")
+block_tail(name, 32)
 out_tail(name, 8, "Z", "pair", 2, 64)
 
 open('q8vnni_amd64.s', 'w').write("\n".join(x for x in v if x != "") + "\n")
