@@ -35,6 +35,10 @@ type TreeOptions struct {
 	// MaxResponseBytes caps a request-declared tool's response (0: the tools package's
 	// default).
 	MaxResponseBytes int64
+	// MaxTextChars bounds each thought, conclusion and answer of the TIM response schema
+	// (arbor serve --tree-max-text; 0: unbounded); a request's reasoning_format.max_text_chars
+	// overrides it. Not applied to a request's own schema.
+	MaxTextChars int
 }
 
 // Tree-mode defaults, as TIMRUN's.
@@ -83,9 +87,13 @@ func (s *Server) treeFor(req *openai.ChatRequest) (*treeSetup, error) {
 		return nil, nil
 	}
 	ts := &treeSetup{depth: defaultTreeDepth, buffer: defaultTreeBuffer}
+	maxText := opt.MaxTextChars
 	if rf := req.Reasoning; rf != nil {
 		if rf.MaxDepth > 0 {
 			ts.depth = rf.MaxDepth
+		}
+		if rf.MaxTextChars > 0 {
+			maxText = rf.MaxTextChars
 		}
 		if rf.Buffer != nil {
 			ts.buffer = *rf.Buffer
@@ -107,7 +115,7 @@ func (s *Server) treeFor(req *openai.ChatRequest) (*treeSetup, error) {
 			specs = append(specs, tree.ToolSpec{Name: t.Name(), Parameters: t.Parameters()})
 		}
 		var err error
-		schema, err = tree.Schema(tree.SchemaOptions{MaxDepth: ts.depth, Tools: specs})
+		schema, err = tree.Schema(tree.SchemaOptions{MaxDepth: ts.depth, Tools: specs, MaxTextChars: maxText})
 		if err != nil {
 			return nil, openai.BadRequest("tools", "the task-tree schema over these tools cannot be built: %v", err)
 		}

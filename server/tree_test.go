@@ -243,6 +243,67 @@ func TestTreeStreamsAndDefaults(t *testing.T) {
 	}
 }
 
+// treeTexts returns the thought, conclusion and answer strings of a (possibly cut-off) tree
+// answer, in order, up to where it stops being JSON.
+func treeTexts(content string) []string {
+	dec := json.NewDecoder(strings.NewReader(content))
+	var out []string
+	key := false // the last token was one of the free-text keys
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return out
+		}
+		s, isStr := tok.(string)
+		if key && isStr {
+			out = append(out, s)
+			key = false
+			continue
+		}
+		key = isStr && (s == "thought" || s == "conclusion" || s == "answer")
+	}
+}
+
+// The server's MaxTextChars bounds every free-text field of a tree answer, in characters, and a
+// request's reasoning_format.max_text_chars overrides it. The random-weights model would
+// otherwise write strings of any length.
+func TestTreeMaxTextChars(t *testing.T) {
+	srv := treeServer(t, TreeOptions{MaxTextChars: 5})
+	for _, tc := range []struct {
+		format string
+		max    int
+	}{
+		{`{"type":"tree","max_depth":2}`, 5},
+		{`{"type":"tree","max_depth":2,"max_text_chars":2}`, 2},
+	} {
+		body := `{"model":"arbor-demo","temperature":0,"max_tokens":300,"reasoning_format":` + tc.format + `,
+			"messages":[{"role":"user","content":"Tell me a long story."}]}`
+		status, _, resp := srv.post(t, "/v1/chat/completions", body)
+		if status != http.StatusOK {
+			t.Fatalf("status %d: %s", status, resp)
+		}
+		content, _ := treeUsage(t, resp)
+		texts := treeTexts(content)
+		if len(texts) < 2 {
+			t.Fatalf("%s: fewer than two complete texts in %q", tc.format, content)
+		}
+		full := 0
+		for _, s := range texts {
+			n := len([]rune(s))
+			if n > tc.max {
+				t.Fatalf("%s: text %q has %d characters, above %d", tc.format, s, n, tc.max)
+			}
+			if n == tc.max {
+				full++
+			}
+		}
+		// The bound is what stopped them: a random model does not close strings early.
+		if full == 0 {
+			t.Errorf("%s: no text reached the bound: %q", tc.format, texts)
+		}
+	}
+}
+
 func TestTreeBadRequests(t *testing.T) {
 	tool := newToolServer(t)
 	srv := treeServer(t, TreeOptions{AllowHosts: []string{tool.host()}, Tools: []tools.Tool{calc.New()}})
@@ -261,6 +322,10 @@ func TestTreeBadRequests(t *testing.T) {
 		{srv, `{` + msg + `,"reasoning_format":{"type":"tree","pruning_buffer":-1}}`, "reasoning_format.pruning_buffer"},
 		{srv, `{` + msg + `,"reasoning_format":{"type":"tree","max_depth":0}}`, "reasoning_format.max_depth"},
 		{srv, `{` + msg + `,"reasoning_format":{"type":"tree","schema":[1]}}`, "reasoning_format.schema"},
+		{srv, `{` + msg + `,"reasoning_format":{"type":"tree","max_text_chars":0}}`, "reasoning_format.max_text_chars"},
+		{srv, `{` + msg + `,"reasoning_format":{"type":"tree","max_text_chars":100000}}`, "reasoning_format.max_text_chars"},
+		{srv, `{` + msg + `,"reasoning_format":{"type":"tree","max_text_chars":10,"schema":` + forcedTreeSchema() + `}}`,
+			"reasoning_format.max_text_chars"},
 		{srv, `{` + msg + `,` + tree + `,"response_format":{"type":"json_object"}}`, "response_format"},
 	} {
 		status, _, body := tc.srv.post(t, "/v1/chat/completions", tc.body)

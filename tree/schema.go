@@ -25,7 +25,15 @@ type SchemaOptions struct {
 	MaxDepth int
 	// Tools are the tools a task may call; with none, "tooluse" is always null.
 	Tools []ToolSpec
+	// MaxTextChars bounds each free-text field ("thought", "conclusion", "answer") to that many
+	// characters (0: unbounded). The grammar closes a string that reaches it, so a model caught
+	// repeating itself inside one still finishes a valid tree instead of running out of tokens.
+	MaxTextChars int
 }
+
+// MaxTextChars bounds SchemaOptions.MaxTextChars: the grammar unrolls a bounded string one
+// node per character, in every field of every level.
+const MaxTextChars = 2048
 
 // ToolSpec is a tool as the schema sees it: its name and the JSON Schema of its parameters
 // (nil: any JSON object).
@@ -56,7 +64,13 @@ func Schema(opt SchemaOptions) ([]byte, error) {
 	if depth < 0 || depth > maxSchemaDepth {
 		return nil, fmt.Errorf("tree schema: max depth %d out of range 1..%d", opt.MaxDepth, maxSchemaDepth)
 	}
+	if opt.MaxTextChars < 0 || opt.MaxTextChars > MaxTextChars {
+		return nil, fmt.Errorf("tree schema: max text chars %d out of range 0..%d", opt.MaxTextChars, MaxTextChars)
+	}
 	str := obj{{"type", "string"}}
+	if opt.MaxTextChars > 0 {
+		str = append(str, member{"maxLength", opt.MaxTextChars})
+	}
 	null := obj{{"type", "null"}}
 
 	var defs obj

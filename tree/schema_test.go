@@ -91,6 +91,56 @@ func TestSchemaRejects(t *testing.T) {
 	}
 }
 
+// MaxTextChars bounds every free-text field, at every level, in characters (not bytes); tool
+// parameters and results are left alone.
+func TestSchemaMaxTextChars(t *testing.T) {
+	schema, err := Schema(SchemaOptions{MaxDepth: 2, MaxTextChars: 5, Tools: specs(testTools)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := grammar.CompileSchema(schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := func(thought, subConclusion, answer string) string {
+		return `{"reasoning":[{"thought":"` + thought + `","tooluse":{"tool_name":"search","parameters":` +
+			`{"query":"a query longer than five"},"tool_result":"a result longer than five"},"subtasks":[` +
+			`{"thought":"t","tooluse":null,"conclusion":"` + subConclusion + `"}],"conclusion":"c"}],"answer":"` +
+			answer + `"}`
+	}
+	cases := []struct {
+		doc string
+		ok  bool
+	}{
+		{doc("abcde", "abcde", "abcde"), true},
+		{doc("héllö", "", "12345"), true}, // five characters, seven bytes
+		{doc("abcdef", "abcde", "abcde"), false},
+		{doc("abcde", "abcdef", "abcde"), false},
+		{doc("abcde", "abcde", "abcdef"), false},
+	}
+	for _, c := range cases {
+		m := g.NewMatcher(grammar.NewVocab(nil, nil))
+		ok := m.AcceptBytes([]byte(c.doc)) == nil && m.Complete()
+		if ok != c.ok {
+			t.Errorf("accepted = %v, want %v: %s", ok, c.ok, c.doc)
+		}
+	}
+	if _, err := Schema(SchemaOptions{MaxTextChars: MaxTextChars + 1}); err == nil {
+		t.Error("MaxTextChars above the bound accepted")
+	}
+	if _, err := Schema(SchemaOptions{MaxTextChars: -1}); err == nil {
+		t.Error("negative MaxTextChars accepted")
+	}
+	// The largest bound compiles at depth 8, the deepest tree a server request may ask for.
+	big, err := Schema(SchemaOptions{MaxDepth: 8, MaxTextChars: MaxTextChars, Tools: specs(testTools)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := grammar.CompileSchema(big); err != nil {
+		t.Errorf("depth 8, %d characters: %v", MaxTextChars, err)
+	}
+}
+
 func TestSchemaDefaultsAndErrors(t *testing.T) {
 	def, err := Schema(SchemaOptions{})
 	if err != nil {

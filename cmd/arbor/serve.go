@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,11 +21,13 @@ import (
 	"github.com/arborlabs/arbor/memory/embed"
 	"github.com/arborlabs/arbor/memory/session"
 	"github.com/arborlabs/arbor/runtime/engine"
+	"github.com/arborlabs/arbor/runtime/model/demo"
 	"github.com/arborlabs/arbor/server"
 	"github.com/arborlabs/arbor/tools"
 	"github.com/arborlabs/arbor/tools/calc"
 	"github.com/arborlabs/arbor/tools/httptool"
 	"github.com/arborlabs/arbor/tools/toolconfig"
+	"github.com/arborlabs/arbor/tree"
 )
 
 // stringList is a repeatable string flag (--api-key A --api-key B).
@@ -68,6 +71,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		"(<|im_end|> and the like) as control tokens, like the chat template's markup; by default it is plain text")
 	treeDefault := fs.Bool("tree", false, "task-tree decoding for every chat request (TIMRUN's default for TIM "+
 		"models; on by default for the built-in demo model); a request may still ask for reasoning_format \"text\"")
+	treeMaxText := fs.Int("tree-max-text", 0, "in tree mode, bound each thought, conclusion and answer to this "+
+		"many characters (0: unbounded; the built-in demo model's default is "+strconv.Itoa(demo.TreeMaxTextChars)+
+		"); a request's reasoning_format.max_text_chars overrides it")
 	var toolHosts stringList
 	fs.Var(&toolHosts, "allow-tool-host", "HOST or HOST:PORT that tools declared in a request (with a url) may "+
 		"reach; repeatable. None: such tools are refused")
@@ -109,6 +115,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 	// mode is its default unless the command line says otherwise.
 	if *modelPath == "" && !flagGiven(fs, "tree") {
 		*treeDefault = true
+	}
+	if *modelPath == "" && !flagGiven(fs, "tree-max-text") {
+		*treeMaxText = demo.TreeMaxTextChars
+	}
+	if *treeMaxText < 0 || *treeMaxText > tree.MaxTextChars {
+		return fmt.Errorf("serve: --tree-max-text must be between 0 and %d, got %d", tree.MaxTextChars, *treeMaxText)
 	}
 	var embedder embed.Embedder
 	var modelEmbedder *server.ModelEmbedder
@@ -191,6 +203,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		embedder = m.Embedder()
 	}
 	treeOpt, closeTools, err := treeOptions(ctx, *treeDefault, toolHosts, *toolsConfig, *toolCache, *toolCacheTTL)
+	treeOpt.MaxTextChars = *treeMaxText
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

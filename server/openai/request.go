@@ -404,9 +404,11 @@ func (r *ChatRequest) ContextMaxTokens() int {
 type reasoningFormat struct {
 	Tree     bool
 	MaxDepth int // 0: the default (3)
-	Buffer   *int
-	Policy   engine.PositionPolicy
-	Schema   json.RawMessage
+	// MaxTextChars bounds each thought, conclusion and answer (0: the server's default).
+	MaxTextChars int
+	Buffer       *int
+	Policy       engine.PositionPolicy
+	Schema       json.RawMessage
 }
 
 func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
@@ -426,12 +428,13 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 	var rf struct {
 		Type     string          `json:"type"`
 		MaxDepth *int            `json:"max_depth"`
+		MaxText  *int            `json:"max_text_chars"`
 		Buffer   *int            `json:"pruning_buffer"`
 		Policy   *string         `json:"position_policy"`
 		Schema   json.RawMessage `json:"schema"`
 	}
-	if ae := decodeAs(raw, "reasoning_format", &rf, `{"type": "tree", "max_depth": int, "pruning_buffer": int, `+
-		`"position_policy": "reencode" | "shift" | "gap", "schema": object}`); ae != nil {
+	if ae := decodeAs(raw, "reasoning_format", &rf, `{"type": "tree", "max_depth": int, "max_text_chars": int, `+
+		`"pruning_buffer": int, "position_policy": "reencode" | "shift" | "gap", "schema": object}`); ae != nil {
 		return nil, ae
 	}
 	out := &reasoningFormat{}
@@ -450,6 +453,13 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 				"'reasoning_format.max_depth' must be between 1 and %d, got %d", maxTreeDepth, *rf.MaxDepth)
 		}
 		out.MaxDepth = *rf.MaxDepth
+	}
+	if rf.MaxText != nil {
+		if *rf.MaxText < 1 || *rf.MaxText > tree.MaxTextChars {
+			return nil, BadRequest("reasoning_format.max_text_chars",
+				"'reasoning_format.max_text_chars' must be between 1 and %d, got %d", tree.MaxTextChars, *rf.MaxText)
+		}
+		out.MaxTextChars = *rf.MaxText
 	}
 	if rf.Buffer != nil && *rf.Buffer < 0 {
 		return nil, BadRequest("reasoning_format.pruning_buffer",
@@ -475,6 +485,11 @@ func parseReasoningFormat(raw json.RawMessage) (*reasoningFormat, *APIError) {
 			return nil, BadRequest("reasoning_format.schema", "'reasoning_format.schema' is not a task-tree schema: "+
 				"it must be an object schema (or a local \"$ref\" to one) whose \"properties\" include \"reasoning\" "+
 				"(the list of tasks) and \"answer\"; leave it out for the TIM response schema over the request's tools")
+		}
+		if out.MaxTextChars > 0 {
+			return nil, BadRequest("reasoning_format.max_text_chars",
+				"'reasoning_format.max_text_chars' applies to the TIM response schema; with your own "+
+					"'reasoning_format.schema', bound its strings with maxLength there")
 		}
 		out.Schema = sc
 	}

@@ -88,6 +88,13 @@ func Random() (*model.Model, error) {
 //go:embed trained
 var trained embed.FS
 
+// TreeMaxTextChars bounds each thought, conclusion and answer the trained model writes in tree
+// mode (arbor serve's default for it). Its training text's longest is 127 characters (a
+// chitchat answer; a step's conclusion is at most 50), so the bound never cuts a sentence the
+// model learned, and a model caught repeating a word inside one closes the string and still
+// finishes its tree.
+const TreeMaxTextChars = 200
+
 // TrainedDir is the embedded directory's path in the source tree, relative to this package.
 const TrainedDir = "trained"
 
