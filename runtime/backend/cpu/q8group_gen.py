@@ -625,6 +625,14 @@ for j in range(32):
     g, r = L // 8, L % 8
     w(f"DATA q8vnniPairs<>+{2*j}(SB)/2, ${16*g + 8*h + r}")
 w("GLOBL q8vnniPairs<>(SB), RODATA|NOPTR, $64")
+# How far ahead (bytes) the pairs kernel prefetches each of its two groups' quads. In decode
+# it streams the weights from memory, and at 8 KiB (the other kernels' distance) it read them
+# at about two thirds of the one-token kernel's pace; on the 2-core Zen 5, 16 KiB took
+# BenchmarkDecodeBatchDRAM/q8_0/n=8 1.26x faster (median of five alternating rounds; 24, 32 and
+# 64 KiB were no better) and `arbor bench --batch 8` on qwen2.5-0.5b q8_0 about 1.1x.
+# PREFETCHT1 instead measured the same.
+PF16 = int(os.environ.get("PF16", "16384"))
+PF16I = os.environ.get("PF16I", "PREFETCHT0")
 name = "q8g8DPBUSD16"
 w(f'''
 // func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
@@ -649,14 +657,14 @@ for t in range(8):
     w(f"\tVPXORD    Z{16+t}, Z{16+t}, Z{16+t}")
 w(f"""
 {name}block:
-\tPREFETCHT0 {PFD}(SI)
-\tPREFETCHT0 {PFD}+64(SI)
-\tPREFETCHT0 {PFD}+128(SI)
-\tPREFETCHT0 {PFD}+192(SI)
-\tPREFETCHT0 {PFD}(SI)(R13*1)
-\tPREFETCHT0 {PFD}+64(SI)(R13*1)
-\tPREFETCHT0 {PFD}+128(SI)(R13*1)
-\tPREFETCHT0 {PFD}+192(SI)(R13*1)
+\t{PF16I} {PF16}(SI)
+\t{PF16I} {PF16}+64(SI)
+\t{PF16I} {PF16}+128(SI)
+\t{PF16I} {PF16}+192(SI)
+\t{PF16I} {PF16}(SI)(R13*1)
+\t{PF16I} {PF16}+64(SI)(R13*1)
+\t{PF16I} {PF16}+128(SI)(R13*1)
+\t{PF16I} {PF16}+192(SI)(R13*1)
 \tVPXORD    Z13, Z13, Z13""")
 for t in range(8):
     w(f"\tVPXORD    Z{t}, Z{t}, Z{t}")
