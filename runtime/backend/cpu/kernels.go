@@ -464,6 +464,16 @@ func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, o
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
 			prefetchRows(unsafe.Pointer(&v[0]), rows[j1:min(j1+attnTile, n)], 1, hd*2)
+			if hasVNNI {
+				// Four heads a call in 512-bit registers. A head count that is not a multiple
+				// of four repeats the last head: the same sums land twice in the same place.
+				for h := 0; h < nh; h += 4 {
+					h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+					pv4F16AVX512(&p[h*pstride+j0], &p[h1*pstride+j0], &p[h2*pstride+j0], &p[h3*pstride+j0], &v[0],
+						&rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd], &out[h2*hd], &out[h3*hd])
+				}
+				continue
+			}
 			for h := 0; h < nh; h += 2 {
 				h1 := min(h+1, nh-1)
 				pv2F16AVX2(&p[h*pstride+j0], &p[h1*pstride+j0], &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd])

@@ -258,3 +258,49 @@ func TestQ8Run1x4PrefetchMatchesAVX2(t *testing.T) {
 		}
 	}
 }
+
+// TestPVF16AVX512MatchesAVX2: pvRowsF16 with the 512-bit kernel (four heads a call, the last
+// head repeated when the count is not a multiple of four) gives the AVX2 kernel's outputs bit
+// for bit, over head counts 1 to 9, head sizes with and without a tail past the 32-column
+// chunks, and row counts across attnTile.
+func TestPVF16AVX512MatchesAVX2(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(9, 4))
+	for _, hd := range []int{32, 40, 64, 128} {
+		for nh := 1; nh <= 9; nh++ {
+			for _, n := range []int{1, 3, 95, 96, 97, 200} {
+				stride := hd + 24
+				v := make([]uint16, (n+2)*stride)
+				for i := range v {
+					v[i] = model.F32ToF16(float32(r.NormFloat64()))
+				}
+				rows := make([]int32, n)
+				for j := range rows {
+					rows[j] = int32(((j*7)%(n+1))*stride + 8)
+				}
+				pstride := n + 3
+				p := make([]float32, nh*pstride)
+				for i := range p {
+					p[i] = r.Float32()
+				}
+				run := func(vnni bool) []float32 {
+					saved := hasVNNI
+					hasVNNI = vnni
+					defer func() { hasVNNI = saved }()
+					out := make([]float32, nh*hd+5)
+					for i := range out {
+						out[i] = -3
+					}
+					pvRowsF16(p, pstride, nh, v, rows, hd, out[:nh*hd])
+					return out
+				}
+				want, got := run(false), run(true)
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("hd=%d nh=%d n=%d: out[%d] = %v, AVX2 kernel %v", hd, nh, n, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -44,6 +44,9 @@ func scores4F16AVX2(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd i
 func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32) {
 	panic("unreachable")
 }
+func pv4F16AVX512(p0, p1, p2, p3 *float32, v *uint16, rows *int32, n int, nc int, o0, o1, o2, o3 *float32) {
+	panic("unreachable")
+}
 func cvtF32ToF16AVX2(dst *uint16, src *float32, n int) { panic("unreachable") }
 
 func quantizeQ8AVX2(x *float32, q *int16, d *float32, nb int) { panic("unreachable") }
