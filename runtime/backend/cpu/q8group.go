@@ -244,7 +244,8 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 			}
 			_ = u[8*nb*model.Q8Block-1]
 			if np := ng / 2; np > 0 && q8VNNIPairs {
-				q8g8DPBUSD16(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride)
+				q8g8DPBUSD16(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
+					q8PairsPrefetch(qg.stride))
 				if ng%2 == 0 {
 					return
 				}
@@ -269,6 +270,15 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 		q8GroupGeneric(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 8, out[i*q8GroupRows:], os, add)
 	}
 }
+
+// q8PairsPrefetch is how far ahead of its reads (bytes) q8g8DPBUSD16 prefetches each of its two
+// weight streams, for groups gstride bytes apart: one pair ahead, the same block of the next
+// pair's two groups. A fixed distance lands, for some widths, in the group the other stream is
+// reading already: on the 2-core Zen 5, 8 KiB left qwen2.5-0.5b's eight-sequence decode (groups
+// 7.6 KiB apart) at 320 to 350 tokens/s and 16 KiB llama-3.2-1b's (17.4 KiB) at 101 to 108,
+// where one pair ahead gave 350 to 367 and 134 to 141 (`arbor bench --batch 8`, three
+// alternating rounds).
+func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
 // runs of groups q apart, read side by side as four memory streams. Group g's results go to

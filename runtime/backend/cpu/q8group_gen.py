@@ -388,11 +388,11 @@ for i in range(16):
 w("GLOBL q8vnniTwice<>(SB), RODATA|NOPTR, $64")
 
 
-def frame_prologue(name, stride):
+def frame_prologue(name, stride, args=96):
     """The head of the 512-bit eight-row-group kernels (q8g4VNNI, q8g8VNNI, q8g8DPBUSD): the
     frame (0 the groups left, 8/16 the group's w and s, 24 its out), the scales' stride in R9
     and the tokens' stride argument (stride) and its multiples in R8, R10, R11, R12."""
-    return f"""TEXT ·{name}(SB), NOSPLIT, $32-96
+    return f"""TEXT ·{name}(SB), NOSPLIT, $32-{args}
 \tMOVQ      ng+80(FP), AX
 \tMOVQ      AX, 0(SP)
 \tMOVQ      w+0(FP), AX
@@ -625,23 +625,18 @@ for j in range(32):
     g, r = L // 8, L % 8
     w(f"DATA q8vnniPairs<>+{2*j}(SB)/2, ${16*g + 8*h + r}")
 w("GLOBL q8vnniPairs<>(SB), RODATA|NOPTR, $64")
-# How far ahead (bytes) the pairs kernel prefetches each of its two groups' quads. In decode
-# it streams the weights from memory, and at 8 KiB (the other kernels' distance) it read them
-# at about two thirds of the one-token kernel's pace; on the 2-core Zen 5, 16 KiB took
-# BenchmarkDecodeBatchDRAM/q8_0/n=8 1.26x faster (median of five alternating rounds; 24, 32 and
-# 64 KiB were no better) and `arbor bench --batch 8` on qwen2.5-0.5b q8_0 about 1.1x.
-# PREFETCHT1 instead measured the same.
-PF16 = int(os.environ.get("PF16", "16384"))
-PF16I = os.environ.get("PF16I", "PREFETCHT0")
+# The pairs kernel prefetches each of its two groups' quads pfd bytes ahead, an argument: Go
+# picks one pair ahead (q8PairsPrefetch), so that both prefetches land in the next pair's groups
+# whatever the matrix's width.
 name = "q8g8DPBUSD16"
 w(f'''
-// func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+// func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
 //
 // q8g8DPBUSD over ng pairs of groups (groups 2i and 2i+1, gstride bytes apart), pair i's
 // sixteen sums per token to out+64i. Z13 is 128 x the rows' block sums of weights, taken off
 // each token's block sum at the end of the block; R13 is gstride, the second group's offset.
 // Frame: 0 the pairs left, 8/16 the pair's w and s, 24 its out.
-{frame_prologue(name, "ustride")}
+{frame_prologue(name, "ustride", 104)}
 	VMOVDQU32 q8vnniPairs<>(SB), Z28
 	MOVL      $0x80808080, AX
 	VPBROADCASTD AX, Z14
@@ -657,14 +652,16 @@ for t in range(8):
     w(f"\tVPXORD    Z{16+t}, Z{16+t}, Z{16+t}")
 w(f"""
 {name}block:
-\t{PF16I} {PF16}(SI)
-\t{PF16I} {PF16}+64(SI)
-\t{PF16I} {PF16}+128(SI)
-\t{PF16I} {PF16}+192(SI)
-\t{PF16I} {PF16}(SI)(R13*1)
-\t{PF16I} {PF16}+64(SI)(R13*1)
-\t{PF16I} {PF16}+128(SI)(R13*1)
-\t{PF16I} {PF16}+192(SI)(R13*1)
+\tMOVQ      pfd+96(FP), AX
+\tADDQ      SI, AX
+\tPREFETCHT0 (AX)
+\tPREFETCHT0 64(AX)
+\tPREFETCHT0 128(AX)
+\tPREFETCHT0 192(AX)
+\tPREFETCHT0 (AX)(R13*1)
+\tPREFETCHT0 64(AX)(R13*1)
+\tPREFETCHT0 128(AX)(R13*1)
+\tPREFETCHT0 192(AX)(R13*1)
 \tVPXORD    Z13, Z13, Z13""")
 for t in range(8):
     w(f"\tVPXORD    Z{t}, Z{t}, Z{t}")

@@ -930,13 +930,13 @@ DATA q8vnniPairs<>+60(SB)/2, $23
 DATA q8vnniPairs<>+62(SB)/2, $31
 GLOBL q8vnniPairs<>(SB), RODATA|NOPTR, $64
 
-// func q8g8DPBUSD16(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+// func q8g8DPBUSD16(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
 //
 // q8g8DPBUSD over ng pairs of groups (groups 2i and 2i+1, gstride bytes apart), pair i's
 // sixteen sums per token to out+64i. Z13 is 128 x the rows' block sums of weights, taken off
 // each token's block sum at the end of the block; R13 is gstride, the second group's offset.
 // Frame: 0 the pairs left, 8/16 the pair's w and s, 24 its out.
-TEXT ·q8g8DPBUSD16(SB), NOSPLIT, $32-96
+TEXT ·q8g8DPBUSD16(SB), NOSPLIT, $32-104
 	MOVQ      ng+80(FP), AX
 	MOVQ      AX, 0(SP)
 	MOVQ      w+0(FP), AX
@@ -971,14 +971,16 @@ q8g8DPBUSD16pair:
 	VPXORD    Z23, Z23, Z23
 
 q8g8DPBUSD16block:
-	PREFETCHT0 16384(SI)
-	PREFETCHT0 16384+64(SI)
-	PREFETCHT0 16384+128(SI)
-	PREFETCHT0 16384+192(SI)
-	PREFETCHT0 16384(SI)(R13*1)
-	PREFETCHT0 16384+64(SI)(R13*1)
-	PREFETCHT0 16384+128(SI)(R13*1)
-	PREFETCHT0 16384+192(SI)(R13*1)
+	MOVQ      pfd+96(FP), AX
+	ADDQ      SI, AX
+	PREFETCHT0 (AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
+	PREFETCHT0 192(AX)
+	PREFETCHT0 (AX)(R13*1)
+	PREFETCHT0 64(AX)(R13*1)
+	PREFETCHT0 128(AX)(R13*1)
+	PREFETCHT0 192(AX)(R13*1)
 	VPXORD    Z13, Z13, Z13
 	VPXORD    Z0, Z0, Z0
 	VPXORD    Z1, Z1, Z1

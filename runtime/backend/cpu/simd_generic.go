@@ -83,6 +83,6 @@ func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int) { panic("unreachab
 func q8g8DPBUSD(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
 	panic("unreachable")
 }
-func q8g8DPBUSD16(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
+func q8g8DPBUSD16(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int) {
 	panic("unreachable")
 }
