@@ -275,7 +275,7 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 // weight streams, for groups gstride bytes apart: one pair ahead, the same block of the next
 // pair's two groups. A fixed distance lands, for some widths, in the group the other stream is
 // reading already: on the 2-core Zen 5, 8 KiB left qwen2.5-0.5b's eight-sequence decode (groups
-// 7.6 KiB apart) at 320 to 350 tokens/s and 16 KiB llama-3.2-1b's (17.4 KiB) at 101 to 108,
+// 7.6 KiB apart) at 312 to 350 tokens/s and 16 KiB llama-3.2-1b's (17.4 KiB) at 101 to 108,
 // where one pair ahead gave 350 to 367 and 134 to 141 (`arbor bench --batch 8`, three
 // alternating rounds).
 func q8PairsPrefetch(gstride int) int { return 2 * gstride }
