@@ -203,10 +203,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, onListen func(a
 		embedder = m.Embedder()
 	}
 	treeOpt, closeTools, err := treeOptions(ctx, *treeDefault, toolHosts, *toolsConfig, *toolCache, *toolCacheTTL)
-	treeOpt.MaxTextChars = *treeMaxText
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	treeOpt.MaxTextChars = *treeMaxText
 	defer closeTools()
 	log.Info("task trees", "default", *treeDefault, "tools", len(treeOpt.Tools), "allowed_hosts", []string(toolHosts))
 
