@@ -209,6 +209,9 @@ func (s *Server) chatCompletions(c echo.Context) error {
 		for i := range reqs {
 			runs[i] = ts.hook(st, s.metrics)
 			reqs[i].Hook, reqs[i].PositionPolicy = runs[i], ts.policy
+			// A tree cut off at max_tokens is of no use to a client: near the end, the
+			// decode closes it by the shortest way (finish_reason stays "length").
+			reqs[i].FitGrammar = true
 		}
 		// The grammar keeps the output a valid tree whatever happens; a tracker that lost its
 		// way only stops calling tools and pruning, which the log should show.

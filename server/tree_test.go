@@ -228,7 +228,7 @@ func TestTreeStreamsAndDefaults(t *testing.T) {
 		}
 	}
 	if !strings.HasPrefix(content.String(), `{"reasoning":[{"thought":"`) {
-		t.Fatalf("content %q is not the start of a task tree", content.String())
+		t.Fatalf("content %q is not the start of a task tree: %s", content.String(), resp)
 	}
 	if usage == nil || usage["kv_peak_tokens"] == nil || usage["tool_calls"] == nil {
 		t.Fatalf("final usage %v lacks the tree figures", usage)
@@ -301,6 +301,61 @@ func TestTreeMaxTextChars(t *testing.T) {
 		if full == 0 {
 			t.Errorf("%s: no text reached the bound: %q", tc.format, texts)
 		}
+	}
+}
+
+// A tree request whose max_tokens would cut the tree gets a whole tree instead: near the end
+// the decode allows only tokens after which the tree can still be closed, and finish_reason
+// says "length". The random-weights model never closes a string by itself.
+func TestTreeFitsMaxTokens(t *testing.T) {
+	srv := treeServer(t, TreeOptions{})
+	for _, maxTokens := range []int{120, 200} {
+		body := fmt.Sprintf(`{"model":"arbor-demo","temperature":0,"max_tokens":%d,
+			"reasoning_format":{"type":"tree","max_depth":2},
+			"messages":[{"role":"user","content":"Tell me a long story."}]}`, maxTokens)
+		status, _, resp := srv.post(t, "/v1/chat/completions", body)
+		if status != http.StatusOK {
+			t.Fatalf("status %d: %s", status, resp)
+		}
+		var r struct {
+			Choices []struct {
+				Message struct {
+					Content string `json:"content"`
+				} `json:"message"`
+				FinishReason string `json:"finish_reason"`
+			} `json:"choices"`
+			Usage struct {
+				CompletionTokens int `json:"completion_tokens"`
+			} `json:"usage"`
+		}
+		if err := json.Unmarshal(resp, &r); err != nil {
+			t.Fatal(err)
+		}
+		c := r.Choices[0]
+		var tree struct {
+			Reasoning []json.RawMessage `json:"reasoning"`
+			Answer    *string           `json:"answer"`
+		}
+		if err := json.Unmarshal([]byte(c.Message.Content), &tree); err != nil || len(tree.Reasoning) == 0 || tree.Answer == nil {
+			t.Fatalf("max_tokens %d: not a whole tree (%v): %q", maxTokens, err, c.Message.Content)
+		}
+		if c.FinishReason != "length" || r.Usage.CompletionTokens > maxTokens {
+			t.Errorf("max_tokens %d: finish_reason %q after %d tokens, want length within the budget", maxTokens,
+				c.FinishReason, r.Usage.CompletionTokens)
+		}
+	}
+	// Without tree mode a structured output is cut as before.
+	body := `{"model":"arbor-demo","temperature":0,"max_tokens":40,"reasoning_format":"text",
+		"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"object",
+		"properties":{"story":{"type":"string"}},"required":["story"]}}},
+		"messages":[{"role":"user","content":"Tell me a long story."}]}`
+	status, _, resp := srv.post(t, "/v1/chat/completions", body)
+	if status != http.StatusOK {
+		t.Fatalf("status %d: %s", status, resp)
+	}
+	content, u := treeUsage(t, resp)
+	if json.Valid([]byte(content)) || u["completion_tokens"] != float64(40) {
+		t.Errorf("a plain structured output was closed early: %q, usage %v", content, u)
 	}
 }
 

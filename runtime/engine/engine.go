@@ -63,6 +63,12 @@ type Request struct {
 	// Grammar constrains the output (nil: free text). Tokens it rejects are masked out before
 	// sampling; when its value is complete the generation ends with FinishStop.
 	Grammar *grammar.Grammar
+	// FitGrammar makes the grammar's value end within the tokens left (max tokens, or the
+	// context's end): near the end, a token is allowed only if the value can still be finished
+	// in the tokens after it, one byte a token at worst (grammar.Matcher.AllowedWithin), so the
+	// output is a whole value rather than one cut off. When that bound chose a token, the
+	// finish reason stays FinishLength. Tokens forced by the hook (tool results) are not bounded.
+	FitGrammar bool
 	// Hook, when set, sees every output token and may run calls inside the decode (forced
 	// tokens) and drop spans from the KV cache; PositionPolicy says how positions follow a
 	// dropped span.
@@ -930,6 +936,26 @@ func (e *Engine) pickOne(p *pick) {
 		sample.MaskLogits(logits, s.mask)
 		id = s.sampler.PickMasked(logits, s.mask, &s.maskScratch)
 	}
+	if s.matcher != nil && !chosen && id >= 0 && s.req.FitGrammar {
+		left := min(s.maxNew-s.generated, e.opt.MaxContext-len(s.live))
+		if !s.matcher.AllowedWithin(id, left) {
+			// The draw would leave the value longer than the tokens left: mask with the bound.
+			if err := s.matcher.FillMaskWithin(s.ctx, s.mask, left); err != nil {
+				p.err = fmt.Errorf("%w: %w", ErrGrammar, err)
+				if s.ctx.Err() != nil {
+					p.err = err
+				}
+				return
+			}
+			// An empty mask: the value cannot fit even by its shortest way (max tokens too
+			// small from the start); the draw stands and the output is cut as without the bound.
+			if grammar.CountMask(s.mask) > 0 {
+				sample.MaskLogits(logits, s.mask)
+				id = s.sampler.PickMasked(logits, s.mask, &s.maskScratch)
+				s.fitted = true
+			}
+		}
+	}
 	if id < 0 {
 		p.err = errors.New("no token can be sampled: every logit is -Inf or NaN")
 		if s.matcher != nil {
@@ -994,7 +1020,11 @@ func (e *Engine) appendToken(s *seqState, id int32, ev Event) func(context.Conte
 	case s.matcher != nil && s.matcher.Complete():
 		// The value is whole: EOS is all the grammar allows, so stop without sampling it.
 		s.grammarDone = true
-		e.finish(s, FinishStop, nil)
+		reason := FinishStop
+		if s.fitted {
+			reason = FinishLength // the token budget, not the model, closed it
+		}
+		e.finish(s, reason, nil)
 	case s.generated >= s.maxNew, len(s.live) >= e.opt.MaxContext:
 		e.finish(s, FinishLength, nil)
 	}

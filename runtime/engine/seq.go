@@ -35,6 +35,7 @@ type seqState struct {
 	dec         *tokenizer.Decoder
 	text        []byte
 	matcher     *grammar.Matcher // nil: no grammar
+	fitted      bool             // Request.FitGrammar's bound chose a token
 	mask        []uint64         // the matcher's token mask, allocated once
 	maskScratch sample.MaskScratch
 

@@ -22,6 +22,7 @@ package grammar
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 )
 
@@ -54,6 +55,9 @@ type node struct {
 // in the process-wide mask cache). Make one Matcher per sequence.
 type Grammar struct {
 	nodes []node
+	// dist is, per node, the fewest bytes to the end of its rule (budget.go), computed on the
+	// first budgeted use: most grammars never need it.
+	dist  func() []int32
 	start int32
 	id    uint64 // names the grammar in the shared mask cache
 
@@ -134,7 +138,9 @@ func (b *builder) rule(body func(start int32) (int32, error)) (int32, error) {
 }
 
 func (b *builder) grammar(start int32) *Grammar {
-	return &Grammar{nodes: slices.Clip(b.nodes), start: start, id: grammarIDs.Add(1)}
+	g := &Grammar{nodes: slices.Clip(b.nodes), start: start, id: grammarIDs.Add(1)}
+	g.dist = sync.OnceValue(func() []int32 { return distances(g.nodes) })
+	return g
 }
 
 var grammarIDs atomic.Uint64

@@ -1,0 +1,187 @@
+package grammar
+
+import (
+	"context"
+	"fmt"
+	"math"
+)
+
+// A value under a grammar can be closed in a known number of bytes: the shortest way from the
+// current configuration to the end of the root rule. With that, a decoder that must stop within
+// a token budget can keep, near the end, only tokens after which the value still fits, and so
+// finish a whole value instead of one cut off mid-string (the engine's Request.FitBudget). A
+// byte is counted as one token: tokenizers whose vocabulary holds every single byte (byte-level
+// BPE, byte fallback) can always spell the shortest way one token a byte.
+
+// unreachable is the distance of a node with no way to the end of its rule (none remain after
+// finish; kept as a guard against overflow in sums).
+const unreachable = math.MaxInt32 / 4
+
+// distances computes, for every node, the fewest bytes from it to the end of its own rule: an
+// edge costs 1, an epsilon 0, a call the callee's distance plus its return node's. The call
+// term makes this a fixpoint rather than a plain shortest path; a work list over predecessors
+// (as in finish) updates a node whenever one it depends on gets shorter. Distances only fall
+// and are bounded below by zero, so it ends.
+func distances(nodes []node) []int32 {
+	n := len(nodes)
+	dist := make([]int32, n)
+	preds := make([][]int32, n)
+	for i := range nodes {
+		nd := &nodes[i]
+		dist[i] = unreachable
+		for _, e := range nd.edges {
+			preds[e.to] = append(preds[e.to], int32(i))
+		}
+		for _, t := range nd.eps {
+			preds[t] = append(preds[t], int32(i))
+		}
+		if nd.call >= 0 {
+			preds[nd.call] = append(preds[nd.call], int32(i))
+			preds[nd.ret] = append(preds[nd.ret], int32(i))
+		}
+	}
+	var work []int32
+	inWork := make([]bool, n)
+	for i := range nodes {
+		if nodes[i].final {
+			dist[i] = 0
+			work = append(work, int32(i))
+			inWork[i] = true
+		}
+	}
+	eval := func(i int32) int32 {
+		nd := &nodes[i]
+		best := int32(unreachable)
+		if nd.final {
+			best = 0
+		}
+		for _, e := range nd.edges {
+			best = min(best, 1+dist[e.to])
+		}
+		for _, t := range nd.eps {
+			best = min(best, dist[t])
+		}
+		if nd.call >= 0 {
+			best = min(best, dist[nd.call]+dist[nd.ret])
+		}
+		return min(best, unreachable)
+	}
+	for len(work) > 0 {
+		m := work[0]
+		work = work[1:]
+		inWork[m] = false
+		for _, p := range preds[m] {
+			if d := eval(p); d < dist[p] {
+				dist[p] = d
+				if !inWork[p] {
+					work = append(work, p)
+					inWork[p] = true
+				}
+			}
+		}
+	}
+	return dist
+}
+
+// remaining is the fewest bytes that complete the value from configurations s (0 when one of
+// them has accepted; unreachable when s is empty): the distance to the end of the current rule,
+// then each frame's return node's distance to the end of its own.
+func (g *Grammar) remaining(s []config) int {
+	dist := g.dist()
+	best := int32(unreachable)
+	for _, c := range s {
+		if c.node == acceptNode {
+			return 0
+		}
+		d := dist[c.node]
+		for f := c.st; f != nil && d < best; f = f.parent {
+			d += dist[f.ret]
+		}
+		best = min(best, d)
+	}
+	return int(best)
+}
+
+// Remaining is the fewest bytes that complete the value from here (0 once it is complete).
+func (m *Matcher) Remaining() int {
+	if m.done {
+		return 0
+	}
+	return m.g.remaining(m.cur)
+}
+
+// AllowedWithin reports whether token tok may come next and leave a value that can still be
+// completed within left-1 more bytes: with left tokens to go, the budget's rule. EOS is allowed
+// once the value is complete.
+func (m *Matcher) AllowedWithin(tok int32, left int) bool {
+	if tok < 0 || int(tok) >= m.v.size || m.done || left < 1 {
+		return false
+	}
+	if m.v.isEOS[tok] {
+		return m.CanEnd()
+	}
+	b := m.v.bytes[tok]
+	if len(b) == 0 {
+		return false
+	}
+	st := m.advance(m.cur, b)
+	return len(st) > 0 && m.g.remaining(st) <= left-1
+}
+
+// FillMaskWithin is FillMask under a budget of left tokens: it sets the bits of the tokens
+// AllowedWithin allows. It walks the whole token trie (the free-string shortcut of FillMask
+// would allow every plain-text token at once), pruning a subtree once even its longest tokens
+// could not bring the value back within the budget; its masks are not cached, since they depend
+// on left. The engine calls it only when the budget binds, for the last tokens of an output.
+func (m *Matcher) FillMaskWithin(ctx context.Context, mask []uint64, left int) error {
+	mask = mask[:m.v.MaskWords()]
+	clear(mask)
+	if m.done || left < 1 {
+		return nil
+	}
+	if m.CanEnd() {
+		for _, e := range m.v.eos {
+			if int(e) < m.v.size {
+				mask[e/64] |= 1 << (uint(e) % 64)
+			}
+		}
+	}
+	t := &m.v.all
+	m.levels[0] = m.cur
+	n := len(t.tByte)
+	work, check := 0, cancelCheckNodes
+	for i := 0; i < n; {
+		d := int(t.tDepth[i])
+		if check--; check == 0 {
+			check = cancelCheckNodes
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		var next []config
+		src := m.levels[d-1]
+		next, m.seen = m.g.step(m.levels[d][:0], m.seen, src, t.tByte[i])
+		m.levels[d] = next
+		if work += len(src) + len(next)*len(next)/2; work > MaskWorkBudget {
+			return fmt.Errorf("%w (%d automaton steps for one token mask)", ErrTooCostly, MaskWorkBudget)
+		}
+		if len(next) == 0 {
+			i = int(t.tNext[i])
+			continue
+		}
+		rem := m.g.remaining(next)
+		if rem <= left-1 {
+			for k := t.tIDLo[i]; k < t.tIDHi[i]; k++ {
+				id := t.ids[k]
+				mask[id/64] |= 1 << (uint(id) % 64)
+			}
+		}
+		// Each further byte shortens the way by at most one.
+		if (len(next) == 1 && next[0].node == acceptNode) || rem-(m.v.maxLen-d) > left-1 {
+			i = int(t.tNext[i])
+			continue
+		}
+		i++
+	}
+	return nil
+}
