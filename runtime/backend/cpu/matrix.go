@@ -118,15 +118,27 @@ func (m *matrix) rowF32(r int, dst []float32) {
 type q8Acts struct {
 	q []int16 // the quants, widened for the kernels' VPMADDWD (see q8group.go)
 	d []float32
+	// u, for decode batches of whole runs of eight tokens on the VNNI byte path: each run's
+	// quants packed by q8PackU8 over whole rows, once here. Every chunk of rows a worker claims
+	// would otherwise pack them again (a 2 to 3% share of an eight-sequence step). nil: not
+	// packed.
+	u []byte
 }
 
 func (a *q8Acts) quantize(x []float32, n, cols int) {
 	blocks := cols / model.Q8Block
 	a.q = grow(a.q, n*cols)
 	a.d = grow(a.d, n*blocks)
+	a.u = a.u[:0]
 	if hasAVX2 && n*blocks > 0 {
 		_ = x[n*cols-1]
 		quantizeQ8AVX2(&x[0], &a.q[0], &a.d[0], n*blocks)
+		if n%8 == 0 && n <= dynTokens && blocks <= kChunkQ8/model.Q8Block && q8PackedBytes(blocks) {
+			a.u = grow(a.u, n*cols)
+			for r := 0; r < n/8; r++ {
+				q8PackU8(a.u[r*8*cols:], a.q[r*8*cols:], cols, blocks)
+			}
+		}
 		return
 	}
 	if hasNEON && n*blocks > 0 {
@@ -533,7 +545,9 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			// With the VNNI byte kernel, every run of eight tokens is packed to bytes once for
 			// the chunk here, not again for each block of groups.
 			var u []byte
-			if q8PackedBytes(k) {
+			if len(qa.u) > 0 && k == nb && t0%8 == 0 {
+				u = qa.u[t0*c:] // packed once at quantization (decode batches)
+			} else if q8PackedBytes(k) {
 				runs := (t1 - t0) / 8
 				ws.u = grow(ws.u, runs*8*k*model.Q8Block)
 				u = ws.u
