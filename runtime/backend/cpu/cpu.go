@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/arborlabs/arbor/runtime/backend"
 	"github.com/arborlabs/arbor/runtime/kv"
@@ -724,6 +725,11 @@ func (a *attnTask) run(lo, hi, w int) {
 			for j := range rows {
 				rows[j] = int32(b.slotOffset(s.Pages, first+j) + g*hd)
 			}
+		}
+		if v := a.l.vCache.f16; v != nil {
+			// The first tile of values, fetched while the scores are computed (pvRowsF16
+			// fetches each next tile itself, but its first only as it starts).
+			prefetchRows(unsafe.Pointer(&v[0]), rows[:min(attnTile, n)], 1, hd*2)
 		}
 		// scores[h*n+j]: query head h of the group against slot first+j.
 		scores := b.attnScratch[w][:group*n]
