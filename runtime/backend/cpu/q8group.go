@@ -280,6 +280,15 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 // alternating rounds).
 func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 
+// q8OnePrefetch is how far ahead (bytes) q8g1x4PF prefetches each of its four weight streams,
+// for groups gstride bytes apart: about one group, within 8 to 16 KiB. 8 KiB measured best on
+// qwen2.5-0.5b's narrow matrices (896 columns, groups 7.6 KiB apart; 12 and 16 KiB were slower),
+// but wider ones gain from more: on the 2-core Zen 5, `arbor bench` one sequence, six runs each
+// in alternating order, llama-3.2-1b (2,048 and 8,192 columns) median 23.1 tokens/s at 8 KiB
+// against 24.4 at 16 KiB, and qwen2.5-0.5b (its 4,864-column down projection now at 16 KiB)
+// 58.6 against 60.3.
+func q8OnePrefetch(gstride int) int { return min(max(gstride, 8192), 16384) }
+
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
 // runs of groups q apart, read side by side as four memory streams. Group g's results go to
 // out[(g-g0)*8+r], or are added to them with add.
@@ -300,7 +309,8 @@ func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int16, xd []float32, out []float
 			// prefetchers leave unused; on a Zen 3, 1 and 4 KiB ahead measured slower than none
 			// (8 KiB was not tried there). Other CPUs with AVX-512 (Zen 4, Xeons) take the Zen
 			// 5's choice, unmeasured.
-			q8g1x4PF(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride)
+			q8g1x4PF(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride,
+				q8OnePrefetch(qg.stride))
 			return
 		}
 		q8g1x4AVX2(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride)

@@ -152,7 +152,7 @@ q8g1store:
 // groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
 // not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
-// scale in Y14. Each stream prefetches 0 bytes ahead (0: none).
+// scale in Y14. No prefetch.
 // Frame: 0 and 8 the run's w and s.
 TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	MOVQ   w+0(FP), AX
@@ -427,16 +427,16 @@ q8g1x4AVX2store:
 	RET
 
 
-// func q8g1x4PF(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
+// func q8g1x4PF(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
 //
 // One token against four row groups at once, sstride bytes apart in w and s: four memory
 // streams in flight instead of one (see runQ8), and each activation broadcast serves four
 // groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
 // not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
-// scale in Y14. Each stream prefetches 8192 bytes ahead (0: none).
+// scale in Y14. Each stream prefetches pfd bytes ahead.
 // Frame: 0 and 8 the run's w and s.
-TEXT ·q8g1x4PF(SB), NOSPLIT, $16-88
+TEXT ·q8g1x4PF(SB), NOSPLIT, $16-96
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
 	MOVQ   s+8(FP), AX
@@ -460,22 +460,24 @@ q8g1x4PFrun:
 	VXORPS Y7, Y7, Y7
 
 q8g1x4PFblock:
-	PREFETCHT0 8192(SI)
-	PREFETCHT0 8256(SI)
-	PREFETCHT0 8320(SI)
-	PREFETCHT0 8384(SI)
-	PREFETCHT0 8192(SI)(R8*1)
-	PREFETCHT0 8256(SI)(R8*1)
-	PREFETCHT0 8320(SI)(R8*1)
-	PREFETCHT0 8384(SI)(R8*1)
-	PREFETCHT0 8192(SI)(R8*2)
-	PREFETCHT0 8256(SI)(R8*2)
-	PREFETCHT0 8320(SI)(R8*2)
-	PREFETCHT0 8384(SI)(R8*2)
-	PREFETCHT0 8192(SI)(R9*1)
-	PREFETCHT0 8256(SI)(R9*1)
-	PREFETCHT0 8320(SI)(R9*1)
-	PREFETCHT0 8384(SI)(R9*1)
+	MOVQ   pfd+88(FP), AX
+	ADDQ   SI, AX
+	PREFETCHT0 0(AX)
+	PREFETCHT0 64(AX)
+	PREFETCHT0 128(AX)
+	PREFETCHT0 192(AX)
+	PREFETCHT0 0(AX)(R8*1)
+	PREFETCHT0 64(AX)(R8*1)
+	PREFETCHT0 128(AX)(R8*1)
+	PREFETCHT0 192(AX)(R8*1)
+	PREFETCHT0 0(AX)(R8*2)
+	PREFETCHT0 64(AX)(R8*2)
+	PREFETCHT0 128(AX)(R8*2)
+	PREFETCHT0 192(AX)(R8*2)
+	PREFETCHT0 0(AX)(R9*1)
+	PREFETCHT0 64(AX)(R9*1)
+	PREFETCHT0 128(AX)(R9*1)
+	PREFETCHT0 192(AX)(R9*1)
 	VPBROADCASTD 0(DI), Y10
 	VPBROADCASTD 4(DI), Y11
 	VPMOVSXBW    0(SI), Y8

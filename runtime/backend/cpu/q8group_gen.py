@@ -158,27 +158,26 @@ q8g1store:
 ''')
 
 # ---- one token, four streams
-# Bytes ahead that each of the four streams prefetches, 0 for none. On a 2-core Zen 3 none
-# measured best for one token of qwen2.5-0.5b q8_0, ahead of 1 KiB and 4 KiB; on a 2-core Zen 5
-# (whose bandwidth the hardware prefetchers alone leave unused) 8 KiB did, for the whole decode
-# (arbor bench, six alternating runs each: medians 71.1 tokens/s against 65.7 with none, 68.2
-# at 12 KiB; one core's product from DRAM, BenchmarkMatVecDRAM/q8_0: 22 GB/s with none, 28 at
-# 8 KiB, 32 at 12 KiB).
-PF4 = int(os.environ.get('PF4', '8192'))
+# The four streams' prefetch. On a 2-core Zen 3 none measured best for one token of qwen2.5-0.5b
+# q8_0, ahead of 1 KiB and 4 KiB; on a 2-core Zen 5 (whose bandwidth the hardware prefetchers
+# alone leave unused) 8 KiB did for that model (arbor bench, six alternating runs each: medians
+# 71.1 tokens/s against 65.7 with none, 68.2 at 12 KiB; one core's product from DRAM,
+# BenchmarkMatVecDRAM/q8_0: 22 GB/s with none, 28 at 8 KiB, 32 at 12 KiB). The distance is an
+# argument (pfd): Go picks it from the matrix's width (q8OnePrefetch).
 
 
 def q8g1x4(name, pf):
     w(f'''
-// func {name}(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
+// func {name}(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int{", pfd int" if pf else ""})
 //
 // One token against four row groups at once, sstride bytes apart in w and s: four memory
 // streams in flight instead of one (see runQ8), and each activation broadcast serves four
 // groups. Group k's eight sums go to out+k*ostride (bytes), added to what is there if add is
 // not 0. ng runs of four: after each, w and s advance by gstride and out by 32 bytes. Integer
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
-// scale in Y14. Each stream prefetches {pf} bytes ahead (0: none).
+// scale in Y14. {"Each stream prefetches pfd bytes ahead." if pf else "No prefetch."}
 // Frame: 0 and 8 the run's w and s.
-TEXT ·{name}(SB), NOSPLIT, $16-88
+TEXT ·{name}(SB), NOSPLIT, $16-{96 if pf else 88}
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
 	MOVQ   s+8(FP), AX
@@ -205,9 +204,11 @@ TEXT ·{name}(SB), NOSPLIT, $16-88
     streams = ["(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"]
     sstreams = ["(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R9*1)"]
     if pf:
+        w("\tMOVQ   pfd+88(FP), AX\n\tADDQ   SI, AX")
+        pstreams = ["(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)"]
         for k in range(4):
             for l in range(4):
-                w(f"\tPREFETCHT0 {pf+64*l}{streams[k]}")
+                w(f"\tPREFETCHT0 {64*l}{pstreams[k]}")
     for c in range(8):
         w(f"\tVPBROADCASTD {8*c}(DI), Y10")
         w(f"\tVPBROADCASTD {8*c+4}(DI), Y11")
@@ -241,7 +242,7 @@ TEXT ·{name}(SB), NOSPLIT, $16-88
 # Without prefetch where that measured best (AVX2 CPUs, Zen 3), with it on CPUs with AVX-512
 # (Zen 5), chosen at run time (q8Run1x4).
 q8g1x4("q8g1x4AVX2", 0)
-q8g1x4("q8g1x4PF", PF4)
+q8g1x4("q8g1x4PF", True)
 
 
 # A VPDPWSSD form of this kernel on 512-bit registers (two instructions per group and quad
