@@ -2,7 +2,6 @@ package grammar
 
 import (
 	"context"
-	"fmt"
 	"math"
 )
 
@@ -146,42 +145,5 @@ func (m *Matcher) FillMaskWithin(ctx context.Context, mask []uint64, left int) e
 			}
 		}
 	}
-	t := &m.v.all
-	m.levels[0] = m.cur
-	n := len(t.tByte)
-	work, check := 0, cancelCheckNodes
-	for i := 0; i < n; {
-		d := int(t.tDepth[i])
-		if check--; check == 0 {
-			check = cancelCheckNodes
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		var next []config
-		src := m.levels[d-1]
-		next, m.seen = m.g.step(m.levels[d][:0], m.seen, src, t.tByte[i])
-		m.levels[d] = next
-		if work += len(src) + len(next)*len(next)/2; work > MaskWorkBudget {
-			return fmt.Errorf("%w (%d automaton steps for one token mask)", ErrTooCostly, MaskWorkBudget)
-		}
-		if len(next) == 0 {
-			i = int(t.tNext[i])
-			continue
-		}
-		rem := m.g.remaining(next)
-		if rem <= left-1 {
-			for k := t.tIDLo[i]; k < t.tIDHi[i]; k++ {
-				id := t.ids[k]
-				mask[id/64] |= 1 << (uint(id) % 64)
-			}
-		}
-		// Each further byte shortens the way by at most one.
-		if (len(next) == 1 && next[0].node == acceptNode) || rem-(m.v.maxLen-d) > left-1 {
-			i = int(t.tNext[i])
-			continue
-		}
-		i++
-	}
-	return nil
+	return m.walk(ctx, mask, left)
 }

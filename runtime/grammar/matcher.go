@@ -293,7 +293,7 @@ func (m *Matcher) FillMask(ctx context.Context, mask []uint64) error {
 	}
 	m.g.misses.Add(1)
 	clear(mask)
-	if err := m.walk(ctx, mask); err != nil {
+	if err := m.walk(ctx, mask, -1); err != nil {
 		return err
 	}
 	if m.CanEnd() {
@@ -308,12 +308,14 @@ func (m *Matcher) FillMask(ctx context.Context, mask []uint64) error {
 }
 
 // walk visits the token trie in preorder with the automaton, skipping every subtree whose
-// prefix the grammar rejects. In a free string, plain-text tokens are all allowed at once and
-// only the others are walked.
-func (m *Matcher) walk(ctx context.Context, mask []uint64) error {
+// prefix the grammar rejects. Unbounded (left < 0), in a free string plain-text tokens are all
+// allowed at once and only the others are walked. With a budget of left tokens (see
+// FillMaskWithin), a token is set only if the value can still be completed in left-1 bytes
+// after it, and a subtree is skipped once even its longest tokens could not bring it there.
+func (m *Matcher) walk(ctx context.Context, mask []uint64, left int) error {
 	t := &m.v.all
 	for _, c := range m.cur {
-		if c.node != acceptNode && m.g.nodes[c.node].strLoop {
+		if left < 0 && c.node != acceptNode && m.g.nodes[c.node].strLoop {
 			for i, w := range m.v.plainMask {
 				mask[i] |= w
 			}
@@ -321,7 +323,7 @@ func (m *Matcher) walk(ctx context.Context, mask []uint64) error {
 			break
 		}
 	}
-	if len(m.cur) == 1 && m.cur[0].node != acceptNode && t == &m.v.all {
+	if left < 0 && len(m.cur) == 1 && m.cur[0].node != acceptNode && t == &m.v.all {
 		if left := int(m.g.nodes[m.cur[0].node].strLeft); left > 0 && m.v.maxPlainRunes > 0 {
 			for i, w := range m.v.plainUpTo[min(left, m.v.maxPlainRunes)-1] {
 				mask[i] |= w
@@ -352,11 +354,19 @@ func (m *Matcher) walk(ctx context.Context, mask []uint64) error {
 			i = int(t.tNext[i])
 			continue
 		}
-		for k := t.tIDLo[i]; k < t.tIDHi[i]; k++ {
-			id := t.ids[k]
-			mask[id/64] |= 1 << (uint(id) % 64)
+		fits, skip := true, false
+		if left >= 0 {
+			rem := m.g.remaining(next)
+			// Each further byte shortens the way by at most one.
+			fits, skip = rem <= left-1, rem-(m.v.maxLen-d) > left-1
 		}
-		if len(next) == 1 && next[0].node == acceptNode {
+		if fits {
+			for k := t.tIDLo[i]; k < t.tIDHi[i]; k++ {
+				id := t.ids[k]
+				mask[id/64] |= 1 << (uint(id) % 64)
+			}
+		}
+		if skip || (len(next) == 1 && next[0].node == acceptNode) {
 			i = int(t.tNext[i])
 			continue
 		}
