@@ -1,6 +1,7 @@
 package grammar
 
 import (
+	"container/heap"
 	"context"
 	"math"
 )
@@ -8,7 +9,7 @@ import (
 // A value under a grammar can be closed in a known number of bytes: the shortest way from the
 // current configuration to the end of the root rule. With that, a decoder that must stop within
 // a token budget can keep, near the end, only tokens after which the value still fits, and so
-// finish a whole value instead of one cut off mid-string (the engine's Request.FitBudget). A
+// finish a whole value instead of one cut off mid-string (the engine's Request.FitGrammar). A
 // byte is counted as one token: tokenizers whose vocabulary holds every single byte (byte-level
 // BPE, byte fallback) can always spell the shortest way one token a byte.
 
@@ -18,12 +19,15 @@ const unreachable = math.MaxInt32 / 4
 
 // distances computes, for every node, the fewest bytes from it to the end of its own rule: an
 // edge costs 1, an epsilon 0, a call the callee's distance plus its return node's. The call
-// term makes this a fixpoint rather than a plain shortest path; a work list over predecessors
-// (as in finish) updates a node whenever one it depends on gets shorter. Distances only fall
-// and are bounded below by zero, so it ends.
+// term makes this a shortest path over a grammar rather than a graph; Knuth's generalization of
+// Dijkstra's algorithm solves it, since a node's cost is never below any of the costs it is
+// built from: nodes leave a heap in order of distance, each final when it leaves, and each
+// leaving node offers its predecessors a new estimate. O(E log E) whatever the schema, so a
+// hostile one costs no more than its size, which compiling already bounds.
 func distances(nodes []node) []int32 {
 	n := len(nodes)
 	dist := make([]int32, n)
+	done := make([]bool, n)
 	preds := make([][]int32, n)
 	for i := range nodes {
 		nd := &nodes[i]
@@ -39,16 +43,16 @@ func distances(nodes []node) []int32 {
 			preds[nd.ret] = append(preds[nd.ret], int32(i))
 		}
 	}
-	var work []int32
-	inWork := make([]bool, n)
+	var h distHeap
 	for i := range nodes {
 		if nodes[i].final {
 			dist[i] = 0
-			work = append(work, int32(i))
-			inWork[i] = true
+			heap.Push(&h, distItem{0, int32(i)})
 		}
 	}
-	eval := func(i int32) int32 {
+	// estimate is node i's cost from the current distances (an upper bound until all its
+	// inputs are final).
+	estimate := func(i int32) int32 {
 		nd := &nodes[i]
 		best := int32(unreachable)
 		if nd.final {
@@ -65,21 +69,42 @@ func distances(nodes []node) []int32 {
 		}
 		return min(best, unreachable)
 	}
-	for len(work) > 0 {
-		m := work[0]
-		work = work[1:]
-		inWork[m] = false
-		for _, p := range preds[m] {
-			if d := eval(p); d < dist[p] {
+	for h.Len() > 0 {
+		it := heap.Pop(&h).(distItem)
+		if done[it.node] || it.d > dist[it.node] {
+			continue // a stale entry
+		}
+		done[it.node] = true
+		for _, p := range preds[it.node] {
+			if done[p] {
+				continue
+			}
+			if d := estimate(p); d < dist[p] {
 				dist[p] = d
-				if !inWork[p] {
-					work = append(work, p)
-					inWork[p] = true
-				}
+				heap.Push(&h, distItem{d, p})
 			}
 		}
 	}
 	return dist
+}
+
+type distItem struct {
+	d    int32
+	node int32
+}
+
+// distHeap is a min-heap of distItem by distance.
+type distHeap []distItem
+
+func (h distHeap) Len() int           { return len(h) }
+func (h distHeap) Less(i, j int) bool { return h[i].d < h[j].d }
+func (h distHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *distHeap) Push(x any)        { *h = append(*h, x.(distItem)) }
+func (h *distHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
 }
 
 // remaining is the fewest bytes that complete the value from configurations s (0 when one of

@@ -31,6 +31,11 @@ func TestRemaining(t *testing.T) {
 		{`{"type":"array","items":{"$ref":"#/$defs/t"},"minItems":1,"$defs":{"t":{"type":"object","properties":{"k":{"type":"array","items":{"$ref":"#/$defs/t"}}},"required":["k"],"additionalProperties":false}}}`,
 			`[{"k":[{"k":[`, len(`]}]}]`)},
 		{`{"type":"integer"}`, `12`, 0},
+		{`{"anyOf":[{"type":"string","minLength":10},{"type":"null"}]}`, ``, len(`null`)},
+		{`{"type":"array","items":{"$ref":"#/$defs/p"},"minItems":2,"$defs":{"p":{"enum":["abcdef","xy"]}}}`, ``,
+			len(`["xy","xy"]`)},
+		{`{"type":"array","items":{"$ref":"#/$defs/p"},"minItems":2,"$defs":{"p":{"enum":["abcdef","xy"]}}}`, `["abc`,
+			len(`def","xy"]`)},
 	} {
 		g, err := CompileSchema([]byte(c.schema))
 		if err != nil {
