@@ -908,6 +908,15 @@ func (e *Engine) GrammarVocab() *grammar.Vocab {
 	return e.vocab
 }
 
+// maskError is a failed token mask's error: the grammar's fault (ErrGrammar), unless the client
+// went away mid-mask.
+func maskError(s *seqState, err error) error {
+	if s.ctx.Err() != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrGrammar, err)
+}
+
 // pickOne draws p.s's next token from its logits (grammar-masked where one applies) and
 // prepares its event. It touches only p.s's own state, so picks run in parallel.
 func (e *Engine) pickOne(p *pick) {
@@ -924,27 +933,32 @@ func (e *Engine) pickOne(p *pick) {
 	if !chosen {
 		id = s.sampler.Sample(logits, nil)
 	}
-	if s.matcher != nil && !chosen && (id < 0 || !s.matcher.Allowed(id)) {
-		// The grammar rejects the draw: mask and draw again (Pick, as the penalties are in).
-		if err := s.matcher.FillMask(s.ctx, s.mask); err != nil {
-			p.err = fmt.Errorf("%w: %w", ErrGrammar, err)
-			if s.ctx.Err() != nil {
-				p.err = err // the client went away mid-mask: not the grammar's fault
-			}
-			return
+	if s.matcher != nil && !chosen {
+		left := -1 // no budget
+		if s.req.FitGrammar {
+			left = min(s.maxNew-s.generated, e.opt.MaxContext-len(s.live))
 		}
-		sample.MaskLogits(logits, s.mask)
-		id = s.sampler.PickMasked(logits, s.mask, &s.maskScratch)
-	}
-	if s.matcher != nil && !chosen && id >= 0 && s.req.FitGrammar {
-		left := min(s.maxNew-s.generated, e.opt.MaxContext-len(s.live))
-		if !s.matcher.AllowedWithin(id, left) {
+		allowed, fits := false, false
+		if id >= 0 {
+			allowed, fits = s.matcher.AllowedWithin(id, left)
+		}
+		if !allowed {
+			// The grammar rejects the draw: mask and draw again (Pick, as the penalties are in).
+			if err := s.matcher.FillMask(s.ctx, s.mask); err != nil {
+				p.err = maskError(s, err)
+				return
+			}
+			sample.MaskLogits(logits, s.mask)
+			id = s.sampler.PickMasked(logits, s.mask, &s.maskScratch)
+			fits = true
+			if left >= 0 && id >= 0 {
+				_, fits = s.matcher.AllowedWithin(id, left)
+			}
+		}
+		if !fits {
 			// The draw would leave the value longer than the tokens left: mask with the bound.
 			if err := s.matcher.FillMaskWithin(s.ctx, s.mask, left); err != nil {
-				p.err = fmt.Errorf("%w: %w", ErrGrammar, err)
-				if s.ctx.Err() != nil {
-					p.err = err
-				}
+				p.err = maskError(s, err)
 				return
 			}
 			// An empty mask: the value cannot fit even by its shortest way (max tokens too

@@ -134,26 +134,33 @@ func (m *Matcher) Remaining() int {
 	return m.g.remaining(m.cur)
 }
 
-// AllowedWithin reports whether token tok may come next and leave a value that can still be
-// completed within left-1 more bytes: with left tokens to go, the budget's rule. EOS is allowed
-// once the value is complete.
-func (m *Matcher) AllowedWithin(tok int32, left int) bool {
-	if tok < 0 || int(tok) >= m.v.size || m.done || left < 1 {
-		return false
+// AllowedWithin reports whether token tok may come next (allowed), and whether it also leaves
+// a value that can still be completed within left-1 more bytes (fits): with left tokens to go,
+// the budget's rule. left < 0 is no budget: fits is then allowed, and the grammar's distances
+// are never computed. EOS is allowed once the value is complete. One pass over the token's
+// bytes answers both, so a caller that must tell a grammar's refusal from the budget's pays
+// for one.
+func (m *Matcher) AllowedWithin(tok int32, left int) (allowed, fits bool) {
+	if tok < 0 || int(tok) >= m.v.size || m.done {
+		return false, false
 	}
 	if m.v.isEOS[tok] {
-		return m.CanEnd()
+		allowed = m.CanEnd()
+		return allowed, allowed && left != 0
 	}
 	b := m.v.bytes[tok]
 	if len(b) == 0 {
-		return false
+		return false, false
 	}
 	st := m.advance(m.cur, b)
-	return len(st) > 0 && m.g.remaining(st) <= left-1
+	if len(st) == 0 {
+		return false, false
+	}
+	return true, left < 0 || m.g.remaining(st) <= left-1
 }
 
 // FillMaskWithin is FillMask under a budget of left tokens: it sets the bits of the tokens
-// AllowedWithin allows. It walks the whole token trie (the free-string shortcut of FillMask
+// AllowedWithin lets fit. It walks the whole token trie (the free-string shortcut of FillMask
 // would allow every plain-text token at once), pruning a subtree once even its longest tokens
 // could not bring the value back within the budget; its masks are not cached, since they depend
 // on left. The engine calls it only when the budget binds, for the last tokens of an output.
@@ -163,12 +170,6 @@ func (m *Matcher) FillMaskWithin(ctx context.Context, mask []uint64, left int) e
 	if m.done || left < 1 {
 		return nil
 	}
-	if m.CanEnd() {
-		for _, e := range m.v.eos {
-			if int(e) < m.v.size {
-				mask[e/64] |= 1 << (uint(e) % 64)
-			}
-		}
-	}
+	m.setEOS(mask)
 	return m.walk(ctx, mask, left)
 }

@@ -123,9 +123,9 @@ func TestBudgetFinishesValues(t *testing.T) {
 				}
 				for range 200 {
 					id := int32(rng.IntN(v.Size()))
-					if in := mask[id/64]&(1<<(uint(id)%64)) != 0; in != m.AllowedWithin(id, left) {
-						t.Fatalf("schema %d after %q: token %q in the mask %v, AllowedWithin %v", si, short(out),
-							v.Bytes(id), in, !in)
+					if _, fits := m.AllowedWithin(id, left); fits != (mask[id/64]&(1<<(uint(id)%64)) != 0) {
+						t.Fatalf("schema %d after %q: token %q in the mask %v, AllowedWithin fits %v", si, short(out),
+							v.Bytes(id), !fits, fits)
 					}
 				}
 				// The longest allowed token, to spend the budget as fast as the mask lets it.
@@ -135,7 +135,7 @@ func TestBudgetFinishesValues(t *testing.T) {
 						id = c
 					}
 				}
-				if !m.AllowedWithin(id, left) {
+				if _, fits := m.AllowedWithin(id, left); !fits {
 					t.Fatalf("token %q in the mask but not AllowedWithin", v.Bytes(id))
 				}
 				if err := m.Accept(id); err != nil {

@@ -190,18 +190,20 @@ func (m *Matcher) Complete() bool {
 
 // Allowed reports whether token tok may come next.
 func (m *Matcher) Allowed(tok int32) bool {
-	if tok < 0 || int(tok) >= m.v.size || m.done {
-		return false
+	allowed, _ := m.AllowedWithin(tok, -1)
+	return allowed
+}
+
+// setEOS sets the EOS tokens' bits in mask when the value is complete enough to end.
+func (m *Matcher) setEOS(mask []uint64) {
+	if !m.CanEnd() {
+		return
 	}
-	if m.v.isEOS[tok] {
-		return m.CanEnd()
+	for _, e := range m.v.eos {
+		if int(e) < m.v.size {
+			mask[e/64] |= 1 << (uint(e) % 64)
+		}
 	}
-	b := m.v.bytes[tok]
-	if len(b) == 0 {
-		return false
-	}
-	st := m.advance(m.cur, b)
-	return len(st) > 0
 }
 
 // advance runs bytes from state s through the scratch buffers and returns the state after them
@@ -296,13 +298,7 @@ func (m *Matcher) FillMask(ctx context.Context, mask []uint64) error {
 	if err := m.walk(ctx, mask, -1); err != nil {
 		return err
 	}
-	if m.CanEnd() {
-		for _, e := range m.v.eos {
-			if int(e) < m.v.size {
-				mask[e/64] |= 1 << (uint(e) % 64)
-			}
-		}
-	}
+	m.setEOS(mask)
 	masks.put(key, mask)
 	return nil
 }
