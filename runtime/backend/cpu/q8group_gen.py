@@ -408,6 +408,26 @@ def frame_prologue(name, stride, args=96):
 \tLEAQ      (R8)(R8*4), R11
 \tLEAQ      (R10)(R8*4), R12"""
 
+def scale_sums(T, ntmp, fix):
+    """The scaling at the end of a 512-bit kernel's block: for each token t, the integer fix-up
+    lines fix(t, tmp) give (its block sums in Z{t} made whole), then the sums made float and
+    added to Z{16+t} times the block scales in Z12 and the token's scale (AX, moved on by R9
+    for the next token). Z{tmp}, tmp = 24 + t % ntmp, is scratch."""
+    for t in range(T):
+        tmp = 24 + t % ntmp
+        for line in fix(t, tmp):
+            w(line)
+        w(f"\tVCVTDQ2PS Z{t}, Z{t}")
+        w(f"\tVBROADCASTSS (AX), Z{tmp}")
+        w(f"\tVMULPS    Z12, Z{tmp}, Z{tmp}")
+        w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
+        if t < T - 1:
+            w("\tADDQ      R9, AX")
+
+# A row's sum in two lanes (2r and 2r+1) made one: the pair swapped and added.
+def fold_pairs(t, tmp):
+    return [f"\tVPSHUFD   $0xb1, Z{t}, Z{tmp}", f"\tVPADDD    Z{tmp}, Z{t}, Z{t}"]
+
 def block_tail(name, xstep):
     """The end of a 512-bit kernel's block loop: on to the next block's quads, scales,
     activations (xstep bytes on) and activation scales; after the last, the group's output
@@ -484,16 +504,7 @@ def vnni_kernel(T):
             w(f"\tVPBROADCASTQ {8*c}{xtoks[t]}, Z{tmp}")
             w(f"\tVPDPWSSD  Z{tmp}, Z8, Z{t}")
     w("\tVCVTPH2PS (BX), Y12\n\tVPERMPS   Z12, Z31, Z12\n\tMOVQ      DX, AX")
-    for t in range(T):
-        tmp = 24 + t % 6
-        w(f"\tVPSHUFD   $0xb1, Z{t}, Z{tmp}")
-        w(f"\tVPADDD    Z{tmp}, Z{t}, Z{t}")
-        w(f"\tVCVTDQ2PS Z{t}, Z{t}")
-        w(f"\tVBROADCASTSS (AX), Z{tmp}")
-        w(f"\tVMULPS    Z12, Z{tmp}, Z{tmp}")
-        w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
-        if t < T - 1:
-            w("\tADDQ      R9, AX")
+    scale_sums(T, 6, fold_pairs)
     block_tail(name, 64)
     # Row r's float sum is in lanes 2r and 2r+1: VPMOVQD keeps the even lanes.
     for t in range(T):
@@ -595,16 +606,7 @@ for k in range(4):
         w(f"\tVPBROADCASTQ {8*k}{xtoks[t]}, Z{tmp}")
         w(f"\tVPDPBUSD  Z{8+k}, Z{tmp}, Z{t}")
 w("\tVCVTPH2PS (BX), Y12\n\tVPERMPS   Z12, Z29, Z12\n\tMOVQ      DX, AX")
-for t in range(8):
-    tmp = 24 + t % 4
-    w(f"\tVPSHUFD   $0xb1, Z{t}, Z{tmp}")
-    w(f"\tVPADDD    Z{tmp}, Z{t}, Z{t}")
-    w(f"\tVCVTDQ2PS Z{t}, Z{t}")
-    w(f"\tVBROADCASTSS (AX), Z{tmp}")
-    w(f"\tVMULPS    Z12, Z{tmp}, Z{tmp}")
-    w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
-    if t < 7:
-        w("\tADDQ      R9, AX")
+scale_sums(8, 4, fold_pairs)
 block_tail(name, 32)
 for t in range(8):
     w(f"\tVPMOVQD   Z{16+t}, Y{16+t}")
@@ -677,15 +679,8 @@ for c in range(8):
         w(f"\tVPBROADCASTD {4*c}{xtoks[t]}, Z{tmp}")
         w(f"\tVPDPBUSD  Z{wr}, Z{tmp}, Z{t}")
 w("\tVCVTPH2PS (BX), Y12\n\tVCVTPH2PS (BX)(R13*1), Y15\n\tVINSERTF32X8 $1, Y15, Z12, Z12\n\tMOVQ      DX, AX")
-for t in range(8):
-    tmp = 24 + t % 4
-    w(f"\tVPSUBD    Z13, Z{t}, Z{t}")
-    w(f"\tVCVTDQ2PS Z{t}, Z{t}")
-    w(f"\tVBROADCASTSS (AX), Z{tmp}")
-    w(f"\tVMULPS    Z12, Z{tmp}, Z{tmp}")
-    w(f"\tVFMADD231PS Z{tmp}, Z{t}, Z{16+t}")
-    if t < 7:
-        w("\tADDQ      R9, AX")
+# One lane a row: only the 128 x block sums of weights to take off.
+scale_sums(8, 4, lambda t, tmp: [f"\tVPSUBD    Z13, Z{t}, Z{t}"])
 block_tail(name, 32)
 out_tail(name, 8, "Z", "pair", 2, 64)
 
