@@ -85,6 +85,13 @@ func treeServer(t *testing.T, opt TreeOptions) *testServer {
 
 func treeUsage(t *testing.T, body []byte) (content string, u map[string]any) {
 	t.Helper()
+	content, _, u = treeChoice(t, body)
+	return content, u
+}
+
+// treeChoice is a chat response's first choice: its content and finish reason, and the usage.
+func treeChoice(t *testing.T, body []byte) (content, finish string, u map[string]any) {
+	t.Helper()
 	var resp struct {
 		Choices []struct {
 			Message struct {
@@ -97,7 +104,7 @@ func treeUsage(t *testing.T, body []byte) (content string, u map[string]any) {
 	if err := json.Unmarshal(body, &resp); err != nil {
 		t.Fatalf("%v: %s", err, body)
 	}
-	return resp.Choices[0].Message.Content, resp.Usage
+	return resp.Choices[0].Message.Content, resp.Choices[0].FinishReason, resp.Usage
 }
 
 // TestTreeEndToEnd is the issue's end-to-end check: a request whose schema forces two levels
@@ -317,31 +324,17 @@ func TestTreeFitsMaxTokens(t *testing.T) {
 		if status != http.StatusOK {
 			t.Fatalf("status %d: %s", status, resp)
 		}
-		var r struct {
-			Choices []struct {
-				Message struct {
-					Content string `json:"content"`
-				} `json:"message"`
-				FinishReason string `json:"finish_reason"`
-			} `json:"choices"`
-			Usage struct {
-				CompletionTokens int `json:"completion_tokens"`
-			} `json:"usage"`
-		}
-		if err := json.Unmarshal(resp, &r); err != nil {
-			t.Fatal(err)
-		}
-		c := r.Choices[0]
+		content, finish, u := treeChoice(t, resp)
 		var tree struct {
 			Reasoning []json.RawMessage `json:"reasoning"`
 			Answer    *string           `json:"answer"`
 		}
-		if err := json.Unmarshal([]byte(c.Message.Content), &tree); err != nil || len(tree.Reasoning) == 0 || tree.Answer == nil {
-			t.Fatalf("max_tokens %d: not a whole tree (%v): %q", maxTokens, err, c.Message.Content)
+		if err := json.Unmarshal([]byte(content), &tree); err != nil || len(tree.Reasoning) == 0 || tree.Answer == nil {
+			t.Fatalf("max_tokens %d: not a whole tree (%v): %q", maxTokens, err, content)
 		}
-		if c.FinishReason != "length" || r.Usage.CompletionTokens > maxTokens {
-			t.Errorf("max_tokens %d: finish_reason %q after %d tokens, want length within the budget", maxTokens,
-				c.FinishReason, r.Usage.CompletionTokens)
+		if n, _ := u["completion_tokens"].(float64); finish != "length" || n > float64(maxTokens) {
+			t.Errorf("max_tokens %d: finish_reason %q after %v tokens, want length within the budget", maxTokens,
+				finish, u["completion_tokens"])
 		}
 	}
 	// Without tree mode a structured output is cut as before.
