@@ -9,11 +9,14 @@
 //     chat template rendered as the server renders a tree request (server/tree.go): the
 //     operator's calculator declared as a tool, enable_thinking false, the generation prompt.
 //     The response is compact JSON, the only layout runtime/grammar writes and accepts: each
-//     step a task {"thought","tooluse","subtasks","conclusion"} whose tooluse calls the
-//     calculator, then "answer". The tool results are produced by tree.Run itself (the
-//     runtime's hook) over a byte-level tokenizer, calling the calculator through a tools.Set
-//     as the server does: `,"tool_result":` and the result are exactly the forced text, and
-//     carry no loss. The example ends with the template's end-of-turn marker.
+//     step a task {"thought","tooluse","subtasks","conclusion"} whose thought names the
+//     expression and whose one subtask calls the calculator (its conclusion the bare result),
+//     the step's conclusion a sentence restating the result; then "answer". Once a step has
+//     concluded, its subtask's working is what pruning drops: TreeViews gives the texts a
+//     model trains on to go on decoding with it gone. The tool results are produced by tree.Run
+//     itself (the runtime's hook) over a byte-level tokenizer, calling the calculator through a
+//     tools.Set as the server does: `,"tool_result":` and the result are exactly the forced
+//     text, and carry no loss. The example ends with the template's end-of-turn marker.
 //   - ToolCalls: OpenAI-style tool calls, as in the eval harness's tool loop. Each assistant
 //     turn is one <tool_call> (Qwen/Hermes syntax), the client runs the calculator (its JSON
 //     result, as tools.Tool.Call writes it) and sends it back as a tool message; the last turn
@@ -36,6 +39,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/arborlabs/arbor/evals/arith"
@@ -59,6 +63,14 @@ type Example struct {
 	ID    string
 	Text  string
 	Spans []Span
+	// Drop are byte spans of Text whose tokens the model does not see: the tokens lying
+	// entirely inside one leave the example, as pruning takes them out of the KV cache (a
+	// token holding an edge stays). Their Loss is unused. Sorted, disjoint.
+	Drop []Span
+	// LossFrom and LossTo, when LossTo > 0, keep the loss to the tokens starting in
+	// [LossFrom, LossTo); the tokens starting at LossTo or later leave the example (a view of
+	// a pruned tree, see TreeViews).
+	LossFrom, LossTo int
 }
 
 // Format is the chat template the model ships with and how its prompts are rendered.
@@ -174,8 +186,36 @@ func (c setCaller) Call(ctx context.Context, name string, args json.RawMessage) 
 	return res.JSON, res.Err
 }
 
-// Tree returns w as a TIM task tree in format f (see the package doc).
+// calcThought is the thought of a step's one subtask, the calculator call: short, as the
+// step's own thought says what is computed.
+const calcThought = "Calculate."
+
+// Tree returns w as a TIM task tree in format f (see the package doc): the example of a
+// request decoded without pruning.
 func Tree(w arith.Worked, f Format) (Example, error) {
+	views, err := TreeViews(w, f, -1)
+	if err != nil {
+		return Example{}, err
+	}
+	return views[0], nil
+}
+
+// TreeViews returns w as a TIM task tree in format f as a request with pruning buffer buffer
+// sees it (negative: no pruning; one example, Tree's). Each step is a task whose one subtask
+// calls the calculator; the step's conclusion restates the result, and from then on the
+// subtask's inside may leave the KV cache (with buffer 0 it leaves before the conclusion can
+// read it, which is why 0 is not a buffer to train on: it is refused).
+//
+// Pruning changes what the model attends to mid-answer, so the answer is cut into views: view
+// k is the whole text with the lists dropped by the k-th drop marked in Drop (their tokens
+// leave, as the runtime leaves them under the reencode policy, which gives the kept tokens the
+// keys and values of a text without them) and loss only on the model's bytes written between
+// the k-th and the next drop (LossFrom, LossTo). Every byte the model writes is trained once,
+// each in the context it is written in.
+func TreeViews(w arith.Worked, f Format, buffer int) ([]Example, error) {
+	if buffer == 0 {
+		return nil, errors.New("corpus: a tree under pruning buffer 0 drops each result before its conclusion: not a view to train on")
+	}
 	think := f.ThinkingInTree
 	if think == nil {
 		off := false
@@ -183,13 +223,16 @@ func Tree(w arith.Worked, f Format) (Example, error) {
 	}
 	prompt, err := f.render(f.messages(w.Problem.Question), true, think)
 	if err != nil {
-		return Example{}, fmt.Errorf("corpus: %s: prompt: %w", w.Problem.ID, err)
+		return nil, fmt.Errorf("corpus: %s: prompt: %w", w.Problem.ID, err)
 	}
 	var b builder
 	b.add(prompt, false)
 
-	// The runtime's hook over a byte-level tokenizer: token i is byte i.
+	// The runtime's hook over a byte-level tokenizer: token i is byte i, so its drops are
+	// byte spans of the output.
 	run := tree.NewRun(tree.RunOptions{
+		Buffer:     buffer,
+		NoPrune:    buffer < 0,
 		TokenBytes: func(id int32) []byte { return []byte{byte(id)} },
 		Encode: func(s string) []int32 {
 			out := make([]int32, len(s))
@@ -200,6 +243,11 @@ func Tree(w arith.Worked, f Format) (Example, error) {
 		},
 		Tools: setCaller{calcSet},
 	})
+	type drop struct {
+		at    int // text offset just past the byte after which the spans leave
+		spans []Span
+	}
+	var drops []drop
 	n := 0
 	var feed func(s string, loss bool) error
 	feed = func(s string, loss bool) error {
@@ -209,6 +257,13 @@ func Tree(w arith.Worked, f Format) (Example, error) {
 			n++
 			if err := run.Err(); err != nil {
 				return err
+			}
+			if len(d.Drop) > 0 {
+				dr := drop{at: b.b.Len()}
+				for _, sp := range d.Drop {
+					dr.spans = append(dr.spans, Span{Start: len(prompt) + sp.Begin, End: len(prompt) + sp.End})
+				}
+				drops = append(drops, dr)
 			}
 			if d.Call != nil {
 				toks, err := d.Call(context.Background())
@@ -227,30 +282,69 @@ func Tree(w arith.Worked, f Format) (Example, error) {
 		return nil
 	}
 	if err := feed(`{"reasoning":[`, true); err != nil {
-		return Example{}, err
+		return nil, err
 	}
 	for i, s := range w.Steps {
 		head := ""
 		if i > 0 {
 			head = ","
 		}
-		head += `{"thought":` + marshal(thought(w, i)) + `,"tooluse":{"tool_name":"calculator","parameters":` +
+		head += `{"thought":` + marshal(thought(w, i)) + `,"tooluse":null,"subtasks":[{"thought":` +
+			marshal(calcThought) + `,"tooluse":{"tool_name":"calculator","parameters":` +
 			marshal(map[string]string{"expression": s.Expr})
 		if err := feed(head, true); err != nil {
-			return Example{}, fmt.Errorf("corpus: %s: %w", w.Problem.ID, err)
+			return nil, fmt.Errorf("corpus: %s: %w", w.Problem.ID, err)
 		}
-		if err := feed(`},"subtasks":null,"conclusion":`+marshal(s.Says)+`}`, true); err != nil {
-			return Example{}, fmt.Errorf("corpus: %s: %w", w.Problem.ID, err)
+		if err := feed(`},"subtasks":null,"conclusion":`+marshal(s.Result)+
+			`}],"conclusion":`+marshal(s.Says)+`}`, true); err != nil {
+			return nil, fmt.Errorf("corpus: %s: %w", w.Problem.ID, err)
 		}
 	}
 	if err := feed(`],"answer":`+marshal(w.Problem.Answer)+`}`, true); err != nil {
-		return Example{}, fmt.Errorf("corpus: %s: %w", w.Problem.ID, err)
+		return nil, fmt.Errorf("corpus: %s: %w", w.Problem.ID, err)
 	}
 	if st := run.Stats(); st.ToolCalls != len(w.Steps) || st.ToolErrors != 0 {
-		return Example{}, fmt.Errorf("corpus: %s: %d tool calls (%d failed), want %d", w.Problem.ID, st.ToolCalls, st.ToolErrors, len(w.Steps))
+		return nil, fmt.Errorf("corpus: %s: %d tool calls (%d failed), want %d", w.Problem.ID, st.ToolCalls, st.ToolErrors, len(w.Steps))
 	}
 	b.add(f.eot(), true)
-	return b.example(w.Problem.ID + "/tree"), nil
+	ex := b.example(w.Problem.ID + "/tree")
+	if len(drops) == 0 {
+		return []Example{ex}, nil
+	}
+	views := make([]Example, 0, len(drops)+1)
+	from := 0
+	var dropped []Span
+	for k := 0; k <= len(drops); k++ {
+		to := len(ex.Text)
+		if k < len(drops) {
+			to = drops[k].at
+		}
+		v := ex
+		v.ID = fmt.Sprintf("%s/tree-b%d-v%d", w.Problem.ID, buffer, k)
+		v.Drop = slices.Clone(dropped)
+		v.LossFrom, v.LossTo = from, to
+		views = append(views, v)
+		if k < len(drops) {
+			dropped = mergeSpans(append(dropped, drops[k].spans...))
+		}
+		from = to
+	}
+	return views, nil
+}
+
+// mergeSpans sorts spans and merges those that overlap or touch (a parent's list holds its
+// children's, which may have been dropped before it).
+func mergeSpans(s []Span) []Span {
+	slices.SortFunc(s, func(a, b Span) int { return a.Start - b.Start })
+	out := s[:0]
+	for _, x := range s {
+		if n := len(out); n > 0 && x.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, x.End)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
 }
 
 // extend appends to b what the render of the conversation so far adds to the text (the
@@ -379,6 +473,10 @@ type MixOptions struct {
 	Format Format
 	// Weights of the forms for each problem (all zero: tree 0.4, tool calls 0.4, direct 0.2).
 	Tree, ToolCalls, Direct float64
+	// TreeBuffers are the pruning buffers a tree problem's views are drawn from, one per
+	// problem (a negative one: no pruning, one example; none: no pruning). 0 is refused (see
+	// TreeViews).
+	TreeBuffers []int
 	// Chitchat is the share of chitchat examples added to the problems' (0.02: one in fifty).
 	Chitchat float64
 	// Seed draws the forms (and the chitchat).
@@ -417,7 +515,16 @@ func Mix(o MixOptions) ([]Example, error) {
 		var err error
 		switch x := r.Float64() * (wt + wc + wd); {
 		case x < wt:
-			ex, err = Tree(w, o.Format)
+			buffer := -1
+			if len(o.TreeBuffers) > 0 {
+				buffer = o.TreeBuffers[r.IntN(len(o.TreeBuffers))]
+			}
+			var views []Example
+			if views, err = TreeViews(w, o.Format, buffer); err != nil {
+				return nil, fmt.Errorf("problem %d: %w", i, err)
+			}
+			out = append(out, views[:len(views)-1]...)
+			ex = views[len(views)-1]
 		case x < wt+wc:
 			ex, err = ToolCalls(w, o.Format)
 		default:

@@ -149,17 +149,19 @@ func TestTree(t *testing.T) {
 		if calls != len(w.Steps) || answers != 1 || dones != 1 || !tr.Done() {
 			t.Errorf("%s: %d calls, %d answers, %d dones", ex.ID, calls, answers, dones)
 		}
-		var v struct {
-			Reasoning []struct {
-				Thought, Conclusion string
-				Tooluse             struct {
-					ToolName   string                  `json:"tool_name"`
-					Parameters json.RawMessage         `json:"parameters"`
-					ToolResult struct{ Result string } `json:"tool_result"`
-				}
-				Subtasks []any
+		// Each step is a task without a tool whose one subtask calls the calculator.
+		type task struct {
+			Thought, Conclusion string
+			Tooluse             *struct {
+				ToolName   string                  `json:"tool_name"`
+				Parameters json.RawMessage         `json:"parameters"`
+				ToolResult struct{ Result string } `json:"tool_result"`
 			}
-			Answer string
+			Subtasks json.RawMessage
+		}
+		var v struct {
+			Reasoning []task
+			Answer    string
 		}
 		if err := json.Unmarshal([]byte(resp), &v); err != nil {
 			t.Fatal(err)
@@ -167,9 +169,16 @@ func TestTree(t *testing.T) {
 		if v.Answer != w.Problem.Answer || len(v.Reasoning) != len(w.Steps) {
 			t.Fatalf("%s: %+v", ex.ID, v)
 		}
-		for i, task := range v.Reasoning {
-			if task.Tooluse.ToolResult.Result != w.Steps[i].Result || task.Conclusion != w.Steps[i].Says || task.Subtasks != nil {
-				t.Errorf("%s: task %d %+v", ex.ID, i, task)
+		for i, step := range v.Reasoning {
+			var subs []task
+			if err := json.Unmarshal(step.Subtasks, &subs); err != nil || len(subs) != 1 {
+				t.Fatalf("%s: task %d's subtasks %s (%v)", ex.ID, i, step.Subtasks, err)
+			}
+			sub := subs[0]
+			if step.Tooluse != nil || step.Conclusion != w.Steps[i].Says || !strings.Contains(step.Thought, w.Steps[i].Expr) ||
+				sub.Tooluse == nil || sub.Tooluse.ToolResult.Result != w.Steps[i].Result || sub.Conclusion != w.Steps[i].Result ||
+				string(sub.Subtasks) != "null" {
+				t.Errorf("%s: task %d %+v, subtask %+v", ex.ID, i, step, sub)
 			}
 		}
 	}
@@ -297,6 +306,39 @@ func TestMix(t *testing.T) {
 	o.Arith.Seed = arith.HeldoutSeed
 	if _, err := Mix(o); err == nil {
 		t.Error("train split with an evaluation seed accepted")
+	}
+
+	// With pruning buffers drawn, a pruned tree comes as views of one text whose loss windows
+	// tile it: each byte the model writes is trained once, and each view drops more.
+	o.Arith.Seed, o.TreeBuffers = 1, []int{-1, 1, 2}
+	c, err := Mix(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	views := map[string][]Example{}
+	for _, ex := range c {
+		if i := strings.Index(ex.ID, "/tree-b"); i >= 0 {
+			views[ex.ID[:i]] = append(views[ex.ID[:i]], ex)
+		}
+	}
+	if len(views) < 20 {
+		t.Fatalf("%d pruned trees", len(views))
+	}
+	for id, vs := range views {
+		if len(vs) < 2 || vs[0].LossFrom != 0 || vs[len(vs)-1].LossTo != len(vs[0].Text) {
+			t.Fatalf("%s: %d views, windows from %d to %d", id, len(vs), vs[0].LossFrom, vs[len(vs)-1].LossTo)
+		}
+		for k := 1; k < len(vs); k++ {
+			if vs[k].Text != vs[0].Text || vs[k].LossFrom != vs[k-1].LossTo || len(vs[k].Drop) <= len(vs[k-1].Drop) && k > 1 ||
+				len(vs[k].Drop) == 0 {
+				t.Fatalf("%s: view %d: window [%d, %d) after [%d, %d), %d drops", id, k, vs[k].LossFrom, vs[k].LossTo,
+					vs[k-1].LossFrom, vs[k-1].LossTo, len(vs[k].Drop))
+			}
+		}
+	}
+	o.TreeBuffers = []int{0}
+	if _, err := Mix(o); err == nil {
+		t.Error("buffer 0 accepted")
 	}
 }
 

@@ -24,10 +24,24 @@ type Tokenized struct {
 }
 
 // Tokenize encodes each span of ex (special-token text becomes control tokens, as the chat
-// template's markup does at inference).
+// template's markup does at inference). The tokens lying entirely inside one of ex.Drop leave
+// the example; with ex.LossTo > 0, only tokens starting in [ex.LossFrom, ex.LossTo) keep their
+// loss, and those starting at ex.LossTo or later leave it.
 func Tokenize(tok *tokenizer.Tokenizer, ex corpus.Example) (Tokenized, error) {
 	var out Tokenized
 	at := 0
+	window := ex.LossTo > 0
+	if window && (ex.LossFrom < 0 || ex.LossFrom > ex.LossTo || ex.LossTo > len(ex.Text)) {
+		return out, fmt.Errorf("dataset: loss window [%d, %d) outside a text of %d bytes", ex.LossFrom, ex.LossTo, len(ex.Text))
+	}
+	for i, d := range ex.Drop {
+		if d.Start < 0 || d.End < d.Start || d.End > len(ex.Text) || (i > 0 && d.Start < ex.Drop[i-1].End) {
+			return out, fmt.Errorf("dataset: drop %d [%d, %d) is out of order or outside a text of %d bytes",
+				i, d.Start, d.End, len(ex.Text))
+		}
+	}
+	offsets := window || len(ex.Drop) > 0
+	next := 0 // the first drop that may hold a token from here on
 	for i, s := range ex.Spans {
 		if s.Start != at || s.End < s.Start || s.End > len(ex.Text) {
 			return out, fmt.Errorf("dataset: span %d [%d, %d) does not continue at %d in a text of %d bytes",
@@ -39,10 +53,43 @@ func Tokenize(tok *tokenizer.Tokenizer, ex corpus.Example) (Tokenized, error) {
 		if s.Loss {
 			w = 1
 		}
-		for range ids {
-			out.Loss = append(out.Loss, w)
+		if !offsets {
+			for range ids {
+				out.Loss = append(out.Loss, w)
+			}
+			out.Tokens = append(out.Tokens, ids...)
+			continue
 		}
-		out.Tokens = append(out.Tokens, ids...)
+		pos := s.Start
+		for _, id := range ids {
+			n := len(tok.TokenBytes(id))
+			if n == 0 && tok.IsSpecial(id) {
+				n = len(tok.Token(id))
+			}
+			start, end := pos, pos+n
+			pos = end
+			if window && start >= ex.LossTo {
+				// The rest of the text comes after this view: the example ends here.
+				if len(out.Loss) > 0 {
+					out.Loss[0] = 0
+				}
+				return out, nil
+			}
+			for next < len(ex.Drop) && ex.Drop[next].End < end {
+				next++
+			}
+			if next < len(ex.Drop) && ex.Drop[next].Start <= start && end <= ex.Drop[next].End {
+				continue
+			}
+			lw := w
+			if window && start < ex.LossFrom {
+				lw = 0
+			}
+			out.Tokens, out.Loss = append(out.Tokens, id), append(out.Loss, lw)
+		}
+		if pos != s.End {
+			return out, fmt.Errorf("dataset: span %d's tokens hold %d bytes, the span %d", i, pos-s.Start, s.End-s.Start)
+		}
 	}
 	if at != len(ex.Text) {
 		return out, fmt.Errorf("dataset: spans end at %d in a text of %d bytes", at, len(ex.Text))

@@ -39,15 +39,15 @@ type Options struct {
 	// config.json, model.safetensors, tokenizer.json, tokenizer_config.json) and the same model
 	// in the layout the binary embeds (Out/ship, see Ship).
 	Out string
-	// Problems is how many training problems are generated (80,000); Seed the run's seed (1).
+	// Problems is how many training problems are generated (64,000); Seed the run's seed (1).
 	Problems int
 	Seed     uint64
 	// Vocab is the tokenizer's size (1,024).
 	Vocab int
 	// Layers, Hidden, Heads, FFN shape the model (4, 256, 4, 688); head_dim is Hidden/Heads.
 	Layers, Hidden, Heads, FFN int
-	// SeqLen is a training row's tokens (512: a task-tree example, prompt included, is about
-	// 310 on average, 500 at most); Batch the rows a step (8).
+	// SeqLen is a training row's tokens (768: a task-tree example, prompt included, is about
+	// 320 on average, 700 at most); Batch the rows a step (8).
 	SeqLen, Batch int
 	// Epochs over the rows (1: about an hour on two cores); Steps, when set, overrides it.
 	Epochs float64
@@ -74,13 +74,13 @@ func (o *Options) defaults() {
 			*v = d
 		}
 	}
-	def(&o.Problems, 80000)
+	def(&o.Problems, 64000)
 	def(&o.Vocab, 1024)
 	def(&o.Layers, 4)
 	def(&o.Hidden, 256)
 	def(&o.Heads, 4)
 	def(&o.FFN, 688)
-	def(&o.SeqLen, 512)
+	def(&o.SeqLen, 768)
 	def(&o.Batch, 8)
 	def(&o.Warmup, 100)
 	def(&o.CheckpointEvery, 200)
@@ -190,15 +190,23 @@ func Corpus(o Options) ([]corpus.Example, error) {
 		Format: corpus.Format{Template: tmpl, EOS: "<|im_end|>"},
 		// Tree mode is the demo's default and the main figure: half the problems.
 		Tree: 0.5, ToolCalls: 0.3, Direct: 0.2, Chitchat: 0.03,
-		Seed: o.Seed,
+		// A tree problem trains as decoded with no pruning, or with buffer 1 or 2 (the
+		// default), a third each: the model learns to go on once a step's working has left
+		// its context.
+		TreeBuffers: []int{-1, 1, 2},
+		Seed:        o.Seed,
 	})
 }
 
 // Tokenizer trains the demo's tokenizer on the examples and returns its two files.
 func Tokenizer(examples []corpus.Example, vocab int) (tokenizerJSON, config []byte, err error) {
-	texts := make([]string, len(examples))
+	texts := make([]string, 0, len(examples))
 	for i, ex := range examples {
-		texts[i] = ex.Text
+		// A pruned tree's views share one text: count it once.
+		if i > 0 && ex.Text == examples[i-1].Text {
+			continue
+		}
+		texts = append(texts, ex.Text)
 	}
 	res, err := bpetrain.Train(slices.Values(texts), bpetrain.Options{VocabSize: vocab, Specials: Specials, Tokens: JSONKeys})
 	if err != nil {
