@@ -49,7 +49,7 @@ type Options struct {
 	// SeqLen is a training row's tokens (768: a task-tree example, prompt included, is about
 	// 320 on average, 700 at most); Batch the rows a step (8).
 	SeqLen, Batch int
-	// Epochs over the rows (1: about an hour on two cores); Steps, when set, overrides it.
+	// Epochs over the rows (1: 84 minutes on two cores); Steps, when set, overrides it.
 	Epochs float64
 	Steps  int
 	// LR is the peak learning rate (2e-3), reached after Warmup steps (100), then cosine down
