@@ -221,6 +221,16 @@ func (s *Set) Call(ctx context.Context, name string, args json.RawMessage) Resul
 	return res
 }
 
+// JSONCaller calls tools through Set and returns the result's JSON and error apart, the shape
+// of tree.Caller (the task-tree runtime's tool runner).
+type JSONCaller struct{ Set *Set }
+
+// Call is Set.Call, its Result split.
+func (c JSONCaller) Call(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
+	res := c.Set.Call(ctx, name, args)
+	return res.JSON, res.Err
+}
+
 func (s *Set) call(ctx context.Context, name string, raw json.RawMessage) Result {
 	s.mu.RLock()
 	e := s.byName[name]

@@ -392,3 +392,17 @@ func TestConcurrentCalls(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestJSONCaller: the adapter returns Set.Call's JSON and error, for a success and for a
+// failure (an unknown tool: an error object and the cause).
+func TestJSONCaller(t *testing.T) {
+	c := JSONCaller{Set: mustSet(t, echo("e"))}
+	got, err := c.Call(context.Background(), "e", json.RawMessage(`{"x":1}`))
+	if err != nil || string(got) != `{"args":{"x":1}}` {
+		t.Fatalf("%s, %v", got, err)
+	}
+	got, err = c.Call(context.Background(), "missing", nil)
+	if err == nil || !strings.HasPrefix(string(got), `{"error":`) {
+		t.Fatalf("unknown tool: %s, %v", got, err)
+	}
+}

@@ -178,14 +178,6 @@ func thought(w arith.Worked, i int) string {
 	return fmt.Sprintf(thoughts[r.IntN(len(thoughts))], w.Steps[i].Expr)
 }
 
-// byteCaller runs the calculator for tree.Run through the set.
-type setCaller struct{ set *tools.Set }
-
-func (c setCaller) Call(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
-	res := c.set.Call(ctx, name, args)
-	return res.JSON, res.Err
-}
-
 // calcThought is the thought of a step's one subtask, the calculator call: short, as the
 // step's own thought says what is computed.
 const calcThought = "Calculate."
@@ -241,7 +233,7 @@ func TreeViews(w arith.Worked, f Format, buffer int) ([]Example, error) {
 			}
 			return out
 		},
-		Tools: setCaller{calcSet},
+		Tools: tools.JSONCaller{Set: calcSet},
 	})
 	type drop struct {
 		at    int // text offset just past the byte after which the spans leave

@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"context"
-	"encoding/json"
 	"slices"
 	"testing"
 
@@ -14,13 +13,6 @@ import (
 	"github.com/arborlabs/arbor/train/corpus"
 	"github.com/arborlabs/arbor/tree"
 )
-
-type setCaller struct{ set *tools.Set }
-
-func (c setCaller) Call(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
-	res := c.set.Call(ctx, name, args)
-	return res.JSON, res.Err
-}
 
 // TestTreeViewsAreWhatTheRuntimeKeeps replays each tree's tokens through the runtime's tree
 // hook (tree.Run, with the Qwen3 tokenizer, real BPE merges across the lists' brackets) as
@@ -61,7 +53,7 @@ func TestTreeViewsAreWhatTheRuntimeKeeps(t *testing.T) {
 			if want := max(len(w.Steps)-buffer, 0) + 1; len(views) != want {
 				t.Fatalf("%s, buffer %d: %d views, want %d", w.Problem.ID, buffer, len(views), want)
 			}
-			run := tree.NewRun(tree.RunOptions{Buffer: buffer, TokenBytes: tok.TokenBytes, Encode: tok.EncodeText, Tools: setCaller{set}})
+			run := tree.NewRun(tree.RunOptions{Buffer: buffer, TokenBytes: tok.TokenBytes, Encode: tok.EncodeText, Tools: tools.JSONCaller{Set: set}})
 			out := full.Tokens[prompt:]
 			kept := make([]bool, 0, len(out))
 			wrote := make([]bool, 0, len(out)) // written by the model since the last drop
