@@ -135,7 +135,7 @@ func (e *Engine) drop(s *seqState, spans []Span) error {
 			if err := e.dropLive(s, p.at, p.at+(p.hi-p.lo)); err != nil {
 				return err
 			}
-			s.dropped = addSpan(s.dropped, Span{p.lo, p.hi})
+			s.dropped = AddSpan(s.dropped, Span{p.lo, p.hi})
 		}
 	}
 	return nil
@@ -184,8 +184,9 @@ func (e *Engine) dropLive(s *seqState, begin, end int) error {
 	return nil
 }
 
-// addSpan inserts sp into the sorted, disjoint list spans, merging neighbours.
-func addSpan(spans []Span, sp Span) []Span {
+// AddSpan inserts sp into the sorted, disjoint list spans, merging neighbours (spans that
+// overlap or touch).
+func AddSpan(spans []Span, sp Span) []Span {
 	i, _ := slices.BinarySearchFunc(spans, sp.Begin, func(d Span, b int) int { return d.Begin - b })
 	spans = slices.Insert(spans, i, sp)
 	out := spans[:0]

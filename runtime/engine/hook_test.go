@@ -96,7 +96,7 @@ func TestDropMatchesFreshContext(t *testing.T) {
 			var gone []Span
 			for i := range out {
 				for _, sp := range drops[i-1] {
-					gone = addSpan(gone, sp)
+					gone = AddSpan(gone, sp)
 				}
 				if len(gone) == 0 || i == 0 {
 					continue
@@ -269,7 +269,7 @@ func TestCallErrorFailsRequest(t *testing.T) {
 func TestAddSpan(t *testing.T) {
 	var s []Span
 	for _, sp := range []Span{{10, 12}, {2, 4}, {4, 6}, {11, 15}, {20, 21}} {
-		s = addSpan(s, sp)
+		s = AddSpan(s, sp)
 	}
 	if want := []Span{{2, 6}, {10, 15}, {20, 21}}; !slices.Equal(s, want) {
 		t.Fatalf("got %v, want %v", s, want)

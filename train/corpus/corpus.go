@@ -44,6 +44,7 @@ import (
 
 	"github.com/arborlabs/arbor/evals/arith"
 	"github.com/arborlabs/arbor/runtime/chat"
+	"github.com/arborlabs/arbor/runtime/engine"
 	"github.com/arborlabs/arbor/tools"
 	"github.com/arborlabs/arbor/tools/calc"
 	"github.com/arborlabs/arbor/tree"
@@ -65,8 +66,8 @@ type Example struct {
 	Spans []Span
 	// Drop are byte spans of Text whose tokens the model does not see: the tokens lying
 	// entirely inside one leave the example, as pruning takes them out of the KV cache (a
-	// token holding an edge stays). Their Loss is unused. Sorted, disjoint.
-	Drop []Span
+	// token holding an edge stays). Sorted, disjoint (engine.AddSpan keeps them so).
+	Drop []engine.Span
 	// LossFrom and LossTo, when LossTo > 0, keep the loss to the tokens starting in
 	// [LossFrom, LossTo); the tokens starting at LossTo or later leave the example (a view of
 	// a pruned tree, see TreeViews).
@@ -237,7 +238,7 @@ func TreeViews(w arith.Worked, f Format, buffer int) ([]Example, error) {
 	})
 	type drop struct {
 		at    int // text offset just past the byte after which the spans leave
-		spans []Span
+		spans []engine.Span
 	}
 	var drops []drop
 	n := 0
@@ -253,7 +254,7 @@ func TreeViews(w arith.Worked, f Format, buffer int) ([]Example, error) {
 			if len(d.Drop) > 0 {
 				dr := drop{at: b.b.Len()}
 				for _, sp := range d.Drop {
-					dr.spans = append(dr.spans, Span{Start: len(prompt) + sp.Begin, End: len(prompt) + sp.End})
+					dr.spans = append(dr.spans, engine.Span{Begin: len(prompt) + sp.Begin, End: len(prompt) + sp.End})
 				}
 				drops = append(drops, dr)
 			}
@@ -305,7 +306,7 @@ func TreeViews(w arith.Worked, f Format, buffer int) ([]Example, error) {
 	}
 	views := make([]Example, 0, len(drops)+1)
 	from := 0
-	var dropped []Span
+	var dropped []engine.Span
 	for k := 0; k <= len(drops); k++ {
 		to := len(ex.Text)
 		if k < len(drops) {
@@ -317,26 +318,13 @@ func TreeViews(w arith.Worked, f Format, buffer int) ([]Example, error) {
 		v.LossFrom, v.LossTo = from, to
 		views = append(views, v)
 		if k < len(drops) {
-			dropped = mergeSpans(append(dropped, drops[k].spans...))
+			for _, sp := range drops[k].spans {
+				dropped = engine.AddSpan(dropped, sp)
+			}
 		}
 		from = to
 	}
 	return views, nil
-}
-
-// mergeSpans sorts spans and merges those that overlap or touch (a parent's list holds its
-// children's, which may have been dropped before it).
-func mergeSpans(s []Span) []Span {
-	slices.SortFunc(s, func(a, b Span) int { return a.Start - b.Start })
-	out := s[:0]
-	for _, x := range s {
-		if n := len(out); n > 0 && x.Start <= out[n-1].End {
-			out[n-1].End = max(out[n-1].End, x.End)
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
 }
 
 // extend appends to b what the render of the conversation so far adds to the text (the

@@ -35,9 +35,9 @@ func Tokenize(tok *tokenizer.Tokenizer, ex corpus.Example) (Tokenized, error) {
 		return out, fmt.Errorf("dataset: loss window [%d, %d) outside a text of %d bytes", ex.LossFrom, ex.LossTo, len(ex.Text))
 	}
 	for i, d := range ex.Drop {
-		if d.Start < 0 || d.End < d.Start || d.End > len(ex.Text) || (i > 0 && d.Start < ex.Drop[i-1].End) {
+		if d.Begin < 0 || d.End < d.Begin || d.End > len(ex.Text) || (i > 0 && d.Begin < ex.Drop[i-1].End) {
 			return out, fmt.Errorf("dataset: drop %d [%d, %d) is out of order or outside a text of %d bytes",
-				i, d.Start, d.End, len(ex.Text))
+				i, d.Begin, d.End, len(ex.Text))
 		}
 	}
 	offsets := window || len(ex.Drop) > 0
@@ -78,7 +78,7 @@ func Tokenize(tok *tokenizer.Tokenizer, ex corpus.Example) (Tokenized, error) {
 			for next < len(ex.Drop) && ex.Drop[next].End < end {
 				next++
 			}
-			if next < len(ex.Drop) && ex.Drop[next].Start <= start && end <= ex.Drop[next].End {
+			if next < len(ex.Drop) && ex.Drop[next].Begin <= start && end <= ex.Drop[next].End {
 				continue
 			}
 			lw := w
