@@ -225,34 +225,43 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 	}
 }
 
-// TestQ8Run1x4PrefetchMatchesAVX2: the one-token product over four streams with software
-// prefetch (chosen where VNNI is there) gives the AVX2 kernel's results bit for bit: prefetch
-// changes what is cached, not what is computed.
-func TestQ8Run1x4PrefetchMatchesAVX2(t *testing.T) {
+// TestQ8Run1x4VNNIMatchesAVX2: the one-token products over four streams that a CPU with VNNI
+// runs (q8g1x4VNNI, and q8g1x4PF with ARBOR_VNNI_ONE=0: software prefetch, which changes what
+// is cached, not what is computed) give the AVX2 kernel's results bit for bit, over block
+// counts with and without a second block, runs of one and of several groups, stored and added.
+func TestQ8Run1x4VNNIMatchesAVX2(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(8, 8))
-	for _, nb := range []int{1, 28, 152} {
+	for _, nb := range []int{1, 2, 28, 152} {
 		const rows = 8 * 13
 		c := nb * model.Q8Block
 		qg, _ := randQ8Groups(r, rows, nb)
 		var qa q8Acts
 		qa.quantize(randVec(r, c), 1, c)
-		for _, add := range []bool{false, true} {
-			run := func(vnni bool) []float32 {
-				saved := hasVNNI
-				hasVNNI = vnni
-				defer func() { hasVNNI = saved }()
-				out := make([]float32, rows)
-				for i := range out {
-					out[i] = float32(i%5) - 2
+		for _, ng := range []int{1, 3} {
+			for _, add := range []bool{false, true} {
+				run := func(vnni, one bool) []float32 {
+					savedV, savedO := hasVNNI, q8VNNIOne
+					hasVNNI, q8VNNIOne = vnni, one
+					defer func() { hasVNNI, q8VNNIOne = savedV, savedO }()
+					out := make([]float32, rows)
+					for i := range out {
+						out[i] = float32(i%5) - 2
+					}
+					q8Run1x4(qg, 0, 3, ng, qa.q, qa.d, out, add)
+					return out
 				}
-				q8Run1x4(qg, 0, 3, 3, qa.q, qa.d, out, add)
-				return out
-			}
-			v, a := run(true), run(false)
-			for i := range v {
-				if v[i] != a[i] {
-					t.Fatalf("nb=%d add=%v: out[%d] = %v with prefetch, %v without", nb, add, i, v[i], a[i])
+				a := run(false, false)
+				for _, k := range []struct {
+					name      string
+					vnni, one bool
+				}{{"q8g1x4PF", true, false}, {"q8g1x4VNNI", true, true}} {
+					v := run(k.vnni, k.one)
+					for i := range v {
+						if v[i] != a[i] {
+							t.Fatalf("%s nb=%d ng=%d add=%v: out[%d] = %v, AVX2 %v", k.name, nb, ng, add, i, v[i], a[i])
+						}
+					}
 				}
 			}
 		}

@@ -35,6 +35,8 @@ import (
 // of a quad's two halves put each row's four columns in one 32-bit lane for SDOT, and without
 // the dot-product extension SMULL by the token's repeated pair and SADALP do the pairs.
 // With AVX-512 VNNI (hasVNNI, q8vnni_amd64.s) the same layout serves 512-bit registers: for
+// one token VPDPWSSD on a quad widened whole (rows' first pairs in the low half, second pairs in
+// the high half, the token's pairs put in that order once for four groups; q8g1x4VNNI), for
 // four and eight tokens VPDPWSSD on int16 pairs (a quad widened, VPERMD putting a row's two
 // pairs side by side), and for eight tokens over a run of groups (q8Run8) VPDPBUSD on bytes,
 // VPERMW putting a row's four columns of two quads in two lanes, the activations packed to
@@ -280,6 +282,11 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 // alternating rounds).
 func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 
+// q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI, rather than
+// q8g1x4PF (the same outputs bit for bit): ARBOR_VNNI_ONE=0 turns it off, to measure one
+// against the other. Read once at start-up; tests may change it.
+var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
+
 // q8OnePrefetch is how far ahead (bytes) q8g1x4PF prefetches each of its four weight streams,
 // for groups gstride bytes apart: about one group, within 8 to 16 KiB. 8 KiB measured best on
 // qwen2.5-0.5b's narrow matrices (896 columns, groups 7.6 KiB apart; 12 and 16 KiB were slower),
@@ -287,6 +294,10 @@ func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 // in alternating order, llama-3.2-1b (2,048 and 8,192 columns) median 23.1 tokens/s at 8 KiB
 // against 24.4 at 16 KiB, and qwen2.5-0.5b (its 4,864-column down projection now at 16 KiB)
 // 58.6 against 60.3.
+//
+// q8g1x4VNNI takes the same distance. On the same machine with faster memory (probes of 64 to
+// 76 GB/s, 2026-12-04), 4, 8, 16, 32 and 64 KiB gave llama-3.2-1b 31.8 to 39.3 tokens/s with
+// no order the machine's noise did not swamp (three rounds each).
 func q8OnePrefetch(gstride int) int { return min(max(gstride, 8192), 16384) }
 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
@@ -309,6 +320,11 @@ func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int16, xd []float32, out []float
 			// prefetchers leave unused; on a Zen 3, 1 and 4 KiB ahead measured slower than none
 			// (8 KiB was not tried there). Other CPUs with AVX-512 (Zen 4, Xeons) take the Zen
 			// 5's choice, unmeasured.
+			if q8VNNIOne {
+				q8g1x4VNNI(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride,
+					q8OnePrefetch(qg.stride))
+				return
+			}
 			q8g1x4PF(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride,
 				q8OnePrefetch(qg.stride))
 			return

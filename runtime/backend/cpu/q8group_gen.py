@@ -246,9 +246,9 @@ q8g1x4("q8g1x4PF", True)
 
 
 # A VPDPWSSD form of this kernel on 512-bit registers (two instructions per group and quad
-# where this takes six) was 13% faster with the weights in cache (BenchmarkMatVec/q8_0) but
-# 12% slower streaming them from DRAM (BenchmarkMatVecDRAM/q8_0: 28.6 against 33.0 GB/s, three
-# alternating runs on Zen 5), which is what a decode does; it is not kept.
+# where this takes six) was first measured 13% faster with the weights in cache but 12% slower
+# streaming them from DRAM (BenchmarkMatVecDRAM/q8_0, Zen 5, 2026-12-02); it is now
+# q8g1x4VNNI (q8vnni_amd64.s), with a different prefetch, see there.
 
 # ---- four tokens
 w('''
@@ -514,6 +514,114 @@ def vnni_kernel(T):
 
 vnni_kernel(4)
 vnni_kernel(8)
+
+
+# ---- one token, four streams, VPDPWSSD (q8g1x4VNNI)
+# q8g1x4PF on 512-bit registers. A quad widened whole (VPMOVSXBW to 32 int16) holds rows 0..7's
+# columns 4c, 4c+1 in dword lanes 0..7 and their columns 4c+2, 4c+3 in lanes 8..15; the token's
+# matching pairs are put in that order once per quad for all four groups (VPERMD of the block's
+# 32 quants by a fixed index, q8vnniAct), and VPDPWSSD multiplies, adds the pairs and
+# accumulates: two instructions a group and quad, where the AVX2 kernel takes six and a share
+# of the broadcasts. Even and odd quads go to separate sums (eight dependency chains, not
+# four). At the end of a block a group's sums are added (the two sets, then the two halves of
+# the register), and the eight rows' exact block sums are scaled in ymm registers as the AVX2
+# kernel scales them, so the outputs are bit for bit q8g1x4PF's.
+# Each stream is prefetched pfd bytes ahead with PREFETCHNTA rather than PREFETCHT0: the
+# weights are read once per step, and the non-temporal hint measured faster (below; a guess at
+# why: a Zen's L3 is filled by what L2 evicts, and streamed weights need not be).
+# Measured on the 2-core Zen 5 (2026-12-04), one core, weights in L2 (BenchmarkMatVec/q8_0/L2):
+# 99 GB/s against q8g1x4PF's 65; in L3 (BenchmarkMatVec/q8_0) 78 against 54. From DRAM the
+# kernel matters only when the memory is fast: `arbor bench` on llama-3.2-1b q8_0 while the
+# machine read 64 to 74 GB/s, four alternating rounds each, 36.0 to 37.6 tokens/s (median
+# 36.9) against q8g1x4PF's 34.4 to 36.0 (35.2) with PREFETCHT0, and 38.2 to 39.9 (median
+# 38.9) with PREFETCHNTA against 35.0 to 37.4 (36.5) with PREFETCHT0 in four more; while it
+# read 41 to 45 GB/s the two prefetch forms ran alike (25.3 to 27.0 tokens/s, six rounds
+# each), both at about 0.82 of that bound.
+w("""
+// q8vnniAct: for quad c (index vector c), dword lanes 0..7 take the block's dword 2c (the
+// token's quants for columns 4c, 4c+1) and lanes 8..15 dword 2c+1 (columns 4c+2, 4c+3).""")
+for c in range(8):
+    for i in range(16):
+        w(f"DATA q8vnniAct<>+{64*c+4*i}(SB)/4, ${2*c + i//8}")
+w("GLOBL q8vnniAct<>(SB), RODATA|NOPTR, $512")
+w('''
+// func q8g1x4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
+//
+// q8g1x4PF's contract and outputs. Registers: Z0..Z3 the four groups' integer sums over even
+// quads, Z4..Z7 over odd ones; Z8..Z15 the index vectors (q8vnniAct); Z16 the block's 32
+// quants; Z17, Z18 the token's pairs for a quad; Z20..Z27 widened quads, then scratch; Y19 the
+// token's block scale; Y28..Y31 the float sums. Frame: 0 and 8 the run's w and s.
+TEXT ·q8g1x4VNNI(SB), NOSPLIT, $16-96
+	MOVQ   w+0(FP), AX
+	MOVQ   AX, 0(SP)
+	MOVQ   s+8(FP), AX
+	MOVQ   AX, 8(SP)
+	MOVQ   sstride+40(FP), R8
+	LEAQ   (R8)(R8*2), R9
+	MOVQ   out+48(FP), R10
+	MOVQ   ostride+56(FP), R11
+	LEAQ   (R11)(R11*2), R13
+	MOVQ   ng+72(FP), R12''')
+for c in range(8):
+    w(f"\tVMOVDQU32 q8vnniAct<>+{64*c}(SB), Z{8+c}")
+w('''
+q8g1x4VNNIrun:
+	MOVQ   0(SP), SI
+	MOVQ   8(SP), BX
+	MOVQ   xq+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+q8g1x4VNNIblock:
+	MOVQ   pfd+88(FP), AX
+	ADDQ   SI, AX''')
+streams = ["(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"]
+sstreams = ["(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R9*1)"]
+pstreams = ["(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)"]
+for k in range(4):
+    for l in range(4):
+        w(f"\tPREFETCHNTA {64*l}{pstreams[k]}")
+w("\tVMOVDQU64 (DI), Z16")
+for c in range(8):
+    par = c % 2
+    pr = 17 + par
+    w(f"\tVPERMD    Z16, Z{8+c}, Z{pr}")
+    for k in range(4):
+        t = 20 + 4*par + k
+        w(f"\tVPMOVSXBW {32*c}{streams[k]}, Z{t}")
+        if c < 2:
+            w(f"\tVPMADDWD  Z{t}, Z{pr}, Z{k + 4*par}")
+        else:
+            w(f"\tVPDPWSSD  Z{t}, Z{pr}, Z{k + 4*par}")
+w("\tVBROADCASTSS (DX), Y19")
+for k in range(4):
+    w(f"\tVPADDD    Z{k+4}, Z{k}, Z{k}")
+    w(f"\tVEXTRACTI64X4 $1, Z{k}, Y{20+k}")
+    w(f"\tVPADDD    Y{20+k}, Y{k}, Y{k}")
+    w(f"\tVCVTPH2PS {sstreams[k]}, Y{24+k}")
+    w(f"\tVMULPS    Y19, Y{24+k}, Y{24+k}")
+    w(f"\tVCVTDQ2PS Y{k}, Y{k}")
+    w(f"\tVFMADD231PS Y{24+k}, Y{k}, Y{28+k}")
+next_block("q8g1x4VNNIblock")
+dsts = ["(R10)", "(R10)(R11*1)", "(R10)(R11*2)", "(R10)(R13*1)"]
+w("\tCMPQ      add+64(FP), $0\n\tJEQ       q8g1x4VNNIstore")
+for k, d in enumerate(dsts):
+    w(f"\tVADDPS    {d}, Y{28+k}, Y{28+k}")
+w("\nq8g1x4VNNIstore:")
+for k, d in enumerate(dsts):
+    w(f"\tVMOVUPS   Y{28+k}, {d}")
+w('''	ADDQ      $32, R10
+	MOVQ      gstride+80(FP), AX
+	ADDQ      AX, 0(SP)
+	ADDQ      AX, 8(SP)
+	DECQ      R12
+	JNZ       q8g1x4VNNIrun
+	VZEROUPPER
+	RET''')
 
 
 # ---- eight tokens with VPDPBUSD (bytes): the activations as unsigned bytes (q+128, by

@@ -569,6 +569,323 @@ q8g8VNNInext:
 	VZEROUPPER
 	RET
 
+// q8vnniAct: for quad c (index vector c), dword lanes 0..7 take the block's dword 2c (the
+// token's quants for columns 4c, 4c+1) and lanes 8..15 dword 2c+1 (columns 4c+2, 4c+3).
+DATA q8vnniAct<>+0(SB)/4, $0
+DATA q8vnniAct<>+4(SB)/4, $0
+DATA q8vnniAct<>+8(SB)/4, $0
+DATA q8vnniAct<>+12(SB)/4, $0
+DATA q8vnniAct<>+16(SB)/4, $0
+DATA q8vnniAct<>+20(SB)/4, $0
+DATA q8vnniAct<>+24(SB)/4, $0
+DATA q8vnniAct<>+28(SB)/4, $0
+DATA q8vnniAct<>+32(SB)/4, $1
+DATA q8vnniAct<>+36(SB)/4, $1
+DATA q8vnniAct<>+40(SB)/4, $1
+DATA q8vnniAct<>+44(SB)/4, $1
+DATA q8vnniAct<>+48(SB)/4, $1
+DATA q8vnniAct<>+52(SB)/4, $1
+DATA q8vnniAct<>+56(SB)/4, $1
+DATA q8vnniAct<>+60(SB)/4, $1
+DATA q8vnniAct<>+64(SB)/4, $2
+DATA q8vnniAct<>+68(SB)/4, $2
+DATA q8vnniAct<>+72(SB)/4, $2
+DATA q8vnniAct<>+76(SB)/4, $2
+DATA q8vnniAct<>+80(SB)/4, $2
+DATA q8vnniAct<>+84(SB)/4, $2
+DATA q8vnniAct<>+88(SB)/4, $2
+DATA q8vnniAct<>+92(SB)/4, $2
+DATA q8vnniAct<>+96(SB)/4, $3
+DATA q8vnniAct<>+100(SB)/4, $3
+DATA q8vnniAct<>+104(SB)/4, $3
+DATA q8vnniAct<>+108(SB)/4, $3
+DATA q8vnniAct<>+112(SB)/4, $3
+DATA q8vnniAct<>+116(SB)/4, $3
+DATA q8vnniAct<>+120(SB)/4, $3
+DATA q8vnniAct<>+124(SB)/4, $3
+DATA q8vnniAct<>+128(SB)/4, $4
+DATA q8vnniAct<>+132(SB)/4, $4
+DATA q8vnniAct<>+136(SB)/4, $4
+DATA q8vnniAct<>+140(SB)/4, $4
+DATA q8vnniAct<>+144(SB)/4, $4
+DATA q8vnniAct<>+148(SB)/4, $4
+DATA q8vnniAct<>+152(SB)/4, $4
+DATA q8vnniAct<>+156(SB)/4, $4
+DATA q8vnniAct<>+160(SB)/4, $5
+DATA q8vnniAct<>+164(SB)/4, $5
+DATA q8vnniAct<>+168(SB)/4, $5
+DATA q8vnniAct<>+172(SB)/4, $5
+DATA q8vnniAct<>+176(SB)/4, $5
+DATA q8vnniAct<>+180(SB)/4, $5
+DATA q8vnniAct<>+184(SB)/4, $5
+DATA q8vnniAct<>+188(SB)/4, $5
+DATA q8vnniAct<>+192(SB)/4, $6
+DATA q8vnniAct<>+196(SB)/4, $6
+DATA q8vnniAct<>+200(SB)/4, $6
+DATA q8vnniAct<>+204(SB)/4, $6
+DATA q8vnniAct<>+208(SB)/4, $6
+DATA q8vnniAct<>+212(SB)/4, $6
+DATA q8vnniAct<>+216(SB)/4, $6
+DATA q8vnniAct<>+220(SB)/4, $6
+DATA q8vnniAct<>+224(SB)/4, $7
+DATA q8vnniAct<>+228(SB)/4, $7
+DATA q8vnniAct<>+232(SB)/4, $7
+DATA q8vnniAct<>+236(SB)/4, $7
+DATA q8vnniAct<>+240(SB)/4, $7
+DATA q8vnniAct<>+244(SB)/4, $7
+DATA q8vnniAct<>+248(SB)/4, $7
+DATA q8vnniAct<>+252(SB)/4, $7
+DATA q8vnniAct<>+256(SB)/4, $8
+DATA q8vnniAct<>+260(SB)/4, $8
+DATA q8vnniAct<>+264(SB)/4, $8
+DATA q8vnniAct<>+268(SB)/4, $8
+DATA q8vnniAct<>+272(SB)/4, $8
+DATA q8vnniAct<>+276(SB)/4, $8
+DATA q8vnniAct<>+280(SB)/4, $8
+DATA q8vnniAct<>+284(SB)/4, $8
+DATA q8vnniAct<>+288(SB)/4, $9
+DATA q8vnniAct<>+292(SB)/4, $9
+DATA q8vnniAct<>+296(SB)/4, $9
+DATA q8vnniAct<>+300(SB)/4, $9
+DATA q8vnniAct<>+304(SB)/4, $9
+DATA q8vnniAct<>+308(SB)/4, $9
+DATA q8vnniAct<>+312(SB)/4, $9
+DATA q8vnniAct<>+316(SB)/4, $9
+DATA q8vnniAct<>+320(SB)/4, $10
+DATA q8vnniAct<>+324(SB)/4, $10
+DATA q8vnniAct<>+328(SB)/4, $10
+DATA q8vnniAct<>+332(SB)/4, $10
+DATA q8vnniAct<>+336(SB)/4, $10
+DATA q8vnniAct<>+340(SB)/4, $10
+DATA q8vnniAct<>+344(SB)/4, $10
+DATA q8vnniAct<>+348(SB)/4, $10
+DATA q8vnniAct<>+352(SB)/4, $11
+DATA q8vnniAct<>+356(SB)/4, $11
+DATA q8vnniAct<>+360(SB)/4, $11
+DATA q8vnniAct<>+364(SB)/4, $11
+DATA q8vnniAct<>+368(SB)/4, $11
+DATA q8vnniAct<>+372(SB)/4, $11
+DATA q8vnniAct<>+376(SB)/4, $11
+DATA q8vnniAct<>+380(SB)/4, $11
+DATA q8vnniAct<>+384(SB)/4, $12
+DATA q8vnniAct<>+388(SB)/4, $12
+DATA q8vnniAct<>+392(SB)/4, $12
+DATA q8vnniAct<>+396(SB)/4, $12
+DATA q8vnniAct<>+400(SB)/4, $12
+DATA q8vnniAct<>+404(SB)/4, $12
+DATA q8vnniAct<>+408(SB)/4, $12
+DATA q8vnniAct<>+412(SB)/4, $12
+DATA q8vnniAct<>+416(SB)/4, $13
+DATA q8vnniAct<>+420(SB)/4, $13
+DATA q8vnniAct<>+424(SB)/4, $13
+DATA q8vnniAct<>+428(SB)/4, $13
+DATA q8vnniAct<>+432(SB)/4, $13
+DATA q8vnniAct<>+436(SB)/4, $13
+DATA q8vnniAct<>+440(SB)/4, $13
+DATA q8vnniAct<>+444(SB)/4, $13
+DATA q8vnniAct<>+448(SB)/4, $14
+DATA q8vnniAct<>+452(SB)/4, $14
+DATA q8vnniAct<>+456(SB)/4, $14
+DATA q8vnniAct<>+460(SB)/4, $14
+DATA q8vnniAct<>+464(SB)/4, $14
+DATA q8vnniAct<>+468(SB)/4, $14
+DATA q8vnniAct<>+472(SB)/4, $14
+DATA q8vnniAct<>+476(SB)/4, $14
+DATA q8vnniAct<>+480(SB)/4, $15
+DATA q8vnniAct<>+484(SB)/4, $15
+DATA q8vnniAct<>+488(SB)/4, $15
+DATA q8vnniAct<>+492(SB)/4, $15
+DATA q8vnniAct<>+496(SB)/4, $15
+DATA q8vnniAct<>+500(SB)/4, $15
+DATA q8vnniAct<>+504(SB)/4, $15
+DATA q8vnniAct<>+508(SB)/4, $15
+GLOBL q8vnniAct<>(SB), RODATA|NOPTR, $512
+
+// func q8g1x4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
+//
+// q8g1x4PF's contract and outputs. Registers: Z0..Z3 the four groups' integer sums over even
+// quads, Z4..Z7 over odd ones; Z8..Z15 the index vectors (q8vnniAct); Z16 the block's 32
+// quants; Z17, Z18 the token's pairs for a quad; Z20..Z27 widened quads, then scratch; Y19 the
+// token's block scale; Y28..Y31 the float sums. Frame: 0 and 8 the run's w and s.
+TEXT ·q8g1x4VNNI(SB), NOSPLIT, $16-96
+	MOVQ   w+0(FP), AX
+	MOVQ   AX, 0(SP)
+	MOVQ   s+8(FP), AX
+	MOVQ   AX, 8(SP)
+	MOVQ   sstride+40(FP), R8
+	LEAQ   (R8)(R8*2), R9
+	MOVQ   out+48(FP), R10
+	MOVQ   ostride+56(FP), R11
+	LEAQ   (R11)(R11*2), R13
+	MOVQ   ng+72(FP), R12
+	VMOVDQU32 q8vnniAct<>+0(SB), Z8
+	VMOVDQU32 q8vnniAct<>+64(SB), Z9
+	VMOVDQU32 q8vnniAct<>+128(SB), Z10
+	VMOVDQU32 q8vnniAct<>+192(SB), Z11
+	VMOVDQU32 q8vnniAct<>+256(SB), Z12
+	VMOVDQU32 q8vnniAct<>+320(SB), Z13
+	VMOVDQU32 q8vnniAct<>+384(SB), Z14
+	VMOVDQU32 q8vnniAct<>+448(SB), Z15
+
+q8g1x4VNNIrun:
+	MOVQ   0(SP), SI
+	MOVQ   8(SP), BX
+	MOVQ   xq+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+q8g1x4VNNIblock:
+	MOVQ   pfd+88(FP), AX
+	ADDQ   SI, AX
+	PREFETCHNTA 0(AX)
+	PREFETCHNTA 64(AX)
+	PREFETCHNTA 128(AX)
+	PREFETCHNTA 192(AX)
+	PREFETCHNTA 0(AX)(R8*1)
+	PREFETCHNTA 64(AX)(R8*1)
+	PREFETCHNTA 128(AX)(R8*1)
+	PREFETCHNTA 192(AX)(R8*1)
+	PREFETCHNTA 0(AX)(R8*2)
+	PREFETCHNTA 64(AX)(R8*2)
+	PREFETCHNTA 128(AX)(R8*2)
+	PREFETCHNTA 192(AX)(R8*2)
+	PREFETCHNTA 0(AX)(R9*1)
+	PREFETCHNTA 64(AX)(R9*1)
+	PREFETCHNTA 128(AX)(R9*1)
+	PREFETCHNTA 192(AX)(R9*1)
+	VMOVDQU64 (DI), Z16
+	VPERMD    Z16, Z8, Z17
+	VPMOVSXBW 0(SI), Z20
+	VPMADDWD  Z20, Z17, Z0
+	VPMOVSXBW 0(SI)(R8*1), Z21
+	VPMADDWD  Z21, Z17, Z1
+	VPMOVSXBW 0(SI)(R8*2), Z22
+	VPMADDWD  Z22, Z17, Z2
+	VPMOVSXBW 0(SI)(R9*1), Z23
+	VPMADDWD  Z23, Z17, Z3
+	VPERMD    Z16, Z9, Z18
+	VPMOVSXBW 32(SI), Z24
+	VPMADDWD  Z24, Z18, Z4
+	VPMOVSXBW 32(SI)(R8*1), Z25
+	VPMADDWD  Z25, Z18, Z5
+	VPMOVSXBW 32(SI)(R8*2), Z26
+	VPMADDWD  Z26, Z18, Z6
+	VPMOVSXBW 32(SI)(R9*1), Z27
+	VPMADDWD  Z27, Z18, Z7
+	VPERMD    Z16, Z10, Z17
+	VPMOVSXBW 64(SI), Z20
+	VPDPWSSD  Z20, Z17, Z0
+	VPMOVSXBW 64(SI)(R8*1), Z21
+	VPDPWSSD  Z21, Z17, Z1
+	VPMOVSXBW 64(SI)(R8*2), Z22
+	VPDPWSSD  Z22, Z17, Z2
+	VPMOVSXBW 64(SI)(R9*1), Z23
+	VPDPWSSD  Z23, Z17, Z3
+	VPERMD    Z16, Z11, Z18
+	VPMOVSXBW 96(SI), Z24
+	VPDPWSSD  Z24, Z18, Z4
+	VPMOVSXBW 96(SI)(R8*1), Z25
+	VPDPWSSD  Z25, Z18, Z5
+	VPMOVSXBW 96(SI)(R8*2), Z26
+	VPDPWSSD  Z26, Z18, Z6
+	VPMOVSXBW 96(SI)(R9*1), Z27
+	VPDPWSSD  Z27, Z18, Z7
+	VPERMD    Z16, Z12, Z17
+	VPMOVSXBW 128(SI), Z20
+	VPDPWSSD  Z20, Z17, Z0
+	VPMOVSXBW 128(SI)(R8*1), Z21
+	VPDPWSSD  Z21, Z17, Z1
+	VPMOVSXBW 128(SI)(R8*2), Z22
+	VPDPWSSD  Z22, Z17, Z2
+	VPMOVSXBW 128(SI)(R9*1), Z23
+	VPDPWSSD  Z23, Z17, Z3
+	VPERMD    Z16, Z13, Z18
+	VPMOVSXBW 160(SI), Z24
+	VPDPWSSD  Z24, Z18, Z4
+	VPMOVSXBW 160(SI)(R8*1), Z25
+	VPDPWSSD  Z25, Z18, Z5
+	VPMOVSXBW 160(SI)(R8*2), Z26
+	VPDPWSSD  Z26, Z18, Z6
+	VPMOVSXBW 160(SI)(R9*1), Z27
+	VPDPWSSD  Z27, Z18, Z7
+	VPERMD    Z16, Z14, Z17
+	VPMOVSXBW 192(SI), Z20
+	VPDPWSSD  Z20, Z17, Z0
+	VPMOVSXBW 192(SI)(R8*1), Z21
+	VPDPWSSD  Z21, Z17, Z1
+	VPMOVSXBW 192(SI)(R8*2), Z22
+	VPDPWSSD  Z22, Z17, Z2
+	VPMOVSXBW 192(SI)(R9*1), Z23
+	VPDPWSSD  Z23, Z17, Z3
+	VPERMD    Z16, Z15, Z18
+	VPMOVSXBW 224(SI), Z24
+	VPDPWSSD  Z24, Z18, Z4
+	VPMOVSXBW 224(SI)(R8*1), Z25
+	VPDPWSSD  Z25, Z18, Z5
+	VPMOVSXBW 224(SI)(R8*2), Z26
+	VPDPWSSD  Z26, Z18, Z6
+	VPMOVSXBW 224(SI)(R9*1), Z27
+	VPDPWSSD  Z27, Z18, Z7
+	VBROADCASTSS (DX), Y19
+	VPADDD    Z4, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y20
+	VPADDD    Y20, Y0, Y0
+	VCVTPH2PS (BX), Y24
+	VMULPS    Y19, Y24, Y24
+	VCVTDQ2PS Y0, Y0
+	VFMADD231PS Y24, Y0, Y28
+	VPADDD    Z5, Z1, Z1
+	VEXTRACTI64X4 $1, Z1, Y21
+	VPADDD    Y21, Y1, Y1
+	VCVTPH2PS (BX)(R8*1), Y25
+	VMULPS    Y19, Y25, Y25
+	VCVTDQ2PS Y1, Y1
+	VFMADD231PS Y25, Y1, Y29
+	VPADDD    Z6, Z2, Z2
+	VEXTRACTI64X4 $1, Z2, Y22
+	VPADDD    Y22, Y2, Y2
+	VCVTPH2PS (BX)(R8*2), Y26
+	VMULPS    Y19, Y26, Y26
+	VCVTDQ2PS Y2, Y2
+	VFMADD231PS Y26, Y2, Y30
+	VPADDD    Z7, Z3, Z3
+	VEXTRACTI64X4 $1, Z3, Y23
+	VPADDD    Y23, Y3, Y3
+	VCVTPH2PS (BX)(R9*1), Y27
+	VMULPS    Y19, Y27, Y27
+	VCVTDQ2PS Y3, Y3
+	VFMADD231PS Y27, Y3, Y31
+	ADDQ        $256, SI
+	ADDQ        $16, BX
+	ADDQ        $64, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNZ         q8g1x4VNNIblock
+	CMPQ      add+64(FP), $0
+	JEQ       q8g1x4VNNIstore
+	VADDPS    (R10), Y28, Y28
+	VADDPS    (R10)(R11*1), Y29, Y29
+	VADDPS    (R10)(R11*2), Y30, Y30
+	VADDPS    (R10)(R13*1), Y31, Y31
+
+q8g1x4VNNIstore:
+	VMOVUPS   Y28, (R10)
+	VMOVUPS   Y29, (R10)(R11*1)
+	VMOVUPS   Y30, (R10)(R11*2)
+	VMOVUPS   Y31, (R10)(R13*1)
+	ADDQ      $32, R10
+	MOVQ      gstride+80(FP), AX
+	ADDQ      AX, 0(SP)
+	ADDQ      AX, 8(SP)
+	DECQ      R12
+	JNZ       q8g1x4VNNIrun
+	VZEROUPPER
+	RET
+
 // q8vnniQuads: two quads (64 bytes, 32 words) to dword lanes 2r (row r's columns 4c..4c+3 of
 // the first quad) and 2r+1 (the same of the second).
 DATA q8vnniQuads<>+0(SB)/2, $0

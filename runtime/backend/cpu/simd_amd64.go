@@ -144,6 +144,12 @@ func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, o
 //go:noescape
 func q8g1x4PF(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
 
+// q8g1x4VNNI is q8g1x4PF on 512-bit registers with VPDPWSSD (AVX-512 VNNI), its outputs
+// bit for bit (see q8group_gen.py).
+//
+//go:noescape
+func q8g1x4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
+
 //go:noescape
 func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)
 

@@ -64,6 +64,9 @@ func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, o
 func q8g1x4PF(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int) {
 	panic("unreachable")
 }
+func q8g1x4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int) {
+	panic("unreachable")
+}
 func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int) {
 	panic("unreachable")
 }
