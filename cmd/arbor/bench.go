@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,18 +38,23 @@ type benchResult struct {
 	// ContextTokens is the context each sequence decodes after (--context); ContextWritten
 	// says it was written straight into the KV cache (random keys and values) rather than
 	// prefilled.
-	ContextTokens        int     `json:"context_tokens,omitempty"`
-	ContextWritten       bool    `json:"context_written,omitempty"`
-	NewTokens            int     `json:"new_tokens"`
-	PrefillSeconds       float64 `json:"prefill_s"`
-	DecodeSeconds        float64 `json:"decode_s"`
-	PrefillTokensPerS    float64 `json:"prefill_tokens_per_s"`
-	DecodeTokensPerS     float64 `json:"decode_tokens_per_s"`
-	DecodeStepsPerS      float64 `json:"decode_steps_per_s"`
-	WeightBytesPerToken  int64   `json:"weight_bytes_per_token"`
-	BandwidthGBPerS      float64 `json:"bandwidth_gb_per_s"`
-	DecodeBandwidthShare float64 `json:"decode_bandwidth_share"`
-	DecodeBoundTokensPS  float64 `json:"decode_bound_tokens_per_s"`
+	ContextTokens       int     `json:"context_tokens,omitempty"`
+	ContextWritten      bool    `json:"context_written,omitempty"`
+	NewTokens           int     `json:"new_tokens"`
+	PrefillSeconds      float64 `json:"prefill_s"`
+	DecodeSeconds       float64 `json:"decode_s"`
+	PrefillTokensPerS   float64 `json:"prefill_tokens_per_s"`
+	DecodeTokensPerS    float64 `json:"decode_tokens_per_s"`
+	DecodeStepsPerS     float64 `json:"decode_steps_per_s"`
+	WeightBytesPerToken int64   `json:"weight_bytes_per_token"`
+	BandwidthGBPerS     float64 `json:"bandwidth_gb_per_s"`
+	// BandwidthSamples is every bandwidth measurement of the run, in GB/s: one before the
+	// decode, about one a second between its steps (not timed as decode), one after.
+	// BandwidthGBPerS is their median: the machine's memory moves from minute to minute,
+	// and the bound that the decode's share is taken against is the one it ran under.
+	BandwidthSamples     []float64 `json:"bandwidth_samples_gb_per_s,omitempty"`
+	DecodeBandwidthShare float64   `json:"decode_bandwidth_share"`
+	DecodeBoundTokensPS  float64   `json:"decode_bound_tokens_per_s"`
 	// Compilations is the number of graphs the backend compiled during the whole run
 	// (warm-up included), for backends that compile (xla); absent otherwise.
 	Compilations *int `json:"compilations,omitempty"`
@@ -152,13 +158,21 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "bench: %s (%s, %s, %d layers, %.0fM parameters), %d threads, batch %d, %s KV cache, "+
 		"sparse attention %s\n", *modelPath, cfg.Arch, res.DType, cfg.NumLayers, float64(res.Params)/1e6, *threads,
 		*batch, res.KV, describeSparse(sparseCfg))
+	var prober *cpu.BandwidthProbe
 	if *bwMB > 0 && res.WeightBytesPerToken > 0 {
-		fmt.Fprintf(stderr, "bench: measuring memory read bandwidth over %d MiB...\n", *bwMB)
-		bw := cpu.MeasureReadBandwidth(*bwMB<<20, *threads)
-		res.BandwidthGBPerS = bw / 1e9
-		res.DecodeBoundTokensPS = bw / float64(res.WeightBytesPerToken)
+		prober = cpu.NewBandwidthProbe(*bwMB<<20, *threads)
+	}
+	measureBW := prober != nil
+	probe := func() {
+		res.BandwidthSamples = append(res.BandwidthSamples, prober.Measure()/1e9)
+	}
+	if measureBW {
+		fmt.Fprintf(stderr, "bench: measuring memory read bandwidth over %d MiB (again about once a second "+
+			"during the decode, untimed, and after it)...\n", *bwMB)
+		probe()
 		fmt.Fprintf(stderr, "bench: %.1f GB/s; %.1f MB of weights per decode step: at most %.1f steps/s\n",
-			res.BandwidthGBPerS, float64(res.WeightBytesPerToken)/1e6, res.DecodeBoundTokensPS)
+			res.BandwidthSamples[0], float64(res.WeightBytesPerToken)/1e6,
+			res.BandwidthSamples[0]*1e9/float64(res.WeightBytesPerToken))
 	}
 
 	V := cfg.VocabSize
@@ -269,8 +283,14 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		attn0 = timer.AttentionTime()
 	}
 	start = time.Now()
-	report := start
+	report, probed := start, start
+	var untimed time.Duration // the bandwidth probes between steps
 	for step := 0; step < *newTokens; step++ {
+		if now := time.Now(); measureBW && now.Sub(probed) > benchProbeEvery {
+			probe()
+			probed = time.Now()
+			untimed += probed.Sub(now)
+		}
 		for i, s := range seqs {
 			at := s.Len()
 			if err := appendSlots(s, 1); err != nil {
@@ -291,10 +311,18 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		if now := time.Now(); now.Sub(report) > 5*time.Second {
 			report = now
 			fmt.Fprintf(stderr, "bench: decode step %d/%d, %.1f tokens/s so far\n", step+1, *newTokens,
-				float64((step+1)**batch)/now.Sub(start).Seconds())
+				float64((step+1)**batch)/(now.Sub(start)-untimed).Seconds())
 		}
 	}
-	res.DecodeSeconds = time.Since(start).Seconds()
+	res.DecodeSeconds = (time.Since(start) - untimed).Seconds()
+	if measureBW {
+		probe()
+		res.BandwidthGBPerS = median(res.BandwidthSamples)
+		res.DecodeBoundTokensPS = res.BandwidthGBPerS * 1e9 / float64(res.WeightBytesPerToken)
+		fmt.Fprintf(stderr, "bench: memory read bandwidth over the run: median %.1f GB/s of %d measurements "+
+			"(%.1f to %.1f): at most %.1f steps/s\n", res.BandwidthGBPerS, len(res.BandwidthSamples),
+			slices.Min(res.BandwidthSamples), slices.Max(res.BandwidthSamples), res.DecodeBoundTokensPS)
+	}
 	res.DecodeStepsPerS = float64(*newTokens) / res.DecodeSeconds
 	res.DecodeTokensPerS = res.DecodeStepsPerS * float64(*batch)
 	if res.BandwidthGBPerS > 0 {
@@ -337,6 +365,20 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	_, err = fmt.Fprintln(stdout, string(line))
 	return err
 }
+
+// median is the middle of v (the mean of the middle two for an even count); v is not changed.
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// benchProbeEvery is how often bench measures the memory bandwidth again during a decode (a
+// variable so that a test can make it probe between every step).
+var benchProbeEvery = time.Second
 
 // benchChunk is the prefill chunk of a --context that the backend cannot write directly.
 const benchChunk = 512

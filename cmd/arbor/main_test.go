@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/arborlabs/arbor/runtime/backend/cpu"
 	"github.com/arborlabs/arbor/runtime/model/demo"
@@ -264,6 +267,59 @@ func TestBenchContext(t *testing.T) {
 		if res.Context != 40 || res.Written != c.written || res.Prefill != 0 || res.Decode <= 0 {
 			t.Fatalf("bench --backend %s --context 40: %+v\n%s", c.backend, res, stderr)
 		}
+	}
+}
+
+// TestBenchBandwidthSamples: bench measures the bandwidth before the decode, between its steps
+// (here every step) and after it, reports their median as the bound's bandwidth, and leaves
+// the probes out of the decode time.
+func TestBenchBandwidthSamples(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path,
+		"--seed", "3"); err != nil {
+		t.Fatalf("model new: %v\n%s", err, stderr)
+	}
+	saved := benchProbeEvery
+	benchProbeEvery = 0
+	defer func() { benchProbeEvery = saved }()
+	const mb = 32
+	stdout, stderr, err := arbor(t, "", "bench", "--model", path, "--prompt-tokens", "4", "--new-tokens", "3",
+		"--bandwidth-mb", fmt.Sprint(mb), "--threads", "2")
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, stderr)
+	}
+	var res struct {
+		Bandwidth float64   `json:"bandwidth_gb_per_s"`
+		Samples   []float64 `json:"bandwidth_samples_gb_per_s"`
+		Bytes     int64     `json:"weight_bytes_per_token"`
+		Bound     float64   `json:"decode_bound_tokens_per_s"`
+		Share     float64   `json:"decode_bandwidth_share"`
+		Steps     float64   `json:"decode_steps_per_s"`
+		DecodeS   float64   `json:"decode_s"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v in %q", err, stdout)
+	}
+	if len(res.Samples) != 5 {
+		t.Fatalf("%d bandwidth samples, want 5 (before, one per step, after): %v", len(res.Samples), res.Samples)
+	}
+	sorted := slices.Sorted(slices.Values(res.Samples))
+	if sorted[0] <= 0 || res.Bandwidth != sorted[2] {
+		t.Fatalf("bandwidth %v, want the median of %v", res.Bandwidth, res.Samples)
+	}
+	if bound := res.Bandwidth * 1e9 / float64(res.Bytes); math.Abs(res.Bound/bound-1) > 1e-9 {
+		t.Fatalf("bound %v steps/s, want %v", res.Bound, bound)
+	}
+	if share := float64(res.Bytes) * res.Steps / (res.Bandwidth * 1e9); math.Abs(res.Share/share-1) > 1e-9 {
+		t.Fatalf("share %v, want %v", res.Share, share)
+	}
+	// Three probes ran between the steps; a probe here takes far longer than a tiny model's
+	// step, so a decode time that held them would exceed two probes' time.
+	p := cpu.NewBandwidthProbe(mb<<20, 2)
+	start := time.Now()
+	p.Measure()
+	if probe := time.Since(start).Seconds(); res.DecodeS > 2*probe {
+		t.Fatalf("decode took %.4fs, a probe %.4fs: the probes were timed as decode", res.DecodeS, probe)
 	}
 }
 

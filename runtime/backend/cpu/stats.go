@@ -25,33 +25,55 @@ func (m *matrix) bytes() int64 {
 	return int64(m.rows) * int64(m.dtype.RowBytes(m.cols))
 }
 
-// MeasureReadBandwidth streams a buffer of size bytes (much larger than the caches) with
-// threads goroutines, each running the one-token product (runVec) over its own part viewed as
-// a float32 matrix of 8 KiB rows, so that memory is read exactly as a decode step reads
-// weights, and returns the best of a few passes in bytes per second: the memory read bandwidth
-// that bounds a memory-bound decode step. One sequential stream per thread would understate it
-// by a tenth to a fifth here (BenchmarkMemRead).
-func MeasureReadBandwidth(size, threads int) float64 {
+// BandwidthProbe measures the memory read bandwidth that bounds a memory-bound decode step: it
+// streams a buffer much larger than the caches with threads goroutines, each running the
+// one-token product (runVec) over its own part viewed as a float32 matrix of 8 KiB rows, so
+// that memory is read exactly as a decode step reads weights. One sequential stream per thread
+// would understate it by a tenth to a fifth here (BenchmarkMemRead). The buffer is allocated
+// and touched once, so that a caller can measure again and again (arbor bench does, between
+// decode steps, since the machine's bandwidth moves from minute to minute).
+type BandwidthProbe struct {
+	bytes int
+	tasks []*matmulTask
+}
+
+// NewBandwidthProbe allocates the probe's buffer: size bytes (rounded down to whole rows per
+// thread); nil when size is too small for one row per thread.
+func NewBandwidthProbe(size, threads int) *BandwidthProbe {
 	const cols = 2048 // rows of 8 KiB, as in a 1B model's matrices
 	threads = max(threads, 1)
 	per := size / 4 / threads / cols * cols
 	if per == 0 {
-		return 0
+		return nil
 	}
 	buf := make([]float32, per*threads)
 	for i := range buf {
 		buf[i] = 1 // touch every page, so the timed passes read memory, not the zero page
 	}
-	tasks := readTasks(buf, make([]float32, cols), threads)
+	return &BandwidthProbe{bytes: len(buf) * 4, tasks: readTasks(buf, make([]float32, cols), threads)}
+}
+
+// Measure reads the buffer a few times and returns the best pass in bytes per second.
+func (p *BandwidthProbe) Measure() float64 {
 	best := 0.0
 	for pass := 0; pass < 4; pass++ {
 		start := time.Now()
-		runReads(tasks)
-		if bw := float64(len(buf)*4) / time.Since(start).Seconds(); bw > best {
+		runReads(p.tasks)
+		if bw := float64(p.bytes) / time.Since(start).Seconds(); bw > best {
 			best = bw
 		}
 	}
 	return best
+}
+
+// MeasureReadBandwidth is one BandwidthProbe measurement over a buffer of size bytes (0 when
+// size is too small).
+func MeasureReadBandwidth(size, threads int) float64 {
+	p := NewBandwidthProbe(size, threads)
+	if p == nil {
+		return 0
+	}
+	return p.Measure()
 }
 
 // readTasks cuts buf into threads equal parts, each a float32 matrix of rows of len(x), and
