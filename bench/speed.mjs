@@ -160,9 +160,13 @@ async function main() {
                         }
                     }
                     const med = (bs) => bs.length ? { ...bs[0], decode_tokens_per_s: median(bs.map((b) => b.decode_tokens_per_s)),
-                        bandwidth_gb_per_s: median(bs.map((b) => b.bandwidth_gb_per_s)) } : undefined;
+                        bandwidth_gb_per_s: median(bs.map((b) => b.bandwidth_gb_per_s)),
+                        decode_bandwidth_share: median(bs.map((b) => b.decode_bandwidth_share)) } : undefined;
                     row.bench1 = med(got[1]);
                     row.benchN = med(got.N);
+                    // Each round's N-sequence run beside its own one-sequence run: the multiple
+                    // of a pair run minutes apart at most.
+                    if (got.N.length) row.pairMultiple = median(got.N.map((b, i) => b.decode_tokens_per_s / got[1][i].decode_tokens_per_s));
                 }
                 const short = row.arbor.filter((a) => a.ids.length !== genTokens).map((a) => a.ids.length);
                 if (short.length) notes.push(`${tag}: arbor generated ${short.join(", ")} tokens instead of ${genTokens} (stopped early?)`);
@@ -204,8 +208,8 @@ async function main() {
         // The physical limit of decode is the bandwidth over the weight bytes read per token;
         // the share says how close each engine's one-sequence decode comes to it.
         lines.push("");
-        lines.push(`| shape | dtype | weight bytes/token | bandwidth GB/s | decode bound tok/s | llama.cpp share | Arbor share | Arbor 1 seq tok/s | Arbor ${batch} seqs tok/s | ${batch} seqs / 1 |`);
-        lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        lines.push(`| shape | dtype | weight bytes/token | bandwidth GB/s | decode bound tok/s | llama.cpp share | Arbor share | Arbor share (bench) | Arbor 1 seq tok/s | Arbor ${batch} seqs tok/s | ${batch} seqs / 1 |`);
+        lines.push("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for (const r of rows) {
             const b1 = r.bench1, bn = r.benchN;
             if (!b1) continue;
@@ -213,13 +217,17 @@ async function main() {
             const ld = m(r.llama, "decode_tokens_per_s");
             const ad = m(r.arbor, "decode_tokens_per_s");
             lines.push(`| ${r.shape} | ${r.dtype} | ${humanBytes(b1.weight_bytes_per_token)} | ${fmt(b1.bandwidth_gb_per_s, 1)} | ${fmt(bound)} | ` +
-                `${fmt(ratio(ld, bound), 2)} | ${fmt(ratio(ad, bound), 2)} | ${fmt(b1.decode_tokens_per_s)} | ${bn ? fmt(bn.decode_tokens_per_s) : "not run"} | ${bn ? fmt(ratio(bn.decode_tokens_per_s, b1.decode_tokens_per_s), 2) : ""} |`);
+                `${fmt(ratio(ld, bound), 2)} | ${fmt(ratio(ad, bound), 2)} | ${fmt(b1.decode_bandwidth_share, 2)} | ${fmt(b1.decode_tokens_per_s)} | ${bn ? fmt(bn.decode_tokens_per_s) : "not run"} | ${bn ? fmt(r.pairMultiple, 2) : ""} |`);
         }
         lines.push("");
         lines.push(`Shares: each engine's decode tok/s (first table) x weight bytes read per token / the read bandwidth ` +
-            `\`arbor bench\` measured (both threads reading a 1 GiB buffer as Arbor's one-token product reads weights). The last three columns are \`arbor bench\`'s own ` +
+            `\`arbor bench\` measured (both threads reading a 1 GiB buffer as Arbor's one-token product reads weights, before, ` +
+            `about once a second during and after each one-sequence decode; the median). "Arbor share (bench)" is \`arbor bench\`'s ` +
+            `own share: its decode against the bandwidth measured around that same decode, which the machine's moving bandwidth ` +
+            `leaves the least noisy of the three. The last three columns are \`arbor bench\`'s own ` +
             `backend figures (no tokenizer or sampler), ${batch} sequences of a ${promptTokens}-token prompt decoding ${genTokens} tokens together` +
-            `${runs === 1 ? "" : `; bandwidth and both decode figures are medians of ${runs} runs`}.`);
+            `${runs === 1 ? "" : `; bandwidth, shares and decode figures are medians of ${runs} runs, and the multiple is the median of ` +
+            `each round's ${batch}-sequence figure over the same round's one-sequence figure`}.`);
     }
     lines.push("");
     const busiest = Math.max(0, ...rows.flatMap((r) => r.busy).filter((b) => b != null));
