@@ -553,7 +553,11 @@ func (b *Backend) runMatmuls(np int) {
 			// Several sequences make a product bound by arithmetic rather than by the memory
 			// stream, and a quarter of a large product is long: at eight tokens, one chunk of
 			// qwen2.5-0.5b's output projection (152K rows) takes about 2 ms, which the other
-			// worker could spend idle at the end. Chunks of at most dynWork multiply-adds.
+			// worker could spend idle at the end. Chunks of at most dynWork multiply-adds. Not
+			// much smaller: each chunk starts its weight streams cold (the pairs kernel
+			// prefetches one pair of groups ahead, so a chunk's first pair is read on demand),
+			// and chunks of 2M multiply-adds (128 rows of llama-3.2-1b's 2,048 columns at eight
+			// tokens) measured 10 to 15% slower.
 			chunk = min(chunk, max(dynRows, (dynWork/(mm.parts[0].m.cols*n)+15)&^15))
 		}
 		b.dyn.reset(mm, rows, chunk, false)
@@ -569,7 +573,12 @@ func (b *Backend) runMatmuls(np int) {
 const (
 	dynTokens = 16
 	dynRows   = 32
-	dynWork   = 1 << 21 // about 30 us of eight-token q8_0 work on one core
+	// dynWork: about 0.1 to 0.2 ms of eight-token q8_0 work on one core streaming the
+	// weights from memory. On the 2-core Zen 5 (2026-12-04, `arbor bench --batch 8`, two
+	// rounds of four sizes), llama-3.2-1b 163 and 179 tokens/s at 2M, 181 and 199 at 8M, 191
+	// and 213 at 16M, 184 and 212 at 32M; qwen2.5-0.5b 453 and 452 at 2M, 498 and 438 at 16M
+	// (its second round drew slower memory).
+	dynWork = 1 << 24
 )
 
 // multiMatmul is up to three products run as one job: items are the rows of all of them, in
