@@ -29,15 +29,15 @@ def next_block(label):
 \tJNZ         {label}""")
 
 
-def add_or_store4(add, label, dsts):
-    """The end of a four-output kernel: Y4..Y7 added to the floats at dsts when the add
-    argument (at add(FP)) is not 0, then stored there."""
+def add_or_store4(add, label, dsts, first=4):
+    """The end of a four-output kernel: Y{first}..Y{first+3} added to the floats at dsts when
+    the add argument (at add(FP)) is not 0, then stored there."""
     w(f"\tCMPQ         {add}(FP), $0\n\tJEQ          {label}")
     for k, d in enumerate(dsts):
-        w(f"\tVADDPS       {d}, Y{4+k}, Y{4+k}")
+        w(f"\tVADDPS       {d}, Y{first+k}, Y{first+k}")
     w(f"\n{label}:")
     for k, d in enumerate(dsts):
-        w(f"\tVMOVUPS      Y{4+k}, {d}")
+        w(f"\tVMOVUPS      Y{first+k}, {d}")
 
 
 def int_block(label, T):
@@ -166,6 +166,49 @@ q8g1store:
 # argument (pfd): Go picks it from the matrix's width (q8OnePrefetch).
 
 
+def one_token_head(name, args):
+    """The head of a one-token four-stream kernel (q8g1x4AVX2, q8g1x4PF, q8g1x4VNNI): the frame
+    (0 and 8 the run's w and s), the streams' stride in R8 and 3x it in R9, the outputs in R10
+    with their stride in R11 and 3x it in R13, the runs left in R12."""
+    return f"""TEXT ·{name}(SB), NOSPLIT, $16-{args}
+\tMOVQ   w+0(FP), AX
+\tMOVQ   AX, 0(SP)
+\tMOVQ   s+8(FP), AX
+\tMOVQ   AX, 8(SP)
+\tMOVQ   sstride+40(FP), R8
+\tLEAQ   (R8)(R8*2), R9
+\tMOVQ   out+48(FP), R10
+\tMOVQ   ostride+56(FP), R11
+\tLEAQ   (R11)(R11*2), R13
+\tMOVQ   ng+72(FP), R12"""
+
+
+def one_token_run(name):
+    """The start of a run of four groups: its quants in SI, scales in BX, the token's quants in
+    DI and scales in DX, the blocks left in CX."""
+    return f"""{name}run:
+\tMOVQ   0(SP), SI
+\tMOVQ   8(SP), BX
+\tMOVQ   xq+16(FP), DI
+\tMOVQ   xd+24(FP), DX
+\tMOVQ   nb+32(FP), CX"""
+
+
+def one_token_tail(name, first):
+    """The end of a run: the four groups' float sums (Y{first}..Y{first+3}) added or stored,
+    then on to the next run of groups."""
+    add_or_store4("add+64", f"{name}store", ["(R10)", "(R10)(R11*1)", "(R10)(R11*2)", "(R10)(R13*1)"], first)
+    w(f'''	ADDQ         $32, R10
+	MOVQ         gstride+80(FP), AX
+	ADDQ         AX, 0(SP)
+	ADDQ         AX, 8(SP)
+	DECQ         R12
+	JNZ          {name}run
+	VZEROUPPER
+	RET
+''')
+
+
 def q8g1x4(name, pf):
     w(f'''
 // func {name}(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int{", pfd int" if pf else ""})
@@ -177,24 +220,9 @@ def q8g1x4(name, pf):
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
 // scale in Y14. {"Each stream prefetches pfd bytes ahead." if pf else "No prefetch."}
 // Frame: 0 and 8 the run's w and s.
-TEXT ·{name}(SB), NOSPLIT, $16-{96 if pf else 88}
-	MOVQ   w+0(FP), AX
-	MOVQ   AX, 0(SP)
-	MOVQ   s+8(FP), AX
-	MOVQ   AX, 8(SP)
-	MOVQ   sstride+40(FP), R8
-	LEAQ   (R8)(R8*2), R9
-	MOVQ   out+48(FP), R10
-	MOVQ   ostride+56(FP), R11
-	LEAQ   (R11)(R11*2), R13
-	MOVQ   ng+72(FP), R12
+{one_token_head(name, 96 if pf else 88)}
 
-{name}run:
-	MOVQ   0(SP), SI
-	MOVQ   8(SP), BX
-	MOVQ   xq+16(FP), DI
-	MOVQ   xd+24(FP), DX
-	MOVQ   nb+32(FP), CX
+{one_token_run(name)}
 	VXORPS Y4, Y4, Y4
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
@@ -227,16 +255,7 @@ TEXT ·{name}(SB), NOSPLIT, $16-{96 if pf else 88}
         w(f"\tVCVTDQ2PS    Y{k}, Y{k}")
         w(f"\tVFMADD231PS  Y12, Y{k}, Y{4+k}")
     next_block(f"{name}block")
-    add_or_store4("add+64", f"{name}store", ["(R10)", "(R10)(R11*1)", "(R10)(R11*2)", "(R10)(R13*1)"])
-    w(f'''	ADDQ         $32, R10
-	MOVQ         gstride+80(FP), AX
-	ADDQ         AX, 0(SP)
-	ADDQ         AX, 8(SP)
-	DECQ         R12
-	JNZ          {name}run
-	VZEROUPPER
-	RET
-''')
+    one_token_tail(name, 4)
 
 
 # Without prefetch where that measured best (AVX2 CPUs, Zen 3), with it on CPUs with AVX-512
@@ -551,26 +570,10 @@ w('''
 // quads, Z4..Z7 over odd ones; Z8..Z15 the index vectors (q8vnniAct); Z16 the block's 32
 // quants; Z17, Z18 the token's pairs for a quad; Z20..Z27 widened quads, then scratch; Y19 the
 // token's block scale; Y28..Y31 the float sums. Frame: 0 and 8 the run's w and s.
-TEXT ·q8g1x4VNNI(SB), NOSPLIT, $16-96
-	MOVQ   w+0(FP), AX
-	MOVQ   AX, 0(SP)
-	MOVQ   s+8(FP), AX
-	MOVQ   AX, 8(SP)
-	MOVQ   sstride+40(FP), R8
-	LEAQ   (R8)(R8*2), R9
-	MOVQ   out+48(FP), R10
-	MOVQ   ostride+56(FP), R11
-	LEAQ   (R11)(R11*2), R13
-	MOVQ   ng+72(FP), R12''')
+''' + one_token_head("q8g1x4VNNI", 96))
 for c in range(8):
     w(f"\tVMOVDQU32 q8vnniAct<>+{64*c}(SB), Z{8+c}")
-w('''
-q8g1x4VNNIrun:
-	MOVQ   0(SP), SI
-	MOVQ   8(SP), BX
-	MOVQ   xq+16(FP), DI
-	MOVQ   xd+24(FP), DX
-	MOVQ   nb+32(FP), CX
+w("\n" + one_token_run("q8g1x4VNNI") + '''
 	VPXORD Z28, Z28, Z28
 	VPXORD Z29, Z29, Z29
 	VPXORD Z30, Z30, Z30
@@ -607,21 +610,7 @@ for k in range(4):
     w(f"\tVCVTDQ2PS Y{k}, Y{k}")
     w(f"\tVFMADD231PS Y{24+k}, Y{k}, Y{28+k}")
 next_block("q8g1x4VNNIblock")
-dsts = ["(R10)", "(R10)(R11*1)", "(R10)(R11*2)", "(R10)(R13*1)"]
-w("\tCMPQ      add+64(FP), $0\n\tJEQ       q8g1x4VNNIstore")
-for k, d in enumerate(dsts):
-    w(f"\tVADDPS    {d}, Y{28+k}, Y{28+k}")
-w("\nq8g1x4VNNIstore:")
-for k, d in enumerate(dsts):
-    w(f"\tVMOVUPS   Y{28+k}, {d}")
-w('''	ADDQ      $32, R10
-	MOVQ      gstride+80(FP), AX
-	ADDQ      AX, 0(SP)
-	ADDQ      AX, 8(SP)
-	DECQ      R12
-	JNZ       q8g1x4VNNIrun
-	VZEROUPPER
-	RET''')
+one_token_tail("q8g1x4VNNI", 28)
 
 
 # ---- eight tokens with VPDPBUSD (bytes): the activations as unsigned bytes (q+128, by

@@ -865,26 +865,27 @@ q8g1x4VNNIblock:
 	ADDQ        $4, DX
 	DECQ        CX
 	JNZ         q8g1x4VNNIblock
-	CMPQ      add+64(FP), $0
-	JEQ       q8g1x4VNNIstore
-	VADDPS    (R10), Y28, Y28
-	VADDPS    (R10)(R11*1), Y29, Y29
-	VADDPS    (R10)(R11*2), Y30, Y30
-	VADDPS    (R10)(R13*1), Y31, Y31
+	CMPQ         add+64(FP), $0
+	JEQ          q8g1x4VNNIstore
+	VADDPS       (R10), Y28, Y28
+	VADDPS       (R10)(R11*1), Y29, Y29
+	VADDPS       (R10)(R11*2), Y30, Y30
+	VADDPS       (R10)(R13*1), Y31, Y31
 
 q8g1x4VNNIstore:
-	VMOVUPS   Y28, (R10)
-	VMOVUPS   Y29, (R10)(R11*1)
-	VMOVUPS   Y30, (R10)(R11*2)
-	VMOVUPS   Y31, (R10)(R13*1)
-	ADDQ      $32, R10
-	MOVQ      gstride+80(FP), AX
-	ADDQ      AX, 0(SP)
-	ADDQ      AX, 8(SP)
-	DECQ      R12
-	JNZ       q8g1x4VNNIrun
+	VMOVUPS      Y28, (R10)
+	VMOVUPS      Y29, (R10)(R11*1)
+	VMOVUPS      Y30, (R10)(R11*2)
+	VMOVUPS      Y31, (R10)(R13*1)
+	ADDQ         $32, R10
+	MOVQ         gstride+80(FP), AX
+	ADDQ         AX, 0(SP)
+	ADDQ         AX, 8(SP)
+	DECQ         R12
+	JNZ          q8g1x4VNNIrun
 	VZEROUPPER
 	RET
+
 
 // q8vnniQuads: two quads (64 bytes, 32 words) to dword lanes 2r (row r's columns 4c..4c+3 of
 // the first quad) and 2r+1 (the same of the second).
