@@ -164,7 +164,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	measureBW := prober != nil
 	probe := func() {
-		res.BandwidthSamples = append(res.BandwidthSamples, prober.Measure()/1e9)
+		res.BandwidthSamples = append(res.BandwidthSamples, benchMeasure(prober)/1e9)
 	}
 	if measureBW {
 		fmt.Fprintf(stderr, "bench: measuring memory read bandwidth over %d MiB (again about once a second "+
@@ -376,9 +376,13 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// benchProbeEvery is how often bench measures the memory bandwidth again during a decode (a
-// variable so that a test can make it probe between every step).
-var benchProbeEvery = time.Second
+// benchProbeEvery is how often bench measures the memory bandwidth again during a decode, and
+// benchMeasure takes one measurement in bytes per second (variables so that a test can probe
+// between every step, with measurements of known values and length).
+var (
+	benchProbeEvery = time.Second
+	benchMeasure    = (*cpu.BandwidthProbe).Measure
+)
 
 // benchChunk is the prefill chunk of a --context that the backend cannot write directly.
 const benchChunk = 512

@@ -98,11 +98,7 @@ func TestLongContextFlags(t *testing.T) {
 // attention on the tiny shape: both accept them and say so in their JSON; a config that does
 // not fit the model fails at start-up, naming the flag.
 func TestGenerateAndBenchLongContextFlags(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path,
-		"--seed", "3"); err != nil {
-		t.Fatalf("model new: %v\n%s", err, stderr)
-	}
+	path := tinyModel(t)
 	stdout, stderr, err := arbor(t, "", "generate", "--model", path, "--prompt", "Hello there", "--temperature", "0",
 		"--max-tokens", "4", "--json", "--kv-dtype", "f32", "--sparse", "delta", "--sparse-budget", "2")
 	if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,6 +22,18 @@ func arbor(t *testing.T, stdin string, args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
 	err := run(args, strings.NewReader(stdin), &out, &errOut)
 	return out.String(), errOut.String(), err
+}
+
+// tinyModel writes the tiny shape's random f32 weights (seed 3) to a GGUF file in a temporary
+// directory and returns its path.
+func tinyModel(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tiny.gguf")
+	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path,
+		"--seed", "3"); err != nil {
+		t.Fatalf("model new: %v\n%s", err, stderr)
+	}
+	return path
 }
 
 type genResult struct {
@@ -241,11 +252,7 @@ func TestBadInvocations(t *testing.T) {
 // TestBenchContext: with --context, the cpu backend writes the context straight into its cache
 // and the xla backend (which cannot) prefills it; neither times a prefill, both decode after it.
 func TestBenchContext(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path,
-		"--seed", "3"); err != nil {
-		t.Fatalf("model new: %v\n%s", err, stderr)
-	}
+	path := tinyModel(t)
 	for _, c := range []struct {
 		backend string
 		written bool
@@ -272,19 +279,24 @@ func TestBenchContext(t *testing.T) {
 
 // TestBenchBandwidthSamples: bench measures the bandwidth before the decode, between its steps
 // (here every step) and after it, reports their median as the bound's bandwidth, and leaves
-// the probes out of the decode time.
+// the probes out of the decode time. The measurements are stand-ins of known values, each
+// taking 300 ms: three of them timed as decode would make it last at least 0.9 s, where the
+// tiny model's three steps take milliseconds.
 func TestBenchBandwidthSamples(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path,
-		"--seed", "3"); err != nil {
-		t.Fatalf("model new: %v\n%s", err, stderr)
-	}
-	saved := benchProbeEvery
+	path := tinyModel(t)
+	savedEvery, savedMeasure := benchProbeEvery, benchMeasure
+	defer func() { benchProbeEvery, benchMeasure = savedEvery, savedMeasure }()
 	benchProbeEvery = 0
-	defer func() { benchProbeEvery = saved }()
-	const mb = 32
+	values := []float64{10, 50, 20, 40, 30} // GB/s: median 30
+	n := 0
+	benchMeasure = func(*cpu.BandwidthProbe) float64 {
+		time.Sleep(300 * time.Millisecond)
+		v := values[n%len(values)]
+		n++
+		return v * 1e9
+	}
 	stdout, stderr, err := arbor(t, "", "bench", "--model", path, "--prompt-tokens", "4", "--new-tokens", "3",
-		"--bandwidth-mb", fmt.Sprint(mb), "--threads", "2")
+		"--bandwidth-mb", "8", "--threads", "2")
 	if err != nil {
 		t.Fatalf("bench: %v\n%s", err, stderr)
 	}
@@ -300,26 +312,20 @@ func TestBenchBandwidthSamples(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatalf("%v in %q", err, stdout)
 	}
-	if len(res.Samples) != 5 {
-		t.Fatalf("%d bandwidth samples, want 5 (before, one per step, after): %v", len(res.Samples), res.Samples)
+	if !slices.Equal(res.Samples, values) {
+		t.Fatalf("bandwidth samples %v, want %v (before, one per step, after)", res.Samples, values)
 	}
-	sorted := slices.Sorted(slices.Values(res.Samples))
-	if sorted[0] <= 0 || res.Bandwidth != sorted[2] {
-		t.Fatalf("bandwidth %v, want the median of %v", res.Bandwidth, res.Samples)
+	if res.Bandwidth != 30 {
+		t.Fatalf("bandwidth %v, want 30, the median of %v", res.Bandwidth, res.Samples)
 	}
-	if bound := res.Bandwidth * 1e9 / float64(res.Bytes); math.Abs(res.Bound/bound-1) > 1e-9 {
+	if bound := 30e9 / float64(res.Bytes); math.Abs(res.Bound/bound-1) > 1e-9 {
 		t.Fatalf("bound %v steps/s, want %v", res.Bound, bound)
 	}
-	if share := float64(res.Bytes) * res.Steps / (res.Bandwidth * 1e9); math.Abs(res.Share/share-1) > 1e-9 {
+	if share := float64(res.Bytes) * res.Steps / 30e9; res.Share <= 0 || math.Abs(res.Share/share-1) > 1e-9 {
 		t.Fatalf("share %v, want %v", res.Share, share)
 	}
-	// Three probes ran between the steps; a probe here takes far longer than a tiny model's
-	// step, so a decode time that held them would exceed two probes' time.
-	p := cpu.NewBandwidthProbe(mb<<20, 2)
-	start := time.Now()
-	p.Measure()
-	if probe := time.Since(start).Seconds(); res.DecodeS > 2*probe {
-		t.Fatalf("decode took %.4fs, a probe %.4fs: the probes were timed as decode", res.DecodeS, probe)
+	if res.DecodeS >= 0.6 {
+		t.Fatalf("decode took %.3fs: the 0.9 s of probes between its steps were timed as decode", res.DecodeS)
 	}
 }
 
@@ -327,11 +333,7 @@ func TestBenchBandwidthSamples(t *testing.T) {
 // and only the xla backend reports its graph compilations (warm-up (1,1,1), a 5-token prefill
 // (8,1,1), then decodes over 5..7 context rows (1,8,1): 3 graphs).
 func TestBenchBackends(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "tiny.gguf")
-	if _, stderr, err := arbor(t, "", "model", "new", "--shape", "tiny", "--dtype", "f32", "--out", path,
-		"--seed", "3"); err != nil {
-		t.Fatalf("model new: %v\n%s", err, stderr)
-	}
+	path := tinyModel(t)
 	for _, be := range []string{"cpu", "xla"} {
 		stdout, stderr, err := arbor(t, "", "bench", "--model", path, "--backend", be, "--prompt-tokens", "5",
 			"--new-tokens", "3", "--bandwidth-mb", "0", "--threads", "2")

@@ -181,9 +181,9 @@ func BenchmarkQuantize(b *testing.B) {
 	}
 }
 
-// BenchmarkMemRead is the read bandwidth over 256 MiB on every core, by access pattern: one
+// BenchmarkMemRead is the read bandwidth over 64 MiB on every core, by access pattern: one
 // sequential stream per core (dot over its part), or the part read as 8 KiB rows by the
-// one-token product (runVec, as MeasureReadBandwidth reads), with its four streams a quarter
+// one-token product (runVec, as BandwidthProbe reads), with its four streams a quarter
 // of a block of 1024 rows (8 MiB) apart ("blocks", the default) or a quarter of the core's
 // whole part apart ("far"). It is the ceiling for BenchmarkMatVecDRAM and the decode step.
 func BenchmarkMemRead(b *testing.B) {

@@ -66,16 +66,6 @@ func (p *BandwidthProbe) Measure() float64 {
 	return best
 }
 
-// MeasureReadBandwidth is one BandwidthProbe measurement over a buffer of size bytes (0 when
-// size is too small).
-func MeasureReadBandwidth(size, threads int) float64 {
-	p := NewBandwidthProbe(size, threads)
-	if p == nil {
-		return 0
-	}
-	return p.Measure()
-}
-
 // readTasks cuts buf into threads equal parts, each a float32 matrix of rows of len(x), and
 // returns a one-token product with x over each: running one reads its part as decode reads a
 // weight matrix.
