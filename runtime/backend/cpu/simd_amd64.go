@@ -137,9 +137,10 @@ func q8g1AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, out *float32, ad
 //go:noescape
 func q8g1x4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int)
 
-// q8g1x4PF is q8g1x4AVX2 with each stream prefetched 8 KiB ahead, for CPUs with AVX-512 (see
-// q8group_gen.py: measured faster on a Zen 5; on a Zen 3, which lacks AVX-512, shorter
-// prefetch distances measured slower than none).
+// q8g1x4PF is q8g1x4AVX2 with each stream prefetched pfd bytes ahead: what CPUs with VNNI ran
+// for one token before q8g1x4VNNI, kept for ARBOR_VNNI_ONE=0 (see q8group_gen.py: measured
+// faster than none on a Zen 5; on a Zen 3, which lacks AVX-512, shorter prefetch distances
+// measured slower than none).
 //
 //go:noescape
 func q8g1x4PF(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
