@@ -48,18 +48,20 @@ fuzz:
 # the request parsers and the whole server, the schema compiler, and the tool-result path.
 FUZZ_CI = ./server:FuzzParseChat ./server:FuzzParseCompletion ./server:FuzzServe ./server:FuzzEmbeddings \
 	./runtime/grammar:FuzzCompileSchema ./tree:FuzzToolResult
-# Go's fuzzing engine now and then ends a run with a bare "context deadline exceeded" when
-# -fuzztime runs out while a worker is busy (no failing input is written); such a run is
-# repeated once. A run that found a failing input fails at once.
+# FUZZ_ONE is one target's run (pkg and f set by the loop). Go's fuzzing engine now and then
+# ends a run with a bare "context deadline exceeded" when -fuzztime runs out while a worker is
+# busy (no failing input is written); such a run is repeated once. A run that found a failing
+# input fails at once.
+FUZZ_ONE = $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg
 fuzz-ci:
 	@for t in $(FUZZ_CI); do \
 	  pkg=$${t%%:*}; f=$${t##*:}; \
 	  echo "== $$pkg $$f"; \
-	  out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1); rc=$$?; echo "$$out"; \
+	  out=$$($(FUZZ_ONE) 2>&1); rc=$$?; echo "$$out"; \
 	  if [ $$rc -ne 0 ]; then \
 	    if echo "$$out" | grep -q 'context deadline exceeded' && ! echo "$$out" | grep -q 'Failing input'; then \
 	      echo "== $$pkg $$f: the fuzzing engine's deadline flake; running it again"; \
-	      $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	      $(FUZZ_ONE) || exit 1; \
 	    else exit 1; fi; \
 	  fi; \
 	done
