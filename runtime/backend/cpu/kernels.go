@@ -299,14 +299,26 @@ func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, 
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
 	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
+		// With AVX-512 four keys a block in 512-bit registers where they fill one (see
+		// scores_avx512_gen.py); a last tile shorter than a block takes the keys before it again.
+		wide := hasVNNI && n >= 4 && hd%16 == 0
+		block := 3
+		if wide {
+			block = 4
+		}
 		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 2, hd*4)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
 			prefetchRows(unsafe.Pointer(&k[0]), rows[j1:min(j1+attnTile, n)], 2, hd*4)
-			j0 = min(j0, j1-3) // a last tile of one or two keys takes the two before it again
+			j0 = min(j0, j1-block)
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				if wide {
+					scores4AVX512(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+						&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
+					continue
+				}
 				scores4AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
 					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
@@ -406,14 +418,24 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
 	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
+		wide := hasVNNI && n >= 4 && hd%16 == 0 // as in scoreRows
+		block := 3
+		if wide {
+			block = 4
+		}
 		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 1, hd*2)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
 			prefetchRows(unsafe.Pointer(&k[0]), rows[j1:min(j1+attnTile, n)], 1, hd*2)
-			j0 = min(j0, j1-3)
+			j0 = min(j0, j1-block)
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+				if wide {
+					scores4F16AVX512(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+						&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
+					continue
+				}
 				scores4F16AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
 					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}

@@ -313,3 +313,71 @@ func TestPVF16AVX512MatchesAVX2(t *testing.T) {
 		}
 	}
 }
+
+// TestScoresAVX512: the 512-bit score kernels, called directly (four heads, keys four at a
+// time, a last block of fewer than four started at n-4), against float64 sums within
+// rounding; the f16 kernel bit for bit the f32 one over the widened keys; nothing written past
+// the n scores of each head. Through scoreRows and scoreRowsF16 they also run in
+// TestAttentionKernels and TestAttentionKernelsF16.
+func TestScoresAVX512(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(3, 11))
+	const scale = 0.125
+	for _, hd := range []int{16, 48, 64, 128} {
+		for _, n := range []int{4, 5, 6, 7, 8, 9, 97, 200} {
+			stride := hd + 16
+			k16 := make([]uint16, (n+2)*stride)
+			k32 := make([]float32, len(k16))
+			for i := range k16 {
+				k16[i] = model.F32ToF16(float32(r.NormFloat64()))
+				k32[i] = model.F16ToF32(k16[i])
+			}
+			rows := make([]int32, n)
+			for j := range rows {
+				rows[j] = int32(((j*5)%(n+1))*stride + 8)
+			}
+			q := randVec(r, 4*hd)
+			for _, f16 := range []bool{false, true} {
+				s := make([]float32, 4*(n+2))
+				for i := range s {
+					s[i] = -7
+				}
+				ss := func(h int) *float32 { return &s[h*(n+2)] }
+				if f16 {
+					scores4F16AVX512(&q[0], &q[hd], &q[2*hd], &q[3*hd], &k16[0], &rows[0], n, hd, ss(0), ss(1), ss(2), ss(3), scale)
+				} else {
+					scores4AVX512(&q[0], &q[hd], &q[2*hd], &q[3*hd], &k32[0], &rows[0], n, hd, ss(0), ss(1), ss(2), ss(3), scale)
+				}
+				for h := 0; h < 4; h++ {
+					qh := q[h*hd : (h+1)*hd]
+					for j := 0; j < n+2; j++ {
+						got := s[h*(n+2)+j]
+						what := fmt.Sprintf("f16=%v hd=%d n=%d [%d,%d]", f16, hd, n, h, j)
+						if j >= n {
+							if got != -7 {
+								t.Fatalf("%s: written past the scores", what)
+							}
+							continue
+						}
+						kj := k32[rows[j] : int(rows[j])+hd]
+						checkClose(t, what, got, scale*exactDot(qh, kj), scale*absDot(qh, kj))
+					}
+				}
+				if !f16 {
+					continue
+				}
+				s32 := make([]float32, len(s))
+				for i := range s32 {
+					s32[i] = -7
+				}
+				ss32 := func(h int) *float32 { return &s32[h*(n+2)] }
+				scores4AVX512(&q[0], &q[hd], &q[2*hd], &q[3*hd], &k32[0], &rows[0], n, hd, ss32(0), ss32(1), ss32(2), ss32(3), scale)
+				for i := range s {
+					if s[i] != s32[i] {
+						t.Fatalf("hd=%d n=%d: f16 kernel score[%d] = %v, f32 kernel %v", hd, n, i, s[i], s32[i])
+					}
+				}
+			}
+		}
+	}
+}

@@ -2,6 +2,8 @@
 
 package cpu
 
+//go:generate python3 scores_avx512_gen.py
+
 import "os"
 
 // The AVX2 kernels in kernels_amd64.s. Pointers and lengths instead of slices: the Go
@@ -115,6 +117,15 @@ func scores4F16AVX2(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd i
 
 //go:noescape
 func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32)
+
+// scores4AVX512 and scores4F16AVX512 are scores4AVX2 and scores4F16AVX2 in 512-bit registers,
+// four keys at a time (n >= 4, hd a multiple of 16); scores_avx512_gen.py writes them.
+//
+//go:noescape
+func scores4AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
+func scores4F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 
 //go:noescape
 func pv4F16AVX512(p0, p1, p2, p3 *float32, v *uint16, rows *int32, n int, nc int, o0, o1, o2, o3 *float32)

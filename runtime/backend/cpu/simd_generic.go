@@ -44,6 +44,12 @@ func scores4F16AVX2(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd i
 func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32) {
 	panic("unreachable")
 }
+func scores4AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	panic("unreachable")
+}
+func scores4F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	panic("unreachable")
+}
 func pv4F16AVX512(p0, p1, p2, p3 *float32, v *uint16, rows *int32, n int, nc int, o0, o1, o2, o3 *float32) {
 	panic("unreachable")
 }
