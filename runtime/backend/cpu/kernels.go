@@ -606,13 +606,16 @@ func prefetchF32(s []float32) {
 }
 
 // KernelSet names the kernels this process runs: "avx2+fma+f16c" (the amd64 assembly),
-// "avx512vnni+avx2+fma+f16c" (that, with the q8_0 products for four and eight tokens in
-// AVX-512 VNNI where the CPU has it),
+// "avx512vnni+avx2+fma+f16c" (that, with the q8_0 products and attention scores in AVX-512
+// VNNI where the CPU has it), "avx512vnni+vbmi+avx2+fma+f16c" (that, with one token's q8_0
+// products through VBMI's VPERMB too),
 // "neon+dotprod" or "neon" (the arm64 assembly, its q8_0 products with or without SDOT), or
 // "portable" (plain Go: another architecture, a CPU without the features, or -tags purego).
 // Kernels that have no assembly for the set run the portable code within it.
 func KernelSet() string {
 	switch {
+	case hasAVX2 && hasVNNI && hasVBMI:
+		return "avx512vnni+vbmi+avx2+fma+f16c"
 	case hasAVX2 && hasVNNI:
 		return "avx512vnni+avx2+fma+f16c"
 	case hasAVX2:

@@ -812,10 +812,14 @@ func TestToF16(t *testing.T) {
 // TestKernelSet pins the names that arbor bench reports for each combination of features, and
 // the name for this machine.
 func TestKernelSet(t *testing.T) {
-	savedAVX2, savedVNNI, savedNEON, savedSDOT := hasAVX2, hasVNNI, hasNEON, hasSDOT
-	defer func() { hasAVX2, hasVNNI, hasNEON, hasSDOT = savedAVX2, savedVNNI, savedNEON, savedSDOT }()
+	savedAVX2, savedVNNI, savedVBMI, savedNEON, savedSDOT := hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT
+	defer func() {
+		hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT = savedAVX2, savedVNNI, savedVBMI, savedNEON, savedSDOT
+	}()
 	want := "portable"
 	switch {
+	case hasAVX2 && hasVNNI && hasVBMI:
+		want = "avx512vnni+vbmi+avx2+fma+f16c"
 	case hasAVX2 && hasVNNI:
 		want = "avx512vnni+avx2+fma+f16c"
 	case hasAVX2:
@@ -829,22 +833,24 @@ func TestKernelSet(t *testing.T) {
 		t.Errorf("KernelSet() = %q here, want %q", got, want)
 	}
 	for _, c := range []struct {
-		avx2, vnni, neon, sdot bool
-		want                   string
+		avx2, vnni, vbmi, neon, sdot bool
+		want                         string
 	}{
-		{true, true, false, false, "avx512vnni+avx2+fma+f16c"},
-		{true, false, false, false, "avx2+fma+f16c"},
-		{false, true, false, false, "portable"}, // VNNI kernels are never used without AVX2
-		{false, false, true, true, "neon+dotprod"},
-		{false, false, true, false, "neon"},
-		{false, false, false, false, "portable"},
+		{true, true, true, false, false, "avx512vnni+vbmi+avx2+fma+f16c"},
+		{true, true, false, false, false, "avx512vnni+avx2+fma+f16c"},
+		{true, false, false, false, false, "avx2+fma+f16c"},
+		{false, true, true, false, false, "portable"}, // VNNI kernels are never used without AVX2
+		{false, false, false, true, true, "neon+dotprod"},
+		{false, false, false, true, false, "neon"},
+		{false, false, false, false, false, "portable"},
 	} {
-		hasAVX2, hasVNNI, hasNEON, hasSDOT = c.avx2, c.vnni, c.neon, c.sdot
+		hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT = c.avx2, c.vnni, c.vbmi, c.neon, c.sdot
 		if got := KernelSet(); got != c.want {
-			t.Errorf("KernelSet() with avx2=%v vnni=%v neon=%v sdot=%v = %q, want %q", c.avx2, c.vnni, c.neon, c.sdot, got, c.want)
+			t.Errorf("KernelSet() with avx2=%v vnni=%v vbmi=%v neon=%v sdot=%v = %q, want %q",
+				c.avx2, c.vnni, c.vbmi, c.neon, c.sdot, got, c.want)
 		}
 	}
-	hasAVX2, hasVNNI, hasNEON, hasSDOT = savedAVX2, savedVNNI, savedNEON, savedSDOT
+	hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT = savedAVX2, savedVNNI, savedVBMI, savedNEON, savedSDOT
 	portable(func() {
 		if got := KernelSet(); got != "portable" {
 			t.Errorf("KernelSet() with the assembly off = %q, want portable", got)

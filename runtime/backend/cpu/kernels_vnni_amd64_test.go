@@ -226,9 +226,12 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 }
 
 // TestQ8Run1x4VNNIMatchesAVX2: the one-token products over four streams that a CPU with VNNI
-// runs (q8g1x4VNNI, and q8g1x4PF with ARBOR_VNNI_ONE=0: software prefetch, which changes what
-// is cached, not what is computed) give the AVX2 kernel's results bit for bit, over block
-// counts with and without a second block, runs of one and of several groups, stored and added.
+// runs (q8g1x4DPBUSD where it has VBMI too, q8g1x4VNNI with ARBOR_NO_VBMI=1, and q8g1x4PF with
+// ARBOR_VNNI_ONE=0: software prefetch, which changes what is cached, not what is computed) give
+// the AVX2 kernel's results bit for bit, over block counts with and without a second block,
+// runs of one and of several groups, stored and added, random activations and activations all
+// at ±127 (with weights of -128, randQ8Row's first block: the extremes of q8g1x4DPBUSD's
+// unsigned weights and of its correction).
 func TestQ8Run1x4VNNIMatchesAVX2(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(8, 8))
@@ -236,30 +239,40 @@ func TestQ8Run1x4VNNIMatchesAVX2(t *testing.T) {
 		const rows = 8 * 13
 		c := nb * model.Q8Block
 		qg, _ := randQ8Groups(r, rows, nb)
-		var qa q8Acts
-		qa.quantize(randVec(r, c), 1, c)
-		for _, ng := range []int{1, 3} {
-			for _, add := range []bool{false, true} {
-				run := func(vnni, one bool) []float32 {
-					savedV, savedO := hasVNNI, q8VNNIOne
-					hasVNNI, q8VNNIOne = vnni, one
-					defer func() { hasVNNI, q8VNNIOne = savedV, savedO }()
-					out := make([]float32, rows)
-					for i := range out {
-						out[i] = float32(i%5) - 2
+		extreme := make([]float32, c)
+		for i := range extreme {
+			extreme[i] = float32(1 - 2*(i%3%2)) // +1, -1, +1, ...: every quant ±127
+		}
+		for _, x := range [][]float32{randVec(r, c), extreme} {
+			var qa q8Acts
+			qa.quantize(x, 1, c)
+			for _, ng := range []int{1, 3} {
+				for _, add := range []bool{false, true} {
+					run := func(vnni, one, vbmi bool) []float32 {
+						savedV, savedO, savedB := hasVNNI, q8VNNIOne, hasVBMI
+						hasVNNI, q8VNNIOne, hasVBMI = vnni, one, vbmi
+						defer func() { hasVNNI, q8VNNIOne, hasVBMI = savedV, savedO, savedB }()
+						out := make([]float32, rows)
+						for i := range out {
+							out[i] = float32(i%5) - 2
+						}
+						q8Run1x4(qg, 0, 3, ng, qa.q, qa.d, out, add)
+						return out
 					}
-					q8Run1x4(qg, 0, 3, ng, qa.q, qa.d, out, add)
-					return out
-				}
-				a := run(false, false)
-				for _, k := range []struct {
-					name      string
-					vnni, one bool
-				}{{"q8g1x4PF", true, false}, {"q8g1x4VNNI", true, true}} {
-					v := run(k.vnni, k.one)
-					for i := range v {
-						if v[i] != a[i] {
-							t.Fatalf("%s nb=%d ng=%d add=%v: out[%d] = %v, AVX2 %v", k.name, nb, ng, add, i, v[i], a[i])
+					a := run(false, false, false)
+					for _, k := range []struct {
+						name            string
+						vnni, one, vbmi bool
+					}{{"q8g1x4PF", true, false, false}, {"q8g1x4VNNI", true, true, false}, {"q8g1x4DPBUSD", true, true, true}} {
+						if k.vbmi && !hasVBMI {
+							t.Logf("no AVX-512 VBMI here: q8g1x4DPBUSD not run")
+							continue
+						}
+						v := run(k.vnni, k.one, k.vbmi)
+						for i := range v {
+							if v[i] != a[i] {
+								t.Fatalf("%s nb=%d ng=%d add=%v: out[%d] = %v, AVX2 %v", k.name, nb, ng, add, i, v[i], a[i])
+							}
 						}
 					}
 				}

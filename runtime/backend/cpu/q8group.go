@@ -36,7 +36,8 @@ import (
 // the dot-product extension SMULL by the token's repeated pair and SADALP do the pairs.
 // With AVX-512 VNNI (hasVNNI, q8vnni_amd64.s) the same layout serves 512-bit registers: for
 // one token VPDPWSSD on a quad widened whole (rows' first pairs in the low half, second pairs in
-// the high half, the token's pairs put in that order once for four groups; q8g1x4VNNI), for
+// the high half, the token's pairs put in that order once for four groups; q8g1x4VNNI; with
+// AVX-512 VBMI VPERMB puts a 64-byte quad pair in order for VPDPBUSD instead; q8g1x4DPBUSD), for
 // four and eight tokens VPDPWSSD on int16 pairs (a quad widened, VPERMD putting a row's two
 // pairs side by side), and for eight tokens over a run of groups (q8Run8) VPDPBUSD on bytes,
 // VPERMW putting a row's four columns of two quads in two lanes, the activations packed to
@@ -282,9 +283,9 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 // alternating rounds).
 func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 
-// q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI, rather than
-// q8g1x4PF (the same outputs bit for bit): ARBOR_VNNI_ONE=0 turns it off, to measure one
-// against the other. Read once at start-up; tests may change it.
+// q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI (q8g1x4DPBUSD
+// where it has VBMI too), rather than q8g1x4PF (the same outputs bit for bit): ARBOR_VNNI_ONE=0
+// turns it off, to measure one against the other. Read once at start-up; tests may change it.
 var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 
 // q8OnePrefetch is how far ahead (bytes) q8g1x4PF prefetches each of its four weight streams,
@@ -320,6 +321,11 @@ func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int16, xd []float32, out []float
 			// prefetchers leave unused; on a Zen 3, 1 and 4 KiB ahead measured slower than none
 			// (8 KiB was not tried there). Other CPUs with AVX-512 (Zen 4, Xeons) take the Zen
 			// 5's choice, unmeasured.
+			if q8VNNIOne && hasVBMI {
+				q8g1x4DPBUSD(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride,
+					q8OnePrefetch(qg.stride))
+				return
+			}
 			if q8VNNIOne {
 				q8g1x4VNNI(&w[0], &s[0], &xq[0], &xd[0], nb, q*qg.stride, &out[0], q*q8GroupRows*4, a, ng, qg.stride,
 					q8OnePrefetch(qg.stride))

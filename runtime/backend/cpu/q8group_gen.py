@@ -613,6 +613,102 @@ next_block("q8g1x4VNNIblock")
 one_token_tail("q8g1x4VNNI", 28)
 
 
+# ---- one token, four streams, VPDPBUSD on the weights' bytes (q8g1x4DPBUSD)
+# q8g1x4VNNI widens every quad to int16 before its VPDPWSSD: two instructions per 32 bytes of
+# weights besides the load. Here a 64-byte load of a group's quad pair is put in order by one
+# VPERMB (AVX-512 VBMI) so that each dword lane holds one row's four columns of one quad, made
+# unsigned by one XOR (w + 128), and multiplied with the token's signed quants (that quad's
+# four, repeated for the eight rows) and summed by one VPDPBUSD: three instructions per 64
+# bytes where q8g1x4VNNI takes four. The +128 adds 128 x the block's sum of the token's quants
+# to every row's sum: it is taken off by starting the even quad pairs' sums at -128 x that sum
+# (computed once per block for the four streams). Row r's sums lie in lanes r (first quad of a
+# pair) and 8+r (second), over even and odd pairs in separate registers; added as q8g1x4VNNI
+# adds its halves, they are the same exact integers, scaled the same way: the outputs are
+# q8g1x4PF's bit for bit.
+# Why it matters although both run far below their pace in L2: while a core streams weights
+# from memory, the fewer instructions a byte takes, the more of the weights' reads the core
+# keeps in flight. On the 2-core Zen 5 (2026-12-04), both cores looping over one 311 MB matrix
+# (llama-3.2-1b's output projection) while the memory read 75 GB/s: 62.7 GB/s with
+# q8g1x4VNNI, 73.4 with this instruction mix, 73.9 with the loads alone.
+w("""
+// q8vnniPermB: a group's quad pair (64 bytes) to dword lanes 8h+r, row r's columns 4c..4c+3 of
+// the pair's quad h.""")
+for o in range(64):
+    L, j = o // 4, o % 4
+    h, r = L // 8, L % 8
+    w(f"DATA q8vnniPermB<>+{o}(SB)/1, ${32*h + (j//2)*16 + 2*r + (j % 2)}")
+w("GLOBL q8vnniPermB<>(SB), RODATA|NOPTR, $64")
+w("""
+// q8vnniActPair: for quad pair p (index vector p), dword lanes 0..7 take the block's packed
+// quants' dword 2p (the token's quants for quad 2p's four columns), lanes 8..15 dword 2p+1.""")
+for p_ in range(4):
+    for i in range(16):
+        w(f"DATA q8vnniActPair<>+{64*p_+4*i}(SB)/4, ${2*p_ + i//8}")
+w("GLOBL q8vnniActPair<>(SB), RODATA|NOPTR, $256")
+w('''
+// func q8g1x4DPBUSD(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
+//
+// q8g1x4PF's contract and outputs, for CPUs with AVX-512 VBMI as well as VNNI. Registers: Z0..Z3
+// the four groups' integer sums over even quad pairs, Z4..Z7 over odd ones; Z8..Z11 the index
+// vectors (q8vnniActPair); Z12 the weights' byte order (q8vnniPermB); Z13 bytes of 0x80; Z14
+// -128 x the block's quant sum in lanes 0..7; Z15 scratch; Z16 the token's block quants, then
+// packed to bytes; Z17, Z18 the token's quants for a quad pair; Y19 the token's block scale;
+// Z20..Z27 weights, then scratch; Y28..Y31 the float sums. Frame: 0 and 8 the run's w and s.
+''' + one_token_head("q8g1x4DPBUSD", 96))
+for p_ in range(4):
+    w(f"\tVMOVDQU32 q8vnniActPair<>+{64*p_}(SB), Z{8+p_}")
+w("""\tVMOVDQU8  q8vnniPermB<>(SB), Z12
+\tMOVL      $0x80808080, AX
+\tVPBROADCASTD AX, Z13""")
+w("\n" + one_token_run("q8g1x4DPBUSD") + '''
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+q8g1x4DPBUSDblock:
+	MOVQ   pfd+88(FP), AX
+	ADDQ   SI, AX''')
+for k in range(4):
+    for l in range(4):
+        w(f"\tPREFETCHNTA {64*l}{pstreams[k]}")
+w("""\tVMOVDQU64 (DI), Z16
+\tVPMOVWB   Z16, Y16
+\tVPXORD    Z15, Z15, Z15
+\tVPDPBUSD  Z16, Z13, Z15
+\tVPSHUFD   $0x4e, Y15, Y20
+\tVPADDD    Y20, Y15, Y15
+\tVPSHUFD   $0xb1, Y15, Y20
+\tVPADDD    Y20, Y15, Y15
+\tVPERMQ    $0x4e, Y15, Y20
+\tVPADDD    Y20, Y15, Y15
+\tVPXORD    Z14, Z14, Z14
+\tVPSUBD    Z15, Z14, Z14""")
+for k in range(4):
+    w(f"\tVMOVDQA32 Z14, Z{k}")
+    w(f"\tVPXORD    Z{k+4}, Z{k+4}, Z{k+4}")
+for p_ in range(4):
+    par = p_ % 2
+    act = 17 + par
+    w(f"\tVPERMD    Z16, Z{8+p_}, Z{act}")
+    for k in range(4):
+        t = 20 + 4*par + k
+        w(f"\tVPERMB    {64*p_}{streams[k]}, Z12, Z{t}")
+        w(f"\tVPXORD    Z13, Z{t}, Z{t}")
+        w(f"\tVPDPBUSD  Z{act}, Z{t}, Z{k + 4*par}")
+w("\tVBROADCASTSS (DX), Y19")
+for k in range(4):
+    w(f"\tVPADDD    Z{k+4}, Z{k}, Z{k}")
+    w(f"\tVEXTRACTI64X4 $1, Z{k}, Y{20+k}")
+    w(f"\tVPADDD    Y{20+k}, Y{k}, Y{k}")
+    w(f"\tVCVTPH2PS {sstreams[k]}, Y{24+k}")
+    w(f"\tVMULPS    Y19, Y{24+k}, Y{24+k}")
+    w(f"\tVCVTDQ2PS Y{k}, Y{k}")
+    w(f"\tVFMADD231PS Y{24+k}, Y{k}, Y{28+k}")
+next_block("q8g1x4DPBUSDblock")
+one_token_tail("q8g1x4DPBUSD", 28)
+
+
 # ---- eight tokens with VPDPBUSD (bytes): the activations as unsigned bytes (q+128, by
 # q8PackU8VNNI), the weights signed, four bytes of a row in a lane; the +128 costs 128 x the
 # row's block sum of weights, which four more VPDPBUSD (by bytes of 128) give per block for all

@@ -887,6 +887,328 @@ q8g1x4VNNIstore:
 	RET
 
 
+// q8vnniPermB: a group's quad pair (64 bytes) to dword lanes 8h+r, row r's columns 4c..4c+3 of
+// the pair's quad h.
+DATA q8vnniPermB<>+0(SB)/1, $0
+DATA q8vnniPermB<>+1(SB)/1, $1
+DATA q8vnniPermB<>+2(SB)/1, $16
+DATA q8vnniPermB<>+3(SB)/1, $17
+DATA q8vnniPermB<>+4(SB)/1, $2
+DATA q8vnniPermB<>+5(SB)/1, $3
+DATA q8vnniPermB<>+6(SB)/1, $18
+DATA q8vnniPermB<>+7(SB)/1, $19
+DATA q8vnniPermB<>+8(SB)/1, $4
+DATA q8vnniPermB<>+9(SB)/1, $5
+DATA q8vnniPermB<>+10(SB)/1, $20
+DATA q8vnniPermB<>+11(SB)/1, $21
+DATA q8vnniPermB<>+12(SB)/1, $6
+DATA q8vnniPermB<>+13(SB)/1, $7
+DATA q8vnniPermB<>+14(SB)/1, $22
+DATA q8vnniPermB<>+15(SB)/1, $23
+DATA q8vnniPermB<>+16(SB)/1, $8
+DATA q8vnniPermB<>+17(SB)/1, $9
+DATA q8vnniPermB<>+18(SB)/1, $24
+DATA q8vnniPermB<>+19(SB)/1, $25
+DATA q8vnniPermB<>+20(SB)/1, $10
+DATA q8vnniPermB<>+21(SB)/1, $11
+DATA q8vnniPermB<>+22(SB)/1, $26
+DATA q8vnniPermB<>+23(SB)/1, $27
+DATA q8vnniPermB<>+24(SB)/1, $12
+DATA q8vnniPermB<>+25(SB)/1, $13
+DATA q8vnniPermB<>+26(SB)/1, $28
+DATA q8vnniPermB<>+27(SB)/1, $29
+DATA q8vnniPermB<>+28(SB)/1, $14
+DATA q8vnniPermB<>+29(SB)/1, $15
+DATA q8vnniPermB<>+30(SB)/1, $30
+DATA q8vnniPermB<>+31(SB)/1, $31
+DATA q8vnniPermB<>+32(SB)/1, $32
+DATA q8vnniPermB<>+33(SB)/1, $33
+DATA q8vnniPermB<>+34(SB)/1, $48
+DATA q8vnniPermB<>+35(SB)/1, $49
+DATA q8vnniPermB<>+36(SB)/1, $34
+DATA q8vnniPermB<>+37(SB)/1, $35
+DATA q8vnniPermB<>+38(SB)/1, $50
+DATA q8vnniPermB<>+39(SB)/1, $51
+DATA q8vnniPermB<>+40(SB)/1, $36
+DATA q8vnniPermB<>+41(SB)/1, $37
+DATA q8vnniPermB<>+42(SB)/1, $52
+DATA q8vnniPermB<>+43(SB)/1, $53
+DATA q8vnniPermB<>+44(SB)/1, $38
+DATA q8vnniPermB<>+45(SB)/1, $39
+DATA q8vnniPermB<>+46(SB)/1, $54
+DATA q8vnniPermB<>+47(SB)/1, $55
+DATA q8vnniPermB<>+48(SB)/1, $40
+DATA q8vnniPermB<>+49(SB)/1, $41
+DATA q8vnniPermB<>+50(SB)/1, $56
+DATA q8vnniPermB<>+51(SB)/1, $57
+DATA q8vnniPermB<>+52(SB)/1, $42
+DATA q8vnniPermB<>+53(SB)/1, $43
+DATA q8vnniPermB<>+54(SB)/1, $58
+DATA q8vnniPermB<>+55(SB)/1, $59
+DATA q8vnniPermB<>+56(SB)/1, $44
+DATA q8vnniPermB<>+57(SB)/1, $45
+DATA q8vnniPermB<>+58(SB)/1, $60
+DATA q8vnniPermB<>+59(SB)/1, $61
+DATA q8vnniPermB<>+60(SB)/1, $46
+DATA q8vnniPermB<>+61(SB)/1, $47
+DATA q8vnniPermB<>+62(SB)/1, $62
+DATA q8vnniPermB<>+63(SB)/1, $63
+GLOBL q8vnniPermB<>(SB), RODATA|NOPTR, $64
+
+// q8vnniActPair: for quad pair p (index vector p), dword lanes 0..7 take the block's packed
+// quants' dword 2p (the token's quants for quad 2p's four columns), lanes 8..15 dword 2p+1.
+DATA q8vnniActPair<>+0(SB)/4, $0
+DATA q8vnniActPair<>+4(SB)/4, $0
+DATA q8vnniActPair<>+8(SB)/4, $0
+DATA q8vnniActPair<>+12(SB)/4, $0
+DATA q8vnniActPair<>+16(SB)/4, $0
+DATA q8vnniActPair<>+20(SB)/4, $0
+DATA q8vnniActPair<>+24(SB)/4, $0
+DATA q8vnniActPair<>+28(SB)/4, $0
+DATA q8vnniActPair<>+32(SB)/4, $1
+DATA q8vnniActPair<>+36(SB)/4, $1
+DATA q8vnniActPair<>+40(SB)/4, $1
+DATA q8vnniActPair<>+44(SB)/4, $1
+DATA q8vnniActPair<>+48(SB)/4, $1
+DATA q8vnniActPair<>+52(SB)/4, $1
+DATA q8vnniActPair<>+56(SB)/4, $1
+DATA q8vnniActPair<>+60(SB)/4, $1
+DATA q8vnniActPair<>+64(SB)/4, $2
+DATA q8vnniActPair<>+68(SB)/4, $2
+DATA q8vnniActPair<>+72(SB)/4, $2
+DATA q8vnniActPair<>+76(SB)/4, $2
+DATA q8vnniActPair<>+80(SB)/4, $2
+DATA q8vnniActPair<>+84(SB)/4, $2
+DATA q8vnniActPair<>+88(SB)/4, $2
+DATA q8vnniActPair<>+92(SB)/4, $2
+DATA q8vnniActPair<>+96(SB)/4, $3
+DATA q8vnniActPair<>+100(SB)/4, $3
+DATA q8vnniActPair<>+104(SB)/4, $3
+DATA q8vnniActPair<>+108(SB)/4, $3
+DATA q8vnniActPair<>+112(SB)/4, $3
+DATA q8vnniActPair<>+116(SB)/4, $3
+DATA q8vnniActPair<>+120(SB)/4, $3
+DATA q8vnniActPair<>+124(SB)/4, $3
+DATA q8vnniActPair<>+128(SB)/4, $4
+DATA q8vnniActPair<>+132(SB)/4, $4
+DATA q8vnniActPair<>+136(SB)/4, $4
+DATA q8vnniActPair<>+140(SB)/4, $4
+DATA q8vnniActPair<>+144(SB)/4, $4
+DATA q8vnniActPair<>+148(SB)/4, $4
+DATA q8vnniActPair<>+152(SB)/4, $4
+DATA q8vnniActPair<>+156(SB)/4, $4
+DATA q8vnniActPair<>+160(SB)/4, $5
+DATA q8vnniActPair<>+164(SB)/4, $5
+DATA q8vnniActPair<>+168(SB)/4, $5
+DATA q8vnniActPair<>+172(SB)/4, $5
+DATA q8vnniActPair<>+176(SB)/4, $5
+DATA q8vnniActPair<>+180(SB)/4, $5
+DATA q8vnniActPair<>+184(SB)/4, $5
+DATA q8vnniActPair<>+188(SB)/4, $5
+DATA q8vnniActPair<>+192(SB)/4, $6
+DATA q8vnniActPair<>+196(SB)/4, $6
+DATA q8vnniActPair<>+200(SB)/4, $6
+DATA q8vnniActPair<>+204(SB)/4, $6
+DATA q8vnniActPair<>+208(SB)/4, $6
+DATA q8vnniActPair<>+212(SB)/4, $6
+DATA q8vnniActPair<>+216(SB)/4, $6
+DATA q8vnniActPair<>+220(SB)/4, $6
+DATA q8vnniActPair<>+224(SB)/4, $7
+DATA q8vnniActPair<>+228(SB)/4, $7
+DATA q8vnniActPair<>+232(SB)/4, $7
+DATA q8vnniActPair<>+236(SB)/4, $7
+DATA q8vnniActPair<>+240(SB)/4, $7
+DATA q8vnniActPair<>+244(SB)/4, $7
+DATA q8vnniActPair<>+248(SB)/4, $7
+DATA q8vnniActPair<>+252(SB)/4, $7
+GLOBL q8vnniActPair<>(SB), RODATA|NOPTR, $256
+
+// func q8g1x4DPBUSD(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
+//
+// q8g1x4PF's contract and outputs, for CPUs with AVX-512 VBMI as well as VNNI. Registers: Z0..Z3
+// the four groups' integer sums over even quad pairs, Z4..Z7 over odd ones; Z8..Z11 the index
+// vectors (q8vnniActPair); Z12 the weights' byte order (q8vnniPermB); Z13 bytes of 0x80; Z14
+// -128 x the block's quant sum in lanes 0..7; Z15 scratch; Z16 the token's block quants, then
+// packed to bytes; Z17, Z18 the token's quants for a quad pair; Y19 the token's block scale;
+// Z20..Z27 weights, then scratch; Y28..Y31 the float sums. Frame: 0 and 8 the run's w and s.
+TEXT ·q8g1x4DPBUSD(SB), NOSPLIT, $16-96
+	MOVQ   w+0(FP), AX
+	MOVQ   AX, 0(SP)
+	MOVQ   s+8(FP), AX
+	MOVQ   AX, 8(SP)
+	MOVQ   sstride+40(FP), R8
+	LEAQ   (R8)(R8*2), R9
+	MOVQ   out+48(FP), R10
+	MOVQ   ostride+56(FP), R11
+	LEAQ   (R11)(R11*2), R13
+	MOVQ   ng+72(FP), R12
+	VMOVDQU32 q8vnniActPair<>+0(SB), Z8
+	VMOVDQU32 q8vnniActPair<>+64(SB), Z9
+	VMOVDQU32 q8vnniActPair<>+128(SB), Z10
+	VMOVDQU32 q8vnniActPair<>+192(SB), Z11
+	VMOVDQU8  q8vnniPermB<>(SB), Z12
+	MOVL      $0x80808080, AX
+	VPBROADCASTD AX, Z13
+
+q8g1x4DPBUSDrun:
+	MOVQ   0(SP), SI
+	MOVQ   8(SP), BX
+	MOVQ   xq+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+q8g1x4DPBUSDblock:
+	MOVQ   pfd+88(FP), AX
+	ADDQ   SI, AX
+	PREFETCHNTA 0(AX)
+	PREFETCHNTA 64(AX)
+	PREFETCHNTA 128(AX)
+	PREFETCHNTA 192(AX)
+	PREFETCHNTA 0(AX)(R8*1)
+	PREFETCHNTA 64(AX)(R8*1)
+	PREFETCHNTA 128(AX)(R8*1)
+	PREFETCHNTA 192(AX)(R8*1)
+	PREFETCHNTA 0(AX)(R8*2)
+	PREFETCHNTA 64(AX)(R8*2)
+	PREFETCHNTA 128(AX)(R8*2)
+	PREFETCHNTA 192(AX)(R8*2)
+	PREFETCHNTA 0(AX)(R9*1)
+	PREFETCHNTA 64(AX)(R9*1)
+	PREFETCHNTA 128(AX)(R9*1)
+	PREFETCHNTA 192(AX)(R9*1)
+	VMOVDQU64 (DI), Z16
+	VPMOVWB   Z16, Y16
+	VPXORD    Z15, Z15, Z15
+	VPDPBUSD  Z16, Z13, Z15
+	VPSHUFD   $0x4e, Y15, Y20
+	VPADDD    Y20, Y15, Y15
+	VPSHUFD   $0xb1, Y15, Y20
+	VPADDD    Y20, Y15, Y15
+	VPERMQ    $0x4e, Y15, Y20
+	VPADDD    Y20, Y15, Y15
+	VPXORD    Z14, Z14, Z14
+	VPSUBD    Z15, Z14, Z14
+	VMOVDQA32 Z14, Z0
+	VPXORD    Z4, Z4, Z4
+	VMOVDQA32 Z14, Z1
+	VPXORD    Z5, Z5, Z5
+	VMOVDQA32 Z14, Z2
+	VPXORD    Z6, Z6, Z6
+	VMOVDQA32 Z14, Z3
+	VPXORD    Z7, Z7, Z7
+	VPERMD    Z16, Z8, Z17
+	VPERMB    0(SI), Z12, Z20
+	VPXORD    Z13, Z20, Z20
+	VPDPBUSD  Z17, Z20, Z0
+	VPERMB    0(SI)(R8*1), Z12, Z21
+	VPXORD    Z13, Z21, Z21
+	VPDPBUSD  Z17, Z21, Z1
+	VPERMB    0(SI)(R8*2), Z12, Z22
+	VPXORD    Z13, Z22, Z22
+	VPDPBUSD  Z17, Z22, Z2
+	VPERMB    0(SI)(R9*1), Z12, Z23
+	VPXORD    Z13, Z23, Z23
+	VPDPBUSD  Z17, Z23, Z3
+	VPERMD    Z16, Z9, Z18
+	VPERMB    64(SI), Z12, Z24
+	VPXORD    Z13, Z24, Z24
+	VPDPBUSD  Z18, Z24, Z4
+	VPERMB    64(SI)(R8*1), Z12, Z25
+	VPXORD    Z13, Z25, Z25
+	VPDPBUSD  Z18, Z25, Z5
+	VPERMB    64(SI)(R8*2), Z12, Z26
+	VPXORD    Z13, Z26, Z26
+	VPDPBUSD  Z18, Z26, Z6
+	VPERMB    64(SI)(R9*1), Z12, Z27
+	VPXORD    Z13, Z27, Z27
+	VPDPBUSD  Z18, Z27, Z7
+	VPERMD    Z16, Z10, Z17
+	VPERMB    128(SI), Z12, Z20
+	VPXORD    Z13, Z20, Z20
+	VPDPBUSD  Z17, Z20, Z0
+	VPERMB    128(SI)(R8*1), Z12, Z21
+	VPXORD    Z13, Z21, Z21
+	VPDPBUSD  Z17, Z21, Z1
+	VPERMB    128(SI)(R8*2), Z12, Z22
+	VPXORD    Z13, Z22, Z22
+	VPDPBUSD  Z17, Z22, Z2
+	VPERMB    128(SI)(R9*1), Z12, Z23
+	VPXORD    Z13, Z23, Z23
+	VPDPBUSD  Z17, Z23, Z3
+	VPERMD    Z16, Z11, Z18
+	VPERMB    192(SI), Z12, Z24
+	VPXORD    Z13, Z24, Z24
+	VPDPBUSD  Z18, Z24, Z4
+	VPERMB    192(SI)(R8*1), Z12, Z25
+	VPXORD    Z13, Z25, Z25
+	VPDPBUSD  Z18, Z25, Z5
+	VPERMB    192(SI)(R8*2), Z12, Z26
+	VPXORD    Z13, Z26, Z26
+	VPDPBUSD  Z18, Z26, Z6
+	VPERMB    192(SI)(R9*1), Z12, Z27
+	VPXORD    Z13, Z27, Z27
+	VPDPBUSD  Z18, Z27, Z7
+	VBROADCASTSS (DX), Y19
+	VPADDD    Z4, Z0, Z0
+	VEXTRACTI64X4 $1, Z0, Y20
+	VPADDD    Y20, Y0, Y0
+	VCVTPH2PS (BX), Y24
+	VMULPS    Y19, Y24, Y24
+	VCVTDQ2PS Y0, Y0
+	VFMADD231PS Y24, Y0, Y28
+	VPADDD    Z5, Z1, Z1
+	VEXTRACTI64X4 $1, Z1, Y21
+	VPADDD    Y21, Y1, Y1
+	VCVTPH2PS (BX)(R8*1), Y25
+	VMULPS    Y19, Y25, Y25
+	VCVTDQ2PS Y1, Y1
+	VFMADD231PS Y25, Y1, Y29
+	VPADDD    Z6, Z2, Z2
+	VEXTRACTI64X4 $1, Z2, Y22
+	VPADDD    Y22, Y2, Y2
+	VCVTPH2PS (BX)(R8*2), Y26
+	VMULPS    Y19, Y26, Y26
+	VCVTDQ2PS Y2, Y2
+	VFMADD231PS Y26, Y2, Y30
+	VPADDD    Z7, Z3, Z3
+	VEXTRACTI64X4 $1, Z3, Y23
+	VPADDD    Y23, Y3, Y3
+	VCVTPH2PS (BX)(R9*1), Y27
+	VMULPS    Y19, Y27, Y27
+	VCVTDQ2PS Y3, Y3
+	VFMADD231PS Y27, Y3, Y31
+	ADDQ        $256, SI
+	ADDQ        $16, BX
+	ADDQ        $64, DI
+	ADDQ        $4, DX
+	DECQ        CX
+	JNZ         q8g1x4DPBUSDblock
+	CMPQ         add+64(FP), $0
+	JEQ          q8g1x4DPBUSDstore
+	VADDPS       (R10), Y28, Y28
+	VADDPS       (R10)(R11*1), Y29, Y29
+	VADDPS       (R10)(R11*2), Y30, Y30
+	VADDPS       (R10)(R13*1), Y31, Y31
+
+q8g1x4DPBUSDstore:
+	VMOVUPS      Y28, (R10)
+	VMOVUPS      Y29, (R10)(R11*1)
+	VMOVUPS      Y30, (R10)(R11*2)
+	VMOVUPS      Y31, (R10)(R13*1)
+	ADDQ         $32, R10
+	MOVQ         gstride+80(FP), AX
+	ADDQ         AX, 0(SP)
+	ADDQ         AX, 8(SP)
+	DECQ         R12
+	JNZ          q8g1x4DPBUSDrun
+	VZEROUPPER
+	RET
+
+
 // q8vnniQuads: two quads (64 bytes, 32 words) to dword lanes 2r (row r's columns 4c..4c+3 of
 // the first quad) and 2r+1 (the same of the second).
 DATA q8vnniQuads<>+0(SB)/2, $0

@@ -78,6 +78,17 @@ func detectAVX2() bool {
 // start-up; tests may turn it off. The dispatch checks hasAVX2 first.
 var hasVNNI = hasAVX2 && detectVNNI() && os.Getenv("ARBOR_NO_VNNI") != "1"
 
+// hasVBMI says q8g1x4DPBUSD can run as well: hasVNNI and AVX-512 VBMI (VPERMB; CPUID leaf 7
+// ECX bit 1), which Zen 4, Zen 5 and Intel CPUs from Ice Lake on have and Cascade Lake lacks.
+// ARBOR_NO_VBMI=1 turns it off (one token's products then take q8g1x4VNNI), to measure one
+// against the other. Read once at start-up; tests may turn it off.
+var hasVBMI = hasVNNI && detectVBMI() && os.Getenv("ARBOR_NO_VBMI") != "1"
+
+func detectVBMI() bool {
+	_, _, ecx7, _ := cpuid(7, 0)
+	return ecx7&(1<<1) != 0
+}
+
 func detectVNNI() bool {
 	maxID, _, _, _ := cpuid(0, 0)
 	if maxID < 7 {
@@ -161,6 +172,13 @@ func q8g1x4PF(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out
 //
 //go:noescape
 func q8g1x4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
+
+// q8g1x4DPBUSD is q8g1x4VNNI with VPERMB and VPDPBUSD on the weights' bytes (AVX-512 VBMI and
+// VNNI): three instructions per 64 bytes of weights instead of four, its outputs bit for bit
+// q8g1x4PF's (see q8group_gen.py).
+//
+//go:noescape
+func q8g1x4DPBUSD(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
 
 //go:noescape
 func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int)

@@ -5,7 +5,7 @@ package cpu
 // Without the amd64 assembly every kernel takes its portable Go path; these stubs are never
 // called (hasAVX2 is false) and exist so that the dispatching code compiles everywhere.
 
-var hasAVX2, hasVNNI = false, false
+var hasAVX2, hasVNNI, hasVBMI = false, false, false
 
 func dotF32AVX2(a, b *float32, n int) float32          { panic("unreachable") }
 func dotF16AVX2(w *uint16, x *float32, n int) float32  { panic("unreachable") }
@@ -71,6 +71,9 @@ func q8g1x4PF(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out
 	panic("unreachable")
 }
 func q8g1x4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int) {
+	panic("unreachable")
+}
+func q8g1x4DPBUSD(w *byte, s *byte, xq *int16, xd *float32, nb int, sstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int) {
 	panic("unreachable")
 }
 func q8g4AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int) {
