@@ -2,6 +2,7 @@ package cpu
 
 import (
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/backend"
@@ -53,5 +54,115 @@ func BenchmarkForward(b *testing.B) {
 			})
 		}
 		be.Close()
+	}
+}
+
+// BenchmarkStepProducts splits one sequence's decode step on a real model file
+// (ARBOR_BENCH_MODEL=path to a .gguf, e.g. one from `arbor model new`; skipped without it) into
+// its matrix products, reporting the weights streamed per second (MB/s): "forward" the whole
+// Forward call, "products" the step's products in Forward's order with nothing between them,
+// and each kind of product alone over all layers ("qkv", "o", "gate_up", "down", "output").
+// Set beside the memory's read rate (BenchmarkMemRead, or `arbor bench`'s probe), it says
+// where a step loses against the bandwidth: in the kernels (every kind alone slow), in the
+// products' sequence (kinds fast alone, "products" slow), or between the products ("forward"
+// slower than "products"). The memory's rate can swing by half within minutes on a shared
+// machine: compare runs taken together (-count, alternating).
+func BenchmarkStepProducts(b *testing.B) {
+	path := os.Getenv("ARBOR_BENCH_MODEL")
+	if path == "" {
+		b.Skip("set ARBOR_BENCH_MODEL to a .gguf model file")
+	}
+	m, err := model.Load(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	be, err := New(m, Options{Threads: 0, NumPages: 64, PageSize: 16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	cfg := be.cfg
+	h, ffn, V := cfg.HiddenSize, cfg.FFNSize, cfg.VocabSize
+	input := func(cols int) *acts {
+		a := &acts{}
+		f := a.rows(1, cols)
+		for i := range f {
+			f[i] = float32(i%7) - 3
+		}
+		return a
+	}
+	xn, ao, gt := input(h), input(be.qDim), input(ffn)
+	q, k, v := make([]float32, be.qDim), make([]float32, be.kvDim), make([]float32, be.kvDim)
+	x, g, u := make([]float32, h), make([]float32, ffn), make([]float32, ffn)
+	logits := make([]float32, V)
+	qkv := func(l *layer) {
+		be.setMatmul(0, l.q, xn, 1, q, be.qDim, false, l.qBias)
+		be.setMatmul(1, l.k, xn, 1, k, be.kvDim, false, l.kBias)
+		be.setMatmul(2, l.v, xn, 1, v, be.kvDim, false, l.vBias)
+		be.runMatmuls(3)
+	}
+	o := func(l *layer) { be.matmul(l.o, ao, 1, x, h, true, nil) }
+	gateUp := func(l *layer) {
+		be.setMatmul(0, l.gate, xn, 1, g, ffn, false, nil)
+		be.setMatmul(1, l.up, xn, 1, u, ffn, false, nil)
+		be.runMatmuls(2)
+	}
+	down := func(l *layer) { be.matmul(l.down, gt, 1, x, h, true, nil) }
+	output := func() { be.matmul(be.output, xn, 1, logits, V, false, nil) }
+	var total int64
+	perKind := map[string]int64{}
+	for i := range be.layers {
+		l := &be.layers[i]
+		perKind["qkv"] += l.q.bytes() + l.k.bytes() + l.v.bytes()
+		perKind["o"] += l.o.bytes()
+		perKind["gate_up"] += l.gate.bytes() + l.up.bytes()
+		perKind["down"] += l.down.bytes()
+	}
+	perKind["output"] = be.output.bytes()
+	for _, n := range perKind {
+		total += n
+	}
+	layers := func(f func(*layer)) func() {
+		return func() {
+			for i := range be.layers {
+				f(&be.layers[i])
+			}
+		}
+	}
+	batch := &backend.Batch{Seqs: []backend.SeqInput{{Tokens: []int32{1}, Positions: []int32{32}, Start: 32,
+		Pages: []int32{0, 1, 2}, Logits: true}}}
+	lg := [][]float32{make([]float32, V)}
+	for _, c := range []struct {
+		name  string
+		bytes int64
+		run   func()
+	}{
+		{"forward", total, func() {
+			if err := be.Forward(batch, lg); err != nil {
+				b.Fatal(err)
+			}
+		}},
+		{"products", total, func() {
+			for i := range be.layers {
+				l := &be.layers[i]
+				qkv(l)
+				o(l)
+				gateUp(l)
+				down(l)
+			}
+			output()
+		}},
+		{"qkv", perKind["qkv"], layers(qkv)},
+		{"o", perKind["o"], layers(o)},
+		{"gate_up", perKind["gate_up"], layers(gateUp)},
+		{"down", perKind["down"], layers(down)},
+		{"output", perKind["output"], output},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(c.bytes)
+			for b.Loop() {
+				c.run()
+			}
+		})
 	}
 }
