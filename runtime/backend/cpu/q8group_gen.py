@@ -628,8 +628,10 @@ one_token_tail("q8g1x4VNNI", 28)
 # Why it matters although both run far below their pace in L2: while a core streams weights
 # from memory, the fewer instructions a byte takes, the more of the weights' reads the core
 # keeps in flight. On the 2-core Zen 5 (2026-12-04), both cores looping over one 311 MB matrix
-# (llama-3.2-1b's output projection) while the memory read 75 GB/s: 62.7 GB/s with
-# q8g1x4VNNI, 73.4 with this instruction mix, 73.9 with the loads alone.
+# (llama-3.2-1b's output projection), medians of eight alternating rounds: 62.7 GB/s against
+# q8g1x4VNNI's 54.3 while the probe read 67 GB/s, 70.6 against 63.4 at 73 (q8g1x4VNNI with
+# its arithmetic removed, the loads alone: 73.9 at 76). A whole decode step did not show it yet
+# (README, "Speed (CPU)").
 w("""
 // q8vnniPermB: a group's quad pair (64 bytes) to dword lanes 8h+r, row r's columns 4c..4c+3 of
 // the pair's quad h.""")
