@@ -284,6 +284,17 @@ func checkRows(rows []int32, hd, n int) {
 	}
 }
 
+// scoreBlock says whether scoreRows and scoreRowsF16 take the AVX-512 score kernels (four keys
+// a block in 512-bit registers, where n keys and head size hd fill them; see
+// scores_avx512_gen.py) rather than the AVX2 ones (three keys a block), and the block: a last
+// tile shorter than a block takes the keys before it again.
+func scoreBlock(n, hd int) (wide bool, block int) {
+	if hasVNNI && n >= 4 && hd%16 == 0 {
+		return true, 4
+	}
+	return false, 3
+}
+
 // scoreRows sets s[h*sstride+j] = scale * (q_h · k_j) for query heads h < nh (q_h =
 // q[h*hd:(h+1)*hd]) and key rows j < len(rows) (k_j = k[rows[j]:rows[j]+hd]): one grouped-query
 // attention item's scores over its whole context, the rows gathered from the KV pages by
@@ -299,13 +310,7 @@ func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, 
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
 	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
-		// With AVX-512 four keys a block in 512-bit registers where they fill one (see
-		// scores_avx512_gen.py); a last tile shorter than a block takes the keys before it again.
-		wide := hasVNNI && n >= 4 && hd%16 == 0
-		block := 3
-		if wide {
-			block = 4
-		}
+		wide, block := scoreBlock(n, hd)
 		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 2, hd*4)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
@@ -418,11 +423,7 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
 	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
-		wide := hasVNNI && n >= 4 && hd%16 == 0 // as in scoreRows
-		block := 3
-		if wide {
-			block = 4
-		}
+		wide, block := scoreBlock(n, hd)
 		prefetchRows(unsafe.Pointer(&k[0]), rows[:min(attnTile, n)], 1, hd*2)
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)

@@ -535,6 +535,47 @@ vnni_kernel(4)
 vnni_kernel(8)
 
 
+# The four streams' addresses in the one-token kernels: quants, scales, prefetch.
+streams = ["(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"]
+sstreams = ["(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R9*1)"]
+pstreams = ["(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)"]
+
+
+def vnni_one_run(name):
+    """The start of a run in the 512-bit one-token kernels (q8g1x4VNNI, q8g1x4DPBUSD): the run's
+    pointers, the four float sums (Y28..Y31) cleared, and at each block the four streams
+    prefetched pfd bytes ahead with PREFETCHNTA."""
+    w("\n" + one_token_run(name) + f"""
+	VPXORD Z28, Z28, Z28
+	VPXORD Z29, Z29, Z29
+	VPXORD Z30, Z30, Z30
+	VPXORD Z31, Z31, Z31
+
+{name}block:
+	MOVQ   pfd+88(FP), AX
+	ADDQ   SI, AX""")
+    for k in range(4):
+        for l in range(4):
+            w(f"\tPREFETCHNTA {64*l}{pstreams[k]}")
+
+
+def vnni_one_block_end(name):
+    """The end of a block in the 512-bit one-token kernels: each group's integer sums (Z{k} over
+    even, Z{k+4} over odd quads or quad pairs, rows in lanes r and 8+r) added to eight exact row
+    sums, scaled as q8g1x4PF scales them into Y28..Y31; then the next block, and the run's end."""
+    w("\tVBROADCASTSS (DX), Y19")
+    for k in range(4):
+        w(f"\tVPADDD    Z{k+4}, Z{k}, Z{k}")
+        w(f"\tVEXTRACTI64X4 $1, Z{k}, Y{20+k}")
+        w(f"\tVPADDD    Y{20+k}, Y{k}, Y{k}")
+        w(f"\tVCVTPH2PS {sstreams[k]}, Y{24+k}")
+        w(f"\tVMULPS    Y19, Y{24+k}, Y{24+k}")
+        w(f"\tVCVTDQ2PS Y{k}, Y{k}")
+        w(f"\tVFMADD231PS Y{24+k}, Y{k}, Y{28+k}")
+    next_block(f"{name}block")
+    one_token_tail(name, 28)
+
+
 # ---- one token, four streams, VPDPWSSD (q8g1x4VNNI)
 # q8g1x4PF on 512-bit registers. A quad widened whole (VPMOVSXBW to 32 int16) holds rows 0..7's
 # columns 4c, 4c+1 in dword lanes 0..7 and their columns 4c+2, 4c+3 in lanes 8..15; the token's
@@ -573,21 +614,7 @@ w('''
 ''' + one_token_head("q8g1x4VNNI", 96))
 for c in range(8):
     w(f"\tVMOVDQU32 q8vnniAct<>+{64*c}(SB), Z{8+c}")
-w("\n" + one_token_run("q8g1x4VNNI") + '''
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
-
-q8g1x4VNNIblock:
-	MOVQ   pfd+88(FP), AX
-	ADDQ   SI, AX''')
-streams = ["(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"]
-sstreams = ["(BX)", "(BX)(R8*1)", "(BX)(R8*2)", "(BX)(R9*1)"]
-pstreams = ["(AX)", "(AX)(R8*1)", "(AX)(R8*2)", "(AX)(R9*1)"]
-for k in range(4):
-    for l in range(4):
-        w(f"\tPREFETCHNTA {64*l}{pstreams[k]}")
+vnni_one_run("q8g1x4VNNI")
 w("\tVMOVDQU64 (DI), Z16")
 for c in range(8):
     par = c % 2
@@ -600,17 +627,7 @@ for c in range(8):
             w(f"\tVPMADDWD  Z{t}, Z{pr}, Z{k + 4*par}")
         else:
             w(f"\tVPDPWSSD  Z{t}, Z{pr}, Z{k + 4*par}")
-w("\tVBROADCASTSS (DX), Y19")
-for k in range(4):
-    w(f"\tVPADDD    Z{k+4}, Z{k}, Z{k}")
-    w(f"\tVEXTRACTI64X4 $1, Z{k}, Y{20+k}")
-    w(f"\tVPADDD    Y{20+k}, Y{k}, Y{k}")
-    w(f"\tVCVTPH2PS {sstreams[k]}, Y{24+k}")
-    w(f"\tVMULPS    Y19, Y{24+k}, Y{24+k}")
-    w(f"\tVCVTDQ2PS Y{k}, Y{k}")
-    w(f"\tVFMADD231PS Y{24+k}, Y{k}, Y{28+k}")
-next_block("q8g1x4VNNIblock")
-one_token_tail("q8g1x4VNNI", 28)
+vnni_one_block_end("q8g1x4VNNI")
 
 
 # ---- one token, four streams, VPDPBUSD on the weights' bytes (q8g1x4DPBUSD)
@@ -662,18 +679,7 @@ for p_ in range(4):
 w("""\tVMOVDQU8  q8vnniPermB<>(SB), Z12
 \tMOVL      $0x80808080, AX
 \tVPBROADCASTD AX, Z13""")
-w("\n" + one_token_run("q8g1x4DPBUSD") + '''
-	VPXORD Z28, Z28, Z28
-	VPXORD Z29, Z29, Z29
-	VPXORD Z30, Z30, Z30
-	VPXORD Z31, Z31, Z31
-
-q8g1x4DPBUSDblock:
-	MOVQ   pfd+88(FP), AX
-	ADDQ   SI, AX''')
-for k in range(4):
-    for l in range(4):
-        w(f"\tPREFETCHNTA {64*l}{pstreams[k]}")
+vnni_one_run("q8g1x4DPBUSD")
 w("""\tVMOVDQU64 (DI), Z16
 \tVPMOVWB   Z16, Y16
 \tVPXORD    Z15, Z15, Z15
@@ -698,17 +704,7 @@ for p_ in range(4):
         w(f"\tVPERMB    {64*p_}{streams[k]}, Z12, Z{t}")
         w(f"\tVPXORD    Z13, Z{t}, Z{t}")
         w(f"\tVPDPBUSD  Z{act}, Z{t}, Z{k + 4*par}")
-w("\tVBROADCASTSS (DX), Y19")
-for k in range(4):
-    w(f"\tVPADDD    Z{k+4}, Z{k}, Z{k}")
-    w(f"\tVEXTRACTI64X4 $1, Z{k}, Y{20+k}")
-    w(f"\tVPADDD    Y{20+k}, Y{k}, Y{k}")
-    w(f"\tVCVTPH2PS {sstreams[k]}, Y{24+k}")
-    w(f"\tVMULPS    Y19, Y{24+k}, Y{24+k}")
-    w(f"\tVCVTDQ2PS Y{k}, Y{k}")
-    w(f"\tVFMADD231PS Y{24+k}, Y{k}, Y{28+k}")
-next_block("q8g1x4DPBUSDblock")
-one_token_tail("q8g1x4DPBUSD", 28)
+vnni_one_block_end("q8g1x4DPBUSD")
 
 
 # ---- eight tokens with VPDPBUSD (bytes): the activations as unsigned bytes (q+128, by
