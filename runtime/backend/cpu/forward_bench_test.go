@@ -57,16 +57,18 @@ func BenchmarkForward(b *testing.B) {
 	}
 }
 
-// BenchmarkStepProducts splits one sequence's decode step on a real model file
-// (ARBOR_BENCH_MODEL=path to a .gguf, e.g. one from `arbor model new`; skipped without it) into
-// its matrix products, reporting the weights streamed per second (MB/s): "forward" the whole
+// BenchmarkStepProducts splits a decode step of one sequence (n=1) and of eight (n=8) on a
+// real model file (ARBOR_BENCH_MODEL=path to a .gguf, e.g. one from `arbor model new`; skipped
+// without it) into its matrix products, reporting the weights streamed per second (MB/s): "forward" the whole
 // Forward call, "products" the step's products in Forward's order with nothing between them,
 // and each kind of product alone over all layers ("qkv", "o", "gate_up", "down", "output").
 // Set beside the memory's read rate (BenchmarkMemRead, or `arbor bench`'s probe), it says
 // where a step loses against the bandwidth: in the kernels (every kind alone slow), in the
 // products' sequence (kinds fast alone, "products" slow), or between the products ("forward"
 // slower than "products"). The memory's rate can swing by half within minutes on a shared
-// machine: compare runs taken together (-count, alternating).
+// machine: compare runs taken together (-count, alternating). Eight sequences' products
+// stream the same weights for eight tokens; their rate beside one sequence's says how far the
+// eight-token kernels fall short of reading the weights once at one token's pace.
 func BenchmarkStepProducts(b *testing.B) {
 	path := os.Getenv("ARBOR_BENCH_MODEL")
 	if path == "" {
@@ -81,34 +83,41 @@ func BenchmarkStepProducts(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer be.Close()
+	for _, n := range []int{1, 8} {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) { stepProducts(b, be, n) })
+	}
+}
+
+// stepProducts is BenchmarkStepProducts for a step of n sequences.
+func stepProducts(b *testing.B, be *Backend, n int) {
 	cfg := be.cfg
 	h, ffn, V := cfg.HiddenSize, cfg.FFNSize, cfg.VocabSize
 	input := func(cols int) *acts {
 		a := &acts{}
-		f := a.rows(1, cols)
+		f := a.rows(n, cols)
 		for i := range f {
 			f[i] = float32(i%7) - 3
 		}
 		return a
 	}
 	xn, ao, gt := input(h), input(be.qDim), input(ffn)
-	q, k, v := make([]float32, be.qDim), make([]float32, be.kvDim), make([]float32, be.kvDim)
-	x, g, u := make([]float32, h), make([]float32, ffn), make([]float32, ffn)
-	logits := make([]float32, V)
+	q, k, v := make([]float32, n*be.qDim), make([]float32, n*be.kvDim), make([]float32, n*be.kvDim)
+	x, g, u := make([]float32, n*h), make([]float32, n*ffn), make([]float32, n*ffn)
+	logits := make([]float32, n*V)
 	qkv := func(l *layer) {
-		be.setMatmul(0, l.q, xn, 1, q, be.qDim, false, l.qBias)
-		be.setMatmul(1, l.k, xn, 1, k, be.kvDim, false, l.kBias)
-		be.setMatmul(2, l.v, xn, 1, v, be.kvDim, false, l.vBias)
+		be.setMatmul(0, l.q, xn, n, q, be.qDim, false, l.qBias)
+		be.setMatmul(1, l.k, xn, n, k, be.kvDim, false, l.kBias)
+		be.setMatmul(2, l.v, xn, n, v, be.kvDim, false, l.vBias)
 		be.runMatmuls(3)
 	}
-	o := func(l *layer) { be.matmul(l.o, ao, 1, x, h, true, nil) }
+	o := func(l *layer) { be.matmul(l.o, ao, n, x, h, true, nil) }
 	gateUp := func(l *layer) {
-		be.setMatmul(0, l.gate, xn, 1, g, ffn, false, nil)
-		be.setMatmul(1, l.up, xn, 1, u, ffn, false, nil)
+		be.setMatmul(0, l.gate, xn, n, g, ffn, false, nil)
+		be.setMatmul(1, l.up, xn, n, u, ffn, false, nil)
 		be.runMatmuls(2)
 	}
-	down := func(l *layer) { be.matmul(l.down, gt, 1, x, h, true, nil) }
-	output := func() { be.matmul(be.output, xn, 1, logits, V, false, nil) }
+	down := func(l *layer) { be.matmul(l.down, gt, n, x, h, true, nil) }
+	output := func() { be.matmul(be.output, xn, n, logits, V, false, nil) }
 	var total int64
 	perKind := map[string]int64{}
 	for i := range be.layers {
@@ -129,9 +138,13 @@ func BenchmarkStepProducts(b *testing.B) {
 			}
 		}
 	}
-	batch := &backend.Batch{Seqs: []backend.SeqInput{{Tokens: []int32{1}, Positions: []int32{32}, Start: 32,
-		Pages: []int32{0, 1, 2}, Logits: true}}}
-	lg := [][]float32{make([]float32, V)}
+	batch := &backend.Batch{}
+	lg := make([][]float32, n)
+	for s := range n {
+		batch.Seqs = append(batch.Seqs, backend.SeqInput{Tokens: []int32{int32(1 + s)}, Positions: []int32{32}, Start: 32,
+			Pages: []int32{int32(3 * s), int32(3*s + 1), int32(3*s + 2)}, Logits: true})
+		lg[s] = make([]float32, V)
+	}
 	for _, c := range []struct {
 		name  string
 		bytes int64
