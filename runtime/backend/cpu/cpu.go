@@ -738,7 +738,7 @@ func (a *attnTask) run(lo, hi, w int) {
 		if v := a.l.vCache.f16; v != nil {
 			// The first tile of values, fetched while the scores are computed (pvRowsF16
 			// fetches each next tile itself, but its first only as it starts).
-			prefetchRows(unsafe.Pointer(&v[0]), rows[:min(attnTile, n)], 1, hd*2)
+			prefetchRows(unsafe.Pointer(&v[0]), rows[:min(attnTileRows(group), n)], 1, hd*2)
 		}
 		// scores[h*n+j]: query head h of the group against slot first+j.
 		scores := b.attnScratch[w][:group*n]

@@ -572,8 +572,9 @@ func TestExpKernels(t *testing.T) {
 
 // TestAttentionKernels checks scoreRows and pvRows, fast and portable, against float64 sums:
 // head counts around the kernels' blocks (four heads for scores, two for outputs, with
-// overlapping or repeated heads), key counts around the three-key block and the 96-row tile
-// (97 and 98 leave a last tile of one or two keys), head sizes with and without a 32-wide
+// overlapping or repeated heads), key counts around the three-key block and the tiles (32 rows
+// for up to four heads, 48 for up to eight, 96 for NEON: 33, 97 and 98 leave a last tile of one
+// or two keys), head sizes with and without a 32-wide
 // tail, rows gathered out of order from a larger cache. Slots between the rows asked for and
 // the output padding must be left alone.
 func TestAttentionKernels(t *testing.T) {

@@ -284,13 +284,14 @@ func TestQ8Run1x4VNNIMatchesAVX2(t *testing.T) {
 // TestPVF16AVX512MatchesAVX2: pvRowsF16 with the 512-bit kernel (four heads a call, the last
 // head repeated when the count is not a multiple of four) gives the AVX2 kernel's outputs bit
 // for bit, over head counts 1 to 9, head sizes with and without a tail past the 32-column
-// chunks, and row counts across attnTile.
+// chunks, and row counts across the tiles (attnTileRows: 32 rows for up to four heads, 48 for
+// up to eight, 64 for nine).
 func TestPVF16AVX512MatchesAVX2(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(9, 4))
 	for _, hd := range []int{32, 40, 64, 128} {
 		for nh := 1; nh <= 9; nh++ {
-			for _, n := range []int{1, 3, 95, 96, 97, 200} {
+			for _, n := range []int{1, 3, 31, 32, 33, 49, 65, 95, 96, 97, 200} {
 				stride := hd + 24
 				v := make([]uint16, (n+2)*stride)
 				for i := range v {
