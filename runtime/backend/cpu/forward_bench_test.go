@@ -59,9 +59,10 @@ func BenchmarkForward(b *testing.B) {
 
 // BenchmarkStepProducts splits a decode step of one sequence (n=1) and of eight (n=8) on a
 // real model file (ARBOR_BENCH_MODEL=path to a .gguf, e.g. one from `arbor model new`; skipped
-// without it) into its matrix products, reporting the weights streamed per second (MB/s): "forward" the whole
-// Forward call, "products" the step's products in Forward's order with nothing between them,
-// and each kind of product alone over all layers ("qkv", "o", "gate_up", "down", "output").
+// without it) into its matrix products, reporting the weights streamed per second (MB/s):
+// "forward" the whole Forward call, "products" the step's products in Forward's order with
+// nothing between them, and each kind of product alone over all layers ("qkv", "o",
+// "gate_up", "down", "output").
 // Set beside the memory's read rate (BenchmarkMemRead, or `arbor bench`'s probe), it says
 // where a step loses against the bandwidth: in the kernels (every kind alone slow), in the
 // products' sequence (kinds fast alone, "products" slow), or between the products ("forward"

@@ -285,10 +285,11 @@ const attnAhead = 2
 // out in one burst: 96 rows (192 cache lines at head size 64) filled the core's outstanding
 // misses and stalled it before the tile's own work began. Short tiles prefetched two ahead keep
 // the misses flowing while the kernels work. On the 2-core Zen 5, llama-3.2-1b (four heads a
-// KV head), eight sequences at 2048 tokens of context: attention 2000-2293 -> 1783-1853 us a
-// layer, decode 111-123 -> 126-128 tokens/s; at 128+128 tokens, 236-241 -> 211-216 us
-// (`arbor bench --batch 8 --context 2048`, three alternating rounds). Tiles of 32 rows cost
-// qwen2.5-0.5b (seven heads, two passes) 2.5% at 8192 tokens against 96, its 48 rows nothing.
+// KV head), eight sequences at 2048 tokens of context (`arbor bench --batch 8 --context 2048`,
+// four alternating rounds): attention 2196-2479 -> 1791-2038 us a layer, decode 91-103 ->
+// 99-118 tokens/s; at 128+128 tokens 236-241 -> 211-216 us. Tiles of 32 rows cost qwen2.5-0.5b
+// (seven heads, two passes) 2.5% at 8192 tokens against 96, its 48 rows nothing; on the AVX2
+// path (ARBOR_NO_VNNI=1) 48 rows beat 64 and 96, each prefetched two ahead.
 func attnTileRows(nh int) int { return min(16*(1+(nh+3)/4), attnTile) }
 
 // prefetchTile prefetches, at the tile of rows starting at j0, the tile attnAhead tiles on (and
