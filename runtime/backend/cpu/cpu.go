@@ -637,6 +637,25 @@ func (b *Backend) slotOffset(pages []int32, slot int) int {
 	return (int(pages[slot/b.pageSize])*b.pageSize + slot%b.pageSize) * b.kvDim
 }
 
+// slotRows sets rows[j] to slotOffset(pages, first+j) + off for the slots [first, end), page by
+// page: attention gathers each item's row offsets this way. One slotOffset a slot (a division)
+// took 2 ns a slot, this 0.7 (`go test -bench SlotRows ./runtime/backend/cpu`, Zen 5): 260 ns
+// less for each 200-key item of an eight-sequence step, 23 us for each 16384-key one.
+func (b *Backend) slotRows(pages []int32, first, end, off int, rows []int32) {
+	ps, kv := b.pageSize, b.kvDim
+	rows = rows[:end-first]
+	j := 0
+	for slot := first; slot < end; {
+		p := slot / ps
+		stop := min((p+1)*ps, end)
+		base := (int(pages[p])-p)*ps*kv + off
+		for ; slot < stop; slot++ {
+			rows[j] = int32(base + slot*kv)
+			j++
+		}
+	}
+}
+
 func (b *Backend) attend(l *layer, li, T int) {
 	start := time.Now()
 	mode := sparse.Full
@@ -731,9 +750,7 @@ func (a *attnTask) run(lo, hi, w int) {
 			rows = b.attnRows[w][:n]
 		} else {
 			rows = b.attnRows[w][:n]
-			for j := range rows {
-				rows[j] = int32(b.slotOffset(s.Pages, first+j) + g*hd)
-			}
+			b.slotRows(s.Pages, first, end, g*hd, rows)
 		}
 		if v := a.l.vCache.f16; v != nil {
 			// The first tile of values, fetched while the scores are computed (pvRowsF16

@@ -484,3 +484,36 @@ func TestF16Cache(t *testing.T) {
 		}
 	}
 }
+
+// TestSlotRows: the page-by-page row offsets attention gathers are slotOffset's, plus the
+// head's offset, for every stretch of slots (starting and ending inside, at and across page
+// edges) over shuffled page tables, page sizes of 16 and of 5.
+func TestSlotRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 8))
+	for _, ps := range []int{16, 5} {
+		b := &Backend{pageSize: ps, kvDim: 96}
+		const n = 70
+		pages := make([]int32, (n+ps-1)/ps)
+		for i, p := range r.Perm(3 * len(pages))[:len(pages)] {
+			pages[i] = int32(p)
+		}
+		rows := make([]int32, n+1)
+		for first := 0; first <= n; first++ {
+			for end := first; end <= n; end++ {
+				const guard = -7
+				for i := range rows {
+					rows[i] = guard
+				}
+				b.slotRows(pages, first, end, 32, rows)
+				for j := 0; j < end-first; j++ {
+					if want := int32(b.slotOffset(pages, first+j) + 32); rows[j] != want {
+						t.Fatalf("page size %d, slots [%d, %d): rows[%d] = %d, want %d", ps, first, end, j, rows[j], want)
+					}
+				}
+				if rows[end-first] != guard {
+					t.Fatalf("page size %d, slots [%d, %d): wrote past the stretch", ps, first, end)
+				}
+			}
+		}
+	}
+}

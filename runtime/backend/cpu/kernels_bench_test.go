@@ -365,3 +365,29 @@ func BenchmarkQ8Run8(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSlotRows is attention's gathering of one item's row offsets through a page table
+// (pages of 16 slots, llama-3.2-1b's 512-wide KV rows): "pages" as attention does it
+// (slotRows), "slots" one slotOffset (a division) per slot, the way it was done before.
+func BenchmarkSlotRows(b *testing.B) {
+	be := &Backend{pageSize: 16, kvDim: 512}
+	for _, n := range []int{200, 16384} {
+		pages := make([]int32, (n+15)/16)
+		for i := range pages {
+			pages[i] = int32(3*i + 1)
+		}
+		rows := make([]int32, n)
+		b.Run(fmt.Sprintf("pages/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				be.slotRows(pages, 0, n, 64, rows)
+			}
+		})
+		b.Run(fmt.Sprintf("slots/n=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				for j := range rows {
+					rows[j] = int32(be.slotOffset(pages, j) + 64)
+				}
+			}
+		})
+	}
+}
