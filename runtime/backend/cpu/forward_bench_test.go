@@ -129,8 +129,8 @@ func stepProducts(b *testing.B, be *Backend, n int) {
 		perKind["down"] += l.down.bytes()
 	}
 	perKind["output"] = be.output.bytes()
-	for _, n := range perKind {
-		total += n
+	for _, by := range perKind {
+		total += by
 	}
 	layers := func(f func(*layer)) func() {
 		return func() {

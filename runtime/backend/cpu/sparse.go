@@ -96,11 +96,8 @@ func (b *Backend) sparseRows(sp *sparseSeq, m sparse.Mode, pages []int32, g int,
 		if lo < first {
 			lo = min(first, hi)
 		}
-		base := (int(pages[p])*b.pageSize-int(p)*b.pageSize)*b.kvDim + g*hd
-		for slot := lo; slot < hi; slot++ {
-			rows[n] = int32(base + slot*b.kvDim)
-			n++
-		}
+		b.slotRows(pages, lo, hi, g*hd, rows[n:])
+		n += hi - lo
 	}
 	return n, true
 }
