@@ -11,12 +11,30 @@ type kvCache struct {
 	f16 []uint16
 }
 
+// newKVCache allocates a layer's cache of n elements and faults its memory in. A large
+// allocation comes from the OS untouched, and the first store to each of its pages would
+// otherwise take a page fault inside a decode step: with eight sequences decoding that was
+// 0.4 ms of qwen2.5-0.5b's 15 ms step (storing the step's keys and values went from 19 to 2 us
+// a layer once faulted in, on the 2-core Zen 5). llama.cpp clears its KV buffer at start-up
+// for the same effect; the cost moves to loading (about a second for a few GiB).
 func newKVCache(t backend.KVType, n int) kvCache {
 	if t == backend.KVF32 {
-		return kvCache{f32: make([]float32, n)}
+		c := kvCache{f32: make([]float32, n)}
+		for i := 0; i < n; i += faultStride / 4 {
+			c.f32[i] = 0
+		}
+		return c
 	}
-	return kvCache{f16: make([]uint16, n)}
+	c := kvCache{f16: make([]uint16, n)}
+	for i := 0; i < n; i += faultStride / 2 {
+		c.f16[i] = 0
+	}
+	return c
 }
+
+// faultStride is the bytes between the stores that fault a new cache in: the smallest page
+// size of the machines Arbor runs on (a store per page; on larger pages some are redundant).
+const faultStride = 4096
 
 // store writes src at element offset off (rounding to nearest even for f16).
 func (c *kvCache) store(off int, src []float32) {
