@@ -170,10 +170,22 @@ func axpyGeneric(a float32, x, y []float32) {
 // sum would drift. It is exported for the trainer (package train), whose forward pass must be
 // this one, bit for bit, so that a trained model means at inference what it meant in training.
 func RMSNorm(out, x, w []float32, eps float32) float32 {
-	var ss float64
-	for _, v := range x {
-		ss += float64(v) * float64(v)
+	// The sum of squares in float64 as llama.cpp takes it, in four independent sums: one sum
+	// waits on each add's latency (four cycles an element), which made the norms of an
+	// eight-sequence step 1.5% of it.
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		v := x[i : i+4 : i+4]
+		s0 += float64(v[0]) * float64(v[0])
+		s1 += float64(v[1]) * float64(v[1])
+		s2 += float64(v[2]) * float64(v[2])
+		s3 += float64(v[3]) * float64(v[3])
 	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	ss := (s0 + s1) + (s2 + s3)
 	scale := float32(1 / math.Sqrt(ss/float64(len(x))+float64(eps)))
 	out = out[:len(x)]
 	w = w[:len(x)]
