@@ -67,7 +67,8 @@ type Backend struct {
 	lastRows    acts      // [S][hidden]: final normed hidden of tokens that want logits
 	lastIdx     []int     // batch sequence index of each lastRows row
 	logitsOut   []float32
-	qa          q8Shared // the quantized form of one of xn, attnOut, gate, lastRows
+	scatter     [][]float32 // the output product's destination rows: each sequence's logits
+	qa          q8Shared    // the quantized form of one of xn, attnOut, gate, lastRows
 	scratch     []*workerScratch
 	attnScratch [][]float32 // per worker: attention scores
 	attnRows    [][]int32   // per worker: the cache offsets of an attention item's rows
@@ -441,11 +442,21 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		}
 	}
 	V := cfg.VocabSize
-	b.logitsOut = grow(b.logitsOut, S*V)
-	b.matmul(b.output, &b.lastRows, S, b.logitsOut, V, false, nil)
-	for r, si := range b.lastIdx {
-		copy(logits[si][:V], b.logitsOut[r*V:(r+1)*V])
+	if S == 1 {
+		b.matmul(b.output, &b.lastRows, 1, logits[b.lastIdx[0]][:V], V, false, nil)
+		return nil
 	}
+	// Several rows go through one block (the kernels write every token at a fixed stride) and
+	// on to each sequence's slice as the workers finish their rows.
+	b.logitsOut = grow(b.logitsOut, S*V)
+	b.scatter = b.scatter[:0]
+	for _, si := range b.lastIdx {
+		b.scatter = append(b.scatter, logits[si][:V])
+	}
+	b.setMatmul(0, b.output, &b.lastRows, S, b.logitsOut, V, false, nil)
+	b.mm.parts[0].scatter = b.scatter
+	b.runMatmuls(1)
+	b.mm.parts[0].scatter = nil
 	return nil
 }
 

@@ -290,6 +290,11 @@ type matmulTask struct {
 	accum     bool      // add into out instead of overwriting (residual connections)
 	bias      []float32 // optional, added to every output row
 	scratch   []*workerScratch
+	// scatter, if set, receives a copy of each token's finished rows (scatter[j][r] =
+	// out[j*outStride+r]) as each range of rows completes, while they are still in cache: the
+	// logits of a batch go to each sequence's own slice this way. Copied afterwards in one
+	// pass, eight sequences' qwen2.5-0.5b logits (4.9 MB) took 0.5 ms of a 15 ms step.
+	scatter [][]float32
 }
 
 // l2Tile is the activation bytes a token tile may take: half of a 512 KiB L2, leaving room for
@@ -349,6 +354,9 @@ func (t *matmulTask) run(lo, hi, w int) {
 		t.runVec(lo, hi)
 	default:
 		t.runTiled(lo, hi, w)
+	}
+	for j, dst := range t.scatter {
+		copy(dst[lo:hi], t.out[j*t.outStride+lo:j*t.outStride+hi])
 	}
 }
 
