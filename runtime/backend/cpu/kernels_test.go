@@ -858,3 +858,38 @@ func TestKernelSet(t *testing.T) {
 		}
 	})
 }
+
+// TestRMSNorm checks the four-sum RMSNorm against one float64 sum taken in order, on lengths
+// with and without a tail after the blocks of four; in place too, as the q/k norms use it.
+func TestRMSNorm(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 9))
+	for _, n := range []int{1, 3, 4, 7, 64, 897, 2048} {
+		x := make([]float32, n)
+		w := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64()) * 3
+			w[i] = float32(rng.NormFloat64())
+		}
+		var ss float64
+		for _, v := range x {
+			ss += float64(v) * float64(v)
+		}
+		want := float32(1 / math.Sqrt(ss/float64(n)+1e-6))
+		out := make([]float32, n)
+		got := RMSNorm(out, x, w, 1e-6)
+		if math.Abs(float64(got-want)) > 1e-6*float64(want) {
+			t.Fatalf("n=%d: scale %v, want %v", n, got, want)
+		}
+		for i := range x {
+			if e := x[i] * got * w[i]; out[i] != e {
+				t.Fatalf("n=%d: out[%d] = %v, want %v", n, i, out[i], e)
+			}
+		}
+		RMSNorm(x, x, w, 1e-6)
+		for i := range x {
+			if x[i] != out[i] {
+				t.Fatalf("n=%d in place: x[%d] = %v, want %v", n, i, x[i], out[i])
+			}
+		}
+	}
+}
