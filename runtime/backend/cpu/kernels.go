@@ -315,6 +315,22 @@ func prefetchTile(base unsafe.Pointer, rows []int32, j0, tile, size, rowBytes in
 	prefetchRows(base, rows[min(a, n):min(j0+(attnAhead+1)*tile, n)], size, rowBytes)
 }
 
+// prefetchAhead prefetches the share of the next item's rows (ahead) that matches tile [j0, j1)
+// of this item's n rows: all of them over the item, a slice a tile, so that they arrive at the
+// pace of the work instead of in one burst (which stalls the core once its outstanding misses
+// are full).
+func prefetchAhead(base unsafe.Pointer, ahead []int32, j0, j1, n, rowBytes int) {
+	m := len(ahead)
+	if m == 0 {
+		return
+	}
+	a, z := j0*m/n, j1*m/n
+	if j1 == n {
+		z = m
+	}
+	prefetchRows(base, ahead[a:z], 1, rowBytes)
+}
+
 // checkRows panics unless every row offset in rows leaves hd floats inside a buffer of n: the
 // attention kernels read the rows through these offsets without further checks.
 func checkRows(rows []int32, hd, n int) {
@@ -455,7 +471,11 @@ func pvRows(p []float32, pstride, nh int, v []float32, rows []int32, hd int, out
 // keys in float32. It repeats scoreRows' loops on purpose: one generic loop taking the kernels
 // as values measured about 8% slower at 16k tokens and 8 sequences (arbor bench --context,
 // alternating builds).
-func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32, sstride int, scale float32) {
+//
+// warm says the rows were prefetched already (while the item before ran), so the tiles do not
+// fetch their own; ahead are the next item's rows, whose keys are prefetched a slice per tile.
+func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32, sstride int, scale float32,
+	warm bool, ahead []int32) {
 	n := len(rows)
 	if n == 0 || nh == 0 {
 		return
@@ -468,7 +488,10 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 		tile := attnTileRows(nh)
 		for j0 := 0; j0 < n; j0 += tile {
 			j1 := min(j0+tile, n)
-			prefetchTile(unsafe.Pointer(&k[0]), rows, j0, tile, 1, hd*2)
+			if !warm {
+				prefetchTile(unsafe.Pointer(&k[0]), rows, j0, tile, 1, hd*2)
+			}
+			prefetchAhead(unsafe.Pointer(&k[0]), ahead, j0, j1, n, hd*2)
 			j0 = min(j0, j1-block)
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
@@ -505,8 +528,9 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 	}
 }
 
-// pvRowsF16 is pvRows over an f16 value cache (offsets in halves).
-func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, out []float32) {
+// pvRowsF16 is pvRows over an f16 value cache (offsets in halves); warm and ahead as for
+// scoreRowsF16, for the values.
+func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, out []float32, warm bool, ahead []int32) {
 	n := len(rows)
 	if nh == 0 {
 		return
@@ -527,7 +551,10 @@ func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, o
 		tile := attnTileRows(nh)
 		for j0 := 0; j0 < n; j0 += tile {
 			j1 := min(j0+tile, n)
-			prefetchTile(unsafe.Pointer(&v[0]), rows, j0, tile, 1, hd*2)
+			if !warm {
+				prefetchTile(unsafe.Pointer(&v[0]), rows, j0, tile, 1, hd*2)
+			}
+			prefetchAhead(unsafe.Pointer(&v[0]), ahead, j0, j1, n, hd*2)
 			if hasVNNI {
 				// Four heads a call in 512-bit registers. A head count that is not a multiple
 				// of four repeats the last head: the same sums land twice in the same place.

@@ -225,8 +225,8 @@ func TestPVNEONExact(t *testing.T) {
 			pvRows(p, n+1, nh, v, rows, hd, got)
 			portable(func() { pvRows(p, n+1, nh, v, rows, hd, want) })
 			gotH, wantH := make([]float32, nh*hd), make([]float32, nh*hd)
-			pvRowsF16(p, n+1, nh, vh, rows, hd, gotH)
-			portable(func() { pvRowsF16(p, n+1, nh, vh, rows, hd, wantH) })
+			pvRowsF16(p, n+1, nh, vh, rows, hd, gotH, false, nil)
+			portable(func() { pvRowsF16(p, n+1, nh, vh, rows, hd, wantH, false, nil) })
 			for i := range want {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("pvRows hd=%d nh=%d [%d]: %v, portable %v", hd, nh, i, got[i], want[i])
@@ -262,7 +262,7 @@ func TestScoresNEONExact(t *testing.T) {
 			got, want := make([]float32, nh*ss), make([]float32, nh*ss)
 			gotH, wantH := make([]float32, nh*ss), make([]float32, nh*ss)
 			scoreRows(q, hd, nh, k, rows, got, ss, 0.125)
-			scoreRowsF16(q, hd, nh, kh, rows, gotH, ss, 0.125)
+			scoreRowsF16(q, hd, nh, kh, rows, gotH, ss, 0.125, false, nil)
 			for j, r := range rows {
 				for h := 0; h < nh; h++ {
 					want[h*ss+j] = dot(k[r:int(r)+hd], q[h*hd:(h+1)*hd]) * 0.125

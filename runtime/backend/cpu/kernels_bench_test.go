@@ -260,6 +260,7 @@ func attnBench(b *testing.B, ctx, n int, kvt backend.KVType) (*Backend, *layer) 
 	}
 	be.attnScratch = [][]float32{make([]float32, cfg.NumHeads/cfg.NumKVHeads*be.numPages*ps)}
 	be.attnRows = [][]int32{make([]int32, be.numPages*ps)}
+	be.attnRows2 = [][]int32{make([]int32, be.numPages*ps)}
 	be.prepareSparse(be.batch) // no sparse tokens: every one attends fully
 	return be, l
 }

@@ -727,8 +727,8 @@ func TestAttentionKernelsF16(t *testing.T) {
 						out[i] = -7
 					}
 					run := func() {
-						scoreRowsF16(q, hd, nh, k16, rows, s, sstride, scale)
-						pvRowsF16(p, sstride, nh, v16, rows, hd, out[:nh*hd])
+						scoreRowsF16(q, hd, nh, k16, rows, s, sstride, scale, false, nil)
+						pvRowsF16(p, sstride, nh, v16, rows, hd, out[:nh*hd], false, nil)
 						scoreRows(q, hd, nh, k32, rows, s32, sstride, scale)
 						pvRows(p, sstride, nh, v32, rows, hd, out32)
 					}

@@ -314,7 +314,7 @@ func TestPVF16AVX512MatchesAVX2(t *testing.T) {
 					for i := range out {
 						out[i] = -3
 					}
-					pvRowsF16(p, pstride, nh, v, rows, hd, out[:nh*hd])
+					pvRowsF16(p, pstride, nh, v, rows, hd, out[:nh*hd], false, nil)
 					return out
 				}
 				want, got := run(false), run(true)
