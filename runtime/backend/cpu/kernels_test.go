@@ -1,9 +1,11 @@
 package cpu
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/arborlabs/arbor/runtime/model"
@@ -674,7 +676,7 @@ func TestQuantizeKernel(t *testing.T) {
 	fast.quantize(x, 3, cols)
 	plain.q = make([]int16, len(x))
 	plain.d = make([]float32, len(x)/32)
-	plain.quantizeGeneric(x, 3, cols)
+	plain.quantizeGeneric(x, 0, 3, cols)
 	for i := range plain.q {
 		if fast.q[i] != plain.q[i] {
 			t.Fatalf("q[%d] (x=%v, d=%v): %d, want %d", i, x[i], plain.d[i/32], fast.q[i], plain.q[i])
@@ -890,6 +892,33 @@ func TestRMSNorm(t *testing.T) {
 			if x[i] != out[i] {
 				t.Fatalf("n=%d in place: x[%d] = %v, want %v", n, i, x[i], out[i])
 			}
+		}
+	}
+}
+
+// TestQuantizeRowsInParts checks that quantizing rows in separate ranges (as the workers do
+// while they norm or gate them) and then finishing gives what one quantize call gives: the
+// quants, the scales and the bytes packed for the VNNI kernels.
+func TestQuantizeRowsInParts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{2, 5, 8, 16} {
+		const cols = 96
+		x := make([]float32, n*cols)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64()) * 4
+		}
+		var whole, parts q8Acts
+		whole.quantize(x, n, cols)
+		parts.begin(n, cols)
+		for _, r := range [][2]int{{n / 2, n}, {0, n / 2}} { // out of order, as workers finish
+			parts.quantizeRows(x, r[0], r[1], cols)
+		}
+		parts.finish(n, cols)
+		if !slices.Equal(whole.q, parts.q) || !slices.Equal(whole.d, parts.d) || !bytes.Equal(whole.u, parts.u) {
+			t.Fatalf("n=%d: quantized in parts differs from whole", n)
+		}
+		if n%8 == 0 && q8PackedBytes(cols/32) && len(parts.u) != n*cols {
+			t.Fatalf("n=%d: %d packed bytes, want %d", n, len(parts.u), n*cols)
 		}
 	}
 }

@@ -126,32 +126,50 @@ type q8Acts struct {
 }
 
 func (a *q8Acts) quantize(x []float32, n, cols int) {
-	blocks := cols / model.Q8Block
-	a.q = grow(a.q, n*cols)
-	a.d = grow(a.d, n*blocks)
-	a.u = a.u[:0]
-	if hasAVX2 && n*blocks > 0 {
-		_ = x[n*cols-1]
-		quantizeQ8AVX2(&x[0], &a.q[0], &a.d[0], n*blocks)
-		if n%8 == 0 && n <= dynTokens && blocks <= kChunkQ8/model.Q8Block && q8PackedBytes(blocks) {
-			a.u = grow(a.u, n*cols)
-			for r := 0; r < n/8; r++ {
-				q8PackU8(a.u[r*8*cols:], a.q[r*8*cols:], cols, blocks)
-			}
-		}
-		return
-	}
-	if hasNEON && n*blocks > 0 {
-		_ = x[n*cols-1]
-		quantizeQ8NEON(&x[0], &a.q[0], &a.d[0], n*blocks)
-		return
-	}
-	a.quantizeGeneric(x, n, cols)
+	a.begin(n, cols)
+	a.quantizeRows(x, 0, n, cols)
+	a.finish(n, cols)
 }
 
-func (a *q8Acts) quantizeGeneric(x []float32, n, cols int) {
+// begin, quantizeRows and finish are quantize in parts, for the callers that quantize rows as
+// they produce them, on several workers: begin sizes the buffers for n rows, quantizeRows
+// quantizes rows [lo, hi) of x (any worker, any order, disjoint ranges), and finish, once all
+// rows are done, packs the bytes the VNNI kernels read.
+func (a *q8Acts) begin(n, cols int) {
+	a.q = grow(a.q, n*cols)
+	a.d = grow(a.d, n*(cols/model.Q8Block))
+	a.u = a.u[:0]
+}
+
+func (a *q8Acts) quantizeRows(x []float32, lo, hi, cols int) {
 	blocks := cols / model.Q8Block
-	for t := 0; t < n; t++ {
+	if hi <= lo || blocks == 0 {
+		return
+	}
+	_ = x[hi*cols-1]
+	switch {
+	case hasAVX2:
+		quantizeQ8AVX2(&x[lo*cols], &a.q[lo*cols], &a.d[lo*blocks], (hi-lo)*blocks)
+	case hasNEON:
+		quantizeQ8NEON(&x[lo*cols], &a.q[lo*cols], &a.d[lo*blocks], (hi-lo)*blocks)
+	default:
+		a.quantizeGeneric(x, lo, hi, cols)
+	}
+}
+
+func (a *q8Acts) finish(n, cols int) {
+	blocks := cols / model.Q8Block
+	if hasAVX2 && n%8 == 0 && n <= dynTokens && blocks <= kChunkQ8/model.Q8Block && q8PackedBytes(blocks) {
+		a.u = grow(a.u, n*cols)
+		for r := 0; r < n/8; r++ {
+			q8PackU8(a.u[r*8*cols:], a.q[r*8*cols:], cols, blocks)
+		}
+	}
+}
+
+func (a *q8Acts) quantizeGeneric(x []float32, lo, hi, cols int) {
+	blocks := cols / model.Q8Block
+	for t := lo; t < hi; t++ {
 		xs := x[t*cols : (t+1)*cols]
 		for b := 0; b < blocks; b++ {
 			blk := (*[model.Q8Block]float32)(xs[b*model.Q8Block:])
