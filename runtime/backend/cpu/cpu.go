@@ -573,7 +573,7 @@ func (b *Backend) runMatmuls(np int) {
 			// tokens) measured 10 to 15% slower.
 			chunk = min(chunk, max(dynRows, (dynWork/(mm.parts[0].m.cols*n)+15)&^15))
 		}
-		b.dyn.reset(mm, rows, chunk, false)
+		b.dyn.reset(mm, rows, chunk)
 		b.pool.parallel(&b.dyn, b.pool.n, 1)
 		return
 	}
@@ -780,10 +780,10 @@ func (a *attnTask) take(k, lo, hi int) int {
 
 // attnItem is one (token, KV head) item's rows, gathered before it runs.
 type attnItem struct {
-	it, t, g, first int
-	rows            []int32 // where each attended slot's key (and value) for this KV head starts
-	sp              *sparseSeq
-	mode            sparse.Mode
+	t, g, first int
+	rows        []int32 // where each attended slot's key (and value) for this KV head starts
+	sp          *sparseSeq
+	mode        sparse.Mode
 }
 
 // gather fills in item it's rows into buf: its whole context, or for a token attending
@@ -791,7 +791,7 @@ type attnItem struct {
 func (a *attnTask) gather(it int, buf []int32) attnItem {
 	b := a.b
 	kvh := b.cfg.NumKVHeads
-	x := attnItem{it: it, t: it / kvh, g: it % kvh}
+	x := attnItem{t: it / kvh, g: it % kvh}
 	s := &b.batch.Seqs[b.tokSeq[x.t]]
 	slot := int(b.tokSlot[x.t])
 	x.first = b.windowStart(slot)
@@ -885,19 +885,20 @@ func (a *attnTask) item(x *attnItem, w, group, hd int, scale float32, warm bool,
 	}
 }
 
-// dynTask runs an inner task's items in chunks that workers claim one at a time, for work
-// whose cost per item varies (causal attention). Dispatch it with pool.parallel(d, pool.n, 1):
-// each worker gets one unit and keeps claiming chunks until none are left.
+// dynTask runs an inner task's items in chunks that workers claim one at a time, so that a
+// worker slowed down (another process on its core, a page fault) does not leave the other
+// idle at the end of a fixed half: the decode steps' matrix products. Dispatch it with
+// pool.parallel(d, pool.n, 1): each worker gets one unit and keeps claiming chunks until none
+// are left. (Attention claims its items itself, one ahead; see attnTask.run.)
 type dynTask struct {
-	inner    task
-	total    int
-	chunk    int
-	backward bool // claim the last items first (the costly ones for causal attention)
-	next     atomic.Int64
+	inner task
+	total int
+	chunk int
+	next  atomic.Int64
 }
 
-func (d *dynTask) reset(inner task, total, chunk int, backward bool) {
-	d.inner, d.total, d.chunk, d.backward = inner, total, max(chunk, 1), backward
+func (d *dynTask) reset(inner task, total, chunk int) {
+	d.inner, d.total, d.chunk = inner, total, max(chunk, 1)
 	d.next.Store(0)
 }
 
@@ -908,11 +909,7 @@ func (d *dynTask) run(_, _, w int) {
 		if lo >= d.total {
 			return
 		}
-		hi := min(lo+d.chunk, d.total)
-		if d.backward {
-			lo, hi = d.total-hi, d.total-lo
-		}
-		d.inner.run(lo, hi, w)
+		d.inner.run(lo, min(lo+d.chunk, d.total), w)
 	}
 }
 
