@@ -148,6 +148,7 @@ func New(m *model.Model, opt Options) (*Backend, error) {
 		}
 	}
 	b.pool = newPool(opt.Threads)
+	b.pool.parallel(&faultTask{layers: b.layers}, 2*len(b.layers), 1)
 	b.scratch = newScratch(opt.Threads)
 	b.attnScratch = make([][]float32, opt.Threads)
 	for i := range b.attnScratch {
