@@ -73,6 +73,9 @@ type benchResult struct {
 	// time spent in attention, for backends that time it (cpu).
 	AttentionUS    map[string]float64 `json:"attention_us_per_layer,omitempty"`
 	AttentionShare *float64           `json:"attention_share,omitempty"`
+	// PhaseMS is, with --phases, the decode steps' wall time by phase (cpu.Phase names), in
+	// milliseconds a step, summed over layers.
+	PhaseMS map[string]float64 `json:"phase_ms_per_step,omitempty"`
 }
 
 // cmdBench times prefill and decode straight through the backend (no tokenizer, sampler or
@@ -91,6 +94,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	backendKind := fs.String("backend", "cpu", backendHelp)
 	bwMB := fs.Int("bandwidth-mb", 1024, "buffer size for the memory bandwidth measurement, MiB (0: skip)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
+	phases := fs.Bool("phases", false, "time the decode steps by phase (norms, each product, attention, ...; cpu "+
+		"backend) and report milliseconds a step")
 	long := addLongContextFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -181,7 +186,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		logits[i] = make([]float32, V)
 	}
 	forward := func(b *backend.Batch) error {
-		return be.Forward(b, logits)
+		// One logits row a sequence: the warm-up and each prefill run one sequence of the
+		// batch, and the xla backend takes exactly as many rows as sequences.
+		return be.Forward(b, logits[:len(b.Seqs)])
 	}
 	appendSlots := func(s *kv.Sequence, n int) error {
 		moves, err := s.Append(n)
@@ -195,6 +202,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 
 	// Warm-up: one token through every weight (pages the file in), on a throwaway sequence.
+	phaser, phased := be.(interface {
+		TimePhases(bool)
+		PhaseTime() cpu.PhaseTime
+	})
+	if *phases && !phased {
+		return fmt.Errorf("--phases: the %s backend does not time phases", *backendKind)
+	}
 	fmt.Fprintln(stderr, "bench: warm-up...")
 	warm := pool.NewSequence()
 	if err := appendSlots(warm, 1); err != nil {
@@ -277,6 +291,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	tok := make([]int32, *batch)
 	posv := make([]int32, *batch)
 	var attended, context int64
+	if *phases {
+		phaser.TimePhases(true)
+	}
 	timer, timed := be.(interface{ AttentionTime() cpu.AttentionTime })
 	var attn0 cpu.AttentionTime
 	if timed {
@@ -352,6 +369,20 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		res.AttentionShare = &share
 		fmt.Fprintf(stderr, "bench: attention took %.0f%% of the decode time; per layer pass: %s\n", 100*share,
 			describeAttention(res.AttentionUS))
+	}
+	if *phases {
+		pt := phaser.PhaseTime()
+		phaser.TimePhases(false)
+		res.PhaseMS = map[string]float64{}
+		var parts []string
+		step := res.DecodeSeconds * 1e3 / float64(*newTokens)
+		for p := cpu.Phase(0); p < cpu.NumPhases; p++ {
+			ms := float64(pt.Nanos[p]) / 1e6 / float64(max(pt.Passes, 1))
+			res.PhaseMS[p.String()] = ms
+			parts = append(parts, fmt.Sprintf("%s %.3f (%.0f%%)", p, ms, 100*ms/step))
+		}
+		fmt.Fprintf(stderr, "bench: decode step by phase, ms (share of the %.3f ms step): %s\n", step,
+			strings.Join(parts, ", "))
 	}
 	if c, ok := be.(interface{ Compilations() int }); ok {
 		n := c.Compilations()

@@ -365,3 +365,53 @@ func TestBenchBackends(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchPhases runs bench --phases on the tiny shape: every phase of the cpu backend is
+// reported, the layer phases with some time, and together they fit in the decode step; without
+// the flag there is no breakdown, and the xla backend, which does not time phases, refuses it.
+func TestBenchPhases(t *testing.T) {
+	path := tinyModel(t)
+	args := []string{"bench", "--model", path, "--prompt-tokens", "5", "--new-tokens", "4", "--bandwidth-mb", "0",
+		"--threads", "2", "--batch", "2"}
+	stdout, stderr, err := arbor(t, "", append(args, "--phases")...)
+	if err != nil {
+		t.Fatalf("bench --phases: %v\n%s", err, stderr)
+	}
+	var res struct {
+		DecodeS float64            `json:"decode_s"`
+		Phases  map[string]float64 `json:"phase_ms_per_step"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v in %q", err, stdout)
+	}
+	if len(res.Phases) != int(cpu.NumPhases) {
+		t.Fatalf("phases %v, want all %d", res.Phases, cpu.NumPhases)
+	}
+	var sum float64
+	for p := cpu.Phase(0); p < cpu.NumPhases; p++ {
+		ms, ok := res.Phases[p.String()]
+		if !ok || ms < 0 || (p < cpu.PhaseOther && ms == 0) {
+			t.Fatalf("phase %s: %v (present %v)", p, ms, ok)
+		}
+		sum += ms
+	}
+	if step := res.DecodeS * 1e3 / 4; sum > step {
+		t.Fatalf("phases sum to %.3f ms, more than the %.3f ms step", sum, step)
+	}
+	if !strings.Contains(stderr, "decode step by phase") {
+		t.Fatalf("no phase line in:\n%s", stderr)
+	}
+	stdout, _, err = arbor(t, "", args...)
+	if err != nil || strings.Contains(stdout, "phase_ms_per_step") {
+		t.Fatalf("bench without --phases: %v, %q", err, stdout)
+	}
+	if _, _, err := arbor(t, "", append(args, "--phases", "--backend", "xla")...); err == nil ||
+		!strings.Contains(err.Error(), "does not time phases") {
+		t.Fatalf("bench --phases --backend xla: err %v", err)
+	}
+	// Two sequences on the xla backend, which takes exactly one logits row a sequence: the
+	// warm-up and the prefills (one sequence each) once passed the whole batch's rows.
+	if _, stderr, err := arbor(t, "", append(args, "--backend", "xla")...); err != nil {
+		t.Fatalf("bench --backend xla --batch 2: %v\n%s", err, stderr)
+	}
+}

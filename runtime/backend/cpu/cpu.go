@@ -89,6 +89,9 @@ type Backend struct {
 	attended []int
 	probe    func(*backend.AttentionProbe)
 	attnTime AttentionTime
+	// Per-phase timing of forward passes (TimePhases, PhaseTime).
+	timePhases bool
+	phaseTime  PhaseTime
 }
 
 // New builds a CPU backend over m's weights. The weights are used in place (not copied); m must
@@ -353,6 +356,7 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 	T := batch.NumTokens()
 	h := cfg.HiddenSize
 	half := cfg.HeadDim / 2
+	clock := b.phaseClock()
 	b.x = grow(b.x, T*h)
 	b.q = grow(b.q, T*b.qDim)
 	b.k = grow(b.k, T*b.kvDim)
@@ -385,26 +389,36 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 	b.attended = grow(b.attended, T)
 	clear(b.attended)
 
+	clock.mark(PhaseOther)
 	for li := range b.layers {
 		l := &b.layers[li]
 		b.normInto(&b.xn, l.attnNorm, T, l.q.dtype == model.Q8_0)
+		clock.mark(PhaseNorm)
 		b.setMatmul(0, l.q, &b.xn, T, b.q, b.qDim, false, l.qBias)
 		b.setMatmul(1, l.k, &b.xn, T, b.k, b.kvDim, false, l.kBias)
 		b.setMatmul(2, l.v, &b.xn, T, b.v, b.kvDim, false, l.vBias)
 		b.runMatmuls(3)
+		clock.mark(PhaseQKV)
 		b.place(l, T)
+		clock.mark(PhasePlace)
 		b.attend(l, li, T)
 		if b.probe != nil {
 			b.probeLayer(li, l)
 		}
+		clock.mark(PhaseAttention)
 		b.matmul(l.o, &b.attnOut, T, b.x, h, true, nil)
+		clock.mark(PhaseO)
 
 		b.normInto(&b.xn, l.ffnNorm, T, l.gate.dtype == model.Q8_0)
+		clock.mark(PhaseNorm)
 		b.setMatmul(0, l.gate, &b.xn, T, b.gate.rows(T, cfg.FFNSize), cfg.FFNSize, false, nil)
 		b.setMatmul(1, l.up, &b.xn, T, b.up, cfg.FFNSize, false, nil)
 		b.runMatmuls(2)
+		clock.mark(PhaseGateUp)
 		b.swigluInto(T, l.down.dtype == model.Q8_0)
+		clock.mark(PhaseSwiGLU)
 		b.matmul(l.down, &b.gate, T, b.x, h, true, nil)
+		clock.mark(PhaseDown)
 	}
 
 	b.poolHidden(batch)
@@ -424,9 +438,11 @@ func (b *Backend) Forward(batch *backend.Batch, logits [][]float32) error {
 		}
 	}
 	S := len(b.lastIdx)
+	clock.mark(PhaseOther)
 	if S == 0 {
 		return nil
 	}
+	defer clock.mark(PhaseOutput)
 	lastRows := b.lastRows.rows(S, h)
 	end := 0
 	r := 0
