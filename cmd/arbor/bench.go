@@ -201,7 +201,6 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	// Warm-up: one token through every weight (pages the file in), on a throwaway sequence.
 	phaser, phased := be.(interface {
 		TimePhases(bool)
 		PhaseTime() cpu.PhaseTime
@@ -209,6 +208,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if *phases && !phased {
 		return fmt.Errorf("--phases: the %s backend does not time phases", *backendKind)
 	}
+
+	// Warm-up: one token through every weight (pages the file in), on a throwaway sequence.
 	fmt.Fprintln(stderr, "bench: warm-up...")
 	warm := pool.NewSequence()
 	if err := appendSlots(warm, 1); err != nil {
