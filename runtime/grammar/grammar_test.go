@@ -154,6 +154,13 @@ func TestUnsupportedKeywords(t *testing.T) {
 		{`{"type":"string","format":"email"}`, "format"},
 		{`{"type":"string","pattern":"(?=a)b"}`, "pattern"},
 		{`{"type":"string","pattern":"a\\1"}`, "pattern"},
+		// Repetition bounds are digits only: "{+0}" is no repetition of zero (ECMA-262 reads a
+		// literal "{" quantified by "+"; the fuzzer found strings generated for it that did not
+		// match), nor are "{-1}", "{ 2}" or "{1,+3}".
+		{`{"type":"string","pattern":"(){+0}"}`, "pattern"},
+		{`{"type":"string","pattern":"a{-1}"}`, "pattern"},
+		{`{"type":"string","pattern":"a{ 2}"}`, "pattern"},
+		{`{"type":"string","pattern":"a{1,+3}"}`, "pattern"},
 		{`{"not":{"type":"string"}}`, "not"},
 		{`{"if":{"type":"string"},"then":{}}`, "if"},
 		{`{"type":"object","properties":{"x":{"type":"object","minProperties":1}}}`, "minProperties"},

@@ -191,15 +191,15 @@ func (p *reParser) quant(a *re) (*re, error) {
 		body := p.s[p.pos+1 : end]
 		var err error
 		if i := indexByte(body, ','); i < 0 {
-			min, err = strconv.Atoi(body)
+			min, err = repetitionBound(body)
 			max = min
 		} else {
-			min, err = strconv.Atoi(body[:i])
+			min, err = repetitionBound(body[:i])
 			if err == nil {
 				if body[i+1:] == "" {
 					max = -1
 				} else {
-					max, err = strconv.Atoi(body[i+1:])
+					max, err = repetitionBound(body[i+1:])
 				}
 			}
 		}
@@ -215,6 +215,21 @@ func (p *reParser) quant(a *re) (*re, error) {
 		return nil, fmt.Errorf("lazy and possessive quantifiers are not supported")
 	}
 	return &re{kind: reRepeat, subs: []*re{a}, min: min, max: max}, nil
+}
+
+// repetitionBound reads a repetition bound: decimal digits only. strconv.Atoi alone also takes a
+// sign, which made "{+0}" a repetition of zero, where ECMA-262 (and the validators) read the
+// "{" as a literal and the "+" as its quantifier: the generated strings then did not match.
+func repetitionBound(s string) (int, error) {
+	if s == "" || len(s) > 4 {
+		return 0, fmt.Errorf("bad repetition count %q", s)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, fmt.Errorf("bad repetition count %q", s)
+		}
+	}
+	return strconv.Atoi(s)
 }
 
 func indexByte(s string, c byte) int {
