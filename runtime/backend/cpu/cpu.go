@@ -983,14 +983,20 @@ func (b *Backend) normInto(a *acts, w []float32, T int, quantize bool) {
 		return
 	}
 	b.norm = normTask{out: out, x: b.x, w: w, cols: h, eps: b.cfg.RMSNormEps}
+	b.rowsQuantizing(&b.norm, &b.norm.q, a, T, h, quantize)
+}
+
+// rowsQuantizing runs t over T rows on the workers. With quantize, t's target q is set to the
+// shared quantization first, and a, whose rows t writes, is marked as held by it after.
+func (b *Backend) rowsQuantizing(t task, q **q8Acts, a *acts, T, cols int, quantize bool) {
 	if quantize {
-		b.qa.begin(T, h)
-		b.norm.q = &b.qa.q8Acts
+		b.qa.begin(T, cols)
+		*q = &b.qa.q8Acts
 	}
-	b.pool.parallel(&b.norm, T, 1)
+	b.pool.parallel(t, T, 1)
 	if quantize {
-		b.qa.finish(T, h)
-		a.quantizedAs(&b.qa, T, h)
+		b.qa.finish(T, cols)
+		a.quantizedAs(&b.qa, T, cols)
 	}
 }
 
@@ -1006,15 +1012,7 @@ func (b *Backend) swigluInto(T int, quantize bool) {
 		return
 	}
 	b.swiglu = swigluTask{g: g, u: b.up[:T*f], cols: f}
-	if quantize {
-		b.qa.begin(T, f)
-		b.swiglu.q = &b.qa.q8Acts
-	}
-	b.pool.parallel(&b.swiglu, T, 1)
-	if quantize {
-		b.qa.finish(T, f)
-		b.gate.quantizedAs(&b.qa, T, f)
-	}
+	b.rowsQuantizing(&b.swiglu, &b.swiglu.q, &b.gate, T, f, quantize)
 }
 
 var _ backend.Backend = (*Backend)(nil)
