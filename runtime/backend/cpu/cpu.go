@@ -673,14 +673,11 @@ func (p *placeTask) run(lo, hi, _ int) {
 	}
 }
 
-// place is placeTask over the step's T tokens: on the workers for several (with eight
-// sequences, RoPE and the stores on one core took 1.5% of a step), inline for one.
+// place is placeTask over the step's T tokens on the workers (with eight sequences, RoPE and
+// the stores on one core took 1.5% of a step; one token runs inline, as pool.parallel does
+// with a single unit).
 func (b *Backend) place(l *layer, T int) {
 	b.placer = placeTask{b: b, l: l}
-	if T < 2 {
-		b.placer.run(0, T, 0)
-		return
-	}
 	b.pool.parallel(&b.placer, T, 1)
 }
 
@@ -721,8 +718,7 @@ func (b *Backend) attend(l *layer, li, T int) {
 	// Causal attention costs more for later tokens: deal items out dynamically, the most
 	// expensive first, instead of in two fixed halves that would leave one worker idle.
 	b.attn.b, b.attn.l, b.attn.li, b.attn.out = b, l, li, b.attnOut.rows(T, b.qDim)
-	b.attn.dynamic, b.attn.total = true, items
-	b.attn.next.Store(0)
+	b.attn.reset(items)
 	b.pool.parallel(&b.attn, b.pool.n, 1)
 	// Count what each token attended (the last item of a token speaks for all its heads).
 	for t := 0; t < T; t++ {
@@ -742,11 +738,16 @@ type attnTask struct {
 	l   *layer
 	li  int
 	out []float32 // [T][qDim]
-	// dynamic: the workers claim items one at a time from next (of total) instead of running
-	// the range they are given.
-	dynamic bool
-	total   int
-	next    atomic.Int64
+	// The workers claim the items [0, total) one at a time from next, the last first (see
+	// take); dispatch with pool.parallel(a, pool.n, 1) after reset.
+	total int
+	next  atomic.Int64
+}
+
+// reset makes total items ready to be claimed.
+func (a *attnTask) reset(total int) {
+	a.total = total
+	a.next.Store(0)
 }
 
 // counts is the number of slots token t attended in this layer: its sparse rows, or its
@@ -778,16 +779,9 @@ func pagesSlots(pages []int32, pageSize, first, n int) int {
 	return c
 }
 
-// take returns the k-th item (k = 0, 1, ...) a worker runs over [lo, hi), or -1 when there is
-// none left: claimed one at a time from the shared counter when the task is dynamic (the last
-// items first, the most expensive for causal attention), else lo+k.
-func (a *attnTask) take(k, lo, hi int) int {
-	if !a.dynamic {
-		if lo+k < hi {
-			return lo + k
-		}
-		return -1
-	}
+// take claims the next item from the shared counter, or returns -1 when there is none left:
+// the last items first, the most expensive for causal attention.
+func (a *attnTask) take() int {
 	c := int(a.next.Add(1) - 1)
 	if c >= a.total {
 		return -1
@@ -835,14 +829,14 @@ const attnNextBytes = 256 << 10
 // starts with its rows in cache. Started cold, an eight-sequence decode step's items each spent
 // about half their time waiting on their first tiles (qwen2.5-0.5b, 160 keys: 8.0 us against
 // 3.9 run again in cache).
-func (a *attnTask) run(lo, hi, w int) {
+func (a *attnTask) run(_, _, w int) {
 	b := a.b
 	cfg := &b.cfg
 	hd := cfg.HeadDim
 	group := cfg.NumHeads / cfg.NumKVHeads
 	scale := float32(1 / math.Sqrt(float64(hd)))
 	bufs := [2][]int32{b.attnRows[w], b.attnRows2[w]}
-	it := a.take(0, lo, hi)
+	it := a.take()
 	if it < 0 {
 		return
 	}
@@ -851,7 +845,7 @@ func (a *attnTask) run(lo, hi, w int) {
 	for k := 1; ; k++ {
 		var next attnItem
 		var ahead []int32 // the next item's rows, to prefetch
-		nit := a.take(k, lo, hi)
+		nit := a.take()
 		if nit >= 0 {
 			next = a.gather(nit, bufs[k%2])
 			if a.l.vCache.f16 != nil && len(next.rows)*hd*2*2 <= attnNextBytes {
@@ -969,20 +963,13 @@ func (t *normTask) run(lo, hi, _ int) {
 	}
 }
 
-// normInto writes the T tokens' hidden states normed by w into a. With several tokens the rows
-// go to the workers, and for a q8_0 product next (quantize), each row is quantized as soon as
-// it is normed: one parallel pass instead of a norm and a quantization on one core while the
-// other waits (with eight sequences those took 2% of a step; see normTask).
+// normInto writes the T tokens' hidden states normed by w into a, the rows on the workers, and
+// for a q8_0 product next (quantize) each row quantized as soon as it is normed: one parallel
+// pass instead of a norm and a quantization on one core while the other waits (with eight
+// sequences those took 2% of a step; see normTask). One token runs inline.
 func (b *Backend) normInto(a *acts, w []float32, T int, quantize bool) {
 	h := b.cfg.HiddenSize
-	out := a.rows(T, h)
-	if T < 2 {
-		for t := 0; t < T; t++ {
-			RMSNorm(out[t*h:(t+1)*h], b.x[t*h:(t+1)*h], w, b.cfg.RMSNormEps)
-		}
-		return
-	}
-	b.norm = normTask{out: out, x: b.x, w: w, cols: h, eps: b.cfg.RMSNormEps}
+	b.norm = normTask{out: a.rows(T, h), x: b.x, w: w, cols: h, eps: b.cfg.RMSNormEps}
 	b.rowsQuantizing(&b.norm, &b.norm.q, a, T, h, quantize)
 }
 

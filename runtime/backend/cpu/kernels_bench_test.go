@@ -287,7 +287,8 @@ func BenchmarkAttention(b *testing.B) {
 				b.SetBytes(kv)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					task.run(0, items, 0)
+					task.reset(items)
+					task.run(0, 0, 0)
 				}
 			})
 		}
