@@ -810,6 +810,15 @@ out_tail(name, 8, "Y", "group", 1, 32)
 # VPERMW putting row r's four columns in lane r) a token's block needs one VPDPBUSD per quad and
 # its scaling serves sixteen rows. Same integer sums, same float operations per row: the
 # outputs are q8g8DPBUSD's (and the AVX2 kernels') bit for bit.
+# Tried and not kept (2026-12-04, Zen 5): the roles swapped, the tokens' quants signed (four
+# bytes as VPDPBUSD's broadcast memory operand) and the weights made unsigned by a VPXORD, the
+# +128 then costing 128 x the token's block sum (packed with the bytes) instead of this ninth
+# VPDPBUSD per quad. In L2 it ran faster (BenchmarkQ8Run8 "pairs" 585 to 600 GFLOP/s against
+# 540 to 555, with two tokens' bytes taken by VPSHUFD from one load per four quads, since
+# loads then bound it), but whole decode steps ran slower: BenchmarkStepProducts n=8
+# "forward" on qwen2.5-0.5b, eight alternating rounds, median 35.9 GB/s against 38.6 (all
+# VPDPBUSD.BCST, separate broadcasts, the correction at the start or the end of the block:
+# all 5 to 7% slower). A kernel's speed in L2 does not say its speed streaming from memory.
 w("""
 // q8vnniPairs: two groups' quad c (the first's 32 bytes in words 0-15, the second's in 16-31)
 // to dword lanes r (row r of the first: its columns 4c, 4c+1 from word r, 4c+2, 4c+3 from word
