@@ -281,10 +281,10 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 // 7.6 KiB apart) at 312 to 350 tokens/s and 16 KiB llama-3.2-1b's (17.4 KiB) at 101 to 108,
 // where one pair ahead gave 350 to 367 and 134 to 141 (`arbor bench --batch 8`, three
 // alternating rounds). Against one pair ahead (BenchmarkStepProducts n=8 "forward", four to
-// five alternating rounds, 2026-12-04): no prefetch (the distance 0) ran about 30% slower on
+// five alternating rounds, 2026-12-04): no look-ahead (the distance 0) ran about 30% slower on
 // qwen2.5-0.5b, two pairs ahead 0 to 10% slower; PREFETCHT1 two pairs ahead on top, slower on
-// both shapes; PREFETCHNTA instead, and the scales prefetched as well (each fourth block), each
-// within the noise on qwen2.5-0.5b and 5% or more slower on llama-3.2-1b.
+// both shapes; PREFETCHNTA instead, or the scales prefetched as well (each fourth block): within
+// the noise on qwen2.5-0.5b, slower on llama-3.2-1b in most rounds (by 3 to 20%).
 func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 
 // q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI (q8g1x4DPBUSD
