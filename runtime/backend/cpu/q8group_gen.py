@@ -820,9 +820,10 @@ out_tail(name, 8, "Y", "group", 1, 32)
 # VPDPBUSD.BCST, separate broadcasts, the correction at the start or the end of the block:
 # all 5 to 7% slower). A kernel's speed in L2 does not say its speed streaming from memory.
 # Nor is this kernel bound by its VPDPBUSD: without the ninth one and the VPSUBD (wrong sums,
-# for timing only) it ran at the same 535 to 555 GFLOP/s in L2. Its loads bind it there (a
-# broadcast per token and quad, two for each quad pair's weights): with the broadcasts taken
-# from a register instead (timing only), 620.
+# for timing only) it ran at the same 535 to 555 GFLOP/s in L2, and with two tokens' broadcasts
+# taken by VPSHUFD instead it did not move either (four: slower). With no broadcast loads at
+# all (the swapped form, the tokens' bytes from a register, timing only) it reached 620: its
+# loads and shuffles together bind it there.
 w("""
 // q8vnniPairs: two groups' quad c (the first's 32 bytes in words 0-15, the second's in 16-31)
 // to dword lanes r (row r of the first: its columns 4c, 4c+1 from word r, 4c+2, 4c+3 from word
