@@ -558,7 +558,7 @@ func (a *acts) quantizedAs(s *q8Shared, n, cols int) {
 func (a *acts) quantized(s *q8Shared, n, cols int) *q8Acts {
 	if s.of != a || a.qn != n || a.qCols != cols {
 		s.quantize(a.f, n, cols)
-		s.of, a.qn, a.qCols = a, n, cols
+		a.quantizedAs(s, n, cols)
 	}
 	return &s.q8Acts
 }

@@ -40,7 +40,7 @@ type PhaseTime struct {
 }
 
 // TimePhases turns the per-phase timing of forward passes on or off (off by default: it reads
-// the clock about twenty times a layer) and, turning it on, starts the sums from zero.
+// the clock nine times a layer) and, turning it on, starts the sums from zero.
 func (b *Backend) TimePhases(on bool) {
 	b.timePhases = on
 	if on {
