@@ -982,7 +982,6 @@ func (b *Backend) rowsQuantizing(t task, q **q8Acts, a *acts, T, cols int, quant
 	}
 	b.pool.parallel(t, T, 1)
 	if quantize {
-		b.qa.finish(T, cols)
 		a.quantizedAs(&b.qa, T, cols)
 	}
 }

@@ -897,8 +897,8 @@ func TestRMSNorm(t *testing.T) {
 }
 
 // TestQuantizeRowsInParts checks that quantizing rows in separate ranges (as the workers do
-// while they norm or gate them) and then finishing gives what one quantize call gives: the
-// quants, the scales and the bytes packed for the VNNI kernels.
+// while they norm or gate them) gives what one quantize call gives: the quants, the scales and
+// the bytes packed for the VNNI kernels, each row's bytes packed as q8PackU8 packs eight.
 func TestQuantizeRowsInParts(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{2, 5, 8, 16} {
@@ -913,12 +913,20 @@ func TestQuantizeRowsInParts(t *testing.T) {
 		for _, r := range [][2]int{{n / 2, n}, {0, n / 2}} { // out of order, as workers finish
 			parts.quantizeRows(x, r[0], r[1], cols)
 		}
-		parts.finish(n, cols)
 		if !slices.Equal(whole.q, parts.q) || !slices.Equal(whole.d, parts.d) || !bytes.Equal(whole.u, parts.u) {
 			t.Fatalf("n=%d: quantized in parts differs from whole", n)
 		}
-		if n%8 == 0 && q8PackedBytes(cols/32) && len(parts.u) != n*cols {
-			t.Fatalf("n=%d: %d packed bytes, want %d", n, len(parts.u), n*cols)
+		if n%8 == 0 && q8PackedBytes(cols/32) {
+			if len(parts.u) != n*cols {
+				t.Fatalf("n=%d: %d packed bytes, want %d", n, len(parts.u), n*cols)
+			}
+			want := make([]byte, n*cols)
+			for r := 0; r < n/8; r++ {
+				q8PackU8(want[r*8*cols:], whole.q[r*8*cols:], cols, cols/32)
+			}
+			if !bytes.Equal(parts.u, want) {
+				t.Fatalf("n=%d: bytes packed by rows differ from q8PackU8's", n)
+			}
 		}
 	}
 }

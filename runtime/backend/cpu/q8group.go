@@ -219,7 +219,7 @@ func q8PackedBytes(nb int) bool { return hasVNNI && q8VNNIBytes && nb > 0 && nb 
 func q8PackU8(dst []byte, q []int16, qs, nb int) {
 	_ = dst[8*nb*model.Q8Block-1]
 	_ = q[7*qs+nb*model.Q8Block-1]
-	q8PackU8VNNI(&dst[0], &q[0], qs*2, nb)
+	q8PackU8VNNI(&dst[0], &q[0], qs*2, nb, 8)
 }
 
 // q8Run8 is q8Group for eight tokens over the ng consecutive groups g0, g0+1, ... of qg, blocks

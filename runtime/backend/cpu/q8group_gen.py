@@ -724,17 +724,17 @@ for j in range(32):
     w(f"DATA q8vnniQuads<>+{2*j}(SB)/2, ${16*qd + 8*h + r}")
 w("GLOBL q8vnniQuads<>(SB), RODATA|NOPTR, $64")
 w("""
-// func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int)
+// func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int, ntok int)
 //
-// Eight tokens' quants (int16 in [-128, 127], token t at src+t*qstride bytes) for nb blocks to
+// ntok tokens' quants (int16 in [-128, 127], token t at src+t*qstride bytes) for nb blocks to
 // unsigned bytes q+128 (the low byte with its top bit flipped), token t at dst+t*nb*32.
-TEXT ·q8PackU8VNNI(SB), NOSPLIT, $0-32
+TEXT ·q8PackU8VNNI(SB), NOSPLIT, $0-40
 	MOVQ         dst+0(FP), DI
 	MOVQ         src+8(FP), SI
 	MOVQ         qstride+16(FP), R8
 	MOVL         $0x80808080, AX
 	VPBROADCASTD AX, Y1
-	MOVQ         $8, DX
+	MOVQ         ntok+32(FP), DX
 
 q8packtok:
 	MOVQ         SI, BX

@@ -91,7 +91,7 @@ func q8g4VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 func q8g8VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
 	panic("unreachable")
 }
-func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int) { panic("unreachable") }
+func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int, ntok int) { panic("unreachable") }
 func q8g8DPBUSD(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
 	panic("unreachable")
 }
