@@ -528,6 +528,64 @@ swdone:
 	VZEROUPPER
 	RET
 
+// func sumSquaresAVX2(x *float32, n int) float64
+//
+// The sum of x[i]*x[i] for i < n (a positive multiple of 16), in float64 as RMSNorm takes it:
+// each square is exact there, and four sums of four lanes keep the adds' latency covered.
+TEXT ·sumSquaresAVX2(SB), NOSPLIT, $0-24
+	MOVQ        x+0(FP), SI
+	MOVQ        n+8(FP), CX
+	VXORPD      Y0, Y0, Y0
+	VXORPD      Y1, Y1, Y1
+	VXORPD      Y2, Y2, Y2
+	VXORPD      Y3, Y3, Y3
+
+ssloop:
+	VCVTPS2PD   (SI), Y4
+	VCVTPS2PD   16(SI), Y5
+	VCVTPS2PD   32(SI), Y6
+	VCVTPS2PD   48(SI), Y7
+	VFMADD231PD Y4, Y4, Y0
+	VFMADD231PD Y5, Y5, Y1
+	VFMADD231PD Y6, Y6, Y2
+	VFMADD231PD Y7, Y7, Y3
+	ADDQ        $64, SI
+	SUBQ        $16, CX
+	JNZ         ssloop
+	VADDPD      Y1, Y0, Y0
+	VADDPD      Y3, Y2, Y2
+	VADDPD      Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD      X1, X0, X0
+	VPERMILPD   $1, X0, X1
+	VADDSD      X1, X0, X0
+	VMOVSD      X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// func normScaleAVX2(out, x, w *float32, n int, s float32)
+//
+// out[i] = x[i] * s * w[i] for i < n (a positive multiple of 8), rounded as RMSNorm's loop
+// rounds: (x*s)*w. out may be x.
+TEXT ·normScaleAVX2(SB), NOSPLIT, $0-36
+	MOVQ         out+0(FP), DI
+	MOVQ         x+8(FP), SI
+	MOVQ         w+16(FP), DX
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS s+32(FP), Y15
+
+nsloop:
+	VMULPS       (SI), Y15, Y0
+	VMULPS       (DX), Y0, Y0
+	VMOVUPS      Y0, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, DX
+	ADDQ         $32, DI
+	SUBQ         $8, CX
+	JNZ          nsloop
+	VZEROUPPER
+	RET
+
 // func scores4AVX2(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 //
 // Attention scores of four query heads (q0..q3, hd floats each) against the n >= 3 key rows at

@@ -861,11 +861,12 @@ func TestKernelSet(t *testing.T) {
 	})
 }
 
-// TestRMSNorm checks the four-sum RMSNorm against one float64 sum taken in order, on lengths
-// with and without a tail after the blocks of four; in place too, as the q/k norms use it.
+// TestRMSNorm checks RMSNorm (four sums, or vector sums where the CPU has them) against one
+// float64 sum taken in order, on lengths with and without tails after the vector blocks of 16
+// and 8 and the blocks of four; in place too, as the q/k norms use it.
 func TestRMSNorm(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 9))
-	for _, n := range []int{1, 3, 4, 7, 64, 897, 2048} {
+	for _, n := range []int{1, 3, 4, 7, 8, 15, 24, 43, 64, 897, 2048} {
 		x := make([]float32, n)
 		w := make([]float32, n)
 		for i := range x {

@@ -118,6 +118,12 @@ func scaleAVX2(s *float32, n int, c float32)
 func swigluAVX2(gate, up *float32, n int)
 
 //go:noescape
+func sumSquaresAVX2(x *float32, n int) float64
+
+//go:noescape
+func normScaleAVX2(out, x, w *float32, n int, s float32)
+
+//go:noescape
 func scores4AVX2(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 
 //go:noescape

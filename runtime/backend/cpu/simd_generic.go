@@ -26,10 +26,12 @@ func cvtF16AVX2(dst *float32, src *uint16, n int)  { panic("unreachable") }
 func cvtBF16AVX2(dst *float32, src *uint16, n int) { panic("unreachable") }
 func axpyAVX2(a float32, x, y *float32, n int)     { panic("unreachable") }
 
-func expSubAVX2(s *float32, n int, m float32) float32 { panic("unreachable") }
-func maxAVX2(s *float32, n int) float32               { panic("unreachable") }
-func scaleAVX2(s *float32, n int, c float32)          { panic("unreachable") }
-func swigluAVX2(gate, up *float32, n int)             { panic("unreachable") }
+func expSubAVX2(s *float32, n int, m float32) float32    { panic("unreachable") }
+func maxAVX2(s *float32, n int) float32                  { panic("unreachable") }
+func scaleAVX2(s *float32, n int, c float32)             { panic("unreachable") }
+func swigluAVX2(gate, up *float32, n int)                { panic("unreachable") }
+func sumSquaresAVX2(x *float32, n int) float64           { panic("unreachable") }
+func normScaleAVX2(out, x, w *float32, n int, s float32) { panic("unreachable") }
 
 func scores4AVX2(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
 	panic("unreachable")
