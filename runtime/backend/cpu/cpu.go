@@ -718,8 +718,18 @@ func (b *Backend) attend(l *layer, li, T int) {
 	// Causal attention costs more for later tokens: deal items out dynamically, the most
 	// expensive first, instead of in two fixed halves that would leave one worker idle.
 	b.attn.b, b.attn.l, b.attn.li, b.attn.out = b, l, li, b.attnOut.rows(T, b.qDim)
+	b.attn.q = nil
+	span := b.cfg.HeadDim * b.cfg.NumHeads / b.cfg.NumKVHeads
+	quantize := l.o.dtype == model.Q8_0 && span%model.Q8Block == 0
+	if quantize {
+		b.qa.begin(T, b.qDim)
+		b.attn.q = &b.qa.q8Acts
+	}
 	b.attn.reset(items)
 	b.pool.parallel(&b.attn, b.pool.n, 1)
+	if quantize {
+		b.attnOut.quantizedAs(&b.qa, T, b.qDim)
+	}
 	// Count what each token attended (the last item of a token speaks for all its heads).
 	for t := 0; t < T; t++ {
 		b.attended[t] += int(b.attn.counts(t))
@@ -738,6 +748,10 @@ type attnTask struct {
 	l   *layer
 	li  int
 	out []float32 // [T][qDim]
+	// q, if set, receives each item's outputs quantized for the q8_0 output projection as soon
+	// as they are written, on the worker that wrote them: quantizing all of them on one core
+	// before the product read half from the other core's cache, and took that core alone.
+	q *q8Acts
 	// The workers claim the items [0, total) one at a time from next, the last first (see
 	// take); dispatch with pool.parallel(a, pool.n, 1) after reset.
 	total int
@@ -893,6 +907,10 @@ func (a *attnTask) item(x *attnItem, w, group, hd int, scale float32, warm bool,
 		pvRowsF16(scores, n, group, v, rows, hd, out, warm, ahead)
 	} else {
 		pvRows(scores, n, group, a.l.vCache.f32, rows, hd, out)
+	}
+	if a.q != nil {
+		off := t*b.qDim + g*group*hd
+		a.q.quantizeSpan(a.out, off, off+group*hd)
 	}
 }
 

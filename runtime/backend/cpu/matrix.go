@@ -130,10 +130,10 @@ func (a *q8Acts) quantize(x []float32, n, cols int) {
 	a.quantizeRows(x, 0, n, cols)
 }
 
-// begin and quantizeRows are quantize in parts, for the callers that quantize rows as they
-// produce them, on several workers: begin sizes the buffers for n rows, and quantizeRows
-// quantizes rows [lo, hi) of x (any worker, any order, disjoint ranges), packing their bytes
-// for the VNNI kernels where those will read them.
+// begin and quantizeRows (or quantizeSpan) are quantize in parts, for the callers that
+// quantize rows as they produce them, on several workers: begin sizes the buffers for n rows,
+// and quantizeRows quantizes rows [lo, hi) of x (any worker, any order, disjoint ranges),
+// packing their bytes for the VNNI kernels where those will read them.
 //
 // Each worker packs the rows it quantized, while they are in its cache. Packing all of them on
 // one core after the workers joined read half the quants from the other core's cache: 8 us of
@@ -151,46 +151,55 @@ func (a *q8Acts) begin(n, cols int) {
 	}
 }
 
+// quantizeRows quantizes rows [lo, hi) of cols values (a multiple of Q8Block, as a q8_0
+// matrix's columns always are).
 func (a *q8Acts) quantizeRows(x []float32, lo, hi, cols int) {
-	blocks := cols / model.Q8Block
-	if hi <= lo || blocks == 0 {
+	a.quantizeSpan(x, lo*cols, hi*cols)
+}
+
+// quantizeSpan quantizes x[i0:i1] of rows whose length is a multiple of Q8Block (i0 and i1
+// multiples of Q8Block): the rows lie one after the other in every form, the quants, their
+// scales and the packed bytes, so a span of a row, or of several, is one run of blocks. Any
+// worker, any order, disjoint spans, after begin.
+func (a *q8Acts) quantizeSpan(x []float32, i0, i1 int) {
+	nb := (i1 - i0) / model.Q8Block
+	if nb <= 0 {
 		return
 	}
-	_ = x[hi*cols-1]
+	_ = x[i1-1]
+	_ = a.q[i1-1]
+	b0 := i0 / model.Q8Block
+	_ = a.d[b0+nb-1]
 	switch {
 	case hasAVX2:
-		quantizeQ8AVX2(&x[lo*cols], &a.q[lo*cols], &a.d[lo*blocks], (hi-lo)*blocks)
+		quantizeQ8AVX2(&x[i0], &a.q[i0], &a.d[b0], nb)
 	case hasNEON:
-		quantizeQ8NEON(&x[lo*cols], &a.q[lo*cols], &a.d[lo*blocks], (hi-lo)*blocks)
+		quantizeQ8NEON(&x[i0], &a.q[i0], &a.d[b0], nb)
 	default:
-		a.quantizeGeneric(x, lo, hi, cols)
+		a.quantizeGeneric(x[i0:i1], a.q[i0:i1], a.d[b0:b0+nb])
 	}
 	if len(a.u) > 0 {
-		// The rows lie one after the other in both forms: one run of blocks.
-		_ = a.u[hi*cols-1]
-		q8PackU8VNNI(&a.u[lo*cols], &a.q[lo*cols], 0, (hi-lo)*blocks, 1)
+		_ = a.u[i1-1]
+		q8PackU8VNNI(&a.u[i0], &a.q[i0], 0, nb, 1)
 	}
 }
 
-func (a *q8Acts) quantizeGeneric(x []float32, lo, hi, cols int) {
-	blocks := cols / model.Q8Block
-	for t := lo; t < hi; t++ {
-		xs := x[t*cols : (t+1)*cols]
-		for b := 0; b < blocks; b++ {
-			blk := (*[model.Q8Block]float32)(xs[b*model.Q8Block:])
-			var amax float32
-			for _, v := range blk {
-				amax = max(amax, abs32(v))
-			}
-			var id float32
-			if amax != 0 {
-				id = 127 / amax
-			}
-			a.d[t*blocks+b] = f16Table[model.F32ToF16(amax/127)]
-			q := (*[model.Q8Block]int16)(a.q[t*cols+b*model.Q8Block:])
-			for i, v := range blk {
-				q[i] = int16(math.RoundToEven(float64(v * id)))
-			}
+// quantizeGeneric quantizes the blocks of x into quants qs and scales ds.
+func (a *q8Acts) quantizeGeneric(x []float32, qs []int16, ds []float32) {
+	for b := range ds {
+		blk := (*[model.Q8Block]float32)(x[b*model.Q8Block:])
+		var amax float32
+		for _, v := range blk {
+			amax = max(amax, abs32(v))
+		}
+		var id float32
+		if amax != 0 {
+			id = 127 / amax
+		}
+		ds[b] = f16Table[model.F32ToF16(amax/127)]
+		q := (*[model.Q8Block]int16)(qs[b*model.Q8Block:])
+		for i, v := range blk {
+			q[i] = int16(math.RoundToEven(float64(v * id)))
 		}
 	}
 }
