@@ -70,6 +70,12 @@ func maxIntoNEON(dst, src *float32, n int)
 func scaleNEON(s *float32, n int, c float32)
 
 //go:noescape
+func sumSquaresNEON(x *float32, n int) float64
+
+//go:noescape
+func normScaleNEON(out, x, w *float32, n int, s float32)
+
+//go:noescape
 func axpyNEON(a float32, x, y *float32, n int)
 
 //go:noescape

@@ -41,6 +41,8 @@ func expSubNEON(s *float32, n int, m float32) float32     { panic("unreachable")
 func swigluNEON(gate, up *float32, n int)                 { panic("unreachable") }
 func maxIntoNEON(dst, src *float32, n int)                { panic("unreachable") }
 func scaleNEON(s *float32, n int, c float32)              { panic("unreachable") }
+func sumSquaresNEON(x *float32, n int) float64            { panic("unreachable") }
+func normScaleNEON(out, x, w *float32, n int, s float32)  { panic("unreachable") }
 func axpyF16NEON(a float32, x *uint16, y *float32, n int) { panic("unreachable") }
 func axpyNEON(a float32, x, y *float32, n int)            { panic("unreachable") }
 func q8g1NEON(w, s *byte, xq *int16, xd *float32, nb int, out *float32, add int) {
