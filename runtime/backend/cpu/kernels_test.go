@@ -676,7 +676,7 @@ func TestQuantizeKernel(t *testing.T) {
 	fast.quantize(x, 3, cols)
 	plain.q = make([]int16, len(x))
 	plain.d = make([]float32, len(x)/32)
-	plain.quantizeGeneric(x, plain.q, plain.d)
+	quantizeQ8Generic(x, plain.q, plain.d)
 	for i := range plain.q {
 		if fast.q[i] != plain.q[i] {
 			t.Fatalf("q[%d] (x=%v, d=%v): %d, want %d", i, x[i], plain.d[i/32], fast.q[i], plain.q[i])

@@ -176,7 +176,7 @@ func (a *q8Acts) quantizeSpan(x []float32, i0, i1 int) {
 	case hasNEON:
 		quantizeQ8NEON(&x[i0], &a.q[i0], &a.d[b0], nb)
 	default:
-		a.quantizeGeneric(x[i0:i1], a.q[i0:i1], a.d[b0:b0+nb])
+		quantizeQ8Generic(x[i0:i1], a.q[i0:i1], a.d[b0:b0+nb])
 	}
 	if len(a.u) > 0 {
 		_ = a.u[i1-1]
@@ -184,8 +184,9 @@ func (a *q8Acts) quantizeSpan(x []float32, i0, i1 int) {
 	}
 }
 
-// quantizeGeneric quantizes the blocks of x into quants qs and scales ds.
-func (a *q8Acts) quantizeGeneric(x []float32, qs []int16, ds []float32) {
+// quantizeQ8Generic is the portable q8Acts quantization: the blocks of x into quants qs and
+// scales ds.
+func quantizeQ8Generic(x []float32, qs []int16, ds []float32) {
 	for b := range ds {
 		blk := (*[model.Q8Block]float32)(x[b*model.Q8Block:])
 		var amax float32
