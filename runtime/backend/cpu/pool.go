@@ -110,26 +110,13 @@ func (p *pool) parallel(t task, total, grain int) {
 	if total <= 0 {
 		return
 	}
-	grain = max(grain, 1)
-	units := (total + grain - 1) / grain
-	n := min(p.n, units)
-	if n <= 1 {
+	if p.n <= 1 || total <= max(grain, 1) {
 		t.run(0, total, 0)
 		return
 	}
-	per, extra := units/n, units%n
-	lo := 0
-	for w := 0; w < p.n; w++ {
-		p.bounds[w] = min(lo, total)
-		if w < n {
-			u := per
-			if w < extra {
-				u++
-			}
-			lo += u * grain
-		}
+	for w := 0; w <= p.n; w++ {
+		p.bounds[w] = p.start(total, grain, w)
 	}
-	p.bounds[p.n] = total
 	p.t = t
 	p.undone.Store(int32(p.n - 1))
 	// The atomic add publishes t, bounds and undone to workers that observe the new generation.
@@ -146,6 +133,20 @@ func (p *pool) parallel(t task, total, grain int) {
 		}
 	}
 	p.t = nil
+}
+
+// start is where worker w's range begins when parallel splits [0, total) by grain (start(w+1)
+// is where it ends): tasks that follow one another over the same items can give each worker
+// the items it had before, whose data is in its own cache.
+func (p *pool) start(total, grain, w int) int {
+	grain = max(grain, 1)
+	units := (total + grain - 1) / grain
+	n := max(min(p.n, units), 1)
+	if w >= p.n {
+		return total
+	}
+	per, extra := units/n, units%n
+	return min((per*min(w, n)+min(w, extra))*grain, total)
 }
 
 func (p *pool) close() {
