@@ -756,7 +756,6 @@ type attnTask struct {
 	// The workers claim the items one at a time (see take); dispatch with
 	// pool.parallel(a, pool.n, 1) after reset. shares[w] are the items of the tokens that
 	// worker w placed (place's split of the tokens), which it takes first.
-	total  int
 	shares []attnShare
 }
 
@@ -772,7 +771,6 @@ type attnShare struct {
 func (a *attnTask) reset(T int) {
 	p := a.b.pool
 	kvh := a.b.cfg.NumKVHeads
-	a.total = T * kvh
 	if len(a.shares) != p.n {
 		a.shares = make([]attnShare, p.n)
 	}
