@@ -28,6 +28,18 @@ func testModel(t testing.TB, shape string, dt model.DType) *model.Model {
 	return &model.Model{Config: cfg, Weights: *w}
 }
 
+// newTestBackend builds a backend over m with opt, failing the test if it cannot, and closes
+// it when the test ends.
+func newTestBackend(t testing.TB, m *model.Model, opt Options) *Backend {
+	t.Helper()
+	be, err := New(m, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { be.Close() })
+	return be
+}
+
 // cacheRow reads n elements of a KV cache at offset off, as float32.
 func cacheRow(c *kvCache, off, n int) []float32 {
 	out := make([]float32, n)
@@ -100,11 +112,7 @@ func TestForwardMatchesReference(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", shape, dt), func(t *testing.T) {
 				m := testModel(t, shape, dt)
 				// An f32 cache: the reference is exact; the f16 cache is TestF16Cache's.
-				be, err := New(m, Options{Threads: 2, NumPages: 16, PageSize: 4, KV: backend.KVF32})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer be.Close()
+				be := newTestBackend(t, m, Options{Threads: 2, NumPages: 16, PageSize: 4, KV: backend.KVF32})
 				r := rand.New(rand.NewPCG(1, 2))
 				tokens := randomTokens(r, 23, m.Config.VocabSize)
 				want := refForward(&m.Config, &m.Weights, tokens, seqPositions(0, len(tokens)))
@@ -130,11 +138,7 @@ func TestMixedBatch(t *testing.T) {
 	for _, shape := range testShapes {
 		t.Run(shape, func(t *testing.T) {
 			m := testModel(t, shape, model.F32)
-			be, err := New(m, Options{Threads: 2, NumPages: 32, PageSize: 4, KV: backend.KVF32})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer be.Close()
+			be := newTestBackend(t, m, Options{Threads: 2, NumPages: 32, PageSize: 4, KV: backend.KVF32})
 			r := rand.New(rand.NewPCG(3, 4))
 			V := m.Config.VocabSize
 			seqs := []struct {
@@ -181,16 +185,8 @@ func TestPrunedSequence(t *testing.T) {
 	m := testModel(t, "tiny", model.F32)
 	const pageSize, numPages = 4, 16
 	opt := Options{Threads: 2, NumPages: numPages, PageSize: pageSize}
-	be, err := New(m, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
-	hand, err := New(m, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hand.Close()
+	be := newTestBackend(t, m, opt)
+	hand := newTestBackend(t, m, opt)
 	r := rand.New(rand.NewPCG(5, 6))
 	V := m.Config.VocabSize
 	tokens := randomTokens(r, 22, V)
@@ -285,11 +281,7 @@ func TestPrunedSequence(t *testing.T) {
 
 func TestBadBatch(t *testing.T) {
 	m := testModel(t, "tiny", model.F32)
-	be, err := New(m, Options{Threads: 1, NumPages: 4, PageSize: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
+	be := newTestBackend(t, m, Options{Threads: 1, NumPages: 4, PageSize: 4})
 	V := m.Config.VocabSize
 	logits := [][]float32{make([]float32, V)}
 	cases := map[string]backend.SeqInput{

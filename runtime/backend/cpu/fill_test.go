@@ -14,11 +14,7 @@ import (
 // seed, and a decode step then reads them.
 func TestFillCache(t *testing.T) {
 	m := testModel(t, "tiny", model.F32)
-	be, err := New(m, Options{Threads: 2, PageSize: 16, NumPages: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
+	be := newTestBackend(t, m, Options{Threads: 2, PageSize: 16, NumPages: 8})
 	var _ backend.CacheFiller = be
 	pages := []int32{5, 2, 7}
 	const n = 40

@@ -79,11 +79,7 @@ func BenchmarkStepProducts(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	be, err := New(m, Options{Threads: 0, NumPages: 64, PageSize: 16})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer be.Close()
+	be := newTestBackend(b, m, Options{Threads: 0, NumPages: 64, PageSize: 16})
 	for _, n := range []int{1, 8} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) { stepProducts(b, be, n) })
 	}

@@ -12,11 +12,7 @@ import (
 // counts once and every phase a layer runs gets time; turning it on again starts from zero.
 func TestPhaseTime(t *testing.T) {
 	m := testModel(t, "tiny-qwen2", model.Q8_0)
-	be, err := New(m, Options{Threads: 2, NumPages: 16, PageSize: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
+	be := newTestBackend(t, m, Options{Threads: 2, NumPages: 16, PageSize: 4})
 	r := rand.New(rand.NewPCG(5, 6))
 	V := m.Config.VocabSize
 	logits := [][]float32{make([]float32, V), make([]float32, V)}

@@ -38,11 +38,7 @@ const sparsePageSize = 4
 func sparseRun(t *testing.T, m *model.Model, kvt backend.KVType, tokens []int32, sp *sparse.Config, forced []int32,
 	probe bool) ([]float32, backend.SeqInput, []backend.AttentionProbe) {
 	t.Helper()
-	be, err := New(m, Options{Threads: 2, NumPages: 32, PageSize: sparsePageSize, KV: kvt})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
+	be := newTestBackend(t, m, Options{Threads: 2, NumPages: 32, PageSize: sparsePageSize, KV: kvt})
 	n := len(tokens)
 	pages := make([]int32, (n+sparsePageSize-1)/sparsePageSize)
 	for i := range pages {
@@ -188,11 +184,7 @@ func TestSparseMixedBatch(t *testing.T) {
 	wantA, _, _ := sparseRun(t, m, backend.KVF16, a, cfg, nil, false)
 	wantB, _, _ := sparseRun(t, m, backend.KVF16, b, nil, nil, false)
 
-	be, err := New(m, Options{Threads: 2, NumPages: 32, PageSize: sparsePageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
+	be := newTestBackend(t, m, Options{Threads: 2, NumPages: 32, PageSize: sparsePageSize})
 	pa, pb, pc := []int32{0, 1, 2, 3, 4, 5}, []int32{6, 7, 8, 9, 10}, []int32{11, 12, 13}
 	logits := [][]float32{make([]float32, V), make([]float32, V), make([]float32, V)}
 	pre := &backend.Batch{Seqs: []backend.SeqInput{
@@ -229,11 +221,7 @@ func TestSparseMixedBatch(t *testing.T) {
 // refused before anything runs.
 func TestSparseBadBatch(t *testing.T) {
 	m := sparseModel(t, "tiny")
-	be, err := New(m, Options{Threads: 1, NumPages: 8, PageSize: sparsePageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
+	be := newTestBackend(t, m, Options{Threads: 1, NumPages: 8, PageSize: sparsePageSize})
 	logits := [][]float32{make([]float32, m.Config.VocabSize)}
 	good := &sparse.Config{Layers: sparseModes, Budget: 1, Recent: 1}
 	for _, c := range []struct {
@@ -258,11 +246,7 @@ func TestSparseBadBatch(t *testing.T) {
 // TestSparseDecodeAllocatesNothing: sparse decode steps reuse their buffers too.
 func TestSparseDecodeAllocatesNothing(t *testing.T) {
 	m := sparseModel(t, "tiny")
-	be, err := New(m, Options{Threads: 2, NumPages: 32, PageSize: sparsePageSize})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer be.Close()
+	be := newTestBackend(t, m, Options{Threads: 2, NumPages: 32, PageSize: sparsePageSize})
 	cfg := &sparse.Config{Layers: sparseModes, Budget: 2, Recent: 1}
 	pages := make([]int32, 32)
 	for i := range pages {
