@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -190,7 +191,7 @@ func (p *reParser) quant(a *re) (*re, error) {
 		}
 		body := p.s[p.pos+1 : end]
 		var err error
-		if i := indexByte(body, ','); i < 0 {
+		if i := strings.IndexByte(body, ','); i < 0 {
 			min, err = repetitionBound(body)
 			max = min
 		} else {
@@ -230,15 +231,6 @@ func repetitionBound(s string) (int, error) {
 		}
 	}
 	return strconv.Atoi(s)
-}
-
-func indexByte(s string, c byte) int {
-	for i := 0; i < len(s); i++ {
-		if s[i] == c {
-			return i
-		}
-	}
-	return -1
 }
 
 func (p *reParser) atom() (*re, error) {
