@@ -98,3 +98,55 @@ func TestAttnTake(t *testing.T) {
 		b.pool.close()
 	}
 }
+
+// TestDynTake checks how a decode product's chunks are dealt out: each worker takes its own
+// share (pool.start's split of the chunks) from the front, in order, then the others' from
+// their back; and every chunk once, whatever the workers' timing.
+func TestDynTake(t *testing.T) {
+	for _, n := range []int{1, 2, 3} {
+		p := newPool(n)
+		d := &dynTask{}
+		for _, nc := range []int{1, 2, 5, 8, 13} {
+			d.reset(p, nil, nc*10-3, 10)
+			// Worker 0 alone: its share in order, then the others' from the back.
+			lo, hi := p.start(nc, 1, 0), p.start(nc, 1, 1)
+			var want []int
+			for c := lo; c < hi; c++ {
+				want = append(want, c)
+			}
+			for w := 1; w < n; w++ {
+				for c := p.start(nc, 1, w+1) - 1; c >= p.start(nc, 1, w); c-- {
+					want = append(want, c)
+				}
+			}
+			for i, c := range want {
+				if got := d.take(0); got != c {
+					t.Fatalf("n=%d chunks=%d: worker 0's claim %d took chunk %d, want %d", n, nc, i, got, c)
+				}
+			}
+			if got := d.take(0); got != -1 {
+				t.Fatalf("n=%d chunks=%d: a claim past the end took chunk %d", n, nc, got)
+			}
+			// Concurrently: every chunk once.
+			d.reset(p, nil, nc*10-3, 10)
+			seen := make([]atomic.Int32, nc)
+			var wg sync.WaitGroup
+			for w := 0; w < n; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for c := d.take(w); c >= 0; c = d.take(w) {
+						seen[c].Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			for c := range seen {
+				if k := seen[c].Load(); k != 1 {
+					t.Fatalf("n=%d chunks=%d: chunk %d taken %d times", n, nc, c, k)
+				}
+			}
+		}
+		p.close()
+	}
+}
