@@ -573,24 +573,22 @@ func (b *Backend) runMatmuls(np int) {
 	}
 	mm.start[np] = rows
 	if mm.parts[0].n <= dynTokens {
-		// Decode: rows dealt out in chunks as workers ask for them, so that a worker slowed
-		// down (another process on its core, a page fault) does not leave the other spinning
-		// at the end of a fixed half. About four chunks per worker: enough to even out, and
-		// each chunk long enough (hundreds of rows) for the hardware prefetcher to stream it
-		// (chunks of 32 rows measured slower on a quiet machine).
+		// Decode: each worker's share of the rows claimed in pieces as it goes (dynTask), so
+		// that a worker slowed down (another process on its core, a page fault) does not leave
+		// the other spinning at the end of a fixed half. Pieces of at most a chunk: about four
+		// per worker, each long enough (hundreds of rows) for the hardware prefetcher to
+		// stream it (chunks of 32 rows measured slower on a quiet machine).
 		chunk := max(dynRows, (rows/(4*b.pool.n)+15)&^15)
 		if n := mm.parts[0].n; n > 1 {
 			// Several sequences make a product bound by arithmetic rather than by the memory
-			// stream, and a quarter of a large product is long: at eight tokens, one chunk of
-			// qwen2.5-0.5b's output projection (152K rows) takes about 2 ms, which the other
-			// worker could spend idle at the end. Chunks of at most dynWork multiply-adds. Not
-			// much smaller: each chunk starts its weight streams cold (the pairs kernel
-			// prefetches one pair of groups ahead, so a chunk's first pair is read on demand),
-			// and chunks of 2M multiply-adds (128 rows of llama-3.2-1b's 2,048 columns at eight
-			// tokens) measured 10 to 15% slower.
+			// stream, and a quarter of a large product is long: at eight tokens, a quarter of
+			// qwen2.5-0.5b's output projection (152K rows) takes about 2 ms. Chunks of at most
+			// dynWork multiply-adds. Not much smaller: chunks of 2M multiply-adds (128 rows of
+			// llama-3.2-1b's 2,048 columns at eight tokens) measured 10 to 15% slower, when
+			// every chunk still started its weight streams cold (before dynTask's shares).
 			chunk = min(chunk, max(dynRows, (dynWork/(mm.parts[0].m.cols*n)+15)&^15))
 		}
-		b.dyn.reset(b.pool, mm, rows, chunk)
+		b.dyn.reset(b.pool, mm, rows, chunk, dynRows)
 		b.pool.parallel(&b.dyn, b.pool.n, 1)
 		return
 	}
@@ -598,8 +596,8 @@ func (b *Backend) runMatmuls(np int) {
 	b.pool.parallel(mm, rows, 16)
 }
 
-// dynTokens is the most tokens a product takes with dynamically claimed row chunks (of at
-// least dynRows rows).
+// dynTokens is the most tokens a product takes with dynamically claimed rows (dynTask, in
+// pieces cut at multiples of dynRows rows).
 const (
 	dynTokens = 16
 	dynRows   = 32
@@ -940,74 +938,106 @@ func (a *attnTask) item(x *attnItem, w, group, hd int, scale float32, warm bool,
 	}
 }
 
-// dynTask runs an inner task's items in chunks that workers claim one at a time, so that a
-// worker slowed down (another process on its core, a page fault) does not leave the other
-// idle at the end of a fixed half: the decode steps' matrix products. Dispatch it with
-// pool.parallel(d, pool.n, 1): each worker gets one unit and keeps claiming chunks until none
-// are left. (Attention claims its items itself, one ahead; see attnTask.run.)
+// dynTask runs an inner task's items (matrix rows) in pieces that workers claim as they go, so
+// that a worker slowed down (another process on its core, a page fault) does not leave the
+// other idle at the end of a fixed half: the decode steps' matrix products. Dispatch it with
+// pool.parallel(d, pool.n, 1): each worker gets one unit and keeps claiming until nothing is
+// left. (Attention claims its items itself, one ahead; see attnTask.run.)
 //
-// Each worker owns a contiguous share of the chunks (pool.start's split) and claims its own
-// from the front, in order, so that the kernels' prefetch at the end of one chunk runs into
-// the next one it will read; a worker whose share is done takes the others' from their back.
-// Chunks dealt out from one counter alternated between the cores, so every chunk started its
-// weight streams cold (its first pair of groups read on demand, its prefetch past the end
-// warming the other core's next chunk). On the 2-core Zen 5, `arbor bench --batch 8 --phases`
-// in alternating rounds: qwen2.5-0.5b 447 against 411 tokens/s (medians of six, faster in all
-// six), llama-3.2-1b 196 against 178 (four, faster in all four); one sequence unchanged.
+// Each worker owns a contiguous share (pool.start's split) and claims its own from the front,
+// in order, so that the kernels' prefetch at the end of one piece runs into the next one it
+// will read. Chunks dealt out from one counter alternated between the cores, so every chunk
+// started its weight streams cold (its first pair of groups read on demand, its prefetch past
+// the end warming the other core's next chunk): on the 2-core Zen 5, `arbor bench --batch 8
+// --phases` in alternating rounds gave qwen2.5-0.5b 447 against 411 tokens/s (medians of six,
+// faster in all six) and llama-3.2-1b 196 against 178 (four, faster in all four).
+//
+// The end of a product: a worker whose share is done moves half of what another has left
+// (from its back) into its own share, and an owner claims at most half of what is left in its
+// share, so the pieces shrink towards the end and the workers finish together. With whole
+// chunks, one worker idled for 10 to 16% of the decode products' time (half a chunk on
+// average: a chunk of llama-3.2-1b's gate and up rows is 4.4 MB, about 0.15 ms).
 type dynTask struct {
 	inner  task
 	total  int
-	chunk  int
+	chunk  int // the most rows a claim takes
+	unit   int // the fewest (but for a share's last rows); pieces start and end on multiples of it
 	shares []dynShare
 }
 
-// dynShare is one worker's chunks not yet claimed, [front, back) packed in one word (front in
-// the low half) so that the owner's claims at the front and a thief's at the back agree by
-// compare-and-swap. Each on its own cache line, as its owner writes it at every claim.
+// dynShare is one worker's rows not yet claimed, [front, back) packed in one word (front in
+// the low half) so that claims at the front and thefts at the back agree by compare-and-swap.
+// Each on its own cache line, as its owner writes it at every claim.
 type dynShare struct {
 	span atomic.Uint64
 	_    [56]byte
 }
 
-func (d *dynTask) reset(p *pool, inner task, total, chunk int) {
-	d.inner, d.total, d.chunk = inner, total, max(chunk, 1)
+func packSpan(front, back int) uint64 { return uint64(front) | uint64(back)<<32 }
+
+func (d *dynTask) reset(p *pool, inner task, total, chunk, unit int) {
+	d.inner, d.total, d.unit = inner, total, max(unit, 1)
+	d.chunk = max(chunk, d.unit)
 	if len(d.shares) != p.n {
 		d.shares = make([]dynShare, p.n)
 	}
-	nc := (total + d.chunk - 1) / d.chunk
 	for w := range d.shares {
-		d.shares[w].span.Store(uint64(p.start(nc, 1, w)) | uint64(p.start(nc, 1, w+1))<<32)
+		d.shares[w].span.Store(packSpan(p.start(total, d.unit, w), p.start(total, d.unit, w+1)))
 	}
 }
 
-// take claims worker w's next chunk, or returns -1 when none is left: the front of its own
-// share, then the back of another's.
-func (d *dynTask) take(w int) int {
+// take claims worker w's next rows [lo, hi), or returns hi == lo when none are left: from the
+// front of its own share, at most half of what is left there (and at most a chunk); when its
+// share is empty, it first moves half of another's remainder into it.
+func (d *dynTask) take(w int) (lo, hi int) {
+	u := d.unit
+	own := &d.shares[w].span
+	for {
+		v := own.Load()
+		front, back := int(uint32(v)), int(v>>32)
+		if front < back {
+			end := min(back, (front+min(d.chunk, (back-front)/2)+u-1)/u*u)
+			end = max(end, min(back, front+u))
+			if own.CompareAndSwap(v, packSpan(end, back)) {
+				return front, end
+			}
+			continue
+		}
+		if !d.steal(w) {
+			return 0, 0
+		}
+	}
+}
+
+// steal moves the back half of another worker's remaining rows into w's (empty) share; false
+// when no other worker has rows left.
+func (d *dynTask) steal(w int) bool {
+	u := d.unit
 	n := len(d.shares)
-	for k := range n {
-		s := &d.shares[(w+k)%n]
+	for k := 1; k < n; k++ {
+		s := &d.shares[(w+k)%n].span
 		for {
-			v := s.span.Load()
-			front, back := uint32(v), uint32(v>>32)
+			v := s.Load()
+			front, back := int(uint32(v)), int(v>>32)
 			if front >= back {
 				break
 			}
-			c, next := front, v+1
-			if k > 0 {
-				c, next = back-1, v-1<<32
+			cut := max(front, (back-(back-front)/2)/u*u)
+			if cut == back {
+				cut = front // less than a unit left: all of it
 			}
-			if s.span.CompareAndSwap(v, next) {
-				return int(c)
+			if s.CompareAndSwap(v, packSpan(front, cut)) {
+				d.shares[w].span.Store(packSpan(cut, back))
+				return true
 			}
 		}
 	}
-	return -1
+	return false
 }
 
 func (d *dynTask) run(_, _, w int) {
-	for c := d.take(w); c >= 0; c = d.take(w) {
-		lo := c * d.chunk
-		d.inner.run(lo, min(lo+d.chunk, d.total), w)
+	for lo, hi := d.take(w); lo < hi; lo, hi = d.take(w) {
+		d.inner.run(lo, hi, w)
 	}
 }
 

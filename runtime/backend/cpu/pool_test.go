@@ -99,51 +99,63 @@ func TestAttnTake(t *testing.T) {
 	}
 }
 
-// TestDynTake checks how a decode product's chunks are dealt out: each worker takes its own
-// share (pool.start's split of the chunks) from the front, in order, then the others' from
-// their back; and every chunk once, whatever the workers' timing.
+// TestDynTake checks how a decode product's rows are dealt out: each worker takes its own
+// share (pool.start's split) from the front, in order, in pieces of at most a chunk that start
+// and end on multiples of the unit (or at the end); then half of another's remainder from its
+// back; and every row once, whatever the workers' timing.
 func TestDynTake(t *testing.T) {
+	const unit, chunk = 4, 12
 	for _, n := range []int{1, 2, 3} {
 		p := newPool(n)
 		d := &dynTask{}
-		for _, nc := range []int{1, 2, 5, 8, 13} {
-			d.reset(p, nil, nc*10-3, 10)
-			// Worker 0 alone: its share in order, then the others' from the back.
-			lo, hi := p.start(nc, 1, 0), p.start(nc, 1, 1)
-			var want []int
-			for c := lo; c < hi; c++ {
-				want = append(want, c)
-			}
-			for w := 1; w < n; w++ {
-				for c := p.start(nc, 1, w+1) - 1; c >= p.start(nc, 1, w); c-- {
-					want = append(want, c)
+		for _, total := range []int{1, 3, 4, 9, 40, 53, 130} {
+			// Worker 0 alone: its share from its front, then the rest.
+			d.reset(p, nil, total, chunk, unit)
+			next := 0
+			ownEnd := p.start(total, unit, 1)
+			seen := make([]int, total)
+			for {
+				lo, hi := d.take(0)
+				if lo >= hi {
+					break
+				}
+				if hi-lo > chunk+unit || (lo%unit != 0) || (hi%unit != 0 && hi != total) {
+					t.Fatalf("n=%d total=%d: piece [%d, %d) (chunk %d, unit %d)", n, total, lo, hi, chunk, unit)
+				}
+				if next < ownEnd {
+					if lo != next {
+						t.Fatalf("n=%d total=%d: worker 0 took [%d, %d) before the rest of its share from %d", n, total, lo, hi, next)
+					}
+					next = hi
+				}
+				for r := lo; r < hi; r++ {
+					seen[r]++
 				}
 			}
-			for i, c := range want {
-				if got := d.take(0); got != c {
-					t.Fatalf("n=%d chunks=%d: worker 0's claim %d took chunk %d, want %d", n, nc, i, got, c)
+			for r, c := range seen {
+				if c != 1 {
+					t.Fatalf("n=%d total=%d: worker 0 alone took row %d %d times", n, total, r, c)
 				}
 			}
-			if got := d.take(0); got != -1 {
-				t.Fatalf("n=%d chunks=%d: a claim past the end took chunk %d", n, nc, got)
-			}
-			// Concurrently: every chunk once.
-			d.reset(p, nil, nc*10-3, 10)
-			seen := make([]atomic.Int32, nc)
+			// Concurrently: every row once.
+			d.reset(p, nil, total, chunk, unit)
+			rows := make([]atomic.Int32, total)
 			var wg sync.WaitGroup
 			for w := 0; w < n; w++ {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for c := d.take(w); c >= 0; c = d.take(w) {
-						seen[c].Add(1)
+					for lo, hi := d.take(w); lo < hi; lo, hi = d.take(w) {
+						for r := lo; r < hi; r++ {
+							rows[r].Add(1)
+						}
 					}
 				}()
 			}
 			wg.Wait()
-			for c := range seen {
-				if k := seen[c].Load(); k != 1 {
-					t.Fatalf("n=%d chunks=%d: chunk %d taken %d times", n, nc, c, k)
+			for r := range rows {
+				if c := rows[r].Load(); c != 1 {
+					t.Fatalf("n=%d total=%d: row %d taken %d times", n, total, r, c)
 				}
 			}
 		}
