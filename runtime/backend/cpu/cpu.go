@@ -959,7 +959,6 @@ func (a *attnTask) item(x *attnItem, w, group, hd int, scale float32, warm bool,
 // average: a chunk of llama-3.2-1b's gate and up rows is 4.4 MB, about 0.15 ms).
 type dynTask struct {
 	inner  task
-	total  int
 	chunk  int // the most rows a claim takes
 	unit   int // the fewest (but for a share's last rows); pieces start and end on multiples of it
 	shares []dynShare
@@ -976,7 +975,7 @@ type dynShare struct {
 func packSpan(front, back int) uint64 { return uint64(front) | uint64(back)<<32 }
 
 func (d *dynTask) reset(p *pool, inner task, total, chunk, unit int) {
-	d.inner, d.total, d.unit = inner, total, max(unit, 1)
+	d.inner, d.unit = inner, max(unit, 1)
 	d.chunk = max(chunk, d.unit)
 	if len(d.shares) != p.n {
 		d.shares = make([]dynShare, p.n)
