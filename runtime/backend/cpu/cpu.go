@@ -956,7 +956,9 @@ func (a *attnTask) item(x *attnItem, w, group, hd int, scale float32, warm bool,
 // (from its back) into its own share, and an owner claims at most half of what is left in its
 // share, so the pieces shrink towards the end and the workers finish together. With whole
 // chunks, one worker idled for 10 to 16% of the decode products' time (half a chunk on
-// average: a chunk of llama-3.2-1b's gate and up rows is 4.4 MB, about 0.15 ms).
+// average: a chunk of llama-3.2-1b's gate and up rows is 4.4 MB, about 0.15 ms); with the
+// pieces halving, 2 to 5% (qwen2.5-0.5b's eight sequences 457 against 429 tokens/s, six
+// alternating rounds, faster in all six).
 type dynTask struct {
 	inner  task
 	chunk  int // the most rows a claim takes
