@@ -717,18 +717,10 @@ func (b *Backend) attend(l *layer, li, T int) {
 	// expensive first, each worker's own tokens before the others' (attnTask.take), instead of
 	// in fixed halves that would leave one worker idle.
 	b.attn.b, b.attn.l, b.attn.li, b.attn.out = b, l, li, b.attnOut.rows(T, b.qDim)
-	b.attn.q = nil
 	span := b.cfg.HeadDim * b.cfg.NumHeads / b.cfg.NumKVHeads
 	quantize := l.o.dtype == model.Q8_0 && span%model.Q8Block == 0
-	if quantize {
-		b.qa.begin(T, b.qDim)
-		b.attn.q = &b.qa.q8Acts
-	}
 	b.attn.reset(T)
-	b.pool.parallel(&b.attn, b.pool.n, 1)
-	if quantize {
-		b.attnOut.quantizedAs(&b.qa, T, b.qDim)
-	}
+	b.runQuantizing(&b.attn, b.pool.n, &b.attn.q, &b.attnOut, T, b.qDim, quantize)
 	// Count what each token attended (the last item of a token speaks for all its heads).
 	for t := 0; t < T; t++ {
 		b.attended[t] += int(b.attn.counts(t))
@@ -1088,17 +1080,19 @@ func (t *normTask) run(lo, hi, _ int) {
 func (b *Backend) normInto(a *acts, w []float32, T int, quantize bool) {
 	h := b.cfg.HiddenSize
 	b.norm = normTask{out: a.rows(T, h), x: b.x, w: w, cols: h, eps: b.cfg.RMSNormEps}
-	b.rowsQuantizing(&b.norm, &b.norm.q, a, T, h, quantize)
+	b.runQuantizing(&b.norm, T, &b.norm.q, a, T, h, quantize)
 }
 
-// rowsQuantizing runs t over T rows on the workers. With quantize, t's target q is set to the
-// shared quantization first, and a, whose rows t writes, is marked as held by it after.
-func (b *Backend) rowsQuantizing(t task, q **q8Acts, a *acts, T, cols int, quantize bool) {
+// runQuantizing runs t over units on the workers (pool.parallel(t, units, 1)), t writing the T
+// rows of cols in a. With quantize, t's target q is set to the shared quantization first (t
+// quantizes what it writes), and a is marked as held by it after; without, q is nil.
+func (b *Backend) runQuantizing(t task, units int, q **q8Acts, a *acts, T, cols int, quantize bool) {
+	*q = nil
 	if quantize {
 		b.qa.begin(T, cols)
 		*q = &b.qa.q8Acts
 	}
-	b.pool.parallel(t, T, 1)
+	b.pool.parallel(t, units, 1)
 	if quantize {
 		a.quantizedAs(&b.qa, T, cols)
 	}
@@ -1116,7 +1110,7 @@ func (b *Backend) swigluInto(T int, quantize bool) {
 		return
 	}
 	b.swiglu = swigluTask{g: g, u: b.up[:T*f], cols: f}
-	b.rowsQuantizing(&b.swiglu, &b.swiglu.q, &b.gate, T, f, quantize)
+	b.runQuantizing(&b.swiglu, T, &b.swiglu.q, &b.gate, T, f, quantize)
 }
 
 var _ backend.Backend = (*Backend)(nil)
