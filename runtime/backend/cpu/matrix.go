@@ -144,7 +144,8 @@ func (a *q8Acts) begin(n, cols int) {
 	a.q = grow(a.q, n*cols)
 	blocks := cols / model.Q8Block
 	a.d = grow(a.d, n*blocks)
-	if hasAVX2 && n%8 == 0 && n <= dynTokens && blocks <= kChunkQ8/model.Q8Block && q8PackedBytes(blocks) {
+	// q8PackedBytes holds the rest: VNNI (so AVX2) and rows of at most a chunk of blocks.
+	if n%8 == 0 && n <= dynTokens && q8PackedBytes(blocks) {
 		a.u = grow(a.u, n*cols)
 	} else {
 		a.u = a.u[:0]
