@@ -278,7 +278,6 @@ func BenchmarkAttention(b *testing.B) {
 				be, l := attnBench(b, c.ctx, c.n, kvt)
 				defer be.pool.close()
 				task := &attnTask{b: be, l: l, out: be.attnOut.f}
-				items := c.n * be.cfg.NumKVHeads
 				// Bytes of K and V the step reads (each token attends to its own prefix).
 				var kv int64
 				for t := 0; t < c.n; t++ {
@@ -287,7 +286,7 @@ func BenchmarkAttention(b *testing.B) {
 				b.SetBytes(kv)
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
-					task.reset(items)
+					task.reset(c.n) // by tokens: each token's KV heads are its items
 					task.run(0, 0, 0)
 				}
 			})
