@@ -292,18 +292,36 @@ func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 // turns it off, to measure one against the other. Read once at start-up; tests may change it.
 var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 
-// q8OnePrefetch is how far ahead (bytes) q8g1x4PF prefetches each of its four weight streams,
-// for groups gstride bytes apart: about one group, within 8 to 16 KiB. 8 KiB measured best on
-// qwen2.5-0.5b's narrow matrices (896 columns, groups 7.6 KiB apart; 12 and 16 KiB were slower),
-// but wider ones gain from more: on the 2-core Zen 5, `arbor bench` one sequence, six runs each
-// in alternating order, llama-3.2-1b (2,048 and 8,192 columns) median 23.1 tokens/s at 8 KiB
-// against 24.4 at 16 KiB, and qwen2.5-0.5b (its 4,864-column down projection now at 16 KiB)
-// 58.6 against 60.3.
+// q8OnePrefetch is how far ahead (bytes) the one-token kernels (q8g1x4DPBUSD, q8g1x4VNNI,
+// q8g1x4PF) prefetch each of their four weight streams, for groups gstride bytes apart: about
+// a group ahead for narrow matrices (groups of at most 12 KiB, up to 1,536 columns), and 512
+// bytes, barely ahead of the loads, for wide ones, whose long runs within a group the hardware
+// prefetchers follow. The 512-bit kernels' prefetch walks each stream's bytes without gaps
+// (quants and scales alike), so that no group starts with lines that were never asked for.
 //
-// q8g1x4VNNI takes the same distance. On the same machine with faster memory (probes of 64 to
-// 76 GB/s, 2026-12-04), 4, 8, 16, 32 and 64 KiB gave llama-3.2-1b 31.8 to 39.3 tokens/s with
-// no order the machine's noise did not swamp (three rounds each).
-func q8OnePrefetch(gstride int) int { return min(max(gstride, 8192), 16384) }
+// Measured on the 2-core Zen 5 (2026-12-04) with both settings alternating decode step by
+// decode step in one `arbor bench` process (a temporary toggle, not kept; two runs of 64
+// steps each, which keeps the machine's minute-to-minute bandwidth swings out of the
+// comparison; the same setting on both sides came out within 0.6%), memory at 48 to 67 GB/s:
+//   - narrow, about a group ahead against other distances: on qwen2.5-0.5b's 896 columns
+//     (groups 7.6 KiB) 8 KiB ran 1 to 6% faster than 0.5, 1, 2, 4, 6, 10 and 16 KiB; on
+//     qwen3-0.6b's 1,024 columns (8.5 KiB) a group ahead ran 2% faster than 512 bytes.
+//   - wide: llama-3.2-1b's 2,048 and 8,192 columns, qwen2.5-0.5b's 4,864 and qwen3-0.6b's 2,048
+//     and 3,072 all ran faster the smaller the distance, down to 0 to 1 KiB: against 16 KiB (the
+//     rule before, a group ahead at 2,048 columns), 512 bytes made llama-3.2-1b's step 5.1 to
+//     5.6% faster, qwen2.5-0.5b's 2.4 to 3.8% (its down projection alone) and qwen3-0.6b's 2.9
+//     to 4.3%; 8 KiB was the slowest of all on llama-3.2-1b (3 to 4% behind 16). Without any
+//     software prefetch the kernel ran 3 to 6% slower than with the current block's own lines
+//     asked for first (distance 0): issuing a block's twenty line reads before its arithmetic
+//     keeps them in flight together.
+//
+// Other CPUs with AVX-512 (Zen 4, Xeons) take the Zen 5's choice, unmeasured.
+func q8OnePrefetch(gstride int) int {
+	if gstride <= 12<<10 {
+		return max(gstride, 8192)
+	}
+	return 512
+}
 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
 // runs of groups q apart, read side by side as four memory streams. Group g's results go to
