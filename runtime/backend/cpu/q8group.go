@@ -302,7 +302,7 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 // Measured on the 2-core Zen 5 (2026-12-04) with both settings alternating decode step by
 // decode step in one `arbor bench` process (a temporary toggle, not kept; two runs of 64
 // steps each, which keeps the machine's minute-to-minute bandwidth swings out of the
-// comparison; the same setting on both sides came out within 0.6%), memory at 48 to 67 GB/s:
+// comparison; the same setting on both sides came out within 0.6%), memory at 47 to 71 GB/s:
 //   - narrow, about a group ahead against other distances: on qwen2.5-0.5b's 896 columns
 //     (groups 7.6 KiB) 8 KiB ran 1 to 6% faster than 0.5, 1, 2, 4, 6, 10 and 16 KiB; on
 //     qwen3-0.6b's 1,024 columns (8.5 KiB) a group ahead ran 2% faster than 512 bytes.
@@ -310,8 +310,8 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 //     and 3,072 all ran faster the smaller the distance, down to 0 to 1 KiB: against 16 KiB (the
 //     rule before, a group ahead at 2,048 columns), 512 bytes made llama-3.2-1b's step 5.1 to
 //     5.6% faster, qwen2.5-0.5b's 2.4 to 3.8% (its down projection alone) and qwen3-0.6b's 2.9
-//     to 4.3%; 8 KiB was the slowest of all on llama-3.2-1b (3 to 4% behind 16). Without any
-//     software prefetch the kernel ran 3 to 6% slower than with the current block's own lines
+//     to 4.3%; 8 and 12 KiB were the slowest on llama-3.2-1b (3 to 4% behind 16). Without any
+//     software prefetch llama-3.2-1b ran 3 to 6% slower than with the current block's own lines
 //     asked for first (distance 0): issuing a block's twenty line reads before its arithmetic
 //     keeps them in flight together.
 //

@@ -550,10 +550,10 @@ def vnni_one_run(name):
     share of a group's bytes (256 of quants, 16 of scales) per block, so that over a group it
     moves by the group's stride and carries on into the next run without a gap: five lines a
     block cover the 272 bytes. It used to be the block's quants plus pfd, which skipped the
-    scales' bytes (nb * 16) at every group: at 896 columns, with pfd 8 KiB past groups of 7.6,
-    the first 448 bytes of each group's quants were never prefetched, and each group began with
-    four streams of misses. On the 2-core Zen 5, with the two kernels alternating decode step by
-    decode step in one process (2026-12-04): 1.0 to 1.7% faster on qwen2.5-0.5b, 1.9 to 3.1%
+    scales' bytes (nb * 16) at every group: at 896 columns, with pfd 8 KiB past groups of 7.6
+    KiB, the first 448 bytes of each group's quants were never prefetched, and each group began
+    with four streams of misses. On the 2-core Zen 5, with the two kernels alternating decode step by
+    decode step in one process (2026-12-04): 0.9 to 1.7% faster on qwen2.5-0.5b, 1.9 to 3.1%
     on llama-3.2-1b; one or two cores looping over 512 MB of copies of a 4,864 x 896 matrix,
     3 to 9% faster."""
     w("\n" + one_token_run(name) + f"""
