@@ -294,7 +294,7 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 
 // q8OnePrefetch is how far ahead (bytes) the one-token kernels (q8g1x4DPBUSD, q8g1x4VNNI,
 // q8g1x4PF) prefetch each of their four weight streams, for groups gstride bytes apart: about
-// a group ahead for narrow matrices (groups of at most 12 KiB, up to 1,536 columns), and 512
+// a group ahead for narrow matrices (groups of at most 12 KiB, up to 1,440 columns), and 512
 // bytes, barely ahead of the loads, for wide ones, whose long runs within a group the hardware
 // prefetchers follow. The 512-bit kernels' prefetch walks each stream's bytes without gaps
 // (quants and scales alike), so that no group starts with lines that were never asked for.
