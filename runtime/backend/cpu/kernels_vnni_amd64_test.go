@@ -189,14 +189,23 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	const rows = 56
-	nb := q8PackBlocks + 3
+	// Wide groups (the pairs kernel without its scales' prefetch) and narrow ones (with it).
+	for _, nb := range []int{q8PackBlocks + 3, 28} {
+		testQ8Run8VNNI(t, r, rows, nb)
+	}
+}
+
+func testQ8Run8VNNI(t *testing.T, r *rand.Rand, rows, nb int) {
+	type kernel struct{ vnni, bytes, pairs bool }
 	c := nb * model.Q8Block
 	qg, _ := randQ8Groups(r, rows, nb)
+	if q8PairsScales(qg.stride) != (nb < 45) {
+		t.Fatalf("nb %d: q8PairsScales(%d) = %v", nb, qg.stride, q8PairsScales(qg.stride))
+	}
 	x := randVec(r, 8*c)
 	var qa q8Acts
 	qa.quantize(x, 8, c)
-	type kernel struct{ vnni, bytes, pairs bool }
-	for _, span := range [][2]int{{0, nb}, {0, q8PackBlocks}, {5, 6}, {3, 40}} {
+	for _, span := range [][2]int{{0, nb}, {0, min(nb, q8PackBlocks)}, {5, 6}, {3, min(nb, 40)}} {
 		b0, b1 := span[0], span[1]
 		for _, ng := range []int{1, 2, 3, 6} {
 			for _, add := range []bool{false, true} {
@@ -216,7 +225,7 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 					v := run(k)
 					for i := range v {
 						if v[i] != a[i] {
-							t.Fatalf("blocks [%d, %d) groups %d add=%v %+v: out[%d] = %v with VNNI, %v with AVX2", b0, b1, ng, add, k, i, v[i], a[i])
+							t.Fatalf("nb %d blocks [%d, %d) groups %d add=%v %+v: out[%d] = %v with VNNI, %v with AVX2", nb, b0, b1, ng, add, k, i, v[i], a[i])
 						}
 					}
 				}

@@ -247,8 +247,13 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 			}
 			_ = u[8*nb*model.Q8Block-1]
 			if np := ng / 2; np > 0 && q8VNNIPairs {
-				q8g8DPBUSD16(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
-					q8PairsPrefetch(qg.stride))
+				if q8PairsScales(qg.stride) {
+					q8g8DPBUSD16S(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
+						q8PairsPrefetch(qg.stride))
+				} else {
+					q8g8DPBUSD16(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
+						q8PairsPrefetch(qg.stride))
+				}
 				if ng%2 == 0 {
 					return
 				}
@@ -284,8 +289,21 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 // five alternating rounds, 2026-12-04): no look-ahead (the distance 0) ran about 30% slower on
 // qwen2.5-0.5b, two pairs ahead 0 to 10% slower; PREFETCHT1 two pairs ahead on top, slower on
 // both shapes; PREFETCHNTA instead, or the scales prefetched as well (each fourth block): within
-// the noise on qwen2.5-0.5b, slower on llama-3.2-1b in most rounds (by 3 to 20%).
+// the noise on qwen2.5-0.5b, slower on llama-3.2-1b in most rounds (by 3 to 20%); measured
+// finer later, the scales' prefetch pays on narrow matrices alone (q8PairsScales).
 func q8PairsPrefetch(gstride int) int { return 2 * gstride }
+
+// q8PairsScales says the pairs kernel prefetches its groups' scales too (q8g8DPBUSD16S), as
+// far ahead as their quants: for narrow matrices, groups of at most 12 KiB (up to 1,440
+// columns), whose scales (a seventeenth of a group's bytes) were otherwise read on demand.
+// Measured on the 2-core Zen 5 (2026-12-04) with both kernels alternating decode step by
+// decode step in one process, eight sequences: qwen2.5-0.5b (its 896-column matrices narrow)
+// 3.3 to 7.7% faster steps in three runs, qwen3-0.6b (1,024 columns) 0.9 to 1.2% in two;
+// prefill of 512 tokens did not move (qwen2.5-0.5b, four alternating runs: 672 against 680
+// tokens/s, within the noise). On wide matrices the same prefetch made llama-3.2-1b's eight
+// sequences 12 to 13% slower and qwen2.5-0.5b's down projection 0.6 to 2.2%, so they keep
+// q8g8DPBUSD16.
+func q8PairsScales(gstride int) bool { return gstride <= 12<<10 }
 
 // q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI (q8g1x4DPBUSD
 // where it has VBMI too), rather than q8g1x4PF (the same outputs bit for bit): ARBOR_VNNI_ONE=0

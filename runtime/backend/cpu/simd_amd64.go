@@ -209,3 +209,6 @@ func q8g8DPBUSD(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, ds
 
 //go:noescape
 func q8g8DPBUSD16(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
+
+//go:noescape
+func q8g8DPBUSD16S(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
