@@ -324,16 +324,17 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 //   - narrow, about a group ahead against other distances: on qwen2.5-0.5b's 896 columns
 //     (groups 7.6 KiB) 8 KiB ran 1 to 6% faster than 0.5, 1, 2, 4, 6, 10 and 16 KiB; on
 //     qwen3-0.6b's 1,024 columns (8.5 KiB) a group ahead ran 2% faster than 512 bytes.
-//   - wide: llama-3.2-1b's 2,048 and 8,192 columns, qwen2.5-0.5b's 4,864 and qwen3-0.6b's 2,048
-//     and 3,072 all ran faster the smaller the distance, down to 0 to 1 KiB: against 16 KiB (the
-//     rule before, a group ahead at 2,048 columns), 512 bytes made llama-3.2-1b's step 5.1 to
-//     5.6% faster, qwen2.5-0.5b's 2.4 to 3.8% (its down projection alone) and qwen3-0.6b's 2.9
-//     to 4.3%; 8 and 12 KiB were the slowest on llama-3.2-1b (3 to 4% behind 16). Without any
+//   - wide: llama-3.2-1b's 2,048 and 8,192 columns and qwen2.5-0.5b's 4,864 ran faster the
+//     smaller the distance, down to 0 to 1 KiB: against 16 KiB (the rule before, a group ahead
+//     at 2,048 columns), 512 bytes made llama-3.2-1b's step 5.1 to 5.6% faster, qwen2.5-0.5b's
+//     2.4 to 3.8% (its down projection alone) and qwen3-0.6b's (2,048 and 3,072 columns) 1.4 to
+//     4.3%; 8 and 12 KiB were the slowest on llama-3.2-1b (3 to 4% behind 16). Without any
 //     software prefetch llama-3.2-1b ran 3 to 6% slower than with the current block's own lines
 //     asked for first (distance 0): issuing a block's twenty line reads before its arithmetic
 //     keeps them in flight together.
 //
-// Other CPUs with AVX-512 (Zen 4, Xeons) take the Zen 5's choice, unmeasured.
+// q8g1x4PF (ARBOR_VNNI_ONE=0) takes the same distances, unmeasured; other CPUs with AVX-512
+// (Zen 4, Xeons) take the Zen 5's choice, unmeasured.
 func q8OnePrefetch(gstride int) int {
 	if gstride <= 12<<10 {
 		return max(gstride, 8192)
