@@ -301,8 +301,9 @@ func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 // 3.3 to 7.7% faster steps in three runs, qwen3-0.6b (1,024 columns) 0.9 to 1.2% in two;
 // prefill of 512 tokens did not move (qwen2.5-0.5b, four alternating runs: 672 against 680
 // tokens/s, within the noise). On wide matrices the same prefetch made llama-3.2-1b's eight
-// sequences 12 to 13% slower and qwen2.5-0.5b's down projection 0.6 to 2.2%, so they keep
-// q8g8DPBUSD16.
+// sequences 12 to 13% slower and qwen2.5-0.5b's down projection 0.6 to 2.2% (measured as a
+// copy of the kernel placed elsewhere, which without the prefetch ran about 5% faster than the
+// original: if anything these understate the loss), so they keep q8g8DPBUSD16.
 func q8PairsScales(gstride int) bool { return gstride <= 12<<10 }
 
 // q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI (q8g1x4DPBUSD
