@@ -304,7 +304,13 @@ func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 // sequences 12 to 13% slower and qwen2.5-0.5b's down projection 0.6 to 2.2% (measured as a
 // copy of the kernel placed elsewhere, which without the prefetch ran about 5% faster than the
 // original: if anything these understate the loss), so they keep q8g8DPBUSD16.
-func q8PairsScales(gstride int) bool { return gstride <= 12<<10 }
+func q8PairsScales(gstride int) bool { return gstride <= q8NarrowStride }
+
+// q8NarrowStride is the widest group stride (bytes) of a narrow matrix, for the prefetch
+// choices that differ between narrow and wide ones (q8PairsScales, q8OnePrefetch): 12 KiB, up
+// to 45 blocks (1,440 columns) a row. The measured shapes lie on either side of it: 896 and
+// 1,024 columns narrow, 2,048 and wider wide.
+const q8NarrowStride = 12 << 10
 
 // q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI (q8g1x4DPBUSD
 // where it has VBMI too), rather than q8g1x4PF (the same outputs bit for bit): ARBOR_VNNI_ONE=0
@@ -337,7 +343,7 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 // q8g1x4PF (ARBOR_VNNI_ONE=0) takes the same distances, unmeasured; other CPUs with AVX-512
 // (Zen 4, Xeons) take the Zen 5's choice, unmeasured.
 func q8OnePrefetch(gstride int) int {
-	if gstride <= 12<<10 {
+	if gstride <= q8NarrowStride {
 		return max(gstride, 8192)
 	}
 	return 512
