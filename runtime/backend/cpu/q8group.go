@@ -302,8 +302,9 @@ func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 // prefill of 512 tokens did not move (qwen2.5-0.5b, four alternating runs: 672 against 680
 // tokens/s, within the noise). On wide matrices the same prefetch made llama-3.2-1b's eight
 // sequences 12 to 13% slower and qwen2.5-0.5b's down projection 0.6 to 2.2% (measured as a
-// copy of the kernel placed elsewhere, which without the prefetch ran about 5% faster than the
-// original: if anything these understate the loss), so they keep q8g8DPBUSD16.
+// copy of the kernel placed elsewhere, which without the prefetch seemed, from two other
+// comparisons, about 5% faster than the original: if anything these understate the loss), so
+// they keep q8g8DPBUSD16.
 func q8PairsScales(gstride int) bool { return gstride <= q8NarrowStride }
 
 // q8NarrowStride is the widest group stride (bytes) of a narrow matrix, for the prefetch
