@@ -24,8 +24,9 @@ import (
 type benchResult struct {
 	Model   string `json:"model"`
 	Backend string `json:"backend"`
-	// Kernels is the cpu backend's kernel set (cpu.KernelSet: "avx2+fma+f16c", "neon+dotprod",
-	// "neon" or "portable"); absent for other backends.
+	// Kernels is the cpu backend's kernel set (cpu.KernelSet: "avx512vnni+vbmi+avx2+fma+f16c",
+	// "avx512vnni+avx2+fma+f16c", "avx2+fma+f16c", "neon+dotprod", "neon" or "portable");
+	// absent for other backends.
 	Kernels      string `json:"kernels,omitempty"`
 	Arch         string `json:"arch"`
 	DType        string `json:"dtype"`
@@ -76,6 +77,25 @@ type benchResult struct {
 	// PhaseMS is, with --phases, the decode steps' wall time by phase (cpu.Phase names), in
 	// milliseconds a step, summed over layers.
 	PhaseMS map[string]float64 `json:"phase_ms_per_step,omitempty"`
+	// Alternate is, with --alternate, the comparison of the kernel set it names against
+	// Kernels; the run's other decode (and prefill) figures then mix the two sets.
+	Alternate *benchAlternate `json:"alternate,omitempty"`
+}
+
+// benchAlternate compares two kernel sets of the cpu backend within one run: decode steps
+// alternate between them (even steps Kernels, odd steps this one), and so do the sequences'
+// prefills with --batch 2 or more, so that both meet the same moments of the machine's memory
+// bandwidth, which on a shared machine moves by tens of percent from one minute to the next.
+// Times are medians over each set's steps (or prefills).
+type benchAlternate struct {
+	Kernels    string  `json:"kernels"`
+	Steps      int     `json:"steps"`        // decode steps this set ran (the base set ran the rest)
+	StepMS     float64 `json:"step_ms"`      // median decode step, this set
+	BaseStepMS float64 `json:"base_step_ms"` // median decode step, the run's kernels
+	StepRatio  float64 `json:"step_ratio"`   // StepMS / BaseStepMS: above 1, this set is slower
+	// The medians of the sequences' prefill rates, with --batch 2 or more (absent otherwise).
+	PrefillTokensPerS     float64 `json:"prefill_tokens_per_s,omitempty"`
+	BasePrefillTokensPerS float64 `json:"base_prefill_tokens_per_s,omitempty"`
 }
 
 // cmdBench times prefill and decode straight through the backend (no tokenizer, sampler or
@@ -94,6 +114,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	backendKind := fs.String("backend", "cpu", backendHelp)
 	bwMB := fs.Int("bandwidth-mb", 1024, "buffer size for the memory bandwidth measurement, MiB (0: skip)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
+	alternate := fs.String("alternate", "", "alternate the decode steps (and, with --batch 2 or more, the "+
+		"sequences' prefills) between the kernel set the cpu backend chose and this one (e.g. avx2+fma+f16c; "+
+		"an unknown name lists the sets this CPU runs) and report the median step of each")
 	phases := fs.Bool("phases", false, "time the decode steps by phase (norms, each product, attention, ...; cpu "+
 		"backend) and report milliseconds a step")
 	long := addLongContextFlags(fs)
@@ -111,6 +134,28 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if *threads <= 0 {
 		*threads = runtime.NumCPU()
+	}
+	var useAlt func() (restore func()) // switches the kernels to --alternate's set
+	if *alternate != "" {
+		if *backendKind != "cpu" && *backendKind != "" {
+			return fmt.Errorf("bench: --alternate compares the cpu backend's kernel sets, not the %s backend's", *backendKind)
+		}
+		if *phases {
+			return errors.New("bench: --alternate with --phases would add both sets' phases together; run them apart")
+		}
+		if *alternate == cpu.KernelSet() {
+			return fmt.Errorf("bench: --alternate %s is the kernel set this run uses already; this CPU runs %s",
+				*alternate, strings.Join(cpu.KernelSets(), ", "))
+		}
+		restore, err := cpu.UseKernelSet(*alternate)
+		if err != nil {
+			return fmt.Errorf("bench: --alternate: %w", err)
+		}
+		restore()
+		useAlt = func() func() {
+			r, _ := cpu.UseKernelSet(*alternate) // checked above
+			return r
+		}
 	}
 	m, err := model.LoadWeights(*modelPath)
 	if err != nil {
@@ -240,7 +285,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	filler, canFill := be.(backend.CacheFiller)
 	res.ContextWritten = *contextTokens > 0 && canFill
 	start := time.Now()
+	var prefillRates [2][]float64 // with --alternate: each set's sequences' prefill tokens/s
 	for i := range seqs {
+		seqStart := time.Now()
+		restore := func() {}
+		if useAlt != nil && i%2 == 1 && *contextTokens == 0 {
+			restore = useAlt()
+		}
 		seqs[i] = pool.NewSequence()
 		if err := appendSlots(seqs[i], *promptTokens); err != nil {
 			return err
@@ -267,8 +318,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			in := backend.SeqInput{Tokens: ids, Positions: pos, Start: at, Pages: seqs[i].Pages(), Logits: true}
 			// Logits land in row 0 for this one-sequence batch; keep each sequence's next token.
 			if err := forward(&backend.Batch{Seqs: []backend.SeqInput{in}}); err != nil {
+				restore()
 				return err
 			}
+		}
+		restore()
+		if *contextTokens == 0 {
+			prefillRates[i%2] = append(prefillRates[i%2], float64(*promptTokens)/time.Since(seqStart).Seconds())
 		}
 		next[i] = argmax(logits[0])
 	}
@@ -303,6 +359,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	start = time.Now()
 	report, probed := start, start
 	var untimed time.Duration // the bandwidth probes between steps
+	var stepMS [2][]float64   // with --alternate: each set's decode steps
 	for step := 0; step < *newTokens; step++ {
 		if now := time.Now(); measureBW && now.Sub(probed) > benchProbeEvery {
 			probe()
@@ -318,7 +375,15 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			b.Seqs[i] = backend.SeqInput{Tokens: tok[i : i+1], Positions: posv[i : i+1], Start: at,
 				Pages: s.Pages(), Logits: true, Sparse: sparseCfg}
 		}
-		if err := forward(b); err != nil {
+		restore := func() {}
+		if useAlt != nil && step%2 == 1 {
+			restore = useAlt()
+		}
+		stepStart := time.Now()
+		err := forward(b)
+		stepMS[step%2] = append(stepMS[step%2], time.Since(stepStart).Seconds()*1e3)
+		restore()
+		if err != nil {
 			return err
 		}
 		for i := range seqs {
@@ -384,6 +449,22 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "bench: decode step by phase, ms (share of the %.3f ms step): %s\n", step,
 			strings.Join(parts, ", "))
+	}
+	if useAlt != nil {
+		alt := &benchAlternate{Kernels: *alternate, Steps: len(stepMS[1])}
+		if len(stepMS[1]) > 0 {
+			alt.StepMS, alt.BaseStepMS = median(stepMS[1]), median(stepMS[0])
+			alt.StepRatio = alt.StepMS / alt.BaseStepMS
+			fmt.Fprintf(stderr, "bench: decode steps alternating, medians: %.3f ms with %s (%d steps), %.3f ms "+
+				"with %s (%d): %.3fx\n", alt.StepMS, alt.Kernels, len(stepMS[1]), alt.BaseStepMS, res.Kernels,
+				len(stepMS[0]), alt.StepRatio)
+		}
+		if len(prefillRates[1]) > 0 {
+			alt.PrefillTokensPerS, alt.BasePrefillTokensPerS = median(prefillRates[1]), median(prefillRates[0])
+			fmt.Fprintf(stderr, "bench: prefills alternating by sequence, medians: %.1f tokens/s with %s, %.1f "+
+				"with %s\n", alt.PrefillTokensPerS, alt.Kernels, alt.BasePrefillTokensPerS, res.Kernels)
+		}
+		res.Alternate = alt
 	}
 	if c, ok := be.(interface{ Compilations() int }); ok {
 		n := c.Compilations()

@@ -415,3 +415,66 @@ func TestBenchPhases(t *testing.T) {
 		t.Fatalf("bench --backend xla --batch 2: %v\n%s", err, stderr)
 	}
 }
+
+// TestBenchAlternate runs bench --alternate on the tiny shape: odd decode steps and the
+// second sequence's prefill run the named kernel set, even ones the set the process chose, each
+// side's median is reported, and the process is back on its own set afterwards. Unknown sets,
+// the set in use, other backends and --phases are refused.
+func TestBenchAlternate(t *testing.T) {
+	path := tinyModel(t)
+	start := cpu.KernelSet()
+	sets := cpu.KernelSets()
+	other := sets[len(sets)-1] // "portable": every machine runs it
+	args := []string{"bench", "--model", path, "--prompt-tokens", "5", "--new-tokens", "6", "--bandwidth-mb", "0",
+		"--threads", "2", "--batch", "2"}
+	if other != start {
+		stdout, stderr, err := arbor(t, "", append(args, "--alternate", other)...)
+		if err != nil {
+			t.Fatalf("bench --alternate %s: %v\n%s", other, err, stderr)
+		}
+		var res struct {
+			Kernels   string `json:"kernels"`
+			Alternate *struct {
+				Kernels     string  `json:"kernels"`
+				Steps       int     `json:"steps"`
+				StepMS      float64 `json:"step_ms"`
+				BaseStepMS  float64 `json:"base_step_ms"`
+				StepRatio   float64 `json:"step_ratio"`
+				Prefill     float64 `json:"prefill_tokens_per_s"`
+				BasePrefill float64 `json:"base_prefill_tokens_per_s"`
+			} `json:"alternate"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+			t.Fatalf("%v in %q", err, stdout)
+		}
+		a := res.Alternate
+		if res.Kernels != start || a == nil || a.Kernels != other || a.Steps != 3 || a.StepMS <= 0 ||
+			a.BaseStepMS <= 0 || math.Abs(a.StepRatio-a.StepMS/a.BaseStepMS) > 1e-9 || a.Prefill <= 0 ||
+			a.BasePrefill <= 0 {
+			t.Fatalf("bench --alternate %s: kernels %q, alternate %+v\n%s", other, res.Kernels, a, stderr)
+		}
+		if !strings.Contains(stderr, "decode steps alternating") {
+			t.Fatalf("no alternation line in:\n%s", stderr)
+		}
+		if got := cpu.KernelSet(); got != start {
+			t.Fatalf("after bench --alternate the process runs %q, want %q", got, start)
+		}
+		stdout, _, err = arbor(t, "", args...)
+		if err != nil || strings.Contains(stdout, `"alternate"`) {
+			t.Fatalf("bench without --alternate: %v, %q", err, stdout)
+		}
+	}
+	for _, c := range []struct {
+		extra []string
+		want  string
+	}{
+		{[]string{"--alternate", "avx9000"}, strings.Join(sets, ", ")},
+		{[]string{"--alternate", start}, "uses already"},
+		{[]string{"--alternate", other, "--backend", "xla"}, "cpu backend"},
+		{[]string{"--alternate", other, "--phases"}, "--phases"},
+	} {
+		if _, _, err := arbor(t, "", append(args, c.extra...)...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("bench %v: err %v, want one mentioning %q", c.extra, err, c.want)
+		}
+	}
+}

@@ -697,18 +697,4 @@ func prefetchF32(s []float32) {
 // "neon+dotprod" or "neon" (the arm64 assembly, its q8_0 products with or without SDOT), or
 // "portable" (plain Go: another architecture, a CPU without the features, or -tags purego).
 // Kernels that have no assembly for the set run the portable code within it.
-func KernelSet() string {
-	switch {
-	case hasAVX2 && hasVNNI && hasVBMI:
-		return "avx512vnni+vbmi+avx2+fma+f16c"
-	case hasAVX2 && hasVNNI:
-		return "avx512vnni+avx2+fma+f16c"
-	case hasAVX2:
-		return "avx2+fma+f16c"
-	case hasNEON && hasSDOT:
-		return "neon+dotprod"
-	case hasNEON:
-		return "neon"
-	}
-	return "portable"
-}
+func KernelSet() string { return currentFlags().name() }
