@@ -93,6 +93,10 @@ type benchAlternate struct {
 	StepMS     float64 `json:"step_ms"`      // median decode step, this set
 	BaseStepMS float64 `json:"base_step_ms"` // median decode step, the run's kernels
 	StepRatio  float64 `json:"step_ratio"`   // StepMS / BaseStepMS: above 1, this set is slower
+	// Each set's median step against the run's bandwidth bound (as decode_bandwidth_share),
+	// where bench measured the bandwidth.
+	Share     float64 `json:"decode_bandwidth_share,omitempty"`
+	BaseShare float64 `json:"base_decode_bandwidth_share,omitempty"`
 	// The medians of the sequences' prefill rates, with --batch 2 or more (absent otherwise).
 	PrefillTokensPerS     float64 `json:"prefill_tokens_per_s,omitempty"`
 	BasePrefillTokensPerS float64 `json:"base_prefill_tokens_per_s,omitempty"`
@@ -455,9 +459,19 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		if len(stepMS[1]) > 0 {
 			alt.StepMS, alt.BaseStepMS = median(stepMS[1]), median(stepMS[0])
 			alt.StepRatio = alt.StepMS / alt.BaseStepMS
+			if res.BandwidthGBPerS > 0 {
+				share := func(ms float64) float64 {
+					return float64(res.WeightBytesPerToken) / (ms / 1e3) / (res.BandwidthGBPerS * 1e9)
+				}
+				alt.Share, alt.BaseShare = share(alt.StepMS), share(alt.BaseStepMS)
+			}
+			shares := ""
+			if alt.Share > 0 {
+				shares = fmt.Sprintf(" (%.2f and %.2f of the bandwidth bound)", alt.Share, alt.BaseShare)
+			}
 			fmt.Fprintf(stderr, "bench: decode steps alternating, medians: %.3f ms with %s (%d steps), %.3f ms "+
-				"with %s (%d): %.3fx\n", alt.StepMS, alt.Kernels, len(stepMS[1]), alt.BaseStepMS, res.Kernels,
-				len(stepMS[0]), alt.StepRatio)
+				"with %s (%d): %.3fx%s\n", alt.StepMS, alt.Kernels, len(stepMS[1]), alt.BaseStepMS, res.Kernels,
+				len(stepMS[0]), alt.StepRatio, shares)
 		}
 		if len(prefillRates[1]) > 0 {
 			alt.PrefillTokensPerS, alt.BasePrefillTokensPerS = median(prefillRates[1]), median(prefillRates[0])

@@ -428,18 +428,26 @@ func TestBenchAlternate(t *testing.T) {
 	args := []string{"bench", "--model", path, "--prompt-tokens", "5", "--new-tokens", "6", "--bandwidth-mb", "0",
 		"--threads", "2", "--batch", "2"}
 	if other != start {
-		stdout, stderr, err := arbor(t, "", append(args, "--alternate", other)...)
+		// A stand-in bandwidth of 30 GB/s, to check each set's share of the bound.
+		savedMeasure := benchMeasure
+		defer func() { benchMeasure = savedMeasure }()
+		benchMeasure = func(*cpu.BandwidthProbe) float64 { return 30e9 }
+		withBW := append(slices.Clone(args), "--bandwidth-mb", "8")
+		stdout, stderr, err := arbor(t, "", append(withBW, "--alternate", other)...)
 		if err != nil {
 			t.Fatalf("bench --alternate %s: %v\n%s", other, err, stderr)
 		}
 		var res struct {
 			Kernels   string `json:"kernels"`
+			Bytes     int64  `json:"weight_bytes_per_token"`
 			Alternate *struct {
 				Kernels     string  `json:"kernels"`
 				Steps       int     `json:"steps"`
 				StepMS      float64 `json:"step_ms"`
 				BaseStepMS  float64 `json:"base_step_ms"`
 				StepRatio   float64 `json:"step_ratio"`
+				Share       float64 `json:"decode_bandwidth_share"`
+				BaseShare   float64 `json:"base_decode_bandwidth_share"`
 				Prefill     float64 `json:"prefill_tokens_per_s"`
 				BasePrefill float64 `json:"base_prefill_tokens_per_s"`
 			} `json:"alternate"`
@@ -452,6 +460,11 @@ func TestBenchAlternate(t *testing.T) {
 			a.BaseStepMS <= 0 || math.Abs(a.StepRatio-a.StepMS/a.BaseStepMS) > 1e-9 || a.Prefill <= 0 ||
 			a.BasePrefill <= 0 {
 			t.Fatalf("bench --alternate %s: kernels %q, alternate %+v\n%s", other, res.Kernels, a, stderr)
+		}
+		for _, c := range []struct{ share, ms float64 }{{a.Share, a.StepMS}, {a.BaseShare, a.BaseStepMS}} {
+			if want := float64(res.Bytes) / (c.ms / 1e3) / 30e9; c.share <= 0 || math.Abs(c.share/want-1) > 1e-9 {
+				t.Fatalf("share %v for a %v ms step, want %v", c.share, c.ms, want)
+			}
 		}
 		if !strings.Contains(stderr, "decode steps alternating") {
 			t.Fatalf("no alternation line in:\n%s", stderr)
