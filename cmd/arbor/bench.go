@@ -77,18 +77,24 @@ type benchResult struct {
 	// PhaseMS is, with --phases, the decode steps' wall time by phase (cpu.Phase names), in
 	// milliseconds a step, summed over layers.
 	PhaseMS map[string]float64 `json:"phase_ms_per_step,omitempty"`
-	// Alternate is, with --alternate, the comparison of the kernel set it names against
-	// Kernels; the run's other decode (and prefill) figures then mix the two sets.
+	// Tunables are the cpu backend's tunables that differ from their defaults (ARBOR_TUNE), as
+	// "name=value,..."; absent when none do.
+	Tunables string `json:"tunables,omitempty"`
+	// Alternate is, with --alternate, the comparison of the kernel set or the tunables'
+	// settings it names against the run's own; the run's other decode (and prefill) figures
+	// then mix the two.
 	Alternate *benchAlternate `json:"alternate,omitempty"`
 }
 
-// benchAlternate compares two kernel sets of the cpu backend within one run: decode steps
-// alternate between them (even steps Kernels, odd steps this one), and so do the sequences'
-// prefills with --batch 2 or more, so that both meet the same moments of the machine's memory
-// bandwidth, which on a shared machine moves by tens of percent from one minute to the next.
-// Times are medians over each set's steps (or prefills).
+// benchAlternate compares two kernel sets of the cpu backend, or two settings of its tunables,
+// within one run: decode steps alternate between them (even steps the run's own, odd steps
+// this one), and so do the sequences' prefills with --batch 2 or more, so that both meet the
+// same moments of the machine's memory bandwidth, which on a shared machine moves by tens of
+// percent from one minute to the next. Times are medians over each side's steps (or prefills).
 type benchAlternate struct {
-	Kernels    string  `json:"kernels"`
+	Kernels  string `json:"kernels,omitempty"`  // the kernel set alternated with the run's
+	Settings string `json:"settings,omitempty"` // or the tunables' settings
+
 	Steps      int     `json:"steps"`        // decode steps this set ran (the base set ran the rest)
 	StepMS     float64 `json:"step_ms"`      // median decode step, this set
 	BaseStepMS float64 `json:"base_step_ms"` // median decode step, the run's kernels
@@ -119,8 +125,9 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	bwMB := fs.Int("bandwidth-mb", 1024, "buffer size for the memory bandwidth measurement, MiB (0: skip)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of prefill and decode to this file")
 	alternate := fs.String("alternate", "", "alternate the decode steps (and, with --batch 2 or more, the "+
-		"sequences' prefills) between the kernel set the cpu backend chose and this one (e.g. avx2+fma+f16c; "+
-		"an unknown name lists the sets this CPU runs) and report the median step of each")
+		"sequences' prefills) between the cpu backend's kernel set and this one (e.g. avx2+fma+f16c; an "+
+		"unknown name lists the sets this CPU runs), or between its tunables as they are and these settings "+
+		"(name=value,...; see ARBOR_TUNE), and report the median step of each")
 	phases := fs.Bool("phases", false, "time the decode steps by phase (norms, each product, attention, ...; cpu "+
 		"backend) and report milliseconds a step")
 	long := addLongContextFlags(fs)
@@ -147,17 +154,20 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 		if *phases {
 			return errors.New("bench: --alternate with --phases would add both sets' phases together; run them apart")
 		}
-		if *alternate == cpu.KernelSet() {
+		use := cpu.UseKernelSet
+		if strings.Contains(*alternate, "=") {
+			use = cpu.SetTunables
+		} else if *alternate == cpu.KernelSet() {
 			return fmt.Errorf("bench: --alternate %s is the kernel set this run uses already; this CPU runs %s",
 				*alternate, strings.Join(cpu.KernelSets(), ", "))
 		}
-		restore, err := cpu.UseKernelSet(*alternate)
+		restore, err := use(*alternate)
 		if err != nil {
 			return fmt.Errorf("bench: --alternate: %w", err)
 		}
 		restore()
 		useAlt = func() func() {
-			r, _ := cpu.UseKernelSet(*alternate) // checked above
+			r, _ := use(*alternate) // checked above
 			return r
 		}
 	}
@@ -200,6 +210,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if res.Backend == "cpu" {
 		res.Kernels = cpu.KernelSet()
+		res.Tunables = cpu.TunablesChanged()
 	}
 	// The weight traffic (and so the bandwidth bound) is the cpu backend's figure; other
 	// backends do not report it, and bench then skips the bandwidth measurement.
@@ -456,6 +467,15 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	}
 	if useAlt != nil {
 		alt := &benchAlternate{Kernels: *alternate, Steps: len(stepMS[1])}
+		base := res.Kernels
+		if strings.Contains(*alternate, "=") {
+			alt.Kernels, alt.Settings = "", *alternate
+			base = "the defaults"
+			if res.Tunables != "" {
+				base = res.Tunables
+			}
+		}
+		name := alt.Kernels + alt.Settings
 		if len(stepMS[1]) > 0 {
 			alt.StepMS, alt.BaseStepMS = median(stepMS[1]), median(stepMS[0])
 			alt.StepRatio = alt.StepMS / alt.BaseStepMS
@@ -470,13 +490,13 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 				shares = fmt.Sprintf(" (%.2f and %.2f of the bandwidth bound)", alt.Share, alt.BaseShare)
 			}
 			fmt.Fprintf(stderr, "bench: decode steps alternating, medians: %.3f ms with %s (%d steps), %.3f ms "+
-				"with %s (%d): %.3fx%s\n", alt.StepMS, alt.Kernels, len(stepMS[1]), alt.BaseStepMS, res.Kernels,
+				"with %s (%d): %.3fx%s\n", alt.StepMS, name, len(stepMS[1]), alt.BaseStepMS, base,
 				len(stepMS[0]), alt.StepRatio, shares)
 		}
 		if len(prefillRates[1]) > 0 {
 			alt.PrefillTokensPerS, alt.BasePrefillTokensPerS = median(prefillRates[1]), median(prefillRates[0])
 			fmt.Fprintf(stderr, "bench: prefills alternating by sequence, medians: %.1f tokens/s with %s, %.1f "+
-				"with %s\n", alt.PrefillTokensPerS, alt.Kernels, alt.BasePrefillTokensPerS, res.Kernels)
+				"with %s\n", alt.PrefillTokensPerS, name, alt.BasePrefillTokensPerS, base)
 		}
 		res.Alternate = alt
 	}

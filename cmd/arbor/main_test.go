@@ -417,9 +417,9 @@ func TestBenchPhases(t *testing.T) {
 }
 
 // TestBenchAlternate runs bench --alternate on the tiny shape: odd decode steps and the
-// second sequence's prefill run the named kernel set, even ones the set the process chose, each
-// side's median is reported, and the process is back on its own set afterwards. Unknown sets,
-// the set in use, other backends and --phases are refused.
+// second sequence's prefill run the named kernel set (or the tunables' settings), even ones the
+// process's own, each side's median is reported, and the process is back on its own afterwards.
+// Unknown sets, bad settings, the set in use, other backends and --phases are refused.
 func TestBenchAlternate(t *testing.T) {
 	path := tinyModel(t)
 	start := cpu.KernelSet()
@@ -477,11 +477,44 @@ func TestBenchAlternate(t *testing.T) {
 			t.Fatalf("bench without --alternate: %v, %q", err, stdout)
 		}
 	}
+	// Tunables' settings alternate the same way, against the run's own (here one set by hand,
+	// as ARBOR_TUNE would, which the JSON reports).
+	restore, err := cpu.SetTunables("piece-rows=64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := arbor(t, "", append(args, "--alternate", "decode-pieces=2,stream-rows=16")...)
+	restore()
+	if err != nil {
+		t.Fatalf("bench --alternate decode-pieces=2,stream-rows=16: %v\n%s", err, stderr)
+	}
+	var res struct {
+		Tunables  string `json:"tunables"`
+		Alternate *struct {
+			Kernels  string `json:"kernels"`
+			Settings string `json:"settings"`
+			Steps    int    `json:"steps"`
+		} `json:"alternate"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("%v in %q", err, stdout)
+	}
+	if a := res.Alternate; res.Tunables != "piece-rows=64" || a == nil || a.Kernels != "" ||
+		a.Settings != "decode-pieces=2,stream-rows=16" || a.Steps != 3 {
+		t.Fatalf("bench --alternate decode-pieces=2,stream-rows=16: tunables %q, alternate %+v", res.Tunables, a)
+	}
+	if !strings.Contains(stderr, "with piece-rows=64 (3)") {
+		t.Fatalf("the alternation line does not name the run's own settings:\n%s", stderr)
+	}
+	if got := cpu.TunablesChanged(); got != "" {
+		t.Fatalf("after bench --alternate the tunables differ: %s", got)
+	}
 	for _, c := range []struct {
 		extra []string
 		want  string
 	}{
 		{[]string{"--alternate", "avx9000"}, strings.Join(sets, ", ")},
+		{[]string{"--alternate", "piece-rows=12"}, "not a multiple of 8"},
 		{[]string{"--alternate", start}, "uses already"},
 		{[]string{"--alternate", other, "--backend", "xla"}, "cpu backend"},
 		{[]string{"--alternate", other, "--phases"}, "--phases"},

@@ -97,6 +97,9 @@ type Backend struct {
 // New builds a CPU backend over m's weights. The weights are used in place (not copied); m must
 // stay open while the backend is in use.
 func New(m *model.Model, opt Options) (*Backend, error) {
+	if tuneEnvErr != nil {
+		return nil, fmt.Errorf("cpu backend: %w", tuneEnvErr)
+	}
 	cfg := m.Config
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("cpu backend: %w", err)
@@ -576,9 +579,9 @@ func (b *Backend) runMatmuls(np int) {
 		// Decode: each worker's share of the rows claimed in pieces as it goes (dynTask), so
 		// that a worker slowed down (another process on its core, a page fault) does not leave
 		// the other spinning at the end of a fixed half. Pieces of at most a chunk: about four
-		// per worker, each long enough (hundreds of rows) for the hardware prefetcher to
+		// per worker (the tunable decode-pieces), each long enough (hundreds of rows) for the hardware prefetcher to
 		// stream it (chunks of 32 rows measured slower on a quiet machine).
-		chunk := max(dynRows, (rows/(4*b.pool.n)+15)&^15)
+		chunk := max(dynRows, (rows/(decodePieces*b.pool.n)+15)&^15)
 		if n := mm.parts[0].n; n > 1 {
 			// Several sequences make a product bound by arithmetic rather than by the memory
 			// stream, and a quarter of a large product is long: at eight tokens, a quarter of
@@ -598,16 +601,12 @@ func (b *Backend) runMatmuls(np int) {
 
 // dynTokens is the most tokens a product takes with dynamically claimed rows (dynTask, in
 // pieces cut at multiples of dynRows rows).
-const (
-	dynTokens = 16
-	dynRows   = 32
-	// dynWork: about 0.1 to 0.2 ms of eight-token q8_0 work on one core streaming the
-	// weights from memory. On the 2-core Zen 5 (2026-12-04, `arbor bench --batch 8`, two
-	// rounds of four sizes), llama-3.2-1b 163 and 179 tokens/s at 2M, 181 and 199 at 8M, 191
-	// and 213 at 16M, 184 and 212 at 32M; qwen2.5-0.5b 453 and 452 at 2M, 498 and 438 at 16M
-	// (its second round drew slower memory).
-	dynWork = 1 << 24
-)
+// The pieces' sizes are tunables (tunables.go): dynRows 32; dynWork 16M multiply-adds, about
+// 0.1 to 0.2 ms of eight-token q8_0 work on one core streaming the weights from memory. On the
+// 2-core Zen 5 (2026-12-04, `arbor bench --batch 8`, two rounds of four sizes), llama-3.2-1b
+// 163 and 179 tokens/s at 2M, 181 and 199 at 8M, 191 and 213 at 16M, 184 and 212 at 32M;
+// qwen2.5-0.5b 453 and 452 at 2M, 498 and 438 at 16M (its second round drew slower memory).
+const dynTokens = 16
 
 // multiMatmul is up to three products run as one job: items are the rows of all of them, in
 // order.

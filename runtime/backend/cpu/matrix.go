@@ -511,7 +511,7 @@ func (t *matmulTask) runVec(lo, hi int) {
 
 // vecStream is the most rows each of runVec's four streams covers in one block: streams a
 // block apart read faster than streams a quarter of a worker's whole range apart
-// (BenchmarkMemRead: "blocks" against "far"). A variable so that tests can make it small.
+// (BenchmarkMemRead: "blocks" against "far"). A tunable (stream-rows), which tests make small.
 var vecStream = 256
 
 // rowBlock is how many weight rows a tiled product takes at once: their chunks (48 x 2 KiB)

@@ -290,8 +290,9 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 // qwen2.5-0.5b, two pairs ahead 0 to 10% slower; PREFETCHT1 two pairs ahead on top, slower on
 // both shapes; PREFETCHNTA instead, or the scales prefetched as well (each fourth block): within
 // the noise on qwen2.5-0.5b, slower on llama-3.2-1b in most rounds (by 3 to 20%); measured
-// finer later, the scales' prefetch pays on narrow matrices alone (q8PairsScales).
-func q8PairsPrefetch(gstride int) int { return 2 * gstride }
+// finer later, the scales' prefetch pays on narrow matrices alone (q8PairsScales). The
+// distance in groups is the tunable pairs-prefetch-groups.
+func q8PairsPrefetch(gstride int) int { return pairsPrefetchGroups * gstride }
 
 // q8PairsScales says the pairs kernel prefetches its groups' scales too (q8g8DPBUSD16S), as
 // far ahead as their quants: for narrow matrices, groups of at most 12 KiB (up to 1,440
@@ -305,13 +306,12 @@ func q8PairsPrefetch(gstride int) int { return 2 * gstride }
 // copy of the kernel placed elsewhere, which without the prefetch seemed, from two other
 // comparisons, about 5% faster than the original: if anything these understate the loss), so
 // they keep q8g8DPBUSD16.
-func q8PairsScales(gstride int) bool { return gstride <= q8NarrowStride }
+func q8PairsScales(gstride int) bool { return pairsScales == 1 && gstride <= q8NarrowStride }
 
-// q8NarrowStride is the widest group stride (bytes) of a narrow matrix, for the prefetch
-// choices that differ between narrow and wide ones (q8PairsScales, q8OnePrefetch): 12 KiB, up
-// to 45 blocks (1,440 columns) a row. The measured shapes lie on either side of it: 896 and
-// 1,024 columns narrow, 2,048 and wider wide.
-const q8NarrowStride = 12 << 10
+// q8NarrowStride (a tunable, "narrow-stride") is the widest group stride (bytes) of a narrow
+// matrix, for the prefetch choices that differ between narrow and wide ones (q8PairsScales,
+// q8OnePrefetch): 12 KiB, up to 45 blocks (1,440 columns) a row. The measured shapes lie on
+// either side of it: 896 and 1,024 columns narrow, 2,048 and wider wide.
 
 // q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI (q8g1x4DPBUSD
 // where it has VBMI too), rather than q8g1x4PF (the same outputs bit for bit): ARBOR_VNNI_ONE=0
@@ -320,8 +320,9 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 
 // q8OnePrefetch is how far ahead (bytes) the one-token kernels (q8g1x4DPBUSD, q8g1x4VNNI,
 // q8g1x4PF) prefetch each of their four weight streams, for groups gstride bytes apart: about
-// a group ahead for narrow matrices (groups of at most 12 KiB, up to 1,440 columns), and 512
-// bytes, barely ahead of the loads, for wide ones, whose long runs within a group the hardware
+// a group ahead for narrow matrices (groups of at most 12 KiB, up to 1,440 columns; at least
+// the tunable one-prefetch-narrow, 8 KiB), and 512 bytes (one-prefetch-wide), barely ahead of
+// the loads, for wide ones, whose long runs within a group the hardware
 // prefetchers follow. The 512-bit kernels' prefetch walks each stream's bytes without gaps
 // (quants and scales alike), so that no group starts with lines that were never asked for.
 //
@@ -345,9 +346,9 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 // (Zen 4, Xeons) take the Zen 5's choice, unmeasured.
 func q8OnePrefetch(gstride int) int {
 	if gstride <= q8NarrowStride {
-		return max(gstride, 8192)
+		return max(gstride, onePrefetchNarrow)
 	}
-	return 512
+	return onePrefetchWide
 }
 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four
