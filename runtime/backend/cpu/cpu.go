@@ -581,17 +581,17 @@ func (b *Backend) runMatmuls(np int) {
 		// the other spinning at the end of a fixed half. Pieces of at most a chunk: about four
 		// per worker (the tunable decode-pieces), each long enough (hundreds of rows) for the hardware prefetcher to
 		// stream it (chunks of 32 rows measured slower on a quiet machine).
-		chunk := max(dynRows, (rows/(decodePieces*b.pool.n)+15)&^15)
+		chunk := max(tune.pieceRows, (rows/(tune.decodePieces*b.pool.n)+15)&^15)
 		if n := mm.parts[0].n; n > 1 {
 			// Several sequences make a product bound by arithmetic rather than by the memory
 			// stream, and a quarter of a large product is long: at eight tokens, a quarter of
 			// qwen2.5-0.5b's output projection (152K rows) takes about 2 ms. Chunks of at most
-			// dynWork multiply-adds. Not much smaller: chunks of 2M multiply-adds (128 rows of
-			// llama-3.2-1b's 2,048 columns at eight tokens) measured 10 to 15% slower, when
-			// every chunk still started its weight streams cold (before dynTask's shares).
-			chunk = min(chunk, max(dynRows, (dynWork/(mm.parts[0].m.cols*n)+15)&^15))
+			// tune.pieceWork multiply-adds. Not much smaller: chunks of 2M multiply-adds (128
+			// rows of llama-3.2-1b's 2,048 columns at eight tokens) measured 10 to 15% slower,
+			// when every chunk still started its weight streams cold (before dynTask's shares).
+			chunk = min(chunk, max(tune.pieceRows, (tune.pieceWork/(mm.parts[0].m.cols*n)+15)&^15))
 		}
-		b.dyn.reset(b.pool, mm, rows, chunk, dynRows)
+		b.dyn.reset(b.pool, mm, rows, chunk, tune.pieceRows)
 		b.pool.parallel(&b.dyn, b.pool.n, 1)
 		return
 	}
@@ -600,12 +600,12 @@ func (b *Backend) runMatmuls(np int) {
 }
 
 // dynTokens is the most tokens a product takes with dynamically claimed rows (dynTask, in
-// pieces cut at multiples of dynRows rows).
-// The pieces' sizes are tunables (tunables.go): dynRows 32; dynWork 16M multiply-adds, about
-// 0.1 to 0.2 ms of eight-token q8_0 work on one core streaming the weights from memory. On the
-// 2-core Zen 5 (2026-12-04, `arbor bench --batch 8`, two rounds of four sizes), llama-3.2-1b
-// 163 and 179 tokens/s at 2M, 181 and 199 at 8M, 191 and 213 at 16M, 184 and 212 at 32M;
-// qwen2.5-0.5b 453 and 452 at 2M, 498 and 438 at 16M (its second round drew slower memory).
+// pieces cut at multiples of tune.pieceRows rows). The pieces' sizes are tunables
+// (tunables.go): pieceRows 32; pieceWork 16M multiply-adds, about 0.1 to 0.2 ms of eight-token
+// q8_0 work on one core streaming the weights from memory. On the 2-core Zen 5 (2026-12-04,
+// `arbor bench --batch 8`, two rounds of four sizes), llama-3.2-1b 163 and 179 tokens/s at 2M,
+// 181 and 199 at 8M, 191 and 213 at 16M, 184 and 212 at 32M; qwen2.5-0.5b 453 and 452 at 2M,
+// 498 and 438 at 16M (its second round drew slower memory).
 const dynTokens = 16
 
 // multiMatmul is up to three products run as one job: items are the rows of all of them, in

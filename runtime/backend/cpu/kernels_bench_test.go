@@ -210,14 +210,14 @@ func BenchmarkMemRead(b *testing.B) {
 			wg.Wait()
 		}
 	})
-	saved := vecStream
-	defer func() { vecStream = saved }()
+	saved := tune.streamRows
+	defer func() { tune.streamRows = saved }()
 	for _, p := range []struct {
 		name   string
 		stream int
 	}{{"far", per / cols / 4}, {"blocks", saved}} {
 		b.Run(p.name, func(b *testing.B) {
-			vecStream = p.stream
+			tune.streamRows = p.stream
 			b.SetBytes(int64(len(buf) * 4))
 			for i := 0; i < b.N; i++ {
 				runReads(tasks)

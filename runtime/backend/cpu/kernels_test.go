@@ -425,11 +425,11 @@ func TestGemm3x4(t *testing.T) {
 // and their row and token remainders, bias, accumulation) with the fast kernels and with the
 // portable ones, against float64 sums over the dequantized weights.
 func TestMatmulTaskPaths(t *testing.T) {
-	saved := vecStream
-	defer func() { vecStream = saved }()
+	saved := tune.streamRows
+	defer func() { tune.streamRows = saved }()
 	// The default streams, and streams of eight rows (one q8_0 group): the one-token product's
 	// ranges then take several blocks of quarters.
-	for _, vecStream = range []int{saved, 8} {
+	for _, tune.streamRows = range []int{saved, 8} {
 		testMatmulTaskPaths(t)
 	}
 }

@@ -189,9 +189,13 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(7, 7))
 	const rows = 56
-	// Wide groups (the pairs kernel without its scales' prefetch) and narrow ones (with it).
-	for _, nb := range []int{q8PackBlocks + 3, 28} {
-		testQ8Run8VNNI(t, r, rows, nb)
+	// Wide groups and narrow ones, the narrow ones with the pairs kernel that prefetches their
+	// scales (q8g8DPBUSD16S, the tunable pairs-scales) and without.
+	saved := tune.pairsScales
+	defer func() { tune.pairsScales = saved }()
+	for _, c := range []struct{ nb, scales int }{{q8PackBlocks + 3, 1}, {28, 0}, {28, 1}} {
+		tune.pairsScales = c.scales
+		testQ8Run8VNNI(t, r, rows, c.nb)
 	}
 }
 
@@ -199,8 +203,8 @@ func testQ8Run8VNNI(t *testing.T, r *rand.Rand, rows, nb int) {
 	type kernel struct{ vnni, bytes, pairs bool }
 	c := nb * model.Q8Block
 	qg, _ := randQ8Groups(r, rows, nb)
-	if q8PairsScales(qg.stride) != (nb < 45) {
-		t.Fatalf("nb %d: q8PairsScales(%d) = %v", nb, qg.stride, q8PairsScales(qg.stride))
+	if q8PairsScales(qg.stride) != (nb < 45 && tune.pairsScales == 1) {
+		t.Fatalf("nb %d, pairs-scales %d: q8PairsScales(%d) = %v", nb, tune.pairsScales, qg.stride, q8PairsScales(qg.stride))
 	}
 	x := randVec(r, 8*c)
 	var qa q8Acts

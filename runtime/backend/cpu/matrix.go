@@ -464,7 +464,7 @@ func (t *matmulTask) putRun(first bool, tok, r0 int, v []float32) {
 }
 
 // runVec is the one-token product (decode): one pass over the rows, converting as it reads.
-// The range goes in blocks of up to 4*vecStream rows, each cut into four quarters that are
+// The range goes in blocks of up to 4*tune.streamRows rows, each cut into four quarters that are
 // read side by side (dot4F32): four sequential streams in flight instead of one. The few rows
 // left over go one at a time.
 func (t *matmulTask) runVec(lo, hi int) {
@@ -474,7 +474,7 @@ func (t *matmulTask) runVec(lo, hi int) {
 	var v4 [4]float32
 	r := lo
 	for {
-		q := min((hi-r)/4, vecStream)
+		q := min((hi-r)/4, tune.streamRows)
 		if q == 0 {
 			break
 		}
@@ -509,10 +509,9 @@ func (t *matmulTask) runVec(lo, hi int) {
 	}
 }
 
-// vecStream is the most rows each of runVec's four streams covers in one block: streams a
-// block apart read faster than streams a quarter of a worker's whole range apart
-// (BenchmarkMemRead: "blocks" against "far"). A tunable (stream-rows), which tests make small.
-var vecStream = 256
+// runVec's four streams cover at most tune.streamRows rows each in one block (the tunable
+// stream-rows, 256): streams a block apart read faster than streams a quarter of a worker's
+// whole range apart (BenchmarkMemRead: "blocks" against "far"). Tests make it small.
 
 // rowBlock is how many weight rows a tiled product takes at once: their chunks (48 x 2 KiB)
 // stay in L2 while every four-token block of the tile passes over them, so the outputs of
@@ -546,7 +545,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 				t.group(g, 0, nb, true, 0, 1, xq, c, xd, nb, lo, hi, &o)
 			}
 			for {
-				q := min((gz-g)/4, vecStream/q8GroupRows)
+				q := min((gz-g)/4, tune.streamRows/q8GroupRows)
 				if q == 0 {
 					break
 				}

@@ -289,29 +289,27 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 // five alternating rounds, 2026-12-04): no look-ahead (the distance 0) ran about 30% slower on
 // qwen2.5-0.5b, two pairs ahead 0 to 10% slower; PREFETCHT1 two pairs ahead on top, slower on
 // both shapes; PREFETCHNTA instead, or the scales prefetched as well (each fourth block): within
-// the noise on qwen2.5-0.5b, slower on llama-3.2-1b in most rounds (by 3 to 20%); measured
-// finer later, the scales' prefetch pays on narrow matrices alone (q8PairsScales). The
-// distance in groups is the tunable pairs-prefetch-groups.
-func q8PairsPrefetch(gstride int) int { return pairsPrefetchGroups * gstride }
+// the noise on qwen2.5-0.5b, slower on llama-3.2-1b in most rounds (by 3 to 20%; measured
+// finer later, see q8PairsScales). The distance in groups is the tunable pairs-prefetch-groups.
+func q8PairsPrefetch(gstride int) int { return tune.pairsPrefetchGroups * gstride }
 
 // q8PairsScales says the pairs kernel prefetches its groups' scales too (q8g8DPBUSD16S), as
-// far ahead as their quants: for narrow matrices, groups of at most 12 KiB (up to 1,440
-// columns), whose scales (a seventeenth of a group's bytes) were otherwise read on demand.
-// Measured on the 2-core Zen 5 (2026-12-04) with both kernels alternating decode step by
-// decode step in one process, eight sequences: qwen2.5-0.5b (its 896-column matrices narrow)
-// 3.3 to 7.7% faster steps in three runs, qwen3-0.6b (1,024 columns) 0.9 to 1.2% in two;
-// prefill of 512 tokens did not move (qwen2.5-0.5b, four alternating runs: 672 against 680
-// tokens/s, within the noise). On wide matrices the same prefetch made llama-3.2-1b's eight
-// sequences 12 to 13% slower and qwen2.5-0.5b's down projection 0.6 to 2.2% (measured as a
-// copy of the kernel placed elsewhere, which without the prefetch seemed, from two other
-// comparisons, about 5% faster than the original: if anything these understate the loss), so
-// they keep q8g8DPBUSD16.
-func q8PairsScales(gstride int) bool { return pairsScales == 1 && gstride <= q8NarrowStride }
+// far ahead as their quants, for narrow matrices (groups of at most tune.narrowStride bytes),
+// whose scales (a seventeenth of a group's bytes) are otherwise read on demand; the tunable
+// pairs-scales (1) turns it off with 0. Measured on the 2-core Zen 5 (2026-12-04), eight
+// sequences, `arbor bench --batch 8 --alternate pairs-scales=0` (and, the other way round,
+// ARBOR_TUNE=pairs-scales=0 with --alternate pairs-scales=1), two rounds each way: qwen2.5-0.5b
+// (896 columns) 5.1 to 5.8% faster steps with it, qwen3-0.6b (1,024) 3.9 to 4.1%. (Its first
+// measurement, with a test build's toggle, gave 3.3 to 7.7% and 0.9 to 1.2%.) On wide matrices
+// the same prefetch made llama-3.2-1b's eight sequences 12 to 13% slower and qwen2.5-0.5b's
+// down projection 0.6 to 2.2% (measured as a copy of the kernel placed elsewhere in the binary),
+// so they keep q8g8DPBUSD16.
+func q8PairsScales(gstride int) bool { return tune.pairsScales == 1 && gstride <= tune.narrowStride }
 
-// q8NarrowStride (a tunable, "narrow-stride") is the widest group stride (bytes) of a narrow
-// matrix, for the prefetch choices that differ between narrow and wide ones (q8PairsScales,
-// q8OnePrefetch): 12 KiB, up to 45 blocks (1,440 columns) a row. The measured shapes lie on
-// either side of it: 896 and 1,024 columns narrow, 2,048 and wider wide.
+// tune.narrowStride (the tunable narrow-stride) is the widest group stride (bytes) of a
+// narrow matrix, for the prefetch choices that differ between narrow and wide ones
+// (q8PairsScales, q8OnePrefetch): 12 KiB, up to 45 blocks (1,440 columns) a row. The measured
+// shapes lie on either side of it: 896 and 1,024 columns narrow, 2,048 and wider wide.
 
 // q8VNNIOne says one token's products use q8g1x4VNNI where the CPU has VNNI (q8g1x4DPBUSD
 // where it has VBMI too), rather than q8g1x4PF (the same outputs bit for bit): ARBOR_VNNI_ONE=0
@@ -345,10 +343,10 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 // q8g1x4PF (ARBOR_VNNI_ONE=0) takes the same distances, unmeasured; other CPUs with AVX-512
 // (Zen 4, Xeons) take the Zen 5's choice, unmeasured.
 func q8OnePrefetch(gstride int) int {
-	if gstride <= q8NarrowStride {
-		return max(gstride, onePrefetchNarrow)
+	if gstride <= tune.narrowStride {
+		return max(gstride, tune.onePrefetchNarrow)
 	}
-	return onePrefetchWide
+	return tune.onePrefetchWide
 }
 
 // q8Run1x4 is q8Group for one token over the 4*ng groups g0+k*q+i (k < 4, i < ng <= q): four

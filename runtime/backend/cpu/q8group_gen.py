@@ -851,7 +851,8 @@ w("GLOBL q8vnniPairs<>(SB), RODATA|NOPTR, $64")
 # whatever the matrix's width.
 def pairs_kernel(name, scales):
     """q8g8DPBUSD16, and with scales q8g8DPBUSD16S: the same kernel that also prefetches its two
-    groups' scales pfd bytes ahead (for narrow matrices; see q8PairsScales in q8group.go)."""
+    groups' scales pfd bytes ahead (for narrow matrices where the tunable pairs-scales is 1; see
+    q8PairsScales in q8group.go)."""
     w(f'''
 // func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
 //

@@ -7,21 +7,39 @@ import (
 	"strings"
 )
 
-// The decode path's measured constants, as variables that the kernels and the product
-// dispatch read at every call. Their defaults are what the 2-core Zen 5 measured best (see the
-// comments where each is read); other CPUs may want others. ARBOR_TUNE sets them for a whole
-// process ("name=value,..."), and `arbor bench --alternate name=value,...` compares settings
-// decode step by decode step in one run.
-var (
-	onePrefetchWide     = 512      // bytes: q8OnePrefetch, wide matrices
-	onePrefetchNarrow   = 8192     // bytes, at least: q8OnePrefetch, narrow matrices (and at least a group)
-	q8NarrowStride      = 12 << 10 // bytes: the widest group stride of a narrow matrix
-	pairsPrefetchGroups = 2        // groups: q8PairsPrefetch
-	pairsScales         = 1        // 1: q8PairsScales on narrow matrices; 0: never
-	decodePieces        = 4        // pieces a worker's share of a one-token product is cut into, at most
-	dynRows             = 32       // rows: the unit of a decode product's pieces
-	dynWork             = 1 << 24  // multiply-adds: the most a piece of a several-token decode product takes
-)
+// tune holds the decode path's measured constants, which the kernels and the product dispatch
+// read at every call. Their defaults are what the 2-core Zen 5 measured best (see the comments
+// where each is read); other CPUs may want others. ARBOR_TUNE sets them for a whole process
+// ("name=value,..."), and `arbor bench --alternate name=value,...` compares settings decode
+// step by decode step in one run. They sit alone on their cache lines (the padding): as plain
+// package variables they shared lines with other data, and the same comparison (pairs-scales,
+// eight sequences of qwen2.5-0.5b) came out 1 to 2% one way in one build and 3 to 4% the other
+// way in the next, whose only change was the default's value (which moved the variable from the
+// linker's initialised data to its zeroed data). Padded, it comes out the same whichever side
+// is the default (q8PairsScales).
+var tune = struct {
+	_                   [64]byte
+	onePrefetchWide     int // bytes: q8OnePrefetch, wide matrices
+	onePrefetchNarrow   int // bytes, at least: q8OnePrefetch, narrow matrices (and at least a group)
+	narrowStride        int // bytes: the widest group stride of a narrow matrix
+	pairsPrefetchGroups int // groups: q8PairsPrefetch
+	pairsScales         int // 1: q8PairsScales on narrow matrices; 0: never
+	streamRows          int // rows: the most each of runVec's and q8Run1x4's four streams covers in a call
+	decodePieces        int // pieces a worker's share of a one-token product is cut into, at most
+	pieceRows           int // rows: the unit of a decode product's pieces
+	pieceWork           int // multiply-adds: the most a piece of a several-token decode product takes
+	_                   [64]byte
+}{
+	onePrefetchWide:     512,
+	onePrefetchNarrow:   8192,
+	narrowStride:        12 << 10,
+	pairsPrefetchGroups: 2,
+	pairsScales:         1,
+	streamRows:          256,
+	decodePieces:        4,
+	pieceRows:           32,
+	pieceWork:           1 << 24,
+}
 
 // Tunable is one of the decode path's constants that can be set between forward passes.
 type Tunable struct {
@@ -38,23 +56,23 @@ type Tunable struct {
 func (t *Tunable) Value() int { return *t.v }
 
 var tunables = []*Tunable{
-	{Name: "one-prefetch-wide", v: &onePrefetchWide, Min: 0, Max: 1 << 20, Step: 64,
+	{Name: "one-prefetch-wide", v: &tune.onePrefetchWide, Min: 0, Max: 1 << 20, Step: 64,
 		Doc: "bytes ahead that one token's q8_0 kernels prefetch each weight stream of a wide matrix"},
-	{Name: "one-prefetch-narrow", v: &onePrefetchNarrow, Min: 0, Max: 1 << 20, Step: 64,
+	{Name: "one-prefetch-narrow", v: &tune.onePrefetchNarrow, Min: 0, Max: 1 << 20, Step: 64,
 		Doc: "bytes ahead that one token's q8_0 kernels prefetch each weight stream of a narrow matrix (at least a group)"},
-	{Name: "narrow-stride", v: &q8NarrowStride, Min: 0, Max: 1 << 24, Step: 1,
+	{Name: "narrow-stride", v: &tune.narrowStride, Min: 0, Max: 1 << 24, Step: 1,
 		Doc: "the widest group stride, in bytes, of a q8_0 matrix taken as narrow (a group is 8 rows: 272 bytes per 32 columns)"},
-	{Name: "pairs-prefetch-groups", v: &pairsPrefetchGroups, Min: 0, Max: 16, Step: 1,
+	{Name: "pairs-prefetch-groups", v: &tune.pairsPrefetchGroups, Min: 0, Max: 16, Step: 1,
 		Doc: "groups ahead that the eight-token q8_0 kernel prefetches its two weight streams"},
-	{Name: "pairs-scales", v: &pairsScales, Min: 0, Max: 1, Step: 1,
+	{Name: "pairs-scales", v: &tune.pairsScales, Min: 0, Max: 1, Step: 1,
 		Doc: "1: the eight-token q8_0 kernel prefetches narrow matrices' scales as well; 0: never"},
-	{Name: "stream-rows", v: &vecStream, Min: 8, Max: 1 << 16, Step: 8,
+	{Name: "stream-rows", v: &tune.streamRows, Min: 8, Max: 1 << 16, Step: 8,
 		Doc: "the most rows each of one token's four weight streams covers in one kernel call"},
-	{Name: "decode-pieces", v: &decodePieces, Min: 1, Max: 64, Step: 1,
+	{Name: "decode-pieces", v: &tune.decodePieces, Min: 1, Max: 64, Step: 1,
 		Doc: "the pieces a worker's share of a one-token product is cut into, at most (they shrink towards its end)"},
-	{Name: "piece-rows", v: &dynRows, Min: 8, Max: 4096, Step: 8,
+	{Name: "piece-rows", v: &tune.pieceRows, Min: 8, Max: 4096, Step: 8,
 		Doc: "the rows a decode product's pieces are multiples of (and the fewest a piece takes)"},
-	{Name: "piece-work", v: &dynWork, Min: 1 << 12, Max: 1 << 30, Step: 1,
+	{Name: "piece-work", v: &tune.pieceWork, Min: 1 << 12, Max: 1 << 30, Step: 1,
 		Doc: "the most multiply-adds a piece of a several-token decode product takes"},
 }
 

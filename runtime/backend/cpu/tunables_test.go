@@ -43,8 +43,9 @@ func TestSetTunables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if decodePieces != 2 || dynRows != 64 || pairsScales != 0 {
-		t.Fatalf("after SetTunables: decode-pieces %d, piece-rows %d, pairs-scales %d", decodePieces, dynRows, pairsScales)
+	if tune.decodePieces != 2 || tune.pieceRows != 64 || tune.pairsScales != 0 {
+		t.Fatalf("after SetTunables: decode-pieces %d, piece-rows %d, pairs-scales %d", tune.decodePieces,
+			tune.pieceRows, tune.pairsScales)
 	}
 	if got, want := TunablesChanged(), "pairs-scales=0,decode-pieces=2,piece-rows=64"; got != want {
 		t.Fatalf("TunablesChanged() = %q, want %q", got, want)
@@ -66,8 +67,8 @@ func TestTunablesKeepResults(t *testing.T) {
 		"narrow-stride=0,one-prefetch-wide=0,one-prefetch-narrow=0,pairs-prefetch-groups=0,pairs-scales=0," +
 			"stream-rows=8,decode-pieces=1,piece-rows=8,piece-work=4096",
 		// Everything narrow, far look-ahead, many pieces.
-		"narrow-stride=16777216,one-prefetch-narrow=1048576,pairs-prefetch-groups=16,decode-pieces=64," +
-			"piece-rows=4096,piece-work=1073741824,stream-rows=65536",
+		"narrow-stride=16777216,one-prefetch-narrow=1048576,pairs-prefetch-groups=16,pairs-scales=1," +
+			"decode-pieces=64,piece-rows=4096,piece-work=1073741824,stream-rows=65536",
 	} {
 		t.Run(spec[:strings.IndexByte(spec, ',')], func(t *testing.T) {
 			restore, err := SetTunables(spec)
