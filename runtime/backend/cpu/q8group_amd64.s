@@ -154,6 +154,7 @@ q8g1store:
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
 // scale in Y14. No prefetch.
 // Frame: 0 and 8 the run's w and s.
+	PCALIGN $64
 TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
@@ -436,6 +437,7 @@ q8g1x4AVX2store:
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
 // scale in Y14. Each stream prefetches pfd bytes ahead.
 // Frame: 0 and 8 the run's w and s.
+	PCALIGN $64
 TEXT ·q8g1x4PF(SB), NOSPLIT, $16-96
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
@@ -732,6 +734,7 @@ q8g1x4PFstore:
 // Four tokens against one row group: token t's quants at xq+t*qstride, its scales at
 // xd+t*dstride (bytes). Token t's eight sums go to out+t*ostride (bytes), added to what is
 // there if add is not 0. Float sums in Y4..Y7.
+	PCALIGN $64
 TEXT ·q8g4AVX2(SB), NOSPLIT, $0-80
 	MOVQ   w+0(FP), SI
 	MOVQ   s+8(FP), BX
@@ -840,6 +843,7 @@ q8g4store:
 // take Y0..Y7, so the float sums live in the frame (one load and one store per token and
 // block, against its 16 VPMADDWD and 16 VPADDD). Frame: 0..255 the float sums, 256 the groups
 // left, 264/272 the group's w and s, 280 its out.
+	PCALIGN $64
 TEXT ·q8g8AVX2(SB), NOSPLIT, $288-96
 	MOVQ   ng+80(FP), AX
 	MOVQ   AX, 256(SP)
@@ -1074,3 +1078,4 @@ q8g8next:
 	JNZ         q8g8group
 	VZEROUPPER
 	RET
+	PCALIGN $64

@@ -157,6 +157,7 @@ scores4AVX512loop:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
+	PCALIGN $64
 TEXT ·scores4F16AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -288,3 +289,4 @@ scores4F16AVX512loop:
 	JLT          scores4F16AVX512block
 	VZEROUPPER
 	RET
+	PCALIGN $64
