@@ -298,9 +298,11 @@ func q8PairsPrefetch(gstride int) int { return tune.pairsPrefetchGroups * gstrid
 // whose scales (a seventeenth of a group's bytes) are otherwise read on demand; the tunable
 // pairs-scales (1) turns it off with 0. Measured on the 2-core Zen 5 (2026-12-04), eight
 // sequences, `arbor bench --batch 8 --alternate pairs-scales=0` (and, the other way round,
-// ARBOR_TUNE=pairs-scales=0 with --alternate pairs-scales=1), two rounds each way: qwen2.5-0.5b
-// (896 columns) 5.1 to 5.8% faster steps with it, qwen3-0.6b (1,024) 3.9 to 4.1%. (Its first
-// measurement, with a test build's toggle, gave 3.3 to 7.7% and 0.9 to 1.2%.) On wide matrices
+// ARBOR_TUNE=pairs-scales=0 with --alternate pairs-scales=1), with every kernel on a 64-byte
+// boundary: qwen2.5-0.5b (896 columns) 1.3 to 2.6% faster steps with it (two rounds each
+// way), qwen3-0.6b (1,024) 0.4% (one each way, memory slow then). With the kernels 32 bytes
+// off that boundary, as the build before placed them, 5.1 to 5.8% and 3.9 to 4.1%; with a test
+// build's toggle, when it was first measured, 3.3 to 7.7% and 0.9 to 1.2%. On wide matrices
 // the same prefetch made llama-3.2-1b's eight sequences 12 to 13% slower and qwen2.5-0.5b's
 // down projection 0.6 to 2.2% (measured as a copy of the kernel placed elsewhere in the binary),
 // so they keep q8g8DPBUSD16.
