@@ -579,8 +579,9 @@ func (b *Backend) runMatmuls(np int) {
 		// Decode: each worker's share of the rows claimed in pieces as it goes (dynTask), so
 		// that a worker slowed down (another process on its core, a page fault) does not leave
 		// the other spinning at the end of a fixed half. Pieces of at most a chunk: about four
-		// per worker (the tunable decode-pieces), each long enough (hundreds of rows) for the hardware prefetcher to
-		// stream it (chunks of 32 rows measured slower on a quiet machine).
+		// per worker (the tunable decode-pieces), each long enough (hundreds of rows) for the
+		// hardware prefetcher to stream it (chunks of 32 rows measured slower on a quiet
+		// machine).
 		chunk := max(tune.pieceRows, (rows/(tune.decodePieces*b.pool.n)+15)&^15)
 		if n := mm.parts[0].n; n > 1 {
 			// Several sequences make a product bound by arithmetic rather than by the memory

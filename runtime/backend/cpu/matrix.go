@@ -464,9 +464,11 @@ func (t *matmulTask) putRun(first bool, tok, r0 int, v []float32) {
 }
 
 // runVec is the one-token product (decode): one pass over the rows, converting as it reads.
-// The range goes in blocks of up to 4*tune.streamRows rows, each cut into four quarters that are
-// read side by side (dot4F32): four sequential streams in flight instead of one. The few rows
-// left over go one at a time.
+// The range goes in blocks of up to 4*tune.streamRows rows (the tunable stream-rows, 256), each
+// cut into four quarters that are read side by side (dot4F32): four sequential streams in
+// flight instead of one. Streams a block apart read faster than streams a quarter of a
+// worker's whole range apart (BenchmarkMemRead: "blocks" against "far"). The few rows left over
+// go one at a time.
 func (t *matmulTask) runVec(lo, hi int) {
 	m := t.m
 	c := m.cols
@@ -508,10 +510,6 @@ func (t *matmulTask) runVec(lo, hi int) {
 		t.store(0, r, v+t.bias1(r))
 	}
 }
-
-// runVec's four streams cover at most tune.streamRows rows each in one block (the tunable
-// stream-rows, 256): streams a block apart read faster than streams a quarter of a worker's
-// whole range apart (BenchmarkMemRead: "blocks" against "far"). Tests make it small.
 
 // rowBlock is how many weight rows a tiled product takes at once: their chunks (48 x 2 KiB)
 // stay in L2 while every four-token block of the tile passes over them, so the outputs of

@@ -322,9 +322,9 @@ var q8VNNIOne = os.Getenv("ARBOR_VNNI_ONE") != "0"
 // q8g1x4PF) prefetch each of their four weight streams, for groups gstride bytes apart: about
 // a group ahead for narrow matrices (groups of at most 12 KiB, up to 1,440 columns; at least
 // the tunable one-prefetch-narrow, 8 KiB), and 512 bytes (one-prefetch-wide), barely ahead of
-// the loads, for wide ones, whose long runs within a group the hardware
-// prefetchers follow. The 512-bit kernels' prefetch walks each stream's bytes without gaps
-// (quants and scales alike), so that no group starts with lines that were never asked for.
+// the loads, for wide ones, whose long runs within a group the hardware prefetchers follow.
+// The 512-bit kernels' prefetch walks each stream's bytes without gaps (quants and scales
+// alike), so that no group starts with lines that were never asked for.
 //
 // Measured on the 2-core Zen 5 (2026-12-04) with both settings alternating decode step by
 // decode step in one `arbor bench` process (a temporary toggle, not kept; two runs of 64

@@ -2,6 +2,8 @@
 # q8group.go). Run it from this directory: python3 q8group_gen.py
 import os
 
+from asmalign import align_functions
+
 # How far ahead (bytes) each block prefetches the quads: 32 blocks, past the end of a short
 # group into the next one (next in memory). 8 KiB measured best for one token streaming from
 # DRAM on a 2-core EPYC (BenchmarkMatVecDRAM/q8_0), ahead of 512 B and of none.
@@ -9,26 +11,6 @@ PFD=int(os.environ.get('PFD','8192'))
 toks8 = ["0(DI)", "0(DI)(R8*1)", "0(DI)(R8*2)", "0(DI)(R10*1)", "0(DI)(R8*4)", "0(DI)(R11*1)", "0(DI)(R10*2)", "0(DI)(R12*1)"]
 # Token t's activations at DI + t*stride, without a displacement (the 512-bit kernels add their own).
 xtoks = [a[1:] for a in toks8]
-
-def align_functions(text):
-    """Ends every function with PCALIGN $64, which makes the linker start it on a 64-byte
-    boundary (Go aligns functions to 32 bytes, so a kernel's loops otherwise sit on either half
-    of a cache line depending on the Go code linked before it). The kernels' speed moved by 5
-    to 10% with that half: eight sequences of qwen2.5-0.5b decoded 6 to 11% slower in a build
-    whose Go code had grown by a few instructions, the assembly unchanged. The padding follows
-    RET and is never run."""
-    lines, out, seen = text.split("\n"), [], False
-    for line in lines:
-        if line.startswith("TEXT "):
-            if seen:
-                out.append("\tPCALIGN $64")
-            seen = True
-        out.append(line)
-    while out and out[-1] == "":
-        out.pop()
-    if seen:
-        out.append("\tPCALIGN $64")
-    return "\n".join(out) + "\n"
 
 def taddr(t, c, h):
     """Token t's int16 quants for half h (columns 4c+2h, 4c+2h+1) of quad c."""
