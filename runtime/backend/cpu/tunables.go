@@ -91,8 +91,14 @@ func init() {
 	}
 }
 
-// Tunables lists the tunables, with their values now.
-func Tunables() []*Tunable { return tunables }
+// Tunables lists the tunables (copies: changing one changes nothing), with their values now.
+func Tunables() []Tunable {
+	out := make([]Tunable, len(tunables))
+	for i, t := range tunables {
+		out[i] = *t
+	}
+	return out
+}
 
 // TunablesChanged says which tunables differ from their defaults, as "name=value,..." in
 // Tunables' order; "" when none do.
