@@ -146,7 +146,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if *threads <= 0 {
 		*threads = runtime.NumCPU()
 	}
-	var useAlt func() (restore func()) // switches the kernels to --alternate's set
+	var useAlt func() (restore func())          // switches the kernels to --alternate's set
+	tuning := strings.Contains(*alternate, "=") // --alternate names tunables' settings, not a kernel set
 	if *alternate != "" {
 		if *backendKind != "cpu" && *backendKind != "" {
 			return fmt.Errorf("bench: --alternate compares the cpu backend's kernel sets, not the %s backend's", *backendKind)
@@ -155,7 +156,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			return errors.New("bench: --alternate with --phases would add both sets' phases together; run them apart")
 		}
 		use := cpu.UseKernelSet
-		if strings.Contains(*alternate, "=") {
+		if tuning {
 			use = cpu.SetTunables
 		} else if *alternate == cpu.KernelSet() {
 			return fmt.Errorf("bench: --alternate %s is the kernel set this run uses already; this CPU runs %s",
@@ -468,7 +469,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	if useAlt != nil {
 		alt := &benchAlternate{Kernels: *alternate, Steps: len(stepMS[1])}
 		base := res.Kernels
-		if strings.Contains(*alternate, "=") {
+		if tuning {
 			alt.Kernels, alt.Settings = "", *alternate
 			base = "the defaults"
 			if res.Tunables != "" {
