@@ -691,7 +691,9 @@ func prefetchF32(s []float32) {
 }
 
 // KernelSet names the kernels this process runs: "avx2+fma+f16c" (the amd64 assembly),
-// "avx512vnni+avx2+fma+f16c" (that, with the q8_0 products and attention scores in AVX-512
+// "avxvnni+avx2+fma+f16c" (that, with eight tokens' q8_0 products through the 256-bit
+// VPDPBUSD of AVX-VNNI, where the CPU has it and not AVX-512 VNNI),
+// "avx512vnni+avx2+fma+f16c" (the AVX2 set, with the q8_0 products and attention scores in AVX-512
 // VNNI where the CPU has it), "avx512vnni+vbmi+avx2+fma+f16c" (that, with one token's q8_0
 // products through VBMI's VPERMB too),
 // "neon+dotprod" or "neon" (the arm64 assembly, its q8_0 products with or without SDOT), or

@@ -815,16 +815,16 @@ func TestToF16(t *testing.T) {
 // TestKernelSet pins the names that arbor bench reports for each combination of features, and
 // the name for this machine.
 func TestKernelSet(t *testing.T) {
-	savedAVX2, savedVNNI, savedVBMI, savedNEON, savedSDOT := hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT
-	defer func() {
-		hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT = savedAVX2, savedVNNI, savedVBMI, savedNEON, savedSDOT
-	}()
+	saved := currentFlags()
+	defer saved.set()
 	want := "portable"
 	switch {
 	case hasAVX2 && hasVNNI && hasVBMI:
 		want = "avx512vnni+vbmi+avx2+fma+f16c"
 	case hasAVX2 && hasVNNI:
 		want = "avx512vnni+avx2+fma+f16c"
+	case hasAVX2 && hasAVXVNNI:
+		want = "avxvnni+avx2+fma+f16c"
 	case hasAVX2:
 		want = "avx2+fma+f16c"
 	case hasNEON && hasSDOT:
@@ -836,24 +836,25 @@ func TestKernelSet(t *testing.T) {
 		t.Errorf("KernelSet() = %q here, want %q", got, want)
 	}
 	for _, c := range []struct {
-		avx2, vnni, vbmi, neon, sdot bool
-		want                         string
+		f    kernelFlags
+		want string
 	}{
-		{true, true, true, false, false, "avx512vnni+vbmi+avx2+fma+f16c"},
-		{true, true, false, false, false, "avx512vnni+avx2+fma+f16c"},
-		{true, false, false, false, false, "avx2+fma+f16c"},
-		{false, true, true, false, false, "portable"}, // VNNI kernels are never used without AVX2
-		{false, false, false, true, true, "neon+dotprod"},
-		{false, false, false, true, false, "neon"},
-		{false, false, false, false, false, "portable"},
+		{kernelFlags{avx2: true, avxvnni: true, vnni: true, vbmi: true}, "avx512vnni+vbmi+avx2+fma+f16c"},
+		{kernelFlags{avx2: true, vnni: true, vbmi: true}, "avx512vnni+vbmi+avx2+fma+f16c"},
+		{kernelFlags{avx2: true, avxvnni: true, vnni: true}, "avx512vnni+avx2+fma+f16c"},
+		{kernelFlags{avx2: true, avxvnni: true}, "avxvnni+avx2+fma+f16c"},
+		{kernelFlags{avx2: true}, "avx2+fma+f16c"},
+		{kernelFlags{avxvnni: true, vnni: true, vbmi: true}, "portable"}, // VNNI kernels are never used without AVX2
+		{kernelFlags{neon: true, sdot: true}, "neon+dotprod"},
+		{kernelFlags{neon: true}, "neon"},
+		{kernelFlags{}, "portable"},
 	} {
-		hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT = c.avx2, c.vnni, c.vbmi, c.neon, c.sdot
+		c.f.set()
 		if got := KernelSet(); got != c.want {
-			t.Errorf("KernelSet() with avx2=%v vnni=%v vbmi=%v neon=%v sdot=%v = %q, want %q",
-				c.avx2, c.vnni, c.vbmi, c.neon, c.sdot, got, c.want)
+			t.Errorf("KernelSet() with %+v = %q, want %q", c.f, got, c.want)
 		}
 	}
-	hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT = savedAVX2, savedVNNI, savedVBMI, savedNEON, savedSDOT
+	saved.set()
 	portable(func() {
 		if got := KernelSet(); got != "portable" {
 			t.Errorf("KernelSet() with the assembly off = %q, want portable", got)

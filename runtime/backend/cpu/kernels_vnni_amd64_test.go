@@ -18,6 +18,22 @@ func needVNNI(t *testing.T) {
 	}
 }
 
+// needAVXVNNI skips a test where the AVX-VNNI kernel cannot run.
+func needAVXVNNI(t *testing.T) {
+	t.Helper()
+	if !hasAVX2 || !hasAVXVNNI {
+		t.Skip("no AVX-VNNI here (CPUID leaf 7 subleaf 1 EAX bit 4: Intel from Alder Lake on, Zen 5), or ARBOR_NO_AVXVNNI=1: the AVX2 kernels run instead")
+	}
+}
+
+// withAVXVNNIOnly runs f with the kernels a CPU with AVX-VNNI and without AVX-512 runs.
+func withAVXVNNIOnly(f func()) {
+	saved := currentFlags()
+	defer saved.set()
+	hasVNNI, hasVBMI, hasAVXVNNI = false, false, true
+	f()
+}
+
 // withVNNIBytes runs f with q8Run8's byte kernel (VPDPBUSD) on or off (VPDPWSSD).
 func withVNNIBytes(on bool, f func()) {
 	saved := q8VNNIBytes
@@ -34,6 +50,19 @@ func withVNNIBytes(on bool, f func()) {
 // its int16 one), stored and added.
 func TestQ8VNNIExact(t *testing.T) {
 	needVNNI(t)
+	testQ8Exact(t)
+}
+
+// TestQ8AVXVNNIExact is TestQ8VNNIExact for the kernels of a CPU with AVX-VNNI and without
+// AVX-512: q8Run8's eight tokens through q8g8AVXVNNI (runs of at most q8PackBlocks blocks) or
+// the AVX2 kernel (longer runs, or with the byte kernels off), four and eight tokens through
+// q8Group's AVX2 kernels.
+func TestQ8AVXVNNIExact(t *testing.T) {
+	needAVXVNNI(t)
+	withAVXVNNIOnly(func() { testQ8Exact(t) })
+}
+
+func testQ8Exact(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 5))
 	one := model.F32ToF16(1)
 	wpat := map[string]func(i int) int8{
@@ -195,12 +224,57 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 	defer func() { tune.pairsScales = saved }()
 	for _, c := range []struct{ nb, scales int }{{q8PackBlocks + 3, 1}, {28, 0}, {28, 1}} {
 		tune.pairsScales = c.scales
-		testQ8Run8VNNI(t, r, rows, c.nb)
+		testQ8Run8Kernels(t, r, rows, c.nb, []q8Run8Kernel{{vnni: true, bytes: true, pairs: true},
+			{vnni: true, bytes: true}, {vnni: true}})
 	}
 }
 
-func testQ8Run8VNNI(t *testing.T, r *rand.Rand, rows, nb int) {
-	type kernel struct{ vnni, bytes, pairs bool }
+// TestQ8Run8AVXVNNIMatchesAVX2: q8Run8 on a CPU with AVX-VNNI and without AVX-512
+// (q8g8AVXVNNI, its activations packed by q8PackU8AVX2) gives the AVX2 kernel's outputs bit for
+// bit, over runs of blocks the byte kernel takes and longer ones, runs of one and of several
+// groups, stored and added.
+func TestQ8Run8AVXVNNIMatchesAVX2(t *testing.T) {
+	needAVXVNNI(t)
+	r := rand.New(rand.NewPCG(9, 9))
+	for _, nb := range []int{q8PackBlocks + 3, 28, 7} {
+		testQ8Run8Kernels(t, r, 56, nb, []q8Run8Kernel{{avxvnni: true, bytes: true}})
+	}
+}
+
+// TestQ8PackU8AVX2: the AVX2 packer writes each quant q as the byte q+128, token by token,
+// from tokens qstride apart, as q8PackU8VNNI does.
+func TestQ8PackU8AVX2(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("no AVX2 here")
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for _, nb := range []int{1, 3, 28} {
+		for _, ntok := range []int{1, 8} {
+			c := nb * model.Q8Block
+			qs := c + 2*model.Q8Block // a stride longer than a token
+			q := make([]int16, ntok*qs)
+			for i := range q {
+				q[i] = int16(r.IntN(256) - 128)
+			}
+			q[0], q[1] = -128, 127
+			got := make([]byte, ntok*c)
+			q8PackU8AVX2(&got[0], &q[0], qs*2, nb, ntok)
+			for tok := 0; tok < ntok; tok++ {
+				for i := 0; i < c; i++ {
+					if w := byte(q[tok*qs+i] + 128); got[tok*c+i] != w {
+						t.Fatalf("nb %d ntok %d: token %d byte %d = %d, want %d", nb, ntok, tok, i, got[tok*c+i], w)
+					}
+				}
+			}
+		}
+	}
+}
+
+// q8Run8Kernel is one choice of q8Run8's kernels (the zero value: AVX2).
+type q8Run8Kernel struct{ vnni, avxvnni, bytes, pairs bool }
+
+func testQ8Run8Kernels(t *testing.T, r *rand.Rand, rows, nb int, kernels []q8Run8Kernel) {
+	type kernel = q8Run8Kernel
 	c := nb * model.Q8Block
 	qg, _ := randQ8Groups(r, rows, nb)
 	if q8PairsScales(qg.stride) != (nb < 45 && tune.pairsScales == 1) {
@@ -214,9 +288,10 @@ func testQ8Run8VNNI(t *testing.T, r *rand.Rand, rows, nb int) {
 		for _, ng := range []int{1, 2, 3, 6} {
 			for _, add := range []bool{false, true} {
 				run := func(k kernel) []float32 {
-					savedV, savedB, savedP := hasVNNI, q8VNNIBytes, q8VNNIPairs
-					hasVNNI, q8VNNIBytes, q8VNNIPairs = k.vnni, k.bytes, k.pairs
-					defer func() { hasVNNI, q8VNNIBytes, q8VNNIPairs = savedV, savedB, savedP }()
+					savedF, savedB, savedP := currentFlags(), q8VNNIBytes, q8VNNIPairs
+					hasVNNI, hasAVXVNNI, q8VNNIBytes, q8VNNIPairs = k.vnni, k.avxvnni, k.bytes, k.pairs
+					hasVBMI = hasVBMI && k.vnni
+					defer func() { savedF.set(); q8VNNIBytes, q8VNNIPairs = savedB, savedP }()
 					out := make([]float32, 8*(rows+1))
 					for i := range out {
 						out[i] = float32(i%5) - 2
@@ -225,7 +300,7 @@ func testQ8Run8VNNI(t *testing.T, r *rand.Rand, rows, nb int) {
 					return out
 				}
 				a := run(kernel{})
-				for _, k := range []kernel{{true, true, true}, {true, true, false}, {true, false, false}} {
+				for _, k := range kernels {
 					v := run(k)
 					for i := range v {
 						if v[i] != a[i] {

@@ -9,15 +9,15 @@ import (
 // call, so switching them between forward passes switches the kernels; the weights' layout in
 // memory is the same for every set.
 type kernelFlags struct {
-	avx2, vnni, vbmi, neon, sdot bool
+	avx2, avxvnni, vnni, vbmi, neon, sdot bool
 }
 
 func currentFlags() kernelFlags {
-	return kernelFlags{avx2: hasAVX2, vnni: hasVNNI, vbmi: hasVBMI, neon: hasNEON, sdot: hasSDOT}
+	return kernelFlags{avx2: hasAVX2, avxvnni: hasAVXVNNI, vnni: hasVNNI, vbmi: hasVBMI, neon: hasNEON, sdot: hasSDOT}
 }
 
 func (f kernelFlags) set() {
-	hasAVX2, hasVNNI, hasVBMI, hasNEON, hasSDOT = f.avx2, f.vnni, f.vbmi, f.neon, f.sdot
+	hasAVX2, hasAVXVNNI, hasVNNI, hasVBMI, hasNEON, hasSDOT = f.avx2, f.avxvnni, f.vnni, f.vbmi, f.neon, f.sdot
 }
 
 func (f kernelFlags) name() string {
@@ -26,6 +26,8 @@ func (f kernelFlags) name() string {
 		return "avx512vnni+vbmi+avx2+fma+f16c"
 	case f.avx2 && f.vnni:
 		return "avx512vnni+avx2+fma+f16c"
+	case f.avx2 && f.avxvnni:
+		return "avxvnni+avx2+fma+f16c"
 	case f.avx2:
 		return "avx2+fma+f16c"
 	case f.neon && f.sdot:
@@ -37,12 +39,12 @@ func (f kernelFlags) name() string {
 }
 
 // startFlags are the features found at start-up (less those the environment turned off:
-// ARBOR_NO_VNNI, ARBOR_NO_VBMI).
+// ARBOR_NO_VNNI, ARBOR_NO_VBMI, ARBOR_NO_AVXVNNI).
 var startFlags = currentFlags()
 
 // lowerSets are the kernel sets below f, each dropping the most specific feature left: VBMI,
-// then VNNI (and the AVX-512 kernels with it), then the assembly altogether; on arm64 the
-// dot-product extension, then NEON.
+// then VNNI (and the AVX-512 kernels with it), then AVX-VNNI, then the assembly altogether; on
+// arm64 the dot-product extension, then NEON.
 func (f kernelFlags) lowerSets() []kernelFlags {
 	sets := []kernelFlags{f}
 	for {
@@ -51,6 +53,8 @@ func (f kernelFlags) lowerSets() []kernelFlags {
 			f.vbmi = false
 		case f.vnni:
 			f.vnni = false
+		case f.avxvnni:
+			f.avxvnni = false
 		case f.avx2:
 			f.avx2 = false
 		case f.sdot:
@@ -66,7 +70,7 @@ func (f kernelFlags) lowerSets() []kernelFlags {
 
 // KernelSets lists the kernel sets this process can run, the one it starts with (KernelSet at
 // start-up) first and "portable" last: on a Zen 5, "avx512vnni+vbmi+avx2+fma+f16c",
-// "avx512vnni+avx2+fma+f16c", "avx2+fma+f16c", "portable". The AVX-512 and AVX2 sets give
+// "avx512vnni+avx2+fma+f16c", "avxvnni+avx2+fma+f16c", "avx2+fma+f16c", "portable". The AVX-512 and AVX2 sets give
 // the same q8_0 products bit for bit; attention's scores differ between them by rounding, and
 // the portable kernels differ from the assembly by rounding too (their integer sums agree).
 func KernelSets() []string {

@@ -144,7 +144,8 @@ func (a *q8Acts) begin(n, cols int) {
 	a.q = grow(a.q, n*cols)
 	blocks := cols / model.Q8Block
 	a.d = grow(a.d, n*blocks)
-	// q8PackedBytes holds the rest: VNNI (so AVX2) and rows of at most a chunk of blocks.
+	// q8PackedBytes holds the rest: VNNI or AVX-VNNI (so AVX2) and rows of at most a chunk of
+	// blocks.
 	if n%8 == 0 && n <= dynTokens && q8PackedBytes(blocks) {
 		a.u = grow(a.u, n*cols)
 	} else {
@@ -181,7 +182,11 @@ func (a *q8Acts) quantizeSpan(x []float32, i0, i1 int) {
 	}
 	if len(a.u) > 0 {
 		_ = a.u[i1-1]
-		q8PackU8VNNI(&a.u[i0], &a.q[i0], 0, nb, 1)
+		if hasVNNI {
+			q8PackU8VNNI(&a.u[i0], &a.q[i0], 0, nb, 1)
+		} else {
+			q8PackU8AVX2(&a.u[i0], &a.q[i0], 0, nb, 1)
+		}
 	}
 }
 

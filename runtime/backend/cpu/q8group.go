@@ -43,8 +43,11 @@ import (
 // VPERMW putting a row's four columns of two quads in two lanes, the activations packed to
 // unsigned bytes (q+128) once per run and 128 x the weights' block sums taken back per block;
 // over two groups at a time (q8g8DPBUSD16) a register holds sixteen rows, one a lane, which
-// spares the per-block combining of a row's two lanes and halves the scaling's share. All
-// give the AVX2 kernels' outputs bit for bit.
+// spares the per-block combining of a row's two lanes and halves the scaling's share. With
+// AVX-VNNI and without AVX-512 (hasAVXVNNI; Intel's client cores from Alder Lake on), eight
+// tokens over a run of groups take the 256-bit VPDPBUSD (q8g8AVXVNNI, in q8group_amd64.s), a
+// VPERMQ and a VPSHUFB putting a row's four columns of a quad in its lane. All give the AVX2
+// kernels' outputs bit for bit.
 const (
 	q8GroupRows  = 8
 	q8QuadBytes  = 32
@@ -212,14 +215,20 @@ var q8VNNIPairs = os.Getenv("ARBOR_VNNI_PAIRS") != "0"
 
 // q8PackedBytes says whether q8Run8 takes a run of nb blocks to the VPDPBUSD kernels, whose
 // activations are the tokens' quants packed to bytes (q8PackU8).
-func q8PackedBytes(nb int) bool { return hasVNNI && q8VNNIBytes && nb > 0 && nb <= q8PackBlocks }
+func q8PackedBytes(nb int) bool {
+	return (hasVNNI || hasAVXVNNI) && q8VNNIBytes && nb > 0 && nb <= q8PackBlocks
+}
 
 // q8PackU8 packs eight tokens' quants (token j's at q[j*qs:], nb blocks) to unsigned bytes for
 // q8Run8's byte kernels: dst holds 8*nb*Q8Block bytes, token j's at dst[j*nb*Q8Block:].
 func q8PackU8(dst []byte, q []int16, qs, nb int) {
 	_ = dst[8*nb*model.Q8Block-1]
 	_ = q[7*qs+nb*model.Q8Block-1]
-	q8PackU8VNNI(&dst[0], &q[0], qs*2, nb, 8)
+	if hasVNNI {
+		q8PackU8VNNI(&dst[0], &q[0], qs*2, nb, 8)
+		return
+	}
+	q8PackU8AVX2(&dst[0], &q[0], qs*2, nb, 8)
 }
 
 // q8Run8 is q8Group for eight tokens over the ng consecutive groups g0, g0+1, ... of qg, blocks
@@ -246,6 +255,10 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 				q8PackU8(u, q, qs, nb)
 			}
 			_ = u[8*nb*model.Q8Block-1]
+			if !hasVNNI {
+				q8g8AVXVNNI(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, qg.stride)
+				return
+			}
 			if np := ng / 2; np > 0 && q8VNNIPairs {
 				if q8PairsScales(qg.stride) {
 					q8g8DPBUSD16S(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,

@@ -377,6 +377,172 @@ q8g8next:
 	JNZ         q8g8group
 	VZEROUPPER
 	RET''')
+
+# ---- AVX-VNNI: eight tokens with VPDPBUSD on 256-bit registers, VEX-encoded (no AVX-512)
+# Intel's client cores from Alder Lake on, and Zen 5, have AVX-VNNI: VPDPBUSD on ymm without
+# AVX-512. It multiplies four unsigned bytes by four signed bytes a lane and adds them up into
+# the lane, so a token's block takes one instruction a quad where the AVX2 kernels take two
+# VPMADDWD and two VPADDD. As in q8g8DPBUSD the activations are bytes q+128 (q8PackU8AVX2) and
+# each row's sum starts from 128 x its block sum of weights taken back (one more VPDPBUSD a quad
+# against bytes of 128). A quad holds row r's columns 4c, 4c+1 in bytes 2r, 2r+1 of its first
+# half and 4c+2, 4c+3 in its second half; VPERMQ and VPSHUFB put the four in dword lane r
+# (rows 0..7 in the eight lanes), once a quad for all eight tokens. The integer sums are exact,
+# so the outputs are the AVX2 kernels' bit for bit. Go's assembler knows VPDPBUSD only in its
+# EVEX (AVX-512) form, which faults on a CPU without AVX-512, so the VEX form is written out as
+# bytes (vpdpbusd below).
+
+def vpdpbusd(acc, u, s):
+    """VEX.256.66.0F38.W0 50 /r: ymm{acc} += the dword sums of ymm{u}'s unsigned bytes times
+    ymm{s}'s signed bytes (acc in ModRM.reg, u in VEX.vvvv, s in ModRM.rm)."""
+    b1 = ((~acc >> 3) & 1) << 7 | 1 << 6 | ((~s >> 3) & 1) << 5 | 0b00010
+    b2 = (~u & 15) << 3 | 1 << 2 | 0b01
+    modrm = 0xC0 | (acc & 7) << 3 | (s & 7)
+    return (f"\tBYTE $0xC4; BYTE ${b1:#04x}; BYTE ${b2:#04x}; BYTE $0x50; BYTE ${modrm:#04x}"
+            f" // VPDPBUSD Y{s}, Y{u}, Y{acc}")
+
+
+w("""
+// q8avxQuadRows: within each 128-bit lane (after VPERMQ $0xd8 has put rows 0..3, then 4..7, of
+// a quad's two halves side by side), row r's two words side by side: its four columns in a
+// dword.""")
+for i, b in enumerate([0, 1, 8, 9, 2, 3, 10, 11, 4, 5, 12, 13, 6, 7, 14, 15] * 2):
+    w(f"DATA q8avxQuadRows<>+{i}(SB)/1, ${b}")
+w("GLOBL q8avxQuadRows<>(SB), RODATA|NOPTR, $32\n\n// q8avx128: bytes of 128.")
+for i in range(4):
+    w(f"DATA q8avx128<>+{8*i}(SB)/8, $0x8080808080808080")
+w("GLOBL q8avx128<>(SB), RODATA|NOPTR, $32")
+
+w("""
+// func q8PackU8AVX2(dst *byte, src *int16, qstride int, nb int, ntok int)
+//
+// q8PackU8VNNI without AVX-512: ntok tokens' quants (int16 in [-128, 127], token t at
+// src+t*qstride bytes) for nb blocks to unsigned bytes q+128, token t at dst+t*nb*32.
+// VPACKSSWB packs within 128-bit lanes; VPERMQ puts the four 8-byte runs back in order.
+TEXT ·q8PackU8AVX2(SB), NOSPLIT, $0-40
+	MOVQ    dst+0(FP), DI
+	MOVQ    src+8(FP), SI
+	MOVQ    qstride+16(FP), R8
+	VMOVDQU q8avx128<>(SB), Y2
+	MOVQ    ntok+32(FP), DX
+
+q8packavxtok:
+	MOVQ    SI, BX
+	MOVQ    nb+24(FP), CX
+
+q8packavxblock:
+	VMOVDQU   (BX), Y0
+	VMOVDQU   32(BX), Y1
+	VPACKSSWB Y1, Y0, Y0
+	VPERMQ    $0xd8, Y0, Y0
+	VPXOR     Y2, Y0, Y0
+	VMOVDQU   Y0, (DI)
+	ADDQ      $64, BX
+	ADDQ      $32, DI
+	DECQ      CX
+	JNZ       q8packavxblock
+	ADDQ      R8, SI
+	DECQ      DX
+	JNZ       q8packavxtok
+	VZEROUPPER
+	RET""")
+
+name = "q8g8AVXVNNI"
+w(f"""
+// func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8DPBUSD's contract on AVX-VNNI: eight tokens' quants as bytes q+128 (token t at
+// xu+t*ustride), their scales at xd+t*dstride, ng groups gstride bytes apart. Y0..Y7 the
+// tokens' integer sums, Y8 the quad (a row a lane), Y9 128 x the rows' block sums of weights,
+// Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes broadcast, Y14 the
+// rows' scales. Frame: 0..255 the float sums, 256 the groups left, 264/272 the group's w and
+// s, 280 its out.
+TEXT ·{name}(SB), NOSPLIT, $288-96
+	MOVQ    ng+80(FP), AX
+	MOVQ    AX, 256(SP)
+	MOVQ    w+0(FP), AX
+	MOVQ    AX, 264(SP)
+	MOVQ    s+8(FP), AX
+	MOVQ    AX, 272(SP)
+	MOVQ    out+56(FP), AX
+	MOVQ    AX, 280(SP)
+	MOVQ    dstride+48(FP), R9
+	VMOVDQU q8avx128<>(SB), Y10
+	VMOVDQU q8avxQuadRows<>(SB), Y11
+
+{name}group:
+	MOVQ   264(SP), SI
+	MOVQ   272(SP), BX
+	MOVQ   xu+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	MOVQ   ustride+40(FP), R8
+	LEAQ   (R8)(R8*2), R10
+	LEAQ   (R8)(R8*4), R11
+	LEAQ   (R10)(R8*4), R12
+	VXORPS Y0, Y0, Y0""")
+for t in range(8):
+    w(f"\tVMOVUPS Y0, {32*t}(SP)")
+w(f"""
+{name}block:
+\tPREFETCHT0 {PFD}(SI)
+\tPREFETCHT0 {PFD}+64(SI)
+\tPREFETCHT0 {PFD}+128(SI)
+\tPREFETCHT0 {PFD}+192(SI)
+\tVPXOR      Y9, Y9, Y9""")
+for t in range(8):
+    w(f"\tVPXOR      Y{t}, Y{t}, Y{t}")
+for c in range(8):
+    w(f"\tVPERMQ     $0xd8, {32*c}(SI), Y8")
+    w("\tVPSHUFB    Y11, Y8, Y8")
+    w(vpdpbusd(9, 10, 8))
+    for t in range(8):
+        tmp = 12 + t % 2
+        w(f"\tVPBROADCASTD {4*c}{xtoks[t]}, Y{tmp}")
+        w(vpdpbusd(t, tmp, 8))
+w("\tVCVTPH2PS  (BX), Y14\n\tMOVQ       DX, AX")
+for t in range(8):
+    w(f"\tVPSUBD     Y9, Y{t}, Y{t}")
+    w(f"\tVCVTDQ2PS  Y{t}, Y{t}")
+    w("\tVBROADCASTSS (AX), Y15")
+    w("\tVMULPS     Y14, Y15, Y15")
+    w(f"\tVMOVUPS    {32*t}(SP), Y12")
+    w(f"\tVFMADD231PS Y15, Y{t}, Y12")
+    w(f"\tVMOVUPS    Y12, {32*t}(SP)")
+    if t < 7:
+        w("\tADDQ       R9, AX")
+w(f"""\tADDQ       $256, SI
+\tADDQ       $16, BX
+\tADDQ       $32, DI
+\tADDQ       $4, DX
+\tDECQ       CX
+\tJNZ        {name}block
+\tMOVQ       280(SP), DI
+\tMOVQ       ostride+64(FP), R8
+\tCMPQ       add+72(FP), $0
+\tJEQ        {name}store""")
+for t in range(8):
+    w(f"\tVMOVUPS {32*t}(SP), Y0")
+    w("\tVADDPS  (DI), Y0, Y0")
+    w("\tVMOVUPS Y0, (DI)")
+    if t < 7:
+        w("\tADDQ    R8, DI")
+w(f"\tJMP     {name}next\n\n{name}store:")
+for t in range(8):
+    w(f"\tVMOVUPS {32*t}(SP), Y0")
+    w("\tVMOVUPS Y0, (DI)")
+    if t < 7:
+        w("\tADDQ    R8, DI")
+w(f"""
+{name}next:
+\tMOVQ        gstride+88(FP), AX
+\tADDQ        AX, 264(SP)
+\tADDQ        AX, 272(SP)
+\tADDQ        $32, 280(SP)
+\tDECQ        256(SP)
+\tJNZ         {name}group
+\tVZEROUPPER
+\tRET""")
+
 open('q8group_amd64.s', 'w').write(align_functions("\n".join(out) + "\n"))
 
 # ---- AVX-512 VNNI: q8vnni_amd64.s

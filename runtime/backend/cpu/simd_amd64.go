@@ -84,6 +84,24 @@ var hasVNNI = hasAVX2 && detectVNNI() && os.Getenv("ARBOR_NO_VNNI") != "1"
 // against the other. Read once at start-up; tests may turn it off.
 var hasVBMI = hasVNNI && detectVBMI() && os.Getenv("ARBOR_NO_VBMI") != "1"
 
+// hasAVXVNNI says the AVX-VNNI kernel (q8g8AVXVNNI: eight tokens' q8_0 products with the
+// VEX-encoded, 256-bit VPDPBUSD) can run: AVX-VNNI in the CPU (CPUID leaf 7 subleaf 1, EAX bit
+// 4: Intel's cores from Alder Lake on, Zen 5) and hasAVX2. Where hasVNNI holds too the
+// AVX-512 kernels take those products instead. ARBOR_NO_AVXVNNI=1 turns it off, to measure one
+// against the other. Read once at start-up; tests may turn it off.
+var hasAVXVNNI = hasAVX2 && detectAVXVNNI() && os.Getenv("ARBOR_NO_AVXVNNI") != "1"
+
+func detectAVXVNNI() bool {
+	if maxID, _, _, _ := cpuid(0, 0); maxID < 7 {
+		return false
+	}
+	if maxSub, _, _, _ := cpuid(7, 0); maxSub < 1 { // leaf 7's subleaves
+		return false
+	}
+	eax1, _, _, _ := cpuid(7, 1)
+	return eax1&(1<<4) != 0
+}
+
 func detectVBMI() bool {
 	_, _, ecx7, _ := cpuid(7, 0)
 	return ecx7&(1<<1) != 0
@@ -203,6 +221,12 @@ func q8g8VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 
 //go:noescape
 func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int, ntok int)
+
+//go:noescape
+func q8PackU8AVX2(dst *byte, src *int16, qstride int, nb int, ntok int)
+
+//go:noescape
+func q8g8AVXVNNI(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
 
 //go:noescape
 func q8g8DPBUSD(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)

@@ -5,7 +5,7 @@ package cpu
 // Without the amd64 assembly every kernel takes its portable Go path; these stubs are never
 // called (hasAVX2 is false) and exist so that the dispatching code compiles everywhere.
 
-var hasAVX2, hasVNNI, hasVBMI = false, false, false
+var hasAVX2, hasVNNI, hasVBMI, hasAVXVNNI = false, false, false, false
 
 func dotF32AVX2(a, b *float32, n int) float32          { panic("unreachable") }
 func dotF16AVX2(w *uint16, x *float32, n int) float32  { panic("unreachable") }
@@ -94,6 +94,10 @@ func q8g8VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 	panic("unreachable")
 }
 func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int, ntok int) { panic("unreachable") }
+func q8PackU8AVX2(dst *byte, src *int16, qstride int, nb int, ntok int) { panic("unreachable") }
+func q8g8AVXVNNI(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
+	panic("unreachable")
+}
 func q8g8DPBUSD(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
 	panic("unreachable")
 }
