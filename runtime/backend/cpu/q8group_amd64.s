@@ -1167,15 +1167,15 @@ q8packavxblock:
 // s, 280 its out.
 	PCALIGN $64
 TEXT ·q8g8AVXVNNI(SB), NOSPLIT, $288-96
-	MOVQ    ng+80(FP), AX
-	MOVQ    AX, 256(SP)
-	MOVQ    w+0(FP), AX
-	MOVQ    AX, 264(SP)
-	MOVQ    s+8(FP), AX
-	MOVQ    AX, 272(SP)
-	MOVQ    out+56(FP), AX
-	MOVQ    AX, 280(SP)
-	MOVQ    dstride+48(FP), R9
+	MOVQ   ng+80(FP), AX
+	MOVQ   AX, 256(SP)
+	MOVQ   w+0(FP), AX
+	MOVQ   AX, 264(SP)
+	MOVQ   s+8(FP), AX
+	MOVQ   AX, 272(SP)
+	MOVQ   out+56(FP), AX
+	MOVQ   AX, 280(SP)
+	MOVQ   dstride+48(FP), R9
 	VMOVDQU q8avx128<>(SB), Y10
 	VMOVDQU q8avxQuadRows<>(SB), Y11
 
@@ -1436,10 +1436,10 @@ q8g8AVXVNNIblock:
 	ADDQ       $4, DX
 	DECQ       CX
 	JNZ        q8g8AVXVNNIblock
-	MOVQ       280(SP), DI
-	MOVQ       ostride+64(FP), R8
-	CMPQ       add+72(FP), $0
-	JEQ        q8g8AVXVNNIstore
+	MOVQ        280(SP), DI
+	MOVQ        ostride+64(FP), R8
+	CMPQ        add+72(FP), $0
+	JEQ         q8g8AVXVNNIstore
 	VMOVUPS 0(SP), Y0
 	VADDPS  (DI), Y0, Y0
 	VMOVUPS Y0, (DI)

@@ -309,6 +309,75 @@ w('''	VZEROUPPER
 ''')
 
 # ---- eight tokens
+# The eight-token kernels over runs of groups with their float sums in the frame (q8g8AVX2,
+# q8g8AVXVNNI) share their frame, their per-group head and their end.
+
+
+def frame8_head(name):
+    """The kernel's head: the frame (0..255 the float sums, 256 the groups left, 264/272 the
+    group's w and s, 280 its out) and the scales' stride in R9."""
+    return f"""TEXT ·{name}(SB), NOSPLIT, $288-96
+\tMOVQ   ng+80(FP), AX
+\tMOVQ   AX, 256(SP)
+\tMOVQ   w+0(FP), AX
+\tMOVQ   AX, 264(SP)
+\tMOVQ   s+8(FP), AX
+\tMOVQ   AX, 272(SP)
+\tMOVQ   out+56(FP), AX
+\tMOVQ   AX, 280(SP)
+\tMOVQ   dstride+48(FP), R9"""
+
+
+def frame8_group(prefix, x, stride):
+    """A group's start at prefix+"group": its quants in SI, scales in BX, the tokens'
+    activations (argument x) in DI and their scales in DX, the blocks in CX, the tokens' stride
+    (argument stride) and its multiples in R8, R10, R11, R12, the float sums zeroed."""
+    w(f"""
+{prefix}group:
+\tMOVQ   264(SP), SI
+\tMOVQ   272(SP), BX
+\tMOVQ   {x}+16(FP), DI
+\tMOVQ   xd+24(FP), DX
+\tMOVQ   nb+32(FP), CX
+\tMOVQ   {stride}+40(FP), R8
+\tLEAQ   (R8)(R8*2), R10
+\tLEAQ   (R8)(R8*4), R11
+\tLEAQ   (R10)(R8*4), R12
+\tVXORPS Y0, Y0, Y0""")
+    for t in range(8):
+        w(f"\tVMOVUPS Y0, {32*t}(SP)")
+
+
+def frame8_tail(prefix):
+    """After the block loop: the eight tokens' float sums added to or stored at out (token t at
+    out+t*ostride), then on to the next group, back to prefix+"group"."""
+    w(f"""\tMOVQ        280(SP), DI
+\tMOVQ        ostride+64(FP), R8
+\tCMPQ        add+72(FP), $0
+\tJEQ         {prefix}store""")
+    for t in range(8):
+        w(f"\tVMOVUPS {32*t}(SP), Y0")
+        w("\tVADDPS  (DI), Y0, Y0")
+        w("\tVMOVUPS Y0, (DI)")
+        if t < 7:
+            w("\tADDQ    R8, DI")
+    w(f"\tJMP     {prefix}next\n\n{prefix}store:")
+    for t in range(8):
+        w(f"\tVMOVUPS {32*t}(SP), Y0")
+        w("\tVMOVUPS Y0, (DI)")
+        if t < 7:
+            w("\tADDQ    R8, DI")
+    w(f"""
+{prefix}next:
+\tMOVQ        gstride+88(FP), AX
+\tADDQ        AX, 264(SP)
+\tADDQ        AX, 272(SP)
+\tADDQ        $32, 280(SP)
+\tDECQ        256(SP)
+\tJNZ         {prefix}group
+\tVZEROUPPER
+\tRET""")
+
 w('''
 // func q8g8AVX2(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
@@ -317,30 +386,8 @@ w('''
 // take Y0..Y7, so the float sums live in the frame (one load and one store per token and
 // block, against its 16 VPMADDWD and 16 VPADDD). Frame: 0..255 the float sums, 256 the groups
 // left, 264/272 the group's w and s, 280 its out.
-TEXT ·q8g8AVX2(SB), NOSPLIT, $288-96
-	MOVQ   ng+80(FP), AX
-	MOVQ   AX, 256(SP)
-	MOVQ   w+0(FP), AX
-	MOVQ   AX, 264(SP)
-	MOVQ   s+8(FP), AX
-	MOVQ   AX, 272(SP)
-	MOVQ   out+56(FP), AX
-	MOVQ   AX, 280(SP)
-	MOVQ   dstride+48(FP), R9
-
-q8g8group:
-	MOVQ   264(SP), SI
-	MOVQ   272(SP), BX
-	MOVQ   xq+16(FP), DI
-	MOVQ   xd+24(FP), DX
-	MOVQ   nb+32(FP), CX
-	MOVQ   qstride+40(FP), R8
-	LEAQ   (R8)(R8*2), R10
-	LEAQ   (R8)(R8*4), R11
-	LEAQ   (R10)(R8*4), R12
-	VXORPS Y0, Y0, Y0''')
-for t in range(8):
-    w(f"\tVMOVUPS Y0, {32*t}(SP)")
+''' + frame8_head("q8g8AVX2"))
+frame8_group("q8g8", "xq", "qstride")
 int_block("q8g8block", 8)
 for t in range(8):
     w(f"\tVCVTDQ2PS   Y{t}, Y{t}")
@@ -351,32 +398,7 @@ for t in range(8):
     if t < 7:
         w("\tADDQ        R9, AX")
 next_block("q8g8block")
-w('''	MOVQ        280(SP), DI
-	MOVQ        ostride+64(FP), R8
-	CMPQ        add+72(FP), $0
-	JEQ         q8g8store''')
-for t in range(8):
-    w(f"\tVMOVUPS {32*t}(SP), Y0")
-    w("\tVADDPS  (DI), Y0, Y0")
-    w("\tVMOVUPS Y0, (DI)")
-    if t < 7:
-        w("\tADDQ    R8, DI")
-w("\tJMP     q8g8next\n\nq8g8store:")
-for t in range(8):
-    w(f"\tVMOVUPS {32*t}(SP), Y0")
-    w("\tVMOVUPS Y0, (DI)")
-    if t < 7:
-        w("\tADDQ    R8, DI")
-w('''
-q8g8next:
-	MOVQ        gstride+88(FP), AX
-	ADDQ        AX, 264(SP)
-	ADDQ        AX, 272(SP)
-	ADDQ        $32, 280(SP)
-	DECQ        256(SP)
-	JNZ         q8g8group
-	VZEROUPPER
-	RET''')
+frame8_tail("q8g8")
 
 # ---- AVX-VNNI: eight tokens with VPDPBUSD on 256-bit registers, VEX-encoded (no AVX-512)
 # Intel's client cores from Alder Lake on, and Zen 5, have AVX-VNNI: VPDPBUSD on ymm without
@@ -456,32 +478,10 @@ w(f"""
 // Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes broadcast, Y14 the
 // rows' scales. Frame: 0..255 the float sums, 256 the groups left, 264/272 the group's w and
 // s, 280 its out.
-TEXT ·{name}(SB), NOSPLIT, $288-96
-	MOVQ    ng+80(FP), AX
-	MOVQ    AX, 256(SP)
-	MOVQ    w+0(FP), AX
-	MOVQ    AX, 264(SP)
-	MOVQ    s+8(FP), AX
-	MOVQ    AX, 272(SP)
-	MOVQ    out+56(FP), AX
-	MOVQ    AX, 280(SP)
-	MOVQ    dstride+48(FP), R9
-	VMOVDQU q8avx128<>(SB), Y10
-	VMOVDQU q8avxQuadRows<>(SB), Y11
-
-{name}group:
-	MOVQ   264(SP), SI
-	MOVQ   272(SP), BX
-	MOVQ   xu+16(FP), DI
-	MOVQ   xd+24(FP), DX
-	MOVQ   nb+32(FP), CX
-	MOVQ   ustride+40(FP), R8
-	LEAQ   (R8)(R8*2), R10
-	LEAQ   (R8)(R8*4), R11
-	LEAQ   (R10)(R8*4), R12
-	VXORPS Y0, Y0, Y0""")
-for t in range(8):
-    w(f"\tVMOVUPS Y0, {32*t}(SP)")
+{frame8_head(name)}
+\tVMOVDQU q8avx128<>(SB), Y10
+\tVMOVDQU q8avxQuadRows<>(SB), Y11""")
+frame8_group(name, "xu", "ustride")
 w(f"""
 {name}block:
 \tPREFETCHT0 {PFD}(SI)
@@ -515,33 +515,8 @@ w(f"""\tADDQ       $256, SI
 \tADDQ       $32, DI
 \tADDQ       $4, DX
 \tDECQ       CX
-\tJNZ        {name}block
-\tMOVQ       280(SP), DI
-\tMOVQ       ostride+64(FP), R8
-\tCMPQ       add+72(FP), $0
-\tJEQ        {name}store""")
-for t in range(8):
-    w(f"\tVMOVUPS {32*t}(SP), Y0")
-    w("\tVADDPS  (DI), Y0, Y0")
-    w("\tVMOVUPS Y0, (DI)")
-    if t < 7:
-        w("\tADDQ    R8, DI")
-w(f"\tJMP     {name}next\n\n{name}store:")
-for t in range(8):
-    w(f"\tVMOVUPS {32*t}(SP), Y0")
-    w("\tVMOVUPS Y0, (DI)")
-    if t < 7:
-        w("\tADDQ    R8, DI")
-w(f"""
-{name}next:
-\tMOVQ        gstride+88(FP), AX
-\tADDQ        AX, 264(SP)
-\tADDQ        AX, 272(SP)
-\tADDQ        $32, 280(SP)
-\tDECQ        256(SP)
-\tJNZ         {name}group
-\tVZEROUPPER
-\tRET""")
+\tJNZ        {name}block""")
+frame8_tail(name)
 
 open('q8group_amd64.s', 'w').write(align_functions("\n".join(out) + "\n"))
 
