@@ -343,17 +343,21 @@ func BenchmarkQ8Run8(b *testing.B) {
 	m := benchMatrix(b, model.Q8_0, rows, cols)
 	qa := benchTask(rows, cols, 8).q
 	out := make([]float32, 8*rows)
-	savedVNNI, savedBytes, savedPairs := hasVNNI, q8VNNIBytes, q8VNNIPairs
-	defer func() { hasVNNI, q8VNNIBytes, q8VNNIPairs = savedVNNI, savedBytes, savedPairs }()
+	saved, savedBytes, savedPairs := currentFlags(), q8VNNIBytes, q8VNNIPairs
+	defer func() { saved.set(); q8VNNIBytes, q8VNNIPairs = savedBytes, savedPairs }()
 	for _, k := range []struct {
-		name               string
-		vnni, bytes, pairs bool
-	}{{"avx2", false, false, false}, {"words", true, false, false}, {"bytes", true, true, false}, {"pairs", true, true, true}} {
+		name                        string
+		avxvnni, vnni, bytes, pairs bool
+	}{{"avx2", false, false, false, false}, {"avxvnni", true, false, true, false}, {"words", false, true, false, false},
+		{"bytes", false, true, true, false}, {"pairs", false, true, true, true}} {
 		b.Run(k.name, func(b *testing.B) {
-			if k.vnni && !savedVNNI {
+			if k.vnni && !saved.vnni {
 				b.Skip("no AVX-512 VNNI here")
 			}
-			hasVNNI, q8VNNIBytes, q8VNNIPairs = k.vnni, k.bytes, k.pairs
+			if k.avxvnni && !saved.avxvnni {
+				b.Skip("no AVX-VNNI here")
+			}
+			hasAVXVNNI, hasVNNI, hasVBMI, q8VNNIBytes, q8VNNIPairs = k.avxvnni, k.vnni, false, k.bytes, k.pairs
 			var u []byte
 			if q8PackedBytes(nb) {
 				u = make([]byte, 8*nb*model.Q8Block)
