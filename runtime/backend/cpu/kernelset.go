@@ -70,9 +70,10 @@ func (f kernelFlags) lowerSets() []kernelFlags {
 
 // KernelSets lists the kernel sets this process can run, the one it starts with (KernelSet at
 // start-up) first and "portable" last: on a Zen 5, "avx512vnni+vbmi+avx2+fma+f16c",
-// "avx512vnni+avx2+fma+f16c", "avxvnni+avx2+fma+f16c", "avx2+fma+f16c", "portable". The AVX-512 and AVX2 sets give
-// the same q8_0 products bit for bit; attention's scores differ between them by rounding, and
-// the portable kernels differ from the assembly by rounding too (their integer sums agree).
+// "avx512vnni+avx2+fma+f16c", "avxvnni+avx2+fma+f16c", "avx2+fma+f16c", "portable". The
+// AVX-512, AVX-VNNI and AVX2 sets give the same q8_0 products bit for bit; attention's scores
+// differ between the AVX-512 sets and the others by rounding, and the portable kernels differ
+// from the assembly by rounding too (their integer sums agree).
 func KernelSets() []string {
 	var names []string
 	for _, f := range startFlags.lowerSets() {

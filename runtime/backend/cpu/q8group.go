@@ -255,7 +255,7 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 				q8PackU8(u, q, qs, nb)
 			}
 			_ = u[8*nb*model.Q8Block-1]
-			if !hasVNNI {
+			if !hasVNNI { // so AVX-VNNI (q8PackedBytes)
 				q8g8AVXVNNI(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, qg.stride)
 				return
 			}
