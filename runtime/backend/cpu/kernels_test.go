@@ -932,3 +932,58 @@ func TestQuantizeRowsInParts(t *testing.T) {
 		}
 	}
 }
+
+// TestQ8PaddedRuns: the tokens left over from runs of eight, padded to eight for the
+// eight-token kernel (padRun, the tunable pad-tokens), give the outputs of the four- and
+// one-token kernels bit for bit, on every kernel set this CPU runs: for 1 to 15 tokens (decode batches and a prefill
+// tile's tail), with a bias, accumulating, over rows that cut a group and over columns in one
+// chunk or several, and over a worker's range that starts and ends inside the matrix.
+func TestQ8PaddedRuns(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 11))
+	saved := tune.padTokens
+	defer func() { tune.padTokens = saved }()
+	for _, set := range KernelSets() {
+		restore, err := UseKernelSet(set)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, shape := range [][2]int{{43, 96}, {40, kChunkQ8 + 3*model.Q8Block}} {
+			rows, cols := shape[0], shape[1]
+			m := benchMatrixT(t, model.Q8_0, rows, cols, r)
+			bias := randVec(r, rows)
+			for n := 1; n <= 15; n++ {
+				x := randVec(r, n*cols)
+				var qa q8Acts
+				qa.quantize(x, n, cols)
+				for _, c := range []struct {
+					accum  bool
+					bias   []float32
+					lo, hi int
+				}{{false, nil, 0, rows}, {false, bias, 0, rows}, {true, nil, 8, 32}, {true, nil, 0, rows}} {
+					run := func(pad int) []float32 {
+						tune.padTokens = pad
+						out := make([]float32, n*rows)
+						for i := range out {
+							out[i] = float32(i%3) - 1
+						}
+						task := &matmulTask{m: m, x: x, q: &qa, n: n, out: out, outStride: rows, accum: c.accum,
+							bias: c.bias, scratch: newScratch(1)}
+						task.run(c.lo, c.hi, 0)
+						return out
+					}
+					want := run(8)                  // never padded
+					for pad := 0; pad <= 7; pad++ { // 0: the kernel set's rule
+						got := run(pad)
+						for i := range got {
+							if got[i] != want[i] {
+								t.Fatalf("%s %dx%d, %d tokens, pad-tokens=%d, accum=%v bias=%v rows [%d, %d): out[%d] = %v, want %v",
+									set, rows, cols, n, pad, c.accum, c.bias != nil, c.lo, c.hi, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+		restore()
+	}
+}

@@ -366,6 +366,11 @@ type workerScratch struct {
 	// u holds a tile's activation quants packed to unsigned bytes for the VNNI byte kernel,
 	// eight tokens at a time (q8PackU8): packed once per chunk, read by every group.
 	u []byte
+	// The eight tokens of a padded run (padded): quants, scales, packed bytes, outputs.
+	pq []int16
+	pd []float32
+	pu []byte
+	po []float32
 }
 
 func newScratch(workers int) []*workerScratch {
@@ -615,12 +620,16 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 				}
 				for tok := t0; tok < t1; {
 					T := 1
-					if t1-tok >= 8 {
+					q, d := qp[(tok-t0)*ld:], qa.d[tok*nb+b0:]
+					switch left := t1 - tok; {
+					case left >= 8:
 						T = 8
-					} else if t1-tok >= 4 {
+					case padRun(left) && t.padded(ws, gb, ge, b0, b1, first, tok, left, q, ld, d, nb, lo, hi, &o):
+						tok += left
+						continue
+					case left >= 4:
 						T = 4
 					}
-					q, d := qp[(tok-t0)*ld:], qa.d[tok*nb+b0:]
 					g := gb
 					if T == 8 {
 						// The groups wholly inside the range (and the matrix) in one call.
@@ -646,6 +655,102 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			}
 		}
 	}
+}
+
+// padRun says whether the r < 8 tokens left over from a tile's runs of eight take the
+// eight-token kernel, padded to eight (padded), rather than the four- and one-token ones. The
+// tunable pad-tokens sets the fewest (8: never); at 0, its default, the rule is what each
+// kernel set measured on the 2-core Zen 5 (2026-12-04, qwen2.5-0.5b q8_0, `arbor bench --batch
+// B --alternate pad-tokens=0` with padding on for B; the unpadded step over the padded one):
+//   - AVX-512 VNNI: B = 2 1.12, 3 1.46, 4 0.93, 5 1.30, 6 1.59, 7 1.84: all but four;
+//   - AVX-VNNI: 2 0.74, 3 0.97, 5 1.09, 6 1.29, 7 1.49: five and up;
+//   - AVX2: 2 0.55, 3 0.72, 5 0.80, 6 0.98, 7 1.14: seven only.
+//
+// The arm64 kernels take eight tokens as two fours, and the portable ones token by token: no
+// gain there.
+func padRun(r int) bool {
+	if p := tune.padTokens; p > 0 {
+		return r >= p
+	}
+	switch {
+	case hasAVX2 && hasVNNI:
+		return r >= 2 && r != 4
+	case hasAVX2 && hasAVXVNNI:
+		return r >= 5
+	case hasAVX2:
+		return r >= 7
+	}
+	return false
+}
+
+// padded is the product over groups [gb, ge) and blocks [b0, b1) for the r < 8 tokens
+// [tok, tok+r) of a tile (token j's quants at q[j*qs:], scales at d[j*ds:]) through the
+// eight-token kernel, as eight tokens of which the last 8-r have zero scales: their sums are
+// computed and dropped. The eight-token kernels run several times as fast as the four-token and
+// one-token ones where the CPU has VNNI, so that a batch of seven decoding sequences took twice
+// as long a step as one of eight (qwen2.5-0.5b on the 2-core Zen 5, `arbor bench --batch 7`:
+// 29.5 steps/s against 58.8, its tokens going four, then one, one and one). The groups run in
+// one q8Run8 call into the worker's scratch, then added or stored; groups cut by [lo, hi) go by
+// group as before. It reports false, doing nothing, where the output cannot be written directly
+// (a first pass with both a bias and accumulation).
+func (t *matmulTask) padded(ws *workerScratch, gb, ge, b0, b1 int, first bool, tok, r int, q []int16, qs int,
+	d []float32, ds int, lo, hi int, o *[8 * q8GroupRows]float32) bool {
+	qg := t.m.q8
+	k := b1 - b0
+	ga, gz := max(gb, (lo+q8GroupRows-1)/q8GroupRows), min(ge, hi/q8GroupRows, t.m.rows/q8GroupRows)
+	dst, add, ok := t.direct(first, ga, lo, hi)
+	if !ok && ga < gz {
+		return false
+	}
+	byGroup := func(g0, g1 int) {
+		for g := g0; g < g1; g++ {
+			for j := 0; j < r; {
+				T := 1
+				if r-j >= 4 {
+					T = 4
+				}
+				t.group(g, b0, b1, first, tok+j, T, q[j*qs:], qs, d[j*ds:], ds, lo, hi, o)
+				j += T
+			}
+		}
+	}
+	if ga >= gz {
+		byGroup(gb, ge)
+		return true
+	}
+	byGroup(gb, ga)
+	ng := gz - ga
+	ld := k*model.Q8Block + packPad/2
+	ws.pq = grow(ws.pq, 8*ld)
+	ws.pd = grow(ws.pd, 8*k)
+	clear(ws.pq[r*ld : 8*ld])
+	clear(ws.pd[r*k : 8*k])
+	for j := 0; j < r; j++ {
+		copy(ws.pq[j*ld:j*ld+k*model.Q8Block], q[j*qs:j*qs+k*model.Q8Block])
+		copy(ws.pd[j*k:(j+1)*k], d[j*ds:j*ds+k])
+	}
+	var u []byte
+	if q8PackedBytes(k) {
+		ws.pu = grow(ws.pu, 8*k*model.Q8Block)
+		u = ws.pu
+		q8PackU8(u, ws.pq, ld, k)
+	}
+	ws.po = grow(ws.po, 8*ng*q8GroupRows)
+	q8Run8(qg, ga, ng, b0, b1, ws.pq, ld, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
+	for j := 0; j < r; j++ {
+		src := ws.po[j*ng*q8GroupRows : (j+1)*ng*q8GroupRows]
+		out := t.out[(tok+j)*t.outStride+dst:][:len(src)]
+		if add {
+			for i, v := range src {
+				out[i] += v
+			}
+		} else {
+			copy(out, src)
+		}
+	}
+	t.addBias(first, tok, r, dst, gz*q8GroupRows)
+	byGroup(gz, ge)
+	return true
 }
 
 // group is one row group's product for T tokens (token j's quants at q[j*qs:], scales at
