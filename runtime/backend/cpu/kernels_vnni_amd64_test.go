@@ -229,6 +229,70 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 	}
 }
 
+// TestQ8Run4VNNIMatchesAVX2: q8Run4 with AVX-512 VNNI (pairs of groups through q8g4DPBUSD16,
+// or q8g4DPBUSD16S for narrow matrices, an odd last group through q8Group) gives the AVX2
+// kernel's outputs bit for bit, over the same spans, runs and widths as q8Run8's test, and
+// falls back to q8Group by group without packed bytes.
+func TestQ8Run4VNNIMatchesAVX2(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(13, 13))
+	const rows = 56
+	saved := tune.pairsScales
+	defer func() { tune.pairsScales = saved }()
+	for _, c := range []struct{ nb, scales int }{{q8PackBlocks + 3, 1}, {28, 0}, {28, 1}} {
+		tune.pairsScales = c.scales
+		nb := c.nb
+		cols := nb * model.Q8Block
+		qg, _ := randQ8Groups(r, rows, nb)
+		x := randVec(r, 4*cols)
+		var qa q8Acts
+		qa.quantize(x, 4, cols)
+		for _, span := range [][2]int{{0, nb}, {0, min(nb, q8PackBlocks)}, {5, 6}, {3, min(nb, 40)}} {
+			b0, b1 := span[0], span[1]
+			k := b1 - b0
+			q := qa.q[b0*model.Q8Block:]
+			var u []byte
+			if q8PackedBytes(k) {
+				// The four tokens' quants for the span, packed as runQ8 packs a chunk.
+				pq := make([]int16, 4*k*model.Q8Block)
+				for j := 0; j < 4; j++ {
+					copy(pq[j*k*model.Q8Block:(j+1)*k*model.Q8Block], q[j*cols:j*cols+k*model.Q8Block])
+				}
+				u = make([]byte, 4*k*model.Q8Block)
+				q8PackU8n(u, pq, k*model.Q8Block, k, 4)
+			}
+			for _, ng := range []int{1, 2, 3, 6} {
+				for _, add := range []bool{false, true} {
+					run := func(vnni bool, u []byte) []float32 {
+						savedF := currentFlags()
+						defer savedF.set()
+						hasVNNI, hasVBMI = vnni, hasVBMI && vnni
+						if !vnni {
+							hasAVXVNNI = false
+						}
+						out := make([]float32, 4*(rows+1))
+						for i := range out {
+							out[i] = float32(i%5) - 2
+						}
+						q8Run4(qg, 1, ng, b0, b1, q, cols, u, qa.d[b0:], nb, out, rows+1, add)
+						return out
+					}
+					want := run(false, nil)
+					for _, uu := range [][]byte{u, nil} {
+						got := run(true, uu)
+						for i := range got {
+							if got[i] != want[i] {
+								t.Fatalf("nb %d blocks [%d, %d) groups %d add=%v packed=%v: out[%d] = %v with VNNI, %v with AVX2",
+									nb, b0, b1, ng, add, uu != nil, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestQ8Run8AVXVNNIMatchesAVX2: q8Run8 on a CPU with AVX-VNNI and without AVX-512
 // (q8g8AVXVNNI, its activations packed by q8PackU8AVX2) gives the AVX2 kernel's outputs bit for
 // bit, over runs of blocks the byte kernel takes and longer ones, runs of one and of several

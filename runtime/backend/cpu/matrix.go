@@ -146,7 +146,7 @@ func (a *q8Acts) begin(n, cols int) {
 	a.d = grow(a.d, n*blocks)
 	// q8PackedBytes holds the rest: VNNI or AVX-VNNI (so AVX2) and rows of at most a chunk of
 	// blocks.
-	if n%8 == 0 && n <= dynTokens && q8PackedBytes(blocks) {
+	if n%4 == 0 && n <= dynTokens && q8PackedBytes(blocks) {
 		a.u = grow(a.u, n*cols)
 	} else {
 		a.u = a.u[:0]
@@ -598,14 +598,16 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			// With the VNNI byte kernel, every run of eight tokens is packed to bytes once for
 			// the chunk here, not again for each block of groups.
 			var u []byte
+			nu := 0 // the tile's tokens packed in u (token j's bytes at u[j*k*Q8Block:])
 			if packed {
 				u = qa.u[t0*c:] // packed once at quantization (decode batches)
+				nu = t1 - t0
 			} else if q8PackedBytes(k) {
-				runs := (t1 - t0) / 8
-				ws.u = grow(ws.u, runs*8*k*model.Q8Block)
+				nu = (t1 - t0) / 4 * 4
+				ws.u = grow(ws.u, nu*k*model.Q8Block)
 				u = ws.u
-				for r := range runs {
-					q8PackU8(u[r*8*k*model.Q8Block:], qp[r*8*ld:], ld, k)
+				for j := 0; j < nu; j += 8 {
+					q8PackU8n(u[j*k*model.Q8Block:], qp[j*ld:], ld, k, min(8, nu-j))
 				}
 			}
 			for gb := g0; gb < g1; gb += groupBlock {
@@ -631,7 +633,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 						T = 4
 					}
 					g := gb
-					if T == 8 {
+					if T == 8 || T == 4 {
 						// The groups wholly inside the range (and the matrix) in one call.
 						ga, gz := max(gb, (lo+q8GroupRows-1)/q8GroupRows), min(ge, hi/q8GroupRows, m.rows/q8GroupRows)
 						if dst, add, ok := t.direct(first, ga, lo, hi); ok && ga < gz {
@@ -639,10 +641,15 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 								t.group(g, b0, b1, first, tok, T, q, ld, d, nb, lo, hi, &o)
 							}
 							var ut []byte
-							if u != nil {
-								ut = u[(tok-t0)/8*8*k*model.Q8Block:]
+							if tok+T-t0 <= nu {
+								ut = u[(tok-t0)*k*model.Q8Block:]
 							}
-							q8Run8(qg, ga, gz-ga, b0, b1, q, ld, ut, d, nb, t.out[tok*t.outStride+dst:], t.outStride, add)
+							out := t.out[tok*t.outStride+dst:]
+							if T == 8 {
+								q8Run8(qg, ga, gz-ga, b0, b1, q, ld, ut, d, nb, out, t.outStride, add)
+							} else {
+								q8Run4(qg, ga, gz-ga, b0, b1, q, ld, ut, d, nb, out, t.outStride, add)
+							}
 							t.addBias(first, tok, T, dst, gz*q8GroupRows)
 							g = gz
 						}

@@ -221,14 +221,47 @@ func q8PackedBytes(nb int) bool {
 
 // q8PackU8 packs eight tokens' quants (token j's at q[j*qs:], nb blocks) to unsigned bytes for
 // q8Run8's byte kernels: dst holds 8*nb*Q8Block bytes, token j's at dst[j*nb*Q8Block:].
-func q8PackU8(dst []byte, q []int16, qs, nb int) {
-	_ = dst[8*nb*model.Q8Block-1]
-	_ = q[7*qs+nb*model.Q8Block-1]
+func q8PackU8(dst []byte, q []int16, qs, nb int) { q8PackU8n(dst, q, qs, nb, 8) }
+
+// q8PackU8n is q8PackU8 for ntok tokens (q8Run4's four).
+func q8PackU8n(dst []byte, q []int16, qs, nb, ntok int) {
+	_ = dst[ntok*nb*model.Q8Block-1]
+	_ = q[(ntok-1)*qs+nb*model.Q8Block-1]
 	if hasVNNI {
-		q8PackU8VNNI(&dst[0], &q[0], qs*2, nb, 8)
+		q8PackU8VNNI(&dst[0], &q[0], qs*2, nb, ntok)
 		return
 	}
-	q8PackU8AVX2(&dst[0], &q[0], qs*2, nb, 8)
+	q8PackU8AVX2(&dst[0], &q[0], qs*2, nb, ntok)
+}
+
+// q8Run4 is q8Run8 for four tokens: with AVX-512 VNNI and its byte kernels, the pairs of groups
+// through q8g4DPBUSD16 (u the tokens' quants packed by q8PackU8n, token j at u[j*nb*Q8Block:]),
+// an odd last group and everything else by group through q8Group (VPDPWSSD or AVX2).
+func q8Run4(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []float32, ds int, out []float32, os int, add bool) {
+	nb := b1 - b0
+	if np := ng / 2; np > 0 && hasAVX2 && hasVNNI && q8VNNIPairs && q8PackedBytes(nb) && u != nil {
+		w, s := qg.quants(g0, b0, b1), qg.scales(g0, b0, b1)
+		_ = qg.quants(g0+2*np-1, b0, b1)
+		_ = qg.scales(g0+2*np-1, b0, b1)
+		_ = u[4*nb*model.Q8Block-1]
+		_ = d[3*ds+nb-1]
+		_ = out[3*os+2*np*q8GroupRows-1]
+		a := 0
+		if add {
+			a = 1
+		}
+		if q8PairsScales(qg.stride) {
+			q8g4DPBUSD16S(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
+				q8PairsPrefetch(qg.stride))
+		} else {
+			q8g4DPBUSD16(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
+				q8PairsPrefetch(qg.stride))
+		}
+		g0, ng, out = g0+2*np, ng-2*np, out[2*np*q8GroupRows:]
+	}
+	for i := 0; i < ng; i++ {
+		q8Group(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 4, out[i*q8GroupRows:], os, add)
+	}
 }
 
 // q8Run8 is q8Group for eight tokens over the ng consecutive groups g0, g0+1, ... of qg, blocks

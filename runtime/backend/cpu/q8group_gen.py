@@ -993,14 +993,15 @@ w("GLOBL q8vnniPairs<>(SB), RODATA|NOPTR, $64")
 # The pairs kernel prefetches each of its two groups' quads pfd bytes ahead, an argument: Go
 # picks one pair ahead (q8PairsPrefetch), so that both prefetches land in the next pair's groups
 # whatever the matrix's width.
-def pairs_kernel(name, scales):
+def pairs_kernel(name, scales, T=8):
     """q8g8DPBUSD16, and with scales q8g8DPBUSD16S: the same kernel that also prefetches its two
     groups' scales pfd bytes ahead (for narrow matrices where the tunable pairs-scales is 1; see
-    q8PairsScales in q8group.go)."""
+    q8PairsScales in q8group.go). With T=4, the same for four tokens (q8g4DPBUSD16,
+    q8g4DPBUSD16S)."""
     w(f'''
 // func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
 //
-// q8g8DPBUSD over ng pairs of groups (groups 2i and 2i+1, gstride bytes apart), pair i's
+// q8g8DPBUSD{" for four tokens" if T == 4 else ""} over ng pairs of groups (groups 2i and 2i+1, gstride bytes apart), pair i's
 // sixteen sums per token to out+64i. Z13 is 128 x the rows' block sums of weights, taken off
 // each token's block sum at the end of the block; R13 is gstride, the second group's offset.
 // Each block prefetches the two groups' quants pfd bytes ahead{" and their scales too" if scales else ""}.
@@ -1017,7 +1018,7 @@ def pairs_kernel(name, scales):
 	MOVQ      xd+24(FP), DX
 	MOVQ      nb+32(FP), CX
 	MOVQ      gstride+88(FP), R13''')
-    for t in range(8):
+    for t in range(T):
         w(f"\tVPXORD    Z{16+t}, Z{16+t}, Z{16+t}")
     w(f"""
 {name}block:
@@ -1036,7 +1037,7 @@ def pairs_kernel(name, scales):
         # scales, so three of four ask for a line already asked for.
         w("\tMOVQ      pfd+96(FP), AX\n\tADDQ      BX, AX\n\tPREFETCHT0 (AX)\n\tPREFETCHT0 (AX)(R13*1)")
     w("\tVPXORD    Z13, Z13, Z13")
-    for t in range(8):
+    for t in range(T):
         w(f"\tVPXORD    Z{t}, Z{t}, Z{t}")
     for c in range(8):
         wr = 8 + c % 2
@@ -1044,18 +1045,20 @@ def pairs_kernel(name, scales):
         w(f"\tVINSERTI64X4 $1, {32*c}(SI)(R13*1), Z{wr}, Z{wr}")
         w(f"\tVPERMW    Z{wr}, Z28, Z{wr}")
         w(f"\tVPDPBUSD  Z{wr}, Z14, Z13")
-        for t in range(8):
+        for t in range(T):
             tmp = 24 + t % 4
             w(f"\tVPBROADCASTD {4*c}{xtoks[t]}, Z{tmp}")
             w(f"\tVPDPBUSD  Z{wr}, Z{tmp}, Z{t}")
     w("\tVCVTPH2PS (BX), Y12\n\tVCVTPH2PS (BX)(R13*1), Y15\n\tVINSERTF32X8 $1, Y15, Z12, Z12\n\tMOVQ      DX, AX")
     # One lane a row: only the 128 x block sums of weights to take off.
-    scale_sums(8, 4, lambda t, tmp: [f"\tVPSUBD    Z13, Z{t}, Z{t}"])
+    scale_sums(T, 4, lambda t, tmp: [f"\tVPSUBD    Z13, Z{t}, Z{t}"])
     block_tail(name, 32)
-    out_tail(name, 8, "Z", "pair", 2, 64)
+    out_tail(name, T, "Z", "pair", 2, 64)
 
 
 pairs_kernel("q8g8DPBUSD16", False)
 pairs_kernel("q8g8DPBUSD16S", True)
+pairs_kernel("q8g4DPBUSD16", False, 4)
+pairs_kernel("q8g4DPBUSD16S", True, 4)
 
 open('q8vnni_amd64.s', 'w').write(align_functions("\n".join(x for x in v if x != "") + "\n"))
