@@ -146,7 +146,7 @@ func (a *q8Acts) begin(n, cols int) {
 	a.d = grow(a.d, n*blocks)
 	// q8PackedBytes holds the rest: VNNI or AVX-VNNI (so AVX2) and rows of at most a chunk of
 	// blocks.
-	if n%4 == 0 && n <= dynTokens && q8PackedBytes(blocks) {
+	if n%q8PackedRun() == 0 && n <= dynTokens && q8PackedBytes(blocks) {
 		a.u = grow(a.u, n*cols)
 	} else {
 		a.u = a.u[:0]
@@ -603,7 +603,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 				u = qa.u[t0*c:] // packed once at quantization (decode batches)
 				nu = t1 - t0
 			} else if q8PackedBytes(k) {
-				nu = (t1 - t0) / 4 * 4
+				nu = (t1 - t0) / q8PackedRun() * q8PackedRun()
 				ws.u = grow(ws.u, nu*k*model.Q8Block)
 				u = ws.u
 				for j := 0; j < nu; j += 8 {

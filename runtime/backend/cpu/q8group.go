@@ -219,6 +219,15 @@ func q8PackedBytes(nb int) bool {
 	return (hasVNNI || hasAVXVNNI) && q8VNNIBytes && nb > 0 && nb <= q8PackBlocks
 }
 
+// q8PackedRun is the fewest tokens whose quants a byte kernel reads packed (q8PackedBytes):
+// four with AVX-512 VNNI (q8Run4), eight with AVX-VNNI alone (q8Run8).
+func q8PackedRun() int {
+	if hasVNNI {
+		return 4
+	}
+	return 8
+}
+
 // q8PackU8 packs eight tokens' quants (token j's at q[j*qs:], nb blocks) to unsigned bytes for
 // q8Run8's byte kernels: dst holds 8*nb*Q8Block bytes, token j's at dst[j*nb*Q8Block:].
 func q8PackU8(dst []byte, q []int16, qs, nb int) { q8PackU8n(dst, q, qs, nb, 8) }
