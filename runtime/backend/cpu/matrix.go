@@ -610,6 +610,13 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 					q8PackU8n(u[j*k*model.Q8Block:], qp[j*ld:], ld, k, min(8, nu-j))
 				}
 			}
+			// A run of fewer than eight tokens at the tile's end that padRun sends to the
+			// eight-token kernel, prepared once for the chunk.
+			padTok := t0 + (t1-t0)/8*8
+			pad := padTok < t1 && padRun(t1-padTok)
+			if pad {
+				padPrep(ws, t1-padTok, k, qp[(padTok-t0)*ld:], ld, qa.d[padTok*nb+b0:], nb)
+			}
 			for gb := g0; gb < g1; gb += groupBlock {
 				ge := min(gb+groupBlock, g1)
 				if cb < nb && ge < g1 {
@@ -626,7 +633,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 					switch left := t1 - tok; {
 					case left >= 8:
 						T = 8
-					case padRun(left) && t.padded(ws, gb, ge, b0, b1, first, tok, left, q, ld, d, nb, lo, hi, &o):
+					case pad && tok == padTok && t.padded(ws, gb, ge, b0, b1, first, tok, left, q, ld, d, nb, lo, hi, &o):
 						tok += left
 						continue
 					case left >= 4:
@@ -667,11 +674,12 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 // padRun says whether the r < 8 tokens left over from a tile's runs of eight take the
 // eight-token kernel, padded to eight (padded), rather than the four- and one-token ones. The
 // tunable pad-tokens sets the fewest (8: never); at 0, its default, the rule is what each
-// kernel set measured on the 2-core Zen 5 (2026-12-04, qwen2.5-0.5b q8_0, `arbor bench --batch
-// B --alternate pad-tokens=0` with padding on for B; the unpadded step over the padded one):
-//   - AVX-512 VNNI: B = 2 1.12, 3 1.46, 4 0.93, 5 1.30, 6 1.59, 7 1.84: all but four;
-//   - AVX-VNNI: 2 0.74, 3 0.97, 5 1.09, 6 1.29, 7 1.49: five and up;
-//   - AVX2: 2 0.55, 3 0.72, 5 0.80, 6 0.98, 7 1.14: seven only.
+// kernel set measured on the 2-core Zen 5 (2026-12-04, qwen2.5-0.5b q8_0, `ARBOR_TUNE=pad-tokens=2
+// arbor bench --batch B --alternate pad-tokens=8`: the unpadded step over the padded one):
+//   - AVX-512 VNNI: B = 2 1.29, 3 1.67, 4 0.78 (q8Run4's kernel), 5 1.23, 6 1.58, 7 1.92: all
+//     but four;
+//   - AVX-VNNI: 2 0.84, 3 1.08, 4 0.91, 5 1.20, 6 1.45, 7 1.67: three, and five and up;
+//   - AVX2: 2 0.56, 3 0.74, 4 0.63, 5 0.84, 6 1.00, 7 1.17: seven only.
 //
 // The arm64 kernels take eight tokens as two fours, and the portable ones token by token: no
 // gain there.
@@ -683,17 +691,37 @@ func padRun(r int) bool {
 	case hasAVX2 && hasVNNI:
 		return r >= 2 && r != 4
 	case hasAVX2 && hasAVXVNNI:
-		return r >= 5
+		return r == 3 || r >= 5
 	case hasAVX2:
 		return r >= 7
 	}
 	return false
 }
 
+// padPrep writes the r < 8 tokens' quants (token j's at q[j*qs:], k blocks) and scales (at
+// d[j*ds:]) as eight tokens into the worker's scratch for padded, the last 8-r with zero
+// quants and scales, and packs them to bytes where the kernel reads bytes: once for a chunk of
+// columns, not again for each block of groups (whose kernel call it would rival).
+func padPrep(ws *workerScratch, r, k int, q []int16, qs int, d []float32, ds int) {
+	ld := k*model.Q8Block + packPad/2
+	ws.pq = grow(ws.pq, 8*ld)
+	ws.pd = grow(ws.pd, 8*k)
+	clear(ws.pq[r*ld : 8*ld])
+	clear(ws.pd[r*k : 8*k])
+	for j := 0; j < r; j++ {
+		copy(ws.pq[j*ld:j*ld+k*model.Q8Block], q[j*qs:j*qs+k*model.Q8Block])
+		copy(ws.pd[j*k:(j+1)*k], d[j*ds:j*ds+k])
+	}
+	if q8PackedBytes(k) {
+		ws.pu = grow(ws.pu, 8*k*model.Q8Block)
+		q8PackU8(ws.pu, ws.pq, ld, k)
+	}
+}
+
 // padded is the product over groups [gb, ge) and blocks [b0, b1) for the r < 8 tokens
 // [tok, tok+r) of a tile (token j's quants at q[j*qs:], scales at d[j*ds:]) through the
-// eight-token kernel, as eight tokens of which the last 8-r have zero scales: their sums are
-// computed and dropped. The eight-token kernels run several times as fast as the four-token and
+// eight-token kernel, as eight tokens of which the last 8-r have zero scales (as padPrep wrote
+// them for the chunk): their sums are computed and dropped. The eight-token kernels run several times as fast as the four-token and
 // one-token ones where the CPU has VNNI, so that a batch of seven decoding sequences took twice
 // as long a step as one of eight (qwen2.5-0.5b on the 2-core Zen 5, `arbor bench --batch 7`:
 // 29.5 steps/s against 58.8, its tokens going four, then one, one and one). The groups run in
@@ -727,23 +755,12 @@ func (t *matmulTask) padded(ws *workerScratch, gb, ge, b0, b1 int, first bool, t
 	}
 	byGroup(gb, ga)
 	ng := gz - ga
-	ld := k*model.Q8Block + packPad/2
-	ws.pq = grow(ws.pq, 8*ld)
-	ws.pd = grow(ws.pd, 8*k)
-	clear(ws.pq[r*ld : 8*ld])
-	clear(ws.pd[r*k : 8*k])
-	for j := 0; j < r; j++ {
-		copy(ws.pq[j*ld:j*ld+k*model.Q8Block], q[j*qs:j*qs+k*model.Q8Block])
-		copy(ws.pd[j*k:(j+1)*k], d[j*ds:j*ds+k])
-	}
 	var u []byte
 	if q8PackedBytes(k) {
-		ws.pu = grow(ws.pu, 8*k*model.Q8Block)
 		u = ws.pu
-		q8PackU8(u, ws.pq, ld, k)
 	}
 	ws.po = grow(ws.po, 8*ng*q8GroupRows)
-	q8Run8(qg, ga, ng, b0, b1, ws.pq, ld, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
+	q8Run8(qg, ga, ng, b0, b1, ws.pq, k*model.Q8Block+packPad/2, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
 	for j := 0; j < r; j++ {
 		src := ws.po[j*ng*q8GroupRows : (j+1)*ng*q8GroupRows]
 		out := t.out[(tok+j)*t.outStride+dst:][:len(src)]
