@@ -363,8 +363,9 @@ type workerScratch struct {
 	w []float32
 	x []float32
 	q []int16
-	// u holds a tile's activation quants packed to unsigned bytes for the VNNI byte kernel,
-	// eight tokens at a time (q8PackU8): packed once per chunk, read by every group.
+	// u holds a tile's activation quants packed to unsigned bytes for the VNNI byte kernels,
+	// eight (with AVX-512, four) tokens at a time (q8PackU8n): packed once per chunk, read by
+	// every group.
 	u []byte
 	// The eight tokens of a padded run (padded): quants, scales, packed bytes, outputs.
 	pq []int16
@@ -595,8 +596,8 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 					copy(qp[(tok-t0)*ld:(tok-t0)*ld+k*model.Q8Block], qa.q[tok*c+b0*model.Q8Block:tok*c+b1*model.Q8Block])
 				}
 			}
-			// With the VNNI byte kernel, every run of eight tokens is packed to bytes once for
-			// the chunk here, not again for each block of groups.
+			// With the VNNI byte kernels, every run of eight tokens (and with AVX-512, of four) is
+			// packed to bytes once for the chunk here, not again for each block of groups.
 			var u []byte
 			nu := 0 // the tile's tokens packed in u (token j's bytes at u[j*k*Q8Block:])
 			if packed {
@@ -674,8 +675,9 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 // padRun says whether the r < 8 tokens left over from a tile's runs of eight take the
 // eight-token kernel, padded to eight (padded), rather than the four- and one-token ones. The
 // tunable pad-tokens sets the fewest (8: never); at 0, its default, the rule is what each
-// kernel set measured on the 2-core Zen 5 (2026-12-04, qwen2.5-0.5b q8_0, `ARBOR_TUNE=pad-tokens=2
-// arbor bench --batch B --alternate pad-tokens=8`: the unpadded step over the padded one):
+// kernel set measured on the 2-core Zen 5 (2026-12-04, qwen2.5-0.5b q8_0,
+// `ARBOR_TUNE=pad-tokens=2 arbor bench --batch B --alternate pad-tokens=8`: the unpadded step
+// over the padded one):
 //   - AVX-512 VNNI: B = 2 1.29, 3 1.67, 4 0.78 (q8Run4's kernel), 5 1.23, 6 1.58, 7 1.92: all
 //     but four;
 //   - AVX-VNNI: 2 0.84, 3 1.08, 4 0.91, 5 1.20, 6 1.45, 7 1.67: three, and five and up;
@@ -721,13 +723,13 @@ func padPrep(ws *workerScratch, r, k int, q []int16, qs int, d []float32, ds int
 // padded is the product over groups [gb, ge) and blocks [b0, b1) for the r < 8 tokens
 // [tok, tok+r) of a tile (token j's quants at q[j*qs:], scales at d[j*ds:]) through the
 // eight-token kernel, as eight tokens of which the last 8-r have zero scales (as padPrep wrote
-// them for the chunk): their sums are computed and dropped. The eight-token kernels run several times as fast as the four-token and
-// one-token ones where the CPU has VNNI, so that a batch of seven decoding sequences took twice
-// as long a step as one of eight (qwen2.5-0.5b on the 2-core Zen 5, `arbor bench --batch 7`:
-// 29.5 steps/s against 58.8, its tokens going four, then one, one and one). The groups run in
-// one q8Run8 call into the worker's scratch, then added or stored; groups cut by [lo, hi) go by
-// group as before. It reports false, doing nothing, where the output cannot be written directly
-// (a first pass with both a bias and accumulation).
+// them for the chunk): their sums are computed and dropped. The eight-token kernels run several
+// times as fast as the four-token and one-token ones where the CPU has VNNI, so that a batch of
+// seven decoding sequences took twice as long a step as one of eight (qwen2.5-0.5b on the
+// 2-core Zen 5, `arbor bench --batch 7`: 29.5 steps/s against 58.8, its tokens going four, then
+// one, one and one). The groups run in one q8Run8 call into the worker's scratch, then added or
+// stored; groups cut by [lo, hi) go by group as before. It reports false, doing nothing, where
+// the output cannot be written directly (a first pass with both a bias and accumulation).
 func (t *matmulTask) padded(ws *workerScratch, gb, ge, b0, b1 int, first bool, tok, r int, q []int16, qs int,
 	d []float32, ds int, lo, hi int, o *[8 * q8GroupRows]float32) bool {
 	qg := t.m.q8
