@@ -235,6 +235,18 @@ func TestQ8Run8VNNIMatchesAVX2(t *testing.T) {
 // falls back to q8Group by group without packed bytes.
 func TestQ8Run4VNNIMatchesAVX2(t *testing.T) {
 	needVNNI(t)
+	testQ8Run4(t, func() { hasAVXVNNI = false })
+}
+
+// TestQ8Run4AVXVNNIMatchesAVX2 is TestQ8Run4VNNIMatchesAVX2 on a CPU with AVX-VNNI and without
+// AVX-512: all the groups through q8g4AVXVNNI.
+func TestQ8Run4AVXVNNIMatchesAVX2(t *testing.T) {
+	needAVXVNNI(t)
+	testQ8Run4(t, func() { hasVNNI, hasVBMI, hasAVXVNNI = false, false, true })
+}
+
+// testQ8Run4 checks q8Run4 with the kernels that fast sets against the AVX2 kernels.
+func testQ8Run4(t *testing.T, fast func()) {
 	r := rand.New(rand.NewPCG(13, 13))
 	const rows = 56
 	saved := tune.pairsScales
@@ -252,7 +264,11 @@ func TestQ8Run4VNNIMatchesAVX2(t *testing.T) {
 			k := b1 - b0
 			q := qa.q[b0*model.Q8Block:]
 			var u []byte
-			if q8PackedBytes(k) {
+			savedF := currentFlags()
+			fast()
+			bytes := q8PackedBytes(k)
+			savedF.set()
+			if bytes {
 				// The four tokens' quants for the span, packed as runQ8 packs a chunk.
 				pq := make([]int16, 4*k*model.Q8Block)
 				for j := 0; j < 4; j++ {
@@ -263,12 +279,13 @@ func TestQ8Run4VNNIMatchesAVX2(t *testing.T) {
 			}
 			for _, ng := range []int{1, 2, 3, 6} {
 				for _, add := range []bool{false, true} {
-					run := func(vnni bool, u []byte) []float32 {
+					run := func(fastKernels bool, u []byte) []float32 {
 						savedF := currentFlags()
 						defer savedF.set()
-						hasVNNI, hasVBMI = vnni, hasVBMI && vnni
-						if !vnni {
-							hasAVXVNNI = false
+						if fastKernels {
+							fast()
+						} else {
+							hasVNNI, hasVBMI, hasAVXVNNI = false, false, false
 						}
 						out := make([]float32, 4*(rows+1))
 						for i := range out {
@@ -282,7 +299,7 @@ func TestQ8Run4VNNIMatchesAVX2(t *testing.T) {
 						got := run(true, uu)
 						for i := range got {
 							if got[i] != want[i] {
-								t.Fatalf("nb %d blocks [%d, %d) groups %d add=%v packed=%v: out[%d] = %v with VNNI, %v with AVX2",
+								t.Fatalf("nb %d blocks [%d, %d) groups %d add=%v packed=%v: out[%d] = %v, %v with AVX2",
 									nb, b0, b1, ng, add, uu != nil, i, got[i], want[i])
 							}
 						}

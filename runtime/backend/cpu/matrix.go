@@ -146,7 +146,7 @@ func (a *q8Acts) begin(n, cols int) {
 	a.d = grow(a.d, n*blocks)
 	// q8PackedBytes holds the rest: VNNI or AVX-VNNI (so AVX2) and rows of at most a chunk of
 	// blocks.
-	if n%q8PackedRun() == 0 && n <= dynTokens && q8PackedBytes(blocks) {
+	if n%q8PackedRun == 0 && n <= dynTokens && q8PackedBytes(blocks) {
 		a.u = grow(a.u, n*cols)
 	} else {
 		a.u = a.u[:0]
@@ -364,8 +364,7 @@ type workerScratch struct {
 	x []float32
 	q []int16
 	// u holds a tile's activation quants packed to unsigned bytes for the VNNI byte kernels,
-	// eight (with AVX-512, four) tokens at a time (q8PackU8n): packed once per chunk, read by
-	// every group.
+	// eight or four tokens at a time (q8PackU8n): packed once per chunk, read by every group.
 	u []byte
 	// The eight tokens of a padded run (padded): quants, scales, packed bytes, outputs.
 	pq []int16
@@ -596,15 +595,15 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 					copy(qp[(tok-t0)*ld:(tok-t0)*ld+k*model.Q8Block], qa.q[tok*c+b0*model.Q8Block:tok*c+b1*model.Q8Block])
 				}
 			}
-			// With the VNNI byte kernels, every run of eight tokens (and with AVX-512, of four) is
-			// packed to bytes once for the chunk here, not again for each block of groups.
+			// With the VNNI byte kernels, every run of eight or four tokens is packed to bytes once
+			// for the chunk here, not again for each block of groups.
 			var u []byte
 			nu := 0 // the tile's tokens packed in u (token j's bytes at u[j*k*Q8Block:])
 			if packed {
 				u = qa.u[t0*c:] // packed once at quantization (decode batches)
 				nu = t1 - t0
 			} else if q8PackedBytes(k) {
-				nu = (t1 - t0) / q8PackedRun() * q8PackedRun()
+				nu = (t1 - t0) / q8PackedRun * q8PackedRun
 				ws.u = grow(ws.u, nu*k*model.Q8Block)
 				u = ws.u
 				for j := 0; j < nu; j += 8 {

@@ -219,14 +219,9 @@ func q8PackedBytes(nb int) bool {
 	return (hasVNNI || hasAVXVNNI) && q8VNNIBytes && nb > 0 && nb <= q8PackBlocks
 }
 
-// q8PackedRun is the fewest tokens whose quants a byte kernel reads packed (q8PackedBytes):
-// four with AVX-512 VNNI (q8Run4), eight with AVX-VNNI alone (q8Run8).
-func q8PackedRun() int {
-	if hasVNNI {
-		return 4
-	}
-	return 8
-}
+// q8PackedRun is the fewest tokens whose quants the byte kernels read packed (q8PackedBytes):
+// q8Run4's four.
+const q8PackedRun = 4
 
 // q8PackU8 packs eight tokens' quants (token j's at q[j*qs:], nb blocks) to unsigned bytes for
 // q8Run8's byte kernels: dst holds 8*nb*Q8Block bytes, token j's at dst[j*nb*Q8Block:].
@@ -243,11 +238,26 @@ func q8PackU8n(dst []byte, q []int16, qs, nb, ntok int) {
 	q8PackU8AVX2(&dst[0], &q[0], qs*2, nb, ntok)
 }
 
-// q8Run4 is q8Run8 for four tokens: with AVX-512 VNNI and its byte kernels, the pairs of groups
-// through q8g4DPBUSD16 (u the tokens' quants packed by q8PackU8n, token j at u[j*nb*Q8Block:]),
-// an odd last group and everything else by group through q8Group (VPDPWSSD or AVX2).
+// q8Run4 is q8Run8 for four tokens, with u the tokens' quants packed by q8PackU8n (token j at
+// u[j*nb*Q8Block:]) or nil: with AVX-512 VNNI and its byte kernels, the pairs of groups through
+// q8g4DPBUSD16; with AVX-VNNI alone, all the groups through q8g4AVXVNNI; an odd last group and
+// everything else by group through q8Group (VPDPWSSD or AVX2).
 func q8Run4(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []float32, ds int, out []float32, os int, add bool) {
 	nb := b1 - b0
+	if ng > 0 && hasAVX2 && !hasVNNI && hasAVXVNNI && q8PackedBytes(nb) && u != nil {
+		w, s := qg.quants(g0, b0, b1), qg.scales(g0, b0, b1)
+		_ = qg.quants(g0+ng-1, b0, b1)
+		_ = qg.scales(g0+ng-1, b0, b1)
+		_ = u[4*nb*model.Q8Block-1]
+		_ = d[3*ds+nb-1]
+		_ = out[3*os+ng*q8GroupRows-1]
+		a := 0
+		if add {
+			a = 1
+		}
+		q8g4AVXVNNI(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, qg.stride)
+		return
+	}
 	if np := ng / 2; np > 0 && hasAVX2 && hasVNNI && q8VNNIPairs && q8PackedBytes(nb) && u != nil {
 		w, s := qg.quants(g0, b0, b1), qg.scales(g0, b0, b1)
 		_ = qg.quants(g0+2*np-1, b0, b1)

@@ -1159,12 +1159,12 @@ q8packavxblock:
 
 // func q8g8AVXVNNI(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
-// q8g8DPBUSD's contract on AVX-VNNI: eight tokens' quants as bytes q+128 (token t at
+// q8g8DPBUSD's contract on AVX-VNNI for 8 tokens: their quants as bytes q+128 (token t at
 // xu+t*ustride), their scales at xd+t*dstride, ng groups gstride bytes apart. Y0..Y7 the
-// tokens' integer sums, Y8 the quad (a row a lane), Y9 128 x the rows' block sums of weights,
-// Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes broadcast, Y14 the
-// rows' scales. Frame: 0..255 the float sums, 256 the groups left, 264/272 the group's w and
-// s, 280 its out.
+// tokens' integer sums, Y8 the quad (a row a lane), Y9 128 x the rows' block
+// sums of weights, Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes
+// broadcast, Y14 the rows' scales. Frame: 0..255 the float sums, 256 the groups left,
+// 264/272 the group's w and s, 280 its out.
 	PCALIGN $64
 TEXT ·q8g8AVXVNNI(SB), NOSPLIT, $288-96
 	MOVQ   ng+80(FP), AX
@@ -1505,6 +1505,233 @@ q8g8AVXVNNInext:
 	ADDQ        $32, 280(SP)
 	DECQ        256(SP)
 	JNZ         q8g8AVXVNNIgroup
+	VZEROUPPER
+	RET
+
+// func q8g4AVXVNNI(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+//
+// q8g8DPBUSD's contract on AVX-VNNI for 4 tokens: their quants as bytes q+128 (token t at
+// xu+t*ustride), their scales at xd+t*dstride, ng groups gstride bytes apart. Y0..Y3 the
+// tokens' integer sums (Y4..Y7 their odd quads'), Y8 the quad (a row a lane), Y9 128 x the rows' block
+// sums of weights, Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes
+// broadcast, Y14 the rows' scales. Frame: 0..127 the float sums, 256 the groups left,
+// 264/272 the group's w and s, 280 its out.
+	PCALIGN $64
+TEXT ·q8g4AVXVNNI(SB), NOSPLIT, $288-96
+	MOVQ   ng+80(FP), AX
+	MOVQ   AX, 256(SP)
+	MOVQ   w+0(FP), AX
+	MOVQ   AX, 264(SP)
+	MOVQ   s+8(FP), AX
+	MOVQ   AX, 272(SP)
+	MOVQ   out+56(FP), AX
+	MOVQ   AX, 280(SP)
+	MOVQ   dstride+48(FP), R9
+	VMOVDQU q8avx128<>(SB), Y10
+	VMOVDQU q8avxQuadRows<>(SB), Y11
+
+q8g4AVXVNNIgroup:
+	MOVQ   264(SP), SI
+	MOVQ   272(SP), BX
+	MOVQ   xu+16(FP), DI
+	MOVQ   xd+24(FP), DX
+	MOVQ   nb+32(FP), CX
+	MOVQ   ustride+40(FP), R8
+	LEAQ   (R8)(R8*2), R10
+	LEAQ   (R8)(R8*4), R11
+	LEAQ   (R10)(R8*4), R12
+	VXORPS Y0, Y0, Y0
+	VMOVUPS Y0, 0(SP)
+	VMOVUPS Y0, 32(SP)
+	VMOVUPS Y0, 64(SP)
+	VMOVUPS Y0, 96(SP)
+
+q8g4AVXVNNIblock:
+	PREFETCHT0 8192(SI)
+	PREFETCHT0 8192+64(SI)
+	PREFETCHT0 8192+128(SI)
+	PREFETCHT0 8192+192(SI)
+	VPXOR      Y9, Y9, Y9
+	VPXOR      Y0, Y0, Y0
+	VPXOR      Y1, Y1, Y1
+	VPXOR      Y2, Y2, Y2
+	VPXOR      Y3, Y3, Y3
+	VPXOR      Y4, Y4, Y4
+	VPXOR      Y5, Y5, Y5
+	VPXOR      Y6, Y6, Y6
+	VPXOR      Y7, Y7, Y7
+	VPERMQ     $0xd8, 0(SI), Y8
+	VPSHUFB    Y11, Y8, Y8
+	BYTE $0xC4; BYTE $0x42; BYTE $0x2d; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y10, Y9
+	VPBROADCASTD 0(DI), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xc0 // VPDPBUSD Y8, Y12, Y0
+	VPBROADCASTD 0(DI)(R8*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y13, Y1
+	VPBROADCASTD 0(DI)(R8*2), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xd0 // VPDPBUSD Y8, Y12, Y2
+	VPBROADCASTD 0(DI)(R10*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xd8 // VPDPBUSD Y8, Y13, Y3
+	VPERMQ     $0xd8, 32(SI), Y8
+	VPSHUFB    Y11, Y8, Y8
+	BYTE $0xC4; BYTE $0x42; BYTE $0x2d; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y10, Y9
+	VPBROADCASTD 4(DI), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xe0 // VPDPBUSD Y8, Y12, Y4
+	VPBROADCASTD 4(DI)(R8*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xe8 // VPDPBUSD Y8, Y13, Y5
+	VPBROADCASTD 4(DI)(R8*2), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xf0 // VPDPBUSD Y8, Y12, Y6
+	VPBROADCASTD 4(DI)(R10*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xf8 // VPDPBUSD Y8, Y13, Y7
+	VPERMQ     $0xd8, 64(SI), Y8
+	VPSHUFB    Y11, Y8, Y8
+	BYTE $0xC4; BYTE $0x42; BYTE $0x2d; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y10, Y9
+	VPBROADCASTD 8(DI), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xc0 // VPDPBUSD Y8, Y12, Y0
+	VPBROADCASTD 8(DI)(R8*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y13, Y1
+	VPBROADCASTD 8(DI)(R8*2), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xd0 // VPDPBUSD Y8, Y12, Y2
+	VPBROADCASTD 8(DI)(R10*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xd8 // VPDPBUSD Y8, Y13, Y3
+	VPERMQ     $0xd8, 96(SI), Y8
+	VPSHUFB    Y11, Y8, Y8
+	BYTE $0xC4; BYTE $0x42; BYTE $0x2d; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y10, Y9
+	VPBROADCASTD 12(DI), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xe0 // VPDPBUSD Y8, Y12, Y4
+	VPBROADCASTD 12(DI)(R8*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xe8 // VPDPBUSD Y8, Y13, Y5
+	VPBROADCASTD 12(DI)(R8*2), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xf0 // VPDPBUSD Y8, Y12, Y6
+	VPBROADCASTD 12(DI)(R10*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xf8 // VPDPBUSD Y8, Y13, Y7
+	VPERMQ     $0xd8, 128(SI), Y8
+	VPSHUFB    Y11, Y8, Y8
+	BYTE $0xC4; BYTE $0x42; BYTE $0x2d; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y10, Y9
+	VPBROADCASTD 16(DI), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xc0 // VPDPBUSD Y8, Y12, Y0
+	VPBROADCASTD 16(DI)(R8*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y13, Y1
+	VPBROADCASTD 16(DI)(R8*2), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xd0 // VPDPBUSD Y8, Y12, Y2
+	VPBROADCASTD 16(DI)(R10*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xd8 // VPDPBUSD Y8, Y13, Y3
+	VPERMQ     $0xd8, 160(SI), Y8
+	VPSHUFB    Y11, Y8, Y8
+	BYTE $0xC4; BYTE $0x42; BYTE $0x2d; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y10, Y9
+	VPBROADCASTD 20(DI), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xe0 // VPDPBUSD Y8, Y12, Y4
+	VPBROADCASTD 20(DI)(R8*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xe8 // VPDPBUSD Y8, Y13, Y5
+	VPBROADCASTD 20(DI)(R8*2), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xf0 // VPDPBUSD Y8, Y12, Y6
+	VPBROADCASTD 20(DI)(R10*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xf8 // VPDPBUSD Y8, Y13, Y7
+	VPERMQ     $0xd8, 192(SI), Y8
+	VPSHUFB    Y11, Y8, Y8
+	BYTE $0xC4; BYTE $0x42; BYTE $0x2d; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y10, Y9
+	VPBROADCASTD 24(DI), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xc0 // VPDPBUSD Y8, Y12, Y0
+	VPBROADCASTD 24(DI)(R8*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y13, Y1
+	VPBROADCASTD 24(DI)(R8*2), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xd0 // VPDPBUSD Y8, Y12, Y2
+	VPBROADCASTD 24(DI)(R10*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xd8 // VPDPBUSD Y8, Y13, Y3
+	VPERMQ     $0xd8, 224(SI), Y8
+	VPSHUFB    Y11, Y8, Y8
+	BYTE $0xC4; BYTE $0x42; BYTE $0x2d; BYTE $0x50; BYTE $0xc8 // VPDPBUSD Y8, Y10, Y9
+	VPBROADCASTD 28(DI), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xe0 // VPDPBUSD Y8, Y12, Y4
+	VPBROADCASTD 28(DI)(R8*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xe8 // VPDPBUSD Y8, Y13, Y5
+	VPBROADCASTD 28(DI)(R8*2), Y12
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x1d; BYTE $0x50; BYTE $0xf0 // VPDPBUSD Y8, Y12, Y6
+	VPBROADCASTD 28(DI)(R10*1), Y13
+	BYTE $0xC4; BYTE $0xc2; BYTE $0x15; BYTE $0x50; BYTE $0xf8 // VPDPBUSD Y8, Y13, Y7
+	VCVTPH2PS  (BX), Y14
+	MOVQ       DX, AX
+	VPADDD     Y4, Y0, Y0
+	VPSUBD     Y9, Y0, Y0
+	VCVTDQ2PS  Y0, Y0
+	VBROADCASTSS (AX), Y15
+	VMULPS     Y14, Y15, Y15
+	VMOVUPS    0(SP), Y12
+	VFMADD231PS Y15, Y0, Y12
+	VMOVUPS    Y12, 0(SP)
+	ADDQ       R9, AX
+	VPADDD     Y5, Y1, Y1
+	VPSUBD     Y9, Y1, Y1
+	VCVTDQ2PS  Y1, Y1
+	VBROADCASTSS (AX), Y15
+	VMULPS     Y14, Y15, Y15
+	VMOVUPS    32(SP), Y12
+	VFMADD231PS Y15, Y1, Y12
+	VMOVUPS    Y12, 32(SP)
+	ADDQ       R9, AX
+	VPADDD     Y6, Y2, Y2
+	VPSUBD     Y9, Y2, Y2
+	VCVTDQ2PS  Y2, Y2
+	VBROADCASTSS (AX), Y15
+	VMULPS     Y14, Y15, Y15
+	VMOVUPS    64(SP), Y12
+	VFMADD231PS Y15, Y2, Y12
+	VMOVUPS    Y12, 64(SP)
+	ADDQ       R9, AX
+	VPADDD     Y7, Y3, Y3
+	VPSUBD     Y9, Y3, Y3
+	VCVTDQ2PS  Y3, Y3
+	VBROADCASTSS (AX), Y15
+	VMULPS     Y14, Y15, Y15
+	VMOVUPS    96(SP), Y12
+	VFMADD231PS Y15, Y3, Y12
+	VMOVUPS    Y12, 96(SP)
+	ADDQ       $256, SI
+	ADDQ       $16, BX
+	ADDQ       $32, DI
+	ADDQ       $4, DX
+	DECQ       CX
+	JNZ        q8g4AVXVNNIblock
+	MOVQ        280(SP), DI
+	MOVQ        ostride+64(FP), R8
+	CMPQ        add+72(FP), $0
+	JEQ         q8g4AVXVNNIstore
+	VMOVUPS 0(SP), Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 32(SP), Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 64(SP), Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 96(SP), Y0
+	VADDPS  (DI), Y0, Y0
+	VMOVUPS Y0, (DI)
+	JMP     q8g4AVXVNNInext
+
+q8g4AVXVNNIstore:
+	VMOVUPS 0(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 32(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 64(SP), Y0
+	VMOVUPS Y0, (DI)
+	ADDQ    R8, DI
+	VMOVUPS 96(SP), Y0
+	VMOVUPS Y0, (DI)
+
+q8g4AVXVNNInext:
+	MOVQ        gstride+88(FP), AX
+	ADDQ        AX, 264(SP)
+	ADDQ        AX, 272(SP)
+	ADDQ        $32, 280(SP)
+	DECQ        256(SP)
+	JNZ         q8g4AVXVNNIgroup
 	VZEROUPPER
 	RET
 	PCALIGN $64

@@ -328,10 +328,10 @@ def frame8_head(name):
 \tMOVQ   dstride+48(FP), R9"""
 
 
-def frame8_group(prefix, x, stride):
+def frame8_group(prefix, x, stride, T=8):
     """A group's start at prefix+"group": its quants in SI, scales in BX, the tokens'
     activations (argument x) in DI and their scales in DX, the blocks in CX, the tokens' stride
-    (argument stride) and its multiples in R8, R10, R11, R12, the float sums zeroed."""
+    (argument stride) and its multiples in R8, R10, R11, R12, the T float sums zeroed."""
     w(f"""
 {prefix}group:
 \tMOVQ   264(SP), SI
@@ -344,28 +344,28 @@ def frame8_group(prefix, x, stride):
 \tLEAQ   (R8)(R8*4), R11
 \tLEAQ   (R10)(R8*4), R12
 \tVXORPS Y0, Y0, Y0""")
-    for t in range(8):
+    for t in range(T):
         w(f"\tVMOVUPS Y0, {32*t}(SP)")
 
 
-def frame8_tail(prefix):
-    """After the block loop: the eight tokens' float sums added to or stored at out (token t at
+def frame8_tail(prefix, T=8):
+    """After the block loop: the T tokens' float sums added to or stored at out (token t at
     out+t*ostride), then on to the next group, back to prefix+"group"."""
     w(f"""\tMOVQ        280(SP), DI
 \tMOVQ        ostride+64(FP), R8
 \tCMPQ        add+72(FP), $0
 \tJEQ         {prefix}store""")
-    for t in range(8):
+    for t in range(T):
         w(f"\tVMOVUPS {32*t}(SP), Y0")
         w("\tVADDPS  (DI), Y0, Y0")
         w("\tVMOVUPS Y0, (DI)")
-        if t < 7:
+        if t < T - 1:
             w("\tADDQ    R8, DI")
     w(f"\tJMP     {prefix}next\n\n{prefix}store:")
-    for t in range(8):
+    for t in range(T):
         w(f"\tVMOVUPS {32*t}(SP), Y0")
         w("\tVMOVUPS Y0, (DI)")
-        if t < 7:
+        if t < T - 1:
             w("\tADDQ    R8, DI")
     w(f"""
 {prefix}next:
@@ -468,55 +468,67 @@ q8packavxblock:
 	VZEROUPPER
 	RET""")
 
-name = "q8g8AVXVNNI"
-w(f"""
+def avxvnni_kernel(T):
+    """q8g8AVXVNNI, and for four tokens q8g4AVXVNNI. With four, each token keeps two integer
+    sums, even quads in Y{t} and odd ones in Y{t+4}, added at the block's end: one chain of
+    eight VPDPBUSD a block would wait on the instruction's latency (four or five cycles) with
+    only four chains to interleave."""
+    name = f"q8g{T}AVXVNNI"
+    two = T == 4
+    w(f"""
 // func {name}(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
 //
-// q8g8DPBUSD's contract on AVX-VNNI: eight tokens' quants as bytes q+128 (token t at
-// xu+t*ustride), their scales at xd+t*dstride, ng groups gstride bytes apart. Y0..Y7 the
-// tokens' integer sums, Y8 the quad (a row a lane), Y9 128 x the rows' block sums of weights,
-// Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes broadcast, Y14 the
-// rows' scales. Frame: 0..255 the float sums, 256 the groups left, 264/272 the group's w and
-// s, 280 its out.
+// q8g8DPBUSD's contract on AVX-VNNI for {T} tokens: their quants as bytes q+128 (token t at
+// xu+t*ustride), their scales at xd+t*dstride, ng groups gstride bytes apart. Y0..Y{T-1} the
+// tokens' integer sums{" (Y4..Y7 their odd quads')" if two else ""}, Y8 the quad (a row a lane), Y9 128 x the rows' block
+// sums of weights, Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes
+// broadcast, Y14 the rows' scales. Frame: 0..{32*T-1} the float sums, 256 the groups left,
+// 264/272 the group's w and s, 280 its out.
 {frame8_head(name)}
 \tVMOVDQU q8avx128<>(SB), Y10
 \tVMOVDQU q8avxQuadRows<>(SB), Y11""")
-frame8_group(name, "xu", "ustride")
-w(f"""
+    frame8_group(name, "xu", "ustride", T)
+    w(f"""
 {name}block:
 \tPREFETCHT0 {PFD}(SI)
 \tPREFETCHT0 {PFD}+64(SI)
 \tPREFETCHT0 {PFD}+128(SI)
 \tPREFETCHT0 {PFD}+192(SI)
 \tVPXOR      Y9, Y9, Y9""")
-for t in range(8):
-    w(f"\tVPXOR      Y{t}, Y{t}, Y{t}")
-for c in range(8):
-    w(f"\tVPERMQ     $0xd8, {32*c}(SI), Y8")
-    w("\tVPSHUFB    Y11, Y8, Y8")
-    w(vpdpbusd(9, 10, 8))
-    for t in range(8):
-        tmp = 12 + t % 2
-        w(f"\tVPBROADCASTD {4*c}{xtoks[t]}, Y{tmp}")
-        w(vpdpbusd(t, tmp, 8))
-w("\tVCVTPH2PS  (BX), Y14\n\tMOVQ       DX, AX")
-for t in range(8):
-    w(f"\tVPSUBD     Y9, Y{t}, Y{t}")
-    w(f"\tVCVTDQ2PS  Y{t}, Y{t}")
-    w("\tVBROADCASTSS (AX), Y15")
-    w("\tVMULPS     Y14, Y15, Y15")
-    w(f"\tVMOVUPS    {32*t}(SP), Y12")
-    w(f"\tVFMADD231PS Y15, Y{t}, Y12")
-    w(f"\tVMOVUPS    Y12, {32*t}(SP)")
-    if t < 7:
-        w("\tADDQ       R9, AX")
-w(f"""\tADDQ       $256, SI
+    for t in range(8 if two else T):
+        w(f"\tVPXOR      Y{t}, Y{t}, Y{t}")
+    for c in range(8):
+        w(f"\tVPERMQ     $0xd8, {32*c}(SI), Y8")
+        w("\tVPSHUFB    Y11, Y8, Y8")
+        w(vpdpbusd(9, 10, 8))
+        for t in range(T):
+            tmp = 12 + t % 2
+            w(f"\tVPBROADCASTD {4*c}{xtoks[t]}, Y{tmp}")
+            w(vpdpbusd(t + 4 * (c % 2) if two else t, tmp, 8))
+    w("\tVCVTPH2PS  (BX), Y14\n\tMOVQ       DX, AX")
+    for t in range(T):
+        if two:
+            w(f"\tVPADDD     Y{t+4}, Y{t}, Y{t}")
+        w(f"\tVPSUBD     Y9, Y{t}, Y{t}")
+        w(f"\tVCVTDQ2PS  Y{t}, Y{t}")
+        w("\tVBROADCASTSS (AX), Y15")
+        w("\tVMULPS     Y14, Y15, Y15")
+        w(f"\tVMOVUPS    {32*t}(SP), Y12")
+        w(f"\tVFMADD231PS Y15, Y{t}, Y12")
+        w(f"\tVMOVUPS    Y12, {32*t}(SP)")
+        if t < T - 1:
+            w("\tADDQ       R9, AX")
+    w(f"""\tADDQ       $256, SI
 \tADDQ       $16, BX
 \tADDQ       $32, DI
 \tADDQ       $4, DX
 \tDECQ       CX
 \tJNZ        {name}block""")
-frame8_tail(name)
+    frame8_tail(name, T)
+
+
+avxvnni_kernel(8)
+avxvnni_kernel(4)
 
 open('q8group_amd64.s', 'w').write(align_functions("\n".join(out) + "\n"))
 

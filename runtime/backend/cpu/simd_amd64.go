@@ -226,6 +226,9 @@ func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int, ntok int)
 func q8PackU8AVX2(dst *byte, src *int16, qstride int, nb int, ntok int)
 
 //go:noescape
+func q8g4AVXVNNI(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int)
+
+//go:noescape
 func q8g4DPBUSD16(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int)
 
 //go:noescape

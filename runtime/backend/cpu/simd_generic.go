@@ -95,6 +95,9 @@ func q8g8VNNI(w *byte, s *byte, xq *int16, xd *float32, nb int, qstride int, dst
 }
 func q8PackU8VNNI(dst *byte, src *int16, qstride int, nb int, ntok int) { panic("unreachable") }
 func q8PackU8AVX2(dst *byte, src *int16, qstride int, nb int, ntok int) { panic("unreachable") }
+func q8g4AVXVNNI(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int) {
+	panic("unreachable")
+}
 func q8g4DPBUSD16(w *byte, s *byte, xu *byte, xd *float32, nb int, ustride int, dstride int, out *float32, ostride int, add int, ng int, gstride int, pfd int) {
 	panic("unreachable")
 }
