@@ -679,7 +679,9 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 // over the padded one):
 //   - AVX-512 VNNI: B = 2 1.29, 3 1.67, 4 0.78 (q8Run4's kernel), 5 1.23, 6 1.58, 7 1.92: all
 //     but four;
-//   - AVX-VNNI: 2 0.84, 3 1.08, 4 0.91, 5 1.20, 6 1.45, 7 1.67: three, and five and up;
+//   - AVX-VNNI: 2 0.84, 3 1.08, 4 0.91, 5 1.20, 6 1.45, 7 1.67: three, and five and up (with
+//     q8Run4's AVX-VNNI kernel for the four of five to seven, later: 3 1.11, 5 1.03, 6 1.26,
+//     7 1.50);
 //   - AVX2: 2 0.56, 3 0.74, 4 0.63, 5 0.84, 6 1.00, 7 1.17: seven only.
 //
 // The arm64 kernels take eight tokens as two fours, and the portable ones token by token: no
