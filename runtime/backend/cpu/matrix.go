@@ -366,7 +366,7 @@ type workerScratch struct {
 	// u holds a tile's activation quants packed to unsigned bytes for the VNNI byte kernels,
 	// eight or four tokens at a time (q8PackU8n): packed once per chunk, read by every group.
 	u []byte
-	// The eight tokens of a padded run (padded): quants, scales, packed bytes, outputs.
+	// The eight (or four) tokens of a padded run (padded): quants, scales, packed bytes, outputs.
 	pq []int16
 	pd []float32
 	pu []byte
@@ -672,17 +672,20 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 }
 
 // padRun says whether the r < 8 tokens left over from a tile's runs of eight take the
-// eight-token kernel, padded to eight (padded), rather than the four- and one-token ones. The
+// eight-token kernel, padded to eight (padded; or the four-token one, padded to four, see
+// padTo), rather than the four- and one-token ones. The
 // tunable pad-tokens sets the fewest (8: never); at 0, its default, the rule is what each
 // kernel set measured on the 2-core Zen 5 (2026-12-04, qwen2.5-0.5b q8_0,
 // `ARBOR_TUNE=pad-tokens=2 arbor bench --batch B --alternate pad-tokens=8`: the unpadded step
 // over the padded one):
 //   - AVX-512 VNNI: B = 2 1.29, 3 1.67, 4 0.78 (q8Run4's kernel), 5 1.23, 6 1.58, 7 1.92: all
 //     but four;
-//   - AVX-VNNI: 2 0.84, 3 1.08, 4 0.91, 5 1.20, 6 1.45, 7 1.67: three, and five and up (with
-//     q8Run4's AVX-VNNI kernel for the four of five to seven, later: 3 1.11, 5 1.03, 6 1.26,
-//     7 1.50);
+//   - AVX-VNNI: 2 0.84, 3 1.08, 4 0.91, 5 1.20, 6 1.45, 7 1.67 (with q8Run4's AVX-VNNI kernel
+//     for the four of five to seven, later: 3 1.11, 5 1.03, 6 1.26, 7 1.50; and two and three
+//     padded to four, padTo: 2 1.18, 3 1.50): all but four, as with AVX-512;
 //   - AVX2: 2 0.56, 3 0.74, 4 0.63, 5 0.84, 6 1.00, 7 1.17: seven only.
+//
+// With AVX-512, two and three padded to four measured 1.49x and 1.89x.
 //
 // The arm64 kernels take eight tokens as two fours, and the portable ones token by token: no
 // gain there.
@@ -691,10 +694,8 @@ func padRun(r int) bool {
 		return r >= p
 	}
 	switch {
-	case hasAVX2 && hasVNNI:
+	case hasAVX2 && (hasVNNI || hasAVXVNNI):
 		return r >= 2 && r != 4
-	case hasAVX2 && hasAVXVNNI:
-		return r == 3 || r >= 5
 	case hasAVX2:
 		return r >= 7
 	}
@@ -702,29 +703,42 @@ func padRun(r int) bool {
 }
 
 // padPrep writes the r < 8 tokens' quants (token j's at q[j*qs:], k blocks) and scales (at
-// d[j*ds:]) as eight tokens into the worker's scratch for padded, the last 8-r with zero
+// d[j*ds:]) as padTo(r, k) tokens into the worker's scratch for padded, the rest with zero
 // quants and scales, and packs them to bytes where the kernel reads bytes: once for a chunk of
 // columns, not again for each block of groups (whose kernel call it would rival).
 func padPrep(ws *workerScratch, r, k int, q []int16, qs int, d []float32, ds int) {
+	n := padTo(r, k)
 	ld := k*model.Q8Block + packPad/2
-	ws.pq = grow(ws.pq, 8*ld)
-	ws.pd = grow(ws.pd, 8*k)
-	clear(ws.pq[r*ld : 8*ld])
-	clear(ws.pd[r*k : 8*k])
+	ws.pq = grow(ws.pq, n*ld)
+	ws.pd = grow(ws.pd, n*k)
+	clear(ws.pq[r*ld : n*ld])
+	clear(ws.pd[r*k : n*k])
 	for j := 0; j < r; j++ {
 		copy(ws.pq[j*ld:j*ld+k*model.Q8Block], q[j*qs:j*qs+k*model.Q8Block])
 		copy(ws.pd[j*k:(j+1)*k], d[j*ds:j*ds+k])
 	}
 	if q8PackedBytes(k) {
-		ws.pu = grow(ws.pu, 8*k*model.Q8Block)
-		q8PackU8(ws.pu, ws.pq, ld, k)
+		ws.pu = grow(ws.pu, n*k*model.Q8Block)
+		q8PackU8n(ws.pu, ws.pq, ld, k, n)
 	}
+}
+
+// padTo is the tokens r < 8 are padded to for chunks of k blocks: four where a byte kernel
+// takes four (q8Run4) and r is under four, else eight. Two and three tokens padded to four
+// rather than eight (2026-12-04, qwen2.5-0.5b, both padded, `--alternate` between the two):
+// 1.12x and 1.11x faster steps with AVX-512, 1.40x and 1.38x with AVX-VNNI.
+func padTo(r, k int) int {
+	if r < 4 && q8PackedBytes(k) {
+		return 4
+	}
+	return 8
 }
 
 // padded is the product over groups [gb, ge) and blocks [b0, b1) for the r < 8 tokens
 // [tok, tok+r) of a tile (token j's quants at q[j*qs:], scales at d[j*ds:]) through the
-// eight-token kernel, as eight tokens of which the last 8-r have zero scales (as padPrep wrote
-// them for the chunk): their sums are computed and dropped. The eight-token kernels run several
+// eight-token kernel (or the four-token one, padTo), as eight (four) tokens of which the ones
+// past r have zero scales (as padPrep wrote them for the chunk): their sums are computed and
+// dropped. The eight-token kernels run several
 // times as fast as the four-token and one-token ones where the CPU has VNNI, so that a batch of
 // seven decoding sequences took twice as long a step as one of eight (qwen2.5-0.5b on the
 // 2-core Zen 5, `arbor bench --batch 7`: 29.5 steps/s against 58.8, its tokens going four, then
@@ -762,8 +776,13 @@ func (t *matmulTask) padded(ws *workerScratch, gb, ge, b0, b1 int, first bool, t
 	if q8PackedBytes(k) {
 		u = ws.pu
 	}
-	ws.po = grow(ws.po, 8*ng*q8GroupRows)
-	q8Run8(qg, ga, ng, b0, b1, ws.pq, k*model.Q8Block+packPad/2, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
+	n := padTo(r, k)
+	ws.po = grow(ws.po, n*ng*q8GroupRows)
+	if n == 4 {
+		q8Run4(qg, ga, ng, b0, b1, ws.pq, k*model.Q8Block+packPad/2, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
+	} else {
+		q8Run8(qg, ga, ng, b0, b1, ws.pq, k*model.Q8Block+packPad/2, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
+	}
 	for j := 0; j < r; j++ {
 		src := ws.po[j*ng*q8GroupRows : (j+1)*ng*q8GroupRows]
 		out := t.out[(tok+j)*t.outStride+dst:][:len(src)]
