@@ -213,8 +213,8 @@ var q8VNNIBytes = os.Getenv("ARBOR_VNNI_WORDS") != "1"
 // one against the other; tests switch it.
 var q8VNNIPairs = os.Getenv("ARBOR_VNNI_PAIRS") != "0"
 
-// q8PackedBytes says whether q8Run8 takes a run of nb blocks to the VPDPBUSD kernels, whose
-// activations are the tokens' quants packed to bytes (q8PackU8).
+// q8PackedBytes says whether q8Run8 and q8Run4 take a run of nb blocks to the VPDPBUSD
+// kernels, whose activations are the tokens' quants packed to bytes (q8PackU8n).
 func q8PackedBytes(nb int) bool {
 	return (hasVNNI || hasAVXVNNI) && q8VNNIBytes && nb > 0 && nb <= q8PackBlocks
 }

@@ -28,7 +28,7 @@ var tune = struct {
 	decodePieces        int // pieces a worker's share of a one-token product is cut into, at most
 	pieceRows           int // rows: the unit of a decode product's pieces
 	pieceWork           int // multiply-adds: the most a piece of a several-token decode product takes
-	padTokens           int // tokens: the fewest left over from runs of eight that go through the eight-token q8_0 kernel, padded (0: by kernel set, 8: never)
+	padTokens           int // tokens: the fewest left over from runs of eight that are padded (padRun; 0: by kernel set, 8: never)
 	_                   [64]byte
 }{
 	onePrefetchWide:     512,
@@ -77,7 +77,7 @@ var tunables = []*Tunable{
 	{Name: "piece-work", v: &tune.pieceWork, Min: 1 << 12, Max: 1 << 30, Step: 1,
 		Doc: "the most multiply-adds a piece of a several-token decode product takes"},
 	{Name: "pad-tokens", v: &tune.padTokens, Min: 0, Max: 8, Step: 1,
-		Doc: "the fewest tokens left over from runs of eight that a q8_0 product takes through its eight-token kernel, padded to eight (0: what each kernel set measured best; 8: never)"},
+		Doc: "the fewest tokens left over from runs of eight that a q8_0 product takes through its eight-token kernel, padded to eight (two or three to four where a four-token byte kernel runs; 0: what each kernel set measured best; 8: never)"},
 }
 
 // tuneEnvErr is what went wrong with ARBOR_TUNE's settings, applied at start-up; New returns
