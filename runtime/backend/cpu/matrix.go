@@ -181,12 +181,7 @@ func (a *q8Acts) quantizeSpan(x []float32, i0, i1 int) {
 		quantizeQ8Generic(x[i0:i1], a.q[i0:i1], a.d[b0:b0+nb])
 	}
 	if len(a.u) > 0 {
-		_ = a.u[i1-1]
-		if hasVNNI {
-			q8PackU8VNNI(&a.u[i0], &a.q[i0], 0, nb, 1)
-		} else {
-			q8PackU8AVX2(&a.u[i0], &a.q[i0], 0, nb, 1)
-		}
+		q8PackU8n(a.u[i0:i1], a.q[i0:i1], 0, nb, 1)
 	}
 }
 
@@ -738,19 +733,20 @@ func padTo(r, k int) int {
 // [tok, tok+r) of a tile (token j's quants at q[j*qs:], scales at d[j*ds:]) through the
 // eight-token kernel (or the four-token one, padTo), as eight (four) tokens of which the ones
 // past r have zero scales (as padPrep wrote them for the chunk): their sums are computed and
-// dropped. The eight-token kernels run several
-// times as fast as the four-token and one-token ones where the CPU has VNNI, so that a batch of
-// seven decoding sequences took twice as long a step as one of eight (qwen2.5-0.5b on the
-// 2-core Zen 5, `arbor bench --batch 7`: 29.5 steps/s against 58.8, its tokens going four, then
-// one, one and one). The groups run in one q8Run8 call into the worker's scratch, then added or
-// stored; groups cut by [lo, hi) go by group as before. It reports false, doing nothing, where
-// the output cannot be written directly (a first pass with both a bias and accumulation).
+// dropped. The eight-token kernels run several times as fast as the four-token and one-token
+// ones where the CPU has VNNI, so that a batch of seven decoding sequences took twice as long a
+// step as one of eight (qwen2.5-0.5b on the 2-core Zen 5, `arbor bench --batch 7`: 29.5 steps/s
+// against 58.8, its tokens going four, then one, one and one). The whole groups run in one
+// q8Run8 (q8Run4) call into the worker's scratch, then each token's rows go to the output by
+// putRun (bias and all); groups cut by [lo, hi) go by group as before. It reports false, doing
+// nothing, where the output cannot be written directly (a first pass with both a bias and
+// accumulation).
 func (t *matmulTask) padded(ws *workerScratch, gb, ge, b0, b1 int, first bool, tok, r int, q []int16, qs int,
 	d []float32, ds int, lo, hi int, o *[8 * q8GroupRows]float32) bool {
 	qg := t.m.q8
 	k := b1 - b0
 	ga, gz := max(gb, (lo+q8GroupRows-1)/q8GroupRows), min(ge, hi/q8GroupRows, t.m.rows/q8GroupRows)
-	dst, add, ok := t.direct(first, ga, lo, hi)
+	dst, _, ok := t.direct(first, ga, lo, hi)
 	if !ok && ga < gz {
 		return false
 	}
@@ -784,17 +780,8 @@ func (t *matmulTask) padded(ws *workerScratch, gb, ge, b0, b1 int, first bool, t
 		q8Run8(qg, ga, ng, b0, b1, ws.pq, k*model.Q8Block+packPad/2, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
 	}
 	for j := 0; j < r; j++ {
-		src := ws.po[j*ng*q8GroupRows : (j+1)*ng*q8GroupRows]
-		out := t.out[(tok+j)*t.outStride+dst:][:len(src)]
-		if add {
-			for i, v := range src {
-				out[i] += v
-			}
-		} else {
-			copy(out, src)
-		}
+		t.putRun(first, tok+j, dst, ws.po[j*ng*q8GroupRows:(j+1)*ng*q8GroupRows])
 	}
-	t.addBias(first, tok, r, dst, gz*q8GroupRows)
 	byGroup(gz, ge)
 	return true
 }
