@@ -25,8 +25,8 @@ type benchResult struct {
 	Model   string `json:"model"`
 	Backend string `json:"backend"`
 	// Kernels is the cpu backend's kernel set (cpu.KernelSet: "avx512vnni+vbmi+avx2+fma+f16c",
-	// "avx512vnni+avx2+fma+f16c", "avx2+fma+f16c", "neon+dotprod", "neon" or "portable");
-	// absent for other backends.
+	// "avx512vnni+avx2+fma+f16c", "avxvnni+avx2+fma+f16c", "avx2+fma+f16c", "neon+dotprod",
+	// "neon" or "portable"); absent for other backends.
 	Kernels      string `json:"kernels,omitempty"`
 	Arch         string `json:"arch"`
 	DType        string `json:"dtype"`
@@ -425,7 +425,7 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 	res.DecodeStepsPerS = float64(*newTokens) / res.DecodeSeconds
 	res.DecodeTokensPerS = res.DecodeStepsPerS * float64(*batch)
 	if res.BandwidthGBPerS > 0 {
-		res.DecodeBandwidthShare = float64(res.WeightBytesPerToken) * res.DecodeStepsPerS / (res.BandwidthGBPerS * 1e9)
+		res.DecodeBandwidthShare = bandwidthShare(res.WeightBytesPerToken, res.DecodeStepsPerS, res.BandwidthGBPerS)
 	}
 	fmt.Fprintf(stderr, "bench: decode %d x %d tokens in %.2fs: %.1f tokens/s (%.0f%% of the memory bandwidth)\n",
 		*batch, *newTokens, res.DecodeSeconds, res.DecodeTokensPerS, 100*res.DecodeBandwidthShare)
@@ -481,10 +481,8 @@ func cmdBench(args []string, stdout, stderr io.Writer) error {
 			alt.StepMS, alt.BaseStepMS = median(stepMS[1]), median(stepMS[0])
 			alt.StepRatio = alt.StepMS / alt.BaseStepMS
 			if res.BandwidthGBPerS > 0 {
-				share := func(ms float64) float64 {
-					return float64(res.WeightBytesPerToken) / (ms / 1e3) / (res.BandwidthGBPerS * 1e9)
-				}
-				alt.Share, alt.BaseShare = share(alt.StepMS), share(alt.BaseStepMS)
+				alt.Share = bandwidthShare(res.WeightBytesPerToken, 1e3/alt.StepMS, res.BandwidthGBPerS)
+				alt.BaseShare = bandwidthShare(res.WeightBytesPerToken, 1e3/alt.BaseStepMS, res.BandwidthGBPerS)
 			}
 			shares := ""
 			if alt.Share > 0 {
@@ -522,6 +520,13 @@ func median(v []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// bandwidthShare is the share of the memory bandwidth (GB/s) that decode steps at stepsPerS
+// take reading bytesPerStep of weights each: 1 where the step is as fast as reading its weights
+// allows.
+func bandwidthShare(bytesPerStep int64, stepsPerS, gbPerS float64) float64 {
+	return float64(bytesPerStep) * stepsPerS / (gbPerS * 1e9)
 }
 
 // benchProbeEvery is how often bench measures the memory bandwidth again during a decode, and
