@@ -368,12 +368,65 @@ func scoreBlock(n, hd int) (wide bool, block int) {
 	return false, 3
 }
 
+// scoresAVX512 is the 512-bit score kernel for the first H of the four heads (1 <= H <= 4).
+func scoresAVX512(H int, q0, q1, q2, q3 *float32, k *float32, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	switch H {
+	case 4:
+		scores4AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	case 3:
+		scores3AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	case 2:
+		scores2AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	default:
+		scores1AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	}
+}
+
+// scoresF16AVX512 is scoresAVX512 over an f16 key cache.
+func scoresF16AVX512(H int, q0, q1, q2, q3 *float32, k *uint16, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	switch H {
+	case 4:
+		scores4F16AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	case 3:
+		scores3F16AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	case 2:
+		scores2F16AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	default:
+		scores1F16AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	}
+}
+
+// pvF16AVX512 is the 512-bit pv kernel for H heads (1 <= H <= 8), head h's weights at
+// p + h*pstride and outputs at o + h*ostride (in floats).
+func pvF16AVX512(H int, p *float32, pstride int, v *uint16, rows *int32, n, nc int, o *float32, ostride int) {
+	switch H {
+	case 8:
+		pv8F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
+	case 7:
+		pv7F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
+	case 6:
+		pv6F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
+	case 5:
+		pv5F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
+	case 4:
+		pv4F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
+	case 3:
+		pv3F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
+	case 2:
+		pv2F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
+	default:
+		pv1F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
+	}
+}
+
 // scoreRows sets s[h*sstride+j] = scale * (q_h · k_j) for query heads h < nh (q_h =
 // q[h*hd:(h+1)*hd]) and key rows j < len(rows) (k_j = k[rows[j]:rows[j]+hd]): one grouped-query
 // attention item's scores over its whole context, the rows gathered from the KV pages by
-// offset so that the kernel runs across page boundaries. Heads go four at a time, the last
-// four overlapping the ones before (or repeating the last head where there are fewer than
-// four), which recomputes some scores but keeps every one in a full register block.
+// offset so that the kernel runs across page boundaries. Heads go four at a time. With AVX-512
+// a last block of one to three heads takes a kernel for that many (a KV head of seven query
+// heads, as in Qwen2.5, is a four and a three; of two, as in Qwen3's small models, a two). The
+// AVX2 path's last four overlap the ones before (or repeat the last head where there are
+// fewer than four), which recomputes some scores but keeps every one in a full register block.
 func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, sstride int, scale float32) {
 	n := len(rows)
 	if n == 0 || nh == 0 {
@@ -382,21 +435,24 @@ func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, 
 	_ = q[nh*hd-1]
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
-	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
-		wide, block := scoreBlock(n, hd)
+	wide, block := scoreBlock(n, hd)
+	if hasAVX2 && (nh >= 2 || wide) && n >= 3 && hd > 0 && hd%8 == 0 {
 		tile := attnTileRows(nh)
 		for j0 := 0; j0 < n; j0 += tile {
 			j1 := min(j0+tile, n)
 			prefetchTile(unsafe.Pointer(&k[0]), rows, j0, tile, 2, hd*4)
 			j0 = min(j0, j1-block)
+			if wide {
+				for h := 0; h < nh; h += 4 {
+					h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+					scoresAVX512(min(4, nh-h), &q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+						&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
+				}
+				continue
+			}
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
-				if wide {
-					scores4AVX512(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
-						&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
-					continue
-				}
 				scores4AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
 					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
@@ -499,8 +555,8 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 	_ = q[nh*hd-1]
 	_ = s[(nh-1)*sstride+n-1]
 	checkRows(rows, hd, len(k))
-	if hasAVX2 && nh >= 2 && n >= 3 && hd > 0 && hd%8 == 0 {
-		wide, block := scoreBlock(n, hd)
+	wide, block := scoreBlock(n, hd)
+	if hasAVX2 && (nh >= 2 || wide) && n >= 3 && hd > 0 && hd%8 == 0 {
 		tile := attnTileRows(nh)
 		for j0 := 0; j0 < n; j0 += tile {
 			j1 := min(j0+tile, n)
@@ -509,14 +565,17 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 			}
 			prefetchAhead(unsafe.Pointer(&k[0]), ahead, j0, j1, n, hd*2)
 			j0 = min(j0, j1-block)
+			if wide {
+				for h := 0; h < nh; h += 4 {
+					h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
+					scoresF16AVX512(min(4, nh-h), &q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+						&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
+				}
+				continue
+			}
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
-				if wide {
-					scores4F16AVX512(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
-						&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
-					continue
-				}
 				scores4F16AVX2(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
 					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
@@ -572,12 +631,10 @@ func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, o
 			}
 			prefetchAhead(unsafe.Pointer(&v[0]), ahead, j0, j1, n, hd*2)
 			if hasVNNI {
-				// Four heads a call in 512-bit registers. A head count that is not a multiple
-				// of four repeats the last head: the same sums land twice in the same place.
-				for h := 0; h < nh; h += 4 {
-					h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
-					pv4F16AVX512(&p[h*pstride+j0], &p[h1*pstride+j0], &p[h2*pstride+j0], &p[h3*pstride+j0], &v[0],
-						&rows[j0], j1-j0, hd/32, &out[h*hd], &out[h1*hd], &out[h2*hd], &out[h3*hd])
+				// Up to eight heads a call in 512-bit registers, each row's chunk widened once
+				// for all of them.
+				for h := 0; h < nh; h += 8 {
+					pvF16AVX512(min(8, nh-h), &p[h*pstride+j0], pstride, &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], hd)
 				}
 				continue
 			}

@@ -226,11 +226,12 @@ func BenchmarkMemRead(b *testing.B) {
 	}
 }
 
-// attnBench builds just enough of a backend for attnTask: the qwen2.5-0.5b attention shape
-// (14 query heads, 2 KV heads of 64), one sequence of ctx tokens on scattered pages of 16,
-// random keys, values and queries, and the last n tokens as the step's queries.
-func attnBench(b *testing.B, ctx, n int, kvt backend.KVType) (*Backend, *layer) {
-	cfg, err := model.Shape("qwen2.5-0.5b")
+// attnBench builds just enough of a backend for attnTask: a model shape's attention
+// (qwen2.5-0.5b: 14 query heads, 2 KV heads of 64; qwen3-0.6b: 16 query heads, 8 KV heads of
+// 128), one sequence of ctx tokens on scattered pages of 16, random keys, values and queries,
+// and the last n tokens as the step's queries.
+func attnBench(b *testing.B, shape string, ctx, n int, kvt backend.KVType) (*Backend, *layer) {
+	cfg, err := model.Shape(shape)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -267,15 +268,20 @@ func attnBench(b *testing.B, ctx, n int, kvt backend.KVType) (*Backend, *layer) 
 
 // BenchmarkAttention is one layer's attention over a paged KV cache on one thread: a decode
 // step (one query token) at 512, 4096 and 16384 tokens of context, and a 64-token prefill
-// chunk at the end of 512, with f16 and f32 caches. The cache stays warm from one iteration to
+// chunk at the end of 512, with f16 and f32 caches, for qwen2.5-0.5b (seven query heads a KV
+// head) and qwen3-0.6b (two). The cache stays warm from one iteration to
 // the next (in L2 or L3), unlike a model's, whose layers' caches are cold: judge a change to
 // the attention kernels by `arbor bench --context` too (a kernel that widened each tile of an
 // f16 cache into L1 first was faster here and slower there).
 func BenchmarkAttention(b *testing.B) {
-	for _, c := range []struct{ ctx, n int }{{512, 1}, {4096, 1}, {16384, 1}, {512, 64}} {
+	for _, c := range []struct {
+		shape  string
+		ctx, n int
+	}{{"qwen2.5-0.5b", 512, 1}, {"qwen2.5-0.5b", 4096, 1}, {"qwen2.5-0.5b", 16384, 1}, {"qwen2.5-0.5b", 512, 64},
+		{"qwen3-0.6b", 512, 1}, {"qwen3-0.6b", 4096, 1}} {
 		for _, kvt := range []backend.KVType{backend.KVF16, backend.KVF32} {
-			b.Run(fmt.Sprintf("kv=%s/ctx=%d/tokens=%d", kvt, c.ctx, c.n), func(b *testing.B) {
-				be, l := attnBench(b, c.ctx, c.n, kvt)
+			b.Run(fmt.Sprintf("%s/kv=%s/ctx=%d/tokens=%d", c.shape, kvt, c.ctx, c.n), func(b *testing.B) {
+				be, l := attnBench(b, c.shape, c.ctx, c.n, kvt)
 				defer be.pool.close()
 				task := &attnTask{b: be, l: l, out: be.attnOut.f}
 				// Bytes of K and V the step reads (each token attends to its own prefix).

@@ -450,10 +450,9 @@ func TestQ8Run1x4VNNIMatchesAVX2(t *testing.T) {
 	}
 }
 
-// TestPVF16AVX512MatchesAVX2: pvRowsF16 with the 512-bit kernel (four heads a call, the last
-// head repeated when the count is not a multiple of four) gives the AVX2 kernel's outputs bit
-// for bit, over head counts 1 to 9, head sizes with and without a tail past the 32-column
-// chunks, and row counts across the tiles (attnTileRows: 32 rows for up to four heads, 48 for
+// TestPVF16AVX512MatchesAVX2: pvRowsF16 with the 512-bit kernels (up to eight heads a call)
+// gives the AVX2 kernel's outputs bit for bit, over head counts 1 to 9, head sizes with and
+// without a tail past the 32-column chunks, and row counts across the tiles (attnTileRows: 32 rows for up to four heads, 48 for
 // up to eight, 64 for nine).
 func TestPVF16AVX512MatchesAVX2(t *testing.T) {
 	needVNNI(t)
@@ -500,7 +499,7 @@ func TestPVF16AVX512MatchesAVX2(t *testing.T) {
 // TestScoresAVX512: the 512-bit score kernels, called directly (four heads, keys four at a
 // time, a last block of fewer than four started at n-4), against float64 sums within
 // rounding; the f16 kernel bit for bit the f32 one over the widened keys; nothing written past
-// the n scores of each head. Through scoreRows and scoreRowsF16 they also run in
+// the n scores of each head; the kernels for one to three heads bit for bit the four-head one. Through scoreRows and scoreRowsF16 they also run in
 // TestAttentionKernels and TestAttentionKernelsF16.
 func TestScoresAVX512(t *testing.T) {
 	needVNNI(t)
@@ -544,6 +543,29 @@ func TestScoresAVX512(t *testing.T) {
 						}
 						kj := k32[rows[j] : int(rows[j])+hd]
 						checkClose(t, what, got, scale*exactDot(qh, kj), scale*absDot(qh, kj))
+					}
+				}
+				// The kernels for fewer heads: the four-head kernel's scores for their heads,
+				// bit for bit, and nothing written for the others.
+				for H := 1; H < 4; H++ {
+					sh := make([]float32, len(s))
+					for i := range sh {
+						sh[i] = -7
+					}
+					hs := func(h int) *float32 { return &sh[h*(n+2)] }
+					if f16 {
+						scoresF16AVX512(H, &q[0], &q[hd], &q[2*hd], &q[3*hd], &k16[0], &rows[0], n, hd, hs(0), hs(1), hs(2), hs(3), scale)
+					} else {
+						scoresAVX512(H, &q[0], &q[hd], &q[2*hd], &q[3*hd], &k32[0], &rows[0], n, hd, hs(0), hs(1), hs(2), hs(3), scale)
+					}
+					for i := range sh {
+						want := s[i]
+						if i >= H*(n+2) {
+							want = -7
+						}
+						if sh[i] != want {
+							t.Fatalf("f16=%v hd=%d n=%d, %d heads: score[%d] = %v, want %v", f16, hd, n, H, i, sh[i], want)
+						}
 					}
 				}
 				if !f16 {

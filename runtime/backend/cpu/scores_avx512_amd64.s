@@ -9,9 +9,10 @@
 
 // func scores4AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 //
-// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for the four heads h and keys j < n, n >= 4,
-// hd a multiple of 16. Keys go four at a time; a last block of fewer than four starts at n-4
-// and writes again, with the same values, scores the block before it wrote. Registers: Z0..Z15
+// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for the four heads and keys j < n, n >= 4,
+// hd a multiple of 16. Keys go four at a time; a last
+// block of fewer than four starts at n-4 and writes again, with the same values, scores the
+// block before it wrote. Registers: Z0..Z15
 // the sums, Z(4h+r) head h against key r of the block; Z16..Z19 the block's keys, Z20..Z23 the
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
@@ -150,9 +151,10 @@ scores4AVX512loop:
 
 // func scores4F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 //
-// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for the four heads h and keys j < n, n >= 4,
-// hd a multiple of 16. Keys go four at a time; a last block of fewer than four starts at n-4
-// and writes again, with the same values, scores the block before it wrote. Registers: Z0..Z15
+// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for the four heads and keys j < n, n >= 4,
+// hd a multiple of 16. Keys go four at a time; a last
+// block of fewer than four starts at n-4 and writes again, with the same values, scores the
+// block before it wrote. Registers: Z0..Z15
 // the sums, Z(4h+r) head h against key r of the block; Z16..Z19 the block's keys, Z20..Z23 the
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
@@ -287,6 +289,1348 @@ scores4F16AVX512loop:
 	ADDQ         $4, CX
 	CMPQ         CX, n+48(FP)
 	JLT          scores4F16AVX512block
+	VZEROUPPER
+	RET
+
+// func scores3AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+//
+// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for heads 0 to 2 and keys j < n, n >= 4,
+// hd a multiple of 16 (the other heads' pointers are not read). Keys go four at a time; a last
+// block of fewer than four starts at n-4 and writes again, with the same values, scores the
+// block before it wrote. Registers: Z0..Z15
+// the sums, Z(4h+r) head h against key r of the block; Z16..Z19 the block's keys, Z20..Z23 the
+// heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
+// the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
+// row bytes once scaled.
+	PCALIGN $64
+TEXT ·scores3AVX512(SB), NOSPLIT, $0-100
+	MOVQ         q0+0(FP), SI
+	MOVQ         q1+8(FP), DI
+	MOVQ         q2+16(FP), R8
+	MOVQ         k+32(FP), DX
+	MOVQ         rows+40(FP), BX
+	MOVQ         hd+56(FP), AX
+	SHLQ         $2, AX
+	MOVQ         AX, hd+56(FP)
+	VBROADCASTSS scale+96(FP), Z31
+	XORQ         CX, CX
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+
+scores3AVX512block:
+	MOVQ         n+48(FP), AX
+	SUBQ         $4, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      0(BX)(CX*4), R10
+	LEAQ         (DX)(R10*4), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*4), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*4), R12
+	MOVLQSX      12(BX)(CX*4), R13
+	LEAQ         (DX)(R13*4), R13
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	XORQ         AX, AX
+
+scores3AVX512loop:
+	VMOVUPS      (R10)(AX*1), Z16
+	VMOVUPS      (R11)(AX*1), Z17
+	VMOVUPS      (R12)(AX*1), Z18
+	VMOVUPS      (R13)(AX*1), Z19
+	VMOVUPS      (SI)(AX*1), Z20
+	VMOVUPS      (DI)(AX*1), Z21
+	VMOVUPS      (R8)(AX*1), Z22
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z20, Z17, Z1
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VFMADD231PS  Z21, Z16, Z4
+	VFMADD231PS  Z21, Z17, Z5
+	VFMADD231PS  Z21, Z18, Z6
+	VFMADD231PS  Z21, Z19, Z7
+	VFMADD231PS  Z22, Z16, Z8
+	VFMADD231PS  Z22, Z17, Z9
+	VFMADD231PS  Z22, Z18, Z10
+	VFMADD231PS  Z22, Z19, Z11
+	ADDQ         $64, AX
+	CMPQ         AX, hd+56(FP)
+	JLT          scores3AVX512loop
+	VSHUFF64X2   $0x44, Z4, Z0, Z24
+	VSHUFF64X2   $0xee, Z4, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF64X2   $0x44, Z12, Z8, Z26
+	VSHUFF64X2   $0xee, Z12, Z8, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFF32X4   $0x88, Z26, Z24, Z27
+	VSHUFF32X4   $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z0
+	VSHUFF64X2   $0x44, Z5, Z1, Z24
+	VSHUFF64X2   $0xee, Z5, Z1, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF64X2   $0x44, Z13, Z9, Z26
+	VSHUFF64X2   $0xee, Z13, Z9, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFF32X4   $0x88, Z26, Z24, Z27
+	VSHUFF32X4   $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z1
+	VSHUFF64X2   $0x44, Z6, Z2, Z24
+	VSHUFF64X2   $0xee, Z6, Z2, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF64X2   $0x44, Z14, Z10, Z26
+	VSHUFF64X2   $0xee, Z14, Z10, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFF32X4   $0x88, Z26, Z24, Z27
+	VSHUFF32X4   $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z2
+	VSHUFF64X2   $0x44, Z7, Z3, Z24
+	VSHUFF64X2   $0xee, Z7, Z3, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF64X2   $0x44, Z15, Z11, Z26
+	VSHUFF64X2   $0xee, Z15, Z11, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFF32X4   $0x88, Z26, Z24, Z27
+	VSHUFF32X4   $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z3
+	VUNPCKLPD    Z1, Z0, Z24
+	VUNPCKHPD    Z1, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VUNPCKLPD    Z3, Z2, Z26
+	VUNPCKHPD    Z3, Z2, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFPS      $0x88, Z26, Z24, Z27
+	VSHUFPS      $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z27
+	VMULPS       Z31, Z27, Z27
+	MOVQ         s0+64(FP), R10
+	VMOVUPS      X27, (R10)(CX*4)
+	MOVQ         s1+72(FP), R10
+	VEXTRACTF32X4 $1, Z27, (R10)(CX*4)
+	MOVQ         s2+80(FP), R10
+	VEXTRACTF32X4 $2, Z27, (R10)(CX*4)
+	ADDQ         $4, CX
+	CMPQ         CX, n+48(FP)
+	JLT          scores3AVX512block
+	VZEROUPPER
+	RET
+
+// func scores3F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+//
+// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for heads 0 to 2 and keys j < n, n >= 4,
+// hd a multiple of 16 (the other heads' pointers are not read). Keys go four at a time; a last
+// block of fewer than four starts at n-4 and writes again, with the same values, scores the
+// block before it wrote. Registers: Z0..Z15
+// the sums, Z(4h+r) head h against key r of the block; Z16..Z19 the block's keys, Z20..Z23 the
+// heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
+// the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
+// row bytes once scaled.
+	PCALIGN $64
+TEXT ·scores3F16AVX512(SB), NOSPLIT, $0-100
+	MOVQ         q0+0(FP), SI
+	MOVQ         q1+8(FP), DI
+	MOVQ         q2+16(FP), R8
+	MOVQ         k+32(FP), DX
+	MOVQ         rows+40(FP), BX
+	MOVQ         hd+56(FP), AX
+	SHLQ         $1, AX
+	MOVQ         AX, hd+56(FP)
+	VBROADCASTSS scale+96(FP), Z31
+	XORQ         CX, CX
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+
+scores3F16AVX512block:
+	MOVQ         n+48(FP), AX
+	SUBQ         $4, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      0(BX)(CX*4), R10
+	LEAQ         (DX)(R10*2), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*2), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*2), R12
+	MOVLQSX      12(BX)(CX*4), R13
+	LEAQ         (DX)(R13*2), R13
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	XORQ         AX, AX
+
+scores3F16AVX512loop:
+	VCVTPH2PS    (R10)(AX*1), Z16
+	VCVTPH2PS    (R11)(AX*1), Z17
+	VCVTPH2PS    (R12)(AX*1), Z18
+	VCVTPH2PS    (R13)(AX*1), Z19
+	VMOVUPS      (SI)(AX*2), Z20
+	VMOVUPS      (DI)(AX*2), Z21
+	VMOVUPS      (R8)(AX*2), Z22
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z20, Z17, Z1
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VFMADD231PS  Z21, Z16, Z4
+	VFMADD231PS  Z21, Z17, Z5
+	VFMADD231PS  Z21, Z18, Z6
+	VFMADD231PS  Z21, Z19, Z7
+	VFMADD231PS  Z22, Z16, Z8
+	VFMADD231PS  Z22, Z17, Z9
+	VFMADD231PS  Z22, Z18, Z10
+	VFMADD231PS  Z22, Z19, Z11
+	ADDQ         $32, AX
+	CMPQ         AX, hd+56(FP)
+	JLT          scores3F16AVX512loop
+	VSHUFF64X2   $0x44, Z4, Z0, Z24
+	VSHUFF64X2   $0xee, Z4, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF64X2   $0x44, Z12, Z8, Z26
+	VSHUFF64X2   $0xee, Z12, Z8, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFF32X4   $0x88, Z26, Z24, Z27
+	VSHUFF32X4   $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z0
+	VSHUFF64X2   $0x44, Z5, Z1, Z24
+	VSHUFF64X2   $0xee, Z5, Z1, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF64X2   $0x44, Z13, Z9, Z26
+	VSHUFF64X2   $0xee, Z13, Z9, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFF32X4   $0x88, Z26, Z24, Z27
+	VSHUFF32X4   $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z1
+	VSHUFF64X2   $0x44, Z6, Z2, Z24
+	VSHUFF64X2   $0xee, Z6, Z2, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF64X2   $0x44, Z14, Z10, Z26
+	VSHUFF64X2   $0xee, Z14, Z10, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFF32X4   $0x88, Z26, Z24, Z27
+	VSHUFF32X4   $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z2
+	VSHUFF64X2   $0x44, Z7, Z3, Z24
+	VSHUFF64X2   $0xee, Z7, Z3, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF64X2   $0x44, Z15, Z11, Z26
+	VSHUFF64X2   $0xee, Z15, Z11, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFF32X4   $0x88, Z26, Z24, Z27
+	VSHUFF32X4   $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z3
+	VUNPCKLPD    Z1, Z0, Z24
+	VUNPCKHPD    Z1, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VUNPCKLPD    Z3, Z2, Z26
+	VUNPCKHPD    Z3, Z2, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFPS      $0x88, Z26, Z24, Z27
+	VSHUFPS      $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z27
+	VMULPS       Z31, Z27, Z27
+	MOVQ         s0+64(FP), R10
+	VMOVUPS      X27, (R10)(CX*4)
+	MOVQ         s1+72(FP), R10
+	VEXTRACTF32X4 $1, Z27, (R10)(CX*4)
+	MOVQ         s2+80(FP), R10
+	VEXTRACTF32X4 $2, Z27, (R10)(CX*4)
+	ADDQ         $4, CX
+	CMPQ         CX, n+48(FP)
+	JLT          scores3F16AVX512block
+	VZEROUPPER
+	RET
+
+// func scores2AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+//
+// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for heads 0 to 1 and keys j < n, n >= 4,
+// hd a multiple of 16 (the other heads' pointers are not read). Keys go four at a time; a last
+// block of fewer than four starts at n-4 and writes again, with the same values, scores the
+// block before it wrote. Registers: Z0..Z15
+// the sums, Z(4h+r) head h against key r of the block; Z16..Z19 the block's keys, Z20..Z23 the
+// heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
+// the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
+// row bytes once scaled.
+	PCALIGN $64
+TEXT ·scores2AVX512(SB), NOSPLIT, $0-100
+	MOVQ         q0+0(FP), SI
+	MOVQ         q1+8(FP), DI
+	MOVQ         k+32(FP), DX
+	MOVQ         rows+40(FP), BX
+	MOVQ         hd+56(FP), AX
+	SHLQ         $2, AX
+	MOVQ         AX, hd+56(FP)
+	VBROADCASTSS scale+96(FP), Z31
+	XORQ         CX, CX
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+	VPXORD       Z30, Z30, Z30
+
+scores2AVX512block:
+	MOVQ         n+48(FP), AX
+	SUBQ         $4, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      0(BX)(CX*4), R10
+	LEAQ         (DX)(R10*4), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*4), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*4), R12
+	MOVLQSX      12(BX)(CX*4), R13
+	LEAQ         (DX)(R13*4), R13
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	XORQ         AX, AX
+
+scores2AVX512loop:
+	VMOVUPS      (R10)(AX*1), Z16
+	VMOVUPS      (R11)(AX*1), Z17
+	VMOVUPS      (R12)(AX*1), Z18
+	VMOVUPS      (R13)(AX*1), Z19
+	VMOVUPS      (SI)(AX*1), Z20
+	VMOVUPS      (DI)(AX*1), Z21
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z20, Z17, Z1
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VFMADD231PS  Z21, Z16, Z4
+	VFMADD231PS  Z21, Z17, Z5
+	VFMADD231PS  Z21, Z18, Z6
+	VFMADD231PS  Z21, Z19, Z7
+	ADDQ         $64, AX
+	CMPQ         AX, hd+56(FP)
+	JLT          scores2AVX512loop
+	VSHUFF64X2   $0x44, Z4, Z0, Z24
+	VSHUFF64X2   $0xee, Z4, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z0
+	VSHUFF64X2   $0x44, Z5, Z1, Z24
+	VSHUFF64X2   $0xee, Z5, Z1, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z1
+	VSHUFF64X2   $0x44, Z6, Z2, Z24
+	VSHUFF64X2   $0xee, Z6, Z2, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z2
+	VSHUFF64X2   $0x44, Z7, Z3, Z24
+	VSHUFF64X2   $0xee, Z7, Z3, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z3
+	VUNPCKLPD    Z1, Z0, Z24
+	VUNPCKHPD    Z1, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VUNPCKLPD    Z3, Z2, Z26
+	VUNPCKHPD    Z3, Z2, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFPS      $0x88, Z26, Z24, Z27
+	VSHUFPS      $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z27
+	VMULPS       Z31, Z27, Z27
+	MOVQ         s0+64(FP), R10
+	VMOVUPS      X27, (R10)(CX*4)
+	MOVQ         s1+72(FP), R10
+	VEXTRACTF32X4 $1, Z27, (R10)(CX*4)
+	ADDQ         $4, CX
+	CMPQ         CX, n+48(FP)
+	JLT          scores2AVX512block
+	VZEROUPPER
+	RET
+
+// func scores2F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+//
+// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for heads 0 to 1 and keys j < n, n >= 4,
+// hd a multiple of 16 (the other heads' pointers are not read). Keys go four at a time; a last
+// block of fewer than four starts at n-4 and writes again, with the same values, scores the
+// block before it wrote. Registers: Z0..Z15
+// the sums, Z(4h+r) head h against key r of the block; Z16..Z19 the block's keys, Z20..Z23 the
+// heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
+// the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
+// row bytes once scaled.
+	PCALIGN $64
+TEXT ·scores2F16AVX512(SB), NOSPLIT, $0-100
+	MOVQ         q0+0(FP), SI
+	MOVQ         q1+8(FP), DI
+	MOVQ         k+32(FP), DX
+	MOVQ         rows+40(FP), BX
+	MOVQ         hd+56(FP), AX
+	SHLQ         $1, AX
+	MOVQ         AX, hd+56(FP)
+	VBROADCASTSS scale+96(FP), Z31
+	XORQ         CX, CX
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+	VPXORD       Z30, Z30, Z30
+
+scores2F16AVX512block:
+	MOVQ         n+48(FP), AX
+	SUBQ         $4, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      0(BX)(CX*4), R10
+	LEAQ         (DX)(R10*2), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*2), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*2), R12
+	MOVLQSX      12(BX)(CX*4), R13
+	LEAQ         (DX)(R13*2), R13
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	XORQ         AX, AX
+
+scores2F16AVX512loop:
+	VCVTPH2PS    (R10)(AX*1), Z16
+	VCVTPH2PS    (R11)(AX*1), Z17
+	VCVTPH2PS    (R12)(AX*1), Z18
+	VCVTPH2PS    (R13)(AX*1), Z19
+	VMOVUPS      (SI)(AX*2), Z20
+	VMOVUPS      (DI)(AX*2), Z21
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z20, Z17, Z1
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	VFMADD231PS  Z21, Z16, Z4
+	VFMADD231PS  Z21, Z17, Z5
+	VFMADD231PS  Z21, Z18, Z6
+	VFMADD231PS  Z21, Z19, Z7
+	ADDQ         $32, AX
+	CMPQ         AX, hd+56(FP)
+	JLT          scores2F16AVX512loop
+	VSHUFF64X2   $0x44, Z4, Z0, Z24
+	VSHUFF64X2   $0xee, Z4, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z0
+	VSHUFF64X2   $0x44, Z5, Z1, Z24
+	VSHUFF64X2   $0xee, Z5, Z1, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z1
+	VSHUFF64X2   $0x44, Z6, Z2, Z24
+	VSHUFF64X2   $0xee, Z6, Z2, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z2
+	VSHUFF64X2   $0x44, Z7, Z3, Z24
+	VSHUFF64X2   $0xee, Z7, Z3, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z3
+	VUNPCKLPD    Z1, Z0, Z24
+	VUNPCKHPD    Z1, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VUNPCKLPD    Z3, Z2, Z26
+	VUNPCKHPD    Z3, Z2, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFPS      $0x88, Z26, Z24, Z27
+	VSHUFPS      $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z27
+	VMULPS       Z31, Z27, Z27
+	MOVQ         s0+64(FP), R10
+	VMOVUPS      X27, (R10)(CX*4)
+	MOVQ         s1+72(FP), R10
+	VEXTRACTF32X4 $1, Z27, (R10)(CX*4)
+	ADDQ         $4, CX
+	CMPQ         CX, n+48(FP)
+	JLT          scores2F16AVX512block
+	VZEROUPPER
+	RET
+
+// func scores1AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+//
+// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for head 0 and keys j < n, n >= 4,
+// hd a multiple of 16 (the other heads' pointers are not read). Keys go four at a time; a last
+// block of fewer than four starts at n-4 and writes again, with the same values, scores the
+// block before it wrote. Registers: Z0..Z15
+// the sums, Z(4h+r) head h against key r of the block; Z16..Z19 the block's keys, Z20..Z23 the
+// heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
+// the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
+// row bytes once scaled.
+	PCALIGN $64
+TEXT ·scores1AVX512(SB), NOSPLIT, $0-100
+	MOVQ         q0+0(FP), SI
+	MOVQ         k+32(FP), DX
+	MOVQ         rows+40(FP), BX
+	MOVQ         hd+56(FP), AX
+	SHLQ         $2, AX
+	MOVQ         AX, hd+56(FP)
+	VBROADCASTSS scale+96(FP), Z31
+	XORQ         CX, CX
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+	VPXORD       Z30, Z30, Z30
+
+scores1AVX512block:
+	MOVQ         n+48(FP), AX
+	SUBQ         $4, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      0(BX)(CX*4), R10
+	LEAQ         (DX)(R10*4), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*4), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*4), R12
+	MOVLQSX      12(BX)(CX*4), R13
+	LEAQ         (DX)(R13*4), R13
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	XORQ         AX, AX
+
+scores1AVX512loop:
+	VMOVUPS      (R10)(AX*1), Z16
+	VMOVUPS      (R11)(AX*1), Z17
+	VMOVUPS      (R12)(AX*1), Z18
+	VMOVUPS      (R13)(AX*1), Z19
+	VMOVUPS      (SI)(AX*1), Z20
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z20, Z17, Z1
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	ADDQ         $64, AX
+	CMPQ         AX, hd+56(FP)
+	JLT          scores1AVX512loop
+	VSHUFF64X2   $0x44, Z4, Z0, Z24
+	VSHUFF64X2   $0xee, Z4, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z0
+	VSHUFF64X2   $0x44, Z5, Z1, Z24
+	VSHUFF64X2   $0xee, Z5, Z1, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z1
+	VSHUFF64X2   $0x44, Z6, Z2, Z24
+	VSHUFF64X2   $0xee, Z6, Z2, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z2
+	VSHUFF64X2   $0x44, Z7, Z3, Z24
+	VSHUFF64X2   $0xee, Z7, Z3, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z3
+	VUNPCKLPD    Z1, Z0, Z24
+	VUNPCKHPD    Z1, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VUNPCKLPD    Z3, Z2, Z26
+	VUNPCKHPD    Z3, Z2, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFPS      $0x88, Z26, Z24, Z27
+	VSHUFPS      $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z27
+	VMULPS       Z31, Z27, Z27
+	MOVQ         s0+64(FP), R10
+	VMOVUPS      X27, (R10)(CX*4)
+	ADDQ         $4, CX
+	CMPQ         CX, n+48(FP)
+	JLT          scores1AVX512block
+	VZEROUPPER
+	RET
+
+// func scores1F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+//
+// sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for head 0 and keys j < n, n >= 4,
+// hd a multiple of 16 (the other heads' pointers are not read). Keys go four at a time; a last
+// block of fewer than four starts at n-4 and writes again, with the same values, scores the
+// block before it wrote. Registers: Z0..Z15
+// the sums, Z(4h+r) head h against key r of the block; Z16..Z19 the block's keys, Z20..Z23 the
+// heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
+// the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
+// row bytes once scaled.
+	PCALIGN $64
+TEXT ·scores1F16AVX512(SB), NOSPLIT, $0-100
+	MOVQ         q0+0(FP), SI
+	MOVQ         k+32(FP), DX
+	MOVQ         rows+40(FP), BX
+	MOVQ         hd+56(FP), AX
+	SHLQ         $1, AX
+	MOVQ         AX, hd+56(FP)
+	VBROADCASTSS scale+96(FP), Z31
+	XORQ         CX, CX
+	VPXORD       Z4, Z4, Z4
+	VPXORD       Z5, Z5, Z5
+	VPXORD       Z6, Z6, Z6
+	VPXORD       Z7, Z7, Z7
+	VPXORD       Z8, Z8, Z8
+	VPXORD       Z9, Z9, Z9
+	VPXORD       Z10, Z10, Z10
+	VPXORD       Z11, Z11, Z11
+	VPXORD       Z12, Z12, Z12
+	VPXORD       Z13, Z13, Z13
+	VPXORD       Z14, Z14, Z14
+	VPXORD       Z15, Z15, Z15
+	VPXORD       Z30, Z30, Z30
+
+scores1F16AVX512block:
+	MOVQ         n+48(FP), AX
+	SUBQ         $4, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      0(BX)(CX*4), R10
+	LEAQ         (DX)(R10*2), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*2), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*2), R12
+	MOVLQSX      12(BX)(CX*4), R13
+	LEAQ         (DX)(R13*2), R13
+	VPXORD       Z0, Z0, Z0
+	VPXORD       Z1, Z1, Z1
+	VPXORD       Z2, Z2, Z2
+	VPXORD       Z3, Z3, Z3
+	XORQ         AX, AX
+
+scores1F16AVX512loop:
+	VCVTPH2PS    (R10)(AX*1), Z16
+	VCVTPH2PS    (R11)(AX*1), Z17
+	VCVTPH2PS    (R12)(AX*1), Z18
+	VCVTPH2PS    (R13)(AX*1), Z19
+	VMOVUPS      (SI)(AX*2), Z20
+	VFMADD231PS  Z20, Z16, Z0
+	VFMADD231PS  Z20, Z17, Z1
+	VFMADD231PS  Z20, Z18, Z2
+	VFMADD231PS  Z20, Z19, Z3
+	ADDQ         $32, AX
+	CMPQ         AX, hd+56(FP)
+	JLT          scores1F16AVX512loop
+	VSHUFF64X2   $0x44, Z4, Z0, Z24
+	VSHUFF64X2   $0xee, Z4, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z0
+	VSHUFF64X2   $0x44, Z5, Z1, Z24
+	VSHUFF64X2   $0xee, Z5, Z1, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z1
+	VSHUFF64X2   $0x44, Z6, Z2, Z24
+	VSHUFF64X2   $0xee, Z6, Z2, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z2
+	VSHUFF64X2   $0x44, Z7, Z3, Z24
+	VSHUFF64X2   $0xee, Z7, Z3, Z25
+	VADDPS       Z25, Z24, Z24
+	VSHUFF32X4   $0x88, Z30, Z24, Z27
+	VSHUFF32X4   $0xdd, Z30, Z24, Z28
+	VADDPS       Z28, Z27, Z3
+	VUNPCKLPD    Z1, Z0, Z24
+	VUNPCKHPD    Z1, Z0, Z25
+	VADDPS       Z25, Z24, Z24
+	VUNPCKLPD    Z3, Z2, Z26
+	VUNPCKHPD    Z3, Z2, Z27
+	VADDPS       Z27, Z26, Z26
+	VSHUFPS      $0x88, Z26, Z24, Z27
+	VSHUFPS      $0xdd, Z26, Z24, Z28
+	VADDPS       Z28, Z27, Z27
+	VMULPS       Z31, Z27, Z27
+	MOVQ         s0+64(FP), R10
+	VMOVUPS      X27, (R10)(CX*4)
+	ADDQ         $4, CX
+	CMPQ         CX, n+48(FP)
+	JLT          scores1F16AVX512block
+	VZEROUPPER
+	RET
+
+// func pv1F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 1 head h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv1F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv1F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv1F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    (DX)(AX*2), Z16
+	VCVTPH2PS    32(DX)(AX*2), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI), Z17, Z1
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv1F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	DECQ         nc+40(FP)
+	JNZ          pv1F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv2F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 2 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv2F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv2F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv2F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    (DX)(AX*2), Z16
+	VCVTPH2PS    32(DX)(AX*2), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI), Z17, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv2F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	DECQ         nc+40(FP)
+	JNZ          pv2F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv3F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 3 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv3F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv3F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv3F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    (DX)(AX*2), Z16
+	VCVTPH2PS    32(DX)(AX*2), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI), Z17, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv3F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	DECQ         nc+40(FP)
+	JNZ          pv3F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv4F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 4 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv4F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv4F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z6
+	VMOVUPS      64(AX), Z7
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv4F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    (DX)(AX*2), Z16
+	VCVTPH2PS    32(DX)(AX*2), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI), Z17, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv4F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	DECQ         nc+40(FP)
+	JNZ          pv4F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv5F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 5 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv5F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv5F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z6
+	VMOVUPS      64(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z8
+	VMOVUPS      64(AX), Z9
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv5F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    (DX)(AX*2), Z16
+	VCVTPH2PS    32(DX)(AX*2), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI), Z17, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
+	VFMADD231PS.BCST (SI)(R8*4), Z16, Z8
+	VFMADD231PS.BCST (SI)(R8*4), Z17, Z9
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv5F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	DECQ         nc+40(FP)
+	JNZ          pv5F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv6F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 6 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv6F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv6F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z6
+	VMOVUPS      64(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z8
+	VMOVUPS      64(AX), Z9
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z10
+	VMOVUPS      64(AX), Z11
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv6F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    (DX)(AX*2), Z16
+	VCVTPH2PS    32(DX)(AX*2), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI), Z17, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
+	VFMADD231PS.BCST (SI)(R8*4), Z16, Z8
+	VFMADD231PS.BCST (SI)(R8*4), Z17, Z9
+	VFMADD231PS.BCST (SI)(R10*1), Z16, Z10
+	VFMADD231PS.BCST (SI)(R10*1), Z17, Z11
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv6F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z11, 64(AX)
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	DECQ         nc+40(FP)
+	JNZ          pv6F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv7F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 7 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv7F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv7F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z6
+	VMOVUPS      64(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z8
+	VMOVUPS      64(AX), Z9
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z10
+	VMOVUPS      64(AX), Z11
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z12
+	VMOVUPS      64(AX), Z13
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv7F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    (DX)(AX*2), Z16
+	VCVTPH2PS    32(DX)(AX*2), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI), Z17, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
+	VFMADD231PS.BCST (SI)(R8*4), Z16, Z8
+	VFMADD231PS.BCST (SI)(R8*4), Z17, Z9
+	VFMADD231PS.BCST (SI)(R10*1), Z16, Z10
+	VFMADD231PS.BCST (SI)(R10*1), Z17, Z11
+	VFMADD231PS.BCST (SI)(R9*2), Z16, Z12
+	VFMADD231PS.BCST (SI)(R9*2), Z17, Z13
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv7F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z11, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	DECQ         nc+40(FP)
+	JNZ          pv7F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv8F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 8 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv8F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv8F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      (AX), Z0
+	VMOVUPS      64(AX), Z1
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z2
+	VMOVUPS      64(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z4
+	VMOVUPS      64(AX), Z5
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z6
+	VMOVUPS      64(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z8
+	VMOVUPS      64(AX), Z9
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z10
+	VMOVUPS      64(AX), Z11
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z12
+	VMOVUPS      64(AX), Z13
+	ADDQ         R13, AX
+	VMOVUPS      (AX), Z14
+	VMOVUPS      64(AX), Z15
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv8F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    (DX)(AX*2), Z16
+	VCVTPH2PS    32(DX)(AX*2), Z17
+	VFMADD231PS.BCST (SI), Z16, Z0
+	VFMADD231PS.BCST (SI), Z17, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
+	VFMADD231PS.BCST (SI)(R8*4), Z16, Z8
+	VFMADD231PS.BCST (SI)(R8*4), Z17, Z9
+	VFMADD231PS.BCST (SI)(R10*1), Z16, Z10
+	VFMADD231PS.BCST (SI)(R10*1), Z17, Z11
+	VFMADD231PS.BCST (SI)(R9*2), Z16, Z12
+	VFMADD231PS.BCST (SI)(R9*2), Z17, Z13
+	VFMADD231PS.BCST (SI)(R11*1), Z16, Z14
+	VFMADD231PS.BCST (SI)(R11*1), Z17, Z15
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv8F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z1, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z7, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z9, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z11, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z13, 64(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z14, (AX)
+	VMOVUPS      Z15, 64(AX)
+	ADDQ         $64, DX
+	ADDQ         $128, DI
+	DECQ         nc+40(FP)
+	JNZ          pv8F16AVX512chunk
 	VZEROUPPER
 	RET
 	PCALIGN $64
