@@ -368,57 +368,6 @@ func scoreBlock(n, hd int) (wide bool, block int) {
 	return false, 3
 }
 
-// scoresAVX512 is the 512-bit score kernel for the first H of the four heads (1 <= H <= 4).
-func scoresAVX512(H int, q0, q1, q2, q3 *float32, k *float32, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
-	switch H {
-	case 4:
-		scores4AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
-	case 3:
-		scores3AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
-	case 2:
-		scores2AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
-	default:
-		scores1AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
-	}
-}
-
-// scoresF16AVX512 is scoresAVX512 over an f16 key cache.
-func scoresF16AVX512(H int, q0, q1, q2, q3 *float32, k *uint16, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
-	switch H {
-	case 4:
-		scores4F16AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
-	case 3:
-		scores3F16AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
-	case 2:
-		scores2F16AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
-	default:
-		scores1F16AVX512(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
-	}
-}
-
-// pvF16AVX512 is the 512-bit pv kernel for H heads (1 <= H <= 8), head h's weights at
-// p + h*pstride and outputs at o + h*ostride (in floats).
-func pvF16AVX512(H int, p *float32, pstride int, v *uint16, rows *int32, n, nc int, o *float32, ostride int) {
-	switch H {
-	case 8:
-		pv8F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
-	case 7:
-		pv7F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
-	case 6:
-		pv6F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
-	case 5:
-		pv5F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
-	case 4:
-		pv4F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
-	case 3:
-		pv3F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
-	case 2:
-		pv2F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
-	default:
-		pv1F16AVX512(p, pstride, v, rows, n, nc, o, ostride)
-	}
-}
-
 // scoreRows sets s[h*sstride+j] = scale * (q_h · k_j) for query heads h < nh (q_h =
 // q[h*hd:(h+1)*hd]) and key rows j < len(rows) (k_j = k[rows[j]:rows[j]+hd]): one grouped-query
 // attention item's scores over its whole context, the rows gathered from the KV pages by
@@ -634,7 +583,7 @@ func pvRowsF16(p []float32, pstride, nh int, v []uint16, rows []int32, hd int, o
 				// Up to eight heads a call in 512-bit registers, each row's chunk widened once
 				// for all of them.
 				for h := 0; h < nh; h += 8 {
-					pvF16AVX512(min(8, nh-h), &p[h*pstride+j0], pstride, &v[0], &rows[j0], j1-j0, hd/32, &out[h*hd], hd)
+					pvF16AVX512(min(8, nh-h), &p[h*pstride+j0], pstride, &v[0], &rows[j0], j1-j0, c, &out[h*hd], hd)
 				}
 				continue
 			}

@@ -1010,17 +1010,17 @@ scores1F16AVX512loop:
 	VZEROUPPER
 	RET
 
-// func pv1F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// func pv1x128F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 //
-// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
-// each of 1 head h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// For each 128-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 1 head h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $64
-TEXT ·pv1F16AVX512(SB), NOSPLIT, $0-64
+TEXT ·pv1x128F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
 	LEAQ         (R8)(R8*2), R9
@@ -1033,44 +1033,176 @@ TEXT ·pv1F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         ostride+56(FP), R13
 	SHLQ         $2, R13
 
-pv1F16AVX512chunk:
+pv1x128F16AVX512chunk:
 	MOVQ         DI, AX
-	VMOVUPS      (AX), Z0
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	VMOVUPS      256(AX), Z4
+	VMOVUPS      320(AX), Z5
+	VMOVUPS      384(AX), Z6
+	VMOVUPS      448(AX), Z7
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv1x128F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z24
+	VCVTPH2PS    32(DX)(AX*2), Z25
+	VCVTPH2PS    64(DX)(AX*2), Z26
+	VCVTPH2PS    96(DX)(AX*2), Z27
+	VCVTPH2PS    128(DX)(AX*2), Z28
+	VCVTPH2PS    160(DX)(AX*2), Z29
+	VCVTPH2PS    192(DX)(AX*2), Z30
+	VCVTPH2PS    224(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z24, Z0
+	VFMADD231PS.BCST (SI), Z25, Z1
+	VFMADD231PS.BCST (SI), Z26, Z2
+	VFMADD231PS.BCST (SI), Z27, Z3
+	VFMADD231PS.BCST (SI), Z28, Z4
+	VFMADD231PS.BCST (SI), Z29, Z5
+	VFMADD231PS.BCST (SI), Z30, Z6
+	VFMADD231PS.BCST (SI), Z31, Z7
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv1x128F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	VMOVUPS      Z4, 256(AX)
+	VMOVUPS      Z5, 320(AX)
+	VMOVUPS      Z6, 384(AX)
+	VMOVUPS      Z7, 448(AX)
+	ADDQ         $256, DX
+	ADDQ         $512, DI
+	DECQ         nc+40(FP)
+	JNZ          pv1x128F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv1x64F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 64-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 1 head h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv1x64F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv1x64F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv1x64F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z28
+	VCVTPH2PS    32(DX)(AX*2), Z29
+	VCVTPH2PS    64(DX)(AX*2), Z30
+	VCVTPH2PS    96(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z28, Z0
+	VFMADD231PS.BCST (SI), Z29, Z1
+	VFMADD231PS.BCST (SI), Z30, Z2
+	VFMADD231PS.BCST (SI), Z31, Z3
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv1x64F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	ADDQ         $128, DX
+	ADDQ         $256, DI
+	DECQ         nc+40(FP)
+	JNZ          pv1x64F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv1x32F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 1 head h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv1x32F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv1x32F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
 	VMOVUPS      64(AX), Z1
 	MOVQ         p+0(FP), SI
 	XORQ         CX, CX
 
-pv1F16AVX512row:
+pv1x32F16AVX512row:
 	MOVLQSX      (BX)(CX*4), AX
-	VCVTPH2PS    (DX)(AX*2), Z16
-	VCVTPH2PS    32(DX)(AX*2), Z17
-	VFMADD231PS.BCST (SI), Z16, Z0
-	VFMADD231PS.BCST (SI), Z17, Z1
+	VCVTPH2PS    0(DX)(AX*2), Z30
+	VCVTPH2PS    32(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z30, Z0
+	VFMADD231PS.BCST (SI), Z31, Z1
 	ADDQ         $4, SI
 	INCQ         CX
 	CMPQ         CX, R12
-	JLT          pv1F16AVX512row
+	JLT          pv1x32F16AVX512row
 	MOVQ         DI, AX
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, 0(AX)
 	VMOVUPS      Z1, 64(AX)
 	ADDQ         $64, DX
 	ADDQ         $128, DI
 	DECQ         nc+40(FP)
-	JNZ          pv1F16AVX512chunk
+	JNZ          pv1x32F16AVX512chunk
 	VZEROUPPER
 	RET
 
-// func pv2F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// func pv2x128F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 //
-// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
-// each of 2 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// For each 128-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 2 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $64
-TEXT ·pv2F16AVX512(SB), NOSPLIT, $0-64
+TEXT ·pv2x128F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
 	LEAQ         (R8)(R8*2), R9
@@ -1083,52 +1215,224 @@ TEXT ·pv2F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         ostride+56(FP), R13
 	SHLQ         $2, R13
 
-pv2F16AVX512chunk:
+pv2x128F16AVX512chunk:
 	MOVQ         DI, AX
-	VMOVUPS      (AX), Z0
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	VMOVUPS      256(AX), Z4
+	VMOVUPS      320(AX), Z5
+	VMOVUPS      384(AX), Z6
+	VMOVUPS      448(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	VMOVUPS      256(AX), Z12
+	VMOVUPS      320(AX), Z13
+	VMOVUPS      384(AX), Z14
+	VMOVUPS      448(AX), Z15
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv2x128F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z24
+	VCVTPH2PS    32(DX)(AX*2), Z25
+	VCVTPH2PS    64(DX)(AX*2), Z26
+	VCVTPH2PS    96(DX)(AX*2), Z27
+	VCVTPH2PS    128(DX)(AX*2), Z28
+	VCVTPH2PS    160(DX)(AX*2), Z29
+	VCVTPH2PS    192(DX)(AX*2), Z30
+	VCVTPH2PS    224(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z24, Z0
+	VFMADD231PS.BCST (SI), Z25, Z1
+	VFMADD231PS.BCST (SI), Z26, Z2
+	VFMADD231PS.BCST (SI), Z27, Z3
+	VFMADD231PS.BCST (SI), Z28, Z4
+	VFMADD231PS.BCST (SI), Z29, Z5
+	VFMADD231PS.BCST (SI), Z30, Z6
+	VFMADD231PS.BCST (SI), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*1), Z24, Z8
+	VFMADD231PS.BCST (SI)(R8*1), Z25, Z9
+	VFMADD231PS.BCST (SI)(R8*1), Z26, Z10
+	VFMADD231PS.BCST (SI)(R8*1), Z27, Z11
+	VFMADD231PS.BCST (SI)(R8*1), Z28, Z12
+	VFMADD231PS.BCST (SI)(R8*1), Z29, Z13
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z14
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z15
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv2x128F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	VMOVUPS      Z4, 256(AX)
+	VMOVUPS      Z5, 320(AX)
+	VMOVUPS      Z6, 384(AX)
+	VMOVUPS      Z7, 448(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, 0(AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, 192(AX)
+	VMOVUPS      Z12, 256(AX)
+	VMOVUPS      Z13, 320(AX)
+	VMOVUPS      Z14, 384(AX)
+	VMOVUPS      Z15, 448(AX)
+	ADDQ         $256, DX
+	ADDQ         $512, DI
+	DECQ         nc+40(FP)
+	JNZ          pv2x128F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv2x64F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 64-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 2 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv2x64F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv2x64F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z4
+	VMOVUPS      64(AX), Z5
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      192(AX), Z7
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv2x64F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z28
+	VCVTPH2PS    32(DX)(AX*2), Z29
+	VCVTPH2PS    64(DX)(AX*2), Z30
+	VCVTPH2PS    96(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z28, Z0
+	VFMADD231PS.BCST (SI), Z29, Z1
+	VFMADD231PS.BCST (SI), Z30, Z2
+	VFMADD231PS.BCST (SI), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*1), Z28, Z4
+	VFMADD231PS.BCST (SI)(R8*1), Z29, Z5
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z7
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv2x64F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, 0(AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, 192(AX)
+	ADDQ         $128, DX
+	ADDQ         $256, DI
+	DECQ         nc+40(FP)
+	JNZ          pv2x64F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv2x32F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 2 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv2x32F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv2x32F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
 	VMOVUPS      64(AX), Z1
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z2
+	VMOVUPS      0(AX), Z2
 	VMOVUPS      64(AX), Z3
 	MOVQ         p+0(FP), SI
 	XORQ         CX, CX
 
-pv2F16AVX512row:
+pv2x32F16AVX512row:
 	MOVLQSX      (BX)(CX*4), AX
-	VCVTPH2PS    (DX)(AX*2), Z16
-	VCVTPH2PS    32(DX)(AX*2), Z17
-	VFMADD231PS.BCST (SI), Z16, Z0
-	VFMADD231PS.BCST (SI), Z17, Z1
-	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
-	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
+	VCVTPH2PS    0(DX)(AX*2), Z30
+	VCVTPH2PS    32(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z30, Z0
+	VFMADD231PS.BCST (SI), Z31, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z3
 	ADDQ         $4, SI
 	INCQ         CX
 	CMPQ         CX, R12
-	JLT          pv2F16AVX512row
+	JLT          pv2x32F16AVX512row
 	MOVQ         DI, AX
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, 0(AX)
 	VMOVUPS      Z1, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, 0(AX)
 	VMOVUPS      Z3, 64(AX)
 	ADDQ         $64, DX
 	ADDQ         $128, DI
 	DECQ         nc+40(FP)
-	JNZ          pv2F16AVX512chunk
+	JNZ          pv2x32F16AVX512chunk
 	VZEROUPPER
 	RET
 
-// func pv3F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// func pv3x128F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 //
-// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
-// each of 3 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// For each 128-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 3 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $64
-TEXT ·pv3F16AVX512(SB), NOSPLIT, $0-64
+TEXT ·pv3x128F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
 	LEAQ         (R8)(R8*2), R9
@@ -1141,60 +1445,272 @@ TEXT ·pv3F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         ostride+56(FP), R13
 	SHLQ         $2, R13
 
-pv3F16AVX512chunk:
+pv3x128F16AVX512chunk:
 	MOVQ         DI, AX
-	VMOVUPS      (AX), Z0
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	VMOVUPS      256(AX), Z4
+	VMOVUPS      320(AX), Z5
+	VMOVUPS      384(AX), Z6
+	VMOVUPS      448(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	VMOVUPS      256(AX), Z12
+	VMOVUPS      320(AX), Z13
+	VMOVUPS      384(AX), Z14
+	VMOVUPS      448(AX), Z15
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z16
+	VMOVUPS      64(AX), Z17
+	VMOVUPS      128(AX), Z18
+	VMOVUPS      192(AX), Z19
+	VMOVUPS      256(AX), Z20
+	VMOVUPS      320(AX), Z21
+	VMOVUPS      384(AX), Z22
+	VMOVUPS      448(AX), Z23
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv3x128F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z24
+	VCVTPH2PS    32(DX)(AX*2), Z25
+	VCVTPH2PS    64(DX)(AX*2), Z26
+	VCVTPH2PS    96(DX)(AX*2), Z27
+	VCVTPH2PS    128(DX)(AX*2), Z28
+	VCVTPH2PS    160(DX)(AX*2), Z29
+	VCVTPH2PS    192(DX)(AX*2), Z30
+	VCVTPH2PS    224(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z24, Z0
+	VFMADD231PS.BCST (SI), Z25, Z1
+	VFMADD231PS.BCST (SI), Z26, Z2
+	VFMADD231PS.BCST (SI), Z27, Z3
+	VFMADD231PS.BCST (SI), Z28, Z4
+	VFMADD231PS.BCST (SI), Z29, Z5
+	VFMADD231PS.BCST (SI), Z30, Z6
+	VFMADD231PS.BCST (SI), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*1), Z24, Z8
+	VFMADD231PS.BCST (SI)(R8*1), Z25, Z9
+	VFMADD231PS.BCST (SI)(R8*1), Z26, Z10
+	VFMADD231PS.BCST (SI)(R8*1), Z27, Z11
+	VFMADD231PS.BCST (SI)(R8*1), Z28, Z12
+	VFMADD231PS.BCST (SI)(R8*1), Z29, Z13
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z14
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z15
+	VFMADD231PS.BCST (SI)(R8*2), Z24, Z16
+	VFMADD231PS.BCST (SI)(R8*2), Z25, Z17
+	VFMADD231PS.BCST (SI)(R8*2), Z26, Z18
+	VFMADD231PS.BCST (SI)(R8*2), Z27, Z19
+	VFMADD231PS.BCST (SI)(R8*2), Z28, Z20
+	VFMADD231PS.BCST (SI)(R8*2), Z29, Z21
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z22
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z23
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv3x128F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	VMOVUPS      Z4, 256(AX)
+	VMOVUPS      Z5, 320(AX)
+	VMOVUPS      Z6, 384(AX)
+	VMOVUPS      Z7, 448(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, 0(AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, 192(AX)
+	VMOVUPS      Z12, 256(AX)
+	VMOVUPS      Z13, 320(AX)
+	VMOVUPS      Z14, 384(AX)
+	VMOVUPS      Z15, 448(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z16, 0(AX)
+	VMOVUPS      Z17, 64(AX)
+	VMOVUPS      Z18, 128(AX)
+	VMOVUPS      Z19, 192(AX)
+	VMOVUPS      Z20, 256(AX)
+	VMOVUPS      Z21, 320(AX)
+	VMOVUPS      Z22, 384(AX)
+	VMOVUPS      Z23, 448(AX)
+	ADDQ         $256, DX
+	ADDQ         $512, DI
+	DECQ         nc+40(FP)
+	JNZ          pv3x128F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv3x64F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 64-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 3 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv3x64F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv3x64F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z4
+	VMOVUPS      64(AX), Z5
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      192(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv3x64F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z28
+	VCVTPH2PS    32(DX)(AX*2), Z29
+	VCVTPH2PS    64(DX)(AX*2), Z30
+	VCVTPH2PS    96(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z28, Z0
+	VFMADD231PS.BCST (SI), Z29, Z1
+	VFMADD231PS.BCST (SI), Z30, Z2
+	VFMADD231PS.BCST (SI), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*1), Z28, Z4
+	VFMADD231PS.BCST (SI)(R8*1), Z29, Z5
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*2), Z28, Z8
+	VFMADD231PS.BCST (SI)(R8*2), Z29, Z9
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z10
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z11
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv3x64F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, 0(AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, 0(AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, 192(AX)
+	ADDQ         $128, DX
+	ADDQ         $256, DI
+	DECQ         nc+40(FP)
+	JNZ          pv3x64F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv3x32F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 3 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv3x32F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv3x32F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
 	VMOVUPS      64(AX), Z1
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z2
+	VMOVUPS      0(AX), Z2
 	VMOVUPS      64(AX), Z3
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z4
+	VMOVUPS      0(AX), Z4
 	VMOVUPS      64(AX), Z5
 	MOVQ         p+0(FP), SI
 	XORQ         CX, CX
 
-pv3F16AVX512row:
+pv3x32F16AVX512row:
 	MOVLQSX      (BX)(CX*4), AX
-	VCVTPH2PS    (DX)(AX*2), Z16
-	VCVTPH2PS    32(DX)(AX*2), Z17
-	VFMADD231PS.BCST (SI), Z16, Z0
-	VFMADD231PS.BCST (SI), Z17, Z1
-	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
-	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
-	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
-	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
+	VCVTPH2PS    0(DX)(AX*2), Z30
+	VCVTPH2PS    32(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z30, Z0
+	VFMADD231PS.BCST (SI), Z31, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z5
 	ADDQ         $4, SI
 	INCQ         CX
 	CMPQ         CX, R12
-	JLT          pv3F16AVX512row
+	JLT          pv3x32F16AVX512row
 	MOVQ         DI, AX
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, 0(AX)
 	VMOVUPS      Z1, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, 0(AX)
 	VMOVUPS      Z3, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, 0(AX)
 	VMOVUPS      Z5, 64(AX)
 	ADDQ         $64, DX
 	ADDQ         $128, DI
 	DECQ         nc+40(FP)
-	JNZ          pv3F16AVX512chunk
+	JNZ          pv3x32F16AVX512chunk
 	VZEROUPPER
 	RET
 
-// func pv4F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// func pv4x64F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 //
-// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
-// each of 4 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// For each 64-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 4 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $64
-TEXT ·pv4F16AVX512(SB), NOSPLIT, $0-64
+TEXT ·pv4x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
 	LEAQ         (R8)(R8*2), R9
@@ -1207,68 +1723,168 @@ TEXT ·pv4F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         ostride+56(FP), R13
 	SHLQ         $2, R13
 
-pv4F16AVX512chunk:
+pv4x64F16AVX512chunk:
 	MOVQ         DI, AX
-	VMOVUPS      (AX), Z0
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z4
+	VMOVUPS      64(AX), Z5
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      192(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z12
+	VMOVUPS      64(AX), Z13
+	VMOVUPS      128(AX), Z14
+	VMOVUPS      192(AX), Z15
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv4x64F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z28
+	VCVTPH2PS    32(DX)(AX*2), Z29
+	VCVTPH2PS    64(DX)(AX*2), Z30
+	VCVTPH2PS    96(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z28, Z0
+	VFMADD231PS.BCST (SI), Z29, Z1
+	VFMADD231PS.BCST (SI), Z30, Z2
+	VFMADD231PS.BCST (SI), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*1), Z28, Z4
+	VFMADD231PS.BCST (SI)(R8*1), Z29, Z5
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*2), Z28, Z8
+	VFMADD231PS.BCST (SI)(R8*2), Z29, Z9
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z10
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z11
+	VFMADD231PS.BCST (SI)(R9*1), Z28, Z12
+	VFMADD231PS.BCST (SI)(R9*1), Z29, Z13
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z14
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z15
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv4x64F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, 0(AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, 0(AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z12, 0(AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, 128(AX)
+	VMOVUPS      Z15, 192(AX)
+	ADDQ         $128, DX
+	ADDQ         $256, DI
+	DECQ         nc+40(FP)
+	JNZ          pv4x64F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv4x32F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 4 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv4x32F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv4x32F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
 	VMOVUPS      64(AX), Z1
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z2
+	VMOVUPS      0(AX), Z2
 	VMOVUPS      64(AX), Z3
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z4
+	VMOVUPS      0(AX), Z4
 	VMOVUPS      64(AX), Z5
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z6
+	VMOVUPS      0(AX), Z6
 	VMOVUPS      64(AX), Z7
 	MOVQ         p+0(FP), SI
 	XORQ         CX, CX
 
-pv4F16AVX512row:
+pv4x32F16AVX512row:
 	MOVLQSX      (BX)(CX*4), AX
-	VCVTPH2PS    (DX)(AX*2), Z16
-	VCVTPH2PS    32(DX)(AX*2), Z17
-	VFMADD231PS.BCST (SI), Z16, Z0
-	VFMADD231PS.BCST (SI), Z17, Z1
-	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
-	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
-	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
-	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
-	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
-	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
+	VCVTPH2PS    0(DX)(AX*2), Z30
+	VCVTPH2PS    32(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z30, Z0
+	VFMADD231PS.BCST (SI), Z31, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z7
 	ADDQ         $4, SI
 	INCQ         CX
 	CMPQ         CX, R12
-	JLT          pv4F16AVX512row
+	JLT          pv4x32F16AVX512row
 	MOVQ         DI, AX
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, 0(AX)
 	VMOVUPS      Z1, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, 0(AX)
 	VMOVUPS      Z3, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, 0(AX)
 	VMOVUPS      Z5, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z6, 0(AX)
 	VMOVUPS      Z7, 64(AX)
 	ADDQ         $64, DX
 	ADDQ         $128, DI
 	DECQ         nc+40(FP)
-	JNZ          pv4F16AVX512chunk
+	JNZ          pv4x32F16AVX512chunk
 	VZEROUPPER
 	RET
 
-// func pv5F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// func pv5x64F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 //
-// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
-// each of 5 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// For each 64-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 5 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $64
-TEXT ·pv5F16AVX512(SB), NOSPLIT, $0-64
+TEXT ·pv5x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
 	LEAQ         (R8)(R8*2), R9
@@ -1281,76 +1897,190 @@ TEXT ·pv5F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         ostride+56(FP), R13
 	SHLQ         $2, R13
 
-pv5F16AVX512chunk:
+pv5x64F16AVX512chunk:
 	MOVQ         DI, AX
-	VMOVUPS      (AX), Z0
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z4
+	VMOVUPS      64(AX), Z5
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      192(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z12
+	VMOVUPS      64(AX), Z13
+	VMOVUPS      128(AX), Z14
+	VMOVUPS      192(AX), Z15
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z16
+	VMOVUPS      64(AX), Z17
+	VMOVUPS      128(AX), Z18
+	VMOVUPS      192(AX), Z19
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv5x64F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z28
+	VCVTPH2PS    32(DX)(AX*2), Z29
+	VCVTPH2PS    64(DX)(AX*2), Z30
+	VCVTPH2PS    96(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z28, Z0
+	VFMADD231PS.BCST (SI), Z29, Z1
+	VFMADD231PS.BCST (SI), Z30, Z2
+	VFMADD231PS.BCST (SI), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*1), Z28, Z4
+	VFMADD231PS.BCST (SI)(R8*1), Z29, Z5
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*2), Z28, Z8
+	VFMADD231PS.BCST (SI)(R8*2), Z29, Z9
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z10
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z11
+	VFMADD231PS.BCST (SI)(R9*1), Z28, Z12
+	VFMADD231PS.BCST (SI)(R9*1), Z29, Z13
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z14
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z15
+	VFMADD231PS.BCST (SI)(R8*4), Z28, Z16
+	VFMADD231PS.BCST (SI)(R8*4), Z29, Z17
+	VFMADD231PS.BCST (SI)(R8*4), Z30, Z18
+	VFMADD231PS.BCST (SI)(R8*4), Z31, Z19
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv5x64F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, 0(AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, 0(AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z12, 0(AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, 128(AX)
+	VMOVUPS      Z15, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z16, 0(AX)
+	VMOVUPS      Z17, 64(AX)
+	VMOVUPS      Z18, 128(AX)
+	VMOVUPS      Z19, 192(AX)
+	ADDQ         $128, DX
+	ADDQ         $256, DI
+	DECQ         nc+40(FP)
+	JNZ          pv5x64F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv5x32F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 5 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv5x32F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv5x32F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
 	VMOVUPS      64(AX), Z1
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z2
+	VMOVUPS      0(AX), Z2
 	VMOVUPS      64(AX), Z3
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z4
+	VMOVUPS      0(AX), Z4
 	VMOVUPS      64(AX), Z5
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z6
+	VMOVUPS      0(AX), Z6
 	VMOVUPS      64(AX), Z7
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z8
+	VMOVUPS      0(AX), Z8
 	VMOVUPS      64(AX), Z9
 	MOVQ         p+0(FP), SI
 	XORQ         CX, CX
 
-pv5F16AVX512row:
+pv5x32F16AVX512row:
 	MOVLQSX      (BX)(CX*4), AX
-	VCVTPH2PS    (DX)(AX*2), Z16
-	VCVTPH2PS    32(DX)(AX*2), Z17
-	VFMADD231PS.BCST (SI), Z16, Z0
-	VFMADD231PS.BCST (SI), Z17, Z1
-	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
-	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
-	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
-	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
-	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
-	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
-	VFMADD231PS.BCST (SI)(R8*4), Z16, Z8
-	VFMADD231PS.BCST (SI)(R8*4), Z17, Z9
+	VCVTPH2PS    0(DX)(AX*2), Z30
+	VCVTPH2PS    32(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z30, Z0
+	VFMADD231PS.BCST (SI), Z31, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*4), Z30, Z8
+	VFMADD231PS.BCST (SI)(R8*4), Z31, Z9
 	ADDQ         $4, SI
 	INCQ         CX
 	CMPQ         CX, R12
-	JLT          pv5F16AVX512row
+	JLT          pv5x32F16AVX512row
 	MOVQ         DI, AX
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, 0(AX)
 	VMOVUPS      Z1, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, 0(AX)
 	VMOVUPS      Z3, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, 0(AX)
 	VMOVUPS      Z5, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z6, 0(AX)
 	VMOVUPS      Z7, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z8, 0(AX)
 	VMOVUPS      Z9, 64(AX)
 	ADDQ         $64, DX
 	ADDQ         $128, DI
 	DECQ         nc+40(FP)
-	JNZ          pv5F16AVX512chunk
+	JNZ          pv5x32F16AVX512chunk
 	VZEROUPPER
 	RET
 
-// func pv6F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// func pv6x64F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 //
-// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
-// each of 6 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// For each 64-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 6 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $64
-TEXT ·pv6F16AVX512(SB), NOSPLIT, $0-64
+TEXT ·pv6x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
 	LEAQ         (R8)(R8*2), R9
@@ -1363,84 +2093,212 @@ TEXT ·pv6F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         ostride+56(FP), R13
 	SHLQ         $2, R13
 
-pv6F16AVX512chunk:
+pv6x64F16AVX512chunk:
 	MOVQ         DI, AX
-	VMOVUPS      (AX), Z0
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z4
+	VMOVUPS      64(AX), Z5
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      192(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z12
+	VMOVUPS      64(AX), Z13
+	VMOVUPS      128(AX), Z14
+	VMOVUPS      192(AX), Z15
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z16
+	VMOVUPS      64(AX), Z17
+	VMOVUPS      128(AX), Z18
+	VMOVUPS      192(AX), Z19
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z20
+	VMOVUPS      64(AX), Z21
+	VMOVUPS      128(AX), Z22
+	VMOVUPS      192(AX), Z23
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv6x64F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z28
+	VCVTPH2PS    32(DX)(AX*2), Z29
+	VCVTPH2PS    64(DX)(AX*2), Z30
+	VCVTPH2PS    96(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z28, Z0
+	VFMADD231PS.BCST (SI), Z29, Z1
+	VFMADD231PS.BCST (SI), Z30, Z2
+	VFMADD231PS.BCST (SI), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*1), Z28, Z4
+	VFMADD231PS.BCST (SI)(R8*1), Z29, Z5
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*2), Z28, Z8
+	VFMADD231PS.BCST (SI)(R8*2), Z29, Z9
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z10
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z11
+	VFMADD231PS.BCST (SI)(R9*1), Z28, Z12
+	VFMADD231PS.BCST (SI)(R9*1), Z29, Z13
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z14
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z15
+	VFMADD231PS.BCST (SI)(R8*4), Z28, Z16
+	VFMADD231PS.BCST (SI)(R8*4), Z29, Z17
+	VFMADD231PS.BCST (SI)(R8*4), Z30, Z18
+	VFMADD231PS.BCST (SI)(R8*4), Z31, Z19
+	VFMADD231PS.BCST (SI)(R10*1), Z28, Z20
+	VFMADD231PS.BCST (SI)(R10*1), Z29, Z21
+	VFMADD231PS.BCST (SI)(R10*1), Z30, Z22
+	VFMADD231PS.BCST (SI)(R10*1), Z31, Z23
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv6x64F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, 0(AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, 0(AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z12, 0(AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, 128(AX)
+	VMOVUPS      Z15, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z16, 0(AX)
+	VMOVUPS      Z17, 64(AX)
+	VMOVUPS      Z18, 128(AX)
+	VMOVUPS      Z19, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z20, 0(AX)
+	VMOVUPS      Z21, 64(AX)
+	VMOVUPS      Z22, 128(AX)
+	VMOVUPS      Z23, 192(AX)
+	ADDQ         $128, DX
+	ADDQ         $256, DI
+	DECQ         nc+40(FP)
+	JNZ          pv6x64F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv6x32F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 6 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv6x32F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv6x32F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
 	VMOVUPS      64(AX), Z1
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z2
+	VMOVUPS      0(AX), Z2
 	VMOVUPS      64(AX), Z3
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z4
+	VMOVUPS      0(AX), Z4
 	VMOVUPS      64(AX), Z5
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z6
+	VMOVUPS      0(AX), Z6
 	VMOVUPS      64(AX), Z7
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z8
+	VMOVUPS      0(AX), Z8
 	VMOVUPS      64(AX), Z9
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z10
+	VMOVUPS      0(AX), Z10
 	VMOVUPS      64(AX), Z11
 	MOVQ         p+0(FP), SI
 	XORQ         CX, CX
 
-pv6F16AVX512row:
+pv6x32F16AVX512row:
 	MOVLQSX      (BX)(CX*4), AX
-	VCVTPH2PS    (DX)(AX*2), Z16
-	VCVTPH2PS    32(DX)(AX*2), Z17
-	VFMADD231PS.BCST (SI), Z16, Z0
-	VFMADD231PS.BCST (SI), Z17, Z1
-	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
-	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
-	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
-	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
-	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
-	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
-	VFMADD231PS.BCST (SI)(R8*4), Z16, Z8
-	VFMADD231PS.BCST (SI)(R8*4), Z17, Z9
-	VFMADD231PS.BCST (SI)(R10*1), Z16, Z10
-	VFMADD231PS.BCST (SI)(R10*1), Z17, Z11
+	VCVTPH2PS    0(DX)(AX*2), Z30
+	VCVTPH2PS    32(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z30, Z0
+	VFMADD231PS.BCST (SI), Z31, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*4), Z30, Z8
+	VFMADD231PS.BCST (SI)(R8*4), Z31, Z9
+	VFMADD231PS.BCST (SI)(R10*1), Z30, Z10
+	VFMADD231PS.BCST (SI)(R10*1), Z31, Z11
 	ADDQ         $4, SI
 	INCQ         CX
 	CMPQ         CX, R12
-	JLT          pv6F16AVX512row
+	JLT          pv6x32F16AVX512row
 	MOVQ         DI, AX
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, 0(AX)
 	VMOVUPS      Z1, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, 0(AX)
 	VMOVUPS      Z3, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, 0(AX)
 	VMOVUPS      Z5, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z6, 0(AX)
 	VMOVUPS      Z7, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z8, 0(AX)
 	VMOVUPS      Z9, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z10, 0(AX)
 	VMOVUPS      Z11, 64(AX)
 	ADDQ         $64, DX
 	ADDQ         $128, DI
 	DECQ         nc+40(FP)
-	JNZ          pv6F16AVX512chunk
+	JNZ          pv6x32F16AVX512chunk
 	VZEROUPPER
 	RET
 
-// func pv7F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// func pv7x64F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 //
-// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
-// each of 7 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// For each 64-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 7 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $64
-TEXT ·pv7F16AVX512(SB), NOSPLIT, $0-64
+TEXT ·pv7x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
 	LEAQ         (R8)(R8*2), R9
@@ -1453,92 +2311,234 @@ TEXT ·pv7F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         ostride+56(FP), R13
 	SHLQ         $2, R13
 
-pv7F16AVX512chunk:
+pv7x64F16AVX512chunk:
 	MOVQ         DI, AX
-	VMOVUPS      (AX), Z0
+	VMOVUPS      0(AX), Z0
+	VMOVUPS      64(AX), Z1
+	VMOVUPS      128(AX), Z2
+	VMOVUPS      192(AX), Z3
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z4
+	VMOVUPS      64(AX), Z5
+	VMOVUPS      128(AX), Z6
+	VMOVUPS      192(AX), Z7
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z8
+	VMOVUPS      64(AX), Z9
+	VMOVUPS      128(AX), Z10
+	VMOVUPS      192(AX), Z11
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z12
+	VMOVUPS      64(AX), Z13
+	VMOVUPS      128(AX), Z14
+	VMOVUPS      192(AX), Z15
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z16
+	VMOVUPS      64(AX), Z17
+	VMOVUPS      128(AX), Z18
+	VMOVUPS      192(AX), Z19
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z20
+	VMOVUPS      64(AX), Z21
+	VMOVUPS      128(AX), Z22
+	VMOVUPS      192(AX), Z23
+	ADDQ         R13, AX
+	VMOVUPS      0(AX), Z24
+	VMOVUPS      64(AX), Z25
+	VMOVUPS      128(AX), Z26
+	VMOVUPS      192(AX), Z27
+	MOVQ         p+0(FP), SI
+	XORQ         CX, CX
+
+pv7x64F16AVX512row:
+	MOVLQSX      (BX)(CX*4), AX
+	VCVTPH2PS    0(DX)(AX*2), Z28
+	VCVTPH2PS    32(DX)(AX*2), Z29
+	VCVTPH2PS    64(DX)(AX*2), Z30
+	VCVTPH2PS    96(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z28, Z0
+	VFMADD231PS.BCST (SI), Z29, Z1
+	VFMADD231PS.BCST (SI), Z30, Z2
+	VFMADD231PS.BCST (SI), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*1), Z28, Z4
+	VFMADD231PS.BCST (SI)(R8*1), Z29, Z5
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*2), Z28, Z8
+	VFMADD231PS.BCST (SI)(R8*2), Z29, Z9
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z10
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z11
+	VFMADD231PS.BCST (SI)(R9*1), Z28, Z12
+	VFMADD231PS.BCST (SI)(R9*1), Z29, Z13
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z14
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z15
+	VFMADD231PS.BCST (SI)(R8*4), Z28, Z16
+	VFMADD231PS.BCST (SI)(R8*4), Z29, Z17
+	VFMADD231PS.BCST (SI)(R8*4), Z30, Z18
+	VFMADD231PS.BCST (SI)(R8*4), Z31, Z19
+	VFMADD231PS.BCST (SI)(R10*1), Z28, Z20
+	VFMADD231PS.BCST (SI)(R10*1), Z29, Z21
+	VFMADD231PS.BCST (SI)(R10*1), Z30, Z22
+	VFMADD231PS.BCST (SI)(R10*1), Z31, Z23
+	VFMADD231PS.BCST (SI)(R9*2), Z28, Z24
+	VFMADD231PS.BCST (SI)(R9*2), Z29, Z25
+	VFMADD231PS.BCST (SI)(R9*2), Z30, Z26
+	VFMADD231PS.BCST (SI)(R9*2), Z31, Z27
+	ADDQ         $4, SI
+	INCQ         CX
+	CMPQ         CX, R12
+	JLT          pv7x64F16AVX512row
+	MOVQ         DI, AX
+	VMOVUPS      Z0, 0(AX)
+	VMOVUPS      Z1, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z3, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z4, 0(AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z8, 0(AX)
+	VMOVUPS      Z9, 64(AX)
+	VMOVUPS      Z10, 128(AX)
+	VMOVUPS      Z11, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z12, 0(AX)
+	VMOVUPS      Z13, 64(AX)
+	VMOVUPS      Z14, 128(AX)
+	VMOVUPS      Z15, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z16, 0(AX)
+	VMOVUPS      Z17, 64(AX)
+	VMOVUPS      Z18, 128(AX)
+	VMOVUPS      Z19, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z20, 0(AX)
+	VMOVUPS      Z21, 64(AX)
+	VMOVUPS      Z22, 128(AX)
+	VMOVUPS      Z23, 192(AX)
+	ADDQ         R13, AX
+	VMOVUPS      Z24, 0(AX)
+	VMOVUPS      Z25, 64(AX)
+	VMOVUPS      Z26, 128(AX)
+	VMOVUPS      Z27, 192(AX)
+	ADDQ         $128, DX
+	ADDQ         $256, DI
+	DECQ         nc+40(FP)
+	JNZ          pv7x64F16AVX512chunk
+	VZEROUPPER
+	RET
+
+// func pv7x32F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+//
+// For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
+// each of 7 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
+// oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
+// weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
+// lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
+// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
+	PCALIGN $64
+TEXT ·pv7x32F16AVX512(SB), NOSPLIT, $0-64
+	MOVQ         pstride+8(FP), R8
+	SHLQ         $2, R8
+	LEAQ         (R8)(R8*2), R9
+	LEAQ         (R8)(R8*4), R10
+	LEAQ         (R9)(R8*4), R11
+	MOVQ         v+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         n+32(FP), R12
+	MOVQ         o+48(FP), DI
+	MOVQ         ostride+56(FP), R13
+	SHLQ         $2, R13
+
+pv7x32F16AVX512chunk:
+	MOVQ         DI, AX
+	VMOVUPS      0(AX), Z0
 	VMOVUPS      64(AX), Z1
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z2
+	VMOVUPS      0(AX), Z2
 	VMOVUPS      64(AX), Z3
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z4
+	VMOVUPS      0(AX), Z4
 	VMOVUPS      64(AX), Z5
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z6
+	VMOVUPS      0(AX), Z6
 	VMOVUPS      64(AX), Z7
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z8
+	VMOVUPS      0(AX), Z8
 	VMOVUPS      64(AX), Z9
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z10
+	VMOVUPS      0(AX), Z10
 	VMOVUPS      64(AX), Z11
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z12
+	VMOVUPS      0(AX), Z12
 	VMOVUPS      64(AX), Z13
 	MOVQ         p+0(FP), SI
 	XORQ         CX, CX
 
-pv7F16AVX512row:
+pv7x32F16AVX512row:
 	MOVLQSX      (BX)(CX*4), AX
-	VCVTPH2PS    (DX)(AX*2), Z16
-	VCVTPH2PS    32(DX)(AX*2), Z17
-	VFMADD231PS.BCST (SI), Z16, Z0
-	VFMADD231PS.BCST (SI), Z17, Z1
-	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
-	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
-	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
-	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
-	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
-	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
-	VFMADD231PS.BCST (SI)(R8*4), Z16, Z8
-	VFMADD231PS.BCST (SI)(R8*4), Z17, Z9
-	VFMADD231PS.BCST (SI)(R10*1), Z16, Z10
-	VFMADD231PS.BCST (SI)(R10*1), Z17, Z11
-	VFMADD231PS.BCST (SI)(R9*2), Z16, Z12
-	VFMADD231PS.BCST (SI)(R9*2), Z17, Z13
+	VCVTPH2PS    0(DX)(AX*2), Z30
+	VCVTPH2PS    32(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z30, Z0
+	VFMADD231PS.BCST (SI), Z31, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*4), Z30, Z8
+	VFMADD231PS.BCST (SI)(R8*4), Z31, Z9
+	VFMADD231PS.BCST (SI)(R10*1), Z30, Z10
+	VFMADD231PS.BCST (SI)(R10*1), Z31, Z11
+	VFMADD231PS.BCST (SI)(R9*2), Z30, Z12
+	VFMADD231PS.BCST (SI)(R9*2), Z31, Z13
 	ADDQ         $4, SI
 	INCQ         CX
 	CMPQ         CX, R12
-	JLT          pv7F16AVX512row
+	JLT          pv7x32F16AVX512row
 	MOVQ         DI, AX
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, 0(AX)
 	VMOVUPS      Z1, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, 0(AX)
 	VMOVUPS      Z3, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, 0(AX)
 	VMOVUPS      Z5, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z6, 0(AX)
 	VMOVUPS      Z7, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z8, 0(AX)
 	VMOVUPS      Z9, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z10, 0(AX)
 	VMOVUPS      Z11, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z12, 0(AX)
 	VMOVUPS      Z13, 64(AX)
 	ADDQ         $64, DX
 	ADDQ         $128, DI
 	DECQ         nc+40(FP)
-	JNZ          pv7F16AVX512chunk
+	JNZ          pv7x32F16AVX512chunk
 	VZEROUPPER
 	RET
 
-// func pv8F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// func pv8x32F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 //
 // For each 32-column chunk c of the value rows (rows[j] their offsets in halves, nc chunks) and
-// each of 8 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride):
+// each of 8 heads h (weights ph = p + h*pstride, outputs oh = o + h*ostride, in floats):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z(2h), Z(2h+1) head h's chunk of outputs; Z16, Z17 the row's chunk; SI
+// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $64
-TEXT ·pv8F16AVX512(SB), NOSPLIT, $0-64
+TEXT ·pv8x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
 	LEAQ         (R8)(R8*2), R9
@@ -1551,86 +2551,86 @@ TEXT ·pv8F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         ostride+56(FP), R13
 	SHLQ         $2, R13
 
-pv8F16AVX512chunk:
+pv8x32F16AVX512chunk:
 	MOVQ         DI, AX
-	VMOVUPS      (AX), Z0
+	VMOVUPS      0(AX), Z0
 	VMOVUPS      64(AX), Z1
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z2
+	VMOVUPS      0(AX), Z2
 	VMOVUPS      64(AX), Z3
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z4
+	VMOVUPS      0(AX), Z4
 	VMOVUPS      64(AX), Z5
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z6
+	VMOVUPS      0(AX), Z6
 	VMOVUPS      64(AX), Z7
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z8
+	VMOVUPS      0(AX), Z8
 	VMOVUPS      64(AX), Z9
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z10
+	VMOVUPS      0(AX), Z10
 	VMOVUPS      64(AX), Z11
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z12
+	VMOVUPS      0(AX), Z12
 	VMOVUPS      64(AX), Z13
 	ADDQ         R13, AX
-	VMOVUPS      (AX), Z14
+	VMOVUPS      0(AX), Z14
 	VMOVUPS      64(AX), Z15
 	MOVQ         p+0(FP), SI
 	XORQ         CX, CX
 
-pv8F16AVX512row:
+pv8x32F16AVX512row:
 	MOVLQSX      (BX)(CX*4), AX
-	VCVTPH2PS    (DX)(AX*2), Z16
-	VCVTPH2PS    32(DX)(AX*2), Z17
-	VFMADD231PS.BCST (SI), Z16, Z0
-	VFMADD231PS.BCST (SI), Z17, Z1
-	VFMADD231PS.BCST (SI)(R8*1), Z16, Z2
-	VFMADD231PS.BCST (SI)(R8*1), Z17, Z3
-	VFMADD231PS.BCST (SI)(R8*2), Z16, Z4
-	VFMADD231PS.BCST (SI)(R8*2), Z17, Z5
-	VFMADD231PS.BCST (SI)(R9*1), Z16, Z6
-	VFMADD231PS.BCST (SI)(R9*1), Z17, Z7
-	VFMADD231PS.BCST (SI)(R8*4), Z16, Z8
-	VFMADD231PS.BCST (SI)(R8*4), Z17, Z9
-	VFMADD231PS.BCST (SI)(R10*1), Z16, Z10
-	VFMADD231PS.BCST (SI)(R10*1), Z17, Z11
-	VFMADD231PS.BCST (SI)(R9*2), Z16, Z12
-	VFMADD231PS.BCST (SI)(R9*2), Z17, Z13
-	VFMADD231PS.BCST (SI)(R11*1), Z16, Z14
-	VFMADD231PS.BCST (SI)(R11*1), Z17, Z15
+	VCVTPH2PS    0(DX)(AX*2), Z30
+	VCVTPH2PS    32(DX)(AX*2), Z31
+	VFMADD231PS.BCST (SI), Z30, Z0
+	VFMADD231PS.BCST (SI), Z31, Z1
+	VFMADD231PS.BCST (SI)(R8*1), Z30, Z2
+	VFMADD231PS.BCST (SI)(R8*1), Z31, Z3
+	VFMADD231PS.BCST (SI)(R8*2), Z30, Z4
+	VFMADD231PS.BCST (SI)(R8*2), Z31, Z5
+	VFMADD231PS.BCST (SI)(R9*1), Z30, Z6
+	VFMADD231PS.BCST (SI)(R9*1), Z31, Z7
+	VFMADD231PS.BCST (SI)(R8*4), Z30, Z8
+	VFMADD231PS.BCST (SI)(R8*4), Z31, Z9
+	VFMADD231PS.BCST (SI)(R10*1), Z30, Z10
+	VFMADD231PS.BCST (SI)(R10*1), Z31, Z11
+	VFMADD231PS.BCST (SI)(R9*2), Z30, Z12
+	VFMADD231PS.BCST (SI)(R9*2), Z31, Z13
+	VFMADD231PS.BCST (SI)(R11*1), Z30, Z14
+	VFMADD231PS.BCST (SI)(R11*1), Z31, Z15
 	ADDQ         $4, SI
 	INCQ         CX
 	CMPQ         CX, R12
-	JLT          pv8F16AVX512row
+	JLT          pv8x32F16AVX512row
 	MOVQ         DI, AX
-	VMOVUPS      Z0, (AX)
+	VMOVUPS      Z0, 0(AX)
 	VMOVUPS      Z1, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z2, 0(AX)
 	VMOVUPS      Z3, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z4, 0(AX)
 	VMOVUPS      Z5, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z6, (AX)
+	VMOVUPS      Z6, 0(AX)
 	VMOVUPS      Z7, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z8, (AX)
+	VMOVUPS      Z8, 0(AX)
 	VMOVUPS      Z9, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z10, (AX)
+	VMOVUPS      Z10, 0(AX)
 	VMOVUPS      Z11, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z12, (AX)
+	VMOVUPS      Z12, 0(AX)
 	VMOVUPS      Z13, 64(AX)
 	ADDQ         R13, AX
-	VMOVUPS      Z14, (AX)
+	VMOVUPS      Z14, 0(AX)
 	VMOVUPS      Z15, 64(AX)
 	ADDQ         $64, DX
 	ADDQ         $128, DI
 	DECQ         nc+40(FP)
-	JNZ          pv8F16AVX512chunk
+	JNZ          pv8x32F16AVX512chunk
 	VZEROUPPER
 	RET
 	PCALIGN $64

@@ -153,58 +153,8 @@ func scores4F16AVX2(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd i
 //go:noescape
 func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32)
 
-// scores{4,3,2,1}AVX512 and scores{4,3,2,1}F16AVX512 are scores4AVX2 and scores4F16AVX2 in
-// 512-bit registers for four, three, two or one heads (the pointers past those unread), four
-// keys at a time (n >= 4, hd a multiple of 16); pv{1..8}F16AVX512 are pv2F16AVX2 for one to
-// eight heads whose weights and outputs lie a stride apart. scores_avx512_gen.py writes them.
-//
-//go:noescape
-func scores4AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-
-//go:noescape
-func scores3AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-
-//go:noescape
-func scores2AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-
-//go:noescape
-func scores1AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-
-//go:noescape
-func scores4F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-
-//go:noescape
-func scores3F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-
-//go:noescape
-func scores2F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-
-//go:noescape
-func scores1F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
-
-//go:noescape
-func pv1F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
-
-//go:noescape
-func pv2F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
-
-//go:noescape
-func pv3F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
-
-//go:noescape
-func pv4F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
-
-//go:noescape
-func pv5F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
-
-//go:noescape
-func pv6F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
-
-//go:noescape
-func pv7F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
-
-//go:noescape
-func pv8F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
+// The 512-bit score and value kernels (scoresAVX512, scoresF16AVX512, pvF16AVX512) are declared
+// in attn_avx512_amd64.go, which scores_avx512_gen.py writes with them.
 
 //go:noescape
 func cvtF32ToF16AVX2(dst *uint16, src *float32, n int)

@@ -46,52 +46,13 @@ func scores4F16AVX2(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd i
 func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32) {
 	panic("unreachable")
 }
-func scores4AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
+func scoresAVX512(H int, q0, q1, q2, q3 *float32, k *float32, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
 	panic("unreachable")
 }
-func scores4F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
+func scoresF16AVX512(H int, q0, q1, q2, q3 *float32, k *uint16, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
 	panic("unreachable")
 }
-func scores3AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
-	panic("unreachable")
-}
-func scores3F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
-	panic("unreachable")
-}
-func scores2AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
-	panic("unreachable")
-}
-func scores2F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
-	panic("unreachable")
-}
-func scores1AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
-	panic("unreachable")
-}
-func scores1F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
-	panic("unreachable")
-}
-func pv1F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int) {
-	panic("unreachable")
-}
-func pv2F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int) {
-	panic("unreachable")
-}
-func pv3F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int) {
-	panic("unreachable")
-}
-func pv4F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int) {
-	panic("unreachable")
-}
-func pv5F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int) {
-	panic("unreachable")
-}
-func pv6F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int) {
-	panic("unreachable")
-}
-func pv7F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int) {
-	panic("unreachable")
-}
-func pv8F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int) {
+func pvF16AVX512(H int, p *float32, pstride int, v *uint16, rows *int32, n, cols int, o *float32, ostride int) {
 	panic("unreachable")
 }
 func cvtF32ToF16AVX2(dst *uint16, src *float32, n int) { panic("unreachable") }
