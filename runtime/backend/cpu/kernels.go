@@ -522,6 +522,10 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 				}
 				continue
 			}
+			if nh == 2 && j1-j0 >= 4 {
+				scores2F16AVX2(&q[0], &q[hd], &k[0], &rows[j0], j1-j0, hd, &s[j0], &s[sstride+j0], scale)
+				continue
+			}
 			for h := 0; h < nh; h += 4 {
 				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)

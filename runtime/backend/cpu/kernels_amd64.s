@@ -842,6 +842,80 @@ sc4hloop:
 	VZEROUPPER
 	RET
 
+// func scores2F16AVX2(q0, q1 *float32, k *uint16, rows *int32, n int, hd int, s0, s1 *float32, scale float32)
+//
+// scores4F16AVX2 for two heads (n >= 4): four keys a block, eight sums (Y0..Y7, key r's two
+// heads in Y(2r), Y(2r+1)), each reduced by HADD4 as the four-head kernel reduces its own, so
+// the two heads' scores are that kernel's bit for bit. A KV head of two query heads (Qwen3's
+// small models) went through the four-head kernel, which computed each score twice. A last
+// block of fewer than four keys starts at n-4 and writes again, with the same values, scores
+// the block before it wrote.
+	PCALIGN $64
+TEXT ·scores2F16AVX2(SB), NOSPLIT, $0-68
+	MOVQ         q0+0(FP), SI
+	MOVQ         q1+8(FP), DI
+	MOVQ         k+16(FP), DX
+	MOVQ         rows+24(FP), BX
+	MOVQ         hd+40(FP), R13
+	SHLQ         $1, R13
+	VBROADCASTSS scale+64(FP), X15
+	XORQ         CX, CX
+
+sc2hblock:
+	MOVQ         n+32(FP), AX
+	SUBQ         $4, AX
+	CMPQ         CX, AX
+	CMOVQGT      AX, CX
+	MOVLQSX      (BX)(CX*4), R10
+	LEAQ         (DX)(R10*2), R10
+	MOVLQSX      4(BX)(CX*4), R11
+	LEAQ         (DX)(R11*2), R11
+	MOVLQSX      8(BX)(CX*4), R12
+	LEAQ         (DX)(R12*2), R12
+	MOVLQSX      12(BX)(CX*4), R8
+	LEAQ         (DX)(R8*2), R8
+	VXORPS       Y0, Y0, Y0
+	VXORPS       Y1, Y1, Y1
+	VXORPS       Y2, Y2, Y2
+	VXORPS       Y3, Y3, Y3
+	VXORPS       Y4, Y4, Y4
+	VXORPS       Y5, Y5, Y5
+	VXORPS       Y6, Y6, Y6
+	VXORPS       Y7, Y7, Y7
+	XORQ         AX, AX
+
+sc2hloop:
+	VCVTPH2PS    (R10)(AX*1), Y8
+	VCVTPH2PS    (R11)(AX*1), Y9
+	VCVTPH2PS    (R12)(AX*1), Y10
+	VCVTPH2PS    (R8)(AX*1), Y11
+	VFMADD231PS  (SI)(AX*2), Y8, Y0
+	VFMADD231PS  (DI)(AX*2), Y8, Y1
+	VFMADD231PS  (SI)(AX*2), Y9, Y2
+	VFMADD231PS  (DI)(AX*2), Y9, Y3
+	VFMADD231PS  (SI)(AX*2), Y10, Y4
+	VFMADD231PS  (DI)(AX*2), Y10, Y5
+	VFMADD231PS  (SI)(AX*2), Y11, Y6
+	VFMADD231PS  (DI)(AX*2), Y11, Y7
+	ADDQ         $16, AX
+	CMPQ         AX, R13
+	JLT          sc2hloop
+	HADD4(Y0, Y1, Y2, Y3, X0, X1)
+	HADD4(Y4, Y5, Y6, Y7, X4, X5)
+	VSHUFPS      $0x88, X4, X0, X2
+	VSHUFPS      $0xdd, X4, X0, X3
+	VMULPS       X15, X2, X2
+	VMULPS       X15, X3, X3
+	MOVQ         s0+48(FP), R10
+	VMOVUPS      X2, (R10)(CX*4)
+	MOVQ         s1+56(FP), R10
+	VMOVUPS      X3, (R10)(CX*4)
+	ADDQ         $4, CX
+	CMPQ         CX, n+32(FP)
+	JLT          sc2hblock
+	VZEROUPPER
+	RET
+
 // func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32)
 //
 // pv2AVX2 over an f16 value cache: rows[j] are offsets in halves, each row's 32-column chunk

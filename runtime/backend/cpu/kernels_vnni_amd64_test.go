@@ -586,3 +586,50 @@ func TestScoresAVX512(t *testing.T) {
 		}
 	}
 }
+
+// TestScores2F16AVX2: the two-head AVX2 score kernel gives the four-head kernel's scores for
+// its two heads bit for bit (keys four at a time, a last block of fewer than four started at
+// n-4), and writes nothing past the n scores of each head.
+func TestScores2F16AVX2(t *testing.T) {
+	if !hasAVX2 {
+		t.Skip("this CPU has no AVX2")
+	}
+	r := rand.New(rand.NewPCG(5, 13))
+	const scale = 0.125
+	for _, hd := range []int{8, 48, 64, 128} {
+		for _, n := range []int{4, 5, 6, 7, 9, 33, 200} {
+			stride := hd + 8
+			k := make([]uint16, (n+2)*stride)
+			for i := range k {
+				k[i] = model.F32ToF16(float32(r.NormFloat64()))
+			}
+			rows := make([]int32, n)
+			for j := range rows {
+				rows[j] = int32(((j*5)%(n+1))*stride + 4)
+			}
+			q := randVec(r, 2*hd)
+			want := make([]float32, 4*(n+2))
+			got := make([]float32, 2*(n+2))
+			for i := range got {
+				got[i] = -7
+			}
+			ws := func(h int) *float32 { return &want[h*(n+2)] }
+			scores4F16AVX2(&q[0], &q[hd], &q[hd], &q[hd], &k[0], &rows[0], n, hd, ws(0), ws(1), ws(2), ws(3), scale)
+			scores2F16AVX2(&q[0], &q[hd], &k[0], &rows[0], n, hd, &got[0], &got[n+2], scale)
+			for h := 0; h < 2; h++ {
+				for j := 0; j < n+2; j++ {
+					g := got[h*(n+2)+j]
+					if j >= n {
+						if g != -7 {
+							t.Fatalf("hd=%d n=%d: head %d written past its scores", hd, n, h)
+						}
+						continue
+					}
+					if w := want[h*(n+2)+j]; g != w {
+						t.Fatalf("hd=%d n=%d [%d,%d]: %v, four-head kernel %v", hd, n, h, j, g, w)
+					}
+				}
+			}
+		}
+	}
+}

@@ -43,6 +43,9 @@ func pv2AVX2(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *fl
 func scores4F16AVX2(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
 	panic("unreachable")
 }
+func scores2F16AVX2(q0, q1 *float32, k *uint16, rows *int32, n int, hd int, s0, s1 *float32, scale float32) {
+	panic("unreachable")
+}
 func pv2F16AVX2(p0, p1 *float32, v *uint16, rows *int32, n int, nc int, o0, o1 *float32) {
 	panic("unreachable")
 }
