@@ -32,6 +32,9 @@ func scores1AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd i
 func scores1F16AVX512(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 
 //go:noescape
+func expSubAVX512(s *float32, n int, m float32) float32
+
+//go:noescape
 func pv1x128F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n int, nc int, o *float32, ostride int)
 
 //go:noescape

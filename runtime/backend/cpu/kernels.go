@@ -250,7 +250,11 @@ func softmaxInPlace(s []float32) {
 	i = 0
 	if hasAVX2 {
 		if i = len(s) &^ 7; i > 0 {
-			sum = expSubAVX2(&s[0], i, m)
+			if hasVNNI {
+				sum = expSubAVX512(&s[0], i, m)
+			} else {
+				sum = expSubAVX2(&s[0], i, m)
+			}
 		}
 	} else if hasNEON {
 		if i = len(s) &^ 7; i > 0 {

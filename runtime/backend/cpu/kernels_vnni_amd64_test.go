@@ -633,3 +633,36 @@ func TestScores2F16AVX2(t *testing.T) {
 		}
 	}
 }
+
+// TestExpSubAVX512MatchesAVX2: softmax's 512-bit exponentials and their sum are the AVX2
+// kernel's bit for bit, for lengths that end on a whole sixteen and on a half, over inputs
+// that reach the clamps at both ends.
+func TestExpSubAVX512MatchesAVX2(t *testing.T) {
+	needVNNI(t)
+	r := rand.New(rand.NewPCG(4, 9))
+	for _, n := range []int{8, 16, 24, 40, 64, 200, 1032} {
+		for _, spread := range []float64{3, 60} {
+			// Scores as softmax sees them (the sum's rounding then depends on its order),
+			// and a wide spread with values past both clamps.
+			x := make([]float32, n)
+			for i := range x {
+				x[i] = float32(r.NormFloat64() * spread)
+			}
+			m := float32(2)
+			if spread > 3 {
+				x[0], x[n-1] = -200, 150
+			}
+			a, b := append([]float32(nil), x...), append([]float32(nil), x...)
+			sa := expSubAVX2(&a[0], n, m)
+			sb := expSubAVX512(&b[0], n, m)
+			if sa != sb {
+				t.Fatalf("n=%d spread=%v: sum %v, AVX2 %v", n, spread, sb, sa)
+			}
+			for i := range a {
+				if a[i] != b[i] {
+					t.Fatalf("n=%d spread=%v: exp[%d] = %v, AVX2 %v", n, spread, i, b[i], a[i])
+				}
+			}
+		}
+	}
+}

@@ -7,6 +7,102 @@
 // AVX-512 attention scores for CPUs where hasVNNI holds (AVX-512 F, BW, VL); see
 // scores_avx512_gen.py for the design. Every function ends with VZEROUPPER.
 
+DATA expz<>+0(SB)/4, $0x3fb8aa3b
+DATA expz<>+4(SB)/4, $0x3f318000
+DATA expz<>+8(SB)/4, $0xb95e8083
+DATA expz<>+12(SB)/4, $0x3ab60b61
+DATA expz<>+16(SB)/4, $0x3c088889
+DATA expz<>+20(SB)/4, $0x3d2aaaab
+DATA expz<>+24(SB)/4, $0x3e2aaaab
+DATA expz<>+28(SB)/4, $0x3f000000
+DATA expz<>+32(SB)/4, $0x42b00000
+DATA expz<>+36(SB)/4, $0xc2ae0000
+DATA expz<>+40(SB)/4, $0x3f800000
+GLOBL expz<>(SB), RODATA|NOPTR, $44
+
+// func expSubAVX512(s *float32, n int, m float32) float32
+//
+// expSubAVX2 sixteen at a time: s[i] = exp(s[i]-m) for i < n (a multiple of 8), returning
+// their sum, both bit for bit expSubAVX2's.
+TEXT ·expSubAVX512(SB), NOSPLIT, $0-28
+	MOVQ         s+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z15
+	VBROADCASTSS expz<>+0(SB), Z4
+	VBROADCASTSS expz<>+4(SB), Z5
+	VBROADCASTSS expz<>+8(SB), Z6
+	VBROADCASTSS expz<>+12(SB), Z7
+	VBROADCASTSS expz<>+16(SB), Z8
+	VBROADCASTSS expz<>+20(SB), Z9
+	VBROADCASTSS expz<>+24(SB), Z10
+	VBROADCASTSS expz<>+28(SB), Z11
+	VBROADCASTSS expz<>+32(SB), Z12
+	VBROADCASTSS expz<>+36(SB), Z13
+	VBROADCASTSS expz<>+40(SB), Z14
+	VXORPS       Y3, Y3, Y3
+
+expz16:
+	CMPQ         CX, $16
+	JLT          expz8
+	VMOVUPS      (DI), Z0
+	VSUBPS       Z15, Z0, Z0
+	VMAXPS       Z13, Z0, Z0
+	VMINPS       Z12, Z0, Z0
+	VMULPS       Z4, Z0, Z1
+	VRNDSCALEPS  $0, Z1, Z1
+	VFNMADD231PS Z5, Z1, Z0
+	VFNMADD231PS Z6, Z1, Z0
+	VMOVAPS      Z7, Z2
+	VFMADD213PS  Z8, Z0, Z2
+	VFMADD213PS  Z9, Z0, Z2
+	VFMADD213PS  Z10, Z0, Z2
+	VFMADD213PS  Z11, Z0, Z2
+	VFMADD213PS  Z14, Z0, Z2
+	VFMADD213PS  Z14, Z0, Z2
+	VCVTPS2DQ    Z1, Z1
+	VPSLLD       $23, Z1, Z1
+	VPADDD       Z2, Z1, Z0
+	VMOVUPS      Z0, (DI)
+	VADDPS       Y0, Y3, Y3
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS       Y1, Y3, Y3
+	ADDQ         $64, DI
+	SUBQ         $16, CX
+	JMP          expz16
+
+expz8:
+	CMPQ         CX, $8
+	JLT          expzdone
+	VMOVUPS      (DI), Y0
+	VSUBPS       Y15, Y0, Y0
+	VMAXPS       Y13, Y0, Y0
+	VMINPS       Y12, Y0, Y0
+	VMULPS       Y4, Y0, Y1
+	VROUNDPS     $0, Y1, Y1
+	VFNMADD231PS Y5, Y1, Y0
+	VFNMADD231PS Y6, Y1, Y0
+	VMOVAPS      Y7, Y2
+	VFMADD213PS  Y8, Y0, Y2
+	VFMADD213PS  Y9, Y0, Y2
+	VFMADD213PS  Y10, Y0, Y2
+	VFMADD213PS  Y11, Y0, Y2
+	VFMADD213PS  Y14, Y0, Y2
+	VFMADD213PS  Y14, Y0, Y2
+	VCVTPS2DQ    Y1, Y1
+	VPSLLD       $23, Y1, Y1
+	VPADDD       Y2, Y1, Y0
+	VMOVUPS      Y0, (DI)
+	VADDPS       Y0, Y3, Y3
+
+expzdone:
+	VHADDPS      Y3, Y3, Y3
+	VHADDPS      Y3, Y3, Y3
+	VEXTRACTF128 $1, Y3, X1
+	VADDSS       X1, X3, X3
+	VMOVSS       X3, ret+24(FP)
+	VZEROUPPER
+	RET
+
 // func scores4AVX512(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 //
 // sh[j] = scale * (qh . k[rows[j] : rows[j]+hd]) for the four heads and keys j < n, n >= 4,
@@ -17,6 +113,7 @@
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
+	PCALIGN $64
 TEXT ·scores4AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI

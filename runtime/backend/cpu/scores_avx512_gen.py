@@ -223,6 +223,77 @@ TEXT ·{name}(SB), NOSPLIT, $0-64
 	RET""")
 
 
+# softmax's exponentials in 512-bit registers: the AVX2 kernel's polynomial (kernels_amd64.s,
+# EXP_Y0) on sixteen lanes, VRNDSCALEPS standing for VROUNDPS (both round to nearest even),
+# so every exponential is that kernel's bit for bit; and its sum too: each sixteen go into the
+# one eight-lane sum as their two halves, in the order the AVX2 kernel adds them.
+EXPC = ["0x3fb8aa3b", "0x3f318000", "0xb95e8083", "0x3ab60b61", "0x3c088889", "0x3d2aaaab",
+        "0x3e2aaaab", "0x3f000000", "0x42b00000", "0xc2ae0000", "0x3f800000"]
+
+
+def exp_poly(r):
+    """r0 = exp(r0) for register prefix r (Y or Z), using r1 and r2, the constants in r4..r14."""
+    rnd = "VRNDSCALEPS  $0" if r == "Z" else "VROUNDPS     $0"
+    for line in [f"VMAXPS       {r}13, {r}0, {r}0", f"VMINPS       {r}12, {r}0, {r}0",
+                 f"VMULPS       {r}4, {r}0, {r}1", f"{rnd}, {r}1, {r}1",
+                 f"VFNMADD231PS {r}5, {r}1, {r}0", f"VFNMADD231PS {r}6, {r}1, {r}0",
+                 f"VMOVAPS      {r}7, {r}2", f"VFMADD213PS  {r}8, {r}0, {r}2",
+                 f"VFMADD213PS  {r}9, {r}0, {r}2", f"VFMADD213PS  {r}10, {r}0, {r}2",
+                 f"VFMADD213PS  {r}11, {r}0, {r}2", f"VFMADD213PS  {r}14, {r}0, {r}2",
+                 f"VFMADD213PS  {r}14, {r}0, {r}2", f"VCVTPS2DQ    {r}1, {r}1",
+                 f"VPSLLD       $23, {r}1, {r}1", f"VPADDD       {r}2, {r}1, {r}0"]:
+        w("\t" + line)
+
+
+w("")
+for i, c in enumerate(EXPC):
+    w(f"DATA expz<>+{4*i}(SB)/4, ${c}")
+w(f"GLOBL expz<>(SB), RODATA|NOPTR, ${4*len(EXPC)}")
+w("""
+// func expSubAVX512(s *float32, n int, m float32) float32
+//
+// expSubAVX2 sixteen at a time: s[i] = exp(s[i]-m) for i < n (a multiple of 8), returning
+// their sum, both bit for bit expSubAVX2's.
+TEXT ·expSubAVX512(SB), NOSPLIT, $0-28
+	MOVQ         s+0(FP), DI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSS m+16(FP), Z15""")
+for i in range(len(EXPC)):
+    w(f"\tVBROADCASTSS expz<>+{4*i}(SB), Z{4+i}")
+w("""	VXORPS       Y3, Y3, Y3
+
+expz16:
+	CMPQ         CX, $16
+	JLT          expz8
+	VMOVUPS      (DI), Z0
+	VSUBPS       Z15, Z0, Z0""")
+exp_poly("Z")
+w("""	VMOVUPS      Z0, (DI)
+	VADDPS       Y0, Y3, Y3
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS       Y1, Y3, Y3
+	ADDQ         $64, DI
+	SUBQ         $16, CX
+	JMP          expz16
+
+expz8:
+	CMPQ         CX, $8
+	JLT          expzdone
+	VMOVUPS      (DI), Y0
+	VSUBPS       Y15, Y0, Y0""")
+exp_poly("Y")
+w("""	VMOVUPS      Y0, (DI)
+	VADDPS       Y0, Y3, Y3
+
+expzdone:
+	VHADDPS      Y3, Y3, Y3
+	VHADDPS      Y3, Y3, Y3
+	VEXTRACTF128 $1, Y3, X1
+	VADDSS       X1, X3, X3
+	VMOVSS       X3, ret+24(FP)
+	VZEROUPPER
+	RET""")
+
 # The pv kernels written: for each head count, every chunk width whose registers fit.
 PV = [(H, W) for H in range(1, 9) for W in (8, 4, 2) if H * W + W <= 32]
 
@@ -248,6 +319,9 @@ for H in (4, 3, 2, 1):
     for f16, kt in ((False, "float32"), (True, "uint16")):
         g.append(f"""//go:noescape
 func scores{H}{"F16" if f16 else ""}AVX512(q0, q1, q2, q3 *float32, k *{kt}, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+""")
+g.append("""//go:noescape
+func expSubAVX512(s *float32, n int, m float32) float32
 """)
 for H, W in PV:
     g.append(f"""//go:noescape

@@ -55,6 +55,7 @@ func scoresAVX512(H int, q0, q1, q2, q3 *float32, k *float32, rows *int32, n, hd
 func scoresF16AVX512(H int, q0, q1, q2, q3 *float32, k *uint16, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
 	panic("unreachable")
 }
+func expSubAVX512(s *float32, n int, m float32) float32 { panic("unreachable") }
 func pvF16AVX512(H int, p *float32, pstride int, v *uint16, rows *int32, n, cols int, o *float32, ostride int) {
 	panic("unreachable")
 }
