@@ -102,7 +102,8 @@ func scoresAVX512(H int, q0, q1, q2, q3 *float32, k *float32, rows *int32, n, hd
 	}
 }
 
-// scoresF16AVX512 is the 512-bit score kernel for the first H of the four heads (1 <= H <= 4) over an f16 key cache.
+// scoresF16AVX512 is the 512-bit score kernel for the first H of the four heads (1 <= H <= 4),
+// over an f16 key cache.
 func scoresF16AVX512(H int, q0, q1, q2, q3 *float32, k *uint16, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
 	switch H {
 	case 4:

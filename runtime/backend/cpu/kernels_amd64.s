@@ -2,10 +2,11 @@
 
 #include "textflag.h"
 
-// Every function ends with PCALIGN $64 (after its RET, never run), which makes the linker
-// start it on a 64-byte boundary: Go aligns functions to 32 bytes, and a kernel's loops on the
-// other half of a cache line ran 5 to 10% apart (q8group_gen.py's align_functions, which adds
-// the same to the generated files, has the figures). Keep it when adding a function.
+// Every function ends with PCALIGN $2048 (after its RET, never run), which makes the linker
+// start it on a 2 KiB boundary, so that no kernel shorter than that straddles a 4 KiB boundary
+// of the code, which slowed a kernel's loop by 10 to 15%, nor sits on whichever half of a
+// cache line the Go code before it leaves (asmalign.py's align_functions, which adds the same
+// to the generated files, has the figures). Keep it when adding a function.
 
 // AVX2 + FMA + F16C kernels. Every function ends with VZEROUPPER so that SSE code in the
 // runtime pays no transition penalty. Accumulators are kept in several registers so that the
@@ -23,7 +24,7 @@ TEXT ·cpuid(SB), NOSPLIT, $0-24
 	RET
 
 // func xgetbv() (eax, edx uint32)
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	MOVL $0, CX
 	XGETBV
@@ -46,7 +47,7 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 // through the one-token product or is a prefill's remainder token (dot over a widened row).
 
 // func dotF32AVX2(a, b *float32, n int) float32
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·dotF32AVX2(SB), NOSPLIT, $0-28
 	MOVQ   a+0(FP), SI
 	MOVQ   b+8(FP), DI
@@ -95,7 +96,7 @@ f32done:
 	RET
 
 // func dotF16AVX2(w *uint16, x *float32, n int) float32
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·dotF16AVX2(SB), NOSPLIT, $0-28
 	MOVQ   w+0(FP), SI
 	MOVQ   x+8(FP), DI
@@ -146,7 +147,7 @@ f16done:
 	RET
 
 // func dotBF16AVX2(w *uint16, x *float32, n int) float32
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·dotBF16AVX2(SB), NOSPLIT, $0-28
 	MOVQ   w+0(FP), SI
 	MOVQ   x+8(FP), DI
@@ -230,7 +231,7 @@ bf16done:
 // stay in registers and each activation vector is an FMA memory operand, so the twelve
 // accumulators (Y0..Y11) fit in the sixteen registers with the weights (Y12..Y14). out gets
 // twelve sums, row-major: out[r*4+t].
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·gemm3x4F32AVX2(SB), NOSPLIT, $0-48
 	MOVQ   w+0(FP), SI
 	MOVQ   ldw+8(FP), R8
@@ -277,7 +278,7 @@ g34done:
 	RET
 
 // func cvtF16AVX2(dst *float32, src *uint16, n int)
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·cvtF16AVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -310,7 +311,7 @@ cf16done:
 	RET
 
 // func cvtBF16AVX2(dst *float32, src *uint16, n int)
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·cvtBF16AVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -343,7 +344,7 @@ cbf16done:
 	RET
 
 // func axpyAVX2(a float32, x, y *float32, n int)
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·axpyAVX2(SB), NOSPLIT, $0-32
 	VBROADCASTSS a+0(FP), Y0
 	MOVQ         x+8(FP), SI
@@ -443,7 +444,7 @@ GLOBL expc<>(SB), RODATA|NOPTR, $48
 // func expSubAVX2(s *float32, n int, m float32) float32
 //
 // s[i] = exp(s[i]-m) for i < n (a multiple of 8); returns their sum (softmax).
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·expSubAVX2(SB), NOSPLIT, $0-28
 	MOVQ         s+0(FP), DI
 	MOVQ         n+8(FP), CX
@@ -474,7 +475,7 @@ esdone:
 //
 // The largest of s[0:n] (n a positive multiple of 8). NaNs after s[0] lose, as in
 // softmaxInPlace's loop: VMAXPS keeps its second source unless the first is greater.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·maxAVX2(SB), NOSPLIT, $0-20
 	MOVQ         s+0(FP), DI
 	MOVQ         n+8(FP), CX
@@ -499,7 +500,7 @@ mxloop:
 // func scaleAVX2(s *float32, n int, c float32)
 //
 // s[i] *= c for i < n (a positive multiple of 8).
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
 	MOVQ         s+0(FP), DI
 	MOVQ         n+8(FP), CX
@@ -518,7 +519,7 @@ scloop:
 //
 // g[i] = g[i] / (1 + exp(-g[i])) * u[i] for i < n (a multiple of 8): SiLU of the gate times
 // the up projection.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·swigluAVX2(SB), NOSPLIT, $0-24
 	MOVQ         gate+0(FP), DI
 	MOVQ         up+8(FP), SI
@@ -549,7 +550,7 @@ swdone:
 //
 // The sum of x[i]*x[i] for i < n (a positive multiple of 16), in float64 as RMSNorm takes it:
 // each square is exact there, and four sums of four lanes keep the adds' latency covered.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·sumSquaresAVX2(SB), NOSPLIT, $0-24
 	MOVQ        x+0(FP), SI
 	MOVQ        n+8(FP), CX
@@ -585,7 +586,7 @@ ssloop:
 //
 // out[i] = x[i] * s * w[i] for i < n (a positive multiple of 8), rounded as RMSNorm's loop
 // rounds: (x*s)*w. out may be x.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·normScaleAVX2(SB), NOSPLIT, $0-36
 	MOVQ         out+0(FP), DI
 	MOVQ         x+8(FP), SI
@@ -614,7 +615,7 @@ nsloop:
 // block is only 8 x 12 FMAs at hd 64, and a Go call per block cost as much as the block. The
 // sums are those of gemm3x4F32AVX2 (the same lanes, the same horizontal tree); hd a multiple
 // of 8. Registers: Y0..Y11 the sums (key r, head t in Y(4r+t)), Y12..Y14 the keys, X15 scale.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores4AVX2(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -700,7 +701,7 @@ sc4loop:
 // vectors are loaded once for two heads. The loop over rows is here rather than in Go, for
 // the reason given at scores4AVX2. Where both heads are the same (p0 == p1, o0 == o1) the
 // second store repeats the first.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv2AVX2(SB), NOSPLIT, $0-64
 	MOVQ         p0+0(FP), SI
 	MOVQ         p1+8(FP), DI
@@ -764,7 +765,7 @@ pv2row:
 // widened (VCVTPH2PS, exact) as it is loaded, so the sums are bit for bit those of
 // scores4AVX2 over the same keys in float32. AX steps through the keys' bytes, two per lane,
 // and indexes the float32 queries scaled by two.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores4F16AVX2(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -850,7 +851,7 @@ sc4hloop:
 // small models) went through the four-head kernel, which computed each score twice. A last
 // block of fewer than four keys starts at n-4 and writes again, with the same values, scores
 // the block before it wrote.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores2F16AVX2(SB), NOSPLIT, $0-68
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -920,7 +921,7 @@ sc2hloop:
 //
 // pv2AVX2 over an f16 value cache: rows[j] are offsets in halves, each row's 32-column chunk
 // (64 bytes) widened as it is loaded; the sums are those of pv2AVX2 over the values in float32.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv2F16AVX2(SB), NOSPLIT, $0-64
 	MOVQ         p0+0(FP), SI
 	MOVQ         p1+8(FP), DI
@@ -982,7 +983,7 @@ pv2hrow:
 //
 // n (a multiple of 8) floats rounded to f16, to nearest even (VCVTPS2PH's immediate 0), as
 // model.F32ToF16 rounds: the KV cache's writes.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·cvtF32ToF16AVX2(SB), NOSPLIT, $0-24
 	MOVQ      dst+0(FP), DI
 	MOVQ      src+8(FP), SI
@@ -1012,7 +1013,7 @@ GLOBL q8c<>(SB), RODATA|NOPTR, $8
 // rounded to f16 (stored widened back to float32), q = x*(127/amax) converted with the
 // default rounding (to nearest, ties to even), stored as int16 (values within +-127) for the
 // q8_0 kernels' VPMADDWD. An all-zero block gets d = 0 and zero quants.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·quantizeQ8AVX2(SB), NOSPLIT, $0-32
 	MOVQ         x+0(FP), SI
 	MOVQ         q+8(FP), DI
@@ -1081,7 +1082,7 @@ qzdone:
 //
 // Asks for the n bytes at p to be brought into the cache (one PREFETCHT0 per 64-byte line),
 // so that the next weight rows of a tiled product arrive while the current ones are used.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·prefetchAVX2(SB), NOSPLIT, $0-16
 	MOVQ p+0(FP), SI
 	MOVQ n+8(FP), CX
@@ -1103,7 +1104,7 @@ pfdone:
 // elements: shift 1 for an f16 cache, 2 for float32). A KV page is a few KB, so the hardware
 // prefetchers, which stop at 4 KB boundaries, restart cold at every page of a gathered
 // context; asking for the next tile's rows while computing this one's hides that.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·prefetchRowsAVX2(SB), NOSPLIT, $0-40
 	MOVQ p+0(FP), DX
 	MOVQ rows+8(FP), BX
@@ -1220,7 +1221,7 @@ done: \
 	RET
 
 // func dot4F32AVX2(w *float32, stride int, x *float32, n int, out *float32)
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·dot4F32AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), R8
@@ -1231,7 +1232,7 @@ TEXT ·dot4F32AVX2(SB), NOSPLIT, $0-40
 	DOT4_LOOP(DOT4_F32, 32, 64)
 
 // func dot4F16AVX2(w *uint16, stride int, x *float32, n int, out *float32)
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), R8
@@ -1242,7 +1243,7 @@ TEXT ·dot4F16AVX2(SB), NOSPLIT, $0-40
 	DOT4_LOOP(DOT4_F16, 16, 32)
 
 // func dot4BF16AVX2(w *uint16, stride int, x *float32, n int, out *float32)
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
 	MOVQ w+0(FP), SI
 	MOVQ stride+8(FP), R8
@@ -1256,7 +1257,7 @@ TEXT ·dot4BF16AVX2(SB), NOSPLIT, $0-40
 //
 // dst[i] = max(dst[i], src[i]) for n (a multiple of 8) floats: a select layer's reduction of
 // its heads' probabilities to one per slot.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·maxIntoAVX2(SB), NOSPLIT, $0-24
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
@@ -1276,4 +1277,4 @@ mxloop:
 mxdone:
 	VZEROUPPER
 	RET
-	PCALIGN $64
+	PCALIGN $2048

@@ -154,7 +154,7 @@ q8g1store:
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
 // scale in Y14. No prefetch.
 // Frame: 0 and 8 the run's w and s.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g1x4AVX2(SB), NOSPLIT, $16-88
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
@@ -437,7 +437,7 @@ q8g1x4AVX2store:
 // sums in Y0..Y3, float sums in Y4..Y7, the token's quant pairs broadcast in Y10/Y11, its
 // scale in Y14. Each stream prefetches pfd bytes ahead.
 // Frame: 0 and 8 the run's w and s.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g1x4PF(SB), NOSPLIT, $16-96
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
@@ -734,7 +734,7 @@ q8g1x4PFstore:
 // Four tokens against one row group: token t's quants at xq+t*qstride, its scales at
 // xd+t*dstride (bytes). Token t's eight sums go to out+t*ostride (bytes), added to what is
 // there if add is not 0. Float sums in Y4..Y7.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g4AVX2(SB), NOSPLIT, $0-80
 	MOVQ   w+0(FP), SI
 	MOVQ   s+8(FP), BX
@@ -843,7 +843,7 @@ q8g4store:
 // take Y0..Y7, so the float sums live in the frame (one load and one store per token and
 // block, against its 16 VPMADDWD and 16 VPADDD). Frame: 0..255 the float sums, 256 the groups
 // left, 264/272 the group's w and s, 280 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g8AVX2(SB), NOSPLIT, $288-96
 	MOVQ   ng+80(FP), AX
 	MOVQ   AX, 256(SP)
@@ -1128,7 +1128,7 @@ GLOBL q8avx128<>(SB), RODATA|NOPTR, $32
 // q8PackU8VNNI without AVX-512: ntok tokens' quants (int16 in [-128, 127], token t at
 // src+t*qstride bytes) for nb blocks to unsigned bytes q+128, token t at dst+t*nb*32.
 // VPACKSSWB packs within 128-bit lanes; VPERMQ puts the four 8-byte runs back in order.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8PackU8AVX2(SB), NOSPLIT, $0-40
 	MOVQ    dst+0(FP), DI
 	MOVQ    src+8(FP), SI
@@ -1165,7 +1165,7 @@ q8packavxblock:
 // sums of weights, Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes
 // broadcast, Y14 the rows' scales. Frame: 0..255 the float sums, 256 the groups left,
 // 264/272 the group's w and s, 280 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g8AVXVNNI(SB), NOSPLIT, $288-96
 	MOVQ   ng+80(FP), AX
 	MOVQ   AX, 256(SP)
@@ -1516,7 +1516,7 @@ q8g8AVXVNNInext:
 // sums of weights, Y10 bytes of 128, Y11 the quad's shuffle, Y12/Y13 the tokens' four bytes
 // broadcast, Y14 the rows' scales. Frame: 0..127 the float sums, 256 the groups left,
 // 264/272 the group's w and s, 280 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g4AVXVNNI(SB), NOSPLIT, $288-96
 	MOVQ   ng+80(FP), AX
 	MOVQ   AX, 256(SP)
@@ -1734,4 +1734,4 @@ q8g4AVXVNNInext:
 	JNZ         q8g4AVXVNNIgroup
 	VZEROUPPER
 	RET
-	PCALIGN $64
+	PCALIGN $2048

@@ -252,7 +252,7 @@ q8g4VNNInext:
 // xd+t*dstride, its eight sums per group to out+t*ostride (bytes), added to what is there if
 // add is not 0; ng consecutive groups gstride bytes apart, each group's outputs 8 floats after
 // the last's. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g8VNNI(SB), NOSPLIT, $32-96
 	MOVQ      ng+80(FP), AX
 	MOVQ      AX, 0(SP)
@@ -708,7 +708,7 @@ GLOBL q8vnniAct<>(SB), RODATA|NOPTR, $512
 // quads, Z4..Z7 over odd ones; Z8..Z15 the index vectors (q8vnniAct); Z16 the block's 32
 // quants; Z17, Z18 the token's pairs for a quad; Z20..Z27 widened quads, then scratch; Y19 the
 // token's block scale; Y28..Y31 the float sums. Frame: 0 and 8 the run's w and s.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g1x4VNNI(SB), NOSPLIT, $16-96
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
@@ -1039,7 +1039,7 @@ GLOBL q8vnniActPair<>(SB), RODATA|NOPTR, $256
 // -128 x the block's quant sum in lanes 0..7; Z15 scratch; Z16 the token's block quants, then
 // packed to bytes; Z17, Z18 the token's quants for a quad pair; Y19 the token's block scale;
 // Z20..Z27 weights, then scratch; Y28..Y31 the float sums. Frame: 0 and 8 the run's w and s.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g1x4DPBUSD(SB), NOSPLIT, $16-96
 	MOVQ   w+0(FP), AX
 	MOVQ   AX, 0(SP)
@@ -1264,7 +1264,7 @@ GLOBL q8vnniQuads<>(SB), RODATA|NOPTR, $64
 //
 // ntok tokens' quants (int16 in [-128, 127], token t at src+t*qstride bytes) for nb blocks to
 // unsigned bytes q+128 (the low byte with its top bit flipped), token t at dst+t*nb*32.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8PackU8VNNI(SB), NOSPLIT, $0-40
 	MOVQ         dst+0(FP), DI
 	MOVQ         src+8(FP), SI
@@ -1299,7 +1299,7 @@ q8packblock:
 // (2r and 2r+1), one VPBROADCASTQ a token's eight bytes for them. Z13 is 128 x the rows'
 // block sums of weights, negated; Z14 bytes of 128; Z28/Z29 the weight pairs' permutation and
 // the scales' duplication. Frame: 0 the groups left, 8/16 the group's w and s, 24 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g8DPBUSD(SB), NOSPLIT, $32-96
 	MOVQ      ng+80(FP), AX
 	MOVQ      AX, 0(SP)
@@ -1594,7 +1594,7 @@ GLOBL q8vnniPairs<>(SB), RODATA|NOPTR, $64
 // each token's block sum at the end of the block; R13 is gstride, the second group's offset.
 // Each block prefetches the two groups' quants pfd bytes ahead.
 // Frame: 0 the pairs left, 8/16 the pair's w and s, 24 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g8DPBUSD16(SB), NOSPLIT, $32-104
 	MOVQ      ng+80(FP), AX
 	MOVQ      AX, 0(SP)
@@ -1930,7 +1930,7 @@ q8g8DPBUSD16next:
 // each token's block sum at the end of the block; R13 is gstride, the second group's offset.
 // Each block prefetches the two groups' quants pfd bytes ahead and their scales too.
 // Frame: 0 the pairs left, 8/16 the pair's w and s, 24 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g8DPBUSD16S(SB), NOSPLIT, $32-104
 	MOVQ      ng+80(FP), AX
 	MOVQ      AX, 0(SP)
@@ -2270,7 +2270,7 @@ q8g8DPBUSD16Snext:
 // each token's block sum at the end of the block; R13 is gstride, the second group's offset.
 // Each block prefetches the two groups' quants pfd bytes ahead.
 // Frame: 0 the pairs left, 8/16 the pair's w and s, 24 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g4DPBUSD16(SB), NOSPLIT, $32-104
 	MOVQ      ng+80(FP), AX
 	MOVQ      AX, 0(SP)
@@ -2490,7 +2490,7 @@ q8g4DPBUSD16next:
 // each token's block sum at the end of the block; R13 is gstride, the second group's offset.
 // Each block prefetches the two groups' quants pfd bytes ahead and their scales too.
 // Frame: 0 the pairs left, 8/16 the pair's w and s, 24 its out.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·q8g4DPBUSD16S(SB), NOSPLIT, $32-104
 	MOVQ      ng+80(FP), AX
 	MOVQ      AX, 0(SP)
@@ -2706,4 +2706,4 @@ q8g4DPBUSD16Snext:
 	JNZ       q8g4DPBUSD16Spair
 	VZEROUPPER
 	RET
-	PCALIGN $64
+	PCALIGN $2048

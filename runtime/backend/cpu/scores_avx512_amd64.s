@@ -113,7 +113,7 @@ expzdone:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores4AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -256,7 +256,7 @@ scores4AVX512loop:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores4F16AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -399,7 +399,7 @@ scores4F16AVX512loop:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores3AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -534,7 +534,7 @@ scores3AVX512loop:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores3F16AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -669,7 +669,7 @@ scores3F16AVX512loop:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores2AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -785,7 +785,7 @@ scores2AVX512loop:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores2F16AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         q1+8(FP), DI
@@ -901,7 +901,7 @@ scores2F16AVX512loop:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*1); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores1AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         k+32(FP), DX
@@ -1009,7 +1009,7 @@ scores1AVX512loop:
 // heads' queries, 16 columns at a time; R10..R13 the keys' addresses; AX the byte offset in
 // the keys (the queries' is AX*2); CX the block's first key. hd's slot holds the keys'
 // row bytes once scaled.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·scores1F16AVX512(SB), NOSPLIT, $0-100
 	MOVQ         q0+0(FP), SI
 	MOVQ         k+32(FP), DX
@@ -1116,7 +1116,7 @@ scores1F16AVX512loop:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv1x128F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1190,7 +1190,7 @@ pv1x128F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv1x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1248,7 +1248,7 @@ pv1x64F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv1x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1298,7 +1298,7 @@ pv1x32F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv2x128F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1398,7 +1398,7 @@ pv2x128F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv2x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1470,7 +1470,7 @@ pv2x64F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv2x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1528,7 +1528,7 @@ pv2x32F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv3x128F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1654,7 +1654,7 @@ pv3x128F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv3x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1740,7 +1740,7 @@ pv3x64F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv3x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1806,7 +1806,7 @@ pv3x32F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv4x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1906,7 +1906,7 @@ pv4x64F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv4x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -1980,7 +1980,7 @@ pv4x32F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv5x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -2094,7 +2094,7 @@ pv5x64F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv5x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -2176,7 +2176,7 @@ pv5x32F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv6x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -2304,7 +2304,7 @@ pv6x64F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv6x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -2394,7 +2394,7 @@ pv6x32F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv7x64F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -2536,7 +2536,7 @@ pv7x64F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv7x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -2634,7 +2634,7 @@ pv7x32F16AVX512row:
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
 // same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
-	PCALIGN $64
+	PCALIGN $2048
 TEXT ·pv8x32F16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
 	SHLQ         $2, R8
@@ -2730,4 +2730,4 @@ pv8x32F16AVX512row:
 	JNZ          pv8x32F16AVX512chunk
 	VZEROUPPER
 	RET
-	PCALIGN $64
+	PCALIGN $2048

@@ -329,7 +329,8 @@ func pv{H}x{16*W}F16AVX512(p *float32, pstride int, v *uint16, rows *int32, n in
 """)
 for f16, kt in ((False, "float32"), (True, "uint16")):
     nm = "scoresF16AVX512" if f16 else "scoresAVX512"
-    g.append(f"""// {nm} is the 512-bit score kernel for the first H of the four heads (1 <= H <= 4){" over an f16 key cache" if f16 else ""}.
+    tail = ",\n// over an f16 key cache" if f16 else ""
+    g.append(f"""// {nm} is the 512-bit score kernel for the first H of the four heads (1 <= H <= 4){tail}.
 func {nm}(H int, q0, q1, q2, q3 *float32, k *{kt}, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {{
 	switch H {{""")
     for H in (4, 3, 2):
