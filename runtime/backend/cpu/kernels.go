@@ -413,14 +413,14 @@ func scoreRows(q []float32, hd, nh int, k []float32, rows []int32, s []float32, 
 		return
 	}
 	if hasNEON && hd > 0 && hd%8 == 0 {
-		// Four heads against each key (see scores4NEON), a tile of keys at a time as above; each
-		// score is bit for bit dot's times scale.
+		// Four heads against each key (see scores4NEON), the last one to three by a kernel for
+		// that many, a tile of keys at a time as above; each score is bit for bit dot's times
+		// scale.
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
 			for h := 0; h < nh; h += 4 {
-				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
-				scores4NEON(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+				scoresNEON(min(4, nh-h), &q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
 					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
 		}
@@ -544,9 +544,8 @@ func scoreRowsF16(q []float32, hd, nh int, k []uint16, rows []int32, s []float32
 		for j0 := 0; j0 < n; j0 += attnTile {
 			j1 := min(j0+attnTile, n)
 			for h := 0; h < nh; h += 4 {
-				h = min(h, max(nh-4, 0))
 				h1, h2, h3 := min(h+1, nh-1), min(h+2, nh-1), min(h+3, nh-1)
-				scores4F16NEON(&q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
+				scoresF16NEON(min(4, nh-h), &q[h*hd], &q[h1*hd], &q[h2*hd], &q[h3*hd], &k[0], &rows[j0], j1-j0, hd,
 					&s[h*sstride+j0], &s[h1*sstride+j0], &s[h2*sstride+j0], &s[h3*sstride+j0], scale)
 			}
 		}

@@ -899,6 +899,471 @@ reduce:
 	BNE key
 	RET
 
+// func scores3NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+TEXT ·scores3NEON(SB), NOSPLIT, $0-100
+	MOVD q0+0(FP), R0
+	MOVD q1+8(FP), R1
+	MOVD q2+16(FP), R2
+	MOVD q3+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD rows+40(FP), R5
+	MOVD n+48(FP), R6
+	MOVD hd+56(FP), R7
+	MOVD s0+64(FP), R20
+	MOVD s1+72(FP), R21
+	MOVD s2+80(FP), R22
+	MOVD s3+88(FP), R23
+	FMOVS scale+96(FP), F14
+key:
+	MOVWU.P 4(R5), R8
+	ADD R8<<2, R4, R9
+	MOVD R0, R10
+	MOVD R1, R11
+	MOVD R2, R12
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	LSR $4, R7, R14
+	CBZ R14, four
+loop16:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R10), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VFMLA V5.S4, V1.S4, V17.S4
+	VFMLA V6.S4, V2.S4, V18.S4
+	VFMLA V7.S4, V3.S4, V19.S4
+	VLD1.P 64(R11), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VFMLA V8.S4, V0.S4, V20.S4
+	VFMLA V9.S4, V1.S4, V21.S4
+	VFMLA V10.S4, V2.S4, V22.S4
+	VFMLA V11.S4, V3.S4, V23.S4
+	VLD1.P 64(R12), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V4.S4, V0.S4, V24.S4
+	VFMLA V5.S4, V1.S4, V25.S4
+	VFMLA V6.S4, V2.S4, V26.S4
+	VFMLA V7.S4, V3.S4, V27.S4
+	SUBS $1, R14
+	BNE loop16 // loop: 18 instructions per 64 products, 9.00 per 32
+four:
+	AND $15, R7, R15
+	LSR $2, R15, R14
+	CBZ R14, reduce
+loop4:
+	VLD1.P 16(R9), [V0.S4]
+	VLD1.P 16(R10), [V4.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VLD1.P 16(R11), [V5.S4]
+	VFMLA V5.S4, V0.S4, V20.S4
+	VLD1.P 16(R12), [V6.S4]
+	VFMLA V6.S4, V0.S4, V24.S4
+	SUBS $1, R14
+	BNE loop4
+reduce:
+	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
+	WORD $0x4e33d652 // fadd v18.4s, v18.4s, v19.4s
+	WORD $0x4e32d610 // fadd v16.4s, v16.4s, v18.4s
+	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
+	WORD $0x7e30da10 // faddp s16, v16.2s
+	FMULS F14, F16, F16
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x4e37d6d6 // fadd v22.4s, v22.4s, v23.4s
+	WORD $0x4e36d694 // fadd v20.4s, v20.4s, v22.4s
+	WORD $0x6e34d694 // faddp v20.4s, v20.4s, v20.4s
+	WORD $0x7e30da94 // faddp s20, v20.2s
+	FMULS F14, F20, F20
+	WORD $0x4e39d718 // fadd v24.4s, v24.4s, v25.4s
+	WORD $0x4e3bd75a // fadd v26.4s, v26.4s, v27.4s
+	WORD $0x4e3ad718 // fadd v24.4s, v24.4s, v26.4s
+	WORD $0x6e38d718 // faddp v24.4s, v24.4s, v24.4s
+	WORD $0x7e30db18 // faddp s24, v24.2s
+	FMULS F14, F24, F24
+	FMOVS.P F16, 4(R20)
+	FMOVS.P F20, 4(R21)
+	FMOVS.P F24, 4(R22)
+	SUBS $1, R6
+	BNE key
+	RET
+
+// func scores3F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+TEXT ·scores3F16NEON(SB), NOSPLIT, $0-100
+	MOVD q0+0(FP), R0
+	MOVD q1+8(FP), R1
+	MOVD q2+16(FP), R2
+	MOVD q3+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD rows+40(FP), R5
+	MOVD n+48(FP), R6
+	MOVD hd+56(FP), R7
+	MOVD s0+64(FP), R20
+	MOVD s1+72(FP), R21
+	MOVD s2+80(FP), R22
+	MOVD s3+88(FP), R23
+	FMOVS scale+96(FP), F14
+key:
+	MOVWU.P 4(R5), R8
+	ADD R8<<1, R4, R9
+	MOVD R0, R10
+	MOVD R1, R11
+	MOVD R2, R12
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	VEOR V24.B16, V24.B16, V24.B16
+	VEOR V25.B16, V25.B16, V25.B16
+	VEOR V26.B16, V26.B16, V26.B16
+	VEOR V27.B16, V27.B16, V27.B16
+	LSR $4, R7, R14
+	CBZ R14, four
+loop16:
+	VLD1.P 32(R9), [V12.H8, V13.H8]
+	WORD $0x0e217980 // fcvtl v0.4s, v12.4h
+	WORD $0x4e217981 // fcvtl2 v1.4s, v12.8h
+	WORD $0x0e2179a2 // fcvtl v2.4s, v13.4h
+	WORD $0x4e2179a3 // fcvtl2 v3.4s, v13.8h
+	VLD1.P 64(R10), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VFMLA V5.S4, V1.S4, V17.S4
+	VFMLA V6.S4, V2.S4, V18.S4
+	VFMLA V7.S4, V3.S4, V19.S4
+	VLD1.P 64(R11), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VFMLA V8.S4, V0.S4, V20.S4
+	VFMLA V9.S4, V1.S4, V21.S4
+	VFMLA V10.S4, V2.S4, V22.S4
+	VFMLA V11.S4, V3.S4, V23.S4
+	VLD1.P 64(R12), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V4.S4, V0.S4, V24.S4
+	VFMLA V5.S4, V1.S4, V25.S4
+	VFMLA V6.S4, V2.S4, V26.S4
+	VFMLA V7.S4, V3.S4, V27.S4
+	SUBS $1, R14
+	BNE loop16 // loop: 22 instructions per 64 products, 11.00 per 32
+four:
+	AND $15, R7, R15
+	LSR $2, R15, R14
+	CBZ R14, reduce
+loop4:
+	VLD1.P 8(R9), [V12.H4]
+	WORD $0x0e217980 // fcvtl v0.4s, v12.4h
+	VLD1.P 16(R10), [V4.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VLD1.P 16(R11), [V5.S4]
+	VFMLA V5.S4, V0.S4, V20.S4
+	VLD1.P 16(R12), [V6.S4]
+	VFMLA V6.S4, V0.S4, V24.S4
+	SUBS $1, R14
+	BNE loop4
+reduce:
+	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
+	WORD $0x4e33d652 // fadd v18.4s, v18.4s, v19.4s
+	WORD $0x4e32d610 // fadd v16.4s, v16.4s, v18.4s
+	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
+	WORD $0x7e30da10 // faddp s16, v16.2s
+	FMULS F14, F16, F16
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x4e37d6d6 // fadd v22.4s, v22.4s, v23.4s
+	WORD $0x4e36d694 // fadd v20.4s, v20.4s, v22.4s
+	WORD $0x6e34d694 // faddp v20.4s, v20.4s, v20.4s
+	WORD $0x7e30da94 // faddp s20, v20.2s
+	FMULS F14, F20, F20
+	WORD $0x4e39d718 // fadd v24.4s, v24.4s, v25.4s
+	WORD $0x4e3bd75a // fadd v26.4s, v26.4s, v27.4s
+	WORD $0x4e3ad718 // fadd v24.4s, v24.4s, v26.4s
+	WORD $0x6e38d718 // faddp v24.4s, v24.4s, v24.4s
+	WORD $0x7e30db18 // faddp s24, v24.2s
+	FMULS F14, F24, F24
+	FMOVS.P F16, 4(R20)
+	FMOVS.P F20, 4(R21)
+	FMOVS.P F24, 4(R22)
+	SUBS $1, R6
+	BNE key
+	RET
+
+// func scores2NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+TEXT ·scores2NEON(SB), NOSPLIT, $0-100
+	MOVD q0+0(FP), R0
+	MOVD q1+8(FP), R1
+	MOVD q2+16(FP), R2
+	MOVD q3+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD rows+40(FP), R5
+	MOVD n+48(FP), R6
+	MOVD hd+56(FP), R7
+	MOVD s0+64(FP), R20
+	MOVD s1+72(FP), R21
+	MOVD s2+80(FP), R22
+	MOVD s3+88(FP), R23
+	FMOVS scale+96(FP), F14
+key:
+	MOVWU.P 4(R5), R8
+	ADD R8<<2, R4, R9
+	MOVD R0, R10
+	MOVD R1, R11
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	LSR $4, R7, R14
+	CBZ R14, four
+loop16:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R10), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VFMLA V5.S4, V1.S4, V17.S4
+	VFMLA V6.S4, V2.S4, V18.S4
+	VFMLA V7.S4, V3.S4, V19.S4
+	VLD1.P 64(R11), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VFMLA V8.S4, V0.S4, V20.S4
+	VFMLA V9.S4, V1.S4, V21.S4
+	VFMLA V10.S4, V2.S4, V22.S4
+	VFMLA V11.S4, V3.S4, V23.S4
+	SUBS $1, R14
+	BNE loop16 // loop: 13 instructions per 64 products, 6.50 per 32
+four:
+	AND $15, R7, R15
+	LSR $2, R15, R14
+	CBZ R14, reduce
+loop4:
+	VLD1.P 16(R9), [V0.S4]
+	VLD1.P 16(R10), [V4.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VLD1.P 16(R11), [V5.S4]
+	VFMLA V5.S4, V0.S4, V20.S4
+	SUBS $1, R14
+	BNE loop4
+reduce:
+	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
+	WORD $0x4e33d652 // fadd v18.4s, v18.4s, v19.4s
+	WORD $0x4e32d610 // fadd v16.4s, v16.4s, v18.4s
+	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
+	WORD $0x7e30da10 // faddp s16, v16.2s
+	FMULS F14, F16, F16
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x4e37d6d6 // fadd v22.4s, v22.4s, v23.4s
+	WORD $0x4e36d694 // fadd v20.4s, v20.4s, v22.4s
+	WORD $0x6e34d694 // faddp v20.4s, v20.4s, v20.4s
+	WORD $0x7e30da94 // faddp s20, v20.2s
+	FMULS F14, F20, F20
+	FMOVS.P F16, 4(R20)
+	FMOVS.P F20, 4(R21)
+	SUBS $1, R6
+	BNE key
+	RET
+
+// func scores2F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+TEXT ·scores2F16NEON(SB), NOSPLIT, $0-100
+	MOVD q0+0(FP), R0
+	MOVD q1+8(FP), R1
+	MOVD q2+16(FP), R2
+	MOVD q3+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD rows+40(FP), R5
+	MOVD n+48(FP), R6
+	MOVD hd+56(FP), R7
+	MOVD s0+64(FP), R20
+	MOVD s1+72(FP), R21
+	MOVD s2+80(FP), R22
+	MOVD s3+88(FP), R23
+	FMOVS scale+96(FP), F14
+key:
+	MOVWU.P 4(R5), R8
+	ADD R8<<1, R4, R9
+	MOVD R0, R10
+	MOVD R1, R11
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	VEOR V20.B16, V20.B16, V20.B16
+	VEOR V21.B16, V21.B16, V21.B16
+	VEOR V22.B16, V22.B16, V22.B16
+	VEOR V23.B16, V23.B16, V23.B16
+	LSR $4, R7, R14
+	CBZ R14, four
+loop16:
+	VLD1.P 32(R9), [V12.H8, V13.H8]
+	WORD $0x0e217980 // fcvtl v0.4s, v12.4h
+	WORD $0x4e217981 // fcvtl2 v1.4s, v12.8h
+	WORD $0x0e2179a2 // fcvtl v2.4s, v13.4h
+	WORD $0x4e2179a3 // fcvtl2 v3.4s, v13.8h
+	VLD1.P 64(R10), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VFMLA V5.S4, V1.S4, V17.S4
+	VFMLA V6.S4, V2.S4, V18.S4
+	VFMLA V7.S4, V3.S4, V19.S4
+	VLD1.P 64(R11), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VFMLA V8.S4, V0.S4, V20.S4
+	VFMLA V9.S4, V1.S4, V21.S4
+	VFMLA V10.S4, V2.S4, V22.S4
+	VFMLA V11.S4, V3.S4, V23.S4
+	SUBS $1, R14
+	BNE loop16 // loop: 17 instructions per 64 products, 8.50 per 32
+four:
+	AND $15, R7, R15
+	LSR $2, R15, R14
+	CBZ R14, reduce
+loop4:
+	VLD1.P 8(R9), [V12.H4]
+	WORD $0x0e217980 // fcvtl v0.4s, v12.4h
+	VLD1.P 16(R10), [V4.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VLD1.P 16(R11), [V5.S4]
+	VFMLA V5.S4, V0.S4, V20.S4
+	SUBS $1, R14
+	BNE loop4
+reduce:
+	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
+	WORD $0x4e33d652 // fadd v18.4s, v18.4s, v19.4s
+	WORD $0x4e32d610 // fadd v16.4s, v16.4s, v18.4s
+	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
+	WORD $0x7e30da10 // faddp s16, v16.2s
+	FMULS F14, F16, F16
+	WORD $0x4e35d694 // fadd v20.4s, v20.4s, v21.4s
+	WORD $0x4e37d6d6 // fadd v22.4s, v22.4s, v23.4s
+	WORD $0x4e36d694 // fadd v20.4s, v20.4s, v22.4s
+	WORD $0x6e34d694 // faddp v20.4s, v20.4s, v20.4s
+	WORD $0x7e30da94 // faddp s20, v20.2s
+	FMULS F14, F20, F20
+	FMOVS.P F16, 4(R20)
+	FMOVS.P F20, 4(R21)
+	SUBS $1, R6
+	BNE key
+	RET
+
+// func scores1NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+TEXT ·scores1NEON(SB), NOSPLIT, $0-100
+	MOVD q0+0(FP), R0
+	MOVD q1+8(FP), R1
+	MOVD q2+16(FP), R2
+	MOVD q3+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD rows+40(FP), R5
+	MOVD n+48(FP), R6
+	MOVD hd+56(FP), R7
+	MOVD s0+64(FP), R20
+	MOVD s1+72(FP), R21
+	MOVD s2+80(FP), R22
+	MOVD s3+88(FP), R23
+	FMOVS scale+96(FP), F14
+key:
+	MOVWU.P 4(R5), R8
+	ADD R8<<2, R4, R9
+	MOVD R0, R10
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	LSR $4, R7, R14
+	CBZ R14, four
+loop16:
+	VLD1.P 64(R9), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R10), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VFMLA V5.S4, V1.S4, V17.S4
+	VFMLA V6.S4, V2.S4, V18.S4
+	VFMLA V7.S4, V3.S4, V19.S4
+	SUBS $1, R14
+	BNE loop16 // loop: 8 instructions per 64 products, 4.00 per 32
+four:
+	AND $15, R7, R15
+	LSR $2, R15, R14
+	CBZ R14, reduce
+loop4:
+	VLD1.P 16(R9), [V0.S4]
+	VLD1.P 16(R10), [V4.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	SUBS $1, R14
+	BNE loop4
+reduce:
+	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
+	WORD $0x4e33d652 // fadd v18.4s, v18.4s, v19.4s
+	WORD $0x4e32d610 // fadd v16.4s, v16.4s, v18.4s
+	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
+	WORD $0x7e30da10 // faddp s16, v16.2s
+	FMULS F14, F16, F16
+	FMOVS.P F16, 4(R20)
+	SUBS $1, R6
+	BNE key
+	RET
+
+// func scores1F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+TEXT ·scores1F16NEON(SB), NOSPLIT, $0-100
+	MOVD q0+0(FP), R0
+	MOVD q1+8(FP), R1
+	MOVD q2+16(FP), R2
+	MOVD q3+24(FP), R3
+	MOVD k+32(FP), R4
+	MOVD rows+40(FP), R5
+	MOVD n+48(FP), R6
+	MOVD hd+56(FP), R7
+	MOVD s0+64(FP), R20
+	MOVD s1+72(FP), R21
+	MOVD s2+80(FP), R22
+	MOVD s3+88(FP), R23
+	FMOVS scale+96(FP), F14
+key:
+	MOVWU.P 4(R5), R8
+	ADD R8<<1, R4, R9
+	MOVD R0, R10
+	VEOR V16.B16, V16.B16, V16.B16
+	VEOR V17.B16, V17.B16, V17.B16
+	VEOR V18.B16, V18.B16, V18.B16
+	VEOR V19.B16, V19.B16, V19.B16
+	LSR $4, R7, R14
+	CBZ R14, four
+loop16:
+	VLD1.P 32(R9), [V12.H8, V13.H8]
+	WORD $0x0e217980 // fcvtl v0.4s, v12.4h
+	WORD $0x4e217981 // fcvtl2 v1.4s, v12.8h
+	WORD $0x0e2179a2 // fcvtl v2.4s, v13.4h
+	WORD $0x4e2179a3 // fcvtl2 v3.4s, v13.8h
+	VLD1.P 64(R10), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	VFMLA V5.S4, V1.S4, V17.S4
+	VFMLA V6.S4, V2.S4, V18.S4
+	VFMLA V7.S4, V3.S4, V19.S4
+	SUBS $1, R14
+	BNE loop16 // loop: 12 instructions per 64 products, 6.00 per 32
+four:
+	AND $15, R7, R15
+	LSR $2, R15, R14
+	CBZ R14, reduce
+loop4:
+	VLD1.P 8(R9), [V12.H4]
+	WORD $0x0e217980 // fcvtl v0.4s, v12.4h
+	VLD1.P 16(R10), [V4.S4]
+	VFMLA V4.S4, V0.S4, V16.S4
+	SUBS $1, R14
+	BNE loop4
+reduce:
+	WORD $0x4e31d610 // fadd v16.4s, v16.4s, v17.4s
+	WORD $0x4e33d652 // fadd v18.4s, v18.4s, v19.4s
+	WORD $0x4e32d610 // fadd v16.4s, v16.4s, v18.4s
+	WORD $0x6e30d610 // faddp v16.4s, v16.4s, v16.4s
+	WORD $0x7e30da10 // faddp s16, v16.2s
+	FMULS F14, F16, F16
+	FMOVS.P F16, 4(R20)
+	SUBS $1, R6
+	BNE key
+	RET
+
 // pv2NEON and pv2F16NEON are pv2AVX2 and pv2F16AVX2: two heads' attention outputs over the
 // n >= 1 value rows at v+rows[j], ot[0:32*nc] += sum over j of pt[j] * row j, in 32-wide
 // chunks, each chunk of both heads in registers (V0..V7 head 0, V8..V15 head 1) for the whole

@@ -350,22 +350,26 @@ def pv2(name, f16):
     w("\tRET\n")
 
 
-def scores4(name, f16):
+def scores4(name, f16, H=4):
     """scores4NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2,
-    s3 *float32, scale float32), or scores4F16NEON with k *uint16 (offsets in halves)."""
+    s3 *float32, scale float32), or scores4F16NEON with k *uint16 (offsets in halves). With H
+    below four, the same for heads 0 to H-1 only (scores{H}NEON, scores{H}F16NEON; the other
+    heads' pointers unread): each head's sums are its own, so its scores are the four-head
+    kernel's bit for bit."""
     w(f"// func {name}(q0, q1, q2, q3 *float32, k *{'uint16' if f16 else 'float32'}, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)")
     w("TEXT ·" + name + "(SB), NOSPLIT, $0-100")
     w("\tMOVD q0+0(FP), R0\n\tMOVD q1+8(FP), R1\n\tMOVD q2+16(FP), R2\n\tMOVD q3+24(FP), R3")
     w("\tMOVD k+32(FP), R4\n\tMOVD rows+40(FP), R5\n\tMOVD n+48(FP), R6\n\tMOVD hd+56(FP), R7")
     w("\tMOVD s0+64(FP), R20\n\tMOVD s1+72(FP), R21\n\tMOVD s2+80(FP), R22\n\tMOVD s3+88(FP), R23")
     w("\tFMOVS scale+96(FP), F14")
-    heads = ["R10", "R11", "R12", "R13"]
-    outs = ["R20", "R21", "R22", "R23"]
+    heads = ["R10", "R11", "R12", "R13"][:H]
+    outs = ["R20", "R21", "R22", "R23"][:H]
     w("key:")
     w("\tMOVWU.P 4(R5), R8")
     w(f"\tADD R8<<{1 if f16 else 2}, R4, R9")
-    w("\tMOVD R0, R10\n\tMOVD R1, R11\n\tMOVD R2, R12\n\tMOVD R3, R13")
-    zero(*range(16, 32))
+    for t in range(H):
+        w(f"\tMOVD R{t}, R{10+t}")
+    zero(*range(16, 16 + 4 * H))
     w("\tLSR $4, R7, R14\n\tCBZ R14, four")
     w("loop16:")
     if f16:
@@ -395,11 +399,11 @@ def scores4(name, f16):
         w(f"\tVFMLA V{4+t}.S4, V0.S4, V{16+4*t}.S4")
     w("\tSUBS $1, R14\n\tBNE loop4")
     w("reduce:")
-    for t in range(4):
+    for t in range(H):
         hsum(16 + 4 * t)
         w(f"\tFMULS F14, F{16+4*t}, F{16+4*t}")
     # Head 0 stores first, head 3 last: repeated heads (the same pointers) store the same score.
-    for t in range(4):
+    for t in range(H):
         w(f"\tFMOVS.P F{16+4*t}, 4({outs[t]})")
     w("\tSUBS $1, R6\n\tBNE key")
     w("\tRET\n")
@@ -413,6 +417,9 @@ w("""// scores4NEON and scores4F16NEON are scores4AVX2 and scores4F16AVX2 by oth
 // for f16 keys, which are widened exactly) times scale.""")
 scores4("scores4NEON", False)
 scores4("scores4F16NEON", True)
+for H in (3, 2, 1):
+    scores4(f"scores{H}NEON", False, H)
+    scores4(f"scores{H}F16NEON", True, H)
 
 
 w("""// pv2NEON and pv2F16NEON are pv2AVX2 and pv2F16AVX2: two heads' attention outputs over the

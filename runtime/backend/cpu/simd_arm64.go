@@ -40,6 +40,53 @@ func scores4NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int
 func scores4F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
 
 //go:noescape
+func scores3NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
+func scores3F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
+func scores2NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
+func scores2F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
+func scores1NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+//go:noescape
+func scores1F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32)
+
+// scoresNEON is the NEON score kernel for the first H of the four heads (1 <= H <= 4): a KV
+// head's last one to three query heads take a kernel for that many instead of repeating one.
+func scoresNEON(H int, q0, q1, q2, q3 *float32, k *float32, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	switch H {
+	case 4:
+		scores4NEON(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	case 3:
+		scores3NEON(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	case 2:
+		scores2NEON(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	default:
+		scores1NEON(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	}
+}
+
+// scoresF16NEON is scoresNEON over an f16 key cache.
+func scoresF16NEON(H int, q0, q1, q2, q3 *float32, k *uint16, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	switch H {
+	case 4:
+		scores4F16NEON(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	case 3:
+		scores3F16NEON(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	case 2:
+		scores2F16NEON(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	default:
+		scores1F16NEON(q0, q1, q2, q3, k, rows, n, hd, s0, s1, s2, s3, scale)
+	}
+}
+
+//go:noescape
 func pv2NEON(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32)
 
 //go:noescape

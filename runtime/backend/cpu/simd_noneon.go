@@ -25,6 +25,12 @@ func scores4NEON(q0, q1, q2, q3 *float32, k *float32, rows *int32, n int, hd int
 func scores4F16NEON(q0, q1, q2, q3 *float32, k *uint16, rows *int32, n int, hd int, s0, s1, s2, s3 *float32, scale float32) {
 	panic("unreachable")
 }
+func scoresNEON(H int, q0, q1, q2, q3 *float32, k *float32, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	panic("unreachable")
+}
+func scoresF16NEON(H int, q0, q1, q2, q3 *float32, k *uint16, rows *int32, n, hd int, s0, s1, s2, s3 *float32, scale float32) {
+	panic("unreachable")
+}
 func pv2NEON(p0, p1 *float32, v *float32, rows *int32, n int, nc int, o0, o1 *float32) {
 	panic("unreachable")
 }
