@@ -1114,7 +1114,7 @@ scores1F16AVX512loop:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
+// same. Registers: Z(8h) to Z(8h+7) head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv1x128F16AVX512(SB), NOSPLIT, $0-64
@@ -1188,7 +1188,7 @@ pv1x128F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// same. Registers: Z(4h) to Z(4h+3) head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv1x64F16AVX512(SB), NOSPLIT, $0-64
@@ -1246,7 +1246,7 @@ pv1x64F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// same. Registers: Z(2h) to Z(2h+1) head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv1x32F16AVX512(SB), NOSPLIT, $0-64
@@ -1296,7 +1296,7 @@ pv1x32F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
+// same. Registers: Z(8h) to Z(8h+7) head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv2x128F16AVX512(SB), NOSPLIT, $0-64
@@ -1396,7 +1396,7 @@ pv2x128F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// same. Registers: Z(4h) to Z(4h+3) head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv2x64F16AVX512(SB), NOSPLIT, $0-64
@@ -1468,7 +1468,7 @@ pv2x64F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// same. Registers: Z(2h) to Z(2h+1) head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv2x32F16AVX512(SB), NOSPLIT, $0-64
@@ -1526,7 +1526,7 @@ pv2x32F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z8h..Z8h+7 head h's chunk of outputs; Z24..Z31 the row's chunk; SI
+// same. Registers: Z(8h) to Z(8h+7) head h's chunk of outputs; Z24..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv3x128F16AVX512(SB), NOSPLIT, $0-64
@@ -1652,7 +1652,7 @@ pv3x128F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// same. Registers: Z(4h) to Z(4h+3) head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv3x64F16AVX512(SB), NOSPLIT, $0-64
@@ -1738,7 +1738,7 @@ pv3x64F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// same. Registers: Z(2h) to Z(2h+1) head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv3x32F16AVX512(SB), NOSPLIT, $0-64
@@ -1804,7 +1804,7 @@ pv3x32F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// same. Registers: Z(4h) to Z(4h+3) head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv4x64F16AVX512(SB), NOSPLIT, $0-64
@@ -1904,7 +1904,7 @@ pv4x64F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// same. Registers: Z(2h) to Z(2h+1) head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv4x32F16AVX512(SB), NOSPLIT, $0-64
@@ -1978,7 +1978,7 @@ pv4x32F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// same. Registers: Z(4h) to Z(4h+3) head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv5x64F16AVX512(SB), NOSPLIT, $0-64
@@ -2092,7 +2092,7 @@ pv5x64F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// same. Registers: Z(2h) to Z(2h+1) head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv5x32F16AVX512(SB), NOSPLIT, $0-64
@@ -2174,7 +2174,7 @@ pv5x32F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// same. Registers: Z(4h) to Z(4h+3) head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv6x64F16AVX512(SB), NOSPLIT, $0-64
@@ -2302,7 +2302,7 @@ pv6x64F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// same. Registers: Z(2h) to Z(2h+1) head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv6x32F16AVX512(SB), NOSPLIT, $0-64
@@ -2392,7 +2392,7 @@ pv6x32F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z4h..Z4h+3 head h's chunk of outputs; Z28..Z31 the row's chunk; SI
+// same. Registers: Z(4h) to Z(4h+3) head h's chunk of outputs; Z28..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv7x64F16AVX512(SB), NOSPLIT, $0-64
@@ -2534,7 +2534,7 @@ pv7x64F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// same. Registers: Z(2h) to Z(2h+1) head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv7x32F16AVX512(SB), NOSPLIT, $0-64
@@ -2632,7 +2632,7 @@ pv7x32F16AVX512row:
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z2h..Z2h+1 head h's chunk of outputs; Z30..Z31 the row's chunk; SI
+// same. Registers: Z(2h) to Z(2h+1) head h's chunk of outputs; Z30..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 	PCALIGN $2048
 TEXT ·pv8x32F16AVX512(SB), NOSPLIT, $0-64

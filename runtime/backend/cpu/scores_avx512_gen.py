@@ -173,7 +173,7 @@ def pv_kernel(H, W):
 // oh[c] += ph[j] * v[rows[j]+c] over j = 0..n-1 in order, one FMA per head and 16 columns, the
 // weight broadcast from memory: a row's chunk is widened once for all the heads. Each output
 // lane sees the same FMAs in the same order as in pv2F16AVX2, so the sums are bit for bit the
-// same. Registers: Z{W}h..Z{W}h+{W-1} head h's chunk of outputs; Z{32-W}..Z31 the row's chunk; SI
+// same. Registers: Z({W}h) to Z({W}h+{W-1}) head h's chunk of outputs; Z{32-W}..Z31 the row's chunk; SI
 // the weights of row j for head 0; CX j; R12 n; DI the chunk's outputs for head 0.
 TEXT ·{name}(SB), NOSPLIT, $0-64
 	MOVQ         pstride+8(FP), R8
