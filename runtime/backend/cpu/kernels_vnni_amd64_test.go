@@ -452,8 +452,8 @@ func TestQ8Run1x4VNNIMatchesAVX2(t *testing.T) {
 
 // TestPVF16AVX512MatchesAVX2: pvRowsF16 with the 512-bit kernels (up to eight heads a call)
 // gives the AVX2 kernel's outputs bit for bit, over head counts 1 to 9, head sizes with and
-// without a tail past the 32-column chunks, and row counts across the tiles (attnTileRows: 32 rows for up to four heads, 48 for
-// up to eight, 64 for nine).
+// without a tail past the 32-column chunks, and row counts across the tiles (attnTileRows: 32
+// rows for up to four heads, 48 for up to eight, 64 for nine).
 func TestPVF16AVX512MatchesAVX2(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(9, 4))
@@ -499,8 +499,9 @@ func TestPVF16AVX512MatchesAVX2(t *testing.T) {
 // TestScoresAVX512: the 512-bit score kernels, called directly (four heads, keys four at a
 // time, a last block of fewer than four started at n-4), against float64 sums within
 // rounding; the f16 kernel bit for bit the f32 one over the widened keys; nothing written past
-// the n scores of each head; the kernels for one to three heads bit for bit the four-head one. Through scoreRows and scoreRowsF16 they also run in
-// TestAttentionKernels and TestAttentionKernelsF16.
+// the n scores of each head; the kernels for one to three heads bit for bit the four-head
+// one. Through scoreRows and scoreRowsF16 they also run in TestAttentionKernels and
+// TestAttentionKernelsF16.
 func TestScoresAVX512(t *testing.T) {
 	needVNNI(t)
 	r := rand.New(rand.NewPCG(3, 11))
