@@ -379,6 +379,10 @@ func newScratch(workers int) []*workerScratch {
 // packPad is added to a packed row's stride: 64 bytes, one cache line.
 const packPad = 64
 
+// packedStride is the stride (in int16 quants) of a token's k blocks of quants packed apart
+// from the others: the quants and a cache line's padding.
+func packedStride(k int) int { return k*model.Q8Block + packPad/2 }
+
 // tokenTile returns how many tokens of rowBytes each go in one tile: a multiple of 4, at least 4.
 func tokenTile(rowBytes int) int {
 	tt := l2Tile / max(rowBytes, 1)
@@ -583,7 +587,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 			packed := len(qa.u) > 0 && k == nb && t0%8 == 0
 			qp, ld := qa.q[t0*c:], c
 			if (k < nb || 2*c%4096 == 0) && !packed {
-				ld = k*model.Q8Block + packPad/2
+				ld = packedStride(k)
 				ws.q = grow(ws.q, (t1-t0)*ld)
 				qp = ws.q
 				for tok := t0; tok < t1; tok++ {
@@ -646,12 +650,7 @@ func (t *matmulTask) runQ8(lo, hi, w int) {
 							if tok+T-t0 <= nu {
 								ut = u[(tok-t0)*k*model.Q8Block:]
 							}
-							out := t.out[tok*t.outStride+dst:]
-							if T == 8 {
-								q8Run8(qg, ga, gz-ga, b0, b1, q, ld, ut, d, nb, out, t.outStride, add)
-							} else {
-								q8Run4(qg, ga, gz-ga, b0, b1, q, ld, ut, d, nb, out, t.outStride, add)
-							}
+							q8RunT(T, qg, ga, gz-ga, b0, b1, q, ld, ut, d, nb, t.out[tok*t.outStride+dst:], t.outStride, add)
 							t.addBias(first, tok, T, dst, gz*q8GroupRows)
 							g = gz
 						}
@@ -703,7 +702,7 @@ func padRun(r int) bool {
 // columns, not again for each block of groups (whose kernel call it would rival).
 func padPrep(ws *workerScratch, r, k int, q []int16, qs int, d []float32, ds int) {
 	n := padTo(r, k)
-	ld := k*model.Q8Block + packPad/2
+	ld := packedStride(k)
 	ws.pq = grow(ws.pq, n*ld)
 	ws.pd = grow(ws.pd, n*k)
 	clear(ws.pq[r*ld : n*ld])
@@ -774,11 +773,7 @@ func (t *matmulTask) padded(ws *workerScratch, gb, ge, b0, b1 int, first bool, t
 	}
 	n := padTo(r, k)
 	ws.po = grow(ws.po, n*ng*q8GroupRows)
-	if n == 4 {
-		q8Run4(qg, ga, ng, b0, b1, ws.pq, k*model.Q8Block+packPad/2, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
-	} else {
-		q8Run8(qg, ga, ng, b0, b1, ws.pq, k*model.Q8Block+packPad/2, u, ws.pd, k, ws.po, ng*q8GroupRows, false)
-	}
+	q8RunT(n, qg, ga, ng, b0, b1, ws.pq, packedStride(k), u, ws.pd, k, ws.po, ng*q8GroupRows, false)
 	for j := 0; j < r; j++ {
 		t.putRun(first, tok+j, dst, ws.po[j*ng*q8GroupRows:(j+1)*ng*q8GroupRows])
 	}

@@ -155,10 +155,7 @@ func q8Group(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out
 	_ = d[(T-1)*ds+nb-1]
 	_ = out[(T-1)*os+q8GroupRows-1]
 	if hasAVX2 && nb > 0 {
-		a := 0
-		if add {
-			a = 1
-		}
+		a := asmBool(add)
 		switch T {
 		case 1:
 			q8g1AVX2(&w[0], &s[0], &q[0], &d[0], nb, &out[0], a)
@@ -180,10 +177,7 @@ func q8Group(w, s []byte, q []int16, qs int, d []float32, ds int, nb, T int, out
 		}
 	}
 	if hasNEON && nb > 0 {
-		a := 0
-		if add {
-			a = 1
-		}
+		a := asmBool(add)
 		switch T {
 		case 1:
 			q8g1NEON(&w[0], &s[0], &q[0], &d[0], nb, &out[0], a)
@@ -251,10 +245,7 @@ func q8Run4(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 		_ = u[4*nb*model.Q8Block-1]
 		_ = d[3*ds+nb-1]
 		_ = out[3*os+ng*q8GroupRows-1]
-		a := 0
-		if add {
-			a = 1
-		}
+		a := asmBool(add)
 		q8g4AVXVNNI(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, ng, qg.stride)
 		return
 	}
@@ -265,17 +256,8 @@ func q8Run4(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 		_ = u[4*nb*model.Q8Block-1]
 		_ = d[3*ds+nb-1]
 		_ = out[3*os+2*np*q8GroupRows-1]
-		a := 0
-		if add {
-			a = 1
-		}
-		if q8PairsScales(qg.stride) {
-			q8g4DPBUSD16S(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
-				q8PairsPrefetch(qg.stride))
-		} else {
-			q8g4DPBUSD16(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
-				q8PairsPrefetch(qg.stride))
-		}
+		a := asmBool(add)
+		q8Pairs(4, &w[0], &s[0], &u[0], &d[0], nb, ds, &out[0], os, a, np, qg.stride)
 		g0, ng, out = g0+2*np, ng-2*np, out[2*np*q8GroupRows:]
 	}
 	for i := 0; i < ng; i++ {
@@ -297,10 +279,7 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 	_ = d[7*ds+nb-1]
 	_ = out[7*os+ng*q8GroupRows-1]
 	if hasAVX2 && nb > 0 && ng > 0 {
-		a := 0
-		if add {
-			a = 1
-		}
+		a := asmBool(add)
 		if q8PackedBytes(nb) {
 			if u == nil {
 				u = make([]byte, 8*nb*model.Q8Block)
@@ -312,13 +291,7 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 				return
 			}
 			if np := ng / 2; np > 0 && q8VNNIPairs {
-				if q8PairsScales(qg.stride) {
-					q8g8DPBUSD16S(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
-						q8PairsPrefetch(qg.stride))
-				} else {
-					q8g8DPBUSD16(&w[0], &s[0], &u[0], &d[0], nb, nb*model.Q8Block, ds*4, &out[0], os*4, a, np, qg.stride,
-						q8PairsPrefetch(qg.stride))
-				}
+				q8Pairs(8, &w[0], &s[0], &u[0], &d[0], nb, ds, &out[0], os, a, np, qg.stride)
 				if ng%2 == 0 {
 					return
 				}
@@ -342,6 +315,42 @@ func q8Run8(qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []f
 		}
 		q8GroupGeneric(qg.quants(g0+i, b0, b1), qg.scales(g0+i, b0, b1), q, qs, d, ds, nb, 8, out[i*q8GroupRows:], os, add)
 	}
+}
+
+// asmBool is a flag as the assembly kernels take it: 1 for true.
+func asmBool(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// q8Pairs runs the pairs kernel for T (eight or four) tokens over np pairs of groups stride
+// bytes apart: w and s the first group's quants and scales, u the tokens' packed bytes (token
+// j at u+j*nb*Q8Block), d their scales (token j's ds floats on), out their outputs (token j's
+// os floats on); the form that also prefetches the scales where q8PairsScales says so. The
+// four kernels are called directly, not as values, so that their pointers stay noescape.
+func q8Pairs(T int, w, s, u *byte, d *float32, nb, ds int, out *float32, os, a, np, stride int) {
+	us, pfd := nb*model.Q8Block, q8PairsPrefetch(stride)
+	switch sc := q8PairsScales(stride); {
+	case T == 8 && sc:
+		q8g8DPBUSD16S(w, s, u, d, nb, us, ds*4, out, os*4, a, np, stride, pfd)
+	case T == 8:
+		q8g8DPBUSD16(w, s, u, d, nb, us, ds*4, out, os*4, a, np, stride, pfd)
+	case sc:
+		q8g4DPBUSD16S(w, s, u, d, nb, us, ds*4, out, os*4, a, np, stride, pfd)
+	default:
+		q8g4DPBUSD16(w, s, u, d, nb, us, ds*4, out, os*4, a, np, stride, pfd)
+	}
+}
+
+// q8RunT is q8Run8 for T = 8 and q8Run4 for T = 4.
+func q8RunT(T int, qg *q8Groups, g0, ng, b0, b1 int, q []int16, qs int, u []byte, d []float32, ds int, out []float32, os int, add bool) {
+	if T == 8 {
+		q8Run8(qg, g0, ng, b0, b1, q, qs, u, d, ds, out, os, add)
+		return
+	}
+	q8Run4(qg, g0, ng, b0, b1, q, qs, u, d, ds, out, os, add)
 }
 
 // q8PairsPrefetch is how far ahead of its reads (bytes) q8g8DPBUSD16 prefetches each of its two
@@ -427,10 +436,7 @@ func q8Run1x4(qg *q8Groups, g0, q, ng int, xq []int16, xd []float32, out []float
 	_ = out[(3*q+ng)*q8GroupRows-1]
 	if hasAVX2 && nb > 0 && ng > 0 && ng <= q {
 		w, s := qg.quants(g0, 0, nb), qg.scales(g0, 0, nb)
-		a := 0
-		if add {
-			a = 1
-		}
+		a := asmBool(add)
 		if hasVNNI {
 			// On a Zen 5 the streams' software prefetch takes bandwidth that the hardware
 			// prefetchers leave unused; on a Zen 3, 1 and 4 KiB ahead measured slower than none
