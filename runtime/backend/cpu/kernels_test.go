@@ -935,9 +935,10 @@ func TestQuantizeRowsInParts(t *testing.T) {
 
 // TestQ8PaddedRuns: the tokens left over from runs of eight, padded to eight for the
 // eight-token kernel (padRun, the tunable pad-tokens), give the outputs of the four- and
-// one-token kernels bit for bit, on every kernel set this CPU runs: for 1 to 15 tokens (decode batches and a prefill
-// tile's tail), with a bias, accumulating, over rows that cut a group and over columns in one
-// chunk or several, and over a worker's range that starts and ends inside the matrix.
+// one-token kernels bit for bit, on every kernel set this CPU runs: for 1 to 15 tokens (decode
+// batches and a prefill tile's tail), with a bias, accumulating, over rows that cut a group and
+// over columns in one chunk or several, and over a worker's range that starts and ends inside
+// the matrix.
 func TestQ8PaddedRuns(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 11))
 	saved := tune.padTokens
