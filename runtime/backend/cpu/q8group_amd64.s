@@ -845,15 +845,15 @@ q8g4store:
 // left, 264/272 the group's w and s, 280 its out.
 	PCALIGN $2048
 TEXT ·q8g8AVX2(SB), NOSPLIT, $288-96
-	MOVQ   ng+80(FP), AX
-	MOVQ   AX, 256(SP)
-	MOVQ   w+0(FP), AX
-	MOVQ   AX, 264(SP)
-	MOVQ   s+8(FP), AX
-	MOVQ   AX, 272(SP)
-	MOVQ   out+56(FP), AX
-	MOVQ   AX, 280(SP)
-	MOVQ   dstride+48(FP), R9
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 256(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 264(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 272(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 280(SP)
+	MOVQ      dstride+48(FP), R9
 
 q8g8group:
 	MOVQ   264(SP), SI
@@ -1167,15 +1167,15 @@ q8packavxblock:
 // 264/272 the group's w and s, 280 its out.
 	PCALIGN $2048
 TEXT ·q8g8AVXVNNI(SB), NOSPLIT, $288-96
-	MOVQ   ng+80(FP), AX
-	MOVQ   AX, 256(SP)
-	MOVQ   w+0(FP), AX
-	MOVQ   AX, 264(SP)
-	MOVQ   s+8(FP), AX
-	MOVQ   AX, 272(SP)
-	MOVQ   out+56(FP), AX
-	MOVQ   AX, 280(SP)
-	MOVQ   dstride+48(FP), R9
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 256(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 264(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 272(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 280(SP)
+	MOVQ      dstride+48(FP), R9
 	VMOVDQU q8avx128<>(SB), Y10
 	VMOVDQU q8avxQuadRows<>(SB), Y11
 
@@ -1518,15 +1518,15 @@ q8g8AVXVNNInext:
 // 264/272 the group's w and s, 280 its out.
 	PCALIGN $2048
 TEXT ·q8g4AVXVNNI(SB), NOSPLIT, $288-96
-	MOVQ   ng+80(FP), AX
-	MOVQ   AX, 256(SP)
-	MOVQ   w+0(FP), AX
-	MOVQ   AX, 264(SP)
-	MOVQ   s+8(FP), AX
-	MOVQ   AX, 272(SP)
-	MOVQ   out+56(FP), AX
-	MOVQ   AX, 280(SP)
-	MOVQ   dstride+48(FP), R9
+	MOVQ      ng+80(FP), AX
+	MOVQ      AX, 256(SP)
+	MOVQ      w+0(FP), AX
+	MOVQ      AX, 264(SP)
+	MOVQ      s+8(FP), AX
+	MOVQ      AX, 272(SP)
+	MOVQ      out+56(FP), AX
+	MOVQ      AX, 280(SP)
+	MOVQ      dstride+48(FP), R9
 	VMOVDQU q8avx128<>(SB), Y10
 	VMOVDQU q8avxQuadRows<>(SB), Y11
 

@@ -313,19 +313,26 @@ w('''	VZEROUPPER
 # q8g8AVXVNNI) share their frame, their per-group head and their end.
 
 
+def frame_head(name, base, args=96):
+    """The head shared by the row-group kernels that walk a run of groups: TEXT with a frame of
+    base+32 bytes, the groups left at base(SP), the group's w and s at base+8 and base+16, its
+    out at base+24, and the scales' stride in R9."""
+    return f"""TEXT ·{name}(SB), NOSPLIT, ${base+32}-{args}
+\tMOVQ      ng+80(FP), AX
+\tMOVQ      AX, {base}(SP)
+\tMOVQ      w+0(FP), AX
+\tMOVQ      AX, {base+8}(SP)
+\tMOVQ      s+8(FP), AX
+\tMOVQ      AX, {base+16}(SP)
+\tMOVQ      out+56(FP), AX
+\tMOVQ      AX, {base+24}(SP)
+\tMOVQ      dstride+48(FP), R9"""
+
+
 def frame8_head(name):
     """The kernel's head: the frame (0..255 the float sums, 256 the groups left, 264/272 the
     group's w and s, 280 its out) and the scales' stride in R9."""
-    return f"""TEXT ·{name}(SB), NOSPLIT, $288-96
-\tMOVQ   ng+80(FP), AX
-\tMOVQ   AX, 256(SP)
-\tMOVQ   w+0(FP), AX
-\tMOVQ   AX, 264(SP)
-\tMOVQ   s+8(FP), AX
-\tMOVQ   AX, 272(SP)
-\tMOVQ   out+56(FP), AX
-\tMOVQ   AX, 280(SP)
-\tMOVQ   dstride+48(FP), R9"""
+    return frame_head(name, 256)
 
 
 def frame8_group(prefix, x, stride, T=8):
@@ -568,16 +575,7 @@ def frame_prologue(name, stride, args=96):
     """The head of the 512-bit eight-row-group kernels (q8g4VNNI, q8g8VNNI, q8g8DPBUSD): the
     frame (0 the groups left, 8/16 the group's w and s, 24 its out), the scales' stride in R9
     and the tokens' stride argument (stride) and its multiples in R8, R10, R11, R12."""
-    return f"""TEXT ·{name}(SB), NOSPLIT, $32-{args}
-\tMOVQ      ng+80(FP), AX
-\tMOVQ      AX, 0(SP)
-\tMOVQ      w+0(FP), AX
-\tMOVQ      AX, 8(SP)
-\tMOVQ      s+8(FP), AX
-\tMOVQ      AX, 16(SP)
-\tMOVQ      out+56(FP), AX
-\tMOVQ      AX, 24(SP)
-\tMOVQ      dstride+48(FP), R9
+    return frame_head(name, 0, args) + f"""
 \tMOVQ      {stride}+40(FP), R8
 \tLEAQ      (R8)(R8*2), R10
 \tLEAQ      (R8)(R8*4), R11
